@@ -1,0 +1,99 @@
+/**
+ * The node's surface as gateway/ sees it. LedgerNode (./node.ts) implements LedgerApi.
+ */
+import type { BlockHeader, CommitCertificate, Genesis, IntakePort, Receipt, SubmitResult } from '../protocols/index.js';
+import type { NodeMetrics } from './metrics.js';
+
+export interface Logger {
+  debug(obj: object | string, msg?: string): void;
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+}
+
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+export interface NodeOptions {
+  /** Folder of the node: store/ (LevelDB) and keys/ live below it. */
+  readonly dataDir: string;
+  readonly genesis: Genesis;
+  /** Cut a block at least this often while readings wait (ms). Default 1000. */
+  readonly blockIntervalMs?: number;
+  /** Cut a block as soon as this many transactions wait. Default 2000 (and at most genesis maxBlockTxs). */
+  readonly blockMaxTxs?: number;
+  /** A reading's time may be this far behind the gateway's clock (ms). Default 7 days. */
+  readonly maxPastMs?: number;
+  /** A reading's time may be this far ahead of the gateway's clock (ms). Default 5 minutes. */
+  readonly maxFutureMs?: number;
+  /** Accepted but not yet committed transactions allowed before E_GATEWAY_BUSY. Default 100000. */
+  readonly maxBacklog?: number;
+  /** Signature-verification worker threads. Default: the number of CPUs. 0 verifies on the main thread. */
+  readonly verifyWorkers?: number;
+  readonly metrics?: NodeMetrics;
+  readonly logger?: Logger;
+  /** The clock, injectable for tests. */
+  readonly now?: () => number;
+}
+
+export interface NodeStatus {
+  readonly chainId: string;
+  readonly role: 'validator' | 'observer';
+  readonly validatorId: string | undefined;
+  readonly height: number;
+  /** Hex; the genesis hash while height is 0. */
+  readonly headHash: string;
+  readonly headTime: number | undefined;
+  /** Accepted, not yet committed. */
+  readonly pending: number;
+  readonly meters: number;
+}
+
+export interface StoredBlock {
+  readonly header: BlockHeader;
+  readonly hash: Uint8Array;
+  readonly txs: readonly Uint8Array[];
+  readonly commit: CommitCertificate;
+}
+
+export interface MeterView {
+  readonly meterId: string;
+  readonly alg: string;
+  readonly publicKey: string;
+  readonly keyEpoch: number;
+  readonly revoked: boolean;
+  readonly owner?: string;
+  readonly jid?: string;
+  /** Highest committed sequence number, as a decimal string ("0" if none). */
+  readonly lastSeq: string;
+}
+
+export interface ReadingView {
+  readonly meterId: string;
+  readonly seq: string;
+  readonly time: number;
+  readonly importWh: number;
+  readonly exportWh?: number;
+  readonly powerW?: number;
+  readonly height: number;
+  readonly index: number;
+  readonly txHash: string;
+}
+
+export interface LedgerApi {
+  readonly genesis: Genesis;
+  readonly intake: IntakePort;
+  /** Submit any transaction (reading or operator transaction) from a trusted local caller. */
+  submitTx(bytes: Uint8Array): Promise<SubmitResult>;
+  status(): NodeStatus;
+  getBlock(height: number): Promise<StoredBlock | undefined>;
+  /** The encoded block and commit, as stored (for remote audit). */
+  getBlockBytes(height: number): Promise<{ block: Uint8Array; commit: Uint8Array } | undefined>;
+  getReceipt(meterId: string, seq: bigint): Promise<Receipt | undefined>;
+  getMeter(meterId: string): MeterView | undefined;
+  listMeters(): MeterView[];
+  /** Committed readings of a meter with seq >= fromSeq, ascending, at most `limit`. */
+  readings(meterId: string, fromSeq: bigint, limit: number): Promise<ReadingView[]>;
+  /** True once the node is open and producing blocks. */
+  ready(): boolean;
+  close(): Promise<void>;
+}

@@ -1,0 +1,72 @@
+/**
+ * Key files: PKCS#8 PEM (what OpenSSL and TLS tooling read), mode 0600 in 0700 folders.
+ * A key file that others can read is refused, like ssh does.
+ */
+import { type KeyObject, createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Alg } from '../protocols/index.js';
+
+const fromBase64UrlNode = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64url'));
+
+export interface KeyPair {
+  readonly alg: Alg;
+  readonly privateKey: KeyObject;
+  /** Raw public key: Ed25519 32 bytes; P-256 compressed SEC1, 33 bytes. */
+  readonly publicKey: Uint8Array;
+  /** Raw 32-byte secret, for noble-based signing in pure code. */
+  readonly secretKey: Uint8Array;
+}
+
+export class KeyFileError extends Error {
+  override readonly name = 'KeyFileError';
+  constructor(readonly code: 'E_KEY_MISSING' | 'E_KEY_PERMISSIONS' | 'E_KEY_INVALID', message: string, options?: { cause?: unknown }) {
+    super(`${code}: ${message}`, options);
+  }
+}
+
+function describe(privateKey: KeyObject): KeyPair {
+  const jwk = privateKey.export({ format: 'jwk' });
+  if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') {
+    return { alg: Alg.EdDSA, privateKey, publicKey: fromBase64UrlNode(jwk.x!), secretKey: fromBase64UrlNode(jwk.d!) };
+  }
+  if (jwk.kty === 'EC' && jwk.crv === 'P-256') {
+    const x = fromBase64UrlNode(jwk.x!);
+    const y = fromBase64UrlNode(jwk.y!);
+    const pk = new Uint8Array(33);
+    pk[0] = 2 + (y[31]! & 1);
+    pk.set(x, 1);
+    return { alg: Alg.ES256, privateKey, publicKey: pk, secretKey: fromBase64UrlNode(jwk.d!) };
+  }
+  throw new KeyFileError('E_KEY_INVALID', `unsupported key type ${jwk.kty}/${jwk.crv ?? ''} (expected Ed25519 or P-256)`);
+}
+
+export function generateKeyPair(alg: Alg): KeyPair {
+  const { privateKey } = alg === Alg.EdDSA ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return describe(privateKey);
+}
+
+export function saveKeyFile(path: string, key: KeyPair): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const pem = key.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
+  writeFileSync(path, pem, { mode: 0o600, flag: 'wx' });
+  chmodSync(path, 0o600);
+}
+
+export function loadKeyFile(path: string): KeyPair {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (cause) {
+    throw new KeyFileError('E_KEY_MISSING', `no key file at ${path}`, { cause });
+  }
+  if ((st.mode & 0o077) !== 0) {
+    throw new KeyFileError('E_KEY_PERMISSIONS', `${path} is readable by others (mode ${(st.mode & 0o777).toString(8)}); run chmod 600 on it`);
+  }
+  try {
+    return describe(createPrivateKey(readFileSync(path)));
+  } catch (cause) {
+    if (cause instanceof KeyFileError) throw cause;
+    throw new KeyFileError('E_KEY_INVALID', `${path} is not a PKCS#8 PEM private key`, { cause });
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Reason codes shared by the meter, the log line and the metric label.
+ * One table: every refusal anywhere in meterledger carries one of these codes.
+ */
+
+export const ReasonCode = {
+  /** The bytes are not a COSE_Sign1 (tag 18) in deterministic CBOR. */
+  MALFORMED: 'E_READING_MALFORMED',
+  /** The payload decodes but breaks the schema (missing or ill-typed field). */
+  SCHEMA: 'E_READING_SCHEMA',
+  /** The message is larger than the configured limit. */
+  TOO_LARGE: 'E_READING_TOO_LARGE',
+  /** The signature algorithm is not Ed25519 (-8) or ES256 (-7), or differs from the meter's key. */
+  BAD_ALG: 'E_READING_BAD_ALG',
+  /** The signature does not verify with the meter's current registered key. */
+  BAD_SIGNATURE: 'E_READING_BAD_SIGNATURE',
+  /** No meter with this id is registered. */
+  UNKNOWN_METER: 'E_READING_UNKNOWN_METER',
+  /** The meter was revoked by an operator. */
+  METER_REVOKED: 'E_READING_METER_REVOKED',
+  /** The sequence number is not above the last accepted one for this meter. */
+  SEQ_REPLAY: 'E_READING_SEQ_REPLAY',
+  /** The reading's time is outside the accepted window around the gateway's clock. */
+  TIME_SKEW: 'E_READING_TIME_SKEW',
+  /** The reading came in on a topic or session of another meter. */
+  WRONG_METER: 'E_READING_WRONG_METER',
+  /** The gateway cannot accept now (backlog full, store unavailable); retry later. */
+  BUSY: 'E_GATEWAY_BUSY',
+  /** The meter sends faster than its allowed rate. */
+  RATE_LIMITED: 'E_READING_RATE_LIMITED',
+  /** An operator transaction is not signed by an operator key listed in genesis. */
+  NOT_OPERATOR: 'E_TX_NOT_OPERATOR',
+  /** An operator transaction conflicts with state (meter exists, wrong key epoch...). */
+  TX_CONFLICT: 'E_TX_CONFLICT',
+} as const;
+
+export type ReasonCode = (typeof ReasonCode)[keyof typeof ReasonCode];
+
+export const ALL_REASON_CODES: readonly ReasonCode[] = Object.values(ReasonCode);
+
+/** A refusal with a stable code. `field` names the offending field when there is one. */
+export class RejectionError extends Error {
+  override readonly name = 'RejectionError';
+  constructor(
+    readonly code: ReasonCode,
+    message: string,
+    readonly field?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${code}: ${message}`, options);
+  }
+}
+
+/** Errors of the protocol layer that are not refusals of a device's input. */
+export class ProtocolError extends Error {
+  override readonly name = 'ProtocolError';
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${code}: ${message}`, options);
+  }
+}

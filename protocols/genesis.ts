@@ -1,0 +1,152 @@
+/**
+ * The genesis file: the one thing a verifier needs to trust. JSON for people to read;
+ * its hash is SHA-256 over the deterministic CBOR (RFC 8949 §4.2.1) of the normalized
+ * document, so whitespace and key order in the file do not matter.
+ */
+import { encodeCbor } from './cbor.js';
+import { fromHex } from './bytes.js';
+import { sha256 } from './hash.js';
+import { type Alg, AlgName, algFromName, publicKeyProblem } from './keys.js';
+import { METER_ID_PATTERN } from './tx.js';
+import { ProtocolError } from './errors.js';
+
+export interface GenesisKey {
+  readonly id: string;
+  readonly alg: AlgName;
+  /** Hex of the raw public key (see keys.ts for the encodings). */
+  readonly publicKey: string;
+}
+export interface GenesisValidator extends GenesisKey {
+  readonly power: number;
+}
+export interface GenesisMeter extends GenesisKey {
+  readonly owner?: string;
+  readonly jid?: string;
+}
+export interface GenesisParams {
+  /** Largest transaction accepted into a block, bytes. */
+  readonly maxTxBytes: number;
+  /** Most transactions in one block. */
+  readonly maxBlockTxs: number;
+}
+export interface Genesis {
+  readonly chainId: string;
+  /** RFC 3339 time, informational. */
+  readonly genesisTime: string;
+  readonly validators: readonly GenesisValidator[];
+  readonly operators: readonly GenesisKey[];
+  readonly meters: readonly GenesisMeter[];
+  readonly params: GenesisParams;
+}
+
+export const DEFAULT_PARAMS: GenesisParams = { maxTxBytes: 1024, maxBlockTxs: 10_000 };
+export const CHAIN_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+/** A key from genesis, decoded for use. */
+export interface KeyEntry {
+  readonly id: string;
+  readonly alg: Alg;
+  readonly publicKey: Uint8Array;
+}
+
+function fail(field: string, msg: string): never {
+  throw new ProtocolError('E_GENESIS_INVALID', `genesis.${field}: ${msg}`);
+}
+
+function isObj(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+function onlyKeys(o: Record<string, unknown>, allowed: string[], field: string): void {
+  for (const k of Object.keys(o)) if (!allowed.includes(k)) fail(field, `unknown field "${k}"`);
+}
+
+function str(o: Record<string, unknown>, k: string, field: string, optional = false): string | undefined {
+  const v = o[k];
+  if (v === undefined && optional) return undefined;
+  if (typeof v !== 'string' || v.length === 0) fail(`${field}.${k}`, 'must be a non-empty string');
+  return v;
+}
+
+function key(o: unknown, field: string, extra: string[] = []): GenesisKey {
+  if (!isObj(o)) fail(field, 'must be an object');
+  onlyKeys(o, ['id', 'alg', 'publicKey', ...extra], field);
+  const id = str(o, 'id', field)!;
+  if (!METER_ID_PATTERN.test(id)) fail(`${field}.id`, 'must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}');
+  const algName = str(o, 'alg', field)!;
+  let alg: Alg;
+  try {
+    alg = algFromName(algName);
+  } catch (e) {
+    fail(`${field}.alg`, (e as Error).message);
+  }
+  const pkHex = str(o, 'publicKey', field)!.toLowerCase();
+  let pk: Uint8Array;
+  try {
+    pk = fromHex(pkHex);
+  } catch {
+    fail(`${field}.publicKey`, 'must be hex');
+  }
+  const problem = publicKeyProblem(alg, pk);
+  if (problem) fail(`${field}.publicKey`, problem);
+  return { id, alg: AlgName[alg], publicKey: pkHex };
+}
+
+function uniqueIds(list: readonly { id: string }[], field: string): void {
+  const seen = new Set<string>();
+  for (const k of list) {
+    if (seen.has(k.id)) fail(field, `duplicate id "${k.id}"`);
+    seen.add(k.id);
+  }
+}
+
+/** Validate and normalize a parsed genesis document; errors name the field. */
+export function parseGenesis(doc: unknown): Genesis {
+  if (!isObj(doc)) fail('', 'must be a JSON object');
+  onlyKeys(doc, ['chainId', 'genesisTime', 'validators', 'operators', 'meters', 'params'], '');
+  const chainId = str(doc, 'chainId', 'genesis')!;
+  if (!CHAIN_ID_PATTERN.test(chainId)) fail('chainId', 'must match [a-z0-9][a-z0-9._-]{0,63}');
+  const genesisTime = str(doc, 'genesisTime', 'genesis')!;
+  if (Number.isNaN(Date.parse(genesisTime))) fail('genesisTime', 'must be an RFC 3339 time');
+  const arr = (k: string): unknown[] => {
+    const v = doc[k] ?? [];
+    if (!Array.isArray(v)) fail(k, 'must be an array');
+    return v;
+  };
+  const validators = arr('validators').map((v, i): GenesisValidator => {
+    const k = key(v, `validators[${i}]`, ['power']);
+    if (k.alg !== 'Ed25519') fail(`validators[${i}].alg`, 'validators sign with Ed25519');
+    const power = (v as Record<string, unknown>).power ?? 1;
+    if (typeof power !== 'number' || !Number.isSafeInteger(power) || power < 1) fail(`validators[${i}].power`, 'must be a positive integer');
+    return { ...k, power };
+  });
+  if (validators.length === 0) fail('validators', 'at least one validator is required');
+  const operators = arr('operators').map((o, i) => key(o, `operators[${i}]`));
+  const meters = arr('meters').map((m, i): GenesisMeter => {
+    const k = key(m, `meters[${i}]`, ['owner', 'jid']);
+    const o = m as Record<string, unknown>;
+    const owner = str(o, 'owner', `meters[${i}]`, true);
+    const jid = str(o, 'jid', `meters[${i}]`, true);
+    return { ...k, ...(owner !== undefined ? { owner } : {}), ...(jid !== undefined ? { jid } : {}) };
+  });
+  uniqueIds(validators, 'validators');
+  uniqueIds(operators, 'operators');
+  uniqueIds(meters, 'meters');
+  const p = doc.params ?? {};
+  if (!isObj(p)) fail('params', 'must be an object');
+  onlyKeys(p, ['maxTxBytes', 'maxBlockTxs'], 'params');
+  const params = { ...DEFAULT_PARAMS, ...p } as GenesisParams;
+  for (const [k, v] of Object.entries(params)) {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) fail(`params.${k}`, 'must be a positive integer');
+  }
+  return { chainId, genesisTime, validators, operators, meters, params };
+}
+
+/** SHA-256 of the deterministic CBOR of the normalized genesis; block 1's prevHash. */
+export function genesisHash(g: Genesis): Uint8Array {
+  return sha256(encodeCbor(JSON.parse(JSON.stringify(g)) as unknown));
+}
+
+export function decodeKey(k: GenesisKey): KeyEntry {
+  return { id: k.id, alg: algFromName(k.alg), publicKey: fromHex(k.publicKey) };
+}

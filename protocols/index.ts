@@ -1,0 +1,17 @@
+/**
+ * meterledger protocols: the pure, browser-safe definitions every other part shares.
+ * docs/protocol.md is the normative text; this code and test/vectors follow it.
+ */
+export * from './bytes.js';
+export * from './cbor.js';
+export * from './errors.js';
+export * from './hash.js';
+export * from './keys.js';
+export * from './cose.js';
+export * from './merkle.js';
+export * from './tx.js';
+export * from './genesis.js';
+export * from './block.js';
+export * from './receipt.js';
+export * from './mqtt.js';
+export * from './intake.js';

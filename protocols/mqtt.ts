@@ -1,0 +1,87 @@
+/**
+ * What a meter sees of MQTT: topic names, CONNECT credentials over plain TCP, and the
+ * messages on its receipts topic.
+ */
+import { decodeCanonicalCbor, encodeCbor } from './cbor.js';
+import { fromHex, toHex } from './bytes.js';
+import type { ReasonCode } from './errors.js';
+import { type Alg, signMessage, verifySignature } from './keys.js';
+import { type Receipt, receiptFromCbor, receiptToCbor } from './receipt.js';
+import { ProtocolError } from './errors.js';
+
+export const readingsTopic = (meterId: string): string => `meters/${meterId}/readings`;
+export const receiptsTopic = (meterId: string): string => `meters/${meterId}/receipts`;
+
+/** `meters/<id>/<leaf>` split into its parts, or undefined for any other topic. */
+export function parseMeterTopic(topic: string): { meterId: string; leaf: string } | undefined {
+  const m = /^meters\/([^/+#]+)\/([^/+#]+)$/.exec(topic);
+  return m ? { meterId: m[1]!, leaf: m[2]! } : undefined;
+}
+
+/** Prefix of the CONNECT password of a meter on plain TCP. */
+export const TOKEN_PREFIX = 'ml1';
+
+/** The bytes a meter signs to connect: binds chain, meter, MQTT client id and time. */
+export function connectTokenSignBytes(chainId: string, meterId: string, clientId: string, timeMs: number): Uint8Array {
+  return encodeCbor(['meterledger/connect/v1', chainId, meterId, clientId, timeMs]);
+}
+
+/** CONNECT password: `ml1.<time ms>.<hex signature>`; the username is the meter id. */
+export function makeConnectToken(chainId: string, meterId: string, clientId: string, timeMs: number, alg: Alg, secretKey: Uint8Array): string {
+  const sig = signMessage(alg, secretKey, connectTokenSignBytes(chainId, meterId, clientId, timeMs));
+  return `${TOKEN_PREFIX}.${timeMs}.${toHex(sig)}`;
+}
+
+export type TokenCheck = { ok: true } | { ok: false; reason: string };
+
+/** Check a CONNECT token against the meter's key, its client id and the clock. */
+export function checkConnectToken(
+  token: string, chainId: string, meterId: string, clientId: string,
+  alg: Alg, publicKey: Uint8Array, nowMs: number, maxAgeMs: number,
+  verify: (alg: Alg, pk: Uint8Array, msg: Uint8Array, sig: Uint8Array) => boolean = verifySignature,
+): TokenCheck {
+  const parts = token.split('.');
+  if (parts.length !== 3 || parts[0] !== TOKEN_PREFIX || !/^\d{1,16}$/.test(parts[1]!) || !/^[0-9a-f]{128}$/.test(parts[2]!)) {
+    return { ok: false, reason: 'token is not ml1.<time>.<signature>' };
+  }
+  const t = Number(parts[1]);
+  if (Math.abs(nowMs - t) > maxAgeMs) return { ok: false, reason: 'token expired or from the future' };
+  const ok = verify(alg, publicKey, connectTokenSignBytes(chainId, meterId, clientId, t), fromHex(parts[2]!));
+  return ok ? { ok: true } : { ok: false, reason: 'token signature does not verify with the meter key' };
+}
+
+/** Messages on `meters/<id>/receipts` (deterministic CBOR maps, text keys). */
+export type ReceiptsTopicMessage =
+  | { readonly status: 'rejected'; readonly txHash: Uint8Array; readonly code: ReasonCode; readonly message: string; readonly seq?: bigint }
+  | { readonly status: 'committed'; readonly txHash: Uint8Array; readonly seq: bigint; readonly height: number; readonly receipt: Receipt };
+
+export function encodeReceiptsTopicMessage(m: ReceiptsTopicMessage): Uint8Array {
+  if (m.status === 'rejected') {
+    return encodeCbor({ status: m.status, txHash: m.txHash, code: m.code, message: m.message, ...(m.seq !== undefined ? { seq: m.seq } : {}) });
+  }
+  return encodeCbor({ status: m.status, txHash: m.txHash, seq: m.seq, height: m.height, receipt: receiptToCbor(m.receipt) });
+}
+
+export function decodeReceiptsTopicMessage(bytes: Uint8Array): ReceiptsTopicMessage {
+  const m = decodeCanonicalCbor(bytes);
+  const bad = (msg: string): never => {
+    throw new ProtocolError('E_RECEIPT_MALFORMED', msg);
+  };
+  if (!(m instanceof Map)) return bad('message must be a map');
+  const txHash = m.get('txHash');
+  if (!(txHash instanceof Uint8Array)) return bad('txHash must be bytes');
+  const seqRaw = m.get('seq');
+  const seq = typeof seqRaw === 'number' || typeof seqRaw === 'bigint' ? BigInt(seqRaw) : undefined;
+  if (m.get('status') === 'rejected') {
+    const code = m.get('code');
+    const message = m.get('message');
+    if (typeof code !== 'string' || typeof message !== 'string') return bad('rejection needs code and message');
+    return { status: 'rejected', txHash, code: code as ReasonCode, message, ...(seq !== undefined ? { seq } : {}) };
+  }
+  if (m.get('status') === 'committed') {
+    const height = m.get('height');
+    if (seq === undefined || typeof height !== 'number') return bad('committed message needs seq and height');
+    return { status: 'committed', txHash, seq, height, receipt: receiptFromCbor(m.get('receipt')) };
+  }
+  return bad('status must be rejected or committed');
+}

@@ -1,0 +1,102 @@
+/**
+ * Receipts: proof that a transaction is in the ledger, checkable offline with the genesis
+ * file alone. Deterministic CBOR map, text keys:
+ *   v 1, chainId tstr, tx bstr (exact transaction bytes), index uint (leaf index),
+ *   header bstr (encoded block header), proof [bstr32] (RFC 6962 audit path, bottom-up),
+ *   commit (commit certificate map, see block.ts).
+ */
+import { decodeCanonicalCbor, encodeCbor } from './cbor.js';
+import { type BlockHeader, commitFromCbor, commitProblem, commitToCbor, decodeHeader, encodeHeader } from './block.js';
+import type { CommitCertificate } from './block.js';
+import { ProtocolError } from './errors.js';
+import { type Genesis, decodeKey } from './genesis.js';
+import { verifyInclusion } from './merkle.js';
+import { type SignedTx, TxType, decodeTx } from './tx.js';
+import { sigStructure } from './cose.js';
+import { verifySignature } from './keys.js';
+
+export interface Receipt {
+  readonly chainId: string;
+  readonly tx: Uint8Array;
+  readonly index: number;
+  readonly header: BlockHeader;
+  readonly proof: readonly Uint8Array[];
+  readonly commit: CommitCertificate;
+}
+
+export function receiptToCbor(r: Receipt): unknown {
+  return {
+    v: 1, chainId: r.chainId, tx: r.tx, index: r.index, header: encodeHeader(r.header),
+    proof: r.proof, commit: commitToCbor(r.commit),
+  };
+}
+
+export const encodeReceipt = (r: Receipt): Uint8Array => encodeCbor(receiptToCbor(r));
+
+const bad = (msg: string): ProtocolError => new ProtocolError('E_RECEIPT_MALFORMED', msg);
+
+export function receiptFromCbor(m: unknown): Receipt {
+  if (!(m instanceof Map)) throw bad('receipt must be a map');
+  if (m.get('v') !== 1) throw bad('receipt.v must be 1');
+  const chainId = m.get('chainId');
+  const tx = m.get('tx');
+  const index = m.get('index');
+  const header = m.get('header');
+  const proof = m.get('proof');
+  if (typeof chainId !== 'string') throw bad('receipt.chainId must be a string');
+  if (!(tx instanceof Uint8Array)) throw bad('receipt.tx must be bytes');
+  if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0) throw bad('receipt.index must be an unsigned integer');
+  if (!(header instanceof Uint8Array)) throw bad('receipt.header must be bytes');
+  if (!Array.isArray(proof) || !proof.every((p) => p instanceof Uint8Array && p.length === 32)) throw bad('receipt.proof must be an array of 32-byte hashes');
+  return { chainId, tx, index, header: decodeHeader(header), proof, commit: commitFromCbor(m.get('commit')) };
+}
+
+export function decodeReceipt(bytes: Uint8Array): Receipt {
+  let m: unknown;
+  try {
+    m = decodeCanonicalCbor(bytes);
+  } catch (cause) {
+    throw new ProtocolError('E_RECEIPT_MALFORMED', 'receipt is not deterministic CBOR', { cause });
+  }
+  return receiptFromCbor(m);
+}
+
+export interface VerifiedReceipt {
+  readonly tx: SignedTx;
+  readonly height: number;
+  /** True when the meter's key is in genesis and its signature was checked too. */
+  readonly signatureChecked: boolean;
+}
+
+/**
+ * Verify a receipt with the genesis alone: chain id, inclusion proof to the header's
+ * txRoot, and a commit certificate with more than 2/3 of genesis voting power. When the
+ * signer is a genesis meter, its signature is checked too (a later-registered meter's
+ * key is vouched for by the validators that committed the block).
+ * Throws ProtocolError('E_RECEIPT_INVALID') naming what failed.
+ */
+export function verifyReceipt(genesis: Genesis, r: Receipt): VerifiedReceipt {
+  const fail = (msg: string): never => {
+    throw new ProtocolError('E_RECEIPT_INVALID', msg);
+  };
+  if (r.chainId !== genesis.chainId || r.header.chainId !== genesis.chainId) fail(`receipt is for chain "${r.chainId}", genesis is "${genesis.chainId}"`);
+  let tx: SignedTx;
+  try {
+    tx = decodeTx(r.tx, genesis.params.maxTxBytes);
+  } catch (e) {
+    return fail(`transaction does not decode: ${(e as Error).message}`);
+  }
+  if (!verifyInclusion(r.tx, r.index, r.header.txCount, r.proof, r.header.txRoot)) fail('inclusion proof does not lead to the header\'s txRoot');
+  const problem = commitProblem(genesis, r.header, r.commit);
+  if (problem) fail(`commit certificate: ${problem}`);
+  // A genesis meter's signature is checked too; a mismatch is not conclusive (the key
+  // may have been rotated since), so it only leaves signatureChecked false.
+  let signatureChecked = false;
+  const m = genesis.meters.find((x) => x.id === tx.body.meterId);
+  if (tx.body.type === TxType.Reading && m) {
+    const k = decodeKey(m);
+    const msg = sigStructure(tx.cose.protectedBytes, tx.cose.payload, genesis.chainId);
+    signatureChecked = k.alg === tx.cose.alg && verifySignature(k.alg, k.publicKey, msg, tx.cose.signature);
+  }
+  return { tx, height: r.header.height, signatureChecked };
+}

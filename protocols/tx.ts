@@ -1,0 +1,229 @@
+/**
+ * Transactions: what goes into blocks. Every transaction is a COSE_Sign1 (./cose.ts) whose
+ * payload is a deterministic-CBOR map with small integer labels (compact for meters):
+ *
+ *   label  field       reading  register  rotate  revoke
+ *   0      type        1        2         3       4
+ *   1      meter id    tstr     tstr      tstr    tstr
+ *   2      seq         uint64   -         -       -
+ *   3      time (ms)   uint     uint      uint    uint
+ *   4      import Wh   uint     -         -       -
+ *   5      export Wh   ?uint    -         -       -
+ *   6      power W     ?int     -         -       -
+ *   7      key alg     -        int       int     -
+ *   8      public key  -        bstr      bstr    -
+ *   9      owner       -        ?tstr     -       -
+ *   10     xmpp jid    -        ?tstr     -       -
+ *   11     key epoch   -        -         uint    -
+ *
+ * A reading is signed by the meter's key; the others by an operator key named by `kid`.
+ */
+import { decodeCanonicalCbor, encodeCbor } from './cbor.js';
+import { type CoseSign1, decodeCoseSign1, signCoseSign1 } from './cose.js';
+import { ReasonCode, RejectionError } from './errors.js';
+import { sha256 } from './hash.js';
+import { type Alg, isAlg, publicKeyProblem } from './keys.js';
+
+export const TxType = { Reading: 1, MeterRegister: 2, MeterRotate: 3, MeterRevoke: 4 } as const;
+export type TxType = (typeof TxType)[keyof typeof TxType];
+
+/** Default size limit of one transaction, in bytes. */
+export const MAX_TX_BYTES = 1024;
+export const MAX_SEQ = 2n ** 64n - 1n;
+export const METER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export interface Reading {
+  readonly type: typeof TxType.Reading;
+  readonly meterId: string;
+  /** Strictly increasing per meter, 1 .. 2^64-1. */
+  readonly seq: bigint;
+  /** Milliseconds since 1970-01-01T00:00:00Z. */
+  readonly time: number;
+  /** Cumulative active energy imported, Wh (OBIS 1.8.0). */
+  readonly importWh: number;
+  /** Cumulative active energy exported, Wh (OBIS 2.8.0). */
+  readonly exportWh?: number;
+  /** Instantaneous active power, W (negative when exporting). */
+  readonly powerW?: number;
+}
+
+export interface MeterRegister {
+  readonly type: typeof TxType.MeterRegister;
+  readonly meterId: string;
+  readonly time: number;
+  readonly alg: Alg;
+  readonly publicKey: Uint8Array;
+  readonly owner?: string;
+  readonly jid?: string;
+}
+
+export interface MeterRotate {
+  readonly type: typeof TxType.MeterRotate;
+  readonly meterId: string;
+  readonly time: number;
+  readonly alg: Alg;
+  readonly publicKey: Uint8Array;
+  /** The key's new epoch: exactly one above the current (registration is epoch 0). */
+  readonly keyEpoch: number;
+}
+
+export interface MeterRevoke {
+  readonly type: typeof TxType.MeterRevoke;
+  readonly meterId: string;
+  readonly time: number;
+}
+
+export type TxBody = Reading | MeterRegister | MeterRotate | MeterRevoke;
+export type OperatorTxBody = MeterRegister | MeterRotate | MeterRevoke;
+
+/** A transaction with its exact bytes, its hash (SHA-256 of the bytes) and parsed parts. */
+export interface SignedTx<B extends TxBody = TxBody> {
+  readonly bytes: Uint8Array;
+  readonly hash: Uint8Array;
+  readonly cose: CoseSign1;
+  readonly body: B;
+}
+
+const schema = (msg: string, field: string): RejectionError => new RejectionError(ReasonCode.SCHEMA, msg, field);
+
+function uint(m: Map<unknown, unknown>, label: number, field: string, optional = false): number | undefined {
+  const v = m.get(label);
+  if (v === undefined) {
+    if (optional) return undefined;
+    throw schema(`${field} (label ${label}) is required`, field);
+  }
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw schema(`${field} must be an unsigned integer below 2^53`, field);
+  return v;
+}
+
+function text(m: Map<unknown, unknown>, label: number, field: string, optional = false, max = 256): string | undefined {
+  const v = m.get(label);
+  if (v === undefined) {
+    if (optional) return undefined;
+    throw schema(`${field} (label ${label}) is required`, field);
+  }
+  if (typeof v !== 'string' || v.length === 0 || v.length > max) throw schema(`${field} must be a text string of 1..${max} characters`, field);
+  return v;
+}
+
+function meterId(m: Map<unknown, unknown>): string {
+  const id = text(m, 1, 'meterId')!;
+  if (!METER_ID_PATTERN.test(id)) throw schema('meterId must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}', 'meterId');
+  return id;
+}
+
+function keyFields(m: Map<unknown, unknown>): { alg: Alg; publicKey: Uint8Array } {
+  const alg = m.get(7);
+  if (!isAlg(alg)) throw schema('key alg (label 7) must be -8 (EdDSA) or -7 (ES256)', 'alg');
+  const pk = m.get(8);
+  if (!(pk instanceof Uint8Array)) throw schema('public key (label 8) must be a bstr', 'publicKey');
+  const problem = publicKeyProblem(alg, pk);
+  if (problem) throw schema(problem, 'publicKey');
+  return { alg, publicKey: pk };
+}
+
+const ALLOWED_LABELS: Record<TxType, readonly number[]> = {
+  [TxType.Reading]: [0, 1, 2, 3, 4, 5, 6],
+  [TxType.MeterRegister]: [0, 1, 3, 7, 8, 9, 10],
+  [TxType.MeterRotate]: [0, 1, 3, 7, 8, 11],
+  [TxType.MeterRevoke]: [0, 1, 3],
+};
+
+/** Parse a payload map into a body; throws RejectionError(E_READING_SCHEMA) naming the field. */
+export function decodeTxBody(payload: Uint8Array): TxBody {
+  let m: unknown;
+  try {
+    m = decodeCanonicalCbor(payload);
+  } catch (cause) {
+    throw new RejectionError(ReasonCode.MALFORMED, `payload is not deterministic CBOR: ${(cause as Error).message}`, 'payload', { cause });
+  }
+  if (!(m instanceof Map)) throw schema('payload must be a CBOR map', 'payload');
+  const type = m.get(0) as TxType;
+  const allowed = ALLOWED_LABELS[type];
+  if (allowed === undefined) throw schema('type (label 0) must be 1, 2, 3 or 4', 'type');
+  for (const k of m.keys()) {
+    if (typeof k !== 'number' || !allowed.includes(k)) throw schema(`label ${String(k)} is not allowed for type ${type}`, 'payload');
+  }
+  const id = meterId(m);
+  const time = uint(m, 3, 'time')!;
+  switch (type) {
+    case TxType.Reading: {
+      const rawSeq = m.get(2);
+      if ((typeof rawSeq !== 'number' && typeof rawSeq !== 'bigint') || rawSeq < 1 || (typeof rawSeq === 'number' && !Number.isSafeInteger(rawSeq))) {
+        throw schema('seq (label 2) must be an unsigned integer from 1 to 2^64-1', 'seq');
+      }
+      const r: { -readonly [K in keyof Reading]: Reading[K] } = {
+        type, meterId: id, seq: BigInt(rawSeq), time, importWh: uint(m, 4, 'importWh')!,
+      };
+      const exp = uint(m, 5, 'exportWh', true);
+      if (exp !== undefined) r.exportWh = exp;
+      const p = m.get(6);
+      if (p !== undefined) {
+        if (typeof p !== 'number' || !Number.isSafeInteger(p)) throw schema('powerW (label 6) must be an integer', 'powerW');
+        r.powerW = p;
+      }
+      return r;
+    }
+    case TxType.MeterRegister: {
+      const r: { -readonly [K in keyof MeterRegister]: MeterRegister[K] } = { type, meterId: id, time, ...keyFields(m) };
+      const owner = text(m, 9, 'owner', true, 128);
+      if (owner !== undefined) r.owner = owner;
+      const jid = text(m, 10, 'jid', true, 3071);
+      if (jid !== undefined) r.jid = jid;
+      return r;
+    }
+    case TxType.MeterRotate: {
+      const keyEpoch = uint(m, 11, 'keyEpoch')!;
+      if (keyEpoch < 1) throw schema('keyEpoch must be at least 1', 'keyEpoch');
+      return { type, meterId: id, time, ...keyFields(m), keyEpoch };
+    }
+    case TxType.MeterRevoke:
+      return { type, meterId: id, time };
+  }
+}
+
+/** Encode a body into the payload map (the inverse of decodeTxBody). */
+export function encodeTxBody(body: TxBody): Uint8Array {
+  const m = new Map<number, unknown>([[0, body.type], [1, body.meterId], [3, body.time]]);
+  switch (body.type) {
+    case TxType.Reading:
+      m.set(2, body.seq);
+      m.set(4, body.importWh);
+      if (body.exportWh !== undefined) m.set(5, body.exportWh);
+      if (body.powerW !== undefined) m.set(6, body.powerW);
+      break;
+    case TxType.MeterRegister:
+      m.set(7, body.alg).set(8, body.publicKey);
+      if (body.owner !== undefined) m.set(9, body.owner);
+      if (body.jid !== undefined) m.set(10, body.jid);
+      break;
+    case TxType.MeterRotate:
+      m.set(7, body.alg).set(8, body.publicKey).set(11, body.keyEpoch);
+      break;
+    case TxType.MeterRevoke:
+      break;
+  }
+  return encodeCbor(m);
+}
+
+/**
+ * Decode transaction bytes: size, envelope, payload schema. Does not check the signature
+ * (that needs the signer's key from state) nor sequence or time (they need state and a clock).
+ */
+export function decodeTx(bytes: Uint8Array, maxBytes = MAX_TX_BYTES): SignedTx {
+  if (bytes.length > maxBytes) {
+    throw new RejectionError(ReasonCode.TOO_LARGE, `transaction of ${bytes.length} bytes exceeds ${maxBytes}`);
+  }
+  const cose = decodeCoseSign1(bytes);
+  const body = decodeTxBody(cose.payload);
+  return { bytes, hash: sha256(bytes), cose, body };
+}
+
+export function isReadingTx(tx: SignedTx): tx is SignedTx<Reading> {
+  return tx.body.type === TxType.Reading;
+}
+
+/** Sign a body into transaction bytes. `kid` names the operator for operator transactions. */
+export function signTx(chainId: string, alg: Alg, secretKey: Uint8Array, body: TxBody, kid?: string): Uint8Array {
+  return signCoseSign1(alg, secretKey, encodeTxBody(body), chainId, kid);
+}

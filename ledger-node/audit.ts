@@ -1,0 +1,206 @@
+/**
+ * Audit: replay a chain from genesis and check everything that can be checked: hash
+ * chain, Merkle roots, commit certificates, every transaction's signature and the
+ * registry rules. ChainAuditor takes blocks in order from anywhere (the store, or a
+ * running gateway's read API); auditStore also checks what the store derives from the
+ * blocks (head pointer, registry, reading index, write-ahead).
+ */
+import {
+  type Genesis, decodeBlock, decodeCommit, decodeTx, commitProblem, equalBytes, genesisHash, headerHash,
+  merkleRoot, sigStructure, toHex, TxType,
+} from '../protocols/index.js';
+import { SignatureVerifier } from './crypto/verifier.js';
+import { dataPaths } from './devchain.js';
+import { type MeterRecord, applyTx, genesisMeters, operatorsOf, requiredSigner, sameRecord } from './rules.js';
+import { decodeHead, decodeIndexEntry, decodeMeterRecord } from './store/codec.js';
+import { Keys, heightOfKey, meterIdOfMeterKey, meterIdOfReadingKey, seqOfReadingKey } from './store/keys.js';
+import { LedgerStore } from './store/store.js';
+
+export class AuditError extends Error {
+  override readonly name = 'AuditError';
+  constructor(readonly height: number, readonly reason: string) {
+    super(`height ${height}: ${reason}`);
+  }
+}
+
+export type AuditResult =
+  | { readonly ok: true; readonly height: number; readonly txs: number }
+  | { readonly ok: false; readonly height: number; readonly reason: string };
+
+const seqKey = (meterId: string, seq: bigint): string => `${meterId}\u0000${seq.toString(16).padStart(16, '0')}`;
+
+export class ChainAuditor {
+  height = 0;
+  txs = 0;
+  headHash: Uint8Array;
+  private headTime = 0;
+  readonly meters: Map<string, MeterRecord>;
+  private readonly operators;
+  /** Where each committed reading is, when `trackReadings` (for the store's index check). */
+  readonly positions = new Map<string, string>();
+
+  constructor(
+    private readonly genesis: Genesis,
+    private readonly verifier: SignatureVerifier = new SignatureVerifier(0),
+    private readonly trackReadings = false,
+  ) {
+    this.headHash = genesisHash(genesis);
+    this.meters = genesisMeters(genesis);
+    this.operators = operatorsOf(genesis);
+  }
+
+  /** Check the next block; throws AuditError naming the height and what is wrong. */
+  async add(blockBytes: Uint8Array, commitBytes: Uint8Array): Promise<void> {
+    const h = this.height + 1;
+    const fail = (reason: string): never => {
+      throw new AuditError(h, reason);
+    };
+    let block;
+    try {
+      block = decodeBlock(blockBytes);
+    } catch (e) {
+      return fail(`block does not decode: ${(e as Error).message}`);
+    }
+    const hd = block.header;
+    if (hd.height !== h) fail(`header says height ${hd.height}`);
+    if (hd.chainId !== this.genesis.chainId) fail(`header chain id "${hd.chainId}" is not "${this.genesis.chainId}"`);
+    if (!equalBytes(hd.prevHash, this.headHash)) fail(`prevHash ${toHex(hd.prevHash)} is not the hash of block ${h - 1} (${toHex(this.headHash)})`);
+    if (hd.time < this.headTime) fail('time goes backwards');
+    if (hd.txCount !== block.txs.length) fail(`txCount ${hd.txCount} but ${block.txs.length} transactions`);
+    if (block.txs.length > this.genesis.params.maxBlockTxs) fail('more transactions than genesis maxBlockTxs');
+    if (!equalBytes(merkleRoot(block.txs), hd.txRoot)) fail('txRoot is not the Merkle root of the transactions');
+    let commit;
+    try {
+      commit = decodeCommit(commitBytes);
+    } catch (e) {
+      return fail(`commit does not decode: ${(e as Error).message}`);
+    }
+    const problem = commitProblem(this.genesis, hd, commit);
+    if (problem) fail(`commit certificate: ${problem}`);
+
+    // Apply in order (the signer of a transaction depends on those before it), queue
+    // every signature check at once so the pool verifies them in parallel, then look.
+    const view = { meter: (id: string) => this.meters.get(id) };
+    const checks: Promise<boolean>[] = [];
+    block.txs.forEach((bytes, i) => {
+      try {
+        const tx = decodeTx(bytes, this.genesis.params.maxTxBytes);
+        const signer = requiredSigner(view, this.operators, tx);
+        checks.push(this.verifier.verify(signer.alg, signer.publicKey, sigStructure(tx.cose.protectedBytes, tx.cose.payload, this.genesis.chainId), tx.cose.signature));
+        const { meterId, next } = applyTx(view, tx);
+        this.meters.set(meterId, next);
+        if (this.trackReadings && tx.body.type === TxType.Reading) this.positions.set(seqKey(tx.body.meterId, tx.body.seq), `${h}:${i}`);
+      } catch (e) {
+        fail(`transaction ${i}: ${(e as Error).message}`);
+      }
+    });
+    const oks = await Promise.all(checks);
+    const bad = oks.indexOf(false);
+    if (bad >= 0) fail(`transaction ${bad}: signature does not verify`);
+    this.height = h;
+    this.headHash = headerHash(hd);
+    this.headTime = hd.time;
+    this.txs += block.txs.length;
+  }
+}
+
+/**
+ * Audit a stopped gateway's store. `onProgress(done, total)` is called as blocks are checked.
+ */
+export async function auditStore(dataDir: string, genesis: Genesis, onProgress?: (done: number, total: number) => void): Promise<AuditResult> {
+  const store = await LedgerStore.open(dataPaths(dataDir).store);
+  const verifier = new SignatureVerifier(2);
+  try {
+    return await auditOpenStore(store, genesis, verifier, onProgress);
+  } catch (e) {
+    if (e instanceof AuditError) return { ok: false, height: e.height, reason: e.reason };
+    throw e;
+  } finally {
+    await verifier.close();
+    await store.close();
+  }
+}
+
+async function auditOpenStore(store: LedgerStore, genesis: Genesis, verifier: SignatureVerifier, onProgress?: (done: number, total: number) => void): Promise<AuditResult> {
+  const g = await store.genesisHash();
+  if (!g || !equalBytes(g, genesisHash(genesis))) throw new AuditError(0, 'the store does not belong to this genesis');
+  const headRaw = await store.get(Keys.head);
+  let head: { height: number; hash: Uint8Array } | undefined;
+  try {
+    head = headRaw === undefined ? undefined : decodeHead(headRaw);
+  } catch (e) {
+    throw new AuditError(0, (e as Error).message);
+  }
+  const total = head?.height ?? 0;
+  const auditor = new ChainAuditor(genesis, verifier, true);
+  for await (const [k, blockBytes] of store.entries('B')) {
+    const h = heightOfKey(k);
+    if (h !== auditor.height + 1) throw new AuditError(auditor.height + 1, `block ${auditor.height + 1} is missing (next stored is ${h})`);
+    const commitBytes = await store.commitBytes(h);
+    if (!commitBytes) throw new AuditError(h, 'commit certificate is missing');
+    await auditor.add(blockBytes, commitBytes);
+    if (onProgress && (h % 100 === 0 || h === total)) onProgress(h, Math.max(total, h));
+  }
+  const top = auditor.height;
+  for await (const [k] of store.entries('C')) {
+    if (heightOfKey(k) > top) throw new AuditError(heightOfKey(k), 'commit certificate without a block');
+  }
+  if (!head ? top !== 0 : head.height !== top || !equalBytes(head.hash, auditor.headHash)) {
+    throw new AuditError(top, `head pointer says height ${head?.height ?? 0} hash ${head ? toHex(head.hash) : '-'}, blocks end at ${top} hash ${toHex(auditor.headHash)}`);
+  }
+
+  // The registry the store keeps must be the one the blocks produce.
+  const seen = new Set<string>();
+  for await (const [k, v] of store.entries('M')) {
+    const id = meterIdOfMeterKey(k);
+    seen.add(id);
+    let rec: MeterRecord;
+    try {
+      rec = decodeMeterRecord(v, `meter "${id}"`);
+    } catch (e) {
+      throw new AuditError(top, `registry: ${(e as Error).message}`);
+    }
+    const want = auditor.meters.get(id);
+    if (!want) throw new AuditError(top, `registry: meter "${id}" is stored but no block or genesis registers it`);
+    if (!sameRecord(rec, want)) throw new AuditError(top, `registry: stored record of meter "${id}" differs from the chain (lastSeq ${rec.lastSeq} vs ${want.lastSeq})`);
+  }
+  for (const id of auditor.meters.keys()) if (!seen.has(id)) throw new AuditError(top, `registry: meter "${id}" is missing from the store`);
+
+  // The reading index must list exactly the committed readings, at their places.
+  let indexed = 0;
+  for await (const [k, v] of store.entries('I')) {
+    const meterId = meterIdOfReadingKey(k);
+    const seq = seqOfReadingKey(k);
+    const key = seqKey(meterId, seq);
+    let pos;
+    try {
+      pos = decodeIndexEntry(v, `index of ${meterId}/${seq}`);
+    } catch (e) {
+      throw new AuditError(top, (e as Error).message);
+    }
+    const want = auditor.positions.get(key);
+    if (want === undefined) throw new AuditError(top, `index: ${meterId}/${seq} is indexed but not in any block`);
+    if (want !== `${pos.height}:${pos.index}`) throw new AuditError(pos.height, `index: ${meterId}/${seq} points to ${pos.height}:${pos.index}, the chain has it at ${want}`);
+    indexed++;
+  }
+  if (indexed !== auditor.positions.size) throw new AuditError(top, `index: ${auditor.positions.size - indexed} committed readings are not indexed`);
+
+  // Accepted, not yet committed transactions must still be valid on top of the chain.
+  const view = { meter: (id: string) => auditor.meters.get(id) };
+  const operators = operatorsOf(genesis);
+  for await (const [k, bytes] of store.entries('P')) {
+    const no = heightOfKey(k);
+    try {
+      const tx = decodeTx(bytes, genesis.params.maxTxBytes);
+      const signer = requiredSigner(view, operators, tx);
+      if (!(await verifier.verify(signer.alg, signer.publicKey, sigStructure(tx.cose.protectedBytes, tx.cose.payload, genesis.chainId), tx.cose.signature))) {
+        throw new Error('signature does not verify');
+      }
+      const { meterId, next } = applyTx(view, tx);
+      auditor.meters.set(meterId, next);
+    } catch (e) {
+      throw new AuditError(top + 1, `write-ahead entry ${no}: ${(e as Error).message}`);
+    }
+  }
+  return { ok: true, height: top, txs: auditor.txs };
+}

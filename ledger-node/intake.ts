@@ -1,0 +1,161 @@
+/**
+ * Intake: the IntakePort the bridges call. Checks in order of cost (size and schema,
+ * meter and time, backlog, registry and sequence, then the signature in the worker
+ * pool), applies the transaction to the tip, and resolves only after the write-ahead
+ * is synced. Per meter, transactions are applied in the order they arrived.
+ */
+import {
+  type CommittedReading, type IntakePort, type MeterAuthInfo, ReasonCode, RejectionError, type SignedTx,
+  type SubmitContext, type SubmitResult, TxType, decodeTx, equalBytes, sha256, sigStructure,
+} from '../protocols/index.js';
+import type { Logger } from './api.js';
+import type { SignatureVerifier } from './crypto/verifier.js';
+import type { Mempool } from './mempool.js';
+import type { NodeMetrics } from './metrics.js';
+import type { Registry } from './registry.js';
+import { type Operators, applyTx, requiredSigner } from './rules.js';
+
+export interface IntakeOptions {
+  readonly chainId: string;
+  readonly maxTxBytes: number;
+  readonly maxPastMs: number;
+  readonly maxFutureMs: number;
+  readonly maxBacklog: number;
+  readonly now: () => number;
+}
+
+export class Intake implements IntakePort {
+  readonly chainId: string;
+  private readonly listeners = new Set<(c: CommittedReading) => void>();
+  /** Per-meter tail of the apply chain: keeps one meter's transactions in arrival order. */
+  private readonly chains = new Map<string, Promise<unknown>>();
+  private closed = false;
+  private inflight = 0;
+  private idle: (() => void) | undefined;
+
+  constructor(
+    private readonly opts: IntakeOptions,
+    private readonly registry: Registry,
+    private readonly operators: Operators,
+    private readonly mempool: Mempool,
+    private readonly verifier: SignatureVerifier,
+    private readonly metrics: NodeMetrics,
+    private readonly logger: Logger,
+  ) {
+    this.chainId = opts.chainId;
+  }
+
+  meterAuth(meterId: string): MeterAuthInfo | undefined {
+    const m = this.registry.meter(meterId);
+    if (!m) return undefined;
+    return { meterId, alg: m.alg, publicKey: m.publicKey, revoked: m.revoked, ...(m.jid !== undefined ? { jid: m.jid } : {}) };
+  }
+
+  onCommitted(listener: (c: CommittedReading) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Called by the block producer for each committed reading. */
+  emitCommitted(c: CommittedReading): void {
+    for (const l of this.listeners) {
+      try {
+        l(c);
+      } catch (e) {
+        this.logger.error({ err: e }, 'receipt listener failed');
+      }
+    }
+  }
+
+  async submit(bytes: Uint8Array, ctx: SubmitContext): Promise<SubmitResult> {
+    const t0 = performance.now();
+    this.metrics.readingReceived(ctx.transport);
+    this.inflight++;
+    let result: SubmitResult;
+    try {
+      result = await this.process(bytes, ctx);
+    } catch (e) {
+      result = this.refusal(bytes, e);
+    } finally {
+      if (--this.inflight === 0) this.idle?.();
+    }
+    if (result.status === 'accepted') {
+      this.metrics.readingAccepted();
+      this.metrics.acceptLatency((performance.now() - t0) / 1000);
+    } else {
+      this.metrics.readingRejected(result.code);
+      this.logger.debug({ meterId: ctx.meterId, code: result.code, reason: result.message }, 'reading rejected');
+    }
+    return result;
+  }
+
+  private refusal(bytes: Uint8Array, e: unknown, tx?: SignedTx): SubmitResult {
+    const txHash = tx?.hash ?? sha256(bytes);
+    const seq = tx?.body.type === TxType.Reading ? tx.body.seq : undefined;
+    if (e instanceof RejectionError) {
+      return { status: 'rejected', txHash, code: e.code, message: e.message, ...(seq !== undefined ? { seq } : {}) };
+    }
+    // Anything else is our trouble (disk full, store closed): the meter should retry.
+    this.logger.warn({ err: e }, 'intake could not accept');
+    return { status: 'rejected', txHash, code: ReasonCode.BUSY, message: `gateway cannot accept now: ${(e as Error).message}`, ...(seq !== undefined ? { seq } : {}) };
+  }
+
+  private async process(bytes: Uint8Array, ctx: SubmitContext): Promise<SubmitResult> {
+    if (this.closed) throw new RejectionError(ReasonCode.BUSY, 'gateway is shutting down');
+    const tx = decodeTx(bytes, this.opts.maxTxBytes);
+    try {
+      return await this.check(tx, ctx);
+    } catch (e) {
+      return this.refusal(bytes, e, tx);
+    }
+  }
+
+  private async check(tx: SignedTx, ctx: SubmitContext): Promise<SubmitResult> {
+    const b = tx.body;
+    if (b.type !== TxType.Reading) {
+      if (ctx.transport !== 'http') throw new RejectionError(ReasonCode.SCHEMA, 'only readings are taken from devices; operator transactions go to the HTTP API', 'type');
+    } else {
+      if (ctx.transport !== 'http' && b.meterId !== ctx.meterId) {
+        throw new RejectionError(ReasonCode.WRONG_METER, `reading of "${b.meterId}" sent as "${ctx.meterId}"`, 'meterId');
+      }
+      const now = this.opts.now();
+      if (b.time < now - this.opts.maxPastMs || b.time > now + this.opts.maxFutureMs) {
+        throw new RejectionError(ReasonCode.TIME_SKEW, `time ${new Date(b.time).toISOString()} is outside the window around ${new Date(now).toISOString()}`, 'time');
+      }
+    }
+    if (this.mempool.size >= this.opts.maxBacklog) {
+      throw new RejectionError(ReasonCode.BUSY, `backlog of ${this.mempool.size} transactions is full; retry later`);
+    }
+    // Cheap checks against the tip first, so floods of replays cost no signature check.
+    const signer = requiredSigner(this.registry, this.operators, tx);
+    applyTx(this.registry, tx);
+    const verified = this.verifier.verify(signer.alg, signer.publicKey, sigStructure(tx.cose.protectedBytes, tx.cose.payload, this.chainId), tx.cose.signature);
+
+    const id = b.meterId;
+    const prev = this.chains.get(id);
+    const applied = (async () => {
+      if (prev) await prev;
+      if (!(await verified)) throw new RejectionError(ReasonCode.BAD_SIGNATURE, 'signature does not verify with the registered key', 'signature');
+      // The tip may have moved while we verified: check again against it.
+      const now = requiredSigner(this.registry, this.operators, tx);
+      if (!equalBytes(now.publicKey, signer.publicKey)) throw new RejectionError(ReasonCode.BAD_SIGNATURE, `the key of "${id}" was rotated`, 'signature');
+      const { meterId, next } = applyTx(this.registry, tx);
+      this.registry.accept(meterId, next);
+      // Staged in order now; wrapped so that the chain does not wait for the disk.
+      return { durable: this.mempool.add(tx) };
+    })();
+    const tail = applied.then(() => undefined, () => undefined);
+    this.chains.set(id, tail);
+    void tail.then(() => {
+      if (this.chains.get(id) === tail) this.chains.delete(id);
+    });
+    await (await applied).durable;
+    return { status: 'accepted', txHash: tx.hash, seq: b.type === TxType.Reading ? b.seq : 0n };
+  }
+
+  /** Refuse new submissions and wait for those under way. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.inflight > 0) await new Promise<void>((r) => (this.idle = r));
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The state-transition rules of the ledger, pure: what a transaction needs from the meter
+ * registry to be valid, and what it changes. Intake, block production and the audit all
+ * use these same functions, so what is accepted is exactly what verifies later.
+ */
+import {
+  type Alg, type KeyEntry, ReasonCode, RejectionError, type SignedTx, TxType,
+  equalBytes, type Genesis, decodeKey, fromHex,
+} from '../protocols/index.js';
+
+export interface MeterRecord {
+  readonly alg: Alg;
+  readonly publicKey: Uint8Array;
+  /** 0 at registration, +1 per rotation. */
+  readonly keyEpoch: number;
+  readonly revoked: boolean;
+  readonly owner?: string;
+  readonly jid?: string;
+  /** Highest sequence number applied (0n: none yet). */
+  readonly lastSeq: bigint;
+}
+
+export interface MeterLookup {
+  meter(meterId: string): MeterRecord | undefined;
+}
+
+export type Operators = ReadonlyMap<string, KeyEntry>;
+
+export function operatorsOf(genesis: Genesis): Operators {
+  return new Map(genesis.operators.map((o) => [o.id, decodeKey(o)]));
+}
+
+/** The registry as genesis defines it. */
+export function genesisMeters(genesis: Genesis): Map<string, MeterRecord> {
+  const m = new Map<string, MeterRecord>();
+  for (const g of genesis.meters) {
+    const k = decodeKey(g);
+    m.set(g.id, {
+      alg: k.alg, publicKey: fromHex(g.publicKey), keyEpoch: 0, revoked: false, lastSeq: 0n,
+      ...(g.owner !== undefined ? { owner: g.owner } : {}), ...(g.jid !== undefined ? { jid: g.jid } : {}),
+    });
+  }
+  return m;
+}
+
+/** The key that must have signed `tx`, given the registry; throws a RejectionError. */
+export function requiredSigner(state: MeterLookup, operators: Operators, tx: SignedTx): { alg: Alg; publicKey: Uint8Array } {
+  if (tx.body.type === TxType.Reading) {
+    const m = state.meter(tx.body.meterId);
+    if (!m) throw new RejectionError(ReasonCode.UNKNOWN_METER, `meter "${tx.body.meterId}" is not registered`, 'meterId');
+    if (m.revoked) throw new RejectionError(ReasonCode.METER_REVOKED, `meter "${tx.body.meterId}" is revoked`, 'meterId');
+    if (m.alg !== tx.cose.alg) throw new RejectionError(ReasonCode.BAD_ALG, `meter "${tx.body.meterId}" has a ${m.alg === -8 ? 'Ed25519' : 'ES256'} key`, 'alg');
+    return m;
+  }
+  const op = tx.cose.kid === undefined ? undefined : operators.get(tx.cose.kid);
+  if (!op) throw new RejectionError(ReasonCode.NOT_OPERATOR, `kid "${tx.cose.kid ?? ''}" is not an operator in genesis`, 'kid');
+  if (op.alg !== tx.cose.alg) throw new RejectionError(ReasonCode.BAD_ALG, `operator "${op.id}" key is of another algorithm`, 'alg');
+  return op;
+}
+
+/**
+ * Apply `tx` (signature already checked against requiredSigner) to the registry view:
+ * returns the meter's new record, or throws a RejectionError saying why it is invalid.
+ */
+export function applyTx(state: MeterLookup, tx: SignedTx): { meterId: string; next: MeterRecord } {
+  const b = tx.body;
+  const cur = state.meter(b.meterId);
+  switch (b.type) {
+    case TxType.Reading: {
+      if (!cur) throw new RejectionError(ReasonCode.UNKNOWN_METER, `meter "${b.meterId}" is not registered`, 'meterId');
+      if (cur.revoked) throw new RejectionError(ReasonCode.METER_REVOKED, `meter "${b.meterId}" is revoked`, 'meterId');
+      if (b.seq <= cur.lastSeq) {
+        throw new RejectionError(ReasonCode.SEQ_REPLAY, `seq ${b.seq} is not above the last accepted ${cur.lastSeq}`, 'seq');
+      }
+      return { meterId: b.meterId, next: { ...cur, lastSeq: b.seq } };
+    }
+    case TxType.MeterRegister: {
+      if (cur) throw new RejectionError(ReasonCode.TX_CONFLICT, `meter "${b.meterId}" is already registered`, 'meterId');
+      return {
+        meterId: b.meterId,
+        next: {
+          alg: b.alg, publicKey: b.publicKey, keyEpoch: 0, revoked: false, lastSeq: 0n,
+          ...(b.owner !== undefined ? { owner: b.owner } : {}), ...(b.jid !== undefined ? { jid: b.jid } : {}),
+        },
+      };
+    }
+    case TxType.MeterRotate: {
+      if (!cur) throw new RejectionError(ReasonCode.UNKNOWN_METER, `meter "${b.meterId}" is not registered`, 'meterId');
+      if (cur.revoked) throw new RejectionError(ReasonCode.METER_REVOKED, `meter "${b.meterId}" is revoked`, 'meterId');
+      if (b.keyEpoch !== cur.keyEpoch + 1) {
+        throw new RejectionError(ReasonCode.TX_CONFLICT, `keyEpoch must be ${cur.keyEpoch + 1}, got ${b.keyEpoch}`, 'keyEpoch');
+      }
+      return { meterId: b.meterId, next: { ...cur, alg: b.alg, publicKey: b.publicKey, keyEpoch: b.keyEpoch } };
+    }
+    case TxType.MeterRevoke: {
+      if (!cur) throw new RejectionError(ReasonCode.UNKNOWN_METER, `meter "${b.meterId}" is not registered`, 'meterId');
+      if (cur.revoked) throw new RejectionError(ReasonCode.TX_CONFLICT, `meter "${b.meterId}" is already revoked`, 'meterId');
+      return { meterId: b.meterId, next: { ...cur, revoked: true } };
+    }
+  }
+}
+
+export function sameRecord(a: MeterRecord, b: MeterRecord): boolean {
+  return a.alg === b.alg && equalBytes(a.publicKey, b.publicKey) && a.keyEpoch === b.keyEpoch &&
+    a.revoked === b.revoked && a.owner === b.owner && a.jid === b.jid && a.lastSeq === b.lastSeq;
+}

@@ -1,0 +1,63 @@
+/**
+ * LevelDB key layout. One-byte prefixes keep each family contiguous and in order:
+ *   B<height u64be>            block bytes (protocols encodeBlock)
+ *   C<height u64be>            commit certificate bytes
+ *   I<meterId>\0<seq u64be>    reading index: CBOR [height, leaf index]
+ *   M<meterId>                 meter record (CBOR map)
+ *   P<accept no u64be>         write-ahead: accepted, not yet committed transaction bytes
+ *   G                          genesis hash this store belongs to
+ *   H                          head: CBOR [height, block hash]
+ */
+import { utf8 } from '../../protocols/index.js';
+
+const u64 = (n: bigint | number): Uint8Array => {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, BigInt(n));
+  return b;
+};
+const readU64 = (b: Uint8Array, at: number): bigint => new DataView(b.buffer, b.byteOffset + at, 8).getBigUint64(0);
+
+function key(prefix: string, ...parts: Uint8Array[]): Uint8Array {
+  let n = 1;
+  for (const p of parts) n += p.length;
+  const k = new Uint8Array(n);
+  k[0] = prefix.charCodeAt(0);
+  let o = 1;
+  for (const p of parts) {
+    k.set(p, o);
+    o += p.length;
+  }
+  return k;
+}
+
+export const Keys = {
+  block: (h: number) => key('B', u64(h)),
+  commit: (h: number) => key('C', u64(h)),
+  reading: (meterId: string, seq: bigint) => key('I', utf8(meterId), Uint8Array.of(0), u64(seq)),
+  readingsOf: (meterId: string) => key('I', utf8(meterId), Uint8Array.of(0)),
+  meter: (meterId: string) => key('M', utf8(meterId)),
+  pending: (n: number) => key('P', u64(n)),
+  genesis: key('G'),
+  head: key('H'),
+  /** [gte, lt) bounds of one prefix family. */
+  range: (prefix: string, sub: Uint8Array = new Uint8Array()) => ({
+    gte: key(prefix, sub),
+    lt: (() => {
+      const k = key(prefix, sub);
+      // the smallest key above every key starting with k
+      let i = k.length - 1;
+      while (i >= 0 && k[i] === 0xff) i--;
+      const out = k.slice(0, i + 1);
+      out[i] = out[i]! + 1;
+      return out;
+    })(),
+  }),
+} as const;
+
+export const heightOfKey = (k: Uint8Array): number => Number(readU64(k, 1));
+export const pendingNoOfKey = (k: Uint8Array): number => Number(readU64(k, 1));
+export const seqOfReadingKey = (k: Uint8Array): bigint => readU64(k, k.length - 8);
+export const meterIdOfMeterKey = (k: Uint8Array): string => new TextDecoder().decode(k.subarray(1));
+export function meterIdOfReadingKey(k: Uint8Array): string {
+  return new TextDecoder().decode(k.subarray(1, k.length - 9));
+}

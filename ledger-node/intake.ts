@@ -118,6 +118,10 @@ export class Intake implements IntakePort {
       if (ctx.transport !== 'http' && b.meterId !== ctx.meterId) {
         throw new RejectionError(ReasonCode.WRONG_METER, `reading of "${b.meterId}" sent as "${ctx.meterId}"`, 'meterId');
       }
+      const bound = this.registry.meter(b.meterId)?.jid;
+      if (ctx.transport === 'xmpp' && bound !== undefined && bound !== ctx.jid) {
+        throw new RejectionError(ReasonCode.WRONG_METER, `meter "${b.meterId}" may only submit from ${bound}`, 'jid');
+      }
       const now = this.opts.now();
       if (b.time < now - this.opts.maxPastMs || b.time > now + this.opts.maxFutureMs) {
         throw new RejectionError(ReasonCode.TIME_SKEW, `time ${new Date(b.time).toISOString()} is outside the window around ${new Date(now).toISOString()}`, 'time');

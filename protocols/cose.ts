@@ -6,7 +6,7 @@
  *
  * external_aad is the UTF-8 chain id: a signature made for one chain never verifies on another.
  */
-import { TAG_COSE_SIGN1, Tagged, decodeCanonicalCbor, decodeCbor, encodeCbor } from './cbor.js';
+import { TAG_COSE_SIGN1, Tagged, decodeCanonicalCbor, encodeCbor } from './cbor.js';
 import { ReasonCode, RejectionError } from './errors.js';
 import { fromUtf8, utf8 } from './bytes.js';
 import { type Alg, isAlg, signMessage } from './keys.js';
@@ -47,7 +47,7 @@ export function decodeCoseSign1(bytes: Uint8Array): CoseSign1 {
   if (!(signature instanceof Uint8Array)) throw malformed('signature must be a bstr', 'signature');
   let hdr: unknown;
   try {
-    hdr = decodeCbor(prot);
+    hdr = decodeCanonicalCbor(prot); // RFC 8949 §4.2.1 here too: one encoding per header
   } catch (cause) {
     throw new RejectionError(ReasonCode.MALFORMED, 'protected header is not CBOR', 'protected', { cause });
   }

@@ -139,7 +139,7 @@ export function decodeTxBody(payload: Uint8Array): TxBody {
   }
   if (!(m instanceof Map)) throw schema('payload must be a CBOR map', 'payload');
   const type = m.get(0) as TxType;
-  const allowed = ALLOWED_LABELS[type];
+  const allowed = typeof type === 'number' ? ALLOWED_LABELS[type] : undefined; // not "1", not "constructor"
   if (allowed === undefined) throw schema('type (label 0) must be 1, 2, 3 or 4', 'type');
   for (const k of m.keys()) {
     if (typeof k !== 'number' || !allowed.includes(k)) throw schema(`label ${String(k)} is not allowed for type ${type}`, 'payload');

@@ -1,0 +1,68 @@
+/**
+ * The design's direction of imports (docs/architecture.md):
+ *   protocols <- ledger-node <- gateway;  protocols <- bridge <- gateway.
+ * Nothing imports gateway or test; protocols stays pure and browser-safe;
+ * only gateway imports prom-client.
+ */
+module.exports = {
+  forbidden: [
+    {
+      name: 'protocols-is-pure',
+      comment: 'protocols/ runs in browsers and meter simulators: no other layer, no Node built-ins',
+      severity: 'error',
+      from: { path: '^protocols/' },
+      to: { path: '^(ledger-node|bridge|gateway|test|bench)/|^node:|^(fs|net|http|https|crypto|os|path|child_process|worker_threads|stream|tls)$' },
+    },
+    {
+      name: 'protocols-no-core-modules',
+      severity: 'error',
+      from: { path: '^protocols/' },
+      to: { dependencyTypes: ['core'] },
+    },
+    {
+      name: 'ledger-node-not-to-adapters',
+      comment: 'the node never knows the device adapters nor the composition root',
+      severity: 'error',
+      from: { path: '^ledger-node/' },
+      to: { path: '^(bridge|gateway|test|bench)/' },
+    },
+    {
+      name: 'bridge-not-to-node',
+      comment: 'bridge/ talks to the ledger only through the intake port in protocols/',
+      severity: 'error',
+      from: { path: '^bridge/' },
+      to: { path: '^(ledger-node|gateway|test|bench)/' },
+    },
+    {
+      name: 'only-gateway-imports-prom-client',
+      severity: 'error',
+      from: { path: '^(protocols|ledger-node|bridge)/' },
+      to: { path: 'node_modules/prom-client' },
+    },
+    {
+      name: 'nothing-imports-tests',
+      severity: 'error',
+      from: { pathNot: '^(test|bench)/' },
+      to: { path: '^(test|bench)/' },
+    },
+    {
+      name: 'no-circular',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'not-to-unresolvable',
+      severity: 'error',
+      from: {},
+      to: { couldNotResolve: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '^dist/' },
+    tsConfig: { fileName: 'tsconfig.json' },
+    tsPreCompilationDeps: true,
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'], extensions: ['.ts', '.js', '.d.ts'] },
+  },
+};

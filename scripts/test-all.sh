@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone on a fresh Debian machine:
+# installs what the tests need (npm packages; Debian packages when missing), builds,
+# lints the import direction, then runs unit and integration tests. Every server a test
+# needs (the gateway, Prosody) is started by that test on loopback and stopped after it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v mosquitto_pub >/dev/null || need+=(mosquitto-clients)
+command -v prosody >/dev/null || need+=(prosody)
+command -v openssl >/dev/null || need+=(openssl)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${need[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# Debian starts Prosody as a service on install where it can; our tests run their own.
+if command -v systemctl >/dev/null && systemctl is-active --quiet prosody 2>/dev/null; then
+  echo "note: a system Prosody is running; tests use their own instance on another port"
+fi
+
+npm ci --no-audit --no-fund
+npm run build
+npm run lint
+node -e "import('classic-level').then(() => console.log('classic-level loads'))"
+npm run test:unit
+npm run test:integration

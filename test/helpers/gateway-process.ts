@@ -1,0 +1,111 @@
+/** Run the real `meterledger` CLI as a child process, on loopback ports of its own. */
+import { type ChildProcess, spawn, execFile } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+export const CLI = fileURLToPath(new URL('../../gateway/cli/main.js', import.meta.url));
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Run one CLI command to completion. */
+export async function cli(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], {
+      timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 << 20, env: { ...process.env, ...opts.env },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code?: number | string; stdout?: string; stderr?: string };
+    return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: err.stderr ?? String(e) };
+  }
+}
+
+export class GatewayProcess {
+  proc: ChildProcess | undefined;
+  stderr = '';
+  readonly mqttUrl: string;
+  readonly httpUrl: string;
+
+  constructor(readonly dataDir: string, readonly mqttPort: number, readonly httpPort: number, readonly extraArgs: string[] = []) {
+    this.mqttUrl = `mqtt://127.0.0.1:${mqttPort}`;
+    this.httpUrl = `http://127.0.0.1:${httpPort}`;
+  }
+
+  static async create(dataDir: string, extraArgs: string[] = []): Promise<GatewayProcess> {
+    return new GatewayProcess(dataDir, await freePort(), await freePort(), extraArgs);
+  }
+
+  /** Start and wait until /readyz answers 200. */
+  async start(timeoutMs = 20_000): Promise<void> {
+    this.stderr = '';
+    const p = spawn(process.execPath, [CLI, 'start', '--data-dir', this.dataDir, '--mqtt-port', String(this.mqttPort), '--http-port', String(this.httpPort), ...this.extraArgs], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    this.proc = p;
+    p.stderr!.on('data', (d: Buffer) => {
+      this.stderr += d.toString();
+      if (this.stderr.length > 1 << 20) this.stderr = this.stderr.slice(-(1 << 19));
+    });
+    const end = Date.now() + timeoutMs;
+    while (Date.now() < end) {
+      if (p.exitCode !== null) throw new Error(`gateway exited with ${p.exitCode}: ${this.stderr}`);
+      try {
+        const r = await fetch(`${this.httpUrl}/readyz`);
+        if (r.status === 200) return;
+      } catch {
+        /* not listening yet */
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`gateway not ready after ${timeoutMs} ms: ${this.stderr}`);
+  }
+
+  /** SIGTERM and wait for exit; returns the exit code. */
+  async stop(timeoutMs = 15_000): Promise<number | null> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return p?.exitCode ?? null;
+    const exited = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
+    p.kill('SIGTERM');
+    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    const code = await exited;
+    clearTimeout(t);
+    return code;
+  }
+
+  /** kill -9: no chance to flush anything. */
+  async kill9(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise<void>((r) => p.once('exit', () => r()));
+    p.kill('SIGKILL');
+    await exited;
+  }
+
+  async json<T = unknown>(path: string): Promise<{ status: number; body: T }> {
+    const r = await fetch(`${this.httpUrl}${path}`);
+    const text = await r.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      /* not JSON */
+    }
+    return { status: r.status, body: body as T };
+  }
+}

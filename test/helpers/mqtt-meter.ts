@@ -1,0 +1,56 @@
+/** A meter on real MQTT (mqtt.js, MQTT 3.1.1, QoS 1) using its key file, for tests. */
+import mqtt, { type MqttClient } from 'mqtt';
+import { type Genesis, TxType, decodeReceiptsTopicMessage, makeConnectToken, readingsTopic, receiptsTopic, signTx } from '../../protocols/index.js';
+import type { ReceiptsTopicMessage } from '../../protocols/index.js';
+import type { KeyPair } from '../../ledger-node/keyfile.js';
+
+export class TestMeter {
+  readonly messages: ReceiptsTopicMessage[] = [];
+  private constructor(readonly meterId: string, readonly client: MqttClient, private readonly key: KeyPair, private readonly chainId: string) {}
+
+  static async connect(url: string, genesis: Genesis, meterId: string, key: KeyPair, opts: { reconnectPeriod?: number } = {}): Promise<TestMeter> {
+    const token = () => makeConnectToken(genesis.chainId, meterId, meterId, Date.now(), key.alg, key.secretKey);
+    const client = mqtt.connect(url, {
+      protocolVersion: 4, clientId: meterId, username: meterId, password: token(), clean: false,
+      reconnectPeriod: opts.reconnectPeriod ?? 200, connectTimeout: 5000,
+    });
+    client.on('reconnect', () => {
+      client.options.password = token(); // a fresh token per connection attempt
+    });
+    client.on('error', () => {});
+    const m = new TestMeter(meterId, client, key, genesis.chainId);
+    client.on('message', (_t, payload) => {
+      try {
+        m.messages.push(decodeReceiptsTopicMessage(new Uint8Array(payload)));
+      } catch {
+        /* counted by the test as missing */
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`${meterId}: no CONNACK`)), 10_000);
+      client.once('connect', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    await client.subscribeAsync(receiptsTopic(meterId), { qos: 1 });
+    return m;
+  }
+
+  sign(seq: bigint, importWh = Number(seq % 1_000_000n)): Uint8Array {
+    return signTx(this.chainId, this.key.alg, this.key.secretKey, { type: TxType.Reading, meterId: this.meterId, seq, time: Date.now(), importWh });
+  }
+
+  /** Publish at QoS 1; resolves on PUBACK. */
+  async publish(seq: bigint): Promise<void> {
+    await this.client.publishAsync(readingsTopic(this.meterId), Buffer.from(this.sign(seq)), { qos: 1 });
+  }
+
+  committedSeqs(): Set<bigint> {
+    return new Set(this.messages.filter((m) => m.status === 'committed').map((m) => m.seq!));
+  }
+
+  async close(): Promise<void> {
+    await this.client.endAsync(true);
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * One real gateway process end to end: init, start, real MQTT clients (mqtt.js through
+ * `simulate`, and mosquitto_pub / mosquitto_sub), HTTP API, receipts checked offline,
+ * graceful stop, restart, and `verify` over the store and over HTTP.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, test } from 'node:test';
+import { decodeReceiptsTopicMessage, parseGenesis, receiptsTopic, verifyReceipt } from '../../../protocols/index.js';
+import { GatewayProcess, cli } from '../../helpers/gateway-process.js';
+
+const run = promisify(execFile);
+
+describe('single gateway, end to end over real MQTT', { timeout: 240_000 }, () => {
+  let dir: string;
+  let gw: GatewayProcess;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'meterledger-e2e-'));
+    const init = await cli(['init', '--data-dir', dir, '--meters', '6', '--meter-alg', 'mixed']);
+    assert.equal(init.code, 0, init.stderr);
+    gw = await GatewayProcess.create(dir, ['--config', writeConfig(dir)]);
+    await gw.start();
+  });
+  after(async () => {
+    await gw.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function writeConfig(d: string): string {
+    const f = join(d, 'test-config.json');
+    writeFileSync(f, JSON.stringify({ ledger: { blockIntervalMs: 200 }, http: { adminToken: 'test-admin-token' } }));
+    return f;
+  }
+
+  test('simulate: every acknowledged reading gets a receipt that verifies', async () => {
+    const r = await cli(['simulate', '--data-dir', dir, '--mqtt', gw.mqttUrl, '--readings', '20', '--json'], { timeoutMs: 120_000 });
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const summary = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    assert.equal(summary.acknowledged, 6 * 20);
+    assert.equal(summary.receipted, summary.acknowledged);
+    assert.equal(summary.rejected, 0);
+    assert.ok(summary.p50_ms > 0 && summary.p99_ms >= summary.p50_ms);
+  });
+
+  test('mosquitto_pub acts as a meter with `meter token` and `meter sign`; mosquitto_sub gets the receipt', async () => {
+    const meter = 'meter-0003';
+    const tok = await cli(['meter', 'token', '--data-dir', dir, '--meter', meter, '--client-id', 'mosq-pub']);
+    assert.equal(tok.code, 0, tok.stderr);
+    const lines = tok.stdout.trim().split('\n');
+    assert.equal(lines.length, 2);
+    const username = lines[0]!.replace(/^username: /, '');
+    const password = lines[1]!.replace(/^password: /, '');
+    assert.equal(username, meter);
+    const subTok = await cli(['meter', 'token', '--data-dir', dir, '--meter', meter, '--client-id', 'mosq-sub']);
+    const subPw = subTok.stdout.trim().split('\n')[1]!.replace(/^password: /, '');
+    const file = join(dir, 'reading.cbor');
+    const seq = String(BigInt(Date.now()) * 1000n); // above anything simulate used
+    const signed = await cli(['meter', 'sign', '--data-dir', dir, '--meter', meter, '--seq', seq, '--wh', '4242', '--out', file]);
+    assert.equal(signed.code, 0, signed.stderr);
+    const port = String(gw.mqttPort);
+    const sub = run('mosquitto_sub', ['-h', '127.0.0.1', '-p', port, '-V', 'mqttv311', '-i', 'mosq-sub', '-u', meter, '-P', subPw,
+      '-t', receiptsTopic(meter), '-q', '1', '-C', '1', '-W', '30', '-N'], { encoding: 'buffer', maxBuffer: 1 << 20 });
+    await new Promise((r) => setTimeout(r, 500)); // let the subscription land
+    await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-V', 'mqttv311', '-i', 'mosq-pub', '-u', username, '-P', password,
+      '-t', `meters/${meter}/readings`, '-q', '1', '-f', file]);
+    const { stdout } = await sub;
+    const msg = decodeReceiptsTopicMessage(new Uint8Array(stdout as unknown as Buffer));
+    assert.equal(msg.status, 'committed');
+    const genesis = parseGenesis(JSON.parse(readFileSync(join(dir, 'genesis.json'), 'utf8')));
+    if (msg.status === 'committed') assert.equal(verifyReceipt(genesis, msg.receipt).tx.body.meterId, meter);
+  });
+
+  test('a meter may not publish as another meter, nor read its receipts', async () => {
+    const tok = await cli(['meter', 'token', '--data-dir', dir, '--meter', 'meter-0001', '--client-id', 'intruder']);
+    const pw = tok.stdout.trim().split('\n')[1]!.replace(/^password: /, '');
+    const port = String(gw.mqttPort);
+    // subscribing to another meter's receipts: SUBACK 0x80, mosquitto_sub says so and exits
+    const sub = await run('mosquitto_sub', ['-h', '127.0.0.1', '-p', port, '-V', 'mqttv311', '-i', 'intruder', '-u', 'meter-0001', '-P', pw,
+      '-t', receiptsTopic('meter-0002'), '-q', '1', '-C', '1', '-W', '5']).then((r) => r, (e: { stderr: string; code: number }) => e);
+    assert.match(String((sub as { stderr: string }).stderr), /denied|refused|failure|0x80|128/i);
+    // a wrong password is refused at CONNECT
+    const bad = await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-V', 'mqttv311', '-i', 'x', '-u', 'meter-0001', '-P', 'ml1.0.00',
+      '-t', 'meters/meter-0001/readings', '-q', '1', '-m', 'x']).then(() => 0, (e: { code: number }) => e.code);
+    assert.notEqual(bad, 0);
+  });
+
+  test('HTTP: status, readiness, metrics and receipts; receipt verify works offline', async () => {
+    const st = await gw.json<{ chainId: string; height: number; headHash: string }>('/api/v1/status');
+    assert.equal(st.status, 200);
+    assert.ok(st.body.height >= 1);
+    assert.match(st.body.headHash, /^[0-9a-f]{64}$/);
+    assert.equal((await fetch(`${gw.httpUrl}/healthz`)).status, 200);
+    assert.equal((await fetch(`${gw.httpUrl}/readyz`)).status, 200);
+    const metrics = await (await fetch(`${gw.httpUrl}/metrics`)).text();
+    const accepted = /^meterledger_readings_accepted_total(?:\{[^}]*\})? (\d+)/m.exec(metrics);
+    assert.ok(accepted && Number(accepted[1]) >= 120, 'accepted counter counts the simulated readings');
+    const rs = await gw.json<{ seq: string }[] | { readings: { seq: string }[] }>('/api/v1/meters/meter-0001/readings?limit=5');
+    assert.equal(rs.status, 200);
+    const list = Array.isArray(rs.body) ? rs.body : rs.body.readings;
+    assert.ok(list.length > 0);
+    const r = await fetch(`${gw.httpUrl}/api/v1/meters/meter-0001/receipts/${list[0]!.seq}`, { headers: { accept: 'application/cbor' } });
+    assert.equal(r.status, 200);
+    const file = join(dir, 'receipt.cbor');
+    writeFileSync(file, new Uint8Array(await r.arrayBuffer()));
+    const v = await cli(['receipt', 'verify', file, '--genesis', join(dir, 'genesis.json')]);
+    assert.equal(v.code, 0, v.stderr + v.stdout);
+    const raw = readFileSync(file);
+    raw[raw.length - 3] ^= 0x01;
+    writeFileSync(file, raw);
+    const bad = await cli(['receipt', 'verify', file, '--genesis', join(dir, 'genesis.json')]);
+    assert.notEqual(bad.code, 0, 'a tampered receipt must fail');
+    assert.equal((await fetch(`${gw.httpUrl}/api/v1/meters/meter-0001/receipts/999999999999999`)).status, 404);
+  });
+
+  test('verify --http audits the running gateway', async () => {
+    const r = await cli(['verify', '--http', gw.httpUrl, '--genesis', join(dir, 'genesis.json')], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+  });
+
+  test('graceful stop, then restart: same head, verify passes, readings continue', async () => {
+    const before = (await gw.json<{ height: number; headHash: string }>('/api/v1/status')).body;
+    assert.equal(await gw.stop(), 0, gw.stderr);
+    const v = await cli(['verify', '--data-dir', dir], { timeoutMs: 60_000 });
+    assert.equal(v.code, 0, v.stderr + v.stdout);
+    await gw.start();
+    const after = (await gw.json<{ height: number; headHash: string }>('/api/v1/status')).body;
+    assert.ok(after.height >= before.height);
+    const r = await cli(['simulate', '--data-dir', dir, '--mqtt', gw.mqttUrl, '--meters', '2', '--readings', '5', '--json'], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+  });
+});
+
+describe('start-up refuses bad configuration with the field named', { timeout: 30_000 }, () => {
+  test('an out-of-range port', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meterledger-cfg-'));
+    try {
+      const r = await cli(['start', '--data-dir', dir, '--mqtt-port', '99999'], { timeoutMs: 20_000 });
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /mqtt\.port/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

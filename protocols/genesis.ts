@@ -50,7 +50,7 @@ export interface KeyEntry {
 }
 
 function fail(field: string, msg: string): never {
-  throw new ProtocolError('E_GENESIS_INVALID', `genesis.${field}: ${msg}`);
+  throw new ProtocolError('E_GENESIS_INVALID', `genesis${field ? `.${field}` : ''}: ${msg}`);
 }
 
 function isObj(x: unknown): x is Record<string, unknown> {
@@ -64,7 +64,7 @@ function onlyKeys(o: Record<string, unknown>, allowed: string[], field: string):
 function str(o: Record<string, unknown>, k: string, field: string, optional = false): string | undefined {
   const v = o[k];
   if (v === undefined && optional) return undefined;
-  if (typeof v !== 'string' || v.length === 0) fail(`${field}.${k}`, 'must be a non-empty string');
+  if (typeof v !== 'string' || v.length === 0) fail(field ? `${field}.${k}` : k, 'must be a non-empty string');
   return v;
 }
 
@@ -104,10 +104,12 @@ function uniqueIds(list: readonly { id: string }[], field: string): void {
 export function parseGenesis(doc: unknown): Genesis {
   if (!isObj(doc)) fail('', 'must be a JSON object');
   onlyKeys(doc, ['chainId', 'genesisTime', 'validators', 'operators', 'meters', 'params'], '');
-  const chainId = str(doc, 'chainId', 'genesis')!;
+  const chainId = str(doc, 'chainId', '')!;
   if (!CHAIN_ID_PATTERN.test(chainId)) fail('chainId', 'must match [a-z0-9][a-z0-9._-]{0,63}');
-  const genesisTime = str(doc, 'genesisTime', 'genesis')!;
-  if (Number.isNaN(Date.parse(genesisTime))) fail('genesisTime', 'must be an RFC 3339 time');
+  const genesisTime = str(doc, 'genesisTime', '')!;
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(genesisTime) || Number.isNaN(Date.parse(genesisTime))) {
+    fail('genesisTime', 'must be an RFC 3339 time such as 2026-01-01T00:00:00Z');
+  }
   const arr = (k: string): unknown[] => {
     const v = doc[k] ?? [];
     if (!Array.isArray(v)) fail(k, 'must be an array');
@@ -121,6 +123,7 @@ export function parseGenesis(doc: unknown): Genesis {
     return { ...k, power };
   });
   if (validators.length === 0) fail('validators', 'at least one validator is required');
+  if (validators.reduce((s, v) => s + v.power, 0) > 2 ** 50) fail('validators', 'total power must stay below 2^50');
   const operators = arr('operators').map((o, i) => key(o, `operators[${i}]`));
   const meters = arr('meters').map((m, i): GenesisMeter => {
     const k = key(m, `meters[${i}]`, ['owner', 'jid']);

@@ -32,7 +32,15 @@ export function isAlg(x: unknown): x is Alg {
 
 /** Check that `pk` is a well-formed public key for `alg`; returns a reason when not. */
 export function publicKeyProblem(alg: Alg, pk: Uint8Array): string | undefined {
-  if (alg === Alg.EdDSA) return pk.length === 32 ? undefined : 'Ed25519 public key must be 32 bytes';
+  if (alg === Alg.EdDSA) {
+    if (pk.length !== 32) return 'Ed25519 public key must be 32 bytes';
+    // A small-order key lets anyone forge signatures (R = identity, S = 0 verifies).
+    try {
+      return ed25519.Point.fromBytes(pk).isSmallOrder() ? 'Ed25519 public key has small order' : undefined;
+    } catch {
+      return 'not a point on Ed25519';
+    }
+  }
   if (pk.length !== 33 && pk.length !== 65) return 'P-256 public key must be a 33- or 65-byte SEC1 point';
   return p256.utils.isValidPublicKey(pk) ? undefined : 'not a point on P-256';
 }

@@ -63,15 +63,20 @@ export function encodeReceiptsTopicMessage(m: ReceiptsTopicMessage): Uint8Array 
 }
 
 export function decodeReceiptsTopicMessage(bytes: Uint8Array): ReceiptsTopicMessage {
-  const m = decodeCanonicalCbor(bytes);
   const bad = (msg: string): never => {
     throw new ProtocolError('E_RECEIPT_MALFORMED', msg);
   };
+  let m: unknown;
+  try {
+    m = decodeCanonicalCbor(bytes);
+  } catch (cause) {
+    throw new ProtocolError('E_RECEIPT_MALFORMED', 'message is not deterministic CBOR', { cause });
+  }
   if (!(m instanceof Map)) return bad('message must be a map');
   const txHash = m.get('txHash');
-  if (!(txHash instanceof Uint8Array)) return bad('txHash must be bytes');
+  if (!(txHash instanceof Uint8Array) || txHash.length !== 32) return bad('txHash must be 32 bytes');
   const seqRaw = m.get('seq');
-  const seq = typeof seqRaw === 'number' || typeof seqRaw === 'bigint' ? BigInt(seqRaw) : undefined;
+  const seq = (typeof seqRaw === 'number' && Number.isSafeInteger(seqRaw) && seqRaw >= 0) || typeof seqRaw === 'bigint' ? BigInt(seqRaw) : undefined;
   if (m.get('status') === 'rejected') {
     const code = m.get('code');
     const message = m.get('message');
@@ -80,7 +85,7 @@ export function decodeReceiptsTopicMessage(bytes: Uint8Array): ReceiptsTopicMess
   }
   if (m.get('status') === 'committed') {
     const height = m.get('height');
-    if (seq === undefined || typeof height !== 'number') return bad('committed message needs seq and height');
+    if (seq === undefined || typeof height !== 'number' || !Number.isSafeInteger(height) || height < 1) return bad('committed message needs seq and height');
     return { status: 'committed', txHash, seq, height, receipt: receiptFromCbor(m.get('receipt')) };
   }
   return bad('status must be rejected or committed');

@@ -216,6 +216,9 @@ export function decodeTx(bytes: Uint8Array, maxBytes = MAX_TX_BYTES): SignedTx {
   }
   const cose = decodeCoseSign1(bytes);
   const body = decodeTxBody(cose.payload);
+  if (body.type === TxType.Reading && cose.kid !== undefined) {
+    throw new RejectionError(ReasonCode.MALFORMED, 'a reading carries no kid: the meter id names its key', 'kid');
+  }
   return { bytes, hash: sha256(bytes), cose, body };
 }
 

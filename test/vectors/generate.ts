@@ -1,0 +1,442 @@
+/**
+ * Test vectors of the meterledger protocol (docs/protocol.md), built from fixed secret
+ * keys so every byte is reproducible: Ed25519 is deterministic (RFC 8032 §5.1.6) and so is
+ * ES256 as noble signs it (RFC 6979, no extra entropy).
+ *
+ *   npx tsc -p . && node dist/test/vectors/generate.js
+ *
+ * writes test/vectors/*.json in the source tree. test/unit/protocols/vectors.test.ts
+ * rebuilds them and compares, so a change to any encoding fails a test.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import {
+  Alg, AlgName, type BlockHeader, type CommitCertificate, type Receipt, ReasonCode, TAG_COSE_SIGN1, Tagged, TxType, type TxBody,
+  type Reading, allInclusionProofs, concatBytes, connectTokenSignBytes, encodeBlock, encodeCbor, encodeCommit,
+  encodeCoseSign1, encodeHeader, encodeProtectedHeader, encodeReceipt, encodeReceiptsTopicMessage, encodeTxBody,
+  genesisHash, headerHash, makeConnectToken, makeHeader, merkleRoot, parseGenesis, publicKeyOf, p256Uncompressed,
+  sha256, sigStructure, signMessage, signTx, toHex, utf8, voteSignBytes, VoteType,
+} from '../../protocols/index.js';
+
+/** The source-tree folder of the vectors (this file runs from dist/test/vectors/). */
+export const VECTORS_DIR = fileURLToPath(new URL('../../../test/vectors/', import.meta.url));
+
+export const CHAIN_ID = 'superenergy-test-1';
+/** Order n of the P-256 group (SEC 2 §2.4.2), to make a high-S twin of a signature. */
+const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+
+/** A fixed secret key: SHA-256 of a label. Valid for both curves (far below the P-256 order). */
+export const seed = (label: string): Uint8Array => sha256(utf8(`meterledger/test-vector/${label}`));
+
+const hex = toHex;
+const u64 = (b: Uint8Array): bigint => BigInt(`0x${hex(b) || '0'}`);
+const be32 = (n: bigint): Uint8Array => {
+  const out = new Uint8Array(32);
+  for (let i = 31; i >= 0; i--, n >>= 8n) out[i] = Number(n & 0xffn);
+  return out;
+};
+
+/** Same ES256 signature with s replaced by n - s: valid under SEC1, "high-S". */
+export function highS(sig: Uint8Array): Uint8Array {
+  const s = u64(sig.subarray(32));
+  return concatBytes(sig.subarray(0, 32), be32(P256_N - s));
+}
+
+// ---------------------------------------------------------------------------------- readings
+
+interface ReadingCase {
+  name: string;
+  alg: Alg;
+  keyLabel: string;
+  compressed: boolean;
+  reading: Omit<Reading, 'type'>;
+  highS?: boolean;
+}
+
+const READING_CASES: ReadingCase[] = [
+  { name: 'Ed25519, required fields only', alg: Alg.EdDSA, keyLabel: 'meter-ed-0001', compressed: true,
+    reading: { meterId: 'meter-ed-0001', seq: 1n, time: 1_700_000_000_000, importWh: 123_456 } },
+  { name: 'Ed25519, exportWh and negative powerW', alg: Alg.EdDSA, keyLabel: 'meter-ed-0001', compressed: true,
+    reading: { meterId: 'meter-ed-0001', seq: 2n, time: 1_700_000_900_000, importWh: 123_789, exportWh: 4_321, powerW: -1_500 } },
+  { name: 'Ed25519, seq above 2^53', alg: Alg.EdDSA, keyLabel: 'meter-ed-0002', compressed: true,
+    reading: { meterId: 'meter-ed-0002', seq: 2n ** 53n + 1n, time: 1_700_000_000_000, importWh: 0 } },
+  { name: 'ES256, compressed key, positive powerW', alg: Alg.ES256, keyLabel: 'meter-p256-0001', compressed: true,
+    reading: { meterId: 'meter-p256-0001', seq: 7n, time: 1_700_000_000_000, importWh: 98_765_432, powerW: 2_300 } },
+  { name: 'ES256, uncompressed key, seq 2^64-1', alg: Alg.ES256, keyLabel: 'meter-p256-0002', compressed: false,
+    reading: { meterId: 'meter-p256-0002', seq: 2n ** 64n - 1n, time: 1_700_000_000_000, importWh: 1, exportWh: 0 } },
+  { name: 'ES256, high-S signature (accepted)', alg: Alg.ES256, keyLabel: 'meter-p256-0001', compressed: true, highS: true,
+    reading: { meterId: 'meter-p256-0001', seq: 8n, time: 1_700_000_900_000, importWh: 98_766_000 } },
+];
+
+function readingJson(r: Omit<Reading, 'type'>): Record<string, unknown> {
+  return {
+    meterId: r.meterId, seq: r.seq.toString(), time: r.time, importWh: r.importWh,
+    ...(r.exportWh !== undefined ? { exportWh: r.exportWh } : {}),
+    ...(r.powerW !== undefined ? { powerW: r.powerW } : {}),
+  };
+}
+
+export function meterPublicKey(alg: Alg, label: string, compressed = true): Uint8Array {
+  const pk = publicKeyOf(alg, seed(label));
+  return alg === Alg.ES256 && !compressed ? p256Uncompressed(pk) : pk;
+}
+
+/** The exact bytes of one reading case, step by step. */
+function buildReading(c: ReadingCase): Record<string, unknown> {
+  const sk = seed(c.keyLabel);
+  const body: Reading = { type: TxType.Reading, ...c.reading };
+  const payload = encodeTxBody(body);
+  const prot = encodeProtectedHeader(c.alg);
+  const toSign = sigStructure(prot, payload, CHAIN_ID);
+  let sig = signMessage(c.alg, sk, toSign);
+  if (c.highS) sig = highS(sig);
+  const tx = encodeCoseSign1(prot, payload, sig);
+  return {
+    name: c.name, alg: AlgName[c.alg], algId: c.alg, secretKey: hex(sk),
+    publicKey: hex(meterPublicKey(c.alg, c.keyLabel, c.compressed)), chainId: CHAIN_ID,
+    reading: readingJson(c.reading), payload: hex(payload), protectedHeader: hex(prot),
+    sigStructure: hex(toSign), signature: hex(sig), ...(c.highS ? { highS: true } : {}),
+    tx: hex(tx), txHash: hex(sha256(tx)),
+  };
+}
+
+/** Signed reading bytes of a case by name (for other vectors). */
+export function readingTx(i: number): Uint8Array {
+  const c = READING_CASES[i]!;
+  return signTx(CHAIN_ID, c.alg, seed(c.keyLabel), { type: TxType.Reading, ...c.reading });
+}
+
+export function buildReadings(): unknown {
+  return {
+    description: 'Signed meter readings: COSE_Sign1_Tagged over deterministic CBOR (docs/protocol.md §3). All hex is lowercase; seq is a decimal string.',
+    chainId: CHAIN_ID,
+    cases: READING_CASES.map(buildReading),
+  };
+}
+
+// ---------------------------------------------------------------------------- operator txs
+
+export const OPERATOR_ID = 'op-superenergy';
+
+export function buildOperator(): unknown {
+  const sk = seed('operator-1');
+  const mk = (name: string, body: TxBody): Record<string, unknown> => {
+    const payload = encodeTxBody(body);
+    const prot = encodeProtectedHeader(Alg.EdDSA, OPERATOR_ID);
+    const toSign = sigStructure(prot, payload, CHAIN_ID);
+    const tx = encodeCoseSign1(prot, payload, signMessage(Alg.EdDSA, sk, toSign));
+    return { name, payload: hex(payload), protectedHeader: hex(prot), sigStructure: hex(toSign), tx: hex(tx), txHash: hex(sha256(tx)) };
+  };
+  const newKey = meterPublicKey(Alg.ES256, 'meter-p256-0003');
+  const rotated = meterPublicKey(Alg.ES256, 'meter-p256-0003-epoch-1');
+  return {
+    description: 'Operator transactions, signed by an operator key listed in genesis and named by kid (protected header label 4).',
+    chainId: CHAIN_ID,
+    operator: { id: OPERATOR_ID, alg: 'Ed25519', secretKey: hex(sk), publicKey: hex(publicKeyOf(Alg.EdDSA, sk)) },
+    cases: [
+      mk('register an ES256 meter with owner and jid', {
+        type: TxType.MeterRegister, meterId: 'meter-p256-0003', time: 1_700_000_000_000, alg: Alg.ES256, publicKey: newKey,
+        owner: 'john', jid: 'meter-p256-0003@meters.superenergy.example',
+      }),
+      mk('rotate its key to epoch 1', {
+        type: TxType.MeterRotate, meterId: 'meter-p256-0003', time: 1_700_086_400_000, alg: Alg.ES256, publicKey: rotated, keyEpoch: 1,
+      }),
+      mk('revoke it', { type: TxType.MeterRevoke, meterId: 'meter-p256-0003', time: 1_700_172_800_000 }),
+    ],
+  };
+}
+
+// ----------------------------------------------------------------------------- invalid txs
+
+interface InvalidCase {
+  name: string;
+  /** decode: decodeTx must throw RejectionError(code). verify: decodeTx succeeds, the signature must not verify. */
+  stage: 'decode' | 'verify';
+  code: ReasonCode;
+  field?: string;
+  tx: Uint8Array;
+}
+
+/** Reading payload map with some labels changed (`undefined` deletes a label). */
+function payloadWith(changes: [number, unknown][], base?: Map<number, unknown>): Uint8Array {
+  const m = base ?? new Map<number, unknown>([[0, 1], [1, 'meter-ed-0001'], [2, 100], [3, 1_700_000_000_000], [4, 5000]]);
+  for (const [k, v] of changes) {
+    if (v === undefined) m.delete(k);
+    else m.set(k, v);
+  }
+  return encodeCbor(m);
+}
+
+const edSk = (): Uint8Array => seed('meter-ed-0001');
+/** A properly signed COSE_Sign1 over any payload and protected header bytes. */
+function signedOver(payload: Uint8Array, prot = encodeProtectedHeader(Alg.EdDSA), chainId = CHAIN_ID, sk = edSk(), alg: Alg = Alg.EdDSA): Uint8Array {
+  return encodeCoseSign1(prot, payload, signMessage(alg, sk, sigStructure(prot, payload, chainId)));
+}
+const fromH = (h: string): Uint8Array => Uint8Array.from(h.match(/../g)!.map((x) => parseInt(x, 16)));
+
+function buildInvalidCases(): InvalidCase[] {
+  const M = ReasonCode.MALFORMED, S = ReasonCode.SCHEMA;
+  const good = readingTx(0);
+  const goodHex = hex(good);
+  const prot = encodeProtectedHeader(Alg.EdDSA);
+  const okPayload = payloadWith([]);
+  const sig = signMessage(Alg.EdDSA, edSk(), sigStructure(prot, okPayload, CHAIN_ID));
+  const arr = [prot, new Map(), okPayload, sig];
+  // Non-shortest importWh: 5000 is 0x19 1388; as 0x1a 00001388 it is not deterministic.
+  const okPayloadHex = hex(okPayload);
+  const longInt = fromH(okPayloadHex.replace('04191388', '041a00001388'));
+  if (hex(longInt) === okPayloadHex) throw new Error('vector builder: pattern not found');
+  // Map keys out of order: {0, 1, 2, 4, 3}.
+  const swapped = (() => {
+    const m = okPayloadHex.match(/^(a5000101.*?)(031b[0-9a-f]{16})(04191388)$/);
+    if (!m) throw new Error('vector builder: payload layout changed');
+    return fromH(m[1]! + m[3]! + m[2]!);
+  })();
+  const wrongChainTx = signedOver(okPayload, prot, 'another-chain');
+  const otherKeyTx = signedOver(okPayload, prot, CHAIN_ID, seed('not-the-meter'));
+  const flipped = good.slice();
+  flipped[flipped.length - 1]! ^= 0x01;
+  // Ed25519 with S + L (RFC 8032 §5.1.7: S must be below L).
+  const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+  const sLE = sig.subarray(32);
+  let s = 0n;
+  for (let i = 31; i >= 0; i--) s = (s << 8n) | BigInt(sLE[i]!);
+  const sPlusL = s + L;
+  const sBytes = new Uint8Array(32);
+  for (let i = 0, v = sPlusL; i < 32; i++, v >>= 8n) sBytes[i] = Number(v & 0xffn);
+  const nonCanonicalS = encodeCoseSign1(prot, okPayload, concatBytes(sig.subarray(0, 32), sBytes));
+  // ES256 signature in DER instead of r||s.
+  const esPayload = encodeTxBody({ type: TxType.Reading, meterId: 'meter-p256-0001', seq: 9n, time: 1_700_000_000_000, importWh: 1 });
+  const esProt = encodeProtectedHeader(Alg.ES256);
+  const esRs = signMessage(Alg.ES256, seed('meter-p256-0001'), sigStructure(esProt, esPayload, CHAIN_ID));
+  const derInt = (b: Uint8Array): string => {
+    let i = 0;
+    while (i < b.length - 1 && b[i] === 0) i++;
+    let v = hex(b.subarray(i));
+    if (parseInt(v.slice(0, 2), 16) >= 0x80) v = `00${v}`;
+    return `02${(v.length / 2).toString(16).padStart(2, '0')}${v}`;
+  };
+  const derBody = derInt(esRs.subarray(0, 32)) + derInt(esRs.subarray(32));
+  const der = fromH(`30${(derBody.length / 2).toString(16).padStart(2, '0')}${derBody}`);
+
+  const cases: InvalidCase[] = [
+    { name: 'untagged COSE_Sign1 (tag 18 missing)', stage: 'decode', code: M, tx: encodeCbor(arr) },
+    { name: 'wrong tag (98, COSE_Sign)', stage: 'decode', code: M, tx: fromH(`d862${goodHex.slice(2)}`) },
+    { name: 'trailing byte after the message', stage: 'decode', code: M, tx: fromH(`${goodHex}00`) },
+    { name: 'indefinite-length array', stage: 'decode', code: M, tx: fromH(`d29f${goodHex.slice(4)}ff`) },
+    { name: 'truncated message', stage: 'decode', code: M, tx: good.subarray(0, good.length - 1) },
+    { name: 'empty input', stage: 'decode', code: M, tx: new Uint8Array(0) },
+    { name: 'array of 3 (signature missing)', stage: 'decode', code: M, tx: encodeCbor(new Tagged(TAG_COSE_SIGN1, arr.slice(0, 3))) },
+    { name: 'detached payload (nil)', stage: 'decode', code: M, field: 'payload', tx: encodeCbor(new Tagged(TAG_COSE_SIGN1, [prot, new Map(), null, sig])) },
+    { name: 'non-empty unprotected header', stage: 'decode', code: M, field: 'unprotected', tx: encodeCbor(new Tagged(TAG_COSE_SIGN1, [prot, new Map([[4, utf8('x')]]), okPayload, sig])) },
+    { name: 'protected header label 3 (content type) not allowed', stage: 'decode', code: M, field: 'protected', tx: signedOver(okPayload, encodeCbor(new Map<number, unknown>([[1, Alg.EdDSA], [3, 0]]))) },
+    { name: 'protected header keys not sorted ({4: kid, 1: alg})', stage: 'decode', code: M, field: 'protected', tx: signedOver(okPayload, fromH('a204416b0127')) },
+    { name: 'protected header alg as non-shortest integer (0x3807)', stage: 'decode', code: M, field: 'protected', tx: signedOver(okPayload, fromH('a1013807')) },
+    { name: 'outer bstr length not shortest (0x58 for 3-byte header)', stage: 'decode', code: M, tx: fromH(goodHex.replace(/^d28443/, 'd2845803')) },
+    { name: 'payload integer not shortest (importWh as 4 bytes)', stage: 'decode', code: M, field: 'payload', tx: signedOver(longInt) },
+    { name: 'payload map keys not sorted (4 before 3)', stage: 'decode', code: M, field: 'payload', tx: signedOver(swapped) },
+    { name: 'payload has trailing bytes', stage: 'decode', code: M, field: 'payload', tx: signedOver(concatBytes(okPayload, Uint8Array.of(0))) },
+    { name: 'payload time as float16 1.0 (not shortest)', stage: 'decode', code: M, field: 'payload', tx: signedOver(fromH(okPayloadHex.replace(/031b[0-9a-f]{16}/, '03f93c00'))) },
+    { name: 'payload is an array', stage: 'decode', code: S, field: 'payload', tx: signedOver(encodeCbor([1, 'meter-ed-0001'])) },
+    { name: 'seq missing', stage: 'decode', code: S, field: 'seq', tx: signedOver(payloadWith([[2, undefined]])) },
+    { name: 'seq 0', stage: 'decode', code: S, field: 'seq', tx: signedOver(payloadWith([[2, 0]])) },
+    { name: 'seq negative', stage: 'decode', code: S, field: 'seq', tx: signedOver(payloadWith([[2, -1]])) },
+    { name: 'seq as text', stage: 'decode', code: S, field: 'seq', tx: signedOver(payloadWith([[2, '100']])) },
+    { name: 'time missing', stage: 'decode', code: S, field: 'time', tx: signedOver(payloadWith([[3, undefined]])) },
+    { name: 'time as float 1.5', stage: 'decode', code: S, field: 'time', tx: signedOver(payloadWith([[3, 1.5]])) },
+    { name: 'time at 2^53 (above the safe range)', stage: 'decode', code: S, field: 'time', tx: signedOver(payloadWith([[3, 2n ** 53n]])) },
+    { name: 'importWh missing', stage: 'decode', code: S, field: 'importWh', tx: signedOver(payloadWith([[4, undefined]])) },
+    { name: 'importWh negative', stage: 'decode', code: S, field: 'importWh', tx: signedOver(payloadWith([[4, -1]])) },
+    { name: 'importWh as text', stage: 'decode', code: S, field: 'importWh', tx: signedOver(payloadWith([[4, '5000']])) },
+    { name: 'exportWh as bstr', stage: 'decode', code: S, field: 'exportWh', tx: signedOver(payloadWith([[5, Uint8Array.of(1)]])) },
+    { name: 'powerW as float', stage: 'decode', code: S, field: 'powerW', tx: signedOver(payloadWith([[6, 0.5]])) },
+    { name: 'meterId missing', stage: 'decode', code: S, field: 'meterId', tx: signedOver(payloadWith([[1, undefined]])) },
+    { name: 'meterId with a slash', stage: 'decode', code: S, field: 'meterId', tx: signedOver(payloadWith([[1, 'meter/1']])) },
+    { name: 'meterId of 65 characters', stage: 'decode', code: S, field: 'meterId', tx: signedOver(payloadWith([[1, 'm'.repeat(65)]])) },
+    { name: 'meterId starting with a dot', stage: 'decode', code: S, field: 'meterId', tx: signedOver(payloadWith([[1, '.meter']])) },
+    { name: 'unknown label 12', stage: 'decode', code: S, field: 'payload', tx: signedOver(payloadWith([[12, 1]])) },
+    { name: 'label 7 (key alg) in a reading', stage: 'decode', code: S, field: 'payload', tx: signedOver(payloadWith([[7, -8]])) },
+    { name: 'text label "seq"', stage: 'decode', code: S, field: 'payload', tx: signedOver(payloadWith([[2, undefined]], new Map<number | string, unknown>([[0, 1], [1, 'meter-ed-0001'], ['seq', 1], [3, 1], [4, 1]]) as Map<number, unknown>)) },
+    { name: 'type 9', stage: 'decode', code: S, field: 'type', tx: signedOver(payloadWith([[0, 9]])) },
+    { name: 'type as text "1"', stage: 'decode', code: S, field: 'type', tx: signedOver(payloadWith([[0, '1']])) },
+    { name: 'type missing', stage: 'decode', code: S, field: 'type', tx: signedOver(payloadWith([[0, undefined]])) },
+    { name: 'alg -35 (ES384)', stage: 'decode', code: ReasonCode.BAD_ALG, field: 'alg', tx: signedOver(okPayload, encodeCbor(new Map([[1, -35]]))) },
+    { name: 'alg missing (empty protected map)', stage: 'decode', code: ReasonCode.BAD_ALG, field: 'alg', tx: signedOver(okPayload, encodeCbor(new Map())) },
+    { name: 'alg as text "EdDSA"', stage: 'decode', code: ReasonCode.BAD_ALG, field: 'alg', tx: signedOver(okPayload, encodeCbor(new Map([[1, 'EdDSA']]))) },
+    { name: '1025 bytes (over the default maxTxBytes 1024)', stage: 'decode', code: ReasonCode.TOO_LARGE, tx: (() => {
+      const base = encodeCoseSign1(prot, okPayload, new Uint8Array(0));
+      return encodeCoseSign1(prot, okPayload, new Uint8Array(1025 - base.length - 2));
+    })() },
+    { name: 'signature with one bit flipped', stage: 'verify', code: ReasonCode.BAD_SIGNATURE, tx: flipped },
+    { name: 'signed for another chain id (external_aad)', stage: 'verify', code: ReasonCode.BAD_SIGNATURE, tx: wrongChainTx },
+    { name: 'signed by another key', stage: 'verify', code: ReasonCode.BAD_SIGNATURE, tx: otherKeyTx },
+    { name: 'Ed25519 S not reduced (S + L)', stage: 'verify', code: ReasonCode.BAD_SIGNATURE, tx: nonCanonicalS },
+    { name: 'Ed25519 signature of 63 bytes', stage: 'verify', code: ReasonCode.BAD_SIGNATURE, tx: encodeCoseSign1(prot, okPayload, sig.subarray(0, 63)) },
+    { name: 'ES256 signature DER-encoded instead of r||s', stage: 'verify', code: ReasonCode.BAD_SIGNATURE, tx: encodeCoseSign1(esProt, esPayload, der) },
+  ];
+  return cases;
+}
+
+export function buildInvalid(): unknown {
+  return {
+    description: 'Transactions that must be refused, with the reason code. stage "decode": the envelope and payload checks (decodeTx, maxTxBytes 1024) refuse it. stage "verify": it decodes, but its signature does not verify with the key given (the meter\'s registered key).',
+    chainId: CHAIN_ID,
+    maxTxBytes: 1024,
+    keys: {
+      'meter-ed-0001': { alg: 'Ed25519', publicKey: hex(meterPublicKey(Alg.EdDSA, 'meter-ed-0001')) },
+      'meter-p256-0001': { alg: 'ES256', publicKey: hex(meterPublicKey(Alg.ES256, 'meter-p256-0001')) },
+    },
+    cases: buildInvalidCases().map((c) => ({
+      name: c.name, stage: c.stage, code: c.code, ...(c.field !== undefined ? { field: c.field } : {}), tx: hex(c.tx),
+    })),
+  };
+}
+
+// ---------------------------------------------------------------------------------- merkle
+
+/** Leaves 0..7 are those of the certificate-transparency reference tests; the rest are ours. */
+const CT_LEAVES = ['', '00', '10', '2021', '3031', '40414243', '5051525354555657', '606162636465666768696a6b6c6d6e6f'];
+export function merkleLeaves(n: number): Uint8Array[] {
+  return Array.from({ length: n }, (_, i) => (i < CT_LEAVES.length ? (CT_LEAVES[i] === '' ? new Uint8Array(0) : fromH(CT_LEAVES[i]!)) : utf8(`meterledger leaf ${i}`)));
+}
+
+export function buildMerkle(): unknown {
+  const sizes = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 17];
+  const all = merkleLeaves(17);
+  return {
+    description: 'RFC 6962 §2.1 Merkle Tree Hash over SHA-256 (leaf hash SHA-256(0x00||d), node hash SHA-256(0x01||l||r)) and audit paths (bottom-up). Tree of size n has leaves[0..n-1].',
+    emptyTreeHash: hex(sha256()),
+    leaves: all.map(hex),
+    trees: sizes.map((n) => {
+      const leaves = all.slice(0, n);
+      return { size: n, root: hex(merkleRoot(leaves)), paths: allInclusionProofs(leaves).map((p) => p.map(hex)) };
+    }),
+  };
+}
+
+// ------------------------------------------------------------------ genesis, block, receipt
+
+export const VALIDATOR_IDS = ['val-1', 'val-2', 'val-3', 'val-4'];
+
+export function genesisDoc(): Record<string, unknown> {
+  return {
+    chainId: CHAIN_ID,
+    genesisTime: '2023-11-14T00:00:00Z',
+    validators: VALIDATOR_IDS.map((id) => ({ id, alg: 'Ed25519', publicKey: hex(publicKeyOf(Alg.EdDSA, seed(id))), power: 1 })),
+    operators: [{ id: OPERATOR_ID, alg: 'Ed25519', publicKey: hex(publicKeyOf(Alg.EdDSA, seed('operator-1'))) }],
+    meters: [
+      { id: 'meter-ed-0001', alg: 'Ed25519', publicKey: hex(meterPublicKey(Alg.EdDSA, 'meter-ed-0001')), owner: 'john' },
+      { id: 'meter-ed-0002', alg: 'Ed25519', publicKey: hex(meterPublicKey(Alg.EdDSA, 'meter-ed-0002')) },
+      { id: 'meter-p256-0001', alg: 'ES256', publicKey: hex(meterPublicKey(Alg.ES256, 'meter-p256-0001')) },
+      { id: 'meter-p256-0002', alg: 'ES256', publicKey: hex(meterPublicKey(Alg.ES256, 'meter-p256-0002', false)) },
+    ],
+    params: { maxTxBytes: 1024, maxBlockTxs: 10000 },
+  };
+}
+
+function headerJson(h: BlockHeader): Record<string, unknown> {
+  return { chainId: h.chainId, height: h.height, time: h.time, prevHash: hex(h.prevHash), txRoot: hex(h.txRoot), txCount: h.txCount, proposer: h.proposer };
+}
+
+/** Block 1 of the test chain: the six reading vectors, committed by val-1, val-2, val-3. */
+export function testBlock(): { header: BlockHeader; txs: Uint8Array[]; commit: CommitCertificate; receipt: Receipt } {
+  const g = parseGenesis(genesisDoc());
+  const txs = READING_CASES.map((_, i) => readingTx(i));
+  const header = makeHeader({ chainId: CHAIN_ID, height: 1, time: 1_700_000_001_000, prevHash: genesisHash(g), proposer: 'val-1' }, txs);
+  const blockHash = headerHash(header);
+  const msg = voteSignBytes(CHAIN_ID, VoteType.Precommit, 1, 0, blockHash);
+  const commit: CommitCertificate = {
+    height: 1, round: 0, blockHash,
+    signatures: VALIDATOR_IDS.slice(0, 3).map((id) => ({ validator: id, signature: signMessage(Alg.EdDSA, seed(id), msg) })),
+  };
+  const index = 3;
+  const receipt: Receipt = { chainId: CHAIN_ID, tx: txs[index]!, index, header, proof: allInclusionProofs(txs)[index]!, commit };
+  return { header, txs, commit, receipt };
+}
+
+export function buildBlock(): unknown {
+  const doc = genesisDoc();
+  const g = parseGenesis(doc);
+  const { header, txs, commit, receipt } = testBlock();
+  const blockHash = headerHash(header);
+  const receiptBytes = encodeReceipt(receipt);
+  const r = receipt.tx;
+  return {
+    description: 'Genesis, block 1 (the six reading vectors), its commit certificate (3 of 4 validators, power 3 > 2/3 of 4), a receipt of tx 3, and the messages a meter sees on meters/<id>/receipts.',
+    genesis: doc,
+    genesisHash: hex(genesisHash(g)),
+    header: headerJson(header),
+    headerBytes: hex(encodeHeader(header)),
+    blockHash: hex(blockHash),
+    txs: txs.map(hex),
+    blockBytes: hex(encodeBlock({ header, txs })),
+    validatorSecretKeys: Object.fromEntries(VALIDATOR_IDS.map((id) => [id, hex(seed(id))])),
+    precommitSignBytes: hex(voteSignBytes(CHAIN_ID, VoteType.Precommit, 1, 0, blockHash)),
+    prevoteNilSignBytes: hex(voteSignBytes(CHAIN_ID, VoteType.Prevote, 1, 0, null)),
+    commit: { height: commit.height, round: commit.round, blockHash: hex(commit.blockHash), signatures: commit.signatures.map((s) => ({ validator: s.validator, signature: hex(s.signature) })) },
+    commitBytes: hex(encodeCommit(commit)),
+    receipt: { index: receipt.index, txHash: hex(sha256(r)), proof: receipt.proof.map(hex), bytes: hex(receiptBytes) },
+    receiptVerifies: { height: 1, signatureChecked: true },
+    receiptsTopic: {
+      committed: hex(encodeReceiptsTopicMessage({ status: 'committed', txHash: sha256(r), seq: 7n, height: 1, receipt })),
+      rejected: hex(encodeReceiptsTopicMessage({ status: 'rejected', txHash: sha256(r), code: ReasonCode.SEQ_REPLAY, message: 'seq 7 is not above 8', seq: 7n })),
+    },
+  };
+}
+
+// -------------------------------------------------------------------------- connect token
+
+export function buildToken(): unknown {
+  const timeMs = 1_700_000_000_000;
+  const maxAgeMs = 300_000;
+  const mk = (alg: Alg, label: string) => {
+    const sk = seed(label);
+    const clientId = `${label}-c1`;
+    return {
+      alg: AlgName[alg], meterId: label, clientId, timeMs, secretKey: hex(sk), publicKey: hex(publicKeyOf(alg, sk)),
+      signBytes: hex(connectTokenSignBytes(CHAIN_ID, label, clientId, timeMs)),
+      token: makeConnectToken(CHAIN_ID, label, clientId, timeMs, alg, sk),
+      checks: [
+        { name: 'valid, same time', nowMs: timeMs, clientId, ok: true },
+        { name: 'valid, 5 minutes later (edge)', nowMs: timeMs + maxAgeMs, clientId, ok: true },
+        { name: 'expired, 5 minutes and 1 ms later', nowMs: timeMs + maxAgeMs + 1, clientId, ok: false },
+        { name: 'from the future, 5 minutes and 1 ms early', nowMs: timeMs - maxAgeMs - 1, clientId, ok: false },
+        { name: 'another client id', nowMs: timeMs, clientId: `${clientId}x`, ok: false },
+      ],
+    };
+  };
+  return {
+    description: 'MQTT CONNECT over plain TCP: username = meter id, password = ml1.<timeMs>.<hex signature> over CBOR ["meterledger/connect/v1", chainId, meterId, clientId, timeMs]; window ±maxAgeMs.',
+    chainId: CHAIN_ID,
+    maxAgeMs,
+    cases: [mk(Alg.EdDSA, 'meter-ed-0001'), mk(Alg.ES256, 'meter-p256-0001')],
+  };
+}
+
+// ----------------------------------------------------------------------------------- files
+
+export function buildAll(): Record<string, unknown> {
+  return {
+    'readings.json': buildReadings(),
+    'operator.json': buildOperator(),
+    'invalid.json': buildInvalid(),
+    'merkle.json': buildMerkle(),
+    'block.json': buildBlock(),
+    'token.json': buildToken(),
+  };
+}
+
+/** A vector file as stored in the source tree. */
+export function readVector<T>(name: string): T {
+  return JSON.parse(readFileSync(new URL(name, pathToFileURL(VECTORS_DIR)), 'utf8')) as T;
+}
+
+/** JSON text of a vector file, as written to disk (2-space indent, final newline). */
+export const vectorText = (v: unknown): string => `${JSON.stringify(v, null, 2)}\n`;
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  for (const [name, v] of Object.entries(buildAll())) {
+    writeFileSync(new URL(name, pathToFileURL(VECTORS_DIR)), vectorText(v));
+    process.stdout.write(`wrote ${VECTORS_DIR}${name}\n`);
+  }
+}

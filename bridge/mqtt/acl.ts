@@ -1,0 +1,96 @@
+/**
+ * Who may publish, subscribe and receive what. Pure: topic matching per MQTT 3.1.1 §4.7
+ * and the meterledger rules: a meter publishes only to `meters/<id>/readings` and
+ * subscribes only to `meters/<id>/receipts`; nobody else touches `meters/`.
+ */
+import { parseMeterTopic, readingsTopic, receiptsTopic } from '../../protocols/mqtt.js';
+
+export type Principal =
+  | { readonly kind: 'meter'; readonly meterId: string }
+  | { readonly kind: 'account'; readonly username: string; readonly publish: readonly string[]; readonly subscribe: readonly string[] }
+  | { readonly kind: 'anonymous' };
+
+const METERS = 'meters';
+
+/** [MQTT-4.7.1-2] '#' matches the parent and any number of levels; '+' one level. */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  // [MQTT-4.7.2-1] wildcards at the first level do not match topics starting with '$'.
+  if (topic.startsWith('$') && (f[0] === '+' || f[0] === '#')) return false;
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length) return false;
+    if (f[i] !== '+' && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
+}
+
+/** True when every topic `requested` matches is also matched by `allowed`. */
+export function filterCovers(allowed: string, requested: string): boolean {
+  const a = allowed.split('/');
+  const r = requested.split('/');
+  for (let i = 0; i < a.length; i++) {
+    const wild = a[i] === '#' || a[i] === '+';
+    if (i === 0 && wild && r[0]!.startsWith('$')) return false; // [MQTT-4.7.2-1]
+    if (a[i] === '#') return true;
+    if (i >= r.length) return false;
+    if (r[i] === '#') return false;
+    if (a[i] === '+') continue;
+    if (a[i] !== r[i]) return false;
+  }
+  return a.length === r.length;
+}
+
+/** A filter or topic that is, or could match, something under `meters/`. */
+export function reachesMeterNamespace(filter: string): boolean {
+  const first = filter.split('/', 1)[0];
+  return first === METERS || first === '+' || first === '#';
+}
+
+export type PublishDecision =
+  | { readonly kind: 'reading'; readonly meterId: string }
+  /** A meter publishing on another meter's readings topic. */
+  | { readonly kind: 'wrong-meter'; readonly meterId: string; readonly topicMeterId: string }
+  | { readonly kind: 'allow' }
+  | { readonly kind: 'deny'; readonly reason: string };
+
+export function decidePublish(p: Principal, topic: string): PublishDecision {
+  if (topic.startsWith('$')) return { kind: 'deny', reason: '$ topics are reserved for the broker' };
+  if (p.kind === 'meter') {
+    if (topic === readingsTopic(p.meterId)) return { kind: 'reading', meterId: p.meterId };
+    const t = parseMeterTopic(topic);
+    if (t?.leaf === 'readings') return { kind: 'wrong-meter', meterId: p.meterId, topicMeterId: t.meterId };
+    return { kind: 'deny', reason: `meter ${p.meterId} may publish only to ${readingsTopic(p.meterId)}` };
+  }
+  if (topic.split('/', 1)[0] === METERS) return { kind: 'deny', reason: 'only meters publish under meters/' };
+  if (p.kind === 'anonymous') return { kind: 'allow' };
+  return p.publish.some((f) => topicMatches(f, topic))
+    ? { kind: 'allow' }
+    : { kind: 'deny', reason: `account ${p.username} may not publish to ${topic}` };
+}
+
+export function maySubscribe(p: Principal, filter: string): boolean {
+  if (p.kind === 'meter') return filter === receiptsTopic(p.meterId);
+  if (reachesMeterNamespace(filter)) return false;
+  if (p.kind === 'anonymous') return !filter.startsWith('$');
+  return p.subscribe.some((a) => filterCovers(a, filter));
+}
+
+/** Whether a message on `topic` may be delivered to `p` (checked again at delivery, in depth). */
+export function mayReceive(p: Principal, topic: string): boolean {
+  if (p.kind === 'meter') return topic === receiptsTopic(p.meterId);
+  return topic.split('/', 1)[0] !== METERS;
+}
+
+/** A Will is a publish made on the client's behalf later; meters have no use for one. */
+export function mayRegisterWill(p: Principal, topic: string): boolean {
+  return p.kind !== 'meter' && decidePublish(p, topic).kind === 'allow';
+}
+
+/** Problem with an account's configured filters, or undefined. */
+export function accountFilterProblem(filter: string): string | undefined {
+  if (filter.length === 0) return 'empty topic filter';
+  if (reachesMeterNamespace(filter)) return `filter "${filter}" could reach meters/ (reserved for meters)`;
+  return undefined;
+}

@@ -1,0 +1,104 @@
+/**
+ * CONNECT authentication (MQTT 3.1.1 §3.1, CONNACK codes §3.2.2.3). Meters prove their
+ * key: over TLS with a client certificate holding it, otherwise with a signed connect
+ * token (protocols/mqtt.ts) as password. Local accounts use scrypt passwords. There are
+ * no shared passwords for meters.
+ */
+import { checkConnectToken } from '../../protocols/mqtt.js';
+import type { IntakePort } from '../../protocols/intake.js';
+import { type Principal, mayRegisterWill } from './acl.js';
+import type { ConnectRefusal } from './metrics.js';
+import { hashPassword, verifyPassword } from './password.js';
+import { type PeerIdentity, sameKey } from './tls-identity.js';
+
+export interface MqttAccount {
+  readonly username: string;
+  /** scrypt hash as produced by hashPassword() */
+  readonly passwordHash: string;
+  /** topic filters this account may publish/subscribe; must be outside meters/ */
+  readonly publish?: readonly string[];
+  readonly subscribe?: readonly string[];
+}
+
+export interface ConnectRequest {
+  /** The client id exactly as sent (aedes invents one when it is empty). */
+  readonly clientId: string;
+  readonly clean: boolean;
+  readonly username?: string;
+  readonly password?: Buffer;
+  readonly willTopic?: string;
+  /** The TLS client certificate, when there is one. */
+  readonly peer?: PeerIdentity;
+}
+
+export interface AuthConfig {
+  readonly intake: Pick<IntakePort, 'chainId' | 'meterAuth'>;
+  readonly accounts: ReadonlyMap<string, MqttAccount>;
+  readonly allowAnonymous: boolean;
+  readonly tokenMaxAgeMs: number;
+  readonly now: () => number;
+}
+
+/** CONNACK return codes we refuse with (MQTT 3.1.1 Table 3.1). */
+export const ReturnCode = { IdentifierRejected: 2, ServerUnavailable: 3, BadCredentials: 4, NotAuthorized: 5 } as const;
+export type RefusalCode = (typeof ReturnCode)[keyof typeof ReturnCode];
+
+export type AuthOutcome =
+  | { readonly ok: true; readonly principal: Principal }
+  | { readonly ok: false; readonly returnCode: RefusalCode; readonly reason: ConnectRefusal; readonly detail: string };
+
+const refuse = (returnCode: RefusalCode, detail: string): AuthOutcome => ({
+  ok: false, returnCode, detail,
+  reason: returnCode === 2 ? 'identifier_rejected' : returnCode === 3 ? 'server_unavailable' : returnCode === 4 ? 'bad_credentials' : 'not_authorized',
+});
+
+export async function authenticateConnect(req: ConnectRequest, cfg: AuthConfig): Promise<AuthOutcome> {
+  // [MQTT-3.1.3-8] a zero-byte client id needs CleanSession=1; refuse with code 2.
+  if (req.clientId === '' && !req.clean) return refuse(2, 'empty client id requires a clean session');
+  const outcome = await identify(req, cfg);
+  if (!outcome.ok) return outcome;
+  if (req.willTopic !== undefined && !mayRegisterWill(outcome.principal, req.willTopic)) {
+    return refuse(5, `will on "${req.willTopic}" is not allowed`);
+  }
+  return outcome;
+}
+
+async function identify(req: ConnectRequest, cfg: AuthConfig): Promise<AuthOutcome> {
+  // TLS: a presented certificate names the meter by username, else by its CN.
+  const certMeterId = req.peer ? (req.username ?? req.peer.commonName) : undefined;
+  const certMeter = certMeterId !== undefined ? cfg.intake.meterAuth(certMeterId) : undefined;
+  if (req.peer && certMeter) {
+    if (certMeter.revoked) return refuse(5, `meter ${certMeter.meterId} is revoked`);
+    if (!sameKey(req.peer.key, certMeter.alg, certMeter.publicKey)) {
+      return refuse(5, `client certificate key is not the registered key of meter ${certMeter.meterId}`);
+    }
+    return meter(req, certMeter.meterId);
+  }
+  if (req.username === undefined) {
+    return cfg.allowAnonymous ? { ok: true, principal: { kind: 'anonymous' } } : refuse(5, 'anonymous clients are not allowed');
+  }
+  const m = cfg.intake.meterAuth(req.username);
+  if (m) {
+    if (m.revoked) return refuse(5, `meter ${m.meterId} is revoked`);
+    if (!req.password) return refuse(4, 'meter needs a connect token as password');
+    const check = checkConnectToken(req.password.toString('utf8'), cfg.intake.chainId, m.meterId, req.clientId,
+      m.alg, m.publicKey, cfg.now(), cfg.tokenMaxAgeMs);
+    return check.ok ? meter(req, m.meterId) : refuse(4, check.reason);
+  }
+  const account = cfg.accounts.get(req.username);
+  // Unknown users cost a hash too, so timing does not tell which usernames exist.
+  const ok = await verifyPassword(req.password ?? Buffer.alloc(0), account?.passwordHash ?? dummyHash());
+  if (account && req.password && ok) {
+    return { ok: true, principal: { kind: 'account', username: account.username, publish: account.publish ?? [], subscribe: account.subscribe ?? [] } };
+  }
+  return refuse(4, `unknown user or wrong password for "${req.username}"`);
+}
+
+let dummy: string | undefined;
+const dummyHash = (): string => (dummy ??= hashPassword('not a password'));
+
+function meter(req: ConnectRequest, meterId: string): AuthOutcome {
+  // Meters need a stable client id: the token is bound to it and receipts queue on it.
+  if (req.clientId === '') return refuse(2, 'meters must send a client id');
+  return { ok: true, principal: { kind: 'meter', meterId } };
+}

@@ -1,0 +1,215 @@
+/**
+ * The aedes handlers: authentication at CONNECT, the topic ACL, and the QoS rules for
+ * readings. Every handler catches its own failures: an exception here must cost at most
+ * one connection, never the process.
+ */
+import type { Aedes, AedesPublishPacket, Client, ConnectPacket, PublishPacket } from 'aedes';
+import type { Duplex } from 'node:stream';
+import { ReasonCode } from '../../protocols/errors.js';
+import type { IntakePort } from '../../protocols/intake.js';
+import { type ReceiptsTopicMessage, encodeReceiptsTopicMessage, receiptsTopic } from '../../protocols/mqtt.js';
+import { type Principal, decidePublish, mayReceive, mayRegisterWill, maySubscribe } from './acl.js';
+import { type AuthConfig, ReturnCode, authenticateConnect } from './auth.js';
+import { ClientIdOwners } from './client-ids.js';
+import type { BridgeLogger } from './logger.js';
+import type { BridgeMetrics, ConnectRefusal } from './metrics.js';
+import { type ReadingOutcome, busyRejection, submitReading, wrongMeterRejection } from './readings.js';
+import { peerIdentityOf } from './tls-identity.js';
+
+export interface HookConfig extends AuthConfig {
+  readonly intake: IntakePort;
+  readonly maxPayloadBytes: number;
+  readonly logger: BridgeLogger;
+  readonly metrics: BridgeMetrics;
+}
+
+interface Session {
+  readonly principal: Principal;
+  /** Readings of one client are handled one after another, in the order they came. */
+  queue: Promise<void>;
+  /** Set once the gateway said BUSY: later readings on this connection are not acked either. */
+  busy: boolean;
+}
+
+/** How long a BUSY client gets to read its rejection before the connection is cut. */
+const BUSY_CLOSE_GRACE_MS = 2000;
+
+const REFUSALS: Record<number, ConnectRefusal> = {
+  1: 'unacceptable_protocol', 2: 'identifier_rejected', 3: 'server_unavailable', 4: 'bad_credentials', 5: 'not_authorized',
+};
+
+/** Publish a message on a meter's receipts topic, QoS 1, through aedes (queued for persistent sessions). */
+export function publishToReceipts(aedes: Aedes, meterId: string, m: ReceiptsTopicMessage): Promise<void> {
+  const packet: PublishPacket = {
+    cmd: 'publish', topic: receiptsTopic(meterId), payload: Buffer.from(encodeReceiptsTopicMessage(m)), qos: 1, retain: false, dup: false,
+  };
+  return new Promise((resolve, reject) => aedes.publish(packet, (err) => (err ? reject(err) : resolve())));
+}
+
+const once = <A extends unknown[]>(f: (...a: A) => void): ((...a: A) => void) => {
+  let called = false;
+  return (...a: A) => {
+    if (!called) {
+      called = true;
+      f(...a);
+    }
+  };
+};
+
+const bytesOf = (p: Buffer | string): Uint8Array => new Uint8Array(typeof p === 'string' ? Buffer.from(p) : p);
+
+/** End our side after queued writes are flushed, wait for the close (bounded). */
+function endGracefully(conn: Duplex): Promise<void> {
+  return new Promise((resolve) => {
+    if (conn.destroyed) return resolve();
+    const timer = setTimeout(resolve, BUSY_CLOSE_GRACE_MS);
+    conn.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    conn.end();
+  });
+}
+
+export function installHooks(aedes: Aedes, cfg: HookConfig): void {
+  const { logger: log, metrics } = cfg;
+  const connects = new WeakMap<Client, ConnectPacket>();
+  const sessions = new WeakMap<Client, Session>();
+  const owners = new ClientIdOwners();
+  const persistence = (aedes as unknown as { persistence: { incomingGetPacket(c: Client, p: { messageId?: number }): Promise<unknown> } }).persistence;
+
+  aedes.preConnect = (client, packet, cb) => {
+    connects.set(client, packet);
+    cb(null, true);
+  };
+
+  aedes.authenticate = (client, username, password, callback) => {
+    const done = once(callback);
+    const packet = connects.get(client);
+    connects.delete(client);
+    Promise.resolve()
+      .then(() => authenticateConnect({
+        clientId: packet?.clientId ?? '', clean: packet?.clean ?? true, username, password,
+        willTopic: packet?.will?.topic, peer: peerIdentityOf(client.conn),
+      }, cfg))
+      .then((outcome) => {
+        const ownerOk = outcome.ok && owners.claim(client.id, outcome.principal.kind === 'meter' ? outcome.principal.meterId : undefined);
+        if (outcome.ok && ownerOk) {
+          sessions.set(client, { principal: outcome.principal, queue: Promise.resolve(), busy: false });
+          log.debug({ clientId: client.id, principal: outcome.principal.kind }, 'mqtt client authenticated');
+          return done(null, true);
+        }
+        const refusal = outcome.ok
+          ? { returnCode: ReturnCode.IdentifierRejected, reason: 'identifier_rejected', detail: 'client id belongs to another meter' }
+          : outcome;
+        log.info({ clientId: client.id, username, returnCode: refusal.returnCode, reason: refusal.reason, detail: refusal.detail }, 'mqtt connect refused');
+        done(Object.assign(new Error(refusal.detail), { returnCode: refusal.returnCode }), null);
+      })
+      .catch((err: unknown) => {
+        log.error({ err, clientId: client.id }, 'mqtt authentication failed');
+        done(Object.assign(new Error('authentication failed'), { returnCode: 3 as const }), null);
+      });
+  };
+
+  aedes.authorizePublish = (client, packet, callback) => {
+    const cb = once(callback);
+    try {
+      const session = client ? sessions.get(client) : undefined;
+      if (!client || !session) return cb(new Error('publish from an unauthenticated client'));
+      // aedes publishes a Will through here after the client closed.
+      if (client.closed) return cb(mayRegisterWill(session.principal, packet.topic) ? null : new Error('will not allowed'));
+      const d = decidePublish(session.principal, packet.topic);
+      if (d.kind === 'allow') return cb(null);
+      if (d.kind === 'deny') {
+        log.warn({ clientId: client.id, topic: packet.topic, reason: d.reason }, 'mqtt publish refused');
+        // [MQTT-3.3.5-2] 3.1.1 has no negative PUBACK: an unauthorized PUBLISH closes the connection.
+        return cb(new Error(d.reason));
+      }
+      const work = d.kind === 'reading'
+        ? () => onReading(client, session, packet, d.meterId)
+        : () => onWrongMeter(packet, d.meterId, d.topicMeterId);
+      const next = session.queue.then(work);
+      session.queue = next.then(() => undefined, () => undefined);
+      next
+        .then(cb, (err: unknown) => {
+          log.error({ err, clientId: client.id }, 'mqtt reading handling failed');
+          cb(err instanceof Error ? err : new Error(String(err))); // no ack: the client resends
+        })
+        .catch((err: unknown) => log.error({ err, clientId: client.id }, 'mqtt publish callback threw'));
+    } catch (err) {
+      log.error({ err }, 'mqtt authorizePublish failed');
+      cb(err instanceof Error ? err : new Error(String(err)));
+    }
+  };
+
+  /** Publish a rejection; a failure to do so is logged, not fatal to the ack decision. */
+  async function tellMeter(meterId: string, m: ReceiptsTopicMessage): Promise<void> {
+    try {
+      await publishToReceipts(aedes, meterId, m);
+    } catch (err) {
+      log.error({ err, meterId }, 'mqtt could not publish on receipts topic');
+    }
+  }
+
+  /** Resolves null to acknowledge, or an Error to close without acknowledging. */
+  async function onReading(client: Client, session: Session, packet: PublishPacket, meterId: string): Promise<Error | null> {
+    metrics.publishReceived();
+    packet.retain = false; // a reading is never retained: nothing to store or replay [MQTT-3.3.1-5]
+    const payload = bytesOf(packet.payload);
+    // [MQTT-4.3.3-2] a QoS 2 retransmission of a stored PUBLISH gets its PUBREC again; submit once.
+    if (packet.qos === 2 && (await persistence.incomingGetPacket(client, packet).then(() => true, () => false))) return null;
+    const outcome: ReadingOutcome = session.busy
+      ? { ack: false, rejection: busyRejection(payload, 'gateway busy: retransmit after reconnecting') }
+      : await submitReading(cfg.intake, meterId, payload, cfg.maxPayloadBytes);
+    if (outcome.rejection) {
+      log.info({ meterId, code: outcome.rejection.status === 'rejected' ? outcome.rejection.code : undefined }, 'mqtt reading rejected');
+      await tellMeter(meterId, outcome.rejection);
+    }
+    // QoS 1 and 2: returning null lets aedes send PUBACK / PUBREC, only now that the
+    // intake answered. QoS 0 has no ack and no redelivery: a rejection is all it gets.
+    if (outcome.ack || packet.qos === 0) return null;
+    // E_GATEWAY_BUSY: withhold the ack and close. [MQTT-4.4.0-1] a client reconnecting
+    // with CleanSession=0 must resend its un-acknowledged PUBLISH packets, so the
+    // reading goes back to the meter instead of being acked and lost.
+    session.busy = true;
+    await endGracefully(client.conn as Duplex);
+    return new Error(`${ReasonCode.BUSY}: reading not acknowledged, client disconnected`);
+  }
+
+  async function onWrongMeter(packet: PublishPacket, meterId: string, topicMeterId: string): Promise<null> {
+    metrics.publishReceived();
+    packet.retain = false;
+    log.warn({ meterId, topicMeterId }, 'mqtt reading on another meter\'s topic');
+    // Nothing goes to the intake; the PUBACK still goes out so the client's session
+    // stays in step, and the meter learns why on its own receipts topic.
+    await tellMeter(meterId, wrongMeterRejection(bytesOf(packet.payload), meterId, topicMeterId));
+    return null;
+  }
+
+  aedes.authorizeSubscribe = (client, sub, cb) => {
+    const session = sessions.get(client);
+    if (session && maySubscribe(session.principal, sub.topic)) return cb(null, sub);
+    log.info({ clientId: client.id, filter: sub.topic }, 'mqtt subscription refused');
+    cb(null, null); // [MQTT-3.9.3-2] SUBACK return code 0x80 for this filter; the connection stays
+  };
+
+  // Defence in depth: deliver readings to nobody, receipts only to their meter.
+  aedes.authorizeForward = (client, packet: AedesPublishPacket) => {
+    const session = sessions.get(client);
+    if (!session || !mayReceive(session.principal, packet.topic)) return null;
+    // Counted here, at hand-over to the meter's connection: aedes' 'ack' event does not
+    // carry the topic for clean sessions, so PUBACKs of receipts cannot be told apart.
+    if (session.principal.kind === 'meter') metrics.receiptDelivered();
+    return packet;
+  };
+
+  aedes.on('client', () => metrics.clientsConnected(aedes.connectedClients));
+  aedes.on('clientDisconnect', () => metrics.clientsConnected(aedes.connectedClients));
+  aedes.on('connackSent', (packet) => {
+    const reason = packet.returnCode ? REFUSALS[packet.returnCode] : undefined;
+    if (reason) metrics.connectRefused(reason);
+  });
+  aedes.on('clientError', (client, err) => log.debug({ clientId: client?.id, err: err.message }, 'mqtt client error'));
+  aedes.on('connectionError', (_client, err) => log.debug({ err: err.message }, 'mqtt connection error'));
+  (aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => log.error({ err }, 'mqtt broker error'));
+}

@@ -1,0 +1,145 @@
+/**
+ * An in-memory IntakePort for bridge tests. It really verifies with protocols/
+ * (decodeTx, the COSE signature over Sig_structure with the chain id, registration,
+ * revocation, sequence) and builds real receipts (RFC 6962 proofs, a header, a commit
+ * signed by one Ed25519 validator), so what the bridge delivers can be verified offline.
+ */
+import {
+  Alg, type CommittedReading, type Genesis, type IntakePort, type MeterAuthInfo, type Reading, ReasonCode,
+  type Receipt, RejectionError, type SubmitContext, type SubmitResult, VoteType, headerHash, inclusionProof,
+  isReadingTx, makeHeader, publicKeyOf, randomSecretKey, sha256, sigStructure, signMessage, signTx, toHex,
+  verifySignature, voteSignBytes, decodeTx, AlgName, DEFAULT_PARAMS,
+} from '../../protocols/index.js';
+
+export interface FakeMeter {
+  readonly meterId: string;
+  readonly alg: Alg;
+  readonly secretKey: Uint8Array;
+  readonly publicKey: Uint8Array;
+  revoked: boolean;
+}
+
+export interface SubmitRecord {
+  readonly bytes: Uint8Array;
+  readonly ctx: SubmitContext;
+  readonly result: SubmitResult;
+}
+
+const VALIDATOR_ID = 'validator-1';
+
+export class FakeIntake implements IntakePort {
+  readonly meters = new Map<string, FakeMeter>();
+  readonly submitted: SubmitRecord[] = [];
+  /** Each submit waits this long before answering (to observe PUBACK ordering). */
+  delayMs = 0;
+  /** While true every submit answers E_GATEWAY_BUSY. */
+  busy = false;
+  /** Called when a submit resolves, just before the result is returned. */
+  onResolved: ((r: SubmitRecord) => void) | undefined;
+  private readonly lastSeq = new Map<string, bigint>();
+  private readonly pending: { bytes: Uint8Array; meterId: string; seq: bigint; txHash: Uint8Array }[] = [];
+  private readonly listeners = new Set<(c: CommittedReading) => void>();
+  private readonly validatorKey = randomSecretKey(Alg.EdDSA);
+  private height = 0;
+  private prevHash: Uint8Array = sha256(new TextEncoder().encode('genesis'));
+
+  constructor(readonly chainId = 'meterledger-test') {}
+
+  addMeter(meterId: string, alg: Alg = Alg.EdDSA, secretKey: Uint8Array = randomSecretKey(alg)): FakeMeter {
+    const m: FakeMeter = { meterId, alg, secretKey, publicKey: publicKeyOf(alg, secretKey), revoked: false };
+    this.meters.set(meterId, m);
+    return m;
+  }
+
+  revoke(meterId: string): void {
+    this.meters.get(meterId)!.revoked = true;
+  }
+
+  /** A signed reading of `meterId` with sequence number `seq`. */
+  reading(meterId: string, seq: bigint, importWh = 1000): Uint8Array {
+    const m = this.meters.get(meterId)!;
+    const body: Reading = { type: 1, meterId, seq, time: Date.now(), importWh };
+    return signTx(this.chainId, m.alg, m.secretKey, body);
+  }
+
+  /** A genesis naming the validator and the meters, for verifyReceipt. */
+  genesis(): Genesis {
+    return {
+      chainId: this.chainId, genesisTime: '2025-01-01T00:00:00Z',
+      validators: [{ id: VALIDATOR_ID, alg: AlgName[Alg.EdDSA], publicKey: toHex(publicKeyOf(Alg.EdDSA, this.validatorKey)), power: 1 }],
+      operators: [],
+      meters: [...this.meters.values()].map((m) => ({ id: m.meterId, alg: AlgName[m.alg], publicKey: toHex(m.publicKey) })),
+      params: DEFAULT_PARAMS,
+    };
+  }
+
+  meterAuth(meterId: string): MeterAuthInfo | undefined {
+    const m = this.meters.get(meterId);
+    return m && { meterId, alg: m.alg, publicKey: m.publicKey, revoked: m.revoked };
+  }
+
+  onCommitted(listener: (c: CommittedReading) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  listenerCount(): number {
+    return this.listeners.size;
+  }
+
+  async submit(bytes: Uint8Array, ctx: SubmitContext): Promise<SubmitResult> {
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+    const result = this.check(bytes, ctx);
+    const rec = { bytes, ctx, result };
+    this.submitted.push(rec);
+    this.onResolved?.(rec);
+    return result;
+  }
+
+  private check(bytes: Uint8Array, ctx: SubmitContext): SubmitResult {
+    const txHash = sha256(bytes);
+    const reject = (code: ReasonCode, message: string, seq?: bigint): SubmitResult =>
+      ({ status: 'rejected', txHash, code, message, ...(seq !== undefined ? { seq } : {}) });
+    if (this.busy) return reject(ReasonCode.BUSY, 'backlog full');
+    let tx;
+    try {
+      tx = decodeTx(bytes);
+    } catch (e) {
+      if (e instanceof RejectionError) return reject(e.code, e.message);
+      throw e;
+    }
+    if (!isReadingTx(tx)) return reject(ReasonCode.SCHEMA, 'not a reading');
+    const r = tx.body;
+    if (r.meterId !== ctx.meterId) return reject(ReasonCode.WRONG_METER, `reading of ${r.meterId} sent by ${ctx.meterId}`, r.seq);
+    const m = this.meters.get(r.meterId);
+    if (!m) return reject(ReasonCode.UNKNOWN_METER, 'no such meter', r.seq);
+    if (m.revoked) return reject(ReasonCode.METER_REVOKED, 'meter revoked', r.seq);
+    if (tx.cose.alg !== m.alg) return reject(ReasonCode.BAD_ALG, 'alg differs from the meter key', r.seq);
+    const msg = sigStructure(tx.cose.protectedBytes, tx.cose.payload, this.chainId);
+    if (!verifySignature(m.alg, m.publicKey, msg, tx.cose.signature)) return reject(ReasonCode.BAD_SIGNATURE, 'bad signature', r.seq);
+    const last = this.lastSeq.get(r.meterId) ?? 0n;
+    if (r.seq <= last) return reject(ReasonCode.SEQ_REPLAY, `seq ${r.seq} is not above ${last}`, r.seq);
+    this.lastSeq.set(r.meterId, r.seq);
+    this.pending.push({ bytes, meterId: r.meterId, seq: r.seq, txHash: tx.hash });
+    return { status: 'accepted', txHash: tx.hash, seq: r.seq };
+  }
+
+  /** Put every accepted reading into one block, commit it and emit onCommitted per reading. */
+  commitPending(): CommittedReading[] {
+    const batch = this.pending.splice(0);
+    if (batch.length === 0) return [];
+    const txs = batch.map((p) => p.bytes);
+    this.height++;
+    const header = makeHeader({ chainId: this.chainId, height: this.height, time: Date.now(), prevHash: this.prevHash, proposer: VALIDATOR_ID }, txs);
+    const blockHash = headerHash(header);
+    this.prevHash = blockHash;
+    const signature = signMessage(Alg.EdDSA, this.validatorKey, voteSignBytes(this.chainId, VoteType.Precommit, header.height, 0, blockHash));
+    const commit = { height: header.height, round: 0, blockHash, signatures: [{ validator: VALIDATOR_ID, signature }] };
+    const out = batch.map((p, index): CommittedReading => {
+      const receipt: Receipt = { chainId: this.chainId, tx: p.bytes, index, header, proof: inclusionProof(txs, index), commit };
+      return { meterId: p.meterId, seq: p.seq, txHash: p.txHash, height: header.height, receipt };
+    });
+    for (const c of out) for (const l of this.listeners) l(c);
+    return out;
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * Interoperability with Eclipse Mosquitto's command-line clients (mosquitto_pub and
+ * mosquitto_sub, Debian package mosquitto-clients): a second, independent MQTT 3.1.1
+ * implementation talking to the broker. Missing tools fail the test; they are not skipped.
+ */
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { MqttBroker } from '../../../bridge/mqtt/index.js';
+import { decodeReceiptsTopicMessage, readingsTopic, receiptsTopic } from '../../../protocols/index.js';
+import { FakeIntake } from '../../helpers/fake-intake.js';
+import { HOST, startBroker, tokenFor } from './support.js';
+
+const T = { timeout: 15_000 };
+
+interface Run { code: number; stdout: string; stderr: string }
+
+function run(cmd: string, args: string[], timeoutMs = 8000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { timeout: timeoutMs }, (err, stdout, stderr) => {
+      if ((err as NodeJS.ErrnoException | null)?.code === 'ENOENT') {
+        return reject(new Error(`${cmd} is not installed: apt-get install -y mosquitto-clients`));
+      }
+      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('mosquitto_pub / mosquitto_sub interoperability', { timeout: 90_000 }, () => {
+  let intake: FakeIntake;
+  let broker: MqttBroker;
+  let dir: string;
+  const common = (): string[] => ['-h', HOST, '-p', String(broker.addresses().tcp!), '-V', 'mqttv311'];
+  const creds = (meterId: string, clientId: string): string[] => ['-i', clientId, '-u', meterId, '-P', tokenFor(intake, meterId, clientId)];
+  const file = (name: string, bytes: Uint8Array): string => {
+    const p = join(dir, name);
+    writeFileSync(p, bytes);
+    return p;
+  };
+
+  before(async () => {
+    for (const tool of ['mosquitto_pub', 'mosquitto_sub']) {
+      try {
+        execFileSync(tool, ['--help'], { stdio: 'ignore' });
+      } catch (e) {
+        // --help exits non-zero; only a missing binary matters.
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+          throw new Error(`${tool} is required by this test and is missing: apt-get install -y mosquitto-clients`);
+        }
+      }
+    }
+    dir = mkdtempSync(join(tmpdir(), 'meterledger-mosq-'));
+    intake = new FakeIntake();
+    intake.addMeter('m1');
+    intake.addMeter('m2');
+    intake.addMeter('gone').revoked = true;
+    broker = await startBroker(intake);
+  });
+  after(async () => {
+    await broker?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('mosquitto_pub with a valid token publishes at QoS 1 and gets PUBACK after submit', T, async () => {
+    intake.delayMs = 200;
+    const r = await run('mosquitto_pub', [...common(), ...creds('m1', 'm1-pub'), '-q', '1', '-d', '-t', readingsTopic('m1'), '-f', file('r1.bin', intake.reading('m1', 1n))]);
+    intake.delayMs = 0;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /received PUBACK/);
+    assert.equal(intake.submitted.at(-1)!.result.status, 'accepted');
+  });
+
+  test('mosquitto_pub with a bad token or as a revoked meter is refused', T, async () => {
+    const bad = await run('mosquitto_pub', [...common(), '-i', 'm1-x', '-u', 'm1', '-P', 'ml1.0.00', '-q', '1', '-t', readingsTopic('m1'), '-m', 'x']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /bad user name or password/i);
+    const revoked = await run('mosquitto_pub', [...common(), ...creds('gone', 'gone-x'), '-q', '1', '-t', readingsTopic('gone'), '-m', 'x']);
+    assert.notEqual(revoked.code, 0);
+    assert.match(revoked.stderr, /not authori[sz]ed/i);
+  });
+
+  test('mosquitto_sub on another meter\'s receipts gets SUBACK 128', T, async () => {
+    const r = await run('mosquitto_sub', [...common(), ...creds('m1', 'm1-peek'), '-q', '1', '-d', '-W', '2', '-t', receiptsTopic('m2')]);
+    assert.match(r.stdout, /Subscribed \(mid: \d+\): 128/);
+  });
+
+  test('a replayed reading: mosquitto_sub receives E_READING_SEQ_REPLAY on the receipts topic', T, async () => {
+    const sub = run('mosquitto_sub', [...common(), ...creds('m2', 'm2-sub'), '-q', '1', '-C', '1', '-W', '8', '-F', '%x', '-t', receiptsTopic('m2')]);
+    await new Promise((r) => setTimeout(r, 500)); // let the subscription settle
+    const reading = file('r2.bin', intake.reading('m2', 7n));
+    assert.equal((await run('mosquitto_pub', [...common(), ...creds('m2', 'm2-pub'), '-q', '1', '-t', readingsTopic('m2'), '-f', reading])).code, 0);
+    assert.equal((await run('mosquitto_pub', [...common(), ...creds('m2', 'm2-pub'), '-q', '1', '-t', readingsTopic('m2'), '-f', reading])).code, 0);
+    const r = await sub;
+    assert.equal(r.code, 0, r.stderr);
+    const m = decodeReceiptsTopicMessage(new Uint8Array(Buffer.from(r.stdout.trim(), 'hex')));
+    assert.equal(m.status === 'rejected' && m.code, 'E_READING_SEQ_REPLAY');
+  });
+
+  test('a committed receipt reaches mosquitto_sub', T, async () => {
+    intake.commitPending(); // earlier tests' readings: not this subscriber's concern
+    const sub = run('mosquitto_sub', [...common(), ...creds('m1', 'm1-sub'), '-q', '1', '-C', '1', '-W', '8', '-F', '%x', '-t', receiptsTopic('m1')]);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal((await run('mosquitto_pub', [...common(), ...creds('m1', 'm1-pub2'), '-q', '1', '-t', readingsTopic('m1'), '-f', file('r3.bin', intake.reading('m1', 2n))])).code, 0);
+    intake.commitPending();
+    const r = await sub;
+    assert.equal(r.code, 0, r.stderr);
+    const m = decodeReceiptsTopicMessage(new Uint8Array(Buffer.from(r.stdout.trim(), 'hex')));
+    assert.equal(m.status === 'committed' && m.seq, 2n);
+  });
+});

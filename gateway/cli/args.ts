@@ -1,0 +1,113 @@
+/**
+ * Command specs and argument parsing on node:util parseArgs (strict): an unknown flag or a
+ * missing value is a UsageError (exit 2) that names the command and points to --help.
+ */
+import { parseArgs } from 'node:util';
+import { UsageError } from '../errors.js';
+
+export interface OptionSpec {
+  readonly type: 'string' | 'boolean';
+  readonly help: string;
+  /** Placeholder in help: `--meters N`. */
+  readonly value?: string;
+  readonly short?: string;
+  readonly required?: boolean;
+}
+
+export interface ParsedArgs {
+  readonly values: Readonly<Record<string, string | boolean | undefined>>;
+  readonly positionals: readonly string[];
+}
+
+export interface CommandSpec {
+  /** `start`, `meter token` ... (a public interface: keep the names). */
+  readonly name: string;
+  readonly summary: string;
+  readonly options: Readonly<Record<string, OptionSpec>>;
+  readonly positionals?: readonly { readonly name: string; readonly help: string }[];
+  /** Extra paragraphs for --help. */
+  readonly details?: string;
+  run(args: ParsedArgs): Promise<number>;
+}
+
+/** Flags every command takes. */
+export const COMMON_OPTIONS: Readonly<Record<string, OptionSpec>> = {
+  help: { type: 'boolean', short: 'h', help: 'show this help' },
+  debug: { type: 'boolean', help: 'print stack traces of errors' },
+};
+
+export function helpText(spec: CommandSpec): string {
+  const opts = { ...spec.options, ...COMMON_OPTIONS };
+  const flag = (n: string, o: OptionSpec): string => `--${n}${o.type === 'string' ? ` ${o.value ?? 'VALUE'}` : ''}`;
+  const usage = [
+    `meterledger ${spec.name}`,
+    ...(spec.positionals ?? []).map((p) => p.name),
+    ...Object.entries(spec.options).map(([n, o]) => (o.required ? flag(n, o) : `[${flag(n, o)}]`)),
+  ].join(' ');
+  const width = Math.max(...Object.entries(opts).map(([n, o]) => flag(n, o).length), ...(spec.positionals ?? []).map((p) => p.name.length)) + 2;
+  const lines = [`usage: ${usage}`, '', spec.summary, ''];
+  for (const p of spec.positionals ?? []) lines.push(`  ${p.name.padEnd(width)}${p.help}`);
+  for (const [n, o] of Object.entries(opts)) {
+    lines.push(`  ${flag(n, o).padEnd(width)}${o.help}${o.required ? ' (required)' : ''}`);
+  }
+  if (spec.details) lines.push('', spec.details);
+  return lines.join('\n') + '\n';
+}
+
+/** Parse `argv` (after the command words) against the spec. `--help` skips required checks. */
+export function parseCommandArgs(spec: CommandSpec, argv: string[]): ParsedArgs & { help: boolean } {
+  const all = { ...spec.options, ...COMMON_OPTIONS };
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
+  for (const [n, o] of Object.entries(all)) options[n] = o.short ? { type: o.type, short: o.short } : { type: o.type };
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+  } catch (e) {
+    const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+    throw new UsageError(`${msg} (see meterledger ${spec.name} --help)`);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const help = values.help === true;
+  const maxPos = spec.positionals?.length ?? 0;
+  if (!help) {
+    if (parsed.positionals.length > maxPos) {
+      throw new UsageError(`unexpected argument "${parsed.positionals[maxPos]}" (see meterledger ${spec.name} --help)`);
+    }
+    if (parsed.positionals.length < maxPos) {
+      throw new UsageError(`missing ${spec.positionals![parsed.positionals.length]!.name} (see meterledger ${spec.name} --help)`);
+    }
+    for (const [n, o] of Object.entries(spec.options)) {
+      if (o.required && (values[n] === undefined || values[n] === '')) throw new UsageError(`missing --${n} (see meterledger ${spec.name} --help)`);
+    }
+  }
+  return { values, positionals: parsed.positionals, help };
+}
+
+/** A required string flag, or a UsageError naming it. */
+export function need(args: ParsedArgs, flag: string, command: string): string {
+  const v = args.values[flag];
+  if (typeof v !== 'string' || v === '') throw new UsageError(`missing --${flag} (see meterledger ${command} --help)`);
+  return v;
+}
+
+export function optionalString(args: ParsedArgs, flag: string): string | undefined {
+  const v = args.values[flag];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** An integer flag within bounds, or a UsageError naming it. */
+export function intFlag(args: ParsedArgs, flag: string, command: string, min: number, max: number, dflt?: number): number | undefined {
+  const v = args.values[flag];
+  if (v === undefined) return dflt;
+  if (typeof v !== 'string' || !/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+    throw new UsageError(`--${flag} must be an integer ${min}..${max} (see meterledger ${command} --help)`);
+  }
+  return Number(v);
+}
+
+export const out = (line: string): void => {
+  process.stdout.write(line + '\n');
+};
+export const err = (line: string): void => {
+  process.stderr.write(line + '\n');
+};

@@ -1,0 +1,28 @@
+/**
+ * The command table: names (a public interface), summaries, and a lazy loader each, so
+ * `meterledger meter token` never loads LevelDB or aedes.
+ */
+import type { CommandSpec } from '../args.js';
+
+export interface CommandEntry {
+  /** One or two words: `start`, `meter token`. */
+  readonly name: string;
+  readonly summary: string;
+  load(): Promise<CommandSpec>;
+}
+
+export const COMMANDS: readonly CommandEntry[] = [
+  { name: 'init', summary: 'create a dev chain in a data dir', load: async () => (await import('./init.js')).initCommand },
+  { name: 'start', summary: 'run the gateway (ledger node, MQTT broker, HTTP API)', load: async () => (await import('./start.js')).startCommand },
+  { name: 'simulate', summary: 'drive a gateway with simulated meters over MQTT', load: async () => (await import('./simulate.js')).simulateCommand },
+  { name: 'meter sign', summary: 'sign a reading as a meter', load: async () => (await import('./meter.js')).meterSignCommand },
+  { name: 'meter token', summary: 'print a meter\'s MQTT username and password', load: async () => (await import('./meter.js')).meterTokenCommand },
+  { name: 'meter register', summary: 'make a meter key and register it through a gateway', load: async () => (await import('./meter.js')).meterRegisterCommand },
+  { name: 'meter rotate', summary: 'give a meter a new key through a gateway', load: async () => (await import('./meter.js')).meterRotateCommand },
+  { name: 'meter revoke', summary: 'revoke a meter through a gateway', load: async () => (await import('./meter.js')).meterRevokeCommand },
+  { name: 'verify', summary: 'audit a chain, local or remote, from its genesis', load: async () => (await import('./verify.js')).verifyCommand },
+  { name: 'receipt verify', summary: 'verify a receipt offline with the genesis file', load: async () => (await import('./receipt.js')).receiptVerifyCommand },
+];
+
+/** Groups of two-word commands (`meter`, `receipt`). */
+export const GROUPS: readonly string[] = [...new Set(COMMANDS.filter((c) => c.name.includes(' ')).map((c) => c.name.split(' ')[0]!))];

@@ -1,0 +1,72 @@
+/** `meterledger receipt verify`: check a receipt offline against a genesis file. */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import {
+  type Receipt, TxType, decodeReceipt, fromHex, headerHash, toHex, verifyReceipt,
+} from '../../../protocols/index.js';
+import { loadGenesisFile } from '../../../ledger-node/devchain.js';
+import { GatewayError, UsageError } from '../../errors.js';
+import { type CommandSpec, optionalString, out } from '../args.js';
+import { loadDataDirGenesis } from '../chain.js';
+
+/** CBOR bytes, or the JSON of GET /api/v1/meters/:id/receipts/:seq (its `cbor` field). */
+export function readReceiptFile(path: string): Receipt {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(path));
+  } catch (cause) {
+    throw new GatewayError('E_IO', `cannot read ${path}: ${(cause as Error).message}`, { cause });
+  }
+  let i = 0;
+  while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)) i++;
+  if (bytes[i] === 0x7b /* { */) {
+    let doc: { cbor?: unknown };
+    try {
+      doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as { cbor?: unknown };
+    } catch (cause) {
+      throw new GatewayError('E_RECEIPT_MALFORMED', `${path} starts with "{" but is not JSON`, { cause });
+    }
+    if (typeof doc.cbor !== 'string') throw new GatewayError('E_RECEIPT_MALFORMED', `${path}: JSON has no "cbor" field (expected the receipts endpoint's answer)`);
+    try {
+      return decodeReceipt(fromHex(doc.cbor, 'cbor'));
+    } catch (e) {
+      if (e instanceof TypeError) throw new GatewayError('E_RECEIPT_MALFORMED', `${path}: cbor is not hex`);
+      throw e;
+    }
+  }
+  return decodeReceipt(bytes);
+}
+
+export const receiptVerifyCommand: CommandSpec = {
+  name: 'receipt verify',
+  summary: 'Verify a receipt with the genesis file alone: inclusion proof, commit certificate, chain.',
+  positionals: [{ name: 'FILE', help: 'receipt as CBOR bytes, or the JSON of GET /api/v1/meters/:id/receipts/:seq' }],
+  options: {
+    genesis: { type: 'string', value: 'F', help: 'the genesis file to trust' },
+    'data-dir': { type: 'string', value: 'D', help: 'use <D>/genesis.json instead of --genesis' },
+  },
+  details: 'Exits 0 and prints what the receipt proves, or exits 1 with the reason.',
+  async run(args) {
+    const file = args.positionals[0]!;
+    const gFile = optionalString(args, 'genesis');
+    const dataDir = optionalString(args, 'data-dir');
+    if (gFile === undefined && dataDir === undefined) throw new UsageError('give --genesis F (or --data-dir D) (see meterledger receipt verify --help)');
+    const genesis = gFile !== undefined ? loadGenesisFile(resolve(gFile)) : loadDataDirGenesis(dataDir!);
+    const receipt = readReceiptFile(file);
+    const v = verifyReceipt(genesis, receipt); // throws E_RECEIPT_INVALID with the reason
+    const b = v.tx.body;
+    out('valid receipt: this transaction is committed in the ledger');
+    out(`chain:     ${genesis.chainId}`);
+    out(`height:    ${v.height} (block ${toHex(headerHash(receipt.header))}, time ${new Date(receipt.header.time).toISOString()})`);
+    out(`meter:     ${b.meterId}`);
+    if (b.type === TxType.Reading) {
+      out(`seq:       ${b.seq}`);
+      out(`reading:   ${b.importWh} Wh at ${new Date(b.time).toISOString()}`);
+    } else {
+      out(`type:      ${['', 'reading', 'register', 'rotate', 'revoke'][b.type]}`);
+    }
+    out(`tx:        ${toHex(v.tx.hash)}`);
+    out(`signature: ${v.signatureChecked ? 'checked against the meter key in genesis' : 'vouched for by the validators\' commit certificate'}`);
+    return 0;
+  },
+};

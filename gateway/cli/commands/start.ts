@@ -1,0 +1,35 @@
+/** `meterledger start`: run the gateway until SIGTERM or SIGINT. */
+import { loadConfig } from '../../config.js';
+import { createLogger } from '../../logger.js';
+import { type CommandSpec, err } from '../args.js';
+
+export const startCommand: CommandSpec = {
+  name: 'start',
+  summary: 'Run the gateway: ledger node, MQTT broker and HTTP API. A data dir without a chain gets a dev chain with 10 meters.',
+  options: {
+    'data-dir': { type: 'string', value: 'D', help: 'data dir (or METERLEDGER_DATA_DIR, or dataDir in the config file)' },
+    config: { type: 'string', value: 'F', help: 'JSON config file (or METERLEDGER_CONFIG; default <data-dir>/config.json if present)' },
+    'mqtt-host': { type: 'string', value: 'HOST', help: 'MQTT listen address (default 127.0.0.1)' },
+    'mqtt-port': { type: 'string', value: 'P', help: 'MQTT TCP port (default 1883; 0 picks one)' },
+    'http-host': { type: 'string', value: 'HOST', help: 'HTTP listen address (default 127.0.0.1)' },
+    'http-port': { type: 'string', value: 'H', help: 'HTTP port (default 8080; 0 picks one)' },
+    'log-level': { type: 'string', value: 'L', help: 'fatal, error, warn, info (default), debug, trace or silent' },
+  },
+  details: 'Settings: defaults < config file < METERLEDGER_* environment < flags. Every setting, with its\n' +
+    'environment variable, is listed in docs/configuration.md (CONFIG_REFERENCE in gateway/config.ts).\n' +
+    'SIGTERM or SIGINT stops MQTT first, then the node (flushing), then HTTP, and exits 0.',
+  async run(args) {
+    const config = loadConfig({ flags: args.values, env: process.env });
+    const logger = createLogger(config.log.level);
+    // Loaded here, not at the top: --help and the other commands need neither LevelDB nor aedes.
+    const { startGateway, waitForSignal } = await import('../../gateway.js');
+    const gw = await startGateway(config, { logger });
+    const u = gw.urls;
+    err(`meterledger ${gw.node.genesis.chainId} listening`);
+    for (const [name, url] of Object.entries(u)) err(`  ${name.padEnd(6)}${url}`);
+    await waitForSignal(logger);
+    await gw.close();
+    logger.flush();
+    return 0;
+  },
+};

@@ -1,0 +1,68 @@
+/** The few HTTP calls CLI commands make to a gateway (global fetch, JSON in and out). */
+import { GatewayError } from '../errors.js';
+
+const TIMEOUT_MS = 30_000;
+
+function join(base: string, path: string): string {
+  return base.replace(/\/+$/, '') + path;
+}
+
+async function call(url: string, init: RequestInit): Promise<{ status: number; body: unknown }> {
+  let res: Response;
+  try {
+    res = await fetch(url, { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) });
+  } catch (cause) {
+    const why = (cause as { cause?: { code?: string } }).cause?.code ?? (cause as Error).message;
+    throw new GatewayError('E_HTTP_UNREACHABLE', `${url}: ${why}`, { cause });
+  }
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = text;
+  }
+  return { status: res.status, body };
+}
+
+/** The error in a `{"error": {code, message}}` body, or the status. */
+function failure(url: string, status: number, body: unknown): GatewayError {
+  const e = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
+  if (e?.code) return new GatewayError(e.code, `${e.message ?? ''} (HTTP ${status} from ${url})`);
+  return new GatewayError('E_HTTP_STATUS', `HTTP ${status} from ${url}`);
+}
+
+export async function getJson<T>(base: string, path: string): Promise<T> {
+  const url = join(base, path);
+  const r = await call(url, { headers: { accept: 'application/json' } });
+  if (r.status !== 200) throw failure(url, r.status, r.body);
+  return r.body as T;
+}
+
+/** GET that answers undefined on 404. */
+export async function getJsonOrUndefined<T>(base: string, path: string): Promise<T | undefined> {
+  const url = join(base, path);
+  const r = await call(url, { headers: { accept: 'application/json' } });
+  if (r.status === 404) return undefined;
+  if (r.status !== 200) throw failure(url, r.status, r.body);
+  return r.body as T;
+}
+
+export interface TxAccepted {
+  readonly status: 'accepted';
+  readonly txHash: string;
+}
+
+/** POST /api/v1/tx; resolves when accepted, throws the refusal's code otherwise. */
+export async function postTx(base: string, adminToken: string, tx: Uint8Array): Promise<TxAccepted> {
+  const url = join(base, '/api/v1/tx');
+  const r = await call(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/cbor', authorization: `Bearer ${adminToken}`, accept: 'application/json' },
+    body: tx,
+  });
+  if (r.status === 202) return r.body as TxAccepted;
+  const b = r.body as { status?: string; code?: string; message?: string } | undefined;
+  if (b?.status === 'rejected' && b.code) throw new GatewayError(b.code, b.message ?? 'transaction refused');
+  throw failure(url, r.status, r.body);
+}

@@ -1,0 +1,365 @@
+/**
+ * Gateway configuration: defaults < JSON file < METERLEDGER_* environment < command-line
+ * flags. One table (CONFIG_REFERENCE) drives the environment and flag names, the
+ * validation of each value and the generated docs. A bad value stops start-up with
+ * E_CONFIG_INVALID naming the field; so does an unknown field in the file.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { ConfigError } from './errors.js';
+
+export interface MqttAccountConfig {
+  readonly username: string;
+  /** From `hashPassword` of bridge/mqtt. */
+  readonly passwordHash: string;
+  readonly publish?: string[];
+  readonly subscribe?: string[];
+}
+
+export interface GatewayConfig {
+  readonly dataDir: string;
+  readonly mqtt: {
+    readonly host: string;
+    readonly port: number;
+    readonly tls?: { readonly port: number; readonly keyFile: string; readonly certFile: string; readonly caFile?: string };
+    readonly ws?: { readonly port: number };
+    readonly allowAnonymous: boolean;
+    readonly tokenMaxAgeMs: number;
+    readonly maxPayloadBytes: number;
+    readonly accounts: readonly MqttAccountConfig[];
+  };
+  readonly http: { readonly host: string; readonly port: number; readonly adminToken?: string };
+  readonly ledger: {
+    readonly blockIntervalMs: number;
+    readonly blockMaxTxs: number;
+    readonly maxPastMs: number;
+    readonly maxFutureMs: number;
+    readonly maxBacklog: number;
+    readonly verifyWorkers: number;
+  };
+  readonly log: { readonly level: LogLevel };
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+type Kind =
+  | { readonly t: 'path' }
+  | { readonly t: 'host' }
+  | { readonly t: 'int'; readonly min: number; readonly max: number }
+  | { readonly t: 'bool' }
+  | { readonly t: 'enum'; readonly values: readonly string[] }
+  | { readonly t: 'secret'; readonly minLength: number }
+  | { readonly t: 'accounts' };
+
+export interface ConfigField {
+  /** Dotted path in the JSON file and in GatewayConfig. */
+  readonly field: string;
+  readonly env?: string;
+  /** Long flag of `meterledger start`, without the dashes. */
+  readonly flag?: string;
+  /** The default, as docs show it. */
+  readonly default: string;
+  readonly meaning: string;
+  readonly kind: Kind;
+}
+
+const port: Kind = { t: 'int', min: 0, max: 65535 };
+const ms = (min: number, max = Number.MAX_SAFE_INTEGER): Kind => ({ t: 'int', min, max });
+const DAY_MS = 86_400_000;
+
+/** Every setting: where it comes from, its default and what it means. */
+export const CONFIG_REFERENCE: readonly ConfigField[] = [
+  { field: 'dataDir', env: 'METERLEDGER_DATA_DIR', flag: 'data-dir', default: '(required)', kind: { t: 'path' },
+    meaning: 'Folder of the node: genesis.json, store/, keys/ and an optional config.json. A missing chain is created as a dev chain.' },
+  { field: 'mqtt.host', env: 'METERLEDGER_MQTT_HOST', flag: 'mqtt-host', default: '127.0.0.1', kind: { t: 'host' },
+    meaning: 'Address the MQTT listeners (TCP, TLS, WebSocket) bind to.' },
+  { field: 'mqtt.port', env: 'METERLEDGER_MQTT_PORT', flag: 'mqtt-port', default: '1883', kind: port,
+    meaning: 'MQTT over TCP port (0 picks a free port).' },
+  { field: 'mqtt.tls.port', env: 'METERLEDGER_MQTT_TLS_PORT', default: '(off)', kind: port,
+    meaning: 'MQTT over TLS port; set with keyFile and certFile to enable TLS.' },
+  { field: 'mqtt.tls.keyFile', env: 'METERLEDGER_MQTT_TLS_KEY_FILE', default: '(off)', kind: { t: 'path' },
+    meaning: 'PEM private key of the TLS listener.' },
+  { field: 'mqtt.tls.certFile', env: 'METERLEDGER_MQTT_TLS_CERT_FILE', default: '(off)', kind: { t: 'path' },
+    meaning: 'PEM certificate chain of the TLS listener.' },
+  { field: 'mqtt.tls.caFile', env: 'METERLEDGER_MQTT_TLS_CA_FILE', default: '(none)', kind: { t: 'path' },
+    meaning: 'PEM CA bundle for client certificates (optional).' },
+  { field: 'mqtt.ws.port', env: 'METERLEDGER_MQTT_WS_PORT', default: '(off)', kind: port,
+    meaning: 'MQTT over WebSocket port; unset disables it.' },
+  { field: 'mqtt.allowAnonymous', env: 'METERLEDGER_MQTT_ALLOW_ANONYMOUS', default: 'false', kind: { t: 'bool' },
+    meaning: 'Accept CONNECT without credentials (tests only).' },
+  { field: 'mqtt.tokenMaxAgeMs', env: 'METERLEDGER_MQTT_TOKEN_MAX_AGE_MS', default: '300000', kind: ms(1000, DAY_MS),
+    meaning: 'How far a meter CONNECT token time may be from the gateway clock, ms.' },
+  { field: 'mqtt.maxPayloadBytes', env: 'METERLEDGER_MQTT_MAX_PAYLOAD_BYTES', default: '4096', kind: ms(64, 1_048_576),
+    meaning: 'Largest PUBLISH payload accepted, bytes.' },
+  { field: 'mqtt.accounts', default: '[]', kind: { t: 'accounts' },
+    meaning: 'Non-meter MQTT users (file only): [{username, passwordHash, publish?, subscribe?}].' },
+  { field: 'http.host', env: 'METERLEDGER_HTTP_HOST', flag: 'http-host', default: '127.0.0.1', kind: { t: 'host' },
+    meaning: 'Address the HTTP API binds to.' },
+  { field: 'http.port', env: 'METERLEDGER_HTTP_PORT', flag: 'http-port', default: '8080', kind: port,
+    meaning: 'HTTP API port (0 picks a free port).' },
+  { field: 'http.adminToken', env: 'METERLEDGER_HTTP_ADMIN_TOKEN', default: '(unset: POST endpoints disabled)', kind: { t: 'secret', minLength: 16 },
+    meaning: 'Bearer token required by POST endpoints, at least 16 characters.' },
+  { field: 'ledger.blockIntervalMs', env: 'METERLEDGER_BLOCK_INTERVAL_MS', default: '1000', kind: ms(10, 3_600_000),
+    meaning: 'Cut a block at least this often while readings wait, ms.' },
+  { field: 'ledger.blockMaxTxs', env: 'METERLEDGER_BLOCK_MAX_TXS', default: '2000', kind: ms(1, 1_000_000),
+    meaning: 'Cut a block as soon as this many transactions wait (capped by genesis maxBlockTxs).' },
+  { field: 'ledger.maxPastMs', env: 'METERLEDGER_MAX_PAST_MS', default: '604800000 (7 days)', kind: ms(0),
+    meaning: 'A reading may be this far behind the gateway clock, ms.' },
+  { field: 'ledger.maxFutureMs', env: 'METERLEDGER_MAX_FUTURE_MS', default: '300000', kind: ms(0),
+    meaning: 'A reading may be this far ahead of the gateway clock, ms.' },
+  { field: 'ledger.maxBacklog', env: 'METERLEDGER_MAX_BACKLOG', default: '100000', kind: ms(1, 100_000_000),
+    meaning: 'Accepted, uncommitted transactions allowed before E_GATEWAY_BUSY.' },
+  { field: 'ledger.verifyWorkers', env: 'METERLEDGER_VERIFY_WORKERS', default: '(number of CPUs)', kind: ms(0, 256),
+    meaning: 'Signature-verification worker threads; 0 verifies on the main thread.' },
+  { field: 'log.level', env: 'METERLEDGER_LOG_LEVEL', flag: 'log-level', default: 'info', kind: { t: 'enum', values: LOG_LEVELS },
+    meaning: `JSON log level on stderr: ${LOG_LEVELS.join(', ')}.` },
+];
+
+/** The environment variable naming the config file, below --config. */
+export const CONFIG_FILE_ENV = 'METERLEDGER_CONFIG';
+
+const byField = new Map(CONFIG_REFERENCE.map((f) => [f.field, f]));
+/** Groups that are objects in the file. */
+const GROUPS = new Set(['mqtt', 'mqtt.tls', 'mqtt.ws', 'http', 'ledger', 'log']);
+
+export type ConfigFlags = Readonly<Record<string, string | boolean | undefined>>;
+
+export interface LoadConfigInput {
+  /** Parsed flags by long name without dashes (`mqtt-port`); `config` names the file. */
+  readonly flags?: ConfigFlags;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** A config file to read; else `flags.config`, METERLEDGER_CONFIG or `<dataDir>/config.json` if present. */
+  readonly file?: string;
+  /** Base for relative paths from flags and env. Default process.cwd(). */
+  readonly cwd?: string;
+}
+
+interface Setting {
+  readonly value: unknown;
+  /** Where it came from, for error messages: `--mqtt-port`, `METERLEDGER_MQTT_PORT`, a file. */
+  readonly source: string;
+  /** Strings from env and flags are parsed; values from the file must have their JSON type. */
+  readonly text: boolean;
+  /** Folder that relative paths resolve against. */
+  readonly base: string;
+}
+
+export function loadConfig(input: LoadConfigInput = {}): GatewayConfig {
+  const flags = input.flags ?? {};
+  const env = input.env ?? {};
+  const cwd = input.cwd ?? process.cwd();
+  const settings = new Map<string, Setting>();
+
+  const fromEnv = new Map<string, Setting>();
+  for (const f of CONFIG_REFERENCE) {
+    const v = f.env === undefined ? undefined : env[f.env];
+    if (v !== undefined && v !== '') fromEnv.set(f.field, { value: v, source: f.env!, text: true, base: cwd });
+  }
+  const fromFlags = new Map<string, Setting>();
+  for (const f of CONFIG_REFERENCE) {
+    const v = f.flag === undefined ? undefined : flags[f.flag];
+    if (v !== undefined) fromFlags.set(f.field, { value: v, source: `--${f.flag}`, text: true, base: cwd });
+  }
+
+  // Which file: explicit, else <dataDir>/config.json when the data dir is known and has one.
+  const explicit = input.file ?? str(flags.config) ?? env[CONFIG_FILE_ENV];
+  let file: string | undefined;
+  if (explicit) file = resolve(cwd, explicit);
+  else {
+    const dd = fromFlags.get('dataDir') ?? fromEnv.get('dataDir');
+    if (dd && typeof dd.value === 'string') {
+      const candidate = join(resolve(cwd, dd.value), 'config.json');
+      if (existsSync(candidate)) file = candidate;
+    }
+  }
+  if (file) for (const [k, s] of readConfigFile(file)) settings.set(k, s);
+  for (const [k, s] of fromEnv) settings.set(k, s);
+  for (const [k, s] of fromFlags) settings.set(k, s);
+  return build(settings);
+}
+
+const str = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
+
+function readConfigFile(path: string): Map<string, Setting> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new ConfigError('config', `cannot read ${path}: ${(cause as Error).message}`, { cause });
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (cause) {
+    throw new ConfigError('config', `${path} is not JSON: ${(cause as Error).message}`, { cause });
+  }
+  const out = new Map<string, Setting>();
+  const base = dirname(path);
+  const walk = (o: unknown, prefix: string): void => {
+    if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new ConfigError(prefix || '(file)', `must be an object (in ${path})`);
+    for (const [k, v] of Object.entries(o)) {
+      const field = prefix ? `${prefix}.${k}` : k;
+      if (GROUPS.has(field)) walk(v, field);
+      else if (byField.has(field)) out.set(field, { value: v, source: path, text: false, base });
+      else throw new ConfigError(field, `unknown field (in ${path}); see meterledger start --help for the fields`);
+    }
+  };
+  walk(doc, '');
+  return out;
+}
+
+function invalid(f: ConfigField, s: Setting, why: string): ConfigError {
+  const shown = f.kind.t === 'secret' ? '' : `got ${JSON.stringify(s.value)} `;
+  return new ConfigError(f.field, `${why} (${shown}from ${s.source})`);
+}
+
+/** Check and convert one setting by its kind. */
+function parseValue(f: ConfigField, s: Setting): unknown {
+  const v = s.value;
+  const k = f.kind;
+  switch (k.t) {
+    case 'int': {
+      const n = s.text && typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v.trim()) : v;
+      if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < k.min || n > k.max) {
+        throw invalid(f, s, `must be an integer ${k.min}..${k.max}`);
+      }
+      return n;
+    }
+    case 'bool': {
+      if (typeof v === 'boolean') return v;
+      if (s.text && typeof v === 'string') {
+        const t = v.trim().toLowerCase();
+        if (t === 'true' || t === '1' || t === 'yes') return true;
+        if (t === 'false' || t === '0' || t === 'no') return false;
+      }
+      throw invalid(f, s, 'must be true or false');
+    }
+    case 'enum':
+      if (typeof v !== 'string' || !k.values.includes(v)) throw invalid(f, s, `must be one of ${k.values.join(', ')}`);
+      return v;
+    case 'host':
+      if (typeof v !== 'string' || !/^[A-Za-z0-9.:_-]{1,253}$/.test(v)) throw invalid(f, s, 'must be a host name or IP address');
+      return v;
+    case 'path':
+      if (typeof v !== 'string' || v.length === 0) throw invalid(f, s, 'must be a non-empty path');
+      return resolve(s.base, v);
+    case 'secret':
+      if (typeof v !== 'string' || v.length < k.minLength) throw invalid(f, s, `must be a string of at least ${k.minLength} characters`);
+      return v;
+    case 'accounts':
+      return parseAccounts(f, s);
+  }
+}
+
+function parseAccounts(f: ConfigField, s: Setting): MqttAccountConfig[] {
+  let v = s.value;
+  if (s.text && typeof v === 'string') {
+    try {
+      v = JSON.parse(v);
+    } catch {
+      throw invalid(f, s, 'must be a JSON array');
+    }
+  }
+  if (!Array.isArray(v)) throw new ConfigError(f.field, `must be an array (from ${s.source})`);
+  return v.map((a: unknown, i): MqttAccountConfig => {
+    const at = `${f.field}[${i}]`;
+    if (typeof a !== 'object' || a === null || Array.isArray(a)) throw new ConfigError(at, 'must be an object');
+    const o = a as Record<string, unknown>;
+    for (const key of Object.keys(o)) {
+      if (!['username', 'passwordHash', 'publish', 'subscribe'].includes(key)) throw new ConfigError(`${at}.${key}`, 'unknown field');
+    }
+    for (const key of ['username', 'passwordHash']) {
+      if (typeof o[key] !== 'string' || o[key] === '') throw new ConfigError(`${at}.${key}`, 'must be a non-empty string');
+    }
+    const topics = (key: string): string[] | undefined => {
+      const t = o[key];
+      if (t === undefined) return undefined;
+      if (!Array.isArray(t) || !t.every((x) => typeof x === 'string' && x.length > 0)) {
+        throw new ConfigError(`${at}.${key}`, 'must be an array of topic filters');
+      }
+      return t as string[];
+    };
+    const publish = topics('publish');
+    const subscribe = topics('subscribe');
+    return {
+      username: o.username as string, passwordHash: o.passwordHash as string,
+      ...(publish ? { publish } : {}), ...(subscribe ? { subscribe } : {}),
+    };
+  });
+}
+
+function build(settings: Map<string, Setting>): GatewayConfig {
+  const v = new Map<string, unknown>();
+  for (const [field, s] of settings) v.set(field, parseValue(byField.get(field)!, s));
+  const get = <T>(field: string, dflt: T): T => (v.has(field) ? (v.get(field) as T) : dflt);
+
+  const dataDir = v.get('dataDir') as string | undefined;
+  if (dataDir === undefined) throw new ConfigError('dataDir', 'required: pass --data-dir, set METERLEDGER_DATA_DIR or "dataDir" in the config file');
+
+  let tls: GatewayConfig['mqtt']['tls'];
+  const tlsSet = ['port', 'keyFile', 'certFile', 'caFile'].filter((k) => v.has(`mqtt.tls.${k}`));
+  if (tlsSet.length > 0) {
+    for (const k of ['port', 'keyFile', 'certFile']) {
+      if (!v.has(`mqtt.tls.${k}`)) throw new ConfigError(`mqtt.tls.${k}`, `required when mqtt.tls is used (${tlsSet.map((x) => `mqtt.tls.${x}`).join(', ')} set)`);
+    }
+    const caFile = v.get('mqtt.tls.caFile') as string | undefined;
+    tls = {
+      port: v.get('mqtt.tls.port') as number, keyFile: v.get('mqtt.tls.keyFile') as string,
+      certFile: v.get('mqtt.tls.certFile') as string, ...(caFile !== undefined ? { caFile } : {}),
+    };
+  }
+  const ws = v.has('mqtt.ws.port') ? { port: v.get('mqtt.ws.port') as number } : undefined;
+  const adminToken = v.get('http.adminToken') as string | undefined;
+
+  const cfg: GatewayConfig = {
+    dataDir,
+    mqtt: {
+      host: get('mqtt.host', '127.0.0.1'),
+      port: get('mqtt.port', 1883),
+      ...(tls ? { tls } : {}),
+      ...(ws ? { ws } : {}),
+      allowAnonymous: get('mqtt.allowAnonymous', false),
+      tokenMaxAgeMs: get('mqtt.tokenMaxAgeMs', 300_000),
+      maxPayloadBytes: get('mqtt.maxPayloadBytes', 4096),
+      accounts: get<MqttAccountConfig[]>('mqtt.accounts', []),
+    },
+    http: {
+      host: get('http.host', '127.0.0.1'),
+      port: get('http.port', 8080),
+      ...(adminToken !== undefined ? { adminToken } : {}),
+    },
+    ledger: {
+      blockIntervalMs: get('ledger.blockIntervalMs', 1000),
+      blockMaxTxs: get('ledger.blockMaxTxs', 2000),
+      maxPastMs: get('ledger.maxPastMs', 7 * DAY_MS),
+      maxFutureMs: get('ledger.maxFutureMs', 300_000),
+      maxBacklog: get('ledger.maxBacklog', 100_000),
+      verifyWorkers: get('ledger.verifyWorkers', availableParallelism()),
+    },
+    log: { level: get<LogLevel>('log.level', 'info') },
+  };
+  checkPortClashes(cfg);
+  return cfg;
+}
+
+/** Two listeners on one host cannot share a fixed port. */
+function checkPortClashes(c: GatewayConfig): void {
+  const mqttPorts: [string, number | undefined][] = [['mqtt.port', c.mqtt.port], ['mqtt.tls.port', c.mqtt.tls?.port], ['mqtt.ws.port', c.mqtt.ws?.port]];
+  const all = c.http.host === c.mqtt.host ? [...mqttPorts, ['http.port', c.http.port] as [string, number]] : mqttPorts;
+  const seen = new Map<number, string>();
+  for (const [field, p] of all) {
+    if (p === undefined || p === 0) continue;
+    const other = seen.get(p);
+    if (other) throw new ConfigError(field, `port ${p} is already used by ${other}`);
+    seen.set(p, field);
+  }
+}
+
+/** The reference as a Markdown table (docs/configuration.md is generated from this). */
+export function configReferenceMarkdown(): string {
+  const rows = CONFIG_REFERENCE.map((f) =>
+    `| \`${f.field}\` | ${f.env ? `\`${f.env}\`` : '-'} | ${f.flag ? `\`--${f.flag}\`` : '-'} | ${f.default} | ${f.meaning} |`);
+  return ['| field | environment | flag | default | meaning |', '|---|---|---|---|---|', ...rows].join('\n') + '\n';
+}

@@ -1,0 +1,171 @@
+/**
+ * The composition root: one ledger node, the MQTT broker feeding its intake, the HTTP API
+ * and the metrics registry, started in that order and stopped so that nothing accepted
+ * is lost: MQTT first (no new readings), then the node (flushes), then HTTP.
+ */
+import { readFileSync } from 'node:fs';
+import { LedgerNode } from '../ledger-node/node.js';
+import { dataPaths, initDevChain, isInitialized, loadGenesisFile } from '../ledger-node/devchain.js';
+import { MqttBroker } from '../bridge/mqtt/index.js';
+import type { GatewayConfig } from './config.js';
+import { ConfigError, GatewayError } from './errors.js';
+import { type HttpApi, startHttpApi } from './http/server.js';
+import type { GatewayLogger } from './logger.js';
+import { GatewayMetrics } from './metrics.js';
+import { VERSION } from './version.js';
+
+/** What the gateway needs of the broker (bridge/mqtt MqttBroker). */
+export interface BrokerHandle {
+  addresses(): { tcp?: number; tls?: number; ws?: number };
+  connectedClients(): number;
+  close(): Promise<void>;
+}
+
+export interface Gateway {
+  readonly node: LedgerNode;
+  readonly broker: BrokerHandle;
+  readonly http: HttpApi;
+  readonly metrics: GatewayMetrics;
+  /** `mqtt://`, `mqtts://`, `ws://` and `http://` URLs of the listeners. */
+  readonly urls: { mqtt?: string; mqtts?: string; ws?: string; http: string };
+  /** Stop MQTT, then the node, then HTTP. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly logger: GatewayLogger;
+  /** Plain-words notices for the operator (default: stderr). */
+  readonly notice?: (line: string) => void;
+}
+
+const DEV_CHAIN_METERS = 10;
+
+function readPem(path: string, field: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new GatewayError('E_CONFIG_INVALID', `${field}: cannot read ${path}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** Name the setting to change when a port is taken. */
+function listenError(e: unknown, what: string, field: string): never {
+  const code = (e as { code?: string }).code;
+  // The broker checks accounts (hash format, topic filters) and says which one is wrong.
+  if (e instanceof TypeError && /^mqtt account/.test(e.message)) throw new ConfigError('mqtt.accounts', e.message, { cause: e });
+  if (code === 'EADDRINUSE') throw new GatewayError('E_ADDR_IN_USE', `${what}: address in use; change ${field}`, { cause: e });
+  if (code === 'EADDRNOTAVAIL' || code === 'EACCES') throw new GatewayError('E_LISTEN', `${what}: ${(e as Error).message}; check ${field}`, { cause: e });
+  throw e;
+}
+
+export async function startGateway(config: GatewayConfig, opts: StartOptions): Promise<Gateway> {
+  const log = opts.logger;
+  const notice = opts.notice ?? ((line: string) => process.stderr.write(line + '\n'));
+  const { dataDir } = config;
+
+  if (!isInitialized(dataDir)) {
+    const { genesis, meterIds } = initDevChain(dataDir, { meters: DEV_CHAIN_METERS });
+    log.info({ chainId: genesis.chainId, dataDir, meters: meterIds.length }, 'initialised a dev chain');
+    notice(`initialised a dev chain "${genesis.chainId}" in ${dataDir} with ${meterIds.length} meters; ` +
+      `genesis at ${dataPaths(dataDir).genesis}, keys in ${dataPaths(dataDir).keys}`);
+  }
+  const genesis = loadGenesisFile(dataPaths(dataDir).genesis);
+  const metrics = new GatewayMetrics();
+  metrics.setInfo(VERSION, genesis.chainId);
+
+  const node = await LedgerNode.open({
+    dataDir, genesis, ...config.ledger, metrics, logger: log.child({ component: 'node' }),
+  });
+  let broker: BrokerHandle | undefined;
+  let brokerOpen = false;
+  try {
+    const { mqtt } = config;
+    broker = await MqttBroker.start({
+      intake: node.intake,
+      tcp: { host: mqtt.host, port: mqtt.port },
+      ...(mqtt.tls ? {
+        tls: {
+          host: mqtt.host, port: mqtt.tls.port,
+          key: readPem(mqtt.tls.keyFile, 'mqtt.tls.keyFile'), cert: readPem(mqtt.tls.certFile, 'mqtt.tls.certFile'),
+          ...(mqtt.tls.caFile ? { ca: readPem(mqtt.tls.caFile, 'mqtt.tls.caFile') } : {}),
+        },
+      } : {}),
+      ...(mqtt.ws ? { ws: { host: mqtt.host, port: mqtt.ws.port } } : {}),
+      accounts: mqtt.accounts.map((a) => ({ ...a })),
+      allowAnonymous: mqtt.allowAnonymous,
+      tokenMaxAgeMs: mqtt.tokenMaxAgeMs,
+      maxPayloadBytes: mqtt.maxPayloadBytes,
+      logger: log.child({ component: 'mqtt' }),
+      metrics,
+    }).catch((e: unknown) => listenError(e, `MQTT on ${mqtt.host}`, 'mqtt.port / --mqtt-port (or mqtt.tls.port, mqtt.ws.port)'));
+    brokerOpen = true;
+  } catch (e) {
+    await node.close();
+    throw e;
+  }
+  const b = broker!;
+
+  let http: HttpApi;
+  try {
+    http = await startHttpApi({
+      node,
+      scrapeMetrics: () => metrics.scrape(),
+      readiness: () => [
+        ...(node.ready() ? [] : ['ledger node not ready']),
+        ...(brokerOpen && b.addresses().tcp !== undefined ? [] : ['mqtt broker not listening']),
+      ],
+      mqttClients: () => (brokerOpen ? b.connectedClients() : undefined),
+      adminToken: config.http.adminToken,
+      logger: log.child({ component: 'http' }),
+    }, config.http.host, config.http.port).catch((e: unknown) => listenError(e, `HTTP on ${config.http.host}:${config.http.port}`, 'http.port / --http-port'));
+  } catch (e) {
+    await b.close();
+    await node.close();
+    throw e;
+  }
+
+  const host = config.mqtt.host.includes(':') ? `[${config.mqtt.host}]` : config.mqtt.host;
+  const a = b.addresses();
+  const urls = {
+    ...(a.tcp !== undefined ? { mqtt: `mqtt://${host}:${a.tcp}` } : {}),
+    ...(a.tls !== undefined ? { mqtts: `mqtts://${host}:${a.tls}` } : {}),
+    ...(a.ws !== undefined ? { ws: `ws://${host}:${a.ws}/mqtt` } : {}),
+    http: http.url,
+  };
+  log.info({ chainId: genesis.chainId, ...urls }, 'gateway listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    node, broker: b, http, metrics, urls,
+    close() {
+      closing ??= (async () => {
+        log.info('stopping: MQTT first, then the node, then HTTP');
+        brokerOpen = false;
+        await b.close().catch((err: unknown) => log.error({ err }, 'closing MQTT failed'));
+        await node.close().catch((err: unknown) => log.error({ err }, 'closing the node failed'));
+        await http.close();
+        log.info('stopped');
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Resolve on the first SIGTERM or SIGINT; a second one exits at once with 1. */
+export function waitForSignal(log: GatewayLogger): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    let seen = false;
+    const on = (sig: NodeJS.Signals): void => {
+      if (seen) {
+        log.warn({ signal: sig }, 'second signal: exiting without a clean stop');
+        log.flush();
+        process.exit(1);
+      }
+      seen = true;
+      log.info({ signal: sig }, 'signal received');
+      resolve(sig);
+    };
+    process.on('SIGTERM', on);
+    process.on('SIGINT', on);
+  });
+}

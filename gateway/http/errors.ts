@@ -1,0 +1,42 @@
+/**
+ * Every error the HTTP API answers with: code, HTTP status and default message, in one
+ * table. The body is always `{"error": {"code": "E_...", "message": "..."}}`.
+ */
+
+export const HttpErrors = {
+  E_HTTP_BAD_PARAM: { status: 400, message: 'a parameter is invalid' },
+  E_HTTP_BAD_BODY: { status: 400, message: 'the request body is invalid' },
+  E_HTTP_UNAUTHORIZED: { status: 401, message: 'send Authorization: Bearer <admin token>' },
+  E_HTTP_FORBIDDEN: { status: 403, message: 'the admin token is wrong' },
+  E_HTTP_ADMIN_DISABLED: { status: 403, message: 'POST endpoints are disabled: set http.adminToken (METERLEDGER_HTTP_ADMIN_TOKEN, or "http": {"adminToken": "..."} in config.json) to enable them' },
+  E_HTTP_NOT_FOUND: { status: 404, message: 'no such route' },
+  E_BLOCK_NOT_FOUND: { status: 404, message: 'no block at this height' },
+  E_METER_NOT_FOUND: { status: 404, message: 'no such meter' },
+  E_RECEIPT_NOT_FOUND: { status: 404, message: 'no committed reading with this sequence number' },
+  E_HTTP_METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed on this route' },
+  E_HTTP_BODY_TOO_LARGE: { status: 413, message: 'the request body exceeds 64 KiB' },
+  E_HTTP_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'send application/cbor (raw bytes) or text/plain (hex)' },
+  E_HTTP_INTERNAL: { status: 500, message: 'internal error; see the gateway log' },
+  E_HTTP_NOT_READY: { status: 503, message: 'the gateway is not ready' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type HttpErrorCode = keyof typeof HttpErrors;
+
+export class HttpError extends Error {
+  override readonly name = 'HttpError';
+  readonly status: number;
+  constructor(
+    readonly code: HttpErrorCode,
+    message?: string,
+    /** Extra response headers (Allow, WWW-Authenticate ...). */
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(message ?? HttpErrors[code].message);
+    this.status = HttpErrors[code].status;
+  }
+}
+
+/** 400 naming the offending parameter. */
+export const badParam = (param: string, why: string): HttpError => new HttpError('E_HTTP_BAD_PARAM', `${param}: ${why}`);
+
+export const errorBody = (code: string, message: string): { error: { code: string; message: string } } => ({ error: { code, message } });

@@ -1,0 +1,45 @@
+/** Blocks: one with its commit, its raw bytes (for remote audit), or a page of headers. */
+import { toHex } from '../../../protocols/index.js';
+import { HttpError } from '../errors.js';
+import { intParam } from '../params.js';
+import type { Route } from '../router.js';
+import { blockSummaryView, blockView } from '../views.js';
+
+const MAX_LIST = 100;
+
+export const blockRoutes: Route[] = [
+  {
+    method: 'GET', path: '/api/v1/blocks',
+    handler: async (req, ctx) => {
+      const limit = intParam('limit', req.query.get('limit'), { min: 1, max: MAX_LIST, dflt: 20 });
+      const head = ctx.node.status().height;
+      // Default: the newest page.
+      const from = intParam('from', req.query.get('from'), { min: 1, dflt: Math.max(1, head - limit + 1) });
+      const blocks = [];
+      for (let h = from; h < from + limit && h <= head; h++) {
+        const b = await ctx.node.getBlock(h);
+        if (b) blocks.push(blockSummaryView(b));
+      }
+      const next = from + limit <= head ? from + limit : null;
+      return { status: 200, json: { height: head, from, limit, next, blocks } };
+    },
+  },
+  {
+    method: 'GET', path: '/api/v1/blocks/:height',
+    handler: async (req, ctx) => {
+      const height = intParam('height', req.params.height, { min: 1 });
+      const b = await ctx.node.getBlock(height);
+      if (!b) throw new HttpError('E_BLOCK_NOT_FOUND', `no block at height ${height}`);
+      return { status: 200, json: blockView(b) };
+    },
+  },
+  {
+    method: 'GET', path: '/api/v1/blocks/:height/raw',
+    handler: async (req, ctx) => {
+      const height = intParam('height', req.params.height, { min: 1 });
+      const b = await ctx.node.getBlockBytes(height);
+      if (!b) throw new HttpError('E_BLOCK_NOT_FOUND', `no block at height ${height}`);
+      return { status: 200, json: { height, block: toHex(b.block), commit: toHex(b.commit) } };
+    },
+  },
+];

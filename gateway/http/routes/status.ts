@@ -1,0 +1,21 @@
+/** GET /api/v1/status: where the chain is and what this gateway is. */
+import type { Route } from '../router.js';
+
+export const statusRoutes: Route[] = [
+  {
+    method: 'GET', path: '/api/v1/status',
+    handler: async (_req, ctx) => {
+      const s = ctx.node.status();
+      const clients = ctx.mqttClients();
+      return {
+        status: 200,
+        json: {
+          chainId: s.chainId, height: s.height, headHash: s.headHash, headTime: s.headTime ?? null,
+          pending: s.pending, meters: s.meters, role: s.role, validatorId: s.validatorId ?? null,
+          ready: ctx.readiness().length === 0,
+          mqtt: { clients: clients ?? null },
+        },
+      };
+    },
+  },
+];

@@ -1,0 +1,101 @@
+/**
+ * The HTTP API on node:http (no framework): adapts requests to the Router, writes JSON or
+ * bytes, and turns every failure into `{"error": {code, message}}` with its status.
+ */
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { MAX_BODY_BYTES, readBody } from './body.js';
+import { HttpError, errorBody } from './errors.js';
+import { type HttpContext, type HttpReply, type Route, Router } from './router.js';
+import { healthRoutes } from './routes/health.js';
+import { statusRoutes } from './routes/status.js';
+import { blockRoutes } from './routes/blocks.js';
+import { meterRoutes } from './routes/meters.js';
+import { txRoutes } from './routes/tx.js';
+
+export type { HttpContext } from './router.js';
+
+export const ROUTES: readonly Route[] = [...healthRoutes, ...statusRoutes, ...blockRoutes, ...meterRoutes, ...txRoutes];
+
+export interface HttpApi {
+  readonly server: Server;
+  /** `http://host:port` once listening. */
+  readonly url: string;
+  readonly address: AddressInfo;
+  close(): Promise<void>;
+}
+
+function send(res: ServerResponse, reply: HttpReply, head: boolean): void {
+  const headers: Record<string, string | number> = { 'cache-control': 'no-store', ...reply.headers };
+  let body: Uint8Array | string;
+  if ('json' in reply) {
+    body = JSON.stringify(reply.json) + '\n';
+    headers['content-type'] = 'application/json; charset=utf-8';
+  } else {
+    body = reply.body;
+    headers['content-type'] = reply.contentType;
+  }
+  headers['content-length'] = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+  res.writeHead(reply.status, headers);
+  res.end(head ? undefined : body);
+}
+
+export function handleRequest(router: Router, ctx: HttpContext) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const method = req.method ?? 'GET';
+    let reply: HttpReply;
+    try {
+      // The request target is origin-form (RFC 9112 §3.2.1): path and query, no host.
+      const target = req.url ?? '/';
+      const q = target.indexOf('?');
+      const path = q < 0 ? target : target.slice(0, q);
+      const query = new URLSearchParams(q < 0 ? '' : target.slice(q + 1));
+      const { handler, params } = router.match(method, path);
+      reply = await handler({
+        method, path, params, query, headers: req.headers,
+        body: () => readBody(req, MAX_BODY_BYTES),
+      }, ctx);
+    } catch (e) {
+      if (e instanceof HttpError) {
+        reply = { status: e.status, json: errorBody(e.code, e.message), headers: { ...e.headers } };
+      } else {
+        ctx.logger.error({ err: e, method, url: req.url }, 'http handler failed');
+        reply = { status: 500, json: errorBody('E_HTTP_INTERNAL', 'internal error; see the gateway log') };
+      }
+      // Do not read on after a refusal: the rest of a large body is dropped with the connection.
+      if (method === 'POST' || method === 'PUT') reply = { ...reply, headers: { ...reply.headers, connection: 'close' } };
+    }
+    if (!res.headersSent) send(res, reply, method === 'HEAD');
+  };
+}
+
+export async function startHttpApi(ctx: HttpContext, host: string, port: number): Promise<HttpApi> {
+  const router = new Router(ROUTES);
+  const server = createServer(handleRequest(router, ctx));
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    address,
+    url: `http://${shownHost}:${address.port}`,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        // Requests still running get a moment, then their sockets go.
+        setTimeout(() => server.closeAllConnections(), 2000).unref();
+      });
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * The one Prometheus registry of the process (only gateway/ imports prom-client). It
+ * implements the node's and the MQTT bridge's metrics interfaces. Naming follows the
+ * Prometheus conventions: `meterledger_` prefix, base units (seconds, bytes), `_total`
+ * on counters, and labels with a bounded set of values.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ALL_REASON_CODES, type ReasonCode, type Transport } from '../protocols/index.js';
+import type { NodeMetrics } from '../ledger-node/metrics.js';
+import type { BridgeMetrics } from '../bridge/mqtt/metrics.js';
+
+const P = 'meterledger_';
+const TRANSPORTS: readonly Transport[] = ['mqtt', 'xmpp', 'http'];
+/** connect-refused reasons kept as label values; anything past this many becomes "other". */
+const MAX_REFUSE_REASONS = 16;
+
+export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
+  readonly registry = new Registry();
+
+  private readonly received = new Counter({ name: `${P}readings_received_total`, help: 'Readings handed to intake, by transport.', labelNames: ['transport'], registers: [this.registry] });
+  private readonly accepted = new Counter({ name: `${P}readings_accepted_total`, help: 'Readings durably accepted.', registers: [this.registry] });
+  private readonly rejected = new Counter({ name: `${P}readings_rejected_total`, help: 'Readings refused, by reason code.', labelNames: ['reason'], registers: [this.registry] });
+  private readonly sigs = new Counter({ name: `${P}signature_verifications_total`, help: 'Signatures verified.', registers: [this.registry] });
+  private readonly sigSeconds = new Histogram({ name: `${P}signature_verify_seconds`, help: 'Time to verify one batch of signatures.', buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [this.registry] });
+  private readonly acceptSeconds = new Histogram({ name: `${P}accept_latency_seconds`, help: 'From submit to durable accept, per reading.', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [this.registry] });
+  private readonly commitSeconds = new Histogram({ name: `${P}commit_latency_seconds`, help: 'From durable accept to commit, per reading.', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120], registers: [this.registry] });
+  private readonly backlogTxs = new Gauge({ name: `${P}backlog_transactions`, help: 'Accepted transactions not yet committed.', registers: [this.registry] });
+  private readonly backlogAge = new Gauge({ name: `${P}backlog_oldest_age_seconds`, help: 'Age of the oldest accepted, uncommitted transaction.', registers: [this.registry] });
+  private readonly height = new Gauge({ name: `${P}block_height`, help: 'Height of the last committed block.', registers: [this.registry] });
+  private readonly blockTxs = new Histogram({ name: `${P}block_transactions`, help: 'Transactions per committed block.', buckets: [0, 1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000], registers: [this.registry] });
+  private readonly blockBytes = new Histogram({ name: `${P}block_size_bytes`, help: 'Encoded size of committed blocks.', buckets: [256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216], registers: [this.registry] });
+  private readonly blockInterval = new Histogram({ name: `${P}block_interval_seconds`, help: 'Time between consecutive committed blocks.', buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300], registers: [this.registry] });
+  private readonly storeBytes = new Gauge({ name: `${P}store_size_bytes`, help: 'Size of the block store on disk.', registers: [this.registry] });
+  private readonly clients = new Gauge({ name: `${P}mqtt_clients_connected`, help: 'MQTT clients connected now.', registers: [this.registry] });
+  private readonly refused = new Counter({ name: `${P}mqtt_connect_refused_total`, help: 'MQTT CONNECTs refused, by reason.', labelNames: ['reason'], registers: [this.registry] });
+  private readonly publishes = new Counter({ name: `${P}mqtt_publishes_received_total`, help: 'MQTT PUBLISH packets received from clients.', registers: [this.registry] });
+  private readonly receipts = new Counter({ name: `${P}mqtt_receipts_delivered_total`, help: 'Receipt messages published to meters.', registers: [this.registry] });
+  private readonly info = new Gauge({ name: `${P}build_info`, help: 'Always 1; labels say the version and chain.', labelNames: ['version', 'chain_id'], registers: [this.registry] });
+  private readonly refuseReasons = new Set<string>();
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: P });
+    // Zero every known label value, so rates and alerts work before the first event.
+    for (const t of TRANSPORTS) this.received.inc({ transport: t }, 0);
+    for (const r of ALL_REASON_CODES) this.rejected.inc({ reason: r }, 0);
+  }
+
+  /** Set once the chain is known. */
+  setInfo(version: string, chainId: string): void {
+    this.info.set({ version, chain_id: chainId }, 1);
+  }
+
+  // NodeMetrics
+  readingReceived(transport: Transport): void {
+    this.received.inc({ transport: TRANSPORTS.includes(transport) ? transport : 'other' });
+  }
+  readingAccepted(): void {
+    this.accepted.inc();
+  }
+  readingRejected(code: ReasonCode): void {
+    this.rejected.inc({ reason: ALL_REASON_CODES.includes(code) ? code : 'other' });
+  }
+  signaturesVerified(count: number, seconds: number): void {
+    this.sigs.inc(count);
+    this.sigSeconds.observe(seconds);
+  }
+  acceptLatency(seconds: number): void {
+    this.acceptSeconds.observe(seconds);
+  }
+  commitLatency(seconds: number): void {
+    this.commitSeconds.observe(seconds);
+  }
+  backlog(count: number, oldestAgeSeconds: number): void {
+    this.backlogTxs.set(count);
+    this.backlogAge.set(oldestAgeSeconds);
+  }
+  blockCommitted(height: number, txCount: number, bytes: number, intervalSeconds: number): void {
+    this.height.set(height);
+    this.blockTxs.observe(txCount);
+    this.blockBytes.observe(bytes);
+    this.blockInterval.observe(intervalSeconds);
+  }
+  storeSizeBytes(bytes: number): void {
+    this.storeBytes.set(bytes);
+  }
+
+  // BridgeMetrics
+  clientsConnected(n: number): void {
+    this.clients.set(n);
+  }
+  connectRefused(reason: string): void {
+    let label = /^[A-Za-z0-9_.-]{1,48}$/.test(reason) ? reason : 'other';
+    if (!this.refuseReasons.has(label)) {
+      if (this.refuseReasons.size >= MAX_REFUSE_REASONS) label = 'other';
+      else this.refuseReasons.add(label);
+    }
+    this.refused.inc({ reason: label });
+  }
+  publishReceived(): void {
+    this.publishes.inc();
+  }
+  receiptDelivered(): void {
+    this.receipts.inc();
+  }
+
+  /** The text exposition format and its content type. */
+  async scrape(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * A fleet of simulated meters against a running gateway: K signed readings per meter at
+ * QoS 1, then wait for each PUBACK and each 'committed' receipt, and check every receipt
+ * with the genesis alone. The totals say whether "nothing acknowledged is lost" held.
+ */
+import { readdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { MqttClient } from 'mqtt';
+import {
+  type Genesis, TxType, decodeReceiptsTopicMessage, equalBytes, readingsTopic, sha256, toHex, verifyReceipt,
+} from '../../protocols/index.js';
+import { dataPaths } from '../../ledger-node/devchain.js';
+import { type KeyPair, loadKeyFile } from '../../ledger-node/keyfile.js';
+import type { MeterView } from '../../ledger-node/api.js';
+import { GatewayError } from '../errors.js';
+import { signReading } from '../cli/sign.js';
+import { getJsonOrUndefined } from '../cli/http-client.js';
+import { connectMeter, publishQos1 } from './meter-client.js';
+import { type LatencySummary, summarize } from './stats.js';
+
+export interface SimOptions {
+  readonly dataDir: string;
+  readonly genesis: Genesis;
+  readonly mqttUrl: string;
+  /** Gateway HTTP API: sequence numbers continue from each meter's lastSeq. */
+  readonly httpUrl?: string;
+  /** First N meter key files (sorted by id); default all. */
+  readonly meters?: number;
+  readonly readings: number;
+  /** Readings per second over all meters; default as fast as the in-flight window allows. */
+  readonly rate?: number;
+  /** Unacknowledged publishes allowed at once, over all meters. */
+  readonly maxInFlight: number;
+  /** How long to wait for PUBACKs and receipts after the last publish (and for progress while publishing). */
+  readonly timeoutMs: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface SimReport {
+  readonly meters: number;
+  readonly sent: number;
+  /** PUBACK received. */
+  readonly acknowledged: number;
+  /** A valid 'committed' receipt arrived. */
+  readonly receipted: number;
+  readonly rejected: number;
+  readonly rejectedByCode: Record<string, number>;
+  /** Acknowledged, not rejected, and no valid receipt before the timeout. */
+  readonly missing: number;
+  readonly invalidReceipts: number;
+  readonly publishErrors: number;
+  readonly ack: LatencySummary;
+  readonly receipt: LatencySummary;
+  readonly durationS: number;
+}
+
+interface Tracked {
+  readonly meterId: string;
+  readonly seq: bigint;
+  readonly sentAt: number;
+  ackAt?: number;
+  receiptAt?: number;
+  rejected?: string;
+  failed?: boolean;
+  invalid?: string;
+}
+
+const settled = (t: Tracked): boolean =>
+  t.failed === true || t.rejected !== undefined || t.invalid !== undefined || (t.ackAt !== undefined && t.receiptAt !== undefined);
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Meter ids with a key file in <dataDir>/keys/meters, sorted. */
+export function meterIdsInDataDir(dataDir: string): string[] {
+  try {
+    return readdirSync(dataPaths(resolve(dataDir)).meterKeys).filter((f) => f.endsWith('.key')).map((f) => f.slice(0, -4)).sort();
+  } catch {
+    return [];
+  }
+}
+
+export async function runSimulation(o: SimOptions): Promise<SimReport> {
+  const log = o.log ?? (() => undefined);
+  const chainId = o.genesis.chainId;
+  const all = meterIdsInDataDir(o.dataDir);
+  if (all.length === 0) throw new GatewayError('E_SIM_NO_METERS', `no meter keys in ${dataPaths(resolve(o.dataDir)).meterKeys}`);
+  const ids = all.slice(0, o.meters ?? all.length);
+  if (o.meters !== undefined && o.meters > all.length) throw new GatewayError('E_SIM_NO_METERS', `asked for ${o.meters} meters, ${all.length} key files exist`);
+
+  const keys = new Map<string, KeyPair>(ids.map((id) => [id, loadKeyFile(dataPaths(resolve(o.dataDir)).meterKey(id))]));
+  const nextSeq = new Map<string, bigint>();
+  for (const id of ids) {
+    let start = BigInt(Date.now()) * 1000n; // never collides with an earlier run's numbers
+    if (o.httpUrl) {
+      const m = await getJsonOrUndefined<MeterView>(o.httpUrl, `/api/v1/meters/${encodeURIComponent(id)}`);
+      if (!m) throw new GatewayError('E_SIM_UNKNOWN_METER', `the gateway knows no meter "${id}"`);
+      start = BigInt(m.lastSeq) + 1n;
+    }
+    nextSeq.set(id, start);
+  }
+
+  const tracked = new Map<string, Tracked>();
+  let wake: (() => void) | undefined;
+  const poke = (): void => {
+    wake?.();
+    wake = undefined;
+  };
+  const onMessage = (_topic: string, payload: Uint8Array): void => {
+    let msg;
+    try {
+      msg = decodeReceiptsTopicMessage(payload);
+    } catch {
+      return;
+    }
+    const t = tracked.get(toHex(msg.txHash));
+    if (!t || settled(t)) return; // earlier runs' messages in a persistent session
+    if (msg.status === 'rejected') t.rejected = msg.code;
+    else {
+      try {
+        const v = verifyReceipt(o.genesis, msg.receipt);
+        if (!equalBytes(v.tx.hash, msg.txHash)) t.invalid = 'receipt is for another transaction';
+        else t.receiptAt = performance.now();
+      } catch (e) {
+        t.invalid = (e as Error).message;
+      }
+    }
+    if (settled(t)) poke();
+  };
+
+  log(`connecting ${ids.length} meters to ${o.mqttUrl}`);
+  const clients = new Map<string, MqttClient>();
+  try {
+    for (let i = 0; i < ids.length; i += 50) {
+      const batch = ids.slice(i, i + 50);
+      const cs = await Promise.all(batch.map((id) => connectMeter({
+        url: o.mqttUrl, chainId, meterId: id, key: keys.get(id)!, connectTimeoutMs: Math.min(o.timeoutMs, 10_000), onMessage,
+      })));
+      batch.forEach((id, k) => clients.set(id, cs[k]!));
+    }
+
+    const total = ids.length * o.readings;
+    log(`publishing ${total} readings (${o.readings} per meter)${o.rate ? ` at ${o.rate}/s` : ''}`);
+    const t0 = performance.now();
+    const whBase = Math.floor(Date.now() / 1000);
+    let inFlight = 0;
+    let publishErrors = 0;
+    for (let n = 0; n < total; n++) {
+      const id = ids[n % ids.length]!;
+      const i = Math.floor(n / ids.length);
+      if (o.rate) {
+        const due = t0 + (n * 1000) / o.rate;
+        const wait = due - performance.now();
+        if (wait > 0) await sleep(wait);
+      }
+      const since = performance.now();
+      while (inFlight >= o.maxInFlight) {
+        if (performance.now() - since > o.timeoutMs) throw new GatewayError('E_SIM_STALLED', `no PUBACK for ${o.timeoutMs} ms with ${inFlight} publishes in flight`);
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, 100);
+        });
+      }
+      const seq = nextSeq.get(id)!;
+      nextSeq.set(id, seq + 1n);
+      const tx = signReading(chainId, keys.get(id)!, { type: TxType.Reading, meterId: id, seq, time: Date.now(), importWh: whBase + i });
+      const t: Tracked = { meterId: id, seq, sentAt: performance.now() };
+      tracked.set(toHex(sha256(tx)), t);
+      inFlight++;
+      publishQos1(clients.get(id)!, readingsTopic(id), tx).then(
+        () => {
+          t.ackAt = performance.now();
+        },
+        () => {
+          t.failed = true;
+          publishErrors++;
+        },
+      ).finally(() => {
+        inFlight--;
+        poke();
+      });
+    }
+
+    log(`waiting up to ${o.timeoutMs / 1000} s for PUBACKs and receipts`);
+    const deadline = performance.now() + o.timeoutMs;
+    for (;;) {
+      const open = [...tracked.values()].filter((t) => !settled(t)).length;
+      if (open === 0 || performance.now() >= deadline) break;
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, 200);
+      });
+    }
+    const durationS = (performance.now() - t0) / 1000;
+
+    const ts = [...tracked.values()];
+    const rejectedByCode: Record<string, number> = {};
+    for (const t of ts) if (t.rejected) rejectedByCode[t.rejected] = (rejectedByCode[t.rejected] ?? 0) + 1;
+    const acked = ts.filter((t) => t.ackAt !== undefined);
+    return {
+      meters: ids.length,
+      sent: ts.length,
+      acknowledged: acked.length,
+      receipted: acked.filter((t) => t.receiptAt !== undefined).length,
+      rejected: ts.filter((t) => t.rejected !== undefined).length,
+      rejectedByCode,
+      missing: acked.filter((t) => t.receiptAt === undefined && t.rejected === undefined).length,
+      invalidReceipts: ts.filter((t) => t.invalid !== undefined).length,
+      publishErrors,
+      ack: summarize(acked.map((t) => t.ackAt! - t.sentAt)),
+      receipt: summarize(acked.filter((t) => t.receiptAt !== undefined).map((t) => t.receiptAt! - t.sentAt)),
+      durationS: Math.round(durationS * 1000) / 1000,
+    };
+  } finally {
+    await Promise.all([...clients.values()].map((c) => c.endAsync(true).catch(() => undefined)));
+  }
+}

@@ -1,0 +1,148 @@
+/** Gateway config: defaults < file < METERLEDGER_* env < flags; every refusal names its field. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CONFIG_REFERENCE, configReferenceMarkdown, loadConfig } from '../../../gateway/config.js';
+import { ConfigError } from '../../../gateway/errors.js';
+
+function tempDir(t: { after(fn: () => void): void }): string {
+  const d = mkdtempSync(join(tmpdir(), 'ml-config-'));
+  t.after(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+/** Assert loading throws E_CONFIG_INVALID whose message starts with `field: `. */
+function assertInvalid(fn: () => unknown, field: string, why?: RegExp): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
+    assert.equal(e.code, 'E_CONFIG_INVALID');
+    assert.equal(e.field, field);
+    assert.ok(e.message.startsWith(`E_CONFIG_INVALID: ${field}: `), e.message);
+    if (why) assert.match(e.message, why);
+    return true;
+  });
+}
+
+test('defaults: every field has the documented default', () => {
+  const c = loadConfig({ flags: { 'data-dir': '/srv/ml' }, env: {} });
+  assert.equal(c.dataDir, '/srv/ml');
+  assert.deepEqual(c.mqtt, { host: '127.0.0.1', port: 1883, allowAnonymous: false, tokenMaxAgeMs: 300_000, maxPayloadBytes: 4096, accounts: [] });
+  assert.deepEqual(c.http, { host: '127.0.0.1', port: 8080 });
+  assert.deepEqual(c.ledger, {
+    blockIntervalMs: 1000, blockMaxTxs: 2000, maxPastMs: 7 * 86_400_000, maxFutureMs: 300_000, maxBacklog: 100_000,
+    verifyWorkers: availableParallelism(),
+  });
+  assert.equal(c.log.level, 'info');
+});
+
+test('precedence: flags override env, env overrides the file, the file overrides defaults', (t) => {
+  const d = tempDir(t);
+  const file = join(d, 'gw.json');
+  writeFileSync(file, JSON.stringify({
+    dataDir: 'data', mqtt: { port: 1001, host: '0.0.0.0' }, http: { port: 2001 }, ledger: { blockIntervalMs: 500 }, log: { level: 'warn' },
+  }));
+  const env = { METERLEDGER_MQTT_PORT: '1002', METERLEDGER_HTTP_PORT: '2002', METERLEDGER_LOG_LEVEL: 'debug' };
+  const c = loadConfig({ flags: { config: file, 'mqtt-port': '1003' }, env });
+  assert.equal(c.mqtt.port, 1003, 'flag beats env');
+  assert.equal(c.http.port, 2002, 'env beats file');
+  assert.equal(c.log.level, 'debug', 'env beats file');
+  assert.equal(c.mqtt.host, '0.0.0.0', 'file beats default');
+  assert.equal(c.ledger.blockIntervalMs, 500, 'file beats default');
+  assert.equal(c.ledger.blockMaxTxs, 2000, 'default when nobody sets it');
+  assert.equal(c.dataDir, join(d, 'data'), 'relative paths in the file resolve against its folder');
+});
+
+test('<dataDir>/config.json is read when present and no --config is given', (t) => {
+  const d = tempDir(t);
+  writeFileSync(join(d, 'config.json'), JSON.stringify({ http: { port: 9999, adminToken: 'a-very-long-admin-token' } }));
+  const c = loadConfig({ flags: { 'data-dir': d }, env: {} });
+  assert.equal(c.http.port, 9999);
+  assert.equal(c.http.adminToken, 'a-very-long-admin-token');
+});
+
+test('env names: METERLEDGER_BLOCK_INTERVAL_MS, METERLEDGER_DATA_DIR and booleans', () => {
+  const c = loadConfig({
+    env: { METERLEDGER_DATA_DIR: '/x', METERLEDGER_BLOCK_INTERVAL_MS: '250', METERLEDGER_MQTT_ALLOW_ANONYMOUS: 'true', METERLEDGER_VERIFY_WORKERS: '0' },
+  });
+  assert.equal(c.dataDir, '/x');
+  assert.equal(c.ledger.blockIntervalMs, 250);
+  assert.equal(c.mqtt.allowAnonymous, true);
+  assert.equal(c.ledger.verifyWorkers, 0);
+});
+
+test('a missing data dir is an error naming dataDir', () => {
+  assertInvalid(() => loadConfig({ env: {} }), 'dataDir', /--data-dir/);
+});
+
+test('bad values from flags and env name their field and where they came from', () => {
+  const base = { 'data-dir': '/d' };
+  assertInvalid(() => loadConfig({ flags: { ...base, 'mqtt-port': 'abc' } }), 'mqtt.port', /must be an integer 0\.\.65535.*--mqtt-port/);
+  assertInvalid(() => loadConfig({ flags: { ...base, 'mqtt-port': '70000' } }), 'mqtt.port', /0\.\.65535/);
+  assertInvalid(() => loadConfig({ flags: { ...base, 'http-port': '-1' } }), 'http.port');
+  assertInvalid(() => loadConfig({ flags: { ...base, 'log-level': 'loud' } }), 'log.level', /one of/);
+  assertInvalid(() => loadConfig({ flags: { ...base, 'mqtt-host': 'bad host!' } }), 'mqtt.host');
+  assertInvalid(() => loadConfig({ flags: base, env: { METERLEDGER_BLOCK_INTERVAL_MS: '1.5' } }), 'ledger.blockIntervalMs', /METERLEDGER_BLOCK_INTERVAL_MS/);
+  assertInvalid(() => loadConfig({ flags: base, env: { METERLEDGER_MQTT_ALLOW_ANONYMOUS: 'maybe' } }), 'mqtt.allowAnonymous', /true or false/);
+  assertInvalid(() => loadConfig({ flags: base, env: { METERLEDGER_HTTP_ADMIN_TOKEN: 'short' } }), 'http.adminToken', /at least 16/);
+  assertInvalid(() => loadConfig({ flags: base, env: { METERLEDGER_VERIFY_WORKERS: '1000' } }), 'ledger.verifyWorkers');
+});
+
+test('a secret is never echoed in the error', () => {
+  assert.throws(() => loadConfig({ flags: { 'data-dir': '/d' }, env: { METERLEDGER_HTTP_ADMIN_TOKEN: 'sekrit' } }), (e: Error) => !e.message.includes('sekrit'));
+});
+
+test('the file: unknown fields, wrong types, bad JSON, TLS half-set, accounts, port clashes', (t) => {
+  const d = tempDir(t);
+  const load = (doc: unknown): unknown => {
+    const f = join(d, 'c.json');
+    writeFileSync(f, typeof doc === 'string' ? doc : JSON.stringify(doc));
+    return loadConfig({ file: f, flags: { 'data-dir': d }, env: {} });
+  };
+  assertInvalid(() => load({ mqtt: { prot: 1 } }), 'mqtt.prot', /unknown field/);
+  assertInvalid(() => load({ color: 'blue' }), 'color', /unknown field/);
+  assertInvalid(() => load({ mqtt: { port: '1883' } }), 'mqtt.port', /integer/);
+  assertInvalid(() => load({ mqtt: 5 }), 'mqtt', /object/);
+  assertInvalid(() => load('{nope'), 'config', /not JSON/);
+  assertInvalid(() => load({ mqtt: { tls: { port: 8883, keyFile: 'k.pem' } } }), 'mqtt.tls.certFile', /required/);
+  assertInvalid(() => load({ mqtt: { tokenMaxAgeMs: 10 } }), 'mqtt.tokenMaxAgeMs');
+  assertInvalid(() => load({ mqtt: { maxPayloadBytes: 0 } }), 'mqtt.maxPayloadBytes');
+  assertInvalid(() => load({ mqtt: { accounts: {} } }), 'mqtt.accounts', /array/);
+  assertInvalid(() => load({ mqtt: { accounts: [{ username: 'ops' }] } }), 'mqtt.accounts[0].passwordHash');
+  assertInvalid(() => load({ mqtt: { accounts: [{ username: 'ops', passwordHash: 'x', publsh: [] }] } }), 'mqtt.accounts[0].publsh', /unknown field/);
+  assertInvalid(() => load({ mqtt: { accounts: [{ username: 'ops', passwordHash: 'x', subscribe: [1] }] } }), 'mqtt.accounts[0].subscribe');
+  assertInvalid(() => load({ mqtt: { port: 8080 } }), 'http.port', /already used by mqtt.port/);
+  assertInvalid(() => load({ ledger: { blockMaxTxs: 0 } }), 'ledger.blockMaxTxs');
+  assertInvalid(() => load({ ledger: { maxBacklog: -5 } }), 'ledger.maxBacklog');
+  assertInvalid(() => load({ ledger: { maxPastMs: 'week' } }), 'ledger.maxPastMs');
+  assertInvalid(() => load({ ledger: { maxFutureMs: null } }), 'ledger.maxFutureMs');
+  assertInvalid(() => load({ mqtt: { ws: { port: 99999 } } }), 'mqtt.ws.port');
+  assertInvalid(() => load({ mqtt: { allowAnonymous: 'yes' } }), 'mqtt.allowAnonymous');
+  assertInvalid(() => loadConfig({ file: join(d, 'absent.json'), flags: { 'data-dir': d } }), 'config', /cannot read/);
+});
+
+test('a full file loads: TLS, WebSocket and accounts', (t) => {
+  const d = tempDir(t);
+  const f = join(d, 'c.json');
+  writeFileSync(f, JSON.stringify({
+    dataDir: '.', mqtt: { tls: { port: 8883, keyFile: 'k.pem', certFile: 'c.pem' }, ws: { port: 8083 },
+      accounts: [{ username: 'ops', passwordHash: 'h', subscribe: ['meters/+/receipts'] }] },
+  }));
+  const c = loadConfig({ file: f, env: {} });
+  assert.deepEqual(c.mqtt.tls, { port: 8883, keyFile: join(d, 'k.pem'), certFile: join(d, 'c.pem') });
+  assert.deepEqual(c.mqtt.ws, { port: 8083 });
+  assert.deepEqual(c.mqtt.accounts, [{ username: 'ops', passwordHash: 'h', subscribe: ['meters/+/receipts'] }]);
+});
+
+test('CONFIG_REFERENCE: one row per field, unique env names, METERLEDGER_ prefix, and a Markdown table', () => {
+  const fields = CONFIG_REFERENCE.map((f) => f.field);
+  assert.equal(new Set(fields).size, fields.length);
+  const envs = CONFIG_REFERENCE.flatMap((f) => (f.env ? [f.env] : []));
+  assert.equal(new Set(envs).size, envs.length);
+  for (const e of envs) assert.match(e, /^METERLEDGER_[A-Z0-9_]+$/);
+  for (const f of ['dataDir', 'mqtt.port', 'http.adminToken', 'ledger.verifyWorkers', 'log.level']) assert.ok(fields.includes(f), f);
+  const md = configReferenceMarkdown();
+  assert.equal(md.trim().split('\n').length, CONFIG_REFERENCE.length + 2);
+  assert.match(md, /\| `mqtt\.port` \| `METERLEDGER_MQTT_PORT` \| `--mqtt-port` \| 1883 \|/);
+});

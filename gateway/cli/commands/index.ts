@@ -21,6 +21,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'meter rotate', summary: 'give a meter a new key through a gateway', load: async () => (await import('./meter.js')).meterRotateCommand },
   { name: 'meter revoke', summary: 'revoke a meter through a gateway', load: async () => (await import('./meter.js')).meterRevokeCommand },
   { name: 'verify', summary: 'audit a chain, local or remote, from its genesis', load: async () => (await import('./verify.js')).verifyCommand },
+  { name: 'hash-password', summary: 'print the scrypt hash of a local MQTT account password (read from stdin)', load: async () => (await import('./hash-password.js')).hashPasswordCommand },
   { name: 'receipt verify', summary: 'verify a receipt offline with the genesis file', load: async () => (await import('./receipt.js')).receiptVerifyCommand },
 ];
 

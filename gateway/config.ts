@@ -36,6 +36,8 @@ export interface GatewayConfig {
     readonly maxPastMs: number;
     readonly maxFutureMs: number;
     readonly maxBacklog: number;
+    readonly meterRatePerSecond: number;
+    readonly meterBurst: number;
     readonly verifyWorkers: number;
   };
   readonly log: { readonly level: LogLevel };
@@ -111,6 +113,10 @@ export const CONFIG_REFERENCE: readonly ConfigField[] = [
     meaning: 'A reading may be this far ahead of the gateway clock, ms.' },
   { field: 'ledger.maxBacklog', env: 'METERLEDGER_MAX_BACKLOG', default: '100000', kind: ms(1, 100_000_000),
     meaning: 'Accepted, uncommitted transactions allowed before E_GATEWAY_BUSY.' },
+  { field: 'ledger.meterRatePerSecond', env: 'METERLEDGER_METER_RATE_PER_SECOND', default: '50', kind: ms(0, 1_000_000),
+    meaning: 'Readings per second one meter may send on average; beyond it E_READING_RATE_LIMITED (0: no limit).' },
+  { field: 'ledger.meterBurst', env: 'METERLEDGER_METER_BURST', default: '500', kind: ms(1, 10_000_000),
+    meaning: 'Readings one meter may send at once before its rate applies.' },
   { field: 'ledger.verifyWorkers', env: 'METERLEDGER_VERIFY_WORKERS', default: '(number of CPUs)', kind: ms(0, 256),
     meaning: 'Signature-verification worker threads; 0 verifies on the main thread.' },
   { field: 'log.level', env: 'METERLEDGER_LOG_LEVEL', flag: 'log-level', default: 'info', kind: { t: 'enum', values: LOG_LEVELS },
@@ -336,6 +342,8 @@ function build(settings: Map<string, Setting>): GatewayConfig {
       maxPastMs: get('ledger.maxPastMs', 7 * DAY_MS),
       maxFutureMs: get('ledger.maxFutureMs', 300_000),
       maxBacklog: get('ledger.maxBacklog', 100_000),
+      meterRatePerSecond: get('ledger.meterRatePerSecond', 50),
+      meterBurst: get('ledger.meterBurst', 500),
       verifyWorkers: get('ledger.verifyWorkers', availableParallelism()),
     },
     log: { level: get<LogLevel>('log.level', 'info') },

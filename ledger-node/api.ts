@@ -27,6 +27,10 @@ export interface NodeOptions {
   readonly maxFutureMs?: number;
   /** Accepted but not yet committed transactions allowed before E_GATEWAY_BUSY. Default 100000. */
   readonly maxBacklog?: number;
+  /** Readings per second one meter may send on average (0: no limit). Default 50. */
+  readonly meterRatePerSecond?: number;
+  /** Readings one meter may send at once before its rate applies. Default 500. */
+  readonly meterBurst?: number;
   /** Signature-verification worker threads. Default: the number of CPUs. 0 verifies on the main thread. */
   readonly verifyWorkers?: number;
   readonly metrics?: NodeMetrics;

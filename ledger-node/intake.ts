@@ -12,6 +12,7 @@ import type { Logger } from './api.js';
 import type { SignatureVerifier } from './crypto/verifier.js';
 import type { Mempool } from './mempool.js';
 import type { NodeMetrics } from './metrics.js';
+import type { MeterRateLimiter } from './ratelimit.js';
 import type { Registry } from './registry.js';
 import { type Operators, applyTx, requiredSigner } from './rules.js';
 
@@ -22,6 +23,7 @@ export interface IntakeOptions {
   readonly maxFutureMs: number;
   readonly maxBacklog: number;
   readonly now: () => number;
+  readonly rateLimiter: MeterRateLimiter;
 }
 
 export class Intake implements IntakePort {
@@ -121,6 +123,9 @@ export class Intake implements IntakePort {
       const bound = this.registry.meter(b.meterId)?.jid;
       if (ctx.transport === 'xmpp' && bound !== undefined && bound !== ctx.jid) {
         throw new RejectionError(ReasonCode.WRONG_METER, `meter "${b.meterId}" may only submit from ${bound}`, 'jid');
+      }
+      if (ctx.transport !== 'http' && !this.opts.rateLimiter.take(b.meterId)) {
+        throw new RejectionError(ReasonCode.RATE_LIMITED, `meter "${b.meterId}" sends faster than its allowed rate; retry later`);
       }
       const now = this.opts.now();
       if (b.time < now - this.opts.maxPastMs || b.time > now + this.opts.maxFutureMs) {

@@ -16,6 +16,7 @@ import { loadKeyFile } from './keyfile.js';
 import { Mempool } from './mempool.js';
 import { noopMetrics } from './metrics.js';
 import { BlockProducer, type Head } from './producer.js';
+import { MeterRateLimiter } from './ratelimit.js';
 import { Registry } from './registry.js';
 import { applyTx, genesisMeters, operatorsOf, requiredSigner } from './rules.js';
 import { LedgerStore } from './store/store.js';
@@ -82,6 +83,7 @@ export class LedgerNode implements LedgerApi {
           chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes,
           maxPastMs: opts.maxPastMs ?? 7 * DAY, maxFutureMs: opts.maxFutureMs ?? 300_000,
           maxBacklog: opts.maxBacklog ?? 100_000, now,
+          rateLimiter: new MeterRateLimiter(opts.meterRatePerSecond ?? 50, opts.meterBurst ?? 500),
         },
         registry, operators, mempool, verifier, metrics, logger,
       );

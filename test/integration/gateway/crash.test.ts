@@ -25,7 +25,7 @@ describe('kill -9 under QoS 1 load', { timeout: 300_000 }, () => {
   test(`${KILLS} kills: every acknowledged reading is committed, the chain verifies`, async () => {
     assert.equal((await cli(['init', '--data-dir', dir, '--meters', String(METERS)])).code, 0);
     const cfg = join(dir, 'crash-config.json');
-    writeFileSync(cfg, JSON.stringify({ ledger: { blockIntervalMs: 250 } }));
+    writeFileSync(cfg, JSON.stringify({ ledger: { blockIntervalMs: 250, meterRatePerSecond: 0 } })); // a flood on purpose
     const gw = await GatewayProcess.create(dir, ['--config', cfg]);
     await gw.start();
     const genesis = parseGenesis(JSON.parse(readFileSync(dataPaths(dir).genesis, 'utf8')));

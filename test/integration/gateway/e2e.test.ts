@@ -5,13 +5,18 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
-import { decodeReceiptsTopicMessage, parseGenesis, receiptsTopic, verifyReceipt } from '../../../protocols/index.js';
+import { ClassicLevel } from 'classic-level';
+import { ReasonCode, TxType, decodeReceiptsTopicMessage, encodeCoseSign1, encodeProtectedHeader, encodeTxBody, parseGenesis, readingsTopic, receiptsTopic, verifyReceipt } from '../../../protocols/index.js';
+import { dataPaths } from '../../../ledger-node/devchain.js';
+import { loadKeyFile } from '../../../ledger-node/keyfile.js';
+import { Keys } from '../../../ledger-node/store/keys.js';
 import { GatewayProcess, cli } from '../../helpers/gateway-process.js';
+import { TestMeter } from '../../helpers/mqtt-meter.js';
 
 const run = promisify(execFile);
 
@@ -88,6 +93,35 @@ describe('single gateway, end to end over real MQTT', { timeout: 240_000 }, () =
     assert.notEqual(bad, 0);
   });
 
+  test('unsigned, tampered, replayed and stale readings are refused over MQTT with their codes', async () => {
+    const genesis = parseGenesis(JSON.parse(readFileSync(join(dir, 'genesis.json'), 'utf8')));
+    const id = 'meter-0005';
+    const m = await TestMeter.connect(gw.mqttUrl, genesis, id, loadKeyFile(dataPaths(dir).meterKey(id)));
+    try {
+      const seq = BigInt(Date.now()) * 1000n + 7n;
+      await m.publish(seq); // a good one first
+      const send = (bytes: Uint8Array) => m.client.publishAsync(readingsTopic(id), Buffer.from(bytes), { qos: 1 });
+      const body = { type: TxType.Reading, meterId: id, seq: seq + 1n, time: Date.now(), importWh: 1 } as const;
+      await send(encodeCoseSign1(encodeProtectedHeader(-8), encodeTxBody(body), new Uint8Array(64))); // unsigned: zero signature
+      const tampered = m.sign(seq + 2n);
+      tampered[tampered.length - 70] ^= 0x01;
+      await send(tampered);
+      await m.publish(seq); // replay of the first
+      await send(Uint8Array.from([0xd2, 0x84, 0x40])); // truncated COSE
+      const expected = [ReasonCode.BAD_SIGNATURE, ReasonCode.SEQ_REPLAY, ReasonCode.MALFORMED];
+      const deadline = Date.now() + 15_000;
+      const codes = () => m.messages.filter((x) => x.status === 'rejected').map((x) => (x.status === 'rejected' ? x.code : ''));
+      while (Date.now() < deadline && !(expected.every((c) => codes().includes(c)) && m.committedSeqs().has(seq))) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      for (const c of expected) assert.ok(codes().includes(c), `${c} not seen in ${codes().join(', ')}`);
+      assert.equal(codes().filter((c) => c === ReasonCode.BAD_SIGNATURE || c === ReasonCode.MALFORMED).length >= 3, true, 'unsigned and tampered both refused');
+      assert.ok(m.committedSeqs().has(seq), 'the good reading was committed once');
+    } finally {
+      await m.close();
+    }
+  });
+
   test('HTTP: status, readiness, metrics and receipts; receipt verify works offline', async () => {
     const st = await gw.json<{ chainId: string; height: number; headHash: string }>('/api/v1/status');
     assert.equal(st.status, 200);
@@ -131,6 +165,26 @@ describe('single gateway, end to end over real MQTT', { timeout: 240_000 }, () =
     assert.ok(after.height >= before.height);
     const r = await cli(['simulate', '--data-dir', dir, '--mqtt', gw.mqttUrl, '--meters', '2', '--readings', '5', '--json'], { timeoutMs: 60_000 });
     assert.equal(r.code, 0, r.stderr + r.stdout);
+  });
+
+  test('verify names the height of a block altered on disk', async () => {
+    assert.equal(await gw.stop(), 0);
+    const copy = mkdtempSync(join(tmpdir(), 'meterledger-e2e-tamper-'));
+    try {
+      cpSync(dir, copy, { recursive: true });
+      const db = new ClassicLevel<Uint8Array, Uint8Array>(join(copy, 'store'), { keyEncoding: 'view', valueEncoding: 'view' });
+      await db.open();
+      const b = (await db.get(Keys.block(2)))!;
+      b[b.length - 10] ^= 0x04; // one bit of one stored reading
+      await db.put(Keys.block(2), b);
+      await db.close();
+      const v = await cli(['verify', '--data-dir', copy], { timeoutMs: 60_000 });
+      assert.equal(v.code, 1);
+      assert.match(v.stdout + v.stderr, /FAILED at height 2: /);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+      await gw.start();
+    }
   });
 });
 

@@ -31,7 +31,7 @@ test('defaults: every field has the documented default', () => {
   assert.deepEqual(c.mqtt, { host: '127.0.0.1', port: 1883, allowAnonymous: false, tokenMaxAgeMs: 300_000, maxPayloadBytes: 4096, accounts: [] });
   assert.deepEqual(c.http, { host: '127.0.0.1', port: 8080 });
   assert.deepEqual(c.ledger, {
-    blockIntervalMs: 1000, blockMaxTxs: 2000, maxPastMs: 7 * 86_400_000, maxFutureMs: 300_000, maxBacklog: 100_000,
+    blockIntervalMs: 1000, blockMaxTxs: 2000, maxPastMs: 7 * 86_400_000, maxFutureMs: 300_000, maxBacklog: 100_000, meterRatePerSecond: 50, meterBurst: 500,
     verifyWorkers: availableParallelism(),
   });
   assert.equal(c.log.level, 'info');

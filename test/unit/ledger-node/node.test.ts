@@ -126,4 +126,21 @@ describe('ledger node: intake, blocks, receipts', () => {
     assert.deepEqual(audit, { ok: true, height: 1, txs: 3 });
     slow.cleanup();
   });
+
+  test('a meter above its rate is refused with E_READING_RATE_LIMITED; others are not', async () => {
+    const c = makeTestChain({ meters: 2 });
+    const n = await LedgerNode.open({ dataDir: c.dataDir, genesis: c.genesis, verifyWorkers: 0, meterRatePerSecond: 1, meterBurst: 2 });
+    try {
+      const [a, b] = c.meterIds;
+      assert.equal((await n.intake.submit(c.reading(a!, 1), mqtt(a!))).status, 'accepted');
+      assert.equal((await n.intake.submit(c.reading(a!, 2), mqtt(a!))).status, 'accepted');
+      rejectedWith(await n.intake.submit(c.reading(a!, 3), mqtt(a!)), ReasonCode.RATE_LIMITED);
+      assert.equal((await n.intake.submit(c.reading(b!, 1), mqtt(b!))).status, 'accepted');
+      await new Promise((r) => setTimeout(r, 1100)); // one token back
+      assert.equal((await n.intake.submit(c.reading(a!, 3), mqtt(a!))).status, 'accepted');
+    } finally {
+      await n.close();
+      c.cleanup();
+    }
+  });
 });

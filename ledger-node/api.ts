@@ -3,6 +3,8 @@
  */
 import type { BlockHeader, CommitCertificate, Genesis, IntakePort, Receipt, SubmitResult } from '../protocols/index.js';
 import type { NodeMetrics } from './metrics.js';
+import type { Timeouts } from './consensus/types.js';
+import type { Transport } from './p2p/transport.js';
 
 export interface Logger {
   debug(obj: object | string, msg?: string): void;
@@ -33,16 +35,39 @@ export interface NodeOptions {
   readonly meterBurst?: number;
   /** Signature-verification worker threads. Default: the number of CPUs. 0 verifies on the main thread. */
   readonly verifyWorkers?: number;
+  /**
+   * How to reach the other gateways of the chain over NATS. Required when genesis has
+   * more than one validator or this node is an observer; a lone validator needs none.
+   */
+  readonly nats?: NatsOptions;
+  /** A ready transport instead of NATS (in-process tests); takes precedence over `nats`. */
+  readonly transport?: Transport;
+  /** Consensus round timeouts (ms); defaults suit a LAN or one machine. */
+  readonly timeouts?: Timeouts;
   readonly metrics?: NodeMetrics;
   readonly logger?: Logger;
   /** The clock, injectable for tests. */
   readonly now?: () => number;
 }
 
+export interface NatsOptions {
+  readonly servers: string[];
+  readonly auth?: { user: string; pass: string } | { token: string } | { nkeySeed: string };
+  readonly tls?: { caFile?: string; certFile?: string; keyFile?: string };
+}
+
 export interface NodeStatus {
   readonly chainId: string;
   readonly role: 'validator' | 'observer';
   readonly validatorId: string | undefined;
+  /** This node's id in genesis (validator or observer). */
+  readonly nodeId: string;
+  /** Consensus round at the height being decided. */
+  readonly round: number;
+  /** Peers heard from in the last 10 s. */
+  readonly peers: readonly string[];
+  /** NATS connection state; undefined for a lone validator. */
+  readonly natsConnected: boolean | undefined;
   readonly height: number;
   /** Hex; the genesis hash while height is 0. */
   readonly headHash: string;

@@ -12,6 +12,7 @@ import {
 import { SignatureVerifier } from './crypto/verifier.js';
 import { dataPaths } from './devchain.js';
 import { type MeterRecord, applyTx, genesisMeters, operatorsOf, requiredSigner, sameRecord } from './rules.js';
+import { InvalidTxError, type TxContext, checkTxs } from './validate.js';
 import { decodeHead, decodeIndexEntry, decodeMeterRecord } from './store/codec.js';
 import { Keys, heightOfKey, meterIdOfMeterKey, meterIdOfReadingKey, seqOfReadingKey } from './store/keys.js';
 import { LedgerStore } from './store/store.js';
@@ -36,17 +37,19 @@ export class ChainAuditor {
   private headTime = 0;
   readonly meters: Map<string, MeterRecord>;
   private readonly operators;
+  private readonly txctx: TxContext;
   /** Where each committed reading is, when `trackReadings` (for the store's index check). */
   readonly positions = new Map<string, string>();
 
   constructor(
     private readonly genesis: Genesis,
-    private readonly verifier: SignatureVerifier = new SignatureVerifier(0),
+    verifier: SignatureVerifier = new SignatureVerifier(0),
     private readonly trackReadings = false,
   ) {
     this.headHash = genesisHash(genesis);
     this.meters = genesisMeters(genesis);
     this.operators = operatorsOf(genesis);
+    this.txctx = { chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes, operators: this.operators, verifier };
   }
 
   /** Check the next block; throws AuditError naming the height and what is wrong. */
@@ -78,25 +81,18 @@ export class ChainAuditor {
     const problem = commitProblem(this.genesis, hd, commit);
     if (problem) fail(`commit certificate: ${problem}`);
 
-    // Apply in order (the signer of a transaction depends on those before it), queue
-    // every signature check at once so the pool verifies them in parallel, then look.
-    const view = { meter: (id: string) => this.meters.get(id) };
-    const checks: Promise<boolean>[] = [];
-    block.txs.forEach((bytes, i) => {
-      try {
-        const tx = decodeTx(bytes, this.genesis.params.maxTxBytes);
-        const signer = requiredSigner(view, this.operators, tx);
-        checks.push(this.verifier.verify(signer.alg, signer.publicKey, sigStructure(tx.cose.protectedBytes, tx.cose.payload, this.genesis.chainId), tx.cose.signature));
-        const { meterId, next } = applyTx(view, tx);
-        this.meters.set(meterId, next);
-        if (this.trackReadings && tx.body.type === TxType.Reading) this.positions.set(seqKey(tx.body.meterId, tx.body.seq), `${h}:${i}`);
-      } catch (e) {
-        fail(`transaction ${i}: ${(e as Error).message}`);
-      }
-    });
-    const oks = await Promise.all(checks);
-    const bad = oks.indexOf(false);
-    if (bad >= 0) fail(`transaction ${bad}: signature does not verify`);
+    let checked;
+    try {
+      checked = await checkTxs(this.txctx, { meter: (id) => this.meters.get(id) }, block.txs);
+    } catch (e) {
+      return fail(e instanceof InvalidTxError ? e.message : String(e));
+    }
+    for (const [id, rec] of checked.changed) this.meters.set(id, rec);
+    if (this.trackReadings) {
+      checked.decoded.forEach((tx, i) => {
+        if (tx.body.type === TxType.Reading) this.positions.set(seqKey(tx.body.meterId, tx.body.seq), `${h}:${i}`);
+      });
+    }
     this.height = h;
     this.headHash = headerHash(hd);
     this.headTime = hd.time;

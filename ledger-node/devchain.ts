@@ -64,6 +64,64 @@ export function initDevChain(dataDir: string, opts: DevChainOptions): { genesis:
   return { genesis, meterIds: meters.map((m) => m.id) };
 }
 
+export interface ClusterOptions {
+  readonly validators: number;
+  readonly observers?: number;
+  /** Meters registered for each node: their keys go to that node's data dir only. */
+  readonly metersPerNode: number;
+  readonly chainId?: string;
+  readonly meterAlg?: MeterAlgChoice;
+}
+
+/** The meter ids of node `n` in a cluster made by initCluster. */
+export const clusterMeterId = (node: number, i: number): string => `n${node}-meter-${String(i + 1).padStart(4, '0')}`;
+
+/**
+ * A local cluster: one data dir per node (validators first, then observers), a shared
+ * genesis in each, every node's key in its own dir, the operator key in the first one.
+ */
+export function initCluster(dirs: readonly string[], opts: ClusterOptions): { genesis: Genesis; nodeIds: string[]; meterIds: string[][] } {
+  const total = opts.validators + (opts.observers ?? 0);
+  if (dirs.length !== total) throw new RangeError(`need ${total} data dirs, got ${dirs.length}`);
+  if (opts.validators < 1) throw new RangeError('at least one validator');
+  for (const d of dirs) if (existsSync(dataPaths(d).genesis)) throw new ProtocolError('E_DATADIR_EXISTS', `${d} already holds a chain`);
+  const nodeIds: string[] = [];
+  const validators: object[] = [];
+  const observers: object[] = [];
+  const meters = [];
+  const meterIds: string[][] = [];
+  for (let n = 0; n < total; n++) {
+    const p = dataPaths(dirs[n]!);
+    mkdirSync(dirs[n]!, { recursive: true, mode: 0o700 });
+    const k = generateKeyPair(Alg.EdDSA);
+    saveKeyFile(p.validatorKey, k);
+    const isValidator = n < opts.validators;
+    const id = isValidator ? `validator-${n}` : `observer-${n - opts.validators}`;
+    nodeIds.push(id);
+    (isValidator ? validators : observers).push({ id, alg: 'Ed25519', publicKey: toHex(k.publicKey), ...(isValidator ? { power: 1 } : {}) });
+    const mine = [];
+    for (let i = 0; i < opts.metersPerNode; i++) {
+      const alg = opts.meterAlg === 'ES256' || (opts.meterAlg === 'mixed' && i % 2 === 1) ? Alg.ES256 : Alg.EdDSA;
+      const mk = generateKeyPair(alg);
+      const mid = clusterMeterId(n, i);
+      saveKeyFile(p.meterKey(mid), mk);
+      meters.push({ id: mid, alg: AlgName[alg], publicKey: toHex(mk.publicKey), owner: 'owner-1' });
+      mine.push(mid);
+    }
+    meterIds.push(mine);
+  }
+  const operator = generateKeyPair(Alg.EdDSA);
+  saveKeyFile(dataPaths(dirs[0]!).operatorKey, operator);
+  const genesis = parseGenesis({
+    chainId: opts.chainId ?? `testnet-${toHex(randomBytes(4))}`,
+    genesisTime: new Date().toISOString(),
+    validators, observers, meters,
+    operators: [{ id: 'operator-0', alg: 'Ed25519', publicKey: toHex(operator.publicKey) }],
+  });
+  for (const d of dirs) writeFileSync(dataPaths(d).genesis, JSON.stringify(genesis, null, 2) + '\n', { mode: 0o644 });
+  return { genesis, nodeIds, meterIds };
+}
+
 /** Read and validate a genesis file; errors name the file and the field. */
 export function loadGenesisFile(path: string): Genesis {
   let text: string;

@@ -6,15 +6,15 @@
  */
 import {
   type CommittedReading, type IntakePort, type MeterAuthInfo, ReasonCode, RejectionError, type SignedTx,
-  type SubmitContext, type SubmitResult, TxType, decodeTx, equalBytes, sha256, sigStructure,
+  type SubmitContext, type SubmitResult, TxType, decodeTx, equalBytes, sha256, toHex,
 } from '../protocols/index.js';
 import type { Logger } from './api.js';
-import type { SignatureVerifier } from './crypto/verifier.js';
 import type { Mempool } from './mempool.js';
 import type { NodeMetrics } from './metrics.js';
 import type { MeterRateLimiter } from './ratelimit.js';
 import type { Registry } from './registry.js';
 import { type Operators, applyTx, requiredSigner } from './rules.js';
+import { type TxContext, verifyTxSignature } from './validate.js';
 
 export interface IntakeOptions {
   readonly chainId: string;
@@ -32,6 +32,8 @@ export class Intake implements IntakePort {
   /** Per-meter tail of the apply chain: keeps one meter's transactions in arrival order. */
   private readonly chains = new Map<string, Promise<unknown>>();
   private closed = false;
+  /** Told of every transaction accepted from a device or the API (not from peers): gossip. */
+  onAccepted: ((tx: SignedTx) => void) | undefined;
   private inflight = 0;
   private idle: (() => void) | undefined;
 
@@ -40,7 +42,7 @@ export class Intake implements IntakePort {
     private readonly registry: Registry,
     private readonly operators: Operators,
     private readonly mempool: Mempool,
-    private readonly verifier: SignatureVerifier,
+    private readonly txctx: TxContext,
     private readonly metrics: NodeMetrics,
     private readonly logger: Logger,
   ) {
@@ -114,9 +116,14 @@ export class Intake implements IntakePort {
 
   private async check(tx: SignedTx, ctx: SubmitContext): Promise<SubmitResult> {
     const b = tx.body;
+    const seq = b.type === TxType.Reading ? b.seq : 0n;
+    // The same bytes again (a retransmission, or gossip of what we hold): already durable.
+    if (this.mempool.has(toHex(tx.hash))) return { status: 'accepted', txHash: tx.hash, seq };
+    const fromPeer = ctx.transport === 'peer';
     if (b.type !== TxType.Reading) {
-      if (ctx.transport !== 'http') throw new RejectionError(ReasonCode.SCHEMA, 'only readings are taken from devices; operator transactions go to the HTTP API', 'type');
-    } else {
+      if (ctx.transport !== 'http' && !fromPeer) throw new RejectionError(ReasonCode.SCHEMA, 'only readings are taken from devices; operator transactions go to the HTTP API', 'type');
+    } else if (!fromPeer) {
+      // A peer's reading passed these checks at its gateway; our clock may differ a little.
       if (ctx.transport !== 'http' && b.meterId !== ctx.meterId) {
         throw new RejectionError(ReasonCode.WRONG_METER, `reading of "${b.meterId}" sent as "${ctx.meterId}"`, 'meterId');
       }
@@ -138,7 +145,7 @@ export class Intake implements IntakePort {
     // Cheap checks against the tip first, so floods of replays cost no signature check.
     const signer = requiredSigner(this.registry, this.operators, tx);
     applyTx(this.registry, tx);
-    const verified = this.verifier.verify(signer.alg, signer.publicKey, sigStructure(tx.cose.protectedBytes, tx.cose.payload, this.chainId), tx.cose.signature);
+    const verified = verifyTxSignature(this.txctx, signer, tx);
 
     const id = b.meterId;
     const prev = this.chains.get(id);
@@ -159,7 +166,8 @@ export class Intake implements IntakePort {
       if (this.chains.get(id) === tail) this.chains.delete(id);
     });
     await (await applied).durable;
-    return { status: 'accepted', txHash: tx.hash, seq: b.type === TxType.Reading ? b.seq : 0n };
+    if (!fromPeer) this.onAccepted?.(tx);
+    return { status: 'accepted', txHash: tx.hash, seq };
   }
 
   /** Refuse new submissions and wait for those under way. */

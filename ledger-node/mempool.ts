@@ -4,7 +4,7 @@
  * batch is written goes into the next batch), so an acknowledgement is never ahead of
  * the disk.
  */
-import type { SignedTx } from '../protocols/index.js';
+import { type SignedTx, toHex } from '../protocols/index.js';
 import type { LedgerStore } from './store/store.js';
 
 export interface PendingTx {
@@ -22,9 +22,10 @@ interface Staged {
 }
 
 export class Mempool {
-  private readonly durable: PendingTx[] = [];
-  private head = 0; // index of the first live entry in `durable`
+  /** Durable entries by tx hash (hex), in accept order (a Map keeps insertion order). */
+  private readonly durable = new Map<string, PendingTx>();
   private staged: Staged[] = [];
+  private readonly stagedHashes = new Set<string>();
   private flushing: Promise<void> | undefined;
 
   constructor(
@@ -40,7 +41,7 @@ export class Mempool {
   restore(entries: readonly { no: number; tx: SignedTx }[]): void {
     const now = performance.now();
     for (const e of entries) {
-      this.durable.push({ no: e.no, tx: e.tx, acceptedAt: now });
+      this.durable.set(toHex(e.tx.hash), { no: e.no, tx: e.tx, acceptedAt: now });
       this.nextNo = Math.max(this.nextNo, e.no + 1);
     }
   }
@@ -49,6 +50,7 @@ export class Mempool {
   add(tx: SignedTx): Promise<void> {
     return new Promise((resolve, reject) => {
       this.staged.push({ no: this.nextNo++, tx, resolve, reject });
+      this.stagedHashes.add(toHex(tx.hash));
       this.flushing ??= this.flush();
     });
   }
@@ -64,12 +66,17 @@ export class Mempool {
         // included it, so it goes too; the tip is rebuilt from what is on disk.
         const dropped = [...group, ...this.staged];
         this.staged = [];
+        for (const d of dropped) this.stagedHashes.delete(toHex(d.tx.hash));
         this.onWriteFailed(dropped.map((s) => s.tx));
         for (const s of dropped) s.reject(e);
         continue;
       }
       const now = performance.now();
-      for (const s of group) this.durable.push({ no: s.no, tx: s.tx, acceptedAt: now });
+      for (const s of group) {
+        const h = toHex(s.tx.hash);
+        this.stagedHashes.delete(h);
+        this.durable.set(h, { no: s.no, tx: s.tx, acceptedAt: now });
+      }
       for (const s of group) s.resolve();
       this.onDurable();
     }
@@ -83,32 +90,61 @@ export class Mempool {
 
   /** Durable entries, oldest first, at most `max`. */
   peek(max: number): PendingTx[] {
-    return this.durable.slice(this.head, this.head + max);
+    const out: PendingTx[] = [];
+    for (const p of this.durable.values()) {
+      if (out.length >= max) break;
+      out.push(p);
+    }
+    return out;
   }
 
-  /** Drop the `n` oldest durable entries (they are committed). */
-  shift(n: number): void {
-    this.head += n;
-    if (this.head > 4096 && this.head * 2 > this.durable.length) {
-      this.durable.splice(0, this.head);
-      this.head = 0;
+  /** The durable entries among `hashes`, without removing them. */
+  peekByHash(hashes: Iterable<string>): PendingTx[] {
+    const out: PendingTx[] = [];
+    for (const h of hashes) {
+      const p = this.durable.get(h);
+      if (p) out.push(p);
     }
+    return out;
+  }
+
+  /** Take committed (or no longer valid) transactions out; returns those that were here. */
+  remove(hashes: Iterable<string>): PendingTx[] {
+    const out: PendingTx[] = [];
+    for (const h of hashes) {
+      const p = this.durable.get(h);
+      if (p) {
+        this.durable.delete(h);
+        out.push(p);
+      }
+    }
+    return out;
+  }
+
+  /** Accepted already (durable or being written)? */
+  has(hashHex: string): boolean {
+    return this.durable.has(hashHex) || this.stagedHashes.has(hashHex);
   }
 
   /** Everything accepted, durable first then staged, in accept order. */
   all(): SignedTx[] {
-    return [...this.durable.slice(this.head).map((p) => p.tx), ...this.staged.map((s) => s.tx)];
+    return [...[...this.durable.values()].map((p) => p.tx), ...this.staged.map((s) => s.tx)];
+  }
+
+  /** Durable entries in accept order (to re-check them after a block). */
+  entries(): PendingTx[] {
+    return [...this.durable.values()];
   }
 
   get durableCount(): number {
-    return this.durable.length - this.head;
+    return this.durable.size;
   }
 
   get size(): number {
-    return this.durableCount + this.staged.length;
+    return this.durable.size + this.staged.length;
   }
 
   oldestAcceptedAt(): number | undefined {
-    return this.durable[this.head]?.acceptedAt;
+    return this.durable.values().next().value?.acceptedAt;
   }
 }

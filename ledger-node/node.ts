@@ -1,11 +1,11 @@
 /**
  * LedgerNode: opens the store, recovers the write-ahead, and wires intake, mempool,
- * verifier and block producer together. The one object gateway/ holds.
+ * verifier, chain writer and consensus driver together. The one object gateway/ holds.
  */
 import { availableParallelism } from 'node:os';
 import {
   type Genesis, ProtocolError, type Receipt, type SubmitResult, TxType, decodeBlock, decodeCommit, headerHash,
-  decodeTx, equalBytes, genesisHash, inclusionProof, sigStructure, toHex,
+  decodeKey, decodeTx, equalBytes, genesisHash, type SignedTx, inclusionProof, toHex,
 } from '../protocols/index.js';
 import type { LedgerApi, Logger, MeterView, NodeOptions, NodeStatus, ReadingView, StoredBlock } from './api.js';
 import { silentLogger } from './api.js';
@@ -15,10 +15,14 @@ import { Intake } from './intake.js';
 import { loadKeyFile } from './keyfile.js';
 import { Mempool } from './mempool.js';
 import { noopMetrics } from './metrics.js';
-import { BlockProducer, type Head } from './producer.js';
+import { ChainWriter, type Head } from './chain.js';
+import { ConsensusDriver } from './consensus/driver.js';
+import { NatsTransport } from './p2p/nats.js';
+import type { Transport } from './p2p/transport.js';
+import { SignatureCache, type TxContext, verifyTxSignature } from './validate.js';
 import { MeterRateLimiter } from './ratelimit.js';
 import { Registry } from './registry.js';
-import { applyTx, genesisMeters, operatorsOf, requiredSigner } from './rules.js';
+import { type Operators, applyTx, genesisMeters, operatorsOf, requiredSigner } from './rules.js';
 import { LedgerStore } from './store/store.js';
 
 const DAY = 86_400_000;
@@ -34,9 +38,12 @@ export class LedgerNode implements LedgerApi {
     private readonly store: LedgerStore,
     private readonly registry: Registry,
     private readonly mempool: Mempool,
-    private readonly producer: BlockProducer,
+    private readonly writer: ChainWriter,
+    private readonly driver: ConsensusDriver,
     private readonly verifier: SignatureVerifier,
-    private readonly validatorId: string,
+    private readonly transport: Transport | undefined,
+    private readonly nodeId: string,
+    private readonly isValidator: boolean,
     private readonly logger: Logger,
   ) {}
 
@@ -48,10 +55,17 @@ export class LedgerNode implements LedgerApi {
     const paths = dataPaths(opts.dataDir);
 
     const key = loadKeyFile(paths.validatorKey);
-    const me = genesis.validators.find((v) => v.publicKey === toHex(key.publicKey));
-    if (!me) throw new ProtocolError('E_NOT_VALIDATOR', `${paths.validatorKey} is not the key of any validator in genesis`);
+    const pk = toHex(key.publicKey);
+    const asValidator = genesis.validators.find((v) => v.publicKey === pk);
+    const asObserver = genesis.observers?.find((o) => o.publicKey === pk);
+    const nodeId = asValidator?.id ?? asObserver?.id;
+    if (nodeId === undefined) throw new ProtocolError('E_NOT_IN_GENESIS', `${paths.validatorKey} is the key of no validator or observer in genesis`);
+    if ((genesis.validators.length > 1 || asObserver) && !opts.nats && !opts.transport) {
+      throw new ProtocolError('E_NO_PEERS', `this chain has ${genesis.validators.length} validators${asObserver ? ' and this node is an observer' : ''}: configure nats.servers to reach the others`);
+    }
 
     const store = await LedgerStore.open(paths.store);
+    let transport: Transport | undefined;
     try {
       const gHash = genesisHash(genesis);
       const head = await openChain(store, genesis, gHash);
@@ -61,10 +75,10 @@ export class LedgerNode implements LedgerApi {
         await store.saveMeters(meters);
       }
       const registry = new Registry(meters);
-
       const verifier = new SignatureVerifier(opts.verifyWorkers ?? availableParallelism(), metrics);
       const operators = operatorsOf(genesis);
-      let producer: BlockProducer | undefined;
+      const txctx: TxContext = { chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes, operators, verifier, cache: new SignatureCache() };
+      let driver: ConsensusDriver | undefined;
       const mempool = new Mempool(
         store, 1,
         (dropped) => {
@@ -76,7 +90,7 @@ export class LedgerNode implements LedgerApi {
             }
           });
         },
-        () => producer?.poke(),
+        () => driver?.poke(),
       );
       const intake = new Intake(
         {
@@ -85,47 +99,40 @@ export class LedgerNode implements LedgerApi {
           maxBacklog: opts.maxBacklog ?? 100_000, now,
           rateLimiter: new MeterRateLimiter(opts.meterRatePerSecond ?? 50, opts.meterBurst ?? 500),
         },
-        registry, operators, mempool, verifier, metrics, logger,
+        registry, operators, mempool, txctx, metrics, logger,
       );
+      mempool.restore(await recoverWriteAhead(store, registry, operators, txctx, logger));
 
-      // Recover what was accepted before a stop or crash: it is valid against the tip in order.
-      const recovered = [];
-      for (const p of await store.loadPending()) {
-        try {
-          const tx = decodeTx(p.bytes, genesis.params.maxTxBytes);
-          const signer = requiredSigner(registry, operators, tx);
-          const ok = await verifier.verify(signer.alg, signer.publicKey, sigStructure(tx.cose.protectedBytes, tx.cose.payload, genesis.chainId), tx.cose.signature);
-          if (!ok) throw new Error('signature does not verify');
-          const { meterId, next } = applyTx(registry, tx);
-          registry.accept(meterId, next);
-          recovered.push({ no: p.no, tx });
-        } catch (e) {
-          throw new ProtocolError('E_STORE_CORRUPT', `write-ahead entry ${p.no} is invalid: ${(e as Error).message}`, { cause: e });
-        }
+      if (opts.transport) {
+        transport = opts.transport;
+      } else if (opts.nats) {
+        const peers = [...genesis.validators, ...(genesis.observers ?? [])].map((v) => ({ id: v.id, publicKey: decodeKey(v).publicKey }));
+        transport = await NatsTransport.connect({ ...opts.nats, chainId: genesis.chainId, nodeId, nodeKey: key.privateKey, peers, logger });
       }
-      mempool.restore(recovered);
-      if (recovered.length) logger.info({ recovered: recovered.length }, 'recovered accepted transactions from the write-ahead');
-
-      producer = new BlockProducer(
-        genesis, head,
+      const writer = new ChainWriter(genesis, head, store, registry, mempool, intake, metrics, logger);
+      driver = new ConsensusDriver(
         {
+          genesis, validatorId: asValidator?.id, nodeKey: key.privateKey, now,
           blockIntervalMs: opts.blockIntervalMs ?? 1000,
           blockMaxTxs: Math.min(opts.blockMaxTxs ?? 2000, genesis.params.maxBlockTxs),
-          validatorId: me.id, validatorKey: key.privateKey, now,
+          ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
         },
-        store, registry, mempool, intake, metrics, logger,
+        writer, store, mempool, registry, intake, txctx, transport, metrics, logger,
       );
-      const node = new LedgerNode(genesis, intake, store, registry, mempool, producer, verifier, me.id, logger);
+      const d = driver;
+      intake.onAccepted = (tx) => d.gossip(tx.bytes);
+      const node = new LedgerNode(genesis, intake, store, registry, mempool, writer, driver, verifier, transport, nodeId, asValidator !== undefined, logger);
+      await driver.start();
       node.isReady = true;
-      producer.poke();
       node.sizeTimer = setInterval(() => void store.sizeBytes().then((b) => metrics.storeSizeBytes(b), () => {}), 15_000).unref();
       node.backlogTimer = setInterval(() => {
         const oldest = mempool.oldestAcceptedAt();
         metrics.backlog(mempool.size, oldest === undefined ? 0 : (performance.now() - oldest) / 1000);
       }, 1000).unref();
-      logger.info({ chainId: genesis.chainId, height: head.height, validator: me.id }, 'ledger node open');
+      logger.info({ chainId: genesis.chainId, height: head.height, node: nodeId, role: asValidator ? 'validator' : 'observer' }, 'ledger node open');
       return node;
     } catch (e) {
+      await transport?.close().catch(() => {});
       await store.close().catch(() => {});
       throw e;
     }
@@ -136,10 +143,12 @@ export class LedgerNode implements LedgerApi {
   }
 
   status(): NodeStatus {
-    const h = this.producer.head;
+    const h = this.writer.head;
     return {
-      chainId: this.genesis.chainId, role: 'validator', validatorId: this.validatorId,
+      chainId: this.genesis.chainId, role: this.isValidator ? 'validator' : 'observer',
+      validatorId: this.isValidator ? this.nodeId : undefined, nodeId: this.nodeId,
       height: h.height, headHash: toHex(h.hash), headTime: h.time, pending: this.mempool.size, meters: this.registry.size,
+      round: this.driver.round, peers: this.transport?.peers() ?? [], natsConnected: this.transport?.connected(),
     };
   }
 
@@ -212,7 +221,8 @@ export class LedgerNode implements LedgerApi {
     clearInterval(this.backlogTimer);
     await this.intake.close();
     await this.mempool.settled();
-    await this.producer.drain(5000);
+    await this.driver.drain(this.transport ? 3000 : 5000);
+    await this.transport?.close().catch(() => {});
     await this.verifier.close();
     await this.store.close();
     this.logger.info({ pending: this.mempool.size }, 'ledger node closed');
@@ -243,4 +253,36 @@ async function openChain(store: LedgerStore, genesis: Genesis, gHash: Uint8Array
   if (!equalBytes(headerHash(header), head.hash)) throw new ProtocolError('E_STORE_CORRUPT', `head block ${head.height} does not hash to the head pointer`);
   if ((await store.blockBytes(head.height + 1)) !== undefined) throw new ProtocolError('E_STORE_CORRUPT', `a block above the head (${head.height + 1}) exists`);
   return { height: head.height, hash: head.hash, time: header.time };
+}
+
+/**
+ * Replay the write-ahead on top of the committed registry. An entry whose signature fails
+ * was altered on disk: refuse to start. One a block made invalid (a crash between a commit
+ * and its clean-up) is dropped.
+ */
+async function recoverWriteAhead(store: LedgerStore, registry: Registry, operators: Operators, txctx: TxContext, logger: Logger): Promise<{ no: number; tx: SignedTx }[]> {
+  const recovered = [];
+  const stale: number[] = [];
+  for (const p of await store.loadPending()) {
+    let tx: SignedTx;
+    let signer;
+    try {
+      tx = decodeTx(p.bytes, txctx.maxTxBytes);
+      signer = requiredSigner(registry, operators, tx);
+    } catch (e) {
+      throw new ProtocolError('E_STORE_CORRUPT', `write-ahead entry ${p.no} is invalid: ${(e as Error).message}`, { cause: e });
+    }
+    if (!(await verifyTxSignature(txctx, signer, tx))) throw new ProtocolError('E_STORE_CORRUPT', `write-ahead entry ${p.no}: signature does not verify`);
+    try {
+      const { meterId, next } = applyTx(registry, tx);
+      registry.accept(meterId, next);
+      recovered.push({ no: p.no, tx });
+    } catch (e) {
+      logger.warn({ entry: p.no, reason: (e as Error).message }, 'write-ahead entry already superseded by a block; dropped');
+      stale.push(p.no);
+    }
+  }
+  await store.deletePending(stale);
+  if (recovered.length) logger.info({ recovered: recovered.length }, 'recovered accepted transactions from the write-ahead');
+  return recovered;
 }

@@ -1,18 +1,19 @@
 /**
  * The meter registry in two layers: `committed` (what the stored blocks say) and the tip
  * (committed plus every accepted, not yet committed transaction, in accept order).
- * Intake checks against the tip; block production against the committed layer.
+ * Intake checks against the tip; blocks against the committed layer. After each block
+ * the tip is rebuilt from the committed layer and what is still waiting.
  */
 import type { MeterLookup, MeterRecord } from './rules.js';
 
 export class Registry implements MeterLookup {
-  private readonly overlay = new Map<string, { rec: MeterRecord; pending: number }>();
+  private readonly overlay = new Map<string, MeterRecord>();
 
   constructor(private readonly committedMeters: Map<string, MeterRecord>) {}
 
   /** The tip view. */
   meter(meterId: string): MeterRecord | undefined {
-    return this.overlay.get(meterId)?.rec ?? this.committedMeters.get(meterId);
+    return this.overlay.get(meterId) ?? this.committedMeters.get(meterId);
   }
 
   readonly committed: MeterLookup = { meter: (id) => this.committedMeters.get(id) };
@@ -29,19 +30,15 @@ export class Registry implements MeterLookup {
 
   /** An accepted transaction moved the tip. */
   accept(meterId: string, next: MeterRecord): void {
-    const o = this.overlay.get(meterId);
-    this.overlay.set(meterId, { rec: next, pending: (o?.pending ?? 0) + 1 });
+    this.overlay.set(meterId, next);
   }
 
-  /** A transaction accepted earlier is now committed. */
-  commit(meterId: string, next: MeterRecord, wasPending: boolean): void {
-    this.committedMeters.set(meterId, next);
-    if (!wasPending) return;
-    const o = this.overlay.get(meterId);
-    if (o && --o.pending <= 0) this.overlay.delete(meterId);
+  /** A block changed these records. Call resetTip afterwards. */
+  commit(changed: ReadonlyMap<string, MeterRecord>): void {
+    for (const [id, rec] of changed) this.committedMeters.set(id, rec);
   }
 
-  /** Forget the tip and rebuild it by re-applying `replay` (after a failed write-ahead). */
+  /** Rebuild the tip by re-applying what still waits, in order. */
   resetTip(replay: (accept: (meterId: string, next: MeterRecord) => void) => void): void {
     this.overlay.clear();
     replay((id, next) => this.accept(id, next));

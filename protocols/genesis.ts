@@ -34,6 +34,8 @@ export interface Genesis {
   /** RFC 3339 time, informational. */
   readonly genesisTime: string;
   readonly validators: readonly GenesisValidator[];
+  /** Gateways that replicate and take meter traffic without voting (Ed25519 node keys). */
+  readonly observers?: readonly GenesisKey[];
   readonly operators: readonly GenesisKey[];
   readonly meters: readonly GenesisMeter[];
   readonly params: GenesisParams;
@@ -103,7 +105,7 @@ function uniqueIds(list: readonly { id: string }[], field: string): void {
 /** Validate and normalize a parsed genesis document; errors name the field. */
 export function parseGenesis(doc: unknown): Genesis {
   if (!isObj(doc)) fail('', 'must be a JSON object');
-  onlyKeys(doc, ['chainId', 'genesisTime', 'validators', 'operators', 'meters', 'params'], '');
+  onlyKeys(doc, ['chainId', 'genesisTime', 'validators', 'observers', 'operators', 'meters', 'params'], '');
   const chainId = str(doc, 'chainId', '')!;
   if (!CHAIN_ID_PATTERN.test(chainId)) fail('chainId', 'must match [a-z0-9][a-z0-9._-]{0,63}');
   const genesisTime = str(doc, 'genesisTime', '')!;
@@ -124,6 +126,11 @@ export function parseGenesis(doc: unknown): Genesis {
   });
   if (validators.length === 0) fail('validators', 'at least one validator is required');
   if (validators.reduce((s, v) => s + v.power, 0) > 2 ** 50) fail('validators', 'total power must stay below 2^50');
+  const observers = arr('observers').map((o, i) => {
+    const k = key(o, `observers[${i}]`);
+    if (k.alg !== 'Ed25519') fail(`observers[${i}].alg`, 'observers sign with Ed25519');
+    return k;
+  });
   const operators = arr('operators').map((o, i) => key(o, `operators[${i}]`));
   const meters = arr('meters').map((m, i): GenesisMeter => {
     const k = key(m, `meters[${i}]`, ['owner', 'jid']);
@@ -132,7 +139,7 @@ export function parseGenesis(doc: unknown): Genesis {
     const jid = str(o, 'jid', `meters[${i}]`, true);
     return { ...k, ...(owner !== undefined ? { owner } : {}), ...(jid !== undefined ? { jid } : {}) };
   });
-  uniqueIds(validators, 'validators');
+  uniqueIds([...validators, ...observers], 'validators and observers');
   uniqueIds(operators, 'operators');
   uniqueIds(meters, 'meters');
   const p = doc.params ?? {};
@@ -142,7 +149,8 @@ export function parseGenesis(doc: unknown): Genesis {
   for (const [k, v] of Object.entries(params)) {
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) fail(`params.${k}`, 'must be a positive integer');
   }
-  return { chainId, genesisTime, validators, operators, meters, params };
+  // `observers` only when there are some, so a chain without them hashes as before.
+  return { chainId, genesisTime, validators, ...(observers.length ? { observers } : {}), operators, meters, params };
 }
 
 /** SHA-256 of the deterministic CBOR of the normalized genesis; block 1's prevHash. */

@@ -7,7 +7,8 @@ import type { ReasonCode } from './errors.js';
 import type { Alg } from './keys.js';
 import type { Receipt } from './receipt.js';
 
-export type Transport = 'mqtt' | 'xmpp' | 'http';
+/** How a transaction arrived; 'peer' is gossip from another gateway of the chain. */
+export type Transport = 'mqtt' | 'xmpp' | 'http' | 'peer';
 
 export interface SubmitContext {
   /** The meter the transport authenticated (from the MQTT topic/session or XMPP binding). */

@@ -7,12 +7,19 @@
  *   P<accept no u64be>         write-ahead: accepted, not yet committed transaction bytes
  *   G                          genesis hash this store belongs to
  *   H                          head: CBOR [height, block hash]
+ *   V<height u64be><round u32be><type>  a consensus message this node signed (never sign another)
+ *   E<time u64be><n u32be>     evidence of a validator signing two different messages
  */
 import { utf8 } from '../../protocols/index.js';
 
 const u64 = (n: bigint | number): Uint8Array => {
   const b = new Uint8Array(8);
   new DataView(b.buffer).setBigUint64(0, BigInt(n));
+  return b;
+};
+const u32 = (n: number): Uint8Array => {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n);
   return b;
 };
 const readU64 = (b: Uint8Array, at: number): bigint => new DataView(b.buffer, b.byteOffset + at, 8).getBigUint64(0);
@@ -37,6 +44,9 @@ export const Keys = {
   readingsOf: (meterId: string) => key('I', utf8(meterId), Uint8Array.of(0)),
   meter: (meterId: string) => key('M', utf8(meterId)),
   pending: (n: number) => key('P', u64(n)),
+  signed: (h: number, round: number, type: string) => key('V', u64(h), u32(round), utf8(type)),
+  signedAt: (h: number) => key('V', u64(h)),
+  evidence: (t: number, n: number) => key('E', u64(t), u32(n)),
   genesis: key('G'),
   head: key('H'),
   /** [gte, lt) bounds of one prefix family. */

@@ -103,6 +103,28 @@ export class LedgerStore {
     await this.db.batch(ops, { sync: true });
   }
 
+  /** Persist a consensus message we signed, synced, before it is sent. */
+  async putSigned(height: number, round: number, type: string, bytes: Uint8Array): Promise<void> {
+    await this.db.put(Keys.signed(height, round, type), bytes, { sync: true });
+  }
+
+  /** What we signed at `height`. */
+  async loadSigned(height: number): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = [];
+    for await (const [, v] of this.db.iterator(Keys.range('V', Keys.signedAt(height).subarray(1)))) out.push(v);
+    return out;
+  }
+
+  /** Forget what we signed below `height` (those heights are committed). */
+  async pruneSigned(height: number): Promise<void> {
+    await this.db.clear({ gte: Keys.range('V').gte, lt: Keys.signedAt(height) });
+  }
+
+  private evidenceNo = 0;
+  async putEvidence(bytes: Uint8Array): Promise<void> {
+    await this.db.put(Keys.evidence(Date.now(), this.evidenceNo++), bytes);
+  }
+
   blockBytes = (h: number): Promise<Uint8Array | undefined> => this.db.get(Keys.block(h));
   commitBytes = (h: number): Promise<Uint8Array | undefined> => this.db.get(Keys.commit(h));
 
@@ -121,7 +143,7 @@ export class LedgerStore {
   }
 
   /** Raw iteration over one key family, for the audit. */
-  entries(prefix: 'B' | 'C' | 'I' | 'M' | 'P'): AsyncIterable<[Uint8Array, Uint8Array]> {
+  entries(prefix: 'B' | 'C' | 'I' | 'M' | 'P' | 'E'): AsyncIterable<[Uint8Array, Uint8Array]> {
     return this.db.iterator(Keys.range(prefix));
   }
 

@@ -64,7 +64,7 @@ export function makeFakeLedger(): FakeLedger {
     status(): NodeStatus {
       return {
         chainId: genesis.chainId, role: 'validator', validatorId: 'validator-0', height: 1, headHash: toHex(hash),
-        headTime: header.time, pending: 0, meters: 1,
+        headTime: header.time, pending: 0, meters: 1, nodeId: 'validator-0', round: 0, peers: [], natsConnected: undefined,
       };
     },
     async getBlock(h) {

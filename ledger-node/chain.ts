@@ -1,0 +1,104 @@
+/**
+ * Writing a committed block: one synced store batch (block, commit certificate, reading
+ * index, registry changes, removal of its write-ahead entries), then the registry, the
+ * mempool, the head, metrics and receipts follow. Used for blocks this node decided and
+ * for blocks fetched by sync alike.
+ */
+import {
+  type Block, type CommitCertificate, type Genesis, type Reading, type SignedTx, TxType,
+  allInclusionProofs, encodeBlock, encodeCommit, headerHash, toHex,
+} from '../protocols/index.js';
+import type { Logger } from './api.js';
+import type { Intake } from './intake.js';
+import type { Mempool } from './mempool.js';
+import type { NodeMetrics } from './metrics.js';
+import type { Registry } from './registry.js';
+import { type MeterRecord, applyTx } from './rules.js';
+import type { LedgerStore } from './store/store.js';
+
+export interface Head {
+  height: number;
+  hash: Uint8Array;
+  time: number | undefined;
+}
+
+export class ChainWriter {
+  private lastCommitAt: number | undefined;
+
+  constructor(
+    private readonly genesis: Genesis,
+    readonly head: Head,
+    private readonly store: LedgerStore,
+    private readonly registry: Registry,
+    private readonly mempool: Mempool,
+    private readonly intake: Intake,
+    private readonly metrics: NodeMetrics,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Store a block already checked (checkTxs) with its commit certificate. */
+  async commit(block: Block, commit: CommitCertificate, decoded: readonly SignedTx[], changed: ReadonlyMap<string, MeterRecord>): Promise<void> {
+    const { header, txs } = block;
+    const hash = headerHash(header);
+    const hashes = decoded.map((t) => toHex(t.hash));
+    const ours = this.mempool.peekByHash(hashes);
+    const readings = decoded.flatMap((t, index) => (t.body.type === TxType.Reading ? [{ meterId: t.body.meterId, seq: t.body.seq, index }] : []));
+    const blockBytes = encodeBlock(block);
+    await this.store.commitBlock({
+      height: header.height, hash, blockBytes, commitBytes: encodeCommit(commit), readings, meters: changed,
+      pendingNos: ours.map((p) => p.no),
+    });
+    this.mempool.remove(hashes);
+    this.registry.commit(changed);
+    this.head.height = header.height;
+    this.head.hash = hash;
+    this.head.time = header.time;
+    await this.recheckWaiting();
+
+    const now = performance.now();
+    const interval = this.lastCommitAt === undefined ? 0 : (now - this.lastCommitAt) / 1000;
+    this.lastCommitAt = now;
+    this.metrics.blockCommitted(header.height, txs.length, blockBytes.length, interval);
+    this.logger.debug({ height: header.height, txs: txs.length }, 'block committed');
+    const acceptedAt = new Map(ours.map((p) => [toHex(p.tx.hash), p.acceptedAt]));
+    const proofs = allInclusionProofs(txs);
+    decoded.forEach((tx, index) => {
+      if (tx.body.type !== TxType.Reading) return;
+      const at = acceptedAt.get(hashes[index]!);
+      if (at !== undefined) this.metrics.commitLatency((now - at) / 1000);
+      const r = tx as SignedTx<Reading>;
+      this.intake.emitCommitted({
+        meterId: r.body.meterId, seq: r.body.seq, txHash: r.hash, height: header.height,
+        receipt: { chainId: this.genesis.chainId, tx: r.bytes, index, header, proof: proofs[index]!, commit },
+      });
+    });
+  }
+
+  /**
+   * Rebuild the tip over what still waits. A waiting transaction that a block made
+   * invalid (a peer's block took its meter past its sequence) is dropped and logged:
+   * with one gateway per meter this does not happen.
+   */
+  private async recheckWaiting(): Promise<void> {
+    const dropped: { no: number; hash: string; reason: string }[] = [];
+    const waiting = new Set(this.mempool.all());
+    const durable = new Map(this.mempool.entries().map((p) => [p.tx, p]));
+    this.registry.resetTip((accept) => {
+      const view = { meter: (id: string) => this.registry.meter(id) };
+      for (const tx of waiting) {
+        try {
+          const { meterId, next } = applyTx(view, tx);
+          accept(meterId, next);
+        } catch (e) {
+          const p = durable.get(tx);
+          if (p) dropped.push({ no: p.no, hash: toHex(tx.hash), reason: (e as Error).message });
+        }
+      }
+    });
+    if (dropped.length) {
+      this.mempool.remove(dropped.map((d) => d.hash));
+      await this.store.deletePending(dropped.map((d) => d.no));
+      for (const d of dropped) this.logger.warn({ txHash: d.hash, reason: d.reason }, 'accepted transaction no longer valid after a block; dropped');
+    }
+  }
+}

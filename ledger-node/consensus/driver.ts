@@ -1,0 +1,479 @@
+/**
+ * The consensus driver: the only code between the pure Tendermint core (./core.ts) and
+ * the world. It turns peer messages into core events (after checking their signatures
+ * and, for proposals, the whole block), carries out the core's effects (sign, persist
+ * what was signed, send, arm timeouts, commit), decides when a height starts (a block
+ * waits for transactions: none while idle), gossips accepted transactions, and fetches
+ * missed blocks from peers (sync). All work on the core runs one step at a time.
+ *
+ * With one validator and no transport it is the single gateway: the core decides in
+ * one step and nothing is sent anywhere.
+ */
+import type { KeyObject } from 'node:crypto';
+import {
+  Alg, type Block, type CommitCertificate, type Genesis, decodeBlock, decodeCommit, decodeKey, decodeTx,
+  commitProblem, encodeBlock, equalBytes, headerHash, makeHeader, toHex,
+} from '../../protocols/index.js';
+import type { Logger } from '../api.js';
+import type { ChainWriter } from '../chain.js';
+import { KeyObjectCache, nativeSign, nativeVerify } from '../crypto/native.js';
+import type { Intake } from '../intake.js';
+import type { Mempool } from '../mempool.js';
+import type { NodeMetrics } from '../metrics.js';
+import type { Transport } from '../p2p/transport.js';
+import type { Registry } from '../registry.js';
+import { type MeterRecord, applyTx } from '../rules.js';
+import type { LedgerStore } from '../store/store.js';
+import { InvalidTxError, type TxContext, checkTxs } from '../validate.js';
+import { TendermintCore } from './core.js';
+import {
+  type PeerMessage, type SignedProposal, type SignedVote, decodePeerMessage, decodeSyncAnswer, decodeSyncRequest,
+  encodePeerMessage, encodeSyncAnswer, encodeSyncRequest, hashId, idHash, proposalSignBytes, voteBytesOf,
+} from './messages.js';
+import { type ConsensusMessage, DEFAULT_TIMEOUTS, type Effect, type Timeouts, type Vote } from './types.js';
+
+/** A block as the core sees it: its id is the header hash, hex. */
+export interface BlockValue {
+  readonly block: Block;
+  readonly bytes: Uint8Array;
+  readonly id: string;
+}
+
+export interface DriverOptions {
+  readonly genesis: Genesis;
+  /** Our validator id, or undefined when this node is an observer. */
+  readonly validatorId: string | undefined;
+  readonly nodeKey: KeyObject;
+  readonly blockIntervalMs: number;
+  readonly blockMaxTxs: number;
+  readonly timeouts?: Timeouts;
+  /** How far ahead of our clock a proposed block's time may be. */
+  readonly maxClockDriftMs?: number;
+  readonly now: () => number;
+}
+
+const MAX_FUTURE = 10_000;
+const STATUS_EVERY_MS = 2000;
+const SYNC_TIMEOUT_MS = 5000;
+
+export class ConsensusDriver {
+  private core: TendermintCore<BlockValue>;
+  private work: Promise<void> = Promise.resolve();
+  private started = false;
+  private startTimer: NodeJS.Timeout | undefined;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Blocks checked at the current height: id -> what committing them changes. */
+  private checked = new Map<string, { decoded: Awaited<ReturnType<typeof checkTxs>>['decoded']; changed: Map<string, MeterRecord> } | null>();
+  /** Messages for heights above ours, replayed when we get there. */
+  private future: PeerMessage[] = [];
+  private readonly peerHeights = new Map<string, number>();
+  private syncing = false;
+  private stopped = false;
+  private statusTimer: NodeJS.Timeout | undefined;
+  /** What we sent at the current height, re-sent with each status: peers that were away get it. */
+  private sent = new Map<string, Uint8Array>();
+  private readonly keys = new KeyObjectCache();
+  private readonly validatorKeys: Map<string, Uint8Array>;
+  readonly evidenceCount = { n: 0 };
+
+  constructor(
+    private readonly opts: DriverOptions,
+    private readonly writer: ChainWriter,
+    private readonly store: LedgerStore,
+    private readonly mempool: Mempool,
+    private readonly registry: Registry,
+    private readonly intake: Intake,
+    private readonly txctx: TxContext,
+    private readonly transport: Transport | undefined,
+    private readonly metrics: NodeMetrics,
+    private readonly logger: Logger,
+  ) {
+    this.validatorKeys = new Map(opts.genesis.validators.map((v) => [v.id, decodeKey(v).publicKey]));
+    this.core = this.newCore(new Map());
+  }
+
+  get height(): number {
+    return this.core.height;
+  }
+
+  get round(): number {
+    return this.core.round;
+  }
+
+  /** Load what we signed at the next height, start listening, and start if work waits. */
+  async start(): Promise<void> {
+    this.core = this.newCore(await this.loadSigned(this.writer.head.height + 1));
+    if (this.transport) {
+      this.transport.onMessage((from, kind, payload) => this.onPeer(from, kind, payload));
+      this.transport.onRequest((_from, payload) => this.answerSync(payload));
+      this.statusTimer = setInterval(() => this.sendStatus(), STATUS_EVERY_MS);
+      this.sendStatus();
+    }
+    this.poke();
+  }
+
+  /** Accepted transactions changed: start the height when a block is due. */
+  poke(): void {
+    if (this.stopped || this.started || this.opts.validatorId === undefined) return;
+    const waiting = this.mempool.durableCount;
+    if (waiting === 0) return;
+    if (waiting >= this.opts.blockMaxTxs) {
+      this.startHeight();
+      return;
+    }
+    if (!this.startTimer) {
+      const age = performance.now() - (this.mempool.oldestAcceptedAt() ?? performance.now());
+      this.startTimer = setTimeout(() => {
+        this.startTimer = undefined;
+        this.startHeight();
+      }, Math.max(0, this.opts.blockIntervalMs - age));
+    }
+  }
+
+  /** Share a transaction we accepted with the other gateways. */
+  gossip(bytes: Uint8Array): void {
+    this.transport?.broadcast('tx', bytes);
+  }
+
+  private startHeight(): void {
+    if (this.started || this.stopped) return;
+    this.started = true;
+    clearTimeout(this.startTimer);
+    this.startTimer = undefined;
+    this.enqueue(() => this.apply(this.core.handle({ type: 'start' })));
+  }
+
+  private enqueue(f: () => Promise<void> | void): void {
+    this.work = this.work.then(f).catch((e: unknown) => this.logger.error({ err: e }, 'consensus step failed'));
+  }
+
+  private newCore(signed: Map<string, ConsensusMessage<BlockValue>>): TendermintCore<BlockValue> {
+    const height = this.writer.head.height + 1;
+    return new TendermintCore<BlockValue>({
+      validators: this.opts.genesis.validators.map((v) => ({ id: v.id, power: v.power })),
+      me: this.opts.validatorId,
+      timeouts: this.opts.timeouts ?? DEFAULT_TIMEOUTS,
+      height,
+      signed,
+      app: {
+        id: (v) => v.id,
+        propose: (h) => this.propose(h),
+        valid: (_h, v) => this.checked.get(v.id) != null,
+      },
+    });
+  }
+
+  /** getValue(): the waiting transactions that are valid in order on the committed state. */
+  private propose(height: number): BlockValue {
+    const head = this.writer.head;
+    const changed = new Map<string, MeterRecord>();
+    const view = { meter: (id: string) => changed.get(id) ?? this.registry.committed.meter(id) };
+    const decoded = [];
+    for (const p of this.mempool.peek(this.opts.blockMaxTxs * 2)) {
+      if (decoded.length >= this.opts.blockMaxTxs) break;
+      try {
+        const { meterId, next } = applyTx(view, p.tx); // signatures were checked at intake
+        changed.set(meterId, next);
+        decoded.push(p.tx);
+      } catch {
+        /* made invalid by a block from a peer; recheckWaiting drops it */
+      }
+    }
+    const txs = decoded.map((t) => t.bytes);
+    const header = makeHeader({
+      chainId: this.opts.genesis.chainId, height, time: Math.max(this.opts.now(), head.time ?? 0), prevHash: head.hash,
+      proposer: this.opts.validatorId!,
+    }, txs);
+    const block = { header, txs };
+    const id = toHex(headerHash(header));
+    this.checked.set(id, { decoded, changed });
+    return { block, bytes: encodeBlock(block), id };
+  }
+
+  /** Carry out the core's effects, in order. */
+  private async apply(effects: Effect<BlockValue>[]): Promise<void> {
+    for (const e of effects) {
+      if (this.stopped) return;
+      switch (e.type) {
+        case 'broadcast':
+          await this.send(e.msg);
+          break;
+        case 'schedule': {
+          const t = setTimeout(() => {
+            this.timers.delete(t);
+            this.enqueue(() => this.apply(this.core.handle(e.timeout)));
+          }, e.afterMs);
+          this.timers.add(t);
+          break;
+        }
+        case 'decide':
+          await this.commitDecided(e.value, e.round, e.precommits);
+          return; // the core of this height is done; effects after a decision are moot
+        case 'evidence':
+          await this.recordEvidence(e.first, e.second);
+          break;
+      }
+    }
+  }
+
+  /** Sign, persist (before it leaves: never two different messages for one step), send. */
+  private async send(m: ConsensusMessage<BlockValue>): Promise<void> {
+    const pm = this.sign(m);
+    if (!this.transport) return; // alone: nothing leaves, nothing to contradict
+    const bytes = encodePeerMessage(pm);
+    await this.store.putSigned(m.height, m.round, m.type, bytes);
+    this.sent.set(`${m.round}/${m.type}`, bytes);
+    this.transport.broadcast('consensus', bytes);
+  }
+
+  private sign(m: ConsensusMessage<BlockValue>): SignedProposal | SignedVote {
+    const chainId = this.opts.genesis.chainId;
+    if (m.type === 'proposal') {
+      const blockHash = headerHash(m.value.block.header);
+      const signature = nativeSign(Alg.EdDSA, this.opts.nodeKey, proposalSignBytes(chainId, m.height, m.round, m.validRound, blockHash));
+      return { t: 'proposal', from: m.from, height: m.height, round: m.round, validRound: m.validRound, blockBytes: m.value.bytes, block: m.value.block, blockHash, signature };
+    }
+    const v = { t: m.type, from: m.from, height: m.height, round: m.round, blockHash: idHash(m.valueId) } as const;
+    return { ...v, signature: nativeSign(Alg.EdDSA, this.opts.nodeKey, voteBytesOf(chainId, v)) };
+  }
+
+  private async commitDecided(value: BlockValue, round: number, precommits: readonly Vote[]): Promise<void> {
+    const checked = this.checked.get(value.id);
+    if (!checked) throw new Error(`decided block ${value.id} was never checked`);
+    const blockHash = headerHash(value.block.header);
+    const signatures = precommits.map((v) => ({
+      validator: v.from,
+      // Votes from peers carry their signature; our own is signed again (Ed25519 is deterministic).
+      signature: (v as Vote & { signature?: Uint8Array }).signature
+        ?? this.sign({ type: 'precommit', from: v.from, height: v.height, round: v.round, valueId: v.valueId }).signature,
+    }));
+    const commit: CommitCertificate = { height: value.block.header.height, round, blockHash, signatures };
+    await this.writer.commit(value.block, commit, checked.decoded, checked.changed);
+    await this.nextHeight();
+  }
+
+  private async nextHeight(): Promise<void> {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.started = false;
+    this.checked = new Map();
+    this.sent = new Map();
+    const h = this.writer.head.height + 1;
+    if (this.transport) await this.store.pruneSigned(h - 1);
+    this.core = this.newCore(await this.loadSigned(h));
+    const early = this.future.filter((m) => 'height' in m && m.height === h);
+    this.future = this.future.filter((m) => 'height' in m && m.height > h);
+    for (const m of early) await this.handle(m, m.t === 'status' ? '' : m.from);
+    this.poke();
+  }
+
+  private async loadSigned(height: number): Promise<Map<string, ConsensusMessage<BlockValue>>> {
+    const out = new Map<string, ConsensusMessage<BlockValue>>();
+    if (!this.transport) return out;
+    for (const bytes of await this.store.loadSigned(height)) {
+      const m = decodePeerMessage(bytes);
+      const c = this.toCore(m);
+      if (c) {
+        this.sent.set(`${c.round}/${c.type}`, bytes);
+        if (m.t === 'proposal') this.checked.set(toHex(m.blockHash), await this.checkBlock(m.block).catch(() => null));
+        out.set(`${c.height}/${c.round}/${c.type}`, c);
+      }
+    }
+    return out;
+  }
+
+  private toCore(m: PeerMessage): ConsensusMessage<BlockValue> | undefined {
+    if (m.t === 'status') return undefined;
+    if (m.t === 'proposal') {
+      return { type: 'proposal', from: m.from, height: m.height, round: m.round, validRound: m.validRound, valueId: toHex(m.blockHash), value: { block: m.block, bytes: m.blockBytes, id: toHex(m.blockHash) } };
+    }
+    return Object.assign({ type: m.t, from: m.from, height: m.height, round: m.round, valueId: hashId(m.blockHash) }, { signature: m.signature });
+  }
+
+  // ---- peers ------------------------------------------------------------------------
+
+  private onPeer(from: string, kind: 'consensus' | 'tx', payload: Uint8Array): void {
+    if (kind === 'tx') {
+      void this.intake.submit(payload, { meterId: '', transport: 'peer' }).then((r) => {
+        if (r.status === 'accepted') this.poke();
+      });
+      return;
+    }
+    let m: PeerMessage;
+    try {
+      m = decodePeerMessage(payload);
+    } catch (e) {
+      this.logger.debug({ from, err: (e as Error).message }, 'undecodable consensus message');
+      return;
+    }
+    void this.handle(m, from);
+  }
+
+  private async handle(m: PeerMessage, from: string): Promise<void> {
+    if (m.t === 'status') {
+      this.peerHeights.set(from, m.height);
+      if (m.height > this.writer.head.height) void this.sync();
+      return;
+    }
+    const key = this.validatorKeys.get(m.from);
+    if (!key) return;
+    const chainId = this.opts.genesis.chainId;
+    const signed = m.t === 'proposal' ? proposalSignBytes(chainId, m.height, m.round, m.validRound, m.blockHash) : voteBytesOf(chainId, m);
+    if (!nativeVerify(Alg.EdDSA, this.keys.get(Alg.EdDSA, key), signed, m.signature)) {
+      this.logger.warn({ from: m.from, type: m.t }, 'consensus message with a bad signature dropped');
+      return;
+    }
+    const h = this.core.height;
+    if (m.height < h) return;
+    if (m.height > h) {
+      if (this.future.length < MAX_FUTURE) this.future.push(m);
+      if (m.height > h + 1) void this.sync();
+      return;
+    }
+    if (m.t === 'proposal') {
+      const id = toHex(m.blockHash);
+      if (!this.checked.has(id)) {
+        const problem = m.block.header.proposer !== m.from ? 'header names another proposer' : undefined;
+        const result = problem ? null : await this.checkBlock(m.block).catch((e: unknown) => {
+          this.logger.warn({ from: m.from, height: m.height, reason: (e as Error).message }, 'invalid proposal: no prevote for it');
+          return null;
+        });
+        if (this.core.height !== m.height) return; // the height moved on while we checked
+        this.checked.set(id, result);
+      }
+    }
+    const ev = this.toCore(m)!;
+    this.enqueue(async () => {
+      if (this.core.height !== ev.height) return;
+      if (!this.started && this.opts.validatorId !== undefined) {
+        this.started = true; // a peer started this height: join it
+        clearTimeout(this.startTimer);
+        this.startTimer = undefined;
+        await this.apply(this.core.handle({ type: 'start' }));
+        if (this.core.height !== ev.height) return;
+      }
+      await this.apply(this.core.handle(ev));
+    });
+  }
+
+  /** A block is valid on our head: header fields, Merkle root, and every transaction. */
+  private async checkBlock(block: Block): Promise<{ decoded: Awaited<ReturnType<typeof checkTxs>>['decoded']; changed: Map<string, MeterRecord> }> {
+    const head = this.writer.head;
+    const hd = block.header;
+    const fail = (why: string): never => {
+      throw new Error(why);
+    };
+    if (hd.chainId !== this.opts.genesis.chainId) fail('another chain');
+    if (hd.height !== head.height + 1) fail(`height ${hd.height}, expected ${head.height + 1}`);
+    if (!equalBytes(hd.prevHash, head.hash)) fail('prevHash is not our head');
+    if (hd.time < (head.time ?? 0)) fail('time goes backwards');
+    if (hd.time > this.opts.now() + (this.opts.maxClockDriftMs ?? 60_000)) fail('time is too far ahead of our clock');
+    if (hd.txCount !== block.txs.length || block.txs.length > this.opts.genesis.params.maxBlockTxs) fail('bad txCount');
+    const rebuilt = makeHeader({ chainId: hd.chainId, height: hd.height, time: hd.time, prevHash: hd.prevHash, proposer: hd.proposer }, block.txs);
+    if (!equalBytes(rebuilt.txRoot, hd.txRoot)) fail('txRoot is not the Merkle root of the transactions');
+    try {
+      return await checkTxs(this.txctx, this.registry.committed, block.txs);
+    } catch (e) {
+      if (e instanceof InvalidTxError) return fail(e.message);
+      throw e;
+    }
+  }
+
+  private async recordEvidence(a: ConsensusMessage<BlockValue>, b: ConsensusMessage<BlockValue>): Promise<void> {
+    this.evidenceCount.n++;
+    this.logger.warn({ validator: a.from, height: a.height, round: a.round, type: a.type }, 'double signing detected; evidence kept');
+    const enc = (m: ConsensusMessage<BlockValue>) => (m.type === 'proposal' ? { type: m.type, from: m.from, height: m.height, round: m.round, valueId: m.valueId } : { ...m });
+    const sig = (m: ConsensusMessage<BlockValue>) => (m as { signature?: Uint8Array }).signature;
+    await this.store.putEvidence(new TextEncoder().encode(JSON.stringify({
+      first: { ...enc(a), signature: sig(a) ? toHex(sig(a)!) : undefined },
+      second: { ...enc(b), signature: sig(b) ? toHex(sig(b)!) : undefined },
+      at: new Date().toISOString(),
+    })));
+  }
+
+  // ---- sync -------------------------------------------------------------------------
+
+  /** Our committed height, and again what we signed at this height (gossip, Tendermint §"gossip"). */
+  private sendStatus(): void {
+    if (!this.transport) return;
+    this.transport.broadcast('consensus', encodePeerMessage({ t: 'status', height: this.writer.head.height }));
+    for (const bytes of this.sent.values()) this.transport.broadcast('consensus', bytes);
+  }
+
+  private async answerSync(payload: Uint8Array): Promise<Uint8Array> {
+    const h = decodeSyncRequest(payload);
+    const [block, commit] = await Promise.all([this.store.blockBytes(h), this.store.commitBytes(h)]);
+    return encodeSyncAnswer(block && commit ? { block, commit } : undefined);
+  }
+
+  /** Fetch the blocks peers have and we do not, checking each commit certificate. */
+  private async sync(): Promise<void> {
+    if (this.syncing || !this.transport) return;
+    this.syncing = true;
+    try {
+      for (;;) {
+        const want = this.writer.head.height + 1;
+        const peers = [...this.peerHeights].filter(([, h]) => h >= want).map(([p]) => p);
+        if (peers.length === 0 || this.stopped) return;
+        const peer = peers[Math.floor(Math.random() * peers.length)]!;
+        let answer;
+        try {
+          const r = await this.transport.request(peer, encodeSyncRequest(want), SYNC_TIMEOUT_MS);
+          answer = decodeSyncAnswer(r.payload);
+        } catch (e) {
+          this.logger.debug({ peer, height: want, err: (e as Error).message }, 'sync request failed');
+          this.peerHeights.delete(peer);
+          continue;
+        }
+        if (!answer) {
+          this.peerHeights.delete(peer);
+          continue;
+        }
+        const done = await new Promise<boolean>((resolve) => {
+          this.enqueue(async () => {
+            if (this.writer.head.height + 1 !== want) return resolve(true); // consensus got there first
+            try {
+              const block = decodeBlock(answer.block);
+              const commit = decodeCommit(answer.commit);
+              const problem = commitProblem(this.opts.genesis, block.header, commit);
+              if (problem) throw new Error(`commit certificate: ${problem}`);
+              const checked = await this.checkBlock(block);
+              await this.writer.commit(block, commit, checked.decoded, checked.changed);
+              this.logger.info({ height: want, from: peer }, 'block synced from a peer');
+              await this.nextHeight();
+              resolve(true);
+            } catch (e) {
+              this.logger.warn({ peer, height: want, err: (e as Error).message }, 'synced block refused');
+              this.peerHeights.delete(peer);
+              resolve(false);
+            }
+          });
+        });
+        void done;
+      }
+    } finally {
+      this.syncing = false;
+    }
+  }
+
+  /** Commit what waits (alone: at once; in a cluster: give consensus `deadlineMs`), then stop. */
+  async drain(deadlineMs: number): Promise<void> {
+    const end = performance.now() + deadlineMs;
+    while (this.mempool.durableCount > 0 && performance.now() < end && this.opts.validatorId !== undefined) {
+      this.startHeight();
+      await this.work;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    this.stopped = true;
+    clearTimeout(this.startTimer);
+    clearInterval(this.statusTimer);
+    for (const t of this.timers) clearTimeout(t);
+    await this.work;
+  }
+
+  peerHeightsView(): Record<string, number> {
+    return Object.fromEntries(this.peerHeights);
+  }
+}
+
+export { decodeTx };

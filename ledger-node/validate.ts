@@ -1,0 +1,76 @@
+/**
+ * Checking a block's transactions against the registry: the one place where block
+ * validity is decided, for proposals, for blocks fetched by sync, and for the audit.
+ * Signers are found and rules applied in order (a rotation changes the key of what
+ * follows); the signature checks of a block all go to the worker pool at once.
+ */
+import { type Alg, type SignedTx, decodeTx, sigStructure, toHex } from '../protocols/index.js';
+import type { SignatureVerifier } from './crypto/verifier.js';
+import { type MeterLookup, type MeterRecord, type Operators, applyTx, requiredSigner } from './rules.js';
+
+export class InvalidTxError extends Error {
+  override readonly name = 'InvalidTxError';
+  constructor(readonly index: number, readonly reason: string) {
+    super(`transaction ${index}: ${reason}`);
+  }
+}
+
+/**
+ * Signatures already checked, by transaction hash and the key that checked them:
+ * a reading gossiped by a peer and then proposed in a block is verified once per node.
+ */
+export class SignatureCache {
+  private readonly map = new Map<string, string>();
+  constructor(private readonly max = 200_000) {}
+  private static keyOf = (publicKey: Uint8Array): string => toHex(publicKey);
+  has(tx: SignedTx, publicKey: Uint8Array): boolean {
+    return this.map.get(toHex(tx.hash)) === SignatureCache.keyOf(publicKey);
+  }
+  add(tx: SignedTx, publicKey: Uint8Array): void {
+    if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value!);
+    this.map.set(toHex(tx.hash), SignatureCache.keyOf(publicKey));
+  }
+}
+
+export interface TxContext {
+  readonly chainId: string;
+  readonly maxTxBytes: number;
+  readonly operators: Operators;
+  readonly verifier: SignatureVerifier;
+  readonly cache?: SignatureCache;
+}
+
+/** Verify one transaction's signature with `signer`, through the cache. */
+export async function verifyTxSignature(ctx: TxContext, signer: { alg: Alg; publicKey: Uint8Array }, tx: SignedTx): Promise<boolean> {
+  if (ctx.cache?.has(tx, signer.publicKey)) return true;
+  const ok = await ctx.verifier.verify(signer.alg, signer.publicKey, sigStructure(tx.cose.protectedBytes, tx.cose.payload, ctx.chainId), tx.cose.signature);
+  if (ok) ctx.cache?.add(tx, signer.publicKey);
+  return ok;
+}
+
+/**
+ * Check `txs` in order on top of `base`. Returns them decoded with the registry records
+ * they change; throws InvalidTxError naming the first bad one.
+ */
+export async function checkTxs(ctx: TxContext, base: MeterLookup, txs: readonly Uint8Array[]): Promise<{ decoded: SignedTx[]; changed: Map<string, MeterRecord> }> {
+  const changed = new Map<string, MeterRecord>();
+  const view: MeterLookup = { meter: (id) => changed.get(id) ?? base.meter(id) };
+  const decoded: SignedTx[] = [];
+  const checks: Promise<boolean>[] = [];
+  txs.forEach((bytes, i) => {
+    try {
+      const tx = decodeTx(bytes, ctx.maxTxBytes);
+      const signer = requiredSigner(view, ctx.operators, tx);
+      checks.push(verifyTxSignature(ctx, signer, tx));
+      const { meterId, next } = applyTx(view, tx);
+      changed.set(meterId, next);
+      decoded.push(tx);
+    } catch (e) {
+      throw new InvalidTxError(i, (e as Error).message);
+    }
+  });
+  const oks = await Promise.all(checks);
+  const bad = oks.indexOf(false);
+  if (bad >= 0) throw new InvalidTxError(bad, 'signature does not verify');
+  return { decoded, changed };
+}

@@ -41,6 +41,21 @@ export interface GatewayConfig {
     readonly verifyWorkers: number;
   };
   readonly log: { readonly level: LogLevel };
+  /** The XMPP bridge (docs/xmpp.md); absent unless configured. */
+  readonly xmpp?: XmppConfig;
+}
+
+/** How the gateway logs in to the site's XMPP server as a client (bridge/xmpp). */
+export interface XmppConfig {
+  /** `xmpp://host[:port]` (STARTTLS when offered) or `xmpps://host[:port]` (direct TLS). */
+  readonly service: string;
+  readonly domain: string;
+  readonly username: string;
+  readonly password: string;
+  readonly resource?: string;
+  readonly tls: { readonly caFile?: string; readonly rejectUnauthorized: boolean };
+  readonly maxPayloadBytes: number;
+  readonly reconnect: { readonly minMs: number; readonly maxMs: number };
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -53,6 +68,8 @@ type Kind =
   | { readonly t: 'bool' }
   | { readonly t: 'enum'; readonly values: readonly string[] }
   | { readonly t: 'secret'; readonly minLength: number }
+  | { readonly t: 'url'; readonly schemes: readonly string[] }
+  | { readonly t: 'text'; readonly pattern: RegExp; readonly what: string }
   | { readonly t: 'accounts' };
 
 export interface ConfigField {
@@ -70,6 +87,14 @@ export interface ConfigField {
 const port: Kind = { t: 'int', min: 0, max: 65535 };
 const ms = (min: number, max = Number.MAX_SAFE_INTEGER): Kind => ({ t: 'int', min, max });
 const DAY_MS = 86_400_000;
+/** RFC 1035 §2.3.1 labels, or an IP address (tests log in to 127.0.0.1). */
+const DOMAIN = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+/** RFC 7622 §3.3.1 (PRECIS IdentifierClass, XEP-0106 escapes): no @ / " & ' : < >, spaces or controls. */
+const LOCALPART = /^[^\s\x00-\x1f\x7f@/"&':<>]{1,256}$/;
+/** RFC 7622 §3.4: any printable text; we refuse control characters and keep it short. */
+const RESOURCE = /^[\x21-\x7e][\x20-\x7e]{0,255}$/;
+/** The login fields of the xmpp group: once any xmpp.* field is set, all four are required. */
+const XMPP_REQUIRED = ['service', 'domain', 'username', 'password'] as const;
 
 /** Every setting: where it comes from, its default and what it means. */
 export const CONFIG_REFERENCE: readonly ConfigField[] = [
@@ -119,6 +144,26 @@ export const CONFIG_REFERENCE: readonly ConfigField[] = [
     meaning: 'Readings one meter may send at once before its rate applies.' },
   { field: 'ledger.verifyWorkers', env: 'METERLEDGER_VERIFY_WORKERS', default: '(number of CPUs)', kind: ms(0, 256),
     meaning: 'Signature-verification worker threads; 0 verifies on the main thread.' },
+  { field: 'xmpp.service', env: 'METERLEDGER_XMPP_SERVICE', default: '(off)', kind: { t: 'url', schemes: ['xmpp', 'xmpps'] },
+    meaning: 'XMPP server the bridge logs in to: xmpp://host:5222 (STARTTLS when offered) or xmpps://host:5223 (direct TLS). Any xmpp.* setting enables the bridge; then service, domain, username and password are all required.' },
+  { field: 'xmpp.domain', env: 'METERLEDGER_XMPP_DOMAIN', default: '(off)', kind: { t: 'text', pattern: DOMAIN, what: 'a domain name' },
+    meaning: 'XMPP domain of the gateway and meter accounts (the TLS server name), e.g. site.example.' },
+  { field: 'xmpp.username', env: 'METERLEDGER_XMPP_USERNAME', default: '(off)', kind: { t: 'text', pattern: LOCALPART, what: 'an XMPP local part (no @, /, quotes or spaces)' },
+    meaning: 'Local part of the gateway\'s XMPP account: meters send their readings to username@domain.' },
+  { field: 'xmpp.password', env: 'METERLEDGER_XMPP_PASSWORD', default: '(off)', kind: { t: 'secret', minLength: 1 },
+    meaning: 'Password of the gateway\'s XMPP account (SCRAM-SHA-1; PLAIN only over TLS).' },
+  { field: 'xmpp.resource', env: 'METERLEDGER_XMPP_RESOURCE', default: '(chosen by the server)', kind: { t: 'text', pattern: RESOURCE, what: 'a resource of 1..256 printable characters' },
+    meaning: 'Resource of the gateway\'s session (the part after / of its full JID).' },
+  { field: 'xmpp.tls.caFile', env: 'METERLEDGER_XMPP_TLS_CA_FILE', default: '(system CAs)', kind: { t: 'path' },
+    meaning: 'PEM CA (or self-signed certificate) to trust for the XMPP server, instead of the system store.' },
+  { field: 'xmpp.tls.rejectUnauthorized', env: 'METERLEDGER_XMPP_TLS_REJECT_UNAUTHORIZED', default: 'true', kind: { t: 'bool' },
+    meaning: 'Verify the XMPP server certificate; false only for tests.' },
+  { field: 'xmpp.maxPayloadBytes', env: 'METERLEDGER_XMPP_MAX_PAYLOAD_BYTES', default: '4096', kind: ms(64, 1_048_576),
+    meaning: 'Largest reading accepted over XMPP, in base64-decoded bytes.' },
+  { field: 'xmpp.reconnect.minMs', env: 'METERLEDGER_XMPP_RECONNECT_MIN_MS', default: '1000', kind: ms(1, 3_600_000),
+    meaning: 'First delay before logging in again after the XMPP connection is lost, ms (doubling, jittered).' },
+  { field: 'xmpp.reconnect.maxMs', env: 'METERLEDGER_XMPP_RECONNECT_MAX_MS', default: '30000', kind: ms(1, 3_600_000),
+    meaning: 'Longest delay between XMPP login attempts, ms; at least xmpp.reconnect.minMs.' },
   { field: 'log.level', env: 'METERLEDGER_LOG_LEVEL', flag: 'log-level', default: 'info', kind: { t: 'enum', values: LOG_LEVELS },
     meaning: `JSON log level on stderr: ${LOG_LEVELS.join(', ')}.` },
 ];
@@ -128,7 +173,7 @@ export const CONFIG_FILE_ENV = 'METERLEDGER_CONFIG';
 
 const byField = new Map(CONFIG_REFERENCE.map((f) => [f.field, f]));
 /** Groups that are objects in the file. */
-const GROUPS = new Set(['mqtt', 'mqtt.tls', 'mqtt.ws', 'http', 'ledger', 'log']);
+const GROUPS = new Set(['mqtt', 'mqtt.tls', 'mqtt.ws', 'http', 'ledger', 'log', 'xmpp', 'xmpp.tls', 'xmpp.reconnect']);
 
 export type ConfigFlags = Readonly<Record<string, string | boolean | undefined>>;
 
@@ -254,6 +299,22 @@ function parseValue(f: ConfigField, s: Setting): unknown {
     case 'secret':
       if (typeof v !== 'string' || v.length < k.minLength) throw invalid(f, s, `must be a string of at least ${k.minLength} characters`);
       return v;
+    case 'url': {
+      let u: URL | undefined;
+      try {
+        u = typeof v === 'string' ? new URL(v) : undefined;
+      } catch {
+        u = undefined;
+      }
+      const schemes = k.schemes.map((x) => `${x}://`).join(' or ');
+      if (!u || !k.schemes.includes(u.protocol.slice(0, -1)) || !u.hostname || u.username || u.password || (u.pathname !== '' && u.pathname !== '/') || u.search || u.hash) {
+        throw invalid(f, s, `must be a URL ${schemes}host[:port]`);
+      }
+      return `${u.protocol}//${u.host}`;
+    }
+    case 'text':
+      if (typeof v !== 'string' || !k.pattern.test(v)) throw invalid(f, s, `must be ${k.what}`);
+      return v;
     case 'accounts':
       return parseAccounts(f, s);
   }
@@ -318,6 +379,7 @@ function build(settings: Map<string, Setting>): GatewayConfig {
   }
   const ws = v.has('mqtt.ws.port') ? { port: v.get('mqtt.ws.port') as number } : undefined;
   const adminToken = v.get('http.adminToken') as string | undefined;
+  const xmpp = buildXmpp(v);
 
   const cfg: GatewayConfig = {
     dataDir,
@@ -347,9 +409,36 @@ function build(settings: Map<string, Setting>): GatewayConfig {
       verifyWorkers: get('ledger.verifyWorkers', availableParallelism()),
     },
     log: { level: get<LogLevel>('log.level', 'info') },
+    ...(xmpp ? { xmpp } : {}),
   };
   checkPortClashes(cfg);
   return cfg;
+}
+
+/** The xmpp group: off when no xmpp.* field is set; else the four login fields are required. */
+function buildXmpp(v: ReadonlyMap<string, unknown>): XmppConfig | undefined {
+  const set = CONFIG_REFERENCE.filter((f) => f.field.startsWith('xmpp.') && v.has(f.field)).map((f) => f.field);
+  if (set.length === 0) return undefined;
+  for (const k of XMPP_REQUIRED) {
+    // Name the fields that are set, never their values (the password is among them).
+    if (!v.has(`xmpp.${k}`)) throw new ConfigError(`xmpp.${k}`, `required when xmpp is used (${set.join(', ')} set); xmpp needs ${XMPP_REQUIRED.map((x) => `xmpp.${x}`).join(', ')}`);
+  }
+  const minMs = (v.get('xmpp.reconnect.minMs') as number | undefined) ?? 1000;
+  const maxMs = (v.get('xmpp.reconnect.maxMs') as number | undefined) ?? Math.max(minMs, 30_000);
+  if (maxMs < minMs) throw new ConfigError('xmpp.reconnect.maxMs', `must be at least xmpp.reconnect.minMs (${minMs}), got ${maxMs}`);
+  const resource = v.get('xmpp.resource') as string | undefined;
+  const caFile = v.get('xmpp.tls.caFile') as string | undefined;
+  return {
+    service: v.get('xmpp.service') as string,
+    domain: v.get('xmpp.domain') as string,
+    username: v.get('xmpp.username') as string,
+    password: v.get('xmpp.password') as string,
+    ...(resource !== undefined ? { resource } : {}),
+    tls: { ...(caFile !== undefined ? { caFile } : {}), rejectUnauthorized: (v.get('xmpp.tls.rejectUnauthorized') as boolean | undefined) ?? true },
+    // Defaults as in bridge/xmpp (DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_BACKOFF); config stays free of @xmpp imports.
+    maxPayloadBytes: (v.get('xmpp.maxPayloadBytes') as number | undefined) ?? 4096,
+    reconnect: { minMs, maxMs },
+  };
 }
 
 /** Two listeners on one host cannot share a fixed port. */

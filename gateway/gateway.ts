@@ -1,13 +1,15 @@
 /**
- * The composition root: one ledger node, the MQTT broker feeding its intake, the HTTP API
- * and the metrics registry, started in that order and stopped so that nothing accepted
- * is lost: MQTT first (no new readings), then the node (flushes), then HTTP.
+ * The composition root: one ledger node, the MQTT broker and (when configured) the XMPP
+ * bridge feeding its intake, the HTTP API and the metrics registry, started in that order
+ * and stopped so that nothing accepted is lost: MQTT and XMPP first (no new readings),
+ * then the node (flushes), then HTTP.
  */
 import { readFileSync } from 'node:fs';
 import { LedgerNode } from '../ledger-node/node.js';
 import { dataPaths, initDevChain, isInitialized, loadGenesisFile } from '../ledger-node/devchain.js';
 import { MqttBroker } from '../bridge/mqtt/index.js';
-import type { GatewayConfig } from './config.js';
+import { XmppBridge, XmppBridgeError, type XmppState } from '../bridge/xmpp/index.js';
+import type { GatewayConfig, XmppConfig } from './config.js';
 import { ConfigError, GatewayError } from './errors.js';
 import { type HttpApi, startHttpApi } from './http/server.js';
 import type { GatewayLogger } from './logger.js';
@@ -21,14 +23,22 @@ export interface BrokerHandle {
   close(): Promise<void>;
 }
 
+/** What the gateway needs of the XMPP bridge (bridge/xmpp XmppBridge). */
+export interface XmppHandle {
+  state(): XmppState;
+  close(): Promise<void>;
+}
+
 export interface Gateway {
   readonly node: LedgerNode;
   readonly broker: BrokerHandle;
+  /** The XMPP bridge, when `xmpp` is configured. */
+  readonly xmpp: XmppHandle | undefined;
   readonly http: HttpApi;
   readonly metrics: GatewayMetrics;
   /** `mqtt://`, `mqtts://`, `ws://` and `http://` URLs of the listeners. */
   readonly urls: { mqtt?: string; mqtts?: string; ws?: string; http: string };
-  /** Stop MQTT, then the node, then HTTP. Idempotent. */
+  /** Stop MQTT and XMPP, then the node, then HTTP. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -45,6 +55,32 @@ function readPem(path: string, field: string): string {
     return readFileSync(path, 'utf8');
   } catch (cause) {
     throw new GatewayError('E_CONFIG_INVALID', `${field}: cannot read ${path}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** Log in to the site's XMPP server; a failure names the settings to check. */
+async function startXmpp(x: XmppConfig, node: LedgerNode, metrics: GatewayMetrics, log: GatewayLogger): Promise<XmppBridge> {
+  const ca = x.tls.caFile !== undefined ? readPem(x.tls.caFile, 'xmpp.tls.caFile') : undefined;
+  try {
+    const bridge = await XmppBridge.start({
+      intake: node.intake,
+      service: x.service, domain: x.domain, username: x.username, password: x.password,
+      ...(x.resource !== undefined ? { resource: x.resource } : {}),
+      tls: { rejectUnauthorized: x.tls.rejectUnauthorized, ...(ca !== undefined ? { ca } : {}) },
+      maxPayloadBytes: x.maxPayloadBytes,
+      reconnect: x.reconnect,
+      logger: log,
+      metrics: metrics.xmpp,
+    });
+    log.info({ service: x.service, jid: `${x.username}@${x.domain}` }, 'xmpp bridge online');
+    return bridge;
+  } catch (e) {
+    if (!(e instanceof XmppBridgeError)) throw e;
+    // The bridge's message names the service and the JID, never the password.
+    const check = e.code === 'E_XMPP_AUTH'
+      ? 'check xmpp.username and xmpp.password (and that the account exists on the server)'
+      : 'check xmpp.service, xmpp.domain and xmpp.tls.caFile / xmpp.tls.rejectUnauthorized, and that the XMPP server is up';
+    throw new GatewayError(e.code, `${e.message.replace(/^E_XMPP_[A-Z]+: /, '')}; ${check}`, { cause: e });
   }
 }
 
@@ -70,7 +106,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
       `genesis at ${dataPaths(dataDir).genesis}, keys in ${dataPaths(dataDir).keys}`);
   }
   const genesis = loadGenesisFile(dataPaths(dataDir).genesis);
-  const metrics = new GatewayMetrics();
+  const metrics = new GatewayMetrics({ xmpp: config.xmpp !== undefined });
   metrics.setInfo(VERSION, genesis.chainId);
 
   const node = await LedgerNode.open({
@@ -105,6 +141,19 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
   }
   const b = broker!;
 
+  let xmpp: XmppHandle | undefined;
+  if (config.xmpp) {
+    try {
+      xmpp = await startXmpp(config.xmpp, node, metrics, log.child({ component: 'xmpp' }));
+    } catch (e) {
+      brokerOpen = false;
+      await b.close();
+      await node.close();
+      throw e;
+    }
+  }
+  const x = xmpp;
+
   let http: HttpApi;
   try {
     http = await startHttpApi({
@@ -113,12 +162,15 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
       readiness: () => [
         ...(node.ready() ? [] : ['ledger node not ready']),
         ...(brokerOpen && b.addresses().tcp !== undefined ? [] : ['mqtt broker not listening']),
+        ...(x === undefined || x.state() === 'online' ? [] : [`xmpp not online (${x.state()})`]),
       ],
       mqttClients: () => (brokerOpen ? b.connectedClients() : undefined),
+      ...(x !== undefined ? { xmppState: () => x.state() } : {}),
       adminToken: config.http.adminToken,
       logger: log.child({ component: 'http' }),
     }, config.http.host, config.http.port).catch((e: unknown) => listenError(e, `HTTP on ${config.http.host}:${config.http.port}`, 'http.port / --http-port'));
   } catch (e) {
+    await x?.close();
     await b.close();
     await node.close();
     throw e;
@@ -136,12 +188,16 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
 
   let closing: Promise<void> | undefined;
   return {
-    node, broker: b, http, metrics, urls,
+    node, broker: b, xmpp: x, http, metrics, urls,
     close() {
       closing ??= (async () => {
-        log.info('stopping: MQTT first, then the node, then HTTP');
+        log.info('stopping: MQTT and XMPP first, then the node, then HTTP');
         brokerOpen = false;
-        await b.close().catch((err: unknown) => log.error({ err }, 'closing MQTT failed'));
+        // Together: the bridge waits (briefly) for answers to readings under way, which need the node.
+        await Promise.all([
+          b.close().catch((err: unknown) => log.error({ err }, 'closing MQTT failed')),
+          x?.close().catch((err: unknown) => log.error({ err }, 'closing XMPP failed')),
+        ]);
         await node.close().catch((err: unknown) => log.error({ err }, 'closing the node failed'));
         await http.close();
         log.info('stopped');

@@ -1,6 +1,7 @@
 /**
  * The one Prometheus registry of the process (only gateway/ imports prom-client). It
- * implements the node's and the MQTT bridge's metrics interfaces. Naming follows the
+ * implements the node's and the MQTT bridge's metrics interfaces, and the XMPP bridge's
+ * as `metrics.xmpp` (its families are registered only on a gateway with XMPP configured). Naming follows the
  * Prometheus conventions: `meterledger_` prefix, base units (seconds, bytes), `_total`
  * on counters, and labels with a bounded set of values.
  */
@@ -8,11 +9,14 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { ALL_REASON_CODES, type ReasonCode, type Transport } from '../protocols/index.js';
 import type { NodeMetrics } from '../ledger-node/metrics.js';
 import type { BridgeMetrics } from '../bridge/mqtt/metrics.js';
+import type { StanzaRefusal, XmppMetrics, XmppState } from '../bridge/xmpp/metrics.js';
 
 const P = 'meterledger_';
 const TRANSPORTS: readonly Transport[] = ['mqtt', 'xmpp', 'http'];
 /** connect-refused reasons kept as label values; anything past this many becomes "other". */
 const MAX_REFUSE_REASONS = 16;
+const XMPP_STATES: readonly XmppState[] = ['online', 'connecting', 'offline'];
+const STANZA_REFUSALS: readonly StanzaRefusal[] = ['bad_attribute', 'bad_base64', 'too_large'];
 
 export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
   readonly registry = new Registry();
@@ -37,12 +41,16 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
   private readonly receipts = new Counter({ name: `${P}mqtt_receipts_delivered_total`, help: 'Receipt messages published to meters.', registers: [this.registry] });
   private readonly info = new Gauge({ name: `${P}build_info`, help: 'Always 1; labels say the version and chain.', labelNames: ['version', 'chain_id'], registers: [this.registry] });
   private readonly refuseReasons = new Set<string>();
+  /** The XMPP bridge's metrics (bridge/xmpp/metrics.ts), for `XmppBridge.start({metrics})`. */
+  readonly xmpp: XmppMetrics;
 
-  constructor(opts: { defaultMetrics?: boolean } = {}) {
+  constructor(opts: { defaultMetrics?: boolean; xmpp?: boolean } = {}) {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: P });
     // Zero every known label value, so rates and alerts work before the first event.
     for (const t of TRANSPORTS) this.received.inc({ transport: t }, 0);
     for (const r of ALL_REASON_CODES) this.rejected.inc({ reason: r }, 0);
+    // Without XMPP the families stay out of the scrape: absent, not "disconnected".
+    this.xmpp = xmppMetrics(opts.xmpp === true ? [this.registry] : []);
   }
 
   /** Set once the chain is known. */
@@ -107,4 +115,25 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
   async scrape(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
+}
+
+/** XmppMetrics on prom-client; state labels and refusal reasons are closed sets. */
+function xmppMetrics(registers: Registry[]): XmppMetrics {
+  const connected = new Gauge({ name: `${P}xmpp_connected`, help: 'Whether the XMPP bridge is logged in and online (1) or not (0).', registers });
+  const state = new Gauge({ name: `${P}xmpp_state`, help: 'State of the XMPP bridge: 1 for the current state, 0 for the others.', labelNames: ['state'], registers });
+  const received = new Counter({ name: `${P}xmpp_stanzas_received_total`, help: 'Reading stanzas received from meters over XMPP.', registers });
+  const refused = new Counter({ name: `${P}xmpp_stanzas_refused_total`, help: 'Reading stanzas answered with an XMPP error before the intake, by reason.', labelNames: ['reason'], registers });
+  const receipts = new Counter({ name: `${P}xmpp_receipts_sent_total`, help: 'Receipt messages sent to meters over XMPP.', registers });
+  const setState = (s: XmppState): void => {
+    for (const x of XMPP_STATES) state.set({ state: x }, x === s ? 1 : 0);
+    connected.set(s === 'online' ? 1 : 0);
+  };
+  setState('offline');
+  for (const r of STANZA_REFUSALS) refused.inc({ reason: r }, 0);
+  return {
+    state: (s) => setState(XMPP_STATES.includes(s) ? s : 'offline'),
+    stanzaReceived: () => received.inc(),
+    stanzaRefused: (reason) => refused.inc({ reason: STANZA_REFUSALS.includes(reason) ? reason : 'other' }),
+    receiptSent: () => receipts.inc(),
+  };
 }

@@ -86,11 +86,12 @@ export function createXmppClient(o: XmppClientOptions): XmppClient {
   });
   _resourceBinding({ iqCaller, streamFeatures }, o.resource);
   iqCallee.get(NS_PING, 'ping', () => ({})); // XEP-0199 §4
-  // Direct TLS (`xmpps://`, RFC 7590) takes its options when the socket connects.
+  // Direct TLS (`xmpps://`, RFC 7590) takes its options when the socket connects: the
+  // socket goes to the service's host and port, the certificate is checked for the domain.
   const socketParameters = entity.socketParameters.bind(entity);
   entity.socketParameters = (service: string) => {
     const p = socketParameters(service);
-    return p !== undefined && service.startsWith('xmpps:') ? { ...p, ...tlsOptions } : p;
+    return p !== undefined && service.startsWith('xmpps:') ? { ...tlsOptions, ...p } : p;
   };
   return { entity, iqCaller, middleware };
 }

@@ -2,19 +2,19 @@
  * Simulated XMPP meters against a gateway's XMPP bridge (docs/xmpp.md): each meter logs in
  * to the site's XMPP server, sends K signed readings as `<reading/>` messages to the
  * gateway's JID, and waits for the `<ack/>` and the `<receipt/>` of each; every receipt is
- * checked with the genesis alone. Self-contained: protocols/ and npm packages only.
+ * checked with the genesis alone. Uses protocols/ and the XMPP client factory of
+ * bridge/xmpp, the same client (STARTTLS, SASL, bind) the gateway's bridge logs in with.
  *
- * TLS: `tls` options (a private CA) apply to direct TLS (`xmpps://`); over STARTTLS
- * (`xmpp://`) the server certificate is checked against Node's trust store, which
- * NODE_EXTRA_CA_CERTS extends.
+ * TLS: `tls` options (a private CA) apply to STARTTLS (`xmpp://`) and to direct TLS
+ * (`xmpps://`) alike; without them the server certificate is checked against Node's
+ * trust store.
  */
-import { client, xml } from '@xmpp/client';
-import type { Element } from '@xmpp/xml';
+import { xml, type Element } from '@xmpp/xml';
+import type { Client } from '@xmpp/client-core';
+import { NS_READING, XmppBridgeError, createXmppClient } from '../../bridge/xmpp/index.js';
 import {
   type Genesis, decodeReceipt, equalBytes, fromHex, sha256, verifyReceipt,
 } from '../../protocols/index.js';
-
-const NS_READING = 'urn:meterledger:reading:1';
 
 export interface XmppSimMeter {
   /** Bare JID of the meter's XMPP account, e.g. 'meter-0001@site.example'. */
@@ -60,6 +60,11 @@ export interface XmppSimulationReport {
   /** Latency from send to ack (accepted or rejected), ms. */
   readonly p50_ms: number;
   readonly p99_ms: number;
+  /** Latency from send to a valid receipt, ms (0 when none arrived). */
+  readonly receipt_p50_ms: number;
+  readonly receipt_p99_ms: number;
+  /** From the first send to the end of waiting, seconds. */
+  readonly duration_s: number;
 }
 
 interface Tracked {
@@ -73,7 +78,7 @@ interface Tracked {
   invalid?: string;
 }
 
-type XmppEntity = ReturnType<typeof client>;
+type XmppEntity = Client;
 
 const settled = (t: Tracked): boolean =>
   t.rejected !== undefined || t.invalid !== undefined || (t.accepted === true && t.receiptAt !== undefined);
@@ -134,27 +139,32 @@ export async function runXmppSimulation(o: XmppSimulationOptions): Promise<XmppS
   };
 
   const clients: { m: XmppSimMeter; x: XmppEntity }[] = [];
+  let t0: number | undefined;
   try {
     log(`logging in ${o.meters.length} meters to ${o.service}`);
     for (const m of o.meters) {
       const [local, domain] = m.jid.split('@');
       if (!local || domain !== o.domain) throw new TypeError(`meter JID "${m.jid}" is not <user>@${o.domain}`);
-      const x = client({ service: o.service, domain: o.domain, username: local, password: m.password, resource: `sim-${Math.random().toString(36).slice(2, 8)}` });
-      if (o.service.startsWith('xmpps:') && o.tls) {
-        // @xmpp/tls takes socket options from socketParameters; add ours (private CA).
-        const base = x.socketParameters.bind(x);
-        x.socketParameters = (service: string) => ({ ...base(service), ...o.tls, servername: o.domain });
-      }
+      const x = createXmppClient({
+        service: o.service, domain: o.domain, username: local, password: m.password,
+        resource: `sim-${Math.random().toString(36).slice(2, 8)}`, ...(o.tls ? { tls: o.tls } : {}),
+      }).entity;
       x.on('error', () => undefined);
       x.on('stanza', onStanza);
       clients.push({ m, x });
-      await withTimeout(x.start(), o.timeoutMs, `login of ${m.jid}`);
+      try {
+        await withTimeout(x.start(), o.timeoutMs, `login of ${m.jid}`);
+      } catch (e) {
+        const auth = (e as Error).name === 'SASLError';
+        throw new XmppBridgeError(auth ? 'E_XMPP_AUTH' : 'E_XMPP_CONNECT',
+          `${auth ? 'login refused' : 'could not log in'} to ${o.service} as ${m.jid}: ${(e as Error).message}`, { cause: e });
+      }
       await x.send(xml('presence'));
     }
 
     const total = o.meters.length * o.readings;
     log(`sending ${total} readings (${o.readings} per meter) to ${o.gatewayJid}${o.rate ? ` at ${o.rate}/s` : ''}`);
-    const t0 = performance.now();
+    t0 = performance.now();
     for (let n = 0; n < total; n++) {
       const { m, x } = clients[n % clients.length]!;
       const seq = (m.firstSeq ?? 1n) + BigInt(Math.floor(n / clients.length));
@@ -185,6 +195,7 @@ export async function runXmppSimulation(o: XmppSimulationOptions): Promise<XmppS
   const rejected_by_code: Record<string, number> = {};
   for (const t of all) if (t.rejected) rejected_by_code[t.rejected] = (rejected_by_code[t.rejected] ?? 0) + 1;
   const lat = all.filter((t) => t.ackAt !== undefined).map((t) => t.ackAt! - t.sentAt).sort((a, b) => a - b);
+  const rlat = all.filter((t) => t.receiptAt !== undefined).map((t) => t.receiptAt! - t.sentAt).sort((a, b) => a - b);
   const report: XmppSimulationReport = {
     sent: all.length,
     acknowledged: all.filter((t) => t.accepted).length,
@@ -195,6 +206,9 @@ export async function runXmppSimulation(o: XmppSimulationOptions): Promise<XmppS
     invalid_receipts: all.filter((t) => t.invalid !== undefined).length,
     p50_ms: quantile(lat, 0.5),
     p99_ms: quantile(lat, 0.99),
+    receipt_p50_ms: quantile(rlat, 0.5),
+    receipt_p99_ms: quantile(rlat, 0.99),
+    duration_s: t0 === undefined ? 0 : Math.round(performance.now() - t0) / 1000,
   };
   log(`sent ${report.sent}, accepted ${report.acknowledged}, receipted ${report.receipted}, rejected ${report.rejected}, ack p50 ${report.p50_ms} ms p99 ${report.p99_ms} ms`);
   return report;

@@ -15,6 +15,8 @@ export interface HttpContext {
   readiness(): string[];
   /** Connected MQTT clients, when a broker runs. */
   mqttClients(): number | undefined;
+  /** State of the XMPP bridge (`online`, `connecting`, `offline`); absent when XMPP is not configured. */
+  xmppState?(): string;
   /** Bearer token for POST endpoints; undefined disables them. */
   readonly adminToken: string | undefined;
   readonly logger: Logger;

@@ -15,6 +15,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'init', summary: 'create a dev chain in a data dir', load: async () => (await import('./init.js')).initCommand },
   { name: 'start', summary: 'run the gateway (ledger node, MQTT broker, HTTP API)', load: async () => (await import('./start.js')).startCommand },
   { name: 'simulate', summary: 'drive a gateway with simulated meters over MQTT', load: async () => (await import('./simulate.js')).simulateCommand },
+  { name: 'simulate-xmpp', summary: 'drive a gateway with simulated meters over XMPP', load: async () => (await import('./simulate-xmpp-command.js')).simulateXmppCommand },
   { name: 'meter sign', summary: 'sign a reading as a meter', load: async () => (await import('./meter.js')).meterSignCommand },
   { name: 'meter token', summary: 'print a meter\'s MQTT username and password', load: async () => (await import('./meter.js')).meterTokenCommand },
   { name: 'meter register', summary: 'make a meter key and register it through a gateway', load: async () => (await import('./meter.js')).meterRegisterCommand },

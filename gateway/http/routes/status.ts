@@ -7,6 +7,7 @@ export const statusRoutes: Route[] = [
     handler: async (_req, ctx) => {
       const s = ctx.node.status();
       const clients = ctx.mqttClients();
+      const xmppState = ctx.xmppState?.();
       return {
         status: 200,
         json: {
@@ -14,6 +15,7 @@ export const statusRoutes: Route[] = [
           pending: s.pending, meters: s.meters, role: s.role, validatorId: s.validatorId ?? null,
           ready: ctx.readiness().length === 0,
           mqtt: { clients: clients ?? null },
+          ...(xmppState !== undefined ? { xmpp: { state: xmppState } } : {}),
         },
       };
     },

@@ -141,8 +141,92 @@ test('CONFIG_REFERENCE: one row per field, unique env names, METERLEDGER_ prefix
   const envs = CONFIG_REFERENCE.flatMap((f) => (f.env ? [f.env] : []));
   assert.equal(new Set(envs).size, envs.length);
   for (const e of envs) assert.match(e, /^METERLEDGER_[A-Z0-9_]+$/);
-  for (const f of ['dataDir', 'mqtt.port', 'http.adminToken', 'ledger.verifyWorkers', 'log.level']) assert.ok(fields.includes(f), f);
+  for (const f of ['dataDir', 'mqtt.port', 'http.adminToken', 'ledger.verifyWorkers', 'log.level', 'xmpp.service', 'xmpp.password', 'xmpp.tls.caFile', 'xmpp.reconnect.maxMs']) assert.ok(fields.includes(f), f);
   const md = configReferenceMarkdown();
   assert.equal(md.trim().split('\n').length, CONFIG_REFERENCE.length + 2);
   assert.match(md, /\| `mqtt\.port` \| `METERLEDGER_MQTT_PORT` \| `--mqtt-port` \| 1883 \|/);
+  assert.match(md, /\| `xmpp\.password` \| `METERLEDGER_XMPP_PASSWORD` \| - \|/);
+});
+
+test('xmpp: off by default; a full section from the file, with defaults and paths resolved', (t) => {
+  assert.equal(loadConfig({ flags: { 'data-dir': '/d' }, env: {} }).xmpp, undefined);
+  const d = tempDir(t);
+  const f = join(d, 'c.json');
+  writeFileSync(f, JSON.stringify({
+    dataDir: '.', xmpp: { service: 'xmpp://127.0.0.1:5222', domain: 'site.example', username: 'gateway', password: 'pw with spaces', tls: { caFile: 'ca.pem' } },
+  }));
+  const c = loadConfig({ file: f, env: {} });
+  assert.deepEqual(c.xmpp, {
+    service: 'xmpp://127.0.0.1:5222', domain: 'site.example', username: 'gateway', password: 'pw with spaces',
+    tls: { caFile: join(d, 'ca.pem'), rejectUnauthorized: true }, maxPayloadBytes: 4096, reconnect: { minMs: 1000, maxMs: 30_000 },
+  });
+});
+
+test('xmpp: METERLEDGER_XMPP_* environment variables, over the file', (t) => {
+  const d = tempDir(t);
+  const f = join(d, 'c.json');
+  writeFileSync(f, JSON.stringify({ xmpp: { service: 'xmpps://old.example:5223', domain: 'site.example', username: 'gw', password: 'from-file' } }));
+  const c = loadConfig({
+    file: f, flags: { 'data-dir': d },
+    env: {
+      METERLEDGER_XMPP_SERVICE: 'xmpps://xmpp.site.example:5223', METERLEDGER_XMPP_PASSWORD: 'from-env', METERLEDGER_XMPP_RESOURCE: 'bridge-1',
+      METERLEDGER_XMPP_TLS_CA_FILE: 'ca.pem', METERLEDGER_XMPP_TLS_REJECT_UNAUTHORIZED: 'false', METERLEDGER_XMPP_MAX_PAYLOAD_BYTES: '2048',
+      METERLEDGER_XMPP_RECONNECT_MIN_MS: '200', METERLEDGER_XMPP_RECONNECT_MAX_MS: '5000',
+    },
+    cwd: '/work',
+  });
+  assert.deepEqual(c.xmpp, {
+    service: 'xmpps://xmpp.site.example:5223', domain: 'site.example', username: 'gw', password: 'from-env', resource: 'bridge-1',
+    tls: { caFile: '/work/ca.pem', rejectUnauthorized: false }, maxPayloadBytes: 2048, reconnect: { minMs: 200, maxMs: 5000 },
+  });
+});
+
+test('xmpp: all or nothing; each missing login field is named, and the password never shows', () => {
+  const full = {
+    METERLEDGER_XMPP_SERVICE: 'xmpp://127.0.0.1:5222', METERLEDGER_XMPP_DOMAIN: 'site.example',
+    METERLEDGER_XMPP_USERNAME: 'gateway', METERLEDGER_XMPP_PASSWORD: 'hunter2-secret',
+  };
+  const load = (env: Record<string, string>) => loadConfig({ flags: { 'data-dir': '/d' }, env });
+  assert.equal(load(full).xmpp?.username, 'gateway');
+  for (const [k, field] of [['SERVICE', 'service'], ['DOMAIN', 'domain'], ['USERNAME', 'username'], ['PASSWORD', 'password']] as const) {
+    const env: Record<string, string> = { ...full };
+    delete env[`METERLEDGER_XMPP_${k}`];
+    assertInvalid(() => load(env), `xmpp.${field}`, /required when xmpp is used/);
+    assert.throws(() => load(env), (e: Error) => !e.message.includes('hunter2-secret'));
+  }
+  // Only the password set: the service is the first field missing.
+  assertInvalid(() => load({ METERLEDGER_XMPP_PASSWORD: 'hunter2-secret' }), 'xmpp.service', /xmpp\.password set/);
+  // Any xmpp.* field enables the section.
+  assertInvalid(() => load({ METERLEDGER_XMPP_TLS_CA_FILE: '/ca.pem' }), 'xmpp.service', /xmpp\.tls\.caFile set/);
+  assert.throws(() => load({ ...full, METERLEDGER_XMPP_PASSWORD: '' }), (e: Error) => e instanceof ConfigError && e.field === 'xmpp.password');
+});
+
+test('xmpp: bad values name their field', (t) => {
+  const d = tempDir(t);
+  const base = { service: 'xmpp://127.0.0.1:5222', domain: 'site.example', username: 'gateway', password: 'pw' };
+  const load = (xmpp: Record<string, unknown>): unknown => {
+    const f = join(d, 'c.json');
+    writeFileSync(f, JSON.stringify({ xmpp: { ...base, ...xmpp } }));
+    return loadConfig({ file: f, flags: { 'data-dir': d }, env: {} });
+  };
+  assertInvalid(() => load({ service: 'http://127.0.0.1:5222' }), 'xmpp.service', /xmpp:\/\/ or xmpps:\/\//);
+  assertInvalid(() => load({ service: 'xmpp://user:pw@host:5222' }), 'xmpp.service');
+  assertInvalid(() => load({ service: 'not a url' }), 'xmpp.service');
+  assertInvalid(() => load({ domain: 'bad domain' }), 'xmpp.domain', /domain name/);
+  assertInvalid(() => load({ domain: 'site.example/res' }), 'xmpp.domain');
+  assertInvalid(() => load({ username: 'gw@site.example' }), 'xmpp.username', /local part/);
+  assertInvalid(() => load({ username: '' }), 'xmpp.username');
+  assertInvalid(() => load({ password: 42 }), 'xmpp.password');
+  assertInvalid(() => load({ resource: '' }), 'xmpp.resource');
+  assertInvalid(() => load({ tls: { rejectUnauthorized: 'no' } }), 'xmpp.tls.rejectUnauthorized', /true or false/);
+  assertInvalid(() => load({ tls: { caFile: '' } }), 'xmpp.tls.caFile');
+  assertInvalid(() => load({ tls: { ca: 'PEM' } }), 'xmpp.tls.ca', /unknown field/);
+  assertInvalid(() => load({ maxPayloadBytes: 10 }), 'xmpp.maxPayloadBytes');
+  assertInvalid(() => load({ reconnect: { minMs: 0 } }), 'xmpp.reconnect.minMs');
+  assertInvalid(() => load({ reconnect: { minMs: 5000, maxMs: 1000 } }), 'xmpp.reconnect.maxMs', /at least xmpp\.reconnect\.minMs/);
+  assertInvalid(() => load({ jid: 'gw@site.example' }), 'xmpp.jid', /unknown field/);
+  assert.throws(() => load({ password: 'sekrit-value', maxPayloadBytes: 'big' }), (e: Error) => !e.message.includes('sekrit-value'));
+  // The service is normalised to scheme://host[:port]; IPv6 and default ports are fine.
+  assert.equal((load({ service: 'xmpps://[::1]:5223/' }) as { xmpp: { service: string } }).xmpp.service, 'xmpps://[::1]:5223');
+  assert.equal((load({ service: 'xmpp://xmpp.site.example' }) as { xmpp: { service: string } }).xmpp.service, 'xmpp://xmpp.site.example');
 });

@@ -1,11 +1,12 @@
 /**
  * Metrics follow the Prometheus naming conventions (prefix, base units, _total counters,
- * bounded labels), and every NodeMetrics / BridgeMetrics call shows in the scrape.
+ * bounded labels), and every NodeMetrics / BridgeMetrics / XmppMetrics call shows in the scrape.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ALL_REASON_CODES } from '../../../protocols/index.js';
 import type { NodeMetrics } from '../../../ledger-node/metrics.js';
+import type { XmppMetrics, XmppState } from '../../../bridge/xmpp/metrics.js';
 import { GatewayMetrics } from '../../../gateway/metrics.js';
 
 interface Family { name: string; type: string; samples: string[] }
@@ -112,4 +113,48 @@ test('each BridgeMetrics method changes the scrape; refusal reasons stay a bound
   const series = text.split('\n').filter((l) => l.startsWith('meterledger_mqtt_connect_refused_total{'));
   assert.ok(series.length <= 17, `${series.length} label values`);
   assert.ok(sample(text, 'meterledger_mqtt_connect_refused_total{reason="other"}')! >= 85);
+});
+
+test('XMPP families appear only on a gateway with XMPP; names follow the conventions', { timeout: 10_000 }, async () => {
+  const none = (await new GatewayMetrics({ defaultMetrics: false }).scrape()).body;
+  assert.doesNotMatch(none, /meterledger_xmpp_/, 'a gateway without XMPP does not report it as disconnected');
+  const fams = families((await new GatewayMetrics({ defaultMetrics: false, xmpp: true }).scrape()).body);
+  const want: Record<string, string> = {
+    meterledger_xmpp_connected: 'gauge',
+    meterledger_xmpp_state: 'gauge',
+    meterledger_xmpp_stanzas_received_total: 'counter',
+    meterledger_xmpp_stanzas_refused_total: 'counter',
+    meterledger_xmpp_receipts_sent_total: 'counter',
+  };
+  for (const [name, type] of Object.entries(want)) assert.equal(fams.get(name)?.type, type, name);
+});
+
+test('each XmppMetrics method changes the scrape; state and refusal labels stay a closed set', { timeout: 10_000 }, async () => {
+  const m = new GatewayMetrics({ defaultMetrics: false, xmpp: true });
+  const xm: XmppMetrics = m.xmpp;
+  let text = (await m.scrape()).body;
+  assert.equal(sample(text, 'meterledger_xmpp_connected'), 0, 'offline until the first login');
+  assert.equal(sample(text, 'meterledger_xmpp_state{state="offline"}'), 1);
+  for (const r of ['bad_attribute', 'bad_base64', 'too_large']) assert.equal(sample(text, `meterledger_xmpp_stanzas_refused_total{reason="${r}"}`), 0, r);
+
+  const states: [XmppState, number][] = [['connecting', 0], ['online', 1], ['offline', 0], ['connecting', 0], ['online', 1]];
+  for (const [s, connected] of states) {
+    xm.state(s);
+    text = (await m.scrape()).body;
+    assert.equal(sample(text, 'meterledger_xmpp_connected'), connected, s);
+    for (const x of ['online', 'connecting', 'offline']) assert.equal(sample(text, `meterledger_xmpp_state{state="${x}"}`), x === s ? 1 : 0, `${s}: ${x}`);
+  }
+  xm.stanzaReceived();
+  xm.stanzaReceived();
+  xm.stanzaRefused('bad_base64');
+  xm.stanzaRefused('free text' as 'too_large');
+  xm.receiptSent();
+  xm.state('sleeping' as XmppState);
+  text = (await m.scrape()).body;
+  assert.equal(sample(text, 'meterledger_xmpp_stanzas_received_total'), 2);
+  assert.equal(sample(text, 'meterledger_xmpp_stanzas_refused_total{reason="bad_base64"}'), 1);
+  assert.equal(sample(text, 'meterledger_xmpp_stanzas_refused_total{reason="other"}'), 1);
+  assert.equal(sample(text, 'meterledger_xmpp_receipts_sent_total'), 1);
+  assert.equal(text.split('\n').filter((l) => l.startsWith('meterledger_xmpp_state{')).length, 3, 'an unknown state adds no label value');
+  assert.equal(sample(text, 'meterledger_xmpp_connected'), 0);
 });

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError } from './errors.js';
+import type { NatsOptions } from '../ledger-node/api.js';
 
 export interface MqttAccountConfig {
   readonly username: string;
@@ -43,6 +44,10 @@ export interface GatewayConfig {
   readonly log: { readonly level: LogLevel };
   /** The XMPP bridge (docs/xmpp.md); absent unless configured. */
   readonly xmpp?: XmppConfig;
+  /** How to reach the other gateways (docs/consensus.md); absent for a lone validator. */
+  readonly nats?: NatsOptions;
+  /** Consensus round timeouts: each grows by half its base per round. */
+  readonly consensus: { readonly proposeTimeoutMs: number; readonly prevoteTimeoutMs: number; readonly precommitTimeoutMs: number };
 }
 
 /** How the gateway logs in to the site's XMPP server as a client (bridge/xmpp). */
@@ -70,7 +75,8 @@ type Kind =
   | { readonly t: 'secret'; readonly minLength: number }
   | { readonly t: 'url'; readonly schemes: readonly string[] }
   | { readonly t: 'text'; readonly pattern: RegExp; readonly what: string }
-  | { readonly t: 'accounts' };
+  | { readonly t: 'accounts' }
+  | { readonly t: 'urls'; readonly schemes: readonly string[] };
 
 export interface ConfigField {
   /** Dotted path in the JSON file and in GatewayConfig. */
@@ -164,6 +170,30 @@ export const CONFIG_REFERENCE: readonly ConfigField[] = [
     meaning: 'First delay before logging in again after the XMPP connection is lost, ms (doubling, jittered).' },
   { field: 'xmpp.reconnect.maxMs', env: 'METERLEDGER_XMPP_RECONNECT_MAX_MS', default: '30000', kind: ms(1, 3_600_000),
     meaning: 'Longest delay between XMPP login attempts, ms; at least xmpp.reconnect.minMs.' },
+  { field: 'nats.servers', env: 'METERLEDGER_NATS_SERVERS', default: '(none: a lone validator)', kind: { t: 'urls', schemes: ['nats', 'tls'] },
+    meaning: 'NATS servers where the gateways of the chain meet (nats://host:4222, comma-separated in the environment). Required when genesis has more than one validator or this gateway is an observer.' },
+  { field: 'nats.user', env: 'METERLEDGER_NATS_USER', default: '(none)', kind: { t: 'text', pattern: /^[^\s]{1,256}$/, what: 'a user name without spaces' },
+    meaning: 'NATS user; set with nats.pass.' },
+  { field: 'nats.pass', env: 'METERLEDGER_NATS_PASS', default: '(none)', kind: { t: 'secret', minLength: 1 },
+    meaning: 'NATS password.' },
+  { field: 'nats.token', env: 'METERLEDGER_NATS_TOKEN', default: '(none)', kind: { t: 'secret', minLength: 1 },
+    meaning: 'NATS token (instead of user and password).' },
+  { field: 'nats.nkeySeedFile', env: 'METERLEDGER_NATS_NKEY_SEED_FILE', default: '(none)', kind: { t: 'path' },
+    meaning: 'File holding the NATS nkey seed (SU...), for nkey authentication.' },
+  { field: 'nats.tls.caFile', env: 'METERLEDGER_NATS_TLS_CA_FILE', default: '(system CAs)', kind: { t: 'path' },
+    meaning: 'PEM CA bundle to check the NATS servers with.' },
+  { field: 'nats.tls.certFile', env: 'METERLEDGER_NATS_TLS_CERT_FILE', default: '(none)', kind: { t: 'path' },
+    meaning: 'PEM client certificate for NATS (mutual TLS).' },
+  { field: 'nats.tls.keyFile', env: 'METERLEDGER_NATS_TLS_KEY_FILE', default: '(none)', kind: { t: 'path' },
+    meaning: 'PEM client key for NATS (mutual TLS).' },
+  { field: 'nats.ignoreClusterUpdates', env: 'METERLEDGER_NATS_IGNORE_CLUSTER_UPDATES', default: 'false', kind: { t: 'bool' },
+    meaning: 'Use only nats.servers, not the addresses the NATS cluster advertises (NATS behind a proxy or NAT).' },
+  { field: 'consensus.proposeTimeoutMs', env: 'METERLEDGER_CONSENSUS_PROPOSE_TIMEOUT_MS', default: '1000', kind: ms(10, 600_000),
+    meaning: 'How long validators wait for a proposal in round 0, ms; +50% per round.' },
+  { field: 'consensus.prevoteTimeoutMs', env: 'METERLEDGER_CONSENSUS_PREVOTE_TIMEOUT_MS', default: '500', kind: ms(10, 600_000),
+    meaning: 'How long validators wait for more prevotes once two thirds voted, ms; +50% per round.' },
+  { field: 'consensus.precommitTimeoutMs', env: 'METERLEDGER_CONSENSUS_PRECOMMIT_TIMEOUT_MS', default: '500', kind: ms(10, 600_000),
+    meaning: 'How long validators wait for more precommits once two thirds voted, ms; +50% per round.' },
   { field: 'log.level', env: 'METERLEDGER_LOG_LEVEL', flag: 'log-level', default: 'info', kind: { t: 'enum', values: LOG_LEVELS },
     meaning: `JSON log level on stderr: ${LOG_LEVELS.join(', ')}.` },
 ];
@@ -173,7 +203,7 @@ export const CONFIG_FILE_ENV = 'METERLEDGER_CONFIG';
 
 const byField = new Map(CONFIG_REFERENCE.map((f) => [f.field, f]));
 /** Groups that are objects in the file. */
-const GROUPS = new Set(['mqtt', 'mqtt.tls', 'mqtt.ws', 'http', 'ledger', 'log', 'xmpp', 'xmpp.tls', 'xmpp.reconnect']);
+const GROUPS = new Set(['mqtt', 'mqtt.tls', 'mqtt.ws', 'http', 'ledger', 'log', 'xmpp', 'xmpp.tls', 'xmpp.reconnect', 'nats', 'nats.tls', 'consensus']);
 
 export type ConfigFlags = Readonly<Record<string, string | boolean | undefined>>;
 
@@ -317,6 +347,21 @@ function parseValue(f: ConfigField, s: Setting): unknown {
       return v;
     case 'accounts':
       return parseAccounts(f, s);
+    case 'urls': {
+      const list = s.text && typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : v;
+      const schemes = k.schemes.map((x) => `${x}://`).join(' or ');
+      if (!Array.isArray(list) || list.length === 0) throw invalid(f, s, `must be a list of ${schemes}host:port URLs`);
+      return list.map((u) => {
+        let url: URL | undefined;
+        try {
+          url = typeof u === 'string' ? new URL(u) : undefined;
+        } catch {
+          url = undefined;
+        }
+        if (!url || !k.schemes.includes(url.protocol.slice(0, -1)) || !url.hostname) throw invalid(f, s, `each must be a URL ${schemes}host:port`);
+        return u as string;
+      });
+    }
   }
 }
 
@@ -380,6 +425,7 @@ function build(settings: Map<string, Setting>): GatewayConfig {
   const ws = v.has('mqtt.ws.port') ? { port: v.get('mqtt.ws.port') as number } : undefined;
   const adminToken = v.get('http.adminToken') as string | undefined;
   const xmpp = buildXmpp(v);
+  const nats = buildNats(v);
 
   const cfg: GatewayConfig = {
     dataDir,
@@ -410,9 +456,51 @@ function build(settings: Map<string, Setting>): GatewayConfig {
     },
     log: { level: get<LogLevel>('log.level', 'info') },
     ...(xmpp ? { xmpp } : {}),
+    ...(nats ? { nats } : {}),
+    consensus: {
+      proposeTimeoutMs: get('consensus.proposeTimeoutMs', 1000),
+      prevoteTimeoutMs: get('consensus.prevoteTimeoutMs', 500),
+      precommitTimeoutMs: get('consensus.precommitTimeoutMs', 500),
+    },
   };
   checkPortClashes(cfg);
   return cfg;
+}
+
+/** The nats group: off without nats.servers; one way of authenticating at most. */
+function buildNats(v: ReadonlyMap<string, unknown>): NatsOptions | undefined {
+  const set = CONFIG_REFERENCE.filter((f) => f.field.startsWith('nats.') && v.has(f.field)).map((f) => f.field);
+  if (set.length === 0) return undefined;
+  if (!v.has('nats.servers')) throw new ConfigError('nats.servers', `required when nats is used (${set.join(', ')} set)`);
+  const user = v.get('nats.user') as string | undefined;
+  const pass = v.get('nats.pass') as string | undefined;
+  const token = v.get('nats.token') as string | undefined;
+  const seedFile = v.get('nats.nkeySeedFile') as string | undefined;
+  if ((user === undefined) !== (pass === undefined)) throw new ConfigError(user === undefined ? 'nats.user' : 'nats.pass', 'nats.user and nats.pass go together');
+  const ways = [user !== undefined, token !== undefined, seedFile !== undefined].filter(Boolean).length;
+  if (ways > 1) throw new ConfigError('nats.token', 'choose one of nats.user/pass, nats.token or nats.nkeySeedFile');
+  let auth: NatsOptions['auth'];
+  if (user !== undefined) auth = { user, pass: pass! };
+  else if (token !== undefined) auth = { token };
+  else if (seedFile !== undefined) {
+    let seed: string;
+    try {
+      seed = readFileSync(seedFile, 'utf8').trim();
+    } catch (cause) {
+      throw new ConfigError('nats.nkeySeedFile', `cannot read ${seedFile}`, { cause });
+    }
+    if (!/^SU[A-Z2-7]{50,}$/.test(seed)) throw new ConfigError('nats.nkeySeedFile', `${seedFile} does not hold a user nkey seed (SU...)`);
+    auth = { nkeySeed: seed };
+  }
+  const tls = { caFile: v.get('nats.tls.caFile'), certFile: v.get('nats.tls.certFile'), keyFile: v.get('nats.tls.keyFile') } as Record<string, string | undefined>;
+  if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) throw new ConfigError(tls.certFile === undefined ? 'nats.tls.certFile' : 'nats.tls.keyFile', 'nats.tls.certFile and nats.tls.keyFile go together');
+  const tlsSet = Object.fromEntries(Object.entries(tls).filter(([, x]) => x !== undefined)) as NonNullable<NatsOptions['tls']>;
+  return {
+    servers: v.get('nats.servers') as string[],
+    ...(auth ? { auth } : {}),
+    ...(Object.keys(tlsSet).length ? { tls: tlsSet } : {}),
+    ignoreClusterUpdates: (v.get('nats.ignoreClusterUpdates') as boolean | undefined) ?? false,
+  };
 }
 
 /** The xmpp group: off when no xmpp.* field is set; else the four login fields are required. */

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { LedgerNode } from '../ledger-node/node.js';
 import { dataPaths, initDevChain, isInitialized, loadGenesisFile } from '../ledger-node/devchain.js';
 import { MqttBroker } from '../bridge/mqtt/index.js';
+import { ProtocolError } from '../protocols/index.js';
 import { XmppBridge, XmppBridgeError, type XmppState } from '../bridge/xmpp/index.js';
 import type { GatewayConfig, XmppConfig } from './config.js';
 import { ConfigError, GatewayError } from './errors.js';
@@ -109,8 +110,18 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
   const metrics = new GatewayMetrics({ xmpp: config.xmpp !== undefined });
   metrics.setInfo(VERSION, genesis.chainId);
 
+  const c = config.consensus;
   const node = await LedgerNode.open({
     dataDir, genesis, ...config.ledger, metrics, logger: log.child({ component: 'node' }),
+    ...(config.nats ? { nats: config.nats } : {}),
+    timeouts: {
+      proposeBaseMs: c.proposeTimeoutMs, proposeDeltaMs: c.proposeTimeoutMs / 2,
+      prevoteBaseMs: c.prevoteTimeoutMs, prevoteDeltaMs: c.prevoteTimeoutMs / 2,
+      precommitBaseMs: c.precommitTimeoutMs, precommitDeltaMs: c.precommitTimeoutMs / 2,
+    },
+  }).catch((e: unknown) => {
+    if (e instanceof ProtocolError && e.code === 'E_NO_PEERS') throw new ConfigError('nats.servers', e.message.replace(/^E_NO_PEERS: /, ''), { cause: e });
+    throw e;
   });
   let broker: BrokerHandle | undefined;
   let brokerOpen = false;

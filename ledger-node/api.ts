@@ -54,6 +54,8 @@ export interface NatsOptions {
   readonly servers: string[];
   readonly auth?: { user: string; pass: string } | { token: string } | { nkeySeed: string };
   readonly tls?: { caFile?: string; certFile?: string; keyFile?: string };
+  /** Use only `servers`, not the addresses the cluster advertises (NATS behind a proxy or NAT). */
+  readonly ignoreClusterUpdates?: boolean;
 }
 
 export interface NodeStatus {

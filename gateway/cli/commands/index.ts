@@ -14,6 +14,7 @@ export interface CommandEntry {
 export const COMMANDS: readonly CommandEntry[] = [
   { name: 'init', summary: 'create a dev chain in a data dir', load: async () => (await import('./init.js')).initCommand },
   { name: 'start', summary: 'run the gateway (ledger node, MQTT broker, HTTP API)', load: async () => (await import('./start.js')).startCommand },
+  { name: 'testnet', summary: 'write a local cluster: shared genesis and one data dir per gateway', load: async () => (await import('./testnet.js')).testnetCommand },
   { name: 'simulate', summary: 'drive a gateway with simulated meters over MQTT', load: async () => (await import('./simulate.js')).simulateCommand },
   { name: 'simulate-xmpp', summary: 'drive a gateway with simulated meters over XMPP', load: async () => (await import('./simulate-xmpp-command.js')).simulateXmppCommand },
   { name: 'meter sign', summary: 'sign a reading as a meter', load: async () => (await import('./meter.js')).meterSignCommand },

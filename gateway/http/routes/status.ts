@@ -12,7 +12,8 @@ export const statusRoutes: Route[] = [
         status: 200,
         json: {
           chainId: s.chainId, height: s.height, headHash: s.headHash, headTime: s.headTime ?? null,
-          pending: s.pending, meters: s.meters, role: s.role, validatorId: s.validatorId ?? null,
+          pending: s.pending, meters: s.meters, role: s.role, validatorId: s.validatorId ?? null, nodeId: s.nodeId,
+          consensus: { round: s.round, peers: s.peers, nats: s.natsConnected ?? null },
           ready: ctx.readiness().length === 0,
           mqtt: { clients: clients ?? null },
           ...(xmppState !== undefined ? { xmpp: { state: xmppState } } : {}),

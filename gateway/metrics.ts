@@ -12,7 +12,7 @@ import type { BridgeMetrics } from '../bridge/mqtt/metrics.js';
 import type { StanzaRefusal, XmppMetrics, XmppState } from '../bridge/xmpp/metrics.js';
 
 const P = 'meterledger_';
-const TRANSPORTS: readonly Transport[] = ['mqtt', 'xmpp', 'http'];
+const TRANSPORTS: readonly Transport[] = ['mqtt', 'xmpp', 'http', 'peer'];
 /** connect-refused reasons kept as label values; anything past this many becomes "other". */
 const MAX_REFUSE_REASONS = 16;
 const XMPP_STATES: readonly XmppState[] = ['online', 'connecting', 'offline'];
@@ -39,6 +39,14 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
   private readonly refused = new Counter({ name: `${P}mqtt_connect_refused_total`, help: 'MQTT CONNECTs refused, by reason.', labelNames: ['reason'], registers: [this.registry] });
   private readonly publishes = new Counter({ name: `${P}mqtt_publishes_received_total`, help: 'MQTT PUBLISH packets received from clients.', registers: [this.registry] });
   private readonly receipts = new Counter({ name: `${P}mqtt_receipts_delivered_total`, help: 'Receipt messages published to meters.', registers: [this.registry] });
+  private readonly round = new Gauge({ name: `${P}consensus_round`, help: 'Consensus round at the height being decided (0 when rounds succeed at once).', registers: [this.registry] });
+  private readonly timeouts = new Counter({ name: `${P}consensus_timeouts_total`, help: 'Consensus round timeouts that fired, by step.', labelNames: ['step'], registers: [this.registry] });
+  private readonly votes = new Counter({ name: `${P}consensus_messages_total`, help: 'Signed proposals and votes from peers that passed their checks, by type.', labelNames: ['type'], registers: [this.registry] });
+  private readonly peerCount = new Gauge({ name: `${P}consensus_peers`, help: 'Gateways of the chain heard from in the last 10 s.', registers: [this.registry] });
+  private readonly quorum = new Gauge({ name: `${P}consensus_has_quorum`, help: '1 when the validators heard from (with this one) hold more than 2/3 of the voting power.', registers: [this.registry] });
+  private readonly synced = new Counter({ name: `${P}sync_blocks_total`, help: 'Blocks fetched from peers and committed by sync.', registers: [this.registry] });
+  private readonly behind = new Gauge({ name: `${P}sync_blocks_behind`, help: 'Blocks a peer has that this gateway has not yet synced.', registers: [this.registry] });
+  private readonly evidenceCount = new Counter({ name: `${P}consensus_evidence_total`, help: 'Double signing detected (evidence kept in the store).', registers: [this.registry] });
   private readonly info = new Gauge({ name: `${P}build_info`, help: 'Always 1; labels say the version and chain.', labelNames: ['version', 'chain_id'], registers: [this.registry] });
   private readonly refuseReasons = new Set<string>();
   /** The XMPP bridge's metrics (bridge/xmpp/metrics.ts), for `XmppBridge.start({metrics})`. */
@@ -49,6 +57,8 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
     // Zero every known label value, so rates and alerts work before the first event.
     for (const t of TRANSPORTS) this.received.inc({ transport: t }, 0);
     for (const r of ALL_REASON_CODES) this.rejected.inc({ reason: r }, 0);
+    for (const step of ['propose', 'prevote', 'precommit']) this.timeouts.inc({ step }, 0);
+    for (const type of ['proposal', 'prevote', 'precommit']) this.votes.inc({ type }, 0);
     // Without XMPP the families stay out of the scrape: absent, not "disconnected".
     this.xmpp = xmppMetrics(opts.xmpp === true ? [this.registry] : []);
   }
@@ -88,6 +98,32 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
     this.blockBytes.observe(bytes);
     this.blockInterval.observe(intervalSeconds);
   }
+  consensusRound(_height: number, round: number): void {
+    this.round.set(round);
+  }
+
+  consensusTimeout(step: 'propose' | 'prevote' | 'precommit'): void {
+    this.timeouts.inc({ step });
+  }
+
+  consensusMessage(type: 'proposal' | 'prevote' | 'precommit'): void {
+    this.votes.inc({ type });
+  }
+
+  peers(count: number, quorum: boolean): void {
+    this.peerCount.set(count);
+    this.quorum.set(quorum ? 1 : 0);
+  }
+
+  blockSynced(_height: number, behind: number): void {
+    this.synced.inc();
+    this.behind.set(behind);
+  }
+
+  evidence(): void {
+    this.evidenceCount.inc();
+  }
+
   storeSizeBytes(bytes: number): void {
     this.storeBytes.set(bytes);
   }

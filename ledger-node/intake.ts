@@ -60,7 +60,7 @@ export class Intake implements IntakePort {
     return () => this.listeners.delete(listener);
   }
 
-  /** Called by the block producer for each committed reading. */
+  /** Called by the chain writer for each committed reading. */
   emitCommitted(c: CommittedReading): void {
     for (const l of this.listeners) {
       try {

@@ -18,6 +18,18 @@ export interface NodeMetrics {
   backlog(count: number, oldestAgeSeconds: number): void;
   blockCommitted(height: number, txCount: number, bytes: number, intervalSeconds: number): void;
   storeSizeBytes(bytes: number): void;
+  /** Consensus: the round being run at the current height. */
+  consensusRound(height: number, round: number): void;
+  /** Consensus: a round timeout fired. */
+  consensusTimeout(step: 'propose' | 'prevote' | 'precommit'): void;
+  /** Consensus: a signed proposal or vote from a peer passed its checks. */
+  consensusMessage(type: 'proposal' | 'prevote' | 'precommit'): void;
+  /** Peers heard lately, and whether they with us hold more than 2/3 of the voting power. */
+  peers(count: number, quorum: boolean): void;
+  /** Sync: a block fetched from a peer was committed; `behind` blocks remain. */
+  blockSynced(height: number, behind: number): void;
+  /** A validator was caught signing two different messages for one step. */
+  evidence(): void;
 }
 
 export const noopMetrics: NodeMetrics = {
@@ -30,4 +42,10 @@ export const noopMetrics: NodeMetrics = {
   backlog() {},
   blockCommitted() {},
   storeSizeBytes() {},
+  consensusRound() {},
+  consensusTimeout() {},
+  consensusMessage() {},
+  peers() {},
+  blockSynced() {},
+  evidence() {},
 };

@@ -2,7 +2,8 @@
 # The whole test suite, from a fresh clone on a fresh Debian machine:
 # installs what the tests need (npm packages; Debian packages when missing), builds,
 # lints the import direction, then runs unit and integration tests. Every server a test
-# needs (the gateway, Prosody) is started by that test on loopback and stopped after it.
+# needs (gateways, a 3-server NATS cluster, Prosody) is started by that test on loopback
+# and stopped after it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,7 @@ need=()
 command -v mosquitto_pub >/dev/null || need+=(mosquitto-clients)
 command -v prosody >/dev/null || need+=(prosody)
 command -v openssl >/dev/null || need+=(openssl)
+command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

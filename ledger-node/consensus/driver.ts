@@ -53,6 +53,7 @@ export interface DriverOptions {
 }
 
 const MAX_FUTURE = 10_000;
+const STEP_NAMES = ['propose', 'prevote', 'precommit'] as const;
 const STATUS_EVERY_MS = 2000;
 const SYNC_TIMEOUT_MS = 5000;
 
@@ -74,7 +75,6 @@ export class ConsensusDriver {
   private sent = new Map<string, Uint8Array>();
   private readonly keys = new KeyObjectCache();
   private readonly validatorKeys: Map<string, Uint8Array>;
-  readonly evidenceCount = { n: 0 };
 
   constructor(
     private readonly opts: DriverOptions,
@@ -192,6 +192,7 @@ export class ConsensusDriver {
 
   /** Carry out the core's effects, in order. */
   private async apply(effects: Effect<BlockValue>[]): Promise<void> {
+    this.metrics.consensusRound(this.core.height, this.core.round);
     for (const e of effects) {
       if (this.stopped) return;
       switch (e.type) {
@@ -201,7 +202,10 @@ export class ConsensusDriver {
         case 'schedule': {
           const t = setTimeout(() => {
             this.timers.delete(t);
-            this.enqueue(() => this.apply(this.core.handle(e.timeout)));
+            this.enqueue(() => {
+              if (e.timeout.height === this.core.height && e.timeout.round === this.core.round) this.metrics.consensusTimeout(STEP_NAMES[e.timeout.step]);
+              return this.apply(this.core.handle(e.timeout));
+            });
           }, e.afterMs);
           this.timers.add(t);
           break;
@@ -323,6 +327,7 @@ export class ConsensusDriver {
       this.logger.warn({ from: m.from, type: m.t }, 'consensus message with a bad signature dropped');
       return;
     }
+    this.metrics.consensusMessage(m.t);
     const h = this.core.height;
     if (m.height < h) return;
     if (m.height > h) {
@@ -380,7 +385,7 @@ export class ConsensusDriver {
   }
 
   private async recordEvidence(a: ConsensusMessage<BlockValue>, b: ConsensusMessage<BlockValue>): Promise<void> {
-    this.evidenceCount.n++;
+    this.metrics.evidence();
     this.logger.warn({ validator: a.from, height: a.height, round: a.round, type: a.type }, 'double signing detected; evidence kept');
     const enc = (m: ConsensusMessage<BlockValue>) => (m.type === 'proposal' ? { type: m.type, from: m.from, height: m.height, round: m.round, valueId: m.valueId } : { ...m });
     const sig = (m: ConsensusMessage<BlockValue>) => (m as { signature?: Uint8Array }).signature;
@@ -396,6 +401,10 @@ export class ConsensusDriver {
   /** Our committed height, and again what we signed at this height (gossip, Tendermint §"gossip"). */
   private sendStatus(): void {
     if (!this.transport) return;
+    const heard = new Set(this.transport.peers());
+    const power = this.opts.genesis.validators.reduce((p, v) => p + (heard.has(v.id) || v.id === this.opts.validatorId ? v.power : 0), 0);
+    const total = this.opts.genesis.validators.reduce((p, v) => p + v.power, 0);
+    this.metrics.peers(heard.size, power * 3 > total * 2);
     this.transport.broadcast('consensus', encodePeerMessage({ t: 'status', height: this.writer.head.height }));
     for (const bytes of this.sent.values()) this.transport.broadcast('consensus', bytes);
   }
@@ -439,7 +448,9 @@ export class ConsensusDriver {
               if (problem) throw new Error(`commit certificate: ${problem}`);
               const checked = await this.checkBlock(block);
               await this.writer.commit(block, commit, checked.decoded, checked.changed);
-              this.logger.info({ height: want, from: peer }, 'block synced from a peer');
+              const top = Math.max(0, ...this.peerHeights.values());
+              this.metrics.blockSynced(want, Math.max(0, top - want));
+              this.logger.info({ height: want, from: peer, behind: Math.max(0, top - want) }, 'block synced from a peer');
               await this.nextHeight();
               resolve(true);
             } catch (e) {

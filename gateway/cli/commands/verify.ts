@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { type Genesis, decodeBlock, fromHex } from '../../../protocols/index.js';
 import { loadGenesisFile } from '../../../ledger-node/devchain.js';
 import { UsageError } from '../../errors.js';
-import { type CommandSpec, err, optionalString, out } from '../args.js';
+import { type CommandSpec, optionalString, out } from '../args.js';
 import { loadDataDirGenesis } from '../chain.js';
 import { getJson } from '../http-client.js';
 import { progress } from '../progress.js';

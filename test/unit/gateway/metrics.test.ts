@@ -89,6 +89,14 @@ test('each NodeMetrics method changes the scrape', { timeout: 10_000 }, async ()
     ['blockCommitted', () => undefined, 'meterledger_block_size_bytes_sum', 20_000],
     ['blockCommitted', () => undefined, 'meterledger_block_interval_seconds_sum', 1.01],
     ['storeSizeBytes', () => nm.storeSizeBytes(123_456), 'meterledger_store_size_bytes', 123_456],
+    ['consensusRound', () => nm.consensusRound(7, 3), 'meterledger_consensus_round', 3],
+    ['consensusTimeout', () => nm.consensusTimeout('prevote'), 'meterledger_consensus_timeouts_total{step="prevote"}', 1],
+    ['consensusMessage', () => nm.consensusMessage('precommit'), 'meterledger_consensus_messages_total{type="precommit"}', 1],
+    ['peers', () => nm.peers(3, true), 'meterledger_consensus_peers', 3],
+    ['peers', () => undefined, 'meterledger_consensus_has_quorum', 1],
+    ['blockSynced', () => nm.blockSynced(9, 4), 'meterledger_sync_blocks_total', 1],
+    ['blockSynced', () => undefined, 'meterledger_sync_blocks_behind', 4],
+    ['evidence', () => nm.evidence(), 'meterledger_consensus_evidence_total', 1],
   ];
   for (const [method, call, series, value] of calls) {
     call();

@@ -5,11 +5,9 @@
  * signed by one Ed25519 validator), so what the bridge delivers can be verified offline.
  */
 import {
-  Alg, type CommittedReading, type Genesis, type IntakePort, type MeterAuthInfo, type Reading, ReasonCode,
-  type Receipt, RejectionError, type SubmitContext, type SubmitResult, VoteType, headerHash, inclusionProof,
-  isReadingTx, makeHeader, publicKeyOf, randomSecretKey, sha256, sigStructure, signMessage, signTx, toHex,
-  verifySignature, voteSignBytes, decodeTx, AlgName, DEFAULT_PARAMS,
+  Alg, type CommittedReading, type Genesis, type IntakePort, type MeterAuthInfo, type Reading, ReasonCode, RejectionError, type SubmitContext, type SubmitResult, isReadingTx, publicKeyOf, randomSecretKey, sha256, sigStructure, signTx, toHex, verifySignature, decodeTx, AlgName, DEFAULT_PARAMS,
 } from '../../protocols/index.js';
+import { commitBatch } from './test-block.js';
 
 export interface FakeMeter {
   readonly meterId: string;
@@ -128,17 +126,9 @@ export class FakeIntake implements IntakePort {
   commitPending(): CommittedReading[] {
     const batch = this.pending.splice(0);
     if (batch.length === 0) return [];
-    const txs = batch.map((p) => p.bytes);
     this.height++;
-    const header = makeHeader({ chainId: this.chainId, height: this.height, time: Date.now(), prevHash: this.prevHash, proposer: VALIDATOR_ID }, txs);
-    const blockHash = headerHash(header);
+    const { blockHash, committed: out } = commitBatch(this.chainId, this.height, this.prevHash, VALIDATOR_ID, this.validatorKey, batch);
     this.prevHash = blockHash;
-    const signature = signMessage(Alg.EdDSA, this.validatorKey, voteSignBytes(this.chainId, VoteType.Precommit, header.height, 0, blockHash));
-    const commit = { height: header.height, round: 0, blockHash, signatures: [{ validator: VALIDATOR_ID, signature }] };
-    const out = batch.map((p, index): CommittedReading => {
-      const receipt: Receipt = { chainId: this.chainId, tx: p.bytes, index, header, proof: inclusionProof(txs, index), commit };
-      return { meterId: p.meterId, seq: p.seq, txHash: p.txHash, height: header.height, receipt };
-    });
     for (const c of out) for (const l of this.listeners) l(c);
     return out;
   }

@@ -1,21 +1,11 @@
 /** Run the real `meterledger` CLI as a child process, on loopback ports of its own. */
 import { type ChildProcess, spawn, execFile } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { freePort } from './ports.js';
 
 export const CLI = fileURLToPath(new URL('../../gateway/cli/main.js', import.meta.url));
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface CliResult {
   readonly code: number;

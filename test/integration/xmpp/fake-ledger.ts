@@ -7,11 +7,9 @@
  * one Ed25519 validator over voteSignBytes, so receipts verify offline with genesis().
  */
 import {
-  Alg, AlgName, type CommittedReading, DEFAULT_PARAMS, type Genesis, type IntakePort, type MeterAuthInfo, type Reading,
-  ReasonCode, type Receipt, RejectionError, type SubmitContext, type SubmitResult, VoteType, decodeTx, headerHash,
-  inclusionProof, isReadingTx, makeHeader, publicKeyOf, randomSecretKey, sha256, sigStructure, signMessage, signTx,
-  toHex, verifySignature, voteSignBytes,
+  Alg, AlgName, type CommittedReading, DEFAULT_PARAMS, type Genesis, type IntakePort, type MeterAuthInfo, type Reading, ReasonCode, RejectionError, type SubmitContext, type SubmitResult, decodeTx, isReadingTx, publicKeyOf, randomSecretKey, sha256, sigStructure, signTx, toHex, verifySignature,
 } from '../../../protocols/index.js';
+import { commitBatch } from '../../helpers/test-block.js';
 
 export interface LedgerMeter {
   readonly meterId: string;
@@ -126,17 +124,9 @@ export class FakeLedger implements IntakePort {
     const batch = this.uncommitted;
     this.uncommitted = [];
     if (batch.length === 0) return [];
-    const txs = batch.map((p) => p.bytes);
     this.height++;
-    const header = makeHeader({ chainId: this.chainId, height: this.height, time: Date.now(), prevHash: this.prevHash, proposer: VALIDATOR }, txs);
-    const blockHash = headerHash(header);
+    const { blockHash, committed: out } = commitBatch(this.chainId, this.height, this.prevHash, VALIDATOR, this.validatorKey, batch);
     this.prevHash = blockHash;
-    const signature = signMessage(Alg.EdDSA, this.validatorKey, voteSignBytes(this.chainId, VoteType.Precommit, header.height, 0, blockHash));
-    const commit = { height: header.height, round: 0, blockHash, signatures: [{ validator: VALIDATOR, signature }] };
-    const out = batch.map((p, index): CommittedReading => {
-      const receipt: Receipt = { chainId: this.chainId, tx: p.bytes, index, header, proof: inclusionProof(txs, index), commit };
-      return { meterId: p.meterId, seq: p.seq, txHash: p.txHash, height: header.height, receipt };
-    });
     for (const c of out) for (const l of this.listeners) l(c);
     return out;
   }

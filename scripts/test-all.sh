@@ -12,11 +12,17 @@ command -v mosquitto_pub >/dev/null || need+=(mosquitto-clients)
 command -v prosody >/dev/null || need+=(prosody)
 command -v openssl >/dev/null || need+=(openssl)
 command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
+# deploy/ checks: promtool and prometheus (prometheus), docker-compose config (no engine
+# needed), systemd-analyze verify of the unit (systemd).
+{ command -v promtool >/dev/null && command -v prometheus >/dev/null; } || need+=(prometheus)
+command -v docker-compose >/dev/null || need+=(docker-compose)
+command -v systemd-analyze >/dev/null || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+  # no Recommends: docker-compose would pull in a Docker engine that nothing here uses
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 # Debian starts Prosody as a service on install where it can; our tests run their own.
 if command -v systemctl >/dev/null && systemctl is-active --quiet prosody 2>/dev/null; then

@@ -110,6 +110,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
   const metrics = new GatewayMetrics({ xmpp: config.xmpp !== undefined });
   metrics.setInfo(VERSION, genesis.chainId);
 
+  metrics.setBacklogLimit(config.ledger.maxBacklog);
   const c = config.consensus;
   const node = await LedgerNode.open({
     dataDir, genesis, ...config.ledger, metrics, logger: log.child({ component: 'node' }),

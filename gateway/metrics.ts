@@ -46,6 +46,11 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
   private readonly quorum = new Gauge({ name: `${P}consensus_has_quorum`, help: '1 when the validators heard from (with this one) hold more than 2/3 of the voting power.', registers: [this.registry] });
   private readonly synced = new Counter({ name: `${P}sync_blocks_total`, help: 'Blocks fetched from peers and committed by sync.', registers: [this.registry] });
   private readonly behind = new Gauge({ name: `${P}sync_blocks_behind`, help: 'Blocks a peer has that this gateway has not yet synced.', registers: [this.registry] });
+  /** Registered on the first report: a lone validator has no NATS link to show as down. */
+  private natsUp: Gauge | undefined;
+  private readonly dropped = new Counter({ name: `${P}peer_messages_dropped_total`, help: 'Peer messages dropped, by reason code (bad signature, unknown peer, too large, disconnected ...).', labelNames: ['reason'], registers: [this.registry] });
+  private readonly backlogLimit = new Gauge({ name: `${P}backlog_limit_transactions`, help: 'ledger.maxBacklog: accepted, uncommitted transactions allowed before E_GATEWAY_BUSY.', registers: [this.registry] });
+  private readonly droppedReasons = new Set<string>();
   private readonly evidenceCount = new Counter({ name: `${P}consensus_evidence_total`, help: 'Double signing detected (evidence kept in the store).', registers: [this.registry] });
   private readonly info = new Gauge({ name: `${P}build_info`, help: 'Always 1; labels say the version and chain.', labelNames: ['version', 'chain_id'], registers: [this.registry] });
   private readonly refuseReasons = new Set<string>();
@@ -59,6 +64,10 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
     for (const r of ALL_REASON_CODES) this.rejected.inc({ reason: r }, 0);
     for (const step of ['propose', 'prevote', 'precommit']) this.timeouts.inc({ step }, 0);
     for (const type of ['proposal', 'prevote', 'precommit']) this.votes.inc({ type }, 0);
+    for (const r of ['E_P2P_MALFORMED', 'E_P2P_UNKNOWN_PEER', 'E_P2P_BAD_SIGNATURE', 'E_P2P_WRONG_CHAIN', 'E_P2P_TOO_LARGE', 'E_P2P_DISCONNECTED']) {
+      this.droppedReasons.add(r);
+      this.dropped.inc({ reason: r }, 0);
+    }
     // Without XMPP the families stay out of the scrape: absent, not "disconnected".
     this.xmpp = xmppMetrics(opts.xmpp === true ? [this.registry] : []);
   }
@@ -122,6 +131,27 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
 
   evidence(): void {
     this.evidenceCount.inc();
+  }
+
+  chainHeight(height: number): void {
+    this.height.set(height);
+  }
+
+  natsConnected(up: boolean): void {
+    this.natsUp ??= new Gauge({ name: `${P}nats_connected`, help: '1 while the NATS connection to the other gateways is up (absent for a lone validator).', registers: [this.registry] });
+    this.natsUp.set(up ? 1 : 0);
+  }
+
+  peerMessageDropped(reason: string): void {
+    // Reason codes are a fixed set (E_P2P_*); anything else is folded to keep labels bounded.
+    const r = /^E_P2P_[A-Z_]+$/.test(reason) && (this.droppedReasons.has(reason) || this.droppedReasons.size < 16) ? reason : 'other';
+    this.droppedReasons.add(r);
+    this.dropped.inc({ reason: r });
+  }
+
+  /** The configured backlog limit, so alerts can compare against it. */
+  setBacklogLimit(n: number): void {
+    this.backlogLimit.set(n);
   }
 
   storeSizeBytes(bytes: number): void {

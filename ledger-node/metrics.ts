@@ -30,6 +30,12 @@ export interface NodeMetrics {
   blockSynced(height: number, behind: number): void;
   /** A validator was caught signing two different messages for one step. */
   evidence(): void;
+  /** The committed height when the node opens (blockCommitted follows it afterwards). */
+  chainHeight(height: number): void;
+  /** The NATS connection went up or down. */
+  natsConnected(up: boolean): void;
+  /** A peer message was dropped (bad signature, unknown peer, too large, disconnected ...). */
+  peerMessageDropped(reason: string): void;
 }
 
 export const noopMetrics: NodeMetrics = {
@@ -48,4 +54,7 @@ export const noopMetrics: NodeMetrics = {
   peers() {},
   blockSynced() {},
   evidence() {},
+  chainHeight() {},
+  natsConnected() {},
+  peerMessageDropped() {},
 };

@@ -107,9 +107,14 @@ export class LedgerNode implements LedgerApi {
         transport = opts.transport;
       } else if (opts.nats) {
         const peers = [...genesis.validators, ...(genesis.observers ?? [])].map((v) => ({ id: v.id, publicKey: decodeKey(v).publicKey }));
-        transport = await NatsTransport.connect({ ...opts.nats, chainId: genesis.chainId, nodeId, nodeKey: key.privateKey, peers, logger });
+        transport = await NatsTransport.connect({
+          ...opts.nats, chainId: genesis.chainId, nodeId, nodeKey: key.privateKey, peers, logger,
+          metrics: { connected: (up) => metrics.natsConnected(up), messageDropped: (reason) => metrics.peerMessageDropped(reason) },
+        });
+        metrics.natsConnected(transport.connected());
       }
       const writer = new ChainWriter(genesis, head, store, registry, mempool, intake, metrics, logger);
+      metrics.chainHeight(head.height);
       driver = new ConsensusDriver(
         {
           genesis, validatorId: asValidator?.id, nodeKey: key.privateKey, now,

@@ -108,6 +108,9 @@ export class ConsensusDriver {
       this.transport.onRequest((_from, payload) => this.answerSync(payload));
       this.statusTimer = setInterval(() => this.sendStatus(), STATUS_EVERY_MS);
       this.sendStatus();
+    } else {
+      // Alone: this validator's power is all the power there is.
+      this.metrics.peers(0, this.opts.validatorId !== undefined);
     }
     this.poke();
   }

@@ -23,6 +23,7 @@ import {
  */
 const FEATURE_GATED = new Map<string, string>([
   ['meterledger_xmpp_connected', 'registered only with an xmpp section (gateway/metrics.ts, xmppMetrics)'],
+  ['meterledger_nats_connected', 'registered only when the gateway has a NATS link (a lone validator has none)'],
   ['meterledger_xmpp_state', 'registered only with an xmpp section'],
   ['meterledger_xmpp_stanzas_received_total', 'registered only with an xmpp section'],
   ['meterledger_xmpp_stanzas_refused_total', 'registered only with an xmpp section'],

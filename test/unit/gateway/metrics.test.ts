@@ -97,6 +97,9 @@ test('each NodeMetrics method changes the scrape', { timeout: 10_000 }, async ()
     ['blockSynced', () => nm.blockSynced(9, 4), 'meterledger_sync_blocks_total', 1],
     ['blockSynced', () => undefined, 'meterledger_sync_blocks_behind', 4],
     ['evidence', () => nm.evidence(), 'meterledger_consensus_evidence_total', 1],
+    ['chainHeight', () => nm.chainHeight(77), 'meterledger_block_height', 77],
+    ['natsConnected', () => nm.natsConnected(true), 'meterledger_nats_connected', 1],
+    ['peerMessageDropped', () => nm.peerMessageDropped('E_P2P_BAD_SIGNATURE'), 'meterledger_peer_messages_dropped_total{reason="E_P2P_BAD_SIGNATURE"}', 1],
   ];
   for (const [method, call, series, value] of calls) {
     call();

@@ -9,6 +9,7 @@ import type { IntakePort } from '../../protocols/intake.js';
 import { type Principal, mayRegisterWill } from './acl.js';
 import type { ConnectRefusal } from './metrics.js';
 import { hashPassword, verifyPassword } from './password.js';
+import { nativeTokenVerify } from './token-verify.js';
 import { type PeerIdentity, sameKey } from './tls-identity.js';
 
 export interface MqttAccount {
@@ -82,7 +83,7 @@ async function identify(req: ConnectRequest, cfg: AuthConfig): Promise<AuthOutco
     if (m.revoked) return refuse(5, `meter ${m.meterId} is revoked`);
     if (!req.password) return refuse(4, 'meter needs a connect token as password');
     const check = checkConnectToken(req.password.toString('utf8'), cfg.intake.chainId, m.meterId, req.clientId,
-      m.alg, m.publicKey, cfg.now(), cfg.tokenMaxAgeMs);
+      m.alg, m.publicKey, cfg.now(), cfg.tokenMaxAgeMs, nativeTokenVerify);
     return check.ok ? meter(req, m.meterId) : refuse(4, check.reason);
   }
   const account = cfg.accounts.get(req.username);

@@ -81,7 +81,11 @@ export class MqttBroker {
     const accounts = accountMap(opts.accounts ?? []);
     const limit = maxPacketBytes(maxPayloadBytes);
 
-    const aedes = await Aedes.createBroker({ connectTimeout: CONNECT_TIMEOUT_MS, drainTimeout: 30_000 });
+    // concurrency: deliveries mqemitter runs at once (aedes default 100). A committed block
+    // publishes one receipt per reading at once; beyond the limit they wait in an array
+    // drained with shift(), quadratic in its length (11% of the gateway's main thread at
+    // 2,000 receipts per block, docs/performance.md). 2,000 matches ledger.blockMaxTxs.
+    const aedes = await Aedes.createBroker({ connectTimeout: CONNECT_TIMEOUT_MS, drainTimeout: 30_000, concurrency: 2000 });
     installHooks(aedes, {
       intake: opts.intake, accounts, allowAnonymous: opts.allowAnonymous ?? false, tokenMaxAgeMs,
       now: opts.now ?? Date.now, maxPayloadBytes, logger: log, metrics: opts.metrics ?? noopBridgeMetrics,

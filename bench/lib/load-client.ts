@@ -1,0 +1,213 @@
+/**
+ * The load generator, run as its own process (fork) so that its CPU is not the
+ * gateway's and a gateway profile shows only the gateway. Real meters: mqtt.js, MQTT
+ * 3.1.1, persistent session, a signed CONNECT token, subscribed to the receipts topic at
+ * QoS 1. Readings are signed before the clock starts (OpenSSL, as a meter's secure
+ * element would), published at QoS 1, and each is timed from PUBLISH to its 'committed'
+ * receipt. Closed loop (a window of unacknowledged publishes) measures capacity; paced
+ * (a target rate) measures latency below it.
+ */
+import mqtt, { type MqttClient } from 'mqtt';
+import { readFileSync } from 'node:fs';
+import { TxType, decodeReceiptsTopicMessage, makeConnectToken, parseGenesis, readingsTopic, receiptsTopic, sha256, toHex } from '../../protocols/index.js';
+import { dataPaths } from '../../ledger-node/devchain.js';
+import { type KeyPair, loadKeyFile } from '../../ledger-node/keyfile.js';
+import { signReading } from '../../gateway/cli/sign.js';
+import { summarize } from '../../gateway/sim/stats.js';
+
+export interface MeterSpec {
+  readonly id: string;
+  readonly dataDir: string;
+  readonly mqttUrl: string;
+}
+
+export interface LoadOptions {
+  readonly meters: readonly MeterSpec[];
+  readonly mode: 'closed' | 'paced';
+  /** closed: unacknowledged publishes at once, over all meters. */
+  readonly inFlight?: number;
+  /** paced: readings per second over all meters. */
+  readonly rate?: number;
+  readonly durationMs: number;
+  /** Receipts before this are not counted in the rate, readings sent before it not in the latency. */
+  readonly warmupMs: number;
+  /** Readings signed in advance, over all meters (the load stops early if they run out). */
+  readonly budget: number;
+  /** How long to wait for receipts after the last publish. */
+  readonly drainMs: number;
+  /** First sequence number of every meter (default: now in µs, above any earlier run). */
+  readonly startSeq?: string;
+}
+
+export interface LoadResult {
+  readonly sent: number;
+  readonly acked: number;
+  readonly committed: number;
+  readonly rejectedByCode: Record<string, number>;
+  /** Acknowledged and neither committed nor rejected by the end of the drain. */
+  readonly missing: number;
+  readonly budgetExhausted: boolean;
+  readonly windowS: number;
+  /** Committed receipts per second between the warm-up and the end of the load. */
+  readonly committedPerS: number;
+  readonly sentPerS: number;
+  readonly latency: ReturnType<typeof summarize>;
+  readonly ackLatency: ReturnType<typeof summarize>;
+  readonly signedBytesAvg: number;
+  readonly clientCpuS: number;
+}
+
+interface Item {
+  readonly meter: number;
+  readonly bytes: Buffer;
+  sentAt?: number;
+  ackAt?: number;
+  receiptAt?: number;
+  rejected?: string;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function runLoad(o: LoadOptions): Promise<LoadResult> {
+  const genesisCache = new Map<string, ReturnType<typeof parseGenesis>>();
+  const genesisOf = (dir: string) => {
+    let g = genesisCache.get(dir);
+    if (!g) genesisCache.set(dir, (g = parseGenesis(JSON.parse(readFileSync(dataPaths(dir).genesis, 'utf8')))));
+    return g;
+  };
+  const keys: KeyPair[] = o.meters.map((m) => loadKeyFile(dataPaths(m.dataDir).meterKey(m.id)));
+  const chainId = genesisOf(o.meters[0]!.dataDir).chainId;
+
+  // Sign everything first, round-robin over the meters, each meter's sequence rising.
+  const start = o.startSeq !== undefined ? BigInt(o.startSeq) : BigInt(Date.now()) * 1000n;
+  const items: Item[] = [];
+  const byHash = new Map<string, Item>();
+  const now = Date.now();
+  let bytesTotal = 0;
+  for (let n = 0; n < o.budget; n++) {
+    const k = n % o.meters.length;
+    const seq = start + BigInt(Math.floor(n / o.meters.length));
+    const bytes = Buffer.from(signReading(chainId, keys[k]!, { type: TxType.Reading, meterId: o.meters[k]!.id, seq, time: now, importWh: n }));
+    bytesTotal += bytes.length;
+    const it: Item = { meter: k, bytes };
+    items.push(it);
+    byHash.set(toHex(sha256(bytes)), it);
+  }
+
+  const clients: MqttClient[] = [];
+  const onMessage = (_t: string, payload: Buffer): void => {
+    let m;
+    try {
+      m = decodeReceiptsTopicMessage(new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength));
+    } catch {
+      return;
+    }
+    const it = byHash.get(toHex(m.txHash));
+    if (!it || it.receiptAt !== undefined || it.rejected !== undefined) return;
+    if (m.status === 'committed') it.receiptAt = performance.now();
+    else it.rejected = m.code;
+    wake();
+  };
+  for (let i = 0; i < o.meters.length; i += 50) {
+    const batch = o.meters.slice(i, i + 50).map(async (m, j) => {
+      const key = keys[i + j]!;
+      const token = (): string => makeConnectToken(chainId, m.id, m.id, Date.now(), key.alg, key.secretKey);
+      const c = mqtt.connect(m.mqttUrl, { protocolVersion: 4, clientId: m.id, username: m.id, password: token(), clean: false, reconnectPeriod: 500, connectTimeout: 10_000, keepalive: 60 });
+      c.on('reconnect', () => {
+        c.options.password = token();
+      });
+      c.on('error', () => undefined);
+      c.on('message', onMessage);
+      await new Promise<void>((res, rej) => {
+        const t = setTimeout(() => rej(new Error(`${m.id}: no CONNACK`)), 15_000);
+        c.once('connect', () => {
+          clearTimeout(t);
+          res();
+        });
+      });
+      await c.subscribeAsync(receiptsTopic(m.id), { qos: 1 });
+      clients[i + j] = c;
+    });
+    await Promise.all(batch);
+  }
+
+  let waiter: (() => void) | undefined;
+  function wake(): void {
+    const w = waiter;
+    waiter = undefined;
+    w?.();
+  }
+  const wait = (ms: number): Promise<void> => new Promise((r) => {
+    waiter = r;
+    setTimeout(r, ms);
+  });
+
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const end = t0 + o.durationMs;
+  let inFlight = 0;
+  let next = 0;
+  const window = o.inFlight ?? 1000;
+  while (performance.now() < end && next < items.length) {
+    if (o.mode === 'paced') {
+      const due = t0 + (next * 1000) / o.rate!;
+      const w = due - performance.now();
+      if (w > 1) await sleep(w);
+    } else if (inFlight >= window) {
+      await wait(50);
+      continue;
+    }
+    const it = items[next++]!;
+    it.sentAt = performance.now();
+    inFlight++;
+    clients[it.meter]!.publish(readingsTopic(o.meters[it.meter]!.id), it.bytes, { qos: 1 }, (e) => {
+      inFlight--;
+      if (!e) it.ackAt = performance.now();
+      wake();
+    });
+    // Let the socket breathe in closed mode too.
+    if (o.mode === 'closed' && next % 64 === 0) await new Promise((r) => setImmediate(r));
+  }
+  const loadEnd = performance.now();
+  const budgetExhausted = next >= items.length && loadEnd < end - 100;
+  const sent = items.slice(0, next);
+  const drainEnd = loadEnd + o.drainMs;
+  while (performance.now() < drainEnd) {
+    if (sent.every((it) => it.receiptAt !== undefined || it.rejected !== undefined || (it.ackAt === undefined && performance.now() - it.sentAt! > 10_000))) break;
+    await wait(200);
+  }
+  const cpu = process.cpuUsage(cpu0);
+  await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
+
+  const from = t0 + o.warmupMs;
+  const windowS = (loadEnd - from) / 1000;
+  const inWindow = sent.filter((it) => it.receiptAt !== undefined && it.receiptAt >= from && it.receiptAt <= loadEnd).length;
+  const rejectedByCode: Record<string, number> = {};
+  for (const it of sent) if (it.rejected) rejectedByCode[it.rejected] = (rejectedByCode[it.rejected] ?? 0) + 1;
+  const measured = sent.filter((it) => it.sentAt! >= from && it.receiptAt !== undefined);
+  return {
+    sent: sent.length,
+    acked: sent.filter((it) => it.ackAt !== undefined).length,
+    committed: sent.filter((it) => it.receiptAt !== undefined).length,
+    rejectedByCode,
+    missing: sent.filter((it) => it.ackAt !== undefined && it.receiptAt === undefined && it.rejected === undefined).length,
+    budgetExhausted,
+    windowS: Math.round(windowS * 1000) / 1000,
+    committedPerS: Math.round(inWindow / windowS),
+    sentPerS: Math.round(sent.filter((it) => it.sentAt! >= from).length / windowS),
+    latency: summarize(measured.map((it) => it.receiptAt! - it.sentAt!)),
+    ackLatency: summarize(sent.filter((it) => it.ackAt !== undefined && it.sentAt! >= from).map((it) => it.ackAt! - it.sentAt!)),
+    signedBytesAvg: Math.round(bytesTotal / Math.max(1, items.length)),
+    clientCpuS: Math.round(((cpu.user + cpu.system) / 1e6) * 100) / 100,
+  };
+}
+
+// As a child process: one 'run' message in, one result out.
+if (process.send) {
+  process.once('message', (msg: { run: LoadOptions }) => {
+    runLoad(msg.run).then(
+      (r) => process.send!({ result: r }, () => process.exit(0)),
+      (e: unknown) => process.send!({ error: String((e as Error).stack ?? e) }, () => process.exit(1)),
+    );
+  });
+}

@@ -1,0 +1,26 @@
+/** Run the load generator (load-client.ts) in a child process and wait for its result. */
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { LoadOptions, LoadResult } from './load-client.js';
+
+const CLIENT = fileURLToPath(new URL('./load-client.js', import.meta.url));
+
+export function runLoadProcess(o: LoadOptions, timeoutMs = o.durationMs + o.drainMs + 120_000): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const p = fork(CLIENT, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const t = setTimeout(() => {
+      p.kill('SIGKILL');
+      reject(new Error(`load generator did not finish within ${timeoutMs} ms`));
+    }, timeoutMs);
+    p.once('message', (m: { result?: LoadResult; error?: string }) => {
+      clearTimeout(t);
+      if (m.result) resolve(m.result);
+      else reject(new Error(`load generator failed: ${m.error}`));
+    });
+    p.once('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`load generator exited with ${code}`));
+    });
+    p.send({ run: o });
+  });
+}

@@ -1,0 +1,247 @@
+/**
+ * `npm run bench [-- name ...]`: the benchmarks of docs/performance.md. Each prints a
+ * table and writes bench/results/<name>.json (machine, Node/OpenSSL and package versions,
+ * timestamp, every figure). Speeds are ratios to a ceiling measured in the same run.
+ * Names: ceiling throughput p256 latency storage restart idle cluster (catchup: the
+ * cluster run, which measures both). All load goes to 127.0.0.1, bounded in time.
+ */
+import { fork } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { clusterMeterId } from '../ledger-node/devchain.js';
+import { type CeilingAlg, verifyCeiling } from './ceiling.js';
+import { type BenchResult, type Row, printTable, ratio, saveResult, sleep, verdict } from './lib/env.js';
+import { GatewayProcess, cli, rssBytes, startBenchGateway } from './lib/gateway.js';
+import { runLoadProcess } from './lib/load.js';
+import type { LoadResult } from './lib/load-client.js';
+import { buildStore } from './restart.js';
+import { type ThroughputRun, duBytes, throughputRun } from './throughput.js';
+import { startNatsCluster } from '../test/helpers/nats-cluster.js';
+
+const LOAD_MS = Number(process.env.BENCH_LOAD_MS ?? 15_000);
+const PROFILE_DIR = process.env.BENCH_CPU_PROF_DIR; // set: the single-gateway run is profiled (node --cpu-prof)
+
+/** Figures shared by the benchmarks of one run (a ratio's two sides come from the same run). */
+const ctx: { ceiling: Partial<Record<CeilingAlg, number>>; tput: Partial<Record<CeilingAlg, ThroughputRun>> } = { ceiling: {}, tput: {} };
+
+async function ceiling(alg: CeilingAlg): Promise<number> {
+  return (ctx.ceiling[alg] ??= await verifyCeiling(alg));
+}
+async function tput(alg: CeilingAlg): Promise<ThroughputRun> {
+  if (!ctx.tput[alg]) {
+    ctx.tput[alg] = await throughputRun({
+      alg, ceiling: await ceiling(alg), durationMs: LOAD_MS, budget: 150_000, withStore: true,
+      ...(PROFILE_DIR && alg === 'Ed25519' ? { cpuProfDir: PROFILE_DIR } : {}),
+    });
+  }
+  return ctx.tput[alg]!;
+}
+
+const lat = (l: LoadResult['latency']): string => `p50 ${l.p50} / p95 ${l.p95} / p99 ${l.p99} ms`;
+
+type Bench = () => Promise<BenchResult>;
+
+const benches: Record<string, Bench> = {
+  async ceiling() {
+    const ed = await ceiling('Ed25519');
+    const p = await ceiling('P-256');
+    return { name: 'ceiling', rows: [['Ed25519 verify ceiling', `${ed}/s (1 worker per core)`, 'the reference', '-'], ['P-256 verify ceiling', `${p}/s`, 'the reference', '-']], data: { ed25519PerS: ed, p256PerS: p } };
+  },
+
+  async throughput() {
+    const r = await tput('Ed25519');
+    return {
+      name: 'throughput',
+      rows: [['single gateway, Ed25519, QoS 1, receipts awaited', `${ratio(r.ratio)} of ceiling (${r.load.committedPerS}/s vs ${r.ceiling}/s)`, '>= 0.7', verdict(r.ratio >= 0.7)]],
+      data: { ...r, note: `${r.load.missing} acknowledged without receipt; gateway CPU ${r.gatewayCpuUsPerReading} µs per reading; machine busy ${r.machineBusy}` },
+    };
+  },
+
+  async p256() {
+    const r = await tput('P-256');
+    return {
+      name: 'p256',
+      rows: [['single gateway, ES256 meters', `${ratio(r.ratio)} of P-256 ceiling (${r.load.committedPerS}/s vs ${r.ceiling}/s)`, '>= 0.7', verdict(r.ratio >= 0.7)]],
+      data: { ...r },
+    };
+  },
+
+  async latency() {
+    const sat = (await tput('Ed25519')).load.committedPerS;
+    const g = await startBenchGateway({ meters: 1000, config: { ledger: { meterRatePerSecond: 0 } } });
+    const blockIntervalMs = 1000;
+    try {
+      const at = async (share: number): Promise<LoadResult> => runLoadProcess({
+        meters: g.meterIds.map((id) => ({ id, dataDir: g.dir, mqttUrl: g.gw.mqttUrl })),
+        mode: 'paced', rate: Math.round(sat * share), durationMs: 12_000, warmupMs: 3000, budget: Math.ceil(sat * share * 12) + 100, drainMs: 10_000,
+      });
+      const half = await at(0.5);
+      const high = await at(0.8);
+      const goal = blockIntervalMs + 250;
+      return {
+        name: 'latency',
+        rows: [
+          [`publish->receipt at 50% of saturation (${Math.round(sat * 0.5)}/s)`, lat(half.latency), `p99 < ${goal} ms`, verdict((half.latency.p99 ?? Infinity) < goal)],
+          [`publish->receipt at 80% of saturation (${Math.round(sat * 0.8)}/s)`, lat(high.latency), 'reported', '-'],
+        ],
+        data: { saturationPerS: sat, blockIntervalMs, at50: half, at80: high, p99At50OverGoal: (half.latency.p99 ?? 0) / goal },
+      };
+    } finally {
+      await g.gw.stop();
+      g.cleanup();
+    }
+  },
+
+  async storage() {
+    const s = (await tput('Ed25519')).store!;
+    return {
+      name: 'storage',
+      rows: [['bytes on disk per committed reading vs its signed size', `${ratio(s.ratioToSigned)}x (${s.perReading} B per reading over ${s.readings} readings, ${s.blocks} blocks)`, '<= 2x', verdict(s.ratioToSigned <= 2)]],
+      data: { ...s },
+    };
+  },
+
+  async restart() {
+    const dir = mkdtempSync(join(tmpdir(), 'ml-bench-restart-'));
+    try {
+      const init = await cli(['init', '--data-dir', dir, '--meters', '100']);
+      if (init.code !== 0) throw new Error(init.stderr);
+      const built = await buildStore(dir, 500, 2000);
+      const disk = duBytes(join(dir, 'store'));
+      const gw = await GatewayProcess.create(dir, ['--log-level', 'warn']);
+      const times: number[] = [];
+      for (let i = 0; i < 2; i++) {
+        const t0 = performance.now();
+        await gw.start(60_000);
+        times.push((performance.now() - t0) / 1000);
+        const st = (await gw.json<{ height: number }>('/api/v1/status')).body;
+        if (st.height !== 500) throw new Error(`restarted at height ${st.height}`);
+        if ((await gw.stop()) !== 0) throw new Error(gw.stderr.slice(-2000));
+      }
+      const worst = Math.max(...times);
+      return {
+        name: 'restart',
+        rows: [[`start to serving (/readyz 200) with ${built.readings} readings stored`, `${worst.toFixed(2)} s (runs: ${times.map((t) => t.toFixed(2)).join(', ')})`, '< 5 s', verdict(worst < 5)]],
+        data: { readings: built.readings, blocks: 500, buildSeconds: built.seconds, storeBytes: disk, startSeconds: times, how: 'blocks written with LedgerStore.commitBlock; readings signed by their meter keys in worker threads; each block with the validator precommit' },
+      };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+
+  async idle() {
+    const N = Number(process.env.BENCH_IDLE_METERS ?? 10_000);
+    const g = await startBenchGateway({ meters: N, startTimeoutMs: 120_000 });
+    const child = fork(fileURLToPath(new URL('./lib/idle-client.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    try {
+      await sleep(3000);
+      const pid = g.gw.proc!.pid!;
+      const before = rssBytes(pid);
+      const opened = await new Promise<{ connected: number; failed: number; seconds: number }>((resolve) => {
+        child.once('message', (m: { opened: { connected: number; failed: number; seconds: number } }) => resolve(m.opened));
+        child.send({ open: { port: g.gw.mqttPort, dataDir: g.dir, meterIds: g.meterIds, concurrency: 200 } });
+      });
+      await sleep(5000);
+      const after = rssBytes(pid);
+      const gauge = (await (await fetch(`${g.gw.httpUrl}/metrics`)).text()).match(/^meterledger_mqtt_clients_connected\S* (\d+)/m)?.[1];
+      const per = (after - before) / Math.max(1, opened.connected);
+      await new Promise<void>((resolve) => {
+        child.once('message', () => resolve());
+        child.send({ close: true });
+      });
+      return {
+        name: 'idle',
+        rows: [[`resident memory per idle connected meter (${opened.connected} connected)`, `${(per / 1024).toFixed(1)} KB`, '<= 20 KB', verdict(per <= 20 * 1024 && opened.connected === N)]],
+        data: { meters: N, ...opened, rssBeforeBytes: before, rssAfterBytes: after, perMeterBytes: Math.round(per), clientsGauge: gauge ?? null },
+      };
+    } finally {
+      child.kill();
+      await g.gw.stop();
+      g.cleanup();
+    }
+  },
+
+  async cluster() {
+    const single = (await tput('Ed25519')).load.committedPerS;
+    const root = mkdtempSync(join(tmpdir(), 'ml-bench-cluster-'));
+    const nats = await startNatsCluster({ size: 1 });
+    const gws: GatewayProcess[] = [];
+    try {
+      const K = 100;
+      const init = await cli(['testnet', '--validators', '4', '--meters', String(K), '--out', join(root, 'net'), '--nats', nats.urls[0]!]);
+      if (init.code !== 0) throw new Error(init.stderr);
+      for (let i = 0; i < 4; i++) {
+        const dir = join(root, 'net', `node${i}`);
+        const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+        cfg.ledger = { meterRatePerSecond: 0 };
+        writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
+        gws.push(await GatewayProcess.create(dir, ['--log-level', 'warn']));
+      }
+      await Promise.all(gws.map((g) => g.start(60_000)));
+      const status = async (i: number) => (await gws[i]!.json<{ height: number; headHash: string; consensus: { peers: string[] } }>('/api/v1/status')).body;
+      for (let t = 0; t < 150 && (await status(0)).consensus.peers.length < 3; t++) await sleep(200);
+      const metersOf = (nodes: number[]) => nodes.flatMap((i) => Array.from({ length: K }, (_, k) => ({ id: clusterMeterId(i, k), dataDir: gws[i]!.dataDir, mqttUrl: gws[i]!.mqttUrl })));
+
+      // 1. four validators, load on all four
+      const all = await runLoadProcess({ meters: metersOf([0, 1, 2, 3]), mode: 'closed', inFlight: 2000, durationMs: LOAD_MS, warmupMs: 4000, budget: 100_000, drainMs: 20_000 });
+      const r = all.committedPerS / single;
+
+      // 2. catch-up: node3 killed, load on the other three, node3 restarted and timed until it has their head
+      await gws[3]!.kill9();
+      const h0 = (await status(0)).height;
+      const during = await runLoadProcess({ meters: metersOf([0, 1, 2]), mode: 'closed', inFlight: 1500, durationMs: 10_000, warmupMs: 2000, budget: 60_000, drainMs: 20_000 });
+      const target = (await status(0)).height;
+      const t0 = performance.now();
+      await gws[3]!.start(60_000);
+      let h3 = (await status(3)).height;
+      const started = h3;
+      while (h3 < target && performance.now() - t0 < 120_000) {
+        await sleep(100);
+        h3 = (await status(3)).height;
+      }
+      const secs = (performance.now() - t0) / 1000;
+      const blocks = target - h0;
+      const heads = new Set(await Promise.all([0, 1, 2, 3].map(async (i) => (await status(i)).headHash)));
+      const catchRows: Row[] = [[`restarted validator syncs ${blocks} blocks / ${during.committed} readings`, `${(blocks / secs).toFixed(1)} blocks/s, ${Math.round(during.committed / secs)} readings/s (${secs.toFixed(1)} s from start)`, 'reported', h3 >= target ? '-' : 'DID NOT CATCH UP'],
+          ['catch-up readings/s vs single-gateway committed/s', ratio(during.committed / secs / single), 'reported', '-']];
+      console.log('\n## catchup');
+      printTable(catchRows);
+      saveResult({ name: 'catchup', rows: catchRows, data: { blocks, readings: during.committed, seconds: secs, heightAtStart: started, target, reached: h3, sameHeadAfter: heads.size === 1 },
+      });
+      return {
+        name: 'cluster',
+        rows: [['4 validators, 1 machine: committed/s vs single gateway', `${ratio(r)} (${all.committedPerS}/s vs ${single}/s)`, '>= 0.2', verdict(r >= 0.2)]],
+        data: { singlePerS: single, load: all, ratio: r, natsServers: 1 },
+      };
+    } finally {
+      await Promise.all(gws.map((g) => g.stop().catch(() => null)));
+      await nats.stopAll();
+      rmSync(root, { recursive: true, force: true });
+    }
+  },
+};
+benches.catchup = benches.cluster!;
+
+const ORDER = ['ceiling', 'throughput', 'p256', 'latency', 'storage', 'restart', 'idle', 'cluster'];
+
+async function main(): Promise<void> {
+  const asked = process.argv.slice(2);
+  const names = asked.length ? asked : ORDER;
+  for (const n of names) if (!benches[n]) throw new Error(`unknown benchmark "${n}"; one of ${[...ORDER, 'catchup'].join(', ')}`);
+  const t0 = performance.now();
+  for (const n of names) {
+    const s = performance.now();
+    console.log(`\n## ${n}`);
+    const r = await benches[n]!();
+    printTable(r.rows);
+    console.log(`(${((performance.now() - s) / 1000).toFixed(0)} s; ${saveResult(r)})`);
+  }
+  console.log(`\nall done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+}
+
+main().then(() => process.exit(0), (e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,100 @@
+/**
+ * Single-gateway throughput: real MQTT meters (a separate process), QoS 1, closed loop,
+ * every reading's committed receipt awaited; committed/s against the verify ceiling of
+ * the same key type measured in the same run. The store left behind also gives the
+ * storage figure (bytes on disk per committed reading against its signed size).
+ */
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { TxType, decodeBlock, decodeTx } from '../protocols/index.js';
+import { LedgerStore } from '../ledger-node/store/store.js';
+import { dataPaths } from '../ledger-node/devchain.js';
+import { type CeilingAlg, verifyCeiling } from './ceiling.js';
+import { cpuSeconds, machineTicks, startBenchGateway } from './lib/gateway.js';
+import { runLoadProcess } from './lib/load.js';
+import type { LoadResult } from './lib/load-client.js';
+
+export const THROUGHPUT_METERS = Number(process.env.BENCH_METERS ?? 1000);
+
+export interface ThroughputRun {
+  readonly alg: CeilingAlg;
+  readonly ceiling: number;
+  readonly load: LoadResult;
+  readonly ratio: number;
+  /** Gateway CPU (all threads) per committed reading, µs, over the whole load. */
+  readonly gatewayCpuUsPerReading: number;
+  /** Busy share of the machine (all cores) over the load. */
+  readonly machineBusy: number;
+  readonly store?: StoreFigures;
+}
+
+export interface StoreFigures {
+  readonly readings: number;
+  readonly blocks: number;
+  readonly signedBytes: number;
+  readonly diskBytes: number;
+  readonly perReading: number;
+  readonly ratioToSigned: number;
+}
+
+/** Bytes of every file under `dir`. */
+export function duBytes(dir: string): number {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    n += e.isDirectory() ? duBytes(p) : statSync(p).size;
+  }
+  return n;
+}
+
+/** Count committed readings and their signed bytes in a stopped store, and its size on disk. */
+export async function storeFigures(dataDir: string): Promise<StoreFigures> {
+  const path = dataPaths(dataDir).store;
+  const store = await LedgerStore.open(path);
+  let readings = 0;
+  let blocks = 0;
+  let signedBytes = 0;
+  try {
+    for await (const [, v] of store.entries('B')) {
+      blocks++;
+      for (const t of decodeBlock(v).txs) {
+        if (decodeTx(t, Infinity).body.type !== TxType.Reading) continue;
+        readings++;
+        signedBytes += t.length;
+      }
+    }
+  } finally {
+    await store.close();
+  }
+  const diskBytes = duBytes(path);
+  return { readings, blocks, signedBytes, diskBytes, perReading: Math.round(diskBytes / Math.max(1, readings)), ratioToSigned: diskBytes / Math.max(1, signedBytes) };
+}
+
+export async function throughputRun(o: {
+  alg: CeilingAlg; durationMs: number; warmupMs?: number; inFlight?: number; budget: number; cpuProfDir?: string; ceiling?: number; withStore?: boolean; config?: Record<string, unknown>;
+}): Promise<ThroughputRun> {
+  const ceiling = o.ceiling ?? (await verifyCeiling(o.alg));
+  const g = await startBenchGateway({
+    meters: THROUGHPUT_METERS, alg: o.alg === 'P-256' ? 'ES256' : 'Ed25519',
+    // No per-meter rate limit: the point is the gateway's capacity, not a meter's allowance.
+    config: { ledger: { meterRatePerSecond: 0 }, ...o.config },
+    ...(o.cpuProfDir ? { cpuProfDir: o.cpuProfDir } : {}),
+  });
+  try {
+    const cpu0 = cpuSeconds(g.gw.proc!.pid!);
+    const m0 = machineTicks();
+    const load = await runLoadProcess({
+      meters: g.meterIds.map((id) => ({ id, dataDir: g.dir, mqttUrl: g.gw.mqttUrl })),
+      mode: 'closed', inFlight: o.inFlight ?? 2000, durationMs: o.durationMs, warmupMs: o.warmupMs ?? 4000, budget: o.budget, drainMs: 15_000,
+    });
+    const cpu = cpuSeconds(g.gw.proc!.pid!) - cpu0;
+    const m1 = machineTicks();
+    const code = await g.gw.stop(30_000);
+    if (code !== 0) throw new Error(`gateway exit ${code}: ${g.gw.stderr.slice(-2000)}`);
+    const store = o.withStore ? await storeFigures(g.dir) : undefined;
+    return { alg: o.alg, ceiling, load, ratio: load.committedPerS / ceiling, gatewayCpuUsPerReading: Math.round((cpu / Math.max(1, load.committed)) * 1e6), machineBusy: Math.round(((m1.busy - m0.busy) / (m1.total - m0.total)) * 100) / 100, ...(store ? { store } : {}) };
+  } finally {
+    await g.gw.stop().catch(() => null);
+    g.cleanup();
+  }
+}

@@ -1,0 +1,210 @@
+/** Shared pieces of the fault suite: a gateway on a fresh dev chain, meters, metrics, polling. */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import net from 'node:net';
+import { type Genesis, TOKEN_PREFIX, connectTokenSignBytes, parseGenesis, receiptsTopic, toHex } from '../../protocols/index.js';
+import { dataPaths } from '../../ledger-node/devchain.js';
+import { loadKeyFile } from '../../ledger-node/keyfile.js';
+import { nativeSign } from '../../ledger-node/crypto/native.js';
+import { summarize } from '../../gateway/sim/stats.js';
+import { GatewayProcess, cli } from '../helpers/gateway-process.js';
+import { TestMeter } from '../helpers/mqtt-meter.js';
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function until(what: string, cond: () => Promise<boolean> | boolean, ms = 30_000, every = 200): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(every);
+  }
+}
+
+export interface FaultChain {
+  readonly dir: string;
+  readonly genesis: Genesis;
+  readonly meterIds: string[];
+  readonly gw: GatewayProcess;
+  meter(id: string, opts?: { reconnectPeriod?: number }): Promise<TestMeter>;
+}
+
+/** `meterledger init` in a fresh folder (or `dir`), a config file, a gateway process (not started). */
+export async function faultChain(o: { meters: number; config?: Record<string, unknown>; dir?: string; logLevel?: string }): Promise<FaultChain> {
+  const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'meterledger-fault-'));
+  const init = await cli(['init', '--data-dir', dir, '--meters', String(o.meters)], { timeoutMs: 120_000 });
+  if (init.code !== 0) throw new Error(`init: ${init.stderr}`);
+  const cfg = join(dir, 'fault-config.json');
+  writeFileSync(cfg, JSON.stringify(o.config ?? {}));
+  const gw = await GatewayProcess.create(dir, ['--config', cfg, '--log-level', o.logLevel ?? 'info']);
+  const genesis = parseGenesis(JSON.parse(readFileSync(dataPaths(dir).genesis, 'utf8')));
+  return {
+    dir, genesis, meterIds: genesis.meters.map((m) => m.id), gw,
+    meter: (id, opts = {}) => TestMeter.connect(gw.mqttUrl, genesis, id, loadKeyFile(dataPaths(dir).meterKey(id)), opts),
+  };
+}
+
+/** Sum of a metric family's samples on /metrics whose labels contain `labels`. */
+export async function metric(httpUrl: string, name: string, labels = ''): Promise<number> {
+  const text = await (await fetch(`${httpUrl}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    if (!(rest.startsWith(' ') || rest.startsWith('{')) || (labels && !rest.includes(labels))) continue;
+    sum += Number(line.split(' ').at(-1));
+  }
+  return sum;
+}
+
+export const rejectedBy = (httpUrl: string, code: string): Promise<number> => metric(httpUrl, 'meterledger_readings_rejected_total', `reason="${code}"`);
+
+/** Committed sequence numbers of a meter, paging through the read API. */
+export async function committedSeqs(gw: GatewayProcess, id: string): Promise<Set<string>> {
+  const out = new Set<string>();
+  let from = '0';
+  for (;;) {
+    const r = await gw.json<{ seq: string }[] | { readings: { seq: string }[] }>(`/api/v1/meters/${id}/readings?fromSeq=${from}&limit=1000`);
+    const list = Array.isArray(r.body) ? r.body : r.body.readings;
+    for (const x of list) out.add(x.seq);
+    if (list.length < 1000) return out;
+    from = (BigInt(list.at(-1)!.seq) + 1n).toString();
+  }
+}
+
+/**
+ * A well-behaved meter: one reading every `everyMs`, timed from PUBLISH to its committed
+ * receipt on the receipts topic. `mark()` starts a new phase; `phases` holds the samples.
+ */
+export class SteadyMeter {
+  private stopped = false;
+  private seq = BigInt(Date.now()) * 1000n;
+  private phase = 'before';
+  readonly phases = new Map<string, number[]>();
+  readonly failures: string[] = [];
+  private loop: Promise<void> | undefined;
+  constructor(readonly m: TestMeter, private readonly everyMs: number) {}
+
+  start(): void {
+    this.loop = (async () => {
+      while (!this.stopped) {
+        const seq = ++this.seq;
+        const phase = this.phase;
+        const t0 = performance.now();
+        void (async () => {
+          try {
+            await this.m.publish(seq);
+            const end = Date.now() + 15_000;
+            while (!this.m.messages.some((x) => x.seq === seq) && Date.now() < end) await sleep(5);
+            const msg = this.m.messages.find((x) => x.seq === seq);
+            if (msg?.status !== 'committed') this.failures.push(`${seq}: ${msg ? (msg as { code: string }).code : 'no receipt'}`);
+            else (this.phases.get(phase) ?? this.phases.set(phase, []).get(phase)!).push(performance.now() - t0);
+          } catch (e) {
+            this.failures.push(`${seq}: ${(e as Error).message}`);
+          }
+        })();
+        await sleep(this.everyMs);
+      }
+    })();
+  }
+
+  mark(phase: string): void {
+    this.phase = phase;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+    await sleep(3000); // the last receipts
+  }
+
+  summary(phase: string) {
+    return summarize(this.phases.get(phase) ?? []);
+  }
+}
+
+// Raw MQTT 3.1.1 bytes, for clients cheaper or ruder than mqtt.js.
+const str = (s: string | Buffer): Buffer => {
+  const b = typeof s === 'string' ? Buffer.from(s) : s;
+  return Buffer.concat([Buffer.from([b.length >> 8, b.length & 255]), b]);
+};
+export function remainingLength(n: number): Buffer {
+  const out = [];
+  do {
+    let d = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) d |= 0x80;
+    out.push(d);
+  } while (n > 0);
+  return Buffer.from(out);
+}
+export const rawPacket = (first: number, body: Buffer): Buffer => Buffer.concat([Buffer.from([first]), remainingLength(body.length), body]);
+/** §3.1 CONNECT with username and password, CleanSession 0, keep-alive 0. */
+export const connectPacket = (clientId: string, username: string, password: string | Buffer): Buffer =>
+  rawPacket(0x10, Buffer.concat([str('MQTT'), Buffer.from([4, 0xc0, 0, 0]), str(clientId), str(username), str(password)]));
+/** §3.8 SUBSCRIBE, one filter, QoS 1. */
+export const subscribePacket = (id: number, filter: string): Buffer => rawPacket(0x82, Buffer.concat([Buffer.from([id >> 8, id & 255]), str(filter), Buffer.from([1])]));
+/** §3.3 PUBLISH QoS 1. */
+export const publishPacket = (id: number, topic: string, payload: Buffer): Buffer => rawPacket(0x32, Buffer.concat([str(topic), Buffer.from([id >> 8, id & 255]), payload]));
+
+/** A meter's connect token, signed with OpenSSL. */
+export function connectToken(dir: string, chainId: string, meterId: string): string {
+  const key = loadKeyFile(dataPaths(dir).meterKey(meterId));
+  const t = Date.now();
+  return `${TOKEN_PREFIX}.${t}.${toHex(nativeSign(key.alg, key.privateKey, connectTokenSignBytes(chainId, meterId, meterId, t)))}`;
+}
+
+/** Open a socket, write `bytes`, and resolve with what came back when the server closes it, `enough` says so, or after `ms`. */
+export function rawExchange(port: number, bytes: Buffer | Buffer[], ms = 3000, enough?: (reply: Buffer) => boolean, opts: { afterConnack?: boolean } = {}): Promise<{ reply: Buffer; closedByServer: boolean }> {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    const chunks: Buffer[] = [];
+    let done = false;
+    const finish = (closedByServer: boolean): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(t);
+      s.destroy();
+      resolve({ reply: Buffer.concat(chunks), closedByServer });
+    };
+    const t = setTimeout(() => finish(false), ms);
+    s.on('data', (d: Buffer) => {
+      chunks.push(d);
+      if (enough?.(Buffer.concat(chunks))) finish(false);
+    });
+    s.on('error', () => finish(true));
+    s.on('close', () => finish(true));
+    s.on('connect', () => {
+      const all = Array.isArray(bytes) ? bytes : [bytes];
+      // With afterConnack, only the first packet (a CONNECT) goes before the CONNACK: aedes
+      // queues at most 42 packets that arrive before it and drops the client beyond that.
+      for (const b of opts.afterConnack ? all.slice(0, 1) : all) s.write(b);
+      if (opts.afterConnack) s.once('data', () => all.slice(1).forEach((b) => s.write(b)));
+    });
+  });
+}
+
+/** PUBACKs (0x40 0x02 id id) in a byte stream of server packets (CONNACK, SUBACK, PUBLISH ... skipped by length). */
+export function countPubacks(b: Buffer): number {
+  let n = 0;
+  let i = 0;
+  while (i < b.length) {
+    const type = b[i]!;
+    let len = 0;
+    let mul = 1;
+    let j = i + 1;
+    for (;;) {
+      if (j >= b.length) return n;
+      const d = b[j++]!;
+      len += (d & 0x7f) * mul;
+      mul *= 128;
+      if (!(d & 0x80)) break;
+    }
+    if (j + len > b.length) return n;
+    if (type === 0x40) n++;
+    i = j + len;
+  }
+  return n;
+}
+
+export { GatewayProcess, cli, TestMeter, receiptsTopic };

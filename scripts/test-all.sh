@@ -35,3 +35,4 @@ npm run lint
 node -e "import('classic-level').then(() => console.log('classic-level loads'))"
 npm run test:unit
 npm run test:integration
+npm run test:faults

@@ -22,9 +22,9 @@ import type { Mempool } from '../mempool.js';
 import type { NodeMetrics } from '../metrics.js';
 import type { Transport } from '../p2p/transport.js';
 import type { Registry } from '../registry.js';
-import { type MeterRecord, applyTx } from '../rules.js';
+import { type MeterRecord, applyTx, requiredSigner } from '../rules.js';
 import type { LedgerStore } from '../store/store.js';
-import { InvalidTxError, type TxContext, checkTxs } from '../validate.js';
+import { InvalidTxError, type TxContext, checkTxs, verifyTxSignature } from '../validate.js';
 import { TendermintCore } from './core.js';
 import {
   type PeerMessage, type SignedProposal, type SignedVote, decodePeerMessage, decodeSyncAnswer, decodeSyncRequest,
@@ -255,7 +255,15 @@ export class ConsensusDriver {
         ?? this.sign({ type: 'precommit', from: v.from, height: v.height, round: v.round, valueId: v.valueId }).signature,
     }));
     const commit: CommitCertificate = { height: value.block.header.height, round, blockHash, signatures };
-    await this.writer.commit(value.block, commit, checked.decoded, checked.changed);
+    try {
+      await this.writer.commit(value.block, commit, checked.decoded, checked.changed);
+    } catch (e) {
+      // The store refused (disk full ...): nothing changed. Run the height again, so that
+      // block production resumes by itself once the store takes writes again.
+      this.logger.error({ err: e, height: value.block.header.height }, 'storing the decided block failed; the height will run again');
+      await this.nextHeight();
+      return;
+    }
     await this.nextHeight();
   }
 
@@ -301,6 +309,15 @@ export class ConsensusDriver {
 
   private onPeer(from: string, kind: 'consensus' | 'tx', payload: Uint8Array): void {
     if (kind === 'tx') {
+      if (this.validatorKeys.has(from)) {
+        // A validator proposes what its own meters sent, in the order they sent it. Taking
+        // its gossip into our blocks could commit a meter's reading n+1 while n (gossip
+        // lost on the way) still waits at its gateway, and n would then be refused. So we
+        // only check the signature now, and the proposal carrying it later costs nothing.
+        void this.preverify(payload);
+        return;
+      }
+      // An observer never proposes: validators carry its readings (docs/consensus.md).
       void this.intake.submit(payload, { meterId: '', transport: 'peer' }).then((r) => {
         if (r.status === 'accepted') this.poke();
       });
@@ -362,6 +379,16 @@ export class ConsensusDriver {
       }
       await this.apply(this.core.handle(ev));
     });
+  }
+
+  /** Check a gossiped transaction's signature into the cache (valid or not, nothing else). */
+  private async preverify(bytes: Uint8Array): Promise<void> {
+    try {
+      const tx = decodeTx(bytes, this.opts.genesis.params.maxTxBytes);
+      await verifyTxSignature(this.txctx, requiredSigner(this.registry, this.txctx.operators, tx), tx);
+    } catch {
+      /* not valid here (yet): the proposal will say */
+    }
   }
 
   /** A block is valid on our head: header fields, Merkle root, and every transaction. */
@@ -490,4 +517,3 @@ export class ConsensusDriver {
   }
 }
 
-export { decodeTx };

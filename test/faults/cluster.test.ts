@@ -107,7 +107,7 @@ describe('fault: cluster under load', { timeout: 240_000 }, () => {
       }
       return out;
     };
-    // Give every acknowledged reading its chance to commit, then count what is missing (checked in the todo test below).
+    // Give every acknowledged reading its chance to commit, then count what is missing (checked in the test below).
     await until('every acknowledged reading committed on all four', async () => {
       for (let i = 0; i < N; i++) if ((await missingOn(i)).length) return false;
       return true;
@@ -132,20 +132,16 @@ describe('fault: cluster under load', { timeout: 240_000 }, () => {
     for (const g of gws) assert.equal(await g.stop(), 0, g.stderr.slice(-2000));
     for (const [i, g] of gws.entries()) {
       const v = await cli(['verify', '--data-dir', g.dataDir], { timeoutMs: 120_000 });
-      if (i === 3) isolatedResult.verify = v.code === 0 ? 'ok' : (v.stdout + v.stderr).trim().split('\n')[0]!; // checked in the partition todo
+      if (i === 3) isolatedResult.verify = v.code === 0 ? 'ok' : (v.stdout + v.stderr).trim().split('\n')[0]!; // checked in the partition test below
       else assert.equal(v.code, 0, `${g.dataDir}: ${v.stdout}${v.stderr}`);
     }
   });
 
-  test('nothing acknowledged is lost: every reading acknowledged outside the partition commits on all four', {
-    todo: 'a gateway gossips a reading once, at accept; NATS may lose it (kill, server restart), a later reading of the meter commits first and the earlier is dropped as a replay; see docs/reliability.md',
-  }, () => {
+  test('nothing acknowledged is lost: every reading acknowledged outside the partition commits on all four', () => {
     assert.deepEqual(lost.strict, [0, 0, 0, 0], `not committed: ${lost.sample.join(' ')} (of ${lost.acked})`);
   });
 
-  test('readings a validator acknowledged while cut off from NATS commit after the heal', {
-    todo: 'they are never gossiped after the heal; later readings of the same meters are, commit first, and the earlier ones are then dropped as replays (see docs/reliability.md, "partition")',
-  }, () => {
+  test('readings a validator acknowledged while cut off from NATS commit after the heal', () => {
     assert.ok(isolatedResult.missing === 0, `${isolatedResult.missing} of ${isolatedResult.total} not committed`);
     assert.equal(isolatedResult.verify, 'ok', 'the partitioned validator\'s store verifies');
   });

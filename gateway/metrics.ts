@@ -154,6 +154,11 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
     this.backlogLimit.set(n);
   }
 
+  /** BridgeMetrics: a refusal the MQTT bridge made before the intake. */
+  readingRefused(code: ReasonCode): void {
+    this.rejected.inc({ reason: code });
+  }
+
   storeSizeBytes(bytes: number): void {
     this.storeBytes.set(bytes);
   }

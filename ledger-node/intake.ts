@@ -24,6 +24,8 @@ export interface IntakeOptions {
   readonly maxBacklog: number;
   readonly now: () => number;
   readonly rateLimiter: MeterRateLimiter;
+  /** Whether exactly this transaction is already committed (a retransmission of it). */
+  readonly isCommitted: (tx: SignedTx) => Promise<boolean>;
 }
 
 export class Intake implements IntakePort {
@@ -144,7 +146,15 @@ export class Intake implements IntakePort {
     }
     // Cheap checks against the tip first, so floods of replays cost no signature check.
     const signer = requiredSigner(this.registry, this.operators, tx);
-    applyTx(this.registry, tx);
+    try {
+      applyTx(this.registry, tx);
+    } catch (e) {
+      // The same bytes again after their block (a PUBACK lost on the way): already there.
+      if (e instanceof RejectionError && e.code === ReasonCode.SEQ_REPLAY && (await this.opts.isCommitted(tx))) {
+        return { status: 'accepted', txHash: tx.hash, seq };
+      }
+      throw e;
+    }
     const verified = verifyTxSignature(this.txctx, signer, tx);
 
     const id = b.meterId;

@@ -98,6 +98,12 @@ export class LedgerNode implements LedgerApi {
           maxPastMs: opts.maxPastMs ?? 7 * DAY, maxFutureMs: opts.maxFutureMs ?? 300_000,
           maxBacklog: opts.maxBacklog ?? 100_000, now,
           rateLimiter: new MeterRateLimiter(opts.meterRatePerSecond ?? 50, opts.meterBurst ?? 500),
+          isCommitted: async (tx) => {
+            if (tx.body.type !== TxType.Reading) return false;
+            const pos = await store.readingPosition(tx.body.meterId, tx.body.seq);
+            const raw = pos && (await store.blockBytes(pos.height));
+            return raw !== undefined && equalBytes(decodeBlock(raw).txs[pos!.index] ?? new Uint8Array(), tx.bytes);
+          },
         },
         registry, operators, mempool, txctx, metrics, logger,
       );

@@ -8,7 +8,7 @@ import { checkConnectToken } from '../../protocols/mqtt.js';
 import type { IntakePort } from '../../protocols/intake.js';
 import { type Principal, mayRegisterWill } from './acl.js';
 import type { ConnectRefusal } from './metrics.js';
-import { hashPassword, verifyPassword } from './password.js';
+import { verifyPassword } from './password.js';
 import { nativeTokenVerify } from './token-verify.js';
 import { type PeerIdentity, sameKey } from './tls-identity.js';
 
@@ -87,16 +87,16 @@ async function identify(req: ConnectRequest, cfg: AuthConfig): Promise<AuthOutco
     return check.ok ? meter(req, m.meterId) : refuse(4, check.reason);
   }
   const account = cfg.accounts.get(req.username);
-  // Unknown users cost a hash too, so timing does not tell which usernames exist.
-  const ok = await verifyPassword(req.password ?? Buffer.alloc(0), account?.passwordHash ?? dummyHash());
-  if (account && req.password && ok) {
+  // An unknown user is refused at once. Hashing for it too would hide which account names
+  // exist, but let a flood of made-up CONNECTs queue scrypt work ahead of real logins and
+  // of LevelDB's writes; account names are configuration, not secrets.
+  if (!account || !req.password) return refuse(4, `unknown user or wrong password for "${req.username}"`);
+  const ok = await verifyPassword(req.password, account.passwordHash);
+  if (ok) {
     return { ok: true, principal: { kind: 'account', username: account.username, publish: account.publish ?? [], subscribe: account.subscribe ?? [] } };
   }
   return refuse(4, `unknown user or wrong password for "${req.username}"`);
 }
-
-let dummy: string | undefined;
-const dummyHash = (): string => (dummy ??= hashPassword('not a password'));
 
 function meter(req: ConnectRequest, meterId: string): AuthOutcome {
   // Meters need a stable client id: the token is bound to it and receipts queue on it.

@@ -159,9 +159,10 @@ export function installHooks(aedes: Aedes, cfg: HookConfig): void {
     // [MQTT-4.3.3-2] a QoS 2 retransmission of a stored PUBLISH gets its PUBREC again; submit once.
     if (packet.qos === 2 && (await persistence.incomingGetPacket(client, packet).then(() => true, () => false))) return null;
     const outcome: ReadingOutcome = session.busy
-      ? { ack: false, rejection: busyRejection(payload, 'gateway busy: retransmit after reconnecting') }
+      ? { ack: false, byBridge: true, rejection: busyRejection(payload, 'gateway busy: retransmit after reconnecting') }
       : await submitReading(cfg.intake, meterId, payload, cfg.maxPayloadBytes);
     if (outcome.rejection) {
+      if (outcome.byBridge && outcome.rejection.status === 'rejected') metrics.readingRefused(outcome.rejection.code);
       log.info({ meterId, code: outcome.rejection.status === 'rejected' ? outcome.rejection.code : undefined }, 'mqtt reading rejected');
       await tellMeter(meterId, outcome.rejection);
     }
@@ -182,6 +183,7 @@ export function installHooks(aedes: Aedes, cfg: HookConfig): void {
     log.warn({ meterId, topicMeterId }, 'mqtt reading on another meter\'s topic');
     // Nothing goes to the intake; the PUBACK still goes out so the client's session
     // stays in step, and the meter learns why on its own receipts topic.
+    metrics.readingRefused(ReasonCode.WRONG_METER);
     await tellMeter(meterId, wrongMeterRejection(bytesOf(packet.payload), meterId, topicMeterId));
     return null;
   }

@@ -1,3 +1,5 @@
+import type { ReasonCode } from '../../protocols/errors.js';
+
 /**
  * What the MQTT bridge reports. The gateway wires these to prom-client; the bridge never
  * imports it. Reasons are stable labels, shared with the log line.
@@ -19,6 +21,11 @@ export interface BridgeMetrics {
   publishReceived(): void;
   /** A message on a meter's receipts topic was handed to that meter's connection. */
   receiptDelivered(): void;
+  /**
+   * A reading the bridge refused itself, before the intake (too large, another meter's
+   * topic, a session already told E_GATEWAY_BUSY): counted with the intake's refusals.
+   */
+  readingRefused(code: ReasonCode): void;
 }
 
 const noop = (): void => undefined;
@@ -28,4 +35,5 @@ export const noopBridgeMetrics: BridgeMetrics = {
   connectRefused: noop,
   publishReceived: noop,
   receiptDelivered: noop,
+  readingRefused: noop,
 };

@@ -35,15 +35,39 @@ export function isPasswordHash(stored: string): boolean {
   return parseHash(stored) !== undefined;
 }
 
+/**
+ * One scrypt at a time: they run on libuv's small thread pool, which LevelDB's synced
+ * writes also need, so a flood of CONNECTs must not starve the write-ahead. Past
+ * MAX_WAITING queued checks a CONNECT is refused at once.
+ */
+const MAX_RUNNING = 1;
+const MAX_WAITING = 1000;
+let running = 0;
+const waiting: (() => void)[] = [];
+
+async function inSlot<T>(f: () => Promise<T>, whenFull: T): Promise<T> {
+  if (running >= MAX_RUNNING) {
+    if (waiting.length >= MAX_WAITING) return whenFull;
+    await new Promise<void>((r) => waiting.push(r));
+  }
+  running++;
+  try {
+    return await f();
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
+}
+
 /** Check a password against a stored hash, off the event loop, in constant time. */
 export function verifyPassword(password: Buffer | string, stored: string): Promise<boolean> {
   const h = parseHash(stored);
   if (!h) return Promise.resolve(false);
   const text = typeof password === 'string' ? password : password.toString('utf8');
   const input = Buffer.from(text.normalize('NFC'), 'utf8');
-  return new Promise((resolve) => {
+  return inSlot(() => new Promise<boolean>((resolve) => {
     scrypt(input, h.salt, h.hash.length, { N: h.n, r: R, p: P, maxmem: maxmem(h.n) }, (err, key) => {
       resolve(!err && timingSafeEqual(key, h.hash));
     });
-  });
+  }), false);
 }

@@ -10,9 +10,9 @@ import type { ReceiptsTopicMessage } from '../../protocols/mqtt.js';
 
 export type ReadingOutcome =
   /** Acknowledge (PUBACK / PUBREC); publish `rejection` on receipts first when present. */
-  | { readonly ack: true; readonly rejection?: ReceiptsTopicMessage }
+  | { readonly ack: true; readonly rejection?: ReceiptsTopicMessage; readonly byBridge?: boolean }
   /** Do not acknowledge: the gateway cannot take it now; the meter must retransmit. */
-  | { readonly ack: false; readonly rejection: ReceiptsTopicMessage };
+  | { readonly ack: false; readonly rejection: ReceiptsTopicMessage; readonly byBridge?: boolean };
 
 const rejection = (payload: Uint8Array, code: ReasonCode, message: string): ReceiptsTopicMessage => ({
   status: 'rejected', txHash: sha256(payload), code, message,
@@ -30,14 +30,14 @@ export async function submitReading(
   intake: Pick<IntakePort, 'submit'>, meterId: string, payload: Uint8Array, maxPayloadBytes: number,
 ): Promise<ReadingOutcome> {
   if (payload.length > maxPayloadBytes) {
-    return { ack: true, rejection: rejection(payload, ReasonCode.TOO_LARGE, `reading of ${payload.length} bytes exceeds ${maxPayloadBytes}`) };
+    return { ack: true, byBridge: true, rejection: rejection(payload, ReasonCode.TOO_LARGE, `reading of ${payload.length} bytes exceeds ${maxPayloadBytes}`) };
   }
   let result;
   try {
     result = await intake.submit(payload, { meterId, transport: 'mqtt' });
   } catch (e) {
     // The port promises never to reject; if it does, nothing is durable: do not ack.
-    return { ack: false, rejection: busyRejection(payload, `intake failed: ${(e as Error).message}`) };
+    return { ack: false, byBridge: true, rejection: busyRejection(payload, `intake failed: ${(e as Error).message}`) };
   }
   if (result.status === 'accepted') return { ack: true };
   const msg: ReceiptsTopicMessage = {

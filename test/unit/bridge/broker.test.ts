@@ -18,6 +18,7 @@ function recorder(): { metrics: BridgeMetrics; calls: string[] } {
       connectRefused: (r) => calls.push(`refused:${r}`),
       publishReceived: () => calls.push('publish'),
       receiptDelivered: () => calls.push('receipt'),
+      readingRefused: (code) => calls.push(`refusedReading:${code}`),
     },
   };
 }

@@ -65,6 +65,17 @@ describe('ledger node: intake, blocks, receipts', () => {
     assert.equal(node.getMeter(b!)!.lastSeq, '5');
   });
 
+  test('the same bytes again after their block are a retransmission: accepted, not a replay', async () => {
+    const id = chain.meterIds[2]!;
+    const bytes = chain.reading(id, 1);
+    const committed = waitCommitted(node, 1);
+    assert.equal((await node.intake.submit(bytes, mqtt(id))).status, 'accepted');
+    await committed;
+    const again = await node.intake.submit(bytes, mqtt(id));
+    assert.equal(again.status, 'accepted', again.status === 'rejected' ? again.message : '');
+    rejectedWith(await node.intake.submit(chain.reading(id, 1, { importWh: 99 }), mqtt(id)), ReasonCode.SEQ_REPLAY);
+  });
+
   test('each refusal carries its reason code', async () => {
     const [a, b] = chain.meterIds;
     const seq = 100n;

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { LedgerNode } from '../ledger-node/node.js';
+import { KeyObjectCache, nativeVerify } from '../ledger-node/crypto/native.js';
 import { dataPaths, initDevChain, isInitialized, loadGenesisFile } from '../ledger-node/devchain.js';
 import { MqttBroker } from '../bridge/mqtt/index.js';
 import { ProtocolError } from '../protocols/index.js';
@@ -124,6 +125,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
     if (e instanceof ProtocolError && e.code === 'E_NO_PEERS') throw new ConfigError('nats.servers', e.message.replace(/^E_NO_PEERS: /, ''), { cause: e });
     throw e;
   });
+  const tokenKeys = new KeyObjectCache();
   let broker: BrokerHandle | undefined;
   let brokerOpen = false;
   try {
@@ -145,6 +147,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
       maxPayloadBytes: mqtt.maxPayloadBytes,
       logger: log.child({ component: 'mqtt' }),
       metrics,
+      verifySignature: (alg, pk, msg, sig) => nativeVerify(alg, tokenKeys.get(alg, pk), msg, sig),
     }).catch((e: unknown) => listenError(e, `MQTT on ${mqtt.host}`, 'mqtt.port / --mqtt-port (or mqtt.tls.port, mqtt.ws.port)'));
     brokerOpen = true;
   } catch (e) {

@@ -5,11 +5,11 @@
  * no shared passwords for meters.
  */
 import { checkConnectToken } from '../../protocols/mqtt.js';
+import type { Alg } from '../../protocols/keys.js';
 import type { IntakePort } from '../../protocols/intake.js';
 import { type Principal, mayRegisterWill } from './acl.js';
 import type { ConnectRefusal } from './metrics.js';
 import { verifyPassword } from './password.js';
-import { nativeTokenVerify } from './token-verify.js';
 import { type PeerIdentity, sameKey } from './tls-identity.js';
 
 export interface MqttAccount {
@@ -38,7 +38,11 @@ export interface AuthConfig {
   readonly allowAnonymous: boolean;
   readonly tokenMaxAgeMs: number;
   readonly now: () => number;
+  /** Checks a CONNECT token's signature (protocols/keys.ts verifySignature's contract). */
+  readonly verify: SignatureCheck;
 }
+
+export type SignatureCheck = (alg: Alg, publicKey: Uint8Array, msg: Uint8Array, sig: Uint8Array) => boolean;
 
 /** CONNACK return codes we refuse with (MQTT 3.1.1 Table 3.1). */
 export const ReturnCode = { IdentifierRejected: 2, ServerUnavailable: 3, BadCredentials: 4, NotAuthorized: 5 } as const;
@@ -83,7 +87,7 @@ async function identify(req: ConnectRequest, cfg: AuthConfig): Promise<AuthOutco
     if (m.revoked) return refuse(5, `meter ${m.meterId} is revoked`);
     if (!req.password) return refuse(4, 'meter needs a connect token as password');
     const check = checkConnectToken(req.password.toString('utf8'), cfg.intake.chainId, m.meterId, req.clientId,
-      m.alg, m.publicKey, cfg.now(), cfg.tokenMaxAgeMs, nativeTokenVerify);
+      m.alg, m.publicKey, cfg.now(), cfg.tokenMaxAgeMs, cfg.verify);
     return check.ok ? meter(req, m.meterId) : refuse(4, check.reason);
   }
   const account = cfg.accounts.get(req.username);

@@ -6,7 +6,8 @@
 import { Aedes } from 'aedes';
 import type { IntakePort } from '../../protocols/intake.js';
 import { accountFilterProblem } from './acl.js';
-import type { MqttAccount } from './auth.js';
+import type { MqttAccount, SignatureCheck } from './auth.js';
+import { verifySignature } from '../../protocols/keys.js';
 import { guardReads } from './frame-guard.js';
 import { installHooks, publishToReceipts } from './hooks.js';
 import { type Listeners, startListeners } from './listeners.js';
@@ -33,6 +34,11 @@ export interface MqttBrokerOptions {
   readonly logger?: BridgeLogger;
   readonly metrics?: BridgeMetrics;
   readonly now?: () => number;
+  /**
+   * How CONNECT token signatures are checked. Default: protocols' pure verifySignature;
+   * the gateway passes OpenSSL's (about 10x cheaper on the event loop during reconnect bursts).
+   */
+  readonly verifySignature?: SignatureCheck;
 }
 
 export const DEFAULT_TOKEN_MAX_AGE_MS = 300_000;
@@ -89,6 +95,7 @@ export class MqttBroker {
     installHooks(aedes, {
       intake: opts.intake, accounts, allowAnonymous: opts.allowAnonymous ?? false, tokenMaxAgeMs,
       now: opts.now ?? Date.now, maxPayloadBytes, logger: log, metrics: opts.metrics ?? noopBridgeMetrics,
+      verify: opts.verifySignature ?? verifySignature,
     });
     const detach = opts.intake.onCommitted((c) => {
       try {

@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { type AuthConfig, type ConnectRequest, authenticateConnect } from '../../../bridge/mqtt/auth.js';
 import { hashPassword } from '../../../bridge/mqtt/password.js';
 import { sameKey } from '../../../bridge/mqtt/tls-identity.js';
-import { Alg, makeConnectToken, p256Uncompressed, publicKeyOf, randomSecretKey } from '../../../protocols/index.js';
+import { Alg, makeConnectToken, p256Uncompressed, publicKeyOf, randomSecretKey, verifySignature } from '../../../protocols/index.js';
 import { FakeIntake } from '../../helpers/fake-intake.js';
 
 const NOW = 1_750_000_000_000;
@@ -14,7 +14,7 @@ const p = intake.addMeter('p1', Alg.ES256);
 intake.addMeter('gone').revoked = true;
 const ops = { username: 'ops', passwordHash: hashPassword('pw'), publish: ['site/#'] };
 const cfg = (over: Partial<AuthConfig> = {}): AuthConfig => ({
-  intake, accounts: new Map([[ops.username, ops]]), allowAnonymous: false, tokenMaxAgeMs: 300_000, now: () => NOW, ...over,
+  intake, accounts: new Map([[ops.username, ops]]), allowAnonymous: false, tokenMaxAgeMs: 300_000, now: () => NOW, verify: verifySignature, ...over,
 });
 const token = (meterId: string, clientId: string, t = NOW, sk = intake.meters.get(meterId)!.secretKey, alg = intake.meters.get(meterId)!.alg): Buffer =>
   Buffer.from(makeConnectToken(intake.chainId, meterId, clientId, t, alg, sk));

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import { type Genesis, TOKEN_PREFIX, connectTokenSignBytes, parseGenesis, receiptsTopic, toHex } from '../../protocols/index.js';
-import { dataPaths } from '../../ledger-node/devchain.js';
+import { dataPaths, initDevChain } from '../../ledger-node/devchain.js';
 import { loadKeyFile } from '../../ledger-node/keyfile.js';
 import { nativeSign } from '../../ledger-node/crypto/native.js';
 import { summarize } from '../../gateway/sim/stats.js';
@@ -32,8 +32,8 @@ export interface FaultChain {
 /** `meterledger init` in a fresh folder (or `dir`), a config file, a gateway process (not started). */
 export async function faultChain(o: { meters: number; config?: Record<string, unknown>; dir?: string; logLevel?: string }): Promise<FaultChain> {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'meterledger-fault-'));
-  const init = await cli(['init', '--data-dir', dir, '--meters', String(o.meters)], { timeoutMs: 120_000 });
-  if (init.code !== 0) throw new Error(`init: ${init.stderr}`);
+  // In-process (what `meterledger init` does): no child process to wait for before the fault.
+  initDevChain(dir, { meters: o.meters });
   const cfg = join(dir, 'fault-config.json');
   writeFileSync(cfg, JSON.stringify(o.config ?? {}));
   const gw = await GatewayProcess.create(dir, ['--config', cfg, '--log-level', o.logLevel ?? 'info']);

@@ -59,18 +59,7 @@ export async function metric(httpUrl: string, name: string, labels = ''): Promis
 
 export const rejectedBy = (httpUrl: string, code: string): Promise<number> => metric(httpUrl, 'meterledger_readings_rejected_total', `reason="${code}"`);
 
-/** Committed sequence numbers of a meter, paging through the read API. */
-export async function committedSeqs(gw: GatewayProcess, id: string): Promise<Set<string>> {
-  const out = new Set<string>();
-  let from = '0';
-  for (;;) {
-    const r = await gw.json<{ seq: string }[] | { readings: { seq: string }[] }>(`/api/v1/meters/${id}/readings?fromSeq=${from}&limit=1000`);
-    const list = Array.isArray(r.body) ? r.body : r.body.readings;
-    for (const x of list) out.add(x.seq);
-    if (list.length < 1000) return out;
-    from = (BigInt(list.at(-1)!.seq) + 1n).toString();
-  }
-}
+export { committedSeqs } from '../helpers/gateway-process.js';
 
 /**
  * A well-behaved meter: one reading every `everyMs`, timed from PUBLISH to its committed

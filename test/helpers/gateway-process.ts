@@ -99,3 +99,15 @@ export class GatewayProcess {
     return { status: r.status, body: body as T };
   }
 }
+
+/** Committed sequence numbers of a meter, paging through the read API. */
+export async function committedSeqs(gw: GatewayProcess, meterId: string): Promise<Set<string>> {
+  const out = new Set<string>();
+  let from = '0';
+  for (;;) {
+    const r = await gw.json<{ readings: { seq: string }[] }>(`/api/v1/meters/${meterId}/readings?fromSeq=${from}&limit=1000`);
+    for (const x of r.body.readings) out.add(x.seq);
+    if (r.body.readings.length < 1000) return out;
+    from = (BigInt(r.body.readings.at(-1)!.seq) + 1n).toString();
+  }
+}

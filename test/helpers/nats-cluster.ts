@@ -11,6 +11,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { killOnExit } from './children.js';
 import { canConnect, freePort } from './ports.js';
 
 
@@ -49,15 +50,6 @@ export interface NatsCluster {
   logTail(i: number, n?: number): Promise<string>;
 }
 
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function killAllOnExit(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const c of live) c.kill('SIGKILL');
-  });
-}
 
 
 
@@ -109,7 +101,6 @@ function config(s: Server, all: readonly Server[], opts: NatsClusterOptions, aut
 }
 
 export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<NatsCluster> {
-  killAllOnExit();
   const size = opts.size ?? 3;
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const ownDir = opts.dir === undefined;
@@ -157,8 +148,7 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
     });
     proc.on('error', () => {}); // reported by the wait below (no port, exit)
     (proc as ChildProcess & { stderrTail?: () => string }).stderrTail = () => stderr;
-    live.add(proc);
-    proc.once('exit', () => live.delete(proc));
+    killOnExit(proc);
     s.proc = proc;
   };
 

@@ -13,6 +13,7 @@ import { openSync, closeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { killOnExit } from './children.js';
 import { canConnect, freePort } from './ports.js';
 
 
@@ -48,15 +49,6 @@ export interface Prosody {
   logTail(n?: number): Promise<string>;
 }
 
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function killAllOnExit(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const c of live) c.kill('SIGKILL');
-  });
-}
 
 
 
@@ -115,15 +107,13 @@ export async function startProsody(o: ProsodyOptions = {}): Promise<Prosody> {
   const logTail = async (n = 4000): Promise<string> => (await readFile(logPath, 'utf8').catch(() => '')).slice(-n);
 
   const launch = async (): Promise<void> => {
-    killAllOnExit();
     const out = openSync(path.join(dir, 'stdout.log'), 'a');
     const c = spawn('prosody', ['-F', '--config', cfgPath], { stdio: ['ignore', out, out] });
     closeSync(out);
     child = c;
-    live.add(c);
+    killOnExit(c);
     let exited: string | undefined;
     c.once('exit', (code, sig) => {
-      live.delete(c);
       exited = `prosody exited (${code ?? sig})`;
     });
     const deadline = Date.now() + timeoutMs;

@@ -11,7 +11,7 @@ import { after, describe, test } from 'node:test';
 import { parseGenesis } from '../../../protocols/index.js';
 import { dataPaths } from '../../../ledger-node/devchain.js';
 import { loadKeyFile } from '../../../ledger-node/keyfile.js';
-import { GatewayProcess, cli } from '../../helpers/gateway-process.js';
+import { GatewayProcess, cli, committedSeqs } from '../../helpers/gateway-process.js';
 import { TestMeter } from '../../helpers/mqtt-meter.js';
 
 const KILLS = 3;
@@ -62,23 +62,12 @@ describe('kill -9 under QoS 1 load', { timeout: 300_000 }, () => {
     assert.ok(total > 50, `load too small to mean anything (${total} acknowledged)`);
     // Every acknowledged reading gets committed: page through each meter's committed
     // readings via the read API until all acknowledged ones are there (or time is up).
-    const committedSeqs = async (id: string): Promise<Set<string>> => {
-      const out = new Set<string>();
-      let from = '0';
-      for (;;) {
-        const r = await gw.json<{ seq: string }[] | { readings: { seq: string }[] }>(`/api/v1/meters/${id}/readings?fromSeq=${from}&limit=1000`);
-        const list = Array.isArray(r.body) ? r.body : r.body.readings;
-        for (const x of list) out.add(x.seq);
-        if (list.length < 1000) return out;
-        from = (BigInt(list.at(-1)!.seq) + 1n).toString();
-      }
-    };
     const deadline = Date.now() + 60_000;
     let missing: string[] = [];
     do {
       missing = [];
       for (const [id, seqs] of acked) {
-        const have = await committedSeqs(id);
+        const have = await committedSeqs(gw, id);
         for (const s of seqs) if (!have.has(s.toString())) missing.push(`${id}/${s}`);
       }
       if (missing.length) await new Promise((r) => setTimeout(r, 500));

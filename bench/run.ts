@@ -55,7 +55,7 @@ const benches: Record<string, Bench> = {
     return {
       name: 'throughput',
       rows: [['single gateway, Ed25519, QoS 1, receipts awaited', `${ratio(r.ratio)} of ceiling (${r.load.committedPerS}/s vs ${r.ceiling}/s)`, '>= 0.7', verdict(r.ratio >= 0.7)]],
-      data: { ...r, note: `${r.load.missing} acknowledged without receipt; gateway CPU ${r.gatewayCpuUsPerReading} µs per reading; machine busy ${r.machineBusy}` },
+      data: { ...r, note: `${r.load.missing} acknowledged without receipt; ${r.load.receiptsVerified} receipts verified offline, ${r.load.receiptsInvalid} invalid; gateway CPU ${r.gatewayCpuUsPerReading} µs per reading; machine busy ${r.machineBusy}` },
     };
   },
 

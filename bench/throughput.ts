@@ -10,7 +10,7 @@ import { TxType, decodeBlock, decodeTx } from '../protocols/index.js';
 import { LedgerStore } from '../ledger-node/store/store.js';
 import { dataPaths } from '../ledger-node/devchain.js';
 import { type CeilingAlg, verifyCeiling } from './ceiling.js';
-import { cpuSeconds, machineTicks, startBenchGateway } from './lib/gateway.js';
+import { cpuSeconds, cpuSecondsByThread, machineTicks, metric, startBenchGateway } from './lib/gateway.js';
 import { runLoadProcess } from './lib/load.js';
 import type { LoadResult } from './lib/load-client.js';
 
@@ -26,6 +26,8 @@ export interface ThroughputRun {
   /** Busy share of the machine (all cores) over the load. */
   readonly machineBusy: number;
   readonly store?: StoreFigures;
+  /** The gateway's own view over the whole run: mean accept latency, verify batch time, event loop. */
+  readonly gatewayView?: Record<string, number | Record<string, number>>;
 }
 
 export interface StoreFigures {
@@ -70,6 +72,24 @@ export async function storeFigures(dataDir: string): Promise<StoreFigures> {
   return { readings, blocks, signedBytes, diskBytes, perReading: Math.round(diskBytes / Math.max(1, readings)), ratioToSigned: diskBytes / Math.max(1, signedBytes) };
 }
 
+/** Means from the gateway's histograms (seconds -> ms): where a reading's time goes inside it. */
+async function gatewayViewOf(httpUrl: string): Promise<Record<string, number>> {
+  const P = 'meterledger_';
+  const mean = async (h: string): Promise<number> => {
+    const sum = await metric(httpUrl, `${P}${h}_sum`);
+    const count = await metric(httpUrl, `${P}${h}_count`);
+    return Math.round((sum / Math.max(1, count)) * 1e6) / 1e3;
+  };
+  return {
+    acceptMeanMs: await mean('accept_latency_seconds'),
+    commitMeanMs: await mean('commit_latency_seconds'),
+    verifyBatchMeanMs: await mean('signature_verify_seconds'),
+    blockTxsMean: Math.round((await metric(httpUrl, `${P}block_transactions_sum`)) / Math.max(1, await metric(httpUrl, `${P}block_transactions_count`))),
+    eventLoopLagP99Ms: Math.round((await metric(httpUrl, `${P}nodejs_eventloop_lag_p99_seconds`)) * 1e6) / 1e3,
+    eventLoopLagMaxMs: Math.round((await metric(httpUrl, `${P}nodejs_eventloop_lag_max_seconds`)) * 1e6) / 1e3,
+  };
+}
+
 export async function throughputRun(o: {
   alg: CeilingAlg; durationMs: number; warmupMs?: number; inFlight?: number; budget: number; cpuProfDir?: string; ceiling?: number; withStore?: boolean; config?: Record<string, unknown>;
 }): Promise<ThroughputRun> {
@@ -82,6 +102,7 @@ export async function throughputRun(o: {
   });
   try {
     const cpu0 = cpuSeconds(g.gw.proc!.pid!);
+    const threads0 = cpuSecondsByThread(g.gw.proc!.pid!);
     const m0 = machineTicks();
     const load = await runLoadProcess({
       meters: g.meterIds.map((id) => ({ id, dataDir: g.dir, mqttUrl: g.gw.mqttUrl })),
@@ -89,10 +110,17 @@ export async function throughputRun(o: {
     });
     const cpu = cpuSeconds(g.gw.proc!.pid!) - cpu0;
     const m1 = machineTicks();
+    const threads1 = cpuSecondsByThread(g.gw.proc!.pid!);
+    const perThread: Record<string, number> = {};
+    for (const [k, v] of Object.entries(threads1)) {
+      const us = Math.round(((v - (threads0[k] ?? 0)) / Math.max(1, load.committed)) * 1e6);
+      if (us > 0) perThread[k === 'main' ? k : `thread ${k}`] = us;
+    }
+    const gatewayView = { ...(await gatewayViewOf(g.gw.httpUrl)), cpuUsPerReadingByThread: perThread };
     const code = await g.gw.stop(30_000);
     if (code !== 0) throw new Error(`gateway exit ${code}: ${g.gw.stderr.slice(-2000)}`);
     const store = o.withStore ? await storeFigures(g.dir) : undefined;
-    return { alg: o.alg, ceiling, load, ratio: load.committedPerS / ceiling, gatewayCpuUsPerReading: Math.round((cpu / Math.max(1, load.committed)) * 1e6), machineBusy: Math.round(((m1.busy - m0.busy) / (m1.total - m0.total)) * 100) / 100, ...(store ? { store } : {}) };
+    return { alg: o.alg, ceiling, load, ratio: load.committedPerS / ceiling, gatewayCpuUsPerReading: Math.round((cpu / Math.max(1, load.committed)) * 1e6), machineBusy: Math.round(((m1.busy - m0.busy) / (m1.total - m0.total)) * 100) / 100, ...(store ? { store } : {}), gatewayView };
   } finally {
     await g.gw.stop().catch(() => null);
     g.cleanup();

@@ -45,3 +45,45 @@ export function decodeCanonicalCbor(bytes: Uint8Array): unknown {
   }
   return value;
 }
+
+/** RFC 8949 §4.2.1 order: bytewise lexicographic order of the encoded keys. */
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
+
+/** The head of a definite-length map of `n` entries (major type 5, shortest form). */
+function mapHead(n: number): Uint8Array {
+  if (n < 24) return Uint8Array.of(0xa0 + n);
+  if (n < 0x100) return Uint8Array.of(0xb8, n);
+  if (n < 0x10000) return Uint8Array.of(0xb9, n >> 8, n & 0xff);
+  throw new RangeError('map too large');
+}
+
+/**
+ * An encoder of maps with fixed text keys whose values come already encoded: the same
+ * bytes as `encodeCbor` of the map, provided each value is itself deterministic CBOR.
+ * For the hot path, where parts shared by many messages (a block header, a commit
+ * certificate) are encoded once and spliced into each message.
+ */
+export function textKeyMapEncoder<K extends string>(keys: readonly K[]): (values: Readonly<Record<K, Uint8Array>>) => Uint8Array {
+  const order = keys.map((k) => ({ k, enc: encodeCbor(k) })).sort((a, b) => compareBytes(a.enc, b.enc));
+  const head = mapHead(keys.length);
+  const fixed = head.length + order.reduce((n, e) => n + e.enc.length, 0);
+  return (values) => {
+    let len = fixed;
+    for (const e of order) len += values[e.k].length;
+    const out = new Uint8Array(len);
+    out.set(head, 0);
+    let at = head.length;
+    for (const e of order) {
+      out.set(e.enc, at);
+      at += e.enc.length;
+      const v = values[e.k];
+      out.set(v, at);
+      at += v.length;
+    }
+    return out;
+  };
+}

@@ -2,11 +2,11 @@
  * What a meter sees of MQTT: topic names, CONNECT credentials over plain TCP, and the
  * messages on its receipts topic.
  */
-import { decodeCanonicalCbor, encodeCbor } from './cbor.js';
+import { decodeCanonicalCbor, encodeCbor, textKeyMapEncoder } from './cbor.js';
 import { fromHex, toHex } from './bytes.js';
 import type { ReasonCode } from './errors.js';
 import { type Alg, signMessage, verifySignature } from './keys.js';
-import { type Receipt, receiptFromCbor, receiptToCbor } from './receipt.js';
+import { type Receipt, encodeReceipt, receiptFromCbor } from './receipt.js';
 import { ProtocolError } from './errors.js';
 
 export const readingsTopic = (meterId: string): string => `meters/${meterId}/readings`;
@@ -55,11 +55,15 @@ export type ReceiptsTopicMessage =
   | { readonly status: 'rejected'; readonly txHash: Uint8Array; readonly code: ReasonCode; readonly message: string; readonly seq?: bigint }
   | { readonly status: 'committed'; readonly txHash: Uint8Array; readonly seq: bigint; readonly height: number; readonly receipt: Receipt };
 
+const committedMap = textKeyMapEncoder(['status', 'txHash', 'seq', 'height', 'receipt']);
+const COMMITTED = encodeCbor('committed');
+
 export function encodeReceiptsTopicMessage(m: ReceiptsTopicMessage): Uint8Array {
   if (m.status === 'rejected') {
     return encodeCbor({ status: m.status, txHash: m.txHash, code: m.code, message: m.message, ...(m.seq !== undefined ? { seq: m.seq } : {}) });
   }
-  return encodeCbor({ status: m.status, txHash: m.txHash, seq: m.seq, height: m.height, receipt: receiptToCbor(m.receipt) });
+  // The receipt is spliced in as encoded (the block's shared parts once per block).
+  return committedMap({ status: COMMITTED, txHash: encodeCbor(m.txHash), seq: encodeCbor(m.seq), height: encodeCbor(m.height), receipt: encodeReceipt(m.receipt) });
 }
 
 export function decodeReceiptsTopicMessage(bytes: Uint8Array): ReceiptsTopicMessage {

@@ -5,7 +5,7 @@
  *   header bstr (encoded block header), proof [bstr32] (RFC 6962 audit path, bottom-up),
  *   commit (commit certificate map, see block.ts).
  */
-import { decodeCanonicalCbor, encodeCbor } from './cbor.js';
+import { decodeCanonicalCbor, encodeCbor, textKeyMapEncoder } from './cbor.js';
 import { type BlockHeader, commitFromCbor, commitProblem, commitToCbor, decodeHeader, encodeHeader } from './block.js';
 import type { CommitCertificate } from './block.js';
 import { ProtocolError } from './errors.js';
@@ -31,7 +31,36 @@ export function receiptToCbor(r: Receipt): unknown {
   };
 }
 
-export const encodeReceipt = (r: Receipt): Uint8Array => encodeCbor(receiptToCbor(r));
+const receiptMap = textKeyMapEncoder(['v', 'chainId', 'tx', 'index', 'header', 'proof', 'commit']);
+const V1 = encodeCbor(1);
+
+/**
+ * The parts every receipt of one block shares, encoded once: the receipts of a block
+ * carry the same header and commit objects (ChainWriter), so encoding them per reading
+ * (a CBOR map sort each) was most of the cost of a block's receipts.
+ */
+const shared = new WeakMap<CommitCertificate, { header: BlockHeader; chainId: string; headerEnc: Uint8Array; commitEnc: Uint8Array; chainIdEnc: Uint8Array }>();
+
+function sharedParts(r: Receipt): { headerEnc: Uint8Array; commitEnc: Uint8Array; chainIdEnc: Uint8Array } {
+  let s = shared.get(r.commit);
+  if (!s || s.header !== r.header || s.chainId !== r.chainId) {
+    s = {
+      header: r.header, chainId: r.chainId, headerEnc: encodeCbor(encodeHeader(r.header)),
+      commitEnc: encodeCbor(commitToCbor(r.commit)), chainIdEnc: encodeCbor(r.chainId),
+    };
+    shared.set(r.commit, s);
+  }
+  return s;
+}
+
+/** The receipt's deterministic CBOR (the same bytes as encodeCbor(receiptToCbor(r))). */
+export function encodeReceipt(r: Receipt): Uint8Array {
+  const s = sharedParts(r);
+  return receiptMap({
+    v: V1, chainId: s.chainIdEnc, tx: encodeCbor(r.tx), index: encodeCbor(r.index), header: s.headerEnc,
+    proof: encodeCbor(r.proof), commit: s.commitEnc,
+  });
+}
 
 const bad = (msg: string): ProtocolError => new ProtocolError('E_RECEIPT_MALFORMED', msg);
 

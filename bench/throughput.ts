@@ -15,6 +15,8 @@ import { runLoadProcess } from './lib/load.js';
 import type { LoadResult } from './lib/load-client.js';
 
 export const THROUGHPUT_METERS = Number(process.env.BENCH_METERS ?? 1000);
+/** Readings awaiting their receipt at once: three blocks' worth at the default blockMaxTxs (2,000), so blocks fill. */
+export const THROUGHPUT_WINDOW = Number(process.env.BENCH_WINDOW ?? 6000);
 
 export interface ThroughputRun {
   readonly alg: CeilingAlg;
@@ -73,7 +75,7 @@ export async function storeFigures(dataDir: string): Promise<StoreFigures> {
 }
 
 /** Means from the gateway's histograms (seconds -> ms): where a reading's time goes inside it. */
-async function gatewayViewOf(httpUrl: string): Promise<Record<string, number>> {
+export async function gatewayViewOf(httpUrl: string): Promise<Record<string, number>> {
   const P = 'meterledger_';
   const mean = async (h: string): Promise<number> => {
     const sum = await metric(httpUrl, `${P}${h}_sum`);
@@ -84,6 +86,8 @@ async function gatewayViewOf(httpUrl: string): Promise<Record<string, number>> {
     acceptMeanMs: await mean('accept_latency_seconds'),
     commitMeanMs: await mean('commit_latency_seconds'),
     verifyBatchMeanMs: await mean('signature_verify_seconds'),
+    blockIntervalMeanMs: await mean('block_interval_seconds'),
+    consensusTimeouts: await metric(httpUrl, `${P}consensus_timeouts_total`),
     blockTxsMean: Math.round((await metric(httpUrl, `${P}block_transactions_sum`)) / Math.max(1, await metric(httpUrl, `${P}block_transactions_count`))),
     eventLoopLagP99Ms: Math.round((await metric(httpUrl, `${P}nodejs_eventloop_lag_p99_seconds`)) * 1e6) / 1e3,
     eventLoopLagMaxMs: Math.round((await metric(httpUrl, `${P}nodejs_eventloop_lag_max_seconds`)) * 1e6) / 1e3,
@@ -106,7 +110,7 @@ export async function throughputRun(o: {
     const m0 = machineTicks();
     const load = await runLoadProcess({
       meters: g.meterIds.map((id) => ({ id, dataDir: g.dir, mqttUrl: g.gw.mqttUrl })),
-      mode: 'closed', inFlight: o.inFlight ?? 2000, durationMs: o.durationMs, warmupMs: o.warmupMs ?? 4000, budget: o.budget, drainMs: 15_000,
+      mode: 'closed', inFlight: o.inFlight ?? THROUGHPUT_WINDOW, durationMs: o.durationMs, warmupMs: o.warmupMs ?? 4000, budget: o.budget, drainMs: 15_000,
     });
     const cpu = cpuSeconds(g.gw.proc!.pid!) - cpu0;
     const m1 = machineTicks();

@@ -20,7 +20,7 @@ export async function startBenchGateway(o: {
 }): Promise<BenchGateway> {
   const dir = mkdtempSync(join(o.baseDir ?? tmpdir(), 'ml-bench-'));
   const init = await cli(['init', '--data-dir', dir, '--meters', String(o.meters), ...(o.alg ? ['--meter-alg', o.alg] : [])], { timeoutMs: 600_000 });
-  if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);
+  if (init.code !== 0) throw new Error(`init failed (exit ${init.code}): ${init.stderr} ${init.stdout}`);
   const cfg = join(dir, 'bench-config.json');
   writeFileSync(cfg, JSON.stringify(o.config ?? {}));
   const gw = await GatewayProcess.create(dir, ['--config', cfg, '--log-level', 'warn']);

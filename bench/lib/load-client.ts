@@ -24,7 +24,12 @@ export interface MeterSpec {
 export interface LoadOptions {
   readonly meters: readonly MeterSpec[];
   readonly mode: 'closed' | 'paced';
-  /** closed: unacknowledged publishes at once, over all meters. */
+  /**
+   * closed: readings without their receipt (committed or rejected) at once, over all
+   * meters. The window closes on receipts, not PUBACKs: a window of acknowledgements
+   * lets acceptance outrun commitment, and the backlog (and the latency) then grows
+   * for as long as the run lasts instead of settling at what the gateway sustains.
+   */
   readonly inFlight?: number;
   /** paced: readings per second over all meters. */
   readonly rate?: number;
@@ -111,6 +116,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   let receiptsVerified = 0;
   let receiptsInvalid = 0;
   let receiptNo = 0;
+  let inFlight = 0;
   const onMessage = (_t: string, payload: Buffer): void => {
     let m;
     try {
@@ -127,6 +133,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     const it = byHash.get(toHex(txHash));
     if (!it || it.receiptAt !== undefined || it.rejected !== undefined) return;
     const status = (m as Map<string, unknown>).get('status');
+    inFlight--;
     if (status === 'committed') {
       it.receiptAt = performance.now();
       if (receiptNo++ % RECEIPT_SAMPLE === 0) {
@@ -179,7 +186,6 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const end = t0 + o.durationMs;
-  let inFlight = 0;
   let next = 0;
   const window = o.inFlight ?? 1000;
   while (performance.now() < end && next < items.length) {
@@ -195,7 +201,6 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     it.sentAt = performance.now();
     inFlight++;
     clients[it.meter]!.publish(readingsTopic(o.meters[it.meter]!.id), it.bytes, { qos: 1 }, (e) => {
-      inFlight--;
       if (!e) it.ackAt = performance.now();
       wake();
     });

@@ -27,8 +27,8 @@ import type { LedgerStore } from '../store/store.js';
 import { InvalidTxError, type TxContext, checkTxs, verifyTxSignature } from '../validate.js';
 import { TendermintCore } from './core.js';
 import {
-  type PeerMessage, type SignedProposal, type SignedVote, decodePeerMessage, decodeSyncAnswer, decodeSyncRequest,
-  encodePeerMessage, encodeSyncAnswer, encodeSyncRequest, hashId, idHash, proposalSignBytes, voteBytesOf,
+  type PeerMessage, type SignedProposal, type SignedVote, decodePeerMessage, decodeSyncAnswer, decodeSyncRequest, decodeTxBatch,
+  encodePeerMessage, encodeSyncAnswer, encodeSyncRequest, encodeTxBatch, hashId, idHash, proposalSignBytes, voteBytesOf,
 } from './messages.js';
 import { type ConsensusMessage, DEFAULT_TIMEOUTS, type Effect, type Timeouts, type Vote } from './types.js';
 
@@ -56,6 +56,14 @@ const MAX_FUTURE = 10_000;
 const STEP_NAMES = ['propose', 'prevote', 'precommit'] as const;
 const STATUS_EVERY_MS = 2000;
 const SYNC_TIMEOUT_MS = 5000;
+/**
+ * Gossip goes out in batches: one signed envelope (one Ed25519 signature to make, one to
+ * check at each peer, one NATS message) per batch instead of per reading. A batch leaves
+ * GOSSIP_FLUSH_MS after its first transaction, or at once when it is full.
+ */
+const GOSSIP_FLUSH_MS = 20;
+const GOSSIP_MAX_TXS = 500;
+const GOSSIP_MAX_BYTES = 1 << 20;
 
 export class ConsensusDriver {
   private core: TendermintCore<BlockValue>;
@@ -75,6 +83,9 @@ export class ConsensusDriver {
   private sent = new Map<string, Uint8Array>();
   private readonly keys = new KeyObjectCache();
   private readonly validatorKeys: Map<string, Uint8Array>;
+  private gossipQueue: Uint8Array[] = [];
+  private gossipBytes = 0;
+  private gossipTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly opts: DriverOptions,
@@ -133,9 +144,23 @@ export class ConsensusDriver {
     }
   }
 
-  /** Share a transaction we accepted with the other gateways. */
+  /** Share a transaction we accepted with the other gateways (batched, in accept order). */
   gossip(bytes: Uint8Array): void {
-    this.transport?.broadcast('tx', bytes);
+    if (!this.transport || this.stopped) return;
+    this.gossipQueue.push(bytes);
+    this.gossipBytes += bytes.length;
+    if (this.gossipQueue.length >= GOSSIP_MAX_TXS || this.gossipBytes >= GOSSIP_MAX_BYTES) this.flushGossip();
+    else this.gossipTimer ??= setTimeout(() => this.flushGossip(), GOSSIP_FLUSH_MS);
+  }
+
+  private flushGossip(): void {
+    clearTimeout(this.gossipTimer);
+    this.gossipTimer = undefined;
+    if (this.gossipQueue.length === 0) return;
+    const batch = this.gossipQueue;
+    this.gossipQueue = [];
+    this.gossipBytes = 0;
+    this.transport?.broadcast('tx', encodeTxBatch(batch));
   }
 
   private startHeight(): void {
@@ -309,18 +334,28 @@ export class ConsensusDriver {
 
   private onPeer(from: string, kind: 'consensus' | 'tx', payload: Uint8Array): void {
     if (kind === 'tx') {
+      let txs: Uint8Array[];
+      try {
+        txs = decodeTxBatch(payload);
+      } catch (e) {
+        this.logger.debug({ from, err: (e as Error).message }, 'undecodable gossip');
+        return;
+      }
       if (this.validatorKeys.has(from)) {
         // A validator proposes what its own meters sent, in the order they sent it. Taking
         // its gossip into our blocks could commit a meter's reading n+1 while n (gossip
         // lost on the way) still waits at its gateway, and n would then be refused. So we
-        // only check the signature now, and the proposal carrying it later costs nothing.
-        void this.preverify(payload);
+        // only check the signatures now, and the proposal carrying them later costs nothing.
+        for (const tx of txs) void this.preverify(tx);
         return;
       }
       // An observer never proposes: validators carry its readings (docs/consensus.md).
-      void this.intake.submit(payload, { meterId: '', transport: 'peer' }).then((r) => {
-        if (r.status === 'accepted') this.poke();
-      });
+      // Submitted in batch order; the intake keeps each meter's order.
+      for (const tx of txs) {
+        void this.intake.submit(tx, { meterId: '', transport: 'peer' }).then((r) => {
+          if (r.status === 'accepted') this.poke();
+        });
+      }
       return;
     }
     let m: PeerMessage;
@@ -499,6 +534,7 @@ export class ConsensusDriver {
 
   /** Commit what waits (alone: at once; in a cluster: give consensus `deadlineMs`), then stop. */
   async drain(deadlineMs: number): Promise<void> {
+    this.flushGossip();
     const end = performance.now() + deadlineMs;
     while (this.mempool.durableCount > 0 && performance.now() < end && this.opts.validatorId !== undefined) {
       this.startHeight();
@@ -506,6 +542,7 @@ export class ConsensusDriver {
       await new Promise((r) => setTimeout(r, 20));
     }
     this.stopped = true;
+    this.flushGossip();
     clearTimeout(this.startTimer);
     clearInterval(this.statusTimer);
     for (const t of this.timers) clearTimeout(t);

@@ -6,6 +6,8 @@
  *             signed over protocols' voteSignBytes (a precommit is what commit certificates hold)
  *   status    {t, height}: the sender's committed height, so laggards know to sync
  * Sync requests {t: "block", height} are answered with {block, commit} or {missing: true}.
+ * Gossip (envelope kind 'tx'): [tx bstr, ...], accepted transactions in accept order,
+ * batched so that one signed envelope carries many readings.
  */
 import {
   type Block, ProtocolError, VoteType, decodeBlock, decodeCanonicalCbor, encodeCbor, fromHex, headerHash, toHex, voteSignBytes,
@@ -99,6 +101,19 @@ export function decodePeerMessage(b: Uint8Array): PeerMessage {
 
 export const hashId = (h: Uint8Array | null): string | null => (h === null ? null : toHex(h));
 export const idHash = (id: string | null): Uint8Array | null => (id === null ? null : fromHex(id));
+
+/** Most transactions one gossip batch may carry (the envelope's 8 MiB bounds it too). */
+export const MAX_GOSSIP_BATCH = 10_000;
+
+export const encodeTxBatch = (txs: readonly Uint8Array[]): Uint8Array => encodeCbor(txs);
+
+/** A gossip batch: a non-empty array of transaction byte strings, in order. */
+export function decodeTxBatch(b: Uint8Array): Uint8Array[] {
+  const v = decodeCanonicalCbor(b);
+  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_GOSSIP_BATCH) throw bad(`gossip must be an array of 1..${MAX_GOSSIP_BATCH} transactions`);
+  for (const t of v) if (!(t instanceof Uint8Array)) throw bad('every gossiped transaction must be a bstr');
+  return v as Uint8Array[];
+}
 
 /** Sync: request and answer. */
 export const encodeSyncRequest = (height: number): Uint8Array => encodeCbor({ t: 'block', height });

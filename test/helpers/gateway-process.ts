@@ -21,8 +21,9 @@ export async function cli(args: string[], opts: { timeoutMs?: number; env?: Node
     });
     return { code: 0, stdout, stderr };
   } catch (e) {
-    const err = e as { code?: number | string; stdout?: string; stderr?: string };
-    return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: err.stderr ?? String(e) };
+    const err = e as { code?: number | string; signal?: string | null; stdout?: string; stderr?: string };
+    const why = err.signal ? `killed by ${err.signal}` : typeof err.code === 'string' ? err.code : '';
+    return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: [err.stderr, why].filter(Boolean).join('\n') || String(e) };
   }
 }
 

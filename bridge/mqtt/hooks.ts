@@ -38,10 +38,13 @@ const REFUSALS: Record<number, ConnectRefusal> = {
   1: 'unacceptable_protocol', 2: 'identifier_rejected', 3: 'server_unavailable', 4: 'bad_credentials', 5: 'not_authorized',
 };
 
+/** A Buffer over the same bytes (no copy). */
+const asBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+
 /** Publish a message on a meter's receipts topic, QoS 1, through aedes (queued for persistent sessions). */
 export function publishToReceipts(aedes: Aedes, meterId: string, m: ReceiptsTopicMessage): Promise<void> {
   const packet: PublishPacket = {
-    cmd: 'publish', topic: receiptsTopic(meterId), payload: Buffer.from(encodeReceiptsTopicMessage(m)), qos: 1, retain: false, dup: false,
+    cmd: 'publish', topic: receiptsTopic(meterId), payload: asBuffer(encodeReceiptsTopicMessage(m)), qos: 1, retain: false, dup: false,
   };
   return new Promise((resolve, reject) => aedes.publish(packet, (err) => (err ? reject(err) : resolve())));
 }
@@ -56,7 +59,13 @@ const once = <A extends unknown[]>(f: (...a: A) => void): ((...a: A) => void) =>
   };
 };
 
-const bytesOf = (p: Buffer | string): Uint8Array => new Uint8Array(typeof p === 'string' ? Buffer.from(p) : p);
+/**
+ * The payload as bytes of its own: a copy, since the parser's Buffer is a view into the
+ * socket's read chunk (keeping it would keep the whole chunk alive while the reading waits
+ * for its block). Buffer.from copies into Node's shared pool for small sizes, cheaper than
+ * a typed array with a backing store of its own per reading.
+ */
+const bytesOf = (p: Buffer | string): Uint8Array => Buffer.from(p);
 
 /** End our side after queued writes are flushed, wait for the close (bounded). */
 function endGracefully(conn: Duplex): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,16 +22,21 @@ interface Pem { key: string; cert: string; secretKey: Uint8Array }
 
 /** A key pair from node:crypto and a self-signed certificate from openssl. */
 function makeCert(dir: string, name: string, type: 'ed25519' | 'ec', cn: string): Pem {
-  const { privateKey } = type === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  // Encoded by the key-generation job itself (see ledger-node/keyfile.ts on Node 20's export deadlock).
+  const publicKeyEncoding = { type: 'spki', format: 'pem' } as const;
+  const privateKeyEncoding = { type: 'pkcs8', format: 'pem' } as const;
+  const privateKey: string = type === 'ed25519'
+    ? generateKeyPairSync('ed25519', { publicKeyEncoding, privateKeyEncoding }).privateKey
+    : generateKeyPairSync('ec', { namedCurve: 'P-256', publicKeyEncoding, privateKeyEncoding }).privateKey;
   const keyPath = join(dir, `${name}.key`);
   const certPath = join(dir, `${name}.crt`);
-  writeFileSync(keyPath, privateKey.export({ format: 'pem', type: 'pkcs8' }));
+  writeFileSync(keyPath, privateKey);
   try {
     execFileSync('openssl', ['req', '-x509', '-new', '-key', keyPath, '-subj', `/CN=${cn}`, '-days', '1', '-out', certPath], { stdio: 'pipe' });
   } catch (e) {
     throw new Error(`openssl is needed to make test certificates: ${(e as Error).message}`);
   }
-  const d = privateKey.export({ format: 'jwk' }).d!;
+  const d = createPrivateKey(privateKey).export({ format: 'jwk' }).d!;
   return { key: readFileSync(keyPath, 'utf8'), cert: readFileSync(certPath, 'utf8'), secretKey: new Uint8Array(Buffer.from(d, 'base64url')) };
 }
 

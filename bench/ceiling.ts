@@ -28,12 +28,24 @@ if (!isMainThread && workerData?.ceiling) {
   parentPort!.postMessage(spin(alg, ms));
 }
 
-/** Verifications per second over all cores (one worker each), measured for `ms`. */
-export async function verifyCeiling(alg: CeilingAlg, ms = 3000, workers = availableParallelism()): Promise<number> {
+/** Verifications per second over all cores (one worker each), measured once for `ms`. */
+async function ceilingOnce(alg: CeilingAlg, ms: number, workers: number): Promise<number> {
   const counts = await Promise.all(Array.from({ length: workers }, () => new Promise<number>((resolve, reject) => {
     const w = new Worker(new URL(import.meta.url), { workerData: { ceiling: true, alg, ms } });
     w.once('message', resolve);
     w.once('error', reject);
   })));
   return Math.round(counts.reduce((a, b) => a + b, 0) / (ms / 1000));
+}
+
+/**
+ * The ceiling: the best of `tries` measurements of `ms` each. On a shared VM a neighbour
+ * can take a share of the cores during one window (one run measured 10,133/s where the
+ * others measured 15-18k/s); the best window is closest to what the cores can do, and
+ * makes the ratios against it conservative.
+ */
+export async function verifyCeiling(alg: CeilingAlg, ms = 2000, workers = availableParallelism(), tries = 3): Promise<number> {
+  let best = 0;
+  for (let i = 0; i < tries; i++) best = Math.max(best, await ceilingOnce(alg, ms, workers));
+  return best;
 }

@@ -79,7 +79,7 @@ export class Intake implements IntakePort {
     this.inflight++;
     let result: SubmitResult;
     try {
-      result = await this.process(bytes, ctx);
+      result = await this.process(bytes, ctx, t0);
     } catch (e) {
       result = this.refusal(bytes, e);
     } finally {
@@ -106,17 +106,17 @@ export class Intake implements IntakePort {
     return { status: 'rejected', txHash, code: ReasonCode.BUSY, message: `gateway cannot accept now: ${(e as Error).message}`, ...(seq !== undefined ? { seq } : {}) };
   }
 
-  private async process(bytes: Uint8Array, ctx: SubmitContext): Promise<SubmitResult> {
+  private async process(bytes: Uint8Array, ctx: SubmitContext, receivedAt: number): Promise<SubmitResult> {
     if (this.closed) throw new RejectionError(ReasonCode.BUSY, 'gateway is shutting down');
     const tx = decodeTx(bytes, this.opts.maxTxBytes);
     try {
-      return await this.check(tx, ctx);
+      return await this.check(tx, ctx, receivedAt);
     } catch (e) {
       return this.refusal(bytes, e, tx);
     }
   }
 
-  private async check(tx: SignedTx, ctx: SubmitContext): Promise<SubmitResult> {
+  private async check(tx: SignedTx, ctx: SubmitContext, receivedAt: number): Promise<SubmitResult> {
     const b = tx.body;
     const seq = b.type === TxType.Reading ? b.seq : 0n;
     // The same bytes again (a retransmission, or gossip of what we hold): already durable.
@@ -168,7 +168,7 @@ export class Intake implements IntakePort {
       const { meterId, next } = applyTx(this.registry, tx);
       this.registry.accept(meterId, next);
       // Staged in order now; wrapped so that the chain does not wait for the disk.
-      return { durable: this.mempool.add(tx) };
+      return { durable: this.mempool.add(tx, receivedAt) };
     })();
     const tail = applied.then(() => undefined, () => undefined);
     this.chains.set(id, tail);

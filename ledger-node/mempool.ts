@@ -12,11 +12,14 @@ export interface PendingTx {
   readonly tx: SignedTx;
   /** performance.now() at durable accept. */
   readonly acceptedAt: number;
+  /** performance.now() when the intake got it (before its checks and the write-ahead). */
+  readonly receivedAt: number;
 }
 
 interface Staged {
   readonly no: number;
   readonly tx: SignedTx;
+  readonly receivedAt: number;
   readonly resolve: () => void;
   readonly reject: (e: unknown) => void;
 }
@@ -41,15 +44,15 @@ export class Mempool {
   restore(entries: readonly { no: number; tx: SignedTx }[]): void {
     const now = performance.now();
     for (const e of entries) {
-      this.durable.set(toHex(e.tx.hash), { no: e.no, tx: e.tx, acceptedAt: now });
+      this.durable.set(toHex(e.tx.hash), { no: e.no, tx: e.tx, acceptedAt: now, receivedAt: now });
       this.nextNo = Math.max(this.nextNo, e.no + 1);
     }
   }
 
   /** Stage `tx` for the write-ahead; resolves when it is synced to disk. */
-  add(tx: SignedTx): Promise<void> {
+  add(tx: SignedTx, receivedAt = performance.now()): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.staged.push({ no: this.nextNo++, tx, resolve, reject });
+      this.staged.push({ no: this.nextNo++, tx, receivedAt, resolve, reject });
       this.stagedHashes.add(toHex(tx.hash));
       this.flushing ??= this.flush();
     });
@@ -75,7 +78,7 @@ export class Mempool {
       for (const s of group) {
         const h = toHex(s.tx.hash);
         this.stagedHashes.delete(h);
-        this.durable.set(h, { no: s.no, tx: s.tx, acceptedAt: now });
+        this.durable.set(h, { no: s.no, tx: s.tx, acceptedAt: now, receivedAt: s.receivedAt });
       }
       for (const s of group) s.resolve();
       this.onDurable();
@@ -146,5 +149,10 @@ export class Mempool {
 
   oldestAcceptedAt(): number | undefined {
     return this.durable.values().next().value?.acceptedAt;
+  }
+
+  /** When the oldest waiting transaction reached the intake: the block interval counts from here. */
+  oldestReceivedAt(): number | undefined {
+    return this.durable.values().next().value?.receivedAt;
   }
 }

@@ -136,7 +136,10 @@ export class ConsensusDriver {
       return;
     }
     if (!this.startTimer) {
-      const age = performance.now() - (this.mempool.oldestAcceptedAt() ?? performance.now());
+      // Counted from when the oldest waiting reading reached us, not from its durable
+      // accept: a reading held up in the intake (a block being committed) should not
+      // wait a whole interval more for its block.
+      const age = performance.now() - (this.mempool.oldestReceivedAt() ?? performance.now());
       this.startTimer = setTimeout(() => {
         this.startTimer = undefined;
         this.startHeight();

@@ -201,7 +201,7 @@ const benches: Record<string, Bench> = {
       for (let i = 0; i < 4; i++) {
         const dir = join(root, 'net', `node${i}`);
         const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-        cfg.ledger = { meterRatePerSecond: 0, ...(process.env.BENCH_CLUSTER_INTERVAL ? { blockIntervalMs: Number(process.env.BENCH_CLUSTER_INTERVAL) } : {}) };
+        cfg.ledger = { meterRatePerSecond: 0 };
         writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
         gws.push(await GatewayProcess.create(dir, ['--log-level', 'warn']));
       }

@@ -89,8 +89,6 @@ export async function gatewayViewOf(httpUrl: string): Promise<Record<string, num
     blockIntervalMeanMs: await mean('block_interval_seconds'),
     consensusTimeouts: await metric(httpUrl, `${P}consensus_timeouts_total`),
     blockTxsMean: Math.round((await metric(httpUrl, `${P}block_transactions_sum`)) / Math.max(1, await metric(httpUrl, `${P}block_transactions_count`))),
-    eventLoopLagP99Ms: Math.round((await metric(httpUrl, `${P}nodejs_eventloop_lag_p99_seconds`)) * 1e6) / 1e3,
-    eventLoopLagMaxMs: Math.round((await metric(httpUrl, `${P}nodejs_eventloop_lag_max_seconds`)) * 1e6) / 1e3,
   };
 }
 

@@ -10,32 +10,7 @@ import { TOKEN_PREFIX, connectTokenSignBytes, parseGenesis, receiptsTopic, toHex
 import { dataPaths } from '../../ledger-node/devchain.js';
 import { loadKeyFile } from '../../ledger-node/keyfile.js';
 import { nativeSign } from '../../ledger-node/crypto/native.js';
-
-const str = (s: string | Buffer): Buffer => {
-  const b = typeof s === 'string' ? Buffer.from(s) : s;
-  const l = Buffer.alloc(2);
-  l.writeUInt16BE(b.length);
-  return Buffer.concat([l, b]);
-};
-function remainingLength(n: number): Buffer {
-  const out = [];
-  do {
-    let d = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) d |= 0x80;
-    out.push(d);
-  } while (n > 0);
-  return Buffer.from(out);
-}
-const packet = (first: number, body: Buffer): Buffer => Buffer.concat([Buffer.from([first]), remainingLength(body.length), body]);
-
-/** MQTT 3.1.1 §3.1 CONNECT with username and password, CleanSession 0, keep-alive 0. */
-export function connectPacket(clientId: string, username: string, password: string): Buffer {
-  const vh = Buffer.concat([str('MQTT'), Buffer.from([4, 0xc0, 0, 0])]);
-  return packet(0x10, Buffer.concat([vh, str(clientId), str(username), str(password)]));
-}
-/** §3.8 SUBSCRIBE, one filter, QoS 1. */
-export const subscribePacket = (id: number, filter: string): Buffer => packet(0x82, Buffer.concat([Buffer.from([id >> 8, id & 255]), str(filter), Buffer.from([1])]));
+import { connectPacket, subscribePacket } from '../../test/helpers/raw-mqtt.js';
 
 export interface IdleOpen { port: number; dataDir: string; meterIds: string[]; concurrency: number }
 

@@ -10,6 +10,9 @@ import { nativeSign } from '../../ledger-node/crypto/native.js';
 import { summarize } from '../../gateway/sim/stats.js';
 import { GatewayProcess, cli } from '../helpers/gateway-process.js';
 import { TestMeter } from '../helpers/mqtt-meter.js';
+import { metric } from '../helpers/metrics.js';
+
+export { metric };
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -42,19 +45,6 @@ export async function faultChain(o: { meters: number; config?: Record<string, un
     dir, genesis, meterIds: genesis.meters.map((m) => m.id), gw,
     meter: (id, opts = {}) => TestMeter.connect(gw.mqttUrl, genesis, id, loadKeyFile(dataPaths(dir).meterKey(id)), opts),
   };
-}
-
-/** Sum of a metric family's samples on /metrics whose labels contain `labels`. */
-export async function metric(httpUrl: string, name: string, labels = ''): Promise<number> {
-  const text = await (await fetch(`${httpUrl}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const rest = line.slice(name.length);
-    if (!(rest.startsWith(' ') || rest.startsWith('{')) || (labels && !rest.includes(labels))) continue;
-    sum += Number(line.split(' ').at(-1));
-  }
-  return sum;
 }
 
 export const rejectedBy = (httpUrl: string, code: string): Promise<number> => metric(httpUrl, 'meterledger_readings_rejected_total', `reason="${code}"`);
@@ -112,29 +102,7 @@ export class SteadyMeter {
   }
 }
 
-// Raw MQTT 3.1.1 bytes, for clients cheaper or ruder than mqtt.js.
-const str = (s: string | Buffer): Buffer => {
-  const b = typeof s === 'string' ? Buffer.from(s) : s;
-  return Buffer.concat([Buffer.from([b.length >> 8, b.length & 255]), b]);
-};
-export function remainingLength(n: number): Buffer {
-  const out = [];
-  do {
-    let d = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) d |= 0x80;
-    out.push(d);
-  } while (n > 0);
-  return Buffer.from(out);
-}
-export const rawPacket = (first: number, body: Buffer): Buffer => Buffer.concat([Buffer.from([first]), remainingLength(body.length), body]);
-/** §3.1 CONNECT with username and password, CleanSession 0, keep-alive 0. */
-export const connectPacket = (clientId: string, username: string, password: string | Buffer): Buffer =>
-  rawPacket(0x10, Buffer.concat([str('MQTT'), Buffer.from([4, 0xc0, 0, 0]), str(clientId), str(username), str(password)]));
-/** §3.8 SUBSCRIBE, one filter, QoS 1. */
-export const subscribePacket = (id: number, filter: string): Buffer => rawPacket(0x82, Buffer.concat([Buffer.from([id >> 8, id & 255]), str(filter), Buffer.from([1])]));
-/** §3.3 PUBLISH QoS 1. */
-export const publishPacket = (id: number, topic: string, payload: Buffer): Buffer => rawPacket(0x32, Buffer.concat([str(topic), Buffer.from([id >> 8, id & 255]), payload]));
+export { connectPacket, publishPacket, rawPacket, remainingLength, subscribePacket } from '../helpers/raw-mqtt.js';
 
 /** A meter's connect token, signed with OpenSSL. */
 export function connectToken(dir: string, chainId: string, meterId: string): string {

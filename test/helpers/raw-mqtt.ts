@@ -1,9 +1,11 @@
 /** Raw MQTT 3.1.1 bytes, for clients cheaper (10,000 idle meters) or ruder (garbage, floods) than mqtt.js. */
 
-const str = (s: string | Buffer): Buffer => {
+/** §1.5.3 UTF-8 string (or bytes) with a 2-byte length. */
+export const mqttString = (s: string | Buffer): Buffer => {
   const b = typeof s === 'string' ? Buffer.from(s) : s;
   return Buffer.concat([Buffer.from([b.length >> 8, b.length & 255]), b]);
 };
+const str = mqttString;
 
 /** §2.2.3 Remaining Length, variable-length encoded. */
 export function remainingLength(n: number): Buffer {

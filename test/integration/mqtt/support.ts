@@ -9,6 +9,7 @@ import mqtt, { type IClientOptions, type MqttClient, type Packet } from 'mqtt';
 import { MqttBroker, type MqttBrokerOptions } from '../../../bridge/mqtt/index.js';
 import { makeConnectToken } from '../../../protocols/mqtt.js';
 import { FakeIntake } from '../../helpers/fake-intake.js';
+import { mqttString, rawPacket, remainingLength } from '../../helpers/raw-mqtt.js';
 
 export const HOST = '127.0.0.1';
 
@@ -61,27 +62,8 @@ export async function staysPending(p: Promise<unknown>, ms: number): Promise<boo
 
 // ---- raw MQTT 3.1.1 encoding ----
 
-/** §2.2.3 Remaining Length, 1..4 bytes. */
-export function remainingLength(n: number): Buffer {
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return Buffer.from(out);
-}
-
-/** §1.5.3 UTF-8 string with a 2-byte length. */
-export const mqttString = (s: string | Buffer): Buffer => {
-  const b = typeof s === 'string' ? Buffer.from(s, 'utf8') : s;
-  const len = Buffer.alloc(2);
-  len.writeUInt16BE(b.length);
-  return Buffer.concat([len, b]);
-};
-
-const packet = (firstByte: number, body: Buffer): Buffer => Buffer.concat([Buffer.of(firstByte), remainingLength(body.length), body]);
+export { mqttString, remainingLength };
+const packet = rawPacket;
 
 export interface RawConnect {
   clientId: string;

@@ -4,19 +4,10 @@ import { describe, test } from 'node:test';
 import { PassThrough } from 'node:stream';
 import fc from 'fast-check';
 import { FrameGuard, guardReads } from '../../../bridge/mqtt/frame-guard.js';
+import { rawPacket } from '../../helpers/raw-mqtt.js';
 
-/** §2.2.3 Remaining Length encoding. */
-function frame(type: number, bodyLength: number): Buffer {
-  const len: number[] = [];
-  let n = bodyLength;
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    len.push(b);
-  } while (n > 0);
-  return Buffer.concat([Buffer.of(type), Buffer.from(len), Buffer.alloc(bodyLength, 7)]);
-}
+/** A packet of `type` with a body of `bodyLength` bytes. */
+const frame = (type: number, bodyLength: number): Buffer => rawPacket(type, Buffer.alloc(bodyLength, 7));
 
 describe('FrameGuard', { timeout: 10_000 }, () => {
   test('§2.2.3 Remaining Length: a stream of packets within the limit passes, split anywhere (property)', () => {

@@ -11,18 +11,11 @@ import { summarize } from '../../gateway/sim/stats.js';
 import { GatewayProcess, cli } from '../helpers/gateway-process.js';
 import { TestMeter } from '../helpers/mqtt-meter.js';
 import { metric } from '../helpers/metrics.js';
+import { sleep, until } from '../helpers/until.js';
 
 export { metric };
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-export async function until(what: string, cond: () => Promise<boolean> | boolean, ms = 30_000, every = 200): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(every);
-  }
-}
+export { sleep, until };
 
 export interface FaultChain {
   readonly dir: string;

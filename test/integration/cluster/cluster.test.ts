@@ -19,16 +19,9 @@ import { GatewayProcess, cli } from '../../helpers/gateway-process.js';
 import { TestMeter } from '../../helpers/mqtt-meter.js';
 import { type NatsCluster, startNatsCluster } from '../../helpers/nats-cluster.js';
 import { type TcpProxy, startTcpProxy } from '../../helpers/tcp-proxy.js';
+import { until } from '../../helpers/until.js';
 
 const N = 4;
-
-async function until(what: string, cond: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('four gateways over a real NATS cluster', { timeout: 600_000 }, () => {
   const root = mkdtempSync(join(tmpdir(), 'meterledger-cluster-'));

@@ -15,16 +15,11 @@ import { dataPaths, initCluster } from '../../../ledger-node/devchain.js';
 import { loadKeyFile } from '../../../ledger-node/keyfile.js';
 import { LedgerNode } from '../../../ledger-node/node.js';
 import { MemoryNetwork, type MemoryTransport } from '../../../ledger-node/p2p/memory.js';
+import { until as untilEvery } from '../../helpers/until.js';
+
+const until = (what: string, cond: () => Promise<boolean> | boolean): Promise<void> => untilEvery(what, cond, 20_000, 25);
 
 const FAST = { proposeBaseMs: 300, proposeDeltaMs: 100, prevoteBaseMs: 150, prevoteDeltaMs: 50, precommitBaseMs: 150, precommitDeltaMs: 50 };
-
-async function until(what: string, cond: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('batched gossip (2 validators and 1 observer, in-memory network)', { timeout: 120_000 }, () => {
   const root = mkdtempSync(join(tmpdir(), 'meterledger-gossip-'));

@@ -10,7 +10,8 @@ import { after, describe, test } from 'node:test';
 import { TxType, decodeBlock, decodeReceipt, decodeTx, verifyReceipt } from '../../protocols/index.js';
 import { dataPaths } from '../../ledger-node/devchain.js';
 import { LedgerStore } from '../../ledger-node/store/store.js';
-import { cli, committedSeqs, faultChain, sleep } from './support.js';
+import { cli, faultChain, sleep } from './support.js';
+import { startAckedLoad, uncommitted } from '../helpers/acked-load.js';
 
 const KILLS = 20;
 const METERS = 6;
@@ -25,46 +26,25 @@ describe('fault: kill -9 under QoS 1 load', { timeout: 240_000 }, () => {
     dir = c.dir;
     await c.gw.start();
     const meters = await Promise.all(c.meterIds.map((id) => c.meter(id)));
-    const acked = new Map<string, bigint[]>(c.meterIds.map((id) => [id, []]));
-    let loading = true;
-    const loops = meters.map(async (m) => {
-      let seq = 0n;
-      const inflight = new Set<Promise<void>>();
-      while (loading) {
-        const s = ++seq;
-        const p: Promise<void> = m.publish(s).then(() => void acked.get(m.meterId)!.push(s), () => {}).finally(() => inflight.delete(p));
-        inflight.add(p);
-        if (inflight.size >= IN_FLIGHT) await Promise.race([...inflight, sleep(2000)]);
-      }
-      await Promise.race([Promise.all(inflight), sleep(20_000)]);
-    });
+    const load = startAckedLoad(meters, IN_FLIGHT);
+    const { acked } = load;
 
     const killedAt: number[] = [];
     for (let k = 0; k < KILLS; k++) {
       await sleep(200 + Math.floor(Math.random() * 1200));
-      killedAt.push([...acked.values()].reduce((n, l) => n + l.length, 0));
+      killedAt.push(load.total());
       await c.gw.kill9();
       await c.gw.start();
     }
     await sleep(1500);
-    loading = false;
-    await Promise.all(loops);
+    await load.stop();
     await Promise.all(meters.map((m) => m.close()));
 
-    const total = [...acked.values()].reduce((n, l) => n + l.length, 0);
+    const total = load.total();
     assert.ok(total > 500, `load too small to mean anything (${total} acknowledged)`);
     assert.ok(new Set(killedAt).size > KILLS / 2, `kills should fall while acknowledgements flow: ${killedAt.join(',')}`);
 
-    let missing: string[] = [];
-    const deadline = Date.now() + 60_000;
-    do {
-      missing = [];
-      for (const [id, seqs] of acked) {
-        const have = await committedSeqs(c.gw, id);
-        for (const s of seqs) if (!have.has(s.toString())) missing.push(`${id}/${s}`);
-      }
-      if (missing.length) await sleep(500);
-    } while (missing.length && Date.now() < deadline);
+    const missing = await uncommitted(c.gw, acked);
     assert.deepEqual(missing.slice(0, 20), [], `${missing.length} acknowledged but not committed`);
 
     // Receipts of a sample (up to 300), checked offline with nothing but the genesis file.

@@ -11,7 +11,8 @@ import { after, describe, test } from 'node:test';
 import { parseGenesis } from '../../../protocols/index.js';
 import { dataPaths } from '../../../ledger-node/devchain.js';
 import { loadKeyFile } from '../../../ledger-node/keyfile.js';
-import { GatewayProcess, cli, committedSeqs } from '../../helpers/gateway-process.js';
+import { GatewayProcess, cli } from '../../helpers/gateway-process.js';
+import { startAckedLoad, uncommitted } from '../../helpers/acked-load.js';
 import { TestMeter } from '../../helpers/mqtt-meter.js';
 
 const KILLS = 3;
@@ -32,22 +33,8 @@ describe('kill -9 under QoS 1 load', { timeout: 300_000 }, () => {
     const ids = genesis.meters.map((m) => m.id);
     const meters = await Promise.all(ids.map((id) => TestMeter.connect(gw.mqttUrl, genesis, id, loadKeyFile(dataPaths(dir).meterKey(id)))));
 
-    const acked = new Map<string, bigint[]>(ids.map((id) => [id, []]));
-    let loading = true;
-    const loops = meters.map(async (m) => {
-      let seq = 0n;
-      const inflight = new Set<Promise<void>>();
-      while (loading) {
-        const s = ++seq;
-        const p = m.publish(s).then(
-          () => void acked.get(m.meterId)!.push(s),
-          () => {}, // not acknowledged: nothing promised
-        ).finally(() => inflight.delete(p));
-        inflight.add(p);
-        if (inflight.size >= IN_FLIGHT) await Promise.race(inflight);
-      }
-      await Promise.race([Promise.all(inflight), new Promise((r) => setTimeout(r, 30_000))]);
-    });
+    const load = startAckedLoad(meters, IN_FLIGHT);
+    const { acked } = load;
 
     for (let k = 0; k < KILLS; k++) {
       await new Promise((r) => setTimeout(r, 400 + Math.floor(Math.random() * 900)));
@@ -55,23 +42,13 @@ describe('kill -9 under QoS 1 load', { timeout: 300_000 }, () => {
       await gw.start();
     }
     await new Promise((r) => setTimeout(r, 1000));
-    loading = false;
-    await Promise.all(loops);
+    await load.stop(30_000);
 
-    const total = [...acked.values()].reduce((n, l) => n + l.length, 0);
+    const total = load.total();
     assert.ok(total > 50, `load too small to mean anything (${total} acknowledged)`);
     // Every acknowledged reading gets committed: page through each meter's committed
     // readings via the read API until all acknowledged ones are there (or time is up).
-    const deadline = Date.now() + 60_000;
-    let missing: string[] = [];
-    do {
-      missing = [];
-      for (const [id, seqs] of acked) {
-        const have = await committedSeqs(gw, id);
-        for (const s of seqs) if (!have.has(s.toString())) missing.push(`${id}/${s}`);
-      }
-      if (missing.length) await new Promise((r) => setTimeout(r, 500));
-    } while (missing.length && Date.now() < deadline);
+    const missing = await uncommitted(gw, acked);
     // and a sample of them has a receipt
     for (const [id, seqs] of acked) {
       const s = seqs[Math.floor(Math.random() * seqs.length)];

@@ -82,7 +82,7 @@ export async function buildStore(dataDir: string, blocks: number, blockTxs: numb
       await store.commitBlock({
         height: h, hash, blockBytes: encodeBlock({ header, txs }), commitBytes: encodeCommit({ height: h, round: 0, blockHash: hash, signatures: [{ validator: vid, signature }] }),
         readings: txs.map((_, index) => ({ meterId: meterIds[index % meterIds.length]!, seq: BigInt((h - 1) * perMeter + Math.floor(index / meterIds.length) + 1), index })),
-        meters: changed, pendingNos: [],
+        meters: changed,
       });
       prev = hash;
       prevTime = header.time;

@@ -4,7 +4,7 @@
  * the same key type measured in the same run. The store left behind also gives the
  * storage figure (bytes on disk per committed reading against its signed size).
  */
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { TxType, decodeBlock, decodeTx } from '../protocols/index.js';
 import { LedgerStore } from '../ledger-node/store/store.js';
@@ -51,9 +51,9 @@ export function duBytes(dir: string): number {
   return n;
 }
 
-/** Count committed readings and their signed bytes in a stopped store, and its size on disk. */
+/** Count committed readings and their signed bytes in a stopped store, and its size on disk (store and write-ahead). */
 export async function storeFigures(dataDir: string): Promise<StoreFigures> {
-  const path = dataPaths(dataDir).store;
+  const { store: path, wal } = dataPaths(dataDir);
   const store = await LedgerStore.open(path);
   let readings = 0;
   let blocks = 0;
@@ -70,7 +70,7 @@ export async function storeFigures(dataDir: string): Promise<StoreFigures> {
   } finally {
     await store.close();
   }
-  const diskBytes = duBytes(path);
+  const diskBytes = duBytes(path) + (existsSync(wal) ? duBytes(wal) : 0);
   return { readings, blocks, signedBytes, diskBytes, perReading: Math.round(diskBytes / Math.max(1, readings)), ratioToSigned: diskBytes / Math.max(1, signedBytes) };
 }
 

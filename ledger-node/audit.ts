@@ -16,6 +16,7 @@ import { InvalidTxError, type TxContext, checkTxs } from './validate.js';
 import { decodeHead, decodeIndexEntry, decodeMeterRecord } from './store/codec.js';
 import { Keys, heightOfKey, meterIdOfMeterKey, meterIdOfReadingKey, seqOfReadingKey } from './store/keys.js';
 import { LedgerStore } from './store/store.js';
+import { readWriteAhead } from './store/wal.js';
 
 export class AuditError extends Error {
   override readonly name = 'AuditError';
@@ -104,10 +105,11 @@ export class ChainAuditor {
  * Audit a stopped gateway's store. `onProgress(done, total)` is called as blocks are checked.
  */
 export async function auditStore(dataDir: string, genesis: Genesis, onProgress?: (done: number, total: number) => void): Promise<AuditResult> {
-  const store = await LedgerStore.open(dataPaths(dataDir).store);
+  const paths = dataPaths(dataDir);
+  const store = await LedgerStore.open(paths.store);
   const verifier = new SignatureVerifier(2);
   try {
-    return await auditOpenStore(store, genesis, verifier, onProgress);
+    return await auditOpenStore(store, paths.wal, genesis, verifier, onProgress);
   } catch (e) {
     if (e instanceof AuditError) return { ok: false, height: e.height, reason: e.reason };
     throw e;
@@ -117,7 +119,7 @@ export async function auditStore(dataDir: string, genesis: Genesis, onProgress?:
   }
 }
 
-async function auditOpenStore(store: LedgerStore, genesis: Genesis, verifier: SignatureVerifier, onProgress?: (done: number, total: number) => void): Promise<AuditResult> {
+async function auditOpenStore(store: LedgerStore, walDir: string, genesis: Genesis, verifier: SignatureVerifier, onProgress?: (done: number, total: number) => void): Promise<AuditResult> {
   const g = await store.genesisHash();
   if (!g || !equalBytes(g, genesisHash(genesis))) throw new AuditError(0, 'the store does not belong to this genesis');
   const headRaw = await store.get(Keys.head);
@@ -181,22 +183,37 @@ async function auditOpenStore(store: LedgerStore, genesis: Genesis, verifier: Si
   }
   if (indexed !== auditor.positions.size) throw new AuditError(top, `index: ${auditor.positions.size - indexed} committed readings are not indexed`);
 
-  // Accepted, not yet committed transactions must still be valid on top of the chain.
+  // Accepted, not yet committed transactions (the write-ahead, and LevelDB entries of an
+  // older store not started since) must be signed by their signer. One that a block
+  // superseded (a crash between a commit and the deletion of its segment) is dropped at
+  // the next start: not an error.
+  let segments;
+  try {
+    segments = await readWriteAhead(walDir);
+  } catch (e) {
+    throw new AuditError(top + 1, (e as Error).message);
+  }
   const view = { meter: (id: string) => auditor.meters.get(id) };
   const operators = operatorsOf(genesis);
-  for await (const [k, bytes] of store.entries('P')) {
-    const no = heightOfKey(k);
+  for (const { no, bytes } of [...(await store.loadLegacyPending()), ...segments.flatMap((s) => s.entries)]) {
+    let tx;
+    let applied;
     try {
-      const tx = decodeTx(bytes, genesis.params.maxTxBytes);
-      const signer = requiredSigner(view, operators, tx);
-      if (!(await verifier.verify(signer.alg, signer.publicKey, sigStructure(tx.cose.protectedBytes, tx.cose.payload, genesis.chainId), tx.cose.signature))) {
-        throw new Error('signature does not verify');
-      }
-      const { meterId, next } = applyTx(view, tx);
-      auditor.meters.set(meterId, next);
+      tx = decodeTx(bytes, genesis.params.maxTxBytes);
     } catch (e) {
       throw new AuditError(top + 1, `write-ahead entry ${no}: ${(e as Error).message}`);
     }
+    try {
+      applied = applyTx(view, tx);
+      requiredSigner(view, operators, tx);
+    } catch {
+      continue; // superseded by a block
+    }
+    const signer = requiredSigner(view, operators, tx);
+    if (!(await verifier.verify(signer.alg, signer.publicKey, sigStructure(tx.cose.protectedBytes, tx.cose.payload, genesis.chainId), tx.cose.signature))) {
+      throw new AuditError(top + 1, `write-ahead entry ${no}: signature does not verify`);
+    }
+    auditor.meters.set(applied.meterId, applied.next);
   }
   return { ok: true, height: top, txs: auditor.txs };
 }

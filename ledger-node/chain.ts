@@ -1,7 +1,7 @@
 /**
  * Writing a committed block: one synced store batch (block, commit certificate, reading
- * index, registry changes, removal of its write-ahead entries), then the registry, the
- * mempool, the head, metrics and receipts follow. Used for blocks this node decided and
+ * index, registry changes), then the mempool (which releases the block's write-ahead
+ * entries), the registry, the head, metrics and receipts follow. Used for blocks this node decided and
  * for blocks fetched by sync alike.
  */
 import {
@@ -47,11 +47,8 @@ export class ChainWriter {
     const ours = this.mempool.peekByHash(hashes);
     const readings = decoded.flatMap((t, index) => (t.body.type === TxType.Reading ? [{ meterId: t.body.meterId, seq: t.body.seq, index }] : []));
     const blockBytes = encodeBlock(block);
-    await this.store.commitBlock({
-      height: header.height, hash, blockBytes, commitBytes: encodeCommit(commit), readings, meters: changed,
-      pendingNos: ours.map((p) => p.no),
-    });
-    this.mempool.remove(hashes);
+    await this.store.commitBlock({ height: header.height, hash, blockBytes, commitBytes: encodeCommit(commit), readings, meters: changed });
+    this.mempool.remove(hashes); // and, the block being synced, their write-ahead entries
     this.registry.commit(changed);
     this.head.height = header.height;
     this.head.hash = hash;
@@ -87,9 +84,9 @@ export class ChainWriter {
    * with one gateway per meter this does not happen.
    */
   private async recheckWaiting(): Promise<void> {
-    const dropped: { no: number; hash: string; reason: string }[] = [];
+    const dropped: { hash: string; reason: string }[] = [];
     const waiting = new Set(this.mempool.all());
-    const durable = new Map(this.mempool.entries().map((p) => [p.tx, p]));
+    const durable = new Set(this.mempool.entries().map((p) => p.tx));
     this.registry.resetTip((accept) => {
       const view = { meter: (id: string) => this.registry.meter(id) };
       for (const tx of waiting) {
@@ -97,14 +94,12 @@ export class ChainWriter {
           const { meterId, next } = applyTx(view, tx);
           accept(meterId, next);
         } catch (e) {
-          const p = durable.get(tx);
-          if (p) dropped.push({ no: p.no, hash: toHex(tx.hash), reason: (e as Error).message });
+          if (durable.has(tx)) dropped.push({ hash: toHex(tx.hash), reason: (e as Error).message });
         }
       }
     });
     if (dropped.length) {
       this.mempool.remove(dropped.map((d) => d.hash));
-      await this.store.deletePending(dropped.map((d) => d.no));
       for (const d of dropped) this.logger.warn({ txHash: d.hash, reason: d.reason }, 'accepted transaction no longer valid after a block; dropped');
     }
   }

@@ -12,6 +12,8 @@ export function dataPaths(dataDir: string) {
   return {
     genesis: join(dataDir, 'genesis.json'),
     store: join(dataDir, 'store'),
+    /** Write-ahead segments (ledger-node/store/wal.ts): accepted readings not yet in a block. */
+    wal: join(dataDir, 'wal'),
     keys: join(dataDir, 'keys'),
     validatorKey: join(dataDir, 'keys', 'validator.key'),
     operatorKey: join(dataDir, 'keys', 'operator.key'),

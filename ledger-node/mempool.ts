@@ -1,11 +1,11 @@
 /**
  * Accepted transactions waiting for a block, and their write-ahead. `add` resolves only
  * once the transaction is on disk (group commit: everything staged while one synced
- * batch is written goes into the next batch), so an acknowledgement is never ahead of
- * the disk.
+ * record is written goes into the next record), so an acknowledgement is never ahead of
+ * the disk. `remove` (after the block is synced) releases the entries' write-ahead.
  */
 import { type SignedTx, toHex } from '../protocols/index.js';
-import type { LedgerStore } from './store/store.js';
+import type { WriteAhead } from './store/wal.js';
 
 export interface PendingTx {
   readonly no: number;
@@ -32,7 +32,7 @@ export class Mempool {
   private flushing: Promise<void> | undefined;
 
   constructor(
-    private readonly store: LedgerStore,
+    private readonly wal: WriteAhead,
     private nextNo: number,
     /** Called after a failed write with the transactions that were dropped. */
     private readonly onWriteFailed: (dropped: SignedTx[]) => void,
@@ -40,13 +40,14 @@ export class Mempool {
     private readonly onDurable: () => void,
   ) {}
 
-  /** Entries recovered from the write-ahead at start-up. */
-  restore(entries: readonly { no: number; tx: SignedTx }[]): void {
+  /** Entries recovered from the write-ahead at start-up; new entries are numbered from `nextNo` on. */
+  restore(entries: readonly { no: number; tx: SignedTx }[], nextNo: number): void {
     const now = performance.now();
     for (const e of entries) {
       this.durable.set(toHex(e.tx.hash), { no: e.no, tx: e.tx, acceptedAt: now, receivedAt: now });
       this.nextNo = Math.max(this.nextNo, e.no + 1);
     }
+    this.nextNo = Math.max(this.nextNo, nextNo);
   }
 
   /** Stage `tx` for the write-ahead; resolves when it is synced to disk. */
@@ -63,7 +64,7 @@ export class Mempool {
       const group = this.staged;
       this.staged = [];
       try {
-        await this.store.appendPending(group.map((s) => ({ no: s.no, bytes: s.tx.bytes })));
+        await this.wal.append(group.map((s) => ({ no: s.no, bytes: s.tx.bytes })));
       } catch (e) {
         // Everything staged behind the failed group was accepted against a tip that
         // included it, so it goes too; the tip is rebuilt from what is on disk.
@@ -111,7 +112,10 @@ export class Mempool {
     return out;
   }
 
-  /** Take committed (or no longer valid) transactions out; returns those that were here. */
+  /**
+   * Take committed (or no longer valid) transactions out and release their write-ahead
+   * entries; returns those that were here. Call it only once their block is synced.
+   */
   remove(hashes: Iterable<string>): PendingTx[] {
     const out: PendingTx[] = [];
     for (const h of hashes) {
@@ -121,6 +125,7 @@ export class Mempool {
         out.push(p);
       }
     }
+    this.wal.release(out.map((p) => p.no));
     return out;
   }
 

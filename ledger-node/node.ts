@@ -24,6 +24,7 @@ import { MeterRateLimiter } from './ratelimit.js';
 import { Registry } from './registry.js';
 import { type Operators, applyTx, genesisMeters, operatorsOf, requiredSigner } from './rules.js';
 import { LedgerStore } from './store/store.js';
+import { type SegmentRead, WriteAheadLog } from './store/wal.js';
 
 const DAY = 86_400_000;
 
@@ -36,6 +37,7 @@ export class LedgerNode implements LedgerApi {
     readonly genesis: Genesis,
     readonly intake: Intake,
     private readonly store: LedgerStore,
+    private readonly wal: WriteAheadLog,
     private readonly registry: Registry,
     private readonly mempool: Mempool,
     private readonly writer: ChainWriter,
@@ -66,7 +68,11 @@ export class LedgerNode implements LedgerApi {
 
     const store = await LedgerStore.open(paths.store);
     let transport: Transport | undefined;
+    let wal: WriteAheadLog | undefined;
     try {
+      // Opened under the store's lock: one process owns both.
+      const opened = await WriteAheadLog.open(paths.wal);
+      wal = opened.wal;
       const gHash = genesisHash(genesis);
       const head = await openChain(store, genesis, gHash);
       let meters = await store.loadMeters();
@@ -80,7 +86,7 @@ export class LedgerNode implements LedgerApi {
       const txctx: TxContext = { chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes, operators, verifier, cache: new SignatureCache() };
       let driver: ConsensusDriver | undefined;
       const mempool = new Mempool(
-        store, 1,
+        wal, 1,
         (dropped) => {
           logger.error({ dropped: dropped.length }, 'write-ahead failed; those transactions were refused with E_GATEWAY_BUSY');
           registry.resetTip((accept) => {
@@ -107,7 +113,8 @@ export class LedgerNode implements LedgerApi {
         },
         registry, operators, mempool, txctx, metrics, logger,
       );
-      mempool.restore(await recoverWriteAhead(store, registry, operators, txctx, logger));
+      const recovered = await recoverWriteAhead(store, wal, opened.segments, registry, operators, txctx, logger);
+      mempool.restore(recovered.entries, recovered.nextNo);
 
       if (opts.transport) {
         transport = opts.transport;
@@ -132,7 +139,7 @@ export class LedgerNode implements LedgerApi {
       );
       const d = driver;
       intake.onAccepted = (tx) => d.gossip(tx.bytes);
-      const node = new LedgerNode(genesis, intake, store, registry, mempool, writer, driver, verifier, transport, nodeId, asValidator !== undefined, logger);
+      const node = new LedgerNode(genesis, intake, store, wal, registry, mempool, writer, driver, verifier, transport, nodeId, asValidator !== undefined, logger);
       await driver.start();
       node.isReady = true;
       node.sizeTimer = setInterval(() => void store.sizeBytes().then((b) => metrics.storeSizeBytes(b), () => {}), 15_000).unref();
@@ -144,6 +151,7 @@ export class LedgerNode implements LedgerApi {
       return node;
     } catch (e) {
       await transport?.close().catch(() => {});
+      await wal?.close().catch(() => {});
       await store.close().catch(() => {});
       throw e;
     }
@@ -235,6 +243,7 @@ export class LedgerNode implements LedgerApi {
     await this.driver.drain(this.transport ? 3000 : 5000);
     await this.transport?.close().catch(() => {});
     await this.verifier.close();
+    await this.wal.close();
     await this.store.close();
     this.logger.info({ pending: this.mempool.size }, 'ledger node closed');
   }
@@ -268,32 +277,55 @@ async function openChain(store: LedgerStore, genesis: Genesis, gHash: Uint8Array
 
 /**
  * Replay the write-ahead on top of the committed registry. An entry whose signature fails
- * was altered on disk: refuse to start. One a block made invalid (a crash between a commit
- * and its clean-up) is dropped.
+ * was altered on disk: refuse to start. One a block made invalid (a crash between a
+ * block's commit and the deletion of its segment) is dropped. Entries of an older store,
+ * kept in LevelDB, move to the write-ahead files first.
  */
-async function recoverWriteAhead(store: LedgerStore, registry: Registry, operators: Operators, txctx: TxContext, logger: Logger): Promise<{ no: number; tx: SignedTx }[]> {
-  const recovered = [];
+async function recoverWriteAhead(
+  store: LedgerStore, wal: WriteAheadLog, segments: readonly SegmentRead[], registry: Registry, operators: Operators, txctx: TxContext, logger: Logger,
+): Promise<{ entries: { no: number; tx: SignedTx }[]; nextNo: number }> {
+  for (const s of segments) {
+    if (s.tornBytes) logger.warn({ segment: s.id, bytes: s.tornBytes }, 'write-ahead: an unfinished write at the end of a segment was ignored (it was never acknowledged)');
+  }
+  const fromWal = segments.flatMap((s) => s.entries);
+  const inWal = new Set(fromWal.map((e) => e.no));
+  const legacyAll = await store.loadLegacyPending();
+  const legacy = legacyAll.filter((e) => !inWal.has(e.no)); // not moved yet (a crash while moving them)
+  let nextNo = wal.nextNo;
+  const entries = [];
   const stale: number[] = [];
-  for (const p of await store.loadPending()) {
+  const moving: { no: number; bytes: Uint8Array }[] = [];
+  for (const p of [...legacy, ...fromWal]) {
+    nextNo = Math.max(nextNo, p.no + 1);
     let tx: SignedTx;
-    let signer;
     try {
       tx = decodeTx(p.bytes, txctx.maxTxBytes);
-      signer = requiredSigner(registry, operators, tx);
     } catch (e) {
       throw new ProtocolError('E_STORE_CORRUPT', `write-ahead entry ${p.no} is invalid: ${(e as Error).message}`, { cause: e });
     }
-    if (!(await verifyTxSignature(txctx, signer, tx))) throw new ProtocolError('E_STORE_CORRUPT', `write-ahead entry ${p.no}: signature does not verify`);
+    let applied;
     try {
-      const { meterId, next } = applyTx(registry, tx);
-      registry.accept(meterId, next);
-      recovered.push({ no: p.no, tx });
+      applied = applyTx(registry, tx);
+      requiredSigner(registry, operators, tx);
     } catch (e) {
-      logger.warn({ entry: p.no, reason: (e as Error).message }, 'write-ahead entry already superseded by a block; dropped');
-      stale.push(p.no);
+      logger.debug({ entry: p.no, reason: (e as Error).message }, 'write-ahead entry already superseded by a block; dropped');
+      if (inWal.has(p.no)) stale.push(p.no);
+      continue;
     }
+    if (!(await verifyTxSignature(txctx, requiredSigner(registry, operators, tx), tx))) {
+      throw new ProtocolError('E_STORE_CORRUPT', `write-ahead entry ${p.no}: signature does not verify`);
+    }
+    registry.accept(applied.meterId, applied.next);
+    entries.push({ no: p.no, tx });
+    if (!inWal.has(p.no)) moving.push(p);
   }
-  await store.deletePending(stale);
-  if (recovered.length) logger.info({ recovered: recovered.length }, 'recovered accepted transactions from the write-ahead');
-  return recovered;
+  if (stale.length) logger.info({ dropped: stale.length }, 'write-ahead entries already in blocks were dropped');
+  if (legacyAll.length) {
+    await wal.append(moving);
+    await store.deleteLegacyPending(legacyAll.map((e) => e.no));
+    logger.info({ moved: moving.length }, 'write-ahead entries moved from the store to their own files');
+  }
+  wal.release(stale);
+  if (entries.length) logger.info({ recovered: entries.length }, 'recovered accepted transactions from the write-ahead');
+  return { entries, nextNo };
 }

@@ -20,8 +20,6 @@ export interface BlockWrite {
   readonly readings: readonly { meterId: string; seq: bigint; index: number }[];
   /** Meter records changed by the block, as they are after it. */
   readonly meters: ReadonlyMap<string, MeterRecord>;
-  /** Write-ahead entries now committed. */
-  readonly pendingNos: readonly number[];
 }
 
 export class StoreError extends ProtocolError {}
@@ -75,18 +73,17 @@ export class LedgerStore {
     await this.db.batch(ops, { sync: true });
   }
 
-  async loadPending(): Promise<{ no: number; bytes: Uint8Array }[]> {
+  /**
+   * Write-ahead entries of a store from before the write-ahead had files of its own
+   * (store/wal.ts); start-up moves them there.
+   */
+  async loadLegacyPending(): Promise<{ no: number; bytes: Uint8Array }[]> {
     const out = [];
     for await (const [k, v] of this.db.iterator(Keys.range('P'))) out.push({ no: pendingNoOfKey(k), bytes: v });
     return out;
   }
 
-  /** Write-ahead: one synced batch for a group of accepted transactions. */
-  async appendPending(entries: readonly { no: number; bytes: Uint8Array }[]): Promise<void> {
-    await this.db.batch(entries.map((e) => ({ type: 'put' as const, key: Keys.pending(e.no), value: e.bytes })), { sync: true });
-  }
-
-  async deletePending(nos: readonly number[]): Promise<void> {
+  async deleteLegacyPending(nos: readonly number[]): Promise<void> {
     if (nos.length) await this.db.batch(nos.map((n) => ({ type: 'del' as const, key: Keys.pending(n) })), { sync: true });
   }
 
@@ -99,7 +96,6 @@ export class LedgerStore {
     ];
     for (const r of w.readings) ops.push({ type: 'put', key: Keys.reading(r.meterId, r.seq), value: encodeIndexEntry(w.height, r.index) });
     for (const [id, m] of w.meters) ops.push({ type: 'put', key: Keys.meter(id), value: encodeMeterRecord(m) });
-    for (const n of w.pendingNos) ops.push({ type: 'del', key: Keys.pending(n) });
     await this.db.batch(ops, { sync: true });
   }
 

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -14,6 +14,7 @@ import { ClassicLevel } from 'classic-level';
 import { ReasonCode } from '../../protocols/index.js';
 import { dataPaths } from '../../ledger-node/devchain.js';
 import { Keys } from '../../ledger-node/store/keys.js';
+import { WAL_MAGIC, encodeRecord } from '../../ledger-node/store/wal.js';
 import { GatewayProcess, cli, committedSeqs, faultChain, sleep, until } from './support.js';
 
 /** Fill the file system holding `dir` with a file of zeros until ENOSPC; returns its path. */
@@ -152,10 +153,17 @@ describe('fault: storage', { timeout: 120_000 }, () => {
     await assert.rejects(c.gw.start(), new RegExp(`E_STORE_CORRUPT: head block ${height}`));
     await poke((db) => db.put(Keys.block(height), good!));
 
-    // 2. a write-ahead entry that is not a signed transaction
-    await poke((db) => db.put(Keys.pending(77), Uint8Array.of(0xd2, 0x84, 0x40)));
+    // 2. a write-ahead entry that is not a signed transaction, then a damaged record
+    const walDir = dataPaths(c.dir).wal;
+    const segment = join(walDir, '000000000900.wal');
+    const garbage = encodeRecord([{ no: 77, bytes: Uint8Array.of(0xd2, 0x84, 0x40) }]);
+    writeFileSync(segment, Buffer.concat([WAL_MAGIC, garbage]));
     await assert.rejects(c.gw.start(), /E_STORE_CORRUPT: write-ahead entry 77/);
-    await poke((db) => db.del(Keys.pending(77)));
+    const flipped = Buffer.from(garbage);
+    flipped[flipped.length - 1]! ^= 0x01;
+    writeFileSync(segment, Buffer.concat([WAL_MAGIC, flipped, garbage]));
+    await assert.rejects(c.gw.start(), /E_STORE_CORRUPT: write-ahead segment 000000000900\.wal: record fails its checksum at offset 8/);
+    rmSync(segment);
 
     // 3. a block below the head altered: start does not read it; the audit names it
     await poke(async (db) => {

@@ -101,7 +101,7 @@ describe('verify: altering any stored value is found and named', () => {
     assert.match(!r.ok ? r.reason : '', /head pointer/);
   });
 
-  test('a forged write-ahead entry is found', async () => {
+  test('a forged write-ahead entry of an older store (LevelDB) is found', async () => {
     const r = await auditAfter((db) => db.put(Keys.pending(999), chain.reading(chain.meterIds[0]!, 99, { key: chain.meterKeys.get(chain.meterIds[1]!)! })));
     assert.equal(r.ok, false);
     assert.match(!r.ok ? r.reason : '', /write-ahead entry 999/);

@@ -1,8 +1,10 @@
 /**
- * An in-memory IntakePort for bridge tests. It really verifies with protocols/
- * (decodeTx, the COSE signature over Sig_structure with the chain id, registration,
- * revocation, sequence) and builds real receipts (RFC 6962 proofs, a header, a commit
- * signed by one Ed25519 validator), so what the bridge delivers can be verified offline.
+ * An in-memory IntakePort for the MQTT and XMPP bridge tests. It judges like the ledger
+ * does, with protocols/ only: decodeTx, the COSE signature over Sig_structure with the
+ * chain id (RFC 9052 §4.4), registration, revocation, the meter the session is for, the
+ * XMPP JID a meter is bound to, strictly increasing sequence numbers. commitPending()
+ * makes a real block (RFC 6962 proofs, a header, a commit certificate signed by one
+ * Ed25519 validator), so what a bridge delivers verifies offline against genesis().
  */
 import {
   Alg, type CommittedReading, type Genesis, type IntakePort, type MeterAuthInfo, type Reading, ReasonCode, RejectionError, type SubmitContext, type SubmitResult, isReadingTx, publicKeyOf, randomSecretKey, sha256, sigStructure, signTx, toHex, verifySignature, decodeTx, AlgName, DEFAULT_PARAMS,
@@ -14,6 +16,8 @@ export interface FakeMeter {
   readonly alg: Alg;
   readonly secretKey: Uint8Array;
   readonly publicKey: Uint8Array;
+  /** Bare JID the registration binds the meter to, if any. */
+  readonly jid?: string;
   revoked: boolean;
 }
 
@@ -28,6 +32,8 @@ const VALIDATOR_ID = 'validator-1';
 export class FakeIntake implements IntakePort {
   readonly meters = new Map<string, FakeMeter>();
   readonly submitted: SubmitRecord[] = [];
+  /** Accepted readings, by hex tx hash (what "in the ledger" means here). */
+  readonly accepted = new Map<string, { meterId: string; seq: bigint; bytes: Uint8Array }>();
   /** Each submit waits this long before answering (to observe PUBACK ordering). */
   delayMs = 0;
   /** While true every submit answers E_GATEWAY_BUSY. */
@@ -43,8 +49,10 @@ export class FakeIntake implements IntakePort {
 
   constructor(readonly chainId = 'meterledger-test') {}
 
-  addMeter(meterId: string, alg: Alg = Alg.EdDSA, secretKey: Uint8Array = randomSecretKey(alg)): FakeMeter {
-    const m: FakeMeter = { meterId, alg, secretKey, publicKey: publicKeyOf(alg, secretKey), revoked: false };
+  addMeter(meterId: string, o: { alg?: Alg; secretKey?: Uint8Array; jid?: string } = {}): FakeMeter {
+    const alg = o.alg ?? Alg.EdDSA;
+    const secretKey = o.secretKey ?? randomSecretKey(alg);
+    const m: FakeMeter = { meterId, alg, secretKey, publicKey: publicKeyOf(alg, secretKey), revoked: false, ...(o.jid ? { jid: o.jid } : {}) };
     this.meters.set(meterId, m);
     return m;
   }
@@ -66,14 +74,14 @@ export class FakeIntake implements IntakePort {
       chainId: this.chainId, genesisTime: '2025-01-01T00:00:00Z',
       validators: [{ id: VALIDATOR_ID, alg: AlgName[Alg.EdDSA], publicKey: toHex(publicKeyOf(Alg.EdDSA, this.validatorKey)), power: 1 }],
       operators: [],
-      meters: [...this.meters.values()].map((m) => ({ id: m.meterId, alg: AlgName[m.alg], publicKey: toHex(m.publicKey) })),
+      meters: [...this.meters.values()].map((m) => ({ id: m.meterId, alg: AlgName[m.alg], publicKey: toHex(m.publicKey), ...(m.jid ? { jid: m.jid } : {}) })),
       params: DEFAULT_PARAMS,
     };
   }
 
   meterAuth(meterId: string): MeterAuthInfo | undefined {
     const m = this.meters.get(meterId);
-    return m && { meterId, alg: m.alg, publicKey: m.publicKey, revoked: m.revoked };
+    return m && { meterId, alg: m.alg, publicKey: m.publicKey, revoked: m.revoked, ...(m.jid ? { jid: m.jid } : {}) };
   }
 
   onCommitted(listener: (c: CommittedReading) => void): () => void {
@@ -112,12 +120,16 @@ export class FakeIntake implements IntakePort {
     const m = this.meters.get(r.meterId);
     if (!m) return reject(ReasonCode.UNKNOWN_METER, 'no such meter', r.seq);
     if (m.revoked) return reject(ReasonCode.METER_REVOKED, 'meter revoked', r.seq);
+    if (ctx.transport === 'xmpp' && m.jid !== undefined && m.jid !== ctx.jid) {
+      return reject(ReasonCode.WRONG_METER, `meter "${r.meterId}" may only submit from ${m.jid}`, r.seq);
+    }
     if (tx.cose.alg !== m.alg) return reject(ReasonCode.BAD_ALG, 'alg differs from the meter key', r.seq);
     const msg = sigStructure(tx.cose.protectedBytes, tx.cose.payload, this.chainId);
     if (!verifySignature(m.alg, m.publicKey, msg, tx.cose.signature)) return reject(ReasonCode.BAD_SIGNATURE, 'bad signature', r.seq);
     const last = this.lastSeq.get(r.meterId) ?? 0n;
     if (r.seq <= last) return reject(ReasonCode.SEQ_REPLAY, `seq ${r.seq} is not above ${last}`, r.seq);
     this.lastSeq.set(r.meterId, r.seq);
+    this.accepted.set(toHex(tx.hash), { meterId: r.meterId, seq: r.seq, bytes });
     this.pending.push({ bytes, meterId: r.meterId, seq: r.seq, txHash: tx.hash });
     return { status: 'accepted', txHash: tx.hash, seq: r.seq };
   }

@@ -55,8 +55,8 @@ describe('TLS client certificates and WebSocket', { timeout: 60_000 }, () => {
     p256 = makeCert(dir, 'meter-p256', 'ec', 'meter-p256');
     stranger = makeCert(dir, 'stranger', 'ed25519', 'meter-ed'); // right CN, wrong key
     intake = new FakeIntake();
-    intake.addMeter('meter-ed', Alg.EdDSA, ed.secretKey);
-    intake.addMeter('meter-p256', Alg.ES256, p256.secretKey); // registered compressed (33 bytes)
+    intake.addMeter('meter-ed', { alg: Alg.EdDSA, secretKey: ed.secretKey });
+    intake.addMeter('meter-p256', { alg: Alg.ES256, secretKey: p256.secretKey }); // registered compressed (33 bytes)
     intake.addMeter('m1');
     broker = await startBroker(intake, {
       tls: { host: HOST, port: 0, key: server.key, cert: server.cert },

@@ -10,14 +10,14 @@ import { decodeReceipt, toHex, sha256, verifyReceipt } from '../../../protocols/
 import { XmppBridge, XmppBridgeError } from '../../../bridge/xmpp/index.js';
 import { encodeBase64 } from '../../../bridge/xmpp/base64.js';
 import { type Prosody, startProsody } from '../../helpers/prosody.js';
-import { FakeLedger } from './fake-ledger.js';
+import { FakeIntake } from '../../helpers/fake-intake.js';
 import { NS_READING, NS_STANZAS, TestClient } from './support.js';
 
 const T = { timeout: 20_000 };
 
 describe('XMPP bridge with a real Prosody', { timeout: 120_000 }, () => {
   let p: Prosody;
-  let ledger: FakeLedger;
+  let ledger: FakeIntake;
   let bridge: XmppBridge;
   let m1: TestClient;
   let m2: TestClient;
@@ -28,9 +28,9 @@ describe('XMPP bridge with a real Prosody', { timeout: 120_000 }, () => {
   before(async () => {
     p = await startProsody({ accounts: { gateway: 'gw-secret', m1: 'm1-secret', m2: 'm2-secret' } });
     gw = `gateway@${p.domain}`;
-    ledger = new FakeLedger();
-    ledger.addMeter('meter-0001', `m1@${p.domain}`);
-    ledger.addMeter('meter-0002', `m2@${p.domain}`);
+    ledger = new FakeIntake();
+    ledger.addMeter('meter-0001', { jid: `m1@${p.domain}` });
+    ledger.addMeter('meter-0002', { jid: `m2@${p.domain}` });
     bridge = await XmppBridge.start({
       intake: ledger, service: p.service, domain: p.domain, username: 'gateway', password: 'gw-secret',
       resource: 'bridge', tls: { ca: p.ca! }, maxPayloadBytes: 1024,
@@ -62,7 +62,7 @@ describe('XMPP bridge with a real Prosody', { timeout: 120_000 }, () => {
     assert.ok(ledger.accepted.has(toHex(sha256(bytes))));
     assert.equal(m1.received.filter((s) => s.getChild('receipt', NS_READING)).length, 0, 'no receipt before the commit');
 
-    ledger.commit();
+    ledger.commitPending();
     const rc = await m1.receipt('r-1');
     assert.equal(rc.attrs.seq, '1');
     assert.equal(rc.attrs.height, '1');
@@ -72,7 +72,7 @@ describe('XMPP bridge with a real Prosody', { timeout: 120_000 }, () => {
     assert.equal(v.height, 1);
     assert.equal(v.signatureChecked, true);
     assert.deepEqual(receipt.tx, bytes);
-    const sub = ledger.submissions.at(-1)!;
+    const sub = ledger.submitted.at(-1)!;
     assert.deepEqual(sub.ctx, { meterId: 'meter-0001', transport: 'xmpp', jid: `m1@${p.domain}` });
   });
 
@@ -136,7 +136,7 @@ describe('XMPP bridge with a real Prosody', { timeout: 120_000 }, () => {
   });
 
   test('foreign stanzas are ignored: chat, other namespaces, presence, errors; unknown iq gets service-unavailable', T, async () => {
-    const submitted = ledger.submissions.length;
+    const submitted = ledger.submitted.length;
     const got = m2.received.length;
     const recv = received;
     await m2.send(xml('message', { to: gw, type: 'chat', id: 'chat-1' }, xml('body', {}, 'hello gateway')));
@@ -157,7 +157,7 @@ describe('XMPP bridge with a real Prosody', { timeout: 120_000 }, () => {
     assert.equal((await m2.ack('after-foreign')).attrs.status, 'accepted');
     const replies = m2.received.slice(got).filter((s) => s.is('message'));
     assert.deepEqual(replies.map((s) => s.getChild('ack', NS_READING)?.attrs.id), ['after-foreign'], replies.map(String).join('\n'));
-    assert.equal(ledger.submissions.length, submitted + 1);
+    assert.equal(ledger.submitted.length, submitted + 1);
     assert.equal(received, recv + 1, 'only our reading counts as received');
   });
 
@@ -169,7 +169,7 @@ describe('XMPP bridge with a real Prosody', { timeout: 120_000 }, () => {
       const acks = await Promise.all(ids.map((id) => m1.ack(id)));
       assert.deepEqual(acks.map((a) => a.attrs.status), ['accepted', 'accepted', 'accepted']);
       assert.deepEqual(acks.map((a) => a.attrs.seq), ['5', '6', '7']);
-      ledger.commit();
+      ledger.commitPending();
       const rcs = await Promise.all(ids.map((id) => m1.receipt(id)));
       assert.deepEqual(rcs.map((r) => r.attrs.seq), ['5', '6', '7']);
     } finally {
@@ -178,7 +178,7 @@ describe('XMPP bridge with a real Prosody', { timeout: 120_000 }, () => {
   });
 
   test('wrong password: start() rejects with E_XMPP_AUTH and leaves nothing running', T, async () => {
-    const other = new FakeLedger();
+    const other = new FakeIntake();
     await assert.rejects(
       XmppBridge.start({ intake: other, service: p.service, domain: p.domain, username: 'gateway', password: 'wrong', tls: { ca: p.ca! } }),
       (e: unknown) => e instanceof XmppBridgeError && e.code === 'E_XMPP_AUTH' && /not-authorized/.test(e.message),
@@ -188,7 +188,7 @@ describe('XMPP bridge with a real Prosody', { timeout: 120_000 }, () => {
 
   test('an untrusted certificate: start() rejects with E_XMPP_CONNECT', T, async () => {
     await assert.rejects(
-      XmppBridge.start({ intake: new FakeLedger(), service: p.service, domain: p.domain, username: 'gateway', password: 'gw-secret' }),
+      XmppBridge.start({ intake: new FakeIntake(), service: p.service, domain: p.domain, username: 'gateway', password: 'gw-secret' }),
       (e: unknown) => e instanceof XmppBridgeError && e.code === 'E_XMPP_CONNECT' && /certificate/i.test(e.message),
     );
   });

@@ -10,7 +10,7 @@ import { FakeIntake } from '../../helpers/fake-intake.js';
 const NOW = 1_750_000_000_000;
 const intake = new FakeIntake();
 const m1 = intake.addMeter('m1');
-const p = intake.addMeter('p1', Alg.ES256);
+const p = intake.addMeter('p1', { alg: Alg.ES256 });
 intake.addMeter('gone').revoked = true;
 const ops = { username: 'ops', passwordHash: hashPassword('pw'), publish: ['site/#'] };
 const cfg = (over: Partial<AuthConfig> = {}): AuthConfig => ({

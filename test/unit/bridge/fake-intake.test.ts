@@ -11,7 +11,7 @@ describe('FakeIntake', { timeout: 10_000 }, () => {
   test('accepts a good reading and refuses replay, wrong meter, bad signature, garbage, revoked', async () => {
     const i = new FakeIntake();
     i.addMeter('m1');
-    i.addMeter('m2', Alg.ES256);
+    i.addMeter('m2', { alg: Alg.ES256 });
     assert.equal(codeOf(await i.submit(i.reading('m1', 1n), ctx('m1'))), 'accepted');
     assert.equal(codeOf(await i.submit(i.reading('m1', 1n), ctx('m1'))), 'E_READING_SEQ_REPLAY');
     assert.equal(codeOf(await i.submit(i.reading('m2', 1n), ctx('m1'))), 'E_READING_WRONG_METER');

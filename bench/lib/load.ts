@@ -4,10 +4,12 @@ import { fileURLToPath } from 'node:url';
 import type { LoadOptions, LoadResult } from './load-client.js';
 
 const CLIENT = fileURLToPath(new URL('./load-client.js', import.meta.url));
+/** Set: the load generator runs under node --cpu-prof, its profile written here. */
+const PROFILE_DIR = process.env.BENCH_LOADGEN_PROF_DIR;
 
 export function runLoadProcess(o: LoadOptions, timeoutMs = o.durationMs + o.drainMs + 120_000): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const p = fork(CLIENT, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const p = fork(CLIENT, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], ...(PROFILE_DIR ? { execArgv: ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] } : {}) });
     const t = setTimeout(() => {
       p.kill('SIGKILL');
       reject(new Error(`load generator did not finish within ${timeoutMs} ms`));

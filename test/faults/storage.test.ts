@@ -1,7 +1,8 @@
 /**
  * Storage trouble. A full disk: the store lives on an 8 MiB tmpfs that a filler file then
  * fills; readings are not acknowledged but refused with E_GATEWAY_BUSY on the receipts
- * topic and a log line, none is lost, and acceptance resumes once the filler is deleted.
+ * topic and a log line, none is lost, and acceptance resumes once the filler is deleted;
+ * killed while full, the gateway starts again and commits everything it acknowledged.
  * A corrupted store: the gateway refuses to start and names the entry.
  */
 import assert from 'node:assert/strict';

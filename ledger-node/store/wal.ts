@@ -11,10 +11,11 @@
  *
  * A segment is deleted once every entry in it is in a committed block (or was dropped),
  * and the block is synced in the store first, so a crash between the two leaves entries
- * that recovery finds superseded and drops. A record cut short or failing its checksum at
- * the very end of a segment is a write that was never acknowledged (a crash or a failed
- * write) and is ignored; anywhere else it is damage, and opening refuses with
- * E_STORE_CORRUPT naming the segment and offset.
+ * that recovery finds superseded and drops. A record cut short, or failing its checksum,
+ * with no sound record after it, is a write that was never acknowledged (a crash or a
+ * failed write) and is ignored; with a sound record after it, it is damage, and opening
+ * refuses with E_STORE_CORRUPT naming the segment and offset. (Damage to the very last
+ * record looks like a torn write: that one group is lost, as in LevelDB's own log.)
  */
 import { createHash } from 'node:crypto';
 import { type FileHandle, mkdir, open, readFile, readdir, unlink } from 'node:fs/promises';
@@ -103,10 +104,13 @@ export function parseSegment(name: string, id: number, buf: Buffer): SegmentRead
   const entries: WalEntry[] = [];
   let o = WAL_MAGIC.length;
   while (o < buf.length) {
-    if (buf.length - o < HEADER) return { id, entries, tornBytes: buf.length - o };
-    const len = buf.readUInt32BE(o);
-    const end = o + HEADER + len;
-    if (end > buf.length) return { id, entries, tornBytes: buf.length - o };
+    const end = buf.length - o < HEADER ? Infinity : o + HEADER + buf.readUInt32BE(o);
+    if (end > buf.length) {
+      // Cut short: the last write never completed. Unless a sound record follows, in which
+      // case it was this record's length that was damaged.
+      if (soundRecordFrom(buf, o + 1)) corrupt(o, 'record length runs past the end of the segment, with sound records after it');
+      return { id, entries, tornBytes: buf.length - o };
+    }
     const payload = buf.subarray(o + HEADER, end);
     if (!checksum(payload).equals(buf.subarray(o + 4, o + HEADER))) {
       if (end === buf.length) return { id, entries, tornBytes: buf.length - o };
@@ -124,6 +128,26 @@ export function parseSegment(name: string, id: number, buf: Buffer): SegmentRead
     o = end;
   }
   return { id, entries, tornBytes: 0 };
+}
+
+/** Whether entries' headers tile `len` bytes at `at` exactly (a cheap test before a checksum). */
+function tiles(buf: Buffer, at: number, len: number): boolean {
+  let q = 0;
+  while (q < len) {
+    if (len - q < ENTRY_HEADER) return false;
+    q += ENTRY_HEADER + buf.readUInt32BE(at + q + 8);
+  }
+  return len > 0 && q === len;
+}
+
+/** Whether a whole record with a matching checksum starts anywhere at or after `from`. */
+function soundRecordFrom(buf: Buffer, from: number): boolean {
+  for (let p = from; p + HEADER <= buf.length; p++) {
+    const len = buf.readUInt32BE(p);
+    if (p + HEADER + len > buf.length || !tiles(buf, p + HEADER, len)) continue;
+    if (checksum(buf.subarray(p + HEADER, p + HEADER + len)).equals(buf.subarray(p + 4, p + HEADER))) return true;
+  }
+  return false;
 }
 
 /** Every segment under `dir`, oldest first, without changing anything (the audit reads this way). */
@@ -230,8 +254,8 @@ export class WriteAheadLog implements WriteAhead {
     const a = this.active;
     this.active = undefined;
     if (a) {
-      await a.fh.close().catch(() => {});
       this.closed.push(a.seg);
+      await a.fh.close().catch(() => {});
     }
     await this.collect();
   }
@@ -262,10 +286,11 @@ export class WriteAheadLog implements WriteAhead {
     const cur = this.active;
     if (cur && !cur.broken && cur.size < SEGMENT_BYTES) return cur;
     if (cur) {
+      // Listed as closed before any await, so that releases meanwhile find it.
       this.active = undefined;
-      await cur.fh.close().catch(() => {});
       this.closed.push(cur.seg);
-      if (cur.seg.live === 0) await this.collect();
+      await cur.fh.close().catch(() => {});
+      await this.collect();
     }
     const id = this.nextId++;
     const path = segmentPath(this.dir, id);

@@ -60,6 +60,19 @@ describe('write-ahead log files', () => {
     assert.deepEqual(segFiles(dir), [], 'all released and closed: no segment left');
   });
 
+  test('entries released while a full segment is being closed still free it', async () => {
+    const dir = tmp();
+    const { wal } = await WriteAheadLog.open(dir);
+    for (let no = 1; no <= 10; no++) await wal.append([entry(no, SEGMENT_BYTES / 10)]); // the first segment is full
+    const appending = wal.append([entry(11)]); // closes it (awaiting) and starts the next
+    wal.release(Array.from({ length: 10 }, (_, i) => i + 1)); // during that close
+    await appending;
+    await until('the full segment deleted', () => segFiles(dir).length === 1, 2000);
+    wal.release([11]);
+    await wal.close();
+    assert.deepEqual(segFiles(dir), []);
+  });
+
   test('a record cut short at the end (a crash mid-write) is ignored; earlier ones are kept', async () => {
     const dir = tmp();
     const { wal } = await WriteAheadLog.open(dir);
@@ -87,6 +100,15 @@ describe('write-ahead log files', () => {
     await assert.rejects(WriteAheadLog.open(dir), (e: Error & { code?: string }) => {
       assert.equal(e.code, 'E_STORE_CORRUPT');
       assert.match(e.message, new RegExp(`${name}: record fails its checksum at offset 8`));
+      return true;
+    });
+    // A damaged length: the record seems to run past the end, but a sound one follows.
+    b[40]! ^= 0x01;
+    b[8]! ^= 0x01;
+    writeFileSync(join(dir, name), b);
+    await assert.rejects(WriteAheadLog.open(dir), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'E_STORE_CORRUPT');
+      assert.match(e.message, new RegExp(`${name}: record length runs past the end of the segment, with sound records after it at offset 8`));
       return true;
     });
     writeFileSync(join(dir, name), Buffer.from('not a segment at all'));

@@ -1,8 +1,8 @@
 /**
  * Writing a committed block: one synced store batch (block, commit certificate, reading
  * index, registry changes), then the mempool (which releases the block's write-ahead
- * entries), the registry, the head, metrics and receipts follow. Used for blocks this node decided and
- * for blocks fetched by sync alike.
+ * entries), the registry, the head, metrics and receipts follow. Used for blocks this
+ * node decided and for blocks fetched by sync alike.
  */
 import {
   type Block, type CommitCertificate, type Genesis, type Reading, type SignedTx, TxType,

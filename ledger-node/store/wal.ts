@@ -113,8 +113,10 @@ export function parseSegment(name: string, id: number, buf: Buffer): SegmentRead
     }
     const payload = buf.subarray(o + HEADER, end);
     if (!checksum(payload).equals(buf.subarray(o + 4, o + HEADER))) {
-      if (end === buf.length) return { id, entries, tornBytes: buf.length - o };
-      corrupt(o, 'record fails its checksum');
+      // The same rule: the end of an unfinished write (cut short, or zeros where a file
+      // system extended the file but never wrote the data), or damage if sound records follow.
+      if (soundRecordFrom(buf, o + 1)) corrupt(o, 'record fails its checksum');
+      return { id, entries, tornBytes: buf.length - o };
     }
     let p = 0;
     while (p < payload.length) {

@@ -85,6 +85,11 @@ describe('write-ahead log files', () => {
     assert.deepEqual(again.segments.flatMap((s) => s.entries).map((e) => e.no), [1, 2]);
     assert.ok(again.segments[0]!.tornBytes > 0);
     await again.wal.close();
+    // Zeros after the last record (a file extended, its data never written) are a torn write too.
+    writeFileSync(f, Buffer.concat([readFileSync(f), Buffer.alloc(4096)]));
+    const zeros = await WriteAheadLog.open(dir);
+    assert.deepEqual(zeros.segments.flatMap((s) => s.entries).map((e) => e.no), [1, 2]);
+    await zeros.wal.close();
   });
 
   test('damage before the last record refuses to open with E_STORE_CORRUPT naming segment and offset', async () => {

@@ -105,7 +105,7 @@ const XMPP_REQUIRED = ['service', 'domain', 'username', 'password'] as const;
 /** Every setting: where it comes from, its default and what it means. */
 export const CONFIG_REFERENCE: readonly ConfigField[] = [
   { field: 'dataDir', env: 'METERLEDGER_DATA_DIR', flag: 'data-dir', default: '(required)', kind: { t: 'path' },
-    meaning: 'Folder of the node: genesis.json, store/, keys/ and an optional config.json. A missing chain is created as a dev chain.' },
+    meaning: 'Folder of the node: genesis.json, store/, wal/, keys/ and an optional config.json. A missing chain is created as a dev chain.' },
   { field: 'mqtt.host', env: 'METERLEDGER_MQTT_HOST', flag: 'mqtt-host', default: '127.0.0.1', kind: { t: 'host' },
     meaning: 'Address the MQTT listeners (TCP, TLS, WebSocket) bind to.' },
   { field: 'mqtt.port', env: 'METERLEDGER_MQTT_PORT', flag: 'mqtt-port', default: '1883', kind: port,

@@ -6,7 +6,7 @@
  */
 import {
   type Block, type CommitCertificate, type Genesis, type Reading, type SignedTx, TxType,
-  allInclusionProofs, encodeBlock, encodeCommit, headerHash, toHex,
+  allInclusionProofs, encodeBlock, encodeCommit, headerHash,
 } from '../protocols/index.js';
 import type { Logger } from './api.js';
 import type { Intake } from './intake.js';
@@ -43,7 +43,7 @@ export class ChainWriter {
   async commit(block: Block, commit: CommitCertificate, decoded: readonly SignedTx[], changed: ReadonlyMap<string, MeterRecord>): Promise<void> {
     const { header, txs } = block;
     const hash = headerHash(header);
-    const hashes = decoded.map((t) => toHex(t.hash));
+    const hashes = decoded.map((t) => t.hashHex);
     const ours = this.mempool.peekByHash(hashes);
     const readings = decoded.flatMap((t, index) => (t.body.type === TxType.Reading ? [{ meterId: t.body.meterId, seq: t.body.seq, index }] : []));
     const blockBytes = encodeBlock(block);
@@ -60,7 +60,7 @@ export class ChainWriter {
     this.lastCommitAt = now;
     this.metrics.blockCommitted(header.height, txs.length, blockBytes.length, interval);
     this.logger.debug({ height: header.height, txs: txs.length }, 'block committed');
-    const acceptedAt = new Map(ours.map((p) => [toHex(p.tx.hash), p.acceptedAt]));
+    const acceptedAt = new Map(ours.map((p) => [p.tx.hashHex, p.acceptedAt]));
     const proofs = allInclusionProofs(txs);
     for (let index = 0; index < decoded.length; index++) {
       const tx = decoded[index]!;
@@ -94,7 +94,7 @@ export class ChainWriter {
           const { meterId, next } = applyTx(view, tx);
           accept(meterId, next);
         } catch (e) {
-          if (durable.has(tx)) dropped.push({ hash: toHex(tx.hash), reason: (e as Error).message });
+          if (durable.has(tx)) dropped.push({ hash: tx.hashHex, reason: (e as Error).message });
         }
       }
     });

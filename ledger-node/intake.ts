@@ -6,7 +6,7 @@
  */
 import {
   type CommittedReading, type IntakePort, type MeterAuthInfo, ReasonCode, RejectionError, type SignedTx,
-  type SubmitContext, type SubmitResult, TxType, decodeTx, equalBytes, sha256, toHex,
+  type SubmitContext, type SubmitResult, TxType, decodeTx, equalBytes, sha256,
 } from '../protocols/index.js';
 import type { Logger } from './api.js';
 import type { Mempool } from './mempool.js';
@@ -120,7 +120,7 @@ export class Intake implements IntakePort {
     const b = tx.body;
     const seq = b.type === TxType.Reading ? b.seq : 0n;
     // The same bytes again (a retransmission, or gossip of what we hold): already durable.
-    if (this.mempool.has(toHex(tx.hash))) return { status: 'accepted', txHash: tx.hash, seq };
+    if (this.mempool.has(tx.hashHex)) return { status: 'accepted', txHash: tx.hash, seq };
     const fromPeer = ctx.transport === 'peer';
     if (b.type !== TxType.Reading) {
       if (ctx.transport !== 'http' && !fromPeer) throw new RejectionError(ReasonCode.SCHEMA, 'only readings are taken from devices; operator transactions go to the HTTP API', 'type');

@@ -4,7 +4,7 @@
  * record is written goes into the next record), so an acknowledgement is never ahead of
  * the disk. `remove` (after the block is synced) releases the entries' write-ahead.
  */
-import { type SignedTx, toHex } from '../protocols/index.js';
+import type { SignedTx } from '../protocols/index.js';
 import type { WriteAhead } from './store/wal.js';
 
 export interface PendingTx {
@@ -44,7 +44,7 @@ export class Mempool {
   restore(entries: readonly { no: number; tx: SignedTx }[], nextNo: number): void {
     const now = performance.now();
     for (const e of entries) {
-      this.durable.set(toHex(e.tx.hash), { no: e.no, tx: e.tx, acceptedAt: now, receivedAt: now });
+      this.durable.set(e.tx.hashHex, { no: e.no, tx: e.tx, acceptedAt: now, receivedAt: now });
       this.nextNo = Math.max(this.nextNo, e.no + 1);
     }
     this.nextNo = Math.max(this.nextNo, nextNo);
@@ -54,7 +54,7 @@ export class Mempool {
   add(tx: SignedTx, receivedAt = performance.now()): Promise<void> {
     return new Promise((resolve, reject) => {
       this.staged.push({ no: this.nextNo++, tx, receivedAt, resolve, reject });
-      this.stagedHashes.add(toHex(tx.hash));
+      this.stagedHashes.add(tx.hashHex);
       this.flushing ??= this.flush();
     });
   }
@@ -70,14 +70,14 @@ export class Mempool {
         // included it, so it goes too; the tip is rebuilt from what is on disk.
         const dropped = [...group, ...this.staged];
         this.staged = [];
-        for (const d of dropped) this.stagedHashes.delete(toHex(d.tx.hash));
+        for (const d of dropped) this.stagedHashes.delete(d.tx.hashHex);
         this.onWriteFailed(dropped.map((s) => s.tx));
         for (const s of dropped) s.reject(e);
         continue;
       }
       const now = performance.now();
       for (const s of group) {
-        const h = toHex(s.tx.hash);
+        const h = s.tx.hashHex;
         this.stagedHashes.delete(h);
         this.durable.set(h, { no: s.no, tx: s.tx, acceptedAt: now, receivedAt: s.receivedAt });
       }

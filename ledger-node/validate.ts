@@ -4,7 +4,7 @@
  * Signers are found and rules applied in order (a rotation changes the key of what
  * follows); the signature checks of a block all go to the worker pool at once.
  */
-import { type Alg, type SignedTx, decodeTx, sigStructure, toHex } from '../protocols/index.js';
+import { type Alg, type SignedTx, decodeTx, equalBytes, sigStructure } from '../protocols/index.js';
 import type { SignatureVerifier } from './crypto/verifier.js';
 import { type MeterLookup, type MeterRecord, type Operators, applyTx, requiredSigner } from './rules.js';
 
@@ -18,17 +18,18 @@ export class InvalidTxError extends Error {
 /**
  * Signatures already checked, by transaction hash and the key that checked them:
  * a reading gossiped by a peer and then proposed in a block is verified once per node.
+ * The key is held as the registry's own bytes (no copy, no hex string per entry).
  */
 export class SignatureCache {
-  private readonly map = new Map<string, string>();
+  private readonly map = new Map<string, Uint8Array>();
   constructor(private readonly max = 200_000) {}
-  private static keyOf = (publicKey: Uint8Array): string => toHex(publicKey);
   has(tx: SignedTx, publicKey: Uint8Array): boolean {
-    return this.map.get(toHex(tx.hash)) === SignatureCache.keyOf(publicKey);
+    const k = this.map.get(tx.hashHex);
+    return k !== undefined && (k === publicKey || equalBytes(k, publicKey));
   }
   add(tx: SignedTx, publicKey: Uint8Array): void {
     if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value!);
-    this.map.set(toHex(tx.hash), SignatureCache.keyOf(publicKey));
+    this.map.set(tx.hashHex, publicKey);
   }
 }
 

@@ -21,6 +21,7 @@
 import { decodeCanonicalCbor, encodeCbor } from './cbor.js';
 import { type CoseSign1, decodeCoseSign1, signCoseSign1 } from './cose.js';
 import { ReasonCode, RejectionError } from './errors.js';
+import { toHex } from './bytes.js';
 import { sha256 } from './hash.js';
 import { type Alg, isAlg, publicKeyProblem } from './keys.js';
 
@@ -80,6 +81,8 @@ export type OperatorTxBody = MeterRegister | MeterRotate | MeterRevoke;
 export interface SignedTx<B extends TxBody = TxBody> {
   readonly bytes: Uint8Array;
   readonly hash: Uint8Array;
+  /** `hash` in hex, made once: the key of a transaction in every map that holds it. */
+  readonly hashHex: string;
   readonly cose: CoseSign1;
   readonly body: B;
 }
@@ -219,7 +222,8 @@ export function decodeTx(bytes: Uint8Array, maxBytes = MAX_TX_BYTES): SignedTx {
   if (body.type === TxType.Reading && cose.kid !== undefined) {
     throw new RejectionError(ReasonCode.MALFORMED, 'a reading carries no kid: the meter id names its key', 'kid');
   }
-  return { bytes, hash: sha256(bytes), cose, body };
+  const hash = sha256(bytes);
+  return { bytes, hash, hashHex: toHex(hash), cose, body };
 }
 
 export function isReadingTx(tx: SignedTx): tx is SignedTx<Reading> {

@@ -30,7 +30,7 @@ export class SignatureVerifier {
     private readonly metrics: NodeMetrics = noopMetrics,
   ) {
     this.pool = workers > 0
-      ? new Piscina({ filename: new URL('./verify-worker.js', import.meta.url).href, minThreads: workers, maxThreads: workers, idleTimeout: 60_000 })
+      ? new Piscina({ filename: new URL('./verify-entry.cjs', import.meta.url).href, minThreads: workers, maxThreads: workers, idleTimeout: 60_000 })
       : undefined;
   }
 

@@ -21,9 +21,9 @@ import { THROUGHPUT_WINDOW, type ThroughputRun, duBytes, gatewayViewOf, throughp
 import { startNatsCluster } from '../test/helpers/nats-cluster.js';
 
 const LOAD_MS = Number(process.env.BENCH_LOAD_MS ?? 15_000);
-const PROFILE_DIR = process.env.BENCH_CPU_PROF_DIR;
+const PROFILE_DIR = process.env.BENCH_CPU_PROF_DIR; // set: the single-gateway run is profiled (node --cpu-prof)
 /** Idle memory is sampled this many times, 5 s apart, after the meters connected. */
-const IDLE_SAMPLES = 8; // set: the single-gateway run is profiled (node --cpu-prof)
+const IDLE_SAMPLES = 8;
 
 /** Figures shared by the benchmarks of one run (a ratio's two sides come from the same run). */
 const ctx: { ceiling: Partial<Record<CeilingAlg, number>>; tput: Partial<Record<CeilingAlg, ThroughputRun>> } = { ceiling: {}, tput: {} };

@@ -90,7 +90,7 @@ export interface SegmentRead {
   readonly tornBytes: number;
 }
 
-/** Parse one segment file's bytes; throws E_STORE_CORRUPT on damage before its last record. */
+/** Parse one segment file's bytes; throws E_STORE_CORRUPT on damage with a sound record after it. */
 export function parseSegment(name: string, id: number, buf: Buffer): SegmentRead {
   const corrupt = (at: number, what: string): never => {
     throw new ProtocolError('E_STORE_CORRUPT', `write-ahead segment ${name}: ${what} at offset ${at}`);

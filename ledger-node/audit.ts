@@ -198,6 +198,7 @@ async function auditOpenStore(store: LedgerStore, walDir: string, genesis: Genes
   for (const { no, bytes } of [...(await store.loadLegacyPending()), ...segments.flatMap((s) => s.entries)]) {
     let tx;
     let applied;
+    let signer;
     try {
       tx = decodeTx(bytes, genesis.params.maxTxBytes);
     } catch (e) {
@@ -205,11 +206,10 @@ async function auditOpenStore(store: LedgerStore, walDir: string, genesis: Genes
     }
     try {
       applied = applyTx(view, tx);
-      requiredSigner(view, operators, tx);
+      signer = requiredSigner(view, operators, tx);
     } catch {
       continue; // superseded by a block
     }
-    const signer = requiredSigner(view, operators, tx);
     if (!(await verifier.verify(signer.alg, signer.publicKey, sigStructure(tx.cose.protectedBytes, tx.cose.payload, genesis.chainId), tx.cose.signature))) {
       throw new AuditError(top + 1, `write-ahead entry ${no}: signature does not verify`);
     }

@@ -304,15 +304,16 @@ async function recoverWriteAhead(
       throw new ProtocolError('E_STORE_CORRUPT', `write-ahead entry ${p.no} is invalid: ${(e as Error).message}`, { cause: e });
     }
     let applied;
+    let signer;
     try {
       applied = applyTx(registry, tx);
-      requiredSigner(registry, operators, tx);
+      signer = requiredSigner(registry, operators, tx);
     } catch (e) {
       logger.debug({ entry: p.no, reason: (e as Error).message }, 'write-ahead entry already superseded by a block; dropped');
       if (inWal.has(p.no)) stale.push(p.no);
       continue;
     }
-    if (!(await verifyTxSignature(txctx, requiredSigner(registry, operators, tx), tx))) {
+    if (!(await verifyTxSignature(txctx, signer, tx))) {
       throw new ProtocolError('E_STORE_CORRUPT', `write-ahead entry ${p.no}: signature does not verify`);
     }
     registry.accept(applied.meterId, applied.next);

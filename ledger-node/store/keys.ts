@@ -4,7 +4,7 @@
  *   C<height u64be>            commit certificate bytes
  *   I<meterId>\0<seq u64be>    reading index: CBOR [height, leaf index]
  *   M<meterId>                 meter record (CBOR map)
- *   P<accept no u64be>         write-ahead: accepted, not yet committed transaction bytes
+ *   P<accept no u64be>         write-ahead of a 0.1 store (moved to <data>/wal/ at start, store/wal.ts)
  *   G                          genesis hash this store belongs to
  *   H                          head: CBOR [height, block hash]
  *   V<height u64be><round u32be><type>  a consensus message this node signed (never sign another)

@@ -32,6 +32,27 @@ export const ReasonCode = {
   NOT_OPERATOR: 'E_TX_NOT_OPERATOR',
   /** An operator transaction conflicts with state (meter exists, wrong key epoch...). */
   TX_CONFLICT: 'E_TX_CONFLICT',
+  // Confidential readings (docs/protocol.md §11, protocols/confidential/). The first five
+  // need no key: every validator checks them. The others need one (a disclosed content
+  // key, a period key or a recipient's secret key).
+  /** A sealed reading, period key, recipient key or disclosure breaks its format (§11). */
+  CONF_MALFORMED: 'E_CONF_MALFORMED',
+  /** A period key is not wrapped to exactly the recipients registered for the meter. */
+  CONF_WRONG_RECIPIENTS: 'E_CONF_WRONG_RECIPIENTS',
+  /** A sealed reading names a period key (kid context) its meter never published. */
+  CONF_UNKNOWN_KEY: 'E_CONF_UNKNOWN_KEY',
+  /** A sealed reading reuses the content key and IV of an earlier one for other bytes. */
+  CONF_NONCE_REUSED: 'E_CONF_NONCE_REUSED',
+  /** A clear reading of a confidential meter, or a sealed reading of a clear one. */
+  CONF_MODE_MISMATCH: 'E_CONF_MODE_MISMATCH',
+  /** AES-GCM or HPKE authentication failed: tampered ciphertext, tag or AAD, or a wrong key. */
+  CONF_AUTH_FAILED: 'E_CONF_AUTH_FAILED',
+  /** A disclosed content key is not the key the reading commits to (its kid). */
+  CONF_BAD_DISCLOSURE_KEY: 'E_CONF_BAD_DISCLOSURE_KEY',
+  /** An opened key is not the one its id or commitment names: the meter wrapped or used another key. */
+  CONF_KEY_MISMATCH: 'E_CONF_KEY_MISMATCH',
+  /** The key offered is not among a period key's recipients. */
+  CONF_NOT_RECIPIENT: 'E_CONF_NOT_RECIPIENT',
 } as const;
 
 export type ReasonCode = (typeof ReasonCode)[keyof typeof ReasonCode];

@@ -15,3 +15,4 @@ export * from './block.js';
 export * from './receipt.js';
 export * from './mqtt.js';
 export * from './intake.js';
+export * from './confidential/index.js';

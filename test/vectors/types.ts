@@ -64,3 +64,63 @@ export interface TokenFile {
     checks: { name: string; nowMs: number; clientId: string; ok: boolean }[];
   }[];
 }
+
+export interface ConfidentialReadingVector {
+  name: string;
+  reading: { meterId: string; seq: string; time: number; importWh: number; exportWh?: number; powerW?: number };
+  contentKeyInfo: string;
+  contentKey: string;
+  aeadKey: string;
+  keyCommitment: string;
+  iv: string;
+  plaintext: string;
+  protectedHeader: string;
+  externalAad: string;
+  encStructure: string;
+  ciphertext: string;
+  payload: string;
+  sigStructure: string;
+  tx: string;
+  txHash: string;
+}
+export interface ConfidentialInvalidVector {
+  name: string;
+  check: 'decode' | 'decode-period-key' | 'nonce' | 'decrypt' | 'disclosure' | 'recipients' | 'unwrap';
+  code: string;
+  field?: string;
+  tx: string;
+  earlier?: string;
+  disclosure?: string;
+  recipientId?: string;
+}
+export interface ConfidentialFile {
+  chainId: string;
+  meter: { id: string; alg: 'Ed25519'; secretKey: string; publicKey: string };
+  recipients: { id: string; role: string; kem: 'X25519' | 'P-256'; kemId: 16 | 32; secretKey: string; publicKey: string }[];
+  period: string;
+  periodKey: string;
+  prk: string;
+  keyIdInfo: string;
+  keyId: string;
+  aeadKeyInfo: string;
+  keyCommitmentInfo: string;
+  periodKeyTx: {
+    type: 5; meterId: string; period: string; time: number; keyId: string;
+    entries: { recipientId: string; kem: 'X25519' | 'P-256'; ikmE: string; skE: string; enc: string; info: string; sharedSecret: string; key: string; baseNonce: string; ciphertext: string }[];
+    payload: string; tx: string; txHash: string;
+  };
+  readings: ConfidentialReadingVector[];
+  disclosures: { of: string; bytes: string; values: ConfidentialReadingVector['reading'] }[];
+  invalid: ConfidentialInvalidVector[];
+}
+
+/** test/vectors/rfc9180/base-mode.json: RFC 9180 Appendix A, transcribed. */
+export interface Rfc9180File {
+  source: string;
+  vectors: {
+    section: string; name: string; mode: 0; kem_id: 16 | 32; kdf_id: 1; aead_id: 1;
+    info: string; ikmE: string; pkEm: string; skEm: string; ikmR: string; pkRm: string; skRm: string; enc: string;
+    shared_secret: string; key_schedule_context: string; secret: string; key: string; base_nonce: string; exporter_secret: string;
+    encryptions: { sequence_number: number; pt: string; aad: string; nonce: string; ct: string }[];
+  }[];
+}

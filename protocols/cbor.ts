@@ -4,7 +4,7 @@
  * Decoding is strict: a non-shortest form, an indefinite length, duplicate map keys,
  * undefined, NaN or Infinity are refused, so each value has exactly one encoding.
  */
-import { Tagged, decode as cborgDecode, encode as cborgEncode, rfc8949EncodeOptions } from 'cborg';
+import { Tagged, decode as cborgDecode, decodeFirst as cborgDecodeFirst, encode as cborgEncode, rfc8949EncodeOptions } from 'cborg';
 
 export { Tagged };
 
@@ -44,6 +44,20 @@ export function decodeCanonicalCbor(bytes: Uint8Array): unknown {
     throw new TypeError('CBOR is not in deterministic encoding (RFC 8949 §4.2.1)');
   }
   return value;
+}
+
+/**
+ * Decode the one deterministic CBOR item at the start of `bytes` and return it with the
+ * bytes after it (for a plaintext padded after its item, docs/protocol.md §11.4).
+ */
+export function decodeCanonicalCborPrefix(bytes: Uint8Array): [value: unknown, rest: Uint8Array] {
+  const [value, rest] = cborgDecodeFirst(bytes, decodeOptions);
+  const used = bytes.length - rest.length;
+  const again = encodeCbor(value);
+  if (again.length !== used || !again.every((b, i) => b === bytes[i])) {
+    throw new TypeError('CBOR is not in deterministic encoding (RFC 8949 §4.2.1)');
+  }
+  return [value, rest];
 }
 
 /** RFC 8949 §4.2.1 order: bytewise lexicographic order of the encoded keys. */

@@ -15,6 +15,7 @@
  *   9      owner       -        ?tstr     -       -
  *   10     xmpp jid    -        ?tstr     -       -
  *   11     key epoch   -        -         uint    -
+ *   12     sealed      (a sealed reading carries 12 instead of 4-6: protocols/confidential)
  *
  * A reading is signed by the meter's key; the others by an operator key named by `kid`.
  */
@@ -132,8 +133,8 @@ const ALLOWED_LABELS: Record<TxType, readonly number[]> = {
   [TxType.MeterRevoke]: [0, 1, 3],
 };
 
-/** Parse a payload map into a body; throws RejectionError(E_READING_SCHEMA) naming the field. */
-export function decodeTxBody(payload: Uint8Array): TxBody {
+/** A payload as the map of labels every transaction is (E_READING_MALFORMED, E_READING_SCHEMA otherwise). */
+export function decodePayloadMap(payload: Uint8Array): Map<unknown, unknown> {
   let m: unknown;
   try {
     m = decodeCanonicalCbor(payload);
@@ -141,6 +142,12 @@ export function decodeTxBody(payload: Uint8Array): TxBody {
     throw new RejectionError(ReasonCode.MALFORMED, `payload is not deterministic CBOR: ${(cause as Error).message}`, 'payload', { cause });
   }
   if (!(m instanceof Map)) throw schema('payload must be a CBOR map', 'payload');
+  return m;
+}
+
+/** Parse a payload map into a body; throws RejectionError(E_READING_SCHEMA) naming the field. */
+export function decodeTxBody(payload: Uint8Array): TxBody {
+  const m = decodePayloadMap(payload);
   const type = m.get(0) as TxType;
   const allowed = typeof type === 'number' ? ALLOWED_LABELS[type] : undefined; // not "1", not "constructor"
   if (allowed === undefined) throw schema('type (label 0) must be 1, 2, 3 or 4', 'type');
@@ -151,12 +158,8 @@ export function decodeTxBody(payload: Uint8Array): TxBody {
   const time = uint(m, 3, 'time')!;
   switch (type) {
     case TxType.Reading: {
-      const rawSeq = m.get(2);
-      if ((typeof rawSeq !== 'number' && typeof rawSeq !== 'bigint') || rawSeq < 1 || (typeof rawSeq === 'number' && !Number.isSafeInteger(rawSeq))) {
-        throw schema('seq (label 2) must be an unsigned integer from 1 to 2^64-1', 'seq');
-      }
       const r: { -readonly [K in keyof Reading]: Reading[K] } = {
-        type, meterId: id, seq: BigInt(rawSeq), time, importWh: uint(m, 4, 'importWh')!,
+        type, meterId: id, seq: seqField(m), time, importWh: uint(m, 4, 'importWh')!,
       };
       const exp = uint(m, 5, 'exportWh', true);
       if (exp !== undefined) r.exportWh = exp;
@@ -183,6 +186,22 @@ export function decodeTxBody(payload: Uint8Array): TxBody {
     case TxType.MeterRevoke:
       return { type, meterId: id, time };
   }
+}
+
+function seqField(m: Map<unknown, unknown>): bigint {
+  const rawSeq = m.get(2);
+  if ((typeof rawSeq !== 'number' && typeof rawSeq !== 'bigint') || rawSeq < 1 || (typeof rawSeq === 'number' && !Number.isSafeInteger(rawSeq))) {
+    throw schema('seq (label 2) must be an unsigned integer from 1 to 2^64-1', 'seq');
+  }
+  return BigInt(rawSeq);
+}
+
+/**
+ * The clear fields of any reading (labels 1-3), parsed as decodeTxBody parses them: the
+ * sealed form of a reading (protocols/confidential, label 12) shares them.
+ */
+export function readingClearFields(m: Map<unknown, unknown>): { meterId: string; seq: bigint; time: number } {
+  return { meterId: meterId(m), seq: seqField(m), time: uint(m, 3, 'time')! };
 }
 
 /** Encode a body into the payload map (the inverse of decodeTxBody). */

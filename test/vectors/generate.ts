@@ -17,16 +17,16 @@ import {
   genesisHash, headerHash, makeConnectToken, makeHeader, merkleRoot, parseGenesis, publicKeyOf, p256Uncompressed,
   sha256, sigStructure, signMessage, signTx, toHex, utf8, voteSignBytes, VoteType,
 } from '../../protocols/index.js';
+import { buildConfidential } from './confidential.js';
+import { CHAIN_ID, seed } from './fixed.js';
 
 /** The source-tree folder of the vectors (this file runs from dist/test/vectors/). */
 export const VECTORS_DIR = fileURLToPath(new URL('../../../test/vectors/', import.meta.url));
 
-export const CHAIN_ID = 'superenergy-test-1';
+export { CHAIN_ID, seed };
 /** Order n of the P-256 group (SEC 2 §2.4.2), to make a high-S twin of a signature. */
 const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
 
-/** A fixed secret key: SHA-256 of a label. Valid for both curves (far below the P-256 order). */
-export const seed = (label: string): Uint8Array => sha256(utf8(`meterledger/test-vector/${label}`));
 
 const hex = toHex;
 const u64 = (b: Uint8Array): bigint => BigInt(`0x${hex(b) || '0'}`);
@@ -423,6 +423,7 @@ export function buildAll(): Record<string, unknown> {
     'merkle.json': buildMerkle(),
     'block.json': buildBlock(),
     'token.json': buildToken(),
+    'confidential.json': buildConfidential(),
   };
 }
 

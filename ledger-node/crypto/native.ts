@@ -3,7 +3,8 @@
  * same bytes and keys as protocols/keys.ts (noble), which tests cross-check on vectors.
  */
 import { type KeyObject, createPublicKey, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
-import { Alg, p256Uncompressed } from '../../protocols/index.js';
+// keys.js, not index.js: every verify worker loads this file, and needs none of the rest of protocols/
+import { Alg, p256Uncompressed } from '../../protocols/keys.js';
 
 const b64u = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64url');
 

@@ -9,7 +9,7 @@
  * precommit signatures (Ed25519) over voteSignBytes from validators holding more than
  * two thirds of the voting power.
  */
-import { decodeCanonicalCbor, encodeCbor } from './cbor.js';
+import { type CborLimits, decodeCanonicalCbor, encodeCbor } from './cbor.js';
 import { equalBytes } from './bytes.js';
 import { ProtocolError } from './errors.js';
 import type { Genesis } from './genesis.js';
@@ -68,10 +68,13 @@ const isUint = (v: unknown): v is number => typeof v === 'number' && Number.isSa
 const isHash = (v: unknown): v is Uint8Array => v instanceof Uint8Array && v.length === 32;
 const isStr = (v: unknown): v is string => typeof v === 'string';
 
+/** A header is a map of 7 scalars: nothing bigger is a header, wherever it comes from. */
+const HEADER_LIMITS: CborLimits = { maxItems: 15, maxDepth: 2 };
+
 export function decodeHeader(bytes: Uint8Array): BlockHeader {
   let m: unknown;
   try {
-    m = decodeCanonicalCbor(bytes);
+    m = decodeCanonicalCbor(bytes, HEADER_LIMITS);
   } catch (cause) {
     throw new ProtocolError('E_BLOCK_MALFORMED', `header is not deterministic CBOR`, { cause });
   }
@@ -92,10 +95,11 @@ export function encodeBlock(b: Block): Uint8Array {
   return encodeCbor([encodeHeader(b.header), b.txs]);
 }
 
-export function decodeBlock(bytes: Uint8Array): Block {
+/** `limits` bound the decode of a block from others (2 + its txs + 1 items, depth 3). */
+export function decodeBlock(bytes: Uint8Array, limits?: CborLimits): Block {
   let v: unknown;
   try {
-    v = decodeCanonicalCbor(bytes);
+    v = decodeCanonicalCbor(bytes, limits);
   } catch (cause) {
     throw new ProtocolError('E_BLOCK_MALFORMED', 'block is not deterministic CBOR', { cause });
   }
@@ -144,9 +148,10 @@ export function commitFromCbor(v: unknown): CommitCertificate {
   };
 }
 
-export function decodeCommit(bytes: Uint8Array): CommitCertificate {
+/** `limits` bound the decode of a commit from others (10 + 5 per signature items, depth 3). */
+export function decodeCommit(bytes: Uint8Array, limits?: CborLimits): CommitCertificate {
   try {
-    return commitFromCbor(decodeCanonicalCbor(bytes));
+    return commitFromCbor(decodeCanonicalCbor(bytes, limits));
   } catch (e) {
     if (e instanceof ProtocolError) throw e;
     throw new ProtocolError('E_BLOCK_MALFORMED', 'commit is not deterministic CBOR', { cause: e });

@@ -34,10 +34,80 @@ export function decodeCbor(bytes: Uint8Array): unknown {
 }
 
 /**
+ * Bounds on one decode, for input from others: a 4 MiB array of empty maps is 4 Mi
+ * items (each a JS object, ~1 GB of heap) in 4 MiB of bytes, so a size limit alone does
+ * not bound the work. `maxItems` counts every data item (RFC 8949 §2), containers and
+ * tags included; `maxDepth` is the deepest nesting, the top-level item being depth 1.
+ */
+export interface CborLimits {
+  readonly maxItems: number;
+  readonly maxDepth: number;
+}
+
+/**
+ * Walk the item heads of one CBOR item (RFC 8949 §3) without building anything, and say
+ * what breaks `limits` (or the framing), else undefined. Linear in the items visited and
+ * stops at the first fault, so it is cheap on any input. Definite lengths only (§4.2.1).
+ */
+export function cborLimitsProblem(bytes: Uint8Array, limits: CborLimits): string | undefined {
+  const n = bytes.length;
+  let at = 0;
+  let items = 0;
+  // Items still to read in each open container, innermost last.
+  const open: number[] = [];
+  for (;;) {
+    if (at >= n) return 'truncated';
+    const ib = bytes[at++]!;
+    const major = ib >> 5;
+    const ai = ib & 0x1f;
+    let arg: number;
+    if (ai < 24) arg = ai;
+    else if (ai <= 27) {
+      const len = 1 << (ai - 24);
+      if (at + len > n) return 'truncated';
+      arg = 0;
+      for (let i = 0; i < len; i++) arg = arg * 256 + bytes[at + i]!;
+      at += len;
+    } else return ai === 31 ? 'indefinite length' : 'reserved additional information';
+    if (++items > limits.maxItems) return `more than ${limits.maxItems} items`;
+    let children = 0;
+    if (major === 2 || major === 3) {
+      if (arg > n - at) return 'truncated';
+      at += arg;
+    } else if (major === 4 || major === 5) {
+      children = major === 5 ? arg * 2 : arg;
+      // Each item takes at least a byte: a length past the end is a lie, refused at once.
+      if (children > n - at) return 'truncated';
+    } else if (major === 6) children = 1;
+    if (children > 0) {
+      open.push(children);
+      if (open.length >= limits.maxDepth) return `nested deeper than ${limits.maxDepth}`;
+      continue;
+    }
+    // A leaf: close every container it completes.
+    while (open.length > 0) {
+      const left = open[open.length - 1]! - 1;
+      if (left > 0) {
+        open[open.length - 1] = left;
+        break;
+      }
+      open.pop();
+    }
+    if (open.length === 0) return undefined;
+  }
+}
+
+/**
  * Decode and require that the input is the deterministic encoding of what it decodes to
  * (RFC 8949 §4.2.1): re-encodes and compares, which also catches unsorted map keys.
+ * With `limits`, the item heads are checked against them first (cborLimitsProblem), so
+ * input from others costs no more than the limits allow.
  */
-export function decodeCanonicalCbor(bytes: Uint8Array): unknown {
+export function decodeCanonicalCbor(bytes: Uint8Array, limits?: CborLimits): unknown {
+  if (limits) {
+    const problem = cborLimitsProblem(bytes, limits);
+    if (problem) throw new TypeError(`CBOR refused before decoding: ${problem}`);
+  }
   const value = decodeCbor(bytes);
   const again = encodeCbor(value);
   if (again.length !== bytes.length || !again.every((b, i) => b === bytes[i])) {

@@ -10,8 +10,28 @@
  * batched so that one signed envelope carries many readings.
  */
 import {
-  type Block, ProtocolError, VoteType, decodeBlock, decodeCanonicalCbor, encodeCbor, fromHex, headerHash, toHex, voteSignBytes,
+  type Block, type CborLimits, ProtocolError, VoteType, cborLimitsProblem, decodeBlock, decodeCanonicalCbor, encodeCbor, fromHex,
+  headerHash, toHex, voteSignBytes,
 } from '../../protocols/index.js';
+
+/**
+ * Bounds on decoding what a peer sent, checked on the item heads before anything is built
+ * (a signed envelope does not make its body small: issue 18). A block over the wire has
+ * at most 2^17 transactions (8 MiB envelopes, no transaction is under 64 bytes); a commit
+ * at most 2^12 signatures.
+ */
+export const PEER_LIMITS = {
+  message: { maxItems: 16, maxDepth: 2 },
+  block: { maxItems: 3 + 2 ** 17, maxDepth: 3 },
+  commit: { maxItems: 10 + 5 * 2 ** 12, maxDepth: 4 },
+  sync: { maxItems: 5, maxDepth: 2 },
+} as const satisfies Record<string, CborLimits>;
+
+const bounded = (b: Uint8Array, limits: CborLimits, what: string): Uint8Array => {
+  const problem = cborLimitsProblem(b, limits);
+  if (problem) throw new ProtocolError('E_P2P_MALFORMED', `${what}: ${problem}`);
+  return b;
+};
 
 export interface SignedProposal {
   readonly t: 'proposal';
@@ -72,7 +92,7 @@ const str = (v: unknown, f: string): string => {
 export function decodePeerMessage(b: Uint8Array): PeerMessage {
   let m: unknown;
   try {
-    m = decodeCanonicalCbor(b);
+    m = decodeCanonicalCbor(b, PEER_LIMITS.message);
   } catch (cause) {
     throw new ProtocolError('E_P2P_MALFORMED', 'not deterministic CBOR', { cause });
   }
@@ -81,7 +101,7 @@ export function decodePeerMessage(b: Uint8Array): PeerMessage {
   if (t === 'status') return { t, height: uint(m.get('height'), 'height') };
   if (t === 'proposal') {
     const blockBytes = bytes(m.get('block'), 'block');
-    const block = decodeBlock(blockBytes);
+    const block = decodeBlock(blockBytes, PEER_LIMITS.block);
     const validRound = m.get('validRound');
     if (typeof validRound !== 'number' || !Number.isSafeInteger(validRound) || validRound < -1) throw bad('validRound must be an integer >= -1');
     return {
@@ -109,7 +129,7 @@ export const encodeTxBatch = (txs: readonly Uint8Array[]): Uint8Array => encodeC
 
 /** A gossip batch: a non-empty array of transaction byte strings, in order. */
 export function decodeTxBatch(b: Uint8Array): Uint8Array[] {
-  const v = decodeCanonicalCbor(b);
+  const v = decodeCanonicalCbor(b, { maxItems: 1 + MAX_GOSSIP_BATCH, maxDepth: 2 });
   if (!Array.isArray(v) || v.length === 0 || v.length > MAX_GOSSIP_BATCH) throw bad(`gossip must be an array of 1..${MAX_GOSSIP_BATCH} transactions`);
   for (const t of v) if (!(t instanceof Uint8Array)) throw bad('every gossiped transaction must be a bstr');
   return v as Uint8Array[];
@@ -118,15 +138,19 @@ export function decodeTxBatch(b: Uint8Array): Uint8Array[] {
 /** Sync: request and answer. */
 export const encodeSyncRequest = (height: number): Uint8Array => encodeCbor({ t: 'block', height });
 export function decodeSyncRequest(b: Uint8Array): number {
-  const m = decodeCanonicalCbor(b);
+  const m = decodeCanonicalCbor(b, PEER_LIMITS.sync);
   if (!(m instanceof Map) || m.get('t') !== 'block') throw bad('not a block request');
   return uint(m.get('height'), 'height');
 }
 export const encodeSyncAnswer = (a: { block: Uint8Array; commit: Uint8Array } | undefined): Uint8Array =>
   encodeCbor(a ? { block: a.block, commit: a.commit } : { missing: true });
+/** The block and commit come back checked against PEER_LIMITS, so decoding them next is bounded. */
 export function decodeSyncAnswer(b: Uint8Array): { block: Uint8Array; commit: Uint8Array } | undefined {
-  const m = decodeCanonicalCbor(b);
+  const m = decodeCanonicalCbor(b, PEER_LIMITS.sync);
   if (!(m instanceof Map)) throw bad('sync answer must be a map');
   if (m.get('missing') === true) return undefined;
-  return { block: bytes(m.get('block'), 'block'), commit: bytes(m.get('commit'), 'commit') };
+  return {
+    block: bounded(bytes(m.get('block'), 'block'), PEER_LIMITS.block, 'block'),
+    commit: bounded(bytes(m.get('commit'), 'commit'), PEER_LIMITS.commit, 'commit'),
+  };
 }

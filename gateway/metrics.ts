@@ -8,6 +8,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { ALL_REASON_CODES, type ReasonCode, type Transport } from '../protocols/index.js';
 import type { NodeMetrics } from '../ledger-node/metrics.js';
+import { P2P_DROP_REASONS } from '../ledger-node/p2p/errors.js';
 import type { BridgeMetrics } from '../bridge/mqtt/metrics.js';
 import type { StanzaRefusal, XmppMetrics, XmppState } from '../bridge/xmpp/metrics.js';
 
@@ -64,7 +65,7 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
     for (const r of ALL_REASON_CODES) this.rejected.inc({ reason: r }, 0);
     for (const step of ['propose', 'prevote', 'precommit']) this.timeouts.inc({ step }, 0);
     for (const type of ['proposal', 'prevote', 'precommit']) this.votes.inc({ type }, 0);
-    for (const r of ['E_P2P_MALFORMED', 'E_P2P_UNKNOWN_PEER', 'E_P2P_BAD_SIGNATURE', 'E_P2P_WRONG_CHAIN', 'E_P2P_TOO_LARGE', 'E_P2P_DISCONNECTED']) {
+    for (const r of P2P_DROP_REASONS) {
       this.droppedReasons.add(r);
       this.dropped.inc({ reason: r }, 0);
     }

@@ -4,7 +4,7 @@
 import type { BlockHeader, CommitCertificate, Genesis, IntakePort, Receipt, SubmitResult } from '../protocols/index.js';
 import type { NodeMetrics } from './metrics.js';
 import type { Timeouts } from './consensus/types.js';
-import type { Transport } from './p2p/transport.js';
+import type { Carrier } from './p2p/carrier.js';
 
 export interface Logger {
   debug(obj: object | string, msg?: string): void;
@@ -40,8 +40,11 @@ export interface NodeOptions {
    * more than one validator or this node is an observer; a lone validator needs none.
    */
   readonly nats?: NatsOptions;
-  /** A ready transport instead of NATS (in-process tests); takes precedence over `nats`. */
-  readonly transport?: Transport;
+  /**
+   * A carrier instead of NATS (in-process tests, ledger-node/p2p/memory.ts); takes
+   * precedence over `nats`. The node runs its peer layer over it as over NATS.
+   */
+  readonly carrier?: Carrier;
   /** Consensus round timeouts (ms); defaults suit a LAN or one machine. */
   readonly timeouts?: Timeouts;
   readonly metrics?: NodeMetrics;
@@ -56,6 +59,10 @@ export interface NatsOptions {
   readonly tls?: { caFile?: string; certFile?: string; keyFile?: string };
   /** Use only `servers`, not the addresses the cluster advertises (NATS behind a proxy or NAT). */
   readonly ignoreClusterUpdates?: boolean;
+  /** Dialling backoff, ms: first wait (and nats.js's wait per server) and longest wait. Defaults 500 and 30000. */
+  readonly reconnect?: { readonly minMs?: number; readonly maxMs?: number };
+  /** Peer envelopes dated further than this from our clock are refused, ms. Default 30000. */
+  readonly messageWindowMs?: number;
 }
 
 export interface NodeStatus {

@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import {
   type Genesis, ProtocolError, type Receipt, type SubmitResult, TxType, decodeBlock, decodeCommit, headerHash,
-  decodeKey, decodeTx, equalBytes, genesisHash, type SignedTx, inclusionProof, toHex,
+  decodeTx, equalBytes, genesisHash, type SignedTx, inclusionProof, toHex,
 } from '../protocols/index.js';
 import type { LedgerApi, Logger, MeterView, NodeOptions, NodeStatus, ReadingView, StoredBlock } from './api.js';
 import { silentLogger } from './api.js';
@@ -17,8 +17,9 @@ import { Mempool } from './mempool.js';
 import { noopMetrics } from './metrics.js';
 import { ChainWriter, type Head } from './chain.js';
 import { ConsensusDriver } from './consensus/driver.js';
-import { NatsTransport } from './p2p/nats.js';
-import type { Transport } from './p2p/transport.js';
+import { openNatsPeerLayer } from './p2p/nats.js';
+import { PeerLayer, type PeerLayerOptions, peerKeysOf } from './p2p/peers.js';
+import type { PeerTransport } from './p2p/transport.js';
 import { SignatureCache, type TxContext, verifyTxSignature } from './validate.js';
 import { MeterRateLimiter } from './ratelimit.js';
 import { Registry } from './registry.js';
@@ -43,7 +44,7 @@ export class LedgerNode implements LedgerApi {
     private readonly writer: ChainWriter,
     private readonly driver: ConsensusDriver,
     private readonly verifier: SignatureVerifier,
-    private readonly transport: Transport | undefined,
+    private readonly transport: PeerTransport | undefined,
     private readonly nodeId: string,
     private readonly isValidator: boolean,
     private readonly logger: Logger,
@@ -62,12 +63,12 @@ export class LedgerNode implements LedgerApi {
     const asObserver = genesis.observers?.find((o) => o.publicKey === pk);
     const nodeId = asValidator?.id ?? asObserver?.id;
     if (nodeId === undefined) throw new ProtocolError('E_NOT_IN_GENESIS', `${paths.validatorKey} is the key of no validator or observer in genesis`);
-    if ((genesis.validators.length > 1 || asObserver) && !opts.nats && !opts.transport) {
+    if ((genesis.validators.length > 1 || asObserver) && !opts.nats && !opts.carrier) {
       throw new ProtocolError('E_NO_PEERS', `this chain has ${genesis.validators.length} validators${asObserver ? ' and this node is an observer' : ''}: configure nats.servers to reach the others`);
     }
 
     const store = await LedgerStore.open(paths.store);
-    let transport: Transport | undefined;
+    let transport: PeerTransport | undefined;
     let wal: WriteAheadLog | undefined;
     try {
       // Opened under the store's lock: one process owns both.
@@ -116,15 +117,20 @@ export class LedgerNode implements LedgerApi {
       const recovered = await recoverWriteAhead(store, wal, opened.segments, registry, operators, txctx, logger);
       mempool.restore(recovered.entries, recovered.nextNo);
 
-      if (opts.transport) {
-        transport = opts.transport;
+      const peer: PeerLayerOptions = {
+        chainId: genesis.chainId, nodeId, nodeKey: key.privateKey, peers: peerKeysOf(genesis), logger,
+        ...(opts.nats?.messageWindowMs !== undefined ? { windowMs: opts.nats.messageWindowMs } : {}),
+        metrics: { connected: (up) => metrics.natsConnected(up), messageDropped: (reason) => metrics.peerMessageDropped(reason) },
+      };
+      if (opts.carrier) {
+        transport = new PeerLayer(opts.carrier, peer);
       } else if (opts.nats) {
-        const peers = [...genesis.validators, ...(genesis.observers ?? [])].map((v) => ({ id: v.id, publicKey: decodeKey(v).publicKey }));
-        transport = await NatsTransport.connect({
-          ...opts.nats, chainId: genesis.chainId, nodeId, nodeKey: key.privateKey, peers, logger,
-          metrics: { connected: (up) => metrics.natsConnected(up), messageDropped: (reason) => metrics.peerMessageDropped(reason) },
-        });
-        metrics.natsConnected(transport.connected());
+        const n = opts.nats;
+        transport = (await openNatsPeerLayer({
+          servers: n.servers, name: `meterledger/${genesis.chainId}/${nodeId}`, logger,
+          ...(n.auth ? { auth: n.auth } : {}), ...(n.tls ? { tls: n.tls } : {}), ...(n.reconnect ? { reconnect: n.reconnect } : {}),
+          ...(n.ignoreClusterUpdates ? { ignoreClusterUpdates: true } : {}),
+        }, peer)).layer;
       }
       const writer = new ChainWriter(genesis, head, store, registry, mempool, intake, metrics, logger);
       metrics.chainHeight(head.height);
@@ -150,7 +156,7 @@ export class LedgerNode implements LedgerApi {
       logger.info({ chainId: genesis.chainId, height: head.height, node: nodeId, role: asValidator ? 'validator' : 'observer' }, 'ledger node open');
       return node;
     } catch (e) {
-      await transport?.close().catch(() => {});
+      await (transport ?? opts.carrier)?.close().catch(() => {});
       await wal?.close().catch(() => {});
       await store.close().catch(() => {});
       throw e;

@@ -16,3 +16,4 @@ export * from './receipt.js';
 export * from './mqtt.js';
 export * from './intake.js';
 export * from './confidential/index.js';
+export * from './p2p.js';

@@ -20,7 +20,7 @@ import { KeyObjectCache, nativeSign, nativeVerify } from '../crypto/native.js';
 import type { Intake } from '../intake.js';
 import type { Mempool } from '../mempool.js';
 import type { NodeMetrics } from '../metrics.js';
-import type { Transport } from '../p2p/transport.js';
+import type { PeerTransport } from '../p2p/transport.js';
 import type { Registry } from '../registry.js';
 import { type MeterRecord, applyTx, requiredSigner } from '../rules.js';
 import type { LedgerStore } from '../store/store.js';
@@ -95,7 +95,7 @@ export class ConsensusDriver {
     private readonly registry: Registry,
     private readonly intake: Intake,
     private readonly txctx: TxContext,
-    private readonly transport: Transport | undefined,
+    private readonly transport: PeerTransport | undefined,
     private readonly metrics: NodeMetrics,
     private readonly logger: Logger,
   ) {

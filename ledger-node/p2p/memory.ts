@@ -1,57 +1,57 @@
 /**
- * An in-process network of Transports, for fast tests of the node's consensus driver.
- * Delivery is asynchronous (setImmediate, or a timer with `delayMs`), payloads are copied,
- * and cut(nodeId) isolates a node the way a lost NATS link does: what it sends and what
- * is sent to it is dropped, its requests fail with E_P2P_DISCONNECTED, and it reports
- * connected() === false until heal(nodeId). No signatures: every node here is trusted.
+ * An in-process network of carriers, for fast tests and the simulation: the peer layer
+ * (./peers.ts) runs over it exactly as over NATS, signatures and all. Delivery is
+ * asynchronous (setImmediate, a timer with `delayMs`, or the injected `schedule`),
+ * data is copied, a node never receives its own publishes (NATS noEcho), and cut(nodeId)
+ * isolates a node the way a lost NATS link does: what it sends and what is sent to it is
+ * dropped, publishing throws E_P2P_DISCONNECTED, and connected() is false until heal(nodeId).
  */
-import { P2pCode, P2pError } from './envelope.js';
-import type { BroadcastKind, Transport } from './transport.js';
+import type { Carrier, Reply } from './carrier.js';
+import { P2pCode, P2pError } from './errors.js';
 
-type MessageHandler = (from: string, kind: BroadcastKind, payload: Uint8Array) => void;
-type RequestHandler = (from: string, payload: Uint8Array) => Promise<Uint8Array>;
+type Handler = (data: Uint8Array, reply: Reply | undefined) => void;
 
 export interface MemoryNetworkOptions {
   /** Delivery delay, ms; 0 (default) delivers on the next setImmediate. */
   readonly delayMs?: number;
+  /** Run `fn` later (a simulation's virtual time); replaces delayMs. */
+  readonly schedule?: (fn: () => void) => void;
 }
 
 export class MemoryNetwork {
-  private readonly nodes = new Map<string, MemoryTransport>();
+  private readonly nodes = new Map<string, MemoryCarrier>();
   private readonly isolated = new Set<string>();
 
   constructor(private readonly opts: MemoryNetworkOptions = {}) {}
 
-  /** A new transport for `nodeId` (after a close, the id may be used again, like a restart). */
-  transport(nodeId: string): MemoryTransport {
-    if (this.nodes.has(nodeId)) throw new Error(`node "${nodeId}" already has an open transport`);
-    const t = new MemoryTransport(nodeId, this);
-    this.nodes.set(nodeId, t);
-    return t;
+  /** A new carrier for `nodeId` (after a close, the id may be used again, like a restart). */
+  carrier(nodeId: string): MemoryCarrier {
+    if (this.nodes.has(nodeId)) throw new Error(`node "${nodeId}" already has an open carrier`);
+    const c = new MemoryCarrier(nodeId, this);
+    this.nodes.set(nodeId, c);
+    return c;
   }
 
   /** Isolate a node from everyone (a partition of one). */
   cut(nodeId: string): void {
+    if (this.isolated.has(nodeId)) return;
     this.isolated.add(nodeId);
+    this.nodes.get(nodeId)?.changed();
   }
 
   heal(nodeId: string): void {
-    this.isolated.delete(nodeId);
+    if (!this.isolated.delete(nodeId)) return;
+    this.nodes.get(nodeId)?.changed();
   }
 
   isCut(nodeId: string): boolean {
     return this.isolated.has(nodeId);
   }
 
-  /** @internal */
-  node(id: string): MemoryTransport | undefined {
-    return this.nodes.get(id);
-  }
-
-  /** @internal Other open, reachable nodes as seen from `from`. */
-  reachableFrom(from: string): MemoryTransport[] {
+  /** @internal Other open, reachable carriers subscribed to `subject`, as seen from `from`. */
+  subscribers(from: string, subject: string): MemoryCarrier[] {
     if (this.isolated.has(from)) return [];
-    return [...this.nodes.values()].filter((n) => n.nodeId !== from && !this.isolated.has(n.nodeId));
+    return [...this.nodes.values()].filter((n) => n.nodeId !== from && !this.isolated.has(n.nodeId) && n.listens(subject));
   }
 
   /** @internal */
@@ -60,115 +60,117 @@ export class MemoryNetwork {
   }
 
   /** @internal */
-  remove(t: MemoryTransport): void {
-    if (this.nodes.get(t.nodeId) === t) this.nodes.delete(t.nodeId);
+  remove(c: MemoryCarrier): void {
+    if (this.nodes.get(c.nodeId) === c) this.nodes.delete(c.nodeId);
   }
 
   /** @internal */
   later(fn: () => void): void {
+    if (this.opts.schedule) return this.opts.schedule(fn);
     const d = this.opts.delayMs ?? 0;
     if (d > 0) setTimeout(fn, d);
     else setImmediate(fn);
   }
 }
 
-export class MemoryTransport implements Transport {
-  /** @internal */
-  readonly handlers: MessageHandler[] = [];
-  /** @internal */
-  requestHandler: RequestHandler | undefined;
-  private readonly pending = new Set<(err: P2pError) => void>();
+const copy = (b: Uint8Array): Uint8Array => new Uint8Array(b); // not slice(): a Buffer's slice is a view
+
+export class MemoryCarrier implements Carrier {
+  private readonly subs = new Map<string, Handler[]>();
+  private readonly listeners: ((up: boolean) => void)[] = [];
   private closed = false;
+  private wasUp = true;
 
   constructor(
     readonly nodeId: string,
     private readonly net: MemoryNetwork,
   ) {}
 
-  broadcast(kind: BroadcastKind, payload: Uint8Array): void {
+  /** @internal */
+  listens(subject: string): boolean {
+    return !this.closed && this.subs.has(subject);
+  }
+
+  /** @internal The network cut or healed us. */
+  changed(): void {
+    const up = this.connected();
+    if (up === this.wasUp) return;
+    this.wasUp = up;
+    for (const l of this.listeners) l(up);
+  }
+
+  /** @internal Hand `data` to our handlers of `subject`; a handler's fault is its own, as with NATS. */
+  deliver(subject: string, data: Uint8Array, reply: Reply | undefined): void {
     if (this.closed) return;
-    for (const peer of this.net.reachableFrom(this.nodeId)) {
-      const copy = new Uint8Array(payload); // not slice(): a Buffer's slice is a view
+    for (const h of this.subs.get(subject) ?? []) {
+      try {
+        h(copy(data), reply);
+      } catch {
+        /* as with NATS */
+      }
+    }
+  }
+
+  private usable(): void {
+    if (this.closed) throw new P2pError(P2pCode.CLOSED, 'carrier closed');
+    if (this.net.isCut(this.nodeId)) throw new P2pError(P2pCode.DISCONNECTED, `${this.nodeId} is cut off`);
+  }
+
+  publish(subject: string, data: Uint8Array): void {
+    this.usable();
+    for (const peer of this.net.subscribers(this.nodeId, subject)) {
+      const d = copy(data);
       this.net.later(() => {
-        if (!this.net.linked(this.nodeId, peer.nodeId)) return; // cut while in flight
-        for (const h of peer.handlers) {
-          try {
-            h(this.nodeId, kind, copy);
-          } catch {
-            // a handler's fault is its own, as with NATS
-          }
-        }
+        if (this.net.linked(this.nodeId, peer.nodeId)) peer.deliver(subject, d, undefined); // else cut while in flight
       });
     }
   }
 
-  onMessage(handler: MessageHandler): void {
-    this.handlers.push(handler);
+  subscribe(subject: string, onMessage: Handler): void {
+    const list = this.subs.get(subject) ?? [];
+    list.push(onMessage);
+    this.subs.set(subject, list);
   }
 
-  onRequest(handler: RequestHandler): void {
-    this.requestHandler = handler;
-  }
-
-  request(to: string | undefined, payload: Uint8Array, timeoutMs: number): Promise<{ from: string; payload: Uint8Array }> {
-    if (this.closed) return Promise.reject(new P2pError(P2pCode.CLOSED, 'transport closed'));
-    if (to === this.nodeId) return Promise.reject(new P2pError(P2pCode.UNKNOWN_PEER, 'cannot request from ourselves'));
-    if (this.net.isCut(this.nodeId)) return Promise.reject(new P2pError(P2pCode.DISCONNECTED, `${this.nodeId} is cut off`));
-    const targets = this.net.reachableFrom(this.nodeId).filter((p) => (to === undefined || p.nodeId === to) && p.requestHandler);
-
-    return new Promise((resolve, reject) => {
-      let done = false;
-      const finish = (err: P2pError | undefined, value?: { from: string; payload: Uint8Array }): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        this.pending.delete(fail);
-        if (err) reject(err);
-        else resolve(value!);
-      };
-      const fail = (err: P2pError): void => finish(err);
-      const timer = setTimeout(() => finish(new P2pError(P2pCode.TIMEOUT, `no answer within ${timeoutMs} ms`)), timeoutMs);
-      this.pending.add(fail);
-      // Like NATS: nobody listening is known at once; a silent or failing peer costs the timeout.
-      if (targets.length === 0) return this.net.later(() => finish(new P2pError(P2pCode.NO_RESPONDERS, `nobody serves ${to ?? 'requests'}`)));
-      for (const peer of targets) {
-        const copy = new Uint8Array(payload); // not slice(): a Buffer's slice is a view
+  request(subject: string, data: Uint8Array, onAnswer: (data: Uint8Array) => void, onNoResponders: () => void): () => void {
+    this.usable();
+    let ended = false;
+    const targets = this.net.subscribers(this.nodeId, subject);
+    // Like NATS: nobody listening is known at once; a silent peer costs the requester's timeout.
+    if (targets.length === 0) {
+      this.net.later(() => {
+        if (!ended) onNoResponders();
+      });
+    }
+    for (const peer of targets) {
+      const d = copy(data);
+      const reply: Reply = (answer) => {
+        const a = copy(answer);
         this.net.later(() => {
-          const handler = peer.requestHandler;
-          if (!handler || !this.net.linked(this.nodeId, peer.nodeId)) return;
-          Promise.resolve()
-            .then(() => handler(this.nodeId, copy))
-            .then(
-            (answer) => {
-              const a = new Uint8Array(answer);
-              this.net.later(() => {
-                if (this.net.linked(this.nodeId, peer.nodeId)) finish(undefined, { from: peer.nodeId, payload: a });
-              });
-            },
-            () => {},
-          );
+          if (!ended && !this.closed && this.net.linked(this.nodeId, peer.nodeId)) onAnswer(a);
         });
-      }
-    });
-  }
-
-  /** Nodes reachable right now (an in-process link has no silence to wait out). */
-  peers(_withinMs?: number): string[] {
-    if (this.closed) return [];
-    return this.net
-      .reachableFrom(this.nodeId)
-      .map((p) => p.nodeId)
-      .sort();
+      };
+      this.net.later(() => {
+        if (this.net.linked(this.nodeId, peer.nodeId)) peer.deliver(subject, d, reply);
+      });
+    }
+    return () => {
+      ended = true;
+    };
   }
 
   connected(): boolean {
     return !this.closed && !this.net.isCut(this.nodeId);
   }
 
+  onConnectionChange(listener: (up: boolean) => void): void {
+    this.listeners.push(listener);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.net.remove(this);
-    for (const fail of this.pending) fail(new P2pError(P2pCode.CLOSED, 'transport closed'));
+    this.changed();
   }
 }

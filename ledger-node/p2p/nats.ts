@@ -1,204 +1,212 @@
 /**
- * The NATS adapter of the Transport interface: the only code in the node that touches
- * the network between gateways (cometbft's reactor edge). NATS carries bytes; trust comes
- * from the signed envelopes (./envelope.ts), so a NATS operator can drop, delay or replay
- * messages but not forge them.
+ * The NATS carrier: the only code in the node that touches the network between gateways
+ * (cometbft's reactor edge). It moves bytes on subjects and nothing more; trust comes
+ * from the peer layer above it (./peers.ts), so a NATS operator can drop or delay
+ * messages but not forge or replay them.
  *
- * Subjects, per chain (a '.' in a chain or node id becomes '_', since '.' separates NATS
- * subject tokens; two ids that then collide only share a subject: the chain id and sender
- * inside the signed body are still checked, so nothing is misattributed):
- *   ml.<chain>.consensus       broadcast, kind 'consensus'
- *   ml.<chain>.tx              broadcast, kind 'tx'
- *   ml.<chain>.status          heartbeat every 2 s, kind 'status' (keeps peers() honest)
- *   ml.<chain>.sync            request to any peer, kind 'sync-req'; every peer with a
- *                              request handler answers, the first valid answer wins
- *   ml.<chain>.sync.<node>     request to one peer
- * Answers go to the requester's own inbox as kind 'sync-res' with payload
- * CBOR [sha256(request envelope), answer], binding each answer to its request so an old
- * signed answer cannot be replayed as a new one.
+ * It never gives up: a gateway started while NATS is unreachable opens anyway (its meters
+ * deliver durably meanwhile) and joins when a server answers, dialling with a backoff
+ * from reconnect.minMs to reconnect.maxMs and saying so in the log at most once a minute.
+ * Only a server that refuses our credentials, or a certificate we refuse, on the first
+ * contact fails open(): that is a configuration to fix, not an outage to wait out.
+ *
+ * Answers to our requests come on one inbox subscription, `<inbox>.*`, one token per
+ * request: an answer for a token nobody waits on is dropped before any work.
  */
-import { type KeyObject, createHash, createPublicKey } from 'node:crypto';
 import {
-  type ConnectionOptions,
-  type Msg,
-  type NatsConnection,
-  type NatsError,
-  type Subscription,
-  ErrorCode,
-  Events,
-  connect,
-  createInbox,
-  nkeyAuthenticator,
+  type ConnectionOptions, type Msg, type NatsConnection, type NatsError, type Subscription,
+  ErrorCode, Events, connect, createInbox, nkeyAuthenticator,
 } from 'nats';
-import { CHAIN_ID_PATTERN, decodeCanonicalCbor, encodeCbor, equalBytes } from '../../protocols/index.js';
-import {
-  type EnvelopeKind,
-  type OpenedEnvelope,
-  MAX_ENVELOPE_BYTES,
-  P2pCode,
-  P2pError,
-  openEnvelope,
-  peerKeyObjects,
-  sealEnvelope,
-} from './envelope.js';
-import type { BroadcastKind, PeerKey, Transport } from './transport.js';
+import { MAX_PEER_ENVELOPE_BYTES } from '../../protocols/index.js';
+import type { Carrier, Reply } from './carrier.js';
+import { P2pCode, P2pError } from './errors.js';
+import { type P2pLogger, PeerLayer, type PeerLayerOptions, noopLogger } from './peers.js';
+import { redactUrls, splitCredentials } from './redact.js';
 
-export interface P2pLogger {
-  debug(o: object | string, m?: string): void;
-  info(o: object | string, m?: string): void;
-  warn(o: object | string, m?: string): void;
-  error(o: object | string, m?: string): void;
-}
+export type NatsAuth = { user: string; pass: string } | { token: string } | { nkeySeed: string };
 
-export interface P2pMetrics {
-  connected(up: boolean): void;
-  /** `reason` is a P2pCode (E_P2P_BAD_SIGNATURE, E_P2P_DISCONNECTED, ...). */
-  messageDropped(reason: string): void;
-}
-
-export interface NatsTransportOptions {
-  /** e.g. ['nats://127.0.0.1:4222']; give every server of the cluster. */
-  readonly servers: string[];
-  readonly chainId: string;
-  readonly nodeId: string;
-  /** Ed25519 private key (loadKeyFile(...).privateKey). */
-  readonly nodeKey: KeyObject;
-  /** Every validator and observer of genesis (may include ourselves). */
-  readonly peers: readonly PeerKey[];
-  readonly auth?: { user: string; pass: string } | { token: string } | { nkeySeed: string };
+export interface NatsCarrierOptions {
+  /** e.g. ['nats://127.0.0.1:4222']; give every server of the cluster. Credentials in a URL are used when `auth` is absent. */
+  readonly servers: readonly string[];
+  /** Shown by the server's monitoring: meterledger/<chain>/<node>. */
+  readonly name: string;
+  readonly auth?: NatsAuth;
   readonly tls?: { caFile?: string; certFile?: string; keyFile?: string };
-  readonly logger?: P2pLogger;
-  readonly metrics?: P2pMetrics;
   /**
    * Use only `servers`, not the client URLs the cluster gossips. Set it when servers
    * are reached through NAT or a proxy, where the addresses they advertise are wrong.
    */
   readonly ignoreClusterUpdates?: boolean;
-  /** How long connect() keeps retrying unreachable servers, ms (default 0: one pass). */
-  readonly connectTimeoutMs?: number;
-  /** Wait between reconnect attempts to one server, ms (default 500, plus up to 100 jitter). */
-  readonly reconnectTimeWaitMs?: number;
+  /**
+   * minMs: wait between attempts on one server while nats.js reconnects, and the first
+   * wait of our own dialling (before the first connection, or after nats.js gave up);
+   * that doubles up to maxMs. Defaults 500 and 30,000.
+   */
+  readonly reconnect?: { readonly minMs?: number; readonly maxMs?: number };
   /** Client pings; a link silent for about 2 intervals counts as dead (default 5000). */
   readonly pingIntervalMs?: number;
-  /** Heartbeat period on ml.<chain>.status, ms (default 2000). */
-  readonly heartbeatMs?: number;
+  /** How often dialling says NATS is still unreachable, ms (default 60,000). */
+  readonly logEveryMs?: number;
+  readonly logger?: P2pLogger;
 }
 
-const noopLogger: P2pLogger = { debug() {}, info() {}, warn() {}, error() {} };
-const noopMetrics: P2pMetrics = { connected() {}, messageDropped() {} };
-
-/** One subject token for a chain or node id: NATS uses '.' as the token separator. */
-export const subjectToken = (id: string): string => id.replaceAll('.', '_');
-
-export function natsSubjects(chainId: string) {
-  const base = `ml.${subjectToken(chainId)}`;
-  return {
-    consensus: `${base}.consensus`,
-    tx: `${base}.tx`,
-    status: `${base}.status`,
-    sync: `${base}.sync`,
-    syncTo: (nodeId: string) => `${base}.sync.${subjectToken(nodeId)}`,
-  } as const;
+interface Waiting {
+  readonly onAnswer: (data: Uint8Array) => void;
+  readonly onNoResponders: () => void;
 }
 
-const sha256 = (b: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(b).digest());
-const codeOf = (e: unknown): string => (e instanceof P2pError ? e.code : P2pCode.MALFORMED);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+type Handler = (data: Uint8Array, reply: Reply | undefined) => void;
 
-type MessageHandler = (from: string, kind: BroadcastKind, payload: Uint8Array) => void;
-type RequestHandler = (from: string, payload: Uint8Array) => Promise<Uint8Array>;
+const AUTH_CODES = new Set<string>([ErrorCode.AuthorizationViolation, ErrorCode.AuthenticationExpired, ErrorCode.BadAuthentication, ErrorCode.AuthenticationTimeout]);
+const TLS_CAUSE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL/;
 
-export class NatsTransport implements Transport {
-  readonly nodeId: string;
-  private readonly chainId: string;
-  private readonly subjects: ReturnType<typeof natsSubjects>;
+/** Why a connection attempt failed, as ours to act on: 'auth' and 'tls' are configuration. */
+function failureKind(e: unknown): 'auth' | 'tls' | 'unreachable' {
+  const code = (e as NatsError).code;
+  if (AUTH_CODES.has(code)) return 'auth';
+  const cause = ((e as { chainedError?: { code?: string } }).chainedError?.code ?? (e as { cause?: { code?: string } }).cause?.code ?? '') as string;
+  if (code === ErrorCode.Tls || code === ErrorCode.ServerOptionNotAvailable || TLS_CAUSE.test(cause) || TLS_CAUSE.test(String(code))) return 'tls';
+  return 'unreachable';
+}
+
+const errText = (e: unknown): string => redactUrls(e instanceof Error ? e.message : String(e));
+
+export class NatsCarrier implements Carrier {
+  private nc: NatsConnection | undefined;
+  private readonly servers: string[];
+  private readonly auth: NatsAuth | undefined;
+  private readonly subs = new Map<string, Handler[]>();
+  private readonly waiting = new Map<string, Waiting>();
+  private readonly listeners: ((up: boolean) => void)[] = [];
+  private readonly inbox = createInbox();
   private readonly log: P2pLogger;
-  private readonly metrics: P2pMetrics;
-  private readonly handlers: MessageHandler[] = [];
-  private requestHandler: RequestHandler | undefined;
-  private readonly lastSeen = new Map<string, number>();
-  private readonly pending = new Set<(err: P2pError) => void>();
-  private heartbeat: NodeJS.Timeout | undefined;
+  private nextToken = 0;
   private up = false;
   private closing = false;
-  private redialing = false;
+  private dialing = false;
+  private wake: (() => void) | undefined;
 
-  private constructor(
-    private nc: NatsConnection,
-    private readonly opts: NatsTransportOptions,
-    private readonly peerKeys: ReadonlyMap<string, KeyObject>,
-  ) {
-    this.nodeId = opts.nodeId;
-    this.chainId = opts.chainId;
-    this.subjects = natsSubjects(opts.chainId);
+  private constructor(private readonly opts: NatsCarrierOptions) {
     this.log = opts.logger ?? noopLogger;
-    this.metrics = opts.metrics ?? noopMetrics;
+    const split = opts.servers.map(splitCredentials);
+    this.servers = split.map((s) => s.url);
+    const inUrls = split.flatMap((s) => (s.auth ? [JSON.stringify(s.auth)] : []));
+    if (new Set(inUrls).size > 1) throw new P2pError(P2pCode.CONFIG, 'servers: the URLs carry different credentials');
+    if (opts.auth && inUrls.length > 0) throw new P2pError(P2pCode.CONFIG, 'servers: credentials both in a URL and in the options; give them once');
+    this.auth = opts.auth ?? split.find((s) => s.auth)?.auth;
   }
 
   /**
-   * Connect, subscribe, and start the heartbeat. Fails with E_P2P_AUTH when a server
-   * refuses our credentials, E_P2P_CONNECT when none is reachable within
-   * connectTimeoutMs. Once connected, it reconnects on its own, forever.
+   * Connect if a server answers, else keep dialling in the background; either way the
+   * carrier is returned at once after the first pass over the servers. Throws P2pError
+   * E_P2P_AUTH or E_P2P_TLS when the first server reached refuses us or we refuse it.
    */
-  static async connect(opts: NatsTransportOptions): Promise<NatsTransport> {
-    checkOptions(opts);
-    const peerKeys = peerKeyObjects(opts.peers);
-    const nc = await connectWithRetry(opts);
-    const t = new NatsTransport(nc, opts, peerKeys);
+  static async open(opts: NatsCarrierOptions): Promise<NatsCarrier> {
+    if (!Array.isArray(opts.servers) || opts.servers.length === 0) throw new P2pError(P2pCode.CONFIG, 'servers: give at least one NATS URL');
+    const c = new NatsCarrier(opts);
+    let nc: NatsConnection;
     try {
-      await t.attach(nc);
-    } catch (err) {
-      t.closing = true;
-      await nc.close().catch(() => {});
-      throw err;
+      nc = await connect(c.connectionOptions());
+    } catch (e) {
+      const kind = failureKind(e);
+      const where = c.servers.join(', ');
+      if (kind === 'auth') throw new P2pError(P2pCode.AUTH, `NATS at ${where} refused our credentials (${(e as NatsError).code})`, { cause: e });
+      if (kind === 'tls') throw new P2pError(P2pCode.TLS, `TLS with NATS at ${where} failed: ${errText(e)}`, { cause: e });
+      c.log.warn({ servers: c.servers, err: errText(e) }, 'NATS not reachable; starting without it and dialling until it answers');
+      void c.dialForever();
+      return c;
     }
-    t.heartbeat = setInterval(() => t.sendHeartbeat(), opts.heartbeatMs ?? 2000);
-    t.heartbeat.unref();
-    return t;
+    try {
+      await c.attach(nc);
+    } catch (e) {
+      c.nc = undefined;
+      await nc.close().catch(() => {});
+      c.log.warn({ err: errText(e) }, 'NATS connection failed at once; dialling until one holds');
+      void c.dialForever();
+    }
+    return c;
+  }
+
+  private connectionOptions(): ConnectionOptions {
+    const o: ConnectionOptions = {
+      servers: this.servers,
+      name: this.opts.name,
+      // The server never echoes our own publishes back, and our own sync subscription never
+      // answers our own "any" request.
+      noEcho: true,
+      reconnect: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: this.opts.reconnect?.minMs ?? 500,
+      reconnectJitter: 100,
+      // Default is 2 min x 2 pings: a half-open TCP link would go unnoticed for minutes.
+      pingInterval: this.opts.pingIntervalMs ?? 5000,
+      maxPingOut: 2,
+      timeout: 5000,
+      // Not ignoreAuthErrorAbort: with it, a first connect with a wrong password never
+      // returns. Without it nats.js closes after two auth errors in a row: see lost().
+      ...(this.opts.ignoreClusterUpdates ? { ignoreClusterUpdates: true } : {}),
+    };
+    const a = this.auth;
+    if (a && 'user' in a) Object.assign(o, { user: a.user, pass: a.pass });
+    else if (a && 'token' in a) o.token = a.token;
+    else if (a && 'nkeySeed' in a) o.authenticator = nkeyAuthenticator(new TextEncoder().encode(a.nkeySeed));
+    if (this.opts.tls) {
+      const t: { caFile?: string; certFile?: string; keyFile?: string } = {};
+      if (this.opts.tls.caFile) t.caFile = this.opts.tls.caFile;
+      if (this.opts.tls.certFile) t.certFile = this.opts.tls.certFile;
+      if (this.opts.tls.keyFile) t.keyFile = this.opts.tls.keyFile;
+      o.tls = t;
+    }
+    return o;
   }
 
   /** Subscribe on a (new) connection and follow its state. */
   private async attach(nc: NatsConnection): Promise<void> {
     this.nc = nc;
     const max = nc.info?.max_payload ?? 0;
-    if (max < MAX_ENVELOPE_BYTES) {
-      this.log.warn({ maxPayload: max, want: MAX_ENVELOPE_BYTES }, 'NATS max_payload is below the envelope limit; set max_payload: 8MB on every server or large blocks will not pass');
+    if (max < MAX_PEER_ENVELOPE_BYTES) {
+      this.log.warn({ maxPayload: max, want: MAX_PEER_ENVELOPE_BYTES }, 'NATS max_payload is below the envelope limit; set max_payload: 8MB on every server or large blocks will not pass');
     }
-    const s = this.subjects;
-    this.subscribe(s.consensus, (m) => this.receive(m, 'consensus'));
-    this.subscribe(s.tx, (m) => this.receive(m, 'tx'));
-    this.subscribe(s.status, (m) => this.receive(m, 'status'));
-    this.subscribe(s.sync, (m) => void this.answer(m));
-    this.subscribe(s.syncTo(this.nodeId), (m) => void this.answer(m));
+    for (const subject of this.subs.keys()) this.natsSubscribe(nc, subject);
+    this.natsSubscribeInbox(nc);
     void this.watchStatus(nc);
     void nc.closed().then((err) => this.lost(nc, err));
     // The server has our subscriptions once it answers a PING.
     await nc.flush();
     this.setUp(true);
-    this.log.info({ server: nc.getServer(), chainId: this.chainId }, 'connected to NATS');
-    this.sendHeartbeat();
+    this.log.info({ server: nc.getServer() }, 'connected to NATS');
   }
 
   /**
-   * The connection closed and nats.js will not dial again: it gives up, despite infinite
-   * reconnects, after the same auth error twice in a row (a password being rotated, a
-   * server restarted with new accounts). We dial a fresh connection until close().
+   * Dial until connected or closed. For the first connection, and after nats.js closed
+   * for good: it gives up, despite infinite reconnects, after the same auth error twice in
+   * a row (a password being rotated, a server restarted with new accounts).
    */
-  private async lost(nc: NatsConnection, err: void | Error): Promise<void> {
-    if (nc !== this.nc || this.redialing) return;
-    this.setUp(false);
-    for (const reject of this.pending) reject(new P2pError(P2pCode.DISCONNECTED, 'NATS connection closed'));
-    if (this.closing) return;
-    this.log.error({ err }, 'NATS connection closed for good; dialling a new one');
-    this.redialing = true;
+  private async dialForever(): Promise<void> {
+    if (this.dialing) return;
+    this.dialing = true;
+    const minMs = this.opts.reconnect?.minMs ?? 500;
+    const maxMs = Math.max(minMs, this.opts.reconnect?.maxMs ?? 30_000);
+    const logEvery = this.opts.logEveryMs ?? 60_000;
+    let delay = minMs;
+    let attempts = 0;
+    let loggedAt = Date.now();
     try {
       while (!this.closing) {
-        await sleep(Math.max(1000, this.opts.reconnectTimeWaitMs ?? 500));
+        await this.pause(delay * (0.8 + 0.4 * Math.random()));
+        if (this.closing) return;
+        attempts++;
         let next: NatsConnection;
         try {
-          next = await connect(connectionOptions(this.opts));
+          next = await connect(this.connectionOptions());
         } catch (e) {
-          this.log.warn({ err: (e as Error).message }, 'NATS still unreachable or refusing us');
+          delay = Math.min(maxMs, delay * 2);
+          if (Date.now() - loggedAt >= logEvery) {
+            loggedAt = Date.now();
+            const refused = failureKind(e) !== 'unreachable';
+            this.log.warn({ servers: this.servers, attempts, retryMs: Math.round(delay), err: errText(e) },
+              refused ? 'NATS still refusing us; retrying' : 'NATS still unreachable; retrying');
+          }
           continue;
         }
         if (this.closing) {
@@ -207,31 +215,39 @@ export class NatsTransport implements Transport {
         }
         try {
           await this.attach(next);
+          if (attempts > 1) this.log.info({ attempts }, 'NATS reached after retrying');
           return;
         } catch (e) {
-          this.log.warn({ err: (e as Error).message }, 'new NATS connection failed at once');
+          this.log.warn({ err: errText(e) }, 'new NATS connection failed at once');
           await next.close().catch(() => {});
         }
       }
     } finally {
-      this.redialing = false;
+      this.dialing = false;
     }
   }
 
-  private subscribe(subject: string, onMsg: (m: Msg) => void): Subscription {
-    return this.nc.subscribe(subject, {
-      callback: (err: NatsError | null, m: Msg) => {
-        if (err) {
-          this.log.warn({ err, subject }, 'NATS subscription error');
-          return;
-        }
-        try {
-          onMsg(m);
-        } catch (e) {
-          this.log.error({ err: e, subject }, 'p2p handler failed'); // never throw into nats.js
-        }
-      },
+  /** Sleep, cut short by close(). */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        this.wake = undefined;
+        resolve();
+      };
     });
+  }
+
+  private lost(nc: NatsConnection, err: void | Error): void {
+    if (nc !== this.nc) return;
+    this.setUp(false);
+    if (this.closing) return;
+    this.log.error({ err: err ? errText(err) : undefined }, 'NATS connection closed for good; dialling a new one');
+    void this.dialForever();
   }
 
   private async watchStatus(nc: NatsConnection): Promise<void> {
@@ -245,13 +261,12 @@ export class NatsTransport implements Transport {
         case Events.Reconnect:
           this.setUp(true);
           this.log.info({ server: s.data }, 'reconnected to NATS');
-          this.sendHeartbeat();
           break;
         case Events.LDM:
           this.log.info({ server: s.data }, 'NATS server entering lame duck mode; will move to another');
           break;
         case Events.Error:
-          this.log.warn({ data: s.data, permission: s.permissionContext }, 'NATS async error');
+          this.log.warn({ data: redactUrls(String(s.data)), permission: s.permissionContext }, 'NATS async error');
           break;
         default:
           break;
@@ -262,276 +277,140 @@ export class NatsTransport implements Transport {
   private setUp(up: boolean): void {
     if (this.up === up) return;
     this.up = up;
-    this.metrics.connected(up);
+    for (const l of this.listeners) l(up);
   }
 
-  private drop(reason: string, detail: object, msg: string): void {
-    this.metrics.messageDropped(reason);
-    this.log.debug({ reason, ...detail }, msg);
-  }
-
-  /** Open an inbound envelope; on any fault count it, log at debug, and return undefined. */
-  private open(m: Msg, expect: EnvelopeKind): OpenedEnvelope | undefined {
-    let env: OpenedEnvelope;
-    try {
-      env = openEnvelope(m.data, this.chainId, this.peerKeys);
-    } catch (e) {
-      this.drop(codeOf(e), { subject: m.subject, err: (e as Error).message }, 'dropped inbound envelope');
-      return undefined;
-    }
-    if (env.from === this.nodeId) return undefined; // our own (noEcho makes this rare)
-    if (env.kind !== expect) {
-      this.drop(P2pCode.MALFORMED, { subject: m.subject, kind: env.kind, from: env.from }, 'envelope kind does not match its subject');
-      return undefined;
-    }
-    this.lastSeen.set(env.from, Date.now());
-    return env;
-  }
-
-  private receive(m: Msg, kind: 'consensus' | 'tx' | 'status'): void {
-    const env = this.open(m, kind);
-    if (!env || kind === 'status') return;
-    for (const h of this.handlers) {
-      try {
-        h(env.from, kind, env.payload);
-      } catch (e) {
-        this.log.error({ err: e, from: env.from, kind }, 'onMessage handler threw');
-      }
-    }
-  }
-
-  /** Serve a peer's request. No handler, or a failing one: stay silent, another peer may answer. */
-  private async answer(m: Msg): Promise<void> {
-    if (!m.reply) {
-      this.drop(P2pCode.MALFORMED, { subject: m.subject }, 'request without a reply subject');
-      return;
-    }
-    const env = this.open(m, 'sync-req');
-    const handler = this.requestHandler;
-    if (!env || !handler) return;
-    let answer: Uint8Array;
-    try {
-      answer = await handler(env.from, env.payload);
-    } catch (e) {
-      this.log.warn({ err: e, from: env.from }, 'onRequest handler failed; not answering');
-      return;
-    }
-    if (this.closing || this.nc.isClosed()) return;
-    try {
-      m.respond(this.seal('sync-res', encodeCbor([sha256(m.data), answer])));
-    } catch (e) {
-      this.drop(codeOf(e) === P2pCode.TOO_LARGE ? P2pCode.TOO_LARGE : P2pCode.DISCONNECTED, { err: (e as Error).message, to: env.from }, 'could not answer request');
-    }
-  }
-
-  private seal(kind: EnvelopeKind, payload: Uint8Array): Uint8Array {
-    return sealEnvelope(this.chainId, this.nodeId, this.opts.nodeKey, kind, payload, Date.now());
-  }
-
-  private sendHeartbeat(): void {
-    if (!this.up || this.closing) return;
-    try {
-      this.nc.publish(this.subjects.status, this.seal('status', new Uint8Array(0)));
-    } catch (e) {
-      this.log.debug({ err: (e as Error).message }, 'heartbeat not sent');
-    }
-  }
-
-  /**
-   * Best effort, like the network under it. While disconnected the envelope is dropped
-   * (and counted): nats.js 2.29 would queue it, but discards that queue when it dials
-   * again (ProtocolHandler.prepare -> resetOutbound), so it would be lost anyway.
-   * Consensus re-sends what matters after a reconnect.
-   */
-  broadcast(kind: BroadcastKind, payload: Uint8Array): void {
-    if (kind !== 'consensus' && kind !== 'tx') throw new TypeError(`broadcast kind must be 'consensus' or 'tx', not "${String(kind)}"`);
-    if (this.closing) return this.drop(P2pCode.CLOSED, { kind }, 'broadcast after close');
-    if (!this.up) return this.drop(P2pCode.DISCONNECTED, { kind }, 'broadcast while disconnected');
-    try {
-      this.nc.publish(kind === 'consensus' ? this.subjects.consensus : this.subjects.tx, this.seal(kind, payload));
-    } catch (e) {
-      const code = e instanceof P2pError ? e.code : (e as NatsError).code === ErrorCode.MaxPayloadExceeded ? P2pCode.TOO_LARGE : P2pCode.DISCONNECTED;
-      this.metrics.messageDropped(code);
-      this.log.error({ err: (e as Error).message, kind, bytes: payload.length }, 'broadcast failed');
-    }
-  }
-
-  onMessage(handler: MessageHandler): void {
-    this.handlers.push(handler);
-  }
-
-  onRequest(handler: RequestHandler): void {
-    this.requestHandler = handler;
-  }
-
-  /**
-   * Ask one peer, or any. Our own inbox collects answers; the first one that opens, comes
-   * from the peer asked (when one was named) and is bound to this request wins. A forged
-   * or stale answer is dropped and we keep waiting, so a bad actor on NATS cannot make us
-   * miss a good answer that comes later.
-   */
-  request(to: string | undefined, payload: Uint8Array, timeoutMs: number): Promise<{ from: string; payload: Uint8Array }> {
-    if (this.closing || this.nc.isClosed()) return Promise.reject(new P2pError(P2pCode.CLOSED, 'transport closed'));
-    if (to !== undefined && (to === this.nodeId || !this.peerKeys.has(to))) {
-      return Promise.reject(new P2pError(P2pCode.UNKNOWN_PEER, `cannot request from "${to}": not a peer`));
-    }
-    if (!this.up) return Promise.reject(new P2pError(P2pCode.DISCONNECTED, 'not connected to NATS'));
-    let req: Uint8Array;
-    try {
-      req = this.seal('sync-req', payload);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    const digest = sha256(req);
-    const subject = to === undefined ? this.subjects.sync : this.subjects.syncTo(to);
-
-    return new Promise((resolve, reject) => {
-      const inbox = createInbox();
-      let sub: Subscription | undefined;
-      let done = false;
-      const finish = (err: P2pError | undefined, value?: { from: string; payload: Uint8Array }): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        this.pending.delete(fail);
-        sub?.unsubscribe();
-        if (err) reject(err);
-        else resolve(value!);
-      };
-      const fail = (err: P2pError): void => finish(err);
-      const timer = setTimeout(() => finish(new P2pError(P2pCode.TIMEOUT, `no answer on ${subject} within ${timeoutMs} ms`)), timeoutMs);
-      this.pending.add(fail);
-      try {
-        sub = this.subscribe(inbox, (m) => {
-          // NATS core: an empty message with status 503 means no subscriber on the subject.
-          if (m.data.length === 0 && m.headers?.code === 503) {
-            return finish(new P2pError(P2pCode.NO_RESPONDERS, `nobody serves ${subject}`));
+  private natsSubscribe(nc: NatsConnection, subject: string): Subscription {
+    return nc.subscribe(subject, {
+      callback: (err: NatsError | null, m: Msg) => {
+        if (err) return this.log.warn({ err: errText(err), subject }, 'NATS subscription error');
+        const reply: Reply | undefined = m.reply ? (d) => this.respond(m, d) : undefined;
+        for (const h of this.subs.get(subject) ?? []) {
+          try {
+            h(m.data, reply);
+          } catch (e) {
+            this.log.error({ err: e, subject }, 'p2p handler failed'); // never throw into nats.js
           }
-          const env = this.open(m, 'sync-res');
-          if (!env) return;
-          if (to !== undefined && env.from !== to) {
-            return this.drop(P2pCode.MALFORMED, { from: env.from, to }, 'answer from a peer we did not ask');
-          }
-          const bound = unbindAnswer(env.payload, digest);
-          if (!bound) return this.drop(P2pCode.MALFORMED, { from: env.from }, 'answer not bound to this request');
-          finish(undefined, { from: env.from, payload: bound });
-        });
-        this.nc.publish(subject, req, { reply: inbox });
-      } catch (e) {
-        finish(new P2pError(P2pCode.DISCONNECTED, `request failed: ${(e as Error).message}`, { cause: e }));
-      }
+        }
+      },
     });
   }
 
-  /** Valid peers heard from (any envelope, heartbeats included) within `withinMs`. */
-  peers(withinMs = 10_000): string[] {
-    const since = Date.now() - withinMs;
-    return [...this.lastSeen].filter(([id, t]) => t >= since && id !== this.nodeId).map(([id]) => id).sort();
+  private natsSubscribeInbox(nc: NatsConnection): void {
+    const prefix = `${this.inbox}.`;
+    nc.subscribe(`${prefix}*`, {
+      callback: (err: NatsError | null, m: Msg) => {
+        if (err) return this.log.warn({ err: errText(err) }, 'NATS inbox subscription error');
+        const w = this.waiting.get(m.subject.slice(prefix.length));
+        if (!w) return; // nobody waits on that token: nothing to do, whatever it holds
+        try {
+          // NATS core: an empty message with status 503 means no subscriber on the subject.
+          if (m.data.length === 0 && m.headers?.code === 503) w.onNoResponders();
+          else w.onAnswer(m.data);
+        } catch (e) {
+          this.log.error({ err: e }, 'p2p answer handler failed');
+        }
+      },
+    });
+  }
+
+  private respond(m: Msg, data: Uint8Array): void {
+    if (!this.connected()) throw new P2pError(P2pCode.DISCONNECTED, 'not connected to NATS');
+    try {
+      m.respond(data);
+    } catch (e) {
+      throw this.sendError(e);
+    }
+  }
+
+  private sendError(e: unknown): P2pError {
+    if ((e as NatsError).code === ErrorCode.MaxPayloadExceeded) return new P2pError(P2pCode.TOO_LARGE, errText(e), { cause: e });
+    return new P2pError(P2pCode.DISCONNECTED, errText(e), { cause: e });
+  }
+
+  private usable(): NatsConnection {
+    if (this.closing) throw new P2pError(P2pCode.CLOSED, 'carrier closed');
+    if (!this.connected()) throw new P2pError(P2pCode.DISCONNECTED, 'not connected to NATS');
+    return this.nc!;
+  }
+
+  /**
+   * While disconnected this throws E_P2P_DISCONNECTED rather than queue: nats.js 2.29
+   * would queue, but discards that queue when it dials again (ProtocolHandler.prepare ->
+   * resetOutbound), so it would be lost anyway.
+   */
+  publish(subject: string, data: Uint8Array): void {
+    const nc = this.usable();
+    try {
+      nc.publish(subject, data);
+    } catch (e) {
+      throw this.sendError(e);
+    }
+  }
+
+  subscribe(subject: string, onMessage: Handler): void {
+    const list = this.subs.get(subject);
+    if (list) return void list.push(onMessage);
+    this.subs.set(subject, [onMessage]);
+    if (this.nc && !this.nc.isClosed()) this.natsSubscribe(this.nc, subject);
+  }
+
+  request(subject: string, data: Uint8Array, onAnswer: (data: Uint8Array) => void, onNoResponders: () => void): () => void {
+    const nc = this.usable();
+    const token = (this.nextToken++).toString(36);
+    this.waiting.set(token, { onAnswer, onNoResponders });
+    try {
+      nc.publish(subject, data, { reply: `${this.inbox}.${token}` });
+    } catch (e) {
+      this.waiting.delete(token);
+      throw this.sendError(e);
+    }
+    return () => void this.waiting.delete(token);
   }
 
   /** The server we are connected to now (host:port), for logs and health pages. */
   currentServer(): string | undefined {
-    return this.connected() ? this.nc.getServer() : undefined;
+    return this.connected() ? this.nc!.getServer() : undefined;
   }
 
   connected(): boolean {
-    return this.up && !this.closing && !this.nc.isClosed();
+    return this.up && !this.closing && this.nc !== undefined && !this.nc.isClosed();
+  }
+
+  onConnectionChange(listener: (up: boolean) => void): void {
+    this.listeners.push(listener);
   }
 
   /** Drain (deliver what is in flight, flush what we sent) and close; bounded at 5 s. */
   async close(): Promise<void> {
-    if (this.closing) return this.nc.closed().then(() => {});
-    this.closing = true;
-    clearInterval(this.heartbeat);
-    for (const reject of this.pending) reject(new P2pError(P2pCode.CLOSED, 'transport closed'));
-    if (!this.nc.isClosed()) {
-      // drain() waits for the server; while disconnected it would wait for a reconnect.
-      const drained = this.up ? this.nc.drain().then(() => true, () => false) : Promise.resolve(false);
-      const ok = await Promise.race([drained, sleep(5000).then(() => false)]);
-      if (!ok && !this.nc.isClosed()) await this.nc.close().catch(() => {});
+    const nc = this.nc;
+    if (this.closing) {
+      await nc?.closed();
+      return;
     }
-    await this.nc.closed();
+    this.closing = true;
+    this.wake?.();
+    this.waiting.clear();
+    if (nc && !nc.isClosed()) {
+      // drain() waits for the server; while disconnected it would wait for a reconnect.
+      const drained = this.up ? nc.drain().then(() => true, () => false) : Promise.resolve(false);
+      let timer: NodeJS.Timeout | undefined;
+      const ok = await Promise.race([drained, new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 5000)))]);
+      clearTimeout(timer);
+      if (!ok && !nc.isClosed()) await nc.close().catch(() => {});
+    }
+    await nc?.closed();
     this.setUp(false);
   }
 }
 
-function unbindAnswer(payload: Uint8Array, digest: Uint8Array): Uint8Array | undefined {
+/** The peer layer over NATS: what a gateway runs. The carrier is closed again if the layer refuses its options. */
+export async function openNatsPeerLayer(nats: NatsCarrierOptions, peer: PeerLayerOptions): Promise<{ layer: PeerLayer; carrier: NatsCarrier }> {
+  const carrier = await NatsCarrier.open(nats);
   try {
-    const v = decodeCanonicalCbor(payload);
-    if (!Array.isArray(v) || v.length !== 2) return undefined;
-    const [d, answer] = v as unknown[];
-    if (!(d instanceof Uint8Array) || !(answer instanceof Uint8Array) || !equalBytes(d, digest)) return undefined;
-    return answer;
-  } catch {
-    return undefined;
-  }
-}
-
-function checkOptions(opts: NatsTransportOptions): void {
-  const bad = (m: string): never => {
-    throw new P2pError(P2pCode.CONFIG, m);
-  };
-  if (!Array.isArray(opts.servers) || opts.servers.length === 0) bad('servers: give at least one NATS URL');
-  if (!CHAIN_ID_PATTERN.test(opts.chainId)) bad(`chainId "${opts.chainId}" must match ${CHAIN_ID_PATTERN}`);
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(opts.nodeId)) bad(`nodeId "${opts.nodeId}" must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}`);
-  if (opts.nodeKey.type !== 'private' || opts.nodeKey.asymmetricKeyType !== 'ed25519') bad('nodeKey must be an Ed25519 private key');
-  const self = opts.peers.find((p) => p.id === opts.nodeId);
-  if (self) {
-    const ours = createPublicKey(opts.nodeKey).export({ format: 'jwk' }).x;
-    if (ours !== Buffer.from(self.publicKey).toString('base64url')) bad(`nodeKey is not the key genesis lists for "${opts.nodeId}"`);
-  }
-}
-
-function connectionOptions(opts: NatsTransportOptions): ConnectionOptions {
-  const o: ConnectionOptions = {
-    servers: opts.servers,
-    name: `meterledger/${opts.chainId}/${opts.nodeId}`,
-    // The server never echoes our own publishes back, and our own sync subscription never
-    // answers our own "any" request.
-    noEcho: true,
-    reconnect: true,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: opts.reconnectTimeWaitMs ?? 500,
-    reconnectJitter: 100,
-    // Default is 2 min x 2 pings: a half-open TCP link would go unnoticed for minutes.
-    pingInterval: opts.pingIntervalMs ?? 5000,
-    maxPingOut: 2,
-    timeout: 5000,
-    // Not ignoreAuthErrorAbort: with it, a first connect with a wrong password never
-    // returns. Without it nats.js closes after two auth errors in a row: see lost().
-    ...(opts.ignoreClusterUpdates ? { ignoreClusterUpdates: true } : {}),
-  };
-  const a = opts.auth;
-  if (a && 'user' in a) Object.assign(o, { user: a.user, pass: a.pass });
-  else if (a && 'token' in a) o.token = a.token;
-  else if (a && 'nkeySeed' in a) o.authenticator = nkeyAuthenticator(new TextEncoder().encode(a.nkeySeed));
-  if (opts.tls) {
-    const t: { caFile?: string; certFile?: string; keyFile?: string } = {};
-    if (opts.tls.caFile) t.caFile = opts.tls.caFile;
-    if (opts.tls.certFile) t.certFile = opts.tls.certFile;
-    if (opts.tls.keyFile) t.keyFile = opts.tls.keyFile;
-    o.tls = t;
-  }
-  return o;
-}
-
-const AUTH_CODES = new Set<string>([ErrorCode.AuthorizationViolation, ErrorCode.AuthenticationExpired, ErrorCode.BadAuthentication, ErrorCode.AuthenticationTimeout]);
-
-/** One pass over the servers per try; auth errors fail at once, unreachable ones retry until the bound. */
-async function connectWithRetry(opts: NatsTransportOptions): Promise<NatsConnection> {
-  const deadline = Date.now() + (opts.connectTimeoutMs ?? 0);
-  const where = opts.servers.join(', ');
-  for (;;) {
-    try {
-      return await connect(connectionOptions(opts));
-    } catch (e) {
-      const code = (e as NatsError).code;
-      if (AUTH_CODES.has(code)) throw new P2pError(P2pCode.AUTH, `NATS at ${where} refused our credentials (${code})`, { cause: e });
-      if (Date.now() + (opts.reconnectTimeWaitMs ?? 500) > deadline) {
-        throw new P2pError(P2pCode.CONNECT, `cannot reach NATS at ${where}: ${(e as Error).message}`, { cause: e });
-      }
-      opts.logger?.warn({ err: (e as Error).message, servers: opts.servers }, 'NATS not reachable yet; retrying');
-      await sleep(opts.reconnectTimeWaitMs ?? 500);
-    }
+    return { layer: new PeerLayer(carrier, peer), carrier };
+  } catch (e) {
+    await carrier.close();
+    throw e;
   }
 }

@@ -29,12 +29,16 @@ export interface NatsClusterOptions {
   readonly noAdvertise?: boolean;
   /** Bound on every start and stop, ms (default 10 s). */
   readonly timeoutMs?: number;
+  /** Choose ports and write configs but start no server (start(i) later): NATS that comes after its clients. */
+  readonly stopped?: boolean;
 }
 
 export interface NatsCluster {
   /** `nats://127.0.0.1:<port>` per server. */
   readonly urls: readonly string[];
   readonly ports: readonly number[];
+  /** The monitoring port of each server (http://127.0.0.1:<port>/connz?subs=1 ...). */
+  readonly monitorPorts: readonly number[];
   readonly dir: string;
   /** SIGTERM the server (SIGKILL after the bound) and wait for it to exit. */
   stop(i: number): Promise<void>;
@@ -199,8 +203,10 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
   };
 
   try {
-    for (const s of servers) spawnOne(s);
-    await waitReady(servers.map((_, i) => i));
+    if (!opts.stopped) {
+      for (const s of servers) spawnOne(s);
+      await waitReady(servers.map((_, i) => i));
+    }
   } catch (err) {
     await stopAll();
     throw err;
@@ -209,6 +215,7 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
   return {
     urls: servers.map((s) => `nats://127.0.0.1:${s.clientPort}`),
     ports: servers.map((s) => s.clientPort),
+    monitorPorts: servers.map((s) => s.httpPort),
     dir,
     stop,
     start,

@@ -16,6 +16,7 @@ import {
   encodeCoseSign1, encodeHeader, encodeProtectedHeader, encodeReceipt, encodeReceiptsTopicMessage, encodeTxBody,
   genesisHash, headerHash, makeConnectToken, makeHeader, merkleRoot, parseGenesis, publicKeyOf, p256Uncompressed,
   sha256, sigStructure, signMessage, signTx, toHex, utf8, voteSignBytes, VoteType,
+  PEER_ENVELOPE_DOMAIN, type PeerKind, bindAnswer, encodePeerHeader, joinPeerEnvelope, peerEnvelopeId, peerSubjects,
 } from '../../protocols/index.js';
 import { buildConfidential } from './confidential.js';
 import { CHAIN_ID, seed } from './fixed.js';
@@ -384,6 +385,58 @@ export function buildBlock(): unknown {
   };
 }
 
+// -------------------------------------------------------------------------- peer envelopes
+
+/** docs/protocol.md §12: valid envelopes of each kind, a request and the answer bound to it, and envelopes to refuse. */
+export function buildP2p(): unknown {
+  const [v1, v2] = VALIDATOR_IDS as [string, string];
+  const T = 1_700_000_000_000;
+  const seal = (from: string, kind: PeerKind, payload: Uint8Array, timeMs: number, to = '', chainId = CHAIN_ID, key = seed(from)) => {
+    const header = encodePeerHeader({ kind, timeMs, payloadLength: payload.length, payloadDigest: sha256(payload), chainId, from, to });
+    const signature = signMessage(Alg.EdDSA, key, header);
+    return { header, signature, payload, envelope: joinPeerEnvelope(header, signature, payload), id: peerEnvelopeId(header) };
+  };
+  const valid = (name: string, e: ReturnType<typeof seal>, fields: { kind: PeerKind; from: string; to: string; timeMs: number }) => ({
+    name, ...fields, payload: hex(e.payload), payloadDigest: hex(sha256(e.payload)), header: hex(e.header), signature: hex(e.signature), id: hex(e.id), envelope: hex(e.envelope),
+  });
+  const vote = utf8('a consensus message (docs/consensus.md) goes here');
+  const request = seal(v1, 'sync-req', utf8('block 7?'), T + 2, v2);
+  const answer = bindAnswer(request.id, utf8('block 7 and its commit'));
+  const good = seal(v1, 'tx', utf8('gossip'), T);
+  const flip = (b: Uint8Array, i: number): Uint8Array => {
+    const c = new Uint8Array(b);
+    c[i]! ^= 1;
+    return c;
+  };
+  return {
+    description: 'Peer envelopes (docs/protocol.md §12) between the validators of block.json (their keys: validatorSecretKeys there). Each invalid case says which subject it came in on (`expect`, the kind that subject carries), our clock (`nowMs`) and the code to refuse it with; `to` of the receiver is val-2.',
+    chainId: CHAIN_ID,
+    domain: PEER_ENVELOPE_DOMAIN,
+    windowMs: 30_000,
+    subjects: { consensus: peerSubjects(CHAIN_ID).consensus, tx: peerSubjects(CHAIN_ID).tx, status: peerSubjects(CHAIN_ID).status, sync: peerSubjects(CHAIN_ID).sync, syncToVal2: peerSubjects(CHAIN_ID).syncTo(v2) },
+    valid: [
+      valid('consensus broadcast', seal(v1, 'consensus', vote, T), { kind: 'consensus', from: v1, to: '', timeMs: T }),
+      valid('heartbeat (status, empty payload)', seal(v1, 'status', new Uint8Array(0), T + 1), { kind: 'status', from: v1, to: '', timeMs: T + 1 }),
+      valid('sync request to val-2', request, { kind: 'sync-req', from: v1, to: v2, timeMs: T + 2 }),
+      valid('sync answer to val-1, bound to the request above (payload = its id ‖ answer)', seal(v2, 'sync-res', answer, T + 3, v1), { kind: 'sync-res', from: v2, to: v1, timeMs: T + 3 }),
+    ],
+    invalid: [
+      { name: 'another domain (a v1 envelope, or anything else)', expect: 'tx', nowMs: T, code: 'E_P2P_MALFORMED', envelope: hex(concatBytes(utf8('meterledger/p2p/v1'), good.envelope.subarray(18))) },
+      { name: 'kind byte 9', expect: 'tx', nowMs: T, code: 'E_P2P_MALFORMED', envelope: hex((() => { const c = new Uint8Array(good.envelope); c[18] = 9; return c; })()) },
+      { name: 'one byte short', expect: 'tx', nowMs: T, code: 'E_P2P_MALFORMED', envelope: hex(good.envelope.subarray(0, good.envelope.length - 1)) },
+      { name: 'payload off its digest', expect: 'tx', nowMs: T, code: 'E_P2P_MALFORMED', envelope: hex(flip(good.envelope, good.envelope.length - 1)) },
+      { name: 'a header bit flipped (timeMs)', expect: 'tx', nowMs: T, code: 'E_P2P_BAD_SIGNATURE', envelope: hex(flip(good.envelope, 26)) },
+      { name: 'signed by another key', expect: 'tx', nowMs: T, code: 'E_P2P_BAD_SIGNATURE', envelope: hex(seal(v1, 'tx', utf8('gossip'), T, '', CHAIN_ID, seed(v2)).envelope) },
+      { name: 'a sender outside genesis', expect: 'tx', nowMs: T, code: 'E_P2P_UNKNOWN_PEER', envelope: hex(seal('mallory', 'tx', utf8('gossip'), T).envelope) },
+      { name: 'another chain', expect: 'tx', nowMs: T, code: 'E_P2P_WRONG_CHAIN', envelope: hex(seal(v1, 'tx', utf8('gossip'), T, '', 'other-chain').envelope) },
+      { name: 'a tx envelope on the consensus subject', expect: 'consensus', nowMs: T, code: 'E_P2P_MISADDRESSED', envelope: hex(good.envelope) },
+      { name: 'a sync request for val-3', expect: 'sync-req', nowMs: T, code: 'E_P2P_MISADDRESSED', envelope: hex(seal(v1, 'sync-req', utf8('block 7?'), T, 'val-3').envelope) },
+      { name: '30.001 s old', expect: 'tx', nowMs: T + 30_001, code: 'E_P2P_STALE', envelope: hex(good.envelope) },
+      { name: '30.001 s ahead', expect: 'tx', nowMs: T - 30_001, code: 'E_P2P_STALE', envelope: hex(good.envelope) },
+    ],
+  };
+}
+
 // -------------------------------------------------------------------------- connect token
 
 export function buildToken(): unknown {
@@ -424,6 +477,7 @@ export function buildAll(): Record<string, unknown> {
     'block.json': buildBlock(),
     'token.json': buildToken(),
     'confidential.json': buildConfidential(),
+    'p2p.json': buildP2p(),
   };
 }
 

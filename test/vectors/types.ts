@@ -124,3 +124,25 @@ export interface Rfc9180File {
     encryptions: { sequence_number: number; pt: string; aad: string; nonce: string; ct: string }[];
   }[];
 }
+
+export interface P2pValidVector {
+  name: string;
+  kind: 'consensus' | 'tx' | 'status' | 'sync-req' | 'sync-res';
+  from: string;
+  to: string;
+  timeMs: number;
+  payload: string;
+  payloadDigest: string;
+  header: string;
+  signature: string;
+  id: string;
+  envelope: string;
+}
+export interface P2pFile {
+  chainId: string;
+  domain: string;
+  windowMs: number;
+  subjects: Record<string, string>;
+  valid: P2pValidVector[];
+  invalid: { name: string; expect: P2pValidVector['kind']; nowMs: number; code: string; envelope: string }[];
+}

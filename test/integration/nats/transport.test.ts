@@ -1,21 +1,25 @@
 /**
- * NatsTransport against real nats-server 2.9 clusters on 127.0.0.1 (test/helpers/
- * nats-cluster.ts): broadcast across routes, forged envelopes dropped, request/reply,
- * credentials, fail-over to another server, and a cut link healed (test/helpers/tcp-proxy.ts).
+ * The peer layer over the NATS carrier against real nats-server 2.9 clusters on 127.0.0.1
+ * (test/helpers/nats-cluster.ts): broadcast across routes, forged, replayed and garbage
+ * envelopes dropped, request/reply, credentials (in the options or in the URL, never in a
+ * log line), fail-over to another server, a cut link healed (test/helpers/tcp-proxy.ts),
+ * and a node that opens before any server runs.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type NatsConnection, connect } from 'nats';
-import { Alg, encodeCbor } from '../../../protocols/index.js';
+import { Alg, bindAnswer, parsePeerEnvelope, peerSubjects } from '../../../protocols/index.js';
 import { type KeyPair, generateKeyPair } from '../../../ledger-node/keyfile.js';
-import { P2pCode, P2pError, sealEnvelope } from '../../../ledger-node/p2p/envelope.js';
-import { NatsTransport, type NatsTransportOptions, natsSubjects } from '../../../ledger-node/p2p/nats.js';
+import { sealEnvelope } from '../../../ledger-node/p2p/envelope.js';
+import { P2pCode, P2pError } from '../../../ledger-node/p2p/errors.js';
+import { type NatsCarrier, type NatsCarrierOptions, openNatsPeerLayer } from '../../../ledger-node/p2p/nats.js';
+import type { PeerLayer, PeerLayerOptions } from '../../../ledger-node/p2p/peers.js';
 import type { BroadcastKind, PeerKey } from '../../../ledger-node/p2p/transport.js';
 import { type NatsCluster, startNatsCluster } from '../../helpers/nats-cluster.js';
 import { startTcpProxy } from '../../helpers/tcp-proxy.js';
 
 const CHAIN = 'ml-test.1'; // the '.' becomes '_' in subjects
-const SUBJECTS = natsSubjects(CHAIN);
+const SUBJECTS = peerSubjects(CHAIN);
 const AUTH = { user: 'gateway', pass: 's3cret pass' };
 const T = { timeout: 20_000 };
 
@@ -36,8 +40,11 @@ async function waitFor(what: string, cond: () => boolean, ms = 10_000): Promise<
   }
 }
 
+/** A peer layer on its NATS carrier, as a gateway runs it. */
+type NatsPeer = PeerLayer & { readonly nats: NatsCarrier };
+
 /** Broadcast until `seen()` (interest crosses routes asynchronously after a (re)connect). */
-async function broadcastUntil(t: NatsTransport, kind: BroadcastKind, payload: Uint8Array, seen: () => boolean, ms = 10_000): Promise<void> {
+async function broadcastUntil(t: PeerLayer, kind: BroadcastKind, payload: Uint8Array, seen: () => boolean, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!seen()) {
     if (Date.now() > deadline) throw new Error(`${t.nodeId}'s ${kind} broadcast not received within ${ms} ms`);
@@ -51,7 +58,7 @@ interface Received {
   kind: BroadcastKind;
   text: string;
 }
-function inbox(t: NatsTransport): Received[] {
+function inbox(t: PeerLayer): Received[] {
   const got: Received[] = [];
   t.onMessage((from, kind, payload) => got.push({ from, kind, text: text(payload) }));
   return got;
@@ -63,21 +70,25 @@ function recorder() {
   return { drops, states, metrics: { connected: (up: boolean) => states.push(up), messageDropped: (r: string) => drops.push(r) } };
 }
 
+type Over = Partial<Omit<NatsCarrierOptions, 'name'>> & Partial<Omit<PeerLayerOptions, 'chainId' | 'nodeId' | 'nodeKey' | 'peers'>>;
+
+/** Open the peer layer of `id` over NATS: carrier options and layer options in one bag. */
+async function openPeer(id: string, over: Over): Promise<NatsPeer> {
+  const { servers = [], auth, tls, ignoreClusterUpdates, reconnect = { minMs: 250 }, pingIntervalMs, logEveryMs, logger, ...layer } = over;
+  const { layer: t, carrier } = await openNatsPeerLayer(
+    { servers, name: `test/${id}`, reconnect, ...(auth ? { auth } : {}), ...(tls ? { tls } : {}), ...(ignoreClusterUpdates ? { ignoreClusterUpdates } : {}),
+      ...(pingIntervalMs ? { pingIntervalMs } : {}), ...(logEveryMs !== undefined ? { logEveryMs } : {}), ...(logger ? { logger } : {}) },
+    { chainId: CHAIN, nodeId: id, nodeKey: keys[id]!.privateKey, peers: PEERS, heartbeatMs: 250, ...(logger ? { logger } : {}), ...layer },
+  );
+  return Object.assign(t, { nats: carrier });
+}
+
 /** Open transports and raw connections of one describe block, closed in its after(). */
 class Fleet {
-  readonly transports: NatsTransport[] = [];
+  readonly transports: NatsPeer[] = [];
   readonly raw: NatsConnection[] = [];
-  async transport(id: string, over: Partial<NatsTransportOptions>): Promise<NatsTransport> {
-    const t = await NatsTransport.connect({
-      servers: [],
-      chainId: CHAIN,
-      nodeId: id,
-      nodeKey: keys[id]!.privateKey,
-      peers: PEERS,
-      heartbeatMs: 250,
-      reconnectTimeWaitMs: 250,
-      ...over,
-    });
+  async transport(id: string, over: Over): Promise<NatsPeer> {
+    const t = await openPeer(id, over);
     this.transports.push(t);
     return t;
   }
@@ -89,7 +100,7 @@ class Fleet {
 describe('NATS transport on a 3-server cluster with user/password auth', () => {
   let cluster: NatsCluster;
   const fleet = new Fleet();
-  let t0: NatsTransport, t1: NatsTransport, t2: NatsTransport;
+  let t0: NatsPeer, t1: NatsPeer, t2: NatsPeer;
   let g0: Received[], g1: Received[], g2: Received[];
   const m0 = recorder();
 
@@ -151,32 +162,42 @@ describe('NATS transport on a 3-server cluster with user/password auth', () => {
     assert.deepEqual(m0.drops.slice(drops0), [P2pCode.TOO_LARGE]);
   });
 
-  test('forged, tampered, foreign, misrouted and garbage envelopes published raw are dropped and counted', T, async () => {
+  test('forged, tampered, foreign, misrouted, stale, replayed and garbage envelopes published raw are dropped and counted', T, async () => {
     const nc = await connect({ servers: cluster.urls[1]!, user: AUTH.user, pass: AUTH.pass });
     fleet.raw.push(nc);
     const now = Date.now();
-    const valid = sealEnvelope(CHAIN, 'n1', keys.n1!.privateKey, 'consensus', bytes('genuine'), now);
-    const tampered = new Uint8Array(valid); // a copy (cborg returns a Buffer: slice() is a view)
-    tampered[tampered.length - 70]! ^= 0x01; // a byte of timeMs, inside the signed body
+    const seal = (from: string, key: KeyPair, kind: Parameters<typeof sealEnvelope>[3], text: string, at = now, chain = CHAIN) =>
+      sealEnvelope(chain, from, key.privateKey, kind, bytes(text), at).bytes;
+    const valid = seal('n1', keys.n1!, 'consensus', 'genuine', now + 1);
+    const tampered = new Uint8Array(seal('n1', keys.n1!, 'consensus', 'tampered'));
+    tampered[25]! ^= 0x01; // a byte of timeMs, inside the signed header
+    const taken = seal('n1', keys.n1!, 'consensus', 'taken once', now + 2);
     const drops0 = m0.drops.length;
-    nc.publish(SUBJECTS.consensus, sealEnvelope(CHAIN, 'mallory', keys.mallory!.privateKey, 'consensus', bytes('not in genesis'), now));
-    nc.publish(SUBJECTS.consensus, sealEnvelope(CHAIN, 'n1', keys.mallory!.privateKey, 'consensus', bytes('posing as n1'), now));
+    nc.publish(SUBJECTS.consensus, seal('mallory', keys.mallory!, 'consensus', 'not in genesis'));
+    nc.publish(SUBJECTS.consensus, seal('n1', keys.mallory!, 'consensus', 'posing as n1'));
     nc.publish(SUBJECTS.consensus, tampered);
-    nc.publish(SUBJECTS.consensus, sealEnvelope('other-chain', 'n1', keys.n1!.privateKey, 'consensus', bytes('other chain'), now));
+    nc.publish(SUBJECTS.consensus, seal('n1', keys.n1!, 'consensus', 'other chain', now, 'other-chain'));
     nc.publish(SUBJECTS.consensus, bytes('garbage'));
     // Genuinely signed, but a tx envelope replayed onto the consensus subject.
-    nc.publish(SUBJECTS.consensus, sealEnvelope(CHAIN, 'n1', keys.n1!.privateKey, 'tx', bytes('misrouted'), now));
+    nc.publish(SUBJECTS.consensus, seal('n1', keys.n1!, 'tx', 'misrouted'));
+    // Genuinely signed, an hour ago.
+    nc.publish(SUBJECTS.consensus, seal('n1', keys.n1!, 'consensus', 'old', now - 3_600_000));
+    // Genuinely signed, taken once, then replayed.
+    nc.publish(SUBJECTS.consensus, taken);
+    nc.publish(SUBJECTS.consensus, taken);
     // Same connection, so it arrives after all of the above.
     nc.publish(SUBJECTS.consensus, valid);
     await waitFor('the genuine envelope', () => g0.some((m) => m.text === 'genuine'), 5000).catch((e) => {
       throw new Error(`${(e as Error).message}; got ${JSON.stringify(g0)}, drops ${JSON.stringify(m0.drops.slice(drops0))}`);
     });
-    assert.deepEqual(g0, [{ from: 'n1', kind: 'consensus', text: 'genuine' }]);
+    assert.deepEqual(g0, [{ from: 'n1', kind: 'consensus', text: 'taken once' }, { from: 'n1', kind: 'consensus', text: 'genuine' }]);
     assert.deepEqual(m0.drops.slice(drops0).sort(), [
       P2pCode.BAD_SIGNATURE,
       P2pCode.BAD_SIGNATURE,
       P2pCode.MALFORMED,
-      P2pCode.MALFORMED,
+      P2pCode.MISADDRESSED,
+      P2pCode.REPLAY,
+      P2pCode.STALE,
       P2pCode.UNKNOWN_PEER,
       P2pCode.WRONG_CHAIN,
     ]);
@@ -212,10 +233,10 @@ describe('NATS transport on a 3-server cluster with user/password auth', () => {
     fleet.raw.push(nc);
     // A NATS insider answering every request at once: one forged as n2, one genuinely
     // signed by n2 but for another request (a replay).
-    const stale = sealEnvelope(CHAIN, 'n2', keys.n2!.privateKey, 'sync-res', encodeCbor([new Uint8Array(32), bytes('stale')]), Date.now());
-    nc.subscribe(SUBJECTS.syncTo('n2'), {
+    const stale = sealEnvelope(CHAIN, 'n2', keys.n2!.privateKey, 'sync-res', bindAnswer(new Uint8Array(32), bytes('stale')), Date.now(), 'n0').bytes;
+    const insider = nc.subscribe(SUBJECTS.syncTo('n2'), {
       callback: (_e, m) => {
-        m.respond(sealEnvelope(CHAIN, 'n2', keys.mallory!.privateKey, 'sync-res', encodeCbor([new Uint8Array(32), bytes('forged')]), Date.now()));
+        m.respond(sealEnvelope(CHAIN, 'n2', keys.mallory!.privateKey, 'sync-res', bindAnswer(new Uint8Array(32), bytes('forged')), Date.now(), 'n0').bytes);
         m.respond(stale);
       },
     });
@@ -225,27 +246,86 @@ describe('NATS transport on a 3-server cluster with user/password auth', () => {
     const res = await t0.request('n2', bytes('block 8?'), 3000);
     assert.equal(text(res.payload), 'n2 answers n0: block 8?');
     assert.deepEqual(m0.drops.slice(drops0).sort(), [P2pCode.BAD_SIGNATURE, P2pCode.MALFORMED]);
+    insider.unsubscribe();
   });
 
-  test('a wrong password, or none, fails connect() with E_P2P_AUTH at once; no server with E_P2P_CONNECT', T, async () => {
+  test('issue 18: a captured sync request replayed 20 times, even onto another peer\'s subject, draws one answer', T, async () => {
+    const nc = await connect({ servers: cluster.urls[2]!, user: AUTH.user, pass: AUTH.pass });
+    fleet.raw.push(nc);
+    const served = { n1: 0, n2: 0 };
+    t1.onRequest(async () => (served.n1++, bytes('n1 serves')));
+    t2.onRequest(async () => (served.n2++, bytes('n2 serves')));
+    let captured: Uint8Array | undefined;
+    nc.subscribe(SUBJECTS.syncTo('n1'), { callback: (_e, m) => void (captured ??= new Uint8Array(m.data)) });
+    await nc.flush();
+    await sleep(200); // let the interest cross the routes
+    assert.equal(text((await t0.request('n1', bytes('block 9?'), 3000)).payload), 'n1 serves');
+    await waitFor('the captured request', () => captured !== undefined);
+    const answers: string[] = [];
+    const inbox = `_INBOX.mallory.${Date.now()}`;
+    nc.subscribe(inbox, { callback: (_e, m) => void answers.push(parsePeerEnvelope(m.data).header.from) });
+    await nc.flush();
+    for (let i = 0; i < 20; i++) nc.publish(SUBJECTS.syncTo('n1'), captured!, { reply: inbox });
+    for (let i = 0; i < 5; i++) nc.publish(SUBJECTS.syncTo('n2'), captured!, { reply: inbox }); // addressed to n1
+    nc.publish(SUBJECTS.sync, captured!, { reply: inbox });
+    await nc.flush();
+    // A genuine request after the replays, on the same route: once it is answered the replays were seen.
+    assert.equal(text((await t0.request('n1', bytes('block 10?'), 3000)).payload), 'n1 serves');
+    await sleep(300);
+    assert.deepEqual(served, { n1: 2, n2: 0 }, 'the store read and the answer signed once per genuine request');
+    assert.deepEqual(answers, []);
+  });
+
+  test('issue 18: replayed heartbeats of a stopped peer do not keep it in peers()', T, async () => {
+    const nc = await connect({ servers: cluster.urls[0]!, user: AUTH.user, pass: AUTH.pass });
+    fleet.raw.push(nc);
+    const t3 = await openPeer('n3', { servers: [cluster.urls[1]!], auth: AUTH, ignoreClusterUpdates: true });
+    const beats: Uint8Array[] = [];
+    nc.subscribe(SUBJECTS.status, { callback: (_e, m) => void (parsePeerEnvelope(m.data).header.from === 'n3' && beats.push(new Uint8Array(m.data))) });
+    await waitFor('n3 heard by n0', () => t0.peers().includes('n3'));
+    await waitFor('a few heartbeats of n3 captured', () => beats.length >= 4);
+    await t3.close();
+    // Replay everything n3 ever sent, again and again, for longer than peers()' 1 s window.
+    const end = Date.now() + 2500;
+    while (Date.now() < end) {
+      for (const b of beats) nc.publish(SUBJECTS.status, b);
+      await sleep(100);
+    }
+    assert.deepEqual(t0.peers(1000), ['n1', 'n2']);
+    assert.ok(m0.drops.includes(P2pCode.REPLAY));
+  });
+
+  test('a wrong password, or none, fails open() with E_P2P_AUTH at once', T, async () => {
     const t = Date.now();
     for (const auth of [{ user: AUTH.user, pass: 'wrong' }, undefined]) {
       await assert.rejects(
-        NatsTransport.connect({ servers: [...cluster.urls], chainId: CHAIN, nodeId: 'n3', nodeKey: keys.n3!.privateKey, peers: PEERS, ...(auth ? { auth } : {}) }),
+        openPeer('n3', { servers: [...cluster.urls], ...(auth ? { auth } : {}) }),
         (e: unknown) => isCode(P2pCode.AUTH)(e) && /refused our credentials/.test((e as Error).message),
       );
     }
     assert.ok(Date.now() - t < 5000, 'fails fast');
-    const closedPort = 'nats://127.0.0.1:1';
-    await assert.rejects(
-      NatsTransport.connect({ servers: [closedPort], chainId: CHAIN, nodeId: 'n3', nodeKey: keys.n3!.privateKey, peers: PEERS, connectTimeoutMs: 600, reconnectTimeWaitMs: 100 }),
-      isCode(P2pCode.CONNECT),
-    );
+  });
+
+  test('credentials in a server URL log in, and no log line or error shows the password', T, async () => {
+    const lines: string[] = [];
+    const logger = Object.fromEntries(['debug', 'info', 'warn', 'error'].map((l) => [l, (o: object | string, m?: string) => void lines.push(`${m ?? ''} ${JSON.stringify(o)}`)])) as unknown as PeerLayerOptions['logger'];
+    const url = (u: string) => u.replace('nats://', `nats://${AUTH.user}:${encodeURIComponent(AUTH.pass)}@`);
+    const t3 = await openPeer('n3', { servers: cluster.urls.map(url), logger });
+    try {
+      await waitFor('n3 hears the others', () => t3.peers().length === 3);
+    } finally {
+      await t3.close();
+    }
+    const err = await openPeer('n3', { servers: cluster.urls.map((u) => u.replace('nats://', `nats://${AUTH.user}:wrong-secret@`)), logger }).catch((e: unknown) => e as Error);
+    assert.ok(isCode(P2pCode.AUTH)(err), String(err));
+    for (const s of [...lines, String(err), String((err as Error).stack)]) {
+      assert.ok(!s.includes('s3cret') && !s.includes('wrong-secret'), `a password in: ${s}`);
+    }
   });
 
   test('a node key that is not the genesis key of its id is refused', T, async () => {
     await assert.rejects(
-      NatsTransport.connect({ servers: [...cluster.urls], chainId: CHAIN, nodeId: 'n3', nodeKey: keys.n2!.privateKey, peers: PEERS, auth: AUTH }),
+      openNatsPeerLayer({ servers: [...cluster.urls], name: 'test', auth: AUTH }, { chainId: CHAIN, nodeId: 'n3', nodeKey: keys.n2!.privateKey, peers: PEERS }),
       isCode(P2pCode.CONFIG),
     );
   });
@@ -265,15 +345,15 @@ describe('NATS transport fail-over when its server stops', () => {
   test('moves to another server of the list and keeps sending and receiving', T, async () => {
     const mA = recorder();
     const tA = await fleet.transport('n0', { servers: [...cluster.urls], metrics: mA.metrics });
-    const k = cluster.urls.findIndex((u) => u.endsWith(`:${tA.currentServer()!.split(':')[1]}`));
-    assert.ok(k >= 0, `connected to one of ours (${tA.currentServer()})`);
+    const k = cluster.urls.findIndex((u) => u.endsWith(`:${tA.nats.currentServer()!.split(':')[1]}`));
+    assert.ok(k >= 0, `connected to one of ours (${tA.nats.currentServer()})`);
     const other = (k + 1) % 3;
     const tB = await fleet.transport('n1', { servers: [cluster.urls[other]!] });
     const [gA, gB] = [inbox(tA), inbox(tB)];
     await waitFor('peers', () => tA.peers().includes('n1') && tB.peers().includes('n0'));
 
     await cluster.stop(k);
-    await waitFor('reconnect elsewhere', () => mA.states.includes(false) && tA.connected() && !tA.currentServer()!.endsWith(`:${cluster.ports[k]}`));
+    await waitFor('reconnect elsewhere', () => mA.states.includes(false) && tA.connected() && !tA.nats.currentServer()!.endsWith(`:${cluster.ports[k]}`));
     assert.deepEqual(mA.states, [true, false, true]);
 
     await broadcastUntil(tB, 'consensus', bytes('after fail-over'), () => gA.some((m) => m.text === 'after fail-over'));
@@ -309,7 +389,7 @@ describe('NATS transport behind a TCP proxy that is cut and healed', () => {
 
     proxy.cut();
     await waitFor('tP disconnected', () => !tP.connected(), 5000);
-    assert.equal(tP.currentServer(), undefined);
+    assert.equal(tP.nats.currentServer(), undefined);
     tQ.broadcast('consensus', bytes('while cut'));
     const drops0 = mP.drops.length;
     tP.broadcast('consensus', bytes('sent while cut'));
@@ -359,5 +439,40 @@ describe('NATS transport when the server stops accepting its password', () => {
     await waitFor('both back', () => t.connected() && other.connected(), 10_000);
     assert.deepEqual(m.states, [true, false, true]);
     await broadcastUntil(other, 'consensus', bytes('welcome back'), () => got.some((g) => g.text === 'welcome back'));
+  });
+});
+
+describe('NATS transport opened before any server runs', () => {
+  let cluster: NatsCluster;
+  const fleet = new Fleet();
+  before(async () => {
+    cluster = await startNatsCluster({ size: 1, stopped: true });
+  });
+  after(async () => {
+    await fleet.close();
+    await cluster?.stopAll();
+  });
+
+  test('issue 18: open() returns at once, disconnected; it dials with a backoff, logs sparsely, and joins when the server starts', T, async () => {
+    const warnings: string[] = [];
+    const logger = { debug() {}, info() {}, warn: (_o: object | string, m?: string) => void warnings.push(m ?? ''), error() {} };
+    const m = recorder();
+    const t = Date.now();
+    const tA = await fleet.transport('n0', { servers: [cluster.urls[0]!], reconnect: { minMs: 50, maxMs: 400 }, logEveryMs: 60_000, logger, metrics: m.metrics });
+    assert.ok(Date.now() - t < 5000, 'does not wait for NATS');
+    assert.equal(tA.connected(), false);
+    await assert.rejects(tA.request('n1', bytes('?'), 1000), isCode(P2pCode.DISCONNECTED));
+    const drops0 = m.drops.length;
+    tA.broadcast('tx', bytes('while nobody listens'));
+    assert.deepEqual(m.drops.slice(drops0), [P2pCode.DISCONNECTED]);
+    await sleep(1500); // about ten attempts at this backoff
+    assert.deepEqual(warnings, ['NATS not reachable; starting without it and dialling until it answers'], 'one line, not one per attempt');
+    await cluster.start(0);
+    await waitFor('connected once the server runs', () => tA.connected(), 10_000);
+    assert.deepEqual(m.states, [false, true]);
+    const tB = await fleet.transport('n1', { servers: [cluster.urls[0]!] });
+    const gA = inbox(tA);
+    await broadcastUntil(tB, 'consensus', bytes('welcome'), () => gA.some((g) => g.text === 'welcome'));
+    await waitFor('peers', () => tA.peers().includes('n1') && tB.peers().includes('n0'));
   });
 });

@@ -35,7 +35,7 @@ describe('a cluster of 4 validators and 1 observer (in-memory network)', { timeo
 
   const open = async (i: number) => {
     nodes[i] = await LedgerNode.open({
-      dataDir: dirs[i]!, genesis, transport: net.transport(nodeIds[i]!), timeouts: FAST, blockIntervalMs: 100, verifyWorkers: 0,
+      dataDir: dirs[i]!, genesis, carrier: net.carrier(nodeIds[i]!), timeouts: FAST, blockIntervalMs: 100, verifyWorkers: 0,
     });
   };
   const reading = (g: Genesis, node: number, k: number) => {

@@ -16,7 +16,9 @@ import { dataPaths, initCluster } from '../../../ledger-node/devchain.js';
 import { nativeSign } from '../../../ledger-node/crypto/native.js';
 import { loadKeyFile } from '../../../ledger-node/keyfile.js';
 import { LedgerNode } from '../../../ledger-node/node.js';
-import { MemoryNetwork, type MemoryTransport } from '../../../ledger-node/p2p/memory.js';
+import { MemoryNetwork } from '../../../ledger-node/p2p/memory.js';
+import type { PeerLayer } from '../../../ledger-node/p2p/peers.js';
+import { memoryPeer } from '../../helpers/memory-peers.js';
 import { type PeerMessage, decodePeerMessage, encodePeerMessage, proposalSignBytes } from '../../../ledger-node/consensus/messages.js';
 
 const roots: string[] = [];
@@ -30,7 +32,7 @@ interface Setup {
   genesis: Genesis;
   dirs: string[];
   net: MemoryNetwork;
-  spy: MemoryTransport;
+  spy: PeerLayer;
   heard: PeerMessage[];
   open(): Promise<LedgerNode>;
   reading(meterNode: number, seq: number, signWithNode?: number, wh?: number): Uint8Array;
@@ -43,7 +45,7 @@ function setup(): Setup {
   const dirs = Array.from({ length: 4 }, (_, i) => join(root, `node${i}`));
   const { genesis, meterIds } = initCluster(dirs, { validators: 4, metersPerNode: 1 });
   const net = new MemoryNetwork();
-  const spy = net.transport('validator-1'); // round 0 of height 1 is validator-1's to propose
+  const spy = memoryPeer(net, genesis, 'validator-1', dirs[1]!); // round 0 of height 1 is validator-1's to propose
   const heard: PeerMessage[] = [];
   spy.onMessage((from, kind, payload) => {
     if (from === 'validator-0' && kind === 'consensus') heard.push(decodePeerMessage(payload));
@@ -51,7 +53,7 @@ function setup(): Setup {
   const v1 = loadKeyFile(dataPaths(dirs[1]!).validatorKey);
   return {
     genesis, dirs, net, spy, heard,
-    open: () => LedgerNode.open({ dataDir: dirs[0]!, genesis, transport: net.transport('validator-0'), timeouts: SLOW, verifyWorkers: 0 }),
+    open: () => LedgerNode.open({ dataDir: dirs[0]!, genesis, carrier: net.carrier('validator-0'), timeouts: SLOW, verifyWorkers: 0 }),
     reading(meterNode, seq, signWithNode = meterNode, wh = seq) {
       const id = meterIds[meterNode]![0]!;
       const key = loadKeyFile(dataPaths(dirs[signWithNode]!).meterKey(meterIds[signWithNode]![0]!));

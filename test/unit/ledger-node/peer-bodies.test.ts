@@ -1,5 +1,5 @@
 /**
- * Bodies from authenticated peers are decoded within bounds (docs/protocol.md §11.4): a
+ * Bodies from authenticated peers are decoded within bounds (docs/protocol.md §12.4): a
  * gossip batch, a proposal's block and a sync answer's block and commit made of millions
  * of tiny items are refused on their item heads, before any of them is built.
  */

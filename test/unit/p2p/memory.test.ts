@@ -1,97 +1,100 @@
+/**
+ * The in-memory carrier (ledger-node/p2p/memory.ts) behaves like NATS core where the
+ * peer layer can tell: asynchronous delivery of copies, no echo, no responders known at
+ * once, a cut link losing what is in flight and refusing to send.
+ */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { Carrier } from '../../../ledger-node/p2p/carrier.js';
+import { P2pCode, P2pError } from '../../../ledger-node/p2p/errors.js';
 import { MemoryNetwork } from '../../../ledger-node/p2p/memory.js';
-import { P2pCode, P2pError } from '../../../ledger-node/p2p/envelope.js';
-import type { BroadcastKind, Transport } from '../../../ledger-node/p2p/transport.js';
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 const bytes = (...b: number[]): Uint8Array => new Uint8Array(b);
+const isCode = (code: string) => (e: unknown) => e instanceof P2pError && e.code === code;
 
-function inbox(t: Transport): { from: string; kind: BroadcastKind; payload: Uint8Array }[] {
-  const got: { from: string; kind: BroadcastKind; payload: Uint8Array }[] = [];
-  t.onMessage((from, kind, payload) => got.push({ from, kind, payload }));
+function inbox(c: Carrier, subject: string): Uint8Array[] {
+  const got: Uint8Array[] = [];
+  c.subscribe(subject, (d) => got.push(d));
   return got;
 }
 
-const isCode = (code: string) => (e: unknown) => e instanceof P2pError && e.code === code;
-
-describe('memory transport', () => {
-  test('a broadcast reaches every other node, asynchronously, as a copy', async () => {
+describe('memory carrier', () => {
+  test('a publish reaches every other subscriber of the subject, asynchronously, as a copy; never ourselves', async () => {
     const net = new MemoryNetwork();
-    const [a, b, c] = [net.transport('a'), net.transport('b'), net.transport('c')];
-    const [ga, gb, gc] = [inbox(a), inbox(b), inbox(c)];
+    const [a, b, c] = [net.carrier('a'), net.carrier('b'), net.carrier('c')];
+    const [ga, gb, gc] = [inbox(a, 's'), inbox(b, 's'), inbox(c, 'other')];
     const p = bytes(1, 2);
-    a.broadcast('consensus', p);
+    a.publish('s', p);
     assert.equal(gb.length, 0, 'not delivered synchronously');
     p[0] = 7;
     await tick();
-    assert.deepEqual(gb, [{ from: 'a', kind: 'consensus', payload: bytes(1, 2) }]);
-    assert.deepEqual(gc, [{ from: 'a', kind: 'consensus', payload: bytes(1, 2) }]);
+    assert.deepEqual(gb, [bytes(1, 2)]);
+    assert.equal(gc.length, 0, 'another subject');
     assert.equal(ga.length, 0, 'never to ourselves');
-    assert.deepEqual(a.peers(), ['b', 'c']);
   });
 
-  test('a cut node neither sends nor receives, and reports disconnected, until healed', async () => {
+  test('a cut node neither sends nor receives, throws E_P2P_DISCONNECTED, and reports it, until healed', async () => {
     const net = new MemoryNetwork();
-    const [a, b] = [net.transport('a'), net.transport('b')];
-    const gb = inbox(b);
-    const ga = inbox(a);
+    const [a, b] = [net.carrier('a'), net.carrier('b')];
+    const [ga, gb] = [inbox(a, 's'), inbox(b, 's')];
+    const states: boolean[] = [];
+    b.onConnectionChange((up) => states.push(up));
     net.cut('b');
     assert.equal(b.connected(), false);
-    assert.deepEqual(a.peers(), []);
-    a.broadcast('tx', bytes(1));
-    b.broadcast('tx', bytes(2));
+    assert.throws(() => b.publish('s', bytes(2)), isCode(P2pCode.DISCONNECTED));
+    a.publish('s', bytes(1));
     await tick();
     assert.equal(gb.length + ga.length, 0);
     net.heal('b');
     assert.equal(b.connected(), true);
-    a.broadcast('tx', bytes(3));
+    a.publish('s', bytes(3));
     await tick();
-    assert.deepEqual(gb.map((m) => m.payload), [bytes(3)]);
+    assert.deepEqual(gb, [bytes(3)]);
+    assert.deepEqual(states, [false, true]);
   });
 
   test('a message in flight when the link is cut is lost', async () => {
     const net = new MemoryNetwork();
-    const [a, b] = [net.transport('a'), net.transport('b')];
-    const gb = inbox(b);
-    a.broadcast('tx', bytes(1));
+    const [a, b] = [net.carrier('a'), net.carrier('b')];
+    const gb = inbox(b, 's');
+    a.publish('s', bytes(1));
     net.cut('a');
     await tick();
     assert.equal(gb.length, 0);
   });
 
-  test('request to one peer, to any peer, and the failures: no responders, timeout, cut, closed', async () => {
+  test('request: every answer reaches the requester until it ends; nobody listening is known at once; closed carriers refuse', async () => {
     const net = new MemoryNetwork();
-    const [a, b, c] = [net.transport('a'), net.transport('b'), net.transport('c')];
-    await assert.rejects(a.request(undefined, bytes(0), 1000), isCode(P2pCode.NO_RESPONDERS));
-    b.onRequest(async (from, p) => bytes(...p, from.charCodeAt(0), 0xb));
-    c.onRequest(() => new Promise(() => {})); // never answers
-    assert.deepEqual(await a.request('b', bytes(5), 1000), { from: 'b', payload: bytes(5, 97, 0xb) });
-    assert.deepEqual(await a.request(undefined, bytes(6), 1000), { from: 'b', payload: bytes(6, 97, 0xb) });
-    await assert.rejects(a.request('c', bytes(0), 30), isCode(P2pCode.TIMEOUT));
-    await assert.rejects(a.request('a', bytes(0), 30), isCode(P2pCode.UNKNOWN_PEER));
-    net.cut('a');
-    await assert.rejects(a.request('b', bytes(0), 1000), isCode(P2pCode.DISCONNECTED));
-    net.heal('a');
-    const pending = a.request('c', bytes(0), 5000);
+    const [a, b, c] = [net.carrier('a'), net.carrier('b'), net.carrier('c')];
+    b.subscribe('q', (d, reply) => reply!(bytes(...d, 0xb)));
+    c.subscribe('q', (d, reply) => reply!(bytes(...d, 0xc)));
+    const answers: Uint8Array[] = [];
+    const end = a.request('q', bytes(5), (d) => answers.push(d), () => assert.fail('there are responders'));
+    await tick();
+    await tick();
+    assert.deepEqual(answers.map((x) => [...x]).sort(), [[5, 0xb], [5, 0xc]]);
+    end();
+    let none = false;
+    a.request('nobody', bytes(0), () => assert.fail('no answer'), () => (none = true));
+    await tick();
+    assert.equal(none, true);
     await a.close();
-    await assert.rejects(pending, isCode(P2pCode.CLOSED));
     assert.equal(a.connected(), false);
-    assert.deepEqual(b.peers(), ['c']);
+    assert.throws(() => a.request('q', bytes(0), () => {}, () => {}), isCode(P2pCode.CLOSED));
     // The id can be used again, like a restarted node.
-    const a2 = net.transport('a');
-    assert.deepEqual(b.peers(), ['a', 'c']);
-    await a2.close();
+    const a2 = net.carrier('a');
+    assert.equal(a2.connected(), true);
   });
 
   test('a throwing handler does not stop delivery to others', async () => {
     const net = new MemoryNetwork({ delayMs: 5 });
-    const [a, b] = [net.transport('a'), net.transport('b')];
-    b.onMessage(() => {
+    const [a, b] = [net.carrier('a'), net.carrier('b')];
+    b.subscribe('s', () => {
       throw new Error('boom');
     });
-    const gb = inbox(b);
-    a.broadcast('consensus', bytes(1));
+    const gb = inbox(b, 's');
+    a.publish('s', bytes(1));
     await new Promise((r) => setTimeout(r, 30));
     assert.equal(gb.length, 1);
   });

@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError } from './errors.js';
 import type { NatsOptions } from '../ledger-node/api.js';
+import { redactUrls } from '../ledger-node/p2p/redact.js';
 
 export interface MqttAccountConfig {
   readonly username: string;
@@ -171,7 +172,7 @@ export const CONFIG_REFERENCE: readonly ConfigField[] = [
   { field: 'xmpp.reconnect.maxMs', env: 'METERLEDGER_XMPP_RECONNECT_MAX_MS', default: '30000', kind: ms(1, 3_600_000),
     meaning: 'Longest delay between XMPP login attempts, ms; at least xmpp.reconnect.minMs.' },
   { field: 'nats.servers', env: 'METERLEDGER_NATS_SERVERS', default: '(none: a lone validator)', kind: { t: 'urls', schemes: ['nats', 'tls'] },
-    meaning: 'NATS servers where the gateways of the chain meet (nats://host:4222, comma-separated in the environment). Required when genesis has more than one validator or this gateway is an observer.' },
+    meaning: 'NATS servers where the gateways of the chain meet (nats://host:4222, comma-separated in the environment). Required when genesis has more than one validator or this gateway is an observer. Credentials in a URL (nats://user:pass@host, nats://token@host) are used when no other nats auth is set, and never logged.' },
   { field: 'nats.user', env: 'METERLEDGER_NATS_USER', default: '(none)', kind: { t: 'text', pattern: /^[^\s]{1,256}$/, what: 'a user name without spaces' },
     meaning: 'NATS user; set with nats.pass.' },
   { field: 'nats.pass', env: 'METERLEDGER_NATS_PASS', default: '(none)', kind: { t: 'secret', minLength: 1 },
@@ -188,6 +189,12 @@ export const CONFIG_REFERENCE: readonly ConfigField[] = [
     meaning: 'PEM client key for NATS (mutual TLS).' },
   { field: 'nats.ignoreClusterUpdates', env: 'METERLEDGER_NATS_IGNORE_CLUSTER_UPDATES', default: 'false', kind: { t: 'bool' },
     meaning: 'Use only nats.servers, not the addresses the NATS cluster advertises (NATS behind a proxy or NAT).' },
+  { field: 'nats.reconnect.minMs', env: 'METERLEDGER_NATS_RECONNECT_MIN_MS', default: '500', kind: ms(10, 3_600_000),
+    meaning: 'Wait between attempts on one NATS server while reconnecting, and the first wait when no server is reachable (a gateway starts without NATS and joins when it answers), ms; doubling (jittered) up to nats.reconnect.maxMs.' },
+  { field: 'nats.reconnect.maxMs', env: 'METERLEDGER_NATS_RECONNECT_MAX_MS', default: '30000', kind: ms(10, 3_600_000),
+    meaning: 'Longest wait between attempts to reach NATS, ms; at least nats.reconnect.minMs. Dialling never gives up.' },
+  { field: 'nats.messageWindowMs', env: 'METERLEDGER_NATS_MESSAGE_WINDOW_MS', default: '30000', kind: ms(1000, 600_000),
+    meaning: 'Peer messages dated further than this before or after this gateway\'s clock are refused, and replays within it are refused (docs/protocol.md §12.3), ms. Keep the gateways\' clocks well within it (NTP).' },
   { field: 'consensus.proposeTimeoutMs', env: 'METERLEDGER_CONSENSUS_PROPOSE_TIMEOUT_MS', default: '1000', kind: ms(10, 600_000),
     meaning: 'How long validators wait for a proposal in round 0, ms; +50% per round.' },
   { field: 'consensus.prevoteTimeoutMs', env: 'METERLEDGER_CONSENSUS_PREVOTE_TIMEOUT_MS', default: '500', kind: ms(10, 600_000),
@@ -203,7 +210,7 @@ export const CONFIG_FILE_ENV = 'METERLEDGER_CONFIG';
 
 const byField = new Map(CONFIG_REFERENCE.map((f) => [f.field, f]));
 /** Groups that are objects in the file. */
-const GROUPS = new Set(['mqtt', 'mqtt.tls', 'mqtt.ws', 'http', 'ledger', 'log', 'xmpp', 'xmpp.tls', 'xmpp.reconnect', 'nats', 'nats.tls', 'consensus']);
+const GROUPS = new Set(['mqtt', 'mqtt.tls', 'mqtt.ws', 'http', 'ledger', 'log', 'xmpp', 'xmpp.tls', 'xmpp.reconnect', 'nats', 'nats.tls', 'nats.reconnect', 'consensus']);
 
 export type ConfigFlags = Readonly<Record<string, string | boolean | undefined>>;
 
@@ -292,7 +299,8 @@ function readConfigFile(path: string): Map<string, Setting> {
 }
 
 function invalid(f: ConfigField, s: Setting, why: string): ConfigError {
-  const shown = f.kind.t === 'secret' ? '' : `got ${JSON.stringify(s.value)} `;
+  // A URL may carry a password (nats://user:pass@host): shown without it.
+  const shown = f.kind.t === 'secret' ? '' : `got ${redactUrls(JSON.stringify(s.value))} `;
   return new ConfigError(f.field, `${why} (${shown}from ${s.source})`);
 }
 
@@ -495,11 +503,19 @@ function buildNats(v: ReadonlyMap<string, unknown>): NatsOptions | undefined {
   const tls = { caFile: v.get('nats.tls.caFile'), certFile: v.get('nats.tls.certFile'), keyFile: v.get('nats.tls.keyFile') } as Record<string, string | undefined>;
   if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) throw new ConfigError(tls.certFile === undefined ? 'nats.tls.certFile' : 'nats.tls.keyFile', 'nats.tls.certFile and nats.tls.keyFile go together');
   const tlsSet = Object.fromEntries(Object.entries(tls).filter(([, x]) => x !== undefined)) as NonNullable<NatsOptions['tls']>;
+  if (auth && (v.get('nats.servers') as string[]).some((u) => /^[a-z][a-z0-9+.-]*:\/\/[^/@]*@/i.test(u))) {
+    throw new ConfigError('nats.servers', 'a URL carries credentials and nats.user, nats.token or nats.nkeySeedFile is set too: give them once');
+  }
+  const minMs = (v.get('nats.reconnect.minMs') as number | undefined) ?? 500;
+  const maxMs = (v.get('nats.reconnect.maxMs') as number | undefined) ?? Math.max(minMs, 30_000);
+  if (maxMs < minMs) throw new ConfigError('nats.reconnect.maxMs', `must be at least nats.reconnect.minMs (${minMs}), got ${maxMs}`);
   return {
     servers: v.get('nats.servers') as string[],
     ...(auth ? { auth } : {}),
     ...(Object.keys(tlsSet).length ? { tls: tlsSet } : {}),
     ignoreClusterUpdates: (v.get('nats.ignoreClusterUpdates') as boolean | undefined) ?? false,
+    reconnect: { minMs, maxMs },
+    messageWindowMs: (v.get('nats.messageWindowMs') as number | undefined) ?? 30_000,
   };
 }
 

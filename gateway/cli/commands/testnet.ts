@@ -6,6 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type MeterAlgChoice, initCluster } from '../../../ledger-node/devchain.js';
+import { redactUrls } from '../../../ledger-node/p2p/redact.js';
 import { UsageError } from '../../errors.js';
 import { type CommandSpec, intFlag, need, optionalString, out } from '../args.js';
 
@@ -43,7 +44,7 @@ export const testnetCommand: CommandSpec = {
     });
     out(`chain id: ${genesis.chainId}`);
     dirs.forEach((d, i) => out(`${nodeIds[i]}: ${d} (mqtt ${TESTNET_MQTT_BASE + i}, http ${TESTNET_HTTP_BASE + i}, ${meterIds[i]!.length} meters)`));
-    out(`nats:     ${servers.join(', ')}`);
+    out(`nats:     ${redactUrls(servers.join(', '))}`);
     out(`next:     meterledger start --data-dir ${dirs[0]} (and each of the others)`);
     return 0;
   },

@@ -230,3 +230,25 @@ test('xmpp: bad values name their field', (t) => {
   assert.equal((load({ service: 'xmpps://[::1]:5223/' }) as { xmpp: { service: string } }).xmpp.service, 'xmpps://[::1]:5223');
   assert.equal((load({ service: 'xmpp://xmpp.site.example' }) as { xmpp: { service: string } }).xmpp.service, 'xmpp://xmpp.site.example');
 });
+
+test('nats: reconnect backoff and message window with their defaults; bad values name their field', (t) => {
+  const d = tempDir(t);
+  const load = (nats: Record<string, unknown>) => {
+    const f = join(d, 'c.json');
+    writeFileSync(f, JSON.stringify({ nats: { servers: ['nats://127.0.0.1:4222'], ...nats } }));
+    return loadConfig({ file: f, flags: { 'data-dir': d }, env: {} });
+  };
+  const n = load({}).nats!;
+  assert.deepEqual({ reconnect: n.reconnect, messageWindowMs: n.messageWindowMs }, { reconnect: { minMs: 500, maxMs: 30_000 }, messageWindowMs: 30_000 });
+  assert.deepEqual(load({ reconnect: { minMs: 100, maxMs: 2000 }, messageWindowMs: 5000 }).nats!.reconnect, { minMs: 100, maxMs: 2000 });
+  assert.equal(loadConfig({ flags: { 'data-dir': d }, env: { METERLEDGER_NATS_SERVERS: 'nats://h:1', METERLEDGER_NATS_MESSAGE_WINDOW_MS: '60000' } }).nats!.messageWindowMs, 60_000);
+  assertInvalid(() => load({ reconnect: { minMs: 5000, maxMs: 1000 } }), 'nats.reconnect.maxMs', /at least nats\.reconnect\.minMs/);
+  assertInvalid(() => load({ reconnect: { minMs: 0 } }), 'nats.reconnect.minMs');
+  assertInvalid(() => load({ messageWindowMs: 10 }), 'nats.messageWindowMs');
+  assertInvalid(() => load({ servers: ['nats://u:p@127.0.0.1:4222'], user: 'u', pass: 'p' }), 'nats.servers', /give them once/);
+});
+
+test('nats: a password in a server URL is never echoed, not even in the error for a bad list', () => {
+  const env = { METERLEDGER_NATS_SERVERS: 'nats://gw:hunter2-secret@127.0.0.1:4222,ftp://x' };
+  assert.throws(() => loadConfig({ flags: { 'data-dir': '/d' }, env }), (e: Error) => e instanceof ConfigError && e.field === 'nats.servers' && !e.message.includes('hunter2') && e.message.includes('gw:***@'));
+});

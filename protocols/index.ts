@@ -17,3 +17,4 @@ export * from './mqtt.js';
 export * from './intake.js';
 export * from './confidential/index.js';
 export * from './p2p.js';
+export * from './billing/index.js';

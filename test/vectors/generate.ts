@@ -20,6 +20,7 @@ import {
 } from '../../protocols/index.js';
 import { buildConfidential } from './confidential.js';
 import { CHAIN_ID, seed } from './fixed.js';
+import { buildBilling } from './billing.js';
 
 /** The source-tree folder of the vectors (this file runs from dist/test/vectors/). */
 export const VECTORS_DIR = fileURLToPath(new URL('../../../test/vectors/', import.meta.url));
@@ -478,6 +479,7 @@ export function buildAll(): Record<string, unknown> {
     'token.json': buildToken(),
     'confidential.json': buildConfidential(),
     'p2p.json': buildP2p(),
+    'billing.json': buildBilling(),
   };
 }
 
@@ -489,9 +491,28 @@ export function readVector<T>(name: string): T {
 /** JSON text of a vector file, as written to disk (2-space indent, final newline). */
 export const vectorText = (v: unknown): string => `${JSON.stringify(v, null, 2)}\n`;
 
+/**
+ * The same JSON with every array or object that fits in `width` characters on one line:
+ * for files of many small rows (billing.json's readings), one row per line.
+ */
+export function compactVectorText(v: unknown, width = 110): string {
+  const walk = (x: unknown, indent: string): string => {
+    const flat = JSON.stringify(x);
+    if (typeof x !== 'object' || x === null || flat.length + indent.length <= width) return flat;
+    const inner = `${indent}  `;
+    if (Array.isArray(x)) return x.length === 0 ? '[]' : `[\n${x.map((e) => inner + walk(e, inner)).join(',\n')}\n${indent}]`;
+    const entries = Object.entries(x as Record<string, unknown>).filter(([, e]) => e !== undefined);
+    return `{\n${entries.map(([k, e]) => `${inner}${JSON.stringify(k)}: ${walk(e, inner)}`).join(',\n')}\n${indent}}`;
+  };
+  return `${walk(v, '')}\n`;
+}
+
+/** How each file is laid out on disk. */
+const fileText = (name: string, v: unknown): string => (name === 'billing.json' ? compactVectorText(v) : vectorText(v));
+
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   for (const [name, v] of Object.entries(buildAll())) {
-    writeFileSync(new URL(name, pathToFileURL(VECTORS_DIR)), vectorText(v));
+    writeFileSync(new URL(name, pathToFileURL(VECTORS_DIR)), fileText(name, v));
     process.stdout.write(`wrote ${VECTORS_DIR}${name}\n`);
   }
 }

@@ -146,3 +146,44 @@ export interface P2pFile {
   valid: P2pValidVector[];
   invalid: { name: string; expect: P2pValidVector['kind']; nowMs: number; code: string; envelope: string }[];
 }
+
+export interface BillingReadingJson { seq: string; time: number; importWh: number; exportWh?: number }
+export interface BillingTariffVector { key: string; json: Record<string, unknown>; canonicalJson: Record<string, unknown>; cbor: string; id: string }
+export interface BillingCaseVector {
+  name: string;
+  note: string;
+  naive?: boolean;
+  input: {
+    meterId: string;
+    period: string;
+    currency: { code: string; minorUnits: number };
+    cycle?: { epoch: number; lengthMs: number };
+    agreements: { from: number; tariff: string | null }[];
+    /** ids of tariff versions in `tariffs` */
+    tariffs: string[];
+    readings: BillingReadingJson[];
+  };
+  bill?: Record<string, unknown> & {
+    period: { label: string; start: number; end: number };
+    versions: { tariff: string; id: string }[];
+    readings: string[];
+    lines: ({ kind: 'standing'; version: number; days: string; pricePerDay: number; amount: number }
+      | { kind: 'energy'; version: number; band: string; tier: number; energyWh: number; pricePerKWh: number; amount: number }
+      | { kind: 'export'; version: number; energyWh: number; pricePerKWh: number; amount: number })[];
+    total: number;
+    resets: { register: string; fromSeq: string; toSeq: string }[];
+  };
+  billCbor?: string;
+  registerDeltaWh?: number;
+  pieces?: { from: number; to: number; version: number; band: number; importWh: number }[];
+  error?: { code: string; field?: string };
+}
+export interface BillingFile {
+  tariffs: BillingTariffVector[];
+  invalidTariffs: { name: string; set: Record<string, unknown>; remove: string[]; code: string; field: string }[];
+  invalidTariffCbor: { name: string; cbor: string; code: string; field?: string }[];
+  roundHalfEven: { num: string; den: string; halfEven: string }[];
+  localTime: { tariff: string; instant: number; instantText: string; offsetMinutes: number; localDate: string; hour: number; weekday: number; dayType: string }[];
+  dayStarts: ({ tariff: string; localDate: string; start: number } | { tariff: string; month: string; start: number; end: number })[];
+  bills: BillingCaseVector[];
+}

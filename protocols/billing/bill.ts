@@ -7,7 +7,7 @@
 import { fromHex, toHex } from '../bytes.js';
 import { decodeCanonicalCbor, encodeCbor } from '../cbor.js';
 import { METER_ID_PATTERN } from '../tx.js';
-import { BillingCode, BillingError } from './codes.js';
+import { ReasonCode, RejectionError } from '../errors.js';
 import { MAX_INSTANT } from './localtime.js';
 import type { BillPeriod } from './period.js';
 import { type Fraction, fraction, fractionText, parseFractionText } from './rounding.js';
@@ -115,7 +115,7 @@ function lineToJson(l: BillLine): Record<string, unknown> {
 }
 
 function fail(field: string, msg: string): never {
-  throw new BillingError(BillingCode.BILL_INVALID, `bill${field ? `.${field}` : ''}: ${msg}`, field || undefined);
+  throw new RejectionError(ReasonCode.BILL_INVALID, `bill${field ? `.${field}` : ''}: ${msg}`, field || undefined);
 }
 const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 function keys(o: unknown, allowed: readonly string[], field: string): Record<string, unknown> {
@@ -247,7 +247,7 @@ export function decodeBill(bytes: Uint8Array): Bill {
   try {
     m = decodeCanonicalCbor(bytes);
   } catch (cause) {
-    throw new BillingError(BillingCode.BILL_INVALID, `bill: not deterministic CBOR: ${(cause as Error).message}`, undefined, { cause });
+    throw new RejectionError(ReasonCode.BILL_INVALID, `bill: not deterministic CBOR: ${(cause as Error).message}`, undefined, { cause });
   }
   if (!(m instanceof Map) || m.size !== 9) fail('', 'must be a CBOR map of labels 1..9');
   const get = (k: keyof typeof BillLabel): unknown => {

@@ -4,7 +4,7 @@
  * say E_BILL_MISMATCH at `lines[2].amount` (submitted 1234, recomputed 1233).
  */
 import { type Bill, billToJson } from './bill.js';
-import { BillingCode, BillingError } from './codes.js';
+import { ReasonCode, RejectionError } from '../errors.js';
 
 export interface BillDifference {
   /** JSON path of the first difference: "total", "lines[2].amount", "readings[4]", "lines[7]" (one bill has no such line). */
@@ -45,5 +45,5 @@ export function compareBills(submitted: Bill, recomputed: Bill): BillDifference 
 /** Throw E_BILL_MISMATCH naming the first difference, if any. */
 export function assertSameBill(submitted: Bill, recomputed: Bill): void {
   const d = compareBills(submitted, recomputed);
-  if (d) throw new BillingError(BillingCode.MISMATCH, `${d.path}: submitted ${d.submitted}, recomputed ${d.recomputed}`, d.path);
+  if (d) throw new RejectionError(ReasonCode.BILL_MISMATCH, `${d.path}: submitted ${d.submitted}, recomputed ${d.recomputed}`, d.path);
 }

@@ -8,7 +8,7 @@
  */
 import { METER_ID_PATTERN } from '../tx.js';
 import type { Bill, BillLine, BillTerm, BillVersion, RegisterReset } from './bill.js';
-import { BillingCode, BillingError } from './codes.js';
+import { ReasonCode, RejectionError } from '../errors.js';
 import { type BillReading, Register, neededReadings, orderReadings, withExportRegister } from './interpolate.js';
 import { type BillPeriod, type CycleRule, resolvePeriod } from './period.js';
 import { type Fraction, ZERO_FRACTION, addFractions, pow10, roundHalfEven, safeInteger } from './rounding.js';
@@ -51,7 +51,7 @@ export interface BillExplanation {
 
 const MAX_U64 = 2n ** 64n - 1n;
 
-/** Compute the bill; throws BillingError with the first applicable code of §9. */
+/** Compute the bill; throws RejectionError with the first applicable code of §9. */
 export function computeBill(input: BillInput): Bill {
   return explainBill(input).bill;
 }
@@ -59,11 +59,11 @@ export function computeBill(input: BillInput): Bill {
 /** The bill and the pieces it was computed from (for charts and for checking it). */
 export function explainBill(input: BillInput): BillExplanation {
   if (typeof input.meterId !== 'string' || !METER_ID_PATTERN.test(input.meterId)) {
-    throw new BillingError(BillingCode.READINGS_INVALID, 'meterId must be a meter id [A-Za-z0-9][A-Za-z0-9._-]{0,63}', 'meterId');
+    throw new RejectionError(ReasonCode.BILL_READINGS_INVALID, 'meterId must be a meter id [A-Za-z0-9][A-Za-z0-9._-]{0,63}', 'meterId');
   }
   const cur = input.currency;
   if (typeof cur?.code !== 'string' || !/^[A-Z]{3}$/.test(cur.code) || !Number.isSafeInteger(cur.minorUnits) || cur.minorUnits < 0 || cur.minorUnits > 6) {
-    throw new BillingError(BillingCode.TARIFF_CURRENCY, 'the chain currency must be an ISO 4217 code with 0..6 minor units', 'currency');
+    throw new RejectionError(ReasonCode.TARIFF_CURRENCY, 'the chain currency must be an ISO 4217 code with 0..6 minor units', 'currency');
   }
   const readings = orderReadings(input.readings, input.meterId);
   const timeline = termsTimeline(input.agreements, input.tariffs);
@@ -71,13 +71,13 @@ export function explainBill(input: BillInput): BillExplanation {
 
   // §5.1 the version runs inside the period
   const runs = clip(timeline, period);
-  if (runs.length === 0) throw new BillingError(BillingCode.NO_AGREEMENT, `no agreement puts a tariff in force during ${period.label}`, 'agreements');
+  if (runs.length === 0) throw new RejectionError(ReasonCode.BILL_NO_AGREEMENT, `no agreement puts a tariff in force during ${period.label}`, 'agreements');
   const versions: Tariff[] = [];
   const terms: BillTerm[] = runs.map((r) => {
-    if (!r.version) throw new BillingError(BillingCode.NO_TARIFF, `tariff "${r.tariff}" has no version in force at ${r.from}`, 'tariffs');
+    if (!r.version) throw new RejectionError(ReasonCode.BILL_NO_TARIFF, `tariff "${r.tariff}" has no version in force at ${r.from}`, 'tariffs');
     const v = r.version;
     if (v.currency.code !== cur.code || v.currency.minorUnits !== cur.minorUnits) {
-      throw new BillingError(BillingCode.TARIFF_CURRENCY, `tariff ${v.id} is in ${v.currency.code}/${v.currency.minorUnits}, the chain in ${cur.code}/${cur.minorUnits}`, 'tariffs');
+      throw new RejectionError(ReasonCode.TARIFF_CURRENCY, `tariff ${v.id} is in ${v.currency.code}/${v.currency.minorUnits}, the chain in ${cur.code}/${cur.minorUnits}`, 'tariffs');
     }
     let k = versions.indexOf(v);
     if (k < 0) k = versions.push(v) - 1;
@@ -86,7 +86,7 @@ export function explainBill(input: BillInput): BillExplanation {
 
   // §6.1 readiness
   if (readings.length === 0 || readings[readings.length - 1]!.time < period.end) {
-    throw new BillingError(BillingCode.NOT_READY, `no committed reading at or after the end of ${period.label} (${period.end})`, 'readings');
+    throw new RejectionError(ReasonCode.BILL_NOT_READY, `no committed reading at or after the end of ${period.label} (${period.end})`, 'readings');
   }
 
   // §5.2 band pieces, §6.1 the readings each boundary needs
@@ -127,7 +127,7 @@ export function explainBill(input: BillInput): BillExplanation {
   versions.forEach((v, k) => {
     let days: Fraction = ZERO_FRACTION;
     for (const t of terms) if (t.version === k) days = addFractions(days, localDaysIn(v, t.from, t.to));
-    if (days.den > MAX_U64 || days.num > MAX_U64) throw new BillingError(BillingCode.OVERFLOW, `standing-charge days ${days.num}/${days.den} need more than 64 bits`, 'days');
+    if (days.den > MAX_U64 || days.num > MAX_U64) throw new RejectionError(ReasonCode.BILL_OVERFLOW, `standing-charge days ${days.num}/${days.den} need more than 64 bits`, 'days');
     const standing = roundHalfEven(days.num * BigInt(v.standingChargePerDay), days.den * pow10(6 - m));
     lines.push({ kind: 'standing', version: k, days, pricePerDay: v.standingChargePerDay, amount: safeInteger(standing, 'standing charge') });
     const mine = [...energy.values()].filter((e) => e.version === k).sort((a, b) => a.band - b.band || a.tier - b.tier);

@@ -2,7 +2,6 @@
  * The bill engine and its formats (docs/billing.md): pure and browser-safe, run alike by
  * validators, `meterledger bill verify` and the owner's portal.
  */
-export * from './codes.js';
 export * from './rounding.js';
 export * from './localtime.js';
 export * from './tariff.js';

@@ -4,7 +4,7 @@
  * value at any instant, interpolated in integer arithmetic between those readings, with
  * a register that goes backwards continued from its new value.
  */
-import { BillingCode, BillingError } from './codes.js';
+import { ReasonCode, RejectionError } from '../errors.js';
 import { floorDiv } from './rounding.js';
 
 /** What the engine reads of a committed reading (a protocols Reading body fits). */
@@ -28,7 +28,7 @@ const before = (a: BillReading, b: BillReading): boolean => a.time < b.time || (
 /** Check the readings and order them by (time, seq); a repeated seq is refused. */
 export function orderReadings(readings: readonly BillReading[], meterId: string): readonly BillReading[] {
   const bad = (i: number, f: string, msg: string): never => {
-    throw new BillingError(BillingCode.READINGS_INVALID, `readings[${i}].${f} ${msg}`, `readings[${i}].${f}`);
+    throw new RejectionError(ReasonCode.BILL_READINGS_INVALID, `readings[${i}].${f} ${msg}`, `readings[${i}].${f}`);
   };
   // One pass: check each reading, and whether the input is already in (time, seq) order
   // with rising seqs (the usual case: nothing to sort, and no seq can repeat).
@@ -54,7 +54,7 @@ export function orderReadings(readings: readonly BillReading[], meterId: string)
   const out = [...readings].sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
   const seqs = new Set<bigint>();
   for (const r of out) {
-    if (seqs.has(r.seq)) throw new BillingError(BillingCode.READINGS_INVALID, `two readings have seq ${r.seq}`, 'readings');
+    if (seqs.has(r.seq)) throw new RejectionError(ReasonCode.BILL_READINGS_INVALID, `two readings have seq ${r.seq}`, 'readings');
     seqs.add(r.seq);
   }
   return out;

@@ -3,7 +3,7 @@
  * ("2026-03"), or on a chain with a short cycle for demos, cycle N of a fixed length from
  * an epoch ("cycle-12"). A period is [start, end), instants in ms.
  */
-import { BillingCode, BillingError } from './codes.js';
+import { ReasonCode, RejectionError } from '../errors.js';
 import { MAX_INSTANT, MS_PER_DAY, type LocalTimeRules, daysFromCivil, startOfLocalDay } from './localtime.js';
 import type { TermsRun } from './terms.js';
 
@@ -22,7 +22,7 @@ export interface CycleRule {
 const MONTH_LABEL = /^(\d{4})-(0[1-9]|1[0-2])$/;
 const CYCLE_LABEL = /^cycle-(0|[1-9]\d{0,14})$/;
 
-const invalid = (msg: string, field = 'period'): BillingError => new BillingError(BillingCode.PERIOD_INVALID, msg, field);
+const invalid = (msg: string, field = 'period'): RejectionError => new RejectionError(ReasonCode.BILL_PERIOD_INVALID, msg, field);
 
 /** The month's first and next month's first day numbers. */
 function monthDays(label: string): { first: number; next: number } | undefined {
@@ -82,8 +82,8 @@ export function resolvePeriod(label: string, timeline: readonly TermsRun[], cycl
     const run = runs.find((r) => r.from <= anchor && anchor < r.to) ?? runs.find((r) => r.from > anchor) ?? runs[runs.length - 1];
     if (!run) {
       const named = timeline.find((r) => r.tariff !== null);
-      if (named) throw new BillingError(BillingCode.NO_TARIFF, `tariff "${named.tariff}" has no version in force at any time`, 'tariffs');
-      throw new BillingError(BillingCode.NO_AGREEMENT, 'the meter has no agreement', 'agreements');
+      if (named) throw new RejectionError(ReasonCode.BILL_NO_TARIFF, `tariff "${named.tariff}" has no version in force at any time`, 'tariffs');
+      throw new RejectionError(ReasonCode.BILL_NO_AGREEMENT, 'the meter has no agreement', 'agreements');
     }
     return startOfLocalDay(run.version!.localTime, days);
   };

@@ -3,7 +3,7 @@
  * a stated rounding direction, round-half-to-even to minor units, exact fractions for
  * standing-charge days, and the 2^53-1 bound every figure of a bill must respect.
  */
-import { BillingCode, BillingError } from './codes.js';
+import { ReasonCode, RejectionError } from '../errors.js';
 
 /** Largest magnitude of any energy, amount or total in a bill: 2^53 - 1. */
 export const MAX_BILL_INTEGER = BigInt(Number.MAX_SAFE_INTEGER);
@@ -74,7 +74,7 @@ export function parseFractionText(s: string): Fraction | undefined {
 /** The value as a safe integer, or E_BILL_OVERFLOW naming what it is. */
 export function safeInteger(v: bigint, what: string): number {
   if (v > MAX_BILL_INTEGER || v < -MAX_BILL_INTEGER) {
-    throw new BillingError(BillingCode.OVERFLOW, `${what} is ${v}, beyond ±(2^53-1)`, what);
+    throw new RejectionError(ReasonCode.BILL_OVERFLOW, `${what} is ${v}, beyond ±(2^53-1)`, what);
   }
   return Number(v);
 }

@@ -11,7 +11,7 @@
 import { toHex } from '../bytes.js';
 import { decodeCanonicalCbor, encodeCbor } from '../cbor.js';
 import { sha256 } from '../hash.js';
-import { BillingCode, BillingError } from './codes.js';
+import { ReasonCode, RejectionError } from '../errors.js';
 import {
   type LocalTimeRules, MAX_INSTANT, MAX_OFFSET_MINUTES, formatInstant, formatOffset, parseInstant, parseLocalDate,
   parseOffset,
@@ -89,8 +89,8 @@ export const TariffLabel = {
   tierLimitsWh: 8, schedule: 9, weekendDays: 10, holidays: 11, exportPricePerKWh: 12,
 } as const;
 
-function fail(field: string, msg: string, code: typeof BillingCode.TARIFF_INVALID | typeof BillingCode.TARIFF_MALFORMED = BillingCode.TARIFF_INVALID): never {
-  throw new BillingError(code, `tariff${field ? `.${field}` : ''}: ${msg}`, field || undefined);
+function fail(field: string, msg: string, code: typeof ReasonCode.TARIFF_INVALID | typeof ReasonCode.TARIFF_MALFORMED = ReasonCode.TARIFF_INVALID): never {
+  throw new RejectionError(code, `tariff${field ? `.${field}` : ''}: ${msg}`, field || undefined);
 }
 
 const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof Uint8Array) && !(x instanceof Map);
@@ -323,7 +323,7 @@ export function decodeTariff(bytes: Uint8Array): Tariff {
   try {
     m = decodeCanonicalCbor(bytes);
   } catch (cause) {
-    throw new BillingError(BillingCode.TARIFF_MALFORMED, `tariff: not deterministic CBOR: ${(cause as Error).message}`, undefined, { cause });
+    throw new RejectionError(ReasonCode.TARIFF_MALFORMED, `tariff: not deterministic CBOR: ${(cause as Error).message}`, undefined, { cause });
   }
   if (!(m instanceof Map)) fail('', 'must be a CBOR map');
   const labels = new Map<number, string>(Object.entries(TariffLabel).map(([k, v]) => [v, k]));
@@ -355,6 +355,6 @@ export function decodeTariff(bytes: Uint8Array): Tariff {
     return { months, weekday, weekend, holiday };
   });
   const t = seal(checkContent(o, false));
-  if (toHex(t.bytes) !== toHex(bytes)) fail('', 'is not the canonical encoding of its content (an integer written as a float?)', BillingCode.TARIFF_MALFORMED);
+  if (toHex(t.bytes) !== toHex(bytes)) fail('', 'is not the canonical encoding of its content (an integer written as a float?)', ReasonCode.TARIFF_MALFORMED);
   return t;
 }

@@ -3,7 +3,7 @@
  * (meter -> tariff from an instant) and, within each, the version of that tariff in
  * force (the latest whose effectiveFrom is at or before the instant).
  */
-import { BillingCode, BillingError } from './codes.js';
+import { ReasonCode, RejectionError } from '../errors.js';
 import { MAX_INSTANT } from './localtime.js';
 import { TARIFF_ID_PATTERN, type Tariff } from './tariff.js';
 
@@ -25,18 +25,18 @@ export interface TermsRun {
 
 function agreementsInOrder(agreements: readonly Agreement[]): Agreement[] {
   agreements.forEach((a, i) => {
-    if (typeof a !== 'object' || a === null) throw new BillingError(BillingCode.AGREEMENTS_INVALID, `agreements[${i}] must be an object { from, tariff }`, `agreements[${i}]`);
+    if (typeof a !== 'object' || a === null) throw new RejectionError(ReasonCode.BILL_AGREEMENTS_INVALID, `agreements[${i}] must be an object { from, tariff }`, `agreements[${i}]`);
     if (!Number.isSafeInteger(a.from) || a.from < 0 || a.from >= MAX_INSTANT) {
-      throw new BillingError(BillingCode.AGREEMENTS_INVALID, `agreements[${i}].from must be an instant in ms from 0 below ${MAX_INSTANT}`, `agreements[${i}].from`);
+      throw new RejectionError(ReasonCode.BILL_AGREEMENTS_INVALID, `agreements[${i}].from must be an instant in ms from 0 below ${MAX_INSTANT}`, `agreements[${i}].from`);
     }
     if (a.tariff !== null && (typeof a.tariff !== 'string' || !TARIFF_ID_PATTERN.test(a.tariff))) {
-      throw new BillingError(BillingCode.AGREEMENTS_INVALID, `agreements[${i}].tariff must be a tariff name or null`, `agreements[${i}].tariff`);
+      throw new RejectionError(ReasonCode.BILL_AGREEMENTS_INVALID, `agreements[${i}].tariff must be a tariff name or null`, `agreements[${i}].tariff`);
     }
   });
   const sorted = [...agreements].sort((a, b) => a.from - b.from);
   for (let i = 1; i < sorted.length; i++) {
     if (sorted[i]!.from === sorted[i - 1]!.from) {
-      throw new BillingError(BillingCode.AGREEMENTS_INVALID, `two agreements take effect at ${sorted[i]!.from}`, 'agreements');
+      throw new RejectionError(ReasonCode.BILL_AGREEMENTS_INVALID, `two agreements take effect at ${sorted[i]!.from}`, 'agreements');
     }
   }
   return sorted;
@@ -54,7 +54,7 @@ export function versionsByTariff(tariffs: readonly Tariff[]): Map<string, Tariff
     list.sort((a, b) => a.effectiveFrom - b.effectiveFrom);
     for (let i = 1; i < list.length; i++) {
       if (list[i]!.effectiveFrom === list[i - 1]!.effectiveFrom) {
-        throw new BillingError(BillingCode.TARIFF_CONFLICT, `tariff "${name}" has two versions in force from ${list[i]!.effectiveFrom} (${list[i - 1]!.id}, ${list[i]!.id})`, 'tariffs');
+        throw new RejectionError(ReasonCode.TARIFF_CONFLICT, `tariff "${name}" has two versions in force from ${list[i]!.effectiveFrom} (${list[i - 1]!.id}, ${list[i]!.id})`, 'tariffs');
       }
     }
   }

@@ -7,10 +7,10 @@
  * per-minute computation.
  */
 import {
-  type Agreement, type BillReading, BillingError, type CycleRule, type Currency, MS_PER_DAY, MS_PER_HOUR, type Tariff,
+  type Agreement, type BillReading, RejectionError, type CycleRule, type Currency, MS_PER_DAY, MS_PER_HOUR, type Tariff,
   billToJson, encodeBill, explainBill, formatInstant, localTimeAt, parseInstant, roundHalfEven, startOfLocalDay,
   tariffFromJson, tariffToJson, toHex, parseLocalDate, dayTypeOf, formatLocalDate, monthPeriod, decodeCanonicalCbor,
-  encodeCbor, BillingCode,
+  encodeCbor, ReasonCode,
 } from '../../protocols/index.js';
 
 /** Instant of an RFC 3339 text (the vectors' inputs are written as text for review). */
@@ -240,7 +240,7 @@ function cases(): BillCase[] {
   });
 
   out.push({
-    name: 'missing reading: none at or after the period end', refuse: BillingCode.NOT_READY,
+    name: 'missing reading: none at or after the period end', refuse: ReasonCode.BILL_NOT_READY,
     note: 'The last committed reading is at 31 March 20:00 local: E_BILL_NOT_READY.',
     period: '2026-03', agreements: [{ from: '2026-01-01T00:00:00+01:00', tariff: 'flat-home' }], tariffs: ['flat'],
     readings: series({ from: '2026-02-27T20:00:00+01:00', stepMs: MS_PER_DAY, count: 33, wh0: 10_000, inc: () => 7_000 }),
@@ -360,7 +360,7 @@ function cases(): BillCase[] {
 interface InvalidTariff { name: string; set: Record<string, unknown>; remove: string[]; code: string; field: string }
 
 function invalidTariffs(): InvalidTariff[] {
-  const w = (name: string, change: Record<string, unknown>, field: string, code: string = BillingCode.TARIFF_INVALID): InvalidTariff => ({
+  const w = (name: string, change: Record<string, unknown>, field: string, code: string = ReasonCode.TARIFF_INVALID): InvalidTariff => ({
     name, set: Object.fromEntries(Object.entries(change).filter(([, v]) => v !== undefined)),
     remove: Object.keys(change).filter((k) => change[k] === undefined), code, field,
   });
@@ -411,10 +411,10 @@ function invalidTariffBytes(): { name: string; cbor: string; code: string; field
   const unsorted = new Map(decodeMap(tariffs.tou!.bytes));
   unsorted.set(11, [...(unsorted.get(11) as string[])].reverse());
   return [
-    { name: 'standing charge written as a float64', cbor: asFloat, code: BillingCode.TARIFF_MALFORMED },
-    { name: 'trailing byte', cbor: `${hex}00`, code: BillingCode.TARIFF_MALFORMED },
-    { name: 'unknown label 13', cbor: withLabel, code: BillingCode.TARIFF_INVALID },
-    { name: 'holidays not in ascending order', cbor: toHex(encodeCbor(unsorted)), code: BillingCode.TARIFF_INVALID, field: 'holidays' },
+    { name: 'standing charge written as a float64', cbor: asFloat, code: ReasonCode.TARIFF_MALFORMED },
+    { name: 'trailing byte', cbor: `${hex}00`, code: ReasonCode.TARIFF_MALFORMED },
+    { name: 'unknown label 13', cbor: withLabel, code: ReasonCode.TARIFF_INVALID },
+    { name: 'holidays not in ascending order', cbor: toHex(encodeCbor(unsorted)), code: ReasonCode.TARIFF_INVALID, field: 'holidays' },
   ];
 }
 
@@ -459,7 +459,7 @@ function runCase(c: BillCase): Record<string, unknown> {
       pieces: ex.pieces.map((p) => ({ from: p.from, to: p.to, version: p.version, band: p.band, importWh: p.importWh })),
     };
   } catch (e) {
-    if (!(e instanceof BillingError) || e.code !== c.refuse) throw new Error(`vector builder: "${c.name}": ${(e as Error).message}`, { cause: e });
+    if (!(e instanceof RejectionError) || e.code !== c.refuse) throw new Error(`vector builder: "${c.name}": ${(e as Error).message}`, { cause: e });
     return { ...common, error: { code: e.code, ...(e.field !== undefined ? { field: e.field } : {}) } };
   }
 }
@@ -514,8 +514,8 @@ export function buildBilling(): unknown {
       try {
         tariffFromJson(patchTariff(TARIFF_JSON.tou!, v.set, v.remove));
       } catch (e) {
-        if (e instanceof BillingError && e.code === v.code && e.field === v.field) return v;
-        throw new Error(`vector builder: "${v.name}" refused as ${(e as BillingError).code} at ${(e as BillingError).field}: ${(e as Error).message}`);
+        if (e instanceof RejectionError && e.code === v.code && e.field === v.field) return v;
+        throw new Error(`vector builder: "${v.name}" refused as ${(e as RejectionError).code} at ${(e as RejectionError).field}: ${(e as Error).message}`);
       }
       throw new Error(`vector builder: "${v.name}" was accepted`);
     }),

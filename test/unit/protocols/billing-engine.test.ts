@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  type Agreement, type BillInput, BillingCode, BillingError, type BillReading, MS_PER_DAY, MS_PER_HOUR, type Tariff,
+  type Agreement, type BillInput, ReasonCode, RejectionError, type BillReading, MS_PER_DAY, MS_PER_HOUR, type Tariff,
   assertSameBill, billFromJson, billToJson, compareBills, computeBill, decodeBill, encodeBill, encodeCbor, explainBill,
   formatMinorUnits, splitTiers, tariffFromJson,
 } from '../../../protocols/index.js';
@@ -40,7 +40,7 @@ const energy = (b: ReturnType<typeof computeBill>): Record<string, number> =>
 
 function refuses(f: () => unknown, code: string, field?: string): void {
   assert.throws(f, (e: unknown) => {
-    assert.ok(e instanceof BillingError, String(e));
+    assert.ok(e instanceof RejectionError, String(e));
     assert.equal(e.code, code, e.message);
     if (field !== undefined) assert.equal(e.field, field, e.message);
     return true;
@@ -65,8 +65,8 @@ test('§6.2 the rounding is down, toward the earlier reading: a boundary 1 ms af
 });
 
 test('§6.1 readiness: a reading at or after the period end is required (E_BILL_NOT_READY), at the end is enough', () => {
-  refuses(() => computeBill(input([r(1, 0, 0), r(2, 24 - 1 / 3_600_000, 10)])), BillingCode.NOT_READY, 'readings');
-  refuses(() => computeBill(input([])), BillingCode.NOT_READY);
+  refuses(() => computeBill(input([r(1, 0, 0), r(2, 24 - 1 / 3_600_000, 10)])), ReasonCode.BILL_NOT_READY, 'readings');
+  refuses(() => computeBill(input([])), ReasonCode.BILL_NOT_READY);
   const b = computeBill(input([r(1, 0, 0), r(2, 24, 10)]));
   assert.equal(b.readings.length, 2);
   assert.deepEqual(energy(b), { 'am/0': 5, 'pm/0': 5 });
@@ -155,34 +155,34 @@ test('§6.1 readings needed: with a reading on every boundary, exactly one per b
 });
 
 test('§9 the readings are checked: seq, time, registers, meter', () => {
-  refuses(() => computeBill(input([r(1, 0, 0), { ...r(2, 24, 5), seq: 0n }])), BillingCode.READINGS_INVALID, 'readings[1].seq');
-  refuses(() => computeBill(input([r(1, 0, 0), { ...r(2, 24, 5), seq: 2 as unknown as bigint }])), BillingCode.READINGS_INVALID, 'readings[1].seq');
-  refuses(() => computeBill(input([r(1, 0, 0), { ...r(2, 24, 5), time: 1.5 }])), BillingCode.READINGS_INVALID, 'readings[1].time');
-  refuses(() => computeBill(input([r(1, 0, -1), r(2, 24, 5)])), BillingCode.READINGS_INVALID, 'readings[0].importWh');
-  refuses(() => computeBill(input([r(1, 0, 0, 0.5), r(2, 24, 5)])), BillingCode.READINGS_INVALID, 'readings[0].exportWh');
-  refuses(() => computeBill(input([r(1, 0, 0), { ...r(2, 24, 5), meterId: 'meter-2' }])), BillingCode.READINGS_INVALID, 'readings[1].meterId');
-  refuses(() => computeBill(input([r(1, 0, 0), r(1, 24, 5)])), BillingCode.READINGS_INVALID, 'readings');
-  refuses(() => computeBill(input([r(3, 0, 0), r(2, 24, 5), r(3, 30, 7)])), BillingCode.READINGS_INVALID, 'readings');
-  refuses(() => computeBill(input([r(1, 0, 0)], { meterId: 'a/b' })), BillingCode.READINGS_INVALID, 'meterId');
+  refuses(() => computeBill(input([r(1, 0, 0), { ...r(2, 24, 5), seq: 0n }])), ReasonCode.BILL_READINGS_INVALID, 'readings[1].seq');
+  refuses(() => computeBill(input([r(1, 0, 0), { ...r(2, 24, 5), seq: 2 as unknown as bigint }])), ReasonCode.BILL_READINGS_INVALID, 'readings[1].seq');
+  refuses(() => computeBill(input([r(1, 0, 0), { ...r(2, 24, 5), time: 1.5 }])), ReasonCode.BILL_READINGS_INVALID, 'readings[1].time');
+  refuses(() => computeBill(input([r(1, 0, -1), r(2, 24, 5)])), ReasonCode.BILL_READINGS_INVALID, 'readings[0].importWh');
+  refuses(() => computeBill(input([r(1, 0, 0, 0.5), r(2, 24, 5)])), ReasonCode.BILL_READINGS_INVALID, 'readings[0].exportWh');
+  refuses(() => computeBill(input([r(1, 0, 0), { ...r(2, 24, 5), meterId: 'meter-2' }])), ReasonCode.BILL_READINGS_INVALID, 'readings[1].meterId');
+  refuses(() => computeBill(input([r(1, 0, 0), r(1, 24, 5)])), ReasonCode.BILL_READINGS_INVALID, 'readings');
+  refuses(() => computeBill(input([r(3, 0, 0), r(2, 24, 5), r(3, 30, 7)])), ReasonCode.BILL_READINGS_INVALID, 'readings');
+  refuses(() => computeBill(input([r(1, 0, 0)], { meterId: 'a/b' })), ReasonCode.BILL_READINGS_INVALID, 'meterId');
 });
 
 test('§9 codes come in a stated order: readings, agreements and tariffs, period, coverage, currency, readiness', () => {
   const bad = [r(1, 0, 0), r(1, 1, 0)];
-  refuses(() => computeBill(input(bad, { period: '2026-13', agreements: [] })), BillingCode.READINGS_INVALID);
-  refuses(() => computeBill(input([], { period: '2026-13', agreements: [{ from: T0, tariff: 'x' }, { from: T0, tariff: 'y' }] })), BillingCode.AGREEMENTS_INVALID);
-  refuses(() => computeBill(input([], { tariffs: [tariff(), tariff({ name: 'dup' })] })), BillingCode.TARIFF_CONFLICT);
-  refuses(() => computeBill(input([], { period: '2026-13' })), BillingCode.PERIOD_INVALID);
-  refuses(() => computeBill(input([], { agreements: [{ from: T0 + 2 * MS_PER_DAY, tariff: 'test' }] })), BillingCode.NO_AGREEMENT);
-  refuses(() => computeBill(input([], { currency: { code: 'USD', minorUnits: 2 } })), BillingCode.TARIFF_CURRENCY);
-  refuses(() => computeBill(input([], { currency: { code: 'EUR', minorUnits: 3 } })), BillingCode.TARIFF_CURRENCY);
-  refuses(() => computeBill(input([])), BillingCode.NOT_READY);
+  refuses(() => computeBill(input(bad, { period: '2026-13', agreements: [] })), ReasonCode.BILL_READINGS_INVALID);
+  refuses(() => computeBill(input([], { period: '2026-13', agreements: [{ from: T0, tariff: 'x' }, { from: T0, tariff: 'y' }] })), ReasonCode.BILL_AGREEMENTS_INVALID);
+  refuses(() => computeBill(input([], { tariffs: [tariff(), tariff({ name: 'dup' })] })), ReasonCode.TARIFF_CONFLICT);
+  refuses(() => computeBill(input([], { period: '2026-13' })), ReasonCode.BILL_PERIOD_INVALID);
+  refuses(() => computeBill(input([], { agreements: [{ from: T0 + 2 * MS_PER_DAY, tariff: 'test' }] })), ReasonCode.BILL_NO_AGREEMENT);
+  refuses(() => computeBill(input([], { currency: { code: 'USD', minorUnits: 2 } })), ReasonCode.TARIFF_CURRENCY);
+  refuses(() => computeBill(input([], { currency: { code: 'EUR', minorUnits: 3 } })), ReasonCode.TARIFF_CURRENCY);
+  refuses(() => computeBill(input([])), ReasonCode.BILL_NOT_READY);
 });
 
 test('§5.1 periods: cycle rules and labels', () => {
-  refuses(() => computeBill(input([], { cycle: { epoch: T0, lengthMs: 999 } })), BillingCode.PERIOD_INVALID, 'cycle.lengthMs');
-  refuses(() => computeBill(input([], { period: 'cycle-01' })), BillingCode.PERIOD_INVALID);
-  refuses(() => computeBill(input([], { period: 'cycle--1' })), BillingCode.PERIOD_INVALID);
-  refuses(() => computeBill(input([], { period: '2026-3' })), BillingCode.PERIOD_INVALID);
+  refuses(() => computeBill(input([], { cycle: { epoch: T0, lengthMs: 999 } })), ReasonCode.BILL_PERIOD_INVALID, 'cycle.lengthMs');
+  refuses(() => computeBill(input([], { period: 'cycle-01' })), ReasonCode.BILL_PERIOD_INVALID);
+  refuses(() => computeBill(input([], { period: 'cycle--1' })), ReasonCode.BILL_PERIOD_INVALID);
+  refuses(() => computeBill(input([], { period: '2026-3' })), ReasonCode.BILL_PERIOD_INVALID);
   const b = computeBill(input([r(1, 24, 0), r(2, 48, 10)], { period: 'cycle-1' }));
   assert.deepEqual(b.period, { label: 'cycle-1', start: T0 + MS_PER_DAY, end: T0 + 2 * MS_PER_DAY });
   const m = computeBill(input([r(1, 0, 0), r(2, 24 * 31, 10)], { period: '2026-01' }));
@@ -191,7 +191,7 @@ test('§5.1 periods: cycle rules and labels', () => {
 
 test('§7.3 amounts beyond 2^53-1 minor units are E_BILL_OVERFLOW, not a wrong number', () => {
   const big = tariff({ bands: [{ name: 'am', pricesPerKWh: [1_000_000_000_000] }, { name: 'pm', pricesPerKWh: [1] }] });
-  refuses(() => computeBill(input([r(1, 0, 0), r(2, 12, 2 ** 52), r(3, 24, 2 ** 52)], { tariffs: [big] })), BillingCode.OVERFLOW);
+  refuses(() => computeBill(input([r(1, 0, 0), r(2, 12, 2 ** 52), r(3, 24, 2 ** 52)], { tariffs: [big] })), ReasonCode.BILL_OVERFLOW);
 });
 
 test('§8.3 compareBills names the first difference; assertSameBill refuses with E_BILL_MISMATCH', () => {
@@ -204,7 +204,7 @@ test('§8.3 compareBills names the first difference; assertSameBill refuses with
   assert.deepEqual(compareBills({ ...b, lines: b.lines.slice(0, 2) }, b)?.submitted, 'absent');
   assert.deepEqual(compareBills({ ...b, readings: [1n, 3n, 4n] }, b), { path: 'readings[1]', submitted: '"3"', recomputed: '"2"' });
   assert.deepEqual(compareBills({ ...b, period: { ...b.period, end: b.period.end + 1 } }, b)?.path, 'period.end');
-  assert.throws(() => assertSameBill(changed, b), (e: unknown) => e instanceof BillingError && e.code === BillingCode.MISMATCH && e.field === 'lines[2].amount' && /submitted 201, recomputed 200/.test(e.message));
+  assert.throws(() => assertSameBill(changed, b), (e: unknown) => e instanceof RejectionError && e.code === ReasonCode.BILL_MISMATCH && e.field === 'lines[2].amount' && /submitted 201, recomputed 200/.test(e.message));
   assert.doesNotThrow(() => assertSameBill(b, b));
 });
 
@@ -216,7 +216,7 @@ test('§8 bill JSON and CBOR: round trips, and refusals naming the field', () =>
   const bad = (patch: (j: any) => void, field: string): void => {
     const j = JSON.parse(JSON.stringify(json));
     patch(j);
-    refuses(() => billFromJson(j), BillingCode.BILL_INVALID, field);
+    refuses(() => billFromJson(j), ReasonCode.BILL_INVALID, field);
   };
   bad((j) => { j.total = '5'; }, 'total');
   bad((j) => { j.readings = ['2', '1', '3']; }, 'readings[1]');
@@ -227,8 +227,8 @@ test('§8 bill JSON and CBOR: round trips, and refusals naming the field', () =>
   bad((j) => { j.versions[0].id = 'AB'; }, 'versions[0].id');
   bad((j) => { j.extra = 1; }, 'extra');
   bad((j) => { delete j.resets; }, 'resets');
-  refuses(() => decodeBill(encodeCbor(new Map([[1, 'x']]))), BillingCode.BILL_INVALID);
-  refuses(() => decodeBill(Uint8Array.of(0x1f)), BillingCode.BILL_INVALID);
+  refuses(() => decodeBill(encodeCbor(new Map([[1, 'x']]))), ReasonCode.BILL_INVALID);
+  refuses(() => decodeBill(Uint8Array.of(0x1f)), ReasonCode.BILL_INVALID);
 });
 
 test('formatMinorUnits shows an amount in its currency\'s decimals', () => {

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  BillingCode, BillingError, TariffLabel, decodeCanonicalCbor, decodeTariff, encodeCbor, sha256, tariffFromJson, tariffId,
+  ReasonCode, RejectionError, TariffLabel, decodeCanonicalCbor, decodeTariff, encodeCbor, sha256, tariffFromJson, tariffId,
   tariffToJson, toHex,
 } from '../../../protocols/index.js';
 
@@ -77,11 +77,11 @@ test('errors name the field and carry E_TARIFF_INVALID; the message says what is
   ];
   for (const [doc, field, msg] of cases) {
     assert.throws(() => tariffFromJson(doc), (e: unknown) => {
-      assert.ok(e instanceof BillingError);
-      assert.equal(e.code, BillingCode.TARIFF_INVALID);
+      assert.ok(e instanceof RejectionError);
+      assert.equal(e.code, ReasonCode.TARIFF_INVALID);
       assert.equal(e.field, field || undefined, String(field));
       assert.match(e.message, msg);
-      assert.ok(!e.message.includes('E_TARIFF'), 'the code is not repeated in the message');
+      assert.ok(e.message.startsWith(`E_TARIFF_INVALID: tariff${field ? `.${field}` : ''}: `), e.message);
       return true;
     });
   }
@@ -94,11 +94,11 @@ test('decodeTariff refuses what is not exactly the canonical encoding', () => {
   assert.equal(decodeTariff(encodeCbor(withName)).name, 'x', 'a well-formed variant decodes');
   const missing = new Map(m);
   missing.delete(TariffLabel.holidays);
-  assert.throws(() => decodeTariff(encodeCbor(missing)), (e: unknown) => e instanceof BillingError && e.code === BillingCode.TARIFF_INVALID && e.field === 'holidays');
+  assert.throws(() => decodeTariff(encodeCbor(missing)), (e: unknown) => e instanceof RejectionError && e.code === ReasonCode.TARIFF_INVALID && e.field === 'holidays');
   const textKey = new Map<unknown, unknown>(m).set('tariff', 'x');
-  assert.throws(() => decodeTariff(encodeCbor(textKey)), (e: unknown) => e instanceof BillingError && e.code === BillingCode.TARIFF_INVALID);
+  assert.throws(() => decodeTariff(encodeCbor(textKey)), (e: unknown) => e instanceof RejectionError && e.code === ReasonCode.TARIFF_INVALID);
   const noHoliday = new Map(m).set(TariffLabel.schedule, [[[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], '0'.repeat(24), '0'.repeat(24)]]);
-  assert.throws(() => decodeTariff(encodeCbor(noHoliday)), (e: unknown) => e instanceof BillingError && e.field === 'schedule[0]', 'CBOR has no defaults: four entries per season');
-  assert.throws(() => decodeTariff(encodeCbor([1, 2])), (e: unknown) => e instanceof BillingError && e.code === BillingCode.TARIFF_INVALID);
-  assert.throws(() => decodeTariff(Uint8Array.of(0xff)), (e: unknown) => e instanceof BillingError && e.code === BillingCode.TARIFF_MALFORMED);
+  assert.throws(() => decodeTariff(encodeCbor(noHoliday)), (e: unknown) => e instanceof RejectionError && e.field === 'schedule[0]', 'CBOR has no defaults: four entries per season');
+  assert.throws(() => decodeTariff(encodeCbor([1, 2])), (e: unknown) => e instanceof RejectionError && e.code === ReasonCode.TARIFF_INVALID);
+  assert.throws(() => decodeTariff(Uint8Array.of(0xff)), (e: unknown) => e instanceof RejectionError && e.code === ReasonCode.TARIFF_MALFORMED);
 });

@@ -5,6 +5,7 @@
  * a register that goes backwards continued from its new value.
  */
 import { ReasonCode, RejectionError } from '../errors.js';
+import { countAtOrBefore } from './localtime.js';
 import { floorDiv } from './rounding.js';
 
 /** What the engine reads of a committed reading (a protocols Reading body fits). */
@@ -67,16 +68,7 @@ export function withExportRegister(rs: readonly BillReading[]): readonly BillRea
 }
 
 /** Index of the first reading whose time is after `t` (readings in (time, seq) order). */
-function firstAfter(rs: readonly BillReading[], t: number): number {
-  let lo = 0;
-  let hi = rs.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (rs[mid]!.time <= t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
+const firstAfter = (rs: readonly BillReading[], t: number): number => countAtOrBefore(rs.length, (i) => rs[i]!.time, t);
 
 /**
  * The readings an instant needs (§6.1): the last reading at `t` if there is one; else the
@@ -157,13 +149,8 @@ export class Register {
   at(t: number): bigint {
     const n = this.times.length;
     if (n === 0) return 0n;
-    let lo = 0;
-    let hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.times[mid]! <= t) lo = mid + 1;
-      else hi = mid;
-    }
+    const times = this.times;
+    const lo = countAtOrBefore(n, (i) => times[i]!, t);
     if (lo === 0) return this.values[0]!;
     if (this.times[lo - 1] === t || lo === n) return this.values[lo - 1]!;
     const t0 = this.times[lo - 1]!;

@@ -131,17 +131,25 @@ export function formatInstant(t: number): string {
   return `${formatLocalDate(days)}T${clock}${ms ? `.${pad(ms, 3)}` : ''}Z`;
 }
 
-/** How many transitions take effect at or before `t`: the index of t's offset interval. */
-function intervalAt(rules: LocalTimeRules, t: number): number {
-  const tr = rules.transitions;
+/**
+ * How many of n ascending keys are at or before t (binary search): the index of the first
+ * key after t. Shared by offset intervals, readings and the register.
+ */
+export function countAtOrBefore(n: number, key: (i: number) => number, t: number): number {
   let lo = 0;
-  let hi = tr.length;
+  let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (tr[mid]!.at <= t) lo = mid + 1;
+    if (key(mid) <= t) lo = mid + 1;
     else hi = mid;
   }
   return lo;
+}
+
+/** How many transitions take effect at or before `t`: the index of t's offset interval. */
+function intervalAt(rules: LocalTimeRules, t: number): number {
+  const tr = rules.transitions;
+  return countAtOrBefore(tr.length, (i) => tr[i]!.at, t);
 }
 
 const offsetOfInterval = (rules: LocalTimeRules, j: number): number => (j === 0 ? rules.offsetMinutes : rules.transitions[j - 1]!.offsetMinutes);

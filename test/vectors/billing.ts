@@ -91,6 +91,10 @@ export const TARIFF_JSON: Record<string, Record<string, unknown>> = {
   },
 };
 
+/** Derived tariffs for refusals: tou's twin in force from the same instant; a price that overflows. */
+TARIFF_JSON.touTwin = { ...TARIFF_JSON.tou!, name: 'Home time-of-use 2026 (a second version from the same instant)', standingChargePerDay: 1 };
+TARIFF_JSON.huge = { ...TARIFF_JSON.flat!, tariff: 'huge', name: 'A price of 10^12 micro-units per kWh', bands: [{ name: 'all', pricesPerKWh: [1_000_000_000_000] }] };
+
 const tariffs: Record<string, Tariff> = Object.fromEntries(Object.entries(TARIFF_JSON).map(([k, v]) => [k, tariffFromJson(v)]));
 
 // -------------------------------------------------------------------------------- readings
@@ -350,6 +354,12 @@ function cases(): BillCase[] {
   out.push({ refuse: 'E_BILL_READINGS_INVALID', name: 'refused: two readings with one seq', note: 'E_BILL_READINGS_INVALID.', period: '2026-03', agreements: flatAg, tariffs: ['flat'], readings: [...someReadings, { seq: 5n, time: at('2026-03-20T00:00:00Z'), importWh: 99_000 }] });
   out.push({ refuse: 'E_BILL_AGREEMENTS_INVALID', name: 'refused: two agreements from the same instant', note: 'E_BILL_AGREEMENTS_INVALID.', period: '2026-03', agreements: [...flatAg, { from: '2026-01-01T00:00:00+01:00', tariff: 'tou-home' }], tariffs: ['flat', 'tou'], readings: someReadings });
   out.push({ refuse: 'E_BILL_PERIOD_INVALID', name: 'refused: a cycle label on a chain without a cycle rule', note: 'E_BILL_PERIOD_INVALID.', period: 'cycle-3', agreements: flatAg, tariffs: ['flat'], readings: someReadings });
+  out.push({ refuse: 'E_TARIFF_CONFLICT', name: 'refused: two versions of one tariff from the same instant', note: 'E_TARIFF_CONFLICT: tou and its twin both take effect on 1 January 2026.', period: '2026-03', agreements: FROM_2026, tariffs: ['tou', 'touTwin'], readings: someReadings });
+  out.push({
+    refuse: 'E_BILL_OVERFLOW', name: 'refused: an amount beyond 2^53-1 minor units', note: 'E_BILL_OVERFLOW: 2^43 Wh at 10^12 micro-units per kWh is about 8.8 x 10^17 cents.',
+    period: '2026-03', agreements: [{ from: '2026-01-01T00:00:00+01:00', tariff: 'huge' }], tariffs: ['huge'],
+    readings: [{ seq: 1n, time: at('2026-03-01T00:00:00+01:00'), importWh: 0 }, { seq: 2n, time: at('2026-04-01T00:00:00+01:00'), importWh: 2 ** 43 }],
+  });
   out.push({ refuse: 'E_BILL_PERIOD_INVALID', name: 'refused: month 13', note: 'E_BILL_PERIOD_INVALID.', period: '2026-13', agreements: flatAg, tariffs: ['flat'], readings: someReadings });
   return out;
 }

@@ -35,7 +35,7 @@ test('billing vectors cover every case docs/billing.md §11 lists', () => {
     assert.match(names, want);
   }
   const errors = new Set(v.bills.flatMap((b) => (b.error ? [b.error.code] : [])));
-  for (const code of ['E_BILL_NOT_READY', 'E_BILL_NO_AGREEMENT', 'E_BILL_NO_TARIFF', 'E_TARIFF_CURRENCY', 'E_BILL_READINGS_INVALID', 'E_BILL_AGREEMENTS_INVALID', 'E_BILL_PERIOD_INVALID']) {
+  for (const code of ['E_BILL_NOT_READY', 'E_BILL_NO_AGREEMENT', 'E_BILL_NO_TARIFF', 'E_TARIFF_CURRENCY', 'E_TARIFF_CONFLICT', 'E_BILL_READINGS_INVALID', 'E_BILL_AGREEMENTS_INVALID', 'E_BILL_PERIOD_INVALID', 'E_BILL_OVERFLOW']) {
     assert.ok(errors.has(code), code);
   }
   assert.ok(v.bills.some((b) => b.bill?.resets.length), 'a reset is listed');

@@ -222,7 +222,15 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
   };
 }
 
-/** Resolve on the first SIGTERM or SIGINT; a second one exits at once with 1. */
+/**
+ * The signals that stop the gateway cleanly. SIGHUP is one of them: a closed terminal or
+ * `kill -HUP` stops it like SIGTERM (there is no reload; restart to apply new settings).
+ * Node resets an inherited "ignore" (nohup) to the default, which would kill the process
+ * without a clean stop.
+ */
+export const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+
+/** Resolve on the first stop signal; a second one exits at once with 1. */
 export function waitForSignal(log: GatewayLogger): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     let seen = false;
@@ -236,7 +244,6 @@ export function waitForSignal(log: GatewayLogger): Promise<NodeJS.Signals> {
       log.info({ signal: sig }, 'signal received');
       resolve(sig);
     };
-    process.on('SIGTERM', on);
-    process.on('SIGINT', on);
+    for (const sig of STOP_SIGNALS) process.on(sig, on);
   });
 }

@@ -9,7 +9,7 @@ import { accountFilterProblem } from './acl.js';
 import type { MqttAccount, SignatureCheck } from './auth.js';
 import { verifySignature } from '../../protocols/keys.js';
 import { guardReads } from './frame-guard.js';
-import { installHooks, publishToReceipts } from './hooks.js';
+import { type HooksHandle, installHooks, publishToReceipts } from './hooks.js';
 import { type Listeners, startListeners } from './listeners.js';
 import { type BridgeLogger, silentLogger } from './logger.js';
 import { type BridgeMetrics, noopBridgeMetrics } from './metrics.js';
@@ -51,6 +51,9 @@ export const DEFAULT_MAX_PAYLOAD_BYTES = 4096;
  */
 export const maxPacketBytes = (maxPayloadBytes: number): number => 4 * maxPayloadBytes + 1024;
 
+/** On close, how long readings already received get to be answered before clients are cut. */
+const QUIESCE_MS = 5000;
+
 /** aedes waits this long for CONNECT on a fresh connection (its default is 30 s). */
 const CONNECT_TIMEOUT_MS = 10_000;
 
@@ -75,6 +78,7 @@ export class MqttBroker {
   private constructor(
     private readonly aedes: Aedes,
     private readonly listeners: Listeners,
+    private readonly hooks: HooksHandle,
     private readonly detach: () => void,
   ) {}
 
@@ -92,7 +96,7 @@ export class MqttBroker {
     // drained with shift(), quadratic in its length (11% of the gateway's main thread at
     // 2,000 receipts per block, docs/performance.md). 2,000 matches ledger.blockMaxTxs.
     const aedes = await Aedes.createBroker({ connectTimeout: CONNECT_TIMEOUT_MS, drainTimeout: 30_000, concurrency: 2000 });
-    installHooks(aedes, {
+    const hooks = installHooks(aedes, {
       intake: opts.intake, accounts, allowAnonymous: opts.allowAnonymous ?? false, tokenMaxAgeMs,
       now: opts.now ?? Date.now, maxPayloadBytes, logger: log, metrics: opts.metrics ?? noopBridgeMetrics,
       verify: opts.verifySignature ?? verifySignature,
@@ -100,7 +104,11 @@ export class MqttBroker {
     const detach = opts.intake.onCommitted((c) => {
       try {
         publishToReceipts(aedes, c.meterId, { status: 'committed', txHash: c.txHash, seq: c.seq, height: c.height, receipt: c.receipt })
-          .catch((err: unknown) => log.error({ err, meterId: c.meterId }, 'mqtt could not publish receipt'));
+          .catch((err: unknown) => {
+            // Receipts of the blocks the node commits while it stops find the broker closed.
+            if (hooks.closing) log.debug({ err: (err as Error).message, meterId: c.meterId }, 'mqtt broker closing: receipt not published');
+            else log.error({ err, meterId: c.meterId }, 'mqtt could not publish receipt');
+          });
       } catch (err) {
         log.error({ err, meterId: c.meterId }, 'mqtt could not encode receipt');
       }
@@ -125,7 +133,7 @@ export class MqttBroker {
       throw e;
     }
     log.info({ ...listeners.addresses() }, 'mqtt broker listening');
-    return new MqttBroker(aedes, listeners, detach);
+    return new MqttBroker(aedes, listeners, hooks, detach);
   }
 
   /** The bound ports. */
@@ -137,11 +145,18 @@ export class MqttBroker {
     return this.aedes.connectedClients;
   }
 
-  /** Stop accepting, close clients, close servers. Idempotent. */
+  /**
+   * Stop accepting connections and readings, answer the readings already received (the
+   * intake must still be open: close the node after this), close clients and servers.
+   * Idempotent.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.detach();
-      await this.listeners.close(() => new Promise<void>((r) => this.aedes.close(() => r())));
+      await this.listeners.close(async () => {
+        await this.hooks.quiesce(QUIESCE_MS);
+        await new Promise<void>((r) => this.aedes.close(() => r()));
+      });
     })();
     return this.closing;
   }

@@ -80,8 +80,23 @@ function endGracefully(conn: Duplex): Promise<void> {
   });
 }
 
-export function installHooks(aedes: Aedes, cfg: HookConfig): void {
+/** What the broker keeps of its hooks, to shut down without losing an answer. */
+export interface HooksHandle {
+  /**
+   * Refuse readings that arrive from now on (no ack: the meter resends them after
+   * reconnecting) and wait, at most `timeoutMs`, until those already received are
+   * answered, so their PUBACKs go out while the intake is still open.
+   */
+  quiesce(timeoutMs: number): Promise<void>;
+  /** True once quiesce() was called: a receipt that cannot be published is no fault then. */
+  readonly closing: boolean;
+}
+
+export function installHooks(aedes: Aedes, cfg: HookConfig): HooksHandle {
   const { logger: log, metrics } = cfg;
+  let closing = false;
+  let underway = 0;
+  let drained: (() => void) | undefined;
   const connects = new WeakMap<Client, ConnectPacket>();
   const sessions = new WeakMap<Client, Session>();
   const owners = new ClientIdOwners();
@@ -134,11 +149,17 @@ export function installHooks(aedes: Aedes, cfg: HookConfig): void {
         // [MQTT-3.3.5-2] 3.1.1 has no negative PUBACK: an unauthorized PUBLISH closes the connection.
         return cb(new Error(d.reason));
       }
-      const work = d.kind === 'reading'
-        ? () => onReading(client, session, packet, d.meterId)
-        : () => onWrongMeter(packet, d.meterId, d.topicMeterId);
+      const work = closing
+        ? () => Promise.resolve(new Error('gateway shutting down: reading not acknowledged'))
+        : d.kind === 'reading'
+          ? () => onReading(client, session, packet, d.meterId)
+          : () => onWrongMeter(packet, d.meterId, d.topicMeterId);
+      underway++;
       const next = session.queue.then(work);
-      session.queue = next.then(() => undefined, () => undefined);
+      const done = (): void => {
+        if (--underway === 0) drained?.();
+      };
+      session.queue = next.then(done, done);
       next
         .then(cb, (err: unknown) => {
           log.error({ err, clientId: client.id }, 'mqtt reading handling failed');
@@ -156,7 +177,8 @@ export function installHooks(aedes: Aedes, cfg: HookConfig): void {
     try {
       await publishToReceipts(aedes, meterId, m);
     } catch (err) {
-      log.error({ err, meterId }, 'mqtt could not publish on receipts topic');
+      if (closing) log.debug({ err: (err as Error).message, meterId }, 'mqtt broker closing: receipts topic message not published');
+      else log.error({ err, meterId }, 'mqtt could not publish on receipts topic');
     }
   }
 
@@ -223,4 +245,21 @@ export function installHooks(aedes: Aedes, cfg: HookConfig): void {
   aedes.on('clientError', (client, err) => log.debug({ clientId: client?.id, err: err.message }, 'mqtt client error'));
   aedes.on('connectionError', (_client, err) => log.debug({ err: err.message }, 'mqtt connection error'));
   (aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => log.error({ err }, 'mqtt broker error'));
+
+  return {
+    get closing() {
+      return closing;
+    },
+    async quiesce(timeoutMs) {
+      closing = true;
+      if (underway === 0) return;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((r) => (drained = r)),
+        new Promise<void>((r) => (timer = setTimeout(r, timeoutMs))),
+      ]);
+      clearTimeout(timer);
+      if (underway > 0) log.warn({ underway }, 'mqtt broker closing: readings still under way are not acknowledged');
+    },
+  };
 }

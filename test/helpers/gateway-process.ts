@@ -67,12 +67,12 @@ export class GatewayProcess {
     throw new Error(`gateway not ready after ${timeoutMs} ms: ${this.stderr}`);
   }
 
-  /** SIGTERM and wait for exit; returns the exit code. */
-  async stop(timeoutMs = 15_000): Promise<number | null> {
+  /** SIGTERM (or `signal`) and wait for exit; returns the exit code (null if a signal killed it). */
+  async stop(timeoutMs = 15_000, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
     const p = this.proc;
     if (!p || p.exitCode !== null || p.signalCode !== null) return p?.exitCode ?? null;
     const exited = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
-    p.kill('SIGTERM');
+    p.kill(signal);
     const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
     const code = await exited;
     clearTimeout(t);
@@ -100,6 +100,27 @@ export class GatewayProcess {
     return { status: r.status, body: body as T };
   }
 }
+
+export interface LogLine {
+  readonly level?: number;
+  readonly msg?: string;
+  readonly [field: string]: unknown;
+}
+
+/** The JSON log lines of a gateway's stderr (the start banner and other plain lines are skipped). */
+export function logLines(stderr: string): LogLine[] {
+  return stderr.split('\n').flatMap((l) => {
+    if (!l.startsWith('{')) return [];
+    try {
+      return [JSON.parse(l) as LogLine];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** Log lines at error level or above (pino: error 50, fatal 60). */
+export const errorLines = (stderr: string): LogLine[] => logLines(stderr).filter((l) => (l.level ?? 0) >= 50);
 
 /** Committed sequence numbers of a meter, paging through the read API. */
 export async function committedSeqs(gw: GatewayProcess, meterId: string): Promise<Set<string>> {

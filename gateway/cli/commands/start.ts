@@ -1,4 +1,4 @@
-/** `meterledger start`: run the gateway until SIGTERM or SIGINT. */
+/** `meterledger start`: run the gateway until SIGTERM, SIGINT or SIGHUP. */
 import { loadConfig } from '../../config.js';
 import { createLogger } from '../../logger.js';
 import { type CommandSpec, err } from '../args.js';
@@ -17,7 +17,8 @@ export const startCommand: CommandSpec = {
   },
   details: 'Settings: defaults < config file < METERLEDGER_* environment < flags. Every setting, with its\n' +
     'environment variable, is listed in docs/configuration.md (CONFIG_REFERENCE in gateway/config.ts).\n' +
-    'SIGTERM or SIGINT stops MQTT first, then the node (flushing), then HTTP, and exits 0.',
+    'SIGTERM, SIGINT or SIGHUP stops MQTT first, then the node (flushing), then HTTP, and exits 0\n' +
+    '(there is no reload: restart to apply changed settings).',
   async run(args) {
     const config = loadConfig({ flags: args.values, env: process.env });
     const logger = createLogger(config.log.level);

@@ -16,6 +16,7 @@ import { ConfigError, GatewayError } from './errors.js';
 import { type HttpApi, startHttpApi } from './http/server.js';
 import type { GatewayLogger } from './logger.js';
 import { GatewayMetrics } from './metrics.js';
+import { readinessReasons } from './readiness.js';
 import { VERSION } from './version.js';
 
 /** What the gateway needs of the broker (bridge/mqtt MqttBroker). */
@@ -174,11 +175,9 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
     http = await startHttpApi({
       node,
       scrapeMetrics: () => metrics.scrape(),
-      readiness: () => [
-        ...(node.ready() ? [] : ['ledger node not ready']),
-        ...(brokerOpen && b.addresses().tcp !== undefined ? [] : ['mqtt broker not listening']),
-        ...(x === undefined || x.state() === 'online' ? [] : [`xmpp not online (${x.state()})`]),
-      ],
+      readiness: () => readinessReasons({
+        node, mqttListening: brokerOpen && b.addresses().tcp !== undefined, ...(x !== undefined ? { xmppState: x.state() } : {}),
+      }),
       mqttClients: () => (brokerOpen ? b.connectedClients() : undefined),
       ...(x !== undefined ? { xmppState: () => x.state() } : {}),
       adminToken: config.http.adminToken,

@@ -77,6 +77,16 @@ export interface NodeStatus {
   readonly peers: readonly string[];
   /** NATS connection state; undefined for a lone validator. */
   readonly natsConnected: boolean | undefined;
+  /**
+   * The validators heard from lately (this one included) hold more than 2/3 of the voting
+   * power, as last counted by consensus (meterledger_consensus_has_quorum); always true
+   * for a lone validator.
+   */
+  readonly hasQuorum: boolean;
+  /** How far the highest committed height a peer announced is above this node's (0 if none is). */
+  readonly behind: number;
+  /** Fetching blocks from peers: more than one block behind (one is a commit in flight). */
+  readonly syncing: boolean;
   readonly height: number;
   /** Hex; the genesis hash while height is 0. */
   readonly headHash: string;

@@ -169,7 +169,9 @@ export class LedgerNode implements LedgerApi {
 
   status(): NodeStatus {
     const h = this.writer.head;
+    const behind = Math.max(0, ...Object.values(this.driver.peerHeightsView()).map((p) => p - h.height));
     return {
+      hasQuorum: this.driver.hasQuorum, behind, syncing: behind > 1,
       chainId: this.genesis.chainId, role: this.isValidator ? 'validator' : 'observer',
       validatorId: this.isValidator ? this.nodeId : undefined, nodeId: this.nodeId,
       height: h.height, headHash: toHex(h.hash), headTime: h.time, pending: this.mempool.size, meters: this.registry.size,

@@ -77,6 +77,7 @@ export class ConsensusDriver {
   private future: PeerMessage[] = [];
   private readonly peerHeights = new Map<string, number>();
   private syncing = false;
+  private quorum = false;
   private stopped = false;
   private statusTimer: NodeJS.Timeout | undefined;
   /** What we sent at the current height, re-sent with each status: peers that were away get it. */
@@ -111,6 +112,11 @@ export class ConsensusDriver {
     return this.core.round;
   }
 
+  /** As last reported to metrics.peers(): the validators heard from hold more than 2/3 of the power. */
+  get hasQuorum(): boolean {
+    return this.quorum;
+  }
+
   /** Load what we signed at the next height, start listening, and start if work waits. */
   async start(): Promise<void> {
     this.core = this.newCore(await this.loadSigned(this.writer.head.height + 1));
@@ -121,7 +127,8 @@ export class ConsensusDriver {
       this.sendStatus();
     } else {
       // Alone: this validator's power is all the power there is.
-      this.metrics.peers(0, this.opts.validatorId !== undefined);
+      this.quorum = this.opts.validatorId !== undefined;
+      this.metrics.peers(0, this.quorum);
     }
     this.poke();
   }
@@ -472,7 +479,8 @@ export class ConsensusDriver {
     const heard = new Set(this.transport.peers());
     const power = this.opts.genesis.validators.reduce((p, v) => p + (heard.has(v.id) || v.id === this.opts.validatorId ? v.power : 0), 0);
     const total = this.opts.genesis.validators.reduce((p, v) => p + v.power, 0);
-    this.metrics.peers(heard.size, power * 3 > total * 2);
+    this.quorum = power * 3 > total * 2;
+    this.metrics.peers(heard.size, this.quorum);
     this.transport.broadcast('consensus', encodePeerMessage({ t: 'status', height: this.writer.head.height }));
     for (const bytes of this.sent.values()) this.transport.broadcast('consensus', bytes);
   }

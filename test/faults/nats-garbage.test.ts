@@ -138,7 +138,7 @@ describe('fault: garbage on every NATS subject, sync and reply inboxes included'
     await a.flush();
 
     const h0 = await height(v0);
-    await o0.start(30_000); // the observer joins now: it must sync through the flood
+    await o0.start(30_000, { until: 'listening' }); // the observer joins now: it must sync through the flood (not ready before it has)
     const rss0 = [peakRss(v0.proc!.pid!), peakRss(v1.proc!.pid!)];
     const cpu0 = [cpuSeconds(v0.proc!.pid!), cpuSeconds(v1.proc!.pid!)];
     const subjectsSeen = new Set<string>();

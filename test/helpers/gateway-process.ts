@@ -42,8 +42,13 @@ export class GatewayProcess {
     return new GatewayProcess(dataDir, await freePort(), await freePort(), extraArgs);
   }
 
-  /** Start and wait until /readyz answers 200. */
-  async start(timeoutMs = 20_000): Promise<void> {
+  /**
+   * Start and wait until /readyz answers 200 (in a cluster: it counts a quorum and has
+   * caught up), or with `until: 'listening'` only until /healthz does: HTTP opens after
+   * the node and MQTT, so the gateway takes readings then, quorum or not.
+   */
+  async start(timeoutMs = 20_000, opts: { until?: 'ready' | 'listening' } = {}): Promise<void> {
+    const probe = opts.until === 'listening' ? '/healthz' : '/readyz';
     this.stderr = '';
     const p = spawn(process.execPath, [CLI, 'start', '--data-dir', this.dataDir, '--mqtt-port', String(this.mqttPort), '--http-port', String(this.httpPort), ...this.extraArgs], {
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -57,7 +62,7 @@ export class GatewayProcess {
     while (Date.now() < end) {
       if (p.exitCode !== null) throw new Error(`gateway exited with ${p.exitCode}: ${this.stderr}`);
       try {
-        const r = await fetch(`${this.httpUrl}/readyz`);
+        const r = await fetch(`${this.httpUrl}${probe}`);
         if (r.status === 200) return;
       } catch {
         /* not listening yet */

@@ -49,10 +49,14 @@ describe('gateways started before their NATS server', { timeout: 240_000 }, () =
       gws.push(await GatewayProcess.create(dir, ['--log-level', 'info']));
     }
     const [g0, g1] = gws as [GatewayProcess, GatewayProcess];
-    await Promise.all([g0.start(30_000), g1.start(30_000)]); // /readyz 200: MQTT and HTTP are up
+    // MQTT and HTTP up (/readyz says 503 "no quorum" until NATS runs)
+    await Promise.all([g0.start(30_000, { until: 'listening' }), g1.start(30_000, { until: 'listening' })]);
     type Status = { height: number; consensus: { nats: boolean | null } };
     const status = async (g: GatewayProcess) => (await g.json<Status>('/api/v1/status')).body;
     assert.equal((await status(g0)).consensus.nats, false);
+    const notReady = await g0.json<{ reasons: string[] }>('/readyz');
+    assert.equal(notReady.status, 503);
+    assert.match(notReady.body.reasons.join('; '), /^no quorum: /);
 
     const meter = async (g: GatewayProcess, node: number) => {
       const id = clusterMeterId(node, 0);
@@ -84,6 +88,7 @@ describe('gateways started before their NATS server', { timeout: 240_000 }, () =
       (await committedOn(g0, m1.meterId, [1, 2, 3])) && (await committedOn(g1, m1.meterId, [1, 2, 3])), 60_000);
     await until('the meter has a receipt for each reading', () => m0.committedSeqs().size === 6, 20_000);
     assert.equal(sixthAcked, true);
+    for (const g of gws) await until(`${g.httpUrl}/readyz 200 with NATS`, async () => (await fetch(`${g.httpUrl}/readyz`)).status === 200, 30_000);
 
     for (const g of gws) {
       assert.ok(!g.stderr.includes(SECRET), `${g.dataDir} printed the password`);

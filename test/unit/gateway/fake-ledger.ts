@@ -16,6 +16,9 @@ export interface FakeLedger extends LedgerApi {
   /** Signed transaction bytes of meter-0001 reading `seq` (1 and 2 are in block 1). */
   readonly readingTxs: Uint8Array[];
   isReady: boolean;
+  /** What status() reports of consensus (a lone validator: quorum, level). */
+  hasQuorum: boolean;
+  behind: number;
   nextSubmit: SubmitResult | undefined;
 }
 
@@ -56,7 +59,7 @@ export function makeFakeLedger(): FakeLedger {
     onCommitted: () => () => undefined,
   };
   const fake: FakeLedger = {
-    genesis, intake, submitted: [], readingTxs, isReady: true, nextSubmit: undefined,
+    genesis, intake, submitted: [], readingTxs, isReady: true, hasQuorum: true, behind: 0, nextSubmit: undefined,
     async submitTx(bytes) {
       fake.submitted.push(bytes);
       return fake.nextSubmit ?? { status: 'accepted', txHash: sha256(bytes), seq: 0n };
@@ -65,6 +68,7 @@ export function makeFakeLedger(): FakeLedger {
       return {
         chainId: genesis.chainId, role: 'validator', validatorId: 'validator-0', height: 1, headHash: toHex(hash),
         headTime: header.time, pending: 0, meters: 1, nodeId: 'validator-0', round: 0, peers: [], natsConnected: undefined,
+        hasQuorum: fake.hasQuorum, behind: fake.behind, syncing: fake.behind > 1,
       };
     },
     async getBlock(h) {

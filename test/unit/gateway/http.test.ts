@@ -7,6 +7,7 @@ import {
 import { silentLogger } from '../../../ledger-node/api.js';
 import { type HttpApi, startHttpApi } from '../../../gateway/http/server.js';
 import { GatewayMetrics } from '../../../gateway/metrics.js';
+import { readinessReasons } from '../../../gateway/readiness.js';
 import { type FakeLedger, makeFakeLedger } from './fake-ledger.js';
 
 const TOKEN = 'admin-token-for-tests-0123';
@@ -19,7 +20,7 @@ async function startWith(adminToken: string | undefined): Promise<HttpApi> {
   return startHttpApi({
     node,
     scrapeMetrics: () => metrics.scrape(),
-    readiness: () => [...(node.ready() ? [] : ['ledger node not ready']), ...(brokerUp ? [] : ['mqtt broker not listening'])],
+    readiness: () => readinessReasons({ node, mqttListening: brokerUp }),
     mqttClients: () => 3,
     adminToken,
     logger: silentLogger,
@@ -64,6 +65,30 @@ test('GET /healthz is 200; /readyz is 200 when ready and 503 with reasons when n
     node.isReady = true;
     brokerUp = true;
   }
+});
+
+test('/readyz is 503 with a reason while the node has no quorum or is syncing; one block behind is a commit in flight, not syncing', { timeout: 10_000 }, async () => {
+  try {
+    node.hasQuorum = false;
+    let r = await get('/readyz');
+    assert.equal(r.status, 503);
+    assert.equal(r.body.error.code, 'E_HTTP_NOT_READY');
+    assert.equal(r.body.reasons.length, 1);
+    assert.match(r.body.reasons[0], /^no quorum: /);
+    assert.equal((await get('/api/v1/status')).body.ready, false);
+    node.hasQuorum = true;
+    node.behind = 1;
+    assert.equal((await get('/readyz')).status, 200);
+    node.behind = 7;
+    r = await get('/readyz');
+    assert.equal(r.status, 503);
+    assert.deepEqual(r.body.reasons, ['syncing: 7 blocks behind a peer']);
+    assert.deepEqual((await get('/api/v1/status')).body.consensus, { round: 0, peers: [], nats: null, quorum: true, behind: 7, syncing: true });
+  } finally {
+    node.hasQuorum = true;
+    node.behind = 0;
+  }
+  assert.equal((await get('/readyz')).status, 200);
 });
 
 test('GET /api/v1/status: chain id, height, head hash, role, mqtt clients', { timeout: 10_000 }, async () => {

@@ -31,11 +31,13 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
   private readonly commitSeconds = new Histogram({ name: `${P}commit_latency_seconds`, help: 'From durable accept to commit, per reading.', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120], registers: [this.registry] });
   private readonly backlogTxs = new Gauge({ name: `${P}backlog_transactions`, help: 'Accepted transactions not yet committed.', registers: [this.registry] });
   private readonly backlogAge = new Gauge({ name: `${P}backlog_oldest_age_seconds`, help: 'Age of the oldest accepted, uncommitted transaction.', registers: [this.registry] });
-  private readonly height = new Gauge({ name: `${P}block_height`, help: 'Height of the last committed block.', registers: [this.registry] });
+  /** Labelled with the chain: gateways of two chains may share a scrape job, and heights compare only within one. */
+  private readonly height = new Gauge({ name: `${P}block_height`, help: 'Height of the last committed block, by chain.', labelNames: ['chain_id'], registers: [this.registry] });
   private readonly blockTxs = new Histogram({ name: `${P}block_transactions`, help: 'Transactions per committed block.', buckets: [0, 1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000], registers: [this.registry] });
   private readonly blockBytes = new Histogram({ name: `${P}block_size_bytes`, help: 'Encoded size of committed blocks.', buckets: [256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216], registers: [this.registry] });
   private readonly blockInterval = new Histogram({ name: `${P}block_interval_seconds`, help: 'Time between consecutive committed blocks.', buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300], registers: [this.registry] });
-  private readonly storeBytes = new Gauge({ name: `${P}store_size_bytes`, help: 'Size of the block store on disk.', registers: [this.registry] });
+  private readonly storeBytes = new Gauge({ name: `${P}store_size_bytes`, help: 'Bytes of the files of the store and the write-ahead (store/ and wal/ of the data dir).', registers: [this.registry] });
+  private readonly storeAvail = new Gauge({ name: `${P}store_filesystem_avail_bytes`, help: 'Bytes the gateway may still write on the file system holding its store.', registers: [this.registry] });
   private readonly clients = new Gauge({ name: `${P}mqtt_clients_connected`, help: 'MQTT clients connected now.', registers: [this.registry] });
   private readonly refused = new Counter({ name: `${P}mqtt_connect_refused_total`, help: 'MQTT CONNECTs refused, by reason.', labelNames: ['reason'], registers: [this.registry] });
   private readonly publishes = new Counter({ name: `${P}mqtt_publishes_received_total`, help: 'MQTT PUBLISH packets received from clients.', registers: [this.registry] });
@@ -55,11 +57,17 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
   private readonly evidenceCount = new Counter({ name: `${P}consensus_evidence_total`, help: 'Double signing detected (evidence kept in the store).', registers: [this.registry] });
   private readonly info = new Gauge({ name: `${P}build_info`, help: 'Always 1; labels say the version and chain.', labelNames: ['version', 'chain_id'], registers: [this.registry] });
   private readonly refuseReasons = new Set<string>();
+  private chainId = '';
   /** The XMPP bridge's metrics (bridge/xmpp/metrics.ts), for `XmppBridge.start({metrics})`. */
   readonly xmpp: XmppMetrics;
 
   constructor(opts: { defaultMetrics?: boolean; xmpp?: boolean } = {}) {
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: P });
+    if (opts.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry, prefix: P });
+      // Gauges named like counters fail `promtool check metrics`; they are only the sums
+      // of nodejs_active_{handles,requests,resources} by type, which stay.
+      for (const n of ['handles', 'requests', 'resources']) this.registry.removeSingleMetric(`${P}nodejs_active_${n}_total`);
+    }
     // Zero every known label value, so rates and alerts work before the first event.
     for (const t of TRANSPORTS) this.received.inc({ transport: t }, 0);
     for (const r of ALL_REASON_CODES) this.rejected.inc({ reason: r }, 0);
@@ -73,8 +81,9 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
     this.xmpp = xmppMetrics(opts.xmpp === true ? [this.registry] : []);
   }
 
-  /** Set once the chain is known. */
+  /** Set once the chain is known, before the node reports a height (block_height carries chain_id). */
   setInfo(version: string, chainId: string): void {
+    this.chainId = chainId;
     this.info.set({ version, chain_id: chainId }, 1);
   }
 
@@ -103,7 +112,7 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
     this.backlogAge.set(oldestAgeSeconds);
   }
   blockCommitted(height: number, txCount: number, bytes: number, intervalSeconds: number): void {
-    this.height.set(height);
+    this.height.set({ chain_id: this.chainId }, height);
     this.blockTxs.observe(txCount);
     this.blockBytes.observe(bytes);
     this.blockInterval.observe(intervalSeconds);
@@ -135,7 +144,7 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
   }
 
   chainHeight(height: number): void {
-    this.height.set(height);
+    this.height.set({ chain_id: this.chainId }, height);
   }
 
   natsConnected(up: boolean): void {
@@ -162,6 +171,10 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
 
   storeSizeBytes(bytes: number): void {
     this.storeBytes.set(bytes);
+  }
+
+  storeFilesystemAvailBytes(bytes: number): void {
+    this.storeAvail.set(bytes);
   }
 
   // BridgeMetrics

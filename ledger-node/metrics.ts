@@ -17,7 +17,10 @@ export interface NodeMetrics {
   /** Accepted, not yet committed: how many and the oldest one's age. */
   backlog(count: number, oldestAgeSeconds: number): void;
   blockCommitted(height: number, txCount: number, bytes: number, intervalSeconds: number): void;
+  /** Bytes of the files of the store and the write-ahead (store/ and wal/). */
   storeSizeBytes(bytes: number): void;
+  /** Bytes the gateway may still write on the file system holding the store. */
+  storeFilesystemAvailBytes(bytes: number): void;
   /** Consensus: the round being run at the current height. */
   consensusRound(height: number, round: number): void;
   /** Consensus: a round timeout fired. */
@@ -48,6 +51,7 @@ export const noopMetrics: NodeMetrics = {
   backlog() {},
   blockCommitted() {},
   storeSizeBytes() {},
+  storeFilesystemAvailBytes() {},
   consensusRound() {},
   consensusTimeout() {},
   consensusMessage() {},

@@ -24,10 +24,13 @@ import { SignatureCache, type TxContext, verifyTxSignature } from './validate.js
 import { MeterRateLimiter } from './ratelimit.js';
 import { Registry } from './registry.js';
 import { type Operators, applyTx, genesisMeters, operatorsOf, requiredSigner } from './rules.js';
+import { availableBytes, filesBytes } from './store/disk.js';
 import { LedgerStore } from './store/store.js';
 import { type SegmentRead, WriteAheadLog } from './store/wal.js';
 
 const DAY = 86_400_000;
+/** How often the store's files and the free disk space are measured for the metrics. */
+const DISK_EVERY_MS = 15_000;
 
 export class LedgerNode implements LedgerApi {
   private isReady = false;
@@ -148,7 +151,19 @@ export class LedgerNode implements LedgerApi {
       const node = new LedgerNode(genesis, intake, store, wal, registry, mempool, writer, driver, verifier, transport, nodeId, asValidator !== undefined, logger);
       await driver.start();
       node.isReady = true;
-      node.sizeTimer = setInterval(() => void store.sizeBytes().then((b) => metrics.storeSizeBytes(b), () => {}), 15_000).unref();
+      let measuring = false;
+      const measureDisk = (): void => {
+        if (measuring) return;
+        measuring = true;
+        void Promise.all([filesBytes([paths.store, paths.wal]), availableBytes(paths.store)])
+          .then(([size, free]) => {
+            metrics.storeSizeBytes(size);
+            metrics.storeFilesystemAvailBytes(free);
+          }, (e: unknown) => logger.debug({ err: (e as Error).message }, 'could not measure the store on disk'))
+          .finally(() => (measuring = false));
+      };
+      measureDisk();
+      node.sizeTimer = setInterval(measureDisk, DISK_EVERY_MS).unref();
       node.backlogTimer = setInterval(() => {
         const oldest = mempool.oldestAcceptedAt();
         metrics.backlog(mempool.size, oldest === undefined ? 0 : (performance.now() - oldest) / 1000);

@@ -143,9 +143,5 @@ export class LedgerStore {
     return this.db.iterator(Keys.range(prefix));
   }
 
-  async sizeBytes(): Promise<number> {
-    return this.db.approximateSize(Uint8Array.of(0), Uint8Array.of(0xff));
-  }
-
   static heightOfKey = heightOfKey;
 }

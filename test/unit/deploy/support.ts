@@ -6,7 +6,7 @@
  * itself parses it in test/integration/deploy/prometheus.test.ts.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,6 +48,27 @@ export function run(file: string, args: readonly string[], opts: { cwd?: string;
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
       resolve({ code, stdout: String(stdout), stderr: String(stderr) + (err && code === 1 && !stderr ? String(err) : '') });
     });
+  });
+}
+
+/**
+ * `promtool check metrics` on a text exposition (it reads stdin): code 0 and nothing on
+ * stderr when the exposition lints clean, else the problems it names.
+ */
+export function promtoolCheckMetrics(exposition: string): Promise<RunResult> {
+  const promtool = requireTool('promtool', 'prometheus');
+  return new Promise((resolve) => {
+    const p = spawn(promtool, ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => p.kill('SIGKILL'), 30_000);
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 1, stdout, stderr });
+    });
+    p.stdin.end(exposition);
   });
 }
 

@@ -8,6 +8,7 @@ import { ALL_REASON_CODES } from '../../../protocols/index.js';
 import type { NodeMetrics } from '../../../ledger-node/metrics.js';
 import type { XmppMetrics, XmppState } from '../../../bridge/xmpp/metrics.js';
 import { GatewayMetrics } from '../../../gateway/metrics.js';
+import { promtoolCheckMetrics } from '../deploy/support.js';
 
 interface Family { name: string; type: string; samples: string[] }
 
@@ -37,8 +38,8 @@ test('names: meterledger_ prefix, counters end in _total, histograms in a base u
   for (const f of fams.values()) {
     assert.match(f.name, /^meterledger_[a-z0-9_]+$/, f.name);
     if (f.type === 'counter') assert.match(f.name, /_total$/, `${f.name} is a counter`);
-    // prom-client's own default gauges (nodejs_active_*_total) predate the convention.
-    else if (!/^meterledger_(nodejs|process)_/.test(f.name)) assert.doesNotMatch(f.name, /_total$/, `${f.name} is a ${f.type}, not a counter`);
+    // prom-client's default nodejs_active_*_total gauges included: promtool refuses them.
+    else assert.doesNotMatch(f.name, /_total$/, `${f.name} is a ${f.type}, not a counter`);
     assert.doesNotMatch(f.name, /_(ms|milliseconds|kb|mb)(_|$)/, `${f.name}: use base units`);
   }
   const want: Record<string, string> = {
@@ -64,6 +65,19 @@ test('names: meterledger_ prefix, counters end in _total, histograms in a base u
   for (const [name, type] of Object.entries(want)) assert.equal(fams.get(name)?.type, type, name);
 });
 
+test('promtool check metrics finds nothing to lint, with the Node.js defaults, XMPP and every label in use', { timeout: 30_000 }, async () => {
+  const m = new GatewayMetrics({ xmpp: true });
+  m.setInfo('0.0.0-test', 'chain-a');
+  m.blockCommitted(3, 10, 2048, 0.5);
+  m.natsConnected(true);
+  m.peerMessageDropped('E_P2P_BAD_SIGNATURE');
+  m.connectRefused('bad_credentials');
+  m.xmpp.stanzaRefused('too_large');
+  const r = await promtoolCheckMetrics((await m.scrape()).body);
+  assert.equal(r.stderr + r.stdout, '');
+  assert.equal(r.code, 0);
+});
+
 test('rejections are labelled by reason code, all codes present at zero before the first one', { timeout: 10_000 }, async () => {
   const m = new GatewayMetrics({ defaultMetrics: false });
   const text = (await m.scrape()).body;
@@ -73,6 +87,7 @@ test('rejections are labelled by reason code, all codes present at zero before t
 
 test('each NodeMetrics method changes the scrape', { timeout: 10_000 }, async () => {
   const m = new GatewayMetrics({ defaultMetrics: false });
+  m.setInfo('0.0.0-test', 'chain-a');
   const nm: NodeMetrics = m;
   const calls: [string, () => void, string, number][] = [
     ['readingReceived', () => nm.readingReceived('mqtt'), 'meterledger_readings_received_total{transport="mqtt"}', 1],
@@ -84,11 +99,12 @@ test('each NodeMetrics method changes the scrape', { timeout: 10_000 }, async ()
     ['commitLatency', () => nm.commitLatency(1.2), 'meterledger_commit_latency_seconds_count', 1],
     ['backlog', () => nm.backlog(17, 2.5), 'meterledger_backlog_transactions', 17],
     ['backlog', () => undefined, 'meterledger_backlog_oldest_age_seconds', 2.5],
-    ['blockCommitted', () => nm.blockCommitted(42, 100, 20_000, 1.01), 'meterledger_block_height', 42],
+    ['blockCommitted', () => nm.blockCommitted(42, 100, 20_000, 1.01), 'meterledger_block_height{chain_id="chain-a"}', 42],
     ['blockCommitted', () => undefined, 'meterledger_block_transactions_sum', 100],
     ['blockCommitted', () => undefined, 'meterledger_block_size_bytes_sum', 20_000],
     ['blockCommitted', () => undefined, 'meterledger_block_interval_seconds_sum', 1.01],
     ['storeSizeBytes', () => nm.storeSizeBytes(123_456), 'meterledger_store_size_bytes', 123_456],
+    ['storeFilesystemAvailBytes', () => nm.storeFilesystemAvailBytes(9_876_543_210), 'meterledger_store_filesystem_avail_bytes', 9_876_543_210],
     ['consensusRound', () => nm.consensusRound(7, 3), 'meterledger_consensus_round', 3],
     ['consensusTimeout', () => nm.consensusTimeout('prevote'), 'meterledger_consensus_timeouts_total{step="prevote"}', 1],
     ['consensusMessage', () => nm.consensusMessage('precommit'), 'meterledger_consensus_messages_total{type="precommit"}', 1],
@@ -97,7 +113,7 @@ test('each NodeMetrics method changes the scrape', { timeout: 10_000 }, async ()
     ['blockSynced', () => nm.blockSynced(9, 4), 'meterledger_sync_blocks_total', 1],
     ['blockSynced', () => undefined, 'meterledger_sync_blocks_behind', 4],
     ['evidence', () => nm.evidence(), 'meterledger_consensus_evidence_total', 1],
-    ['chainHeight', () => nm.chainHeight(77), 'meterledger_block_height', 77],
+    ['chainHeight', () => nm.chainHeight(77), 'meterledger_block_height{chain_id="chain-a"}', 77],
     ['natsConnected', () => nm.natsConnected(true), 'meterledger_nats_connected', 1],
     ['peerMessageDropped', () => nm.peerMessageDropped('E_P2P_BAD_SIGNATURE'), 'meterledger_peer_messages_dropped_total{reason="E_P2P_BAD_SIGNATURE"}', 1],
   ];

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { CONFIG_FILE_ENV, CONFIG_REFERENCE } from '../../../gateway/config.js';
 import {
-  dashboardPanels, dashboardQueries, dockerHealthcheck, markdownAnchors, parseAlertRules, readRepo, repoPath, requireTool, run,
+  alertTestCases, dashboardPanels, dashboardQueries, dockerHealthcheck, markdownAnchors, parseAlertRules, readRepo, repoPath, requireTool, run,
 } from './support.js';
 
 const ALERTS = 'deploy/prometheus/alerts.yml';
@@ -33,10 +33,21 @@ describe('Prometheus configuration and alert rules', () => {
     assert.match(r.stdout, new RegExp(`SUCCESS: ${parseAlertRules(readRepo(ALERTS)).length} rules found`));
   });
 
-  test('promtool test rules: the alerts fire and stay quiet as alerts.test.yml says (stuck vs idle, lone validator, restarted gauge)', async () => {
+  test('promtool test rules: the alerts fire and stay quiet as alerts.test.yml says (stuck vs idle, lone validator, two chains in one job)', async () => {
     const promtool = requireTool('promtool', 'prometheus');
     const r = await run(promtool, ['test', 'rules', 'deploy/prometheus/alerts.test.yml']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
+  });
+
+  test('alerts.test.yml has, for every alert, a case where it fires and one where it stays quiet', () => {
+    const cases = alertTestCases(readRepo('deploy/prometheus/alerts.test.yml'));
+    for (const { alert } of parseAlertRules(readRepo(ALERTS))) {
+      const mine = cases.filter((c) => c.alertname === alert);
+      assert.ok(mine.some((c) => c.fires), `${alert}: no case where it fires`);
+      assert.ok(mine.some((c) => !c.fires), `${alert}: no case where it stays quiet (exp_alerts: [])`);
+    }
+    const known = new Set(parseAlertRules(readRepo(ALERTS)).map((r) => r.alert));
+    assert.deepEqual(cases.filter((c) => !known.has(c.alertname)).map((c) => c.alertname), [], 'cases of alerts that do not exist');
   });
 
   test('every alert has a severity, a summary, a description and a runbook_url to a heading of docs/operations.md', () => {
@@ -60,7 +71,8 @@ describe('Prometheus configuration and alert rules', () => {
     const exprs = parseAlertRules(readRepo(ALERTS)).map((r) => r.expr).join('\n');
     for (const needle of [/\bup\{job="meterledger"\} == 0/, /changes\(meterledger_block_height/, /meterledger_consensus_has_quorum\{[^}]*\} == 0/,
       /meterledger_backlog_transactions/, /meterledger_backlog_oldest_age_seconds/, /rate\(meterledger_readings_rejected_total/,
-      /max by \(job\) \(meterledger_block_height/, /predict_linear\(meterledger_store_size_bytes/, /node_filesystem_avail_bytes/]) {
+      /max by \(job, chain_id\) \(meterledger_block_height/, /predict_linear\(meterledger_store_size_bytes/,
+      /meterledger_store_filesystem_avail_bytes/, /node_filesystem_avail_bytes/]) {
       assert.match(exprs, needle);
     }
   });
@@ -221,5 +233,15 @@ describe('the alert rule parser of these tests', () => {
       { alert: 'A', expr: 'x > 1\nand y', labels: { severity: 'critical' }, annotations: { summary: 's', runbook_url: 'docs/operations.md#a' } },
       { alert: 'B', expr: 'up == 0', labels: { severity: 'warning' }, annotations: {} },
     ]);
+  });
+
+  test('reads the cases of a rule test file: firing ones and exp_alerts: []', () => {
+    const cases = alertTestCases([
+      'tests:', '  - interval: 1m', '    alert_rule_test:',
+      '      - eval_time: 2m', '        alertname: A', '        exp_alerts: []',
+      '      - eval_time: 4m', '        alertname: A', '        exp_alerts:', '          - exp_labels: { severity: critical }',
+    ].join('\n'));
+    assert.deepEqual(cases, [{ alertname: 'A', evalTime: '2m', fires: false }, { alertname: 'A', evalTime: '4m', fires: true }]);
+    assert.throws(() => alertTestCases('      - eval_time: 2m\n        exp_alerts: []\n'), /expected eval_time, alertname, exp_alerts/);
   });
 });

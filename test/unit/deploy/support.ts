@@ -122,6 +122,30 @@ export function parseAlertRules(text: string): AlertRule[] {
   return rules;
 }
 
+export interface AlertTestCase {
+  readonly alertname: string;
+  readonly evalTime: string;
+  /** exp_alerts lists at least one alert (else it is `exp_alerts: []`). */
+  readonly fires: boolean;
+}
+
+/** The alert_rule_test entries of a promtool rule test file shaped like deploy/prometheus/alerts.test.yml. */
+export function alertTestCases(text: string): AlertTestCase[] {
+  const lines = text.split('\n');
+  const out: AlertTestCase[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const t = /^\s*- eval_time:\s*(\S+)\s*$/.exec(lines[i]!);
+    if (!t) continue;
+    const name = /^\s*alertname:\s*(\S+)\s*$/.exec(lines[i + 1] ?? '');
+    const exp = /^\s*exp_alerts:\s*(\[\])?\s*$/.exec(lines[i + 2] ?? '');
+    assert.ok(name && exp, `alert test at line ${i + 1}: expected eval_time, alertname, exp_alerts in that order`);
+    const fires = exp[1] === undefined;
+    if (fires) assert.match(lines[i + 3] ?? '', /^\s*- exp_labels:/, `alert test at line ${i + 1}: exp_alerts without entries`);
+    out.push({ alertname: name[1]!, evalTime: t[1]!, fires });
+  }
+  return out;
+}
+
 export interface DashboardQuery {
   readonly panel: string;
   readonly expr: string;

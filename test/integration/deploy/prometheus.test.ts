@@ -13,15 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CLI, GatewayProcess, cli } from '../../helpers/gateway-process.js';
-import { freePort } from '../../helpers/ports.js';
-import { parseAlertRules, readRepo, repoPath, requireTool } from '../../unit/deploy/support.js';
+import { type PrometheusProcess, type Sample, startPrometheus } from '../../helpers/prometheus.js';
+import { parseAlertRules, readRepo, repoPath } from '../../unit/deploy/support.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-interface Sample {
-  readonly metric: Record<string, string>;
-  readonly value: [number, string];
-}
 
 /** Poll `probe` until it returns a value, or fail after `ms` with the last thing seen. */
 async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>, seen: () => string): Promise<T> {
@@ -37,20 +32,13 @@ async function until<T>(what: string, ms: number, probe: () => Promise<T | undef
 describe('Prometheus scrapes a gateway under load and evaluates the alert rules', { timeout: 150_000 }, () => {
   let dir: string;
   let gw: GatewayProcess;
-  let prom: ChildProcess | undefined;
+  let prom: PrometheusProcess | undefined;
   let sim: ChildProcess | undefined;
-  let promLog = '';
   let api = '';
-
-  const query = async (q: string): Promise<Sample[]> => {
-    const r = await fetch(`${api}/api/v1/query?query=${encodeURIComponent(q)}`, { signal: AbortSignal.timeout(5000) });
-    const body = (await r.json()) as { status: string; data: { result: Sample[] }; error?: string };
-    assert.equal(body.status, 'success', body.error);
-    return body.data.result;
-  };
+  const promLog = (): string => prom?.log() ?? '';
+  const query = (q: string): Promise<Sample[]> => prom!.query(q);
 
   before(async () => {
-    const prometheus = requireTool('prometheus', 'prometheus');
     dir = mkdtempSync(join(tmpdir(), 'ml-prometheus-'));
     const data = join(dir, 'gw');
     const init = await cli(['init', '--data-dir', data, '--meters', '5']);
@@ -60,44 +48,26 @@ describe('Prometheus scrapes a gateway under load and evaluates the alert rules'
     gw = await GatewayProcess.create(data, ['--config', cfg]);
     await gw.start();
 
-    const port = await freePort();
-    api = `http://127.0.0.1:${port}`;
-    const promCfg = join(dir, 'prometheus.yml');
-    writeFileSync(promCfg, [
+    prom = await startPrometheus(dir, () => [
       'global:', '  scrape_interval: 1s', '  evaluation_interval: 1s',
       'rule_files:', `  - ${JSON.stringify(repoPath('deploy/prometheus/alerts.yml'))}`,
       'scrape_configs:', '  - job_name: meterledger', '    static_configs:', `      - targets: ["127.0.0.1:${gw.httpPort}"]`, '',
     ].join('\n'));
-    prom = spawn(prometheus, [
-      `--config.file=${promCfg}`, `--storage.tsdb.path=${join(dir, 'tsdb')}`, `--web.listen-address=127.0.0.1:${port}`,
-      '--storage.tsdb.retention.time=1h', '--log.level=warn',
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
-    prom.stderr!.on('data', (d: Buffer) => {
-      promLog = (promLog + d.toString()).slice(-4000);
-    });
-    prom.on('error', (e) => {
-      promLog += `\nspawn: ${e.message}`;
-    });
-    await until('Prometheus ready', 30_000, async () => {
-      if (prom!.exitCode !== null) assert.fail(`prometheus exited ${prom!.exitCode}: ${promLog}`);
-      const r = await fetch(`${api}/-/ready`, { signal: AbortSignal.timeout(1000) });
-      return r.status === 200 ? true : undefined;
-    }, () => promLog);
+    api = prom.url;
 
     // Load in the background: 5 meters, 20 readings/s for about 15 s.
     sim = spawn(process.execPath, [CLI, 'simulate', '--data-dir', data, '--mqtt', gw.mqttUrl, '--readings', '60', '--rate', '20', '--json'], { stdio: 'ignore' });
   });
 
   after(async () => {
-    for (const p of [sim, prom]) {
-      if (p && p.exitCode === null && p.signalCode === null) {
-        const exited = new Promise((r) => p.once('exit', r));
-        p.kill('SIGTERM');
-        const t = setTimeout(() => p.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(t);
-      }
+    if (sim && sim.exitCode === null && sim.signalCode === null) {
+      const exited = new Promise((r) => sim!.once('exit', r));
+      sim.kill('SIGTERM');
+      const t = setTimeout(() => sim!.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(t);
     }
+    await prom?.stop();
     await gw?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -110,7 +80,7 @@ describe('Prometheus scrapes a gateway under load and evaluates the alert rules'
       last = JSON.stringify({ up, r });
       const v = Number(r[0]?.value[1]);
       return up[0]?.value[1] === '1' && v > 0 ? v : undefined;
-    }, () => last + promLog);
+    }, () => last + promLog());
     assert.ok(rate > 0);
   });
 
@@ -150,7 +120,7 @@ describe('Prometheus scrapes a gateway under load and evaluates the alert rules'
     await until('some load scraped', 30_000, async () => {
       const r = await query('max_over_time(meterledger_backlog_transactions{job="meterledger"}[1m]) > 0');
       return r.length > 0 ? true : undefined;
-    }, () => promLog);
+    }, () => promLog());
     await sleep(3000);
     const r = await fetch(`${api}/api/v1/alerts`, { signal: AbortSignal.timeout(5000) });
     const body = (await r.json()) as { data: { alerts: { labels: Record<string, string>; state: string }[] } };

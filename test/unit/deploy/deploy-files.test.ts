@@ -152,6 +152,42 @@ describe('compose stack', () => {
     for (const i of [0, 1, 2]) assert.match(prom, new RegExp(`gateway-${i}:8080`));
   });
 
+  test('host ports come from variables with defaults: 127.0.0.1 and the documented ports unless set', async () => {
+    const dc = requireTool('docker-compose', 'docker-compose');
+    const vars = [...readRepo('deploy/compose.yml').matchAll(/\$\{([A-Za-z0-9_]+)([^}]*)\}/g)];
+    assert.ok(vars.length >= 8, 'one variable per published port');
+    for (const [whole, , rest] of vars) assert.match(rest!, /^:-\d+$/, `${whole}: a default port`);
+    const names = vars.map((v) => v[1]!);
+    const unset = Object.fromEntries(names.map((n) => [n, ''])); // empty takes the default, like unset
+    const config = async (env: Record<string, string>): Promise<Map<string, string[]>> => {
+      const r = await run(dc, ['-f', 'deploy/compose.yml', 'config'], { env, timeoutMs: 60_000 });
+      assert.equal(r.code, 0, r.stderr);
+      return publishedPorts(r.stdout);
+    };
+    const defaults = await config(unset);
+    const want: Record<string, string[]> = {
+      'gateway-0': ['127.0.0.1:1883:1883/tcp', '127.0.0.1:8080:8080/tcp'],
+      'gateway-1': ['127.0.0.1:1884:1883/tcp', '127.0.0.1:8081:8080/tcp'],
+      'gateway-2': ['127.0.0.1:1885:1883/tcp', '127.0.0.1:8082:8080/tcp'],
+      prometheus: ['127.0.0.1:9090:9090/tcp'],
+      grafana: ['127.0.0.1:3000:3000/tcp'],
+    };
+    assert.deepEqual(Object.fromEntries(defaults), want);
+    const set = {
+      ...unset, GATEWAY_0_MQTT_PORT: '21883', GATEWAY_1_HTTP_PORT: '28081', GATEWAY_2_MQTT_PORT: '21885', PROMETHEUS_PORT: '29090', GRAFANA_PORT: '23000',
+    };
+    const moved = await config(set);
+    assert.deepEqual(Object.fromEntries(moved), {
+      'gateway-0': ['127.0.0.1:21883:1883/tcp', '127.0.0.1:8080:8080/tcp'],
+      'gateway-1': ['127.0.0.1:1884:1883/tcp', '127.0.0.1:28081:8080/tcp'],
+      'gateway-2': ['127.0.0.1:21885:1883/tcp', '127.0.0.1:8082:8080/tcp'],
+      prometheus: ['127.0.0.1:29090:9090/tcp'],
+      grafana: ['127.0.0.1:23000:3000/tcp'],
+    });
+    const doc = readRepo('docs/operations.md');
+    for (const n of names) assert.ok(doc.includes(n), `docs/operations.md names ${n}`);
+  });
+
   test('every METERLEDGER_* variable in compose, the Dockerfile and the systemd files is a real setting', () => {
     const known = new Set<string>([CONFIG_FILE_ENV, ...CONFIG_REFERENCE.flatMap((f) => (f.env ? [f.env] : []))]);
     for (const f of ['deploy/compose.yml', 'deploy/Dockerfile', 'deploy/systemd/meterledger.service', 'deploy/systemd/meterledger.env']) {
@@ -220,6 +256,27 @@ describe('systemd unit', () => {
     assert.match(unit, /#.*MemoryDenyWriteExecute.*\n(#.*\n)*/, 'a comment says why it is not set');
   });
 });
+
+/** Published ports per service in `docker-compose config` output (docker-compose 1.29's layout). */
+function publishedPorts(config: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let service: string | undefined;
+  let inServices = false;
+  let inPorts = false;
+  for (const l of config.split('\n')) {
+    if (/^\S/.test(l)) inServices = l === 'services:';
+    const svc = inServices && /^ {2}([A-Za-z0-9_.-]+):$/.exec(l);
+    if (svc) {
+      service = svc[1];
+      inPorts = false;
+      continue;
+    }
+    if (/^ {4}[A-Za-z_]/.test(l)) inPorts = l.trim() === 'ports:';
+    const port = inPorts && service && /^ {4}- (\S+)$/.exec(l);
+    if (port) out.set(service!, [...(out.get(service!) ?? []), port[1]!]);
+  }
+  return out;
+}
 
 describe('the alert rule parser of these tests', () => {
   test('reads block and inline exprs, labels and annotations', () => {

@@ -1,10 +1,11 @@
 /**
  * Signature checks with Node's built-in crypto (OpenSSL): the gateway's hot path. The
- * same bytes and keys as protocols/keys.ts (noble), which tests cross-check on vectors.
+ * same bytes, keys and answers as protocols/keys.ts (noble), which tests cross-check on
+ * the Wycheproof, RFC 8032 and ed25519-speccheck vectors (test/vectors/).
  */
 import { type KeyObject, createPublicKey, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
 // keys.js, not index.js: every verify worker loads this file, and needs none of the rest of protocols/
-import { Alg, p256Uncompressed } from '../../protocols/keys.js';
+import { Alg, p256Uncompressed, signatureProblem } from '../../protocols/keys.js';
 
 const b64u = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64url');
 
@@ -31,11 +32,16 @@ export class KeyObjectCache {
   }
 }
 
-/** Verify with OpenSSL. ES256 signatures are r||s (RFC 9053 §2.1), hence ieee-p1363. */
+/**
+ * Verify with OpenSSL. ES256 signatures are r||s (RFC 9053 §2.1), hence ieee-p1363. The
+ * encoding rules are protocols/keys.ts's, shared with noble (OpenSSL already refuses all
+ * they refuse; checking them here keeps the rule in one place, not in OpenSSL's version).
+ */
 export function nativeVerify(alg: Alg, key: KeyObject, msg: Uint8Array, sig: Uint8Array): boolean {
   try {
-    if (alg === Alg.EdDSA) return sig.length === 64 && nodeVerify(null, msg, key, sig);
-    return sig.length === 64 && nodeVerify('sha256', msg, { key, dsaEncoding: 'ieee-p1363' }, sig);
+    if (signatureProblem(alg, sig)) return false;
+    if (alg === Alg.EdDSA) return nodeVerify(null, msg, key, sig);
+    return nodeVerify('sha256', msg, { key, dsaEncoding: 'ieee-p1363' }, sig);
   } catch {
     return false;
   }

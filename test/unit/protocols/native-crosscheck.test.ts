@@ -95,24 +95,51 @@ test('both verifiers refuse a wrong key, a wrong message and a wrong length', ()
 /**
  * RFC 8032 §5.1.7 allows either the cofactored check [8][S]B = [8]R + [8][k]A or the
  * cofactorless [S]B = R + [k]A. noble checks the first, OpenSSL the second, so a signature
- * whose R carries a small-order component (only the key holder can make one) splits them.
- * An honest signer never produces one. This pins the known divergence: consensus must
- * judge transactions with one verifier only (docs/protocol.md §3.4).
+ * whose R carries a small-order component (only the key holder can make one) split them:
+ * noble's verify alone accepts it, OpenSSL refuses it. protocols/keys.ts refuses such an R
+ * so that both verifiers give one answer (docs/protocol.md §3.4); so do malleated
+ * encodings of R and S, on either side.
  */
-test('RFC 8032 §5.1.7 known divergence: mixed-order R passes noble (cofactored), fails OpenSSL (cofactorless)', () => {
+test('RFC 8032 §5.1.7: an R with a small-order component, a non-canonical R or S + L are refused by noble and OpenSSL alike', () => {
   const L = 2n ** 252n + 27742317777372353535851937790883648493n;
   const le = (b: Uint8Array): bigint => b.reduceRight((acc, x) => (acc << 8n) | BigInt(x), 0n);
   const toLe = (n: bigint): Uint8Array => Uint8Array.from({ length: 32 }, (_, i) => Number((n >> BigInt(8 * i)) & 0xffn));
   const sk = seed('meter-ed-0001');
   const { scalar: a, pointBytes: A } = ed25519.utils.getExtendedPublicKey(sk);
-  // A point of order 8 (RFC 8032 §5.1: the torsion subgroup of edwards25519).
-  const T = ed25519.Point.fromHex('26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05');
-  assert.ok(T.isSmallOrder() && !T.is0());
+  const key = publicKeyObject(Alg.EdDSA, A);
+  // A point of order 8 (RFC 8032 §5.1: the torsion subgroup of edwards25519); its multiples are all 8.
+  const T8 = ed25519.Point.fromHex('26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05');
+  assert.ok(T8.isSmallOrder() && !T8.is0());
+  /** What the key holder can sign with nonce point [r]B + T, hashing R as sent. */
+  const signWithR = (R: Uint8Array, r: bigint, msg: Uint8Array): Uint8Array => {
+    const k = le(sha512(concatBytes(R, A, msg))) % L;
+    return concatBytes(R, toLe((r + k * a) % L));
+  };
   const r = 123456789n;
-  const R = ed25519.Point.BASE.multiply(r).add(T).toBytes();
-  const msg = utf8('mixed-order R');
-  const k = le(sha512(concatBytes(R, A, msg))) % L;
-  const sig = concatBytes(R, toLe((r + k * a) % L));
-  assert.equal(verifySignature(Alg.EdDSA, A, msg, sig), true, 'noble (cofactored) accepts');
-  assert.equal(nativeVerify(Alg.EdDSA, publicKeyObject(Alg.EdDSA, A), msg, sig), false, 'OpenSSL (cofactorless) refuses');
+  for (let i = 0; i < 8; i++) {
+    const T = i === 0 ? ed25519.Point.ZERO : T8.multiply(BigInt(i));
+    const R = ed25519.Point.BASE.multiply(r).add(T).toBytes();
+    const msg = utf8(`mixed-order R ${i}`);
+    const sig = signWithR(R, r, msg);
+    const honest = i === 0;
+    assert.equal(ed25519.verify(sig, msg, A), true, `noble's verify alone (cofactored) accepts, T = ${i}·T8`);
+    assert.equal(verifySignature(Alg.EdDSA, A, msg, sig), honest, `protocols/keys.ts, T = ${i}·T8`);
+    assert.equal(nativeVerify(Alg.EdDSA, key, msg, sig), honest, `OpenSSL (cofactorless), T = ${i}·T8`);
+  }
+  // S + L: the same signature with S out of range (RFC 8032 §5.1.7 step 1).
+  const msg = utf8('S + L');
+  const good = signMessage(Alg.EdDSA, sk, msg);
+  const big = concatBytes(good.subarray(0, 32), toLe(le(good.subarray(32)) + L));
+  assert.equal(verifySignature(Alg.EdDSA, A, msg, big), false);
+  assert.equal(nativeVerify(Alg.EdDSA, key, msg, big), false);
+  // The identity as R, encoded as y = 1 (canonical) and with the sign bit set ("-0",
+  // Wycheproof ed25519 tcId 151): a key holder can sign with r = 0.
+  const id = toLe(1n);
+  const minusZero = toLe(1n | (1n << 255n));
+  assert.equal(verifySignature(Alg.EdDSA, A, msg, signWithR(id, 0n, msg)), true);
+  assert.equal(nativeVerify(Alg.EdDSA, key, msg, signWithR(id, 0n, msg)), true);
+  const bad = signWithR(minusZero, 0n, msg);
+  assert.equal(ed25519.verify(bad, msg, A), true, "noble's verify alone (ZIP 215 decoding) accepts -0");
+  assert.equal(verifySignature(Alg.EdDSA, A, msg, bad), false);
+  assert.equal(nativeVerify(Alg.EdDSA, key, msg, bad), false);
 });

@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { ed25519 } from '@noble/curves/ed25519.js';
 import {
   Alg, MAX_TX_BYTES, ReasonCode, RejectionError, TAG_COSE_SIGN1, Tagged, TxType, algFromName, decodeTx, decodeTxBody,
   encodeCbor, encodeCoseSign1, encodeProtectedHeader, encodeTxBody, fromHex, sigStructure, signMessage, signTx, verifySignature,
@@ -169,7 +170,9 @@ test('operator transactions: register, rotate (keyEpoch >= 1), revoke, with kid'
 test('RFC 8032 §5.1.7 small-order Ed25519 public keys are refused at registration', () => {
   const identity = fromHex(`01${'00'.repeat(31)}`);
   const forged = fromHex(`01${'00'.repeat(63)}`);
-  assert.equal(verifySignature(Alg.EdDSA, identity, fromHex('00'), forged), true, 'the forgery this guards against');
+  assert.equal(ed25519.verify(forged, fromHex('00'), identity), true, "the forgery this guards against (noble's verify with its defaults)");
+  assert.equal(nativeVerify(Alg.EdDSA, new KeyObjectCache().get(Alg.EdDSA, identity), fromHex('00'), forged), true, 'and OpenSSL');
+  assert.equal(verifySignature(Alg.EdDSA, identity, fromHex('00'), forged), false, 'protocols/keys.ts refuses it as well');
   const m = new Map<unknown, unknown>([[0, 2], [1, 'meter-x'], [3, 1], [7, -8], [8, identity]]);
   rejects(() => decodeTx(signedPayload(m, encodeProtectedHeader(Alg.EdDSA, OPERATOR_ID))), ReasonCode.SCHEMA, 'publicKey');
 });

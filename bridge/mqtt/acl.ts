@@ -2,6 +2,10 @@
  * Who may publish, subscribe and receive what. Pure: topic matching per MQTT 3.1.1 §4.7
  * and the meterledger rules: a meter publishes only to `meters/<id>/readings` and
  * subscribes only to `meters/<id>/receipts`; nobody else touches `meters/`.
+ *
+ * Broad filters (`#`, `+/...`) are granted to accounts that are allowed them and to
+ * anonymous clients; what keeps `meters/` out of their reach is the check of every
+ * delivery (mayReceive), as mosquitto does, not a refusal at SUBSCRIBE.
  */
 import { parseMeterTopic, readingsTopic, receiptsTopic } from '../../protocols/mqtt.js';
 
@@ -42,45 +46,58 @@ export function filterCovers(allowed: string, requested: string): boolean {
   return a.length === r.length;
 }
 
-/** A filter or topic that is, or could match, something under `meters/`. */
-export function reachesMeterNamespace(filter: string): boolean {
-  const first = filter.split('/', 1)[0];
-  return first === METERS || first === '+' || first === '#';
+/** A filter or topic whose first level is `meters`: it names meters' topics only. */
+export function inMeterNamespace(filter: string): boolean {
+  return filter.split('/', 1)[0] === METERS;
 }
 
 export type PublishDecision =
   | { readonly kind: 'reading'; readonly meterId: string }
-  /** A meter publishing on another meter's readings topic. */
-  | { readonly kind: 'wrong-meter'; readonly meterId: string; readonly topicMeterId: string }
+  /**
+   * A meter publishing anywhere but its own readings topic: refused with
+   * E_READING_WRONG_METER, acknowledged, forwarded to nobody. `topicMeterId` when the
+   * topic is another meter's readings topic.
+   */
+  | { readonly kind: 'wrong-meter'; readonly meterId: string; readonly topicMeterId?: string }
   | { readonly kind: 'allow' }
   | { readonly kind: 'deny'; readonly reason: string };
 
 export function decidePublish(p: Principal, topic: string): PublishDecision {
-  if (topic.startsWith('$')) return { kind: 'deny', reason: '$ topics are reserved for the broker' };
   if (p.kind === 'meter') {
     if (topic === readingsTopic(p.meterId)) return { kind: 'reading', meterId: p.meterId };
     const t = parseMeterTopic(topic);
-    if (t?.leaf === 'readings') return { kind: 'wrong-meter', meterId: p.meterId, topicMeterId: t.meterId };
-    return { kind: 'deny', reason: `meter ${p.meterId} may publish only to ${readingsTopic(p.meterId)}` };
+    return t?.leaf === 'readings' ? { kind: 'wrong-meter', meterId: p.meterId, topicMeterId: t.meterId } : { kind: 'wrong-meter', meterId: p.meterId };
   }
-  if (topic.split('/', 1)[0] === METERS) return { kind: 'deny', reason: 'only meters publish under meters/' };
+  if (topic.startsWith('$')) return { kind: 'deny', reason: '$ topics are reserved for the broker' };
+  if (inMeterNamespace(topic)) return { kind: 'deny', reason: 'only meters publish under meters/' };
   if (p.kind === 'anonymous') return { kind: 'allow' };
   return p.publish.some((f) => topicMatches(f, topic))
     ? { kind: 'allow' }
     : { kind: 'deny', reason: `account ${p.username} may not publish to ${topic}` };
 }
 
+/**
+ * Whether `p` may hold a subscription to `filter`. A filter under `meters/` could only
+ * ever deliver meters' topics, so it fails at once (SUBACK 0x80); a broad one is granted
+ * and each delivery is checked by mayReceive.
+ */
 export function maySubscribe(p: Principal, filter: string): boolean {
   if (p.kind === 'meter') return filter === receiptsTopic(p.meterId);
-  if (reachesMeterNamespace(filter)) return false;
+  if (inMeterNamespace(filter)) return false;
   if (p.kind === 'anonymous') return !filter.startsWith('$');
   return p.subscribe.some((a) => filterCovers(a, filter));
 }
 
-/** Whether a message on `topic` may be delivered to `p` (checked again at delivery, in depth). */
+/**
+ * Whether a message on `topic` may be delivered to `p`, checked for every delivery and
+ * every message queued for an offline session: a meter gets its own receipts only,
+ * nobody else anything under `meters/`, an account only what its subscribe filters match.
+ */
 export function mayReceive(p: Principal, topic: string): boolean {
   if (p.kind === 'meter') return topic === receiptsTopic(p.meterId);
-  return topic.split('/', 1)[0] !== METERS;
+  if (inMeterNamespace(topic)) return false;
+  if (p.kind === 'anonymous') return !topic.startsWith('$');
+  return p.subscribe.some((f) => topicMatches(f, topic));
 }
 
 /** A Will is a publish made on the client's behalf later; meters have no use for one. */
@@ -88,9 +105,23 @@ export function mayRegisterWill(p: Principal, topic: string): boolean {
   return p.kind !== 'meter' && decidePublish(p, topic).kind === 'allow';
 }
 
-/** Problem with an account's configured filters, or undefined. */
+/**
+ * Problem with an account's configured filters, or undefined. `#` and `+/...` are fine
+ * (deliveries under `meters/` are refused one by one); a filter naming `meters/` is not.
+ */
 export function accountFilterProblem(filter: string): string | undefined {
   if (filter.length === 0) return 'empty topic filter';
-  if (reachesMeterNamespace(filter)) return `filter "${filter}" could reach meters/ (reserved for meters)`;
+  if (inMeterNamespace(filter)) return `filter "${filter}" names meters/ (reserved for meters)`;
   return undefined;
+}
+
+/**
+ * [MQTT-3.8.4-6] the QoS a message published at `published` goes out with: no more than
+ * the highest QoS granted among the subscriptions matching `topic` ([MQTT-3.3.5-1]), or
+ * as published when none matches (a queued message whose subscription went away).
+ */
+export function deliveryQos(granted: Iterable<readonly [filter: string, qos: number]>, topic: string, published: number): number {
+  let max = -1;
+  for (const [f, q] of granted) if (q > max && topicMatches(f, topic)) max = q;
+  return max < 0 ? published : Math.min(published, max);
 }

@@ -1,13 +1,17 @@
 /**
  * CONNECT authentication (MQTT 3.1.1 §3.1, CONNACK codes §3.2.2.3). Meters prove their
  * key: over TLS with a client certificate holding it, otherwise with a signed connect
- * token (protocols/mqtt.ts) as password. Local accounts use scrypt passwords. There are
- * no shared passwords for meters.
+ * token (protocols/mqtt.ts) as password. Local accounts use scrypt passwords, behind a
+ * per-source and per-account backoff (login-throttle.ts). There are no shared passwords
+ * for meters. Once the principal is known, its client id must be its own (client-ids.ts).
+ * docs/protocol.md §8.1 lists every refusal and its code.
  */
 import { checkConnectToken } from '../../protocols/mqtt.js';
 import type { Alg } from '../../protocols/keys.js';
 import type { IntakePort } from '../../protocols/intake.js';
 import { type Principal, mayRegisterWill } from './acl.js';
+import { clientIdProblem } from './client-ids.js';
+import type { LoginThrottle } from './login-throttle.js';
 import type { ConnectRefusal } from './metrics.js';
 import { verifyPassword } from './password.js';
 import { type PeerIdentity, sameKey } from './tls-identity.js';
@@ -30,6 +34,8 @@ export interface ConnectRequest {
   readonly willTopic?: string;
   /** The TLS client certificate, when there is one. */
   readonly peer?: PeerIdentity;
+  /** Where the connection comes from, for password backoff (login-throttle.ts sourceOf). */
+  readonly source?: string;
 }
 
 export interface AuthConfig {
@@ -40,6 +46,8 @@ export interface AuthConfig {
   readonly now: () => number;
   /** Checks a CONNECT token's signature (protocols/keys.ts verifySignature's contract). */
   readonly verify: SignatureCheck;
+  /** Password backoff; none when absent. */
+  readonly throttle?: LoginThrottle;
 }
 
 export type SignatureCheck = (alg: Alg, publicKey: Uint8Array, msg: Uint8Array, sig: Uint8Array) => boolean;
@@ -62,6 +70,8 @@ export async function authenticateConnect(req: ConnectRequest, cfg: AuthConfig):
   if (req.clientId === '' && !req.clean) return refuse(2, 'empty client id requires a clean session');
   const outcome = await identify(req, cfg);
   if (!outcome.ok) return outcome;
+  const idProblem = clientIdProblem(outcome.principal, req.clientId, (name) => cfg.accounts.has(name) || cfg.intake.meterAuth(name) !== undefined);
+  if (idProblem) return refuse(2, idProblem);
   if (req.willTopic !== undefined && !mayRegisterWill(outcome.principal, req.willTopic)) {
     return refuse(5, `will on "${req.willTopic}" is not allowed`);
   }
@@ -95,10 +105,16 @@ async function identify(req: ConnectRequest, cfg: AuthConfig): Promise<AuthOutco
   // exist, but let a flood of made-up CONNECTs queue scrypt work ahead of real logins and
   // of LevelDB's writes; account names are configuration, not secrets.
   if (!account || !req.password) return refuse(4, `unknown user or wrong password for "${req.username}"`);
-  const ok = await verifyPassword(req.password, account.passwordHash);
-  if (ok) {
+  const source = req.source ?? '';
+  const wait = cfg.throttle?.wait(source, account.username, cfg.now()) ?? 0;
+  if (wait > 0) return refuse(3, `too many failed logins for "${account.username}" from this address: retry in ${Math.ceil(wait / 1000)} s`);
+  const check = await verifyPassword(req.password, account.passwordHash, source);
+  if (check === 'busy') return refuse(3, 'too many password checks waiting: retry later');
+  if (check === 'ok') {
+    cfg.throttle?.succeeded(source, account.username, cfg.now());
     return { ok: true, principal: { kind: 'account', username: account.username, publish: account.publish ?? [], subscribe: account.subscribe ?? [] } };
   }
+  cfg.throttle?.failed(source, account.username, cfg.now());
   return refuse(4, `unknown user or wrong password for "${req.username}"`);
 }
 

@@ -1,19 +1,24 @@
 /**
- * MqttBroker: the embedded aedes broker meters publish readings to. It opens the
- * listeners, installs the auth/ACL/QoS hooks (hooks.ts) and turns committed readings
- * into receipts on `meters/<id>/receipts`.
+ * MqttBroker: the embedded aedes broker meters publish readings to. It installs the
+ * auth/ACL/QoS hooks (hooks.ts) over its session store (persistence.ts), turns committed
+ * readings into receipts on `meters/<id>/receipts`, and serves any Duplex stream given to
+ * handle(); start() also opens the listeners (listeners.ts, the only code with sockets).
  */
 import { Aedes } from 'aedes';
+import type { Duplex } from 'node:stream';
 import type { IntakePort } from '../../protocols/intake.js';
 import { accountFilterProblem } from './acl.js';
 import type { MqttAccount, SignatureCheck } from './auth.js';
 import { verifySignature } from '../../protocols/keys.js';
 import { guardReads } from './frame-guard.js';
-import { type HooksHandle, installHooks, publishToReceipts } from './hooks.js';
-import { type Listeners, startListeners } from './listeners.js';
+import { type InstalledHooks, installHooks, publishToReceipts } from './hooks.js';
+import { type ConnectionInfo, type Listeners, startListeners } from './listeners.js';
+import { LoginThrottle } from './login-throttle.js';
 import { type BridgeLogger, silentLogger } from './logger.js';
 import { type BridgeMetrics, noopBridgeMetrics } from './metrics.js';
 import { isPasswordHash } from './password.js';
+import { SessionStore } from './persistence.js';
+import { SessionRegistry } from './sessions.js';
 
 export type { MqttAccount } from './auth.js';
 
@@ -39,10 +44,27 @@ export interface MqttBrokerOptions {
    * the gateway passes OpenSSL's (about 10x cheaper on the event loop during reconnect bursts).
    */
   readonly verifySignature?: SignatureCheck;
+  /** Sockets each listener holds at most; default 20,000. */
+  readonly maxConnectionsPerListener?: number;
+  /**
+   * Time a new connection has to send CONNECT, and before that to finish its TLS
+   * handshake or WebSocket upgrade; default 10,000 ms.
+   */
+  readonly connectTimeoutMs?: number;
+  /** Sessions one meter may hold, connected or stored; default 4. */
+  readonly maxSessionsPerMeter?: number;
+  /** Messages queued per session at most; default 1,000. */
+  readonly maxQueuedMessages?: number;
+  /** A stored session ends this long after its last connection closed; default 7 days. */
+  readonly sessionExpiryMs?: number;
 }
 
 export const DEFAULT_TOKEN_MAX_AGE_MS = 300_000;
 export const DEFAULT_MAX_PAYLOAD_BYTES = 4096;
+export const DEFAULT_MAX_CONNECTIONS_PER_LISTENER = 20_000;
+export const DEFAULT_MAX_SESSIONS_PER_METER = 4;
+export const DEFAULT_MAX_QUEUED_MESSAGES = 1000;
+export const DEFAULT_SESSION_EXPIRY_MS = 7 * 86_400_000;
 
 /**
  * Largest MQTT packet (Remaining Length) accepted at all; a bigger one drops the client
@@ -55,12 +77,14 @@ export const maxPacketBytes = (maxPayloadBytes: number): number => 4 * maxPayloa
 const QUIESCE_MS = 5000;
 
 /** aedes waits this long for CONNECT on a fresh connection (its default is 30 s). */
-const CONNECT_TIMEOUT_MS = 10_000;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 function accountMap(accounts: readonly MqttAccount[]): Map<string, MqttAccount> {
   const map = new Map<string, MqttAccount>();
   for (const a of accounts) {
     if (!a.username) throw new TypeError('mqtt account: username must not be empty');
+    // client-ids.ts: an account owns `<username>` and `<username>/<suffix>`.
+    if (a.username.includes('/')) throw new TypeError(`mqtt account "${a.username}": username must not contain "/"`);
     if (map.has(a.username)) throw new TypeError(`mqtt account "${a.username}": duplicate username`);
     if (!isPasswordHash(a.passwordHash)) throw new TypeError(`mqtt account "${a.username}": passwordHash is not a hashPassword() scrypt hash`);
     for (const f of [...(a.publish ?? []), ...(a.subscribe ?? [])]) {
@@ -72,34 +96,51 @@ function accountMap(accounts: readonly MqttAccount[]): Map<string, MqttAccount> 
   return map;
 }
 
+const positive = (name: string, v: number): number => {
+  if (!Number.isSafeInteger(v) || v < 1) throw new TypeError(`${name} must be a positive integer`);
+  return v;
+};
+
 export class MqttBroker {
   private closing: Promise<void> | undefined;
+  private listeners: Listeners | undefined;
 
   private constructor(
     private readonly aedes: Aedes,
-    private readonly listeners: Listeners,
-    private readonly hooks: HooksHandle,
-    private readonly detach: () => void,
+    private readonly hooks: InstalledHooks,
+    private readonly limit: number,
+    private readonly log: BridgeLogger,
+    private readonly stopTimers: () => void,
+    private readonly sessions: SessionRegistry,
   ) {}
 
-  static async start(opts: MqttBrokerOptions): Promise<MqttBroker> {
-    const maxPayloadBytes = opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
-    if (!Number.isSafeInteger(maxPayloadBytes) || maxPayloadBytes < 1) throw new TypeError('maxPayloadBytes must be a positive integer');
+  /** The broker with no listener: connections come through handle(). */
+  static async create(opts: MqttBrokerOptions): Promise<MqttBroker> {
+    const maxPayloadBytes = positive('maxPayloadBytes', opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES);
     const tokenMaxAgeMs = opts.tokenMaxAgeMs ?? DEFAULT_TOKEN_MAX_AGE_MS;
     if (!(tokenMaxAgeMs > 0)) throw new TypeError('tokenMaxAgeMs must be positive');
+    const connectTimeout = positive('connectTimeoutMs', opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+    const expiryMs = positive('sessionExpiryMs', opts.sessionExpiryMs ?? DEFAULT_SESSION_EXPIRY_MS);
+    const sessions = new SessionRegistry({ maxPerMeter: positive('maxSessionsPerMeter', opts.maxSessionsPerMeter ?? DEFAULT_MAX_SESSIONS_PER_METER), expiryMs });
     const log = opts.logger ?? silentLogger;
     const accounts = accountMap(opts.accounts ?? []);
-    const limit = maxPacketBytes(maxPayloadBytes);
+    const store = new SessionStore({
+      principalOf: (id) => sessions.principalOf(id),
+      sessionPresent: (id) => sessions.sessionPresent(id),
+      maxQueued: positive('maxQueuedMessages', opts.maxQueuedMessages ?? DEFAULT_MAX_QUEUED_MESSAGES),
+      onQueueFull: (clientId) => log.warn({ clientId }, 'mqtt session queue full: messages for it are dropped until it takes some'),
+    });
 
     // concurrency: deliveries mqemitter runs at once (aedes default 100). A committed block
     // publishes one receipt per reading at once; beyond the limit they wait in an array
     // drained with shift(), quadratic in its length (11% of the gateway's main thread at
     // 2,000 receipts per block, docs/performance.md). 2,000 matches ledger.blockMaxTxs.
-    const aedes = await Aedes.createBroker({ connectTimeout: CONNECT_TIMEOUT_MS, drainTimeout: 30_000, concurrency: 2000 });
+    const aedes = await Aedes.createBroker({ connectTimeout, drainTimeout: 30_000, concurrency: 2000, persistence: store });
+    const now = opts.now ?? Date.now;
     const hooks = installHooks(aedes, {
       intake: opts.intake, accounts, allowAnonymous: opts.allowAnonymous ?? false, tokenMaxAgeMs,
-      now: opts.now ?? Date.now, maxPayloadBytes, logger: log, metrics: opts.metrics ?? noopBridgeMetrics,
-      verify: opts.verifySignature ?? verifySignature,
+      now, maxPayloadBytes, logger: log, metrics: opts.metrics ?? noopBridgeMetrics,
+      verify: opts.verifySignature ?? verifySignature, throttle: new LoginThrottle(), sessions, store,
     });
     const detach = opts.intake.onCommitted((c) => {
       try {
@@ -113,36 +154,60 @@ export class MqttBroker {
         log.error({ err, meterId: c.meterId }, 'mqtt could not encode receipt');
       }
     });
-    let listeners: Listeners;
-    try {
-      listeners = await startListeners(opts, (conn, req) => {
-        try {
-          guardReads(conn, limit, (reason) => {
-            log.warn({ reason }, 'mqtt packet refused before parsing; dropping client');
-            conn.destroy();
-          });
-          aedes.handle(conn, req);
-        } catch (err) {
-          log.error({ err }, 'mqtt could not take connection');
-          conn.destroy();
-        }
-      }, log, limit + 16);
-    } catch (e) {
+    // Expiry is checked a few times per expiry period, at least once a minute.
+    const sweep = setInterval(() => hooks.expireSessions(), Math.max(10, Math.min(expiryMs / 4, 60_000)));
+    sweep.unref();
+    const stopTimers = (): void => {
+      clearInterval(sweep);
       detach();
-      await new Promise<void>((r) => aedes.close(() => r()));
-      throw e;
-    }
-    log.info({ ...listeners.addresses() }, 'mqtt broker listening');
-    return new MqttBroker(aedes, listeners, hooks, detach);
+    };
+    return new MqttBroker(aedes, hooks, maxPacketBytes(maxPayloadBytes), log, stopTimers, sessions);
   }
 
-  /** The bound ports. */
+  /** create(), then open the listeners of `opts`. */
+  static async start(opts: MqttBrokerOptions): Promise<MqttBroker> {
+    const broker = await MqttBroker.create(opts);
+    try {
+      broker.listeners = await startListeners(opts, (conn, info) => broker.handle(conn, info), broker.log, {
+        maxConnections: positive('maxConnectionsPerListener', opts.maxConnectionsPerListener ?? DEFAULT_MAX_CONNECTIONS_PER_LISTENER),
+        setupTimeoutMs: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+        maxWsPayload: broker.limit + 16,
+      });
+    } catch (e) {
+      await broker.close();
+      throw e;
+    }
+    broker.log.info({ ...broker.listeners.addresses() }, 'mqtt broker listening');
+    return broker;
+  }
+
+  /** Serve one MQTT connection over any Duplex stream (a socket, a WebSocket, an in-process pair). */
+  handle(conn: Duplex, info: ConnectionInfo = {}): void {
+    try {
+      guardReads(conn, this.limit, (reason) => {
+        this.log.warn({ reason }, 'mqtt packet refused before parsing; dropping client');
+        conn.destroy();
+      });
+      this.hooks.accept(conn, info);
+      this.aedes.handle(conn);
+    } catch (err) {
+      this.log.error({ err }, 'mqtt could not take connection');
+      conn.destroy();
+    }
+  }
+
+  /** The bound ports (none without listeners). */
   addresses(): { tcp?: number; tls?: number; ws?: number } {
-    return this.listeners.addresses();
+    return this.listeners?.addresses() ?? {};
   }
 
   connectedClients(): number {
     return this.aedes.connectedClients;
+  }
+
+  /** Sessions held: connected ones and stored persistent ones. */
+  sessionCount(): number {
+    return this.sessions.size();
   }
 
   /**
@@ -152,11 +217,13 @@ export class MqttBroker {
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      this.detach();
-      await this.listeners.close(async () => {
+      this.stopTimers();
+      const drain = async (): Promise<void> => {
         await this.hooks.quiesce(QUIESCE_MS);
         await new Promise<void>((r) => this.aedes.close(() => r()));
-      });
+      };
+      if (this.listeners) await this.listeners.close(drain);
+      else await drain();
     })();
     return this.closing;
   }

@@ -1,19 +1,22 @@
 /**
- * The aedes handlers: authentication at CONNECT, the topic ACL, and the QoS rules for
- * readings. Every handler catches its own failures: an exception here must cost at most
- * one connection, never the process.
+ * The aedes handlers: authentication at CONNECT, the sessions it opens, the topic ACL,
+ * and the QoS rules for readings. Every handler catches its own failures: an exception
+ * here must cost at most one connection, never the process.
  */
 import type { Aedes, AedesPublishPacket, Client, ConnectPacket, PublishPacket } from 'aedes';
 import type { Duplex } from 'node:stream';
 import { ReasonCode } from '../../protocols/errors.js';
 import type { IntakePort } from '../../protocols/intake.js';
 import { type ReceiptsTopicMessage, encodeReceiptsTopicMessage, receiptsTopic } from '../../protocols/mqtt.js';
-import { type Principal, decidePublish, mayReceive, mayRegisterWill, maySubscribe } from './acl.js';
-import { type AuthConfig, ReturnCode, authenticateConnect } from './auth.js';
-import { ClientIdOwners } from './client-ids.js';
+import { type Principal, decidePublish, deliveryQos, mayReceive, mayRegisterWill, maySubscribe } from './acl.js';
+import { type AuthConfig, authenticateConnect } from './auth.js';
+import type { ConnectionInfo } from './listeners.js';
+import { sourceOf } from './login-throttle.js';
 import type { BridgeLogger } from './logger.js';
 import type { BridgeMetrics, ConnectRefusal } from './metrics.js';
+import { SESSION_PLACEHOLDER, type SessionStore, grantedOf } from './persistence.js';
 import { type ReadingOutcome, busyRejection, submitReading, wrongMeterRejection } from './readings.js';
+import type { SessionRegistry } from './sessions.js';
 import { peerIdentityOf } from './tls-identity.js';
 
 export interface HookConfig extends AuthConfig {
@@ -21,6 +24,25 @@ export interface HookConfig extends AuthConfig {
   readonly maxPayloadBytes: number;
   readonly logger: BridgeLogger;
   readonly metrics: BridgeMetrics;
+  readonly sessions: SessionRegistry;
+  /** The persistence aedes was created with. */
+  readonly store: SessionStore;
+}
+
+/** What the broker keeps of its hooks: to take connections, end sessions, and shut down without losing an answer. */
+export interface InstalledHooks {
+  /** Note where `conn` comes from, before aedes takes it. */
+  accept(conn: Duplex, info: ConnectionInfo): void;
+  /** End the stored sessions that have been offline for longer than their expiry. */
+  expireSessions(): void;
+  /**
+   * Refuse readings that arrive from now on (no ack: the meter resends them after
+   * reconnecting) and wait, at most `timeoutMs`, until those already received are
+   * answered, so their PUBACKs go out while the intake is still open.
+   */
+  quiesce(timeoutMs: number): Promise<void>;
+  /** True once quiesce() was called: a receipt that cannot be published is no fault then. */
+  readonly closing: boolean;
 }
 
 interface Session {
@@ -33,6 +55,12 @@ interface Session {
 
 /** How long a BUSY client gets to read its rejection before the connection is cut. */
 const BUSY_CLOSE_GRACE_MS = 2000;
+
+/**
+ * Where a meter's refused PUBLISH goes once acknowledged: under meters/, where nobody
+ * but a meter receives anything, and a meter only its own receipts topic.
+ */
+const refusedTopic = (meterId: string): string => `meters/${meterId}/refused`;
 
 const REFUSALS: Record<number, ConnectRefusal> = {
   1: 'unacceptable_protocol', 2: 'identifier_rejected', 3: 'server_unavailable', 4: 'bad_credentials', 5: 'not_authorized',
@@ -80,27 +108,14 @@ function endGracefully(conn: Duplex): Promise<void> {
   });
 }
 
-/** What the broker keeps of its hooks, to shut down without losing an answer. */
-export interface HooksHandle {
-  /**
-   * Refuse readings that arrive from now on (no ack: the meter resends them after
-   * reconnecting) and wait, at most `timeoutMs`, until those already received are
-   * answered, so their PUBACKs go out while the intake is still open.
-   */
-  quiesce(timeoutMs: number): Promise<void>;
-  /** True once quiesce() was called: a receipt that cannot be published is no fault then. */
-  readonly closing: boolean;
-}
-
-export function installHooks(aedes: Aedes, cfg: HookConfig): HooksHandle {
-  const { logger: log, metrics } = cfg;
+export function installHooks(aedes: Aedes, cfg: HookConfig): InstalledHooks {
+  const { logger: log, metrics, store } = cfg;
   let closing = false;
   let underway = 0;
   let drained: (() => void) | undefined;
   const connects = new WeakMap<Client, ConnectPacket>();
   const sessions = new WeakMap<Client, Session>();
-  const owners = new ClientIdOwners();
-  const persistence = (aedes as unknown as { persistence: { incomingGetPacket(c: Client, p: { messageId?: number }): Promise<unknown> } }).persistence;
+  const origins = new WeakMap<Duplex, ConnectionInfo>();
 
   aedes.preConnect = (client, packet, cb) => {
     connects.set(client, packet);
@@ -114,26 +129,46 @@ export function installHooks(aedes: Aedes, cfg: HookConfig): HooksHandle {
     Promise.resolve()
       .then(() => authenticateConnect({
         clientId: packet?.clientId ?? '', clean: packet?.clean ?? true, username, password,
-        willTopic: packet?.will?.topic, peer: peerIdentityOf(client.conn),
+        willTopic: packet?.will?.topic, peer: peerIdentityOf(client.conn), source: sourceOf(origins.get(client.conn)?.remoteAddress),
       }, cfg))
       .then((outcome) => {
-        const ownerOk = outcome.ok && owners.claim(client.id, outcome.principal.kind === 'meter' ? outcome.principal.meterId : undefined);
-        if (outcome.ok && ownerOk) {
-          sessions.set(client, { principal: outcome.principal, queue: Promise.resolve(), busy: false });
+        if (outcome.ok) {
+          openSession(client, packet?.clean ?? true, outcome.principal);
           log.debug({ clientId: client.id, principal: outcome.principal.kind }, 'mqtt client authenticated');
           return done(null, true);
         }
-        const refusal = outcome.ok
-          ? { returnCode: ReturnCode.IdentifierRejected, reason: 'identifier_rejected', detail: 'client id belongs to another meter' }
-          : outcome;
-        log.info({ clientId: client.id, username, returnCode: refusal.returnCode, reason: refusal.reason, detail: refusal.detail }, 'mqtt connect refused');
-        done(Object.assign(new Error(refusal.detail), { returnCode: refusal.returnCode }), null);
+        log.info({ clientId: client.id, username, returnCode: outcome.returnCode, reason: outcome.reason, detail: outcome.detail }, 'mqtt connect refused');
+        done(Object.assign(new Error(outcome.detail), { returnCode: outcome.returnCode }), null);
       })
       .catch((err: unknown) => {
         log.error({ err, clientId: client.id }, 'mqtt authentication failed');
         done(Object.assign(new Error('authentication failed'), { returnCode: 3 as const }), null);
       });
   };
+
+  /** Register the session; end what it displaces (over the per-meter cap). */
+  function openSession(client: Client, clean: boolean, principal: Principal): void {
+    const conn = client.conn as Duplex;
+    const id = client.id;
+    sessions.set(client, { principal, queue: Promise.resolve(), busy: false });
+    const { evicted } = cfg.sessions.connect(id, principal, clean, conn, cfg.now());
+    // The connection may have closed while the CONNECT was being checked.
+    if (conn.closed) cfg.sessions.disconnect(id, conn, cfg.now());
+    else conn.once('close', () => cfg.sessions.disconnect(id, conn, cfg.now()));
+    for (const v of evicted) {
+      log.info({ clientId: v.clientId, meterId: principal.kind === 'meter' ? principal.meterId : undefined, maxPerMeter: cfg.sessions.limits.maxPerMeter },
+        'mqtt session ended: its meter opened one more than it may hold');
+      const wipe = (): void => {
+        if (v.persistent) store.wipe(v.clientId).catch((err: unknown) => log.error({ err, clientId: v.clientId }, 'mqtt could not wipe a session'));
+      };
+      const victim = v.conn as Duplex | undefined;
+      if (!victim || victim.destroyed) wipe();
+      else {
+        victim.once('close', wipe);
+        victim.destroy();
+      }
+    }
+  }
 
   aedes.authorizePublish = (client, packet, callback) => {
     const cb = once(callback);
@@ -142,6 +177,8 @@ export function installHooks(aedes: Aedes, cfg: HookConfig): HooksHandle {
       if (!client || !session) return cb(new Error('publish from an unauthenticated client'));
       // aedes publishes a Will through here after the client closed.
       if (client.closed) return cb(mayRegisterWill(session.principal, packet.topic) ? null : new Error('will not allowed'));
+      // [MQTT-3.3.1-3] the DUP flag of a received PUBLISH is not passed on to subscribers.
+      packet.dup = false;
       const d = decidePublish(session.principal, packet.topic);
       if (d.kind === 'allow') return cb(null);
       if (d.kind === 'deny') {
@@ -149,11 +186,16 @@ export function installHooks(aedes: Aedes, cfg: HookConfig): HooksHandle {
         // [MQTT-3.3.5-2] 3.1.1 has no negative PUBACK: an unauthorized PUBLISH closes the connection.
         return cb(new Error(d.reason));
       }
+      // A meter's PUBLISH reaches the intake or nobody. Not retained, departing from
+      // [MQTT-3.3.1-5] on purpose: no client may receive it, so there is nothing to keep.
+      packet.retain = false;
+      const topic = packet.topic;
+      if (d.kind === 'wrong-meter') packet.topic = refusedTopic(d.meterId);
       const work = closing
         ? () => Promise.resolve(new Error('gateway shutting down: reading not acknowledged'))
         : d.kind === 'reading'
           ? () => onReading(client, session, packet, d.meterId)
-          : () => onWrongMeter(packet, d.meterId, d.topicMeterId);
+          : () => onWrongMeter(packet, d.meterId, topic, d.topicMeterId);
       underway++;
       const next = session.queue.then(work);
       const done = (): void => {
@@ -185,10 +227,9 @@ export function installHooks(aedes: Aedes, cfg: HookConfig): HooksHandle {
   /** Resolves null to acknowledge, or an Error to close without acknowledging. */
   async function onReading(client: Client, session: Session, packet: PublishPacket, meterId: string): Promise<Error | null> {
     metrics.publishReceived();
-    packet.retain = false; // a reading is never retained: nothing to store or replay [MQTT-3.3.1-5]
     const payload = bytesOf(packet.payload);
     // [MQTT-4.3.3-2] a QoS 2 retransmission of a stored PUBLISH gets its PUBREC again; submit once.
-    if (packet.qos === 2 && (await persistence.incomingGetPacket(client, packet).then(() => true, () => false))) return null;
+    if (packet.qos === 2 && (await store.incomingGetPacket(client, packet as never).then(() => true, () => false))) return null;
     const outcome: ReadingOutcome = session.busy
       ? { ack: false, byBridge: true, rejection: busyRejection(payload, 'gateway busy: retransmit after reconnecting') }
       : await submitReading(cfg.intake, meterId, payload, cfg.maxPayloadBytes);
@@ -208,32 +249,40 @@ export function installHooks(aedes: Aedes, cfg: HookConfig): HooksHandle {
     return new Error(`${ReasonCode.BUSY}: reading not acknowledged, client disconnected`);
   }
 
-  async function onWrongMeter(packet: PublishPacket, meterId: string, topicMeterId: string): Promise<null> {
+  /**
+   * A meter's PUBLISH on any topic but its own readings topic. Nothing goes to the intake
+   * or to any subscriber; the meter learns why on its receipts topic, and the PUBLISH is
+   * acknowledged so that a meter resending unacknowledged PUBLISHes on reconnect
+   * ([MQTT-4.4.0-1]) does not resend this one forever ([MQTT-3.3.5-2] allows either).
+   */
+  async function onWrongMeter(packet: PublishPacket, meterId: string, topic: string, topicMeterId: string | undefined): Promise<null> {
     metrics.publishReceived();
-    packet.retain = false;
-    log.warn({ meterId, topicMeterId }, 'mqtt reading on another meter\'s topic');
-    // Nothing goes to the intake; the PUBACK still goes out so the client's session
-    // stays in step, and the meter learns why on its own receipts topic.
+    log.warn({ meterId, topic }, 'mqtt meter published outside its readings topic');
     metrics.readingRefused(ReasonCode.WRONG_METER);
-    await tellMeter(meterId, wrongMeterRejection(bytesOf(packet.payload), meterId, topicMeterId));
+    await tellMeter(meterId, wrongMeterRejection(bytesOf(packet.payload), meterId, topicMeterId, topic));
     return null;
   }
 
   aedes.authorizeSubscribe = (client, sub, cb) => {
+    // persistence.ts answers a stored session without subscriptions with this placeholder.
+    if (sub.topic === SESSION_PLACEHOLDER) return cb(null, null);
     const session = sessions.get(client);
     if (session && maySubscribe(session.principal, sub.topic)) return cb(null, sub);
     log.info({ clientId: client.id, filter: sub.topic }, 'mqtt subscription refused');
-    cb(null, null); // [MQTT-3.9.3-2] SUBACK return code 0x80 for this filter; the connection stays
+    cb(null, null); // [MQTT-3.8.4-5] SUBACK has a return code per filter, 0x80 for this one; the connection stays
   };
 
-  // Defence in depth: deliver readings to nobody, receipts only to their meter.
+  // Every delivery is checked: broad filters are granted, meters' topics never delivered.
   aedes.authorizeForward = (client, packet: AedesPublishPacket) => {
     const session = sessions.get(client);
     if (!session || !mayReceive(session.principal, packet.topic)) return null;
     // Counted here, at hand-over to the meter's connection: aedes' 'ack' event does not
     // carry the topic for clean sessions, so PUBACKs of receipts cannot be told apart.
     if (session.principal.kind === 'meter') metrics.receiptDelivered();
-    return packet;
+    if (packet.qos === 0) return packet;
+    // aedes lowers the QoS only for a subscription named exactly like the topic.
+    const qos = deliveryQos(grantedOf(client), packet.topic, packet.qos) as typeof packet.qos;
+    return qos === packet.qos ? packet : { ...packet, qos };
   };
 
   aedes.on('client', () => metrics.clientsConnected(aedes.connectedClients));
@@ -260,6 +309,13 @@ export function installHooks(aedes: Aedes, cfg: HookConfig): HooksHandle {
       ]);
       clearTimeout(timer);
       if (underway > 0) log.warn({ underway }, 'mqtt broker closing: readings still under way are not acknowledged');
+    },
+    accept: (conn, info) => origins.set(conn, info),
+    expireSessions() {
+      for (const clientId of cfg.sessions.expire(cfg.now())) {
+        log.debug({ clientId }, 'mqtt session expired');
+        store.wipe(clientId).catch((err: unknown) => log.error({ err, clientId }, 'mqtt could not wipe a session'));
+      }
     },
   };
 }

@@ -37,37 +37,80 @@ export function isPasswordHash(stored: string): boolean {
 
 /**
  * One scrypt at a time: they run on libuv's small thread pool, which LevelDB's synced
- * writes also need, so a flood of CONNECTs must not starve the write-ahead. Past
- * MAX_WAITING queued checks a CONNECT is refused at once.
+ * writes also need, so a flood of CONNECTs must not starve the write-ahead. The queue is
+ * served round-robin by source address, and one source may have at most
+ * MAX_PER_SOURCE checks running or waiting: a flood from one address waits behind its
+ * own checks, not in front of everyone else's. Past those bounds a check is refused at
+ * once ('busy').
  */
 const MAX_RUNNING = 1;
 const MAX_WAITING = 1000;
+const MAX_PER_SOURCE = 2;
 let running = 0;
-const waiting: (() => void)[] = [];
+let waitingCount = 0;
+/** Waiting checks by source; Map order is the round-robin order. */
+const waiting = new Map<string, (() => void)[]>();
+const pendingBySource = new Map<string, number>();
 
-async function inSlot<T>(f: () => Promise<T>, whenFull: T): Promise<T> {
-  if (running >= MAX_RUNNING) {
-    if (waiting.length >= MAX_WAITING) return whenFull;
-    await new Promise<void>((r) => waiting.push(r));
+/** Wake the next source's first waiter, moving that source to the back; `served` (just done) goes behind the others. */
+function handOver(served: string): boolean {
+  const own = waiting.get(served);
+  if (own) {
+    waiting.delete(served);
+    waiting.set(served, own);
   }
-  running++;
+  const first = waiting.entries().next();
+  if (first.done) return false;
+  const [source, q] = first.value;
+  const wake = q.shift()!;
+  waiting.delete(source);
+  if (q.length > 0) waiting.set(source, q);
+  waitingCount--;
+  wake();
+  return true;
+}
+
+async function inSlot<T>(source: string, f: () => Promise<T>): Promise<T | 'busy'> {
+  const mine = pendingBySource.get(source) ?? 0;
+  if (mine >= MAX_PER_SOURCE || (running >= MAX_RUNNING && waitingCount >= MAX_WAITING)) return 'busy';
+  pendingBySource.set(source, mine + 1);
   try {
-    return await f();
+    if (running < MAX_RUNNING) running++;
+    else {
+      waitingCount++;
+      // The slot is handed over as it is: `running` stays counted for us.
+      await new Promise<void>((r) => {
+        const q = waiting.get(source);
+        if (q) q.push(r);
+        else waiting.set(source, [r]);
+      });
+    }
+    try {
+      return await f();
+    } finally {
+      if (!handOver(source)) running--;
+    }
   } finally {
-    running--;
-    waiting.shift()?.();
+    const n = pendingBySource.get(source)! - 1;
+    if (n > 0) pendingBySource.set(source, n);
+    else pendingBySource.delete(source);
   }
 }
 
-/** Check a password against a stored hash, off the event loop, in constant time. */
-export function verifyPassword(password: Buffer | string, stored: string): Promise<boolean> {
+export type PasswordCheck = 'ok' | 'wrong' | 'busy';
+
+/**
+ * Check a password against a stored hash, off the event loop, in constant time, queued
+ * fairly among `source` addresses ('busy': not checked, the queue is full for it).
+ */
+export function verifyPassword(password: Buffer | string, stored: string, source = ''): Promise<PasswordCheck> {
   const h = parseHash(stored);
-  if (!h) return Promise.resolve(false);
+  if (!h) return Promise.resolve('wrong');
   const text = typeof password === 'string' ? password : password.toString('utf8');
   const input = Buffer.from(text.normalize('NFC'), 'utf8');
-  return inSlot(() => new Promise<boolean>((resolve) => {
+  return inSlot(source, () => new Promise<PasswordCheck>((resolve) => {
     scrypt(input, h.salt, h.hash.length, { N: h.n, r: R, p: P, maxmem: maxmem(h.n) }, (err, key) => {
-      resolve(!err && timingSafeEqual(key, h.hash));
+      resolve(!err && timingSafeEqual(key, h.hash) ? 'ok' : 'wrong');
     });
-  }), false);
+  }));
 }

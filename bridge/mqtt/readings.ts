@@ -18,8 +18,11 @@ const rejection = (payload: Uint8Array, code: ReasonCode, message: string): Rece
   status: 'rejected', txHash: sha256(payload), code, message,
 });
 
-export function wrongMeterRejection(payload: Uint8Array, meterId: string, topicMeterId: string): ReceiptsTopicMessage {
-  return rejection(payload, ReasonCode.WRONG_METER, `meter ${meterId} may not publish readings of meter ${topicMeterId}`);
+/** A meter's PUBLISH on another meter's readings topic (`topicMeterId`) or on any other topic. */
+export function wrongMeterRejection(payload: Uint8Array, meterId: string, topicMeterId: string | undefined, topic: string): ReceiptsTopicMessage {
+  return rejection(payload, ReasonCode.WRONG_METER, topicMeterId !== undefined
+    ? `meter ${meterId} may not publish readings of meter ${topicMeterId}`
+    : `meter ${meterId} may publish only to meters/${meterId}/readings, not to ${JSON.stringify(topic)}`);
 }
 
 export function busyRejection(payload: Uint8Array, message: string): ReceiptsTopicMessage {

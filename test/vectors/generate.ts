@@ -445,7 +445,8 @@ export function buildToken(): unknown {
   const maxAgeMs = 300_000;
   const mk = (alg: Alg, label: string) => {
     const sk = seed(label);
-    const clientId = `${label}-c1`;
+    // `<meterId>/<suffix>`: docs/protocol.md §8.1, a meter's client ids are its own.
+    const clientId = `${label}/c1`;
     return {
       alg: AlgName[alg], meterId: label, clientId, timeMs, secretKey: hex(sk), publicKey: hex(publicKeyOf(alg, sk)),
       signBytes: hex(connectTokenSignBytes(CHAIN_ID, label, clientId, timeMs)),
@@ -460,7 +461,7 @@ export function buildToken(): unknown {
     };
   };
   return {
-    description: 'MQTT CONNECT over plain TCP: username = meter id, password = ml1.<timeMs>.<hex signature> over CBOR ["meterledger/connect/v1", chainId, meterId, clientId, timeMs]; window ±maxAgeMs.',
+    description: 'MQTT CONNECT over plain TCP: username = meter id, client id = meter id or <meter id>/<suffix>, password = ml1.<timeMs>.<hex signature> over CBOR ["meterledger/connect/v1", chainId, meterId, clientId, timeMs]; window ±maxAgeMs.',
     chainId: CHAIN_ID,
     maxAgeMs,
     cases: [mk(Alg.EdDSA, 'meter-ed-0001'), mk(Alg.ES256, 'meter-p256-0001')],

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import mqtt from 'mqtt';
 import { type MqttBroker, MqttBroker as Broker, hashPassword } from '../../../bridge/mqtt/index.js';
-import { readingsTopic } from '../../../protocols/index.js';
+import { readingsTopic, receiptsTopic } from '../../../protocols/index.js';
 import { FakeIntake } from '../../helpers/fake-intake.js';
-import { HOST, baseOptions, end, nextMessage, startBroker, subackCodes } from './support.js';
+import { HOST, baseOptions, connectMeter, end, nextMessage, startBroker, subackCodes } from './support.js';
 
 const T = { timeout: 10_000 };
 
@@ -32,7 +32,7 @@ describe('local accounts and anonymous clients', { timeout: 60_000 }, () => {
   });
 
   test('an account with the right password uses its topics; meters/# gets SUBACK 0x80', T, async () => {
-    const c = await mqtt.connectAsync(url(broker), { ...baseOptions, clientId: 'ops-1', username: 'ops', password: 's3cret' });
+    const c = await mqtt.connectAsync(url(broker), { ...baseOptions, clientId: 'ops/1', username: 'ops', password: 's3cret' });
     try {
       assert.deepEqual(await subackCodes(c, ['site/a/status', 'meters/#', '#', 'site/#'], 1), [1, 0x80, 0x80, 0x80]);
       const msg = nextMessage(c, 'site/a/status');
@@ -45,7 +45,7 @@ describe('local accounts and anonymous clients', { timeout: 60_000 }, () => {
   });
 
   test('an account publishing under meters/ is disconnected and nothing is submitted', T, async () => {
-    const c = await mqtt.connectAsync(url(broker), { ...baseOptions, clientId: 'ops-2', username: 'ops', password: 's3cret' });
+    const c = await mqtt.connectAsync(url(broker), { ...baseOptions, clientId: 'ops/2', username: 'ops', password: 's3cret' });
     const n = intake.submitted.length;
     const closed = new Promise<void>((r) => c.once('close', () => r()));
     c.publish(readingsTopic('m1'), Buffer.from(intake.reading('m1', 1n)), { qos: 1 });
@@ -55,9 +55,9 @@ describe('local accounts and anonymous clients', { timeout: 60_000 }, () => {
   });
 
   test('a wrong account password is refused with CONNACK 4', T, async () => {
-    await assert.rejects(mqtt.connectAsync(url(broker), { ...baseOptions, clientId: 'ops-3', username: 'ops', password: 'guess' }),
+    await assert.rejects(mqtt.connectAsync(url(broker), { ...baseOptions, clientId: 'ops/3', username: 'ops', password: 'guess' }),
       (e: { code?: number }) => e.code === 4);
-    await assert.rejects(mqtt.connectAsync(url(broker), { ...baseOptions, clientId: 'ops-4', username: 'nobody', password: 'x' }),
+    await assert.rejects(mqtt.connectAsync(url(broker), { ...baseOptions, clientId: 'nobody/4', username: 'nobody', password: 'x' }),
       (e: { code?: number }) => e.code === 4);
   });
 
@@ -65,18 +65,33 @@ describe('local accounts and anonymous clients', { timeout: 60_000 }, () => {
     await assert.rejects(mqtt.connectAsync(url(broker), { ...baseOptions, clientId: 'anon' }), (e: { code?: number }) => e.code === 5);
   });
 
-  test('with allowAnonymous, anonymous may connect but never reach meters/', T, async () => {
+  test('with allowAnonymous, anonymous may connect and use broad filters, but never receives meters/', T, async () => {
     const c = await mqtt.connectAsync(url(open), { ...baseOptions, clientId: 'anon' });
+    const meter = await connectMeter(open.addresses().tcp!, intake, 'm1');
     try {
-      assert.deepEqual(await subackCodes(c, ['meters/#', 'meters/m1/receipts', '+/m1/receipts', 'news/today'], 1), [0x80, 0x80, 0x80, 1]);
+      assert.deepEqual(await subackCodes(c, ['meters/#', 'meters/m1/receipts', '+/m1/receipts', '#', 'news/today'], 1), [0x80, 0x80, 1, 1, 1]);
+      const seen: string[] = [];
+      c.on('message', (t) => seen.push(t));
+      await meter.subscribeAsync(receiptsTopic('m1'), { qos: 1 });
+      await meter.publishAsync(readingsTopic('m1'), Buffer.from(intake.reading('m1', 1n)), { qos: 1 });
+      const receipt = nextMessage(meter, receiptsTopic('m1'));
+      intake.commitPending();
+      await receipt;
+      // Published after the meter had its receipt: had '#' delivered it, it would have come first.
+      const marker = nextMessage(c, 'news/marker');
+      await c.publishAsync('news/marker', 'm', { qos: 1 });
+      await marker;
+      assert.deepEqual(seen, ['news/marker']);
     } finally {
-      await end(c);
+      await end(c, meter);
     }
   });
 
-  test('account filters reaching meters/ are refused at start', T, async () => {
-    await assert.rejects(Broker.start({ intake, accounts: [{ username: 'x', passwordHash: hashPassword('p'), subscribe: ['#'] }] }), /could reach meters/);
+  test('account filters naming meters/ are refused at start; broad ones are fine', T, async () => {
+    await assert.rejects(Broker.start({ intake, accounts: [{ username: 'x', passwordHash: hashPassword('p'), subscribe: ['meters/#'] }] }), /names meters\//);
     await assert.rejects(Broker.start({ intake, accounts: [{ username: 'x', passwordHash: 'plain' }] }), /passwordHash/);
     assert.equal(intake.listenerCount(), 2, 'a refused start leaves no listener on the intake');
+    const broad = await Broker.start({ intake, accounts: [{ username: 'x', passwordHash: hashPassword('p'), subscribe: ['#'], publish: ['+/x'] }] });
+    await broad.close();
   });
 });

@@ -22,7 +22,7 @@ describe('E_GATEWAY_BUSY', { timeout: 30_000 }, () => {
   after(() => broker.close());
 
   test('no PUBACK, rejection on receipts, disconnect; the reading is resent and accepted after reconnect', { timeout: 15_000 }, async () => {
-    const c = await connectMeter(broker.addresses().tcp!, intake, 'm1', { clientId: 'm1-busy', clean: false, reconnectPeriod: 300 });
+    const c = await connectMeter(broker.addresses().tcp!, intake, 'm1', { clientId: 'm1/busy', clean: false, reconnectPeriod: 300 });
     try {
       await c.subscribeAsync(receiptsTopic('m1'), { qos: 1 });
       intake.busy = true;
@@ -44,7 +44,7 @@ describe('E_GATEWAY_BUSY', { timeout: 30_000 }, () => {
   });
 
   test('QoS 0 while BUSY: rejection on receipts, no disconnect (there is no redelivery to ask for)', { timeout: 10_000 }, async () => {
-    const c = await connectMeter(broker.addresses().tcp!, intake, 'm1', { clientId: 'm1-q0' });
+    const c = await connectMeter(broker.addresses().tcp!, intake, 'm1', { clientId: 'm1/q0' });
     try {
       await c.subscribeAsync(receiptsTopic('m1'), { qos: 1 });
       intake.busy = true;
@@ -61,7 +61,7 @@ describe('E_GATEWAY_BUSY', { timeout: 30_000 }, () => {
   });
 
   test('an intake that throws is treated like BUSY: no PUBACK', { timeout: 10_000 }, async () => {
-    const c = await connectMeter(broker.addresses().tcp!, intake, 'm1', { clientId: 'm1-throw' });
+    const c = await connectMeter(broker.addresses().tcp!, intake, 'm1', { clientId: 'm1/throw' });
     const orig = intake.submit.bind(intake);
     intake.submit = () => Promise.reject(new Error('disk on fire'));
     try {

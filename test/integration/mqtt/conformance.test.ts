@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { MqttBroker } from '../../../bridge/mqtt/index.js';
-import { readingsTopic, receiptsTopic } from '../../../protocols/index.js';
+import { decodeReceiptsTopicMessage, readingsTopic, receiptsTopic } from '../../../protocols/index.js';
 import { FakeIntake } from '../../helpers/fake-intake.js';
-import { PacketType, RawClient, connectPacket, publishPacket, startBroker, subscribePacket, tokenFor } from './support.js';
+import { PacketType, RawClient, ackPacket, connectPacket, parsePublish, publishPacket, startBroker, subscribePacket, tokenFor } from './support.js';
 
 const T = { timeout: 10_000 };
 
@@ -21,7 +21,7 @@ describe('MQTT 3.1.1 conformance (raw socket)', { timeout: 60_000 }, () => {
     raws.push(r);
     return r;
   };
-  const meterConnect = (clientId = 'm1-raw', clean = true): Buffer =>
+  const meterConnect = (clientId = 'm1/raw', clean = true): Buffer =>
     connectPacket({ clientId, clean, username: 'm1', password: tokenFor(intake, 'm1', clientId) });
   const connack = async (r: RawClient): Promise<number> => {
     const p = await r.next();
@@ -32,7 +32,7 @@ describe('MQTT 3.1.1 conformance (raw socket)', { timeout: 60_000 }, () => {
   before(async () => {
     intake = new FakeIntake();
     intake.addMeter('m1');
-    broker = await startBroker(intake);
+    broker = await startBroker(intake, { allowAnonymous: true });
     port = broker.addresses().tcp!;
   });
   after(async () => {
@@ -68,9 +68,9 @@ describe('MQTT 3.1.1 conformance (raw socket)', { timeout: 60_000 }, () => {
     assert.equal(await connack(r), 2);
   });
 
-  test('[MQTT-3.9.3-2] SUBACK carries 0x80 for each refused filter and the connection stays', T, async () => {
+  test('[MQTT-3.8.4-5] SUBACK carries a return code per filter, 0x80 for each refused one, and the connection stays', T, async () => {
     const r = await raw();
-    r.send(meterConnect('m1-sub'));
+    r.send(meterConnect('m1/sub'));
     assert.equal(await connack(r), 0);
     r.send(subscribePacket(7, [[receiptsTopic('m1'), 1], ['meters/+/receipts', 1], ['#', 0]]));
     const p = await r.next();
@@ -83,7 +83,7 @@ describe('MQTT 3.1.1 conformance (raw socket)', { timeout: 60_000 }, () => {
   for (const topic of ['meters/+/readings', 'meters/m1/#']) {
     test(`[MQTT-3.3.2-2] PUBLISH to wildcard topic "${topic}" disconnects`, T, async () => {
       const r = await raw();
-      r.send(meterConnect('m1-wild'));
+      r.send(meterConnect('m1/wild'));
       assert.equal(await connack(r), 0);
       const n = intake.submitted.length;
       r.send(publishPacket(topic, intake.reading('m1', 1n), 1, 3));
@@ -92,12 +92,38 @@ describe('MQTT 3.1.1 conformance (raw socket)', { timeout: 60_000 }, () => {
     });
   }
 
-  test('[MQTT-3.3.5-2] an unauthorized PUBLISH (meter to a non-readings topic) closes the connection', T, async () => {
+  test('a meter\'s PUBLISH outside its readings topic: E_READING_WRONG_METER on its receipts, then PUBACK; forwarded to nobody', T, async () => {
     const r = await raw();
-    r.send(meterConnect('m1-acl'));
+    r.send(meterConnect('m1/acl'));
     assert.equal(await connack(r), 0);
+    r.send(subscribePacket(1, [[receiptsTopic('m1'), 1]]));
+    assert.equal((await r.next())?.type, PacketType.SUBACK);
+    const n = intake.submitted.length;
+    // A forged receipt on its own receipts topic: not delivered, not even to itself.
     r.send(publishPacket(receiptsTopic('m1'), Buffer.from('forged'), 1, 4));
-    assert.equal(await r.next(), undefined);
+    const first = await r.next();
+    assert.equal(first?.type, PacketType.PUBLISH, 'the rejection comes before the PUBACK');
+    const m = decodeReceiptsTopicMessage(new Uint8Array(parsePublish(first!).payload));
+    assert.equal(m.status === 'rejected' && m.code, 'E_READING_WRONG_METER');
+    r.send(ackPacket(parsePublish(first!).messageId!));
+    const ack = await r.next();
+    assert.equal(ack?.type, PacketType.PUBACK);
+    assert.equal(ack!.body.readUInt16BE(0), 4);
+    assert.equal(intake.submitted.length, n);
+    // Nothing else arrives: a reading published now gets its PUBACK next.
+    r.send(publishPacket(readingsTopic('m1'), intake.reading('m1', 55n), 1, 5));
+    assert.equal((await r.next())?.type, PacketType.PUBACK);
+    assert.equal(r.isClosed, false);
+  });
+
+  test('[MQTT-3.3.5-2] an account\'s unauthorized PUBLISH (a $ topic, meters/) closes the connection: 3.1.1 has no negative PUBACK', T, async () => {
+    for (const topic of ['$SYS/forged', readingsTopic('m1')]) {
+      const r = await raw();
+      r.send(connectPacket({ clientId: 'anon-acl', clean: true }));
+      assert.equal(await connack(r), 0);
+      r.send(publishPacket(topic, Buffer.from('x'), 1, 6));
+      assert.equal(await r.next(), undefined, topic);
+    }
   });
 
   test('[MQTT-3.1.0-1] a first packet that is not CONNECT closes the connection', T, async () => {
@@ -108,7 +134,7 @@ describe('MQTT 3.1.1 conformance (raw socket)', { timeout: 60_000 }, () => {
 
   test('[MQTT-4.3.3-2] a QoS 2 retransmission (DUP) before PUBREL gets PUBREC again and is submitted once', T, async () => {
     const r = await raw();
-    r.send(meterConnect('m1-q2'));
+    r.send(meterConnect('m1/q2'));
     assert.equal(await connack(r), 0);
     const n = intake.submitted.length;
     const bytes = intake.reading('m1', 60n);
@@ -125,7 +151,7 @@ describe('MQTT 3.1.1 conformance (raw socket)', { timeout: 60_000 }, () => {
 
   test('QoS 1 PUBACK carries the PUBLISH packet identifier [MQTT-4.3.2-2] (after the intake answered)', T, async () => {
     const r = await raw();
-    r.send(meterConnect('m1-ack'));
+    r.send(meterConnect('m1/ack'));
     assert.equal(await connack(r), 0);
     intake.delayMs = 150;
     const t0 = Date.now();

@@ -55,13 +55,13 @@ describe('meter over TCP (mqtt.js, protocolVersion 4)', { timeout: 120_000 }, ()
   });
 
   test('bad token is refused with CONNACK 4', T, async () => {
-    const otherKeyToken = tokenFor(intake, 'm2', 'm1-c'); // signed by m2's key
+    const otherKeyToken = tokenFor(intake, 'm2', 'm1/c'); // signed by m2's key
     await assert.rejects(connectMeter(port, intake, 'm1', { password: otherKeyToken }), (e: { code?: number }) => e.code === 4);
     await assert.rejects(connectMeter(port, intake, 'm1', { password: 'ml1.1.00' }), (e: { code?: number }) => e.code === 4);
-    const stale = tokenFor(intake, 'm1', 'm1-c', Date.now() - 301_000);
+    const stale = tokenFor(intake, 'm1', 'm1/c', Date.now() - 301_000);
     await assert.rejects(connectMeter(port, intake, 'm1', { password: stale }), (e: { code?: number }) => e.code === 4);
     // A token is bound to the client id it was made for.
-    await assert.rejects(connectMeter(port, intake, 'm1', { clientId: 'other-id', password: tokenFor(intake, 'm1', 'm1-c') }), (e: { code?: number }) => e.code === 4);
+    await assert.rejects(connectMeter(port, intake, 'm1', { clientId: 'm1/other', password: tokenFor(intake, 'm1', 'm1/c') }), (e: { code?: number }) => e.code === 4);
   });
 
   test('revoked meter is refused with CONNACK 5', T, async () => {
@@ -83,7 +83,7 @@ describe('meter over TCP (mqtt.js, protocolVersion 4)', { timeout: 120_000 }, ()
 
   test('subscribe to another meter\'s receipts gets SUBACK 0x80, connection stays', T, async () => {
     const c = track(await connectMeter(port, intake, 'm1'));
-    // [MQTT-3.9.3-2] one return code per filter, 0x80 for the refused ones.
+    // [MQTT-3.8.4-5] one return code per filter, 0x80 for the refused ones.
     const codes = await subackCodes(c, [receiptsTopic('m2'), receiptsTopic('m1'), readingsTopic('m1'), 'meters/#'], 1);
     assert.deepEqual(codes, [0x80, 1, 0x80, 0x80]);
     assert.equal(c.connected, true);
@@ -139,13 +139,13 @@ describe('meter over TCP (mqtt.js, protocolVersion 4)', { timeout: 120_000 }, ()
   });
 
   test('another meter cannot take over a meter\'s client id (CONNACK 2); the session survives', T, async () => {
-    const opts = { clientId: 'm1-owned', clean: false };
+    const opts = { clientId: 'm1/owned', clean: false };
     let c = await connectMeter(port, intake, 'm1', opts);
     await c.subscribeAsync(receiptsTopic('m1'), { qos: 1 });
     await c.publishAsync(readingsTopic('m1'), Buffer.from(intake.reading('m1', 2000n)), { qos: 1 });
     await c.endAsync();
     // m2 tries the id with a clean session, which would wipe m1's session.
-    await assert.rejects(connectMeter(port, intake, 'm2', { clientId: 'm1-owned', clean: true }), (e: { code?: number }) => e.code === 2);
+    await assert.rejects(connectMeter(port, intake, 'm2', { clientId: 'm1/owned', clean: true }), (e: { code?: number }) => e.code === 2);
     intake.commitPending();
     c = track(mqtt.connect(`mqtt://${HOST}:${port}`, { ...baseOptions, ...opts, username: 'm1', password: tokenFor(intake, 'm1', opts.clientId) }));
     const m = decodeReceiptsTopicMessage(await nextMessage(c, receiptsTopic('m1')));
@@ -153,7 +153,7 @@ describe('meter over TCP (mqtt.js, protocolVersion 4)', { timeout: 120_000 }, ()
   });
 
   test('persistent session gets receipts queued while offline', T, async () => {
-    const opts = { clientId: 'm2-persistent', clean: false };
+    const opts = { clientId: 'm2/persistent', clean: false };
     let c = await connectMeter(port, intake, 'm2', opts);
     await c.subscribeAsync(receiptsTopic('m2'), { qos: 1 });
     await c.publishAsync(readingsTopic('m2'), Buffer.from(intake.reading('m2', 1000n)), { qos: 1 });

@@ -51,7 +51,7 @@ describe('robustness against bad input', { timeout: 60_000 }, () => {
 
   test('garbage after a valid CONNECT drops the client', T, async () => {
     const r = await RawClient.connect(port);
-    r.send(connectPacket({ clientId: 'm1-g', username: 'm1', password: tokenFor(intake, 'm1', 'm1-g') }));
+    r.send(connectPacket({ clientId: 'm1/g', username: 'm1', password: tokenFor(intake, 'm1', 'm1/g') }));
     assert.equal((await r.next())?.type, PacketType.CONNACK);
     r.send(Buffer.from([0x00, 0x00])); // packet type 0 is reserved (§2.2.1)
     assert.equal(await r.closedWithin(3000), true);
@@ -60,7 +60,7 @@ describe('robustness against bad input', { timeout: 60_000 }, () => {
 
   test('a truncated packet followed by a close leaves the broker up', T, async () => {
     const r = await RawClient.connect(port);
-    const full = connectPacket({ clientId: 'm1-t', username: 'm1', password: tokenFor(intake, 'm1', 'm1-t') });
+    const full = connectPacket({ clientId: 'm1/t', username: 'm1', password: tokenFor(intake, 'm1', 'm1/t') });
     r.send(full.subarray(0, 10));
     await new Promise((res) => setTimeout(res, 50));
     r.socket.end();
@@ -71,7 +71,7 @@ describe('robustness against bad input', { timeout: 60_000 }, () => {
 
   test('an oversized packet is refused from its header alone, before its body arrives', T, async () => {
     const r = await RawClient.connect(port);
-    r.send(connectPacket({ clientId: 'm1-big', username: 'm1', password: tokenFor(intake, 'm1', 'm1-big') }));
+    r.send(connectPacket({ clientId: 'm1/big', username: 'm1', password: tokenFor(intake, 'm1', 'm1/big') }));
     assert.equal((await r.next())?.type, PacketType.CONNACK);
     // Announce a PUBLISH of 10 MB but send only its first bytes.
     r.send(Buffer.concat([Buffer.of(0x32), remainingLength(10_000_000), Buffer.from('partial')]));
@@ -104,7 +104,7 @@ describe('robustness against bad input', { timeout: 60_000 }, () => {
 
   test('a PUBLISH above the packet limit drops the client', T, async () => {
     const r = await RawClient.connect(port);
-    r.send(connectPacket({ clientId: 'm1-huge', username: 'm1', password: tokenFor(intake, 'm1', 'm1-huge') }));
+    r.send(connectPacket({ clientId: 'm1/huge', username: 'm1', password: tokenFor(intake, 'm1', 'm1/huge') }));
     assert.equal((await r.next())?.type, PacketType.CONNACK);
     r.send(publishPacket(readingsTopic('m1'), Buffer.alloc(maxPacketBytes(1024) + 1), 1, 9));
     assert.equal(await r.next(), undefined, 'closed without PUBACK');

@@ -4,9 +4,7 @@
  * uses the connect token like plain TCP.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -14,31 +12,10 @@ import mqtt from 'mqtt';
 import type { MqttBroker } from '../../../bridge/mqtt/index.js';
 import { Alg, readingsTopic } from '../../../protocols/index.js';
 import { FakeIntake } from '../../helpers/fake-intake.js';
+import { type Pem, makeCert } from '../../helpers/tls-certs.js';
 import { HOST, baseOptions, end, startBroker, tokenFor } from './support.js';
 
 const T = { timeout: 10_000 };
-
-interface Pem { key: string; cert: string; secretKey: Uint8Array }
-
-/** A key pair from node:crypto and a self-signed certificate from openssl. */
-function makeCert(dir: string, name: string, type: 'ed25519' | 'ec', cn: string): Pem {
-  // Encoded by the key-generation job itself (see ledger-node/keyfile.ts on Node 20's export deadlock).
-  const publicKeyEncoding = { type: 'spki', format: 'pem' } as const;
-  const privateKeyEncoding = { type: 'pkcs8', format: 'pem' } as const;
-  const privateKey: string = type === 'ed25519'
-    ? generateKeyPairSync('ed25519', { publicKeyEncoding, privateKeyEncoding }).privateKey
-    : generateKeyPairSync('ec', { namedCurve: 'P-256', publicKeyEncoding, privateKeyEncoding }).privateKey;
-  const keyPath = join(dir, `${name}.key`);
-  const certPath = join(dir, `${name}.crt`);
-  writeFileSync(keyPath, privateKey);
-  try {
-    execFileSync('openssl', ['req', '-x509', '-new', '-key', keyPath, '-subj', `/CN=${cn}`, '-days', '1', '-out', certPath], { stdio: 'pipe' });
-  } catch (e) {
-    throw new Error(`openssl is needed to make test certificates: ${(e as Error).message}`);
-  }
-  const d = createPrivateKey(privateKey).export({ format: 'jwk' }).d!;
-  return { key: readFileSync(keyPath, 'utf8'), cert: readFileSync(certPath, 'utf8'), secretKey: new Uint8Array(Buffer.from(d, 'base64url')) };
-}
 
 describe('TLS client certificates and WebSocket', { timeout: 60_000 }, () => {
   let dir: string;
@@ -68,13 +45,14 @@ describe('TLS client certificates and WebSocket', { timeout: 60_000 }, () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const tlsConnect = (pem: Pem, extra: mqtt.IClientOptions = {}): Promise<mqtt.MqttClient> =>
+  /** `meter` names the client id's owner: the certificate's CN, or the username when given. */
+  const tlsConnect = (pem: Pem, meter: string, extra: mqtt.IClientOptions = {}): Promise<mqtt.MqttClient> =>
     mqtt.connectAsync(`mqtts://${HOST}:${broker.addresses().tls!}`, {
-      ...baseOptions, clientId: `tls-${Math.random().toString(16).slice(2)}`, key: pem.key, cert: pem.cert, rejectUnauthorized: false, ...extra,
+      ...baseOptions, clientId: `${meter}/tls`, key: pem.key, cert: pem.cert, rejectUnauthorized: false, ...extra,
     });
 
   test('Ed25519 certificate named by its CN: connects without a password and publishes', T, async () => {
-    const c = await tlsConnect(ed);
+    const c = await tlsConnect(ed, 'meter-ed');
     try {
       await c.publishAsync(readingsTopic('meter-ed'), Buffer.from(intake.reading('meter-ed', 1n)), { qos: 1 });
       assert.equal(intake.submitted.at(-1)!.result.status, 'accepted');
@@ -85,7 +63,7 @@ describe('TLS client certificates and WebSocket', { timeout: 60_000 }, () => {
   });
 
   test('P-256 certificate named by username matches the compressed registered key', T, async () => {
-    const c = await tlsConnect(p256, { username: 'meter-p256' });
+    const c = await tlsConnect(p256, 'meter-p256', { username: 'meter-p256' });
     try {
       await c.publishAsync(readingsTopic('meter-p256'), Buffer.from(intake.reading('meter-p256', 1n)), { qos: 1 });
       assert.equal(intake.submitted.at(-1)!.result.status, 'accepted');
@@ -95,12 +73,12 @@ describe('TLS client certificates and WebSocket', { timeout: 60_000 }, () => {
   });
 
   test('a certificate whose key is not the meter\'s is refused with CONNACK 5', T, async () => {
-    await assert.rejects(tlsConnect(stranger), (e: { code?: number }) => e.code === 5);
-    await assert.rejects(tlsConnect(ed, { username: 'meter-p256' }), (e: { code?: number }) => e.code === 5);
+    await assert.rejects(tlsConnect(stranger, 'meter-ed'), (e: { code?: number }) => e.code === 5);
+    await assert.rejects(tlsConnect(ed, 'meter-p256', { username: 'meter-p256' }), (e: { code?: number }) => e.code === 5);
   });
 
   test('TLS without a client certificate falls back to the connect token', T, async () => {
-    const clientId = 'm1-tls-token';
+    const clientId = 'm1/tls-token';
     const ok = await mqtt.connectAsync(`mqtts://${HOST}:${broker.addresses().tls!}`, {
       ...baseOptions, clientId, username: 'm1', password: tokenFor(intake, 'm1', clientId), rejectUnauthorized: false,
     });
@@ -111,7 +89,7 @@ describe('TLS client certificates and WebSocket', { timeout: 60_000 }, () => {
   });
 
   test('MQTT over WebSocket (path /mqtt) with a connect token publishes at QoS 1', T, async () => {
-    const clientId = 'm1-ws';
+    const clientId = 'm1/ws';
     const c = await mqtt.connectAsync(`ws://${HOST}:${broker.addresses().ws!}/mqtt`, {
       ...baseOptions, clientId, username: 'm1', password: tokenFor(intake, 'm1', clientId),
     });
@@ -126,7 +104,7 @@ describe('TLS client certificates and WebSocket', { timeout: 60_000 }, () => {
 
   test('WebSocket with a bad token is refused with CONNACK 4', T, async () => {
     await assert.rejects(mqtt.connectAsync(`ws://${HOST}:${broker.addresses().ws!}/mqtt`, {
-      ...baseOptions, clientId: 'm1-ws2', username: 'm1', password: tokenFor(intake, 'm1', 'someone-else'),
+      ...baseOptions, clientId: 'm1/ws2', username: 'm1', password: tokenFor(intake, 'm1', 'someone-else'),
     }), (e: { code?: number }) => e.code === 4);
   });
 });

@@ -46,10 +46,10 @@ describe('MQTT 3.1.1 §4.7 topic filters', { timeout: 10_000 }, () => {
 });
 
 describe('publish rules', { timeout: 10_000 }, () => {
-  test('a meter publishes readings only on its own topic', () => {
+  test('a meter publishes readings only on its own topic; anything else is E_READING_WRONG_METER', () => {
     assert.deepEqual(decidePublish(meter, 'meters/m1/readings'), { kind: 'reading', meterId: 'm1' });
     assert.deepEqual(decidePublish(meter, 'meters/m2/readings'), { kind: 'wrong-meter', meterId: 'm1', topicMeterId: 'm2' });
-    for (const t of ['meters/m1/receipts', 'meters/m1/readings/x', 'other', '$SYS/x']) assert.equal(decidePublish(meter, t).kind, 'deny', t);
+    for (const t of ['meters/m1/receipts', 'meters/m1/readings/x', 'other', '$SYS/x']) assert.deepEqual(decidePublish(meter, t), { kind: 'wrong-meter', meterId: 'm1' }, t);
   });
   test('accounts publish on their filters, never under meters/ or $', () => {
     assert.equal(decidePublish(account, 'site/a/status').kind, 'allow');
@@ -74,16 +74,29 @@ describe('subscribe and delivery rules', { timeout: 10_000 }, () => {
     assert.equal(maySubscribe(meter, 'meters/m1/receipts'), true);
     for (const f of ['meters/m2/receipts', 'meters/m1/readings', 'meters/+/receipts', 'meters/m1/#', '#']) assert.equal(maySubscribe(meter, f), false, f);
   });
-  test('accounts subscribe to filters their configuration covers, never reaching meters/', () => {
+  test('accounts subscribe to filters their configuration covers, never naming meters/', () => {
     assert.equal(maySubscribe(account, 'site/a/status'), true);
     assert.equal(maySubscribe(account, 'site/+/status'), true);
     assert.equal(maySubscribe(account, 'site/#'), false);
     assert.equal(maySubscribe(account, 'alerts'), true);
     for (const f of ['meters/#', '#', '+/m1/receipts']) assert.equal(maySubscribe(account, f), false, f);
   });
-  test('anonymous never reaches meters/ or $SYS', () => {
+  test('an account configured for broad filters gets them granted; deliveries under meters/ are refused', () => {
+    const broad: Principal = { kind: 'account', username: 'all', publish: ['#'], subscribe: ['#', '+/+/receipts'] };
+    for (const f of ['#', '+/#', '+/+/receipts', 'site/#']) assert.equal(maySubscribe(broad, f), true, f);
+    for (const f of ['meters/#', 'meters/m1/receipts', '$SYS/#']) assert.equal(maySubscribe(broad, f), false, f);
+    assert.equal(mayReceive(broad, 'meters/m1/receipts'), false);
+    assert.equal(mayReceive(broad, 'plant/m1/receipts'), true);
+    assert.equal(mayReceive(broad, '$SYS/broker/uptime'), false, '[MQTT-4.7.2-1]: # does not reach $ topics');
+  });
+  test('anonymous may use broad filters but never meters/ or $ filters', () => {
     assert.equal(maySubscribe(anon, 'news'), true);
-    for (const f of ['meters/#', '#', '+/x', '$SYS/#']) assert.equal(maySubscribe(anon, f), false, f);
+    assert.equal(maySubscribe(anon, '#'), true);
+    assert.equal(maySubscribe(anon, '+/x'), true);
+    for (const f of ['meters/#', 'meters/m1/receipts', '$SYS/#']) assert.equal(maySubscribe(anon, f), false, f);
+    assert.equal(mayReceive(anon, 'news'), true);
+    assert.equal(mayReceive(anon, 'meters/m1/receipts'), false);
+    assert.equal(mayReceive(anon, '$SYS/x'), false);
   });
   test('readings are delivered to nobody; receipts only to their meter', () => {
     assert.equal(mayReceive(meter, 'meters/m1/receipts'), true);
@@ -92,9 +105,10 @@ describe('subscribe and delivery rules', { timeout: 10_000 }, () => {
     assert.equal(mayReceive(account, 'meters/m1/receipts'), false);
     assert.equal(mayReceive(anon, 'meters/m1/readings'), false);
     assert.equal(mayReceive(account, 'site/a/status'), true);
+    assert.equal(mayReceive(account, 'elsewhere'), false, 'an account receives only what its subscribe filters match');
   });
-  test('account filters that could reach meters/ are configuration errors', () => {
-    for (const f of ['meters/#', '#', '+/x', '']) assert.ok(accountFilterProblem(f), f);
-    assert.equal(accountFilterProblem('site/#'), undefined);
+  test('account filters naming meters/ are configuration errors; broad ones are not', () => {
+    for (const f of ['meters/#', 'meters/+/receipts', 'meters', '']) assert.ok(accountFilterProblem(f), f);
+    for (const f of ['site/#', '#', '+/x', '+/+/receipts']) assert.equal(accountFilterProblem(f), undefined, f);
   });
 });

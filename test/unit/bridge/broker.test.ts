@@ -1,11 +1,10 @@
-/** MqttBroker lifecycle, metrics and fault containment, on loopback. */
+/** MqttBroker lifecycle, metrics and fault containment, driven over in-process stream pairs (MqttBroker.handle). */
 import assert from 'node:assert/strict';
-import { connect as netConnect } from 'node:net';
 import { describe, test } from 'node:test';
 import { type BridgeMetrics, MqttBroker } from '../../../bridge/mqtt/index.js';
 import { type Receipt, readingsTopic, receiptsTopic } from '../../../protocols/index.js';
 import { FakeIntake } from '../../helpers/fake-intake.js';
-import { HOST, connectMeter, end, nextMessage } from '../../integration/mqtt/support.js';
+import { end, meterOver, nextMessage } from '../../helpers/mqtt-client.js';
 
 const T = { timeout: 10_000 };
 
@@ -23,23 +22,16 @@ function recorder(): { metrics: BridgeMetrics; calls: string[] } {
   };
 }
 
-const refused = (port: number): Promise<boolean> => new Promise((resolve) => {
-  const s = netConnect(port, HOST);
-  s.once('connect', () => (s.destroy(), resolve(false)));
-  s.once('error', () => resolve(true));
-});
-
 describe('MqttBroker', { timeout: 60_000 }, () => {
   test('reports metrics: clients, refusals, readings received, receipts delivered', T, async () => {
     const intake = new FakeIntake();
     intake.addMeter('m1');
     const { metrics, calls } = recorder();
-    const broker = await MqttBroker.start({ intake, tcp: { host: HOST, port: 0 }, metrics });
-    const port = broker.addresses().tcp!;
-    const c = await connectMeter(port, intake, 'm1');
+    const broker = await MqttBroker.create({ intake, metrics });
+    const c = await meterOver(broker, intake, 'm1');
     try {
       assert.equal(broker.connectedClients(), 1);
-      await assert.rejects(connectMeter(port, intake, 'm1', { clientId: 'x', password: 'bad' }));
+      await assert.rejects(meterOver(broker, intake, 'm1', { clientId: 'm1/x', password: 'bad' }));
       await c.subscribeAsync(receiptsTopic('m1'), { qos: 1 });
       await c.publishAsync(readingsTopic('m1'), Buffer.from(intake.reading('m1', 1n)), { qos: 1 });
       const msg = nextMessage(c, receiptsTopic('m1'));
@@ -52,36 +44,32 @@ describe('MqttBroker', { timeout: 60_000 }, () => {
     }
   });
 
-  test('close(): stops accepting, disconnects clients, detaches from the intake; idempotent', T, async () => {
+  test('close(): disconnects clients, detaches from the intake; idempotent', T, async () => {
     const intake = new FakeIntake();
     intake.addMeter('m1');
-    const broker = await MqttBroker.start({ intake, tcp: { host: HOST, port: 0 }, ws: { host: HOST, port: 0 } });
-    const { tcp, ws } = broker.addresses();
-    assert.ok(tcp! > 0 && ws! > 0 && tcp !== ws);
-    const c = await connectMeter(tcp!, intake, 'm1');
+    const broker = await MqttBroker.create({ intake });
+    assert.deepEqual(broker.addresses(), {}, 'create() opens no listener');
+    const c = await meterOver(broker, intake, 'm1');
     const closed = new Promise<void>((r) => c.once('close', () => r()));
     assert.equal(intake.listenerCount(), 1);
     await Promise.all([broker.close(), broker.close()]);
     await closed;
     assert.equal(intake.listenerCount(), 0);
-    assert.equal(await refused(tcp!), true);
-    assert.equal(await refused(ws!), true);
     await end(c);
   });
 
   test('an exception in intake.meterAuth costs one CONNECT (CONNACK 3), not the broker', T, async () => {
     const intake = new FakeIntake();
     intake.addMeter('m1');
-    const broker = await MqttBroker.start({ intake, tcp: { host: HOST, port: 0 } });
-    const port = broker.addresses().tcp!;
+    const broker = await MqttBroker.create({ intake });
     const orig = intake.meterAuth.bind(intake);
     intake.meterAuth = () => {
       throw new Error('registry down');
     };
     try {
-      await assert.rejects(connectMeter(port, intake, 'm1'), (e: { code?: number }) => e.code === 3);
+      await assert.rejects(meterOver(broker, intake, 'm1'), (e: { code?: number }) => e.code === 3);
       intake.meterAuth = orig;
-      const c = await connectMeter(port, intake, 'm1');
+      const c = await meterOver(broker, intake, 'm1');
       await end(c);
     } finally {
       await broker.close();
@@ -92,7 +80,7 @@ describe('MqttBroker', { timeout: 60_000 }, () => {
     const intake = new FakeIntake();
     const errors: string[] = [];
     const logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: (_o: object | string, m?: string) => errors.push(m ?? '') };
-    const broker = await MqttBroker.start({ intake, logger });
+    const broker = await MqttBroker.create({ intake, logger });
     try {
       const bad = { meterId: 'm1', seq: 1n, txHash: new Uint8Array(32), height: 1, receipt: {} as Receipt };
       // FakeIntake calls listeners synchronously: a throw would surface here.
@@ -103,14 +91,9 @@ describe('MqttBroker', { timeout: 60_000 }, () => {
     }
   });
 
-  test('a port in use fails start() and leaves nothing behind', T, async () => {
+  test('account usernames with "/" are refused at start: they would own another name\'s client ids', T, async () => {
     const intake = new FakeIntake();
-    const first = await MqttBroker.start({ intake, tcp: { host: HOST, port: 0 } });
-    try {
-      await assert.rejects(MqttBroker.start({ intake, ws: { host: HOST, port: 0 }, tcp: { host: HOST, port: first.addresses().tcp! } }), /EADDRINUSE/);
-      assert.equal(intake.listenerCount(), 1);
-    } finally {
-      await first.close();
-    }
+    await assert.rejects(MqttBroker.create({ intake, accounts: [{ username: 'ops/a', passwordHash: 'scrypt$16384$AAAAAAAAAAA=$AAAAAAAAAAAAAAAAAAAAAA==' }] }), /must not contain "\/"/);
+    assert.equal(intake.listenerCount(), 0);
   });
 });

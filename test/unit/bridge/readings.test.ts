@@ -47,9 +47,14 @@ describe('submitReading', { timeout: 10_000 }, () => {
     assert.deepEqual(o.rejection?.txHash, sha256(payload));
   });
   test('the wrong-meter rejection names both meters and hashes the payload', () => {
-    const r = wrongMeterRejection(Uint8Array.of(1, 2), 'm1', 'm2');
+    const r = wrongMeterRejection(Uint8Array.of(1, 2), 'm1', 'm2', 'meters/m2/readings');
     assert.equal(r.status === 'rejected' && r.code, 'E_READING_WRONG_METER');
     assert.match(r.status === 'rejected' ? r.message : '', /m1.*m2/);
     assert.deepEqual(r.txHash, sha256(Uint8Array.of(1, 2)));
+  });
+  test('a PUBLISH on a topic that is no readings topic is E_READING_WRONG_METER naming the topic', () => {
+    const r = wrongMeterRejection(Uint8Array.of(3), 'm1', undefined, 'site/x');
+    assert.equal(r.status === 'rejected' && r.code, 'E_READING_WRONG_METER');
+    assert.match(r.status === 'rejected' ? r.message : '', /meters\/m1\/readings.*"site\/x"/);
   });
 });

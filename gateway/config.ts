@@ -30,6 +30,10 @@ export interface GatewayConfig {
     readonly tokenMaxAgeMs: number;
     readonly maxPayloadBytes: number;
     readonly accounts: readonly MqttAccountConfig[];
+    readonly maxConnectionsPerListener: number;
+    readonly maxSessionsPerMeter: number;
+    readonly maxQueuedMessages: number;
+    readonly sessionExpiryMs: number;
   };
   readonly http: { readonly host: string; readonly port: number; readonly adminToken?: string };
   readonly ledger: {
@@ -129,6 +133,14 @@ export const CONFIG_REFERENCE: readonly ConfigField[] = [
     meaning: 'Largest PUBLISH payload accepted, bytes.' },
   { field: 'mqtt.accounts', default: '[]', kind: { t: 'accounts' },
     meaning: 'Non-meter MQTT users (file only): [{username, passwordHash, publish?, subscribe?}].' },
+  { field: 'mqtt.maxConnectionsPerListener', env: 'METERLEDGER_MQTT_MAX_CONNECTIONS_PER_LISTENER', default: '20000', kind: ms(1, 1_000_000),
+    meaning: 'Sockets each MQTT listener (TCP, TLS, WebSocket) holds at most; more are closed on arrival. Keep the sum under the open-file limit.' },
+  { field: 'mqtt.maxSessionsPerMeter', env: 'METERLEDGER_MQTT_MAX_SESSIONS_PER_METER', default: '4', kind: ms(1, 1000),
+    meaning: 'MQTT sessions (connected or stored) one meter may hold; a new one ends its least recently used.' },
+  { field: 'mqtt.maxQueuedMessages', env: 'METERLEDGER_MQTT_MAX_QUEUED_MESSAGES', default: '1000', kind: ms(1, 1_000_000),
+    meaning: 'Messages queued per MQTT session at most; beyond it, new ones are dropped for that session.' },
+  { field: 'mqtt.sessionExpiryMs', env: 'METERLEDGER_MQTT_SESSION_EXPIRY_MS', default: '604800000', kind: ms(60_000, 365 * DAY_MS),
+    meaning: 'A stored (CleanSession 0) MQTT session ends this long after its last connection closed, ms.' },
   { field: 'http.host', env: 'METERLEDGER_HTTP_HOST', flag: 'http-host', default: '127.0.0.1', kind: { t: 'host' },
     meaning: 'Address the HTTP API binds to.' },
   { field: 'http.port', env: 'METERLEDGER_HTTP_PORT', flag: 'http-port', default: '8080', kind: port,
@@ -446,6 +458,10 @@ function build(settings: Map<string, Setting>): GatewayConfig {
       tokenMaxAgeMs: get('mqtt.tokenMaxAgeMs', 300_000),
       maxPayloadBytes: get('mqtt.maxPayloadBytes', 4096),
       accounts: get<MqttAccountConfig[]>('mqtt.accounts', []),
+      maxConnectionsPerListener: get('mqtt.maxConnectionsPerListener', 20_000),
+      maxSessionsPerMeter: get('mqtt.maxSessionsPerMeter', 4),
+      maxQueuedMessages: get('mqtt.maxQueuedMessages', 1000),
+      sessionExpiryMs: get('mqtt.sessionExpiryMs', 7 * DAY_MS),
     },
     http: {
       host: get('http.host', '127.0.0.1'),

@@ -28,7 +28,10 @@ function assertInvalid(fn: () => unknown, field: string, why?: RegExp): void {
 test('defaults: every field has the documented default', () => {
   const c = loadConfig({ flags: { 'data-dir': '/srv/ml' }, env: {} });
   assert.equal(c.dataDir, '/srv/ml');
-  assert.deepEqual(c.mqtt, { host: '127.0.0.1', port: 1883, allowAnonymous: false, tokenMaxAgeMs: 300_000, maxPayloadBytes: 4096, accounts: [] });
+  assert.deepEqual(c.mqtt, {
+    host: '127.0.0.1', port: 1883, allowAnonymous: false, tokenMaxAgeMs: 300_000, maxPayloadBytes: 4096, accounts: [],
+    maxConnectionsPerListener: 20_000, maxSessionsPerMeter: 4, maxQueuedMessages: 1000, sessionExpiryMs: 7 * 86_400_000,
+  });
   assert.deepEqual(c.http, { host: '127.0.0.1', port: 8080 });
   assert.deepEqual(c.ledger, {
     blockIntervalMs: 1000, blockMaxTxs: 2000, maxPastMs: 7 * 86_400_000, maxFutureMs: 300_000, maxBacklog: 100_000, meterRatePerSecond: 50, meterBurst: 500,
@@ -108,6 +111,10 @@ test('the file: unknown fields, wrong types, bad JSON, TLS half-set, accounts, p
   assertInvalid(() => load({ mqtt: { tls: { port: 8883, keyFile: 'k.pem' } } }), 'mqtt.tls.certFile', /required/);
   assertInvalid(() => load({ mqtt: { tokenMaxAgeMs: 10 } }), 'mqtt.tokenMaxAgeMs');
   assertInvalid(() => load({ mqtt: { maxPayloadBytes: 0 } }), 'mqtt.maxPayloadBytes');
+  assertInvalid(() => load({ mqtt: { maxConnectionsPerListener: 0 } }), 'mqtt.maxConnectionsPerListener');
+  assertInvalid(() => load({ mqtt: { maxSessionsPerMeter: 0 } }), 'mqtt.maxSessionsPerMeter');
+  assertInvalid(() => load({ mqtt: { maxQueuedMessages: 0 } }), 'mqtt.maxQueuedMessages');
+  assertInvalid(() => load({ mqtt: { sessionExpiryMs: 1000 } }), 'mqtt.sessionExpiryMs');
   assertInvalid(() => load({ mqtt: { accounts: {} } }), 'mqtt.accounts', /array/);
   assertInvalid(() => load({ mqtt: { accounts: [{ username: 'ops' }] } }), 'mqtt.accounts[0].passwordHash');
   assertInvalid(() => load({ mqtt: { accounts: [{ username: 'ops', passwordHash: 'x', publsh: [] }] } }), 'mqtt.accounts[0].publsh', /unknown field/);

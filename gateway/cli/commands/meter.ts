@@ -6,6 +6,7 @@ import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import {
   Alg, MAX_SEQ, METER_ID_PATTERN, TxType, algFromName, makeConnectToken, sha256, signTx, toHex,
 } from '../../../protocols/index.js';
+import { isOwnClientId } from '../../../bridge/mqtt/client-ids.js';
 import { dataPaths } from '../../../ledger-node/devchain.js';
 import { generateKeyPair, saveKeyFile } from '../../../ledger-node/keyfile.js';
 import type { MeterView } from '../../../ledger-node/api.js';
@@ -70,7 +71,7 @@ export const meterTokenCommand: CommandSpec = {
   options: {
     'data-dir': dataDirOpt,
     meter: meterOpt,
-    'client-id': { type: 'string', value: 'C', help: 'MQTT client id the token is bound to (default: the meter id)' },
+    'client-id': { type: 'string', value: 'C', help: 'MQTT client id the token is bound to (default: the meter id; else <meter id>/<suffix>)' },
   },
   details: 'The token is ml1.<time ms>.<signature> over (chain, meter, client id, time); the gateway accepts it\n' +
     'for mqtt.tokenMaxAgeMs (default 5 minutes) around its clock, so make a fresh one for each connection.',
@@ -78,6 +79,8 @@ export const meterTokenCommand: CommandSpec = {
     const dataDir = need(args, 'data-dir', 'meter token');
     const meterId = meterIdFlag(args, 'meter token');
     const clientId = optionalString(args, 'client-id') ?? meterId;
+    // docs/protocol.md §8.1: the gateway refuses any other client id with CONNACK 2.
+    if (!isOwnClientId(meterId, clientId)) throw new UsageError(`--client-id must be "${meterId}" or "${meterId}/<suffix>" with a suffix of 1-64 [A-Za-z0-9._-] (see meterledger meter token --help)`);
     const genesis = loadDataDirGenesis(dataDir);
     const key = loadMeterKey(dataDir, meterId);
     out(`username: ${meterId}`);

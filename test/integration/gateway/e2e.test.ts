@@ -53,24 +53,24 @@ describe('single gateway, end to end over real MQTT', { timeout: 240_000 }, () =
 
   test('mosquitto_pub acts as a meter with `meter token` and `meter sign`; mosquitto_sub gets the receipt', async () => {
     const meter = 'meter-0003';
-    const tok = await cli(['meter', 'token', '--data-dir', dir, '--meter', meter, '--client-id', 'mosq-pub']);
+    const tok = await cli(['meter', 'token', '--data-dir', dir, '--meter', meter, '--client-id', `${meter}/mosq-pub`]);
     assert.equal(tok.code, 0, tok.stderr);
     const lines = tok.stdout.trim().split('\n');
     assert.equal(lines.length, 2);
     const username = lines[0]!.replace(/^username: /, '');
     const password = lines[1]!.replace(/^password: /, '');
     assert.equal(username, meter);
-    const subTok = await cli(['meter', 'token', '--data-dir', dir, '--meter', meter, '--client-id', 'mosq-sub']);
+    const subTok = await cli(['meter', 'token', '--data-dir', dir, '--meter', meter, '--client-id', `${meter}/mosq-sub`]);
     const subPw = subTok.stdout.trim().split('\n')[1]!.replace(/^password: /, '');
     const file = join(dir, 'reading.cbor');
     const seq = String(BigInt(Date.now()) * 1000n); // above anything simulate used
     const signed = await cli(['meter', 'sign', '--data-dir', dir, '--meter', meter, '--seq', seq, '--wh', '4242', '--out', file]);
     assert.equal(signed.code, 0, signed.stderr);
     const port = String(gw.mqttPort);
-    const sub = run('mosquitto_sub', ['-h', '127.0.0.1', '-p', port, '-V', 'mqttv311', '-i', 'mosq-sub', '-u', meter, '-P', subPw,
+    const sub = run('mosquitto_sub', ['-h', '127.0.0.1', '-p', port, '-V', 'mqttv311', '-i', `${meter}/mosq-sub`, '-u', meter, '-P', subPw,
       '-t', receiptsTopic(meter), '-q', '1', '-C', '1', '-W', '30', '-N'], { encoding: 'buffer', maxBuffer: 1 << 20 });
     await new Promise((r) => setTimeout(r, 500)); // let the subscription land
-    await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-V', 'mqttv311', '-i', 'mosq-pub', '-u', username, '-P', password,
+    await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-V', 'mqttv311', '-i', `${meter}/mosq-pub`, '-u', username, '-P', password,
       '-t', `meters/${meter}/readings`, '-q', '1', '-f', file]);
     const { stdout } = await sub;
     const msg = decodeReceiptsTopicMessage(new Uint8Array(stdout as unknown as Buffer));
@@ -80,11 +80,11 @@ describe('single gateway, end to end over real MQTT', { timeout: 240_000 }, () =
   });
 
   test('a meter may not publish as another meter, nor read its receipts', async () => {
-    const tok = await cli(['meter', 'token', '--data-dir', dir, '--meter', 'meter-0001', '--client-id', 'intruder']);
+    const tok = await cli(['meter', 'token', '--data-dir', dir, '--meter', 'meter-0001', '--client-id', 'meter-0001/intruder']);
     const pw = tok.stdout.trim().split('\n')[1]!.replace(/^password: /, '');
     const port = String(gw.mqttPort);
     // subscribing to another meter's receipts: SUBACK 0x80, mosquitto_sub says so and exits
-    const sub = await run('mosquitto_sub', ['-h', '127.0.0.1', '-p', port, '-V', 'mqttv311', '-i', 'intruder', '-u', 'meter-0001', '-P', pw,
+    const sub = await run('mosquitto_sub', ['-h', '127.0.0.1', '-p', port, '-V', 'mqttv311', '-i', 'meter-0001/intruder', '-u', 'meter-0001', '-P', pw,
       '-t', receiptsTopic('meter-0002'), '-q', '1', '-C', '1', '-W', '5']).then((r) => r, (e: { stderr: string; code: number }) => e);
     assert.match(String((sub as { stderr: string }).stderr), /denied|refused|failure|0x80|128/i);
     // a wrong password is refused at CONNECT

@@ -43,7 +43,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('meter token prints exactly two lines: username and a token that verifies with the meter key', { timeout: 30_000 }, async () => {
   const genesis = JSON.parse(readFileSync(join(dataDir, 'genesis.json'), 'utf8'));
-  for (const [id, clientId] of [['meter-0001', undefined], ['meter-0002', 'other-client']] as const) {
+  for (const [id, clientId] of [['meter-0001', undefined], ['meter-0002', 'meter-0002/other']] as const) {
     const r = await cli(['meter', 'token', '--data-dir', dataDir, '--meter', id, ...(clientId ? ['--client-id', clientId] : [])]);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.split('\n');
@@ -57,6 +57,10 @@ test('meter token prints exactly two lines: username and a token that verifies w
     assert.deepEqual(check(clientId ?? id), { ok: true }, 'bound to the meter id unless --client-id is given');
     assert.equal(check('someone-else').ok, false);
   }
+  // A client id the gateway would refuse (CONNACK 2) is refused here.
+  const r = await cli(['meter', 'token', '--data-dir', dataDir, '--meter', 'meter-0002', '--client-id', 'meter-0001']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--client-id must be "meter-0002" or "meter-0002\/<suffix>"/);
 });
 
 test('an unknown flag, a missing flag and an unknown command exit 2 with E_USAGE and no stack', { timeout: 30_000 }, async () => {

@@ -18,3 +18,4 @@ export * from './intake.js';
 export * from './confidential/index.js';
 export * from './p2p.js';
 export * from './billing/index.js';
+export * from './state.js';

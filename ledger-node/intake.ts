@@ -6,7 +6,7 @@
  */
 import {
   type CommittedReading, type IntakePort, type MeterAuthInfo, ReasonCode, RejectionError, type SignedTx,
-  type SubmitContext, type SubmitResult, TxType, decodeTx, equalBytes, sha256,
+  type SubmitContext, type SubmitResult, TxType, decodeTx, equalBytes, formatTime, sha256,
 } from '../protocols/index.js';
 import type { Logger } from './api.js';
 import type { Mempool } from './mempool.js';
@@ -138,7 +138,7 @@ export class Intake implements IntakePort {
       }
       const now = this.opts.now();
       if (b.time < now - this.opts.maxPastMs || b.time > now + this.opts.maxFutureMs) {
-        throw new RejectionError(ReasonCode.TIME_SKEW, `time ${new Date(b.time).toISOString()} is outside the window around ${new Date(now).toISOString()}`, 'time');
+        throw new RejectionError(ReasonCode.TIME_SKEW, `time ${formatTime(b.time)} is outside the window around ${formatTime(now)}`, 'time');
       }
     }
     if (this.mempool.size >= this.opts.maxBacklog) {

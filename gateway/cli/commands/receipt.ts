@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
-  type Receipt, TxType, decodeReceipt, fromHex, headerHash, toHex, verifyReceipt,
+  type Receipt, TxType, decodeReceipt, formatTime, fromHex, headerHash, toHex, verifyReceipt,
 } from '../../../protocols/index.js';
 import { loadGenesisFile } from '../../../ledger-node/devchain.js';
 import { GatewayError, UsageError } from '../../errors.js';
@@ -57,11 +57,11 @@ export const receiptVerifyCommand: CommandSpec = {
     const b = v.tx.body;
     out('valid receipt: this transaction is committed in the ledger');
     out(`chain:     ${genesis.chainId}`);
-    out(`height:    ${v.height} (block ${toHex(headerHash(receipt.header))}, time ${new Date(receipt.header.time).toISOString()})`);
+    out(`height:    ${v.height} (block ${toHex(headerHash(receipt.header))}, time ${formatTime(receipt.header.time)})`);
     out(`meter:     ${b.meterId}`);
     if (b.type === TxType.Reading) {
       out(`seq:       ${b.seq}`);
-      out(`reading:   ${b.importWh} Wh at ${new Date(b.time).toISOString()}`);
+      out(`reading:   ${b.importWh} Wh at ${formatTime(b.time)}`);
     } else {
       out(`type:      ${['', 'reading', 'register', 'rotate', 'revoke'][b.type]}`);
     }

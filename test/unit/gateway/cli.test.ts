@@ -10,13 +10,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  checkConnectToken, decodeKey, decodeTx, encodeReceipt, fromHex, sigStructure, verifySignature,
+  Alg, TxType, checkConnectToken, decodeKey, decodeTx, encodeReceipt, fromHex, genesisHash, parseGenesis, publicKeyOf,
+  randomSecretKey, sha256, sigStructure, signTx, toHex, verifySignature,
 } from '../../../protocols/index.js';
 import { initDevChain } from '../../../ledger-node/devchain.js';
 import { silentLogger } from '../../../ledger-node/api.js';
 import { startHttpApi } from '../../../gateway/http/server.js';
 import { COMMANDS } from '../../../gateway/cli/commands/index.js';
 import { makeFakeLedger } from './fake-ledger.js';
+import { commitBatch } from '../../helpers/test-block.js';
 
 const MAIN = fileURLToPath(new URL('../../../gateway/cli/main.js', import.meta.url));
 
@@ -164,6 +166,27 @@ test('receipt verify: CBOR and endpoint JSON pass and say what they prove; a tam
   const other = await cli(['receipt', 'verify', jsonFile, '--genesis', join(dataDir, 'genesis.json')]);
   assert.equal(other.code, 1);
   assert.match(other.stderr, /E_RECEIPT_INVALID: receipt is for chain "test-chain"/);
+});
+
+test('receipt verify: a committed reading dated beyond any Date (time 2^53-1) verifies and prints, never E_INTERNAL', { timeout: 30_000 }, async () => {
+  // Chains made before the block time rule (docs/protocol.md §3.5) may hold such a reading.
+  const vSk = randomSecretKey(Alg.EdDSA);
+  const mSk = randomSecretKey(Alg.EdDSA);
+  const genesis = parseGenesis({
+    chainId: 'far-future', genesisTime: '2026-01-01T00:00:00Z',
+    validators: [{ id: 'validator-0', alg: 'Ed25519', publicKey: toHex(publicKeyOf(Alg.EdDSA, vSk)) }],
+    meters: [{ id: 'meter-0001', alg: 'Ed25519', publicKey: toHex(publicKeyOf(Alg.EdDSA, mSk)) }],
+  });
+  const bytes = signTx(genesis.chainId, Alg.EdDSA, mSk, { type: TxType.Reading, meterId: 'meter-0001', seq: 1n, time: Number.MAX_SAFE_INTEGER, importWh: 7 });
+  const { committed } = commitBatch(genesis.chainId, 1, genesisHash(genesis), 'validator-0', vSk, [{ bytes, meterId: 'meter-0001', seq: 1n, txHash: sha256(bytes) }]);
+  const gFile = join(dir, 'far-genesis.json');
+  writeFileSync(gFile, JSON.stringify(genesis));
+  const rFile = join(dir, 'far.cbor');
+  writeFileSync(rFile, encodeReceipt(committed[0]!.receipt));
+  const r = await cli(['receipt', 'verify', rFile, '--genesis', gFile]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /reading: +7 Wh at 9007199254740991 ms since 1970 \(beyond any calendar date\)/);
+  assert.match(r.stdout, /signature: +checked/);
 });
 
 test('verify --http audits a gateway\'s raw blocks against a genesis file', { timeout: 30_000 }, async () => {

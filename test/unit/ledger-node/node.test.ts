@@ -83,6 +83,10 @@ describe('ledger node: intake, blocks, receipts', () => {
     rejectedWith(await node.intake.submit(chain.reading(a!, seq), mqtt(b!)), ReasonCode.WRONG_METER);
     rejectedWith(await node.intake.submit(chain.reading(a!, seq, { time: Date.now() - 30 * 86_400_000 }), mqtt(a!)), ReasonCode.TIME_SKEW);
     rejectedWith(await node.intake.submit(chain.reading(a!, seq, { time: Date.now() + 3_600_000 }), mqtt(a!)), ReasonCode.TIME_SKEW);
+    // Valid uints beyond what a Date holds (8.64e15 ms): still a time outside the window, never BUSY.
+    for (const time of [8.64e15 + 1, Number.MAX_SAFE_INTEGER]) {
+      rejectedWith(await node.intake.submit(chain.reading(a!, seq, { time }), mqtt(a!)), ReasonCode.TIME_SKEW);
+    }
     rejectedWith(await node.intake.submit(chain.reading(a!, seq, { key: chain.meterKeys.get(chain.meterIds[2]!)! }), mqtt(a!)), ReasonCode.BAD_SIGNATURE);
     const tampered = chain.reading(a!, seq);
     tampered[tampered.length - 70] ^= 1; // inside the payload: the importWh digits

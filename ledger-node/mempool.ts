@@ -28,6 +28,8 @@ export class Mempool {
   /** Durable entries by tx hash (hex), in accept order (a Map keeps insertion order). */
   private readonly durable = new Map<string, PendingTx>();
   private staged: Staged[] = [];
+  /** The group being written: neither staged any more nor durable yet, but accepted all the same. */
+  private writing: Staged[] = [];
   private readonly stagedHashes = new Set<string>();
   private flushing: Promise<void> | undefined;
 
@@ -63,9 +65,11 @@ export class Mempool {
     while (this.staged.length) {
       const group = this.staged;
       this.staged = [];
+      this.writing = group;
       try {
         await this.wal.append(group.map((s) => ({ no: s.no, bytes: s.tx.bytes })));
       } catch (e) {
+        this.writing = [];
         // Everything staged behind the failed group was accepted against a tip that
         // included it, so it goes too; the tip is rebuilt from what is on disk.
         const dropped = [...group, ...this.staged];
@@ -75,6 +79,7 @@ export class Mempool {
         for (const s of dropped) s.reject(e);
         continue;
       }
+      this.writing = [];
       const now = performance.now();
       for (const s of group) {
         const h = s.tx.hashHex;
@@ -134,9 +139,9 @@ export class Mempool {
     return this.durable.has(hashHex) || this.stagedHashes.has(hashHex);
   }
 
-  /** Everything accepted, durable first then staged, in accept order. */
+  /** Everything accepted, durable first then being written then staged, in accept order. */
   all(): SignedTx[] {
-    return [...[...this.durable.values()].map((p) => p.tx), ...this.staged.map((s) => s.tx)];
+    return [...[...this.durable.values()].map((p) => p.tx), ...this.writing.map((s) => s.tx), ...this.staged.map((s) => s.tx)];
   }
 
   /** Durable entries in accept order (to re-check them after a block). */
@@ -149,7 +154,7 @@ export class Mempool {
   }
 
   get size(): number {
-    return this.durable.size + this.staged.length;
+    return this.durable.size + this.writing.length + this.staged.length;
   }
 
   oldestAcceptedAt(): number | undefined {

@@ -7,7 +7,7 @@
  */
 import {
   type Genesis, decodeBlock, decodeCommit, decodeTx, commitProblem, equalBytes, genesisHash, headerHash,
-  merkleRoot, sigStructure, toHex, TxType,
+  merkleRoot, readingWindow, sigStructure, toHex, TxType,
 } from '../protocols/index.js';
 import { SignatureVerifier } from './crypto/verifier.js';
 import { dataPaths } from './devchain.js';
@@ -50,7 +50,7 @@ export class ChainAuditor {
     this.headHash = genesisHash(genesis);
     this.meters = genesisMeters(genesis);
     this.operators = operatorsOf(genesis);
-    this.txctx = { chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes, operators: this.operators, verifier };
+    this.txctx = { chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes, window: readingWindow(genesis), operators: this.operators, verifier };
   }
 
   /** Check the next block; throws AuditError naming the height and what is wrong. */
@@ -84,7 +84,7 @@ export class ChainAuditor {
 
     let checked;
     try {
-      checked = await checkTxs(this.txctx, { meter: (id) => this.meters.get(id) }, block.txs);
+      checked = await checkTxs(this.txctx, { meter: (id) => this.meters.get(id) }, block.txs, hd.time);
     } catch (e) {
       return fail(e instanceof InvalidTxError ? e.message : String(e));
     }

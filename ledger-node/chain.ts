@@ -6,14 +6,14 @@
  */
 import {
   type Block, type CommitCertificate, type Genesis, type Reading, type SignedTx, TxType,
-  allInclusionProofs, encodeBlock, encodeCommit, headerHash,
+  allInclusionProofs, encodeBlock, encodeCommit, headerHash, readingWindow,
 } from '../protocols/index.js';
 import type { Logger } from './api.js';
 import type { Intake } from './intake.js';
 import type { Mempool } from './mempool.js';
 import type { NodeMetrics } from './metrics.js';
 import type { Registry } from './registry.js';
-import { type MeterRecord, applyTx } from './rules.js';
+import { type MeterRecord, applyTx, checkReadingTime, readingTimeProblem } from './rules.js';
 import type { LedgerStore } from './store/store.js';
 
 /** Receipts handed to the bridges per turn of the event loop. */
@@ -87,10 +87,13 @@ export class ChainWriter {
     const dropped: { hash: string; reason: string }[] = [];
     const waiting = new Set(this.mempool.all());
     const durable = new Set(this.mempool.entries().map((p) => p.tx));
+    const window = readingWindow(this.genesis);
     this.registry.resetTip((accept) => {
       const view = { meter: (id: string) => this.registry.meter(id) };
       for (const tx of waiting) {
         try {
+          // Too old for this block is too old for every later one (block times never go back).
+          if (readingTimeProblem(window, tx, this.head.time ?? 0) === 'past') checkReadingTime(window, tx, this.head.time ?? 0, 'the last block\'s time');
           const { meterId, next } = applyTx(view, tx);
           accept(meterId, next);
         } catch (e) {

@@ -5,25 +5,27 @@
  * is synced. Per meter, transactions are applied in the order they arrived.
  */
 import {
-  type CommittedReading, type IntakePort, type MeterAuthInfo, ReasonCode, RejectionError, type SignedTx,
-  type SubmitContext, type SubmitResult, TxType, decodeTx, equalBytes, formatTime, sha256,
+  type CommittedReading, type IntakePort, type MeterAuthInfo, type ReadingWindow, ReasonCode, RejectionError, type SignedTx,
+  type SubmitContext, type SubmitResult, TxType, decodeTx, equalBytes, sha256,
 } from '../protocols/index.js';
 import type { Logger } from './api.js';
 import type { Mempool } from './mempool.js';
 import type { NodeMetrics } from './metrics.js';
 import type { MeterRateLimiter } from './ratelimit.js';
 import type { Registry } from './registry.js';
-import { type Operators, applyTx, requiredSigner } from './rules.js';
+import { type Operators, applyTx, checkReadingTime, requiredSigner } from './rules.js';
 import { type TxContext, verifyTxSignature } from './validate.js';
 
 export interface IntakeOptions {
   readonly chainId: string;
   readonly maxTxBytes: number;
-  readonly maxPastMs: number;
-  readonly maxFutureMs: number;
+  /** Where a device's reading time must lie around our clock; inside the block rule's window (txctx.window). */
+  readonly window: ReadingWindow;
   readonly maxBacklog: number;
   readonly now: () => number;
   readonly rateLimiter: MeterRateLimiter;
+  /** The per-meter bound on readings relayed by observers (docs/protocol.md §3.5). */
+  readonly relayRateLimiter: MeterRateLimiter;
   /** Whether exactly this transaction is already committed (a retransmission of it). */
   readonly isCommitted: (tx: SignedTx) => Promise<boolean>;
 }
@@ -125,7 +127,6 @@ export class Intake implements IntakePort {
     if (b.type !== TxType.Reading) {
       if (ctx.transport !== 'http' && !fromPeer) throw new RejectionError(ReasonCode.SCHEMA, 'only readings are taken from devices; operator transactions go to the HTTP API', 'type');
     } else if (!fromPeer) {
-      // A peer's reading passed these checks at its gateway; our clock may differ a little.
       if (ctx.transport !== 'http' && b.meterId !== ctx.meterId) {
         throw new RejectionError(ReasonCode.WRONG_METER, `reading of "${b.meterId}" sent as "${ctx.meterId}"`, 'meterId');
       }
@@ -136,10 +137,15 @@ export class Intake implements IntakePort {
       if (ctx.transport !== 'http' && !this.opts.rateLimiter.take(b.meterId)) {
         throw new RejectionError(ReasonCode.RATE_LIMITED, `meter "${b.meterId}" sends faster than its allowed rate; retry later`);
       }
-      const now = this.opts.now();
-      if (b.time < now - this.opts.maxPastMs || b.time > now + this.opts.maxFutureMs) {
-        throw new RejectionError(ReasonCode.TIME_SKEW, `time ${formatTime(b.time)} is outside the window around ${formatTime(now)}`, 'time');
+      checkReadingTime(this.opts.window, tx, this.opts.now(), 'this gateway\'s time');
+    } else {
+      // Relayed by an observer (docs/protocol.md §3.5): bounded per meter like a device's
+      // own (an honest relay stays within it), and held to the block rule's window on our
+      // clock, so that what we take is what a block may hold.
+      if (!this.opts.relayRateLimiter.take(b.meterId)) {
+        throw new RejectionError(ReasonCode.RATE_LIMITED, `readings of meter "${b.meterId}" are relayed faster than allowed`);
       }
+      checkReadingTime(this.txctx.window, tx, this.opts.now(), 'this gateway\'s time');
     }
     if (this.mempool.size >= this.opts.maxBacklog) {
       throw new RejectionError(ReasonCode.BUSY, `backlog of ${this.mempool.size} transactions is full; retry later`);

@@ -4,8 +4,8 @@
  */
 import { availableParallelism } from 'node:os';
 import {
-  type Genesis, ProtocolError, type Receipt, type SubmitResult, TxType, decodeBlock, decodeCommit, headerHash,
-  decodeTx, equalBytes, genesisHash, type SignedTx, inclusionProof, toHex,
+  type Genesis, ProtocolError, type ReadingWindow, type Receipt, type SubmitResult, TxType, decodeBlock, decodeCommit, headerHash,
+  decodeTx, equalBytes, genesisHash, type SignedTx, inclusionProof, readingWindow, toHex,
 } from '../protocols/index.js';
 import type { LedgerApi, Logger, MeterView, NodeOptions, NodeStatus, ReadingView, StoredBlock } from './api.js';
 import { silentLogger } from './api.js';
@@ -87,7 +87,11 @@ export class LedgerNode implements LedgerApi {
       const registry = new Registry(meters);
       const verifier = new SignatureVerifier(opts.verifyWorkers ?? availableParallelism(), metrics);
       const operators = operatorsOf(genesis);
-      const txctx: TxContext = { chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes, operators, verifier, cache: new SignatureCache() };
+      const window = readingWindow(genesis);
+      const txctx: TxContext = { chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes, window, operators, verifier, cache: new SignatureCache() };
+      const intakeWindow = deviceWindow(opts, window, logger);
+      const rate = opts.meterRatePerSecond ?? 50;
+      const burst = opts.meterBurst ?? 500;
       let driver: ConsensusDriver | undefined;
       const mempool = new Mempool(
         wal, 1,
@@ -105,9 +109,10 @@ export class LedgerNode implements LedgerApi {
       const intake = new Intake(
         {
           chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes,
-          maxPastMs: opts.maxPastMs ?? 7 * DAY, maxFutureMs: opts.maxFutureMs ?? 300_000,
-          maxBacklog: opts.maxBacklog ?? 100_000, now,
-          rateLimiter: new MeterRateLimiter(opts.meterRatePerSecond ?? 50, opts.meterBurst ?? 500),
+          window: intakeWindow, maxBacklog: opts.maxBacklog ?? 100_000, now,
+          rateLimiter: new MeterRateLimiter(rate, burst),
+          // Twice a device's allowance: relays hold their meters to theirs (docs/protocol.md §3.5).
+          relayRateLimiter: new MeterRateLimiter(2 * rate, 2 * burst),
           isCommitted: async (tx) => {
             if (tx.body.type !== TxType.Reading) return false;
             const pos = await store.readingPosition(tx.body.meterId, tx.body.seq);
@@ -270,6 +275,19 @@ export class LedgerNode implements LedgerApi {
     await this.store.close();
     this.logger.info({ pending: this.mempool.size }, 'ledger node closed');
   }
+}
+
+/**
+ * The window a device's reading time must lie in around our clock: the configured one
+ * (default 7 days, 5 minutes), but never wider than the block rule's (docs/protocol.md §3.5).
+ */
+function deviceWindow(opts: NodeOptions, chain: ReadingWindow, logger: Logger): ReadingWindow {
+  const want = { maxPastMs: opts.maxPastMs ?? 7 * DAY, maxFutureMs: opts.maxFutureMs ?? 300_000 };
+  const w = { maxPastMs: Math.min(want.maxPastMs, chain.maxPastMs), maxFutureMs: Math.min(want.maxFutureMs, chain.maxFutureMs) };
+  if (w.maxPastMs !== want.maxPastMs || w.maxFutureMs !== want.maxFutureMs) {
+    logger.warn({ configured: want, genesis: chain, used: w }, 'ledger.maxPastMs / maxFutureMs are wider than genesis allows a block to hold; using the genesis bounds');
+  }
+  return w;
 }
 
 /** Check the store belongs to this genesis and its head is sound; stamp a new store. */

@@ -4,8 +4,8 @@
  * use these same functions, so what is accepted is exactly what verifies later.
  */
 import {
-  type Alg, type KeyEntry, ReasonCode, RejectionError, type SignedTx, TxType,
-  equalBytes, type Genesis, decodeKey, fromHex,
+  type Alg, type KeyEntry, ReasonCode, type ReadingWindow, RejectionError, type SignedTx, TxType,
+  equalBytes, formatTime, type Genesis, decodeKey, fromHex,
 } from '../protocols/index.js';
 
 export interface MeterRecord {
@@ -56,6 +56,28 @@ export function requiredSigner(state: MeterLookup, operators: Operators, tx: Sig
   if (!op) throw new RejectionError(ReasonCode.NOT_OPERATOR, `kid "${tx.cose.kid ?? ''}" is not an operator in genesis`, 'kid');
   if (op.alg !== tx.cose.alg) throw new RejectionError(ReasonCode.BAD_ALG, `operator "${op.id}" key is of another algorithm`, 'alg');
   return op;
+}
+
+/**
+ * Where a reading's time lies against [at - maxPastMs, at + maxFutureMs]: 'past' (too old,
+ * and so for every later block too, block times never going back), 'future' (too new:
+ * a later block may take it) or undefined (inside, or not a reading: operator
+ * transactions have no time window, docs/protocol.md §3.6).
+ */
+export function readingTimeProblem(w: ReadingWindow, tx: SignedTx, at: number): 'past' | 'future' | undefined {
+  if (tx.body.type !== TxType.Reading) return undefined;
+  if (tx.body.time < at - w.maxPastMs) return 'past';
+  if (tx.body.time > at + w.maxFutureMs) return 'future';
+  return undefined;
+}
+
+/** The time rule of docs/protocol.md §3.5; throws E_READING_TIME_SKEW. `at` is a block's time (or the intake's clock). */
+export function checkReadingTime(w: ReadingWindow, tx: SignedTx, at: number, around = 'the block time'): void {
+  const p = readingTimeProblem(w, tx, at);
+  if (p === undefined) return;
+  const t = (tx.body as { time: number }).time;
+  const bound = p === 'past' ? `more than ${w.maxPastMs} ms before` : `more than ${w.maxFutureMs} ms after`;
+  throw new RejectionError(ReasonCode.TIME_SKEW, `time ${formatTime(t)} is ${bound} ${around} ${formatTime(at)}`, 'time');
 }
 
 /**

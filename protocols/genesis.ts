@@ -28,6 +28,16 @@ export interface GenesisParams {
   readonly maxTxBytes: number;
   /** Most transactions in one block. */
   readonly maxBlockTxs: number;
+  /** A reading's time may be this far behind its block's time, ms (absent: DEFAULT_READING_WINDOW). */
+  readonly maxReadingPastMs?: number;
+  /** A reading's time may be this far ahead of its block's time, ms (absent: DEFAULT_READING_WINDOW). */
+  readonly maxReadingFutureMs?: number;
+}
+
+/** Where a reading's time must lie around a time `at`: [at - maxPastMs, at + maxFutureMs]. */
+export interface ReadingWindow {
+  readonly maxPastMs: number;
+  readonly maxFutureMs: number;
 }
 export interface Genesis {
   readonly chainId: string;
@@ -42,6 +52,21 @@ export interface Genesis {
 }
 
 export const DEFAULT_PARAMS: GenesisParams = { maxTxBytes: 1024, maxBlockTxs: 10_000 };
+/**
+ * The block rule's window when genesis names none (docs/protocol.md §3.5): wider than the
+ * gateway's default intake window (7 days, 5 minutes) by a day and by 5 minutes, so that a
+ * reading accepted at the edge stays valid while it waits for its block and across the
+ * clocks of the gateways.
+ */
+export const DEFAULT_READING_WINDOW: ReadingWindow = { maxPastMs: 8 * 86_400_000, maxFutureMs: 600_000 };
+
+/** The window of the block rule on reading times, relative to the block header's time. */
+export function readingWindow(g: Genesis): ReadingWindow {
+  return {
+    maxPastMs: g.params.maxReadingPastMs ?? DEFAULT_READING_WINDOW.maxPastMs,
+    maxFutureMs: g.params.maxReadingFutureMs ?? DEFAULT_READING_WINDOW.maxFutureMs,
+  };
+}
 export const CHAIN_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 /** A key from genesis, decoded for use. */
@@ -144,7 +169,9 @@ export function parseGenesis(doc: unknown): Genesis {
   uniqueIds(meters, 'meters');
   const p = doc.params ?? {};
   if (!isObj(p)) fail('params', 'must be an object');
-  onlyKeys(p, ['maxTxBytes', 'maxBlockTxs'], 'params');
+  onlyKeys(p, ['maxTxBytes', 'maxBlockTxs', 'maxReadingPastMs', 'maxReadingFutureMs'], 'params');
+  // The reading window stays absent when absent (its defaults are not written in), so a
+  // chain made before it existed keeps its genesis hash.
   const params = { ...DEFAULT_PARAMS, ...p } as GenesisParams;
   for (const [k, v] of Object.entries(params)) {
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) fail(`params.${k}`, 'must be a positive integer');

@@ -22,9 +22,9 @@ import type { Mempool } from '../mempool.js';
 import type { NodeMetrics } from '../metrics.js';
 import type { PeerTransport } from '../p2p/transport.js';
 import type { Registry } from '../registry.js';
-import { type MeterRecord, applyTx, requiredSigner } from '../rules.js';
+import { type MeterRecord, requiredSigner } from '../rules.js';
 import type { LedgerStore } from '../store/store.js';
-import { InvalidTxError, type TxContext, checkTxs, verifyTxSignature } from '../validate.js';
+import { InvalidTxError, type TxContext, checkTxs, selectTxs, verifyTxSignature } from '../validate.js';
 import { TendermintCore } from './core.js';
 import {
   type PeerMessage, type SignedProposal, type SignedVote, decodePeerMessage, decodeSyncAnswer, decodeSyncRequest, decodeTxBatch,
@@ -204,22 +204,12 @@ export class ConsensusDriver {
   /** getValue(): the waiting transactions that are valid in order on the committed state. */
   private propose(height: number): BlockValue {
     const head = this.writer.head;
-    const changed = new Map<string, MeterRecord>();
-    const view = { meter: (id: string) => changed.get(id) ?? this.registry.committed.meter(id) };
-    const decoded = [];
-    for (const p of this.mempool.peek(this.opts.blockMaxTxs * 2)) {
-      if (decoded.length >= this.opts.blockMaxTxs) break;
-      try {
-        const { meterId, next } = applyTx(view, p.tx); // signatures were checked at intake
-        changed.set(meterId, next);
-        decoded.push(p.tx);
-      } catch {
-        /* made invalid by a block from a peer; recheckWaiting drops it */
-      }
-    }
+    const time = Math.max(this.opts.now(), head.time ?? 0);
+    const waiting = this.mempool.peek(this.opts.blockMaxTxs * 2).map((p) => p.tx); // signatures were checked at intake
+    const { decoded, changed } = selectTxs(this.txctx, this.registry.committed, waiting, time, this.opts.blockMaxTxs);
     const txs = decoded.map((t) => t.bytes);
     const header = makeHeader({
-      chainId: this.opts.genesis.chainId, height, time: Math.max(this.opts.now(), head.time ?? 0), prevHash: head.hash,
+      chainId: this.opts.genesis.chainId, height, time, prevHash: head.hash,
       proposer: this.opts.validatorId!,
     }, txs);
     const block = { header, txs };
@@ -452,7 +442,7 @@ export class ConsensusDriver {
     const rebuilt = makeHeader({ chainId: hd.chainId, height: hd.height, time: hd.time, prevHash: hd.prevHash, proposer: hd.proposer }, block.txs);
     if (!equalBytes(rebuilt.txRoot, hd.txRoot)) fail('txRoot is not the Merkle root of the transactions');
     try {
-      return await checkTxs(this.txctx, this.registry.committed, block.txs);
+      return await checkTxs(this.txctx, this.registry.committed, block.txs, hd.time);
     } catch (e) {
       if (e instanceof InvalidTxError) return fail(e.message);
       throw e;

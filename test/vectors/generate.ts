@@ -344,7 +344,8 @@ function headerJson(h: BlockHeader): Record<string, unknown> {
 export function testBlock(): { header: BlockHeader; txs: Uint8Array[]; commit: CommitCertificate; receipt: Receipt } {
   const g = parseGenesis(genesisDoc());
   const txs = READING_CASES.map((_, i) => readingTx(i));
-  const header = makeHeader({ chainId: CHAIN_ID, height: 1, time: 1_700_000_001_000, prevHash: genesisHash(g), proposer: 'val-1' }, txs);
+  // After every reading's time and within 8 days of it: the time rule (docs/protocol.md §3.5) holds.
+  const header = makeHeader({ chainId: CHAIN_ID, height: 1, time: 1_700_000_901_000, prevHash: genesisHash(g), proposer: 'val-1' }, txs);
   const blockHash = headerHash(header);
   const msg = voteSignBytes(CHAIN_ID, VoteType.Precommit, 1, 0, blockHash);
   const commit: CommitCertificate = {
@@ -438,6 +439,48 @@ export function buildP2p(): unknown {
   };
 }
 
+// ------------------------------------------------------------------------------ state rules
+
+interface StateStep {
+  name: string;
+  /** Header time of the one-transaction block that tries to hold `tx`. */
+  blockTime: number;
+  tx: Uint8Array;
+  /** 'ok', or the reason code that makes such a block invalid. */
+  result: 'ok' | ReasonCode;
+}
+
+const T0 = 1_700_000_000_000;
+const DAY_MS = 86_400_000;
+
+function stateSteps(): StateStep[] {
+  const ed = (seq: bigint, time: number, importWh = 1000): Uint8Array =>
+    signTx(CHAIN_ID, Alg.EdDSA, seed('meter-ed-0001'), { type: TxType.Reading, meterId: 'meter-ed-0001', seq, time, importWh });
+  const op = (body: TxBody): Uint8Array => signTx(CHAIN_ID, Alg.EdDSA, seed('operator-1'), body, OPERATOR_ID);
+  const past = T0 + 8 * DAY_MS; // a block time 8 days after T0
+  return [
+    { name: 'a reading at its block\'s time', blockTime: T0, tx: ed(1n, T0), result: 'ok' },
+    { name: 'a reading exactly maxReadingPastMs (8 days) before its block\'s time: inside', blockTime: past, tx: ed(2n, T0), result: 'ok' },
+    { name: 'a reading 8 days and 1 ms before its block\'s time', blockTime: past + 1, tx: ed(3n, T0), result: ReasonCode.TIME_SKEW },
+    { name: 'a reading exactly maxReadingFutureMs (10 minutes) after its block\'s time: inside', blockTime: past + 1, tx: ed(3n, past + 1 + 600_000), result: 'ok' },
+    { name: 'a reading 10 minutes and 1 ms after its block\'s time', blockTime: past + 1, tx: ed(4n, past + 1 + 600_001), result: ReasonCode.TIME_SKEW },
+    { name: 'a reading dated 1970-01-01 (time 0)', blockTime: past + 1, tx: ed(4n, 0), result: ReasonCode.TIME_SKEW },
+    { name: 'a reading dated 2^53-1 ms (beyond any calendar date)', blockTime: past + 1, tx: ed(4n, Number.MAX_SAFE_INTEGER), result: ReasonCode.TIME_SKEW },
+    { name: 'an operator transaction dated 1970: operator transactions have no time window', blockTime: past + 1, result: 'ok',
+      tx: op({ type: TxType.MeterRegister, meterId: 'meter-ed-0009', time: 0, alg: Alg.EdDSA, publicKey: meterPublicKey(Alg.EdDSA, 'meter-ed-0009') }) },
+  ];
+}
+
+export function buildState(): unknown {
+  return {
+    description: 'State rules (docs/protocol.md §3.5, §3.6, §9), step by step from block.json\'s genesis: each step is a block of one transaction `tx` with header time `blockTime`; `result` is "ok" (the block is valid and its transaction changes the state the next steps see) or the reason code that makes the block invalid (the state is unchanged). Reading window: the genesis defaults.',
+    chainId: CHAIN_ID,
+    genesis: 'block.json genesis',
+    readingWindow: { maxReadingPastMs: 8 * DAY_MS, maxReadingFutureMs: 600_000 },
+    steps: stateSteps().map((st) => ({ name: st.name, blockTime: st.blockTime, tx: hex(st.tx), result: st.result })),
+  };
+}
+
 // -------------------------------------------------------------------------- connect token
 
 export function buildToken(): unknown {
@@ -481,6 +524,7 @@ export function buildAll(): Record<string, unknown> {
     'confidential.json': buildConfidential(),
     'p2p.json': buildP2p(),
     'billing.json': buildBilling(),
+    'state.json': buildState(),
   };
 }
 

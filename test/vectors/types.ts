@@ -187,3 +187,9 @@ export interface BillingFile {
   dayStarts: ({ tariff: string; localDate: string; start: number } | { tariff: string; month: string; start: number; end: number })[];
   bills: BillingCaseVector[];
 }
+
+export interface StateFile {
+  chainId: string;
+  readingWindow: { maxReadingPastMs: number; maxReadingFutureMs: number };
+  steps: { name: string; blockTime: number; tx: string; result: string }[];
+}

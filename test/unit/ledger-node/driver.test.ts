@@ -35,7 +35,7 @@ interface Setup {
   spy: PeerLayer;
   heard: PeerMessage[];
   open(): Promise<LedgerNode>;
-  reading(meterNode: number, seq: number, signWithNode?: number, wh?: number): Uint8Array;
+  reading(meterNode: number, seq: number, signWithNode?: number, wh?: number, time?: number): Uint8Array;
   propose(header: BlockHeader, txs: Uint8Array[]): void;
 }
 
@@ -54,10 +54,10 @@ function setup(): Setup {
   return {
     genesis, dirs, net, spy, heard,
     open: () => LedgerNode.open({ dataDir: dirs[0]!, genesis, carrier: net.carrier('validator-0'), timeouts: SLOW, verifyWorkers: 0 }),
-    reading(meterNode, seq, signWithNode = meterNode, wh = seq) {
+    reading(meterNode, seq, signWithNode = meterNode, wh = seq, time = Date.now()) {
       const id = meterIds[meterNode]![0]!;
       const key = loadKeyFile(dataPaths(dirs[signWithNode]!).meterKey(meterIds[signWithNode]![0]!));
-      return signTx(genesis.chainId, key.alg, key.secretKey, { type: TxType.Reading, meterId: id, seq: BigInt(seq), time: Date.now(), importWh: wh });
+      return signTx(genesis.chainId, key.alg, key.secretKey, { type: TxType.Reading, meterId: id, seq: BigInt(seq), time, importWh: wh });
     },
     propose(header, txs) {
       const block = { header, txs };
@@ -95,6 +95,14 @@ const cases: [string, (s: Setup) => { header: BlockHeader; txs: Uint8Array[] }][
   ['a wrong Merkle root', (s) => {
     const txs = [s.reading(0, 1), s.reading(1, 1)];
     return { header: headerFor(s, txs, { txRoot: new Uint8Array(32).fill(7) }), txs };
+  }],
+  ['a meter-signed reading dated 1970 (docs/protocol.md §3.5: outside the window of the header time)', (s) => {
+    const txs = [s.reading(0, 1), s.reading(1, 1, 1, 1, 0)];
+    return { header: headerFor(s, txs), txs };
+  }],
+  ['a reading 11 minutes ahead of the header time', (s) => {
+    const txs = [s.reading(0, 1, 0, 1, Date.now() + 11 * 60_000)];
+    return { header: headerFor(s, txs), txs };
   }],
   ['a bad previous hash', (s) => {
     const txs = [s.reading(0, 1)];

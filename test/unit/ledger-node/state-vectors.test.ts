@@ -1,0 +1,48 @@
+/**
+ * test/vectors/state.json, the state rules step by step (docs/protocol.md §3.5, §3.6,
+ * §9): each step is checked as a one-transaction block by checkTxs, the one function that
+ * decides block validity for proposals, sync and the audit.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { fromHex, parseGenesis, readingWindow } from '../../../protocols/index.js';
+import { SignatureVerifier } from '../../../ledger-node/crypto/verifier.js';
+import { genesisMeters, operatorsOf } from '../../../ledger-node/rules.js';
+import { InvalidTxError, type TxContext, checkTxs } from '../../../ledger-node/validate.js';
+import { readVector } from '../../vectors/generate.js';
+import type { BlockFile, StateFile } from '../../vectors/types.js';
+
+test('state.json: every step is valid or refused with its code, in order from block.json\'s genesis', async () => {
+  const v = readVector<StateFile>('state.json');
+  const genesis = parseGenesis(readVector<BlockFile>('block.json').genesis);
+  assert.equal(v.chainId, genesis.chainId);
+  assert.deepEqual(readingWindow(genesis), { maxPastMs: v.readingWindow.maxReadingPastMs, maxFutureMs: v.readingWindow.maxReadingFutureMs });
+  const ctx: TxContext = { chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes, window: readingWindow(genesis), operators: operatorsOf(genesis), verifier: new SignatureVerifier(0) };
+  const meters = genesisMeters(genesis);
+  const state = { meter: (id: string) => meters.get(id) };
+  let last = 0;
+  for (const st of v.steps) {
+    assert.ok(st.blockTime >= last, `${st.name}: block times never go back`);
+    last = st.blockTime;
+    let got: string;
+    try {
+      const { changed } = await checkTxs(ctx, state, [fromHex(st.tx)], st.blockTime);
+      for (const [id, rec] of changed) meters.set(id, rec);
+      got = 'ok';
+    } catch (e) {
+      assert.ok(e instanceof InvalidTxError, String(e));
+      got = e.code;
+    }
+    assert.equal(got, st.result, st.name);
+  }
+  assert.ok(v.steps.some((s) => s.result !== 'ok') && v.steps.some((s) => s.result === 'ok'));
+});
+
+test('block.json: its block is valid by the state rules at its header time (a conforming block, not only a well-encoded one)', async () => {
+  const v = readVector<BlockFile>('block.json');
+  const genesis = parseGenesis(v.genesis);
+  const ctx: TxContext = { chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes, window: readingWindow(genesis), operators: operatorsOf(genesis), verifier: new SignatureVerifier(0) };
+  const meters = genesisMeters(genesis);
+  const { decoded } = await checkTxs(ctx, { meter: (id) => meters.get(id) }, v.txs.map((t) => fromHex(t)), v.header.time);
+  assert.equal(decoded.length, v.header.txCount);
+});

@@ -6,9 +6,10 @@
  */
 import {
   type Block, type CommitCertificate, type Genesis, type Reading, type SignedTx, TxType,
-  allInclusionProofs, encodeBlock, encodeCommit, headerHash, readingWindow,
+  allInclusionProofs, decodeTx, encodeBlock, encodeCommit, headerHash, readingWindow, sameReading,
 } from '../protocols/index.js';
 import type { Logger } from './api.js';
+import { committedReading } from './committed.js';
 import type { Intake } from './intake.js';
 import type { Mempool } from './mempool.js';
 import type { NodeMetrics } from './metrics.js';
@@ -43,12 +44,13 @@ export class ChainWriter {
   async commit(block: Block, commit: CommitCertificate, decoded: readonly SignedTx[], changed: ReadonlyMap<string, MeterRecord>): Promise<void> {
     const { header, txs } = block;
     const hash = headerHash(header);
-    const hashes = decoded.map((t) => t.hashHex);
-    const ours = this.mempool.peekByHash(hashes);
+    // What we held of this block: its own bytes, or the same reading in other bytes (a
+    // twin committed in place of ours, docs/protocol.md §3.8): ours is committed too.
+    const ours = decoded.map((t) => this.mempool.heldAs(t));
     const readings = decoded.flatMap((t, index) => (t.body.type === TxType.Reading ? [{ meterId: t.body.meterId, seq: t.body.seq, index }] : []));
     const blockBytes = encodeBlock(block);
     await this.store.commitBlock({ height: header.height, hash, blockBytes, commitBytes: encodeCommit(commit), readings, meters: changed });
-    this.mempool.remove(hashes); // and, the block being synced, their write-ahead entries
+    this.mempool.remove(ours.flatMap((p) => (p ? [p.tx.hashHex] : []))); // and, the block being synced, their write-ahead entries
     this.registry.commit(changed);
     this.head.height = header.height;
     this.head.hash = hash;
@@ -60,12 +62,11 @@ export class ChainWriter {
     this.lastCommitAt = now;
     this.metrics.blockCommitted(header.height, txs.length, blockBytes.length, interval);
     this.logger.debug({ height: header.height, txs: txs.length }, 'block committed');
-    const acceptedAt = new Map(ours.map((p) => [p.tx.hashHex, p.acceptedAt]));
     const proofs = allInclusionProofs(txs);
     for (let index = 0; index < decoded.length; index++) {
       const tx = decoded[index]!;
       if (tx.body.type !== TxType.Reading) continue;
-      const at = acceptedAt.get(hashes[index]!);
+      const at = ours[index]?.acceptedAt;
       if (at !== undefined) this.metrics.commitLatency((now - at) / 1000);
       const r = tx as SignedTx<Reading>;
       this.intake.emitCommitted({
@@ -84,7 +85,7 @@ export class ChainWriter {
    * with one gateway per meter this does not happen.
    */
   private async recheckWaiting(): Promise<void> {
-    const dropped: { hash: string; reason: string }[] = [];
+    const dropped: { tx: SignedTx; reason: string }[] = [];
     const waiting = new Set(this.mempool.all());
     const durable = new Set(this.mempool.entries().map((p) => p.tx));
     const window = readingWindow(this.genesis);
@@ -97,13 +98,23 @@ export class ChainWriter {
           const { meterId, next } = applyTx(view, tx);
           accept(meterId, next);
         } catch (e) {
-          if (durable.has(tx)) dropped.push({ hash: tx.hashHex, reason: (e as Error).message });
+          if (durable.has(tx)) dropped.push({ tx, reason: (e as Error).message });
         }
       }
     });
-    if (dropped.length) {
-      this.mempool.remove(dropped.map((d) => d.hash));
-      for (const d of dropped) this.logger.warn({ txHash: d.hash, reason: d.reason }, 'accepted transaction no longer valid after a block; dropped');
+    if (!dropped.length) return;
+    this.mempool.remove(dropped.map((d) => d.tx.hashHex));
+    for (const d of dropped) {
+      // A twin of it was committed while it was still being written: it is committed (§3.8).
+      if (await this.isCommitted(d.tx)) continue;
+      this.logger.warn({ txHash: d.tx.hashHex, reason: d.reason }, 'accepted transaction no longer valid after a block; dropped');
     }
+  }
+
+  /** Whether the same reading as `tx` (its bytes or a twin) is in a stored block. */
+  async isCommitted(tx: SignedTx): Promise<boolean> {
+    if (tx.body.type !== TxType.Reading) return false;
+    const c = await committedReading(this.store, this.genesis.chainId, tx.body.meterId, tx.body.seq);
+    return c !== undefined && sameReading(decodeTx(c.receipt.tx, Infinity), tx);
   }
 }

@@ -5,8 +5,9 @@
  * is synced. Per meter, transactions are applied in the order they arrived.
  */
 import {
-  type CommittedReading, type IntakePort, type MeterAuthInfo, type ReadingWindow, ReasonCode, RejectionError, type SignedTx,
-  type SubmitContext, type SubmitResult, TxType, decodeTx, equalBytes, sha256,
+  type Alg, type CommittedReading, type IntakePort, type MeterAuthInfo, type Reading, type ReadingWindow, ReasonCode,
+  RejectionError, type SignedTx, type SubmitContext, type SubmitResult, TxType, decodeTx, equalBytes, isReadingTx,
+  sameReading, sha256,
 } from '../protocols/index.js';
 import type { Logger } from './api.js';
 import type { Mempool } from './mempool.js';
@@ -26,8 +27,8 @@ export interface IntakeOptions {
   readonly rateLimiter: MeterRateLimiter;
   /** The per-meter bound on readings relayed by observers (docs/protocol.md §3.5). */
   readonly relayRateLimiter: MeterRateLimiter;
-  /** Whether exactly this transaction is already committed (a retransmission of it). */
-  readonly isCommitted: (tx: SignedTx) => Promise<boolean>;
+  /** The reading committed as (meterId, seq), with its receipt (ledger-node/committed.ts). */
+  readonly committed: (meterId: string, seq: bigint) => Promise<CommittedReading | undefined>;
 }
 
 export class Intake implements IntakePort {
@@ -155,8 +156,7 @@ export class Intake implements IntakePort {
     try {
       applyTx(this.registry, tx);
     } catch (e) {
-      // The same bytes again after their block (a PUBACK lost on the way): already there.
-      if (e instanceof RejectionError && e.code === ReasonCode.SEQ_REPLAY && (await this.opts.isCommitted(tx))) {
+      if (e instanceof RejectionError && e.code === ReasonCode.SEQ_REPLAY && isReadingTx(tx) && (await this.isRetransmission(tx, signer, !fromPeer))) {
         return { status: 'accepted', txHash: tx.hash, seq };
       }
       throw e;
@@ -184,6 +184,23 @@ export class Intake implements IntakePort {
     await (await applied).durable;
     if (!fromPeer) this.onAccepted?.(tx);
     return { status: 'accepted', txHash: tx.hash, seq };
+  }
+
+  /**
+   * docs/protocol.md §3.8: the reading we hold or committed as (meter, seq), sent again (a
+   * PUBACK lost on the way) as the same bytes or as a twin with a valid signature, is
+   * accepted again and changes nothing. If it is committed, its committed event goes out
+   * again (the bridges publish it: receipts topic, XMPP receipt), after this answer.
+   */
+  private async isRetransmission(tx: SignedTx<Reading>, signer: { alg: Alg; publicKey: Uint8Array }, tell: boolean): Promise<boolean> {
+    const { meterId, seq } = tx.body;
+    const signed = async (other: Uint8Array): Promise<boolean> => equalBytes(other, tx.bytes) || verifyTxSignature(this.txctx, signer, tx);
+    const waiting = this.mempool.reading(meterId, seq);
+    if (waiting) return sameReading(waiting, tx) && signed(waiting.bytes);
+    const c = await this.opts.committed(meterId, seq);
+    if (!c || !sameReading(decodeTx(c.receipt.tx, Infinity), tx) || !(await signed(c.receipt.tx))) return false;
+    if (tell) setImmediate(() => this.emitCommitted(c));
+    return true;
   }
 
   /** Refuse new submissions and wait for those under way. */

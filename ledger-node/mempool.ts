@@ -4,7 +4,7 @@
  * record is written goes into the next record), so an acknowledgement is never ahead of
  * the disk. `remove` (after the block is synced) releases the entries' write-ahead.
  */
-import type { SignedTx } from '../protocols/index.js';
+import { type SignedTx, TxType, readingKey, sameReading } from '../protocols/index.js';
 import type { WriteAhead } from './store/wal.js';
 
 export interface PendingTx {
@@ -31,6 +31,8 @@ export class Mempool {
   /** The group being written: neither staged any more nor durable yet, but accepted all the same. */
   private writing: Staged[] = [];
   private readonly stagedHashes = new Set<string>();
+  /** Readings held (staged, being written or durable) by identity (docs/protocol.md §3.8). */
+  private readonly readings = new Map<string, SignedTx>();
   private flushing: Promise<void> | undefined;
 
   constructor(
@@ -47,6 +49,7 @@ export class Mempool {
     const now = performance.now();
     for (const e of entries) {
       this.durable.set(e.tx.hashHex, { no: e.no, tx: e.tx, acceptedAt: now, receivedAt: now });
+      this.index(e.tx);
       this.nextNo = Math.max(this.nextNo, e.no + 1);
     }
     this.nextNo = Math.max(this.nextNo, nextNo);
@@ -57,6 +60,7 @@ export class Mempool {
     return new Promise((resolve, reject) => {
       this.staged.push({ no: this.nextNo++, tx, receivedAt, resolve, reject });
       this.stagedHashes.add(tx.hashHex);
+      this.index(tx);
       this.flushing ??= this.flush();
     });
   }
@@ -74,7 +78,10 @@ export class Mempool {
         // included it, so it goes too; the tip is rebuilt from what is on disk.
         const dropped = [...group, ...this.staged];
         this.staged = [];
-        for (const d of dropped) this.stagedHashes.delete(d.tx.hashHex);
+        for (const d of dropped) {
+          this.stagedHashes.delete(d.tx.hashHex);
+          this.unindex(d.tx);
+        }
         this.onWriteFailed(dropped.map((s) => s.tx));
         for (const s of dropped) s.reject(e);
         continue;
@@ -107,16 +114,6 @@ export class Mempool {
     return out;
   }
 
-  /** The durable entries among `hashes`, without removing them. */
-  peekByHash(hashes: Iterable<string>): PendingTx[] {
-    const out: PendingTx[] = [];
-    for (const h of hashes) {
-      const p = this.durable.get(h);
-      if (p) out.push(p);
-    }
-    return out;
-  }
-
   /**
    * Take committed (or no longer valid) transactions out and release their write-ahead
    * entries; returns those that were here. Call it only once their block is synced.
@@ -127,11 +124,38 @@ export class Mempool {
       const p = this.durable.get(h);
       if (p) {
         this.durable.delete(h);
+        this.unindex(p.tx);
         out.push(p);
       }
     }
     this.wal.release(out.map((p) => p.no));
     return out;
+  }
+
+  private index(tx: SignedTx): void {
+    if (tx.body.type === TxType.Reading) this.readings.set(readingKey(tx.body.meterId, tx.body.seq), tx);
+  }
+
+  private unindex(tx: SignedTx): void {
+    if (tx.body.type !== TxType.Reading) return;
+    const k = readingKey(tx.body.meterId, tx.body.seq);
+    if (this.readings.get(k) === tx) this.readings.delete(k);
+  }
+
+  /** The reading held as (meterId, seq), durable or not. */
+  reading(meterId: string, seq: bigint): SignedTx | undefined {
+    return this.readings.get(readingKey(meterId, seq));
+  }
+
+  /**
+   * The durable entry that `tx` (of a committed block) stands for: the same bytes, or the
+   * same reading in other bytes (a twin, docs/protocol.md §3.8).
+   */
+  heldAs(tx: SignedTx): PendingTx | undefined {
+    const same = this.durable.get(tx.hashHex);
+    if (same || tx.body.type !== TxType.Reading) return same;
+    const r = this.readings.get(readingKey(tx.body.meterId, tx.body.seq));
+    return r && sameReading(r, tx) ? this.durable.get(r.hashHex) : undefined;
   }
 
   /** Accepted already (durable or being written)? */

@@ -5,12 +5,13 @@
 import { availableParallelism } from 'node:os';
 import {
   type Genesis, ProtocolError, type ReadingWindow, type Receipt, type SubmitResult, TxType, decodeBlock, decodeCommit, headerHash,
-  decodeTx, equalBytes, genesisHash, type SignedTx, inclusionProof, readingWindow, toHex,
+  decodeTx, equalBytes, genesisHash, type SignedTx, readingWindow, toHex,
 } from '../protocols/index.js';
 import type { LedgerApi, Logger, MeterView, NodeOptions, NodeStatus, ReadingView, StoredBlock } from './api.js';
 import { silentLogger } from './api.js';
 import { SignatureVerifier } from './crypto/verifier.js';
 import { dataPaths } from './devchain.js';
+import { committedReading } from './committed.js';
 import { Intake } from './intake.js';
 import { loadKeyFile } from './keyfile.js';
 import { Mempool } from './mempool.js';
@@ -113,12 +114,7 @@ export class LedgerNode implements LedgerApi {
           rateLimiter: new MeterRateLimiter(rate, burst),
           // Twice a device's allowance: relays hold their meters to theirs (docs/protocol.md §3.5).
           relayRateLimiter: new MeterRateLimiter(2 * rate, 2 * burst),
-          isCommitted: async (tx) => {
-            if (tx.body.type !== TxType.Reading) return false;
-            const pos = await store.readingPosition(tx.body.meterId, tx.body.seq);
-            const raw = pos && (await store.blockBytes(pos.height));
-            return raw !== undefined && equalBytes(decodeBlock(raw).txs[pos!.index] ?? new Uint8Array(), tx.bytes);
-          },
+          committed: (meterId, seq) => committedReading(store, genesis.chainId, meterId, seq),
         },
         registry, operators, mempool, txctx, metrics, logger,
       );
@@ -212,12 +208,9 @@ export class LedgerNode implements LedgerApi {
     return { header: b.header, hash: decodeCommit(raw.commit).blockHash, txs: b.txs, commit: decodeCommit(raw.commit) };
   }
 
+  /** By identity (docs/protocol.md §3.8): the receipt of what was committed as (meterId, seq). */
   async getReceipt(meterId: string, seq: bigint): Promise<Receipt | undefined> {
-    const pos = await this.store.readingPosition(meterId, seq);
-    if (!pos) return undefined;
-    const b = await this.getBlock(pos.height);
-    if (!b) throw new ProtocolError('E_STORE_CORRUPT', `index points to missing block ${pos.height}`);
-    return { chainId: this.genesis.chainId, tx: b.txs[pos.index]!, index: pos.index, header: b.header, proof: inclusionProof(b.txs, pos.index), commit: b.commit };
+    return (await committedReading(this.store, this.genesis.chainId, meterId, seq))?.receipt;
   }
 
   getMeter(meterId: string): MeterView | undefined {

@@ -22,7 +22,7 @@
 import { decodeCanonicalCbor, encodeCbor } from './cbor.js';
 import { type CoseSign1, decodeCoseSign1, signCoseSign1 } from './cose.js';
 import { ReasonCode, RejectionError } from './errors.js';
-import { toHex } from './bytes.js';
+import { equalBytes, toHex } from './bytes.js';
 import { sha256 } from './hash.js';
 import { type Alg, isAlg, publicKeyProblem } from './keys.js';
 
@@ -247,6 +247,23 @@ export function decodeTx(bytes: Uint8Array, maxBytes = MAX_TX_BYTES): SignedTx {
 
 export function isReadingTx(tx: SignedTx): tx is SignedTx<Reading> {
   return tx.body.type === TxType.Reading;
+}
+
+/**
+ * A reading's identity (docs/protocol.md §3.8): its meter and seq. A block holds at most one
+ * reading per identity, and readings are looked up, matched and receipted by it, never by
+ * their hash: the same reading may come as other bytes (below).
+ */
+export const readingKey = (meterId: string, seq: bigint): string => `${meterId}\u0000${seq}`;
+
+/**
+ * Whether `a` and `b` are the same reading: the same signed content (protected header and
+ * payload, hence meter and seq), whatever their signatures. An ES256 signature (r, s) has a
+ * twin (r, n - s) that verifies too, which anyone who sees the reading can make; a meter
+ * whose signer is not deterministic signs the same payload differently each time.
+ */
+export function sameReading(a: SignedTx, b: SignedTx): boolean {
+  return isReadingTx(a) && isReadingTx(b) && equalBytes(a.cose.payload, b.cose.payload) && equalBytes(a.cose.protectedBytes, b.cose.protectedBytes);
 }
 
 /** Sign a body into transaction bytes. `kid` names the operator for operator transactions. */

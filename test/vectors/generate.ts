@@ -11,7 +11,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
-  Alg, AlgName, type BlockHeader, type CommitCertificate, type Receipt, ReasonCode, TAG_COSE_SIGN1, Tagged, TxType, type TxBody,
+  Alg, AlgName, type BlockHeader, type CommitCertificate, type Receipt, ReasonCode, TAG_COSE_SIGN1, Tagged, TxType, type TxBody, decodeCoseSign1,
   type Reading, allInclusionProofs, concatBytes, connectTokenSignBytes, encodeBlock, encodeCbor, encodeCommit,
   encodeCoseSign1, encodeHeader, encodeProtectedHeader, encodeReceipt, encodeReceiptsTopicMessage, encodeTxBody,
   genesisHash, headerHash, makeConnectToken, makeHeader, merkleRoot, parseGenesis, publicKeyOf, p256Uncompressed,
@@ -468,6 +468,28 @@ function stateSteps(): StateStep[] {
     { name: 'a reading dated 2^53-1 ms (beyond any calendar date)', blockTime: past + 1, tx: ed(4n, Number.MAX_SAFE_INTEGER), result: ReasonCode.TIME_SKEW },
     { name: 'an operator transaction dated 1970: operator transactions have no time window', blockTime: past + 1, result: 'ok',
       tx: op({ type: TxType.MeterRegister, meterId: 'meter-ed-0009', time: 0, alg: Alg.EdDSA, publicKey: meterPublicKey(Alg.EdDSA, 'meter-ed-0009') }) },
+    { name: 'an ES256 reading (meter-p256-0001 seq 7 at block time)', blockTime: past + 1, tx: p256(7n, past + 1), result: 'ok' },
+    { name: 'its high-S twin: the same reading (meter, seq) in other bytes; a block cannot hold it again', blockTime: past + 1, tx: twinOf(p256(7n, past + 1)), result: ReasonCode.SEQ_REPLAY },
+  ];
+}
+
+const p256 = (seq: bigint, time: number, importWh = 1000): Uint8Array =>
+  signTx(CHAIN_ID, Alg.ES256, seed('meter-p256-0001'), { type: TxType.Reading, meterId: 'meter-p256-0001', seq, time, importWh });
+
+/** The high-S twin of an ES256 transaction: same protected header and payload, s -> n - s. */
+function twinOf(tx: Uint8Array): Uint8Array {
+  const c = decodeCoseSign1(tx);
+  return encodeCoseSign1(c.protectedBytes, c.payload, highS(c.signature));
+}
+
+/** Pairs of transactions and whether they are the same reading (docs/protocol.md §3.8). */
+function sameReadingCases(): { name: string; a: Uint8Array; b: Uint8Array; same: boolean }[] {
+  const r = p256(7n, T0);
+  return [
+    { name: 'the same bytes', a: r, b: r, same: true },
+    { name: 'an ES256 reading and its high-S twin', a: r, b: twinOf(r), same: true },
+    { name: 'the same meter and seq, another importWh: another reading (a replay)', a: r, b: p256(7n, T0, 1001), same: false },
+    { name: 'the same meter and seq, another time: another reading', a: r, b: p256(7n, T0 + 1), same: false },
   ];
 }
 
@@ -478,6 +500,10 @@ export function buildState(): unknown {
     genesis: 'block.json genesis',
     readingWindow: { maxReadingPastMs: 8 * DAY_MS, maxReadingFutureMs: 600_000 },
     steps: stateSteps().map((st) => ({ name: st.name, blockTime: st.blockTime, tx: hex(st.tx), result: st.result })),
+    sameReading: {
+      description: 'docs/protocol.md §3.8: two transactions are the same reading when their protected header and payload bytes are equal (so are meter and seq); the signature may differ. Gateways match, look up and receipt readings by (meterId, seq) and this equality, never by tx hash.',
+      cases: sameReadingCases().map((c) => ({ name: c.name, a: hex(c.a), b: hex(c.b), same: c.same })),
+    },
   };
 }
 

@@ -192,4 +192,5 @@ export interface StateFile {
   chainId: string;
   readingWindow: { maxReadingPastMs: number; maxReadingFutureMs: number };
   steps: { name: string; blockTime: number; tx: string; result: string }[];
+  sameReading: { cases: { name: string; a: string; b: string; same: boolean }[] };
 }

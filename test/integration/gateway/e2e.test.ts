@@ -11,12 +11,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { ClassicLevel } from 'classic-level';
-import { ReasonCode, TxType, decodeReceiptsTopicMessage, encodeCoseSign1, encodeProtectedHeader, encodeTxBody, parseGenesis, readingsTopic, receiptsTopic, verifyReceipt } from '../../../protocols/index.js';
+import { ReasonCode, TxType, decodeReceiptsTopicMessage, signTx, encodeCoseSign1, encodeProtectedHeader, encodeTxBody, parseGenesis, readingsTopic, receiptsTopic, verifyReceipt } from '../../../protocols/index.js';
 import { dataPaths } from '../../../ledger-node/devchain.js';
 import { loadKeyFile } from '../../../ledger-node/keyfile.js';
 import { Keys } from '../../../ledger-node/store/keys.js';
 import { GatewayProcess, cli } from '../../helpers/gateway-process.js';
 import { TestMeter } from '../../helpers/mqtt-meter.js';
+import { until } from '../../helpers/until.js';
 
 const run = promisify(execFile);
 
@@ -108,7 +109,11 @@ describe('single gateway, end to end over real MQTT', { timeout: 240_000 }, () =
       await send(tampered);
       await m.publish(seq); // replay of the first
       await send(Uint8Array.from([0xd2, 0x84, 0x40])); // truncated COSE
-      const expected = [ReasonCode.BAD_SIGNATURE, ReasonCode.SEQ_REPLAY, ReasonCode.MALFORMED];
+      // Dated 2^53-1 ms: a valid uint beyond any Date; acknowledged and refused, the session kept.
+      const key = loadKeyFile(dataPaths(dir).meterKey(id));
+      await send(signTx(genesis.chainId, key.alg, key.secretKey, { ...body, seq: seq + 3n, time: Number.MAX_SAFE_INTEGER }));
+      assert.equal(m.client.connected, true);
+      const expected = [ReasonCode.BAD_SIGNATURE, ReasonCode.SEQ_REPLAY, ReasonCode.MALFORMED, ReasonCode.TIME_SKEW];
       const deadline = Date.now() + 15_000;
       const codes = () => m.messages.filter((x) => x.status === 'rejected').map((x) => (x.status === 'rejected' ? x.code : ''));
       while (Date.now() < deadline && !(expected.every((c) => codes().includes(c)) && m.committedSeqs().has(seq))) {
@@ -117,6 +122,30 @@ describe('single gateway, end to end over real MQTT', { timeout: 240_000 }, () =
       for (const c of expected) assert.ok(codes().includes(c), `${c} not seen in ${codes().join(', ')}`);
       assert.equal(codes().filter((c) => c === ReasonCode.BAD_SIGNATURE || c === ReasonCode.MALFORMED).length >= 3, true, 'unsigned and tampered both refused');
       assert.ok(m.committedSeqs().has(seq), 'the good reading was committed once');
+    } finally {
+      await m.close();
+    }
+  });
+
+  test('a retransmission of a committed reading (its PUBACK lost) is acknowledged and its committed message published again; over HTTP too', async () => {
+    const genesis = parseGenesis(JSON.parse(readFileSync(join(dir, 'genesis.json'), 'utf8')));
+    const id = 'meter-0006';
+    const m = await TestMeter.connect(gw.mqttUrl, genesis, id, loadKeyFile(dataPaths(dir).meterKey(id)));
+    try {
+      const seq = BigInt(Date.now()) * 1000n + 11n;
+      const bytes = m.sign(seq);
+      const committed = () => m.messages.filter((x) => x.status === 'committed' && x.seq === seq);
+      await m.client.publishAsync(readingsTopic(id), Buffer.from(bytes), { qos: 1 });
+      await until('its committed message', () => committed().length === 1, 15_000, 50);
+      await m.client.publishAsync(readingsTopic(id), Buffer.from(bytes), { qos: 1 }); // resolves on PUBACK
+      await until('the committed message again', () => committed().length === 2, 15_000, 50);
+      const post = await fetch(`${gw.httpUrl}/api/v1/tx`, {
+        method: 'POST', headers: { authorization: 'Bearer test-admin-token', 'content-type': 'application/cbor' }, body: Buffer.from(bytes),
+      });
+      assert.equal(post.status, 202, await post.text());
+      await until('and once more after the HTTP submission', () => committed().length === 3, 15_000, 50);
+      for (const c of committed()) assert.equal(c.status === 'committed' && verifyReceipt(genesis, c.receipt).tx.body.meterId, id);
+      assert.equal(m.messages.filter((x) => x.status === 'rejected').length, 0, 'never refused as a replay');
     } finally {
       await m.close();
     }

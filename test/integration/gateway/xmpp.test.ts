@@ -156,6 +156,22 @@ describe('gateway with XMPP meters, against a real Prosody', { timeout: 300_000 
     assert.ok((await owner.receipt('right-1', 15_000)).getText().length > 0);
   });
 
+  test('the same reading sent again after its commit (its ack lost) is acknowledged as accepted and receipted again (docs/protocol.md §3.8)', async () => {
+    const m = await connect('meter-0002');
+    const seq = BigInt(Date.now()) * 1000n + 3n;
+    const bytes = sign('meter-0002', seq);
+    await m.sendReading(gatewayJid, 'once-1', 'meter-0002', bytes);
+    assert.equal((await m.ack('once-1', 10_000)).attrs.status, 'accepted');
+    const first = await m.receipt('once-1', 15_000);
+    await m.sendReading(gatewayJid, 'once-2', 'meter-0002', bytes);
+    const ack = await m.ack('once-2', 10_000);
+    assert.equal(ack.attrs.status, 'accepted', ack.toString());
+    assert.equal(ack.attrs.seq, String(seq));
+    const second = await m.receipt('once-2', 15_000);
+    assert.equal(second.getText(), first.getText(), 'the same receipt');
+    assert.equal(second.attrs.height, first.attrs.height);
+  });
+
   test('Prosody restarted mid-run: /readyz 503 then 200, state back online, every accepted reading committed', async (t) => {
     const before = await connect('meter-0001');
     const base = BigInt(Date.now()) * 1000n;

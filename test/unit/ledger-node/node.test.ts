@@ -65,14 +65,24 @@ describe('ledger node: intake, blocks, receipts', () => {
     assert.equal(node.getMeter(b!)!.lastSeq, '5');
   });
 
-  test('the same bytes again after their block are a retransmission: accepted, not a replay', async () => {
+  test('the same bytes again after their block are a retransmission: accepted, not a replay, and the committed reading goes out again (docs/protocol.md §3.8)', async () => {
     const id = chain.meterIds[2]!;
     const bytes = chain.reading(id, 1);
     const committed = waitCommitted(node, 1);
     assert.equal((await node.intake.submit(bytes, mqtt(id))).status, 'accepted');
-    await committed;
+    const [first] = await committed;
+    const order: string[] = [];
+    const receiptAgain = waitCommitted(node, 1).then((c) => (order.push('receipt'), c));
     const again = await node.intake.submit(bytes, mqtt(id));
+    order.push('answer');
     assert.equal(again.status, 'accepted', again.status === 'rejected' ? again.message : '');
+    const [c] = await receiptAgain;
+    assert.deepEqual(order, ['answer', 'receipt'], 'the answer (PUBACK, XMPP ack) goes before the receipt');
+    assert.equal(c!.seq, 1n);
+    assert.equal(c!.height, first!.height);
+    assert.equal(verifyReceipt(chain.genesis, c!.receipt).tx.hashHex, verifyReceipt(chain.genesis, first!.receipt).tx.hashHex);
+    // Over HTTP too (the admin API): the same answer.
+    assert.equal((await node.submitTx(bytes)).status, 'accepted');
     rejectedWith(await node.intake.submit(chain.reading(id, 1, { importWh: 99 }), mqtt(id)), ReasonCode.SEQ_REPLAY);
   });
 

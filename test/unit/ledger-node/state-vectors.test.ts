@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fromHex, parseGenesis, readingWindow } from '../../../protocols/index.js';
+import { TxType, decodeTx, fromHex, parseGenesis, readingKey, readingWindow, sameReading } from '../../../protocols/index.js';
 import { SignatureVerifier } from '../../../ledger-node/crypto/verifier.js';
 import { genesisMeters, operatorsOf } from '../../../ledger-node/rules.js';
 import { InvalidTxError, type TxContext, checkTxs } from '../../../ledger-node/validate.js';
@@ -45,4 +45,16 @@ test('block.json: its block is valid by the state rules at its header time (a co
   const meters = genesisMeters(genesis);
   const { decoded } = await checkTxs(ctx, { meter: (id) => meters.get(id) }, v.txs.map((t) => fromHex(t)), v.header.time);
   assert.equal(decoded.length, v.header.txCount);
+});
+
+test('state.json sameReading: docs/protocol.md §3.8 identity of a reading (twins are the same reading, another payload is not)', () => {
+  const v = readVector<StateFile>('state.json');
+  assert.ok(v.sameReading.cases.some((c) => c.same && c.a !== c.b), 'a twin in other bytes is covered');
+  for (const c of v.sameReading.cases) {
+    const a = decodeTx(fromHex(c.a));
+    const b = decodeTx(fromHex(c.b));
+    assert.equal(sameReading(a, b), c.same, c.name);
+    assert.equal(sameReading(b, a), c.same, c.name);
+    if (c.same) assert.ok(a.body.type === TxType.Reading && b.body.type === TxType.Reading && readingKey(a.body.meterId, a.body.seq) === readingKey(b.body.meterId, b.body.seq));
+  }
 });

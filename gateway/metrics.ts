@@ -6,7 +6,7 @@
  * on counters, and labels with a bounded set of values.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { ALL_REASON_CODES, type ReasonCode, type Transport } from '../protocols/index.js';
+import { ALL_REASON_CODES, ReasonCode, type Transport } from '../protocols/index.js';
 import type { NodeMetrics } from '../ledger-node/metrics.js';
 import { P2P_DROP_REASONS } from '../ledger-node/p2p/errors.js';
 import type { BridgeMetrics } from '../bridge/mqtt/metrics.js';
@@ -25,6 +25,7 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
   private readonly received = new Counter({ name: `${P}readings_received_total`, help: 'Readings handed to intake, by transport.', labelNames: ['transport'], registers: [this.registry] });
   private readonly accepted = new Counter({ name: `${P}readings_accepted_total`, help: 'Readings durably accepted.', registers: [this.registry] });
   private readonly rejected = new Counter({ name: `${P}readings_rejected_total`, help: 'Readings refused, by reason code.', labelNames: ['reason'], registers: [this.registry] });
+  private readonly droppedReadings = new Counter({ name: `${P}readings_dropped_total`, help: 'Accepted readings dropped before their commit (a block made them invalid), by reason code.', labelNames: ['reason'], registers: [this.registry] });
   private readonly sigs = new Counter({ name: `${P}signature_verifications_total`, help: 'Signatures verified.', registers: [this.registry] });
   private readonly sigSeconds = new Histogram({ name: `${P}signature_verify_seconds`, help: 'Time to verify one batch of signatures.', buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [this.registry] });
   private readonly acceptSeconds = new Histogram({ name: `${P}accept_latency_seconds`, help: 'From submit to durable accept, per reading.', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [this.registry] });
@@ -71,6 +72,8 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
     // Zero every known label value, so rates and alerts work before the first event.
     for (const t of TRANSPORTS) this.received.inc({ transport: t }, 0);
     for (const r of ALL_REASON_CODES) this.rejected.inc({ reason: r }, 0);
+    // What can make an accepted reading invalid before its block (docs/protocol.md §9).
+    for (const r of [ReasonCode.SEQ_REPLAY, ReasonCode.TIME_SKEW, ReasonCode.METER_REVOKED, ReasonCode.BAD_SIGNATURE]) this.droppedReadings.inc({ reason: r }, 0);
     for (const step of ['propose', 'prevote', 'precommit']) this.timeouts.inc({ step }, 0);
     for (const type of ['proposal', 'prevote', 'precommit']) this.votes.inc({ type }, 0);
     for (const r of P2P_DROP_REASONS) {
@@ -96,6 +99,9 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
   }
   readingRejected(code: ReasonCode): void {
     this.rejected.inc({ reason: ALL_REASON_CODES.includes(code) ? code : 'other' });
+  }
+  readingDropped(code: ReasonCode): void {
+    this.droppedReadings.inc({ reason: ALL_REASON_CODES.includes(code) ? code : 'other' });
   }
   signaturesVerified(count: number, seconds: number): void {
     this.sigs.inc(count);

@@ -6,7 +6,7 @@
  */
 import {
   type Block, type CommitCertificate, type Genesis, type Reading, type SignedTx, TxType,
-  allInclusionProofs, decodeTx, encodeBlock, encodeCommit, headerHash, readingWindow, sameReading,
+  ReasonCode, RejectionError, allInclusionProofs, decodeTx, encodeBlock, encodeCommit, equalBytes, headerHash, readingWindow, sameReading,
 } from '../protocols/index.js';
 import type { Logger } from './api.js';
 import { committedReading } from './committed.js';
@@ -16,6 +16,7 @@ import type { NodeMetrics } from './metrics.js';
 import type { Registry } from './registry.js';
 import { type MeterRecord, applyTx, checkReadingTime, readingTimeProblem } from './rules.js';
 import type { LedgerStore } from './store/store.js';
+import { type TxContext, verifyTxSignature } from './validate.js';
 
 /** Receipts handed to the bridges per turn of the event loop. */
 const RECEIPT_CHUNK = 256;
@@ -36,6 +37,7 @@ export class ChainWriter {
     private readonly registry: Registry,
     private readonly mempool: Mempool,
     private readonly intake: Intake,
+    private readonly txctx: TxContext,
     private readonly metrics: NodeMetrics,
     private readonly logger: Logger,
   ) {}
@@ -51,11 +53,15 @@ export class ChainWriter {
     const blockBytes = encodeBlock(block);
     await this.store.commitBlock({ height: header.height, hash, blockBytes, commitBytes: encodeCommit(commit), readings, meters: changed });
     this.mempool.remove(ours.flatMap((p) => (p ? [p.tx.hashHex] : []))); // and, the block being synced, their write-ahead entries
+    const rekeyed = [...changed].filter(([id, rec]) => {
+      const was = this.registry.committed.meter(id);
+      return was !== undefined && !equalBytes(was.publicKey, rec.publicKey);
+    }).map(([id]) => id);
     this.registry.commit(changed);
     this.head.height = header.height;
     this.head.hash = hash;
     this.head.time = header.time;
-    await this.recheckWaiting();
+    await this.recheckWaiting(new Set(rekeyed));
 
     const now = performance.now();
     const interval = this.lastCommitAt === undefined ? 0 : (now - this.lastCommitAt) / 1000;
@@ -81,33 +87,49 @@ export class ChainWriter {
 
   /**
    * Rebuild the tip over what still waits. A waiting transaction that a block made
-   * invalid (a peer's block took its meter past its sequence) is dropped and logged:
-   * with one gateway per meter this does not happen.
+   * invalid is dropped: a peer's block took its meter past its seq (the meter sent through
+   * two gateways), revoked it, or rotated its key (a reading signed with the old one), or
+   * it is older than any later block may hold (docs/protocol.md §3.5). Each drop is logged,
+   * counted, and told to the meter (intake.emitDropped: its receipts topic, its XMPP ack).
    */
-  private async recheckWaiting(): Promise<void> {
-    const dropped: { tx: SignedTx; reason: string }[] = [];
+  private async recheckWaiting(rekeyed: ReadonlySet<string>): Promise<void> {
+    const dropped: { tx: SignedTx; error: RejectionError }[] = [];
     const waiting = new Set(this.mempool.all());
     const durable = new Set(this.mempool.entries().map((p) => p.tx));
     const window = readingWindow(this.genesis);
+    const oldKey = new Set<SignedTx>();
+    for (const tx of waiting) {
+      if (tx.body.type !== TxType.Reading || !rekeyed.has(tx.body.meterId)) continue;
+      const m = this.registry.committed.meter(tx.body.meterId)!;
+      if (m.alg !== tx.cose.alg || !(await verifyTxSignature(this.txctx, m, tx))) oldKey.add(tx);
+    }
     this.registry.resetTip((accept) => {
       const view = { meter: (id: string) => this.registry.meter(id) };
       for (const tx of waiting) {
         try {
+          if (oldKey.has(tx)) throw new RejectionError(ReasonCode.BAD_SIGNATURE, `the key of meter "${tx.body.meterId}" was rotated by block ${this.head.height}; re-sign with the new key`, 'signature');
           // Too old for this block is too old for every later one (block times never go back).
           if (readingTimeProblem(window, tx, this.head.time ?? 0) === 'past') checkReadingTime(window, tx, this.head.time ?? 0, 'the last block\'s time');
           const { meterId, next } = applyTx(view, tx);
           accept(meterId, next);
         } catch (e) {
-          if (durable.has(tx)) dropped.push({ tx, reason: (e as Error).message });
+          if (durable.has(tx) && e instanceof RejectionError) dropped.push({ tx, error: e });
         }
       }
     });
     if (!dropped.length) return;
     this.mempool.remove(dropped.map((d) => d.tx.hashHex));
-    for (const d of dropped) {
+    for (const { tx, error } of dropped) {
       // A twin of it was committed while it was still being written: it is committed (§3.8).
-      if (await this.isCommitted(d.tx)) continue;
-      this.logger.warn({ txHash: d.tx.hashHex, reason: d.reason }, 'accepted transaction no longer valid after a block; dropped');
+      if (await this.isCommitted(tx)) continue;
+      if (tx.body.type !== TxType.Reading) {
+        this.logger.warn({ txHash: tx.hashHex, meterId: tx.body.meterId, code: error.code, reason: error.message }, 'accepted operator transaction no longer valid after a block; dropped');
+        continue;
+      }
+      const { meterId, seq } = tx.body;
+      this.logger.warn({ meterId, seq: seq.toString(), txHash: tx.hashHex, code: error.code, reason: error.message }, 'accepted reading no longer valid after a block; dropped, the meter is told');
+      this.metrics.readingDropped(error.code);
+      this.intake.emitDropped({ meterId, seq, txHash: tx.hash, code: error.code, message: error.message });
     }
   }
 

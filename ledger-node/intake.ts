@@ -5,7 +5,7 @@
  * is synced. Per meter, transactions are applied in the order they arrived.
  */
 import {
-  type Alg, type CommittedReading, type IntakePort, type MeterAuthInfo, type Reading, type ReadingWindow, ReasonCode,
+  type Alg, type CommittedReading, type DroppedReading, type IntakePort, type MeterAuthInfo, type Reading, type ReadingWindow, ReasonCode,
   RejectionError, type SignedTx, type SubmitContext, type SubmitResult, TxType, decodeTx, equalBytes, isReadingTx,
   sameReading, sha256,
 } from '../protocols/index.js';
@@ -16,6 +16,9 @@ import type { MeterRateLimiter } from './ratelimit.js';
 import type { Registry } from './registry.js';
 import { type Operators, applyTx, checkReadingTime, requiredSigner } from './rules.js';
 import { type TxContext, verifyTxSignature } from './validate.js';
+
+/** Drops kept for the first listener at most (each is logged and counted anyway). */
+const MAX_EARLY_DROPS = 10_000;
 
 export interface IntakeOptions {
   readonly chainId: string;
@@ -34,6 +37,8 @@ export interface IntakeOptions {
 export class Intake implements IntakePort {
   readonly chainId: string;
   private readonly listeners = new Set<(c: CommittedReading) => void>();
+  private readonly dropListeners = new Set<(d: DroppedReading) => void>();
+  private readonly earlyDrops: DroppedReading[] = [];
   /** Per-meter tail of the apply chain: keeps one meter's transactions in arrival order. */
   private readonly chains = new Map<string, Promise<unknown>>();
   private closed = false;
@@ -63,6 +68,30 @@ export class Intake implements IntakePort {
   onCommitted(listener: (c: CommittedReading) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  onDropped(listener: (d: DroppedReading) => void): () => void {
+    this.dropListeners.add(listener);
+    // Drops found before any bridge listened (write-ahead recovery at start-up) go to the
+    // first one: a meter with a persistent session gets the rejection when it is back.
+    const early = this.earlyDrops.splice(0);
+    if (early.length) setImmediate(() => early.forEach((d) => this.emitDropped(d)));
+    return () => this.dropListeners.delete(listener);
+  }
+
+  /** An accepted reading was dropped before its commit: tell the bridges (or keep it for the first one). */
+  emitDropped(d: DroppedReading): void {
+    if (this.dropListeners.size === 0) {
+      if (this.earlyDrops.length < MAX_EARLY_DROPS) this.earlyDrops.push(d);
+      return;
+    }
+    for (const l of this.dropListeners) {
+      try {
+        l(d);
+      } catch (e) {
+        this.logger.error({ err: e }, 'drop listener failed');
+      }
+    }
   }
 
   /** Called by the chain writer for each committed reading. */

@@ -8,6 +8,8 @@ export interface NodeMetrics {
   readingReceived(transport: Transport): void;
   readingAccepted(): void;
   readingRejected(code: ReasonCode): void;
+  /** An accepted reading was dropped before its commit (a block made it invalid), by reason code. */
+  readingDropped(code: ReasonCode): void;
   /** Signatures verified in one batch and how long the batch took. */
   signaturesVerified(count: number, seconds: number): void;
   /** From submit to durable accept. */
@@ -45,6 +47,7 @@ export const noopMetrics: NodeMetrics = {
   readingReceived() {},
   readingAccepted() {},
   readingRejected() {},
+  readingDropped() {},
   signaturesVerified() {},
   acceptLatency() {},
   commitLatency() {},

@@ -4,8 +4,8 @@
  */
 import { availableParallelism } from 'node:os';
 import {
-  type Genesis, ProtocolError, type ReadingWindow, type Receipt, type SubmitResult, TxType, decodeBlock, decodeCommit, headerHash,
-  decodeTx, equalBytes, genesisHash, type SignedTx, readingWindow, toHex,
+  type Genesis, ProtocolError, type ReadingWindow, type Receipt, type RejectionError, type SubmitResult, TxType, decodeBlock,
+  decodeCommit, headerHash, decodeTx, equalBytes, genesisHash, type SignedTx, readingWindow, sameReading, toHex,
 } from '../protocols/index.js';
 import type { LedgerApi, Logger, MeterView, NodeOptions, NodeStatus, ReadingView, StoredBlock } from './api.js';
 import { silentLogger } from './api.js';
@@ -15,7 +15,7 @@ import { committedReading } from './committed.js';
 import { Intake } from './intake.js';
 import { loadKeyFile } from './keyfile.js';
 import { Mempool } from './mempool.js';
-import { noopMetrics } from './metrics.js';
+import { type NodeMetrics, noopMetrics } from './metrics.js';
 import { ChainWriter, type Head } from './chain.js';
 import { ConsensusDriver } from './consensus/driver.js';
 import { openNatsPeerLayer } from './p2p/nats.js';
@@ -24,7 +24,7 @@ import type { PeerTransport } from './p2p/transport.js';
 import { SignatureCache, type TxContext, verifyTxSignature } from './validate.js';
 import { MeterRateLimiter } from './ratelimit.js';
 import { Registry } from './registry.js';
-import { type Operators, applyTx, genesisMeters, operatorsOf, requiredSigner } from './rules.js';
+import { type Operators, applyTx, checkReadingTime, genesisMeters, operatorsOf, readingTimeProblem, requiredSigner } from './rules.js';
 import { availableBytes, filesBytes } from './store/disk.js';
 import { LedgerStore } from './store/store.js';
 import { type SegmentRead, WriteAheadLog } from './store/wal.js';
@@ -118,7 +118,7 @@ export class LedgerNode implements LedgerApi {
         },
         registry, operators, mempool, txctx, metrics, logger,
       );
-      const recovered = await recoverWriteAhead(store, wal, opened.segments, registry, operators, txctx, logger);
+      const recovered = await recoverWriteAhead(store, wal, opened.segments, registry, operators, txctx, head.time ?? 0, intake, metrics, logger);
       mempool.restore(recovered.entries, recovered.nextNo);
 
       const peer: PeerLayerOptions = {
@@ -136,7 +136,7 @@ export class LedgerNode implements LedgerApi {
           ...(n.ignoreClusterUpdates ? { ignoreClusterUpdates: true } : {}),
         }, peer)).layer;
       }
-      const writer = new ChainWriter(genesis, head, store, registry, mempool, intake, metrics, logger);
+      const writer = new ChainWriter(genesis, head, store, registry, mempool, intake, txctx, metrics, logger);
       metrics.chainHeight(head.height);
       driver = new ConsensusDriver(
         {
@@ -311,12 +311,16 @@ async function openChain(store: LedgerStore, genesis: Genesis, gHash: Uint8Array
 
 /**
  * Replay the write-ahead on top of the committed registry. An entry whose signature fails
- * was altered on disk: refuse to start. One a block made invalid (a crash between a
- * block's commit and the deletion of its segment) is dropped. Entries of an older store,
- * kept in LevelDB, move to the write-ahead files first.
+ * was altered on disk: refuse to start. One already in a block (a crash between a block's
+ * commit and the release of its segment) is released. A reading a block made invalid (a
+ * later reading of its meter committed first, through another gateway; or older than a
+ * block may hold) was acknowledged and is lost: each is logged at warn, counted, and told
+ * to its meter once a bridge listens. Entries of an older store, kept in LevelDB, move to
+ * the write-ahead files first.
  */
 async function recoverWriteAhead(
-  store: LedgerStore, wal: WriteAheadLog, segments: readonly SegmentRead[], registry: Registry, operators: Operators, txctx: TxContext, logger: Logger,
+  store: LedgerStore, wal: WriteAheadLog, segments: readonly SegmentRead[], registry: Registry, operators: Operators, txctx: TxContext,
+  headTime: number, intake: Intake, metrics: NodeMetrics, logger: Logger,
 ): Promise<{ entries: { no: number; tx: SignedTx }[]; nextNo: number }> {
   for (const s of segments) {
     if (s.tornBytes) logger.warn({ segment: s.id, bytes: s.tornBytes }, 'write-ahead: an unfinished write at the end of a segment was ignored (it was never acknowledged)');
@@ -328,6 +332,7 @@ async function recoverWriteAhead(
   let nextNo = wal.nextNo;
   const entries = [];
   const stale: number[] = [];
+  const gone = { inBlocks: 0, operator: 0, dropped: 0 };
   const moving: { no: number; bytes: Uint8Array }[] = [];
   for (const p of [...legacy, ...fromWal]) {
     nextNo = Math.max(nextNo, p.no + 1);
@@ -340,11 +345,32 @@ async function recoverWriteAhead(
     let applied;
     let signer;
     try {
+      // Too old for the head is too old for every later block (docs/protocol.md §3.5).
+      if (readingTimeProblem(txctx.window, tx, headTime) === 'past') checkReadingTime(txctx.window, tx, headTime, 'the last block\'s time');
       applied = applyTx(registry, tx);
       signer = requiredSigner(registry, operators, tx);
     } catch (e) {
-      logger.debug({ entry: p.no, reason: (e as Error).message }, 'write-ahead entry already superseded by a block; dropped');
       if (inWal.has(p.no)) stale.push(p.no);
+      const error = e as RejectionError;
+      if (tx.body.type !== TxType.Reading) {
+        // No index by hash for these: in a block already (a crash before its segment went), or made invalid by one.
+        gone.operator++;
+        logger.debug({ entry: p.no, meterId: tx.body.meterId, reason: error.message }, 'write-ahead: an operator transaction no longer applies; dropped');
+        continue;
+      }
+      const { meterId, seq } = tx.body;
+      const c = await committedReading(store, txctx.chainId, meterId, seq);
+      if (c && sameReading(decodeTx(c.receipt.tx, Infinity), tx)) {
+        // A crash between a block's commit and the release of its segment: it is in that block (§3.8).
+        gone.inBlocks++;
+        logger.debug({ entry: p.no, meterId, seq: seq.toString() }, 'write-ahead entry already in a block; released');
+        continue;
+      }
+      gone.dropped++;
+      logger.warn({ entry: p.no, meterId, seq: seq.toString(), txHash: tx.hashHex, code: error.code, reason: error.message },
+        'write-ahead: an accepted reading is no longer valid after a block; dropped, the meter is told');
+      metrics.readingDropped(error.code);
+      intake.emitDropped({ meterId, seq, txHash: tx.hash, code: error.code, message: error.message });
       continue;
     }
     if (!(await verifyTxSignature(txctx, signer, tx))) {
@@ -354,7 +380,9 @@ async function recoverWriteAhead(
     entries.push({ no: p.no, tx });
     if (!inWal.has(p.no)) moving.push(p);
   }
-  if (stale.length) logger.info({ dropped: stale.length }, 'write-ahead entries already in blocks were dropped');
+  if (gone.inBlocks) logger.info({ released: gone.inBlocks }, 'write-ahead entries already in blocks were released');
+  if (gone.operator) logger.info({ dropped: gone.operator }, 'write-ahead operator transactions that no longer apply (in a block already, or made invalid by one) were dropped');
+  if (gone.dropped) logger.warn({ dropped: gone.dropped }, 'accepted readings that blocks made invalid were dropped (each logged above, counted in meterledger_readings_dropped_total)');
   if (legacyAll.length) {
     await wal.append(moving);
     await store.deleteLegacyPending(legacyAll.map((e) => e.no));

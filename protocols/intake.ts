@@ -32,6 +32,19 @@ export interface CommittedReading {
   readonly receipt: Receipt;
 }
 
+/**
+ * An accepted reading that can no longer be committed: a block took its meter past its seq
+ * first (the meter sent through two gateways), or it became older than a block may hold
+ * (docs/protocol.md §3.5). The meter is told with a rejection carrying `code`.
+ */
+export interface DroppedReading {
+  readonly meterId: string;
+  readonly seq: bigint;
+  readonly txHash: Uint8Array;
+  readonly code: ReasonCode;
+  readonly message: string;
+}
+
 /** What an adapter may know of a meter to authenticate it. */
 export interface MeterAuthInfo {
   readonly meterId: string;
@@ -48,6 +61,11 @@ export interface IntakePort {
   submit(bytes: Uint8Array, ctx: SubmitContext): Promise<SubmitResult>;
   /** Current key and status of a meter, or undefined if no such meter is registered. */
   meterAuth(meterId: string): MeterAuthInfo | undefined;
-  /** Called once per committed reading, after its block is stored. Returns an unsubscribe. */
+  /**
+   * Called once per committed reading, after its block is stored, and again when the same
+   * reading is submitted after its commit (docs/protocol.md §3.8). Returns an unsubscribe.
+   */
   onCommitted(listener: (c: CommittedReading) => void): () => void;
+  /** Called for each accepted reading dropped before its commit (DroppedReading). Returns an unsubscribe. */
+  onDropped(listener: (d: DroppedReading) => void): () => void;
 }

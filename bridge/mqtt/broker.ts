@@ -142,7 +142,7 @@ export class MqttBroker {
       now, maxPayloadBytes, logger: log, metrics: opts.metrics ?? noopBridgeMetrics,
       verify: opts.verifySignature ?? verifySignature, throttle: new LoginThrottle(), sessions, store,
     });
-    const detach = opts.intake.onCommitted((c) => {
+    const detachCommitted = opts.intake.onCommitted((c) => {
       try {
         publishToReceipts(aedes, c.meterId, { status: 'committed', txHash: c.txHash, seq: c.seq, height: c.height, receipt: c.receipt })
           .catch((err: unknown) => {
@@ -154,6 +154,15 @@ export class MqttBroker {
         log.error({ err, meterId: c.meterId }, 'mqtt could not encode receipt');
       }
     });
+    // An accepted reading a block made invalid: the meter learns it as a rejection (§8.3).
+    const detachDropped = opts.intake.onDropped((d) => {
+      publishToReceipts(aedes, d.meterId, { status: 'rejected', txHash: d.txHash, code: d.code, message: d.message, seq: d.seq })
+        .catch((err: unknown) => log.error({ err, meterId: d.meterId }, 'mqtt could not publish a rejection'));
+    });
+    const detach = (): void => {
+      detachCommitted();
+      detachDropped();
+    };
     // Expiry is checked a few times per expiry period, at least once a minute.
     const sweep = setInterval(() => hooks.expireSessions(), Math.max(10, Math.min(expiryMs / 4, 60_000)));
     sweep.unref();

@@ -12,7 +12,7 @@ import type { Client } from '@xmpp/client-core';
 import type { IqCaller } from '@xmpp/iq/caller.js';
 import { ReasonCode } from '../../protocols/errors.js';
 import { sha256 } from '../../protocols/hash.js';
-import type { CommittedReading, IntakePort, SubmitResult } from '../../protocols/intake.js';
+import type { CommittedReading, DroppedReading, IntakePort, SubmitResult } from '../../protocols/intake.js';
 import { decodeTx, isReadingTx } from '../../protocols/tx.js';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
 import { type XmppTlsOptions, createXmppClient } from './client.js';
@@ -106,7 +106,12 @@ export class XmppBridge {
     this.entity.on('status', (s: string) => this.onStatus(s));
     this.entity.on('online', () => this.onOnline());
     this.entity.on('stanza', (s: Element) => this.onStanza(s));
-    this.unsubscribe = opts.intake.onCommitted((c) => this.onCommitted(c));
+    const offCommitted = opts.intake.onCommitted((c) => this.onCommitted(c));
+    const offDropped = opts.intake.onDropped((d) => this.onDropped(d));
+    this.unsubscribe = () => {
+      offCommitted();
+      offDropped();
+    };
     this.sweeper = setInterval(() => this.pending.sweep(), 60_000);
     this.sweeper.unref();
   }
@@ -318,6 +323,12 @@ export class XmppBridge {
   private onCommitted(c: CommittedReading): void {
     const p = this.pending.take(c.meterId, c.seq);
     if (p) this.reply(receiptMessage(p.jid, p.id, c), true);
+  }
+
+  /** An accepted reading a block made invalid: whoever waits for its receipt gets a rejection instead (docs/xmpp.md). */
+  private onDropped(d: DroppedReading): void {
+    const p = this.pending.take(d.meterId, d.seq);
+    if (p) this.reply(ackMessage(p.jid, p.id, { status: 'rejected', txHash: d.txHash, code: d.code, message: d.message, seq: d.seq }));
   }
 }
 

@@ -7,7 +7,7 @@
  * Ed25519 validator), so what a bridge delivers verifies offline against genesis().
  */
 import {
-  Alg, type CommittedReading, type Genesis, type IntakePort, type MeterAuthInfo, type Reading, ReasonCode, RejectionError, type SubmitContext, type SubmitResult, isReadingTx, publicKeyOf, randomSecretKey, sha256, sigStructure, signTx, toHex, verifySignature, decodeTx, AlgName, DEFAULT_PARAMS,
+  Alg, type CommittedReading, type DroppedReading, type Genesis, type IntakePort, type MeterAuthInfo, type Reading, ReasonCode, RejectionError, type SubmitContext, type SubmitResult, isReadingTx, publicKeyOf, randomSecretKey, sha256, sigStructure, signTx, toHex, verifySignature, decodeTx, AlgName, DEFAULT_PARAMS,
 } from '../../protocols/index.js';
 import { commitBatch } from './test-block.js';
 
@@ -43,6 +43,7 @@ export class FakeIntake implements IntakePort {
   private readonly lastSeq = new Map<string, bigint>();
   private readonly pending: { bytes: Uint8Array; meterId: string; seq: bigint; txHash: Uint8Array }[] = [];
   private readonly listeners = new Set<(c: CommittedReading) => void>();
+  private readonly dropListeners = new Set<(d: DroppedReading) => void>();
   private readonly validatorKey = randomSecretKey(Alg.EdDSA);
   private height = 0;
   private prevHash: Uint8Array = sha256(new TextEncoder().encode('genesis'));
@@ -91,6 +92,21 @@ export class FakeIntake implements IntakePort {
 
   listenerCount(): number {
     return this.listeners.size;
+  }
+
+  onDropped(listener: (d: DroppedReading) => void): () => void {
+    this.dropListeners.add(listener);
+    return () => this.dropListeners.delete(listener);
+  }
+
+  /** Drop an accepted, uncommitted reading as the ledger does when a block makes it invalid. */
+  drop(meterId: string, seq: bigint, code: ReasonCode, message: string): DroppedReading | undefined {
+    const i = this.pending.findIndex((p) => p.meterId === meterId && p.seq === seq);
+    if (i < 0) return undefined;
+    const [p] = this.pending.splice(i, 1);
+    const d: DroppedReading = { meterId, seq, txHash: p!.txHash, code, message };
+    for (const l of this.dropListeners) l(d);
+    return d;
   }
 
   async submit(bytes: Uint8Array, ctx: SubmitContext): Promise<SubmitResult> {

@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { xml } from '@xmpp/xml';
-import { decodeReceipt, toHex, sha256, verifyReceipt } from '../../../protocols/index.js';
+import { ReasonCode, decodeReceipt, toHex, sha256, verifyReceipt } from '../../../protocols/index.js';
 import { XmppBridge, XmppBridgeError } from '../../../bridge/xmpp/index.js';
 import { encodeBase64 } from '../../../bridge/xmpp/base64.js';
 import { type Prosody, startProsody } from '../../helpers/prosody.js';
@@ -175,6 +175,19 @@ describe('XMPP bridge with a real Prosody', { timeout: 120_000 }, () => {
     } finally {
       ledger.delayMs = 0;
     }
+  });
+
+  test('an accepted reading the ledger drops before its commit (a block made it invalid) is answered with a rejection to its message id', T, async () => {
+    await m1.sendReading(gw, 'drop-1', 'meter-0001', ledger.reading('meter-0001', 8n));
+    assert.equal((await m1.ack('drop-1')).attrs.status, 'accepted');
+    ledger.drop('meter-0001', 8n, ReasonCode.SEQ_REPLAY, 'seq 8 is not above the last accepted 9');
+    const refusal = await m1.waitFor((st) => {
+      const a = st.getChild('ack', NS_READING);
+      return a?.attrs.id === 'drop-1' && a.attrs.status === 'rejected';
+    }, 10_000, 'the rejection of drop-1').then((st) => st.getChild('ack', NS_READING)!);
+    assert.equal(refusal.attrs.code, ReasonCode.SEQ_REPLAY);
+    assert.equal(refusal.attrs.seq, '8');
+    assert.match(refusal.getText(), /not above/);
   });
 
   test('wrong password: start() rejects with E_XMPP_AUTH and leaves nothing running', T, async () => {

@@ -57,6 +57,7 @@ export function makeFakeLedger(): FakeLedger {
     submit: async () => ({ status: 'rejected', txHash: new Uint8Array(32), code: 'E_GATEWAY_BUSY', message: 'fake' }),
     meterAuth: () => undefined,
     onCommitted: () => () => undefined,
+    onDropped: () => () => undefined,
   };
   const fake: FakeLedger = {
     genesis, intake, submitted: [], readingTxs, isReady: true, hasQuorum: true, behind: 0, nextSubmit: undefined,

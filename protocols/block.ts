@@ -130,8 +130,14 @@ export function commitToCbor(c: CommitCertificate): unknown {
   };
 }
 
+/** Exactly these keys, no others (one encoding per certificate: docs/protocol.md §5). */
+function onlyKeys(m: Map<unknown, unknown>, keys: readonly string[], what: string): void {
+  for (const k of m.keys()) if (typeof k !== 'string' || !keys.includes(k)) throw bad(`${what} has an unknown field ${JSON.stringify(String(k))}`);
+}
+
 export function commitFromCbor(v: unknown): CommitCertificate {
   if (!(v instanceof Map)) throw bad('commit must be a map');
+  onlyKeys(v, ['height', 'round', 'blockHash', 'signatures'], 'commit');
   const sigs = v.get('signatures');
   if (!Array.isArray(sigs)) throw bad('commit.signatures must be an array');
   return {
@@ -140,6 +146,7 @@ export function commitFromCbor(v: unknown): CommitCertificate {
     blockHash: field(v, 'blockHash', isHash),
     signatures: sigs.map((s: unknown) => {
       if (!(s instanceof Map)) throw bad('commit signature must be a map');
+      onlyKeys(s, ['validator', 'signature'], 'commit signature');
       return {
         validator: field(s, 'validator', isStr),
         signature: field(s, 'signature', (x): x is Uint8Array => x instanceof Uint8Array && x.length === 64),
@@ -161,6 +168,9 @@ export function decodeCommit(bytes: Uint8Array, limits?: CborLimits): CommitCert
 /**
  * Check a commit certificate for `header` against the genesis validator set: distinct
  * known validators, valid precommit signatures, more than 2/3 of the total power.
+ * Every entry must be good (docs/protocol.md §5): a duplicate, an unknown validator or
+ * a bad signature spoils the certificate even when the others hold a quorum, so that all
+ * verifiers agree whatever order they check in or when they stop.
  * Returns undefined when valid, else the reason.
  */
 export function commitProblem(genesis: Genesis, header: BlockHeader, c: CommitCertificate): string | undefined {

@@ -64,8 +64,13 @@ export function encodeReceipt(r: Receipt): Uint8Array {
 
 const bad = (msg: string): ProtocolError => new ProtocolError('E_RECEIPT_MALFORMED', msg);
 
+const RECEIPT_KEYS = ['v', 'chainId', 'tx', 'index', 'header', 'proof', 'commit'];
+
 export function receiptFromCbor(m: unknown): Receipt {
   if (!(m instanceof Map)) throw bad('receipt must be a map');
+  // docs/protocol.md §7: exactly these fields; an extra one is refused, not ignored (a
+  // checker must not show unverified data next to verified data).
+  for (const k of m.keys()) if (typeof k !== 'string' || !RECEIPT_KEYS.includes(k)) throw bad(`receipt has an unknown field ${JSON.stringify(String(k))}`);
   if (m.get('v') !== 1) throw bad('receipt.v must be 1');
   const chainId = m.get('chainId');
   const tx = m.get('tx');
@@ -77,7 +82,11 @@ export function receiptFromCbor(m: unknown): Receipt {
   if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0) throw bad('receipt.index must be an unsigned integer');
   if (!(header instanceof Uint8Array)) throw bad('receipt.header must be bytes');
   if (!Array.isArray(proof) || !proof.every((p) => p instanceof Uint8Array && p.length === 32)) throw bad('receipt.proof must be an array of 32-byte hashes');
-  return { chainId, tx, index, header: decodeHeader(header), proof, commit: commitFromCbor(m.get('commit')) };
+  try {
+    return { chainId, tx, index, header: decodeHeader(header), proof, commit: commitFromCbor(m.get('commit')) };
+  } catch (e) {
+    throw new ProtocolError('E_RECEIPT_MALFORMED', `receipt: ${(e as Error).message}`, { cause: e });
+  }
 }
 
 export function decodeReceipt(bytes: Uint8Array): Receipt {

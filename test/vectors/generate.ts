@@ -14,7 +14,7 @@ import {
   Alg, AlgName, type BlockHeader, type CommitCertificate, type Receipt, ReasonCode, TAG_COSE_SIGN1, Tagged, TxType, type TxBody, decodeCoseSign1,
   type Reading, allInclusionProofs, concatBytes, connectTokenSignBytes, encodeBlock, encodeCbor, encodeCommit,
   encodeCoseSign1, encodeHeader, encodeProtectedHeader, encodeReceipt, encodeReceiptsTopicMessage, encodeTxBody,
-  genesisHash, headerHash, makeConnectToken, makeHeader, merkleRoot, parseGenesis, publicKeyOf, p256Uncompressed,
+  genesisHash, headerHash, makeConnectToken, makeHeader, merkleRoot, parseGenesis, publicKeyOf, p256Uncompressed, commitToCbor, receiptToCbor,
   sha256, sigStructure, signMessage, signTx, toHex, utf8, voteSignBytes, VoteType,
   PEER_ENVELOPE_DOMAIN, type PeerKind, bindAnswer, encodePeerHeader, joinPeerEnvelope, peerEnvelopeId, peerSubjects,
 } from '../../protocols/index.js';
@@ -102,10 +102,11 @@ function buildReading(c: ReadingCase): Record<string, unknown> {
   };
 }
 
-/** Signed reading bytes of a case by name (for other vectors). */
+/** The exact transaction bytes of reading case `i` (its high-S signature included), for other vectors. */
 export function readingTx(i: number): Uint8Array {
   const c = READING_CASES[i]!;
-  return signTx(CHAIN_ID, c.alg, seed(c.keyLabel), { type: TxType.Reading, ...c.reading });
+  const tx = signTx(CHAIN_ID, c.alg, seed(c.keyLabel), { type: TxType.Reading, ...c.reading });
+  return c.highS ? twinOf(tx) : tx;
 }
 
 export function buildReadings(): unknown {
@@ -220,6 +221,14 @@ function buildInvalidCases(): InvalidCase[] {
   };
   const derBody = derInt(esRs.subarray(0, 32)) + derInt(esRs.subarray(32));
   const der = fromH(`30${(derBody.length / 2).toString(16).padStart(2, '0')}${derBody}`);
+  // Operator transactions (decoded, not verified, at this stage).
+  const opProt = encodeProtectedHeader(Alg.EdDSA, OPERATOR_ID);
+  const revokePayload = encodeTxBody({ type: TxType.MeterRevoke, meterId: 'meter-ed-0001', time: 1_700_000_000_000 });
+  const registerPayload = (alg: Alg, publicKey: Uint8Array): Uint8Array =>
+    encodeCbor(new Map<number, unknown>([[0, TxType.MeterRegister], [1, 'meter-new-0001'], [3, 1_700_000_000_000], [7, alg], [8, publicKey]]));
+  const smallOrder = fromH(`01${'00'.repeat(31)}`);
+  const offCurve = p256Uncompressed(meterPublicKey(Alg.ES256, 'meter-p256-0001')).slice();
+  offCurve[64]! ^= 0x01;
 
   const cases: InvalidCase[] = [
     { name: 'untagged COSE_Sign1 (tag 18 missing)', stage: 'decode', code: M, tx: encodeCbor(arr) },
@@ -269,6 +278,16 @@ function buildInvalidCases(): InvalidCase[] {
       const base = encodeCoseSign1(prot, okPayload, new Uint8Array(0));
       return encodeCoseSign1(prot, okPayload, new Uint8Array(1025 - base.length - 2));
     })() },
+    { name: 'payload time as float64 1.5 (a float not in its shortest form)', stage: 'decode', code: M, field: 'payload', tx: signedOver(fromH(okPayloadHex.replace(/031b[0-9a-f]{16}/, '03fb3ff8000000000000'))) },
+    { name: 'payload time as float32 1.5 (a float not in its shortest form)', stage: 'decode', code: M, field: 'payload', tx: signedOver(fromH(okPayloadHex.replace(/031b[0-9a-f]{16}/, '03fa3fc00000'))) },
+    { name: 'importWh 2^64-1 (deterministic CBOR, beyond the 2^53-1 of every field but seq)', stage: 'decode', code: S, field: 'importWh', tx: signedOver(payloadWith([[4, 2n ** 64n - 1n]])) },
+    { name: 'powerW -2^53 (below -(2^53-1))', stage: 'decode', code: S, field: 'powerW', tx: signedOver(payloadWith([[6, -(2n ** 53n)]])) },
+    { name: 'a reading with a kid (its meter id names its key)', stage: 'decode', code: M, field: 'kid', tx: signedOver(okPayload, encodeProtectedHeader(Alg.EdDSA, 'meter-ed-0001')) },
+    { name: 'operator tx: kid as a text string, not a bstr', stage: 'decode', code: M, field: 'kid', tx: signedOver(revokePayload, encodeCbor(new Map<number, unknown>([[1, Alg.EdDSA], [4, OPERATOR_ID]]))) },
+    { name: 'meter.register with a small-order Ed25519 key (the identity point: R = identity, S = 0 verifies anything)', stage: 'decode', code: S, field: 'publicKey', tx: signedOver(registerPayload(Alg.EdDSA, smallOrder), opProt) },
+    { name: 'meter.register with a P-256 point off the curve (y changed)', stage: 'decode', code: S, field: 'publicKey', tx: signedOver(registerPayload(Alg.ES256, offCurve), opProt) },
+    { name: 'meter.register with a key of the wrong length for its alg', stage: 'decode', code: S, field: 'publicKey', tx: signedOver(registerPayload(Alg.EdDSA, new Uint8Array(33).fill(2)), opProt) },
+    { name: 'meter.rotate with keyEpoch 0 (registration is epoch 0)', stage: 'decode', code: S, field: 'keyEpoch', tx: signedOver(encodeTxBody({ type: TxType.MeterRotate, meterId: 'meter-ed-0001', time: 1_700_000_000_000, alg: Alg.EdDSA, publicKey: meterPublicKey(Alg.EdDSA, 'meter-ed-0002'), keyEpoch: 0 }), opProt) },
     { name: 'signature with one bit flipped', stage: 'verify', code: ReasonCode.BAD_SIGNATURE, tx: flipped },
     { name: 'signed for another chain id (external_aad)', stage: 'verify', code: ReasonCode.BAD_SIGNATURE, tx: wrongChainTx },
     { name: 'signed by another key', stage: 'verify', code: ReasonCode.BAD_SIGNATURE, tx: otherKeyTx },
@@ -340,7 +359,7 @@ function headerJson(h: BlockHeader): Record<string, unknown> {
   return { chainId: h.chainId, height: h.height, time: h.time, prevHash: hex(h.prevHash), txRoot: hex(h.txRoot), txCount: h.txCount, proposer: h.proposer };
 }
 
-/** Block 1 of the test chain: the six reading vectors, committed by val-1, val-2, val-3. */
+/** Block 1 of the test chain: the reading vectors, byte for byte (the high-S one too), committed by val-1, val-2, val-3. */
 export function testBlock(): { header: BlockHeader; txs: Uint8Array[]; commit: CommitCertificate; receipt: Receipt } {
   const g = parseGenesis(genesisDoc());
   const txs = READING_CASES.map((_, i) => readingTx(i));
@@ -365,7 +384,7 @@ export function buildBlock(): unknown {
   const receiptBytes = encodeReceipt(receipt);
   const r = receipt.tx;
   return {
-    description: 'Genesis, block 1 (the six reading vectors), its commit certificate (3 of 4 validators, power 3 > 2/3 of 4), a receipt of tx 3, and the messages a meter sees on meters/<id>/receipts.',
+    description: 'Genesis, block 1 (the transactions of readings.json, byte for byte, in order: its last is the high-S signature), its commit certificate (3 of 4 validators, power 3 > 2/3 of 4), a receipt of tx 3, and the messages a meter sees on meters/<id>/receipts.',
     genesis: doc,
     genesisHash: hex(genesisHash(g)),
     header: headerJson(header),
@@ -380,6 +399,20 @@ export function buildBlock(): unknown {
     commitBytes: hex(encodeCommit(commit)),
     receipt: { index: receipt.index, txHash: hex(sha256(r)), proof: receipt.proof.map(hex), bytes: hex(receiptBytes) },
     receiptVerifies: { height: 1, signatureChecked: true },
+    commitChecks: {
+      description: 'docs/protocol.md §5: each certificate for the block above, valid or not. Every entry must be a precommit of that height, round and block hash by a distinct genesis validator with a good signature: one bad entry spoils a certificate even when the others hold more than 2/3.',
+      cases: commitCases(blockHash).map((c) => ({ name: c.name, commitBytes: hex(encodeCommit(c.commit)), valid: c.valid })),
+    },
+    receiptChecks: {
+      description: 'docs/protocol.md §7: receipts with exactly the fields of §7 decode; anything else is E_RECEIPT_MALFORMED.',
+      cases: [
+        { name: 'an extra top-level field "note"', bytes: hex(encodeCbor({ ...(receiptToCbor(receipt) as Record<string, unknown>), note: 'trust me' })), error: 'E_RECEIPT_MALFORMED' },
+        { name: 'an extra field in its commit certificate', bytes: hex(encodeCbor({ ...(receiptToCbor(receipt) as Record<string, unknown>), commit: { ...(commitToCbor(commit) as Record<string, unknown>), extra: 1 } })), error: 'E_RECEIPT_MALFORMED' },
+        { name: 'an extra field in a commit signature', bytes: hex(encodeCbor({ ...(receiptToCbor(receipt) as Record<string, unknown>), commit: { ...(commitToCbor(commit) as Record<string, unknown>), signatures: commit.signatures.map((x) => ({ validator: x.validator, signature: x.signature, power: 1 })) } })), error: 'E_RECEIPT_MALFORMED' },
+        { name: 'v 2', bytes: hex(encodeCbor({ ...(receiptToCbor(receipt) as Record<string, unknown>), v: 2 })), error: 'E_RECEIPT_MALFORMED' },
+        { name: 'header missing', bytes: hex(encodeCbor(Object.fromEntries(Object.entries(receiptToCbor(receipt) as Record<string, unknown>).filter(([k]) => k !== 'header')))), error: 'E_RECEIPT_MALFORMED' },
+      ],
+    },
     receiptsTopic: {
       committed: hex(encodeReceiptsTopicMessage({ status: 'committed', txHash: sha256(r), seq: 7n, height: 1, receipt })),
       rejected: hex(encodeReceiptsTopicMessage({ status: 'rejected', txHash: sha256(r), code: ReasonCode.SEQ_REPLAY, message: 'seq 7 is not above 8', seq: 7n })),
@@ -470,6 +503,38 @@ function stateSteps(): StateStep[] {
       tx: op({ type: TxType.MeterRegister, meterId: 'meter-ed-0009', time: 0, alg: Alg.EdDSA, publicKey: meterPublicKey(Alg.EdDSA, 'meter-ed-0009') }) },
     { name: 'an ES256 reading (meter-p256-0001 seq 7 at block time)', blockTime: past + 1, tx: p256(7n, past + 1), result: 'ok' },
     { name: 'its high-S twin: the same reading (meter, seq) in other bytes; a block cannot hold it again', blockTime: past + 1, tx: twinOf(p256(7n, past + 1)), result: ReasonCode.SEQ_REPLAY },
+    { name: 'a reading whose seq is not above its meter\'s last (another reading with seq 2)', blockTime: past + 1, tx: ed(2n, past + 1, 7), result: ReasonCode.SEQ_REPLAY },
+    ...operatorSteps(past + 1),
+  ];
+}
+
+/** The codes of operator transactions and of the meter states they make (docs/protocol.md §3.6, §9). */
+function operatorSteps(t: number): StateStep[] {
+  const opSk = seed('operator-1');
+  const op = (body: TxBody, kid: string | null = OPERATOR_ID, sk = opSk): Uint8Array => signTx(CHAIN_ID, Alg.EdDSA, sk, body, kid ?? undefined);
+  const m9 = (seq: bigint, label = 'meter-ed-0009-epoch-1', alg: Alg = Alg.EdDSA): Uint8Array =>
+    signTx(CHAIN_ID, alg, seed(label), { type: TxType.Reading, meterId: 'meter-ed-0009', seq, time: t, importWh: 5 });
+  const rotate = (meterId: string, keyEpoch: number): Uint8Array =>
+    op({ type: TxType.MeterRotate, meterId, time: t, alg: Alg.EdDSA, publicKey: meterPublicKey(Alg.EdDSA, `${meterId}-epoch-${keyEpoch}`), keyEpoch });
+  const revoke = (meterId: string): TxBody => ({ type: TxType.MeterRevoke, meterId, time: t });
+  const step = (name: string, tx: Uint8Array, result: StateStep['result']): StateStep => ({ name, blockTime: t, tx, result });
+  return [
+    step('an operator transaction without a kid', op(revoke('meter-ed-0002'), null), ReasonCode.NOT_OPERATOR),
+    step('an operator transaction whose kid names no genesis operator', op(revoke('meter-ed-0002'), 'op-nobody'), ReasonCode.NOT_OPERATOR),
+    step('the right kid, signed by another key', op(revoke('meter-ed-0002'), OPERATOR_ID, seed('not-the-operator')), ReasonCode.BAD_SIGNATURE),
+    step('register a meter that is registered', op({ type: TxType.MeterRegister, meterId: 'meter-ed-0009', time: t, alg: Alg.EdDSA, publicKey: meterPublicKey(Alg.EdDSA, 'meter-ed-0009') }), ReasonCode.TX_CONFLICT),
+    step('rotate a meter that is not registered', rotate('meter-ed-0404', 1), ReasonCode.UNKNOWN_METER),
+    step('rotate with a keyEpoch other than the current + 1', rotate('meter-ed-0009', 2), ReasonCode.TX_CONFLICT),
+    step('rotate meter-ed-0009 to key epoch 1', rotate('meter-ed-0009', 1), 'ok'),
+    step('a reading signed with the key from before the rotation', m9(1n, 'meter-ed-0009'), ReasonCode.BAD_SIGNATURE),
+    step('a reading signed with an ES256 header for an Ed25519 key', m9(1n, 'meter-ed-0009-epoch-1', Alg.ES256), ReasonCode.BAD_ALG),
+    step('a reading signed with the new key', m9(1n), 'ok'),
+    step('revoke meter-ed-0009', op(revoke('meter-ed-0009')), 'ok'),
+    step('a reading of the revoked meter', m9(2n), ReasonCode.METER_REVOKED),
+    step('rotate the revoked meter', rotate('meter-ed-0009', 2), ReasonCode.METER_REVOKED),
+    step('revoke it again', op(revoke('meter-ed-0009')), ReasonCode.TX_CONFLICT),
+    step('revoke a meter that is not registered', op(revoke('meter-ed-0404')), ReasonCode.UNKNOWN_METER),
+    step('a reading of a meter that is not registered', signTx(CHAIN_ID, Alg.EdDSA, seed('meter-ed-0404'), { type: TxType.Reading, meterId: 'meter-ed-0404', seq: 1n, time: t, importWh: 1 }), ReasonCode.UNKNOWN_METER),
   ];
 }
 
@@ -504,6 +569,58 @@ export function buildState(): unknown {
       description: 'docs/protocol.md §3.8: two transactions are the same reading when their protected header and payload bytes are equal (so are meter and seq); the signature may differ. Gateways match, look up and receipt readings by (meterId, seq) and this equality, never by tx hash.',
       cases: sameReadingCases().map((c) => ({ name: c.name, a: hex(c.a), b: hex(c.b), same: c.same })),
     },
+  };
+}
+
+/** Commit certificates for block 1 of block.json, valid or not (docs/protocol.md §5). */
+function commitCases(blockHash: Uint8Array): { name: string; commit: CommitCertificate; valid: boolean }[] {
+  const vote = (id: string, o: { type?: VoteType; round?: number; key?: string } = {}) => ({
+    validator: id,
+    signature: signMessage(Alg.EdDSA, seed(o.key ?? id), voteSignBytes(CHAIN_ID, o.type ?? VoteType.Precommit, 1, o.round ?? 0, blockHash)),
+  });
+  const [v1, v2, v3, v4] = VALIDATOR_IDS as [string, string, string, string];
+  const three = [vote(v1), vote(v2), vote(v3)];
+  const c = (signatures: CommitCertificate['signatures'], over: Partial<CommitCertificate> = {}): CommitCertificate => ({ height: 1, round: 0, blockHash, signatures, ...over });
+  return [
+    { name: '3 of 4 (power 3 > 2/3 of 4)', commit: c(three), valid: true },
+    { name: '4 of 4', commit: c([...three, vote(v4)]), valid: true },
+    { name: '3 of 4 in another order (order does not matter)', commit: c([vote(v3), vote(v1), vote(v2)]), valid: true },
+    { name: 'round 1, signed for round 1', commit: c([vote(v1, { round: 1 }), vote(v2, { round: 1 }), vote(v4, { round: 1 })], { round: 1 }), valid: true },
+    { name: '2 of 4 (power 2 is not more than 2/3 of 4)', commit: c(three.slice(0, 2)), valid: false },
+    { name: 'no signatures', commit: c([]), valid: false },
+    { name: '3 of 4 and val-1 again (a duplicate spoils it)', commit: c([...three, vote(v1)]), valid: false },
+    { name: '3 of 4 and val-9, not a genesis validator (spoils it)', commit: c([...three, vote('val-9')]), valid: false },
+    { name: '3 of 4 and val-4 with a bad signature (made with val-1\'s key; spoils it)', commit: c([...three, vote(v4, { key: v1 })]), valid: false },
+    { name: '3 signatures, one of them a prevote', commit: c([vote(v1), vote(v2), vote(v3, { type: VoteType.Prevote })]), valid: false },
+    { name: 'round 0 in the certificate, signatures for round 1', commit: c([vote(v1, { round: 1 }), vote(v2, { round: 1 }), vote(v3, { round: 1 })]), valid: false },
+    { name: 'for height 2', commit: c(three, { height: 2 }), valid: false },
+    { name: 'for another block hash', commit: c(three, { blockHash: sha256(blockHash) }), valid: false },
+  ];
+}
+
+// ---------------------------------------------------------------------------- genesis docs
+
+/** Genesis documents and their normalized form and hash (docs/protocol.md §6). */
+export function buildGenesis(): unknown {
+  const v = (id: string, o: Record<string, unknown> = {}) => ({ id, alg: 'Ed25519', publicKey: hex(publicKeyOf(Alg.EdDSA, seed(id))), ...o });
+  const base = { chainId: 'genesis-vectors-1', genesisTime: '2026-01-01T00:00:00Z' };
+  const p256Key = hex(meterPublicKey(Alg.ES256, 'meter-p256-0001'));
+  const docs: { name: string; doc: Record<string, unknown> }[] = [
+    { name: 'minimal: one validator; no operators, meters, observers or params (absent lists are empty)', doc: { ...base, validators: [v('val-1')] } },
+    { name: 'the same, with empty operators, meters and observers and the default params written out: the same hash', doc: {
+      ...base, validators: [v('val-1', { power: 1 })], observers: [], operators: [], meters: [], params: { maxTxBytes: 1024, maxBlockTxs: 10000 } } },
+    { name: 'aliases (EdDSA, P-256) and upper-case hex are normalized', doc: {
+      ...base, validators: [{ ...v('val-1'), alg: 'EdDSA', publicKey: v('val-1').publicKey.toUpperCase() }],
+      meters: [{ id: 'meter-p256-0001', alg: 'P-256', publicKey: p256Key.toUpperCase() }] } },
+    { name: 'the reading window written out: kept, so another hash (absent, it stays absent and defaults apply)', doc: {
+      ...base, validators: [v('val-1')], params: { maxReadingPastMs: 691_200_000, maxReadingFutureMs: 600_000 } } },
+  ];
+  return {
+    description: 'Genesis documents (JSON), their normalized form and the genesis hash = SHA-256 of its deterministic CBOR (docs/protocol.md §6).',
+    cases: docs.map((d) => {
+      const g = parseGenesis(d.doc);
+      return { name: d.name, doc: d.doc, normalized: g, hash: hex(genesisHash(g)) };
+    }),
   };
 }
 
@@ -551,6 +668,7 @@ export function buildAll(): Record<string, unknown> {
     'p2p.json': buildP2p(),
     'billing.json': buildBilling(),
     'state.json': buildState(),
+    'genesis.json': buildGenesis(),
   };
 }
 

@@ -46,6 +46,8 @@ export interface BlockFile {
   commitBytes: string;
   receipt: { index: number; txHash: string; proof: string[]; bytes: string };
   receiptVerifies: { height: number; signatureChecked: boolean };
+  commitChecks: { cases: { name: string; commitBytes: string; valid: boolean }[] };
+  receiptChecks: { cases: { name: string; bytes: string; error: string }[] };
   receiptsTopic: { committed: string; rejected: string };
 }
 
@@ -193,4 +195,8 @@ export interface StateFile {
   readingWindow: { maxReadingPastMs: number; maxReadingFutureMs: number };
   steps: { name: string; blockTime: number; tx: string; result: string }[];
   sameReading: { cases: { name: string; a: string; b: string; same: boolean }[] };
+}
+
+export interface GenesisFile {
+  cases: { name: string; doc: Record<string, unknown>; normalized: Record<string, unknown>; hash: string }[];
 }

@@ -10,7 +10,7 @@ import { SignatureVerifier } from '../../../ledger-node/crypto/verifier.js';
 import { genesisMeters, operatorsOf } from '../../../ledger-node/rules.js';
 import { InvalidTxError, type TxContext, checkTxs } from '../../../ledger-node/validate.js';
 import { readVector } from '../../vectors/generate.js';
-import type { BlockFile, StateFile } from '../../vectors/types.js';
+import type { BlockFile, ReadingsFile, StateFile } from '../../vectors/types.js';
 
 test('state.json: every step is valid or refused with its code, in order from block.json\'s genesis', async () => {
   const v = readVector<StateFile>('state.json');
@@ -45,6 +45,7 @@ test('block.json: its block is valid by the state rules at its header time (a co
   const meters = genesisMeters(genesis);
   const { decoded } = await checkTxs(ctx, { meter: (id) => meters.get(id) }, v.txs.map((t) => fromHex(t)), v.header.time);
   assert.equal(decoded.length, v.header.txCount);
+  assert.deepEqual(v.txs, readVector<ReadingsFile>('readings.json').cases.map((c) => c.tx), 'the reading vectors, byte for byte (the high-S one included)');
 });
 
 test('state.json sameReading: docs/protocol.md §3.8 identity of a reading (twins are the same reading, another payload is not)', () => {

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_PARAMS, ProtocolError, genesisHash, parseGenesis, toHex } from '../../../protocols/index.js';
 import { readVector } from '../../vectors/generate.js';
-import type { BlockFile } from '../../vectors/types.js';
+import type { BlockFile, GenesisFile } from '../../vectors/types.js';
 
 const doc = readVector<BlockFile>('block.json').genesis;
 const clone = (): Record<string, any> => JSON.parse(JSON.stringify(doc)) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -74,4 +74,16 @@ test('genesis normalization: default params, alg aliases and hex case do not cha
   assert.notDeepEqual(genesisHash(parseGenesis(d)), a);
   d = clone(); d.validators[0].power = 2;
   assert.notDeepEqual(genesisHash(parseGenesis(d)), a);
+});
+
+test('genesis.json: each document normalizes as listed and hashes to its genesis hash; absent lists hash as empty ones', () => {
+  const cases = readVector<GenesisFile>('genesis.json').cases;
+  for (const c of cases) {
+    const g = parseGenesis(c.doc);
+    assert.deepEqual(JSON.parse(JSON.stringify(g)), c.normalized, c.name);
+    assert.equal(toHex(genesisHash(g)), c.hash, c.name);
+  }
+  assert.equal(cases[0]!.hash, cases[1]!.hash, 'absent operators, meters, observers and params = empty lists and defaults');
+  assert.deepEqual((cases[0]!.normalized as { operators: unknown[] }).operators, []);
+  assert.notEqual(cases[3]!.hash, cases[0]!.hash, 'an explicit reading window is part of the hash');
 });

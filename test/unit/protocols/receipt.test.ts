@@ -123,3 +123,24 @@ test('receipts topic messages: committed (with receipt) and rejected (with reaso
   const r = decodeReceiptsTopicMessage(fromHex(v.receiptsTopic.rejected));
   assert.deepEqual({ ...r, txHash: toHex(r.txHash) }, { status: 'rejected', txHash: v.receipt.txHash, code: 'E_READING_SEQ_REPLAY', message: 'seq 7 is not above 8', seq: 7n });
 });
+
+test('block.json commitChecks: a certificate is valid only if every entry is a good precommit of a distinct genesis validator and they hold > 2/3 (docs/protocol.md §5)', () => {
+  const cases = v.commitChecks.cases;
+  assert.ok(cases.some((c) => c.valid) && cases.some((c) => !c.valid && /spoils/.test(c.name)));
+  const header = decodeHeader(fromHex(v.headerBytes));
+  for (const c of cases) {
+    const problem = commitProblem(genesis, header, decodeCommit(fromHex(c.commitBytes)));
+    assert.equal(problem === undefined, c.valid, `${c.name}: ${problem ?? 'valid'}`);
+    // The same answer through a receipt (step 5 of §7).
+    const r = { ...receipt(), commit: decodeCommit(fromHex(c.commitBytes)) };
+    if (c.valid) verifyReceipt(genesis, r);
+    else invalid(r, c.name);
+  }
+});
+
+test('block.json receiptChecks: a receipt has exactly the fields of §7; an extra or missing one is E_RECEIPT_MALFORMED', () => {
+  assert.ok(v.receiptChecks.cases.length >= 4);
+  for (const c of v.receiptChecks.cases) {
+    assert.throws(() => decodeReceipt(fromHex(c.bytes)), (e: unknown) => e instanceof ProtocolError && e.code === c.error, c.name);
+  }
+});

@@ -102,7 +102,10 @@ export class XmppBridge {
     const c = createXmppClient(opts);
     this.entity = c.entity;
     this.iqCaller = c.iqCaller;
-    this.entity.on('error', (err: Error) => this.log.warn({ err: err.message, name: err.name }, 'xmpp error'));
+    // An error while logging in fails the attempt, which start() or scheduleReconnect reports: once.
+    this.entity.on('error', (err: Error) => {
+      if (!this.attempting) this.log.warn({ err: err.message, name: err.name }, 'xmpp error');
+    });
     this.entity.on('status', (s: string) => this.onStatus(s));
     this.entity.on('online', () => this.onOnline());
     this.entity.on('stanza', (s: Element) => this.onStanza(s));

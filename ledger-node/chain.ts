@@ -6,7 +6,7 @@
  */
 import {
   type Block, type CommitCertificate, type Genesis, type Reading, type SignedTx, TxType,
-  ReasonCode, RejectionError, allInclusionProofs, decodeTx, encodeBlock, encodeCommit, equalBytes, headerHash, readingWindow, sameReading,
+  ReasonCode, RejectionError, allInclusionProofs, encodeBlock, encodeCommit, equalBytes, headerHash, readingWindow,
 } from '../protocols/index.js';
 import type { Logger } from './api.js';
 import { committedReading } from './committed.js';
@@ -136,7 +136,6 @@ export class ChainWriter {
   /** Whether the same reading as `tx` (its bytes or a twin) is in a stored block. */
   async isCommitted(tx: SignedTx): Promise<boolean> {
     if (tx.body.type !== TxType.Reading) return false;
-    const c = await committedReading(this.store, this.genesis.chainId, tx.body.meterId, tx.body.seq);
-    return c !== undefined && sameReading(decodeTx(c.receipt.tx, Infinity), tx);
+    return (await committedReading(this.store, this.genesis.chainId, tx.body.meterId, tx.body.seq, tx)) !== undefined;
   }
 }

@@ -30,8 +30,8 @@ export interface IntakeOptions {
   readonly rateLimiter: MeterRateLimiter;
   /** The per-meter bound on readings relayed by observers (docs/protocol.md §3.5). */
   readonly relayRateLimiter: MeterRateLimiter;
-  /** The reading committed as (meterId, seq), with its receipt (ledger-node/committed.ts). */
-  readonly committed: (meterId: string, seq: bigint) => Promise<CommittedReading | undefined>;
+  /** The reading committed as the same reading as `tx` (ledger-node/committed.ts), with its receipt. */
+  readonly committed: (tx: SignedTx<Reading>) => Promise<CommittedReading | undefined>;
 }
 
 export class Intake implements IntakePort {
@@ -226,8 +226,8 @@ export class Intake implements IntakePort {
     const signed = async (other: Uint8Array): Promise<boolean> => equalBytes(other, tx.bytes) || verifyTxSignature(this.txctx, signer, tx);
     const waiting = this.mempool.reading(meterId, seq);
     if (waiting) return sameReading(waiting, tx) && signed(waiting.bytes);
-    const c = await this.opts.committed(meterId, seq);
-    if (!c || !sameReading(decodeTx(c.receipt.tx, Infinity), tx) || !(await signed(c.receipt.tx))) return false;
+    const c = await this.opts.committed(tx);
+    if (!c || !(await signed(c.receipt.tx))) return false;
     if (tell) setImmediate(() => this.emitCommitted(c));
     return true;
   }

@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import {
   type Genesis, ProtocolError, type ReadingWindow, type Receipt, type RejectionError, type SubmitResult, TxType, decodeBlock,
-  decodeCommit, headerHash, decodeTx, equalBytes, genesisHash, type SignedTx, readingWindow, sameReading, toHex,
+  decodeCommit, headerHash, decodeTx, equalBytes, genesisHash, type SignedTx, readingWindow, toHex,
 } from '../protocols/index.js';
 import type { LedgerApi, Logger, MeterView, NodeOptions, NodeStatus, ReadingView, StoredBlock } from './api.js';
 import { silentLogger } from './api.js';
@@ -114,7 +114,7 @@ export class LedgerNode implements LedgerApi {
           rateLimiter: new MeterRateLimiter(rate, burst),
           // Twice a device's allowance: relays hold their meters to theirs (docs/protocol.md §3.5).
           relayRateLimiter: new MeterRateLimiter(2 * rate, 2 * burst),
-          committed: (meterId, seq) => committedReading(store, genesis.chainId, meterId, seq),
+          committed: (tx) => committedReading(store, genesis.chainId, tx.body.meterId, tx.body.seq, tx),
         },
         registry, operators, mempool, txctx, metrics, logger,
       );
@@ -359,8 +359,7 @@ async function recoverWriteAhead(
         continue;
       }
       const { meterId, seq } = tx.body;
-      const c = await committedReading(store, txctx.chainId, meterId, seq);
-      if (c && sameReading(decodeTx(c.receipt.tx, Infinity), tx)) {
+      if (await committedReading(store, txctx.chainId, meterId, seq, tx)) {
         // A crash between a block's commit and the release of its segment: it is in that block (§3.8).
         gone.inBlocks++;
         logger.debug({ entry: p.no, meterId, seq: seq.toString() }, 'write-ahead entry already in a block; released');

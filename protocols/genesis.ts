@@ -68,6 +68,8 @@ export function readingWindow(g: Genesis): ReadingWindow {
   };
 }
 export const CHAIN_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** RFC 3339 date-time (§5.6), as genesisTime must be. */
+export const GENESIS_TIME_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
 /** A key from genesis, decoded for use. */
 export interface KeyEntry {
@@ -127,47 +129,53 @@ function uniqueIds(list: readonly { id: string }[], field: string): void {
   }
 }
 
-/** Validate and normalize a parsed genesis document; errors name the field. */
-export function parseGenesis(doc: unknown): Genesis {
-  if (!isObj(doc)) fail('', 'must be a JSON object');
-  onlyKeys(doc, ['chainId', 'genesisTime', 'validators', 'observers', 'operators', 'meters', 'params'], '');
-  const chainId = str(doc, 'chainId', '')!;
-  if (!CHAIN_ID_PATTERN.test(chainId)) fail('chainId', 'must match [a-z0-9][a-z0-9._-]{0,63}');
-  const genesisTime = str(doc, 'genesisTime', '')!;
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(genesisTime) || Number.isNaN(Date.parse(genesisTime))) {
-    fail('genesisTime', 'must be an RFC 3339 time such as 2026-01-01T00:00:00Z');
+/** Node keys sign votes under their id: one key under two ids would cast two votes. */
+function uniqueNodeKeys(list: readonly GenesisKey[]): void {
+  const seen = new Map<string, string>();
+  for (const k of list) {
+    const other = seen.get(k.publicKey);
+    if (other !== undefined) fail('validators and observers', `"${other}" and "${k.id}" have the same public key`);
+    seen.set(k.publicKey, k.id);
   }
-  const arr = (k: string): unknown[] => {
-    const v = doc[k] ?? [];
-    if (!Array.isArray(v)) fail(k, 'must be an array');
-    return v;
-  };
-  const validators = arr('validators').map((v, i): GenesisValidator => {
-    const k = key(v, `validators[${i}]`, ['power']);
-    if (k.alg !== 'Ed25519') fail(`validators[${i}].alg`, 'validators sign with Ed25519');
-    const power = (v as Record<string, unknown>).power ?? 1;
-    if (typeof power !== 'number' || !Number.isSafeInteger(power) || power < 1) fail(`validators[${i}].power`, 'must be a positive integer');
-    return { ...k, power };
-  });
-  if (validators.length === 0) fail('validators', 'at least one validator is required');
-  if (validators.reduce((s, v) => s + v.power, 0) > 2 ** 50) fail('validators', 'total power must stay below 2^50');
-  const observers = arr('observers').map((o, i) => {
-    const k = key(o, `observers[${i}]`);
-    if (k.alg !== 'Ed25519') fail(`observers[${i}].alg`, 'observers sign with Ed25519');
-    return k;
-  });
-  const operators = arr('operators').map((o, i) => key(o, `operators[${i}]`));
-  const meters = arr('meters').map((m, i): GenesisMeter => {
-    const k = key(m, `meters[${i}]`, ['owner', 'jid']);
-    const o = m as Record<string, unknown>;
-    const owner = str(o, 'owner', `meters[${i}]`, true);
-    const jid = str(o, 'jid', `meters[${i}]`, true);
-    return { ...k, ...(owner !== undefined ? { owner } : {}), ...(jid !== undefined ? { jid } : {}) };
-  });
-  uniqueIds([...validators, ...observers], 'validators and observers');
-  uniqueIds(operators, 'operators');
-  uniqueIds(meters, 'meters');
-  const p = doc.params ?? {};
+}
+
+/** Largest total voting power (votes are summed as integers, §5). */
+export const MAX_TOTAL_POWER = 2 ** 50;
+
+/** One `validators[i]` entry, validated and normalized; `field` names it in errors. */
+export function parseGenesisValidator(v: unknown, field: string): GenesisValidator {
+  const k = key(v, field, ['power']);
+  if (k.alg !== 'Ed25519') fail(`${field}.alg`, 'validators sign with Ed25519');
+  const power = (v as Record<string, unknown>).power ?? 1;
+  if (typeof power !== 'number' || !Number.isSafeInteger(power) || power < 1 || power > MAX_TOTAL_POWER) {
+    fail(`${field}.power`, `must be an integer 1..2^50`);
+  }
+  return { ...k, power };
+}
+
+/** One `observers[i]` entry: a non-voting gateway's Ed25519 node key. */
+export function parseGenesisObserver(o: unknown, field: string): GenesisKey {
+  const k = key(o, field);
+  if (k.alg !== 'Ed25519') fail(`${field}.alg`, 'observers sign with Ed25519');
+  return k;
+}
+
+/** One `operators[i]` entry: Ed25519 or ES256. */
+export function parseGenesisOperator(o: unknown, field: string): GenesisKey {
+  return key(o, field);
+}
+
+/** One `meters[i]` entry. */
+export function parseGenesisMeter(m: unknown, field: string): GenesisMeter {
+  const k = key(m, field, ['owner', 'jid']);
+  const o = m as Record<string, unknown>;
+  const owner = str(o, 'owner', field, true);
+  const jid = str(o, 'jid', field, true);
+  return { ...k, ...(owner !== undefined ? { owner } : {}), ...(jid !== undefined ? { jid } : {}) };
+}
+
+/** `params`, missing ones at their defaults. */
+export function parseGenesisParams(p: unknown): GenesisParams {
   if (!isObj(p)) fail('params', 'must be an object');
   onlyKeys(p, ['maxTxBytes', 'maxBlockTxs', 'maxReadingPastMs', 'maxReadingFutureMs'], 'params');
   // The reading window stays absent when absent (its defaults are not written in), so a
@@ -176,6 +184,35 @@ export function parseGenesis(doc: unknown): Genesis {
   for (const [k, v] of Object.entries(params)) {
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) fail(`params.${k}`, 'must be a positive integer');
   }
+  return params;
+}
+
+/** Validate and normalize a parsed genesis document; errors name the field. */
+export function parseGenesis(doc: unknown): Genesis {
+  if (!isObj(doc)) fail('', 'must be a JSON object');
+  onlyKeys(doc, ['chainId', 'genesisTime', 'validators', 'observers', 'operators', 'meters', 'params'], '');
+  const chainId = str(doc, 'chainId', '')!;
+  if (!CHAIN_ID_PATTERN.test(chainId)) fail('chainId', 'must match [a-z0-9][a-z0-9._-]{0,63}');
+  const genesisTime = str(doc, 'genesisTime', '')!;
+  if (!GENESIS_TIME_PATTERN.test(genesisTime) || Number.isNaN(Date.parse(genesisTime))) {
+    fail('genesisTime', 'must be an RFC 3339 time such as 2026-01-01T00:00:00Z');
+  }
+  const arr = (k: string): unknown[] => {
+    const v = doc[k] ?? [];
+    if (!Array.isArray(v)) fail(k, 'must be an array');
+    return v;
+  };
+  const validators = arr('validators').map((v, i) => parseGenesisValidator(v, `validators[${i}]`));
+  if (validators.length === 0) fail('validators', 'at least one validator is required');
+  if (validators.reduce((s, v) => s + v.power, 0) > MAX_TOTAL_POWER) fail('validators', 'total power must be at most 2^50');
+  const observers = arr('observers').map((o, i) => parseGenesisObserver(o, `observers[${i}]`));
+  const operators = arr('operators').map((o, i) => parseGenesisOperator(o, `operators[${i}]`));
+  const meters = arr('meters').map((m, i) => parseGenesisMeter(m, `meters[${i}]`));
+  uniqueIds([...validators, ...observers], 'validators and observers');
+  uniqueNodeKeys([...validators, ...observers]);
+  uniqueIds(operators, 'operators');
+  uniqueIds(meters, 'meters');
+  const params = parseGenesisParams(doc.params ?? {});
   // `observers` only when there are some, so a chain without them hashes as before.
   return { chainId, genesisTime, validators, ...(observers.length ? { observers } : {}), operators, meters, params };
 }

@@ -58,6 +58,14 @@ export function publicKeyProblem(alg: Alg, pk: Uint8Array): string | undefined {
   return p256.utils.isValidPublicKey(pk) ? undefined : 'not a point on P-256';
 }
 
+/**
+ * The one encoding of a valid public key, to tell whether two entries hold the same key:
+ * Ed25519 as it is; a P-256 point as compressed SEC1 (it also has an uncompressed form).
+ */
+export function canonicalPublicKey(alg: Alg, pk: Uint8Array): Uint8Array {
+  return alg === Alg.EdDSA ? pk : p256.Point.fromBytes(pk).toBytes(true);
+}
+
 // Bounds as bytes in each encoding's own order, so the check on the hot path is a few
 // byte comparisons rather than bigint arithmetic.
 const ED_P = ed25519.Point.Fp.ORDER; // 2^255 - 19

@@ -39,6 +39,7 @@ test('parseGenesis errors name the field', () => {
   d = clone(); d.validators[2].publicKey = 'zz'; refuses(d, 'validators[2].publicKey');
   d = clone(); d.validators[0].alg = 'ES256'; d.validators[0].publicKey = d.meters[2].publicKey; refuses(d, 'validators[0].alg');
   d = clone(); d.validators[3].id = d.validators[0].id; refuses(d, 'validators');
+  d = clone(); d.validators[1].power = 2 ** 50 + 1; refuses(d, 'validators[1].power');
   d = clone(); d.meters[0].publicKey = d.meters[0].publicKey.slice(2); refuses(d, 'meters[0].publicKey');
   d = clone(); d.meters[2].alg = 'RSA'; refuses(d, 'meters[2].alg');
   d = clone(); d.meters[1].id = 'bad id'; refuses(d, 'meters[1].id');
@@ -86,4 +87,12 @@ test('genesis.json: each document normalizes as listed and hashes to its genesis
   assert.equal(cases[0]!.hash, cases[1]!.hash, 'absent operators, meters, observers and params = empty lists and defaults');
   assert.deepEqual((cases[0]!.normalized as { operators: unknown[] }).operators, []);
   assert.notEqual(cases[3]!.hash, cases[0]!.hash, 'an explicit reading window is part of the hash');
+});
+
+test('one node key under two ids is refused: its holder would cast two votes (validators, observers)', () => {
+  let d = clone(); d.validators[3].publicKey = d.validators[0].publicKey; refuses(d, 'validators and observers');
+  d = clone(); d.observers = [{ id: 'observer-x', alg: 'Ed25519', publicKey: d.validators[2].publicKey.toUpperCase() }];
+  refuses(d, 'validators and observers');
+  d = clone(); d.observers = [{ id: 'observer-x', alg: 'Ed25519', publicKey: d.operators[0].publicKey }];
+  assert.equal(parseGenesis(d).observers?.length, 1, 'the genesis rules bind node keys only; a draft refuses any reuse');
 });

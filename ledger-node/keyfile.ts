@@ -20,7 +20,7 @@ export interface KeyPair {
 
 export class KeyFileError extends Error {
   override readonly name = 'KeyFileError';
-  constructor(readonly code: 'E_KEY_MISSING' | 'E_KEY_PERMISSIONS' | 'E_KEY_INVALID', message: string, options?: { cause?: unknown }) {
+  constructor(readonly code: 'E_KEY_MISSING' | 'E_KEY_PERMISSIONS' | 'E_KEY_INVALID' | 'E_KEY_EXISTS', message: string, options?: { cause?: unknown }) {
     super(`${code}: ${message}`, options);
   }
 }
@@ -57,10 +57,16 @@ export function generateKeyPair(alg: Alg): KeyPair {
   return describe(createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }));
 }
 
+/** Write a new key file; an existing file is never replaced (E_KEY_EXISTS): a lost key cannot be made again. */
 export function saveKeyFile(path: string, key: KeyPair): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const pem = key.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
-  writeFileSync(path, pem, { mode: 0o600, flag: 'wx' });
+  try {
+    writeFileSync(path, pem, { mode: 0o600, flag: 'wx' });
+  } catch (cause) {
+    if ((cause as { code?: string }).code === 'EEXIST') throw new KeyFileError('E_KEY_EXISTS', `${path} already exists; it is never overwritten`, { cause });
+    throw cause;
+  }
   chmodSync(path, 0o600);
 }
 

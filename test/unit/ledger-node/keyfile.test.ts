@@ -33,7 +33,7 @@ test('a key file readable by others is refused; a garbled one is named', () => {
     writeFileSync(g, 'not a key', { mode: 0o600 });
     assert.throws(() => loadKeyFile(g), /E_KEY_INVALID/);
     assert.throws(() => loadKeyFile(join(dir, 'none.key')), /E_KEY_MISSING/);
-    assert.throws(() => saveKeyFile(f, generateKeyPair(Alg.EdDSA)), /EEXIST/, 'never overwrites a key');
+    assert.throws(() => saveKeyFile(f, generateKeyPair(Alg.EdDSA)), /E_KEY_EXISTS/, 'never overwrites a key');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -21,6 +21,8 @@ export interface MqttAccountConfig {
 
 export interface GatewayConfig {
   readonly dataDir: string;
+  /** The genesis hash this party agreed to (hex, lowercase); start refuses another genesis. */
+  readonly genesisHash?: string;
   readonly mqtt: {
     readonly host: string;
     readonly port: number;
@@ -110,7 +112,9 @@ const XMPP_REQUIRED = ['service', 'domain', 'username', 'password'] as const;
 /** Every setting: where it comes from, its default and what it means. */
 export const CONFIG_REFERENCE: readonly ConfigField[] = [
   { field: 'dataDir', env: 'METERLEDGER_DATA_DIR', flag: 'data-dir', default: '(required)', kind: { t: 'path' },
-    meaning: 'Folder of the node: genesis.json, store/, wal/, keys/ and an optional config.json. A missing chain is created as a dev chain.' },
+    meaning: 'Folder of the node: genesis.json, store/, wal/, keys/ and an optional config.json. A missing chain is created as a dev chain, unless the folder holds keys (meterledger keygen) or genesisHash is set: then start refuses (E_NO_GENESIS) until meterledger genesis install.' },
+  { field: 'genesisHash', env: 'METERLEDGER_GENESIS_HASH', flag: 'genesis-hash', default: '(not pinned)', kind: { t: 'text', pattern: /^[0-9a-fA-F]{64}$/, what: '64 hex digits (meterledger genesis hash FILE)' },
+    meaning: 'The genesis hash agreed with the other parties: start refuses a data dir whose genesis.json has another hash, or none. meterledger genesis install sets it in the data dir\'s config.json.' },
   { field: 'mqtt.host', env: 'METERLEDGER_MQTT_HOST', flag: 'mqtt-host', default: '127.0.0.1', kind: { t: 'host' },
     meaning: 'Address the MQTT listeners (TCP, TLS, WebSocket) bind to.' },
   { field: 'mqtt.port', env: 'METERLEDGER_MQTT_PORT', flag: 'mqtt-port', default: '1883', kind: port,
@@ -447,8 +451,10 @@ function build(settings: Map<string, Setting>): GatewayConfig {
   const xmpp = buildXmpp(v);
   const nats = buildNats(v);
 
+  const pin = v.get('genesisHash') as string | undefined;
   const cfg: GatewayConfig = {
     dataDir,
+    ...(pin !== undefined ? { genesisHash: pin.toLowerCase() } : {}),
     mqtt: {
       host: get('mqtt.host', '127.0.0.1'),
       port: get('mqtt.port', 1883),

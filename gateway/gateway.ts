@@ -4,12 +4,12 @@
  * and stopped so that nothing accepted is lost: MQTT and XMPP first (no new readings),
  * then the node (flushes), then HTTP.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { LedgerNode } from '../ledger-node/node.js';
 import { KeyObjectCache, nativeVerify } from '../ledger-node/crypto/native.js';
 import { dataPaths, initDevChain, isInitialized, loadGenesisFile } from '../ledger-node/devchain.js';
 import { MqttBroker } from '../bridge/mqtt/index.js';
-import { ProtocolError } from '../protocols/index.js';
+import { type Genesis, ProtocolError, genesisHash, toHex } from '../protocols/index.js';
 import { XmppBridge, XmppBridgeError, type XmppState } from '../bridge/xmpp/index.js';
 import type { GatewayConfig, XmppConfig } from './config.js';
 import { ConfigError, GatewayError } from './errors.js';
@@ -97,18 +97,39 @@ function listenError(e: unknown, what: string, field: string): never {
   throw e;
 }
 
+/**
+ * The data dir's genesis, checked against the pinned hash if there is one. An empty data dir
+ * gets a dev chain, but not one made for a consortium (holding keys from `meterledger
+ * keygen`, or with a hash pinned): that one is refused until `meterledger genesis install`.
+ */
+function openGenesis(config: GatewayConfig, log: GatewayLogger, notice: (line: string) => void): Genesis {
+  const { dataDir, genesisHash: pin } = config;
+  const p = dataPaths(dataDir);
+  if (!isInitialized(dataDir)) {
+    const install = `install the agreed genesis with meterledger genesis install FILE --data-dir ${dataDir} --expect-hash ${pin ?? 'H'}`;
+    if (pin !== undefined) throw new GatewayError('E_NO_GENESIS', `${dataDir} holds no genesis.json but genesisHash is pinned to ${pin}: ${install}`);
+    if (existsSync(p.keys)) throw new GatewayError('E_NO_GENESIS', `${dataDir} holds keys (${p.keys}) but no genesis.json: ${install}; an empty data dir gets a dev chain`);
+    const { genesis, meterIds } = initDevChain(dataDir, { meters: DEV_CHAIN_METERS });
+    log.info({ chainId: genesis.chainId, dataDir, meters: meterIds.length }, 'initialised a dev chain');
+    notice(`initialised a dev chain "${genesis.chainId}" in ${dataDir} with ${meterIds.length} meters; ` +
+      `genesis at ${p.genesis}, keys in ${p.keys}`);
+  }
+  const genesis = loadGenesisFile(p.genesis);
+  if (pin !== undefined) {
+    const hash = toHex(genesisHash(genesis));
+    if (hash !== pin) {
+      throw new GatewayError('E_GENESIS_MISMATCH', `${p.genesis} has hash ${hash}, but genesisHash pins ${pin}: this is not the genesis that was agreed; refusing to start`);
+    }
+  }
+  return genesis;
+}
+
 export async function startGateway(config: GatewayConfig, opts: StartOptions): Promise<Gateway> {
   const log = opts.logger;
   const notice = opts.notice ?? ((line: string) => process.stderr.write(line + '\n'));
   const { dataDir } = config;
 
-  if (!isInitialized(dataDir)) {
-    const { genesis, meterIds } = initDevChain(dataDir, { meters: DEV_CHAIN_METERS });
-    log.info({ chainId: genesis.chainId, dataDir, meters: meterIds.length }, 'initialised a dev chain');
-    notice(`initialised a dev chain "${genesis.chainId}" in ${dataDir} with ${meterIds.length} meters; ` +
-      `genesis at ${dataPaths(dataDir).genesis}, keys in ${dataPaths(dataDir).keys}`);
-  }
-  const genesis = loadGenesisFile(dataPaths(dataDir).genesis);
+  const genesis = openGenesis(config, log, notice);
   const metrics = new GatewayMetrics({ xmpp: config.xmpp !== undefined });
   metrics.setInfo(VERSION, genesis.chainId);
 

@@ -1,4 +1,5 @@
 /** `meterledger start`: run the gateway until SIGTERM, SIGINT or SIGHUP. */
+import { genesisHash, toHex } from '../../../protocols/index.js';
 import { loadConfig } from '../../config.js';
 import { createLogger } from '../../logger.js';
 import { type CommandSpec, err } from '../args.js';
@@ -14,6 +15,7 @@ export const startCommand: CommandSpec = {
     'http-host': { type: 'string', value: 'HOST', help: 'HTTP listen address (default 127.0.0.1)' },
     'http-port': { type: 'string', value: 'H', help: 'HTTP port (default 8080; 0 picks one)' },
     'log-level': { type: 'string', value: 'L', help: 'fatal, error, warn, info (default), debug, trace or silent' },
+    'genesis-hash': { type: 'string', value: 'H', help: 'refuse to start unless the data dir\'s genesis has this hash (or genesisHash in the config)' },
   },
   details: 'Settings: defaults < config file < METERLEDGER_* environment < flags. Every setting, with its\n' +
     'environment variable, is listed in docs/configuration.md (CONFIG_REFERENCE in gateway/config.ts).\n' +
@@ -26,7 +28,7 @@ export const startCommand: CommandSpec = {
     const { startGateway, waitForSignal } = await import('../../gateway.js');
     const gw = await startGateway(config, { logger });
     const u = gw.urls;
-    err(`meterledger ${gw.node.genesis.chainId} listening`);
+    err(`meterledger ${gw.node.genesis.chainId} listening (genesis ${toHex(genesisHash(gw.node.genesis))})`);
     for (const [name, url] of Object.entries(u)) err(`  ${name.padEnd(6)}${url}`);
     await waitForSignal(logger);
     await gw.close();

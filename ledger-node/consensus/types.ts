@@ -40,7 +40,30 @@ export interface TimeoutEvent {
 
 export type ConsensusEvent<V> = ConsensusMessage<V> | TimeoutEvent | { readonly type: 'start' };
 
+/**
+ * What a validator must find on disk after a crash to stay safe at its height (and to
+ * keep the chain live): the round and step it is in, its lock (lines 38-39) and its valid
+ * value (lines 42-43) with the 2f+1 prevotes that made the value valid. With the signed
+ * messages it is everything the core needs to go on where it stopped.
+ */
+export interface SafetyState<V> {
+  readonly height: number;
+  readonly round: number;
+  readonly step: Step;
+  /** lockedValue and lockedRound; null while lockedRound is -1. */
+  readonly locked: { readonly round: number; readonly value: V; readonly valueId: string } | null;
+  /** validValue and validRound, and the polka for it; null while validRound is -1. */
+  readonly valid: { readonly round: number; readonly value: V; readonly valueId: string; readonly polka: readonly Vote[] } | null;
+}
+
 export type Effect<V> =
+  /**
+   * Write the safety state to disk, synced, before carrying out any effect after it: a
+   * broadcast that follows may depend on it (a write-ahead before the send, as cometbft's
+   * consensus WAL). Emitted before the first message of a height and whenever round,
+   * step, lock or valid value change.
+   */
+  | { readonly type: 'persist'; readonly state: SafetyState<V> }
   /** Sign (once: see the signed-vote record) and send to every peer, and to ourselves. */
   | { readonly type: 'broadcast'; readonly msg: ConsensusMessage<V> }
   | { readonly type: 'schedule'; readonly timeout: TimeoutEvent; readonly afterMs: number }

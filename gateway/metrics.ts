@@ -55,6 +55,7 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
   private readonly dropped = new Counter({ name: `${P}peer_messages_dropped_total`, help: 'Peer messages dropped, by reason code (bad signature, unknown peer, too large, disconnected ...).', labelNames: ['reason'], registers: [this.registry] });
   private readonly backlogLimit = new Gauge({ name: `${P}backlog_limit_transactions`, help: 'ledger.maxBacklog: accepted, uncommitted transactions allowed before E_GATEWAY_BUSY.', registers: [this.registry] });
   private readonly droppedReasons = new Set<string>();
+  private readonly unrestorable = new Gauge({ name: `${P}consensus_state_unrestorable`, help: '1 while this validator does not vote at the current height because its consensus record (lock, round, what it signed) could not be restored; it follows the others.', registers: [this.registry] });
   private readonly evidenceCount = new Counter({ name: `${P}consensus_evidence_total`, help: 'Double signing detected (evidence kept in the store).', registers: [this.registry] });
   private readonly info = new Gauge({ name: `${P}build_info`, help: 'Always 1; labels say the version and chain.', labelNames: ['version', 'chain_id'], registers: [this.registry] });
   private readonly refuseReasons = new Set<string>();
@@ -147,6 +148,10 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
 
   evidence(): void {
     this.evidenceCount.inc();
+  }
+
+  consensusStateUnrestorable(yes: boolean): void {
+    this.unrestorable.set(yes ? 1 : 0);
   }
 
   chainHeight(height: number): void {

@@ -87,6 +87,11 @@ export interface NodeStatus {
   readonly behind: number;
   /** Fetching blocks from peers: more than one block behind (one is a commit in flight). */
   readonly syncing: boolean;
+  /**
+   * Set while this validator does not vote at the current height, and why: its consensus
+   * record (E_CONSENSUS_STATE_CORRUPT ...) could not be restored, so it follows the others.
+   */
+  readonly stateProblem?: string;
   readonly height: number;
   /** Hex; the genesis hash while height is 0. */
   readonly headHash: string;

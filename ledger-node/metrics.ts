@@ -35,6 +35,8 @@ export interface NodeMetrics {
   blockSynced(height: number, behind: number): void;
   /** A validator was caught signing two different messages for one step. */
   evidence(): void;
+  /** True while this validator does not vote at the current height: its consensus record could not be restored. */
+  consensusStateUnrestorable(yes: boolean): void;
   /** The committed height when the node opens (blockCommitted follows it afterwards). */
   chainHeight(height: number): void;
   /** The NATS connection went up or down. */
@@ -61,6 +63,7 @@ export const noopMetrics: NodeMetrics = {
   peers() {},
   blockSynced() {},
   evidence() {},
+  consensusStateUnrestorable() {},
   chainHeight() {},
   natsConnected() {},
   peerMessageDropped() {},

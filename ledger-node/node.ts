@@ -192,6 +192,7 @@ export class LedgerNode implements LedgerApi {
       validatorId: this.isValidator ? this.nodeId : undefined, nodeId: this.nodeId,
       height: h.height, headHash: toHex(h.hash), headTime: h.time, pending: this.mempool.size, meters: this.registry.size,
       round: this.driver.round, peers: this.transport?.peers() ?? [], natsConnected: this.transport?.connected(),
+      ...(this.driver.stateProblem !== undefined ? { stateProblem: this.driver.stateProblem } : {}),
     };
   }
 

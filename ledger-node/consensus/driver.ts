@@ -25,19 +25,15 @@ import type { Registry } from '../registry.js';
 import { type MeterRecord, requiredSigner } from '../rules.js';
 import type { LedgerStore } from '../store/store.js';
 import { InvalidTxError, type TxContext, checkTxs, selectTxs, verifyTxSignature } from '../validate.js';
-import { TendermintCore } from './core.js';
+import { TendermintCore, signedKey } from './core.js';
 import {
-  type PeerMessage, type SignedProposal, type SignedVote, decodePeerMessage, decodeSyncAnswer, decodeSyncRequest, decodeTxBatch,
-  encodePeerMessage, encodeSyncAnswer, encodeSyncRequest, encodeTxBatch, hashId, idHash, proposalSignBytes, voteBytesOf,
+  type BlockValue, type PeerMessage, type SignedProposal, type SignedVote, decodePeerMessage, decodeSyncAnswer, decodeSyncRequest, decodeTxBatch,
+  encodePeerMessage, encodeSyncAnswer, encodeSyncRequest, encodeTxBatch, idHash, proposalSignBytes, toCoreMessage, voteBytesOf,
 } from './messages.js';
-import { type ConsensusMessage, DEFAULT_TIMEOUTS, type Effect, type Timeouts, type Vote } from './types.js';
+import { RecordError, type Restored, STATE_CORRUPT, encodeSafetyState, restoreRecord } from './record.js';
+import { type ConsensusMessage, DEFAULT_TIMEOUTS, type Effect, type SafetyState, type Timeouts, type Vote } from './types.js';
 
-/** A block as the core sees it: its id is the header hash, hex. */
-export interface BlockValue {
-  readonly block: Block;
-  readonly bytes: Uint8Array;
-  readonly id: string;
-}
+export type { BlockValue };
 
 export interface DriverOptions {
   readonly genesis: Genesis;
@@ -82,6 +78,14 @@ export class ConsensusDriver {
   private statusTimer: NodeJS.Timeout | undefined;
   /** What we sent at the current height, re-sent with each status: peers that were away get it. */
   private sent = new Map<string, Uint8Array>();
+  /** The polka behind our valid value, as sent: re-sent with each status (peers need it for line 28). */
+  private polkaBytes: readonly Uint8Array[] = [];
+  /** A safety state to write with the next signed message (or alone at the end of the step). */
+  private pendingState: SafetyState<BlockValue> | undefined;
+  /** Blocks the record of this height holds already, by id. */
+  private recordBlocks = new Set<string>();
+  /** Why this validator does not vote at the current height: its record could not be restored. */
+  private unrestorable: string | undefined;
   private readonly keys = new KeyObjectCache();
   private readonly validatorKeys: Map<string, Uint8Array>;
   private gossipQueue: Uint8Array[] = [];
@@ -101,7 +105,12 @@ export class ConsensusDriver {
     private readonly logger: Logger,
   ) {
     this.validatorKeys = new Map(opts.genesis.validators.map((v) => [v.id, decodeKey(v).publicKey]));
-    this.core = this.newCore(new Map());
+    this.core = this.newCore(undefined);
+  }
+
+  /** Set while this validator follows without voting: its consensus record of this height could not be restored. */
+  get stateProblem(): string | undefined {
+    return this.unrestorable;
   }
 
   get height(): number {
@@ -117,9 +126,14 @@ export class ConsensusDriver {
     return this.quorum;
   }
 
-  /** Load what we signed at the next height, start listening, and start if work waits. */
+  /**
+   * Restore the record of the next height, start listening, and start if work waits or
+   * the height was under way when we stopped (peers may be waiting for us).
+   */
   async start(): Promise<void> {
-    this.core = this.newCore(await this.loadSigned(this.writer.head.height + 1));
+    const restored = await this.restore(this.writer.head.height + 1);
+    this.core = this.newCore(restored);
+    if (restored?.state) this.startHeight();
     if (this.transport) {
       this.transport.onMessage((from, kind, payload) => this.onPeer(from, kind, payload));
       this.transport.onRequest((_from, payload) => this.answerSync(payload));
@@ -185,14 +199,16 @@ export class ConsensusDriver {
     this.work = this.work.then(f).catch((e: unknown) => this.logger.error({ err: e }, 'consensus step failed'));
   }
 
-  private newCore(signed: Map<string, ConsensusMessage<BlockValue>>): TendermintCore<BlockValue> {
+  /** The core of the next height, from its restored record (none: a fresh height, or not voting at it). */
+  private newCore(restored: Restored | undefined): TendermintCore<BlockValue> {
     const height = this.writer.head.height + 1;
     return new TendermintCore<BlockValue>({
       validators: this.opts.genesis.validators.map((v) => ({ id: v.id, power: v.power })),
-      me: this.opts.validatorId,
+      me: this.unrestorable === undefined ? this.opts.validatorId : undefined, // it follows, as an observer does
       timeouts: this.opts.timeouts ?? DEFAULT_TIMEOUTS,
       height,
-      signed,
+      signed: restored?.signed ?? new Map(),
+      ...(restored?.state ? { restored: restored.state } : {}),
       app: {
         id: (v) => v.id,
         propose: (h) => this.propose(h),
@@ -224,6 +240,10 @@ export class ConsensusDriver {
     for (const e of effects) {
       if (this.stopped) return;
       switch (e.type) {
+        case 'persist':
+          // Alone nothing leaves, so there is nothing to stay consistent with.
+          if (this.transport) this.pendingState = e.state;
+          break;
         case 'broadcast':
           await this.send(e.msg);
           break;
@@ -246,16 +266,44 @@ export class ConsensusDriver {
           break;
       }
     }
+    if (this.pendingState) await this.saveRecord(undefined); // a state change no message followed
   }
 
-  /** Sign, persist (before it leaves: never two different messages for one step), send. */
+  /**
+   * Sign, persist (the message and the safety state it depends on, in one synced batch,
+   * before it leaves: never two different messages for one step, never a vote the lock
+   * forbids after a restart), send.
+   */
   private async send(m: ConsensusMessage<BlockValue>): Promise<void> {
     const pm = this.sign(m);
     if (!this.transport) return; // alone: nothing leaves, nothing to contradict
     const bytes = encodePeerMessage(pm);
-    await this.store.putSigned(m.height, m.round, m.type, bytes);
-    this.sent.set(`${m.round}/${m.type}`, bytes);
+    await this.saveRecord({ round: m.round, type: m.type, bytes });
+    this.sent.set(signedKey(m), bytes);
     this.transport.broadcast('consensus', bytes);
+  }
+
+  /** Write the pending safety state (with the blocks it names, once each) and `signed`, as one synced batch. */
+  private async saveRecord(signed: { round: number; type: string; bytes: Uint8Array } | undefined): Promise<void> {
+    const st = this.pendingState;
+    this.pendingState = undefined;
+    const height = this.core.height;
+    if (!st) return this.store.saveConsensus(height, { ...(signed ? { signed } : {}) });
+    const polka = (st.valid?.polka ?? []).map((v) => this.voteBytes(v));
+    const blocks = [st.locked, st.valid].filter((x): x is NonNullable<typeof x> => x !== null && !this.recordBlocks.has(x.valueId))
+      .filter((x, i, all) => all.findIndex((y) => y.valueId === x.valueId) === i)
+      .map((x) => ({ hash: headerHash(x.value.block.header), bytes: x.value.bytes, id: x.valueId }));
+    await this.store.saveConsensus(height, { state: encodeSafetyState(st, polka), blocks, ...(signed ? { signed } : {}) });
+    for (const b of blocks) this.recordBlocks.add(b.id);
+    this.polkaBytes = polka;
+  }
+
+  /** A vote as it travels: a peer's with its signature, ours signed again (Ed25519 is deterministic). */
+  private voteBytes(v: Vote): Uint8Array {
+    const signature = (v as Vote & { signature?: Uint8Array }).signature;
+    if (signature) return encodePeerMessage({ t: v.type, from: v.from, height: v.height, round: v.round, blockHash: idHash(v.valueId), signature });
+    if (v.from !== this.opts.validatorId) throw new Error(`a vote of ${v.from} without its signature`);
+    return encodePeerMessage(this.sign(v));
   }
 
   private sign(m: ConsensusMessage<BlockValue>): SignedProposal | SignedVote {
@@ -299,35 +347,57 @@ export class ConsensusDriver {
     this.checked = new Map();
     this.sent = new Map();
     const h = this.writer.head.height + 1;
-    if (this.transport) await this.store.pruneSigned(h - 1);
-    this.core = this.newCore(await this.loadSigned(h));
+    if (this.transport) await this.store.pruneConsensus(h - 1);
+    this.core = this.newCore(await this.restore(h));
     const early = this.future.filter((m) => 'height' in m && m.height === h);
     this.future = this.future.filter((m) => 'height' in m && m.height > h);
     for (const m of early) await this.handle(m, m.t === 'status' ? '' : m.from);
     this.poke();
   }
 
-  private async loadSigned(height: number): Promise<Map<string, ConsensusMessage<BlockValue>>> {
-    const out = new Map<string, ConsensusMessage<BlockValue>>();
-    if (!this.transport) return out;
-    for (const bytes of await this.store.loadSigned(height)) {
-      const m = decodePeerMessage(bytes);
-      const c = this.toCore(m);
-      if (c) {
-        this.sent.set(`${c.round}/${c.type}`, bytes);
-        if (m.t === 'proposal') this.checked.set(toHex(m.blockHash), await this.checkBlock(m.block).catch(() => null));
-        out.set(`${c.height}/${c.round}/${c.type}`, c);
-      }
+  /**
+   * Read and check the consensus record of `height` before taking part in it. One that
+   * cannot be trusted (E_CONSENSUS_STATE_CORRUPT) means we may have promised something we
+   * no longer know: we do not vote at this height, we follow it (and vote again at the next).
+   */
+  private async restore(height: number): Promise<Restored | undefined> {
+    this.unrestorable = undefined;
+    this.polkaBytes = [];
+    this.pendingState = undefined;
+    this.recordBlocks = new Set();
+    const me = this.opts.validatorId;
+    if (!this.transport || me === undefined) return undefined;
+    let r: Restored;
+    try {
+      r = restoreRecord(await this.store.loadConsensus(height), {
+        height, me, validators: this.opts.genesis.validators, verify: (m) => this.signatureOk(m),
+      });
+    } catch (e) {
+      if (!(e instanceof RecordError)) throw e;
+      this.unrestorable = e.message;
+      this.metrics.consensusStateUnrestorable(true);
+      this.logger.error({ code: STATE_CORRUPT, height, err: e.message }, 'consensus record cannot be restored: this validator does not vote at this height, it follows the others');
+      return undefined;
     }
-    return out;
+    this.metrics.consensusStateUnrestorable(false);
+    for (const [k, bytes] of r.signedBytes) this.sent.set(k, bytes);
+    for (const m of r.signed.values()) if (m.type === 'proposal') this.checked.set(m.valueId, await this.checkBlock(m.value.block).catch(() => null));
+    for (const v of [r.state?.locked, r.state?.valid]) {
+      if (!v) continue;
+      this.recordBlocks.add(v.valueId);
+      if (!this.checked.has(v.valueId)) this.checked.set(v.valueId, await this.checkBlock(v.value.block).catch(() => null));
+    }
+    this.polkaBytes = r.polkaBytes;
+    if (r.state) this.logger.info({ height, round: r.state.round, locked: r.state.locked?.round ?? -1, valid: r.state.valid?.round ?? -1 }, 'consensus record restored');
+    return r;
   }
 
-  private toCore(m: PeerMessage): ConsensusMessage<BlockValue> | undefined {
-    if (m.t === 'status') return undefined;
-    if (m.t === 'proposal') {
-      return { type: 'proposal', from: m.from, height: m.height, round: m.round, validRound: m.validRound, valueId: toHex(m.blockHash), value: { block: m.block, bytes: m.blockBytes, id: toHex(m.blockHash) } };
-    }
-    return Object.assign({ type: m.t, from: m.from, height: m.height, round: m.round, valueId: hashId(m.blockHash) }, { signature: m.signature });
+  private signatureOk(m: SignedProposal | SignedVote): boolean {
+    const key = this.validatorKeys.get(m.from);
+    if (!key) return false;
+    const chainId = this.opts.genesis.chainId;
+    const signed = m.t === 'proposal' ? proposalSignBytes(chainId, m.height, m.round, m.validRound, m.blockHash) : voteBytesOf(chainId, m);
+    return nativeVerify(Alg.EdDSA, this.keys.get(Alg.EdDSA, key), signed, m.signature);
   }
 
   // ---- peers ------------------------------------------------------------------------
@@ -374,11 +444,8 @@ export class ConsensusDriver {
       if (m.height > this.writer.head.height) void this.sync();
       return;
     }
-    const key = this.validatorKeys.get(m.from);
-    if (!key) return;
-    const chainId = this.opts.genesis.chainId;
-    const signed = m.t === 'proposal' ? proposalSignBytes(chainId, m.height, m.round, m.validRound, m.blockHash) : voteBytesOf(chainId, m);
-    if (!nativeVerify(Alg.EdDSA, this.keys.get(Alg.EdDSA, key), signed, m.signature)) {
+    if (!this.validatorKeys.has(m.from)) return;
+    if (!this.signatureOk(m)) {
       this.logger.warn({ from: m.from, type: m.t }, 'consensus message with a bad signature dropped');
       return;
     }
@@ -402,7 +469,7 @@ export class ConsensusDriver {
         this.checked.set(id, result);
       }
     }
-    const ev = this.toCore(m)!;
+    const ev = toCoreMessage(m);
     this.enqueue(async () => {
       if (this.core.height !== ev.height) return;
       if (!this.started && this.opts.validatorId !== undefined) {
@@ -473,6 +540,7 @@ export class ConsensusDriver {
     this.metrics.peers(heard.size, this.quorum);
     this.transport.broadcast('consensus', encodePeerMessage({ t: 'status', height: this.writer.head.height }));
     for (const bytes of this.sent.values()) this.transport.broadcast('consensus', bytes);
+    for (const bytes of this.polkaBytes) this.transport.broadcast('consensus', bytes);
   }
 
   private async answerSync(payload: Uint8Array): Promise<Uint8Array> {

@@ -13,6 +13,14 @@ import {
   type Block, type CborLimits, ProtocolError, VoteType, cborLimitsProblem, decodeBlock, decodeCanonicalCbor, encodeCbor, fromHex,
   headerHash, toHex, voteSignBytes,
 } from '../../protocols/index.js';
+import type { ConsensusMessage } from './types.js';
+
+/** A block as the core sees it: its id is the header hash, hex. */
+export interface BlockValue {
+  readonly block: Block;
+  readonly bytes: Uint8Array;
+  readonly id: string;
+}
 
 /**
  * Bounds on decoding what a peer sent, checked on the item heads before anything is built
@@ -121,6 +129,14 @@ export function decodePeerMessage(b: Uint8Array): PeerMessage {
 
 export const hashId = (h: Uint8Array | null): string | null => (h === null ? null : toHex(h));
 export const idHash = (id: string | null): Uint8Array | null => (id === null ? null : fromHex(id));
+
+/** A signed peer message as the core takes it; a vote keeps its signature (for commit certificates). */
+export function toCoreMessage(m: SignedProposal | SignedVote): ConsensusMessage<BlockValue> {
+  if (m.t === 'proposal') {
+    return { type: 'proposal', from: m.from, height: m.height, round: m.round, validRound: m.validRound, valueId: toHex(m.blockHash), value: { block: m.block, bytes: m.blockBytes, id: toHex(m.blockHash) } };
+  }
+  return Object.assign({ type: m.t, from: m.from, height: m.height, round: m.round, valueId: hashId(m.blockHash) }, { signature: m.signature });
+}
 
 /** Most transactions one gossip batch may carry (the envelope's 8 MiB bounds it too). */
 export const MAX_GOSSIP_BATCH = 10_000;

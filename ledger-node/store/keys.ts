@@ -8,6 +8,8 @@
  *   G                          genesis hash this store belongs to
  *   H                          head: CBOR [height, block hash]
  *   V<height u64be><round u32be><type>  a consensus message this node signed (never sign another)
+ *   S<height u64be>            the consensus safety state of that height (consensus/record.ts)
+ *   L<height u64be><hash>      a block the safety state names (locked or valid), its bytes
  *   E<time u64be><n u32be>     evidence of a validator signing two different messages
  */
 import { utf8 } from '../../protocols/index.js';
@@ -46,6 +48,10 @@ export const Keys = {
   pending: (n: number) => key('P', u64(n)),
   signed: (h: number, round: number, type: string) => key('V', u64(h), u32(round), utf8(type)),
   signedAt: (h: number) => key('V', u64(h)),
+  safetyState: (h: number) => key('S', u64(h)),
+  recordBlock: (h: number, hash: Uint8Array) => key('L', u64(h), hash),
+  /** The first key of a per-height consensus family at height h. */
+  atHeight: (prefix: 'V' | 'S' | 'L', h: number) => key(prefix, u64(h)),
   evidence: (t: number, n: number) => key('E', u64(t), u32(n)),
   genesis: key('G'),
   head: key('H'),

@@ -3,7 +3,7 @@
  * Every write that matters is one atomic batch with sync (fsync) on.
  */
 import { ClassicLevel } from 'classic-level';
-import { ProtocolError } from '../../protocols/index.js';
+import { ProtocolError, toHex } from '../../protocols/index.js';
 import type { MeterRecord } from '../rules.js';
 import { decodeHead, decodeIndexEntry, decodeMeterRecord, encodeHead, encodeIndexEntry, encodeMeterRecord } from './codec.js';
 import { Keys, heightOfKey, meterIdOfMeterKey, pendingNoOfKey, seqOfReadingKey } from './keys.js';
@@ -99,21 +99,35 @@ export class LedgerStore {
     await this.db.batch(ops, { sync: true });
   }
 
-  /** Persist a consensus message we signed, synced, before it is sent. */
-  async putSigned(height: number, round: number, type: string, bytes: Uint8Array): Promise<void> {
-    await this.db.put(Keys.signed(height, round, type), bytes, { sync: true });
+  /**
+   * Persist, synced and as one batch, what consensus must remember before a message
+   * leaves: the safety state of the height, blocks it names, the signed message itself
+   * (consensus/record.ts). Any part may be absent.
+   */
+  async saveConsensus(height: number, w: {
+    state?: Uint8Array;
+    blocks?: readonly { hash: Uint8Array; bytes: Uint8Array }[];
+    signed?: { round: number; type: string; bytes: Uint8Array };
+  }): Promise<void> {
+    const ops: Op[] = [];
+    if (w.state) ops.push({ type: 'put', key: Keys.safetyState(height), value: w.state });
+    for (const b of w.blocks ?? []) ops.push({ type: 'put', key: Keys.recordBlock(height, b.hash), value: b.bytes });
+    if (w.signed) ops.push({ type: 'put', key: Keys.signed(height, w.signed.round, w.signed.type), value: w.signed.bytes });
+    if (ops.length) await this.db.batch(ops, { sync: true });
   }
 
-  /** What we signed at `height`. */
-  async loadSigned(height: number): Promise<Uint8Array[]> {
-    const out: Uint8Array[] = [];
-    for await (const [, v] of this.db.iterator(Keys.range('V', Keys.signedAt(height).subarray(1)))) out.push(v);
-    return out;
+  /** The consensus record of `height`: safety state, its blocks by hash (hex), what we signed. */
+  async loadConsensus(height: number): Promise<{ state: Uint8Array | undefined; blocks: Map<string, Uint8Array>; signed: Uint8Array[] }> {
+    const signed: Uint8Array[] = [];
+    for await (const [, v] of this.db.iterator(Keys.range('V', Keys.signedAt(height).subarray(1)))) signed.push(v);
+    const blocks = new Map<string, Uint8Array>();
+    for await (const [k, v] of this.db.iterator(Keys.range('L', Keys.atHeight('L', height).subarray(1)))) blocks.set(toHex(k.subarray(9)), v);
+    return { state: await this.db.get(Keys.safetyState(height)), blocks, signed };
   }
 
-  /** Forget what we signed below `height` (those heights are committed). */
-  async pruneSigned(height: number): Promise<void> {
-    await this.db.clear({ gte: Keys.range('V').gte, lt: Keys.signedAt(height) });
+  /** Forget the consensus records below `height` (those heights are committed). */
+  async pruneConsensus(height: number): Promise<void> {
+    for (const family of ['V', 'S', 'L'] as const) await this.db.clear({ gte: Keys.range(family).gte, lt: Keys.atHeight(family, height) });
   }
 
   private evidenceNo = 0;

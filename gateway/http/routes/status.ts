@@ -13,7 +13,10 @@ export const statusRoutes: Route[] = [
         json: {
           chainId: s.chainId, height: s.height, headHash: s.headHash, headTime: s.headTime ?? null,
           pending: s.pending, meters: s.meters, role: s.role, validatorId: s.validatorId ?? null, nodeId: s.nodeId,
-          consensus: { round: s.round, peers: s.peers, nats: s.natsConnected ?? null, quorum: s.hasQuorum, behind: s.behind, syncing: s.syncing },
+          consensus: {
+            round: s.round, peers: s.peers, nats: s.natsConnected ?? null, quorum: s.hasQuorum, behind: s.behind, syncing: s.syncing,
+            voting: s.role === 'validator' && s.stateProblem === undefined, stateProblem: s.stateProblem ?? null,
+          },
           ready: ctx.readiness().length === 0,
           mqtt: { clients: clients ?? null },
           ...(xmppState !== undefined ? { xmpp: { state: xmppState } } : {}),

@@ -113,6 +113,7 @@ test('each NodeMetrics method changes the scrape', { timeout: 10_000 }, async ()
     ['blockSynced', () => nm.blockSynced(9, 4), 'meterledger_sync_blocks_total', 1],
     ['blockSynced', () => undefined, 'meterledger_sync_blocks_behind', 4],
     ['evidence', () => nm.evidence(), 'meterledger_consensus_evidence_total', 1],
+    ['consensusStateUnrestorable', () => nm.consensusStateUnrestorable(true), 'meterledger_consensus_state_unrestorable', 1],
     ['chainHeight', () => nm.chainHeight(77), 'meterledger_block_height{chain_id="chain-a"}', 77],
     ['natsConnected', () => nm.natsConnected(true), 'meterledger_nats_connected', 1],
     ['peerMessageDropped', () => nm.peerMessageDropped('E_P2P_BAD_SIGNATURE'), 'meterledger_peer_messages_dropped_total{reason="E_P2P_BAD_SIGNATURE"}', 1],

@@ -2,7 +2,8 @@
  * The consensus driver as peers see it, through an in-memory network with a "spy" that
  * holds the other validators' keys: invalid proposals get nil prevotes (Tendermint
  * Alg. 1 line 22-25 with our valid()), a valid one a prevote for its hash, and what a
- * validator signed survives a restart: it sends the same prevote again, never another.
+ * validator signed survives a restart: it sends the same prevote again, never another;
+ * its lock survives too (issue 17), and a record it cannot read makes it follow, not vote.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -19,7 +20,9 @@ import { LedgerNode } from '../../../ledger-node/node.js';
 import { MemoryNetwork } from '../../../ledger-node/p2p/memory.js';
 import type { PeerLayer } from '../../../ledger-node/p2p/peers.js';
 import { memoryPeer } from '../../helpers/memory-peers.js';
-import { type PeerMessage, decodePeerMessage, encodePeerMessage, proposalSignBytes } from '../../../ledger-node/consensus/messages.js';
+import { type PeerMessage, decodePeerMessage, encodePeerMessage, proposalSignBytes, voteBytesOf } from '../../../ledger-node/consensus/messages.js';
+import { LedgerStore } from '../../../ledger-node/store/store.js';
+import { until } from '../../helpers/until.js';
 
 const roots: string[] = [];
 after(() => {
@@ -146,3 +149,98 @@ test('a valid proposal gets a prevote for its hash; after a restart the same pre
     await node.close();
   }
 });
+
+// ---- crash recovery (issue 17) ------------------------------------------------------
+
+/** Sign a proposal or vote as validator-i (the spy holds every key but validator-0's). */
+function signer(s: Setup) {
+  const keys = s.dirs.map((d) => loadKeyFile(dataPaths(d).validatorKey).privateKey);
+  const chainId = s.genesis.chainId;
+  return {
+    proposal(i: number, height: number, round: number, block: { header: BlockHeader; txs: Uint8Array[] }, validRound = -1): Uint8Array {
+      const blockHash = headerHash(block.header);
+      const signature = nativeSign(Alg.EdDSA, keys[i]!, proposalSignBytes(chainId, height, round, validRound, blockHash));
+      return encodePeerMessage({ t: 'proposal', from: `validator-${i}`, height, round, validRound, blockBytes: encodeBlock(block), block, blockHash, signature });
+    },
+    vote(i: number, t: 'prevote' | 'precommit', height: number, round: number, blockHash: Uint8Array | null): Uint8Array {
+      const v = { t, from: `validator-${i}`, height, round, blockHash } as const;
+      return encodePeerMessage({ ...v, signature: nativeSign(Alg.EdDSA, keys[i]!, voteBytesOf(chainId, v)) });
+    },
+  };
+}
+
+async function heardFrom0(s: Setup, pick: (m: PeerMessage) => boolean, what: string, ms = 8000): Promise<PeerMessage> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const m = s.heard.find(pick);
+    if (m) return m;
+    if (Date.now() > end) throw new Error(`validator-0 sent no ${what}; heard ${JSON.stringify(s.heard.map((x) => [x.t, 'round' in x ? x.round : -1]))}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+test('a validator locked on a block stays locked across a restart: in a later round it prevotes nil for another block (Alg. 1 line 23; issue 17)', { timeout: 40_000 }, async () => {
+  const s = setup();
+  const sig = signer(s);
+  let node = await s.open();
+  const txs = [s.reading(0, 1)];
+  const a = { header: headerFor(s, txs), txs };
+  const aHash = headerHash(a.header);
+  s.spy.broadcast('consensus', sig.proposal(1, 1, 0, a));
+  for (const i of [1, 2, 3]) s.spy.broadcast('consensus', sig.vote(i, 'prevote', 1, 0, aHash)); // a polka: validator-0 locks on A
+  const pc = await heardFrom0(s, (m) => m.t === 'precommit' && m.round === 0, 'precommit');
+  assert.equal(pc.t === 'precommit' && pc.blockHash && toHex(pc.blockHash), toHex(aHash));
+  await node.close(); // no 2/3 of precommits: nothing commits; the lock is on disk
+  s.heard.length = 0;
+  node = await s.open();
+  try {
+    assert.equal(node.status().stateProblem, undefined);
+    // Round 1 (proposer validator-2) with another valid block: f+1 of round 1 moves it there (line 55).
+    const b = { header: makeHeader({ chainId: s.genesis.chainId, height: 1, time: Date.now(), prevHash: genesisHash(s.genesis), proposer: 'validator-2' }, []), txs: [] as Uint8Array[] };
+    for (const i of [2, 3]) s.spy.broadcast('consensus', sig.vote(i, 'prevote', 1, 1, null));
+    s.spy.broadcast('consensus', sig.proposal(2, 1, 1, b));
+    const pv = await heardFrom0(s, (m) => m.t === 'prevote' && m.round === 1, 'round-1 prevote');
+    assert.equal(pv.t === 'prevote' && pv.blockHash, null, 'locked on A, it must not prevote B');
+    // And it still holds A: its round-0 precommit for A is what it sends again.
+    const again = await heardFrom0(s, (m) => m.t === 'precommit' && m.round === 0, 'round-0 precommit again');
+    assert.equal(again.t === 'precommit' && again.blockHash && toHex(again.blockHash), toHex(aHash));
+  } finally {
+    await node.close();
+  }
+});
+
+test('a consensus record that cannot be restored: the validator does not vote at that height, says why, follows the others, and votes again at the next', { timeout: 40_000 }, async () => {
+  const s = setup();
+  const sig = signer(s);
+  let node = await s.open();
+  const txs = [s.reading(0, 1)];
+  const a = { header: headerFor(s, txs), txs };
+  const aHash = headerHash(a.header);
+  s.spy.broadcast('consensus', sig.proposal(1, 1, 0, a));
+  await heardFrom0(s, (m) => m.t === 'prevote' && m.round === 0, 'prevote');
+  await node.close();
+  const store = await LedgerStore.open(dataPaths(s.dirs[0]!).store);
+  await store.saveConsensus(1, { state: Uint8Array.of(0xa1, 0x61) }); // a torn, undecodable record
+  await store.close();
+  s.heard.length = 0;
+  node = await s.open();
+  try {
+    assert.match(node.status().stateProblem ?? '', /^E_CONSENSUS_STATE_CORRUPT: consensus record of height 1: safety state is not deterministic CBOR/);
+    // It follows: three others precommit A, it commits A without a vote of its own.
+    s.spy.broadcast('consensus', sig.proposal(1, 1, 0, a));
+    for (const i of [1, 2, 3]) s.spy.broadcast('consensus', sig.vote(i, 'precommit', 1, 0, aHash));
+    await untilHead(node, 1);
+    assert.deepEqual(s.heard.filter((m) => m.t !== 'status' && m.height === 1), [], 'no proposal or vote of height 1 from validator-0');
+    await untilTrue(() => node.status().stateProblem === undefined, 'at height 2 its record is fresh');
+    const txs2 = [s.reading(1, 1)];
+    const block2 = { header: makeHeader({ chainId: s.genesis.chainId, height: 2, time: Date.now(), prevHash: aHash, proposer: 'validator-2' }, txs2), txs: txs2 };
+    s.spy.broadcast('consensus', sig.proposal(2, 2, 0, block2));
+    const pv = await heardFrom0(s, (m) => m.t === 'prevote' && m.height === 2, 'height-2 prevote');
+    assert.equal(pv.t === 'prevote' && pv.blockHash && toHex(pv.blockHash), toHex(headerHash(block2.header)));
+  } finally {
+    await node.close();
+  }
+});
+
+const untilHead = (node: LedgerNode, height: number): Promise<void> => untilTrue(() => node.status().height >= height, `height ${height}`);
+const untilTrue = (cond: () => boolean, what: string): Promise<void> => until(what, cond, 10_000, 10);

@@ -460,7 +460,13 @@ export class ConsensusDriver {
     if (m.t === 'proposal') {
       const id = toHex(m.blockHash);
       if (!this.checked.has(id)) {
-        const problem = m.block.header.proposer !== m.from ? 'header names another proposer' : undefined;
+        // A fresh block names its maker, the round's proposer. One proposed again with its
+        // validRound (Alg. 1 lines 14-16) keeps the header an earlier proposer made: it can
+        // only win prevotes with a polka of that round (line 28), whose honest voters
+        // checked the header when it was fresh.
+        const hp = m.block.header.proposer;
+        const problem = m.validRound === -1 ? (hp !== m.from ? 'header names another proposer' : undefined)
+          : !this.validatorKeys.has(hp) ? 'header names no validator' : undefined;
         const result = problem ? null : await this.checkBlock(m.block).catch((e: unknown) => {
           this.logger.warn({ from: m.from, height: m.height, reason: (e as Error).message }, 'invalid proposal: no prevote for it');
           return null;

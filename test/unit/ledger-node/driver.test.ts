@@ -244,3 +244,22 @@ test('a consensus record that cannot be restored: the validator does not vote at
 
 const untilHead = (node: LedgerNode, height: number): Promise<void> => untilTrue(() => node.status().height >= height, `height ${height}`);
 const untilTrue = (cond: () => boolean, what: string): Promise<void> => until(what, cond, 10_000, 10);
+
+test('a valid block proposed again in a later round by that round\'s proposer gets a prevote, though its header names the proposer that made it (Alg. 1 lines 14-16, 28)', { timeout: 30_000 }, async () => {
+  const s = setup();
+  const sig = signer(s);
+  const node = await s.open();
+  try {
+    const txs = [s.reading(1, 1)];
+    const a = { header: headerFor(s, txs), txs }; // made by validator-1 for round 0
+    const aHash = headerHash(a.header);
+    // validator-0 never saw round 0's proposal, only its polka; round 1 is validator-2's.
+    for (const i of [1, 2, 3]) s.spy.broadcast('consensus', sig.vote(i, 'prevote', 1, 0, aHash));
+    for (const i of [2, 3]) s.spy.broadcast('consensus', sig.vote(i, 'prevote', 1, 1, aHash));
+    s.spy.broadcast('consensus', sig.proposal(2, 1, 1, a, 0));
+    const pv = await heardFrom0(s, (m) => m.t === 'prevote' && m.round === 1, 'round-1 prevote');
+    assert.equal(pv.t === 'prevote' && pv.blockHash && toHex(pv.blockHash), toHex(aHash));
+  } finally {
+    await node.close();
+  }
+});

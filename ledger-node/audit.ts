@@ -4,9 +4,14 @@
  * registry rules. ChainAuditor takes blocks in order from anywhere (the store, or a
  * running gateway's read API); auditStore also checks what the store derives from the
  * blocks (head pointer, registry, reading index, write-ahead).
+ *
+ * Given other copies of the chain (a receipt from another gateway, another store, another
+ * gateway's read API) it also compares every height both hold: two different blocks with
+ * valid commit certificates at one height are a fork, E_CHAIN_FORK. One copy alone cannot
+ * show a fork: each side of one is a valid chain.
  */
 import {
-  type Genesis, decodeBlock, decodeCommit, decodeTx, commitProblem, equalBytes, genesisHash, headerHash,
+  type BlockHeader, type CommitCertificate, type Genesis, decodeBlock, decodeCommit, decodeTx, commitProblem, equalBytes, genesisHash, headerHash,
   merkleRoot, readingWindow, sigStructure, toHex, TxType,
 } from '../protocols/index.js';
 import { SignatureVerifier } from './crypto/verifier.js';
@@ -20,14 +25,52 @@ import { readWriteAhead } from './store/wal.js';
 
 export class AuditError extends Error {
   override readonly name = 'AuditError';
-  constructor(readonly height: number, readonly reason: string) {
+  constructor(readonly height: number, readonly reason: string, readonly code?: string) {
     super(`height ${height}: ${reason}`);
   }
 }
 
+/** Two blocks with valid commit certificates at one height. */
+export const CHAIN_FORK = 'E_CHAIN_FORK';
+
 export type AuditResult =
-  | { readonly ok: true; readonly height: number; readonly txs: number }
-  | { readonly ok: false; readonly height: number; readonly reason: string };
+  | { readonly ok: true; readonly height: number; readonly txs: number; readonly notes?: readonly string[] }
+  | { readonly ok: false; readonly height: number; readonly reason: string; readonly code?: string };
+
+/** A block with its certificate, as another copy of the chain holds it. */
+export interface Certified {
+  readonly header: BlockHeader;
+  readonly commit: CommitCertificate;
+}
+
+/**
+ * Another copy of the chain to compare with, height by height: a receipt (one height),
+ * another store, another gateway. `at(h)` is undefined where it has no block.
+ */
+export interface ChainWitness {
+  /** Where it comes from, for messages: "receipt r.cbor", "store /data2" ... */
+  readonly source: string;
+  /** What it holds: every height up to `height` (a copy of the chain), or only `heights` (a receipt). */
+  readonly height?: number;
+  readonly heights?: readonly number[];
+  at(height: number): Promise<Certified | undefined> | Certified | undefined;
+}
+
+/**
+ * Compare a witness's block at `height` with ours (`ours`, already checked). The same
+ * block, or none: fine. Another block with a valid certificate: E_CHAIN_FORK naming both.
+ * Another block whose certificate does not check: that copy is damaged, not a fork.
+ */
+export function compareAt(genesis: Genesis, height: number, ours: { hash: Uint8Array; commit: CommitCertificate }, theirs: Certified | undefined, source: string): void {
+  if (!theirs) return;
+  const hash = headerHash(theirs.header);
+  if (equalBytes(hash, ours.hash)) return;
+  const problem = theirs.header.height !== height ? `it is a block of height ${theirs.header.height}` : commitProblem(genesis, theirs.header, theirs.commit);
+  if (problem) throw new AuditError(height, `${source} holds another block, ${toHex(hash)}, without a valid commit certificate: ${problem}`);
+  const signers = (c: CommitCertificate) => c.signatures.map((x) => x.validator).sort();
+  const both = signers(ours.commit).filter((v) => signers(theirs.commit).includes(v));
+  throw new AuditError(height, `two blocks with valid commit certificates at height ${height}: ${toHex(ours.hash)} (this chain, round ${ours.commit.round}, signed by ${signers(ours.commit).join(', ')}) and ${toHex(hash)} (${source}, round ${theirs.commit.round}, signed by ${signers(theirs.commit).join(', ')}); validators in both: ${both.join(', ') || 'none'}`, CHAIN_FORK);
+}
 
 const seqKey = (meterId: string, seq: bigint): string => `${meterId}\u0000${seq.toString(16).padStart(16, '0')}`;
 
@@ -46,6 +89,8 @@ export class ChainAuditor {
     private readonly genesis: Genesis,
     verifier: SignatureVerifier = new SignatureVerifier(0),
     private readonly trackReadings = false,
+    /** Other copies of the chain, compared at each height as it is checked. */
+    private readonly witnesses: readonly ChainWitness[] = [],
   ) {
     this.headHash = genesisHash(genesis);
     this.meters = genesisMeters(genesis);
@@ -81,6 +126,8 @@ export class ChainAuditor {
     }
     const problem = commitProblem(this.genesis, hd, commit);
     if (problem) fail(`commit certificate: ${problem}`);
+    const hash = headerHash(hd);
+    for (const w of this.witnesses) compareAt(this.genesis, h, { hash, commit }, await w.at(h), w.source);
 
     let checked;
     try {
@@ -95,23 +142,52 @@ export class ChainAuditor {
       });
     }
     this.height = h;
-    this.headHash = headerHash(hd);
+    this.headHash = hash;
     this.headTime = hd.time;
     this.txs += block.txs.length;
   }
 }
 
+/** What the comparison could not cover: what witnesses hold above the audited chain's height. */
+export function witnessNotes(witnesses: readonly ChainWitness[], height: number): string[] {
+  const notes: string[] = [];
+  for (const w of witnesses) {
+    if (w.height !== undefined && w.height > height) {
+      notes.push(`${w.source}: ${w.height === height + 1 ? `height ${w.height} is` : `heights ${height + 1}-${w.height} are`} beyond this chain (${height}), not compared`);
+    }
+    const beyond = (w.heights ?? []).filter((h) => h > height);
+    if (beyond.length) notes.push(`${w.source}: height ${beyond.join(', ')} is beyond this chain (${height}), not compared`);
+  }
+  return notes;
+}
+
+/** A copy of the chain in another (stopped) gateway's data dir, as a witness. Close it after. */
+export async function storeWitness(dataDir: string): Promise<ChainWitness & { close(): Promise<void> }> {
+  const store = await LedgerStore.open(dataPaths(dataDir).store);
+  const head = await store.head();
+  return {
+    source: `store ${dataDir}`,
+    height: head?.height ?? 0,
+    async at(h) {
+      const [b, c] = await Promise.all([store.blockBytes(h), store.commitBytes(h)]);
+      return b && c ? { header: decodeBlock(b).header, commit: decodeCommit(c) } : undefined;
+    },
+    close: () => store.close(),
+  };
+}
+
 /**
  * Audit a stopped gateway's store. `onProgress(done, total)` is called as blocks are checked.
+ * `witnesses` are other copies of the chain to compare with (E_CHAIN_FORK).
  */
-export async function auditStore(dataDir: string, genesis: Genesis, onProgress?: (done: number, total: number) => void): Promise<AuditResult> {
+export async function auditStore(dataDir: string, genesis: Genesis, onProgress?: (done: number, total: number) => void, witnesses: readonly ChainWitness[] = []): Promise<AuditResult> {
   const paths = dataPaths(dataDir);
   const store = await LedgerStore.open(paths.store);
   const verifier = new SignatureVerifier(2);
   try {
-    return await auditOpenStore(store, paths.wal, genesis, verifier, onProgress);
+    return await auditOpenStore(store, paths.wal, genesis, verifier, onProgress, witnesses);
   } catch (e) {
-    if (e instanceof AuditError) return { ok: false, height: e.height, reason: e.reason };
+    if (e instanceof AuditError) return { ok: false, height: e.height, reason: e.reason, ...(e.code ? { code: e.code } : {}) };
     throw e;
   } finally {
     await verifier.close();
@@ -119,7 +195,9 @@ export async function auditStore(dataDir: string, genesis: Genesis, onProgress?:
   }
 }
 
-async function auditOpenStore(store: LedgerStore, walDir: string, genesis: Genesis, verifier: SignatureVerifier, onProgress?: (done: number, total: number) => void): Promise<AuditResult> {
+async function auditOpenStore(
+  store: LedgerStore, walDir: string, genesis: Genesis, verifier: SignatureVerifier, onProgress: ((done: number, total: number) => void) | undefined, witnesses: readonly ChainWitness[],
+): Promise<AuditResult> {
   const g = await store.genesisHash();
   if (!g || !equalBytes(g, genesisHash(genesis))) throw new AuditError(0, 'the store does not belong to this genesis');
   const headRaw = await store.get(Keys.head);
@@ -130,7 +208,7 @@ async function auditOpenStore(store: LedgerStore, walDir: string, genesis: Genes
     throw new AuditError(0, (e as Error).message);
   }
   const total = head?.height ?? 0;
-  const auditor = new ChainAuditor(genesis, verifier, true);
+  const auditor = new ChainAuditor(genesis, verifier, true, witnesses);
   for await (const [k, blockBytes] of store.entries('B')) {
     const h = heightOfKey(k);
     if (h !== auditor.height + 1) throw new AuditError(auditor.height + 1, `block ${auditor.height + 1} is missing (next stored is ${h})`);
@@ -215,5 +293,6 @@ async function auditOpenStore(store: LedgerStore, walDir: string, genesis: Genes
     }
     auditor.meters.set(applied.meterId, applied.next);
   }
-  return { ok: true, height: top, txs: auditor.txs };
+  const notes = witnessNotes(witnesses, top);
+  return { ok: true, height: top, txs: auditor.txs, ...(notes.length ? { notes } : {}) };
 }

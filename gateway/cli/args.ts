@@ -12,10 +12,14 @@ export interface OptionSpec {
   readonly value?: string;
   readonly short?: string;
   readonly required?: boolean;
+  /** May be given more than once (a string flag): its value is then the list. */
+  readonly multiple?: boolean;
 }
 
 export interface ParsedArgs {
   readonly values: Readonly<Record<string, string | boolean | undefined>>;
+  /** The values of repeatable flags (`multiple`), in order. */
+  readonly lists?: Readonly<Record<string, readonly string[]>>;
   readonly positionals: readonly string[];
 }
 
@@ -48,7 +52,7 @@ export function helpText(spec: CommandSpec): string {
   const lines = [`usage: ${usage}`, '', spec.summary, ''];
   for (const p of spec.positionals ?? []) lines.push(`  ${p.name.padEnd(width)}${p.help}`);
   for (const [n, o] of Object.entries(opts)) {
-    lines.push(`  ${flag(n, o).padEnd(width)}${o.help}${o.required ? ' (required)' : ''}`);
+    lines.push(`  ${flag(n, o).padEnd(width)}${o.help}${o.required ? ' (required)' : ''}${o.multiple ? ' (repeatable)' : ''}`);
   }
   if (spec.details) lines.push('', spec.details);
   return lines.join('\n') + '\n';
@@ -57,8 +61,8 @@ export function helpText(spec: CommandSpec): string {
 /** Parse `argv` (after the command words) against the spec. `--help` skips required checks. */
 export function parseCommandArgs(spec: CommandSpec, argv: string[]): ParsedArgs & { help: boolean } {
   const all = { ...spec.options, ...COMMON_OPTIONS };
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
-  for (const [n, o] of Object.entries(all)) options[n] = o.short ? { type: o.type, short: o.short } : { type: o.type };
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
+  for (const [n, o] of Object.entries(all)) options[n] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) };
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
@@ -66,7 +70,12 @@ export function parseCommandArgs(spec: CommandSpec, argv: string[]): ParsedArgs 
     const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '');
     throw new UsageError(`${msg} (see meterledger ${spec.name} --help)`);
   }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const values: Record<string, string | boolean | undefined> = {};
+  const lists: Record<string, string[]> = {};
+  for (const [n, v] of Object.entries(parsed.values as Record<string, string | boolean | string[] | undefined>)) {
+    if (Array.isArray(v)) lists[n] = v;
+    else values[n] = v;
+  }
   const help = values.help === true;
   const maxPos = spec.positionals?.length ?? 0;
   if (!help) {
@@ -80,7 +89,7 @@ export function parseCommandArgs(spec: CommandSpec, argv: string[]): ParsedArgs 
       if (o.required && (values[n] === undefined || values[n] === '')) throw new UsageError(`missing --${n} (see meterledger ${spec.name} --help)`);
     }
   }
-  return { values, positionals: parsed.positionals, help };
+  return { values, lists, positionals: parsed.positionals, help };
 }
 
 /** A required string flag, or a UsageError naming it. */
@@ -93,6 +102,11 @@ export function need(args: ParsedArgs, flag: string, command: string): string {
 export function optionalString(args: ParsedArgs, flag: string): string | undefined {
   const v = args.values[flag];
   return typeof v === 'string' ? v : undefined;
+}
+
+/** Every value of a repeatable string flag, in order (none: an empty list). */
+export function stringList(args: ParsedArgs, flag: string): readonly string[] {
+  return args.lists?.[flag] ?? [];
 }
 
 /** An integer flag within bounds, or a UsageError naming it. */

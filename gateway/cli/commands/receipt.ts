@@ -45,7 +45,9 @@ export const receiptVerifyCommand: CommandSpec = {
     genesis: { type: 'string', value: 'F', help: 'the genesis file to trust' },
     'data-dir': { type: 'string', value: 'D', help: 'use <D>/genesis.json instead of --genesis' },
   },
-  details: 'Exits 0 and prints what the receipt proves, or exits 1 with the reason.',
+  details: 'Exits 0 and prints what the receipt proves, or exits 1 with the reason. A receipt alone cannot show\n' +
+    'that the chain forked (another block with a valid certificate at its height): `meterledger verify\n' +
+    '--receipt FILE` compares it with a chain.',
   async run(args) {
     const file = args.positionals[0]!;
     const gFile = optionalString(args, 'genesis');

@@ -1,36 +1,40 @@
 /**
  * `meterledger verify`: audit a chain from genesis, either the local store (--data-dir) or
- * a remote gateway's raw blocks (--http with --genesis), block by block.
+ * a remote gateway's raw blocks (--http with --genesis), block by block. Other copies of
+ * the chain given with --receipt, --compare-data-dir or --compare-http are compared at
+ * every height both hold: two blocks with valid commit certificates at one height are a
+ * fork (E_CHAIN_FORK), which no single copy can show.
  */
 import { resolve } from 'node:path';
-import { type Genesis, decodeBlock, fromHex } from '../../../protocols/index.js';
+import { type Genesis, decodeBlock, decodeCommit, fromHex, verifyReceipt } from '../../../protocols/index.js';
+import type { AuditResult, ChainWitness } from '../../../ledger-node/audit.js';
 import { loadGenesisFile } from '../../../ledger-node/devchain.js';
 import { UsageError } from '../../errors.js';
-import { type CommandSpec, optionalString, out } from '../args.js';
+import { type CommandSpec, optionalString, out, stringList } from '../args.js';
 import { loadDataDirGenesis } from '../chain.js';
 import { getJson } from '../http-client.js';
 import { progress } from '../progress.js';
-
-type AuditResult = { ok: true; height: number; txs: number } | { ok: false; height: number; reason: string };
+import { readReceiptFile } from './receipt.js';
 
 /** Blocks fetched ahead of the one being audited. */
 const PREFETCH = 8;
 
-async function auditRemote(http: string, genesis: Genesis, onProgress: (done: number, total: number) => void): Promise<AuditResult> {
-  const { ChainAuditor } = await import('../../../ledger-node/audit.js');
+const rawBlock = (http: string, h: number) => getJson<{ block: string; commit: string }>(http, `/api/v1/blocks/${h}/raw`);
+
+async function auditRemote(http: string, genesis: Genesis, witnesses: readonly ChainWitness[], onProgress: (done: number, total: number) => void): Promise<AuditResult> {
+  const { ChainAuditor, witnessNotes } = await import('../../../ledger-node/audit.js');
   const status = await getJson<{ chainId: string; height: number }>(http, '/api/v1/status');
   if (status.chainId !== genesis.chainId) {
     return { ok: false, height: 0, reason: `the gateway serves chain "${status.chainId}", the genesis file is for "${genesis.chainId}"` };
   }
-  const auditor = new ChainAuditor(genesis);
+  const auditor = new ChainAuditor(genesis, undefined, false, witnesses);
   const total = status.height;
-  const fetchRaw = (h: number) => getJson<{ block: string; commit: string }>(http, `/api/v1/blocks/${h}/raw`);
-  const ahead = new Map<number, ReturnType<typeof fetchRaw>>();
+  const ahead = new Map<number, ReturnType<typeof rawBlock>>();
   let txs = 0;
   for (let h = 1; h <= total; h++) {
     for (let k = h; k < h + PREFETCH && k <= total; k++) {
       if (!ahead.has(k)) {
-        const p = fetchRaw(k);
+        const p = rawBlock(http, k);
         p.catch(() => undefined); // handled when awaited
         ahead.set(k, p);
       }
@@ -42,24 +46,54 @@ async function auditRemote(http: string, genesis: Genesis, onProgress: (done: nu
       // Awaited: the node's ChainAuditor.add returns a promise (signatures checked in a pool).
       await auditor.add(block, fromHex(raw.commit, 'commit'));
     } catch (e) {
-      const a = e as { height?: number; reason?: string; message?: string };
-      return { ok: false, height: a.height ?? h, reason: a.reason ?? a.message ?? String(e) };
+      const a = e as { height?: number; reason?: string; message?: string; code?: string };
+      return { ok: false, height: a.height ?? h, reason: a.reason ?? a.message ?? String(e), ...(a.code ? { code: a.code } : {}) };
     }
     txs += decodeBlock(block).header.txCount;
     onProgress(h, total);
   }
-  return { ok: true, height: auditor.height, txs };
+  const notes = witnessNotes(witnesses, auditor.height);
+  return { ok: true, height: auditor.height, txs, ...(notes.length ? { notes } : {}) };
+}
+
+/** A receipt (checked on its own first, as `receipt verify` does) as a witness of its one height. */
+function receiptWitness(file: string, genesis: Genesis): ChainWitness {
+  const r = readReceiptFile(file);
+  verifyReceipt(genesis, r); // E_RECEIPT_INVALID with the reason
+  const h = r.header.height;
+  return { source: `receipt ${file}`, heights: [h], at: (x) => (x === h ? { header: r.header, commit: r.commit } : undefined) };
+}
+
+/** Another running gateway's chain, through its read API. */
+async function httpWitness(url: string, genesis: Genesis): Promise<ChainWitness> {
+  const status = await getJson<{ chainId: string; height: number }>(url, '/api/v1/status');
+  if (status.chainId !== genesis.chainId) throw new UsageError(`--compare-http ${url} serves chain "${status.chainId}", not "${genesis.chainId}"`);
+  return {
+    source: `gateway ${url}`,
+    height: status.height,
+    async at(h) {
+      if (h > status.height) return undefined;
+      const raw = await rawBlock(url, h);
+      return { header: decodeBlock(fromHex(raw.block, 'block')).header, commit: decodeCommit(fromHex(raw.commit, 'commit')) };
+    },
+  };
 }
 
 export const verifyCommand: CommandSpec = {
   name: 'verify',
-  summary: 'Audit a chain from its genesis: hash links, Merkle roots, commit certificates, transactions.',
+  summary: 'Audit a chain from its genesis: hash links, Merkle roots, commit certificates, transactions; and find forks against other copies.',
   options: {
     'data-dir': { type: 'string', value: 'D', help: 'audit the local store of this data dir (stop the gateway first)' },
     http: { type: 'string', value: 'URL', help: 'audit a remote gateway through its /api/v1/blocks/:height/raw' },
     genesis: { type: 'string', value: 'F', help: 'the genesis file to trust (required with --http; default <data-dir>/genesis.json)' },
+    receipt: { type: 'string', value: 'FILE', multiple: true, help: 'a receipt from anywhere (another gateway, a meter): its block must be this chain\'s at its height' },
+    'compare-data-dir': { type: 'string', value: 'D2', multiple: true, help: 'another (stopped) gateway\'s data dir: every height both hold must be the same block' },
+    'compare-http': { type: 'string', value: 'URL2', multiple: true, help: 'another gateway\'s read API: every height both hold must be the same block' },
   },
-  details: 'Prints "ok: N blocks, M transactions" and exits 0, or "FAILED at height H: reason" and exits 1.',
+  details: 'Prints "ok: N blocks, M transactions" and exits 0, or "FAILED at height H: reason" and exits 1.\n' +
+    'Two blocks with valid commit certificates at one height print "FAILED at height H: E_CHAIN_FORK: ..."\n' +
+    'naming both block hashes, their rounds and signers. What another copy holds above this chain\'s\n' +
+    'height is not compared (a "note:" line says so). A single copy, or a receipt alone, cannot show a fork.',
   async run(args) {
     const dataDir = optionalString(args, 'data-dir');
     const http = optionalString(args, 'http');
@@ -67,23 +101,33 @@ export const verifyCommand: CommandSpec = {
     if ((dataDir === undefined) === (http === undefined)) throw new UsageError('give exactly one of --data-dir D or --http URL (see meterledger verify --help)');
     if (http !== undefined && genesisFile === undefined) throw new UsageError('--http needs --genesis F, the genesis file you trust');
     const genesis = genesisFile !== undefined ? loadGenesisFile(resolve(genesisFile)) : loadDataDirGenesis(dataDir!);
-    const bar = progress('verifying');
+    const { auditStore, storeWitness } = await import('../../../ledger-node/audit.js');
+    const witnesses: ChainWitness[] = stringList(args, 'receipt').map((f) => receiptWitness(resolve(f), genesis));
+    const stores = [];
     let result: AuditResult;
+    const bar = progress('verifying');
     try {
+      for (const d of stringList(args, 'compare-data-dir')) {
+        const w = await storeWitness(resolve(d));
+        stores.push(w);
+        witnesses.push(w);
+      }
+      for (const u of stringList(args, 'compare-http')) witnesses.push(await httpWitness(u, genesis));
       if (dataDir !== undefined) {
-        const { auditStore } = await import('../../../ledger-node/audit.js');
-        result = await auditStore(resolve(dataDir), genesis, (d, t) => bar.update(d, t));
+        result = await auditStore(resolve(dataDir), genesis, (d, t) => bar.update(d, t), witnesses);
       } else {
-        result = await auditRemote(http!, genesis, (d, t) => bar.update(d, t));
+        result = await auditRemote(http!, genesis, witnesses, (d, t) => bar.update(d, t));
       }
     } finally {
       bar.end();
+      for (const s of stores) await s.close();
     }
     if (result.ok) {
-      out(`ok: ${result.height} blocks, ${result.txs} transactions`);
+      out(`ok: ${result.height} blocks, ${result.txs} transactions${witnesses.length ? `, the same as ${witnesses.length} other ${witnesses.length === 1 ? 'copy' : 'copies'} at every height both hold` : ''}`);
+      for (const n of result.notes ?? []) out(`note: ${n}`);
       return 0;
     }
-    out(`FAILED at height ${result.height}: ${result.reason}`);
+    out(`FAILED at height ${result.height}: ${result.code ? `${result.code}: ` : ''}${result.reason}`);
     return 1;
   },
 };

@@ -88,7 +88,7 @@ export function restoreRecord(stored: StoredRecord, ctx: RestoreContext): Restor
   if (stored.state === undefined) {
     // Every signed message is written with (or after) a record: none means a store of a
     // version that kept no record, and what we precommitted may have locked us.
-    if (signed.size > 0) fail(`${signed.size} signed messages but no safety state (a store from before 0.2)`);
+    if (signed.size > 0) fail(`${signed.size} signed messages but no safety state (a store written by a version that kept none)`);
     return { signed, signedBytes, state: undefined, polkaBytes: [] };
   }
 

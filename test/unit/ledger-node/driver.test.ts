@@ -76,15 +76,19 @@ const headerFor = (s: Setup, txs: Uint8Array[], over: Partial<BlockHeader> = {})
   ...over,
 });
 
-async function prevoteOf(s: Setup, ms = 5000): Promise<PeerMessage & { t: 'prevote' }> {
+/** The first message validator-0 sent that `pick` accepts, waiting up to `ms`. */
+async function heardFrom0(s: Setup, pick: (m: PeerMessage) => boolean, what: string, ms = 8000): Promise<PeerMessage> {
   const end = Date.now() + ms;
   for (;;) {
-    const v = s.heard.find((m): m is PeerMessage & { t: 'prevote' } => m.t === 'prevote' && m.height === 1 && m.round === 0);
-    if (v) return v;
-    if (Date.now() > end) throw new Error('validator-0 sent no prevote');
+    const m = s.heard.find(pick);
+    if (m) return m;
+    if (Date.now() > end) throw new Error(`validator-0 sent no ${what}; heard ${JSON.stringify(s.heard.map((x) => [x.t, 'round' in x ? x.round : -1]))}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+const prevoteOf = (s: Setup, ms = 5000) =>
+  heardFrom0(s, (m) => m.t === 'prevote' && m.height === 1 && m.round === 0, 'prevote', ms) as Promise<PeerMessage & { t: 'prevote' }>;
 
 const cases: [string, (s: Setup) => { header: BlockHeader; txs: Uint8Array[] }][] = [
   ['a forged reading (signed by another meter\'s key)', (s) => {
@@ -169,24 +173,20 @@ function signer(s: Setup) {
   };
 }
 
-async function heardFrom0(s: Setup, pick: (m: PeerMessage) => boolean, what: string, ms = 8000): Promise<PeerMessage> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const m = s.heard.find(pick);
-    if (m) return m;
-    if (Date.now() > end) throw new Error(`validator-0 sent no ${what}; heard ${JSON.stringify(s.heard.map((x) => [x.t, 'round' in x ? x.round : -1]))}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/** validator-0 open, and validator-1's block A of height 1 proposed to it in round 0. */
+async function proposedA(s: Setup) {
+  const sig = signer(s);
+  const node = await s.open();
+  const txs = [s.reading(0, 1)];
+  const a = { header: headerFor(s, txs), txs };
+  s.spy.broadcast('consensus', sig.proposal(1, 1, 0, a));
+  return { sig, node, a, aHash: headerHash(a.header) };
 }
 
 test('a validator locked on a block stays locked across a restart: in a later round it prevotes nil for another block (Alg. 1 line 23; issue 17)', { timeout: 40_000 }, async () => {
   const s = setup();
-  const sig = signer(s);
-  let node = await s.open();
-  const txs = [s.reading(0, 1)];
-  const a = { header: headerFor(s, txs), txs };
-  const aHash = headerHash(a.header);
-  s.spy.broadcast('consensus', sig.proposal(1, 1, 0, a));
+  const { sig, aHash, ...first } = await proposedA(s);
+  let node = first.node;
   for (const i of [1, 2, 3]) s.spy.broadcast('consensus', sig.vote(i, 'prevote', 1, 0, aHash)); // a polka: validator-0 locks on A
   const pc = await heardFrom0(s, (m) => m.t === 'precommit' && m.round === 0, 'precommit');
   assert.equal(pc.t === 'precommit' && pc.blockHash && toHex(pc.blockHash), toHex(aHash));
@@ -211,12 +211,8 @@ test('a validator locked on a block stays locked across a restart: in a later ro
 
 test('a consensus record that cannot be restored: the validator does not vote at that height, says why, follows the others, and votes again at the next', { timeout: 40_000 }, async () => {
   const s = setup();
-  const sig = signer(s);
-  let node = await s.open();
-  const txs = [s.reading(0, 1)];
-  const a = { header: headerFor(s, txs), txs };
-  const aHash = headerHash(a.header);
-  s.spy.broadcast('consensus', sig.proposal(1, 1, 0, a));
+  const { sig, a, aHash, ...first } = await proposedA(s);
+  let node = first.node;
   await heardFrom0(s, (m) => m.t === 'prevote' && m.round === 0, 'prevote');
   await node.close();
   const store = await LedgerStore.open(dataPaths(s.dirs[0]!).store);

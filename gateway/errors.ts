@@ -2,6 +2,7 @@
  * Errors of the gateway (config, CLI, lifecycle). Each carries a stable code; the CLI prints
  * `error: <CODE>: <message>` from it. HTTP errors live in ./http/errors.ts.
  */
+import { fsCodeOf } from '../ledger-node/fs-errors.js';
 
 export class GatewayError extends Error {
   override readonly name: string = 'GatewayError';
@@ -44,8 +45,8 @@ export function describeError(e: unknown): { code: string; message: string } {
       const m = e.message.startsWith(`${code}: `) ? e.message.slice(code.length + 2) : e.message;
       return { code, message: m };
     }
-    // Node system errors (ENOENT, EACCES, EADDRINUSE ...)
-    if (typeof raw === 'string' && /^E[A-Z]+$/.test(raw)) return { code: 'E_IO', message: e.message };
+    // Node system errors: a file-system one by its cause (E_FS_READ_ONLY for EROFS ...), others E_IO.
+    if (typeof raw === 'string' && /^E[A-Z]+$/.test(raw)) return { code: fsCodeOf(e) ?? 'E_IO', message: e.message };
     return { code: 'E_INTERNAL', message: e.message };
   }
   return { code: 'E_INTERNAL', message: String(e) };

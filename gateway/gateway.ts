@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { LedgerNode } from '../ledger-node/node.js';
 import { KeyObjectCache, nativeVerify } from '../ledger-node/crypto/native.js';
+import { fsReason } from '../ledger-node/fs-errors.js';
 import { dataPaths, initDevChain, isInitialized, loadGenesisFile } from '../ledger-node/devchain.js';
 import { MqttBroker } from '../bridge/mqtt/index.js';
 import { type Genesis, ProtocolError, genesisHash, toHex } from '../protocols/index.js';
@@ -57,7 +58,7 @@ function readPem(path: string, field: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (cause) {
-    throw new GatewayError('E_CONFIG_INVALID', `${field}: cannot read ${path}: ${(cause as Error).message}`, { cause });
+    throw new ConfigError(field, `cannot read ${path}: ${fsReason(cause)}`, { cause });
   }
 }
 

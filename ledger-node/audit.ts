@@ -180,9 +180,16 @@ export async function storeWitness(dataDir: string): Promise<ChainWitness & { cl
  * Audit a stopped gateway's store. `onProgress(done, total)` is called as blocks are checked.
  * `witnesses` are other copies of the chain to compare with (E_CHAIN_FORK).
  */
-export async function auditStore(dataDir: string, genesis: Genesis, onProgress?: (done: number, total: number) => void, witnesses: readonly ChainWitness[] = []): Promise<AuditResult> {
+export async function auditStore(
+  dataDir: string, genesis: Genesis, onProgress?: (done: number, total: number) => void, witnesses: readonly ChainWitness[] = [],
+  onNotice?: (line: string) => void,
+): Promise<AuditResult> {
   const paths = dataPaths(dataDir);
-  const store = await LedgerStore.open(paths.store);
+  // Read-only: the store may be a backup or a snapshot on a read-only mount.
+  const store = await LedgerStore.open(paths.store, {
+    readOnly: true,
+    onCopy: (c) => onNotice?.(`the store cannot be opened in place (${c.why}): auditing a copy in ${c.to} (${(c.bytes / 1e6).toFixed(1)} MB, removed afterwards)`),
+  });
   const verifier = new SignatureVerifier(2);
   try {
     return await auditOpenStore(store, paths.wal, genesis, verifier, onProgress, witnesses);

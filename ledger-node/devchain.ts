@@ -3,9 +3,10 @@
  * operator, N meters registered in genesis, every key in its own 0600 file.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { type Stats, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Alg, AlgName, type Genesis, ProtocolError, parseGenesis, toHex } from '../protocols/index.js';
+import { fsError } from './fs-errors.js';
 import { generateKeyPair, saveKeyFile } from './keyfile.js';
 
 export function dataPaths(dataDir: string) {
@@ -22,7 +23,35 @@ export function dataPaths(dataDir: string) {
   };
 }
 
-export const isInitialized = (dataDir: string): boolean => existsSync(dataPaths(dataDir).genesis);
+/** stat, or undefined when the path does not exist; any other failure names its cause (EACCES ...). */
+function statOrAbsent(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw fsError(e, `cannot look into ${path}`);
+  }
+}
+
+/**
+ * Does the data dir hold a chain? Only a genesis.json that is not there says no: one that
+ * cannot be seen (a folder we may not enter) is an error naming the cause, never "empty".
+ */
+export function isInitialized(dataDir: string): boolean {
+  return statOrAbsent(dataPaths(dataDir).genesis) !== undefined;
+}
+
+/** Refuse to make a chain where parts of one are (a store, keys, a write-ahead) without genesis.json. */
+function assertNoChainParts(dataDir: string): void {
+  const p = dataPaths(dataDir);
+  if (statOrAbsent(p.genesis)) throw new ProtocolError('E_DATADIR_EXISTS', `${dataDir} already holds a chain (${p.genesis})`);
+  const parts = [p.store, p.wal, p.keys].filter((d) => statOrAbsent(d) !== undefined);
+  if (parts.length > 0) {
+    throw new ProtocolError('E_DATADIR_NOT_EMPTY', `${dataDir} has ${parts.map((d) => d.slice(dataDir.length + 1) + '/').join(', ')} but no genesis.json: ` +
+      'restore genesis.json, or use an empty folder for a new chain');
+  }
+}
+
 
 export type MeterAlgChoice = 'Ed25519' | 'ES256' | 'mixed';
 
@@ -41,8 +70,8 @@ export const meterIdOf = (i: number): string => `meter-${String(i + 1).padStart(
 export function initDevChain(dataDir: string, opts: DevChainOptions): { genesis: Genesis; meterIds: string[] } {
   if (!Number.isSafeInteger(opts.meters) || opts.meters < 0) throw new RangeError('meters must be a whole number >= 0');
   const p = dataPaths(dataDir);
-  if (existsSync(p.genesis)) throw new ProtocolError('E_DATADIR_EXISTS', `${dataDir} already holds a chain (${p.genesis})`);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  assertNoChainParts(dataDir);
+  makeDataDir(dataDir);
   const validator = generateKeyPair(Alg.EdDSA);
   const operator = generateKeyPair(Alg.EdDSA);
   saveKeyFile(p.validatorKey, validator);
@@ -62,8 +91,24 @@ export function initDevChain(dataDir: string, opts: DevChainOptions): { genesis:
     operators: [{ id: 'operator-0', alg: 'Ed25519', publicKey: toHex(operator.publicKey) }],
     meters,
   });
-  writeFileSync(p.genesis, JSON.stringify(genesis, null, 2) + '\n', { mode: 0o644 });
+  writeGenesis(p.genesis, genesis);
   return { genesis, meterIds: meters.map((m) => m.id) };
+}
+
+function makeDataDir(dataDir: string): void {
+  try {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw fsError(e, `cannot create the data dir ${dataDir}`);
+  }
+}
+
+function writeGenesis(path: string, genesis: Genesis): void {
+  try {
+    writeFileSync(path, JSON.stringify(genesis, null, 2) + '\n', { mode: 0o644 });
+  } catch (e) {
+    throw fsError(e, `cannot write ${path}`);
+  }
 }
 
 export interface ClusterOptions {
@@ -86,7 +131,7 @@ export function initCluster(dirs: readonly string[], opts: ClusterOptions): { ge
   const total = opts.validators + (opts.observers ?? 0);
   if (dirs.length !== total) throw new RangeError(`need ${total} data dirs, got ${dirs.length}`);
   if (opts.validators < 1) throw new RangeError('at least one validator');
-  for (const d of dirs) if (existsSync(dataPaths(d).genesis)) throw new ProtocolError('E_DATADIR_EXISTS', `${d} already holds a chain`);
+  for (const d of dirs) assertNoChainParts(d);
   const nodeIds: string[] = [];
   const validators: object[] = [];
   const observers: object[] = [];
@@ -94,7 +139,7 @@ export function initCluster(dirs: readonly string[], opts: ClusterOptions): { ge
   const meterIds: string[][] = [];
   for (let n = 0; n < total; n++) {
     const p = dataPaths(dirs[n]!);
-    mkdirSync(dirs[n]!, { recursive: true, mode: 0o700 });
+    makeDataDir(dirs[n]!);
     const k = generateKeyPair(Alg.EdDSA);
     saveKeyFile(p.validatorKey, k);
     const isValidator = n < opts.validators;
@@ -120,7 +165,7 @@ export function initCluster(dirs: readonly string[], opts: ClusterOptions): { ge
     validators, observers, meters,
     operators: [{ id: 'operator-0', alg: 'Ed25519', publicKey: toHex(operator.publicKey) }],
   });
-  for (const d of dirs) writeFileSync(dataPaths(d).genesis, JSON.stringify(genesis, null, 2) + '\n', { mode: 0o644 });
+  for (const d of dirs) writeGenesis(dataPaths(d).genesis, genesis);
   return { genesis, nodeIds, meterIds };
 }
 
@@ -130,7 +175,8 @@ export function loadGenesisFile(path: string): Genesis {
   try {
     text = readFileSync(path, 'utf8');
   } catch (cause) {
-    throw new ProtocolError('E_GENESIS_MISSING', `cannot read genesis file ${path}`, { cause });
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') throw new ProtocolError('E_GENESIS_MISSING', `no genesis file at ${path}`, { cause });
+    throw fsError(cause, `cannot read the genesis file ${path}`);
   }
   let doc: unknown;
   try {

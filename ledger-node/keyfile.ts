@@ -6,6 +6,7 @@ import { type KeyObject, createPrivateKey, generateKeyPairSync } from 'node:cryp
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Alg } from '../protocols/index.js';
+import { fsError } from './fs-errors.js';
 
 const fromBase64UrlNode = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64url'));
 
@@ -59,15 +60,15 @@ export function generateKeyPair(alg: Alg): KeyPair {
 
 /** Write a new key file; an existing file is never replaced (E_KEY_EXISTS): a lost key cannot be made again. */
 export function saveKeyFile(path: string, key: KeyPair): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const pem = key.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
   try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     writeFileSync(path, pem, { mode: 0o600, flag: 'wx' });
-  } catch (cause) {
-    if ((cause as { code?: string }).code === 'EEXIST') throw new KeyFileError('E_KEY_EXISTS', `${path} already exists; it is never overwritten`, { cause });
-    throw cause;
+    chmodSync(path, 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new KeyFileError('E_KEY_EXISTS', `${path} already exists; it is never overwritten`, { cause: e });
+    throw fsError(e, `cannot write the key file ${path}`);
   }
-  chmodSync(path, 0o600);
 }
 
 export function loadKeyFile(path: string): KeyPair {
@@ -75,13 +76,21 @@ export function loadKeyFile(path: string): KeyPair {
   try {
     st = statSync(path);
   } catch (cause) {
-    throw new KeyFileError('E_KEY_MISSING', `no key file at ${path}`, { cause });
+    // Only a file that is not there is missing; one we may not see says why (EACCES ...).
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') throw new KeyFileError('E_KEY_MISSING', `no key file at ${path}`, { cause });
+    throw fsError(cause, `cannot read the key file ${path}`);
   }
   if ((st.mode & 0o077) !== 0) {
     throw new KeyFileError('E_KEY_PERMISSIONS', `${path} is readable by others (mode ${(st.mode & 0o777).toString(8)}); run chmod 600 on it`);
   }
+  let pem: Buffer;
   try {
-    return describe(createPrivateKey(readFileSync(path)));
+    pem = readFileSync(path);
+  } catch (cause) {
+    throw fsError(cause, `cannot read the key file ${path}`);
+  }
+  try {
+    return describe(createPrivateKey(pem));
   } catch (cause) {
     if (cause instanceof KeyFileError) throw cause;
     throw new KeyFileError('E_KEY_INVALID', `${path} is not a PKCS#8 PEM private key`, { cause });

@@ -12,6 +12,7 @@ import { silentLogger } from './api.js';
 import { SignatureVerifier } from './crypto/verifier.js';
 import { dataPaths } from './devchain.js';
 import { committedReading } from './committed.js';
+import { fsError } from './fs-errors.js';
 import { Intake } from './intake.js';
 import { loadKeyFile } from './keyfile.js';
 import { Mempool } from './mempool.js';
@@ -76,7 +77,9 @@ export class LedgerNode implements LedgerApi {
     let wal: WriteAheadLog | undefined;
     try {
       // Opened under the store's lock: one process owns both.
-      const opened = await WriteAheadLog.open(paths.wal);
+      const opened = await WriteAheadLog.open(paths.wal).catch((e: unknown) => {
+        throw fsError(e, `cannot open the write-ahead ${paths.wal}`);
+      });
       wal = opened.wal;
       const gHash = genesisHash(genesis);
       const head = await openChain(store, genesis, gHash);

@@ -3,12 +3,42 @@
  * Every write that matters is one atomic batch with sync (fsync) on.
  */
 import { ClassicLevel } from 'classic-level';
+import { accessSync, chmodSync, constants, cpSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ProtocolError, toHex } from '../../protocols/index.js';
+import { errnoOf, fsCodeOf, fsError, fsReason } from '../fs-errors.js';
 import type { MeterRecord } from '../rules.js';
 import { decodeHead, decodeIndexEntry, decodeMeterRecord, encodeHead, encodeIndexEntry, encodeMeterRecord } from './codec.js';
 import { Keys, heightOfKey, meterIdOfMeterKey, pendingNoOfKey, seqOfReadingKey } from './keys.js';
 
 type Db = ClassicLevel<Uint8Array, Uint8Array>;
+
+async function openDb(path: string, create: boolean): Promise<Db> {
+  const db: Db = new ClassicLevel<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view', createIfMissing: create });
+  try {
+    await db.open();
+  } catch (cause) {
+    const code = (cause as { code?: string; cause?: { code?: string } }).cause?.code ?? (cause as { code?: string }).code;
+    if (code === 'LEVEL_LOCKED') throw new StoreError('E_STORE_LOCKED', `store ${path} is in use by another process`, { cause });
+    // Name the real cause (a read-only disk, missing rights) with its stable code.
+    if (fsCodeOf(cause)) throw fsError(cause, `cannot open the store ${path}`);
+    throw new StoreError('E_STORE_OPEN', `cannot open store ${path}: ${(cause as { cause?: Error }).cause?.message ?? (cause as Error).message}`, { cause });
+  }
+  return db;
+}
+
+/** Why LevelDB could not open `dir` in place (it writes LOCK, LOG and a new MANIFEST), or undefined. */
+function notWritable(dir: string): string | undefined {
+  for (const p of [dir, ...readdirSync(dir).map((f) => join(dir, f))]) {
+    try {
+      accessSync(p, constants.W_OK);
+    } catch (e) {
+      return `${p}: ${fsReason(e)}`;
+    }
+  }
+  return undefined;
+}
 type Op = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
 
 export interface BlockWrite {
@@ -24,23 +54,59 @@ export interface BlockWrite {
 
 export class StoreError extends ProtocolError {}
 
-export class LedgerStore {
-  private constructor(private readonly db: Db) {}
+export interface StoreOpenOptions {
+  /**
+   * For audits of a copy that must not change (a backup, a snapshot, a read-only mount):
+   * never create a store, and when LevelDB cannot open it in place (it always writes LOCK
+   * and LOG) open a temporary copy instead, removed again by close().
+   */
+  readonly readOnly?: boolean;
+  /** Told before a temporary copy is made. */
+  readonly onCopy?: (copy: { readonly from: string; readonly to: string; readonly bytes: number; readonly why: string }) => void;
+}
 
-  static async open(path: string): Promise<LedgerStore> {
-    const db: Db = new ClassicLevel<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' });
+/** errno names that mean "this place may not be written". */
+const NOT_WRITABLE = new Set(['EACCES', 'EPERM', 'EROFS']);
+
+export class LedgerStore {
+  private constructor(private readonly db: Db, private readonly tempCopy?: string) {}
+
+  static async open(path: string, o: StoreOpenOptions = {}): Promise<LedgerStore> {
+    if (!o.readOnly) return new LedgerStore(await openDb(path, true));
+    let st;
     try {
-      await db.open();
-    } catch (cause) {
-      const code = (cause as { code?: string; cause?: { code?: string } }).cause?.code ?? (cause as { code?: string }).code;
-      if (code === 'LEVEL_LOCKED') throw new StoreError('E_STORE_LOCKED', `store ${path} is in use by another process`, { cause });
-      throw new StoreError('E_STORE_OPEN', `cannot open store ${path}: ${(cause as Error).message}`, { cause });
+      st = statSync(path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new StoreError('E_STORE_MISSING', `no store at ${path}`, { cause: e });
+      throw fsError(e, `cannot open the store ${path}`);
     }
-    return new LedgerStore(db);
+    if (!st.isDirectory()) throw new StoreError('E_STORE_MISSING', `${path} is not a store folder`);
+    let why = notWritable(path);
+    if (why === undefined) {
+      try {
+        return new LedgerStore(await openDb(path, false));
+      } catch (e) {
+        if (!NOT_WRITABLE.has(errnoOf(e) ?? '')) throw e;
+        why = fsReason(e);
+      }
+    }
+    const copy = mkdtempSync(join(tmpdir(), 'meterledger-audit-'));
+    try {
+      const bytes = readdirSync(path).reduce((n, f) => n + statSync(join(path, f)).size, 0);
+      o.onCopy?.({ from: path, to: copy, bytes, why });
+      cpSync(path, copy, { recursive: true });
+      chmodSync(copy, 0o700);
+      for (const f of readdirSync(copy)) chmodSync(join(copy, f), 0o600); // copies keep a read-only source's modes
+      return new LedgerStore(await openDb(copy, false), copy);
+    } catch (e) {
+      rmSync(copy, { recursive: true, force: true });
+      throw fsCodeOf(e) ? fsError(e, `cannot copy the store ${path} to ${copy}`) : e;
+    }
   }
 
   async close(): Promise<void> {
     await this.db.close();
+    if (this.tempCopy) rmSync(this.tempCopy, { recursive: true, force: true });
   }
 
   get = (k: Uint8Array): Promise<Uint8Array | undefined> => this.db.get(k);

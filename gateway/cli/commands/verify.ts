@@ -10,7 +10,7 @@ import { type Genesis, decodeBlock, decodeCommit, fromHex, verifyReceipt } from 
 import type { AuditResult, ChainWitness } from '../../../ledger-node/audit.js';
 import { loadGenesisFile } from '../../../ledger-node/devchain.js';
 import { UsageError } from '../../errors.js';
-import { type CommandSpec, optionalString, out, stringList } from '../args.js';
+import { type CommandSpec, err, optionalString, out, stringList } from '../args.js';
 import { loadDataDirGenesis } from '../chain.js';
 import { getJson } from '../http-client.js';
 import { progress } from '../progress.js';
@@ -83,7 +83,7 @@ export const verifyCommand: CommandSpec = {
   name: 'verify',
   summary: 'Audit a chain from its genesis: hash links, Merkle roots, commit certificates, transactions; and find forks against other copies.',
   options: {
-    'data-dir': { type: 'string', value: 'D', help: 'audit the local store of this data dir (stop the gateway first)' },
+    'data-dir': { type: 'string', value: 'D', help: 'audit the store of this data dir (stop the gateway first); a read-only copy (backup, snapshot) works too' },
     http: { type: 'string', value: 'URL', help: 'audit a remote gateway through its /api/v1/blocks/:height/raw' },
     genesis: { type: 'string', value: 'F', help: 'the genesis file to trust (required with --http; default <data-dir>/genesis.json)' },
     receipt: { type: 'string', value: 'FILE', multiple: true, help: 'a receipt from anywhere (another gateway, a meter): its block must be this chain\'s at its height' },
@@ -93,7 +93,9 @@ export const verifyCommand: CommandSpec = {
   details: 'Prints "ok: N blocks, M transactions" and exits 0, or "FAILED at height H: reason" and exits 1.\n' +
     'Two blocks with valid commit certificates at one height print "FAILED at height H: E_CHAIN_FORK: ..."\n' +
     'naming both block hashes, their rounds and signers. What another copy holds above this chain\'s\n' +
-    'height is not compared (a "note:" line says so). A single copy, or a receipt alone, cannot show a fork.',
+    'height is not compared (a "note:" line says so). A single copy, or a receipt alone, cannot show a fork.\n' +
+    'A store that cannot be opened in place (read-only mount, no write permission: LevelDB writes a\n' +
+    'LOCK and a LOG even to read) is audited from a temporary copy in $TMPDIR, removed afterwards.',
   async run(args) {
     const dataDir = optionalString(args, 'data-dir');
     const http = optionalString(args, 'http');
@@ -114,7 +116,7 @@ export const verifyCommand: CommandSpec = {
       }
       for (const u of stringList(args, 'compare-http')) witnesses.push(await httpWitness(u, genesis));
       if (dataDir !== undefined) {
-        result = await auditStore(resolve(dataDir), genesis, (d, t) => bar.update(d, t), witnesses);
+        result = await auditStore(resolve(dataDir), genesis, (d, t) => bar.update(d, t), witnesses, err);
       } else {
         result = await auditRemote(http!, genesis, witnesses, (d, t) => bar.update(d, t));
       }

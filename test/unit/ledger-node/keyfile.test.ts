@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Alg } from '../../../protocols/index.js';
-import { dataPaths, initDevChain } from '../../../ledger-node/devchain.js';
+import { dataPaths, initDevChain, isInitialized } from '../../../ledger-node/devchain.js';
 import { generateKeyPair, loadKeyFile, saveKeyFile } from '../../../ledger-node/keyfile.js';
 
 test('init writes every key file with mode 0600 in 0700 folders', () => {
@@ -53,4 +53,17 @@ test('generating 10,000 P-256 and Ed25519 keys does not deadlock (Node 20: JWK e
   });
   assert.equal(out.code, 0, 'key generation hung or failed');
   assert.equal(out.stdout.trim(), 'done');
+});
+
+test('a chain is never made over parts of one, nor over a data dir that cannot be looked into', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'meterledger-keys-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const d = join(dir, 'half');
+  mkdirSync(join(d, 'store'), { recursive: true });
+  assert.equal(isInitialized(d), false);
+  assert.throws(() => initDevChain(d, { meters: 1 }), /E_DATADIR_NOT_EMPTY: .*half has store\/ but no genesis\.json/);
+  assert.equal(existsSync(join(d, 'keys')), false, 'no key written');
+  // A data dir path through a file: the cause is named, not taken for "no chain yet".
+  writeFileSync(join(dir, 'a-file'), '');
+  assert.throws(() => isInitialized(join(dir, 'a-file')), /E_FS_NOT_FOUND: cannot look into .*a-file\/genesis\.json: a part of the path is not a directory \(ENOTDIR\)/);
 });

@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { LedgerNode } from '../ledger-node/node.js';
 import { KeyObjectCache, nativeVerify } from '../ledger-node/crypto/native.js';
+import { readPrivateFile } from '../ledger-node/keyfile.js';
 import { fsReason } from '../ledger-node/fs-errors.js';
 import { dataPaths, initDevChain, isInitialized, loadGenesisFile } from '../ledger-node/devchain.js';
 import { MqttBroker } from '../bridge/mqtt/index.js';
@@ -159,7 +160,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
       ...(mqtt.tls ? {
         tls: {
           host: mqtt.host, port: mqtt.tls.port,
-          key: readPem(mqtt.tls.keyFile, 'mqtt.tls.keyFile'), cert: readPem(mqtt.tls.certFile, 'mqtt.tls.certFile'),
+          key: readPrivateFile(mqtt.tls.keyFile, 'MQTT TLS key (mqtt.tls.keyFile)').toString('utf8'), cert: readPem(mqtt.tls.certFile, 'mqtt.tls.certFile'),
           ...(mqtt.tls.caFile ? { ca: readPem(mqtt.tls.caFile, 'mqtt.tls.caFile') } : {}),
         },
       } : {}),

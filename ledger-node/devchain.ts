@@ -7,7 +7,7 @@ import { type Stats, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { Alg, AlgName, type Genesis, ProtocolError, parseGenesis, toHex } from '../protocols/index.js';
 import { fsError } from './fs-errors.js';
-import { generateKeyPair, saveKeyFile } from './keyfile.js';
+import { KeyFileError, generateKeyPair, keyFolderProblem, saveKeyFile } from './keyfile.js';
 
 export function dataPaths(dataDir: string) {
   return {
@@ -52,6 +52,23 @@ function assertNoChainParts(dataDir: string): void {
   }
 }
 
+/**
+ * The data dir and its key folders must not be writable by others: they could put keys or
+ * a genesis of their own in place. keys/ and keys/meters/ are ours (made 0700); the data
+ * dir itself may be group-writable but not world-writable (unless sticky, like /tmp).
+ */
+export function checkDataDirPermissions(dataDir: string): void {
+  const p = dataPaths(dataDir);
+  const top = statOrAbsent(dataDir);
+  if (top && (top.mode & 0o002) !== 0 && (top.mode & 0o1000) === 0) {
+    throw new KeyFileError('E_KEY_PERMISSIONS', `the data dir ${dataDir} is writable by everyone (mode ${(top.mode & 0o777).toString(8)}); run chmod o-w on it`);
+  }
+  for (const dir of [p.keys, p.meterKeys]) {
+    const st = statOrAbsent(dir);
+    const problem = st && keyFolderProblem(st);
+    if (problem) throw new KeyFileError('E_KEY_PERMISSIONS', `${dir} is ${problem}: others could replace the keys in it; run chmod 700 on it`);
+  }
+}
 
 export type MeterAlgChoice = 'Ed25519' | 'ES256' | 'mixed';
 

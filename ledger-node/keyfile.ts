@@ -1,9 +1,13 @@
 /**
  * Key files: PKCS#8 PEM (what OpenSSL and TLS tooling read), mode 0600 in 0700 folders.
- * A key file that others can read is refused, like ssh does.
+ * A key file that others can read is refused, like ssh does; so is one in a folder others
+ * may write to (they could put their own key in its place). The same rule holds for every
+ * file holding a secret (TLS keys, NATS seeds, token files, a config with a secret):
+ * private to its owner, or owned by root and readable by its group (as PostgreSQL allows
+ * for its TLS key), so a root-managed /etc/meterledger/ with a service group works.
  */
 import { type KeyObject, createPrivateKey, generateKeyPairSync } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { type Stats, chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Alg } from '../protocols/index.js';
 import { fsError } from './fs-errors.js';
@@ -71,24 +75,48 @@ export function saveKeyFile(path: string, key: KeyPair): void {
   }
 }
 
-export function loadKeyFile(path: string): KeyPair {
-  let st;
+const mode = (st: Stats): string => (st.mode & 0o777).toString(8).padStart(3, '0');
+
+/** Why a file holding a secret is not private enough, or undefined when it is. */
+export function privateFileProblem(st: Stats): string | undefined {
+  if ((st.mode & 0o077) === 0) return undefined;
+  if (st.uid === 0 && (st.mode & 0o037) === 0) return undefined; // root's, readable by its group only
+  return `${st.mode & 0o022 ? 'writable' : 'readable'} by others (mode ${mode(st)})`;
+}
+
+/** Why a folder holding keys is unsafe (others may replace what is in it), or undefined. */
+export function keyFolderProblem(st: Stats): string | undefined {
+  return (st.mode & 0o022) !== 0 ? `writable by others (mode ${mode(st)})` : undefined;
+}
+
+/**
+ * Read a file holding a secret: E_KEY_MISSING when absent, E_KEY_PERMISSIONS when others
+ * may read it or write to its folder, E_FS_* (the real cause) when it cannot be read.
+ * `what` names it in messages ("the MQTT TLS key").
+ */
+export function readPrivateFile(path: string, what = 'key file'): Buffer {
+  let st: Stats;
+  let folder: Stats;
   try {
     st = statSync(path);
+    folder = statSync(dirname(path));
   } catch (cause) {
-    // Only a file that is not there is missing; one we may not see says why (EACCES ...).
-    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') throw new KeyFileError('E_KEY_MISSING', `no key file at ${path}`, { cause });
-    throw fsError(cause, `cannot read the key file ${path}`);
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') throw new KeyFileError('E_KEY_MISSING', `no ${what} at ${path}`, { cause });
+    throw fsError(cause, `cannot read the ${what} ${path}`);
   }
-  if ((st.mode & 0o077) !== 0) {
-    throw new KeyFileError('E_KEY_PERMISSIONS', `${path} is readable by others (mode ${(st.mode & 0o777).toString(8)}); run chmod 600 on it`);
-  }
-  let pem: Buffer;
+  const problem = privateFileProblem(st);
+  if (problem) throw new KeyFileError('E_KEY_PERMISSIONS', `${path} (${what}) is ${problem}; run chmod 600 on it`);
+  const folderProblem = keyFolderProblem(folder);
+  if (folderProblem) throw new KeyFileError('E_KEY_PERMISSIONS', `${dirname(path)}, the folder of ${what} ${path}, is ${folderProblem}; run chmod go-w on it`);
   try {
-    pem = readFileSync(path);
+    return readFileSync(path);
   } catch (cause) {
-    throw fsError(cause, `cannot read the key file ${path}`);
+    throw fsError(cause, `cannot read the ${what} ${path}`);
   }
+}
+
+export function loadKeyFile(path: string): KeyPair {
+  const pem = readPrivateFile(path);
   try {
     return describe(createPrivateKey(pem));
   } catch (cause) {

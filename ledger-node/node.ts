@@ -10,7 +10,7 @@ import {
 import type { LedgerApi, Logger, MeterView, NodeOptions, NodeStatus, ReadingView, StoredBlock } from './api.js';
 import { silentLogger } from './api.js';
 import { SignatureVerifier } from './crypto/verifier.js';
-import { dataPaths } from './devchain.js';
+import { checkDataDirPermissions, dataPaths } from './devchain.js';
 import { committedReading } from './committed.js';
 import { fsError } from './fs-errors.js';
 import { Intake } from './intake.js';
@@ -62,6 +62,7 @@ export class LedgerNode implements LedgerApi {
     const now = opts.now ?? Date.now;
     const paths = dataPaths(opts.dataDir);
 
+    checkDataDirPermissions(opts.dataDir);
     const key = loadKeyFile(paths.validatorKey);
     const pk = toHex(key.publicKey);
     const asValidator = genesis.validators.find((v) => v.publicKey === pk);

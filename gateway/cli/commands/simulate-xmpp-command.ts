@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { TxType, signTx } from '../../../protocols/index.js';
+import { fsReason } from '../../../ledger-node/fs-errors.js';
+import { readPrivateFile } from '../../../ledger-node/keyfile.js';
 import { GatewayError, UsageError } from '../../errors.js';
 import { runXmppSimulation, type XmppSimMeter, type XmppSimulationReport } from '../simulate-xmpp.js';
 import { type CommandSpec, err, intFlag, need, optionalString, out } from '../args.js';
@@ -19,12 +21,8 @@ const METER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
  * skipped. Errors name the line, never a password.
  */
 export function parsePasswordFile(path: string): { meterId: string; password: string }[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (cause) {
-    throw new GatewayError('E_PASSWORD_FILE', `cannot read ${path}: ${(cause as Error).message}`, { cause });
-  }
+  // Passwords: private like a key file (E_KEY_PERMISSIONS otherwise).
+  const text = readPrivateFile(path, 'password file').toString('utf8');
   const out: { meterId: string; password: string }[] = [];
   const seen = new Set<string>();
   text.split('\n').forEach((raw, i) => {
@@ -72,7 +70,7 @@ export const simulateXmppCommand: CommandSpec = {
     xmpp: { type: 'string', value: 'SERVICE', required: true, help: 'XMPP server: xmpp://host:5222 (STARTTLS) or xmpps://host:5223 (direct TLS)' },
     'xmpp-domain': { type: 'string', value: 'DOMAIN', required: true, help: 'XMPP domain of the meter accounts (and the TLS server name)' },
     'gateway-jid': { type: 'string', value: 'JID', required: true, help: 'bare JID the gateway\'s bridge logs in as (xmpp.username@xmpp.domain)' },
-    'xmpp-password-file': { type: 'string', value: 'F', required: true, help: 'one "meterId password" per line: the meters to drive and their XMPP passwords' },
+    'xmpp-password-file': { type: 'string', value: 'F', required: true, help: 'one "meterId password" per line: the meters to drive and their XMPP passwords (mode 0600)' },
     'xmpp-ca-file': { type: 'string', value: 'F', help: 'PEM CA (or self-signed certificate) of the XMPP server (default: the system store)' },
     meters: { type: 'string', value: 'N', help: 'use the first N meters of the password file (default all)' },
     readings: { type: 'string', value: 'K', help: 'readings per meter (default 10)' },
@@ -98,7 +96,7 @@ export const simulateXmppCommand: CommandSpec = {
       try {
         ca = readFileSync(caFile, 'utf8');
       } catch (cause) {
-        throw new GatewayError('E_IO', `--xmpp-ca-file: cannot read ${caFile}: ${(cause as Error).message}`, { cause });
+        throw new GatewayError('E_IO', `--xmpp-ca-file: cannot read ${caFile}: ${fsReason(cause)}`, { cause });
       }
     }
     const n = intFlag(args, 'meters', cmd, 1, 1_000_000) ?? accounts.length;

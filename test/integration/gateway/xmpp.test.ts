@@ -105,7 +105,7 @@ describe('gateway with XMPP meters, against a real Prosody', { timeout: 300_000 
 
   test('XMPP meters (simulate-xmpp) and an MQTT meter write into the same chain; verify --http passes', async () => {
     const pwFile = join(dir, 'xmpp-passwords.txt');
-    writeFileSync(pwFile, `# meterId password\nmeter-0001 ${PASSWORDS['meter-0001']}\nmeter-0002 ${PASSWORDS['meter-0002']}\n`);
+    writeFileSync(pwFile, `# meterId password\nmeter-0001 ${PASSWORDS['meter-0001']}\nmeter-0002 ${PASSWORDS['meter-0002']}\n`, { mode: 0o600 });
     // The meters use direct TLS (RFC 7590), the gateway's bridge STARTTLS: both with the test's CA.
     const r = await cli(['simulate-xmpp', '--data-dir', dir, '--xmpp', prosody!.directTlsService!, '--xmpp-domain', prosody!.domain,
       '--gateway-jid', gatewayJid, '--xmpp-password-file', pwFile, '--xmpp-ca-file', caFile, '--readings', '5', '--timeout-s', '30', '--json'],

@@ -1,6 +1,7 @@
 /**
  * The node's surface as gateway/ sees it. LedgerNode (./node.ts) implements LedgerApi.
  */
+import { availableParallelism } from 'node:os';
 import type { BlockHeader, CommitCertificate, Genesis, IntakePort, Receipt, SubmitResult } from '../protocols/index.js';
 import type { NodeMetrics } from './metrics.js';
 import type { Timeouts } from './consensus/types.js';
@@ -15,25 +16,38 @@ export interface Logger {
 
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
+/** The defaults of NodeOptions, written once: node.ts applies them, gateway/config.ts shows them. */
+export const NODE_DEFAULTS = {
+  blockIntervalMs: 1000,
+  blockMaxTxs: 2000,
+  maxPastMs: 7 * 86_400_000,
+  maxFutureMs: 300_000,
+  maxBacklog: 100_000,
+  meterRatePerSecond: 50,
+  meterBurst: 500,
+  verifyWorkers: (): number => availableParallelism(),
+} as const;
+
+/** Optional settings default to NODE_DEFAULTS. */
 export interface NodeOptions {
   /** Folder of the node: store/ (LevelDB) and keys/ live below it. */
   readonly dataDir: string;
   readonly genesis: Genesis;
-  /** Cut a block at least this often while readings wait (ms). Default 1000. */
+  /** Cut a block at least this often while readings wait (ms). */
   readonly blockIntervalMs?: number;
-  /** Cut a block as soon as this many transactions wait. Default 2000 (and at most genesis maxBlockTxs). */
+  /** Cut a block as soon as this many transactions wait (at most genesis maxBlockTxs). */
   readonly blockMaxTxs?: number;
-  /** A reading's time may be this far behind the gateway's clock (ms). Default 7 days. */
+  /** A reading's time may be this far behind the gateway's clock (ms). */
   readonly maxPastMs?: number;
-  /** A reading's time may be this far ahead of the gateway's clock (ms). Default 5 minutes. */
+  /** A reading's time may be this far ahead of the gateway's clock (ms). */
   readonly maxFutureMs?: number;
-  /** Accepted but not yet committed transactions allowed before E_GATEWAY_BUSY. Default 100000. */
+  /** Accepted but not yet committed transactions allowed before E_GATEWAY_BUSY. */
   readonly maxBacklog?: number;
-  /** Readings per second one meter may send on average (0: no limit). Default 50. */
+  /** Readings per second one meter may send on average (0: no limit). */
   readonly meterRatePerSecond?: number;
-  /** Readings one meter may send at once before its rate applies. Default 500. */
+  /** Readings one meter may send at once before its rate applies. */
   readonly meterBurst?: number;
-  /** Signature-verification worker threads. Default: the number of CPUs. 0 verifies on the main thread. */
+  /** Signature-verification worker threads (default: the number of CPUs); 0 verifies on the main thread. */
   readonly verifyWorkers?: number;
   /**
    * How to reach the other gateways of the chain over NATS. Required when genesis has
@@ -59,9 +73,9 @@ export interface NatsOptions {
   readonly tls?: { caFile?: string; certFile?: string; keyFile?: string };
   /** Use only `servers`, not the addresses the cluster advertises (NATS behind a proxy or NAT). */
   readonly ignoreClusterUpdates?: boolean;
-  /** Dialling backoff, ms: first wait (and nats.js's wait per server) and longest wait. Defaults 500 and 30000. */
+  /** Dialling backoff, ms: first wait (and nats.js's wait per server) and longest wait. Default DEFAULT_RECONNECT (p2p/defaults.ts). */
   readonly reconnect?: { readonly minMs?: number; readonly maxMs?: number };
-  /** Peer envelopes dated further than this from our clock are refused, ms. Default 30000. */
+  /** Peer envelopes dated further than this from our clock are refused, ms. Default DEFAULT_WINDOW_MS (p2p/peers.ts). */
   readonly messageWindowMs?: number;
 }
 

@@ -2,13 +2,12 @@
  * LedgerNode: opens the store, recovers the write-ahead, and wires intake, mempool,
  * verifier, chain writer and consensus driver together. The one object gateway/ holds.
  */
-import { availableParallelism } from 'node:os';
 import {
   type Genesis, ProtocolError, type ReadingWindow, type Receipt, type RejectionError, type SubmitResult, TxType, decodeBlock,
   decodeCommit, headerHash, decodeTx, equalBytes, genesisHash, type SignedTx, readingWindow, toHex,
 } from '../protocols/index.js';
 import type { LedgerApi, Logger, MeterView, NodeOptions, NodeStatus, ReadingView, StoredBlock } from './api.js';
-import { silentLogger } from './api.js';
+import { NODE_DEFAULTS, silentLogger } from './api.js';
 import { SignatureVerifier } from './crypto/verifier.js';
 import { checkDataDirPermissions, dataPaths } from './devchain.js';
 import { committedReading } from './committed.js';
@@ -30,7 +29,6 @@ import { availableBytes, filesBytes } from './store/disk.js';
 import { LedgerStore } from './store/store.js';
 import { type SegmentRead, WriteAheadLog } from './store/wal.js';
 
-const DAY = 86_400_000;
 /** How often the store's files and the free disk space are measured for the metrics. */
 const DISK_EVERY_MS = 15_000;
 
@@ -90,13 +88,13 @@ export class LedgerNode implements LedgerApi {
         await store.saveMeters(meters);
       }
       const registry = new Registry(meters);
-      const verifier = new SignatureVerifier(opts.verifyWorkers ?? availableParallelism(), metrics);
+      const verifier = new SignatureVerifier(opts.verifyWorkers ?? NODE_DEFAULTS.verifyWorkers(), metrics);
       const operators = operatorsOf(genesis);
       const window = readingWindow(genesis);
       const txctx: TxContext = { chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes, window, operators, verifier, cache: new SignatureCache() };
       const intakeWindow = deviceWindow(opts, window, logger);
-      const rate = opts.meterRatePerSecond ?? 50;
-      const burst = opts.meterBurst ?? 500;
+      const rate = opts.meterRatePerSecond ?? NODE_DEFAULTS.meterRatePerSecond;
+      const burst = opts.meterBurst ?? NODE_DEFAULTS.meterBurst;
       let driver: ConsensusDriver | undefined;
       const mempool = new Mempool(
         wal, 1,
@@ -114,7 +112,7 @@ export class LedgerNode implements LedgerApi {
       const intake = new Intake(
         {
           chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes,
-          window: intakeWindow, maxBacklog: opts.maxBacklog ?? 100_000, now,
+          window: intakeWindow, maxBacklog: opts.maxBacklog ?? NODE_DEFAULTS.maxBacklog, now,
           rateLimiter: new MeterRateLimiter(rate, burst),
           // Twice a device's allowance: relays hold their meters to theirs (docs/protocol.md §3.5).
           relayRateLimiter: new MeterRateLimiter(2 * rate, 2 * burst),
@@ -145,8 +143,8 @@ export class LedgerNode implements LedgerApi {
       driver = new ConsensusDriver(
         {
           genesis, validatorId: asValidator?.id, nodeKey: key.privateKey, now,
-          blockIntervalMs: opts.blockIntervalMs ?? 1000,
-          blockMaxTxs: Math.min(opts.blockMaxTxs ?? 2000, genesis.params.maxBlockTxs),
+          blockIntervalMs: opts.blockIntervalMs ?? NODE_DEFAULTS.blockIntervalMs,
+          blockMaxTxs: Math.min(opts.blockMaxTxs ?? NODE_DEFAULTS.blockMaxTxs, genesis.params.maxBlockTxs),
           ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
         },
         writer, store, mempool, registry, intake, txctx, transport, metrics, logger,
@@ -280,7 +278,7 @@ export class LedgerNode implements LedgerApi {
  * (default 7 days, 5 minutes), but never wider than the block rule's (docs/protocol.md §3.5).
  */
 function deviceWindow(opts: NodeOptions, chain: ReadingWindow, logger: Logger): ReadingWindow {
-  const want = { maxPastMs: opts.maxPastMs ?? 7 * DAY, maxFutureMs: opts.maxFutureMs ?? 300_000 };
+  const want = { maxPastMs: opts.maxPastMs ?? NODE_DEFAULTS.maxPastMs, maxFutureMs: opts.maxFutureMs ?? NODE_DEFAULTS.maxFutureMs };
   const w = { maxPastMs: Math.min(want.maxPastMs, chain.maxPastMs), maxFutureMs: Math.min(want.maxFutureMs, chain.maxFutureMs) };
   if (w.maxPastMs !== want.maxPastMs || w.maxFutureMs !== want.maxFutureMs) {
     logger.warn({ configured: want, genesis: chain, used: w }, 'ledger.maxPastMs / maxFutureMs are wider than genesis allows a block to hold; using the genesis bounds');

@@ -16,6 +16,10 @@ import { type ConnectionInfo, type Listeners, startListeners } from './listeners
 import { LoginThrottle } from './login-throttle.js';
 import { type BridgeLogger, silentLogger } from './logger.js';
 import { type BridgeMetrics, noopBridgeMetrics } from './metrics.js';
+import {
+  DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS_PER_LISTENER, DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_MAX_QUEUED_MESSAGES, DEFAULT_MAX_SESSIONS_PER_METER,
+  DEFAULT_SESSION_EXPIRY_MS, DEFAULT_TOKEN_MAX_AGE_MS,
+} from './defaults.js';
 import { isPasswordHash } from './password.js';
 import { SessionStore } from './persistence.js';
 import { SessionRegistry } from './sessions.js';
@@ -59,12 +63,10 @@ export interface MqttBrokerOptions {
   readonly sessionExpiryMs?: number;
 }
 
-export const DEFAULT_TOKEN_MAX_AGE_MS = 300_000;
-export const DEFAULT_MAX_PAYLOAD_BYTES = 4096;
-export const DEFAULT_MAX_CONNECTIONS_PER_LISTENER = 20_000;
-export const DEFAULT_MAX_SESSIONS_PER_METER = 4;
-export const DEFAULT_MAX_QUEUED_MESSAGES = 1000;
-export const DEFAULT_SESSION_EXPIRY_MS = 7 * 86_400_000;
+export {
+  DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS_PER_LISTENER, DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_MAX_QUEUED_MESSAGES, DEFAULT_MAX_SESSIONS_PER_METER,
+  DEFAULT_SESSION_EXPIRY_MS, DEFAULT_TOKEN_MAX_AGE_MS,
+} from './defaults.js';
 
 /**
  * Largest MQTT packet (Remaining Length) accepted at all; a bigger one drops the client
@@ -75,9 +77,6 @@ export const maxPacketBytes = (maxPayloadBytes: number): number => 4 * maxPayloa
 
 /** On close, how long readings already received get to be answered before clients are cut. */
 const QUIESCE_MS = 5000;
-
-/** aedes waits this long for CONNECT on a fresh connection (its default is 30 s). */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 function accountMap(accounts: readonly MqttAccount[]): Map<string, MqttAccount> {
   const map = new Map<string, MqttAccount>();

@@ -18,14 +18,14 @@ import { ReasonCode } from '../../protocols/errors.js';
 import type { CommittedReading, SubmitResult } from '../../protocols/intake.js';
 import { encodeReceipt } from '../../protocols/receipt.js';
 import { METER_ID_PATTERN } from '../../protocols/tx.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES } from './defaults.js';
 import { base64Length, decodeBase64Strict, encodeBase64 } from './base64.js';
 import type { StanzaRefusal } from './metrics.js';
 
 export const NS_READING = 'urn:meterledger:reading:1';
 /** RFC 6120 §8.3.3: the namespace of stanza error conditions. */
 export const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
-/** Default limit of one reading, in base64-decoded bytes. */
-export const DEFAULT_MAX_PAYLOAD_BYTES = 4096;
+export { DEFAULT_MAX_PAYLOAD_BYTES } from './defaults.js';
 /** Longest message id we echo back (it is the meter's correlation key). */
 export const MAX_MESSAGE_ID_LENGTH = 128;
 /** Rejection texts are cut to this many characters. */

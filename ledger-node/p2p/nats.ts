@@ -21,6 +21,7 @@ import { MAX_PEER_ENVELOPE_BYTES } from '../../protocols/index.js';
 import type { Carrier, Reply } from './carrier.js';
 import { P2pCode, P2pError } from './errors.js';
 import { type P2pLogger, PeerLayer, type PeerLayerOptions, noopLogger } from './peers.js';
+import { DEFAULT_RECONNECT } from './defaults.js';
 import { redactUrls, splitCredentials } from './redact.js';
 
 export type NatsAuth = { user: string; pass: string } | { token: string } | { nkeySeed: string };
@@ -40,7 +41,7 @@ export interface NatsCarrierOptions {
   /**
    * minMs: wait between attempts on one server while nats.js reconnects, and the first
    * wait of our own dialling (before the first connection, or after nats.js gave up);
-   * that doubles up to maxMs. Defaults 500 and 30,000.
+   * that doubles up to maxMs. Defaults: DEFAULT_RECONNECT (./defaults.ts).
    */
   readonly reconnect?: { readonly minMs?: number; readonly maxMs?: number };
   /** Client pings; a link silent for about 2 intervals counts as dead (default 5000). */
@@ -136,7 +137,7 @@ export class NatsCarrier implements Carrier {
       noEcho: true,
       reconnect: true,
       maxReconnectAttempts: -1,
-      reconnectTimeWait: this.opts.reconnect?.minMs ?? 500,
+      reconnectTimeWait: this.opts.reconnect?.minMs ?? DEFAULT_RECONNECT.minMs,
       reconnectJitter: 100,
       // Default is 2 min x 2 pings: a half-open TCP link would go unnoticed for minutes.
       pingInterval: this.opts.pingIntervalMs ?? 5000,
@@ -185,8 +186,8 @@ export class NatsCarrier implements Carrier {
   private async dialForever(): Promise<void> {
     if (this.dialing) return;
     this.dialing = true;
-    const minMs = this.opts.reconnect?.minMs ?? 500;
-    const maxMs = Math.max(minMs, this.opts.reconnect?.maxMs ?? 30_000);
+    const minMs = this.opts.reconnect?.minMs ?? DEFAULT_RECONNECT.minMs;
+    const maxMs = Math.max(minMs, this.opts.reconnect?.maxMs ?? DEFAULT_RECONNECT.maxMs);
     const logEvery = this.opts.logEveryMs ?? 60_000;
     let delay = minMs;
     let attempts = 0;

@@ -13,11 +13,11 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Run one CLI command to completion. */
-export async function cli(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+/** Run one CLI command to completion; `clean` gives it only PATH and `env` (no METERLEDGER_* of ours). */
+export async function cli(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; clean?: boolean } = {}): Promise<CliResult> {
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], {
-      timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 << 20, env: { ...process.env, ...opts.env },
+      timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 << 20, env: { ...(opts.clean ? { PATH: process.env.PATH ?? '' } : process.env), ...opts.env },
     });
     return { code: 0, stdout, stderr };
   } catch (e) {

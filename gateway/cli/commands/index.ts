@@ -33,6 +33,8 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'meter rotate', summary: 'give a meter a new key through a gateway', load: async () => (await import('./meter.js')).meterRotateCommand },
   { name: 'meter revoke', summary: 'revoke a meter through a gateway', load: async () => (await import('./meter.js')).meterRevokeCommand },
   { name: 'verify', summary: 'audit a chain, local or remote, from its genesis', load: async () => (await import('./verify.js')).verifyCommand },
+  { name: 'config show', summary: 'print the effective configuration and where each value comes from', load: async () => (await import('./config.js')).configShowCommand },
+  { name: 'config check', summary: 'check a configuration (values, sections, the files it names) without starting', load: async () => (await import('./config.js')).configCheckCommand },
   { name: 'hash-password', summary: 'print the scrypt hash of a local MQTT account password (read from stdin)', load: async () => (await import('./hash-password.js')).hashPasswordCommand },
   { name: 'receipt verify', summary: 'verify a receipt offline with the genesis file', load: async () => (await import('./receipt.js')).receiptVerifyCommand },
 ];

@@ -1,6 +1,6 @@
 /** `meterledger start`: run the gateway until SIGTERM, SIGINT or SIGHUP. */
 import { genesisHash, toHex } from '../../../protocols/index.js';
-import { loadConfig } from '../../config.js';
+import { configFlagOptions, loadStartConfig } from '../../config.js';
 import { createLogger } from '../../logger.js';
 import { type CommandSpec, err } from '../args.js';
 
@@ -8,21 +8,16 @@ export const startCommand: CommandSpec = {
   name: 'start',
   summary: 'Run the gateway: ledger node, MQTT broker and HTTP API. A data dir without a chain gets a dev chain with 10 meters.',
   options: {
-    'data-dir': { type: 'string', value: 'D', help: 'data dir (or METERLEDGER_DATA_DIR, or dataDir in the config file)' },
     config: { type: 'string', value: 'F', help: 'JSON config file (or METERLEDGER_CONFIG; default <data-dir>/config.json if present)' },
-    'mqtt-host': { type: 'string', value: 'HOST', help: 'MQTT listen address (default 127.0.0.1)' },
-    'mqtt-port': { type: 'string', value: 'P', help: 'MQTT TCP port (default 1883; 0 picks one)' },
-    'http-host': { type: 'string', value: 'HOST', help: 'HTTP listen address (default 127.0.0.1)' },
-    'http-port': { type: 'string', value: 'H', help: 'HTTP port (default 8080; 0 picks one)' },
-    'log-level': { type: 'string', value: 'L', help: 'fatal, error, warn, info (default), debug, trace or silent' },
-    'genesis-hash': { type: 'string', value: 'H', help: 'refuse to start unless the data dir\'s genesis has this hash (or genesisHash in the config)' },
+    ...configFlagOptions(),
   },
   details: 'Settings: defaults < config file < METERLEDGER_* environment < flags. Every setting, with its\n' +
     'environment variable, is listed in docs/configuration.md (CONFIG_REFERENCE in gateway/config.ts).\n' +
+    'meterledger config show prints the effective settings and where each comes from.\n' +
     'SIGTERM, SIGINT or SIGHUP stops MQTT first, then the node (flushing), then HTTP, and exits 0\n' +
     '(there is no reload: restart to apply changed settings).',
   async run(args) {
-    const config = loadConfig({ flags: args.values, env: process.env });
+    const config = loadStartConfig({ flags: args.values, env: process.env });
     const logger = createLogger(config.log.level);
     // Loaded here, not at the top: --help and the other commands need neither LevelDB nor aedes.
     const { startGateway, waitForSignal } = await import('../../gateway.js');

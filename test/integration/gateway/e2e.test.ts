@@ -38,7 +38,7 @@ describe('single gateway, end to end over real MQTT', { timeout: 240_000 }, () =
 
   function writeConfig(d: string): string {
     const f = join(d, 'test-config.json');
-    writeFileSync(f, JSON.stringify({ ledger: { blockIntervalMs: 200 }, http: { adminToken: 'test-admin-token' } }));
+    writeFileSync(f, JSON.stringify({ ledger: { blockIntervalMs: 200 }, http: { adminToken: 'test-admin-token' } }), { mode: 0o600 }); // holds a secret: private
     return f;
   }
 

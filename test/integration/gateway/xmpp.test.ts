@@ -83,7 +83,7 @@ describe('gateway with XMPP meters, against a real Prosody', { timeout: 300_000 
         service: prosody.service, domain: prosody.domain, username: 'gateway', password: PASSWORDS.gateway, resource: 'bridge',
         tls: { caFile: 'xmpp-ca.pem' }, reconnect: { minMs: 200, maxMs: 1000 },
       },
-    }));
+    }), { mode: 0o600 }); // holds a password: private
     gw = await GatewayProcess.create(dir, ['--config', cfg]);
     await gw.start(30_000);
   });
@@ -249,7 +249,7 @@ describe('gateway with XMPP meters, against a real Prosody', { timeout: 300_000 
       const cfg = join(d, 'bad.json');
       writeFileSync(cfg, JSON.stringify({
         xmpp: { service: prosody!.service, domain: prosody!.domain, username: 'gateway', password: 'not-the-password-42', tls: { caFile } },
-      }));
+      }), { mode: 0o600 });
       const r = await cli(['start', '--data-dir', join(d, 'data'), '--mqtt-port', String(await freePort()), '--http-port', String(await freePort()), '--config', cfg],
         { timeoutMs: 45_000 });
       assert.equal(r.code, 1, r.stderr);

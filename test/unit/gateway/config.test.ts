@@ -1,11 +1,19 @@
 /** Gateway config: defaults < file < METERLEDGER_* env < flags; every refusal names its field. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CONFIG_REFERENCE, configReferenceMarkdown, loadConfig } from '../../../gateway/config.js';
-import { ConfigError } from '../../../gateway/errors.js';
+import { NODE_DEFAULTS } from '../../../ledger-node/api.js';
+import { DEFAULT_TIMEOUTS } from '../../../ledger-node/consensus/types.js';
+import { DEFAULT_RECONNECT } from '../../../ledger-node/p2p/defaults.js';
+import { DEFAULT_WINDOW_MS } from '../../../ledger-node/p2p/peers.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES as MQTT_MAX_PAYLOAD_BYTES, DEFAULT_TOKEN_MAX_AGE_MS } from '../../../bridge/mqtt/index.js';
+import { DEFAULT_BACKOFF, DEFAULT_MAX_PAYLOAD_BYTES as XMPP_MAX_PAYLOAD_BYTES } from '../../../bridge/xmpp/index.js';
+import {
+  CONFIG_REFERENCE, checkConfigFiles, configFiles, configReferenceMarkdown, loadConfig, resolveConfig,
+} from '../../../gateway/config.js';
+import { ConfigError, type GatewayError } from '../../../gateway/errors.js';
 
 function tempDir(t: { after(fn: () => void): void }): string {
   const d = mkdtempSync(join(tmpdir(), 'ml-config-'));
@@ -59,7 +67,7 @@ test('precedence: flags override env, env overrides the file, the file overrides
 
 test('<dataDir>/config.json is read when present and no --config is given', (t) => {
   const d = tempDir(t);
-  writeFileSync(join(d, 'config.json'), JSON.stringify({ http: { port: 9999, adminToken: 'a-very-long-admin-token' } }));
+  writeFileSync(join(d, 'config.json'), JSON.stringify({ http: { port: 9999, adminToken: 'a-very-long-admin-token' } }), { mode: 0o600 });
   const c = loadConfig({ flags: { 'data-dir': d }, env: {} });
   assert.equal(c.http.port, 9999);
   assert.equal(c.http.adminToken, 'a-very-long-admin-token');
@@ -161,7 +169,7 @@ test('xmpp: off by default; a full section from the file, with defaults and path
   const f = join(d, 'c.json');
   writeFileSync(f, JSON.stringify({
     dataDir: '.', xmpp: { service: 'xmpp://127.0.0.1:5222', domain: 'site.example', username: 'gateway', password: 'pw with spaces', tls: { caFile: 'ca.pem' } },
-  }));
+  }), { mode: 0o600 });
   const c = loadConfig({ file: f, env: {} });
   assert.deepEqual(c.xmpp, {
     service: 'xmpp://127.0.0.1:5222', domain: 'site.example', username: 'gateway', password: 'pw with spaces',
@@ -172,7 +180,7 @@ test('xmpp: off by default; a full section from the file, with defaults and path
 test('xmpp: METERLEDGER_XMPP_* environment variables, over the file', (t) => {
   const d = tempDir(t);
   const f = join(d, 'c.json');
-  writeFileSync(f, JSON.stringify({ xmpp: { service: 'xmpps://old.example:5223', domain: 'site.example', username: 'gw', password: 'from-file' } }));
+  writeFileSync(f, JSON.stringify({ xmpp: { service: 'xmpps://old.example:5223', domain: 'site.example', username: 'gw', password: 'from-file' } }), { mode: 0o600 });
   const c = loadConfig({
     file: f, flags: { 'data-dir': d },
     env: {
@@ -213,7 +221,7 @@ test('xmpp: bad values name their field', (t) => {
   const base = { service: 'xmpp://127.0.0.1:5222', domain: 'site.example', username: 'gateway', password: 'pw' };
   const load = (xmpp: Record<string, unknown>): unknown => {
     const f = join(d, 'c.json');
-    writeFileSync(f, JSON.stringify({ xmpp: { ...base, ...xmpp } }));
+    writeFileSync(f, JSON.stringify({ xmpp: { ...base, ...xmpp } }), { mode: 0o600 });
     return loadConfig({ file: f, flags: { 'data-dir': d }, env: {} });
   };
   assertInvalid(() => load({ service: 'http://127.0.0.1:5222' }), 'xmpp.service', /xmpp:\/\/ or xmpps:\/\//);
@@ -242,7 +250,7 @@ test('nats: reconnect backoff and message window with their defaults; bad values
   const d = tempDir(t);
   const load = (nats: Record<string, unknown>) => {
     const f = join(d, 'c.json');
-    writeFileSync(f, JSON.stringify({ nats: { servers: ['nats://127.0.0.1:4222'], ...nats } }));
+    writeFileSync(f, JSON.stringify({ nats: { servers: ['nats://127.0.0.1:4222'], ...nats } }), { mode: 0o600 }); // may hold nats.pass
     return loadConfig({ file: f, flags: { 'data-dir': d }, env: {} });
   };
   const n = load({}).nats!;
@@ -258,4 +266,128 @@ test('nats: reconnect backoff and message window with their defaults; bad values
 test('nats: a password in a server URL is never echoed, not even in the error for a bad list', () => {
   const env = { METERLEDGER_NATS_SERVERS: 'nats://gw:hunter2-secret@127.0.0.1:4222,ftp://x' };
   assert.throws(() => loadConfig({ flags: { 'data-dir': '/d' }, env }), (e: Error) => e instanceof ConfigError && e.field === 'nats.servers' && !e.message.includes('hunter2') && e.message.includes('gw:***@'));
+});
+
+test('each default is written once: the config shows the node\'s, the bridges\' and consensus\' own', () => {
+  const c = loadConfig({ flags: { 'data-dir': '/d' }, env: {} });
+  const { verifyWorkers, ...plain } = NODE_DEFAULTS;
+  assert.deepEqual({ ...c.ledger, verifyWorkers: undefined }, { ...plain, verifyWorkers: undefined });
+  assert.equal(c.ledger.verifyWorkers, verifyWorkers());
+  assert.equal(c.mqtt.tokenMaxAgeMs, DEFAULT_TOKEN_MAX_AGE_MS);
+  assert.equal(c.mqtt.maxPayloadBytes, MQTT_MAX_PAYLOAD_BYTES);
+  assert.deepEqual(c.consensus, {
+    proposeTimeoutMs: DEFAULT_TIMEOUTS.proposeBaseMs, prevoteTimeoutMs: DEFAULT_TIMEOUTS.prevoteBaseMs, precommitTimeoutMs: DEFAULT_TIMEOUTS.precommitBaseMs,
+  });
+  const x = loadConfig({ flags: { 'data-dir': '/d' }, env: { METERLEDGER_XMPP_SERVICE: 'xmpp://h', METERLEDGER_XMPP_DOMAIN: 'h', METERLEDGER_XMPP_USERNAME: 'g', METERLEDGER_XMPP_PASSWORD: 'p' } });
+  assert.equal(x.xmpp?.maxPayloadBytes, XMPP_MAX_PAYLOAD_BYTES);
+  assert.deepEqual(x.xmpp?.reconnect, DEFAULT_BACKOFF);
+  const n = loadConfig({ flags: { 'data-dir': '/d' }, env: { METERLEDGER_NATS_SERVERS: 'nats://127.0.0.1:4222' } }).nats!;
+  assert.deepEqual([n.reconnect, n.messageWindowMs], [DEFAULT_RECONNECT, DEFAULT_WINDOW_MS]);
+  // The reference shows the same values.
+  const shown = (f: string) => CONFIG_REFERENCE.find((r) => r.field === f)!.default;
+  assert.equal(shown('ledger.blockIntervalMs'), String(NODE_DEFAULTS.blockIntervalMs));
+  assert.equal(shown('ledger.maxPastMs'), `${NODE_DEFAULTS.maxPastMs} (7 days)`);
+  assert.equal(shown('mqtt.tokenMaxAgeMs'), String(DEFAULT_TOKEN_MAX_AGE_MS));
+  assert.equal(shown('consensus.prevoteTimeoutMs'), String(DEFAULT_TIMEOUTS.prevoteBaseMs));
+});
+
+test('an unknown METERLEDGER_* variable is refused like an unknown file field, with the nearest name', () => {
+  assertInvalid(() => loadConfig({ flags: { 'data-dir': '/d' }, env: { METERLEDGER_MQTT_PROT: '1883' } }), 'METERLEDGER_MQTT_PROT', /unknown environment variable; did you mean METERLEDGER_MQTT_PORT\?/);
+  assertInvalid(() => loadConfig({ flags: { 'data-dir': '/d' }, env: { METERLEDGER_COLOUR: 'blue' } }), 'METERLEDGER_COLOUR', /^E_CONFIG_INVALID: METERLEDGER_COLOUR: unknown environment variable \(/);
+  // The config file's variable, the CLI clients' ones and other programs' variables are fine.
+  const c = loadConfig({ flags: { 'data-dir': '/d' }, env: { METERLEDGER_URL: 'http://127.0.0.1:8080', HOME: '/root', METERLEDGER: 'x', METERLEDGER_HTTP_ADMIN_TOKEN_FILE: undefined } });
+  assert.equal(c.dataDir, '/d');
+});
+
+test('resolveConfig names the source of every value: default, file, env or flag', (t) => {
+  const d = tempDir(t);
+  const f = join(d, 'c.json');
+  writeFileSync(f, JSON.stringify({ mqtt: { port: 1001 }, ledger: { blockMaxTxs: 7 } }));
+  const r = resolveConfig({ file: f, flags: { 'data-dir': d, 'http-port': '2003' }, env: { METERLEDGER_BLOCK_MAX_TXS: '9' } });
+  assert.equal(r.file, f);
+  assert.deepEqual(r.values.get('mqtt.port'), { value: 1001, source: { from: 'file', where: f } });
+  assert.deepEqual(r.values.get('ledger.blockMaxTxs'), { value: 9, source: { from: 'env', where: 'METERLEDGER_BLOCK_MAX_TXS' } });
+  assert.deepEqual(r.values.get('http.port'), { value: 2003, source: { from: 'flag', where: '--http-port' } });
+  assert.deepEqual(r.values.get('mqtt.host'), { value: '127.0.0.1', source: { from: 'default' } });
+  assert.equal(r.values.get('mqtt.tls.port')?.value, undefined);
+  assert.equal(r.values.size, CONFIG_REFERENCE.length);
+});
+
+test('a config file holding a secret must be private: 0644 is refused with E_KEY_PERMISSIONS, 0600 and root\'s 0640 are fine', (t) => {
+  const d = tempDir(t);
+  const f = join(d, 'c.json');
+  writeFileSync(f, JSON.stringify({ http: { adminToken: 'a-long-enough-admin-token' }, nats: { servers: ['nats://127.0.0.1:4222'], pass: 'p', user: 'u' } }), { mode: 0o644 });
+  chmodSync(f, 0o644);
+  const load = () => loadConfig({ file: f, flags: { 'data-dir': d }, env: {} });
+  assert.throws(load, (e: GatewayError) => {
+    assert.equal(e.code, 'E_KEY_PERMISSIONS');
+    assert.match(e.message, /holds http\.adminToken, nats\.pass and is readable by others \(mode 644\); run chmod 600/);
+    assert.match(e.message, /METERLEDGER_HTTP_ADMIN_TOKEN, METERLEDGER_NATS_PASS/);
+    assert.doesNotMatch(e.message, /a-long-enough-admin-token/);
+    return true;
+  });
+  chmodSync(f, 0o600);
+  assert.equal(load().http.adminToken, 'a-long-enough-admin-token');
+  chmodSync(f, 0o640);
+  if (process.getuid?.() === 0) {
+    assert.equal(statSync(f).uid, 0);
+    assert.equal(load().http.adminToken, 'a-long-enough-admin-token', 'root\'s file, readable by its group');
+    chownSync(f, 65534, 65534);
+    assert.throws(load, /E_KEY_PERMISSIONS: .* readable by others \(mode 640\)/, 'another owner\'s file must be 0600');
+  } else {
+    assert.throws(load, /E_KEY_PERMISSIONS/);
+  }
+  // Without a secret, a world-readable file is fine.
+  writeFileSync(join(d, 'plain.json'), JSON.stringify({ mqtt: { port: 1999 } }), { mode: 0o644 });
+  assert.equal(loadConfig({ file: join(d, 'plain.json'), flags: { 'data-dir': d }, env: {} }).mqtt.port, 1999);
+});
+
+test('http.adminTokenFile: the token from a private file; not with http.adminToken; at least 16 characters', (t) => {
+  const d = tempDir(t);
+  const tf = join(d, 'admin.token');
+  writeFileSync(tf, 'token-from-a-file-0123\n', { mode: 0o600 });
+  const load = (env: Record<string, string>) => loadConfig({ flags: { 'data-dir': d }, env });
+  assert.deepEqual(load({ METERLEDGER_HTTP_ADMIN_TOKEN_FILE: tf }).http, { host: '127.0.0.1', port: 8080, adminToken: 'token-from-a-file-0123' });
+  assertInvalid(() => load({ METERLEDGER_HTTP_ADMIN_TOKEN_FILE: tf, METERLEDGER_HTTP_ADMIN_TOKEN: 'another-long-token-0' }), 'http.adminTokenFile', /not both/);
+  chmodSync(tf, 0o604);
+  assert.throws(() => load({ METERLEDGER_HTTP_ADMIN_TOKEN_FILE: tf }), /E_KEY_PERMISSIONS: .*admin\.token \(admin token file\) is readable by others/);
+  writeFileSync(join(d, 'short.token'), 'short\n', { mode: 0o600 });
+  assertInvalid(() => load({ METERLEDGER_HTTP_ADMIN_TOKEN_FILE: join(d, 'short.token') }), 'http.adminTokenFile', /at least 16/);
+  assert.throws(() => load({ METERLEDGER_HTTP_ADMIN_TOKEN_FILE: join(d, 'absent') }), /E_KEY_MISSING: no admin token file at/);
+});
+
+test('nats.nkeySeedFile must be private: a world-readable seed is refused', (t) => {
+  const d = tempDir(t);
+  const seed = join(d, 'user.nk');
+  writeFileSync(seed, `SU${'A'.repeat(56)}\n`, { mode: 0o644 });
+  chmodSync(seed, 0o644);
+  const env = { METERLEDGER_NATS_SERVERS: 'nats://127.0.0.1:4222', METERLEDGER_NATS_NKEY_SEED_FILE: seed };
+  assert.throws(() => loadConfig({ flags: { 'data-dir': d }, env }), /E_KEY_PERMISSIONS: .*user\.nk \(NATS nkey seed file\) is readable by others \(mode 644\)/);
+  chmodSync(seed, 0o600);
+  assert.deepEqual(loadConfig({ flags: { 'data-dir': d }, env }).nats?.auth, { nkeySeed: `SU${'A'.repeat(56)}` });
+});
+
+test('checkConfigFiles: the TLS key must be private, every file named must be readable', (t) => {
+  const d = tempDir(t);
+  writeFileSync(join(d, 'k.pem'), 'KEY', { mode: 0o644 });
+  chmodSync(join(d, 'k.pem'), 0o644);
+  writeFileSync(join(d, 'c.pem'), 'CERT', { mode: 0o644 });
+  const env = { METERLEDGER_MQTT_TLS_PORT: '8883', METERLEDGER_MQTT_TLS_KEY_FILE: join(d, 'k.pem'), METERLEDGER_MQTT_TLS_CERT_FILE: join(d, 'c.pem') };
+  const loaded = resolveConfig({ flags: { 'data-dir': d }, env });
+  assert.deepEqual(configFiles(loaded).map((f) => [f.field, f.kind]), [['mqtt.tls.keyFile', 'private'], ['mqtt.tls.certFile', 'read']]);
+  assert.throws(() => checkConfigFiles(loaded), /E_KEY_PERMISSIONS: .*k\.pem \(file for mqtt\.tls\.keyFile\) is readable by others \(mode 644\)/);
+  chmodSync(join(d, 'k.pem'), 0o600);
+  checkConfigFiles(loaded);
+  rmSync(join(d, 'c.pem'));
+  assertInvalid(() => checkConfigFiles(loaded), 'mqtt.tls.certFile', /cannot read .*c\.pem: no such file or directory \(ENOENT\)/);
+});
+
+test('xmpp.reconnect: unset, the longest delay follows a first delay above its default', () => {
+  const env = { METERLEDGER_XMPP_SERVICE: 'xmpp://h', METERLEDGER_XMPP_DOMAIN: 'h', METERLEDGER_XMPP_USERNAME: 'g', METERLEDGER_XMPP_PASSWORD: 'p', METERLEDGER_XMPP_RECONNECT_MIN_MS: '45000' };
+  assert.deepEqual(loadConfig({ flags: { 'data-dir': '/d' }, env }).xmpp?.reconnect, { minMs: 45_000, maxMs: 45_000 });
+});
+
+test('credentials inside a NATS URL are never echoed in an error', () => {
+  assertInvalid(() => loadConfig({ flags: { 'data-dir': '/d' }, env: { METERLEDGER_NATS_SERVERS: 'http://gw:url-secret@127.0.0.1:4222' } }), 'nats.servers', /got "http:\/\/gw:\*\*\*@127\.0\.0\.1:4222"/);
+  assert.throws(() => loadConfig({ flags: { 'data-dir': '/d' }, env: { METERLEDGER_NATS_SERVERS: 'http://gw:url-secret@127.0.0.1:4222' } }), (e: Error) => !e.message.includes('url-secret'));
 });

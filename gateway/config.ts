@@ -34,6 +34,8 @@ export interface MqttAccountConfig {
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ['text', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 /** The environment variable naming the config file, below --config. */
 export const CONFIG_FILE_ENV = 'METERLEDGER_CONFIG';
@@ -177,6 +179,10 @@ const SCHEMA = section({
   }),
   log: section({
     level: setting(oneOf(LOG_LEVELS), { default: 'info', env: 'METERLEDGER_LOG_LEVEL', flag: 'log-level', meaning: `Log level (logs go to stderr): ${LOG_LEVELS.join(', ')}.` }),
+    format: setting(oneOf(LOG_FORMATS), {
+      default: () => (process.stderr.isTTY ? 'text' : 'json'), shown: '(text on a terminal, else json)', env: 'METERLEDGER_LOG_FORMAT', flag: 'log-format',
+      meaning: 'text: one readable line per event (ISO time, level, component, message, fields); json: one JSON object per line (pino), for log collectors.',
+    }),
   }),
   /** The XMPP bridge (docs/xmpp.md): any xmpp.* setting enables it. */
   xmpp: optionalSection({

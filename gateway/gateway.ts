@@ -49,7 +49,7 @@ export interface Gateway {
 
 export interface StartOptions {
   readonly logger: GatewayLogger;
-  /** Plain-words notices for the operator (default: stderr). */
+  /** Plain-words notices for the operator (default: stdout, so stderr holds only log lines). */
   readonly notice?: (line: string) => void;
 }
 
@@ -128,7 +128,7 @@ function openGenesis(config: GatewayConfig, log: GatewayLogger, notice: (line: s
 
 export async function startGateway(config: GatewayConfig, opts: StartOptions): Promise<Gateway> {
   const log = opts.logger;
-  const notice = opts.notice ?? ((line: string) => process.stderr.write(line + '\n'));
+  const notice = opts.notice ?? ((line: string) => process.stdout.write(line + '\n'));
   const { dataDir } = config;
 
   const genesis = openGenesis(config, log, notice);

@@ -43,6 +43,7 @@ function send(res: ServerResponse, reply: HttpReply, head: boolean): void {
 export function handleRequest(router: Router, ctx: HttpContext) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const method = req.method ?? 'GET';
+    const started = performance.now();
     let reply: HttpReply;
     try {
       // The request target is origin-form (RFC 9112 §3.2.1): path and query, no host.
@@ -66,6 +67,10 @@ export function handleRequest(router: Router, ctx: HttpContext) {
       if (method === 'POST' || method === 'PUT') reply = { ...reply, headers: { ...reply.headers, connection: 'close' } };
     }
     if (!res.headersSent) send(res, reply, method === 'HEAD');
+    // The access log, at debug: one line per request (never a header: the admin token is one).
+    ctx.logger.debug({
+      method, url: req.url, status: reply.status, ms: Math.round((performance.now() - started) * 10) / 10, remote: req.socket.remoteAddress,
+    }, 'http request');
   };
 }
 

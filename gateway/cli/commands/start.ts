@@ -2,7 +2,7 @@
 import { genesisHash, toHex } from '../../../protocols/index.js';
 import { configFlagOptions, loadStartConfig } from '../../config.js';
 import { createLogger } from '../../logger.js';
-import { type CommandSpec, err } from '../args.js';
+import { type CommandSpec, out } from '../args.js';
 
 export const startCommand: CommandSpec = {
   name: 'start',
@@ -13,18 +13,19 @@ export const startCommand: CommandSpec = {
   },
   details: 'Settings: defaults < config file < METERLEDGER_* environment < flags. Every setting, with its\n' +
     'environment variable, is listed in docs/configuration.md (CONFIG_REFERENCE in gateway/config.ts).\n' +
-    'meterledger config show prints the effective settings and where each comes from.\n' +
-    'SIGTERM, SIGINT or SIGHUP stops MQTT first, then the node (flushing), then HTTP, and exits 0\n' +
-    '(there is no reload: restart to apply changed settings).',
+    'meterledger config show prints the effective settings and where each comes from. The listening\n' +
+    'addresses go to stdout, logs to stderr. SIGTERM, SIGINT or SIGHUP stops MQTT first, then the\n' +
+    'node (flushing), then HTTP, and exits 0 (there is no reload: restart to apply changed settings).',
   async run(args) {
     const config = loadStartConfig({ flags: args.values, env: process.env });
-    const logger = createLogger(config.log.level);
+    const logger = createLogger(config.log.level, config.log.format);
     // Loaded here, not at the top: --help and the other commands need neither LevelDB nor aedes.
     const { startGateway, waitForSignal } = await import('../../gateway.js');
-    const gw = await startGateway(config, { logger });
+    const gw = await startGateway(config, { logger, notice: out });
     const u = gw.urls;
-    err(`meterledger ${gw.node.genesis.chainId} listening (genesis ${toHex(genesisHash(gw.node.genesis))})`);
-    for (const [name, url] of Object.entries(u)) err(`  ${name.padEnd(6)}${url}`);
+    // On stdout: logs (JSON off a terminal) keep stderr to themselves.
+    out(`meterledger ${gw.node.genesis.chainId} listening (genesis ${toHex(genesisHash(gw.node.genesis))})`);
+    for (const [name, url] of Object.entries(u)) out(`  ${name.padEnd(6)}${url}`);
     await waitForSignal(logger);
     await gw.close();
     logger.flush();

@@ -382,6 +382,13 @@ test('checkConfigFiles: the TLS key must be private, every file named must be re
   assertInvalid(() => checkConfigFiles(loaded), 'mqtt.tls.certFile', /cannot read .*c\.pem: no such file or directory \(ENOENT\)/);
 });
 
+test('log.format: json off a terminal by default; text or json when asked', () => {
+  assert.equal(process.stderr.isTTY === true ? 'text' : 'json', loadConfig({ flags: { 'data-dir': '/d' }, env: {} }).log.format);
+  assert.equal(loadConfig({ flags: { 'data-dir': '/d', 'log-format': 'text' }, env: {} }).log.format, 'text');
+  assert.equal(loadConfig({ flags: { 'data-dir': '/d' }, env: { METERLEDGER_LOG_FORMAT: 'json' } }).log.format, 'json');
+  assertInvalid(() => loadConfig({ flags: { 'data-dir': '/d', 'log-format': 'pretty' }, env: {} }), 'log.format', /one of text, json/);
+});
+
 test('xmpp.reconnect: unset, the longest delay follows a first delay above its default', () => {
   const env = { METERLEDGER_XMPP_SERVICE: 'xmpp://h', METERLEDGER_XMPP_DOMAIN: 'h', METERLEDGER_XMPP_USERNAME: 'g', METERLEDGER_XMPP_PASSWORD: 'p', METERLEDGER_XMPP_RECONNECT_MIN_MS: '45000' };
   assert.deepEqual(loadConfig({ flags: { 'data-dir': '/d' }, env }).xmpp?.reconnect, { minMs: 45_000, maxMs: 45_000 });

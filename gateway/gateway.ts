@@ -89,13 +89,21 @@ async function startXmpp(x: XmppConfig, node: LedgerNode, metrics: GatewayMetric
   }
 }
 
-/** Name the setting to change when a port is taken. */
-function listenError(e: unknown, what: string, field: string): never {
+/**
+ * Name the port and the setting to change when a listener cannot open: `fields` are the
+ * settings of that listener group with their ports, the one matching the error's port named.
+ */
+function listenError(e: unknown, what: string, host: string, fields: readonly (readonly [string, number | undefined])[]): never {
   const code = (e as { code?: string }).code;
   // The broker checks accounts (hash format, topic filters) and says which one is wrong.
   if (e instanceof TypeError && /^mqtt account/.test(e.message)) throw new ConfigError('mqtt.accounts', e.message, { cause: e });
-  if (code === 'EADDRINUSE') throw new GatewayError('E_ADDR_IN_USE', `${what}: address in use; change ${field}`, { cause: e });
-  if (code === 'EADDRNOTAVAIL' || code === 'EACCES') throw new GatewayError('E_LISTEN', `${what}: ${(e as Error).message}; check ${field}`, { cause: e });
+  const port = (e as { port?: number }).port;
+  const hit = fields.find(([, p]) => p !== undefined && p === port);
+  const field = hit ? hit[0] : fields.map(([f]) => f).join(' / ');
+  const at = port !== undefined ? `${host}:${port}` : host;
+  if (code === 'EADDRINUSE') throw new GatewayError('E_ADDR_IN_USE', `${what} on ${at}: port ${port ?? '?'} is in use by another program; change ${field}`, { cause: e });
+  if (code === 'EADDRNOTAVAIL') throw new GatewayError('E_LISTEN', `${what} on ${at}: ${host} is not an address of this machine; check the host setting`, { cause: e });
+  if (code === 'EACCES') throw new GatewayError('E_LISTEN', `${what} on ${at}: no permission to listen on port ${port ?? '?'} (below 1024 needs CAP_NET_BIND_SERVICE); change ${field}`, { cause: e });
   throw e;
 }
 
@@ -176,7 +184,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
       logger: log.child({ component: 'mqtt' }),
       metrics,
       verifySignature: (alg, pk, msg, sig) => nativeVerify(alg, tokenKeys.get(alg, pk), msg, sig),
-    }).catch((e: unknown) => listenError(e, `MQTT on ${mqtt.host}`, 'mqtt.port / --mqtt-port (or mqtt.tls.port, mqtt.ws.port)'));
+    }).catch((e: unknown) => listenError(e, 'MQTT', mqtt.host, [['mqtt.port (--mqtt-port)', mqtt.port], ['mqtt.tls.port', mqtt.tls?.port], ['mqtt.ws.port', mqtt.ws?.port]]));
     brokerOpen = true;
   } catch (e) {
     await node.close();
@@ -209,7 +217,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
       ...(x !== undefined ? { xmppState: () => x.state() } : {}),
       adminToken: config.http.adminToken,
       logger: log.child({ component: 'http' }),
-    }, config.http.host, config.http.port).catch((e: unknown) => listenError(e, `HTTP on ${config.http.host}:${config.http.port}`, 'http.port / --http-port'));
+    }, config.http.host, config.http.port).catch((e: unknown) => listenError(e, 'HTTP API', config.http.host, [['http.port (--http-port)', config.http.port]]));
   } catch (e) {
     await x?.close();
     await b.close();

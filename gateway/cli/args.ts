@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
+import { closest } from '../suggest.js';
 
 export interface OptionSpec {
   readonly type: 'string' | 'boolean';
@@ -68,7 +69,9 @@ export function parseCommandArgs(spec: CommandSpec, argv: string[]): ParsedArgs 
     parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
   } catch (e) {
     const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '');
-    throw new UsageError(`${msg} (see meterledger ${spec.name} --help)`);
+    const flag = /^Unknown option '--([^']+)'/.exec(msg)?.[1];
+    const near = flag !== undefined ? closest(flag, Object.keys(all)) : undefined;
+    throw new UsageError(`${msg}${near ? `; did you mean --${near}?` : ''} (see meterledger ${spec.name} --help)`);
   }
   const values: Record<string, string | boolean | undefined> = {};
   const lists: Record<string, string[]> = {};

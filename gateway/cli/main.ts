@@ -4,6 +4,7 @@
  * no stack trace unless --debug), 2 wrong usage (unknown command or flag).
  */
 import { UsageError, describeError } from '../errors.js';
+import { closest } from '../suggest.js';
 import { VERSION } from '../version.js';
 import { helpText, parseCommandArgs } from './args.js';
 import { COMMANDS, GROUPS } from './commands/index.js';
@@ -48,12 +49,19 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(text);
       return 0;
     }
-    if (!subs.includes(second)) throw new UsageError(`unknown command "meterledger ${first} ${second}" (one of: ${subs.join(', ')})`);
+    if (!subs.includes(second)) {
+      const near = closest(second, subs);
+      throw new UsageError(`unknown command "meterledger ${first} ${second}"${near ? `; did you mean "meterledger ${first} ${near}"?` : ''} (one of: ${subs.join(', ')})`);
+    }
     words = 2;
   }
   const name = argv.slice(0, words).join(' ');
   const entry = COMMANDS.find((c) => c.name === name);
-  if (!entry) throw new UsageError(`unknown command "${first}" (run meterledger --help for the list)`);
+  if (!entry) {
+    // A mistyped word: the nearest command or group (`simlate` -> simulate, `meters` -> meter).
+    const near = closest(first, [...COMMANDS.map((c) => c.name.split(' ')[0]!), ...GROUPS]);
+    throw new UsageError(`unknown command "${first}"${near ? `; did you mean "meterledger ${near}"?` : ''} (run meterledger --help for the list)`);
+  }
   const spec = await entry.load();
   const args = parseCommandArgs(spec, argv.slice(words));
   if (args.help) {

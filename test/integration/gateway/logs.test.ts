@@ -1,11 +1,12 @@
 /**
  * What a new user sees of a running gateway: the banner on stdout and nothing but log lines
- * on stderr (JSON off a terminal, text when asked, with ISO times), and an access log line
- * per HTTP request at debug.
+ * on stderr (JSON off a terminal, text when asked, with ISO times), an access log line per
+ * HTTP request at debug, and a taken port named with the setting to change.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { type Server, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -78,5 +79,25 @@ describe('logs and messages of `meterledger start`', { timeout: 120_000 }, () =>
     for (const l of lines) assert.match(l, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (INFO |WARN |ERROR|DEBUG) \S/, l);
     assert.ok(lines.some((l) => /^\S+ INFO  node: ledger node open chainId=dev-[0-9a-f]+ height=0 node=validator-0 role=validator$/.test(l)), g.out.stderr);
     assert.ok(!lines.some((l) => l.includes('http request')));
+  });
+
+  test('a port in use: the message names the port and the setting to change', async () => {
+    const blocker: Server = createServer();
+    const port = await freePort();
+    await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', r));
+    try {
+      const mqtt = startGateway(['--data-dir', join(tmp(), 'data'), '--mqtt-port', String(port), '--http-port', String(await freePort())]);
+      procs.push(mqtt.proc);
+      assert.equal(await mqtt.exited, 1);
+      assert.equal(mqtt.out.stderr.trimEnd().split('\n').at(-1),
+        `error: E_ADDR_IN_USE: MQTT on 127.0.0.1:${port}: port ${port} is in use by another program; change mqtt.port (--mqtt-port)`);
+      const http = startGateway(['--data-dir', join(tmp(), 'data'), '--mqtt-port', String(await freePort()), '--http-port', String(port)]);
+      procs.push(http.proc);
+      assert.equal(await http.exited, 1);
+      assert.equal(http.out.stderr.trimEnd().split('\n').at(-1),
+        `error: E_ADDR_IN_USE: HTTP API on 127.0.0.1:${port}: port ${port} is in use by another program; change http.port (--http-port)`);
+    } finally {
+      blocker.close();
+    }
   });
 });

@@ -1,4 +1,4 @@
-/** The CLI as a new user meets it: `config show|check`. */
+/** The CLI as a new user meets it: `config show|check`, and "did you mean". */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -75,4 +75,20 @@ test('config check: ok without starting anything; the first problem with its cod
   const env = await cli(['config', 'check', '--config', good], { METERLEDGER_HTTP_PROT: '1' });
   assert.equal(env.code, 1);
   assert.match(env.stderr, /^error: E_CONFIG_INVALID: METERLEDGER_HTTP_PROT: unknown environment variable; did you mean METERLEDGER_HTTP_PORT\?/);
+});
+
+test('a mistyped command or flag gets "did you mean"', { timeout: 30_000 }, async () => {
+  for (const [args, hint] of [
+    [['simlate'], /unknown command "simlate"; did you mean "meterledger simulate"\?/],
+    [['veryfy'], /did you mean "meterledger verify"\?/],
+    [['meters', 'token'], /did you mean "meterledger meter"\?/],
+    [['meter', 'tokn'], /unknown command "meterledger meter tokn"; did you mean "meterledger meter token"\?/],
+    [['start', '--mqtt-prot', '1'], /Unknown option '--mqtt-prot'; did you mean --mqtt-port\?/],
+  ] as const) {
+    const r = await cli([...args]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, hint);
+  }
+  const far = await cli(['frobnicate']);
+  assert.doesNotMatch(far.stderr, /did you mean/, 'no guess when nothing is near');
 });

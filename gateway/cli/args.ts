@@ -35,6 +35,12 @@ export interface CommandSpec {
   run(args: ParsedArgs): Promise<number>;
 }
 
+/** Flags that were removed, with what to use instead. */
+const RETIRED_FLAGS: Readonly<Record<string, string>> = {
+  'admin-token': 'a secret on the command line is visible to every local user (ps); put the token in a file (mode 0600) ' +
+    'and pass --admin-token-file F, or set METERLEDGER_HTTP_ADMIN_TOKEN or METERLEDGER_HTTP_ADMIN_TOKEN_FILE',
+};
+
 /** Flags every command takes. */
 export const COMMON_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   help: { type: 'boolean', short: 'h', help: 'show this help' },
@@ -70,6 +76,8 @@ export function parseCommandArgs(spec: CommandSpec, argv: string[]): ParsedArgs 
   } catch (e) {
     const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '');
     const flag = /^Unknown option '--([^']+)'/.exec(msg)?.[1];
+    const retired = flag !== undefined ? RETIRED_FLAGS[flag] : undefined;
+    if (retired) throw new UsageError(`--${flag} is not accepted: ${retired} (see meterledger ${spec.name} --help)`);
     const near = flag !== undefined ? closest(flag, Object.keys(all)) : undefined;
     throw new UsageError(`${msg}${near ? `; did you mean --${near}?` : ''} (see meterledger ${spec.name} --help)`);
   }

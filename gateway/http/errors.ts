@@ -8,7 +8,7 @@ export const HttpErrors = {
   E_HTTP_BAD_BODY: { status: 400, message: 'the request body is invalid' },
   E_HTTP_UNAUTHORIZED: { status: 401, message: 'send Authorization: Bearer <admin token>' },
   E_HTTP_FORBIDDEN: { status: 403, message: 'the admin token is wrong' },
-  E_HTTP_ADMIN_DISABLED: { status: 403, message: 'POST endpoints are disabled: set http.adminToken (METERLEDGER_HTTP_ADMIN_TOKEN, or "http": {"adminToken": "..."} in config.json) to enable them' },
+  E_HTTP_ADMIN_DISABLED: { status: 403, message: 'POST endpoints are disabled: start the gateway with an admin token (http.adminTokenFile or http.adminToken; METERLEDGER_HTTP_ADMIN_TOKEN_FILE or METERLEDGER_HTTP_ADMIN_TOKEN) to enable them' },
   E_HTTP_NOT_FOUND: { status: 404, message: 'no such route' },
   E_BLOCK_NOT_FOUND: { status: 404, message: 'no block at this height' },
   E_METER_NOT_FOUND: { status: 404, message: 'no such meter' },

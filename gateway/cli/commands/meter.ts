@@ -13,6 +13,7 @@ import type { MeterView } from '../../../ledger-node/api.js';
 import { GatewayError, UsageError } from '../../errors.js';
 import { type CommandSpec, type OptionSpec, type ParsedArgs, err, need, optionalString, out } from '../args.js';
 import { loadDataDirGenesis, loadMeterKey, loadOperator } from '../chain.js';
+import { adminToken, needGatewayUrl } from '../client-env.js';
 import { getJsonOrUndefined, postTx } from '../http-client.js';
 import { signReading } from '../sign.js';
 
@@ -91,8 +92,11 @@ export const meterTokenCommand: CommandSpec = {
 
 const operatorOptions: Record<string, OptionSpec> = {
   'data-dir': { type: 'string', value: 'D', required: true, help: 'data dir holding genesis.json and keys/operator.key' },
-  http: { type: 'string', value: 'URL', required: true, help: 'gateway HTTP API, e.g. http://127.0.0.1:8080' },
-  'admin-token': { type: 'string', value: 'T', required: true, help: 'the gateway\'s http.adminToken' },
+  http: { type: 'string', value: 'URL', help: 'gateway HTTP API, e.g. http://127.0.0.1:8080 (or METERLEDGER_URL)' },
+  'admin-token-file': {
+    type: 'string', value: 'F',
+    help: 'file (mode 0600) holding the gateway\'s http.adminToken (or METERLEDGER_HTTP_ADMIN_TOKEN_FILE, or the token in METERLEDGER_HTTP_ADMIN_TOKEN)',
+  },
   meter: meterOpt,
 };
 
@@ -105,11 +109,19 @@ function algFlag(args: ParsedArgs): Alg {
   }
 }
 
+/** Where and how operator commands reach the gateway; asked first, before any key is made. */
+interface GatewayAccess {
+  readonly http: string;
+  readonly token: string;
+}
+
+function gatewayAccess(args: ParsedArgs, command: string): GatewayAccess {
+  return { http: needGatewayUrl(args, command), token: adminToken(args, command) };
+}
+
 /** Sign an operator transaction with the data dir's operator key and POST it. */
-async function submitOperatorTx(args: ParsedArgs, command: string, body: Parameters<typeof signTx>[3]): Promise<string> {
+async function submitOperatorTx(args: ParsedArgs, command: string, { http, token }: GatewayAccess, body: Parameters<typeof signTx>[3]): Promise<string> {
   const dataDir = need(args, 'data-dir', command);
-  const http = need(args, 'http', command);
-  const token = need(args, 'admin-token', command);
   const genesis = loadDataDirGenesis(dataDir);
   const op = loadOperator(dataDir, genesis);
   const tx = signTx(genesis.chainId, op.key.alg, op.key.secretKey, body, op.id);
@@ -131,6 +143,7 @@ export const meterRegisterCommand: CommandSpec = {
     const cmd = 'meter register';
     const meterId = meterIdFlag(args, cmd);
     const dataDir = need(args, 'data-dir', cmd);
+    const access = gatewayAccess(args, cmd);
     const path = dataPaths(dataDir).meterKey(meterId);
     const created = !existsSync(path);
     const key = created ? generateKeyPair(algFlag(args)) : loadMeterKey(dataDir, meterId);
@@ -138,7 +151,7 @@ export const meterRegisterCommand: CommandSpec = {
     else err(`using the existing key ${path}`);
     const owner = optionalString(args, 'owner');
     try {
-      const txHash = await submitOperatorTx(args, cmd, {
+      const txHash = await submitOperatorTx(args, cmd, access, {
         type: TxType.MeterRegister, meterId, time: Date.now(), alg: key.alg, publicKey: key.publicKey,
         ...(owner !== undefined ? { owner } : {}),
       });
@@ -164,7 +177,8 @@ export const meterRotateCommand: CommandSpec = {
     const cmd = 'meter rotate';
     const meterId = meterIdFlag(args, cmd);
     const dataDir = need(args, 'data-dir', cmd);
-    const view = await getJsonOrUndefined<MeterView>(need(args, 'http', cmd), `/api/v1/meters/${encodeURIComponent(meterId)}`);
+    const access = gatewayAccess(args, cmd);
+    const view = await getJsonOrUndefined<MeterView>(access.http, `/api/v1/meters/${encodeURIComponent(meterId)}`);
     if (!view) throw new GatewayError('E_METER_NOT_FOUND', `the gateway knows no meter "${meterId}"`);
     const key = generateKeyPair(algFlag(args));
     const path = dataPaths(dataDir).meterKey(meterId);
@@ -173,7 +187,7 @@ export const meterRotateCommand: CommandSpec = {
     saveKeyFile(next, key);
     let txHash: string;
     try {
-      txHash = await submitOperatorTx(args, cmd, {
+      txHash = await submitOperatorTx(args, cmd, access, {
         type: TxType.MeterRotate, meterId, time: Date.now(), alg: key.alg, publicKey: key.publicKey, keyEpoch: view.keyEpoch + 1,
       });
     } catch (e) {
@@ -193,7 +207,7 @@ export const meterRevokeCommand: CommandSpec = {
   options: operatorOptions,
   async run(args) {
     const meterId = meterIdFlag(args, 'meter revoke');
-    const txHash = await submitOperatorTx(args, 'meter revoke', { type: TxType.MeterRevoke, meterId, time: Date.now() });
+    const txHash = await submitOperatorTx(args, 'meter revoke', gatewayAccess(args, 'meter revoke'), { type: TxType.MeterRevoke, meterId, time: Date.now() });
     out(`accepted: revoke ${meterId} (tx ${txHash})`);
     return 0;
   },

@@ -1,8 +1,9 @@
 /** `meterledger simulate`: drive a gateway with the data dir's meters over real MQTT. */
 import { UsageError } from '../../errors.js';
 import { runSimulation, type SimReport } from '../../sim/simulator.js';
-import { type CommandSpec, err, intFlag, need, optionalString, out } from '../args.js';
+import { type CommandSpec, err, intFlag, need, out } from '../args.js';
 import { loadDataDirGenesis } from '../chain.js';
+import { gatewayUrl } from '../client-env.js';
 
 const MAX_IN_FLIGHT = 100;
 
@@ -33,7 +34,7 @@ export const simulateCommand: CommandSpec = {
   options: {
     'data-dir': { type: 'string', value: 'D', required: true, help: 'data dir with genesis.json and keys/meters/*.key' },
     mqtt: { type: 'string', value: 'URL', required: true, help: 'broker, e.g. mqtt://127.0.0.1:1883' },
-    http: { type: 'string', value: 'URL', help: 'gateway HTTP API: continue each meter\'s sequence from its lastSeq' },
+    http: { type: 'string', value: 'URL', help: 'gateway HTTP API (or METERLEDGER_URL): continue each meter\'s sequence from its lastSeq' },
     meters: { type: 'string', value: 'N', help: 'use the first N meters (default all)' },
     readings: { type: 'string', value: 'K', help: 'readings per meter (default 10)' },
     rate: { type: 'string', value: 'R', help: `readings per second over all meters (default: as fast as ${MAX_IN_FLIGHT} in flight allow)` },
@@ -47,7 +48,7 @@ export const simulateCommand: CommandSpec = {
     const dataDir = need(args, 'data-dir', cmd);
     const mqttUrl = need(args, 'mqtt', cmd);
     if (!/^(mqtts?|wss?|tcp|tls):\/\//.test(mqttUrl)) throw new UsageError('--mqtt must be a URL like mqtt://127.0.0.1:1883');
-    const httpUrl = optionalString(args, 'http');
+    const httpUrl = gatewayUrl(args);
     const meters = intFlag(args, 'meters', cmd, 1, 1_000_000);
     const readings = intFlag(args, 'readings', cmd, 1, 10_000_000, 10)!;
     const rate = intFlag(args, 'rate', cmd, 1, 10_000_000);

@@ -12,6 +12,7 @@ import { loadGenesisFile } from '../../../ledger-node/devchain.js';
 import { UsageError } from '../../errors.js';
 import { type CommandSpec, err, optionalString, out, stringList } from '../args.js';
 import { loadDataDirGenesis } from '../chain.js';
+import { URL_ENV, gatewayUrl } from '../client-env.js';
 import { getJson } from '../http-client.js';
 import { progress } from '../progress.js';
 import { readReceiptFile } from './receipt.js';
@@ -84,7 +85,7 @@ export const verifyCommand: CommandSpec = {
   summary: 'Audit a chain from its genesis: hash links, Merkle roots, commit certificates, transactions; and find forks against other copies.',
   options: {
     'data-dir': { type: 'string', value: 'D', help: 'audit the store of this data dir (stop the gateway first); a read-only copy (backup, snapshot) works too' },
-    http: { type: 'string', value: 'URL', help: 'audit a remote gateway through its /api/v1/blocks/:height/raw' },
+    http: { type: 'string', value: 'URL', help: `audit a remote gateway through its /api/v1/blocks/:height/raw (or ${URL_ENV}, when --data-dir is not given)` },
     genesis: { type: 'string', value: 'F', help: 'the genesis file to trust (required with --http; default <data-dir>/genesis.json)' },
     receipt: { type: 'string', value: 'FILE', multiple: true, help: 'a receipt from anywhere (another gateway, a meter): its block must be this chain\'s at its height' },
     'compare-data-dir': { type: 'string', value: 'D2', multiple: true, help: 'another (stopped) gateway\'s data dir: every height both hold must be the same block' },
@@ -98,7 +99,7 @@ export const verifyCommand: CommandSpec = {
     'LOCK and a LOG even to read) is audited from a temporary copy in $TMPDIR, removed afterwards.',
   async run(args) {
     const dataDir = optionalString(args, 'data-dir');
-    const http = optionalString(args, 'http');
+    const http = dataDir === undefined || args.values.http !== undefined ? gatewayUrl(args) : undefined;
     const genesisFile = optionalString(args, 'genesis');
     if ((dataDir === undefined) === (http === undefined)) throw new UsageError('give exactly one of --data-dir D or --http URL (see meterledger verify --help)');
     if (http !== undefined && genesisFile === undefined) throw new UsageError('--http needs --genesis F, the genesis file you trust');

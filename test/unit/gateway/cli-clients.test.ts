@@ -1,11 +1,18 @@
-/** The CLI as a new user meets it: `config show|check`, and "did you mean". */
+/**
+ * The CLI as a new user meets it: `config show|check`, "did you mean", secrets that never go
+ * on a command line (the admin token from a file or the environment, the gateway URL from
+ * METERLEDGER_URL).
+ */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initDevChain } from '../../../ledger-node/devchain.js';
+import { silentLogger } from '../../../ledger-node/api.js';
+import { startHttpApi } from '../../../gateway/http/server.js';
 import { cli as run } from '../../helpers/gateway-process.js';
+import { makeFakeLedger } from './fake-ledger.js';
 
 /** The CLI with a clean environment: PATH and `env` only. */
 const cli = (args: string[], env: Record<string, string> = {}) => run(args, { env, clean: true, timeoutMs: 20_000 });
@@ -91,4 +98,64 @@ test('a mistyped command or flag gets "did you mean"', { timeout: 30_000 }, asyn
   }
   const far = await cli(['frobnicate']);
   assert.doesNotMatch(far.stderr, /did you mean/, 'no guess when nothing is near');
+});
+
+test('operator commands: the admin token from a private file or the environment, never a flag; the URL from METERLEDGER_URL', { timeout: 60_000 }, async () => {
+  const token = 'the-admin-token-0123456789';
+  const node = makeFakeLedger();
+  const api = await startHttpApi({
+    node, scrapeMetrics: async () => ({ contentType: 'text/plain', body: '' }), readiness: () => [], mqttClients: () => 0,
+    adminToken: token, logger: silentLogger,
+  }, '127.0.0.1', 0);
+  try {
+    const revoke = ['meter', 'revoke', '--data-dir', dataDir, '--meter', 'meter-0001'];
+    const onCmdLine = await cli([...revoke, '--http', api.url, '--admin-token', token]);
+    assert.equal(onCmdLine.code, 2);
+    assert.match(onCmdLine.stderr, /^error: E_USAGE: --admin-token is not accepted: a secret on the command line is visible to every local user \(ps\); .*--admin-token-file F/);
+    assert.equal(node.submitted.length, 0);
+
+    const none = await cli([...revoke, '--http', api.url]);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /no admin token: pass --admin-token-file F .*METERLEDGER_HTTP_ADMIN_TOKEN/);
+
+    const fromEnv = await cli(revoke, { METERLEDGER_URL: api.url, METERLEDGER_HTTP_ADMIN_TOKEN: token });
+    assert.equal(fromEnv.code, 0, fromEnv.stderr);
+    assert.match(fromEnv.stdout, /^accepted: revoke meter-0001/);
+
+    const file = join(dir, 'admin.token');
+    writeFileSync(file, `${token}\n`, { mode: 0o600 });
+    const fromFile = await cli([...revoke, '--admin-token-file', file], { METERLEDGER_URL: api.url });
+    assert.equal(fromFile.code, 0, fromFile.stderr);
+    const fromFileEnv = await cli(revoke, { METERLEDGER_URL: api.url, METERLEDGER_HTTP_ADMIN_TOKEN_FILE: file });
+    assert.equal(fromFileEnv.code, 0, fromFileEnv.stderr);
+    assert.equal(node.submitted.length, 3);
+
+    chmodSync(file, 0o644);
+    const open = await cli([...revoke, '--admin-token-file', file], { METERLEDGER_URL: api.url });
+    assert.equal(open.code, 1);
+    assert.match(open.stderr, /^error: E_KEY_PERMISSIONS: .*admin\.token \(admin token file\) is readable by others \(mode 644\)/);
+
+    const wrong = await cli(revoke, { METERLEDGER_URL: api.url, METERLEDGER_HTTP_ADMIN_TOKEN: 'a-wrong-token-0123456789' });
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /^error: E_HTTP_FORBIDDEN: /);
+
+    const noUrl = await cli(revoke, { METERLEDGER_HTTP_ADMIN_TOKEN: token });
+    assert.equal(noUrl.code, 2);
+    assert.match(noUrl.stderr, /missing --http URL, or set METERLEDGER_URL/);
+    assert.equal(node.submitted.length, 3);
+    // verify takes the gateway from METERLEDGER_URL too.
+    const g = join(dir, 'fake-genesis.json');
+    writeFileSync(g, JSON.stringify(node.genesis));
+    const v = await cli(['verify', '--genesis', g], { METERLEDGER_URL: api.url });
+    assert.equal(v.code, 0, v.stderr);
+    assert.equal(v.stdout, 'ok: 1 blocks, 2 transactions\n');
+  } finally {
+    await api.close();
+  }
+  // No command takes a secret as a flag value.
+  const { COMMANDS } = await import('../../../gateway/cli/commands/index.js');
+  for (const c of COMMANDS) {
+    const spec = await c.load();
+    for (const name of Object.keys(spec.options)) assert.doesNotMatch(name, /(token|password|pass|secret|seed)$/, `${c.name} --${name}`);
+  }
 });

@@ -1,11 +1,11 @@
 /**
  * The CLI as a new user meets it: `config show|check`, "did you mean", secrets that never go
  * on a command line (the admin token from a file or the environment, the gateway URL from
- * METERLEDGER_URL).
+ * METERLEDGER_URL), and testnet's ports and host.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initDevChain } from '../../../ledger-node/devchain.js';
@@ -158,4 +158,29 @@ test('operator commands: the admin token from a private file or the environment,
     const spec = await c.load();
     for (const name of Object.keys(spec.options)) assert.doesNotMatch(name, /(token|password|pass|secret|seed)$/, `${c.name} --${name}`);
   }
+});
+
+test('testnet: --host and base ports for MQTT and HTTP; overlapping ranges refused', { timeout: 60_000 }, async () => {
+  const out = join(dir, 'net');
+  const r = await cli(['testnet', '--validators', '2', '--observers', '1', '--meters', '1', '--out', out, '--host', '127.0.0.2', '--mqtt-base-port', '21883', '--http-base-port', '28080']);
+  assert.equal(r.code, 0, r.stderr);
+  for (const i of [0, 1, 2]) {
+    const c = JSON.parse(readFileSync(join(out, `node${i}`, 'config.json'), 'utf8'));
+    assert.deepEqual(c.mqtt, { host: '127.0.0.2', port: 21883 + i });
+    assert.deepEqual(c.http, { host: '127.0.0.2', port: 28080 + i });
+  }
+  assert.match(r.stdout, /mqtt 127\.0\.0\.2:21885, http 127\.0\.0\.2:28082/);
+  const clash = await cli(['testnet', '--validators', '4', '--out', join(dir, 'net2'), '--mqtt-base-port', '9000', '--http-base-port', '9002']);
+  assert.equal(clash.code, 2);
+  assert.match(clash.stderr, /MQTT ports 9000\.\.9003 and HTTP ports 9002\.\.9005 overlap/);
+  assert.equal(existsSync(join(dir, 'net2')), false, 'nothing written');
+  const high = await cli(['testnet', '--validators', '4', '--out', join(dir, 'net3'), '--mqtt-base-port', '65534']);
+  assert.equal(high.code, 2);
+  assert.match(high.stderr, /--mqtt-base-port must be an integer 1\.\.65532/);
+  // The defaults stay 1883+i and 8080+i on 127.0.0.1.
+  const dflt = await cli(['testnet', '--validators', '1', '--meters', '0', '--out', join(dir, 'net4')]);
+  assert.equal(dflt.code, 0, dflt.stderr);
+  assert.deepEqual(readdirSync(join(dir, 'net4')), ['node0']);
+  const c0 = JSON.parse(readFileSync(join(dir, 'net4', 'node0', 'config.json'), 'utf8'));
+  assert.deepEqual([c0.mqtt, c0.http], [{ host: '127.0.0.1', port: 1883 }, { host: '127.0.0.1', port: 8080 }]);
 });

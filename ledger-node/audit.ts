@@ -222,7 +222,7 @@ async function auditOpenStore(
     const commitBytes = await store.commitBytes(h);
     if (!commitBytes) throw new AuditError(h, 'commit certificate is missing');
     await auditor.add(blockBytes, commitBytes);
-    if (onProgress && (h % 100 === 0 || h === total)) onProgress(h, Math.max(total, h));
+    onProgress?.(h, Math.max(total, h)); // cheap: the bar draws at most every 100 ms
   }
   const top = auditor.height;
   for await (const [k] of store.entries('C')) {

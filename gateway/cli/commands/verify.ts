@@ -108,7 +108,7 @@ export const verifyCommand: CommandSpec = {
     const witnesses: ChainWitness[] = stringList(args, 'receipt').map((f) => receiptWitness(resolve(f), genesis));
     const stores = [];
     let result: AuditResult;
-    const bar = progress('verifying');
+    const bar = progress('verifying', process.stderr, { unit: 'blocks' });
     try {
       for (const d of stringList(args, 'compare-data-dir')) {
         const w = await storeWitness(resolve(d));

@@ -34,6 +34,10 @@ export interface SimOptions {
   /** How long to wait for PUBACKs and receipts after the last publish (and for progress while publishing). */
   readonly timeoutMs: number;
   readonly log?: (line: string) => void;
+  /** Stop early (Ctrl-C) and report what happened so far. */
+  readonly signal?: AbortSignal;
+  /** How often to log the counts while running (default 10 s). */
+  readonly statusEveryMs?: number;
 }
 
 export interface SimReport {
@@ -52,6 +56,8 @@ export interface SimReport {
   readonly ack: LatencySummary;
   readonly receipt: LatencySummary;
   readonly durationS: number;
+  /** Why the run stopped before sending everything (no PUBACKs, interrupted), or null. */
+  readonly stalled: string | null;
 }
 
 interface Tracked {
@@ -144,51 +150,73 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
     const whBase = Math.floor(Date.now() / 1000);
     let inFlight = 0;
     let publishErrors = 0;
-    for (let n = 0; n < total; n++) {
-      const id = ids[n % ids.length]!;
-      const i = Math.floor(n / ids.length);
-      if (o.rate) {
-        const due = t0 + (n * 1000) / o.rate;
-        const wait = due - performance.now();
-        if (wait > 0) await sleep(wait);
-      }
-      const since = performance.now();
-      while (inFlight >= o.maxInFlight) {
-        if (performance.now() - since > o.timeoutMs) throw new GatewayError('E_SIM_STALLED', `no PUBACK for ${o.timeoutMs} ms with ${inFlight} publishes in flight`);
-        await new Promise<void>((r) => {
-          wake = r;
-          setTimeout(r, 100);
+    let stalled: string | null = null;
+    const aborted = (): boolean => {
+      if (o.signal?.aborted) stalled ??= 'interrupted';
+      return stalled !== null;
+    };
+    o.signal?.addEventListener('abort', poke);
+    // Counts while it runs, so a stall shows as it happens.
+    const status = setInterval(() => {
+      const ts = [...tracked.values()];
+      log(`sent ${ts.length}/${total}, acknowledged ${ts.filter((t) => t.ackAt !== undefined).length}, ` +
+        `receipted ${ts.filter((t) => t.receiptAt !== undefined).length}, rejected ${ts.filter((t) => t.rejected !== undefined).length}, in flight ${inFlight}`);
+    }, o.statusEveryMs ?? 10_000);
+    status.unref();
+    try {
+      publishing: for (let n = 0; n < total; n++) {
+        if (aborted()) break;
+        const id = ids[n % ids.length]!;
+        const i = Math.floor(n / ids.length);
+        if (o.rate) {
+          const due = t0 + (n * 1000) / o.rate;
+          const wait = due - performance.now();
+          if (wait > 0) await sleep(wait);
+        }
+        const since = performance.now();
+        while (inFlight >= o.maxInFlight) {
+          if (performance.now() - since > o.timeoutMs) stalled = `no PUBACK for ${o.timeoutMs / 1000} s with ${inFlight} publishes in flight`;
+          if (aborted()) break publishing;
+          await new Promise<void>((r) => {
+            wake = r;
+            setTimeout(r, 100);
+          });
+        }
+        const seq = nextSeq.get(id)!;
+        nextSeq.set(id, seq + 1n);
+        const tx = signReading(chainId, keys.get(id)!, { type: TxType.Reading, meterId: id, seq, time: Date.now(), importWh: whBase + i });
+        const t: Tracked = { meterId: id, seq, sentAt: performance.now() };
+        tracked.set(toHex(sha256(tx)), t);
+        inFlight++;
+        publishQos1(clients.get(id)!, readingsTopic(id), tx).then(
+          () => {
+            t.ackAt = performance.now();
+          },
+          () => {
+            t.failed = true;
+            publishErrors++;
+          },
+        ).finally(() => {
+          inFlight--;
+          poke();
         });
       }
-      const seq = nextSeq.get(id)!;
-      nextSeq.set(id, seq + 1n);
-      const tx = signReading(chainId, keys.get(id)!, { type: TxType.Reading, meterId: id, seq, time: Date.now(), importWh: whBase + i });
-      const t: Tracked = { meterId: id, seq, sentAt: performance.now() };
-      tracked.set(toHex(sha256(tx)), t);
-      inFlight++;
-      publishQos1(clients.get(id)!, readingsTopic(id), tx).then(
-        () => {
-          t.ackAt = performance.now();
-        },
-        () => {
-          t.failed = true;
-          publishErrors++;
-        },
-      ).finally(() => {
-        inFlight--;
-        poke();
-      });
-    }
 
-    log(`waiting up to ${o.timeoutMs / 1000} s for PUBACKs and receipts`);
-    const deadline = performance.now() + o.timeoutMs;
-    for (;;) {
-      const open = [...tracked.values()].filter((t) => !settled(t)).length;
-      if (open === 0 || performance.now() >= deadline) break;
-      await new Promise<void>((r) => {
-        wake = r;
-        setTimeout(r, 200);
-      });
+      if (stalled === null) {
+        log(`waiting up to ${o.timeoutMs / 1000} s for PUBACKs and receipts`);
+        const deadline = performance.now() + o.timeoutMs;
+        for (;;) {
+          const open = [...tracked.values()].filter((t) => !settled(t)).length;
+          if (open === 0 || performance.now() >= deadline || aborted()) break;
+          await new Promise<void>((r) => {
+            wake = r;
+            setTimeout(r, 200);
+          });
+        }
+      } else log(`stopped: ${stalled}`);
+    } finally {
+      clearInterval(status);
+      o.signal?.removeEventListener('abort', poke);
     }
     const durationS = (performance.now() - t0) / 1000;
 
@@ -209,6 +237,7 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
       ack: summarize(acked.map((t) => t.ackAt! - t.sentAt)),
       receipt: summarize(acked.filter((t) => t.receiptAt !== undefined).map((t) => t.receiptAt! - t.sentAt)),
       durationS: Math.round(durationS * 1000) / 1000,
+      stalled,
     };
   } finally {
     await Promise.all([...clients.values()].map((c) => c.endAsync(true).catch(() => undefined)));

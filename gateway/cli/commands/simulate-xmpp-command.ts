@@ -9,6 +9,7 @@ import { TxType, signTx } from '../../../protocols/index.js';
 import { fsReason } from '../../../ledger-node/fs-errors.js';
 import { readPrivateFile } from '../../../ledger-node/keyfile.js';
 import { GatewayError, UsageError } from '../../errors.js';
+import { lockSimulator } from '../../sim/lock.js';
 import { runXmppSimulation, type XmppSimMeter, type XmppSimulationReport } from '../simulate-xmpp.js';
 import { type CommandSpec, err, intFlag, need, optionalString, out } from '../args.js';
 import { loadDataDirGenesis, loadMeterKey } from '../chain.js';
@@ -79,7 +80,8 @@ export const simulateXmppCommand: CommandSpec = {
     json: { type: 'boolean', help: 'end with one JSON line: sent, acknowledged, receipted, rejected, rejected_by_code, p50_ms, p99_ms (receipt), ack_p50_ms, ack_p99_ms ...' },
   },
   details: 'Each meter signs with its key in the data dir (keys/meters/<meterId>.key). Sequence numbers start at\n' +
-    'Date.now()*1000, so runs (this one and `simulate` over MQTT) never collide.\n' +
+    'Date.now()*1000, so runs (this one and `simulate` over MQTT) never collide; one simulator per data\n' +
+    'dir at a time (D/simulate.lock), as for simulate.\n' +
     'Exits 1 if any acknowledged reading got no valid receipt (or an invalid one), or nothing was acknowledged.',
   async run(args) {
     const cmd = 'simulate-xmpp';
@@ -116,11 +118,17 @@ export const simulateXmppCommand: CommandSpec = {
           { type: TxType.Reading, meterId, seq, time: Date.now(), importWh: whBase + Number(seq - firstSeq) }),
       };
     });
-    const report = await runXmppSimulation({
-      service, domain, meters, gatewayJid, readings, timeoutMs: timeoutS * 1000, genesis, log: err,
-      ...(ca !== undefined ? { tls: { ca } } : {}),
-      ...(rate !== undefined ? { rate } : {}),
-    });
+    const unlock = lockSimulator(dataDir);
+    let report: XmppSimulationReport;
+    try {
+      report = await runXmppSimulation({
+        service, domain, meters, gatewayJid, readings, timeoutMs: timeoutS * 1000, genesis, log: err,
+        ...(ca !== undefined ? { tls: { ca } } : {}),
+        ...(rate !== undefined ? { rate } : {}),
+      });
+    } finally {
+      unlock();
+    }
     for (const line of human(report, meters.length)) (asJson ? err : out)(line);
     if (asJson) out(json(report, meters.length));
     const failed = report.missing > 0 || report.invalid_receipts > 0 || (report.sent > 0 && report.acknowledged === 0);

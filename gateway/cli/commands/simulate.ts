@@ -1,5 +1,6 @@
 /** `meterledger simulate`: drive a gateway with the data dir's meters over real MQTT. */
 import { UsageError } from '../../errors.js';
+import { lockSimulator } from '../../sim/lock.js';
 import { runSimulation, type SimReport } from '../../sim/simulator.js';
 import { type CommandSpec, err, intFlag, need, out } from '../args.js';
 import { loadDataDirGenesis } from '../chain.js';
@@ -15,6 +16,7 @@ function human(r: SimReport): string[] {
     `missing receipts ${r.missing}, invalid receipts ${r.invalidReceipts}, publish errors ${r.publishErrors}, ${r.durationS} s`,
     `publish->PUBACK   p50 ${ms(r.ack.p50)}  p95 ${ms(r.ack.p95)}  p99 ${ms(r.ack.p99)}`,
     `publish->receipt  p50 ${ms(r.receipt.p50)}  p95 ${ms(r.receipt.p95)}  p99 ${ms(r.receipt.p99)}`,
+    ...(r.stalled ? [`stopped early: ${r.stalled}; the counts above are what happened until then`] : []),
   ];
 }
 
@@ -25,6 +27,7 @@ function json(r: SimReport): string {
     p50_ms: r.receipt.p50, p95_ms: r.receipt.p95, p99_ms: r.receipt.p99,
     ack_p50_ms: r.ack.p50, ack_p95_ms: r.ack.p95, ack_p99_ms: r.ack.p99,
     duration_s: r.durationS, readings_per_s: r.durationS > 0 ? Math.round(r.acknowledged / r.durationS) : null,
+    stalled: r.stalled,
   });
 }
 
@@ -41,8 +44,11 @@ export const simulateCommand: CommandSpec = {
     'timeout-s': { type: 'string', value: 'S', help: 'wait this long for PUBACKs and receipts after the last publish (default 60)' },
     json: { type: 'boolean', help: 'end with one JSON line: sent, acknowledged, receipted, rejected, rejected_by_code, p50_ms, p99_ms (receipt), ack_p50_ms, ack_p99_ms ...' },
   },
-  details: 'Without --http, sequence numbers start at Date.now()*1000 so runs never collide.\n' +
-    'Exits 1 if any acknowledged, unrejected reading got no valid receipt, or nothing was acknowledged.',
+  details: 'Without --http, sequence numbers start at Date.now()*1000 so runs never collide. One simulator\n' +
+    'per data dir at a time (D/simulate.lock): two would take each other\'s sessions and make each other\'s\n' +
+    'readings replays. Counts are printed every 10 s; when PUBACKs stop for --timeout-s, or on Ctrl-C, the\n' +
+    'run stops and prints what it has. Exits 1 then, if any acknowledged, unrejected reading got no valid\n' +
+    'receipt, or if nothing was acknowledged.',
   async run(args) {
     const cmd = 'simulate';
     const dataDir = need(args, 'data-dir', cmd);
@@ -55,15 +61,25 @@ export const simulateCommand: CommandSpec = {
     const timeoutS = intFlag(args, 'timeout-s', cmd, 1, 86_400, 60)!;
     const asJson = args.values.json === true;
     const genesis = loadDataDirGenesis(dataDir);
-    const report = await runSimulation({
-      dataDir, genesis, mqttUrl, readings, maxInFlight: MAX_IN_FLIGHT, timeoutMs: timeoutS * 1000, log: err,
-      ...(httpUrl !== undefined ? { httpUrl } : {}),
-      ...(meters !== undefined ? { meters } : {}),
-      ...(rate !== undefined ? { rate } : {}),
-    });
+    const unlock = lockSimulator(dataDir);
+    const stop = new AbortController();
+    const onSigint = (): void => stop.abort();
+    process.once('SIGINT', onSigint);
+    let report: SimReport;
+    try {
+      report = await runSimulation({
+        dataDir, genesis, mqttUrl, readings, maxInFlight: MAX_IN_FLIGHT, timeoutMs: timeoutS * 1000, log: err, signal: stop.signal,
+        ...(httpUrl !== undefined ? { httpUrl } : {}),
+        ...(meters !== undefined ? { meters } : {}),
+        ...(rate !== undefined ? { rate } : {}),
+      });
+    } finally {
+      process.off('SIGINT', onSigint);
+      unlock();
+    }
     for (const line of human(report)) (asJson ? err : out)(line);
     if (asJson) out(json(report));
-    const failed = report.missing > 0 || (report.sent > 0 && report.acknowledged === 0);
+    const failed = report.stalled !== null || report.missing > 0 || (report.sent > 0 && report.acknowledged === 0);
     return failed ? 1 : 0;
   },
 };

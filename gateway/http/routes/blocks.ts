@@ -10,18 +10,20 @@ const MAX_LIST = 100;
 export const blockRoutes: Route[] = [
   {
     method: 'GET', path: '/api/v1/blocks',
+    // Newest first, as docs/http-api.md says: `from` (default: the head) downwards.
     handler: async (req, ctx) => {
       const limit = intParam('limit', req.query.get('limit'), { min: 1, max: MAX_LIST, dflt: 20 });
       const head = ctx.node.status().height;
-      // Default: the newest page.
-      const from = intParam('from', req.query.get('from'), { min: 1, dflt: Math.max(1, head - limit + 1) });
+      const from = Math.min(head, intParam('from', req.query.get('from'), { min: 1, dflt: Math.max(1, head) }));
       const blocks = [];
-      for (let h = from; h < from + limit && h <= head; h++) {
+      for (let h = from; h > from - limit && h >= 1; h--) {
         const b = await ctx.node.getBlock(h);
         if (b) blocks.push(blockSummaryView(b));
       }
-      const next = from + limit <= head ? from + limit : null;
-      return { status: 200, json: { height: head, from, limit, next, blocks } };
+      // next: the older page below this one; prev: the newer page above it (null at either end).
+      const next = from - limit >= 1 ? from - limit : null;
+      const prev = from < head ? Math.min(head, from + limit) : null;
+      return { status: 200, json: { height: head, from, limit, next, prev, blocks } };
     },
   },
   {

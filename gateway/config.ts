@@ -170,8 +170,8 @@ const SCHEMA = section({
   ledger: section({
     blockIntervalMs: setting(int(10, 3_600_000), { default: NODE_DEFAULTS.blockIntervalMs, env: 'METERLEDGER_BLOCK_INTERVAL_MS', meaning: 'Cut a block at least this often while readings wait, ms.' }),
     blockMaxTxs: setting(int(1, 1_000_000), { default: NODE_DEFAULTS.blockMaxTxs, env: 'METERLEDGER_BLOCK_MAX_TXS', meaning: 'Cut a block as soon as this many transactions wait (capped by genesis maxBlockTxs).' }),
-    maxPastMs: setting(int(0), { default: NODE_DEFAULTS.maxPastMs, shown: `${NODE_DEFAULTS.maxPastMs} (${NODE_DEFAULTS.maxPastMs / DAY_MS} days)`, env: 'METERLEDGER_MAX_PAST_MS', meaning: 'A reading may be this far behind the gateway clock, ms.' }),
-    maxFutureMs: setting(int(0), { default: NODE_DEFAULTS.maxFutureMs, env: 'METERLEDGER_MAX_FUTURE_MS', meaning: 'A reading may be this far ahead of the gateway clock, ms.' }),
+    maxPastMs: setting(int(0), { default: NODE_DEFAULTS.maxPastMs, shown: `${NODE_DEFAULTS.maxPastMs} (${NODE_DEFAULTS.maxPastMs / DAY_MS} days)`, env: 'METERLEDGER_MAX_PAST_MS', meaning: 'A reading may be this far behind the gateway clock, ms (at most genesis params.maxReadingPastMs).' }),
+    maxFutureMs: setting(int(0), { default: NODE_DEFAULTS.maxFutureMs, env: 'METERLEDGER_MAX_FUTURE_MS', meaning: 'A reading may be this far ahead of the gateway clock, ms (at most genesis params.maxReadingFutureMs).' }),
     maxBacklog: setting(int(1, 100_000_000), { default: NODE_DEFAULTS.maxBacklog, env: 'METERLEDGER_MAX_BACKLOG', meaning: 'Accepted, uncommitted transactions allowed before E_GATEWAY_BUSY.' }),
     meterRatePerSecond: setting(int(0, 1_000_000), { default: NODE_DEFAULTS.meterRatePerSecond, env: 'METERLEDGER_METER_RATE_PER_SECOND', meaning: 'Readings per second one meter may send on average; beyond it E_READING_RATE_LIMITED (0: no limit).' }),
     meterBurst: setting(int(1, 10_000_000), { default: NODE_DEFAULTS.meterBurst, env: 'METERLEDGER_METER_BURST', meaning: 'Readings one meter may send at once before its rate applies.' }),

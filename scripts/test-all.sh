@@ -20,9 +20,11 @@ command -v systemd-analyze >/dev/null || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
+  # Wait for another apt or dpkg run to finish rather than fail on its lock (10 minutes at most).
+  lock=(-o DPkg::Lock::Timeout=600)
+  $SUDO apt-get "${lock[@]}" update -qq
   # no Recommends: docker-compose would pull in a Docker engine that nothing here uses
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get "${lock[@]}" install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 # Debian starts Prosody as a service on install where it can; our tests run their own.
 if command -v systemctl >/dev/null && systemctl is-active --quiet prosody 2>/dev/null; then

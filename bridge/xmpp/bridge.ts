@@ -90,7 +90,7 @@ export class XmppBridge {
       await b.close();
       const auth = (e as Error).name === 'SASLError';
       throw new XmppBridgeError(auth ? 'E_XMPP_AUTH' : 'E_XMPP_CONNECT',
-        `${auth ? 'login refused' : 'could not log in'} to ${opts.service} as ${opts.username}@${opts.domain}: ${(e as Error).message}`, { cause: e });
+        `${auth ? 'login refused' : 'could not log in'} to ${opts.service} as ${opts.username}@${opts.domain}: ${(e as Error).message || (e as Error).name}`, { cause: e });
     }
     return b;
   }

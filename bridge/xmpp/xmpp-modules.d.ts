@@ -71,16 +71,6 @@ declare module '@xmpp/client-core' {
   }
 }
 
-declare module '@xmpp/client' {
-  import type { Client } from '@xmpp/client-core';
-  export { xml } from '@xmpp/xml';
-  export { jid } from '@xmpp/jid';
-  export interface ClientOptions {
-    service: string; domain?: string; resource?: string; username?: string; password?: string; timeout?: number; lang?: string;
-  }
-  export function client(options: ClientOptions): Client;
-}
-
 declare module '@xmpp/tcp' {
   export default function tcp(o: { entity: unknown }): void;
 }

@@ -19,12 +19,15 @@
  *
  * A reading is signed by the meter's key; the others by an operator key named by `kid`.
  */
-import { decodeCanonicalCbor, encodeCbor } from './cbor.js';
+import { encodeCbor } from './cbor.js';
 import { type CoseSign1, decodeCoseSign1, signCoseSign1 } from './cose.js';
 import { ReasonCode, RejectionError } from './errors.js';
 import { equalBytes, toHex } from './bytes.js';
 import { sha256 } from './hash.js';
-import { type Alg, isAlg, publicKeyProblem } from './keys.js';
+import type { Alg } from './keys.js';
+import { METER_ID_PATTERN, decodePayloadMap, idField, keyFields, schema, text, uint } from './payload.js';
+
+export { METER_ID_PATTERN, decodePayloadMap };
 
 export const TxType = { Reading: 1, MeterRegister: 2, MeterRotate: 3, MeterRevoke: 4 } as const;
 export type TxType = (typeof TxType)[keyof typeof TxType];
@@ -32,7 +35,6 @@ export type TxType = (typeof TxType)[keyof typeof TxType];
 /** Default size limit of one transaction, in bytes. */
 export const MAX_TX_BYTES = 1024;
 export const MAX_SEQ = 2n ** 64n - 1n;
-export const METER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export interface Reading {
   readonly type: typeof TxType.Reading;
@@ -88,42 +90,8 @@ export interface SignedTx<B extends TxBody = TxBody> {
   readonly body: B;
 }
 
-const schema = (msg: string, field: string): RejectionError => new RejectionError(ReasonCode.SCHEMA, msg, field);
-
-function uint(m: Map<unknown, unknown>, label: number, field: string, optional = false): number | undefined {
-  const v = m.get(label);
-  if (v === undefined) {
-    if (optional) return undefined;
-    throw schema(`${field} (label ${label}) is required`, field);
-  }
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw schema(`${field} must be an unsigned integer below 2^53`, field);
-  return v;
-}
-
-function text(m: Map<unknown, unknown>, label: number, field: string, optional = false, max = 256): string | undefined {
-  const v = m.get(label);
-  if (v === undefined) {
-    if (optional) return undefined;
-    throw schema(`${field} (label ${label}) is required`, field);
-  }
-  if (typeof v !== 'string' || v.length === 0 || v.length > max) throw schema(`${field} must be a text string of 1..${max} characters`, field);
-  return v;
-}
-
 function meterId(m: Map<unknown, unknown>): string {
-  const id = text(m, 1, 'meterId')!;
-  if (!METER_ID_PATTERN.test(id)) throw schema('meterId must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}', 'meterId');
-  return id;
-}
-
-function keyFields(m: Map<unknown, unknown>): { alg: Alg; publicKey: Uint8Array } {
-  const alg = m.get(7);
-  if (!isAlg(alg)) throw schema('key alg (label 7) must be -8 (EdDSA) or -7 (ES256)', 'alg');
-  const pk = m.get(8);
-  if (!(pk instanceof Uint8Array)) throw schema('public key (label 8) must be a bstr', 'publicKey');
-  const problem = publicKeyProblem(alg, pk);
-  if (problem) throw schema(problem, 'publicKey');
-  return { alg, publicKey: pk };
+  return idField(m, 1, 'meterId');
 }
 
 const ALLOWED_LABELS: Record<TxType, readonly number[]> = {
@@ -132,18 +100,6 @@ const ALLOWED_LABELS: Record<TxType, readonly number[]> = {
   [TxType.MeterRotate]: [0, 1, 3, 7, 8, 11],
   [TxType.MeterRevoke]: [0, 1, 3],
 };
-
-/** A payload as the map of labels every transaction is (E_READING_MALFORMED, E_READING_SCHEMA otherwise). */
-export function decodePayloadMap(payload: Uint8Array): Map<unknown, unknown> {
-  let m: unknown;
-  try {
-    m = decodeCanonicalCbor(payload);
-  } catch (cause) {
-    throw new RejectionError(ReasonCode.MALFORMED, `payload is not deterministic CBOR: ${(cause as Error).message}`, 'payload', { cause });
-  }
-  if (!(m instanceof Map)) throw schema('payload must be a CBOR map', 'payload');
-  return m;
-}
 
 /** Parse a payload map into a body; throws RejectionError(E_READING_SCHEMA) naming the field. */
 export function decodeTxBody(payload: Uint8Array): TxBody {

@@ -6,7 +6,7 @@
  */
 import { fromHex, toHex } from '../bytes.js';
 import { decodeCanonicalCbor, encodeCbor } from '../cbor.js';
-import { METER_ID_PATTERN } from '../tx.js';
+import { METER_ID_PATTERN } from '../payload.js';
 import { ReasonCode, RejectionError } from '../errors.js';
 import { MAX_INSTANT } from './localtime.js';
 import type { BillPeriod } from './period.js';

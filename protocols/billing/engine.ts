@@ -6,7 +6,7 @@
  *   period -> terms (version runs) -> band pieces -> boundaries -> readings used ->
  *   register at each boundary -> energy per piece -> tiers -> lines -> total
  */
-import { METER_ID_PATTERN } from '../tx.js';
+import { METER_ID_PATTERN } from '../payload.js';
 import type { Bill, BillLine, BillTerm, BillVersion, RegisterReset } from './bill.js';
 import { ReasonCode, RejectionError } from '../errors.js';
 import { type BillReading, Register, neededReadings, orderReadings, withExportRegister } from './interpolate.js';

@@ -80,6 +80,89 @@ export const ReasonCode = {
   BILL_INVALID: 'E_BILL_INVALID',
   /** A submitted bill differs from the recomputed one; `field` names the first difference. */
   BILL_MISMATCH: 'E_BILL_MISMATCH',
+  // The ledger's accounts, money and billing transactions (docs/billing.md §13-20).
+  /** The chain's genesis has no currency: transactions of types 6-19 are refused. */
+  LEDGER_DISABLED: 'E_LEDGER_DISABLED',
+  /** An operator signed a transaction its genesis roles do not allow (registrar, biller, custodian). */
+  TX_ROLE: 'E_TX_ROLE',
+  /** An owner's transaction is not signed by the key of the account it acts for. */
+  TX_NOT_OWNER: 'E_TX_NOT_OWNER',
+  /** A transaction's time is not after the time of the last one that set the same record (a replay). */
+  TX_STALE: 'E_TX_STALE',
+  /** An account with this id is already open. */
+  ACCOUNT_EXISTS: 'E_ACCOUNT_EXISTS',
+  /** No account with this id is open. */
+  ACCOUNT_UNKNOWN: 'E_ACCOUNT_UNKNOWN',
+  /** An account key rotation does not carry the current key epoch + 1. */
+  ACCOUNT_KEY_EPOCH: 'E_ACCOUNT_KEY_EPOCH',
+  /** A withdrawal exceeds the account's balance. */
+  ACCOUNT_INSUFFICIENT_FUNDS: 'E_ACCOUNT_INSUFFICIENT_FUNDS',
+  /** A credit would take a balance above 2^63-1 minor units. */
+  ACCOUNT_BALANCE_LIMIT: 'E_ACCOUNT_BALANCE_LIMIT',
+  /** A deposit or withdrawal repeats a custodian's external reference: it was applied once already. */
+  TRANSFER_DUPLICATE: 'E_TRANSFER_DUPLICATE',
+  /** A tariff name belongs to another biller. */
+  TARIFF_NOT_OWNER: 'E_TARIFF_NOT_OWNER',
+  /** This tariff version (same content id) is already published. */
+  TARIFF_DUPLICATE: 'E_TARIFF_DUPLICATE',
+  /** A tariff version would take effect before the block's time. */
+  TARIFF_RETROACTIVE: 'E_TARIFF_RETROACTIVE',
+  /** No tariff of this name is published. */
+  TARIFF_UNKNOWN: 'E_TARIFF_UNKNOWN',
+  /** A tariff has as many versions as allowed (256). */
+  TARIFF_LIMIT: 'E_TARIFF_LIMIT',
+  /** An agreement would take effect inside a period of the meter that is already billed. */
+  AGREEMENT_BILLED: 'E_AGREEMENT_BILLED',
+  /** An agreement replaces or ends one set by another biller. */
+  AGREEMENT_NOT_BILLER: 'E_AGREEMENT_NOT_BILLER',
+  /** A meter has as many agreements as allowed (256). */
+  AGREEMENT_LIMIT: 'E_AGREEMENT_LIMIT',
+  /** The meter already has a bill for this period. */
+  BILL_EXISTS: 'E_BILL_EXISTS',
+  /** The period starts before the end of a period of the meter already billed. */
+  BILL_OVERLAP: 'E_BILL_OVERLAP',
+  /** The period has not ended by the block's time. */
+  BILL_PERIOD_OPEN: 'E_BILL_PERIOD_OPEN',
+  /** The height a bill names as computed at is not below the block's height. */
+  BILL_HEIGHT: 'E_BILL_HEIGHT',
+  /** The signer did not publish a tariff the bill uses, or did not issue the bill it answers. */
+  BILL_NOT_BILLER: 'E_BILL_NOT_BILLER',
+  /** The meter's owner is not an open account. */
+  BILL_NO_ACCOUNT: 'E_BILL_NO_ACCOUNT',
+  /** The meter is confidential: its bills need disclosures (not in this version). */
+  BILL_CONFIDENTIAL: 'E_BILL_CONFIDENTIAL',
+  /** No bill of this meter for this period. */
+  BILL_UNKNOWN: 'E_BILL_UNKNOWN',
+  /** The bill is paid already. */
+  BILL_ALREADY_PAID: 'E_BILL_ALREADY_PAID',
+  /** The bill's total is zero or negative: nothing is due, no payment is taken. */
+  BILL_NOTHING_DUE: 'E_BILL_NOTHING_DUE',
+  /** No mandate of this account for this payee. */
+  MANDATE_UNKNOWN: 'E_MANDATE_UNKNOWN',
+  /** A mandate's expiry is not after the block's time. */
+  MANDATE_EXPIRED: 'E_MANDATE_EXPIRED',
+  /** A mandate lists a meter its account does not own. */
+  MANDATE_METER_NOT_OWNED: 'E_MANDATE_METER_NOT_OWNED',
+  /** A meter or autopay payment without a mandate of the bill's account for the bill's payee. */
+  PAYMENT_NO_MANDATE: 'E_PAYMENT_NO_MANDATE',
+  /** The mandate expired before the block's time. */
+  PAYMENT_MANDATE_EXPIRED: 'E_PAYMENT_MANDATE_EXPIRED',
+  /** The mandate does not list the paying meter, or the meter no longer belongs to the bill's account. */
+  PAYMENT_METER_NOT_ALLOWED: 'E_PAYMENT_METER_NOT_ALLOWED',
+  /** The amount is above the mandate's cap per bill (`field` capPerBill) or what is left of its month (capPerMonth). */
+  PAYMENT_CAP_EXCEEDED: 'E_PAYMENT_CAP_EXCEEDED',
+  /** The paying account's balance is below the amount. */
+  PAYMENT_INSUFFICIENT_FUNDS: 'E_PAYMENT_INSUFFICIENT_FUNDS',
+  /** The payment's amount is not the amount due. */
+  PAYMENT_AMOUNT: 'E_PAYMENT_AMOUNT',
+  /** The bill has an open dispute already. */
+  DISPUTE_EXISTS: 'E_DISPUTE_EXISTS',
+  /** The bill has no open dispute to reject. */
+  DISPUTE_UNKNOWN: 'E_DISPUTE_UNKNOWN',
+  /** Credit notes would exceed the bill's absolute total. */
+  CREDIT_EXCEEDS_BILL: 'E_CREDIT_EXCEEDS_BILL',
+  /** The payee's balance is below the credit note's amount. */
+  CREDIT_INSUFFICIENT_FUNDS: 'E_CREDIT_INSUFFICIENT_FUNDS',
 } as const;
 
 export type ReasonCode = (typeof ReasonCode)[keyof typeof ReasonCode];

@@ -7,8 +7,10 @@ import { encodeCbor } from './cbor.js';
 import { fromHex } from './bytes.js';
 import { sha256 } from './hash.js';
 import { type Alg, AlgName, algFromName, publicKeyProblem } from './keys.js';
-import { METER_ID_PATTERN } from './tx.js';
+import { METER_ID_PATTERN } from './payload.js';
 import { ProtocolError } from './errors.js';
+import { parseInstant } from './billing/localtime.js';
+import { type CycleRule, checkCycleRule } from './billing/period.js';
 
 export interface GenesisKey {
   readonly id: string;
@@ -22,6 +24,24 @@ export interface GenesisValidator extends GenesisKey {
 export interface GenesisMeter extends GenesisKey {
   readonly owner?: string;
   readonly jid?: string;
+}
+/** What an operator key may do (docs/billing.md §13.3). */
+export type OperatorRole = 'registrar' | 'biller' | 'custodian';
+export const OPERATOR_ROLES: readonly OperatorRole[] = ['registrar', 'biller', 'custodian'];
+export interface GenesisOperator extends GenesisKey {
+  /** In the order of OPERATOR_ROLES, without repeats. Absent: ['registrar'] (genesis files before roles). */
+  readonly roles?: readonly OperatorRole[];
+}
+/** The chain's money: ISO 4217 alphabetic code and digits of its minor unit (EUR 2, JPY 0). */
+export interface GenesisCurrency {
+  readonly code: string;
+  readonly minorUnits: number;
+}
+/** A short billing cycle instead of calendar months (dev chains, demos): docs/billing.md §5.1. */
+export interface GenesisBillingCycle {
+  /** RFC 3339 instant where cycle-0 starts, whole milliseconds. */
+  readonly epoch: string;
+  readonly lengthMs: number;
 }
 export interface GenesisParams {
   /** Largest transaction accepted into a block, bytes. */
@@ -46,9 +66,13 @@ export interface Genesis {
   readonly validators: readonly GenesisValidator[];
   /** Gateways that replicate and take meter traffic without voting (Ed25519 node keys). */
   readonly observers?: readonly GenesisKey[];
-  readonly operators: readonly GenesisKey[];
+  readonly operators: readonly GenesisOperator[];
   readonly meters: readonly GenesisMeter[];
   readonly params: GenesisParams;
+  /** Absent: the chain has no money, and the ledger's types 6-19 are refused (E_LEDGER_DISABLED). */
+  readonly currency?: GenesisCurrency;
+  /** Absent: bills are for calendar months in the tariff's local time. */
+  readonly billingCycle?: GenesisBillingCycle;
 }
 
 export const DEFAULT_PARAMS: GenesisParams = { maxTxBytes: 1024, maxBlockTxs: 10_000 };
@@ -161,8 +185,14 @@ export function parseGenesisObserver(o: unknown, field: string): GenesisKey {
 }
 
 /** One `operators[i]` entry: Ed25519 or ES256. */
-export function parseGenesisOperator(o: unknown, field: string): GenesisKey {
-  return key(o, field);
+export function parseGenesisOperator(o: unknown, field: string): GenesisOperator {
+  const k = key(o, field, ['roles']);
+  const roles = (o as Record<string, unknown>).roles;
+  if (roles === undefined) return k;
+  if (!Array.isArray(roles) || roles.length === 0) fail(`${field}.roles`, 'must list at least one of "registrar", "biller", "custodian"');
+  for (const r of roles) if (!OPERATOR_ROLES.includes(r as OperatorRole)) fail(`${field}.roles`, `unknown role ${JSON.stringify(r)}`);
+  if (new Set(roles).size !== roles.length) fail(`${field}.roles`, 'lists a role twice');
+  return { ...k, roles: OPERATOR_ROLES.filter((r) => roles.includes(r)) };
 }
 
 /** One `meters[i]` entry. */
@@ -190,7 +220,7 @@ export function parseGenesisParams(p: unknown): GenesisParams {
 /** Validate and normalize a parsed genesis document; errors name the field. */
 export function parseGenesis(doc: unknown): Genesis {
   if (!isObj(doc)) fail('', 'must be a JSON object');
-  onlyKeys(doc, ['chainId', 'genesisTime', 'validators', 'observers', 'operators', 'meters', 'params'], '');
+  onlyKeys(doc, ['chainId', 'genesisTime', 'validators', 'observers', 'operators', 'meters', 'params', 'currency', 'billingCycle'], '');
   const chainId = str(doc, 'chainId', '')!;
   if (!CHAIN_ID_PATTERN.test(chainId)) fail('chainId', 'must match [a-z0-9][a-z0-9._-]{0,63}');
   const genesisTime = str(doc, 'genesisTime', '')!;
@@ -213,8 +243,45 @@ export function parseGenesis(doc: unknown): Genesis {
   uniqueIds(operators, 'operators');
   uniqueIds(meters, 'meters');
   const params = parseGenesisParams(doc.params ?? {});
-  // `observers` only when there are some, so a chain without them hashes as before.
-  return { chainId, genesisTime, validators, ...(observers.length ? { observers } : {}), operators, meters, params };
+  const currency = doc.currency === undefined ? undefined : parseCurrency(doc.currency);
+  const billingCycle = doc.billingCycle === undefined ? undefined : parseBillingCycle(doc.billingCycle);
+  // Optional fields only when present, so a chain without them hashes as before.
+  return {
+    chainId, genesisTime, validators, ...(observers.length ? { observers } : {}), operators, meters, params,
+    ...(currency ? { currency } : {}), ...(billingCycle ? { billingCycle } : {}),
+  };
+}
+
+function parseCurrency(c: unknown): GenesisCurrency {
+  if (!isObj(c)) fail('currency', 'must be an object { code, minorUnits }');
+  onlyKeys(c, ['code', 'minorUnits'], 'currency');
+  if (typeof c.code !== 'string' || !/^[A-Z]{3}$/.test(c.code)) fail('currency.code', 'must be an ISO 4217 alphabetic code such as "EUR"');
+  const m = c.minorUnits;
+  if (typeof m !== 'number' || !Number.isSafeInteger(m) || m < 0 || m > 6) fail('currency.minorUnits', 'must be an integer from 0 to 6');
+  return { code: c.code, minorUnits: m };
+}
+
+function parseBillingCycle(c: unknown): GenesisBillingCycle {
+  if (!isObj(c)) fail('billingCycle', 'must be an object { epoch, lengthMs }');
+  onlyKeys(c, ['epoch', 'lengthMs'], 'billingCycle');
+  const epoch = typeof c.epoch === 'string' ? parseInstant(c.epoch) : undefined;
+  if (epoch === undefined) fail('billingCycle.epoch', 'must be an RFC 3339 instant such as 2026-01-01T00:00:00Z');
+  try {
+    checkCycleRule({ epoch, lengthMs: c.lengthMs as number });
+  } catch (e) {
+    fail('billingCycle', (e as Error).message.replace(/^E_[A-Z_]+: /, ''));
+  }
+  return { epoch: c.epoch as string, lengthMs: c.lengthMs as number };
+}
+
+/** The roles of an operator (absent in genesis: registrar only). */
+export function operatorRoles(op: GenesisOperator): readonly OperatorRole[] {
+  return op.roles ?? ['registrar'];
+}
+
+/** The billing cycle as the engine takes it, if the chain has one. */
+export function chainCycle(g: Genesis): CycleRule | undefined {
+  return g.billingCycle ? { epoch: parseInstant(g.billingCycle.epoch)!, lengthMs: g.billingCycle.lengthMs } : undefined;
 }
 
 /** SHA-256 of the deterministic CBOR of the normalized genesis; block 1's prevHash. */

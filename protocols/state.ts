@@ -20,11 +20,13 @@ export const StateKind = {
   Meter: 'meter',
   Account: 'account',
   Tariff: 'tariff',
+  TariffVersion: 'tariffVersion',
   Agreement: 'agreement',
   Bill: 'bill',
   Mandate: 'mandate',
   Payment: 'payment',
   Dispute: 'dispute',
+  Transfer: 'transfer',
   PeriodKey: 'periodKey',
   ValidatorSet: 'validatorSet',
 } as const;

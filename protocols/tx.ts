@@ -25,11 +25,15 @@ import { ReasonCode, RejectionError } from './errors.js';
 import { equalBytes, toHex } from './bytes.js';
 import { sha256 } from './hash.js';
 import type { Alg } from './keys.js';
+import {
+  LARGEST_TX_BYTES, type LedgerTxBody, LedgerTxType, decodeLedgerTxBody, encodeLedgerTxBody, isLedgerTxBody, isLedgerTxType, txSizeLimit,
+} from './billing/txs.js';
 import { METER_ID_PATTERN, decodePayloadMap, idField, keyFields, schema, text, uint } from './payload.js';
 
 export { METER_ID_PATTERN, decodePayloadMap };
 
-export const TxType = { Reading: 1, MeterRegister: 2, MeterRotate: 3, MeterRevoke: 4 } as const;
+/** The registry of protocols/state.ts: 1-4 here, 5 in ./confidential, 6-19 in ./billing/txs.ts. */
+export const TxType = { Reading: 1, MeterRegister: 2, MeterRotate: 3, MeterRevoke: 4, ...LedgerTxType } as const;
 export type TxType = (typeof TxType)[keyof typeof TxType];
 
 /** Default size limit of one transaction, in bytes. */
@@ -77,11 +81,14 @@ export interface MeterRevoke {
   readonly time: number;
 }
 
-export type TxBody = Reading | MeterRegister | MeterRotate | MeterRevoke;
+/** The transactions of meters and their registry (types 1-4, this file). */
+export type MeterTxBody = Reading | MeterRegister | MeterRotate | MeterRevoke;
+/** Every transaction decodeTx decodes: 1-4 and the ledger's 6-19 (./billing/txs.ts). */
+export type TxBody = MeterTxBody | LedgerTxBody;
 export type OperatorTxBody = MeterRegister | MeterRotate | MeterRevoke;
 
 /** A transaction with its exact bytes, its hash (SHA-256 of the bytes) and parsed parts. */
-export interface SignedTx<B extends TxBody = TxBody> {
+export interface SignedTx<B extends TxBody = MeterTxBody> {
   readonly bytes: Uint8Array;
   readonly hash: Uint8Array;
   /** `hash` in hex, made once: the key of a transaction in every map that holds it. */
@@ -94,19 +101,31 @@ function meterId(m: Map<unknown, unknown>): string {
   return idField(m, 1, 'meterId');
 }
 
-const ALLOWED_LABELS: Record<TxType, readonly number[]> = {
+const ALLOWED_LABELS: Record<MeterTxBody['type'], readonly number[]> = {
   [TxType.Reading]: [0, 1, 2, 3, 4, 5, 6],
   [TxType.MeterRegister]: [0, 1, 3, 7, 8, 9, 10],
   [TxType.MeterRotate]: [0, 1, 3, 7, 8, 11],
   [TxType.MeterRevoke]: [0, 1, 3],
 };
 
-/** Parse a payload map into a body; throws RejectionError(E_READING_SCHEMA) naming the field. */
-export function decodeTxBody(payload: Uint8Array): TxBody {
+/** Parse a payload into a body of any type 1-4 or 6-19; throws RejectionError(E_READING_SCHEMA) naming the field. */
+export function decodeAnyTxBody(payload: Uint8Array): TxBody {
   const m = decodePayloadMap(payload);
-  const type = m.get(0) as TxType;
-  const allowed = typeof type === 'number' ? ALLOWED_LABELS[type] : undefined; // not "1", not "constructor"
-  if (allowed === undefined) throw schema('type (label 0) must be 1, 2, 3 or 4', 'type');
+  return isLedgerTxType(m.get(0)) ? decodeLedgerTxBody(m) : meterTxBody(m);
+}
+
+/**
+ * Parse a payload into a body of type 1-4: what a node that does not apply the ledger's
+ * types 6-19 accepts (those are E_READING_SCHEMA here; decodeAnyTxBody takes them).
+ */
+export function decodeTxBody(payload: Uint8Array): MeterTxBody {
+  return meterTxBody(decodePayloadMap(payload));
+}
+
+function meterTxBody(m: Map<unknown, unknown>): MeterTxBody {
+  const type = m.get(0) as MeterTxBody['type'];
+  const allowed = typeof type === 'number' && type >= 1 && type <= 4 ? ALLOWED_LABELS[type] : undefined; // not "1", not "constructor"
+  if (allowed === undefined) throw schema('type (label 0) must be 1..4 or 6..19 (5 is a period key: protocols/confidential)', 'type');
   for (const k of m.keys()) {
     if (typeof k !== 'number' || !allowed.includes(k)) throw schema(`label ${String(k)} is not allowed for type ${type}`, 'payload');
   }
@@ -162,6 +181,7 @@ export function readingClearFields(m: Map<unknown, unknown>): { meterId: string;
 
 /** Encode a body into the payload map (the inverse of decodeTxBody). */
 export function encodeTxBody(body: TxBody): Uint8Array {
+  if (isLedgerTxBody(body)) return encodeLedgerTxBody(body);
   const m = new Map<number, unknown>([[0, body.type], [1, body.meterId], [3, body.time]]);
   switch (body.type) {
     case TxType.Reading:
@@ -189,11 +209,24 @@ export function encodeTxBody(body: TxBody): Uint8Array {
  * (that needs the signer's key from state) nor sequence or time (they need state and a clock).
  */
 export function decodeTx(bytes: Uint8Array, maxBytes = MAX_TX_BYTES): SignedTx {
-  if (bytes.length > maxBytes) {
-    throw new RejectionError(ReasonCode.TOO_LARGE, `transaction of ${bytes.length} bytes exceeds ${maxBytes}`);
+  const tx = decodeAnyTx(bytes, maxBytes);
+  if (isLedgerTxBody(tx.body)) throw schema(`type ${tx.body.type} is a ledger transaction (docs/billing.md §13): decodeAnyTx takes it`, 'type');
+  return tx as SignedTx;
+}
+
+/** decodeTx for every type 1-4 and 6-19 (docs/billing.md §13): each type's own size limit (§13.2). */
+export function decodeAnyTx(bytes: Uint8Array, maxBytes = MAX_TX_BYTES): SignedTx<TxBody> {
+  // Types with their own larger limit (docs/billing.md §13.2) are measured again once known.
+  const outer = Math.max(maxBytes, LARGEST_TX_BYTES);
+  if (bytes.length > outer) {
+    throw new RejectionError(ReasonCode.TOO_LARGE, `transaction of ${bytes.length} bytes exceeds ${outer}`);
   }
   const cose = decodeCoseSign1(bytes);
-  const body = decodeTxBody(cose.payload);
+  const body = decodeAnyTxBody(cose.payload);
+  const limit = txSizeLimit(body.type, maxBytes);
+  if (bytes.length > limit) {
+    throw new RejectionError(ReasonCode.TOO_LARGE, `transaction of type ${body.type} of ${bytes.length} bytes exceeds ${limit}`);
+  }
   if (body.type === TxType.Reading && cose.kid !== undefined) {
     throw new RejectionError(ReasonCode.MALFORMED, 'a reading carries no kid: the meter id names its key', 'kid');
   }
@@ -201,7 +234,7 @@ export function decodeTx(bytes: Uint8Array, maxBytes = MAX_TX_BYTES): SignedTx {
   return { bytes, hash, hashHex: toHex(hash), cose, body };
 }
 
-export function isReadingTx(tx: SignedTx): tx is SignedTx<Reading> {
+export function isReadingTx(tx: SignedTx<TxBody>): tx is SignedTx<Reading> {
   return tx.body.type === TxType.Reading;
 }
 

@@ -11,4 +11,6 @@ export * from './schedule.js';
 export * from './interpolate.js';
 export * from './bill.js';
 export * from './engine.js';
+export * from './txs.js';
+export * from './ledger.js';
 export * from './compare.js';

@@ -549,3 +549,39 @@ export function ledgerRules(chain: LedgerChain): ReadonlyMap<LedgerTxType, Ledge
   return new Map(Object.values(LedgerTxType).map((t) => [t, rule]));
 }
 
+
+/** A committed reading as a ReadingIndex holds it: the engine's fields and the height it was committed at. */
+export interface IndexedReading extends BillReading {
+  readonly height: number;
+}
+
+/**
+ * A ReadingIndex over readings in memory: for a browser or `bill verify` replaying
+ * receipts, and for tests. A node implements ReadingIndex from its own index instead.
+ */
+export class MemoryReadingIndex implements ReadingIndex {
+  private readonly byMeter = new Map<string, IndexedReading[]>();
+
+  add(meterId: string, r: IndexedReading): void {
+    const list = this.byMeter.get(meterId) ?? [];
+    list.push(r);
+    list.sort((a, b) => a.time - b.time || (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
+    this.byMeter.set(meterId, list);
+  }
+
+  private committed(meterId: string, atHeight: number, withExport: boolean): IndexedReading[] {
+    return (this.byMeter.get(meterId) ?? []).filter((r) => r.height <= atHeight && (!withExport || r.exportWh !== undefined));
+  }
+
+  between(meterId: string, from: number, to: number, atHeight: number): readonly BillReading[] {
+    return this.committed(meterId, atHeight, false).filter((r) => r.time >= from && r.time <= to);
+  }
+
+  latestAtOrBefore(meterId: string, t: number, atHeight: number, withExport: boolean): BillReading | undefined {
+    return this.committed(meterId, atHeight, withExport).filter((r) => r.time <= t).pop();
+  }
+
+  earliestAtOrAfter(meterId: string, t: number, atHeight: number, withExport: boolean): BillReading | undefined {
+    return this.committed(meterId, atHeight, withExport).find((r) => r.time >= t);
+  }
+}

@@ -21,6 +21,7 @@ import {
 import { buildConfidential } from './confidential.js';
 import { CHAIN_ID, seed } from './fixed.js';
 import { buildBilling } from './billing.js';
+import { buildBillingLedger } from './billing-ledger.js';
 
 /** The source-tree folder of the vectors (this file runs from dist/test/vectors/). */
 export const VECTORS_DIR = fileURLToPath(new URL('../../../test/vectors/', import.meta.url));
@@ -669,6 +670,7 @@ export function buildAll(): Record<string, unknown> {
     'billing.json': buildBilling(),
     'state.json': buildState(),
     'genesis.json': buildGenesis(),
+    'billing-ledger.json': buildBillingLedger(),
   };
 }
 
@@ -697,7 +699,7 @@ export function compactVectorText(v: unknown, width = 110): string {
 }
 
 /** How each file is laid out on disk. */
-const fileText = (name: string, v: unknown): string => (name === 'billing.json' ? compactVectorText(v) : vectorText(v));
+const fileText = (name: string, v: unknown): string => (name.startsWith('billing') ? compactVectorText(v) : vectorText(v));
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   for (const [name, v] of Object.entries(buildAll())) {

@@ -9,6 +9,7 @@
  * store may hold a number where the value is below 2^53 (CBOR does not keep the JS type),
  * so every amount is read through `big()`.
  */
+import { decodeCbor } from '../cbor.js';
 import { sigStructure } from '../cose.js';
 import { ReasonCode, RejectionError } from '../errors.js';
 import { type Genesis, type OperatorRole, chainCycle, decodeKey, operatorRoles } from '../genesis.js';
@@ -584,4 +585,20 @@ export class MemoryReadingIndex implements ReadingIndex {
   earliestAtOrAfter(meterId: string, t: number, atHeight: number, withExport: boolean): BillReading | undefined {
     return this.committed(meterId, atHeight, withExport).find((r) => r.time >= t);
   }
+}
+
+/**
+ * A state value back from its CBOR (a store, a vector file): text-keyed maps become plain
+ * objects again, as the rules wrote them (decodeCbor gives Maps). Integers below 2^53 come
+ * back as numbers; the rules read amounts through big().
+ */
+export function decodeLedgerValue(bytes: Uint8Array): unknown {
+  const plain = (x: unknown): unknown => {
+    if (x instanceof Map) {
+      if (![...x.keys()].every((k) => typeof k === 'string')) return new Map([...x].map(([k, v]) => [k, plain(v)]));
+      return Object.fromEntries([...x].map(([k, v]) => [k, plain(v)]));
+    }
+    return Array.isArray(x) ? x.map(plain) : x;
+  };
+  return plain(decodeCbor(bytes));
 }

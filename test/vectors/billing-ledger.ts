@@ -114,7 +114,7 @@ export class LedgerHarness {
       for (const v of t.versions) tariffs.push(tariffFromJsonById(v.id));
     }
     return computeBill({
-      meterId, period, currency: this.genesis.currency!, agreements: (rec?.entries ?? []).map((e) => ({ from: e.from, tariff: e.tariff })),
+      meterId, period, currency: this.genesis.currency!, ...(this.chain.cycle ? { cycle: this.chain.cycle } : {}), agreements: (rec?.entries ?? []).map((e) => ({ from: e.from, tariff: e.tariff })),
       tariffs, readings: LEDGER_READINGS.filter((r) => r.meterId === meterId && r.reading.height <= atHeight).map((r) => r.reading),
     });
   }

@@ -125,7 +125,9 @@ export function decodeTxBody(payload: Uint8Array): MeterTxBody {
 function meterTxBody(m: Map<unknown, unknown>): MeterTxBody {
   const type = m.get(0) as MeterTxBody['type'];
   const allowed = typeof type === 'number' && type >= 1 && type <= 4 ? ALLOWED_LABELS[type] : undefined; // not "1", not "constructor"
-  if (allowed === undefined) throw schema('type (label 0) must be 1..4 or 6..19 (5 is a period key: protocols/confidential)', 'type');
+  if (allowed === undefined) {
+    throw schema(isLedgerTxType(type) ? `type ${type} is a ledger transaction (docs/billing.md §13): decodeAnyTx takes it` : 'type (label 0) must be 1, 2, 3 or 4', 'type');
+  }
   for (const k of m.keys()) {
     if (typeof k !== 'number' || !allowed.includes(k)) throw schema(`label ${String(k)} is not allowed for type ${type}`, 'payload');
   }
@@ -209,9 +211,19 @@ export function encodeTxBody(body: TxBody): Uint8Array {
  * (that needs the signer's key from state) nor sequence or time (they need state and a clock).
  */
 export function decodeTx(bytes: Uint8Array, maxBytes = MAX_TX_BYTES): SignedTx {
-  const tx = decodeAnyTx(bytes, maxBytes);
-  if (isLedgerTxBody(tx.body)) throw schema(`type ${tx.body.type} is a ledger transaction (docs/billing.md §13): decodeAnyTx takes it`, 'type');
-  return tx as SignedTx;
+  if (bytes.length > maxBytes) {
+    throw new RejectionError(ReasonCode.TOO_LARGE, `transaction of ${bytes.length} bytes exceeds ${maxBytes}`);
+  }
+  const cose = decodeCoseSign1(bytes);
+  return signed(bytes, cose, decodeTxBody(cose.payload));
+}
+
+function signed<B extends TxBody>(bytes: Uint8Array, cose: CoseSign1, body: B): SignedTx<B> {
+  if (body.type === TxType.Reading && cose.kid !== undefined) {
+    throw new RejectionError(ReasonCode.MALFORMED, 'a reading carries no kid: the meter id names its key', 'kid');
+  }
+  const hash = sha256(bytes);
+  return { bytes, hash, hashHex: toHex(hash), cose, body };
 }
 
 /** decodeTx for every type 1-4 and 6-19 (docs/billing.md §13): each type's own size limit (§13.2). */
@@ -227,11 +239,7 @@ export function decodeAnyTx(bytes: Uint8Array, maxBytes = MAX_TX_BYTES): SignedT
   if (bytes.length > limit) {
     throw new RejectionError(ReasonCode.TOO_LARGE, `transaction of type ${body.type} of ${bytes.length} bytes exceeds ${limit}`);
   }
-  if (body.type === TxType.Reading && cose.kid !== undefined) {
-    throw new RejectionError(ReasonCode.MALFORMED, 'a reading carries no kid: the meter id names its key', 'kid');
-  }
-  const hash = sha256(bytes);
-  return { bytes, hash, hashHex: toHex(hash), cose, body };
+  return signed(bytes, cose, body);
 }
 
 export function isReadingTx(tx: SignedTx<TxBody>): tx is SignedTx<Reading> {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { requireTool } from '../unit/deploy/support.js';
+import { requireTool } from './deploy.js';
 import { killOnExit } from './children.js';
 import { freePort } from './ports.js';
 import { sleep } from './until.js';

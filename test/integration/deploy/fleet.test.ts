@@ -24,7 +24,7 @@ import { type NatsCluster, startNatsCluster } from '../../helpers/nats-cluster.j
 import { freePort } from '../../helpers/ports.js';
 import { type PrometheusProcess, startPrometheus } from '../../helpers/prometheus.js';
 import { until } from '../../helpers/until.js';
-import { dashboardQueries, parseAlertRules, promtoolCheckMetrics, readRepo, repoPath } from '../../unit/deploy/support.js';
+import { dashboardQueries, parseAlertRules, promtoolCheckMetrics, readRepo, repoPath } from '../../helpers/deploy.js';
 
 /** Replace `from` by `to`, insisting it occurs exactly once (the shipped file's shape is what we test). */
 function swap(text: string, from: string, to: string): string {

@@ -14,7 +14,7 @@ import { GatewayProcess, cli } from '../../helpers/gateway-process.js';
 import { freePort } from '../../helpers/ports.js';
 import {
   dashboardQueries, dockerHealthcheck, exposedFamilies, isExposed, meterledgerNames, parseAlertRules, readRepo, repoPath, run,
-} from '../../unit/deploy/support.js';
+} from '../../helpers/deploy.js';
 
 /**
  * Families registered only when a feature is configured, so absent from a plain gateway.

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { connect } from 'nats';
 import { freePort } from '../../helpers/ports.js';
-import { readRepo, repoPath, requireTool, run } from '../../unit/deploy/support.js';
+import { readRepo, repoPath, requireTool, run } from '../../helpers/deploy.js';
 
 const MiB = 1024 * 1024;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

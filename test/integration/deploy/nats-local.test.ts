@@ -13,7 +13,7 @@ import { after, test } from 'node:test';
 import { connect } from 'nats';
 import { freePort } from '../../helpers/ports.js';
 import { until } from '../../helpers/until.js';
-import { readRepo, repoPath, requireTool, run } from '../../unit/deploy/support.js';
+import { readRepo, repoPath, requireTool, run } from '../../helpers/deploy.js';
 
 const MiB = 1024 * 1024;
 const dir = mkdtempSync(join(tmpdir(), 'ml-nats-local-'));

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CLI, GatewayProcess, cli } from '../../helpers/gateway-process.js';
 import { type PrometheusProcess, type Sample, startPrometheus } from '../../helpers/prometheus.js';
-import { parseAlertRules, readRepo, repoPath } from '../../unit/deploy/support.js';
+import { parseAlertRules, readRepo, repoPath } from '../../helpers/deploy.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import type { HttpContext, HttpRequest } from '../../../gateway/http/router.js';
 import { blockRoutes } from '../../../gateway/http/routes/blocks.js';
 import { silentLogger } from '../../../ledger-node/api.js';
-import { makeFakeLedger } from './fake-ledger.js';
+import { makeFakeLedger } from '../../helpers/fake-ledger.js';
 
 const list = blockRoutes.find((r) => r.path === '/api/v1/blocks')!;
 

@@ -8,7 +8,7 @@ import { silentLogger } from '../../../ledger-node/api.js';
 import { type HttpApi, startHttpApi } from '../../../gateway/http/server.js';
 import { GatewayMetrics } from '../../../gateway/metrics.js';
 import { readinessReasons } from '../../../gateway/readiness.js';
-import { type FakeLedger, makeFakeLedger } from './fake-ledger.js';
+import { type FakeLedger, makeFakeLedger } from '../../helpers/fake-ledger.js';
 
 const TOKEN = 'admin-token-for-tests-0123';
 let node: FakeLedger;

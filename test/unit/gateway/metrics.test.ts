@@ -8,7 +8,7 @@ import { ALL_REASON_CODES } from '../../../protocols/index.js';
 import type { NodeMetrics } from '../../../ledger-node/metrics.js';
 import type { XmppMetrics, XmppState } from '../../../bridge/xmpp/metrics.js';
 import { GatewayMetrics } from '../../../gateway/metrics.js';
-import { promtoolCheckMetrics } from '../deploy/support.js';
+import { promtoolCheckMetrics } from '../../helpers/deploy.js';
 
 interface Family { name: string; type: string; samples: string[] }
 

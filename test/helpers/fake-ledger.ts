@@ -7,9 +7,9 @@ import {
   Alg, type Genesis, type Receipt, type SubmitResult, TxType, VoteType, encodeBlock, encodeCommit, genesisHash,
   headerHash, inclusionProof, makeHeader, parseGenesis, publicKeyOf, randomSecretKey, sha256, signMessage, signTx,
   toHex, voteSignBytes,
-} from '../../../protocols/index.js';
-import type { IntakePort } from '../../../protocols/index.js';
-import type { LedgerApi, MeterView, NodeStatus, ReadingView, StoredBlock } from '../../../ledger-node/api.js';
+} from '../../protocols/index.js';
+import type { IntakePort } from '../../protocols/index.js';
+import type { LedgerApi, MeterView, NodeStatus, ReadingView, StoredBlock } from '../../ledger-node/api.js';
 
 export interface FakeLedger extends LedgerApi {
   readonly submitted: Uint8Array[];

@@ -14,7 +14,7 @@ import { describe, test } from 'node:test';
 import { CONFIG_FILE_ENV, CONFIG_REFERENCE } from '../../../gateway/config.js';
 import {
   alertTestCases, dashboardPanels, dashboardQueries, dockerHealthcheck, markdownAnchors, parseAlertRules, readRepo, repoPath, requireTool, run,
-} from './support.js';
+} from '../../helpers/deploy.js';
 
 const ALERTS = 'deploy/prometheus/alerts.yml';
 const DASHBOARD_DIR = 'deploy/grafana/dashboards';

@@ -17,7 +17,7 @@ import { initDevChain } from '../../../ledger-node/devchain.js';
 import { silentLogger } from '../../../ledger-node/api.js';
 import { startHttpApi } from '../../../gateway/http/server.js';
 import { COMMANDS } from '../../../gateway/cli/commands/index.js';
-import { makeFakeLedger } from './fake-ledger.js';
+import { makeFakeLedger } from '../../helpers/fake-ledger.js';
 import { commitBatch } from '../../helpers/test-block.js';
 
 const MAIN = fileURLToPath(new URL('../../../gateway/cli/main.js', import.meta.url));

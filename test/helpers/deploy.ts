@@ -12,7 +12,7 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** dist/test/unit/deploy/support.js -> the repository root. */
-export const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
+export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 export const repoPath = (...parts: string[]): string => join(REPO, ...parts);
 export const readRepo = (...parts: string[]): string => readFileSync(repoPath(...parts), 'utf8');
 

@@ -12,7 +12,7 @@ import { initDevChain } from '../../../ledger-node/devchain.js';
 import { silentLogger } from '../../../ledger-node/api.js';
 import { startHttpApi } from '../../../gateway/http/server.js';
 import { cli as run } from '../../helpers/gateway-process.js';
-import { makeFakeLedger } from './fake-ledger.js';
+import { makeFakeLedger } from '../../helpers/fake-ledger.js';
 
 /** The CLI with a clean environment: PATH and `env` only. */
 const cli = (args: string[], env: Record<string, string> = {}) => run(args, { env, clean: true, timeoutMs: 20_000 });

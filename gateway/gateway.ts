@@ -41,8 +41,8 @@ export interface Gateway {
   readonly xmpp: XmppHandle | undefined;
   readonly http: HttpApi;
   readonly metrics: GatewayMetrics;
-  /** `mqtt://`, `mqtts://`, `ws://` and `http://` URLs of the listeners. */
-  readonly urls: { mqtt?: string; mqtts?: string; ws?: string; http: string };
+  /** `mqtt://`, `mqtts://`, `ws://` and `http://` URLs of the listeners, and the portal's page. */
+  readonly urls: { mqtt?: string; mqtts?: string; ws?: string; http: string; portal: string };
   /** Stop MQTT and XMPP, then the node, then HTTP. Idempotent. */
   close(): Promise<void>;
 }
@@ -216,6 +216,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
       mqttClients: () => (brokerOpen ? b.connectedClients() : undefined),
       ...(x !== undefined ? { xmppState: () => x.state() } : {}),
       adminToken: config.http.adminToken,
+      rejectsByReason: () => metrics.rejectsByReason(),
       logger: log.child({ component: 'http' }),
     }, config.http.host, config.http.port).catch((e: unknown) => listenError(e, 'HTTP API', config.http.host, [['http.port (--http-port)', config.http.port]]));
   } catch (e) {
@@ -232,6 +233,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
     ...(a.tls !== undefined ? { mqtts: `mqtts://${host}:${a.tls}` } : {}),
     ...(a.ws !== undefined ? { ws: `ws://${host}:${a.ws}/mqtt` } : {}),
     http: http.url,
+    portal: `${http.url}/portal/`,
   };
   log.info({ chainId: genesis.chainId, ...urls }, 'gateway listening');
 

@@ -104,6 +104,13 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
   readingDropped(code: ReasonCode): void {
     this.droppedReadings.inc({ reason: ALL_REASON_CODES.includes(code) ? code : 'other' });
   }
+
+  /** Readings refused so far, by reason (the counter above; reasons never seen are 0). */
+  async rejectsByReason(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const v of (await this.rejected.get()).values) out[String(v.labels.reason)] = v.value;
+    return out;
+  }
   signaturesVerified(count: number, seconds: number): void {
     this.sigs.inc(count);
     this.sigSeconds.observe(seconds);

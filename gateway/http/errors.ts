@@ -8,7 +8,7 @@ export const HttpErrors = {
   E_HTTP_BAD_BODY: { status: 400, message: 'the request body is invalid' },
   E_HTTP_UNAUTHORIZED: { status: 401, message: 'send Authorization: Bearer <admin token>' },
   E_HTTP_FORBIDDEN: { status: 403, message: 'the admin token is wrong' },
-  E_HTTP_ADMIN_DISABLED: { status: 403, message: 'POST endpoints are disabled: start the gateway with an admin token (http.adminTokenFile or http.adminToken; METERLEDGER_HTTP_ADMIN_TOKEN_FILE or METERLEDGER_HTTP_ADMIN_TOKEN) to enable them' },
+  E_HTTP_ADMIN_DISABLED: { status: 403, message: 'admin endpoints (POST, the fleet view) are disabled: start the gateway with an admin token (http.adminTokenFile or http.adminToken; METERLEDGER_HTTP_ADMIN_TOKEN_FILE or METERLEDGER_HTTP_ADMIN_TOKEN) to enable them' },
   E_HTTP_NOT_FOUND: { status: 404, message: 'no such route' },
   E_BLOCK_NOT_FOUND: { status: 404, message: 'no block at this height' },
   E_METER_NOT_FOUND: { status: 404, message: 'no such meter' },
@@ -18,6 +18,8 @@ export const HttpErrors = {
   E_HTTP_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'send application/cbor (raw bytes) or text/plain (hex)' },
   E_HTTP_INTERNAL: { status: 500, message: 'internal error; see the gateway log' },
   E_HTTP_NOT_READY: { status: 503, message: 'the gateway is not ready' },
+  E_HTTP_TOO_MANY_STREAMS: { status: 503, message: 'too many open event streams; retry later' },
+  E_PORTAL_NOT_BUILT: { status: 503, message: 'the portal is not built: run npm run build' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type HttpErrorCode = keyof typeof HttpErrors;

@@ -25,7 +25,7 @@ export function seqParam(name: string, raw: string | null | undefined, opts: { m
   return BigInt(raw);
 }
 
-export function meterIdParam(raw: string | undefined): string {
-  if (raw === undefined || !METER_ID_PATTERN.test(raw)) throw badParam('id', 'must be a meter id ([A-Za-z0-9][A-Za-z0-9._-]{0,63})');
+export function meterIdParam(raw: string | undefined, name = 'id'): string {
+  if (raw === undefined || !METER_ID_PATTERN.test(raw)) throw badParam(name, 'must be a meter id ([A-Za-z0-9][A-Za-z0-9._-]{0,63})');
   return raw;
 }

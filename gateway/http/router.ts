@@ -2,7 +2,7 @@
  * The request pipeline without a socket: a route table, a matcher and the types handlers
  * share. server.ts adapts node:http to it.
  */
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { LedgerApi, Logger } from '../../ledger-node/api.js';
 import { HttpError, badParam } from './errors.js';
 
@@ -17,8 +17,10 @@ export interface HttpContext {
   mqttClients(): number | undefined;
   /** State of the XMPP bridge (`online`, `connecting`, `offline`); absent when XMPP is not configured. */
   xmppState?(): string;
-  /** Bearer token for POST endpoints; undefined disables them. */
+  /** Bearer token for the admin endpoints (POST, the fleet view); undefined disables them. */
   readonly adminToken: string | undefined;
+  /** Readings refused so far, by reason code (the meterledger_readings_rejected_total counter). */
+  rejectsByReason?(): Promise<Record<string, number>>;
   readonly logger: Logger;
 }
 
@@ -34,7 +36,14 @@ export interface HttpRequest {
 
 export type HttpReply =
   | { readonly status: number; readonly json: unknown; readonly headers?: Record<string, string> }
-  | { readonly status: number; readonly body: Uint8Array | string; readonly contentType: string; readonly headers?: Record<string, string> };
+  | { readonly status: number; readonly body: Uint8Array | string; readonly contentType: string; readonly headers?: Record<string, string> }
+  | { readonly status: number; readonly stream: StreamWriter; readonly contentType: string; readonly headers?: Record<string, string> };
+
+/**
+ * A long-lived answer (server-sent events): called once the head is written, it writes to
+ * `res` until it ends it, and returns what to run when the connection goes either way.
+ */
+export type StreamWriter = (res: ServerResponse) => () => void;
 
 export type Handler = (req: HttpRequest, ctx: HttpContext) => Promise<HttpReply>;
 

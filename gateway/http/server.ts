@@ -12,10 +12,19 @@ import { statusRoutes } from './routes/status.js';
 import { blockRoutes } from './routes/blocks.js';
 import { meterRoutes } from './routes/meters.js';
 import { txRoutes } from './routes/tx.js';
+import { genesisRoutes } from './routes/genesis.js';
+import { eventRoutes } from './routes/events.js';
+import { fleetRoutes } from './routes/fleet.js';
+import { portalRoutes } from './routes/portal.js';
 
 export type { HttpContext } from './router.js';
 
-export const ROUTES: readonly Route[] = [...healthRoutes, ...statusRoutes, ...blockRoutes, ...meterRoutes, ...txRoutes];
+export const ROUTES: readonly Route[] = [
+  ...healthRoutes, ...statusRoutes, ...genesisRoutes, ...blockRoutes, ...meterRoutes, ...eventRoutes, ...fleetRoutes, ...txRoutes, ...portalRoutes,
+];
+
+/** Open event streams at once, over all clients; one more is 503 E_HTTP_TOO_MANY_STREAMS. */
+export const MAX_STREAMS = 256;
 
 export interface HttpApi {
   readonly server: Server;
@@ -25,8 +34,31 @@ export interface HttpApi {
   close(): Promise<void>;
 }
 
-function send(res: ServerResponse, reply: HttpReply, head: boolean): void {
-  const headers: Record<string, string | number> = { 'cache-control': 'no-store', ...reply.headers };
+/** Open streams, so close() can end them and MAX_STREAMS can be kept. */
+type Streams = Set<ServerResponse>;
+
+function send(res: ServerResponse, reply: HttpReply, head: boolean, streams: Streams): void {
+  const headers: Record<string, string | number> = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...reply.headers };
+  if ('stream' in reply) {
+    if (streams.size >= MAX_STREAMS) {
+      const e = new HttpError('E_HTTP_TOO_MANY_STREAMS');
+      send(res, { status: e.status, json: errorBody(e.code, e.message), headers: { 'retry-after': '5' } }, head, streams);
+      return;
+    }
+    res.writeHead(reply.status, { ...headers, 'content-type': reply.contentType });
+    if (head) {
+      res.end();
+      return;
+    }
+    res.flushHeaders();
+    streams.add(res);
+    const done = reply.stream(res);
+    res.once('close', () => {
+      streams.delete(res);
+      done();
+    });
+    return;
+  }
   let body: Uint8Array | string;
   if ('json' in reply) {
     body = JSON.stringify(reply.json) + '\n';
@@ -40,7 +72,7 @@ function send(res: ServerResponse, reply: HttpReply, head: boolean): void {
   res.end(head ? undefined : body);
 }
 
-export function handleRequest(router: Router, ctx: HttpContext) {
+export function handleRequest(router: Router, ctx: HttpContext, streams: Streams = new Set()) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const method = req.method ?? 'GET';
     const started = performance.now();
@@ -66,7 +98,7 @@ export function handleRequest(router: Router, ctx: HttpContext) {
       // Do not read on after a refusal: the rest of a large body is dropped with the connection.
       if (method === 'POST' || method === 'PUT') reply = { ...reply, headers: { ...reply.headers, connection: 'close' } };
     }
-    if (!res.headersSent) send(res, reply, method === 'HEAD');
+    if (!res.headersSent) send(res, reply, method === 'HEAD', streams);
     // The access log, at debug: one line per request (never a header: the admin token is one).
     ctx.logger.debug({
       method, url: req.url, status: reply.status, ms: Math.round((performance.now() - started) * 10) / 10, remote: req.socket.remoteAddress,
@@ -76,7 +108,8 @@ export function handleRequest(router: Router, ctx: HttpContext) {
 
 export async function startHttpApi(ctx: HttpContext, host: string, port: number): Promise<HttpApi> {
   const router = new Router(ROUTES);
-  const server = createServer(handleRequest(router, ctx));
+  const streams: Streams = new Set();
+  const server = createServer(handleRequest(router, ctx, streams));
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
@@ -96,6 +129,8 @@ export async function startHttpApi(ctx: HttpContext, host: string, port: number)
     close() {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
+        // Event streams never go idle: end them, so clients reconnect to another gateway.
+        for (const res of streams) res.end();
         server.closeIdleConnections();
         // Requests still running get a moment, then their sockets go.
         setTimeout(() => server.closeAllConnections(), 2000).unref();

@@ -25,7 +25,7 @@ export const startCommand: CommandSpec = {
     const u = gw.urls;
     // On stdout: logs (JSON off a terminal) keep stderr to themselves.
     out(`meterledger ${gw.node.genesis.chainId} listening (genesis ${toHex(genesisHash(gw.node.genesis))})`);
-    for (const [name, url] of Object.entries(u)) out(`  ${name.padEnd(6)}${url}`);
+    for (const [name, url] of Object.entries(u)) out(`  ${name.padEnd(7)}${url}`);
     await waitForSignal(logger);
     await gw.close();
     logger.flush();

@@ -20,6 +20,19 @@ module.exports = {
       to: { dependencyTypes: ['core'] },
     },
     {
+      name: 'portal-is-browser-code',
+      comment: 'gateway/portal/app/ runs in the browser: only protocols/ (pure), its own files and browser libraries, no Node built-ins',
+      severity: 'error',
+      from: { path: '^gateway/portal/app/' },
+      to: { path: '^(ledger-node|bridge|test|bench)/|^gateway/(?!portal/app/)|^node:|^(fs|net|http|https|crypto|os|path|child_process|worker_threads|stream|tls)$' },
+    },
+    {
+      name: 'portal-no-core-modules',
+      severity: 'error',
+      from: { path: '^gateway/portal/app/' },
+      to: { dependencyTypes: ['core'] },
+    },
+    {
       name: 'ledger-node-not-to-adapters',
       comment: 'the node never knows the device adapters nor the composition root',
       severity: 'error',

@@ -17,6 +17,8 @@ command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || need+=(nats
 { command -v promtool >/dev/null && command -v prometheus >/dev/null; } || need+=(prometheus)
 command -v docker-compose >/dev/null || need+=(docker-compose)
 command -v systemd-analyze >/dev/null || need+=(systemd)
+# the portal's browser tests (test/integration/portal/) drive Debian's Chromium with playwright-core
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

@@ -37,13 +37,17 @@ export class TestMeter {
     return m;
   }
 
-  sign(seq: bigint, importWh = Number(seq % 1_000_000n)): Uint8Array {
-    return signTx(this.chainId, this.key.alg, this.key.secretKey, { type: TxType.Reading, meterId: this.meterId, seq, time: Date.now(), importWh });
+  sign(seq: bigint, importWh = Number(seq % 1_000_000n), fields: { time?: number; exportWh?: number } = {}): Uint8Array {
+    return signTx(this.chainId, this.key.alg, this.key.secretKey, {
+      type: TxType.Reading, meterId: this.meterId, seq, time: fields.time ?? Date.now(), importWh,
+      ...(fields.exportWh !== undefined ? { exportWh: fields.exportWh } : {}),
+    });
   }
 
   /** Publish at QoS 1; resolves on PUBACK. */
-  async publish(seq: bigint): Promise<void> {
-    await this.client.publishAsync(readingsTopic(this.meterId), Buffer.from(this.sign(seq)), { qos: 1 });
+  async publish(seq: bigint, reading?: { importWh: number; time?: number; exportWh?: number }): Promise<void> {
+    const bytes = reading ? this.sign(seq, reading.importWh, reading) : this.sign(seq);
+    await this.client.publishAsync(readingsTopic(this.meterId), Buffer.from(bytes), { qos: 1 });
   }
 
   committedSeqs(): Set<bigint> {

@@ -30,6 +30,8 @@ export async function cli(args: string[], opts: { timeoutMs?: number; env?: Node
 export class GatewayProcess {
   proc: ChildProcess | undefined;
   stderr = '';
+  /** What it printed on stdout: the start banner (genesis hash, listening addresses). */
+  stdout = '';
   readonly mqttUrl: string;
   readonly httpUrl: string;
 
@@ -50,13 +52,18 @@ export class GatewayProcess {
   async start(timeoutMs = 20_000, opts: { until?: 'ready' | 'listening' } = {}): Promise<void> {
     const probe = opts.until === 'listening' ? '/healthz' : '/readyz';
     this.stderr = '';
+    this.stdout = '';
     const p = spawn(process.execPath, [CLI, 'start', '--data-dir', this.dataDir, '--mqtt-port', String(this.mqttPort), '--http-port', String(this.httpPort), ...this.extraArgs], {
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.proc = p;
     p.stderr!.on('data', (d: Buffer) => {
       this.stderr += d.toString();
       if (this.stderr.length > 1 << 20) this.stderr = this.stderr.slice(-(1 << 19));
+    });
+    p.stdout!.on('data', (d: Buffer) => {
+      this.stdout += d.toString();
+      if (this.stdout.length > 1 << 20) this.stdout = this.stdout.slice(-(1 << 19));
     });
     const end = Date.now() + timeoutMs;
     while (Date.now() < end) {

@@ -1,10 +1,15 @@
 /**
  * The consensus core: Tendermint's Algorithm 1 ("The latest gossip on BFT consensus",
- * arXiv 1807.04938) as a state machine. `handle(event)` returns effects; the core does no
- * I/O and reads no clock: messages, timeouts and "the next height may start" come in as
- * events, and broadcasts, timeout requests and decisions go out as effects. Line numbers
- * in comments are those of Algorithm 1. Voting power replaces counting: "2f+1" is more
- * than 2/3 of the total power, "f+1" more than 1/3.
+ * arXiv 1807.04938) for one height, as a state machine. `handle(event)` returns effects;
+ * the core does no I/O and reads no clock: messages and timeouts come in as events, and
+ * broadcasts, timeout requests and the decision go out as effects. The runner builds a
+ * core per height (./runner.ts); messages of other heights never reach it.
+ *
+ * Votes go to the vote keeper (./votes.ts), which reports each threshold once, when it is
+ * crossed; each rule is one arm below, tagged with its line, fired by its trigger (a
+ * proposal, a threshold, a timeout) or, when its step or round comes later than its
+ * threshold, on entering that step or round (Malachite's core state machine). Voting
+ * power replaces counting: "2f+1" is more than 2/3 of the total power, "f+1" more than 1/3.
  *
  * Signature checks happen before events enter. What a validator must remember to stay safe
  * leaves the core as effects the adapter carries out in order: `persist` (round, step,
@@ -19,10 +24,8 @@ import {
   type ConsensusApp, type ConsensusEvent, type ConsensusMessage, DEFAULT_TIMEOUTS, type Effect, type Proposal,
   type SafetyState, Step, type TimeoutEvent, type Timeouts, type Validator, type Vote, type VoteKind,
 } from './types.js';
-import { HeightVotes } from './votes.js';
+import { type Threshold, VoteKeeper } from './votes.js';
 
-/** Most messages kept for heights above ours (they arrive early under reordering). */
-const MAX_FUTURE = 10_000;
 /** Most distinct proposals kept per height (equivocation beyond this is only evidence). */
 const MAX_PROPOSALS = 64;
 
@@ -76,7 +79,7 @@ export function restoreProblem<V>(
     }
   }
   if (valid) {
-    const votes = new HeightVotes(validators);
+    const votes = new VoteKeeper(validators);
     const set = votes.set(valid.round, 'prevote');
     for (const v of valid.polka) {
       if (v.type !== 'prevote' || v.height !== height || v.round !== valid.round || v.valueId !== valid.valueId) return 'polka holds a vote for something else';
@@ -105,29 +108,22 @@ export class TendermintCore<V> {
   private validPolka: readonly Vote[] = [];
 
   /** The first proposal of each round (what we prevote on, lines 22 and 28). */
-  private proposals = new Map<number, Proposal<V>>();
+  private readonly proposals = new Map<number, Proposal<V>>();
   /**
    * Every proposal of each round by value id, a few at most: an equivocating proposer may
    * send another value to others, and it is that one a 2f+1 polka or commit names (36, 49).
    */
-  private byValue = new Map<string, Proposal<V>>();
-  private votes: HeightVotes;
-  /** Validators heard from, per round of this height (line 55). */
-  private senders = new Map<number, Set<string>>();
-  /** "for the first time" guards of lines 34, 36 and 47, by round. */
-  private once = new Set<string>();
-  private validity = new Map<string, boolean>();
-  private future: ConsensusMessage<V>[] = [];
+  private readonly byValue = new Map<string, Proposal<V>>();
+  private readonly votes: VoteKeeper;
+  private readonly validity = new Map<string, boolean>();
   private readonly signed: Map<string, ConsensusMessage<V>>;
   private readonly timeouts: Timeouts;
-  private readonly totalPower: number;
 
   constructor(private readonly opts: CoreOptions<V>) {
     this.height = opts.height;
-    this.votes = new HeightVotes(opts.validators);
+    this.votes = new VoteKeeper(opts.validators);
     this.signed = new Map(opts.signed ?? []);
     this.timeouts = opts.timeouts ?? DEFAULT_TIMEOUTS;
-    this.totalPower = opts.validators.reduce((s, v) => s + v.power, 0);
     const r = opts.restored;
     if (r) {
       const problem = r.height !== this.height ? `record is for height ${r.height}` : restoreProblem(r, this.signed.values(), opts.validators, opts.app.id);
@@ -139,15 +135,12 @@ export class TendermintCore<V> {
       this.validValue = r.valid?.value ?? null;
       this.validRound = r.valid?.round ?? -1;
       this.validPolka = r.valid?.polka ?? [];
-      for (const v of this.validPolka) this.onMessage(v, []);
+      for (const v of this.validPolka) this.record(v, []);
       this.persisted = this.snapshot();
     }
-    // What we signed before a restart still counts: we sent it, others may hold it.
-    for (const m of this.signed.values()) if (m.height === this.height) this.onMessage(m, []);
-  }
-
-  get isDecided(): boolean {
-    return this.decided;
+    // What we signed before a restart still counts: we sent it, others may hold it. The
+    // rules see these on start, like everything recorded before it.
+    for (const m of this.signed.values()) if (m.height === this.height) this.record(m, []);
   }
 
   proposer(height: number, round: number): string {
@@ -164,7 +157,7 @@ export class TendermintCore<V> {
     return this.validPolka;
   }
 
-  /** Feed one event; returns the effects it causes. */
+  /** Feed one event of this height; returns the effects it causes. */
   handle(ev: ConsensusEvent<V>): Effect<V>[] {
     const out: Effect<V>[] = [];
     switch (ev.type) {
@@ -173,15 +166,25 @@ export class TendermintCore<V> {
           this.started = true;
           if (this.opts.restored) this.resume(out);
           else this.startRound(0, out); // line 10: upon start do StartRound(0)
+          this.catchUp(out);
         }
         break;
       case 'timeout':
-        this.onTimeout(ev, out);
+        if (this.started) this.onTimeout(ev, out);
         break;
-      default:
-        this.onMessage(ev, out);
+      case 'proposal': {
+        const crossed = this.record(ev, out);
+        if (this.started && crossed) {
+          this.onProposal(ev, out);
+          this.onThresholds(crossed, out);
+        }
+        break;
+      }
+      default: {
+        const crossed = this.record(ev, out);
+        if (this.started && crossed) this.onThresholds(crossed, out);
+      }
     }
-    this.evaluate(out);
     this.checkpoint(out, false);
     return out;
   }
@@ -190,47 +193,34 @@ export class TendermintCore<V> {
    * Back in the round and step of the restored record. A step is entered together with
    * its vote (lines 24-27, 40-41, 45-46, 58-59, 62-63), but a crash can fall between the
    * record and the vote's own write: then the vote was never sent, and we send nil,
-   * which is safe in any state. The "upon 2f+1" rules (34, 47) fire again as votes come
-   * back, our own included, so no timer needs arming beyond what they arm.
+   * which is safe in any state.
    */
   private resume(out: Effect<V>[]): void {
     if (this.step === Step.Propose) {
       this.startRound(this.round, out); // lines 11-19 again: the same proposal if we signed one
       return;
     }
-    if (!this.signed.has(signedKey({ height: this.height, round: this.round, type: 'prevote' }))) this.vote('prevote', null, out);
-    if (this.step === Step.Precommit && !this.signed.has(signedKey({ height: this.height, round: this.round, type: 'precommit' }))) this.vote('precommit', null, out);
+    const missing = (type: VoteKind) => !this.signed.has(signedKey({ height: this.height, round: this.round, type }));
+    const anyBefore = this.votes.prevoteAny(this.round);
+    if (missing('prevote')) this.vote('prevote', null, out);
+    if (this.step === Step.Precommit) {
+      if (missing('precommit')) this.vote('precommit', null, out);
+    } else {
+      this.enteredPrevote(anyBefore, out);
+    }
+    this.enteredRound(out);
   }
 
-  /** After the adapter stored the decision: move to the next height (lines 52-54). */
-  nextHeight(): Effect<V>[] {
-    if (!this.decided) return [];
-    const out: Effect<V>[] = [];
-    this.height += 1;
-    this.lockedValue = null; // line 53
-    this.lockedRound = -1;
-    this.validValue = null;
-    this.validRound = -1;
-    this.decided = false;
-    this.persisted = undefined;
-    this.validPolka = [];
-    this.proposals = new Map();
-    this.byValue = new Map();
-    this.votes = new HeightVotes(this.opts.validators);
-    this.senders = new Map();
-    this.once = new Set(['started']);
-    this.validity = new Map();
-    for (const k of this.signed.keys()) if (Number(k.split('/')[0]) < this.height - 1) this.signed.delete(k);
-    this.startRound(0, out); // line 54
-    const early = this.future.filter((m) => m.height === this.height);
-    this.future = this.future.filter((m) => m.height > this.height);
-    for (const m of early) this.onMessage(m, out);
-    this.evaluate(out);
-    return out;
+  /** On start: what was heard before it (and, restored, before the crash) gets its turn. */
+  private catchUp(out: Effect<V>[]): void {
+    const skip = this.votes.highestSkip();
+    if (skip > this.round) this.startRound(skip, out); // line 55
+    for (const c of this.votes.commits()) this.tryDecide(c.round, c.valueId, out); // line 49
   }
 
   // line 11: Function StartRound(round)
   private startRound(round: number, out: Effect<V>[]): void {
+    if (this.decided) return;
     this.round = round;
     this.step = Step.Propose; // line 12
     if (this.opts.me !== undefined && this.proposer(this.height, round) === this.opts.me) { // line 13
@@ -239,6 +229,15 @@ export class TendermintCore<V> {
     } else {
       this.schedule(Step.Propose, round, out); // line 19
     }
+    this.enteredRound(out);
+  }
+
+  /** Entering a round: what was heard of it before we got there gets its turn. */
+  private enteredRound(out: Effect<V>[]): void {
+    const r = this.round;
+    const p = this.proposals.get(r);
+    if (p) this.onProposal(p, out); // lines 22, 28 (and 49): its proposal came early
+    if (this.votes.precommitAny(r)) this.schedule(Step.Precommit, r, out); // line 47: crossed before we came; a round is entered once
   }
 
   private onTimeout(t: TimeoutEvent, out: Effect<V>[]): void {
@@ -246,7 +245,9 @@ export class TendermintCore<V> {
     // The step moves before the vote leaves, so that the record persisted with it says so.
     if (t.step === Step.Propose && this.step === Step.Propose) { // line 57-60
       this.step = Step.Prevote;
+      const anyBefore = this.votes.prevoteAny(this.round);
       this.vote('prevote', null, out);
+      this.enteredPrevote(anyBefore, out);
     } else if (t.step === Step.Prevote && this.step === Step.Prevote) { // line 61-64
       this.step = Step.Precommit;
       this.vote('precommit', null, out);
@@ -255,34 +256,131 @@ export class TendermintCore<V> {
     }
   }
 
-  private onMessage(m: ConsensusMessage<V>, out: Effect<V>[]): void {
-    if (!this.opts.validators.some((v) => v.id === m.from)) return; // only validators speak
-    if (m.height > this.height) {
-      if (this.future.length < MAX_FUTURE) this.future.push(m);
-      return;
+  /** A new proposal of this height (stored already). */
+  private onProposal(p: Proposal<V>, out: Effect<V>[]): void {
+    this.tryDecide(p.round, p.valueId, out); // line 49, any round
+    if (p.round !== this.round) return;
+    this.tryPrevote(out); // lines 22, 28
+    this.tryLock(p.round, p.valueId, out); // line 36
+  }
+
+  /** Thresholds the last message crossed, each once. */
+  private onThresholds(crossed: readonly Threshold[], out: Effect<V>[]): void {
+    for (const t of crossed) {
+      if (this.decided) return;
+      switch (t.kind) {
+        case 'prevote-any': // line 34
+          if (t.round === this.round && this.step === Step.Prevote) this.schedule(Step.Prevote, t.round, out); // line 35
+          break;
+        case 'polka':
+          this.tryPrevote(out); // line 28: the polka of the proposal's validRound
+          this.tryLock(t.round, t.valueId, out); // line 36
+          break;
+        case 'prevote-nil':
+          if (t.round === this.round && this.step === Step.Prevote) this.precommitNil(out); // line 44
+          break;
+        case 'precommit-any': // line 47
+          if (t.round === this.round) this.schedule(Step.Precommit, t.round, out); // line 48
+          break;
+        case 'commit':
+          this.tryDecide(t.round, t.valueId, out); // line 49
+          break;
+        case 'skip': // line 55
+          if (t.round > this.round) this.startRound(t.round, out);
+          break;
+      }
     }
-    if (m.height < this.height || m.round < 0 || !Number.isSafeInteger(m.round)) return;
+  }
+
+  /**
+   * Step prevote entered and our prevote out: the rules whose threshold was crossed before.
+   * `anyBefore`: 2f+1 prevotes were in before ours (had ours crossed it, its threshold
+   * already ran line 34), so the prevote timeout is armed once.
+   */
+  private enteredPrevote(anyBefore: boolean, out: Effect<V>[]): void {
+    const r = this.round;
+    if (this.step === Step.Prevote && anyBefore) this.schedule(Step.Prevote, r, out); // line 34
+    for (const p of this.byValue.values()) if (p.round === r) this.tryLock(r, p.valueId, out); // line 36
+    if (this.step === Step.Prevote && this.votes.prevoteNil(r)) this.precommitNil(out); // line 44
+  }
+
+  // lines 22-27 and 28-33: the round's first proposal, new or proposed again with its polka.
+  private tryPrevote(out: Effect<V>[]): void {
+    const p = this.proposals.get(this.round);
+    if (this.decided || this.step !== Step.Propose || !p) return;
+    let ok: boolean;
+    if (p.validRound === -1) { // line 22
+      ok = this.valid(p) && (this.lockedRound === -1 || this.opts.app.id(this.lockedValue!) === p.valueId); // line 23
+    } else if (this.votes.polka(p.validRound, p.valueId)) { // line 28
+      ok = this.valid(p) && (this.lockedRound <= p.validRound || this.opts.app.id(this.lockedValue!) === p.valueId); // line 29
+    } else {
+      return; // no polka for it yet: the propose timeout, or the polka, comes next
+    }
+    this.step = Step.Prevote; // lines 27, 33
+    const anyBefore = this.votes.prevoteAny(this.round);
+    this.vote('prevote', ok ? p.valueId : null, out); // lines 24-25, 30-31
+    this.enteredPrevote(anyBefore, out);
+  }
+
+  // line 36: a proposal and a polka for it in this round, valid, step >= prevote.
+  private tryLock(round: number, valueId: string, out: Effect<V>[]): void {
+    if (this.decided || round !== this.round || this.step < Step.Prevote) return;
+    const p = this.byValue.get(`${round}/${valueId}`);
+    if (!p || !this.votes.polka(round, valueId) || !this.valid(p)) return;
+    if (this.validRound === round && this.validValue !== null && this.opts.app.id(this.validValue) === valueId) return; // fired already
+    // Lock and valid value change before the precommit leaves: persisted with it.
+    this.validValue = p.value; // line 42
+    this.validRound = round; // line 43
+    this.validPolka = this.votes.set(round, 'prevote').votesFor(valueId);
+    if (this.step === Step.Prevote) { // line 37
+      this.lockedValue = p.value; // line 38
+      this.lockedRound = round; // line 39
+      this.step = Step.Precommit; // line 41
+      this.vote('precommit', valueId, out); // line 40
+    }
+  }
+
+  // lines 44-46
+  private precommitNil(out: Effect<V>[]): void {
+    this.step = Step.Precommit; // line 46
+    this.vote('precommit', null, out); // line 45
+  }
+
+  // lines 49-51: a proposal and 2f+1 precommits for it, in any round, valid: decide.
+  private tryDecide(round: number, valueId: string, out: Effect<V>[]): void {
+    if (this.decided) return;
+    const p = this.byValue.get(`${round}/${valueId}`);
+    if (!p || !this.votes.commit(round, valueId) || !this.valid(p)) return; // line 50
+    this.decided = true; // line 51; lines 52-54 are the runner's next core
+    out.push({ type: 'decide', height: this.height, round, value: p.value, valueId, proposal: p, precommits: this.votes.set(round, 'precommit').votesFor(valueId) });
+  }
+
+  /**
+   * Take a message of this height into the tallies; report evidence. Returns the thresholds
+   * it crossed, or undefined when it was dropped (not a validator, a duplicate).
+   */
+  private record(m: ConsensusMessage<V>, out: Effect<V>[]): Threshold[] | undefined {
+    if (!this.opts.validators.some((v) => v.id === m.from)) return undefined; // only validators speak
+    if (m.height !== this.height || m.round < 0 || !Number.isSafeInteger(m.round)) return undefined;
     if (m.type === 'proposal') {
-      if (m.from !== this.proposer(m.height, m.round)) return; // "from proposer(h_p, round)"
-      if (m.validRound < -1 || m.validRound >= m.round) return;
+      if (m.from !== this.proposer(m.height, m.round)) return undefined; // "from proposer(h_p, round)"
+      if (m.validRound < -1 || m.validRound >= m.round) return undefined;
       const key = `${m.round}/${m.valueId}`;
-      if (this.byValue.has(key)) return;
+      if (this.byValue.has(key)) return undefined;
       const prev = this.proposals.get(m.round);
       if (prev) {
         out.push({ type: 'evidence', first: prev, second: m });
-        if (this.byValue.size >= MAX_PROPOSALS) return;
+        if (this.byValue.size >= MAX_PROPOSALS) return undefined;
       } else {
         this.proposals.set(m.round, m);
       }
       this.byValue.set(key, m);
-    } else {
-      const r = this.votes.set(m.round, m.type).add(m);
-      if (r === 'duplicate') return;
-      if (r !== 'added') out.push({ type: 'evidence', first: r.conflict, second: m }); // counted too: see votes.ts
+      return this.votes.heard(m.round, m.from);
     }
-    let s = this.senders.get(m.round);
-    if (!s) this.senders.set(m.round, (s = new Set()));
-    s.add(m.from);
+    const { result, crossed } = this.votes.addVote(m);
+    if (result === 'duplicate') return undefined;
+    if (result !== 'added') out.push({ type: 'evidence', first: result.conflict, second: m }); // counted too: see votes.ts
+    return crossed;
   }
 
   private valid(p: Proposal<V>): boolean {
@@ -292,95 +390,6 @@ export class TendermintCore<V> {
       this.validity.set(p.valueId, v);
     }
     return v;
-  }
-
-  /** Fire every "upon" rule whose condition holds, until none does. */
-  private evaluate(out: Effect<V>[]): void {
-    for (let guard = 0; guard < 1000; guard++) {
-      if (!this.fireOne(out)) return;
-    }
-  }
-
-  private fireOne(out: Effect<V>[]): boolean {
-    const { height: h, round: r } = this;
-
-    // line 49: a proposal and 2f+1 precommits for it, in any round, decide.
-    if (!this.decided) {
-      for (const p of this.byValue.values()) {
-        const pr = p.round;
-        const pcs = this.votes.set(pr, 'precommit');
-        if (this.votes.quorum(pcs.power(p.valueId)) && this.valid(p)) { // line 50
-          this.decided = true; // line 51; lines 52-54 wait for nextHeight()
-          out.push({ type: 'decide', height: h, round: pr, value: p.value, valueId: p.valueId, proposal: p, precommits: pcs.votesFor(p.valueId) });
-          return false;
-        }
-      }
-    } else {
-      return false;
-    }
-
-    // line 55: f+1 of the power speaks in a higher round: skip to it.
-    for (const [sr, who] of this.senders) {
-      if (sr > r && this.votes.oneThird(this.votes.roundPower(sr, who))) {
-        this.startRound(sr, out);
-        return true;
-      }
-    }
-
-    const p = this.proposals.get(r);
-    if (this.step === Step.Propose && p) {
-      if (p.validRound === -1) { // line 22
-        const ok = this.valid(p) && (this.lockedRound === -1 || this.opts.app.id(this.lockedValue!) === p.valueId); // line 23
-        this.step = Step.Prevote; // line 27
-        this.vote('prevote', ok ? p.valueId : null, out); // lines 24-25
-        return true;
-      }
-      const polka = this.votes.set(p.validRound, 'prevote'); // line 28
-      if (this.votes.quorum(polka.power(p.valueId))) {
-        const ok = this.valid(p) && (this.lockedRound <= p.validRound || this.opts.app.id(this.lockedValue!) === p.valueId); // line 29
-        this.step = Step.Prevote; // line 33
-        this.vote('prevote', ok ? p.valueId : null, out); // lines 30-31
-        return true;
-      }
-    }
-
-    const prevotes = this.votes.set(r, 'prevote');
-    if (this.step === Step.Prevote && this.votes.quorum(prevotes.anyPower) && !this.once.has(`34/${r}`)) { // line 34
-      this.once.add(`34/${r}`);
-      this.schedule(Step.Prevote, r, out); // line 35
-      return true;
-    }
-
-    const polkaValue = this.once.has(`36/${r}`) ? undefined : prevotes.values().find((id) => this.votes.quorum(prevotes.power(id)));
-    const pv = polkaValue === undefined ? undefined : this.byValue.get(`${r}/${polkaValue}`);
-    if (pv && this.step >= Step.Prevote && this.valid(pv)) { // line 36
-      this.once.add(`36/${r}`);
-      // Lock and valid value change before the precommit leaves: persisted with it.
-      this.validValue = pv.value; // line 42
-      this.validRound = r; // line 43
-      this.validPolka = prevotes.votesFor(pv.valueId);
-      if (this.step === Step.Prevote) { // line 37
-        this.lockedValue = pv.value; // line 38
-        this.lockedRound = r; // line 39
-        this.step = Step.Precommit; // line 41
-        this.vote('precommit', pv.valueId, out); // line 40
-      }
-      return true;
-    }
-
-    if (this.step === Step.Prevote && this.votes.quorum(prevotes.power(null))) { // line 44
-      this.step = Step.Precommit; // line 46
-      this.vote('precommit', null, out); // line 45
-      return true;
-    }
-
-    const precommits = this.votes.set(r, 'precommit');
-    if (this.votes.quorum(precommits.anyPower) && !this.once.has(`47/${r}`)) { // line 47
-      this.once.add(`47/${r}`);
-      this.schedule(Step.Precommit, r, out); // line 48
-      return true;
-    }
-    return false;
   }
 
   private vote(kind: VoteKind, valueId: string | null, out: Effect<V>[]): void {
@@ -424,8 +433,16 @@ export class TendermintCore<V> {
     const already = this.signed.get(key);
     const msg = already ?? m;
     if (!already) this.signed.set(key, m);
-    this.onMessage(msg, out); // we hear ourselves
     out.push({ type: 'broadcast', msg });
+    this.handleOwn(msg, out); // we hear ourselves
+  }
+
+  /** Our own message, as any other: tallied, and its rules run (the caller's rule has moved the step already). */
+  private handleOwn(m: ConsensusMessage<V>, out: Effect<V>[]): void {
+    const crossed = this.record(m, out);
+    if (!crossed) return;
+    if (m.type === 'proposal') this.onProposal(m, out);
+    this.onThresholds(crossed, out);
   }
 
   private schedule(step: Step, round: number, out: Effect<V>[]): void {
@@ -434,11 +451,6 @@ export class TendermintCore<V> {
       : step === Step.Prevote ? t.prevoteBaseMs + t.prevoteDeltaMs * round
         : t.precommitBaseMs + t.precommitDeltaMs * round;
     out.push({ type: 'schedule', timeout: { type: 'timeout', step, height: this.height, round }, afterMs: ms });
-  }
-
-  /** For tests and status: the total voting power. */
-  get power(): number {
-    return this.totalPower;
   }
 }
 

@@ -18,7 +18,8 @@ test('one validator commits alone: propose, prevote, precommit, decide in one st
   assert.deepEqual(broadcasts(fx).map((m) => m.type), ['proposal', 'prevote', 'precommit']);
   const d = fx.find((e) => e.type === 'decide');
   assert.ok(d && d.type === 'decide' && d.value === 'block-1' && d.precommits.length === 1);
-  const next = core.nextHeight();
+  // The next height is a new core (the runner's), deciding at once too.
+  const next = new TendermintCore<string>({ validators: [{ id: 'solo', power: 1 }], me: 'solo', app, height: 2 }).handle({ type: 'start' });
   assert.ok(next.some((e) => e.type === 'decide' && e.height === 2));
 });
 
@@ -166,4 +167,27 @@ test('restoreProblem: a record behind what was signed is refused, and the core w
   assert.match(restoreProblem({ ...state, locked: null }, signed.values(), four, app.id) ?? '', /lock/);
   assert.match(restoreProblem({ ...state, valid: { ...state.valid!, polka: state.valid!.polka.slice(0, 2) } }, signed.values(), four, app.id) ?? '', /polka/);
   assert.throws(() => new TendermintCore<string>({ validators: four, me, app, height: 1, signed, restored: early }), /cannot be restored/);
+});
+
+test('line 34: the prevote timeout is armed once a round, whether 2f+1 prevotes came before ours or with it', () => {
+  const proposer = proposerOf(four, 1, 0);
+  const me = four.find((v) => v.id !== proposer)!.id;
+  const others = four.map((v) => v.id).filter((id) => id !== me);
+  const prevoteTimers = (fx: Effect<string>[]) => fx.filter((e) => e.type === 'schedule' && e.timeout.step === Step.Prevote).length;
+  // Before ours: two others prevote nil and one prevotes 'x' while we wait for the proposal.
+  const early = new TendermintCore<string>({ validators: four, me, app, height: 1 });
+  let fx = early.handle({ type: 'start' });
+  for (const [i, id] of others.entries()) fx.push(...early.handle({ type: 'prevote', from: id, height: 1, round: 0, valueId: i === 0 ? 'x' : null }));
+  assert.equal(prevoteTimers(fx), 0, 'still in step propose');
+  fx = early.handle({ type: 'timeout', step: Step.Propose, height: 1, round: 0 });
+  assert.equal(prevoteTimers(fx), 0, 'three nil of four: it precommits nil at once (line 44), no timer needed');
+  // With ours: two others prevote different values; our nil prevote is the third.
+  const late = new TendermintCore<string>({ validators: four, me, app, height: 1 });
+  fx = late.handle({ type: 'start' });
+  fx.push(...late.handle({ type: 'prevote', from: others[0]!, height: 1, round: 0, valueId: 'x' }));
+  fx.push(...late.handle({ type: 'prevote', from: others[1]!, height: 1, round: 0, valueId: 'y' }));
+  fx.push(...late.handle({ type: 'timeout', step: Step.Propose, height: 1, round: 0 }));
+  assert.equal(prevoteTimers(fx), 1);
+  fx = late.handle({ type: 'prevote', from: others[2]!, height: 1, round: 0, valueId: 'z' });
+  assert.equal(prevoteTimers(fx), 0, 'not again for a fourth');
 });

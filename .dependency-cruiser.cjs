@@ -33,6 +33,20 @@ module.exports = {
       to: { dependencyTypes: ['core'] },
     },
     {
+      name: 'consensus-and-protocols-take-time-and-io-through-ports',
+      comment: 'ledger-node/consensus and protocols/ reach timers, clocks, randomness, files and the network only through ports (ledger-node/consensus/ports.ts), so the simulation runs them on virtual time; the globals (setTimeout, Date.now, Math.random ...) are checked by test/unit/consensus/ports-only.test.ts',
+      severity: 'error',
+      from: { path: '^(protocols|ledger-node/consensus)/' },
+      to: { path: '^(node:)?(timers|timers/promises|perf_hooks|fs|fs/promises|net|dgram|dns|http|https|http2|tls|child_process|worker_threads|cluster|os|process)$|node_modules/(nats|classic-level)/' },
+    },
+    {
+      name: 'consensus-no-crypto-values',
+      comment: 'randomness comes in through a port: ledger-node/consensus uses node:crypto for types only (signing is ledger-node/crypto/native.ts)',
+      severity: 'error',
+      from: { path: '^ledger-node/consensus/' },
+      to: { path: '^(node:)?crypto$', dependencyTypesNot: ['type-only'] },
+    },
+    {
       name: 'ledger-node-not-to-adapters',
       comment: 'the node never knows the device adapters nor the composition root',
       severity: 'error',

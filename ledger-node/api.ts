@@ -106,6 +106,12 @@ export interface NodeStatus {
    * record (E_CONSENSUS_STATE_CORRUPT ...) could not be restored, so it follows the others.
    */
   readonly stateProblem?: string;
+  /**
+   * Set once consensus stopped on a failure it cannot recover from (a record not written,
+   * a step that threw): "E_CONSENSUS_HALTED: <what failed>". The node signs nothing more
+   * and the gateway stops.
+   */
+  readonly halted?: string;
   readonly height: number;
   /** Hex; the genesis hash while height is 0. */
   readonly headHash: string;
@@ -162,5 +168,7 @@ export interface LedgerApi {
   readings(meterId: string, fromSeq: bigint, limit: number): Promise<ReadingView[]>;
   /** True once the node is open and producing blocks. */
   ready(): boolean;
+  /** Resolves if the node stopped working on a failure it cannot recover from (consensus halted); the process should stop. */
+  readonly failed?: Promise<Error>;
   close(): Promise<void>;
 }

@@ -185,8 +185,9 @@ export class Mempool {
     return this.durable.values().next().value?.acceptedAt;
   }
 
-  /** When the oldest waiting transaction reached the intake: the block interval counts from here. */
-  oldestReceivedAt(): number | undefined {
-    return this.durable.values().next().value?.receivedAt;
+  /** How long ago (ms) the oldest waiting transaction reached the intake: the block interval counts from then. */
+  oldestReceivedAgeMs(): number | undefined {
+    const at = this.durable.values().next().value?.receivedAt;
+    return at === undefined ? undefined : performance.now() - at;
   }
 }

@@ -1,6 +1,6 @@
 /**
  * LedgerNode: opens the store, recovers the write-ahead, and wires intake, mempool,
- * verifier, chain writer and consensus driver together. The one object gateway/ holds.
+ * verifier, chain writer and consensus (consensus/node-consensus.ts) together. The one object gateway/ holds.
  */
 import {
   type Genesis, ProtocolError, type ReadingWindow, type Receipt, type RejectionError, type SubmitResult, TxType, decodeBlock,
@@ -17,9 +17,9 @@ import { loadKeyFile } from './keyfile.js';
 import { Mempool } from './mempool.js';
 import { type NodeMetrics, noopMetrics } from './metrics.js';
 import { ChainWriter, type Head } from './chain.js';
-import { ConsensusDriver } from './consensus/driver.js';
+import { NodeConsensus } from './consensus/node-consensus.js';
 import { openNatsPeerLayer } from './p2p/nats.js';
-import { PeerLayer, type PeerLayerOptions, peerKeysOf } from './p2p/peers.js';
+import { PeerLayer, type PeerLayerOptions, peerKeysOf, systemClock } from './p2p/peers.js';
 import type { PeerTransport } from './p2p/transport.js';
 import { SignatureCache, type TxContext, verifyTxSignature } from './validate.js';
 import { MeterRateLimiter } from './ratelimit.js';
@@ -34,6 +34,8 @@ const DISK_EVERY_MS = 15_000;
 
 export class LedgerNode implements LedgerApi {
   private isReady = false;
+  /** Resolves if consensus stopped on a failure (E_CONSENSUS_HALTED): the gateway then stops. */
+  failed: Promise<Error> = new Promise(() => {});
   private sizeTimer: NodeJS.Timeout | undefined;
   private backlogTimer: NodeJS.Timeout | undefined;
 
@@ -45,7 +47,7 @@ export class LedgerNode implements LedgerApi {
     private readonly registry: Registry,
     private readonly mempool: Mempool,
     private readonly writer: ChainWriter,
-    private readonly driver: ConsensusDriver,
+    private readonly consensus: NodeConsensus,
     private readonly verifier: SignatureVerifier,
     private readonly transport: PeerTransport | undefined,
     private readonly nodeId: string,
@@ -95,7 +97,7 @@ export class LedgerNode implements LedgerApi {
       const intakeWindow = deviceWindow(opts, window, logger);
       const rate = opts.meterRatePerSecond ?? NODE_DEFAULTS.meterRatePerSecond;
       const burst = opts.meterBurst ?? NODE_DEFAULTS.meterBurst;
-      let driver: ConsensusDriver | undefined;
+      let consensus: NodeConsensus | undefined;
       const mempool = new Mempool(
         wal, 1,
         (dropped) => {
@@ -107,7 +109,7 @@ export class LedgerNode implements LedgerApi {
             }
           });
         },
-        () => driver?.poke(),
+        () => consensus?.poke(),
       );
       const intake = new Intake(
         {
@@ -140,19 +142,22 @@ export class LedgerNode implements LedgerApi {
       }
       const writer = new ChainWriter(genesis, head, store, registry, mempool, intake, txctx, metrics, logger);
       metrics.chainHeight(head.height);
-      driver = new ConsensusDriver(
-        {
-          genesis, validatorId: asValidator?.id, nodeKey: key.privateKey, now,
-          blockIntervalMs: opts.blockIntervalMs ?? NODE_DEFAULTS.blockIntervalMs,
-          blockMaxTxs: Math.min(opts.blockMaxTxs ?? NODE_DEFAULTS.blockMaxTxs, genesis.params.maxBlockTxs),
-          ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
-        },
+      consensus = new NodeConsensus({
+        genesis, validatorId: asValidator?.id, nodeKey: key.privateKey,
+        blockIntervalMs: opts.blockIntervalMs ?? NODE_DEFAULTS.blockIntervalMs,
+        blockMaxTxs: Math.min(opts.blockMaxTxs ?? NODE_DEFAULTS.blockMaxTxs, genesis.params.maxBlockTxs),
+        ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
+        scheduler: { now, after: (ms, fn) => systemClock.after(ms, fn) }, random: Math.random,
         writer, store, mempool, registry, intake, txctx, transport, metrics, logger,
-      );
-      const d = driver;
-      intake.onAccepted = (tx) => d.gossip(tx.bytes);
-      const node = new LedgerNode(genesis, intake, store, wal, registry, mempool, writer, driver, verifier, transport, nodeId, asValidator !== undefined, logger);
-      await driver.start();
+      });
+      const c = consensus;
+      intake.onAccepted = (tx) => c.gossip(tx.bytes);
+      const node = new LedgerNode(genesis, intake, store, wal, registry, mempool, writer, consensus, verifier, transport, nodeId, asValidator !== undefined, logger);
+      node.failed = consensus.failed.then((e) => {
+        node.isReady = false; // consensus stopped: not ready, and the gateway stops (gateway/cli/commands/start.ts)
+        return e;
+      });
+      await consensus.start();
       node.isReady = true;
       let measuring = false;
       const measureDisk = (): void => {
@@ -187,14 +192,15 @@ export class LedgerNode implements LedgerApi {
 
   status(): NodeStatus {
     const h = this.writer.head;
-    const behind = Math.max(0, ...Object.values(this.driver.peerHeightsView()).map((p) => p - h.height));
+    const behind = Math.max(0, ...[...this.consensus.peerHeights.values()].map((p) => p - h.height));
     return {
-      hasQuorum: this.driver.hasQuorum, behind, syncing: behind > 1,
+      hasQuorum: this.consensus.hasQuorum, behind, syncing: behind > 1,
       chainId: this.genesis.chainId, role: this.isValidator ? 'validator' : 'observer',
       validatorId: this.isValidator ? this.nodeId : undefined, nodeId: this.nodeId,
       height: h.height, headHash: toHex(h.hash), headTime: h.time, pending: this.mempool.size, meters: this.registry.size,
-      round: this.driver.round, peers: this.transport?.peers() ?? [], natsConnected: this.transport?.connected(),
-      ...(this.driver.stateProblem !== undefined ? { stateProblem: this.driver.stateProblem } : {}),
+      round: this.consensus.round, peers: this.transport?.peers() ?? [], natsConnected: this.transport?.connected(),
+      ...(this.consensus.stateProblem !== undefined ? { stateProblem: this.consensus.stateProblem } : {}),
+      ...(this.consensus.halted !== undefined ? { halted: this.consensus.halted } : {}),
     };
   }
 
@@ -264,7 +270,7 @@ export class LedgerNode implements LedgerApi {
     clearInterval(this.backlogTimer);
     await this.intake.close();
     await this.mempool.settled();
-    await this.driver.drain(this.transport ? 3000 : 5000);
+    await this.consensus.drain(this.transport ? 3000 : 5000);
     await this.transport?.close().catch(() => {});
     await this.verifier.close();
     await this.wal.close();

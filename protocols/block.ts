@@ -171,9 +171,14 @@ export function decodeCommit(bytes: Uint8Array, limits?: CborLimits): CommitCert
  * Every entry must be good (docs/protocol.md §5): a duplicate, an unknown validator or
  * a bad signature spoils the certificate even when the others hold a quorum, so that all
  * verifiers agree whatever order they check in or when they stop.
- * Returns undefined when valid, else the reason.
+ * Returns undefined when valid, else the reason. `verify` checks one precommit signature
+ * of a genesis validator over its sign bytes: noble by default; the node passes its
+ * OpenSSL one, so that live votes and synced certificates are checked by one verifier.
  */
-export function commitProblem(genesis: Genesis, header: BlockHeader, c: CommitCertificate): string | undefined {
+export function commitProblem(
+  genesis: Pick<Genesis, 'chainId' | 'validators'>, header: BlockHeader, c: CommitCertificate,
+  verify: (validator: Genesis['validators'][number], msg: Uint8Array, signature: Uint8Array) => boolean = verifyGenesisKey,
+): string | undefined {
   if (c.height !== header.height) return `commit is for height ${c.height}, header is ${header.height}`;
   if (!equalBytes(c.blockHash, headerHash(header))) return 'commit is for another block hash';
   const total = genesis.validators.reduce((s, v) => s + v.power, 0);
@@ -185,10 +190,14 @@ export function commitProblem(genesis: Genesis, header: BlockHeader, c: CommitCe
     if (!v) return `commit signed by unknown validator "${s.validator}"`;
     if (seen.has(s.validator)) return `validator "${s.validator}" signed twice`;
     seen.add(s.validator);
-    const k = decodeKey(v);
-    if (!verifySignature(k.alg, k.publicKey, msg, s.signature)) return `bad precommit signature from "${s.validator}"`;
+    if (!verify(v, msg, s.signature)) return `bad precommit signature from "${s.validator}"`;
     power += v.power;
   }
   if (power * 3 <= total * 2) return `commit has ${power} of ${total} voting power, needs more than two thirds`;
   return undefined;
+}
+
+function verifyGenesisKey(v: Genesis['validators'][number], msg: Uint8Array, signature: Uint8Array): boolean {
+  const k = decodeKey(v);
+  return verifySignature(k.alg, k.publicKey, msg, signature);
 }

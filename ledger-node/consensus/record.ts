@@ -15,7 +15,7 @@
  */
 import { ProtocolError, decodeBlock, decodeCanonicalCbor, encodeCbor, headerHash, toHex } from '../../protocols/index.js';
 import { restoreProblem, signedKey } from './core.js';
-import { type BlockValue, type PeerMessage, decodePeerMessage, toCoreMessage } from './messages.js';
+import { type BlockValue, type PeerMessage, type SignedProposal, type SignedVote, decodePeerMessage, toCoreMessage } from './messages.js';
 import { type ConsensusMessage, type SafetyState, Step, type Validator, type Vote } from './types.js';
 
 export const STATE_CORRUPT = 'E_CONSENSUS_STATE_CORRUPT';
@@ -49,12 +49,12 @@ export interface RestoreContext {
 }
 
 export interface Restored {
-  /** What we signed at the height, for the core (`signed`) and to send again. */
+  /** What we signed at the height: for the core (`signed`), and as it travels, to send again. */
   readonly signed: Map<string, ConsensusMessage<BlockValue>>;
-  readonly signedBytes: Map<string, Uint8Array>;
+  readonly signedMessages: Map<string, SignedProposal | SignedVote>;
   readonly state: SafetyState<BlockValue> | undefined;
-  /** The polka behind the valid value, as sent, to gossip again. */
-  readonly polkaBytes: readonly Uint8Array[];
+  /** The polka behind the valid value, as it travels, to gossip again. */
+  readonly polka: readonly SignedVote[];
 }
 
 /** Decode and check a height's record. Throws RecordError naming what is wrong. */
@@ -77,19 +77,19 @@ export function restoreRecord(stored: StoredRecord, ctx: RestoreContext): Restor
   };
 
   const signed = new Map<string, ConsensusMessage<BlockValue>>();
-  const signedBytes = new Map<string, Uint8Array>();
+  const signedMessages = new Map<string, SignedProposal | SignedVote>();
   for (const b of stored.signed) {
     const m = decode(b, 'a signed message');
     if (m.from !== ctx.me) fail(`a signed message from ${m.from}, not from us`);
     const c = toCoreMessage(m);
     signed.set(signedKey(c), c);
-    signedBytes.set(signedKey(c), b);
+    signedMessages.set(signedKey(c), m);
   }
   if (stored.state === undefined) {
     // Every signed message is written with (or after) a record: none means a store of a
     // version that kept no record, and what we precommitted may have locked us.
     if (signed.size > 0) fail(`${signed.size} signed messages but no safety state (a store written by a version that kept none)`);
-    return { signed, signedBytes, state: undefined, polkaBytes: [] };
+    return { signed, signedMessages, state: undefined, polka: [] };
   }
 
   let m: unknown;
@@ -129,14 +129,14 @@ export function restoreRecord(stored: StoredRecord, ctx: RestoreContext): Restor
   const valid = value('valid');
   const polkaRaw = m.get('polka');
   if (!Array.isArray(polkaRaw) || !polkaRaw.every((b) => b instanceof Uint8Array)) return fail('safety state: polka is not a list of messages');
-  const polka: Vote[] = [];
+  const polka: SignedVote[] = [];
   for (const b of polkaRaw as Uint8Array[]) {
     const pm = decode(b, 'a polka prevote');
-    if (pm.t !== 'prevote') fail(`a polka ${pm.t}`);
-    polka.push(toCoreMessage(pm) as Vote);
+    if (pm.t !== 'prevote') return fail(`a polka ${pm.t}`);
+    polka.push(pm);
   }
-  const state: SafetyState<BlockValue> = { height, round, step: step as Step, locked, valid: valid && { ...valid, polka } };
+  const state: SafetyState<BlockValue> = { height, round, step: step as Step, locked, valid: valid && { ...valid, polka: polka.map((v) => toCoreMessage(v) as Vote) } };
   const problem = restoreProblem(state, signed.values(), ctx.validators, (v) => v.id);
   if (problem) fail(problem);
-  return { signed, signedBytes, state, polkaBytes: polkaRaw as Uint8Array[] };
+  return { signed, signedMessages, state, polka };
 }

@@ -1,30 +1,30 @@
 /**
- * A deterministic simulation of the consensus core: four validators on a network run by
- * an adversary (seeded random delays, drops, duplicates and reordering; a validator cut
- * off for a while; windows in which non-nil precommits reach only the round's proposer
- * and status/sync gossip is dropped; honest validators crashing, also half-way through
- * carrying out a step, and restarting), optionally with one Byzantine validator
- * (equivocating proposals, double votes, invalid blocks). Virtual time; the same seed
- * replays the same run exactly.
+ * A deterministic simulation of the production consensus code (TigerBeetle's
+ * testing/cluster.zig is the model): each honest validator is the node's own
+ * ConsensusRunner, PeerInput and BlockSync (ledger-node/consensus/), over in-memory ports:
+ * virtual time (./virtual-clock.ts), the consensus record in memory
+ * (ledger-node/consensus/memory-log.ts), a chain of test blocks and keyed-hash signatures
+ * (./sim-chain.ts). Around them a network run by an adversary: seeded random delays, drops,
+ * duplicates and reordering; a validator cut off for a while; windows in which non-nil
+ * precommits reach only the round's proposer and status, re-sent messages and sync are
+ * dropped; honest validators crashing, also half-way through a step (between the writes
+ * and sends it makes), and restarting; optionally one Byzantine validator (equivocating
+ * proposals, double votes, invalid blocks). The same seed replays the same run exactly.
  *
- * Each honest validator is split as production splits it: a disk (decided blocks, the
- * messages it signed, its last safety record) written before anything that depends on it
- * is sent, and a core per height built from that disk alone. A crash throws away
- * everything else; nothing in memory survives a restart.
+ * A crash keeps the validator's block store and its consensus record, exactly as saved,
+ * and nothing else: a restart builds a new runner over them, as a restarted process does.
  */
-import { TendermintCore, restoreProblem, signedKey } from '../../ledger-node/consensus/core.js';
+import { type Block, encodeBlock, headerHash, makeHeader, sha256, toHex, utf8 } from '../../protocols/index.js';
+import { MemoryConsensusLog } from '../../ledger-node/consensus/memory-log.js';
+import type { PeerMessage, SignedProposal, SignedVote } from '../../ledger-node/consensus/messages.js';
+import { PeerInput } from '../../ledger-node/consensus/peer-input.js';
+import type { ChainPort, ConsensusLog, Scheduler } from '../../ledger-node/consensus/ports.js';
 import { proposerOf } from '../../ledger-node/consensus/proposer.js';
-import type { ConsensusMessage, Effect, Proposal, SafetyState, Timeouts, Validator, Vote } from '../../ledger-node/consensus/types.js';
-
-export interface SimValue {
-  readonly height: number;
-  readonly prevId: string;
-  readonly proposer: string;
-  readonly nonce: number;
-  readonly valid: boolean;
-}
-/** Unique by its nonce; `prevId` is checked by valid() (an id holding it would grow with the chain). */
-const idOf = (v: SimValue): string => `${v.height}/${v.proposer}/${v.nonce}/${v.valid ? 'ok' : 'bad'}`;
+import { ConsensusRunner } from '../../ledger-node/consensus/runner.js';
+import { BlockSync } from '../../ledger-node/consensus/sync.js';
+import type { Timeouts, Validator } from '../../ledger-node/consensus/types.js';
+import { SimChain, SimSigner, simGenesis } from './sim-chain.js';
+import { VirtualClock } from './virtual-clock.js';
 
 /** mulberry32: small, fast, good enough for schedules. */
 export function rng(seed: number): () => number {
@@ -38,112 +38,17 @@ export function rng(seed: number): () => number {
   };
 }
 
-type Msg = ConsensusMessage<SimValue>;
-type TimeoutT = Extract<Effect<SimValue>, { type: 'schedule' }>['timeout'];
-
-type Ev =
-  | { kind: 'msg'; to: string; msg: Msg }
-  | { kind: 'timeout'; to: string; epoch: number; t: TimeoutT }
-  | { kind: 'tick'; to: string; epoch: number }
-  /** `torn`: the node goes down part-way through carrying out the effects of its next step. Up again `downMs` later. */
-  | { kind: 'crash'; to: string; torn: boolean; downMs: number }
-  | { kind: 'restart'; to: string }
-  | { kind: 'control'; what: string; run: () => void };
-
-class Queue {
-  private heap: { at: number; n: number; ev: Ev }[] = [];
-  private n = 0;
-  push(at: number, ev: Ev): void {
-    const h = this.heap;
-    h.push({ at, n: this.n++, ev });
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (this.less(h[p]!, h[i]!)) break;
-      [h[p], h[i]] = [h[i]!, h[p]!];
-      i = p;
-    }
-  }
-  pop(): { at: number; ev: Ev } | undefined {
-    const h = this.heap;
-    if (!h.length) return undefined;
-    const top = h[0]!;
-    const last = h.pop()!;
-    if (h.length) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
-        if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[m], h[i]] = [h[i]!, h[m]!];
-        i = m;
-      }
-    }
-    return top;
-  }
-  private less(a: { at: number; n: number }, b: { at: number; n: number }): boolean {
-    return a.at < b.at || (a.at === b.at && a.n < b.n);
-  }
-}
-
-interface Decided {
-  readonly id: string;
-  readonly value: SimValue;
-  readonly proposal: Proposal<SimValue>;
-  readonly precommits: readonly Vote[];
-}
-
-/** What survives a crash, as the block store and the signed-message log do. */
-interface Disk {
-  /** Decided values by height (index 0 unused). */
-  readonly chain: Decided[];
-  /** What the validator signed, written before it is sent. */
-  readonly signed: Map<string, Msg>;
-  /** The last safety record, written before anything depending on it is sent. */
-  state: SafetyState<SimValue> | undefined;
-}
-
-interface Honest {
-  readonly id: string;
-  readonly disk: Disk;
-  /** The core of the current height; undefined while the node is down. */
-  core: TendermintCore<SimValue> | undefined;
-  /** Messages for heights above the core's (memory: lost in a crash). */
-  future: Msg[];
-  epoch: number;
-  evidence: number;
-  /** A torn crash on its way: disk writes and sends left before it takes the node down, and for how long. */
-  torn: { left: number; downMs: number } | undefined;
-}
-
-/** What the adversary controls about the network right now. */
-interface Net {
-  readonly cut: Set<string>;
-  /** Drop probability and delay bound of each message. */
-  dropRate: number;
-  maxDelayMs: number;
-  /** Non-nil precommits reach only the proposer of their round (issue 17's schedule). */
-  precommitsToProposer: boolean;
-  /** Status gossip (re-sending what one signed) and sync (relaying certificates) flow. */
-  gossip: boolean;
-  /** A scripted adversary's own rule: true drops the message. */
-  drop: ((from: string, to: string, msg: Msg) => boolean) | undefined;
-}
-
 export interface SimResult {
   readonly seed: number;
   readonly heights: Record<string, number>;
+  /** Block ids (header hashes, hex) each honest validator committed, by height - 1. */
   readonly decided: Record<string, string[]>;
   readonly violations: string[];
   readonly evidence: number;
   readonly events: number;
   /** Faults the adversary injected, in order (to read a failing run). */
   readonly log: string[];
-  /** When each honest validator decided each height (virtual ms, by height). */
+  /** When each honest validator committed each height (virtual ms, by height). */
   readonly decidedAt: Record<string, number[]>;
   readonly marks: SimMarks;
 }
@@ -156,7 +61,7 @@ export interface SimMarks {
 
 export interface SimOptions {
   readonly seed: number;
-  /** Heights every honest validator must decide. */
+  /** Heights every honest validator must commit. */
   readonly targetHeight?: number;
   /** Virtual ms after which the network is synchronous (no drops, partition healed). */
   readonly gstMs?: number;
@@ -166,136 +71,238 @@ export interface SimOptions {
   /**
    * 'random' (default): the seeded adversary above. 'issue-17': the schedule of issue 17
    * exactly, all four honest: after height 1, v3 cut off; between v0-v2 non-nil
-   * precommits reach only the round's proposer and status and sync are dropped, so
-   * that proposer decides a height alone; then it is cut off, the other two are killed
+   * precommits reach only the round's proposer and status, re-sends and sync are dropped,
+   * so that proposer commits a height alone; then it is cut off, the other two are killed
    * and restarted, v3 comes back and the filtering stops. The proposer returns 8 s later.
    */
   readonly schedule?: 'random' | 'issue-17';
 }
 
 const TIMEOUTS: Timeouts = { proposeBaseMs: 300, proposeDeltaMs: 100, prevoteBaseMs: 200, prevoteDeltaMs: 100, precommitBaseMs: 200, precommitDeltaMs: 100 };
-const MAX_FUTURE = 10_000;
-const TICK_MS = 200;
+const STATUS_EVERY_MS = 400;
+const SYNC_TIMEOUT_MS = 500;
+const CHAIN_ID = 'sim';
+const GENESIS_HASH = sha256(utf8('sim genesis'));
+const noLogger = { debug() {}, info() {}, warn() {}, error() {} };
+/** Work started by an event (promises only: every port resolves at once) is done when this resolves. */
+const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-export function simulate(o: SimOptions): SimResult {
+/** One life of a validator process: what a crash throws away. */
+interface Life {
+  readonly runner: ConsensusRunner;
+  readonly input: PeerInput;
+  readonly sync: BlockSync;
+  /** Set by open(); messages reach the node only then, as the node subscribes after restoring. */
+  up: boolean;
+  dead: boolean;
+  /** A torn crash on its way: writes and sends left before it takes the node down, and for how long. */
+  torn: { left: number; downMs: number } | undefined;
+  serve: ((from: string, payload: Uint8Array) => Promise<Uint8Array>) | undefined;
+}
+
+interface Honest {
+  readonly id: string;
+  /** Survive a crash: the block store and the consensus record. */
+  readonly chain: SimChain;
+  readonly log: MemoryConsensusLog;
+  life: Life | undefined;
+  evidence: number;
+  fatal: string[];
+  /** Non-nil precommits it sent (so persisted), `${height}/${block id}`. */
+  readonly precommitted: Set<string>;
+}
+
+/** What the adversary controls about the network right now. */
+interface Net {
+  readonly cut: Set<string>;
+  /** Drop probability and delay bound of each message. */
+  dropRate: number;
+  maxDelayMs: number;
+  /** Non-nil precommits reach only the proposer of their round (issue 17's schedule). */
+  precommitsToProposer: boolean;
+  /** Status messages, what a node sends again with them, and sync requests flow. */
+  gossip: boolean;
+  /** A scripted adversary's own rule: true drops the message (`height` of a sync request: the one asked for). */
+  drop: ((from: string, to: string, height: number) => boolean) | undefined;
+}
+
+/** Never resolves: what a write or a send of a process that is gone does. */
+const gone = <T>(): Promise<T> => new Promise<T>(() => {});
+
+export async function simulate(o: SimOptions): Promise<SimResult> {
   const r = rng(o.seed);
   const schedule = o.schedule ?? 'random';
   const gst = o.gstMs ?? 3000;
   const target = o.targetHeight ?? 4;
   const endAt = gst + (o.progressWithinMs ?? 30_000);
   const validators: Validator[] = ['v0', 'v1', 'v2', 'v3'].map((id) => ({ id, power: 1 }));
+  const validatorIds = new Set(validators.map((v) => v.id));
+  const genesis = simGenesis(CHAIN_ID, validators);
   const byzId = o.byzantine === false || schedule === 'issue-17' ? undefined : 'v3';
   const honestIds = validators.map((v) => v.id).filter((id) => id !== byzId);
-  const q = new Queue();
-  let now = 0;
-  let nonce = 0;
+  const clock = new VirtualClock();
+  const at = (ms: number, fn: () => void): void => void clock.after(ms - clock.elapsed, fn);
   let events = 0;
   const violations: string[] = [];
   const log: string[] = [];
   const net: Net = { cut: new Set(), dropRate: 0.15, maxDelayMs: 200, precommitsToProposer: false, gossip: true, drop: undefined };
-  const control = (at: number, what: string, run: () => void): void => q.push(at, { kind: 'control', what, run });
+  const control = (when: number, what: string, run: () => void): void => at(when, () => {
+    log.push(`${clock.elapsed}: ${what}`);
+    run();
+  });
+  const nodes = new Map<string, Honest>();
+  const decidedAt: Record<string, number[]> = Object.fromEntries(honestIds.map((id) => [id, []]));
+  const heightOf = (n: Honest): number => n.chain.blocks.length;
 
-  /** `relay`: a peer passing on signed messages it holds (sync), possibly back to their signer. */
-  const send = (from: string, to: string, msg: Msg, relay = false): void => {
-    if (from === to && !relay) return;
-    if (net.cut.has(from) || net.cut.has(to) || net.drop?.(from, to, msg)) return;
-    if (net.precommitsToProposer && msg.type === 'precommit' && msg.valueId !== null && to !== proposerOf(validators, msg.height, msg.round)) return;
-    if (r() < net.dropRate) return;
-    const delay = 1 + Math.floor(r() * net.maxDelayMs);
-    q.push(now + delay, { kind: 'msg', to, msg });
-    if (r() < net.dropRate / 3) q.push(now + delay + Math.floor(r() * 100), { kind: 'msg', to, msg }); // duplicate
+  /** Whether the adversary lets one message from `from` reach `to` (and, if so, it is delayed, maybe duplicated). */
+  const passes = (from: string, to: string, height: number, gossip: boolean): boolean =>
+    !(net.cut.has(from) || net.cut.has(to) || net.drop?.(from, to, height) || (gossip && !net.gossip) || r() < net.dropRate);
+  const delay = (): number => 1 + Math.floor(r() * net.maxDelayMs);
+
+  /** `gossip`: status, what is sent again with it; dropped with status in the adversary's gossip-off windows. */
+  const send = (from: string, to: string, m: PeerMessage, gossip: boolean): void => {
+    if (from === to) return;
+    if (!gossip && net.precommitsToProposer && m.t === 'precommit' && m.blockHash !== null && to !== proposerOf(validators, m.height, m.round)) return;
+    if (!passes(from, to, m.height, gossip)) return;
+    const d = delay();
+    deliverAt(clock.elapsed + d, from, to, m);
+    if (r() < net.dropRate / 3) deliverAt(clock.elapsed + d + Math.floor(r() * 100), from, to, m); // duplicate
+  };
+  const deliverAt = (when: number, from: string, to: string, m: PeerMessage): void => at(when, () => {
+    events++;
+    if (to === byzId) return byzantine(m);
+    const life = nodes.get(to)?.life;
+    if (life?.up) life.input.take(from, m);
+  });
+  const broadcast = (from: string, m: PeerMessage, gossip: boolean): void => {
+    for (const v of validators) send(from, v.id, m, gossip);
   };
 
-  const nodes = new Map<string, Honest>();
-  const chainIdAt = (n: Honest, h: number): string => (h === 0 ? 'genesis' : n.disk.chain[h]!.id);
-  const heightOf = (n: Honest): number => n.disk.chain.length;
-
-  /** Build the core of the node's next height from its disk alone, and start it. */
-  const boot = (n: Honest): void => {
-    const height = heightOf(n);
-    const signed = new Map([...n.disk.signed].filter(([, m]) => m.height === height));
-    const restored = n.disk.state?.height === height ? n.disk.state : undefined;
-    if (restored) {
-      const problem = restoreProblem(restored, signed.values(), validators, idOf);
-      if (problem) violations.push(`restore: ${n.id} at height ${height}: ${problem}`);
-    }
-    n.core = new TendermintCore<SimValue>({
-      validators, me: n.id, timeouts: TIMEOUTS, height, signed, ...(restored ? { restored } : {}),
-      app: {
-        id: idOf,
-        propose: (h) => ({ height: h, prevId: chainIdAt(n, h - 1), proposer: n.id, nonce: nonce++, valid: true }),
-        valid: (h, v) => v.valid && v.height === h && v.prevId === chainIdAt(n, h - 1),
-      },
+  /** A sync request from `from` to `to` over the adversary's network; rejects as a timeout does. */
+  const request = (from: string, to: string, payload: Uint8Array, height: number, timeoutMs: number): Promise<{ from: string; payload: Uint8Array }> =>
+    new Promise((resolve, reject) => {
+      let done = false;
+      clock.after(timeoutMs, () => {
+        if (!done) reject(new Error('timed out'));
+        done = true;
+      });
+      if (!passes(from, to, height, true)) return;
+      at(clock.elapsed + delay(), () => {
+        const serve = nodes.get(to)?.life;
+        if (!serve?.up || !serve.serve) return;
+        void serve.serve(from, payload).then((answer) => {
+          if (!passes(to, from, height, true)) return;
+          at(clock.elapsed + delay(), () => {
+            if (!done) resolve({ from: to, payload: answer });
+            done = true;
+          });
+        });
+      });
     });
-    const core = n.core;
-    apply(n, core.handle({ type: 'start' }));
-    const early = n.future.filter((m) => m.height === height);
-    n.future = n.future.filter((m) => m.height > height);
-    for (const m of early) if (n.core === core) apply(n, core.handle(m));
+
+  /** Start a life of `n` from what it kept: a runner over its chain and record, its peer input and sync. */
+  const boot = (n: Honest): void => {
+    const id = n.id;
+    let life: Life; // eslint-disable-line prefer-const
+    /** One write, commit or send; false (and the process is gone) if a torn crash takes it down first. */
+    const io = (): boolean => {
+      if (life.dead) return false;
+      if (life.torn === undefined || life.torn.left-- > 0) return true;
+      log.push(`${clock.elapsed}: ${id} goes down half-way through a step`);
+      crash(n, life.torn.downMs);
+      return false;
+    };
+    const scheduler: Scheduler = {
+      now: () => clock.now(),
+      after: (ms, fn) => clock.after(ms, () => {
+        if (!life.dead) fn();
+      }),
+    };
+    const record: ConsensusLog = {
+      load: (h) => n.log.load(h),
+      save: (h, w) => (io() ? n.log.save(h, w) : gone()),
+      prune: (h) => (life.dead ? gone() : n.log.prune(h)),
+    };
+    const chain: ChainPort = {
+      head: () => n.chain.head(),
+      propose: (h) => n.chain.propose(h),
+      check: (b) => n.chain.check(b),
+      commit: async (b, c) => {
+        if (!io()) return gone();
+        await n.chain.commit(b, c);
+        decidedAt[id]![b.header.height] = clock.elapsed;
+      },
+      stored: (h) => n.chain.stored(h),
+    };
+    const signer = new SimSigner(id, genesis);
+    const runner = new ConsensusRunner({
+      validators, me: id, timeouts: TIMEOUTS, scheduler, signer, chain, log: record,
+      wire: (m) => {
+        if (!io()) return;
+        if (m.t === 'precommit' && m.blockHash !== null) n.precommitted.add(`${m.height}/${toHex(m.blockHash)}`);
+        broadcast(id, m, false);
+      },
+      evidence: async () => {},
+      metrics: { consensusRound() {}, consensusTimeout() {}, consensusStateUnrestorable() {}, evidence: () => void n.evidence++ },
+      logger: noLogger,
+      onBehind: () => life.sync.kick(),
+      onHeight: () => life.runner.startHeight(), // a block is always due: there is always work
+      onFatal: (e) => void n.fatal.push(e.message),
+    });
+    const sync = new BlockSync({
+      transport: {
+        request: (to, payload, timeoutMs) => (to === undefined ? Promise.reject(new Error('no peer named')) : request(id, to, payload, n.chain.head().height + 1, timeoutMs)),
+        onRequest: (handler) => void (life.serve = handler),
+        peers: () => honestIds.filter((x) => x !== id),
+      },
+      wire: (m) => {
+        if (!life.dead) broadcast(id, m, true);
+      },
+      runner, chain, scheduler, random: r, validators, me: id,
+      statusEveryMs: STATUS_EVERY_MS, requestTimeoutMs: SYNC_TIMEOUT_MS, metrics: { peers() {}, blockSynced() {} }, logger: noLogger,
+    });
+    const input = new PeerInput({ validators: validatorIds, signer, runner, onStatus: (from, h) => sync.onStatus(from, h), metrics: { consensusMessage() {} }, logger: noLogger });
+    life = { runner, input, sync, up: false, dead: false, torn: undefined, serve: undefined };
+    n.life = life;
+    void runner.open().then(() => {
+      if (life.dead) return;
+      life.up = true;
+      sync.start();
+      runner.startHeight();
+    });
   };
 
   const crash = (n: Honest, downMs: number): void => {
-    n.core = undefined;
-    n.future = [];
-    n.torn = undefined;
-    n.epoch++;
-    q.push(now + downMs, { kind: 'restart', to: n.id });
-  };
-
-  /** One disk write or one send done; false if a torn crash takes the node down first. */
-  const io = (n: Honest): boolean => {
-    if (n.torn === undefined) return true;
-    if (n.torn.left-- > 0) return true;
-    log.push(`${now}: ${n.id} goes down half-way through a step`);
-    crash(n, n.torn.downMs);
-    return false;
-  };
-
-  const apply = (n: Honest, effects: Effect<SimValue>[]): void => {
-    const core = n.core;
-    for (const e of effects) {
-      if (n.core !== core || !core) return;
-      switch (e.type) {
-        case 'persist':
-          if (!io(n)) return;
-          n.disk.state = e.state;
-          break;
-        case 'broadcast':
-          if (!io(n)) return;
-          n.disk.signed.set(signedKey(e.msg), e.msg); // written, then sent
-          if (!io(n)) return;
-          for (const v of validators) send(n.id, v.id, e.msg);
-          break;
-        case 'schedule':
-          q.push(now + e.afterMs, { kind: 'timeout', to: n.id, epoch: n.epoch, t: e.timeout });
-          break;
-        case 'decide': {
-          if (e.height !== heightOf(n)) violations.push(`${n.id} decided height ${e.height} out of order`);
-          n.disk.chain[e.height] = { id: e.valueId, value: e.value, proposal: e.proposal, precommits: e.precommits };
-          decidedAt[n.id]![e.height] = now;
-          for (const [k, m] of n.disk.signed) if (m.height < e.height) n.disk.signed.delete(k);
-          boot(n);
-          return; // the core of this height is done
-        }
-        case 'evidence':
-          n.evidence++;
-          break;
-      }
-    }
+    const life = n.life;
+    if (!life) return;
+    life.dead = true;
+    life.up = false;
+    n.life = undefined;
+    at(clock.elapsed + downMs, () => {
+      if (n.life) return;
+      log.push(`${clock.elapsed}: ${n.id} restarts from its record at height ${heightOf(n) + 1}`);
+      boot(n);
+    });
   };
 
   for (const id of honestIds) {
-    const n: Honest = { id, disk: { chain: [], signed: new Map(), state: undefined }, core: undefined, future: [], epoch: 0, evidence: 0, torn: undefined };
-    n.disk.chain.length = 1;
-    nodes.set(id, n);
-    q.push(0, { kind: 'tick', to: id, epoch: 0 });
+    nodes.set(id, { id, chain: new SimChain(CHAIN_ID, id, GENESIS_HASH, clock, validatorIds), log: new MemoryConsensusLog(), life: undefined, evidence: 0, fatal: [], precommitted: new Set() });
   }
+
+  const crashAt = (when: number, id: string, torn: boolean, downMs: number): void => at(when, () => {
+    const n = nodes.get(id)!;
+    if (!n.life || n.life.torn) return;
+    if (torn) {
+      n.life.torn = { left: Math.floor(r() * 3), downMs };
+    } else {
+      log.push(`${clock.elapsed}: ${id} crashes`);
+      crash(n, downMs);
+    }
+  });
 
   /** A reactive schedule's look at the run after each event. */
   let afterEvent = (): void => {};
   const marks: SimMarks = {};
-  /** When each honest validator decided each height (virtual ms). */
-  const decidedAt: Record<string, number[]> = Object.fromEntries(honestIds.map((id) => [id, []]));
 
   if (schedule === 'random') {
     const pick = (): string => honestIds[Math.floor(r() * honestIds.length)]!;
@@ -305,10 +312,9 @@ export function simulate(o: SimOptions): SimResult {
     };
     // One honest node cut off from everyone for a while.
     const cutNode = pick();
-    const cutFrom = Math.floor(r() * gst * 0.5);
-    window(cutFrom, Math.floor(r() * gst * 0.5), `${cutNode} cut off`, () => net.cut.add(cutNode), () => net.cut.delete(cutNode));
+    window(Math.floor(r() * gst * 0.5), Math.floor(r() * gst * 0.5), `${cutNode} cut off`, () => net.cut.add(cutNode), () => net.cut.delete(cutNode));
     // Issue 17's episode, at a random time with random lengths: non-nil precommits only to
-    // the proposer and no status or sync, so a proposer may decide alone while the others
+    // the proposer and no status or sync, so a proposer may commit alone while the others
     // stay locked below it; then the adversary cuts off whoever is ahead (status messages
     // tell a network adversary that much), crashes one or two others, and lets go.
     if (r() < 0.6) {
@@ -327,20 +333,19 @@ export function simulate(o: SimOptions): SimResult {
         const others = honestIds.filter((id) => id !== victim && id !== away).sort(() => r() - 0.5);
         if (away) net.cut.delete(away);
         net.cut.add(victim);
-        log.push(`${now}: ${victim} (height ${top}) cut off`);
+        log.push(`${clock.elapsed}: ${victim} (height ${top}) cut off`);
         const crashes = Math.floor(r() * (others.length + 1));
-        for (const id of others.slice(0, crashes)) q.push(now + Math.floor(r() * 50), { kind: 'crash', to: id, torn: r() < 0.3, downMs: 50 + Math.floor(r() * 600) });
+        for (const id of others.slice(0, crashes)) crashAt(clock.elapsed + Math.floor(r() * 50), id, r() < 0.3, 50 + Math.floor(r() * 600));
         net.precommitsToProposer = false;
-        control(now + Math.floor(r() * 500), 'status and sync flow again', () => (net.gossip = true));
-        control(now + 300 + Math.floor(r() * 2500), `${victim} back`, () => net.cut.delete(victim));
+        control(clock.elapsed + Math.floor(r() * 500), 'status and sync flow again', () => (net.gossip = true));
+        control(clock.elapsed + 300 + Math.floor(r() * 2500), `${victim} back`, () => net.cut.delete(victim));
       });
     } else if (r() < 0.5) {
-      const from = Math.floor(r() * gst * 0.5);
-      window(from, Math.floor(gst * 0.2 + r() * gst * 0.3), 'status and sync dropped', () => (net.gossip = false), () => (net.gossip = true));
+      window(Math.floor(r() * gst * 0.5), Math.floor(gst * 0.2 + r() * gst * 0.3), 'status and sync dropped', () => (net.gossip = false), () => (net.gossip = true));
     }
     // One to three honest crashes and restarts before GST, some of them torn.
     const k = 1 + Math.floor(r() * 3);
-    for (let i = 0; i < k; i++) q.push(Math.floor(r() * gst * 0.7), { kind: 'crash', to: pick(), torn: r() < 0.3, downMs: 50 + Math.floor(r() * 1200) });
+    for (let i = 0; i < k; i++) crashAt(Math.floor(r() * gst * 0.7), pick(), r() < 0.3, 50 + Math.floor(r() * 1200));
     control(gst, 'GST: the network is synchronous from now on', () => {
       net.dropRate = 0;
       net.maxDelayMs = 40;
@@ -350,19 +355,19 @@ export function simulate(o: SimOptions): SimResult {
     });
   } else {
     // Issue 17: no random faults; the schedule is the adversary. It starts once all four
-    // decided height 1, so that the round after the lone decision (height 2, proposer v2)
-    // is v3's: it comes back without the block and proposes another one to two
+    // committed height 1, so that the round after the lone decision (height 2, proposer
+    // v2) is v3's: it comes back without the block and proposes another one to two
     // validators that must stay locked on the first.
     net.dropRate = 0;
     net.maxDelayMs = 20;
     const trio = ['v0', 'v1', 'v2'];
     let phase = 0;
-    net.drop = (from, to, msg) => msg.height >= 2 && (from === 'v3' || to === 'v3'); // v3 sees nothing of height 2 before its cut
+    net.drop = (from, to, height) => height >= 2 && (from === 'v3' || to === 'v3'); // v3 sees nothing of height 2 before its cut
     afterEvent = () => {
       if (phase === 0) {
-        if (![...nodes.values()].every((n) => heightOf(n) >= 2)) return;
+        if (![...nodes.values()].every((n) => heightOf(n) >= 1)) return;
         phase = 1;
-        log.push(`${now}: v3 cut off; non-nil precommits only to the proposer; status and sync dropped`);
+        log.push(`${clock.elapsed}: v3 cut off; non-nil precommits only to the proposer; status and sync dropped`);
         net.cut.add('v3');
         net.drop = undefined;
         net.precommitsToProposer = true;
@@ -370,144 +375,108 @@ export function simulate(o: SimOptions): SimResult {
         return;
       }
       if (phase !== 1) return;
-      // The proposer decided alone: the other two, locked on its block, stay below it.
-      const ahead = trio.find((id) => trio.every((o) => o === id || heightOf(nodes.get(id)!) > heightOf(nodes.get(o)!)));
+      // The proposer committed alone: the other two, locked on its block, stay below it.
+      const ahead = trio.find((id) => trio.every((x) => x === id || heightOf(nodes.get(id)!) > heightOf(nodes.get(x)!)));
       if (!ahead) return;
       const others = trio.filter((id) => id !== ahead);
-      const h = heightOf(nodes.get(ahead)!) - 1;
-      const block = nodes.get(ahead)!.disk.chain[h]!.id;
-      const precommitted = (id: string): boolean => [...nodes.get(id)!.disk.signed.values()].some((m) => m.type === 'precommit' && m.height === h && m.valueId === block);
-      if (!others.every((id) => heightOf(nodes.get(id)!) === h && precommitted(id))) return;
+      const h = heightOf(nodes.get(ahead)!);
+      const block = nodes.get(ahead)!.chain.blocks[h - 1]!.id;
+      if (!others.every((id) => heightOf(nodes.get(id)!) === h - 1 && nodes.get(id)!.precommitted.has(`${h}/${block}`))) return;
       phase = 2;
-      marks.decidedAlone = { by: ahead, height: h, block, at: now };
-      log.push(`${now}: ${ahead} decided height ${h} alone; ${others.join(' and ')} precommitted its block (so are locked on it)`);
-      control(now + 50, `${ahead} cut off; ${others.join(', ')} killed; v3 back; filtering stops`, () => {
+      marks.decidedAlone = { by: ahead, height: h, block, at: clock.elapsed };
+      log.push(`${clock.elapsed}: ${ahead} committed height ${h} alone; ${others.join(' and ')} precommitted its block (so are locked on it)`);
+      control(clock.elapsed + 50, `${ahead} cut off; ${others.join(', ')} killed; v3 back; filtering stops`, () => {
         net.cut.add(ahead);
         net.cut.delete('v3');
         net.precommitsToProposer = false;
         net.gossip = true;
       });
-      for (const id of others) q.push(now + 50, { kind: 'crash', to: id, torn: false, downMs: 300 });
-      marks.leaderBackAt = now + 8000;
-      control(now + 8000, `${ahead} back`, () => net.cut.delete(ahead));
+      for (const id of others) crashAt(clock.elapsed + 50, id, false, 300);
+      marks.leaderBackAt = clock.elapsed + 8000;
+      control(clock.elapsed + 8000, `${ahead} back`, () => net.cut.delete(ahead));
     };
   }
 
-  for (const n of nodes.values()) boot(n);
-
-  // The Byzantine validator: equivocates when it proposes, votes both ways always.
-  const byzantine = (msg: Msg): void => {
-    if (!byzId) return;
-    const { height, round } = msg;
-    const peers = honestIds;
-    if (proposerOf(validators, height, round) === byzId) {
-      // Half the time one fresh value for all (what tempts a locked validator, line 23),
-      // else a different one to each, one of them invalid.
-      // It follows the chain as any validator does.
-      const known = height === 1 ? 'genesis' : [...nodes.values()].map((n) => n.disk.chain[height - 1]?.id).find((x) => x !== undefined);
-      const prevId = msg.type === 'proposal' ? msg.value.prevId : known ?? 'unknown';
-      const one = r() < 0.5 ? { height, prevId, proposer: byzId, nonce: nonce++, valid: true } : undefined;
-      peers.forEach((p, i) => {
-        const value: SimValue = one ?? { height, prevId, proposer: byzId, nonce: nonce++, valid: i !== 2 };
-        send(byzId, p, { type: 'proposal', from: byzId, height, round, value, valueId: idOf(value), validRound: -1 });
-      });
+  // The Byzantine validator: equivocates when it proposes, votes both ways always. It
+  // signs as itself only (it holds no other key), so its lies are attributable.
+  const byzSigner = byzId ? new SimSigner(byzId, genesis) : undefined;
+  let byzNonce = 0;
+  /** How often it proposed in a round, and the proposals it voted on: it lies freely, but not a thousand times over. */
+  const byzProposed = new Map<string, number>();
+  const byzVoted = new Set<string>();
+  const byzBlock = (height: number, prevHash: Uint8Array, valid: boolean): Block => {
+    const txs = [utf8(`${valid ? '' : 'bad:'}${byzId}:${height}:${byzNonce++}`)];
+    return { header: makeHeader({ chainId: CHAIN_ID, height, time: clock.now(), prevHash, proposer: byzId! }, txs), txs };
+  };
+  const byzantine = (m: PeerMessage): void => {
+    if (!byzId || !byzSigner || m.t === 'status') return;
+    const { height, round } = m;
+    const hr = `${height}/${round}`;
+    if (proposerOf(validators, height, round) === byzId && (byzProposed.get(hr) ?? 0) < 2) {
+      byzProposed.set(hr, (byzProposed.get(hr) ?? 0) + 1);
+      // Half the time one fresh block for all (what tempts a locked validator, line 23),
+      // else a different one to each, one of them invalid. It follows the chain as any
+      // validator does.
+      const known = [...nodes.values()].map((n) => n.chain.blocks[height - 2]?.hash).find((x) => x !== undefined);
+      const prevHash = m.t === 'proposal' ? m.block.header.prevHash : height === 1 ? GENESIS_HASH : known;
+      if (prevHash) {
+        const one = r() < 0.5 ? byzBlock(height, prevHash, true) : undefined;
+        honestIds.forEach((p, i) => {
+          const block = one ?? byzBlock(height, prevHash, i !== 2);
+          const value = { block, bytes: encodeBlock(block), id: toHex(headerHash(block.header)) };
+          send(byzId, p, byzSigner.sign({ type: 'proposal', from: byzId, height, round, value, valueId: value.id, validRound: -1 }) as SignedProposal, false);
+        });
+      }
     }
-    if (msg.type === 'proposal') {
-      for (const kind of ['prevote', 'precommit'] as const) {
-        peers.forEach((p, i) => send(byzId, p, { type: kind, from: byzId, height, round, valueId: i % 2 === 0 ? msg.valueId : null }));
+    if (m.t === 'proposal' && !byzVoted.has(`${hr}/${toHex(m.blockHash)}`)) {
+      const id = toHex(m.blockHash);
+      byzVoted.add(`${hr}/${id}`);
+      for (const type of ['prevote', 'precommit'] as const) {
+        honestIds.forEach((p, i) => send(byzId, p, byzSigner.sign({ type, from: byzId, height, round, valueId: i % 2 === 0 ? id : null }) as SignedVote, false));
       }
     }
   };
 
+  for (const n of nodes.values()) boot(n);
+  const done = (): boolean => [...nodes.values()].every((n) => heightOf(n) >= target);
   for (;;) {
-    const next = q.pop();
-    if (!next || next.at > endAt) break;
-    now = next.at;
-    events++;
-    const ev = next.ev;
-    if (ev.kind === 'control') {
-      log.push(`${now}: ${ev.what}`);
-      ev.run();
-      continue;
-    }
-    if (byzId && ev.kind === 'msg' && ev.to === byzId) {
-      byzantine(ev.msg);
-      continue;
-    }
-    const n = nodes.get(ev.to);
-    if (!n) continue;
-    switch (ev.kind) {
-      case 'crash':
-        if (!n.core || n.torn) break;
-        if (ev.torn) {
-          n.torn = { left: Math.floor(r() * 3), downMs: ev.downMs };
-        } else {
-          log.push(`${now}: ${n.id} crashes`);
-          crash(n, ev.downMs);
-        }
-        break;
-      case 'restart':
-        if (n.core) break;
-        log.push(`${now}: ${n.id} restarts from its disk at height ${heightOf(n)}${n.disk.state?.height === heightOf(n) ? ` (round ${n.disk.state.round}, locked ${n.disk.state.locked ? `in round ${n.disk.state.locked.round}` : 'on nothing'})` : ''}`);
-        boot(n);
-        q.push(now + 1, { kind: 'tick', to: n.id, epoch: n.epoch });
-        break;
-      case 'msg':
-        if (!n.core) break;
-        if (ev.msg.height > n.core.height) {
-          if (n.future.length < MAX_FUTURE) n.future.push(ev.msg);
-        } else {
-          apply(n, n.core.handle(ev.msg));
-        }
-        break;
-      case 'timeout':
-        if (n.core && ev.epoch === n.epoch) apply(n, n.core.handle(ev.t));
-        break;
-      case 'tick': {
-        if (!n.core || ev.epoch !== n.epoch) break;
-        if (net.gossip) {
-          // Status gossip: re-send what we signed at this height and the polka behind our
-          // valid value, as written to disk. Sync: help a peer behind us with the proposal
-          // and precommits of the height it is at.
-          const h = n.core.height;
-          const again = [...n.disk.signed.values()].filter((m) => m.height === h);
-          if (n.disk.state?.height === h) again.push(...(n.disk.state.valid?.polka ?? []));
-          for (const m of again) for (const v of validators) send(n.id, v.id, m, m.from !== n.id);
-          const peer = [...nodes.values()][Math.floor(r() * nodes.size)]!;
-          const cert = peer.core ? n.disk.chain[peer.core.height] : undefined;
-          if (cert && peer.id !== n.id) {
-            send(n.id, peer.id, cert.proposal, true);
-            for (const pc of cert.precommits) send(n.id, peer.id, pc, true);
-          }
-        }
-        q.push(now + TICK_MS, { kind: 'tick', to: n.id, epoch: n.epoch });
-        break;
-      }
-    }
+    await settle();
     afterEvent();
-    if ([...nodes.values()].every((x) => heightOf(x) > target)) break;
+    if (done()) break;
+    const next = clock.peek();
+    if (next === undefined || next > endAt) break;
+    clock.runNext();
+  }
+  for (const n of nodes.values()) {
+    if (n.life) n.life.dead = true; // the run is over: nothing more happens
   }
 
-  // Agreement: no two honest validators decided differently at one height.
+  // Agreement: no two honest validators committed different blocks at one height.
+  // Validity: each committed block extends the committer's chain, is valid, and names a validator.
   const decided: Record<string, string[]> = {};
   const heights: Record<string, number> = {};
   for (const n of nodes.values()) {
-    decided[n.id] = n.disk.chain.slice(1).map((c) => c.id);
-    heights[n.id] = heightOf(n) - 1;
+    decided[n.id] = n.chain.blocks.map((c) => c.id);
+    heights[n.id] = heightOf(n);
+    for (const f of n.fatal) violations.push(`halted: ${n.id}: ${f}`);
   }
   const maxH = Math.max(...Object.values(heights));
   for (let h = 1; h <= maxH; h++) {
-    const ids = new Set([...nodes.values()].map((n) => n.disk.chain[h]?.id).filter((x): x is string => x !== undefined));
-    if (ids.size > 1) violations.push(`agreement: height ${h} decided as ${[...ids].join(' and ')}`);
+    const ids = new Set([...nodes.values()].map((n) => n.chain.blocks[h - 1]?.id).filter((x): x is string => x !== undefined));
+    if (ids.size > 1) violations.push(`agreement: height ${h} committed as ${[...ids].join(' and ')}`);
     for (const n of nodes.values()) {
-      const c = n.disk.chain[h];
-      if (c && (!c.value.valid || c.value.height !== h || c.value.prevId !== (h === 1 ? 'genesis' : n.disk.chain[h - 1]?.id))) {
-        violations.push(`validity: ${n.id} decided invalid value ${c.id} at height ${h}`);
+      const c = n.chain.blocks[h - 1];
+      if (!c) continue;
+      const prev = h === 1 ? GENESIS_HASH : n.chain.blocks[h - 2]!.hash;
+      const hd = c.block.header;
+      const bad = c.block.txs.some((t) => new TextDecoder().decode(t).startsWith('bad'));
+      if (bad || hd.height !== h || toHex(hd.prevHash) !== toHex(prev) || !validatorIds.has(hd.proposer)) {
+        violations.push(`validity: ${n.id} committed invalid block ${c.id} at height ${h}`);
       }
     }
   }
   for (const n of nodes.values()) {
-    if (heightOf(n) - 1 < target) violations.push(`progress: ${n.id} reached height ${heightOf(n) - 1} of ${target} by ${endAt} ms`);
+    if (heightOf(n) < target) violations.push(`progress: ${n.id} reached height ${heightOf(n)} of ${target} by ${endAt} ms`);
   }
   return { seed: o.seed, heights, decided, violations, evidence: [...nodes.values()].reduce((s, n) => s + n.evidence, 0), events, log, decidedAt, marks };
 }

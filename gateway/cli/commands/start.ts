@@ -15,7 +15,9 @@ export const startCommand: CommandSpec = {
     'environment variable, is listed in docs/configuration.md (CONFIG_REFERENCE in gateway/config.ts).\n' +
     'meterledger config show prints the effective settings and where each comes from. The listening\n' +
     'addresses go to stdout, logs to stderr. SIGTERM, SIGINT or SIGHUP stops MQTT first, then the\n' +
-    'node (flushing), then HTTP, and exits 0 (there is no reload: restart to apply changed settings).',
+    'node (flushing), then HTTP, and exits 0 (there is no reload: restart to apply changed settings).\n' +
+    'If consensus halts on a failure it cannot recover from (E_CONSENSUS_HALTED in the log), the\n' +
+    'gateway stops the same way and exits 1.',
   async run(args) {
     const config = loadStartConfig({ flags: args.values, env: process.env });
     const logger = createLogger(config.log.level, config.log.format);
@@ -26,9 +28,12 @@ export const startCommand: CommandSpec = {
     // On stdout: logs (JSON off a terminal) keep stderr to themselves.
     out(`meterledger ${gw.node.genesis.chainId} listening (genesis ${toHex(genesisHash(gw.node.genesis))})`);
     for (const [name, url] of Object.entries(u)) out(`  ${name.padEnd(7)}${url}`);
-    await waitForSignal(logger);
+    // A signal stops it cleanly (exit 0); a node that halted (E_CONSENSUS_HALTED, logged) stops it with 1.
+    const failed = gw.node.failed?.then((e) => e) ?? new Promise<never>(() => {});
+    const outcome = await Promise.race([waitForSignal(logger).then(() => undefined), failed]);
+    if (outcome) logger.error({ err: outcome }, 'the ledger node failed; the gateway stops');
     await gw.close();
     logger.flush();
-    return 0;
+    return outcome ? 1 : 0;
   },
 };

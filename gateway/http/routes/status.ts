@@ -16,6 +16,7 @@ export const statusRoutes: Route[] = [
           consensus: {
             round: s.round, peers: s.peers, nats: s.natsConnected ?? null, quorum: s.hasQuorum, behind: s.behind, syncing: s.syncing,
             voting: s.role === 'validator' && s.stateProblem === undefined, stateProblem: s.stateProblem ?? null,
+            halted: s.halted ?? null,
           },
           ready: ctx.readiness().length === 0,
           mqtt: { clients: clients ?? null },

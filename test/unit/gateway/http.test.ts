@@ -83,7 +83,7 @@ test('/readyz is 503 with a reason while the node has no quorum or is syncing; o
     r = await get('/readyz');
     assert.equal(r.status, 503);
     assert.deepEqual(r.body.reasons, ['syncing: 7 blocks behind a peer']);
-    assert.deepEqual((await get('/api/v1/status')).body.consensus, { round: 0, peers: [], nats: null, quorum: true, behind: 7, syncing: true, voting: true, stateProblem: null });
+    assert.deepEqual((await get('/api/v1/status')).body.consensus, { round: 0, peers: [], nats: null, quorum: true, behind: 7, syncing: true, voting: true, stateProblem: null, halted: null });
   } finally {
     node.hasQuorum = true;
     node.behind = 0;

@@ -42,7 +42,7 @@ describe('logs and messages of `meterledger start`', { timeout: 120_000 }, () =>
     const http = await freePort();
     const g = startGateway(['--data-dir', join(tmp(), 'data'), '--mqtt-port', String(await freePort()), '--http-port', String(http), '--log-level', 'debug']);
     procs.push(g.proc);
-    await until('the banner', () => /listening\n {2}mqtt {2}mqtt:\/\/127\.0\.0\.1:\d+\n {2}http {2}http:\/\/127\.0\.0\.1:\d+\n/.test(g.out.stdout), 30_000, 50);
+    await until('the banner', () => /listening \(genesis [0-9a-f]{64}\)\n {2}mqtt +mqtt:\/\/127\.0\.0\.1:\d+\n {2}http +http:\/\/127\.0\.0\.1:\d+\n {2}portal +http:\/\/127\.0\.0\.1:\d+\/portal\/\n/.test(g.out.stdout), 30_000, 50);
     assert.match(g.out.stdout, /^initialised a dev chain "dev-[0-9a-f]+" in .*data with 10 meters/);
     const res = await fetch(`http://127.0.0.1:${http}/api/v1/status?x=1`);
     assert.equal(res.status, 200);
@@ -63,14 +63,14 @@ describe('logs and messages of `meterledger start`', { timeout: 120_000 }, () =>
     assert.deepEqual([access.method, access.url, access.status], ['GET', '/api/v1/status?x=1', 200]);
     assert.equal(typeof access.ms, 'number');
     assert.ok(parsed.some((l) => l.msg === 'stopped'));
-    assert.doesNotMatch(g.out.stderr, /listening\n/, 'the banner is not on stderr');
+    assert.doesNotMatch(g.out.stderr, /listening \(genesis/, 'the banner is not on stderr');
   });
 
   test('--log-format text: one readable line per event, ISO time first; no access log at info', async () => {
     const http = await freePort();
     const g = startGateway(['--data-dir', join(tmp(), 'data'), '--mqtt-port', String(await freePort()), '--http-port', String(http), '--log-format', 'text']);
     procs.push(g.proc);
-    await until('the banner', () => g.out.stdout.includes(' listening\n'), 30_000, 50);
+    await until('the banner', () => g.out.stdout.includes(' listening (genesis '), 30_000, 50);
     await fetch(`http://127.0.0.1:${http}/api/v1/status`);
     g.proc.kill('SIGTERM');
     assert.equal(await g.exited, 0);

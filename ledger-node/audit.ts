@@ -12,7 +12,7 @@
  */
 import {
   type BlockHeader, type CommitCertificate, type Genesis, decodeBlock, decodeCommit, decodeTx, commitProblem, equalBytes, genesisHash, headerHash,
-  merkleRoot, readingWindow, sigStructure, toHex, TxType,
+  merkleRoot, readingWindow, seqWindowOf, sigStructure, toHex, TxType,
 } from '../protocols/index.js';
 import { SignatureVerifier } from './crypto/verifier.js';
 import { dataPaths } from './devchain.js';
@@ -95,7 +95,7 @@ export class ChainAuditor {
     this.headHash = genesisHash(genesis);
     this.meters = genesisMeters(genesis);
     this.operators = operatorsOf(genesis);
-    this.txctx = { chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes, window: readingWindow(genesis), operators: this.operators, verifier };
+    this.txctx = { chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes, window: readingWindow(genesis), seqWindow: seqWindowOf(genesis), operators: this.operators, verifier };
   }
 
   /** Check the next block; throws AuditError naming the height and what is wrong. */
@@ -290,7 +290,7 @@ async function auditOpenStore(
       throw new AuditError(top + 1, `write-ahead entry ${no}: ${(e as Error).message}`);
     }
     try {
-      applied = applyTx(view, tx);
+      applied = applyTx(view, tx, seqWindowOf(genesis));
       signer = requiredSigner(view, operators, tx);
     } catch {
       continue; // superseded by a block

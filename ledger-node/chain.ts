@@ -110,7 +110,7 @@ export class ChainWriter {
           if (oldKey.has(tx)) throw new RejectionError(ReasonCode.BAD_SIGNATURE, `the key of meter "${tx.body.meterId}" was rotated by block ${this.head.height}; re-sign with the new key`, 'signature');
           // Too old for this block is too old for every later one (block times never go back).
           if (readingTimeProblem(window, tx, this.head.time ?? 0) === 'past') checkReadingTime(window, tx, this.head.time ?? 0, 'the last block\'s time');
-          const { meterId, next } = applyTx(view, tx);
+          const { meterId, next } = applyTx(view, tx, this.txctx.seqWindow);
           accept(meterId, next);
         } catch (e) {
           if (durable.has(tx) && e instanceof RejectionError) dropped.push({ tx, error: e });

@@ -183,7 +183,7 @@ export class Intake implements IntakePort {
     // Cheap checks against the tip first, so floods of replays cost no signature check.
     const signer = requiredSigner(this.registry, this.operators, tx);
     try {
-      applyTx(this.registry, tx);
+      applyTx(this.registry, tx, this.txctx.seqWindow);
     } catch (e) {
       if (e instanceof RejectionError && e.code === ReasonCode.SEQ_REPLAY && isReadingTx(tx) && (await this.isRetransmission(tx, signer, !fromPeer))) {
         return { status: 'accepted', txHash: tx.hash, seq };
@@ -200,7 +200,7 @@ export class Intake implements IntakePort {
       // The tip may have moved while we verified: check again against it.
       const now = requiredSigner(this.registry, this.operators, tx);
       if (!equalBytes(now.publicKey, signer.publicKey)) throw new RejectionError(ReasonCode.BAD_SIGNATURE, `the key of "${id}" was rotated`, 'signature');
-      const { meterId, next } = applyTx(this.registry, tx);
+      const { meterId, next } = applyTx(this.registry, tx, this.txctx.seqWindow);
       this.registry.accept(meterId, next);
       // Staged in order now; wrapped so that the chain does not wait for the disk.
       return { durable: this.mempool.add(tx, receivedAt) };

@@ -4,7 +4,7 @@
  */
 import {
   type Genesis, ProtocolError, type ReadingWindow, type Receipt, type RejectionError, type SubmitResult, TxType, decodeBlock,
-  decodeCommit, headerHash, decodeTx, equalBytes, genesisHash, type SignedTx, readingWindow, toHex,
+  decodeCommit, headerHash, decodeTx, equalBytes, genesisHash, type SignedTx, readingWindow, seqWindowOf, toHex,
 } from '../protocols/index.js';
 import type { LedgerApi, Logger, MeterView, NodeOptions, NodeStatus, ReadingView, StoredBlock } from './api.js';
 import { NODE_DEFAULTS, silentLogger } from './api.js';
@@ -24,7 +24,7 @@ import type { PeerTransport } from './p2p/transport.js';
 import { SignatureCache, type TxContext, verifyTxSignature } from './validate.js';
 import { MeterRateLimiter } from './ratelimit.js';
 import { Registry } from './registry.js';
-import { type Operators, applyTx, checkReadingTime, genesisMeters, operatorsOf, readingTimeProblem, requiredSigner } from './rules.js';
+import { type MeterRecord, type Operators, SEEN_UNKNOWN, applyTx, checkReadingTime, genesisMeters, operatorsOf, readingTimeProblem, requiredSigner } from './rules.js';
 import { availableBytes, filesBytes } from './store/disk.js';
 import { LedgerStore } from './store/store.js';
 import { type SegmentRead, WriteAheadLog } from './store/wal.js';
@@ -89,11 +89,12 @@ export class LedgerNode implements LedgerApi {
         meters = genesisMeters(genesis);
         await store.saveMeters(meters);
       }
+      await rebuildSeqWindows(store, meters, seqWindowOf(genesis), logger);
       const registry = new Registry(meters);
       const verifier = new SignatureVerifier(opts.verifyWorkers ?? NODE_DEFAULTS.verifyWorkers(), metrics);
       const operators = operatorsOf(genesis);
       const window = readingWindow(genesis);
-      const txctx: TxContext = { chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes, window, operators, verifier, cache: new SignatureCache() };
+      const txctx: TxContext = { chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes, window, seqWindow: seqWindowOf(genesis), operators, verifier, cache: new SignatureCache() };
       const intakeWindow = deviceWindow(opts, window, logger);
       const rate = opts.meterRatePerSecond ?? NODE_DEFAULTS.meterRatePerSecond;
       const burst = opts.meterBurst ?? NODE_DEFAULTS.meterBurst;
@@ -104,7 +105,7 @@ export class LedgerNode implements LedgerApi {
           logger.error({ dropped: dropped.length }, 'write-ahead failed; those transactions were refused with E_GATEWAY_BUSY');
           registry.resetTip((accept) => {
             for (const tx of mempool.all()) {
-              const { meterId, next } = applyTx(registry, tx);
+              const { meterId, next } = applyTx(registry, tx, txctx.seqWindow);
               accept(meterId, next);
             }
           });
@@ -292,6 +293,29 @@ function deviceWindow(opts: NodeOptions, chain: ReadingWindow, logger: Logger): 
   return w;
 }
 
+/**
+ * Records saved before the anti-replay window (docs/protocol.md §3.9) have none: rebuild
+ * each from the chain's reading index (the committed seqs in the window below lastSeq)
+ * and save it, so every validator's window is the one the chain defines.
+ */
+async function rebuildSeqWindows(store: LedgerStore, meters: Map<string, MeterRecord>, seqWindow: number, logger: Logger): Promise<void> {
+  const fixed = new Map<string, MeterRecord>();
+  for (const [id, rec] of meters) {
+    if (rec.seen !== SEEN_UNKNOWN) continue;
+    let seen = 0n;
+    const from = rec.lastSeq - BigInt(seqWindow) + 1n;
+    for await (const p of store.readingPositions(id, from > 1n ? from : 1n)) {
+      if (p.seq > rec.lastSeq) break;
+      seen |= 1n << (rec.lastSeq - p.seq);
+    }
+    fixed.set(id, { ...rec, seen });
+  }
+  if (!fixed.size) return;
+  for (const [id, rec] of fixed) meters.set(id, rec);
+  await store.saveMeters(fixed);
+  logger.info({ meters: fixed.size }, 'meter records upgraded with their anti-replay window (rebuilt from the reading index)');
+}
+
 /** Check the store belongs to this genesis and its head is sound; stamp a new store. */
 async function openChain(store: LedgerStore, genesis: Genesis, gHash: Uint8Array): Promise<Head> {
   const stored = await store.genesisHash();
@@ -356,7 +380,7 @@ async function recoverWriteAhead(
     try {
       // Too old for the head is too old for every later block (docs/protocol.md §3.5).
       if (readingTimeProblem(txctx.window, tx, headTime) === 'past') checkReadingTime(txctx.window, tx, headTime, 'the last block\'s time');
-      applied = applyTx(registry, tx);
+      applied = applyTx(registry, tx, txctx.seqWindow);
       signer = requiredSigner(registry, operators, tx);
     } catch (e) {
       if (inWal.has(p.no)) stale.push(p.no);

@@ -18,7 +18,15 @@ export interface MeterRecord {
   readonly jid?: string;
   /** Highest sequence number applied (0n: none yet). */
   readonly lastSeq: bigint;
+  /**
+   * The anti-replay window below lastSeq (docs/protocol.md §3.9): bit i set when seq
+   * lastSeq - i was applied, for i below the genesis seqWindow (bit 0: lastSeq itself).
+   */
+  readonly seen: bigint;
 }
+
+/** `seen` of a stored record written before the window existed, until rebuilt from the chain's index. */
+export const SEEN_UNKNOWN = -1n;
 
 export interface MeterLookup {
   meter(meterId: string): MeterRecord | undefined;
@@ -36,7 +44,7 @@ export function genesisMeters(genesis: Genesis): Map<string, MeterRecord> {
   for (const g of genesis.meters) {
     const k = decodeKey(g);
     m.set(g.id, {
-      alg: k.alg, publicKey: fromHex(g.publicKey), keyEpoch: 0, revoked: false, lastSeq: 0n,
+      alg: k.alg, publicKey: fromHex(g.publicKey), keyEpoch: 0, revoked: false, lastSeq: 0n, seen: 0n,
       ...(g.owner !== undefined ? { owner: g.owner } : {}), ...(g.jid !== undefined ? { jid: g.jid } : {}),
     });
   }
@@ -84,24 +92,21 @@ export function checkReadingTime(w: ReadingWindow, tx: SignedTx, at: number, aro
  * Apply `tx` (signature already checked against requiredSigner) to the registry view:
  * returns the meter's new record, or throws a RejectionError saying why it is invalid.
  */
-export function applyTx(state: MeterLookup, tx: SignedTx): { meterId: string; next: MeterRecord } {
+export function applyTx(state: MeterLookup, tx: SignedTx, seqWindow: number): { meterId: string; next: MeterRecord } {
   const b = tx.body;
   const cur = state.meter(b.meterId);
   switch (b.type) {
     case TxType.Reading: {
       if (!cur) throw new RejectionError(ReasonCode.UNKNOWN_METER, `meter "${b.meterId}" is not registered`, 'meterId');
       if (cur.revoked) throw new RejectionError(ReasonCode.METER_REVOKED, `meter "${b.meterId}" is revoked`, 'meterId');
-      if (b.seq <= cur.lastSeq) {
-        throw new RejectionError(ReasonCode.SEQ_REPLAY, `seq ${b.seq} is not above the last accepted ${cur.lastSeq}`, 'seq');
-      }
-      return { meterId: b.meterId, next: { ...cur, lastSeq: b.seq } };
+      return { meterId: b.meterId, next: { ...cur, ...takeSeq(cur, b.seq, seqWindow) } };
     }
     case TxType.MeterRegister: {
       if (cur) throw new RejectionError(ReasonCode.TX_CONFLICT, `meter "${b.meterId}" is already registered`, 'meterId');
       return {
         meterId: b.meterId,
         next: {
-          alg: b.alg, publicKey: b.publicKey, keyEpoch: 0, revoked: false, lastSeq: 0n,
+          alg: b.alg, publicKey: b.publicKey, keyEpoch: 0, revoked: false, lastSeq: 0n, seen: 0n,
           ...(b.owner !== undefined ? { owner: b.owner } : {}), ...(b.jid !== undefined ? { jid: b.jid } : {}),
         },
       };
@@ -122,7 +127,29 @@ export function applyTx(state: MeterLookup, tx: SignedTx): { meterId: string; ne
   }
 }
 
+/**
+ * The anti-replay window of docs/protocol.md §3.9 (RFC 4303 §3.4.3, RFC 9147 §4.5.1): a
+ * seq above the highest moves the window up; one inside it that was not taken is taken;
+ * anything else is a replay. So every (meter, seq) is applied at most once, in any order
+ * within the window. Throws E_READING_SEQ_REPLAY.
+ */
+export function takeSeq(cur: { lastSeq: bigint; seen: bigint }, seq: bigint, seqWindow: number): { lastSeq: bigint; seen: bigint } {
+  const w = BigInt(seqWindow);
+  const all = (1n << w) - 1n;
+  if (seq > cur.lastSeq) {
+    const shift = seq - cur.lastSeq;
+    return { lastSeq: seq, seen: shift >= w ? 1n : ((cur.seen << shift) | 1n) & all };
+  }
+  const below = cur.lastSeq - seq;
+  if (below >= w) {
+    throw new RejectionError(ReasonCode.SEQ_REPLAY, `seq ${seq} is ${seqWindow} or more below the highest accepted ${cur.lastSeq}`, 'seq');
+  }
+  const bit = 1n << below;
+  if (cur.seen & bit) throw new RejectionError(ReasonCode.SEQ_REPLAY, `seq ${seq} was already accepted`, 'seq');
+  return { lastSeq: cur.lastSeq, seen: cur.seen | bit };
+}
+
 export function sameRecord(a: MeterRecord, b: MeterRecord): boolean {
   return a.alg === b.alg && equalBytes(a.publicKey, b.publicKey) && a.keyEpoch === b.keyEpoch &&
-    a.revoked === b.revoked && a.owner === b.owner && a.jid === b.jid && a.lastSeq === b.lastSeq;
+    a.revoked === b.revoked && a.owner === b.owner && a.jid === b.jid && a.lastSeq === b.lastSeq && (a.seen === b.seen || a.seen === SEEN_UNKNOWN || b.seen === SEEN_UNKNOWN);
 }

@@ -39,6 +39,8 @@ export interface TxContext {
   readonly maxTxBytes: number;
   /** The block rule on reading times (genesis params, readingWindow()). */
   readonly window: ReadingWindow;
+  /** The anti-replay window of each meter (genesis params, seqWindowOf()). */
+  readonly seqWindow: number;
   readonly operators: Operators;
   readonly verifier: SignatureVerifier;
   readonly cache?: SignatureCache;
@@ -68,7 +70,7 @@ export async function checkTxs(ctx: TxContext, base: MeterLookup, txs: readonly 
       checkReadingTime(ctx.window, tx, blockTime);
       const signer = requiredSigner(view, ctx.operators, tx);
       checks.push(verifyTxSignature(ctx, signer, tx));
-      const { meterId, next } = applyTx(view, tx);
+      const { meterId, next } = applyTx(view, tx, ctx.seqWindow);
       changed.set(meterId, next);
       decoded.push(tx);
     } catch (e) {
@@ -99,7 +101,7 @@ export function selectTxs(ctx: TxContext, base: MeterLookup, waiting: Iterable<S
     if (time === 'future' && tx.body.type === TxType.Reading) held.add(tx.body.meterId);
     if (time !== undefined) continue;
     try {
-      const { meterId, next } = applyTx(view, tx);
+      const { meterId, next } = applyTx(view, tx, ctx.seqWindow);
       changed.set(meterId, next);
       decoded.push(tx);
     } catch {

@@ -52,6 +52,12 @@ export interface GenesisParams {
   readonly maxReadingPastMs?: number;
   /** A reading's time may be this far ahead of its block's time, ms (absent: DEFAULT_READING_WINDOW). */
   readonly maxReadingFutureMs?: number;
+  /**
+   * Width of each meter's anti-replay window, in sequence numbers (absent:
+   * DEFAULT_SEQ_WINDOW): a reading up to this far below its meter's highest committed seq
+   * may still commit, once (docs/protocol.md §3.9).
+   */
+  readonly seqWindow?: number;
 }
 
 /** Where a reading's time must lie around a time `at`: [at - maxPastMs, at + maxFutureMs]. */
@@ -83,6 +89,14 @@ export const DEFAULT_PARAMS: GenesisParams = { maxTxBytes: 1024, maxBlockTxs: 10
  * clocks of the gateways.
  */
 export const DEFAULT_READING_WINDOW: ReadingWindow = { maxPastMs: 8 * 86_400_000, maxFutureMs: 600_000 };
+
+/** docs/protocol.md §3.9: wide enough for a meter's readings acknowledged by one gateway to commit after ones it sent another. */
+export const DEFAULT_SEQ_WINDOW = 256;
+/** Largest seqWindow genesis may set: the window is state in every meter's record. */
+export const MAX_SEQ_WINDOW = 4096;
+
+/** The anti-replay window of genesis (docs/protocol.md §3.9). */
+export const seqWindowOf = (g: Genesis): number => g.params.seqWindow ?? DEFAULT_SEQ_WINDOW;
 
 /** The window of the block rule on reading times, relative to the block header's time. */
 export function readingWindow(g: Genesis): ReadingWindow {
@@ -207,13 +221,14 @@ export function parseGenesisMeter(m: unknown, field: string): GenesisMeter {
 /** `params`, missing ones at their defaults. */
 export function parseGenesisParams(p: unknown): GenesisParams {
   if (!isObj(p)) fail('params', 'must be an object');
-  onlyKeys(p, ['maxTxBytes', 'maxBlockTxs', 'maxReadingPastMs', 'maxReadingFutureMs'], 'params');
-  // The reading window stays absent when absent (its defaults are not written in), so a
+  onlyKeys(p, ['maxTxBytes', 'maxBlockTxs', 'maxReadingPastMs', 'maxReadingFutureMs', 'seqWindow'], 'params');
+  // The reading and seq windows stay absent when absent (its defaults are not written in), so a
   // chain made before it existed keeps its genesis hash.
   const params = { ...DEFAULT_PARAMS, ...p } as GenesisParams;
   for (const [k, v] of Object.entries(params)) {
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) fail(`params.${k}`, 'must be a positive integer');
   }
+  if (params.seqWindow !== undefined && params.seqWindow > MAX_SEQ_WINDOW) fail('params.seqWindow', `must be at most ${MAX_SEQ_WINDOW}`);
   return params;
 }
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import {
   Alg, DEFAULT_READING_WINDOW, ReasonCode, TxType, VoteType, decodeTx, encodeBlock, encodeCommit, genesisHash, headerHash,
-  makeHeader, parseGenesis, readingWindow, signMessage, voteSignBytes,
+  makeHeader, parseGenesis, readingWindow, seqWindowOf, signMessage, voteSignBytes,
 } from '../../../protocols/index.js';
 import { ChainAuditor, AuditError } from '../../../ledger-node/audit.js';
 import { SignatureVerifier } from '../../../ledger-node/crypto/verifier.js';
@@ -75,7 +75,7 @@ test('audit: a committed block holding a meter-signed reading dated 1970 fails a
 test('selectTxs: a proposal leaves out readings outside the window of its time; one too new holds back its meter\'s later transactions', () => {
   const c = chain();
   const [a, b] = c.meterIds as [string, string];
-  const ctx: TxContext = { chainId: c.genesis.chainId, maxTxBytes: 1024, window: readingWindow(c.genesis), operators: operatorsOf(c.genesis), verifier: new SignatureVerifier(0) };
+  const ctx: TxContext = { chainId: c.genesis.chainId, maxTxBytes: 1024, window: readingWindow(c.genesis), seqWindow: seqWindowOf(c.genesis), operators: operatorsOf(c.genesis), verifier: new SignatureVerifier(0) };
   const base = { meter: (id: string) => genesisMeters(c.genesis).get(id) };
   const T = Date.now();
   const waiting = [

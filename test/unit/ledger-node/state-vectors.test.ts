@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TxType, decodeTx, fromHex, parseGenesis, readingKey, readingWindow, sameReading } from '../../../protocols/index.js';
+import { TxType, decodeTx, fromHex, parseGenesis, readingKey, readingWindow, sameReading, seqWindowOf } from '../../../protocols/index.js';
 import { SignatureVerifier } from '../../../ledger-node/crypto/verifier.js';
 import { genesisMeters, operatorsOf } from '../../../ledger-node/rules.js';
 import { InvalidTxError, type TxContext, checkTxs } from '../../../ledger-node/validate.js';
@@ -17,7 +17,7 @@ test('state.json: every step is valid or refused with its code, in order from bl
   const genesis = parseGenesis(readVector<BlockFile>('block.json').genesis);
   assert.equal(v.chainId, genesis.chainId);
   assert.deepEqual(readingWindow(genesis), { maxPastMs: v.readingWindow.maxReadingPastMs, maxFutureMs: v.readingWindow.maxReadingFutureMs });
-  const ctx: TxContext = { chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes, window: readingWindow(genesis), operators: operatorsOf(genesis), verifier: new SignatureVerifier(0) };
+  const ctx: TxContext = { chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes, window: readingWindow(genesis), seqWindow: seqWindowOf(genesis), operators: operatorsOf(genesis), verifier: new SignatureVerifier(0) };
   const meters = genesisMeters(genesis);
   const state = { meter: (id: string) => meters.get(id) };
   let last = 0;
@@ -41,7 +41,7 @@ test('state.json: every step is valid or refused with its code, in order from bl
 test('block.json: its block is valid by the state rules at its header time (a conforming block, not only a well-encoded one)', async () => {
   const v = readVector<BlockFile>('block.json');
   const genesis = parseGenesis(v.genesis);
-  const ctx: TxContext = { chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes, window: readingWindow(genesis), operators: operatorsOf(genesis), verifier: new SignatureVerifier(0) };
+  const ctx: TxContext = { chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes, window: readingWindow(genesis), seqWindow: seqWindowOf(genesis), operators: operatorsOf(genesis), verifier: new SignatureVerifier(0) };
   const meters = genesisMeters(genesis);
   const { decoded } = await checkTxs(ctx, { meter: (id) => meters.get(id) }, v.txs.map((t) => fromHex(t)), v.header.time);
   assert.equal(decoded.length, v.header.txCount);

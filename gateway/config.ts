@@ -255,6 +255,24 @@ const SCHEMA = section({
       default: DEFAULT_WINDOW_MS, env: 'METERLEDGER_NATS_MESSAGE_WINDOW_MS',
       meaning: 'Peer messages dated further than this before or after this gateway\'s clock are refused, and replays within it are refused (docs/protocol.md §12.3), ms. Keep the gateways\' clocks well within it (NTP).',
     }),
+    stream: section({
+      enabled: setting(bool, {
+        default: true, env: 'METERLEDGER_NATS_STREAM_ENABLED',
+        meaning: 'Durable gossip: publish every accepted transaction to a JetStream stream (nats-server -js) that every validator consumes, so that no accepted reading misses a validator when NATS drops messages or a gateway is down (docs/consensus.md, "Failover"). Without JetStream the gateway runs as before and publishes its write-ahead when JetStream answers.',
+      }),
+      replicas: setting(int(1, 5), {
+        default: 1, env: 'METERLEDGER_NATS_STREAM_REPLICAS',
+        meaning: 'Replicas of the stream, when this gateway is the first to create it: 3 on a 3-server NATS cluster keeps it through the loss of one server.',
+      }),
+      maxAgeMs: setting(int(60_000), {
+        default: 604_800_000, env: 'METERLEDGER_NATS_STREAM_MAX_AGE_MS',
+        meaning: 'Retention of the stream (when created here): messages older than this go, ms (default 7 days). Gateways publish what still waits in their write-ahead again every half of it.',
+      }),
+      maxBytes: setting(int(1_048_576), {
+        default: 1_073_741_824, env: 'METERLEDGER_NATS_STREAM_MAX_BYTES',
+        meaning: 'Retention of the stream (when created here): its size at most, bytes; the oldest messages go first.',
+      }),
+    }),
   }, {
     // One way of authenticating at most; the node takes NatsOptions (ledger-node/api.ts).
     finish: (v) => {
@@ -276,7 +294,7 @@ const SCHEMA = section({
       }
       return {
         servers: v.servers, ...(auth ? { auth } : {}), ...(v.tls ? { tls: v.tls } : {}),
-        ignoreClusterUpdates: v.ignoreClusterUpdates, reconnect: v.reconnect, messageWindowMs: v.messageWindowMs,
+        ignoreClusterUpdates: v.ignoreClusterUpdates, reconnect: v.reconnect, messageWindowMs: v.messageWindowMs, stream: v.stream,
       };
     },
   }),

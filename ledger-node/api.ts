@@ -77,6 +77,8 @@ export interface NatsOptions {
   readonly reconnect?: { readonly minMs?: number; readonly maxMs?: number };
   /** Peer envelopes dated further than this from our clock are refused, ms. Default DEFAULT_WINDOW_MS (p2p/peers.ts). */
   readonly messageWindowMs?: number;
+  /** Durable gossip on JetStream (ledger-node/p2p/jetstream.ts); on unless `enabled` is false. */
+  readonly stream?: { readonly enabled?: boolean; readonly replicas?: number; readonly maxAgeMs?: number; readonly maxBytes?: number };
 }
 
 export interface NodeStatus {

@@ -3,7 +3,7 @@
  * verifier, chain writer and consensus (consensus/node-consensus.ts) together. The one object gateway/ holds.
  */
 import {
-  type Genesis, ProtocolError, type ReadingWindow, type Receipt, type RejectionError, type SubmitResult, TxType, decodeBlock,
+  type Genesis, ProtocolError, ReasonCode, type ReadingWindow, type Receipt, type RejectionError, type SubmitResult, TxType, decodeBlock,
   decodeCommit, headerHash, decodeTx, equalBytes, genesisHash, type SignedTx, readingWindow, seqWindowOf, toHex,
 } from '../protocols/index.js';
 import type { LedgerApi, Logger, MeterView, NodeOptions, NodeStatus, ReadingView, StoredBlock } from './api.js';
@@ -18,6 +18,7 @@ import { Mempool } from './mempool.js';
 import { type NodeMetrics, noopMetrics } from './metrics.js';
 import { ChainWriter, type Head } from './chain.js';
 import { NodeConsensus } from './consensus/node-consensus.js';
+import { DurableGossip, type TakeResult } from './p2p/jetstream.js';
 import { openNatsPeerLayer } from './p2p/nats.js';
 import { PeerLayer, type PeerLayerOptions, peerKeysOf, systemClock } from './p2p/peers.js';
 import type { PeerTransport } from './p2p/transport.js';
@@ -50,6 +51,7 @@ export class LedgerNode implements LedgerApi {
     private readonly consensus: NodeConsensus,
     private readonly verifier: SignatureVerifier,
     private readonly transport: PeerTransport | undefined,
+    private readonly durable: DurableGossip | undefined,
     private readonly nodeId: string,
     private readonly isValidator: boolean,
     private readonly logger: Logger,
@@ -75,6 +77,7 @@ export class LedgerNode implements LedgerApi {
 
     const store = await LedgerStore.open(paths.store);
     let transport: PeerTransport | undefined;
+    let durable: DurableGossip | undefined;
     let wal: WriteAheadLog | undefined;
     try {
       // Opened under the store's lock: one process owns both.
@@ -135,11 +138,24 @@ export class LedgerNode implements LedgerApi {
         transport = new PeerLayer(opts.carrier, peer);
       } else if (opts.nats) {
         const n = opts.nats;
-        transport = (await openNatsPeerLayer({
+        const opened = await openNatsPeerLayer({
           servers: n.servers, name: `meterledger/${genesis.chainId}/${nodeId}`, logger,
           ...(n.auth ? { auth: n.auth } : {}), ...(n.tls ? { tls: n.tls } : {}), ...(n.reconnect ? { reconnect: n.reconnect } : {}),
           ...(n.ignoreClusterUpdates ? { ignoreClusterUpdates: true } : {}),
-        }, peer)).layer;
+        }, peer);
+        transport = opened.layer;
+        if (n.stream?.enabled !== false) {
+          durable = new DurableGossip(
+            {
+              chainId: genesis.chainId, nodeId, nodeKey: key.privateKey, peers: peerKeysOf(genesis), consume: asValidator !== undefined,
+              replicas: n.stream?.replicas ?? 1, maxAgeMs: n.stream?.maxAgeMs ?? 7 * 86_400_000, maxBytes: n.stream?.maxBytes ?? 2 ** 30,
+              maxTxBytes: genesis.params.maxTxBytes, logger,
+            },
+            () => opened.carrier.connection(),
+            (bytes) => takeFromStream(intake, bytes),
+            () => mempool.entries().map((p) => p.tx),
+          );
+        }
       }
       const writer = new ChainWriter(genesis, head, store, registry, mempool, intake, txctx, metrics, logger);
       metrics.chainHeight(head.height);
@@ -152,13 +168,17 @@ export class LedgerNode implements LedgerApi {
         writer, store, mempool, registry, intake, txctx, transport, metrics, logger,
       });
       const c = consensus;
-      intake.onAccepted = (tx) => c.gossip(tx.bytes);
-      const node = new LedgerNode(genesis, intake, store, wal, registry, mempool, writer, consensus, verifier, transport, nodeId, asValidator !== undefined, logger);
+      intake.onAccepted = (tx) => {
+        c.gossip(tx.bytes);
+        durable?.publish(tx);
+      };
+      const node = new LedgerNode(genesis, intake, store, wal, registry, mempool, writer, consensus, verifier, transport, durable, nodeId, asValidator !== undefined, logger);
       node.failed = consensus.failed.then((e) => {
         node.isReady = false; // consensus stopped: not ready, and the gateway stops (gateway/cli/commands/start.ts)
         return e;
       });
       await consensus.start();
+      durable?.start();
       node.isReady = true;
       let measuring = false;
       const measureDisk = (): void => {
@@ -180,6 +200,7 @@ export class LedgerNode implements LedgerApi {
       logger.info({ chainId: genesis.chainId, height: head.height, node: nodeId, role: asValidator ? 'validator' : 'observer' }, 'ledger node open');
       return node;
     } catch (e) {
+      durable?.close();
       await (transport ?? opts.carrier)?.close().catch(() => {});
       await wal?.close().catch(() => {});
       await store.close().catch(() => {});
@@ -272,12 +293,23 @@ export class LedgerNode implements LedgerApi {
     await this.intake.close();
     await this.mempool.settled();
     await this.consensus.drain(this.transport ? 3000 : 5000);
+    this.durable?.close();
     await this.transport?.close().catch(() => {});
     await this.verifier.close();
     await this.wal.close();
     await this.store.close();
     this.logger.info({ pending: this.mempool.size }, 'ledger node closed');
   }
+}
+
+/**
+ * A transaction from the durable stream (p2p/jetstream.ts) into our mempool, as a peer's:
+ * done once it is in our write-ahead, committed, or invalid for good (the intake said why);
+ * redelivered later when we are busy or the meter's relay rate is spent.
+ */
+async function takeFromStream(intake: Intake, bytes: Uint8Array): Promise<TakeResult> {
+  const r = await intake.submit(bytes, { meterId: '', transport: 'peer' });
+  return r.status === 'rejected' && (r.code === ReasonCode.BUSY || r.code === ReasonCode.RATE_LIMITED) ? 'retry' : 'done';
 }
 
 /**

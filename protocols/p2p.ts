@@ -204,5 +204,7 @@ export function peerSubjects(chainId: string) {
     status: `${base}.status`,
     sync: `${base}.sync`,
     syncTo: (nodeId: string) => `${base}.sync.${subjectToken(nodeId)}`,
+    /** The durable stream of accepted transactions (JetStream, docs/protocol.md §12.5). */
+    txlog: `${base}.txlog`,
   } as const;
 }

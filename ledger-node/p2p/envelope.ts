@@ -117,3 +117,29 @@ export function openEnvelope(bytes: Uint8Array, ctx: OpenContext, expect: PeerKi
   // A copy, not pinning the receive buffer (and not Buffer#slice, which is a view).
   return { from: h.from, kind: h.kind, to: h.to, timeMs: h.timeMs, payload: new Uint8Array(env.payload), id };
 }
+
+/**
+ * Open a 'tx' envelope taken from the durable stream (docs/protocol.md §12.5): frame,
+ * kind, chain, sender (any peer of genesis, ourselves included: our own publications come
+ * back to our consumer), addressee, signature, then the digest. Not its time nor the
+ * replay cache: a stream redelivers on purpose, days later if need be, and what it
+ * carries is idempotent (a transaction held or committed is taken as done). Throws P2pError.
+ */
+export function openStreamEnvelope(bytes: Uint8Array, chainId: string, peers: ReadonlyMap<string, KeyObject>): { from: string; payload: Uint8Array } {
+  let env;
+  try {
+    env = parsePeerEnvelope(bytes);
+  } catch (e) {
+    if (e instanceof ProtocolError) throw new P2pError(e.code === P2pCode.TOO_LARGE ? P2pCode.TOO_LARGE : P2pCode.MALFORMED, e.message.replace(/^E_P2P_[A-Z_]+: /, ''));
+    throw e;
+  }
+  const h = env.header;
+  if (h.kind !== 'tx') fail(P2pCode.MISADDRESSED, `a ${h.kind} envelope where tx envelopes travel`);
+  if (h.chainId !== chainId) fail(P2pCode.WRONG_CHAIN, `envelope for chain "${h.chainId}", we are on "${chainId}"`);
+  const key = peers.get(h.from);
+  if (!key) fail(P2pCode.UNKNOWN_PEER, `"${h.from}" is not a peer of genesis`);
+  if (h.to !== '') fail(P2pCode.MISADDRESSED, `a tx envelope for "${h.to}"`);
+  if (!nativeVerify(Alg.EdDSA, key!, env.headerBytes, env.signature)) fail(P2pCode.BAD_SIGNATURE, `signature of "${h.from}" does not verify`);
+  if (!equalBytes(sha256(env.payload), h.payloadDigest)) fail(P2pCode.MALFORMED, 'payload does not match the digest in its header');
+  return { from: h.from, payload: new Uint8Array(env.payload) };
+}

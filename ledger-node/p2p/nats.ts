@@ -374,6 +374,11 @@ export class NatsCarrier implements Carrier {
     return this.connected() ? this.nc!.getServer() : undefined;
   }
 
+  /** The live connection, for the JetStream client beside this carrier (./jetstream.ts); undefined while down. */
+  connection(): NatsConnection | undefined {
+    return this.connected() ? this.nc : undefined;
+  }
+
   connected(): boolean {
     return this.up && !this.closing && this.nc !== undefined && !this.nc.isClosed();
   }

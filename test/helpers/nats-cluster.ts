@@ -1,6 +1,6 @@
 /**
- * A private NATS cluster for integration tests: `size` nats-server processes (2.9, no
- * JetStream) on 127.0.0.1, each on free ports, routed to each other, each with its own
+ * A private NATS cluster for integration tests: `size` nats-server processes (2.9; with
+ * JetStream when `jetstream` is set) on 127.0.0.1, each on free ports, routed to each other, each with its own
  * config and log file in `dir`. Never a system service: the servers are our children and
  * are killed when the test process exits, even on failure.
  *
@@ -29,6 +29,8 @@ export interface NatsClusterOptions {
   readonly noAdvertise?: boolean;
   /** Bound on every start and stop, ms (default 10 s). */
   readonly timeoutMs?: number;
+  /** Run JetStream on every server, storing in `dir` (stream replicas up to `size`). */
+  readonly jetstream?: boolean;
   /** Choose ports and write configs but start no server (start(i) later): NATS that comes after its clients. */
   readonly stopped?: boolean;
 }
@@ -99,6 +101,7 @@ function config(s: Server, all: readonly Server[], opts: NatsClusterOptions, aut
     `  connect_retries: 120`,
     ...(opts.noAdvertise ? ['  no_advertise: true'] : []),
     `}`,
+    ...(opts.jetstream ? [`jetstream {`, `  store_dir: ${q(s.logPath.replace(/\.log$/, '-js'))}`, `  max_memory_store: 64MB`, `  max_file_store: 1GB`, `}`] : []),
   ];
   if (auth) lines.push(`authorization {`, `  user: ${q(auth.user)}`, `  password: ${q(auth.pass)}`, `}`);
   return lines.join('\n') + '\n';

@@ -83,18 +83,22 @@ const fail = (code: P2pCode, why: string): never => {
   throw new P2pError(code, why);
 };
 
+/** The frame of §12.1, its faults as P2pErrors. */
+function parseFrame(bytes: Uint8Array): ReturnType<typeof parsePeerEnvelope> {
+  try {
+    return parsePeerEnvelope(bytes);
+  } catch (e) {
+    if (e instanceof ProtocolError) throw new P2pError(e.code === P2pCode.TOO_LARGE ? P2pCode.TOO_LARGE : P2pCode.MALFORMED, e.message.replace(/^E_P2P_[A-Z_]+: /, ''));
+    throw e;
+  }
+}
+
 /**
  * Check an envelope that came in where `expect` envelopes travel and return what it
  * carries; remembers it in `ctx.replay`. Throws P2pError with the reason otherwise.
  */
 export function openEnvelope(bytes: Uint8Array, ctx: OpenContext, expect: PeerKind): OpenedEnvelope {
-  let env;
-  try {
-    env = parsePeerEnvelope(bytes);
-  } catch (e) {
-    if (e instanceof ProtocolError) throw new P2pError(e.code === P2pCode.TOO_LARGE ? P2pCode.TOO_LARGE : P2pCode.MALFORMED, e.message.replace(/^E_P2P_[A-Z_]+: /, ''));
-    throw e;
-  }
+  const env = parseFrame(bytes);
   const h = env.header;
   if (h.kind !== expect) fail(P2pCode.MISADDRESSED, `a ${h.kind} envelope where ${expect} envelopes travel`);
   if (h.chainId !== ctx.chainId) fail(P2pCode.WRONG_CHAIN, `envelope for chain "${h.chainId}", we are on "${ctx.chainId}"`);
@@ -126,13 +130,7 @@ export function openEnvelope(bytes: Uint8Array, ctx: OpenContext, expect: PeerKi
  * carries is idempotent (a transaction held or committed is taken as done). Throws P2pError.
  */
 export function openStreamEnvelope(bytes: Uint8Array, chainId: string, peers: ReadonlyMap<string, KeyObject>): { from: string; payload: Uint8Array } {
-  let env;
-  try {
-    env = parsePeerEnvelope(bytes);
-  } catch (e) {
-    if (e instanceof ProtocolError) throw new P2pError(e.code === P2pCode.TOO_LARGE ? P2pCode.TOO_LARGE : P2pCode.MALFORMED, e.message.replace(/^E_P2P_[A-Z_]+: /, ''));
-    throw e;
-  }
+  const env = parseFrame(bytes);
   const h = env.header;
   if (h.kind !== 'tx') fail(P2pCode.MISADDRESSED, `a ${h.kind} envelope where tx envelopes travel`);
   if (h.chainId !== chainId) fail(P2pCode.WRONG_CHAIN, `envelope for chain "${h.chainId}", we are on "${chainId}"`);

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { type DroppedReading, type Genesis, ReasonCode, TxType, signTx } from '../../../protocols/index.js';
+import { DEFAULT_SEQ_WINDOW, type DroppedReading, type Genesis, ReasonCode, TxType, signTx } from '../../../protocols/index.js';
 import { dataPaths, initCluster } from '../../../ledger-node/devchain.js';
 import { generateKeyPair, loadKeyFile } from '../../../ledger-node/keyfile.js';
 import { type NodeMetrics, noopMetrics } from '../../../ledger-node/metrics.js';
@@ -63,7 +63,22 @@ async function twoGateways(rec: ReturnType<typeof recorders>) {
   return { genesis, a, b, meterId, reading, operator };
 }
 
-test('a meter that sent seq 1 to one gateway and seq 2 to another: seq 2 commits first, seq 1 is dropped, logged at warn, counted and told', { timeout: 60_000 }, async () => {
+test('a meter that sent seq 1 to one gateway and seq 2 to another: seq 2 commits first, and seq 1 still commits (the seq window, docs/protocol.md §3.9)', { timeout: 90_000 }, async () => {
+  const rec = recorders();
+  const { a, b, meterId, reading } = await twoGateways(rec);
+  const told: DroppedReading[] = [];
+  a.intake.onDropped((d) => told.push(d));
+  const mqtt = { meterId, transport: 'mqtt' as const };
+  assert.equal((await a.intake.submit(reading(1n), mqtt)).status, 'accepted');
+  assert.equal((await b.intake.submit(reading(2n), mqtt)).status, 'accepted');
+  await until('seq 2 committed at A', async () => (await a.getReceipt(meterId, 2n)) !== undefined, 20_000, 25);
+  assert.equal(a.status().pending, 1, 'seq 1 still waits at A, valid');
+  await until('seq 1 committed at B', async () => (await b.getReceipt(meterId, 1n)) !== undefined, 60_000, 50);
+  assert.deepEqual(told, []);
+  assert.deepEqual(rec.dropCounts, []);
+});
+
+test('a meter that sent seq 1 to one gateway and seq 1 + seqWindow to another: that commits first, seq 1 is dropped, logged at warn, counted and told', { timeout: 60_000 }, async () => {
   const rec = recorders();
   const { a, b, meterId, reading } = await twoGateways(rec);
   const told: DroppedReading[] = [];
@@ -71,8 +86,9 @@ test('a meter that sent seq 1 to one gateway and seq 2 to another: seq 2 commits
   const mqtt = { meterId, transport: 'mqtt' as const };
   const first = await a.intake.submit(reading(1n), mqtt);
   assert.equal(first.status, 'accepted');
-  assert.equal((await b.intake.submit(reading(2n), mqtt)).status, 'accepted');
-  await until('seq 2 committed at A', async () => (await a.getReceipt(meterId, 2n)) !== undefined, 20_000, 25);
+  const far = 1n + BigInt(DEFAULT_SEQ_WINDOW);
+  assert.equal((await b.intake.submit(reading(far), mqtt)).status, 'accepted');
+  await until('the far seq committed at A', async () => (await a.getReceipt(meterId, far)) !== undefined, 20_000, 25);
   await until('A told the meter', () => told.length === 1, 5000, 25);
   assert.equal(told[0]!.meterId, meterId);
   assert.equal(told[0]!.seq, 1n);

@@ -161,8 +161,6 @@ describe('fault: meters fail over between gateways while NATS drops gossip (JetS
       return true;
     }, 90_000, 1000).catch(() => undefined);
     const missing = await Promise.all(gws.map((_, i) => missingOn(i)));
-    const ready = await Promise.all(gws.map(async (g) => (await fetch(`${g.httpUrl}/readyz`)).status));
-    console.log(`# failover: readyz ${ready.join('/')}; status ${JSON.stringify(await Promise.all(gws.map((_, i) => status(i))))}`);
     await until('one head on all five', async () => {
       const st = await Promise.all(gws.map((_, i) => status(i)));
       return new Set(st.map((s) => `${s.height}/${s.headHash}`)).size === 1;

@@ -86,7 +86,7 @@ describe('deploy/nats configs on a real nats-server', { timeout: 90_000 }, () =>
     }
   });
 
-  test('nats-1..3.conf on loopback form a routed cluster with max_payload 8 MiB', async () => {
+  test('nats-1..3.conf on loopback form a routed cluster with max_payload 8 MiB and JetStream', async () => {
     const ports = await Promise.all([1, 2, 3].map(async () => ({ client: await freePort(), cluster: await freePort(), http: await freePort() })));
     for (const i of [1, 2, 3]) {
       let c = readRepo(`deploy/nats/nats-${i}.conf`);
@@ -94,6 +94,7 @@ describe('deploy/nats configs on a real nats-server', { timeout: 90_000 }, () =>
       c = swap(c, 'listen: 0.0.0.0:4222', `listen: 127.0.0.1:${p.client}`);
       c = swap(c, 'http: 0.0.0.0:8222', `http: 127.0.0.1:${p.http}`);
       c = swap(c, 'listen: 0.0.0.0:6222', `listen: 127.0.0.1:${p.cluster}`);
+      c = swap(c, 'store_dir: "/data/jetstream"', `store_dir: ${JSON.stringify(join(dir, `js-${i}`))}`);
       for (const j of [1, 2, 3]) if (j !== i) c = swap(c, `nats-route://nats-${j}:6222`, `nats-route://127.0.0.1:${ports[j - 1]!.cluster}`);
       const file = join(dir, `nats-${i}.conf`);
       writeFileSync(file, c);
@@ -101,7 +102,8 @@ describe('deploy/nats configs on a real nats-server', { timeout: 90_000 }, () =>
     }
     for (const [k, p] of ports.entries()) {
       await until(`nats-${k + 1} routed to the other two`, 20_000, async () => (await monitor<{ num_routes: number }>(p.http, '/routez'))?.num_routes === 2);
-      const varz = (await monitor<{ server_name: string; max_payload: number; cluster: { name: string } }>(p.http, '/varz'))!;
+      const varz = (await monitor<{ server_name: string; max_payload: number; cluster: { name: string }; jetstream?: { config?: { store_dir?: string } } }>(p.http, '/varz'))!;
+      assert.ok(varz.jetstream?.config?.store_dir, `nats-${k + 1} runs JetStream (docs/consensus.md, "Failover")`);
       assert.equal(varz.server_name, `nats-${k + 1}`);
       assert.equal(varz.max_payload, 8 * MiB);
       assert.equal(varz.cluster.name, 'meterledger');

@@ -37,14 +37,15 @@ test('local.conf: valid, loopback only, max_payload 8 MiB, and a 6 MiB message g
   const http = await freePort();
   const copy = join(dir, 'local.conf');
   writeFileSync(copy, `${conf.replace(/^listen: 127\.0\.0\.1:4222$/m, `listen: 127.0.0.1:${port}`)}\nhttp: 127.0.0.1:${http}\n`);
-  server = spawn(bin, ['-c', copy], { stdio: 'ignore' });
-  let varz: { max_payload: number; host: string } | undefined;
+  server = spawn(bin, ['-c', copy], { stdio: 'ignore', cwd: dir });
+  let varz: { max_payload: number; host: string; jetstream?: { config?: { store_dir?: string } } } | undefined;
   await until('nats-server /varz', async () => {
     varz = await fetch(`http://127.0.0.1:${http}/varz`).then((r) => r.json() as Promise<typeof varz>, () => undefined);
     return varz !== undefined;
   }, 20_000);
   assert.equal(varz!.max_payload, 8 * MiB);
   assert.equal(varz!.host, '127.0.0.1');
+  assert.match(varz!.jetstream?.config?.store_dir ?? '', /nats-jetstream/, 'JetStream on, its store below the folder it was started from');
   const nc = await connect({ servers: `127.0.0.1:${port}` });
   try {
     const sub = nc.subscribe('meterledger.test.big', { max: 1 });

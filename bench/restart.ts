@@ -1,6 +1,6 @@
 /**
  * Restart with a big store: a million committed readings written straight into a fresh
- * data dir through the ledger-node store API (LedgerStore.commitBlock, the call the chain
+ * data dir through the ledger-node store API (LevelStore.commitBlock, the call the chain
  * writer makes), every reading really signed by its meter key (in one worker per core)
  * and every block carrying the validator's precommit, so the store is what a gateway
  * would have written itself. Then `meterledger start` is timed until /readyz answers.
@@ -8,13 +8,13 @@
 import { availableParallelism } from 'node:os';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import {
-  Alg, type Genesis, TxType, VoteType, encodeBlock, encodeCommit, headerHash, makeHeader, parseGenesis, voteSignBytes,
+  Alg, type Genesis, StateKind, TxType, VoteType, encodeBlock, encodeCommit, headerHash, makeHeader, parseGenesis, voteSignBytes,
 } from '../protocols/index.js';
 import { dataPaths } from '../ledger-node/devchain.js';
 import { loadKeyFile } from '../ledger-node/keyfile.js';
 import { nativeSign } from '../ledger-node/crypto/native.js';
-import { genesisMeters } from '../ledger-node/rules.js';
-import { LedgerStore } from '../ledger-node/store/store.js';
+import { type MeterRecord, genesisMeters } from '../ledger-node/state/meter.js';
+import { LevelStore } from '../ledger-node/store/level.js';
 import { genesisHash } from '../protocols/index.js';
 import { signReading } from '../gateway/cli/sign.js';
 import { readFileSync } from 'node:fs';
@@ -46,11 +46,12 @@ export async function buildStore(dataDir: string, blocks: number, blockTxs: numb
   if (blockTxs % meterIds.length !== 0) throw new Error('blockTxs must be a multiple of the meter count');
   const validator = loadKeyFile(dataPaths(dataDir).validatorKey);
   const vid = genesis.validators[0]!.id;
-  const store = await LedgerStore.open(dataPaths(dataDir).store);
-  const meters = genesisMeters(genesis);
+  const store = await LevelStore.open(dataPaths(dataDir).store);
+  const records = genesisMeters(genesis);
+  const meters = new Map(records.map((r) => [r.id, r.value as MeterRecord]));
   try {
     await store.setGenesisHash(genesisHash(genesis));
-    await store.saveMeters(meters);
+    await store.saveState(records);
     const ready = new Map<number, Uint8Array[]>();
     let wake: (() => void) | undefined;
     const workers = availableParallelism();
@@ -78,11 +79,14 @@ export async function buildStore(dataDir: string, blocks: number, blockTxs: numb
       const hash = headerHash(header);
       const signature = nativeSign(Alg.EdDSA, validator.privateKey, voteSignBytes(genesis.chainId, VoteType.Precommit, h, 0, hash));
       const perMeter = blockTxs / meterIds.length;
-      const changed = new Map(meterIds.map((id) => [id, { ...meters.get(id)!, lastSeq: BigInt(h * perMeter) }]));
+      const changes = meterIds.map((id) => ({ kind: StateKind.Meter, id, value: { ...meters.get(id)!, lastSeq: BigInt(h * perMeter) } }));
       await store.commitBlock({
         height: h, hash, blockBytes: encodeBlock({ header, txs }), commitBytes: encodeCommit({ height: h, round: 0, blockHash: hash, signatures: [{ validator: vid, signature }] }),
-        readings: txs.map((_, index) => ({ meterId: meterIds[index % meterIds.length]!, seq: BigInt((h - 1) * perMeter + Math.floor(index / meterIds.length) + 1), index })),
-        meters: changed,
+        readings: txs.map((_, index) => {
+          const seq = BigInt((h - 1) * perMeter + Math.floor(index / meterIds.length) + 1);
+          return { meterId: meterIds[index % meterIds.length]!, seq, height: h, index, time: time + h, importWh: Number(seq) }; // as the worker signed them
+        }),
+        changes,
       });
       prev = hash;
       prevTime = header.time;

@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { TxType, decodeBlock, decodeTx } from '../protocols/index.js';
-import { LedgerStore } from '../ledger-node/store/store.js';
+import { LevelStore } from '../ledger-node/store/level.js';
 import { dataPaths } from '../ledger-node/devchain.js';
 import { type CeilingAlg, verifyCeiling } from './ceiling.js';
 import { cpuSeconds, cpuSecondsByThread, machineTicks, metric, startBenchGateway } from './lib/gateway.js';
@@ -54,12 +54,12 @@ export function duBytes(dir: string): number {
 /** Count committed readings and their signed bytes in a stopped store, and its size on disk (store and write-ahead). */
 export async function storeFigures(dataDir: string): Promise<StoreFigures> {
   const { store: path, wal } = dataPaths(dataDir);
-  const store = await LedgerStore.open(path);
+  const store = await LevelStore.open(path);
   let readings = 0;
   let blocks = 0;
   let signedBytes = 0;
   try {
-    for await (const [, v] of store.entries('B')) {
+    for await (const { bytes: v } of store.blocks()) {
       blocks++;
       for (const t of decodeBlock(v).txs) {
         if (decodeTx(t, Infinity).body.type !== TxType.Reading) continue;

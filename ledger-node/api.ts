@@ -6,6 +6,7 @@ import type { BlockHeader, CommitCertificate, Genesis, IntakePort, Receipt, Subm
 import type { NodeMetrics } from './metrics.js';
 import type { Timeouts } from './consensus/types.js';
 import type { Carrier } from './p2p/carrier.js';
+import type { StoreOpener } from './store/store.js';
 
 export interface Logger {
   debug(obj: object | string, msg?: string): void;
@@ -33,6 +34,8 @@ export interface NodeOptions {
   /** Folder of the node: store/ (LevelDB) and keys/ live below it. */
   readonly dataDir: string;
   readonly genesis: Genesis;
+  /** Opens the store at <dataDir>/store. Default: LevelDB (store/level.ts); tests pass MemoryStore.opener(). */
+  readonly openStore?: StoreOpener;
   /** Cut a block at least this often while readings wait (ms). */
   readonly blockIntervalMs?: number;
   /** Cut a block as soon as this many transactions wait (at most genesis maxBlockTxs). */

@@ -1,9 +1,10 @@
 /**
  * Audit: replay a chain from genesis and check everything that can be checked: hash
  * chain, Merkle roots, commit certificates, every transaction's signature and the
- * registry rules. ChainAuditor takes blocks in order from anywhere (the store, or a
- * running gateway's read API); auditStore also checks what the store derives from the
- * blocks (head pointer, registry, reading index, write-ahead).
+ * state rules, all by validateBlock (blocks/validate.ts), as consensus and sync check
+ * them. ChainAuditor takes blocks in order from anywhere (the store, or a running
+ * gateway's read API); auditStore also checks, through the store's interface, what the
+ * store derives from the blocks (head pointer, state records, reading index, write-ahead).
  *
  * Given other copies of the chain (a receipt from another gateway, another store, another
  * gateway's read API) it also compares every height both hold: two different blocks with
@@ -11,17 +12,21 @@
  * show a fork: each side of one is a valid chain.
  */
 import {
-  type BlockHeader, type CommitCertificate, type Genesis, decodeBlock, decodeCommit, decodeTx, commitProblem, equalBytes, genesisHash, headerHash,
-  merkleRoot, readingWindow, seqWindowOf, sigStructure, toHex, TxType,
+  type BlockHeader, type CommitCertificate, type Genesis, type StateChange, decodeBlock, decodeCommit, commitProblem, equalBytes, genesisHash, headerHash,
+  readingWindow, seqWindowOf, toHex, TxType,
 } from '../protocols/index.js';
+import { InvalidBlockError, validateBlock } from './blocks/validate.js';
 import { SignatureVerifier } from './crypto/verifier.js';
 import { dataPaths } from './devchain.js';
-import { type MeterRecord, applyTx, genesisMeters, operatorsOf, requiredSigner, sameRecord } from './rules.js';
-import { InvalidTxError, type TxContext, checkTxs } from './validate.js';
-import { decodeHead, decodeIndexEntry, decodeMeterRecord } from './store/codec.js';
-import { Keys, heightOfKey, meterIdOfMeterKey, meterIdOfReadingKey, seqOfReadingKey } from './store/keys.js';
-import { LedgerStore } from './store/store.js';
+import type { TxContext } from './signatures.js';
+import { ChainState } from './state/layers.js';
+import { genesisMeters, operatorsOf } from './state/meter.js';
+import { encodeStateValue } from './store/codec.js';
+import { LevelStore } from './store/level.js';
+import { legacyWriteAhead } from './store/migrate-0.1.js';
+import type { LedgerStore } from './store/store.js';
 import { readWriteAhead } from './store/wal.js';
+import { WriteAheadError, replayWriteAhead } from './store/wal-recovery.js';
 
 export class AuditError extends Error {
   override readonly name = 'AuditError';
@@ -78,10 +83,10 @@ export class ChainAuditor {
   height = 0;
   txs = 0;
   headHash: Uint8Array;
-  private headTime = 0;
-  readonly meters: Map<string, MeterRecord>;
-  private readonly operators;
-  private readonly txctx: TxContext;
+  private headTime: number | undefined;
+  /** The state the blocks produce, as of the last block added. */
+  readonly state: ChainState;
+  readonly txctx: TxContext & { genesis: Genesis };
   /** Where each committed reading is, when `trackReadings` (for the store's index check). */
   readonly positions = new Map<string, string>();
 
@@ -93,9 +98,12 @@ export class ChainAuditor {
     private readonly witnesses: readonly ChainWitness[] = [],
   ) {
     this.headHash = genesisHash(genesis);
-    this.meters = genesisMeters(genesis);
-    this.operators = operatorsOf(genesis);
-    this.txctx = { chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes, window: readingWindow(genesis), seqWindow: seqWindowOf(genesis), operators: this.operators, verifier };
+    this.state = new ChainState(genesisMeters(genesis));
+    this.txctx = { genesis, chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes, window: readingWindow(genesis), seqWindow: seqWindowOf(genesis), operators: operatorsOf(genesis), verifier };
+  }
+
+  get head(): { height: number; time: number } {
+    return { height: this.height, time: this.headTime ?? 0 };
   }
 
   /** Check the next block; throws AuditError naming the height and what is wrong. */
@@ -110,40 +118,29 @@ export class ChainAuditor {
     } catch (e) {
       return fail(`block does not decode: ${(e as Error).message}`);
     }
-    const hd = block.header;
-    if (hd.height !== h) fail(`header says height ${hd.height}`);
-    if (hd.chainId !== this.genesis.chainId) fail(`header chain id "${hd.chainId}" is not "${this.genesis.chainId}"`);
-    if (!equalBytes(hd.prevHash, this.headHash)) fail(`prevHash ${toHex(hd.prevHash)} is not the hash of block ${h - 1} (${toHex(this.headHash)})`);
-    if (hd.time < this.headTime) fail('time goes backwards');
-    if (hd.txCount !== block.txs.length) fail(`txCount ${hd.txCount} but ${block.txs.length} transactions`);
-    if (block.txs.length > this.genesis.params.maxBlockTxs) fail('more transactions than genesis maxBlockTxs');
-    if (!equalBytes(merkleRoot(block.txs), hd.txRoot)) fail('txRoot is not the Merkle root of the transactions');
     let commit;
     try {
       commit = decodeCommit(commitBytes);
     } catch (e) {
       return fail(`commit does not decode: ${(e as Error).message}`);
     }
-    const problem = commitProblem(this.genesis, hd, commit);
-    if (problem) fail(`commit certificate: ${problem}`);
-    const hash = headerHash(hd);
-    for (const w of this.witnesses) compareAt(this.genesis, h, { hash, commit }, await w.at(h), w.source);
-
     let checked;
     try {
-      checked = await checkTxs(this.txctx, { meter: (id) => this.meters.get(id) }, block.txs, hd.time);
+      checked = await validateBlock(this.txctx, { height: this.height, hash: this.headHash, time: this.headTime }, this.state.committed, block, { commit });
     } catch (e) {
-      return fail(e instanceof InvalidTxError ? e.message : String(e));
+      return fail(e instanceof InvalidBlockError ? e.reason : String(e));
     }
-    for (const [id, rec] of checked.changed) this.meters.set(id, rec);
+    const hash = headerHash(block.header);
+    for (const w of this.witnesses) compareAt(this.genesis, h, { hash, commit }, await w.at(h), w.source);
+    this.state.commit(checked.changes);
     if (this.trackReadings) {
       checked.decoded.forEach((tx, i) => {
-        if (tx.body.type === TxType.Reading) this.positions.set(seqKey(tx.body.meterId, tx.body.seq), `${h}:${i}`);
+        if (tx.body.type === TxType.Reading) this.positions.set(seqKey(tx.body.meterId, tx.body.seq), `${h}:${i}:${tx.body.time}:${tx.body.importWh}:${tx.body.exportWh ?? '-'}`);
       });
     }
     this.height = h;
     this.headHash = hash;
-    this.headTime = hd.time;
+    this.headTime = block.header.time;
     this.txs += block.txs.length;
   }
 }
@@ -163,7 +160,7 @@ export function witnessNotes(witnesses: readonly ChainWitness[], height: number)
 
 /** A copy of the chain in another (stopped) gateway's data dir, as a witness. Close it after. */
 export async function storeWitness(dataDir: string): Promise<ChainWitness & { close(): Promise<void> }> {
-  const store = await LedgerStore.open(dataPaths(dataDir).store);
+  const store = await LevelStore.open(dataPaths(dataDir).store, { readOnly: true });
   const head = await store.head();
   return {
     source: `store ${dataDir}`,
@@ -186,19 +183,27 @@ export async function auditStore(
 ): Promise<AuditResult> {
   const paths = dataPaths(dataDir);
   // Read-only: the store may be a backup or a snapshot on a read-only mount.
-  const store = await LedgerStore.open(paths.store, {
+  const store = await LevelStore.open(paths.store, {
     readOnly: true,
     onCopy: (c) => onNotice?.(`the store cannot be opened in place (${c.why}): auditing a copy in ${c.to} (${(c.bytes / 1e6).toFixed(1)} MB, removed afterwards)`),
   });
+  try {
+    return await auditLedgerStore(store, paths.wal, genesis, onProgress, witnesses);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Audit an open store (any LedgerStore) and the write-ahead in `walDir`. */
+export async function auditLedgerStore(store: LedgerStore, walDir: string, genesis: Genesis, onProgress?: (done: number, total: number) => void, witnesses: readonly ChainWitness[] = []): Promise<AuditResult> {
   const verifier = new SignatureVerifier(2);
   try {
-    return await auditOpenStore(store, paths.wal, genesis, verifier, onProgress, witnesses);
+    return await auditOpenStore(store, walDir, genesis, verifier, onProgress, witnesses);
   } catch (e) {
     if (e instanceof AuditError) return { ok: false, height: e.height, reason: e.reason, ...(e.code ? { code: e.code } : {}) };
     throw e;
   } finally {
     await verifier.close();
-    await store.close();
   }
 }
 
@@ -207,17 +212,15 @@ async function auditOpenStore(
 ): Promise<AuditResult> {
   const g = await store.genesisHash();
   if (!g || !equalBytes(g, genesisHash(genesis))) throw new AuditError(0, 'the store does not belong to this genesis');
-  const headRaw = await store.get(Keys.head);
   let head: { height: number; hash: Uint8Array } | undefined;
   try {
-    head = headRaw === undefined ? undefined : decodeHead(headRaw);
+    head = await store.head();
   } catch (e) {
     throw new AuditError(0, (e as Error).message);
   }
   const total = head?.height ?? 0;
   const auditor = new ChainAuditor(genesis, verifier, true, witnesses);
-  for await (const [k, blockBytes] of store.entries('B')) {
-    const h = heightOfKey(k);
+  for await (const { height: h, bytes: blockBytes } of store.blocks()) {
     if (h !== auditor.height + 1) throw new AuditError(auditor.height + 1, `block ${auditor.height + 1} is missing (next stored is ${h})`);
     const commitBytes = await store.commitBytes(h);
     if (!commitBytes) throw new AuditError(h, 'commit certificate is missing');
@@ -225,81 +228,74 @@ async function auditOpenStore(
     onProgress?.(h, Math.max(total, h)); // cheap: the bar draws at most every 100 ms
   }
   const top = auditor.height;
-  for await (const [k] of store.entries('C')) {
-    if (heightOfKey(k) > top) throw new AuditError(heightOfKey(k), 'commit certificate without a block');
+  for await (const h of store.commitHeights()) {
+    if (h > top) throw new AuditError(h, 'commit certificate without a block');
   }
   if (!head ? top !== 0 : head.height !== top || !equalBytes(head.hash, auditor.headHash)) {
     throw new AuditError(top, `head pointer says height ${head?.height ?? 0} hash ${head ? toHex(head.hash) : '-'}, blocks end at ${top} hash ${toHex(auditor.headHash)}`);
   }
 
-  // The registry the store keeps must be the one the blocks produce.
+  // The state records the store keeps must be those the blocks produce, kind by kind.
   const seen = new Set<string>();
-  for await (const [k, v] of store.entries('M')) {
-    const id = meterIdOfMeterKey(k);
-    seen.add(id);
-    let rec: MeterRecord;
+  const records = (async function* () {
     try {
-      rec = decodeMeterRecord(v, `meter "${id}"`);
+      yield* store.stateRecords();
     } catch (e) {
-      throw new AuditError(top, `registry: ${(e as Error).message}`);
+      throw new AuditError(top, `state: ${(e as Error).message}`);
     }
-    const want = auditor.meters.get(id);
-    if (!want) throw new AuditError(top, `registry: meter "${id}" is stored but no block or genesis registers it`);
-    if (!sameRecord(rec, want)) throw new AuditError(top, `registry: stored record of meter "${id}" differs from the chain (lastSeq ${rec.lastSeq} vs ${want.lastSeq})`);
+  })();
+  for await (const r of records) {
+    seen.add(`${r.kind}\u0000${r.id}`);
+    const want = auditor.state.committed.get(r.kind, r.id);
+    const what = r.kind === 'meter' ? `registry: meter "${r.id}"` : `state: ${r.kind} "${r.id}"`;
+    if (want === undefined) throw new AuditError(top, `${what} is stored but no block or genesis makes it`);
+    if (!sameValue(r, want)) throw new AuditError(top, `${what}: the stored record differs from the chain${r.kind === 'meter' ? ` (lastSeq ${(r.value as { lastSeq: bigint }).lastSeq} vs ${(want as { lastSeq: bigint }).lastSeq})` : ''}`);
   }
-  for (const id of auditor.meters.keys()) if (!seen.has(id)) throw new AuditError(top, `registry: meter "${id}" is missing from the store`);
+  for (const kind of auditor.state.kinds()) {
+    for (const id of auditor.state.ids(kind)) {
+      if (!seen.has(`${kind}\u0000${id}`)) throw new AuditError(top, `${kind === 'meter' ? 'registry: meter' : `state: ${kind}`} "${id}" is missing from the store`);
+    }
+  }
 
-  // The reading index must list exactly the committed readings, at their places.
+  // The reading index must list exactly the committed readings, at their places, with their times and registers.
   let indexed = 0;
-  for await (const [k, v] of store.entries('I')) {
-    const meterId = meterIdOfReadingKey(k);
-    const seq = seqOfReadingKey(k);
-    const key = seqKey(meterId, seq);
-    let pos;
+  const index = (async function* () {
     try {
-      pos = decodeIndexEntry(v, `index of ${meterId}/${seq}`);
+      yield* store.readingIndex();
     } catch (e) {
       throw new AuditError(top, (e as Error).message);
     }
-    const want = auditor.positions.get(key);
+  })();
+  for await (const pos of index) {
+    const { meterId, seq } = pos;
+    const want = auditor.positions.get(seqKey(meterId, seq));
     if (want === undefined) throw new AuditError(top, `index: ${meterId}/${seq} is indexed but not in any block`);
-    if (want !== `${pos.height}:${pos.index}`) throw new AuditError(pos.height, `index: ${meterId}/${seq} points to ${pos.height}:${pos.index}, the chain has it at ${want}`);
+    const got = `${pos.height}:${pos.index}:${pos.time}:${pos.importWh}:${pos.exportWh ?? '-'}`;
+    if (want !== got) throw new AuditError(pos.height, `index: ${meterId}/${seq} says ${got} (height:index:time:importWh:exportWh), the chain has ${want}`);
     indexed++;
   }
   if (indexed !== auditor.positions.size) throw new AuditError(top, `index: ${auditor.positions.size - indexed} committed readings are not indexed`);
 
   // Accepted, not yet committed transactions (the write-ahead, and LevelDB entries of an
-  // older store not started since) must be signed by their signer. One that a block
-  // superseded (a crash between a commit and the deletion of its segment) is dropped at
-  // the next start: not an error.
+  // older store not started since) must be signed by their signer: the replay of a start
+  // (store/wal-recovery.ts). One that a block superseded (a crash between a commit and
+  // the deletion of its segment) is dropped at the next start: not an error.
   let segments;
   try {
     segments = await readWriteAhead(walDir);
   } catch (e) {
     throw new AuditError(top + 1, (e as Error).message);
   }
-  const view = { meter: (id: string) => auditor.meters.get(id) };
-  const operators = operatorsOf(genesis);
-  for (const { no, bytes } of [...(await store.loadLegacyPending()), ...segments.flatMap((s) => s.entries)]) {
-    let tx;
-    let applied;
-    let signer;
-    try {
-      tx = decodeTx(bytes, genesis.params.maxTxBytes);
-    } catch (e) {
-      throw new AuditError(top + 1, `write-ahead entry ${no}: ${(e as Error).message}`);
-    }
-    try {
-      applied = applyTx(view, tx, seqWindowOf(genesis));
-      signer = requiredSigner(view, operators, tx);
-    } catch {
-      continue; // superseded by a block
-    }
-    if (!(await verifier.verify(signer.alg, signer.publicKey, sigStructure(tx.cose.protectedBytes, tx.cose.payload, genesis.chainId), tx.cose.signature))) {
-      throw new AuditError(top + 1, `write-ahead entry ${no}: signature does not verify`);
-    }
-    auditor.meters.set(applied.meterId, applied.next);
+  try {
+    await replayWriteAhead([...(await legacyWriteAhead(store)), ...segments.flatMap((s) => s.entries)], auditor.state, auditor.txctx, auditor.head);
+  } catch (e) {
+    if (e instanceof WriteAheadError) throw new AuditError(top + 1, e.message);
+    throw e;
   }
   const notes = witnessNotes(witnesses, top);
   return { ok: true, height: top, txs: auditor.txs, ...(notes.length ? { notes } : {}) };
+}
+
+function sameValue(r: StateChange, want: unknown): boolean {
+  return equalBytes(encodeStateValue(r.kind, r.value), encodeStateValue(r.kind, want));
 }

@@ -1,10 +1,11 @@
 /**
  * Intake: the IntakePort the bridges call. Checks in order of cost (size and schema,
- * meter and time, backlog, registry and sequence, then the signature in the worker
+ * meter and time, backlog, state rules (state/rules.ts), then the signature in the worker
  * pool), applies the transaction to the tip, and resolves only after the write-ahead
  * is synced. Per meter, transactions are applied in the order they arrived.
  */
 import {
+  type BlockContext,
   type Alg, type CommittedReading, type DroppedReading, type IntakePort, type MeterAuthInfo, type Reading, type ReadingWindow, ReasonCode,
   RejectionError, type SignedTx, type SubmitContext, type SubmitResult, TxType, decodeTx, equalBytes, isReadingTx,
   sameReading, sha256,
@@ -13,9 +14,10 @@ import type { Logger } from './api.js';
 import type { Mempool } from './mempool.js';
 import type { NodeMetrics } from './metrics.js';
 import type { MeterRateLimiter } from './ratelimit.js';
-import type { Registry } from './registry.js';
-import { type Operators, applyTx, checkReadingTime, requiredSigner } from './rules.js';
-import { type TxContext, verifyTxSignature } from './validate.js';
+import type { ChainState } from './state/layers.js';
+import { type Operators, checkReadingTime } from './state/meter.js';
+import { applyTx, requiredSigner } from './state/rules.js';
+import { type TxContext, verifyTxSignature } from './signatures.js';
 
 /** Drops kept for the first listener at most (each is logged and counted anyway). */
 const MAX_EARLY_DROPS = 10_000;
@@ -30,8 +32,10 @@ export interface IntakeOptions {
   readonly rateLimiter: MeterRateLimiter;
   /** The per-meter bound on readings relayed by observers (docs/protocol.md §3.5). */
   readonly relayRateLimiter: MeterRateLimiter;
-  /** The reading committed as the same reading as `tx` (ledger-node/committed.ts), with its receipt. */
+  /** The reading committed as the same reading as `tx` (ledger-node/blocks/receipts.ts), with its receipt. */
   readonly committed: (tx: SignedTx<Reading>) => Promise<CommittedReading | undefined>;
+  /** The block an accepted transaction would go into, as the rules see it: the next height, our clock. */
+  readonly nextBlock: () => BlockContext;
 }
 
 export class Intake implements IntakePort {
@@ -49,7 +53,7 @@ export class Intake implements IntakePort {
 
   constructor(
     private readonly opts: IntakeOptions,
-    private readonly registry: Registry,
+    private readonly state: ChainState,
     private readonly operators: Operators,
     private readonly mempool: Mempool,
     private readonly txctx: TxContext,
@@ -60,7 +64,7 @@ export class Intake implements IntakePort {
   }
 
   meterAuth(meterId: string): MeterAuthInfo | undefined {
-    const m = this.registry.meter(meterId);
+    const m = this.state.meter(meterId);
     if (!m) return undefined;
     return { meterId, alg: m.alg, publicKey: m.publicKey, revoked: m.revoked, ...(m.jid !== undefined ? { jid: m.jid } : {}) };
   }
@@ -160,7 +164,7 @@ export class Intake implements IntakePort {
       if (ctx.transport !== 'http' && b.meterId !== ctx.meterId) {
         throw new RejectionError(ReasonCode.WRONG_METER, `reading of "${b.meterId}" sent as "${ctx.meterId}"`, 'meterId');
       }
-      const bound = this.registry.meter(b.meterId)?.jid;
+      const bound = this.state.meter(b.meterId)?.jid;
       if (ctx.transport === 'xmpp' && bound !== undefined && bound !== ctx.jid) {
         throw new RejectionError(ReasonCode.WRONG_METER, `meter "${b.meterId}" may only submit from ${bound}`, 'jid');
       }
@@ -181,9 +185,9 @@ export class Intake implements IntakePort {
       throw new RejectionError(ReasonCode.BUSY, `backlog of ${this.mempool.size} transactions is full; retry later`);
     }
     // Cheap checks against the tip first, so floods of replays cost no signature check.
-    const signer = requiredSigner(this.registry, this.operators, tx);
+    const signer = requiredSigner(this.state, this.operators, tx);
     try {
-      applyTx(this.registry, tx, this.txctx.seqWindow);
+      applyTx(this.state, tx, this.opts.nextBlock(), this.txctx);
     } catch (e) {
       if (e instanceof RejectionError && e.code === ReasonCode.SEQ_REPLAY && isReadingTx(tx) && (await this.isRetransmission(tx, signer, !fromPeer))) {
         return { status: 'accepted', txHash: tx.hash, seq };
@@ -198,10 +202,9 @@ export class Intake implements IntakePort {
       if (prev) await prev;
       if (!(await verified)) throw new RejectionError(ReasonCode.BAD_SIGNATURE, 'signature does not verify with the registered key', 'signature');
       // The tip may have moved while we verified: check again against it.
-      const now = requiredSigner(this.registry, this.operators, tx);
+      const now = requiredSigner(this.state, this.operators, tx);
       if (!equalBytes(now.publicKey, signer.publicKey)) throw new RejectionError(ReasonCode.BAD_SIGNATURE, `the key of "${id}" was rotated`, 'signature');
-      const { meterId, next } = applyTx(this.registry, tx, this.txctx.seqWindow);
-      this.registry.accept(meterId, next);
+      this.state.accept(applyTx(this.state, tx, this.opts.nextBlock(), this.txctx));
       // Staged in order now; wrapped so that the chain does not wait for the disk.
       return { durable: this.mempool.add(tx, receivedAt) };
     })();

@@ -3,32 +3,35 @@
  * verifier, chain writer and consensus (consensus/node-consensus.ts) together. The one object gateway/ holds.
  */
 import {
-  type Genesis, ProtocolError, ReasonCode, type ReadingWindow, type Receipt, type RejectionError, type SubmitResult, TxType, decodeBlock,
-  decodeCommit, headerHash, decodeTx, equalBytes, genesisHash, type SignedTx, readingWindow, seqWindowOf, toHex,
+  type Genesis, ProtocolError, ReasonCode, type ReadingWindow, type Receipt, type StateChange, type SubmitResult, StateKind, TxType, decodeBlock,
+  decodeCommit, headerHash, decodeTx, equalBytes, genesisHash, readingWindow, seqWindowOf, toHex,
 } from '../protocols/index.js';
 import type { LedgerApi, Logger, MeterView, NodeOptions, NodeStatus, ReadingView, StoredBlock } from './api.js';
 import { NODE_DEFAULTS, silentLogger } from './api.js';
 import { SignatureVerifier } from './crypto/verifier.js';
 import { checkDataDirPermissions, dataPaths } from './devchain.js';
-import { committedReading } from './committed.js';
+import { committedReading } from './blocks/receipts.js';
 import { fsError } from './fs-errors.js';
 import { Intake } from './intake.js';
 import { loadKeyFile } from './keyfile.js';
 import { Mempool } from './mempool.js';
 import { type NodeMetrics, noopMetrics } from './metrics.js';
-import { ChainWriter, type Head } from './chain.js';
+import { ChainWriter, type Head } from './blocks/commit.js';
 import { NodeConsensus } from './consensus/node-consensus.js';
 import { DurableGossip, type TakeResult } from './p2p/jetstream.js';
 import { openNatsPeerLayer } from './p2p/nats.js';
 import { PeerLayer, type PeerLayerOptions, peerKeysOf, systemClock } from './p2p/peers.js';
 import type { PeerTransport } from './p2p/transport.js';
-import { SignatureCache, type TxContext, verifyTxSignature } from './validate.js';
+import { SignatureCache, type TxContext } from './signatures.js';
 import { MeterRateLimiter } from './ratelimit.js';
-import { Registry } from './registry.js';
-import { type MeterRecord, type Operators, SEEN_UNKNOWN, applyTx, checkReadingTime, genesisMeters, operatorsOf, readingTimeProblem, requiredSigner } from './rules.js';
+import { ChainState } from './state/layers.js';
+import { type MeterRecord, SEEN_UNKNOWN, genesisMeters, operatorsOf } from './state/meter.js';
+import { applyTx } from './state/rules.js';
 import { availableBytes, filesBytes } from './store/disk.js';
-import { LedgerStore } from './store/store.js';
-import { type SegmentRead, WriteAheadLog } from './store/wal.js';
+import { openLevelStore } from './store/level.js';
+import type { LedgerStore } from './store/store.js';
+import { WriteAheadLog } from './store/wal.js';
+import { recoverWriteAhead } from './store/wal-recovery.js';
 
 /** How often the store's files and the free disk space are measured for the metrics. */
 const DISK_EVERY_MS = 15_000;
@@ -45,7 +48,7 @@ export class LedgerNode implements LedgerApi {
     readonly intake: Intake,
     private readonly store: LedgerStore,
     private readonly wal: WriteAheadLog,
-    private readonly registry: Registry,
+    private readonly state: ChainState,
     private readonly mempool: Mempool,
     private readonly writer: ChainWriter,
     private readonly consensus: NodeConsensus,
@@ -75,7 +78,7 @@ export class LedgerNode implements LedgerApi {
       throw new ProtocolError('E_NO_PEERS', `this chain has ${genesis.validators.length} validators${asObserver ? ' and this node is an observer' : ''}: configure nats.servers to reach the others`);
     }
 
-    const store = await LedgerStore.open(paths.store);
+    const store = await (opts.openStore ?? openLevelStore)(paths.store);
     let transport: PeerTransport | undefined;
     let durable: DurableGossip | undefined;
     let wal: WriteAheadLog | undefined;
@@ -87,13 +90,14 @@ export class LedgerNode implements LedgerApi {
       wal = opened.wal;
       const gHash = genesisHash(genesis);
       const head = await openChain(store, genesis, gHash);
-      let meters = await store.loadMeters();
-      if (head.height === 0 && meters.size === 0) {
-        meters = genesisMeters(genesis);
-        await store.saveMeters(meters);
+      let records = [];
+      for await (const r of store.stateRecords()) records.push(r);
+      if (head.height === 0 && records.length === 0) {
+        records = genesisMeters(genesis);
+        await store.saveState(records);
       }
-      await rebuildSeqWindows(store, meters, seqWindowOf(genesis), logger);
-      const registry = new Registry(meters);
+      records = await rebuildSeqWindows(store, records, seqWindowOf(genesis), logger);
+      const state = new ChainState(records);
       const verifier = new SignatureVerifier(opts.verifyWorkers ?? NODE_DEFAULTS.verifyWorkers(), metrics);
       const operators = operatorsOf(genesis);
       const window = readingWindow(genesis);
@@ -106,11 +110,9 @@ export class LedgerNode implements LedgerApi {
         wal, 1,
         (dropped) => {
           logger.error({ dropped: dropped.length }, 'write-ahead failed; those transactions were refused with E_GATEWAY_BUSY');
-          registry.resetTip((accept) => {
-            for (const tx of mempool.all()) {
-              const { meterId, next } = applyTx(registry, tx, txctx.seqWindow);
-              accept(meterId, next);
-            }
+          const at = { height: head.height + 1, time: head.time ?? 0 };
+          state.resetTip((accept) => {
+            for (const tx of mempool.all()) accept(applyTx(state, tx, at, txctx));
           });
         },
         () => consensus?.poke(),
@@ -123,10 +125,11 @@ export class LedgerNode implements LedgerApi {
           // Twice a device's allowance: relays hold their meters to theirs (docs/protocol.md §3.5).
           relayRateLimiter: new MeterRateLimiter(2 * rate, 2 * burst),
           committed: (tx) => committedReading(store, genesis.chainId, tx.body.meterId, tx.body.seq, tx),
+          nextBlock: () => ({ height: head.height + 1, time: now() }),
         },
-        registry, operators, mempool, txctx, metrics, logger,
+        state, operators, mempool, txctx, metrics, logger,
       );
-      const recovered = await recoverWriteAhead(store, wal, opened.segments, registry, operators, txctx, head.time ?? 0, intake, metrics, logger);
+      const recovered = await recoverWriteAhead(store, wal, opened.segments, state, txctx, { height: head.height, time: head.time ?? 0 }, intake, metrics, logger);
       mempool.restore(recovered.entries, recovered.nextNo);
 
       const peer: PeerLayerOptions = {
@@ -157,7 +160,7 @@ export class LedgerNode implements LedgerApi {
           );
         }
       }
-      const writer = new ChainWriter(genesis, head, store, registry, mempool, intake, txctx, metrics, logger);
+      const writer = new ChainWriter(genesis, head, store, state, mempool, intake, txctx, metrics, logger);
       metrics.chainHeight(head.height);
       consensus = new NodeConsensus({
         genesis, validatorId: asValidator?.id, nodeKey: key.privateKey,
@@ -165,14 +168,14 @@ export class LedgerNode implements LedgerApi {
         blockMaxTxs: Math.min(opts.blockMaxTxs ?? NODE_DEFAULTS.blockMaxTxs, genesis.params.maxBlockTxs),
         ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
         scheduler: { now, after: (ms, fn) => systemClock.after(ms, fn) }, random: Math.random,
-        writer, store, mempool, registry, intake, txctx, transport, metrics, logger,
+        writer, store, mempool, state, intake, txctx, transport, metrics, logger,
       });
       const c = consensus;
       intake.onAccepted = (tx) => {
         c.gossip(tx.bytes);
         durable?.publish(tx);
       };
-      const node = new LedgerNode(genesis, intake, store, wal, registry, mempool, writer, consensus, verifier, transport, durable, nodeId, asValidator !== undefined, logger);
+      const node = new LedgerNode(genesis, intake, store, wal, state, mempool, writer, consensus, verifier, transport, durable, nodeId, asValidator !== undefined, logger);
       node.failed = consensus.failed.then((e) => {
         node.isReady = false; // consensus stopped: not ready, and the gateway stops (gateway/cli/commands/start.ts)
         return e;
@@ -219,7 +222,7 @@ export class LedgerNode implements LedgerApi {
       hasQuorum: this.consensus.hasQuorum, behind, syncing: behind > 1,
       chainId: this.genesis.chainId, role: this.isValidator ? 'validator' : 'observer',
       validatorId: this.isValidator ? this.nodeId : undefined, nodeId: this.nodeId,
-      height: h.height, headHash: toHex(h.hash), headTime: h.time, pending: this.mempool.size, meters: this.registry.size,
+      height: h.height, headHash: toHex(h.hash), headTime: h.time, pending: this.mempool.size, meters: this.state.size(StateKind.Meter),
       round: this.consensus.round, peers: this.transport?.peers() ?? [], natsConnected: this.transport?.connected(),
       ...(this.consensus.stateProblem !== undefined ? { stateProblem: this.consensus.stateProblem } : {}),
       ...(this.consensus.halted !== undefined ? { halted: this.consensus.halted } : {}),
@@ -245,7 +248,7 @@ export class LedgerNode implements LedgerApi {
   }
 
   getMeter(meterId: string): MeterView | undefined {
-    const m = this.registry.committed.meter(meterId);
+    const m = this.state.committed.get(StateKind.Meter, meterId) as MeterRecord | undefined;
     if (!m) return undefined;
     return {
       meterId, alg: m.alg === -8 ? 'Ed25519' : 'ES256', publicKey: toHex(m.publicKey), keyEpoch: m.keyEpoch, revoked: m.revoked,
@@ -254,7 +257,7 @@ export class LedgerNode implements LedgerApi {
   }
 
   listMeters(): MeterView[] {
-    return this.registry.ids().map((id) => this.getMeter(id)).filter((m): m is MeterView => m !== undefined);
+    return this.state.ids(StateKind.Meter).map((id) => this.getMeter(id)).filter((m): m is MeterView => m !== undefined);
   }
 
   async readings(meterId: string, fromSeq: bigint, limit: number): Promise<ReadingView[]> {
@@ -330,22 +333,30 @@ function deviceWindow(opts: NodeOptions, chain: ReadingWindow, logger: Logger): 
  * each from the chain's reading index (the committed seqs in the window below lastSeq)
  * and save it, so every validator's window is the one the chain defines.
  */
-async function rebuildSeqWindows(store: LedgerStore, meters: Map<string, MeterRecord>, seqWindow: number, logger: Logger): Promise<void> {
-  const fixed = new Map<string, MeterRecord>();
-  for (const [id, rec] of meters) {
-    if (rec.seen !== SEEN_UNKNOWN) continue;
+async function rebuildSeqWindows(store: LedgerStore, records: readonly StateChange[], seqWindow: number, logger: Logger): Promise<StateChange[]> {
+  const out: StateChange[] = [];
+  const fixed: StateChange[] = [];
+  for (const r of records) {
+    const rec = r.value as MeterRecord;
+    if (r.kind !== StateKind.Meter || rec.seen !== SEEN_UNKNOWN) {
+      out.push(r);
+      continue;
+    }
     let seen = 0n;
     const from = rec.lastSeq - BigInt(seqWindow) + 1n;
-    for await (const p of store.readingPositions(id, from > 1n ? from : 1n)) {
+    for await (const p of store.readingPositions(r.id, from > 1n ? from : 1n)) {
       if (p.seq > rec.lastSeq) break;
       seen |= 1n << (rec.lastSeq - p.seq);
     }
-    fixed.set(id, { ...rec, seen });
+    const c = { kind: r.kind, id: r.id, value: { ...rec, seen } };
+    out.push(c);
+    fixed.push(c);
   }
-  if (!fixed.size) return;
-  for (const [id, rec] of fixed) meters.set(id, rec);
-  await store.saveMeters(fixed);
-  logger.info({ meters: fixed.size }, 'meter records upgraded with their anti-replay window (rebuilt from the reading index)');
+  if (fixed.length) {
+    await store.saveState(fixed);
+    logger.info({ meters: fixed.length }, 'meter records upgraded with their anti-replay window (rebuilt from the reading index)');
+  }
+  return out;
 }
 
 /** Check the store belongs to this genesis and its head is sound; stamp a new store. */
@@ -372,87 +383,4 @@ async function openChain(store: LedgerStore, genesis: Genesis, gHash: Uint8Array
   if (!equalBytes(headerHash(header), head.hash)) throw new ProtocolError('E_STORE_CORRUPT', `head block ${head.height} does not hash to the head pointer`);
   if ((await store.blockBytes(head.height + 1)) !== undefined) throw new ProtocolError('E_STORE_CORRUPT', `a block above the head (${head.height + 1}) exists`);
   return { height: head.height, hash: head.hash, time: header.time };
-}
-
-/**
- * Replay the write-ahead on top of the committed registry. An entry whose signature fails
- * was altered on disk: refuse to start. One already in a block (a crash between a block's
- * commit and the release of its segment) is released. A reading a block made invalid (a
- * later reading of its meter committed first, through another gateway; or older than a
- * block may hold) was acknowledged and is lost: each is logged at warn, counted, and told
- * to its meter once a bridge listens. Entries of an older store, kept in LevelDB, move to
- * the write-ahead files first.
- */
-async function recoverWriteAhead(
-  store: LedgerStore, wal: WriteAheadLog, segments: readonly SegmentRead[], registry: Registry, operators: Operators, txctx: TxContext,
-  headTime: number, intake: Intake, metrics: NodeMetrics, logger: Logger,
-): Promise<{ entries: { no: number; tx: SignedTx }[]; nextNo: number }> {
-  for (const s of segments) {
-    if (s.tornBytes) logger.warn({ segment: s.id, bytes: s.tornBytes }, 'write-ahead: an unfinished write at the end of a segment was ignored (it was never acknowledged)');
-  }
-  const fromWal = segments.flatMap((s) => s.entries);
-  const inWal = new Set(fromWal.map((e) => e.no));
-  const legacyAll = await store.loadLegacyPending();
-  const legacy = legacyAll.filter((e) => !inWal.has(e.no)); // not moved yet (a crash while moving them)
-  let nextNo = wal.nextNo;
-  const entries = [];
-  const stale: number[] = [];
-  const gone = { inBlocks: 0, operator: 0, dropped: 0 };
-  const moving: { no: number; bytes: Uint8Array }[] = [];
-  for (const p of [...legacy, ...fromWal]) {
-    nextNo = Math.max(nextNo, p.no + 1);
-    let tx: SignedTx;
-    try {
-      tx = decodeTx(p.bytes, txctx.maxTxBytes);
-    } catch (e) {
-      throw new ProtocolError('E_STORE_CORRUPT', `write-ahead entry ${p.no} is invalid: ${(e as Error).message}`, { cause: e });
-    }
-    let applied;
-    let signer;
-    try {
-      // Too old for the head is too old for every later block (docs/protocol.md §3.5).
-      if (readingTimeProblem(txctx.window, tx, headTime) === 'past') checkReadingTime(txctx.window, tx, headTime, 'the last block\'s time');
-      applied = applyTx(registry, tx, txctx.seqWindow);
-      signer = requiredSigner(registry, operators, tx);
-    } catch (e) {
-      if (inWal.has(p.no)) stale.push(p.no);
-      const error = e as RejectionError;
-      if (tx.body.type !== TxType.Reading) {
-        // No index by hash for these: in a block already (a crash before its segment went), or made invalid by one.
-        gone.operator++;
-        logger.debug({ entry: p.no, meterId: tx.body.meterId, reason: error.message }, 'write-ahead: an operator transaction no longer applies; dropped');
-        continue;
-      }
-      const { meterId, seq } = tx.body;
-      if (await committedReading(store, txctx.chainId, meterId, seq, tx)) {
-        // A crash between a block's commit and the release of its segment: it is in that block (§3.8).
-        gone.inBlocks++;
-        logger.debug({ entry: p.no, meterId, seq: seq.toString() }, 'write-ahead entry already in a block; released');
-        continue;
-      }
-      gone.dropped++;
-      logger.warn({ entry: p.no, meterId, seq: seq.toString(), txHash: tx.hashHex, code: error.code, reason: error.message },
-        'write-ahead: an accepted reading is no longer valid after a block; dropped, the meter is told');
-      metrics.readingDropped(error.code);
-      intake.emitDropped({ meterId, seq, txHash: tx.hash, code: error.code, message: error.message });
-      continue;
-    }
-    if (!(await verifyTxSignature(txctx, signer, tx))) {
-      throw new ProtocolError('E_STORE_CORRUPT', `write-ahead entry ${p.no}: signature does not verify`);
-    }
-    registry.accept(applied.meterId, applied.next);
-    entries.push({ no: p.no, tx });
-    if (!inWal.has(p.no)) moving.push(p);
-  }
-  if (gone.inBlocks) logger.info({ released: gone.inBlocks }, 'write-ahead entries already in blocks were released');
-  if (gone.operator) logger.info({ dropped: gone.operator }, 'write-ahead operator transactions that no longer apply (in a block already, or made invalid by one) were dropped');
-  if (gone.dropped) logger.warn({ dropped: gone.dropped }, 'accepted readings that blocks made invalid were dropped (each logged above, counted in meterledger_readings_dropped_total)');
-  if (legacyAll.length) {
-    await wal.append(moving);
-    await store.deleteLegacyPending(legacyAll.map((e) => e.no));
-    logger.info({ moved: moving.length }, 'write-ahead entries moved from the store to their own files');
-  }
-  wal.release(stale);
-  if (entries.length) logger.info({ recovered: entries.length }, 'recovered accepted transactions from the write-ahead');
-  return { entries, nextNo };
 }

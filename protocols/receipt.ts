@@ -6,11 +6,11 @@
  *   commit (commit certificate map, see block.ts).
  */
 import { decodeCanonicalCbor, encodeCbor, textKeyMapEncoder } from './cbor.js';
-import { type BlockHeader, commitFromCbor, commitProblem, commitToCbor, decodeHeader, encodeHeader } from './block.js';
+import { type Block, type BlockHeader, commitFromCbor, commitProblem, commitToCbor, decodeHeader, encodeHeader } from './block.js';
 import type { CommitCertificate } from './block.js';
 import { ProtocolError } from './errors.js';
 import { type Genesis, decodeKey } from './genesis.js';
-import { verifyInclusion } from './merkle.js';
+import { inclusionProof, verifyInclusion } from './merkle.js';
 import { type SignedTx, TxType, decodeTx } from './tx.js';
 import { sigStructure } from './cose.js';
 import { verifySignature } from './keys.js';
@@ -22,6 +22,19 @@ export interface Receipt {
   readonly header: BlockHeader;
   readonly proof: readonly Uint8Array[];
   readonly commit: CommitCertificate;
+}
+
+/**
+ * The receipt of transaction `index` of `block`, which `commit` certifies: the one
+ * constructor, for the chain writer, the read API and the tests. `proof` may be given when
+ * the block's paths were computed at once (allInclusionProofs).
+ */
+export function makeReceipt(
+  chainId: string, block: Block, index: number, commit: CommitCertificate, proof: readonly Uint8Array[] = inclusionProof(block.txs, index),
+): Receipt {
+  const tx = block.txs[index];
+  if (tx === undefined) throw new ProtocolError('E_RECEIPT_INVALID', `block ${block.header.height} has no transaction ${index}`);
+  return { chainId, tx, index, header: block.header, proof, commit };
 }
 
 export function receiptToCbor(r: Receipt): unknown {

@@ -12,9 +12,9 @@
 import { decodeTx } from '../../protocols/index.js';
 import type { Logger } from '../api.js';
 import type { Intake } from '../intake.js';
-import type { Registry } from '../registry.js';
-import { requiredSigner } from '../rules.js';
-import { type TxContext, verifyTxSignature } from '../validate.js';
+import { type TxContext, verifyTxSignature } from '../signatures.js';
+import type { ChainState } from '../state/layers.js';
+import { requiredSigner } from '../state/rules.js';
 import { decodeTxBatch, encodeTxBatch } from './messages.js';
 import type { Scheduler } from './ports.js';
 
@@ -28,7 +28,7 @@ export interface GossipOptions {
   readonly scheduler: Scheduler;
   readonly validators: ReadonlySet<string>;
   readonly intake: Intake;
-  readonly registry: Registry;
+  readonly state: ChainState;
   readonly txctx: TxContext;
   /** An observer's transaction was accepted here: a block may be due. */
   readonly onAccepted: () => void;
@@ -85,10 +85,10 @@ export class TxGossip {
 
   /** Check a gossiped transaction's signature into the cache (valid or not, nothing else). */
   private async preverify(bytes: Uint8Array): Promise<void> {
-    const { txctx, registry } = this.opts;
+    const { txctx, state } = this.opts;
     try {
       const tx = decodeTx(bytes, txctx.maxTxBytes);
-      await verifyTxSignature(txctx, requiredSigner(registry, txctx.operators, tx), tx);
+      await verifyTxSignature(txctx, requiredSigner(state, txctx.operators, tx), tx);
     } catch {
       /* not valid here (yet): the proposal will say */
     }

@@ -1,22 +1,23 @@
 /**
- * The ChainPort (./ports.ts) over the node's chain: getValue() takes the waiting
- * transactions that are valid in order on the committed state; valid() checks a block on
- * our head (header fields, Merkle root, every transaction); commit() stores a checked
- * block with its certificate through the chain writer. What a check found (the decoded
- * transactions and the meter records they change) is kept for the commit, per height.
+ * The ChainPort (./ports.ts) over the node's chain: getValue() is blocks/produce.ts,
+ * valid() is blocks/validate.ts (the validateBlock of sync and the audit too), commit()
+ * stores a checked block with its certificate through the chain writer
+ * (blocks/commit.ts). What a check found (the decoded transactions and the state changes
+ * they make) is kept for the commit, per height.
  */
-import { type Block, type CommitCertificate, type Genesis, encodeBlock, equalBytes, headerHash, makeHeader, toHex } from '../../protocols/index.js';
+import { type Block, type CommitCertificate, type Genesis, headerHash, toHex } from '../../protocols/index.js';
 import type { Logger } from '../api.js';
-import type { ChainWriter } from '../chain.js';
+import type { ChainWriter } from '../blocks/commit.js';
+import { produceBlock } from '../blocks/produce.js';
+import { type CheckedBlock, validateBlock } from '../blocks/validate.js';
 import type { Mempool } from '../mempool.js';
-import type { Registry } from '../registry.js';
-import type { MeterRecord } from '../rules.js';
+import type { TxContext } from '../signatures.js';
+import type { ChainState } from '../state/layers.js';
 import type { LedgerStore } from '../store/store.js';
-import { InvalidTxError, type TxContext, checkTxs, selectTxs } from '../validate.js';
 import type { BlockValue } from './messages.js';
 import type { ChainPort, Scheduler } from './ports.js';
 
-type Checked = { decoded: Awaited<ReturnType<typeof checkTxs>>['decoded']; changed: Map<string, MeterRecord> };
+type Checked = CheckedBlock;
 
 export interface LedgerChainOptions {
   readonly genesis: Genesis;
@@ -29,7 +30,7 @@ export interface LedgerChainOptions {
   readonly writer: ChainWriter;
   readonly store: LedgerStore;
   readonly mempool: Mempool;
-  readonly registry: Registry;
+  readonly state: ChainState;
   readonly txctx: TxContext;
   readonly logger: Logger;
 }
@@ -47,19 +48,13 @@ export class LedgerChain implements ChainPort {
 
   /** getValue(): the waiting transactions that are valid in order on the committed state. */
   propose(height: number): BlockValue {
-    const { writer, registry, mempool, blockMaxTxs, genesis, txctx } = this.opts;
+    const { writer, state, mempool, blockMaxTxs, genesis, txctx } = this.opts;
     const head = writer.head;
-    const time = Math.max(this.opts.scheduler.now(), head.time ?? 0);
+    if (height !== head.height + 1) throw new Error(`asked to propose at height ${height} on head ${head.height}`);
     const waiting = mempool.peek(blockMaxTxs * 2).map((p) => p.tx); // signatures were checked at intake
-    const { decoded, changed } = selectTxs(txctx, registry.committed, waiting, time, blockMaxTxs);
-    const txs = decoded.map((t) => t.bytes);
-    const header = makeHeader({
-      chainId: genesis.chainId, height, time, prevHash: head.hash, proposer: this.opts.validatorId!,
-    }, txs);
-    const block = { header, txs };
-    const id = toHex(headerHash(header));
-    this.cache().set(id, { decoded, changed });
-    return { block, bytes: encodeBlock(block), id };
+    const p = produceBlock(txctx, head, state.committed, waiting, { chainId: genesis.chainId, proposer: this.opts.validatorId!, now: this.opts.scheduler.now(), maxTxs: blockMaxTxs });
+    this.cache().set(p.id, p.checked);
+    return { block: p.block, bytes: p.bytes, id: p.id };
   }
 
   async check(block: Block): Promise<boolean> {
@@ -80,7 +75,7 @@ export class LedgerChain implements ChainPort {
   async commit(block: Block, commit: CommitCertificate): Promise<void> {
     const id = toHex(headerHash(block.header));
     const c = this.cache().get(id) ?? (await this.checkBlock(block));
-    await this.opts.writer.commit(block, commit, c.decoded, c.changed);
+    await this.opts.writer.commit(block, commit, c);
   }
 
   async stored(height: number): Promise<{ block: Uint8Array; commit: Uint8Array } | undefined> {
@@ -97,27 +92,9 @@ export class LedgerChain implements ChainPort {
     return this.checked;
   }
 
-  /** A block is valid on our head: header fields, Merkle root, and every transaction. */
-  private async checkBlock(block: Block): Promise<Checked> {
-    const { writer, genesis, txctx, registry } = this.opts;
-    const head = writer.head;
-    const hd = block.header;
-    const fail = (why: string): never => {
-      throw new Error(why);
-    };
-    if (hd.chainId !== genesis.chainId) fail('another chain');
-    if (hd.height !== head.height + 1) fail(`height ${hd.height}, expected ${head.height + 1}`);
-    if (!equalBytes(hd.prevHash, head.hash)) fail('prevHash is not our head');
-    if (hd.time < (head.time ?? 0)) fail('time goes backwards');
-    if (hd.time > this.opts.scheduler.now() + (this.opts.maxClockDriftMs ?? 60_000)) fail('time is too far ahead of our clock');
-    if (hd.txCount !== block.txs.length || block.txs.length > genesis.params.maxBlockTxs) fail('bad txCount');
-    const rebuilt = makeHeader({ chainId: hd.chainId, height: hd.height, time: hd.time, prevHash: hd.prevHash, proposer: hd.proposer }, block.txs);
-    if (!equalBytes(rebuilt.txRoot, hd.txRoot)) fail('txRoot is not the Merkle root of the transactions');
-    try {
-      return await checkTxs(txctx, registry.committed, block.txs, hd.time);
-    } catch (e) {
-      if (e instanceof InvalidTxError) return fail(e.message);
-      throw e;
-    }
+  /** A block is valid on our head (blocks/validate.ts): header, Merkle root, every transaction. */
+  private checkBlock(block: Block): Promise<Checked> {
+    const { writer, genesis, txctx, state, scheduler, maxClockDriftMs } = this.opts;
+    return validateBlock({ ...txctx, genesis }, writer.head, state.committed, block, { now: scheduler.now(), ...(maxClockDriftMs !== undefined ? { maxClockDriftMs } : {}) });
   }
 }

@@ -11,14 +11,14 @@
 import type { KeyObject } from 'node:crypto';
 import type { Genesis } from '../../protocols/index.js';
 import type { Logger } from '../api.js';
-import type { ChainWriter } from '../chain.js';
+import type { ChainWriter } from '../blocks/commit.js';
 import type { Intake } from '../intake.js';
 import type { Mempool } from '../mempool.js';
 import type { NodeMetrics } from '../metrics.js';
 import type { PeerTransport } from '../p2p/transport.js';
-import type { Registry } from '../registry.js';
 import type { LedgerStore } from '../store/store.js';
-import type { TxContext } from '../validate.js';
+import type { TxContext } from '../signatures.js';
+import type { ChainState } from '../state/layers.js';
 import { TxGossip } from './gossip.js';
 import { LedgerChain } from './ledger-chain.js';
 import { encodePeerMessage } from './messages.js';
@@ -47,7 +47,7 @@ export interface NodeConsensusOptions {
   readonly writer: ChainWriter;
   readonly store: LedgerStore;
   readonly mempool: Mempool;
-  readonly registry: Registry;
+  readonly state: ChainState;
   readonly intake: Intake;
   readonly txctx: TxContext;
   readonly transport: PeerTransport | undefined;
@@ -79,7 +79,7 @@ export class NodeConsensus {
     const signer = new Ed25519Signer(genesis, opts.nodeKey);
     const chain = new LedgerChain({
       genesis, validatorId: opts.validatorId, blockMaxTxs: opts.blockMaxTxs, scheduler, writer: opts.writer, store: opts.store,
-      mempool: opts.mempool, registry: opts.registry, txctx: opts.txctx, logger,
+      mempool: opts.mempool, state: opts.state, txctx: opts.txctx, logger,
       ...(opts.maxClockDriftMs !== undefined ? { maxClockDriftMs: opts.maxClockDriftMs } : {}),
     });
     const wire: ConsensusWire | undefined = transport ? (m) => transport.broadcast('consensus', encodePeerMessage(m)) : undefined;
@@ -102,7 +102,7 @@ export class NodeConsensus {
       this.input = new PeerInput({ validators: validatorIds, signer, runner: this.runner, onStatus: (from, h) => sync.onStatus(from, h), metrics, logger });
       this.gossiper = new TxGossip({
         send: (batch) => transport.broadcast('tx', batch), scheduler, validators: validatorIds,
-        intake: opts.intake, registry: opts.registry, txctx: opts.txctx, onAccepted: () => this.poke(), logger,
+        intake: opts.intake, state: opts.state, txctx: opts.txctx, onAccepted: () => this.poke(), logger,
       });
     }
   }

@@ -1,6 +1,11 @@
-/** Encodings of what the store keeps besides blocks: meter records, index entries, head. */
-import { ProtocolError, decodeCbor, encodeCbor, isAlg } from '../../protocols/index.js';
-import { type MeterRecord, SEEN_UNKNOWN } from '../rules.js';
+/**
+ * Encodings of what the stores keep besides blocks: state records, index entries, head.
+ * Both stores (./level.ts, ./memory.ts) keep values as these bytes, so a value that does
+ * not encode fails in a unit test as it would on disk.
+ */
+import { ProtocolError, StateKind, decodeCbor, encodeCbor, isAlg } from '../../protocols/index.js';
+import { type MeterRecord, SEEN_UNKNOWN } from '../state/meter.js';
+import type { IndexedReading } from './store.js';
 
 const corrupt = (what: string): ProtocolError => new ProtocolError('E_STORE_CORRUPT', what);
 
@@ -40,27 +45,46 @@ export function decodeMeterRecord(b: Uint8Array, where: string): MeterRecord {
   };
 }
 
-/** Unsigned, big-endian, no leading zero bytes (0n: empty). */
-function bigintBytes(v: bigint): Uint8Array {
-  const hex = v === 0n ? '' : v.toString(16);
-  return Uint8Array.from(Buffer.from(hex.length % 2 ? `0${hex}` : hex, 'hex'));
+/** Plain data again: CBOR maps with text keys decode as Maps, the rules see objects (protocols/state.ts). */
+function plain(v: unknown): unknown {
+  if (v instanceof Map) {
+    if (![...v.keys()].every((k) => typeof k === 'string')) return new Map([...v].map(([k, x]) => [k, plain(x)]));
+    return Object.fromEntries([...v].map(([k, x]) => [k, plain(x)]));
+  }
+  if (Array.isArray(v)) return v.map(plain);
+  return v;
 }
 
-const bytesBigint = (b: Uint8Array): bigint => (b.length === 0 ? 0n : BigInt(`0x${Buffer.from(b).toString('hex')}`));
+export function encodeStateValue(kind: string, value: unknown): Uint8Array {
+  return kind === StateKind.Meter ? encodeMeterRecord(value as MeterRecord) : encodeCbor(value);
+}
 
-export const encodeIndexEntry = (height: number, index: number): Uint8Array => encodeCbor([height, index]);
+export function decodeStateValue(kind: string, b: Uint8Array, where: string): unknown {
+  if (kind === StateKind.Meter) return decodeMeterRecord(b, where);
+  try {
+    return plain(decodeCbor(b));
+  } catch {
+    throw corrupt(`${where}: state record is not CBOR`);
+  }
+}
 
-export function decodeIndexEntry(b: Uint8Array, where: string): { height: number; index: number } {
+/** [height, index, time, importWh] or [..., exportWh]. */
+export function encodeIndexEntry(r: Omit<IndexedReading, 'seq'>): Uint8Array {
+  return encodeCbor(r.exportWh === undefined ? [r.height, r.index, r.time, r.importWh] : [r.height, r.index, r.time, r.importWh, r.exportWh]);
+}
+
+export function decodeIndexEntry(b: Uint8Array, seq: bigint, where: string): IndexedReading {
   let v: unknown;
   try {
     v = decodeCbor(b);
   } catch {
     throw corrupt(`${where}: index entry is not CBOR`);
   }
-  if (!Array.isArray(v) || v.length !== 2 || typeof v[0] !== 'number' || typeof v[1] !== 'number') {
-    throw corrupt(`${where}: index entry is not [height, index]`);
+  if (!Array.isArray(v) || (v.length !== 4 && v.length !== 5) || !v.every((x) => typeof x === 'number')) {
+    throw corrupt(`${where}: index entry is not [height, index, time, importWh, exportWh?]`);
   }
-  return { height: v[0], index: v[1] };
+  const [height, index, time, importWh, exportWh] = v as number[];
+  return { seq, height: height!, index: index!, time: time!, importWh: importWh!, ...(exportWh !== undefined ? { exportWh } : {}) };
 }
 
 export const encodeHead = (height: number, hash: Uint8Array): Uint8Array => encodeCbor([height, hash]);
@@ -75,3 +99,11 @@ export function decodeHead(b: Uint8Array): { height: number; hash: Uint8Array } 
   if (!Array.isArray(v) || typeof v[0] !== 'number' || !(v[1] instanceof Uint8Array)) throw corrupt('head pointer is not [height, hash]');
   return { height: v[0], hash: v[1] };
 }
+
+/** Unsigned, big-endian, no leading zero bytes (0n: empty). */
+function bigintBytes(v: bigint): Uint8Array {
+  const hex = v === 0n ? '' : v.toString(16);
+  return Uint8Array.from(Buffer.from(hex.length % 2 ? `0${hex}` : hex, 'hex'));
+}
+
+const bytesBigint = (b: Uint8Array): bigint => (b.length === 0 ? 0n : BigInt(`0x${Buffer.from(b).toString('hex')}`));

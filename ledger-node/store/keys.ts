@@ -1,16 +1,21 @@
 /**
- * LevelDB key layout. One-byte prefixes keep each family contiguous and in order:
+ * LevelDB key layout, private to ./level.ts (and ./migrate-0.1.ts, which reads the old one).
+ * One-byte prefixes keep each family contiguous and in order:
+ *   F                          layout version, CBOR uint (absent: a 0.1 store, ./migrate-0.1.ts)
  *   B<height u64be>            block bytes (protocols encodeBlock)
  *   C<height u64be>            commit certificate bytes
- *   I<meterId>\0<seq u64be>    reading index: CBOR [height, leaf index]
- *   M<meterId>                 meter record (CBOR map)
- *   P<accept no u64be>         write-ahead of a 0.1 store (moved to <data>/wal/ at start, store/wal.ts)
+ *   I<meterId>\0<seq u64be>    reading index: CBOR [height, leaf index, time, importWh, exportWh?]
+ *   R<kind>\0<id>              state record (protocols/state.ts), CBOR (store/codec.ts)
  *   G                          genesis hash this store belongs to
  *   H                          head: CBOR [height, block hash]
  *   V<height u64be><round u32be><type>  a consensus message this node signed (never sign another)
  *   S<height u64be>            the consensus safety state of that height (consensus/record.ts)
  *   L<height u64be><hash>      a block the safety state names (locked or valid), its bytes
  *   E<time u64be><n u32be>     evidence of a validator signing two different messages
+ * Layout 0.1 had besides (./migrate-0.1.ts moves them):
+ *   M<meterId>                 meter record, now R meter\0<meterId>
+ *   P<accept no u64be>         write-ahead entries, now files in <data>/wal/ (store/wal.ts)
+ *   I ... CBOR [height, leaf index], now with time and registers
  */
 import { utf8 } from '../../protocols/index.js';
 
@@ -44,7 +49,8 @@ export const Keys = {
   commit: (h: number) => key('C', u64(h)),
   reading: (meterId: string, seq: bigint) => key('I', utf8(meterId), Uint8Array.of(0), u64(seq)),
   readingsOf: (meterId: string) => key('I', utf8(meterId), Uint8Array.of(0)),
-  meter: (meterId: string) => key('M', utf8(meterId)),
+  record: (kind: string, id: string) => key('R', utf8(kind), Uint8Array.of(0), utf8(id)),
+  meter01: (meterId: string) => key('M', utf8(meterId)),
   pending: (n: number) => key('P', u64(n)),
   signed: (h: number, round: number, type: string) => key('V', u64(h), u32(round), utf8(type)),
   signedAt: (h: number) => key('V', u64(h)),
@@ -54,6 +60,7 @@ export const Keys = {
   atHeight: (prefix: 'V' | 'S' | 'L', h: number) => key(prefix, u64(h)),
   evidence: (t: number, n: number) => key('E', u64(t), u32(n)),
   genesis: key('G'),
+  format: key('F'),
   head: key('H'),
   /** [gte, lt) bounds of one prefix family. */
   range: (prefix: string, sub: Uint8Array = new Uint8Array()) => ({
@@ -73,7 +80,12 @@ export const Keys = {
 export const heightOfKey = (k: Uint8Array): number => Number(readU64(k, 1));
 export const pendingNoOfKey = (k: Uint8Array): number => Number(readU64(k, 1));
 export const seqOfReadingKey = (k: Uint8Array): bigint => readU64(k, k.length - 8);
-export const meterIdOfMeterKey = (k: Uint8Array): string => new TextDecoder().decode(k.subarray(1));
+export const meterIdOfMeterKey01 = (k: Uint8Array): string => new TextDecoder().decode(k.subarray(1));
+export function kindIdOfRecordKey(k: Uint8Array): { kind: string; id: string } {
+  const z = k.indexOf(0, 1);
+  const d = new TextDecoder();
+  return { kind: d.decode(k.subarray(1, z)), id: d.decode(k.subarray(z + 1)) };
+}
 export function meterIdOfReadingKey(k: Uint8Array): string {
   return new TextDecoder().decode(k.subarray(1, k.length - 9));
 }

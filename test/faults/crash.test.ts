@@ -9,7 +9,7 @@ import { rmSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { TxType, decodeBlock, decodeReceipt, decodeTx, verifyReceipt } from '../../protocols/index.js';
 import { dataPaths } from '../../ledger-node/devchain.js';
-import { LedgerStore } from '../../ledger-node/store/store.js';
+import { LevelStore } from '../../ledger-node/store/level.js';
 import { cli, faultChain, sleep } from './support.js';
 import { startAckedLoad, uncommitted } from '../helpers/acked-load.js';
 
@@ -59,10 +59,10 @@ describe('fault: kill -9 under QoS 1 load', { timeout: 240_000 }, () => {
     assert.equal(await c.gw.stop(), 0, c.gw.stderr.slice(-2000));
 
     // Nothing committed twice: every (meter, seq) appears in exactly one block, once.
-    const store = await LedgerStore.open(dataPaths(c.dir).store);
+    const store = await LevelStore.open(dataPaths(c.dir).store);
     const seen = new Map<string, number>();
     try {
-      for await (const [, v] of store.entries('B')) {
+      for await (const { bytes: v } of store.blocks()) {
         for (const t of decodeBlock(v).txs) {
           const tx = decodeTx(t, Infinity);
           if (tx.body.type !== TxType.Reading) continue;

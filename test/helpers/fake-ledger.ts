@@ -5,7 +5,7 @@
  */
 import {
   Alg, type Genesis, type Receipt, type SubmitResult, TxType, VoteType, encodeBlock, encodeCommit, genesisHash,
-  headerHash, inclusionProof, makeHeader, parseGenesis, publicKeyOf, randomSecretKey, sha256, signMessage, signTx,
+  headerHash, makeHeader, makeReceipt, parseGenesis, publicKeyOf, randomSecretKey, sha256, signMessage, signTx,
   toHex, voteSignBytes,
 } from '../../protocols/index.js';
 import type { IntakePort } from '../../protocols/index.js';
@@ -43,9 +43,7 @@ export function makeFakeLedger(): FakeLedger {
     signatures: [{ validator: 'validator-0', signature: signMessage(Alg.EdDSA, vSk, voteSignBytes(genesis.chainId, VoteType.Precommit, 1, 0, hash)) }],
   };
   const block: StoredBlock = { header, hash, txs: readingTxs, commit };
-  const receipts: Receipt[] = readingTxs.map((tx, index) => ({
-    chainId: genesis.chainId, tx, index, header, proof: inclusionProof(readingTxs, index), commit,
-  }));
+  const receipts: Receipt[] = readingTxs.map((_tx, index) => makeReceipt(genesis.chainId, { header, txs: readingTxs }, index, commit));
   const meter: MeterView = {
     meterId: 'meter-0001', alg: 'Ed25519', publicKey: genesis.meters[0]!.publicKey, keyEpoch: 0, revoked: false, owner: 'owner-1', lastSeq: '2',
   };

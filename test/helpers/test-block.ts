@@ -1,6 +1,6 @@
 /** One block over a batch of readings, committed by a single test validator, with receipts. */
 import {
-  Alg, type CommittedReading, type Receipt, VoteType, headerHash, inclusionProof, makeHeader, signMessage, voteSignBytes,
+  Alg, type CommittedReading, type Receipt, VoteType, headerHash, makeHeader, makeReceipt, signMessage, voteSignBytes,
 } from '../../protocols/index.js';
 
 export interface Batched {
@@ -19,7 +19,7 @@ export function commitBatch(
   const signature = signMessage(Alg.EdDSA, validatorKey, voteSignBytes(chainId, VoteType.Precommit, height, 0, blockHash));
   const commit = { height, round: 0, blockHash, signatures: [{ validator: validatorId, signature }] };
   const committed = batch.map((p, index): CommittedReading => {
-    const receipt: Receipt = { chainId, tx: p.bytes, index, header, proof: inclusionProof(txs, index), commit };
+    const receipt: Receipt = makeReceipt(chainId, { header, txs }, index, commit);
     return { meterId: p.meterId, seq: p.seq, txHash: p.txHash, height, receipt };
   });
   return { blockHash, committed };

@@ -10,12 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { type Genesis, TxType, signTx } from '../../../protocols/index.js';
-import { auditStore } from '../../../ledger-node/audit.js';
 import { dataPaths, initCluster } from '../../../ledger-node/devchain.js';
 import { loadKeyFile } from '../../../ledger-node/keyfile.js';
 import { LedgerNode } from '../../../ledger-node/node.js';
 import { MemoryNetwork } from '../../../ledger-node/p2p/memory.js';
 import { until as untilEvery } from '../../helpers/until.js';
+import { auditInMemory, inMemory } from '../../helpers/memory-store.js';
 
 const until = (what: string, cond: () => boolean, ms = 15_000): Promise<void> => untilEvery(what, cond, ms, 25);
 
@@ -35,7 +35,7 @@ describe('a cluster of 4 validators and 1 observer (in-memory network)', { timeo
 
   const open = async (i: number) => {
     nodes[i] = await LedgerNode.open({
-      dataDir: dirs[i]!, genesis, carrier: net.carrier(nodeIds[i]!), timeouts: FAST, blockIntervalMs: 100, verifyWorkers: 0,
+      openStore: inMemory, dataDir: dirs[i]!, genesis, carrier: net.carrier(nodeIds[i]!), timeouts: FAST, blockIntervalMs: 100, verifyWorkers: 0,
     });
   };
   const reading = (g: Genesis, node: number, k: number) => {
@@ -119,7 +119,7 @@ describe('a cluster of 4 validators and 1 observer (in-memory network)', { timeo
     }
     assert.equal(heads.size, 1);
     for (const d of dirs) {
-      const a = await auditStore(d, genesis);
+      const a = await auditInMemory(d, genesis);
       assert.equal(a.ok, true, a.ok ? '' : `${d}: ${a.height} ${a.reason}`);
     }
   });

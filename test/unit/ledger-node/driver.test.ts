@@ -21,8 +21,8 @@ import { MemoryNetwork } from '../../../ledger-node/p2p/memory.js';
 import type { PeerLayer } from '../../../ledger-node/p2p/peers.js';
 import { memoryPeer } from '../../helpers/memory-peers.js';
 import { type PeerMessage, decodePeerMessage, encodePeerMessage, proposalSignBytes, voteBytesOf } from '../../../ledger-node/consensus/messages.js';
-import { LedgerStore } from '../../../ledger-node/store/store.js';
 import { until } from '../../helpers/until.js';
+import { inMemory } from '../../helpers/memory-store.js';
 
 const roots: string[] = [];
 after(() => {
@@ -56,7 +56,7 @@ function setup(): Setup {
   const v1 = loadKeyFile(dataPaths(dirs[1]!).validatorKey);
   return {
     genesis, dirs, net, spy, heard,
-    open: () => LedgerNode.open({ dataDir: dirs[0]!, genesis, carrier: net.carrier('validator-0'), timeouts: SLOW, verifyWorkers: 0 }),
+    open: () => LedgerNode.open({ openStore: inMemory, dataDir: dirs[0]!, genesis, carrier: net.carrier('validator-0'), timeouts: SLOW, verifyWorkers: 0 }),
     reading(meterNode, seq, signWithNode = meterNode, wh = seq, time = Date.now()) {
       const id = meterIds[meterNode]![0]!;
       const key = loadKeyFile(dataPaths(dirs[signWithNode]!).meterKey(meterIds[signWithNode]![0]!));
@@ -215,7 +215,7 @@ test('a consensus record that cannot be restored: the validator does not vote at
   let node = first.node;
   await heardFrom0(s, (m) => m.t === 'prevote' && m.round === 0, 'prevote');
   await node.close();
-  const store = await LedgerStore.open(dataPaths(s.dirs[0]!).store);
+  const store = await inMemory(dataPaths(s.dirs[0]!).store);
   await store.saveConsensus(1, { state: Uint8Array.of(0xa1, 0x61) }); // a torn, undecodable record
   await store.close();
   s.heard.length = 0;

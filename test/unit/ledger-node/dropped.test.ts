@@ -18,6 +18,7 @@ import { MemoryNetwork } from '../../../ledger-node/p2p/memory.js';
 import { WriteAheadLog } from '../../../ledger-node/store/wal.js';
 import { makeTestChain } from '../../helpers/devchain.js';
 import { until } from '../../helpers/until.js';
+import { inMemory } from '../../helpers/memory-store.js';
 
 const DAY = 86_400_000;
 const FAST = { proposeBaseMs: 2000, proposeDeltaMs: 100, prevoteBaseMs: 500, prevoteDeltaMs: 50, precommitBaseMs: 500, precommitDeltaMs: 50 };
@@ -50,7 +51,7 @@ async function twoGateways(rec: ReturnType<typeof recorders>) {
   const { genesis, nodeIds, meterIds } = initCluster(dirs, { validators: 2, metersPerNode: 1 });
   const net = new MemoryNetwork();
   const open = (i: number) => LedgerNode.open({
-    dataDir: dirs[i]!, genesis, carrier: net.carrier(nodeIds[i]!), timeouts: FAST, verifyWorkers: 0,
+    openStore: inMemory, dataDir: dirs[i]!, genesis, carrier: net.carrier(nodeIds[i]!), timeouts: FAST, verifyWorkers: 0,
     ...(i === 0 ? { blockIntervalMs: 30_000, logger: rec.logger, metrics: rec.metrics } : { blockIntervalMs: 100 }),
   });
   const a = await open(0);
@@ -129,7 +130,7 @@ test('a waiting reading that block times leave behind (older than maxReadingPast
   roots.push(chain.dataDir);
   const rec = recorders();
   let offset = 0;
-  const node = await LedgerNode.open({ dataDir: chain.dataDir, genesis: chain.genesis, blockIntervalMs: 300, verifyWorkers: 0, now: () => Date.now() + offset, logger: rec.logger, metrics: rec.metrics });
+  const node = await LedgerNode.open({ openStore: inMemory, dataDir: chain.dataDir, genesis: chain.genesis, blockIntervalMs: 300, verifyWorkers: 0, now: () => Date.now() + offset, logger: rec.logger, metrics: rec.metrics });
   nodes.push(node);
   const told: DroppedReading[] = [];
   node.intake.onDropped((d) => told.push(d));
@@ -147,7 +148,7 @@ test('start-up: a write-ahead entry already in a block is released quietly; one 
   roots.push(chain.dataDir);
   const id = chain.meterIds[0]!;
   const mqtt = { meterId: id, transport: 'mqtt' as const };
-  let node = await LedgerNode.open({ dataDir: chain.dataDir, genesis: chain.genesis, blockIntervalMs: 10, verifyWorkers: 0 });
+  let node = await LedgerNode.open({ openStore: inMemory, dataDir: chain.dataDir, genesis: chain.genesis, blockIntervalMs: 10, verifyWorkers: 0 });
   const committed2 = chain.reading(id, 2);
   for (const bytes of [chain.reading(id, 1), committed2, chain.reading(id, 3)]) assert.equal((await node.intake.submit(bytes, mqtt)).status, 'accepted');
   await until('1-3 committed', async () => (await node.readings(id, 0n, 10)).length === 3, 5000, 25);
@@ -159,7 +160,7 @@ test('start-up: a write-ahead entry already in a block is released quietly; one 
   await wal.close();
 
   const rec = recorders();
-  node = await LedgerNode.open({ dataDir: chain.dataDir, genesis: chain.genesis, blockIntervalMs: 10, verifyWorkers: 0, logger: rec.logger, metrics: rec.metrics });
+  node = await LedgerNode.open({ openStore: inMemory, dataDir: chain.dataDir, genesis: chain.genesis, blockIntervalMs: 10, verifyWorkers: 0, logger: rec.logger, metrics: rec.metrics });
   nodes.push(node);
   const told: DroppedReading[] = [];
   node.intake.onDropped((d) => told.push(d)); // as the bridges do, after the node opened

@@ -17,6 +17,7 @@ import { LedgerNode } from '../../../ledger-node/node.js';
 import { sealEnvelope } from '../../../ledger-node/p2p/envelope.js';
 import { MemoryNetwork } from '../../../ledger-node/p2p/memory.js';
 import { until as untilEvery } from '../../helpers/until.js';
+import { inMemory } from '../../helpers/memory-store.js';
 
 const until = (what: string, cond: () => Promise<boolean> | boolean): Promise<void> => untilEvery(what, cond, 20_000, 25);
 
@@ -53,7 +54,7 @@ describe('batched gossip (2 validators and 1 observer, in-memory network)', { ti
 
   test('a burst of 60 readings at a validator reaches its peer in a few batches holding all 60, in order', async () => {
     for (let i = 0; i < 3; i++) {
-      nodes[i] = await LedgerNode.open({ dataDir: dirs[i]!, genesis, carrier: net.carrier(nodeIds[i]!), timeouts: FAST, blockIntervalMs: 100, verifyWorkers: 0 });
+      nodes[i] = await LedgerNode.open({ openStore: inMemory, dataDir: dirs[i]!, genesis, carrier: net.carrier(nodeIds[i]!), timeouts: FAST, blockIntervalMs: 100, verifyWorkers: 0 });
     }
     // A listener on the network sees what the peers see.
     const batches: Uint8Array[][] = [];

@@ -3,8 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import { Alg, type CommittedReading, ReasonCode, type SubmitResult, TxType, signTx, verifyReceipt } from '../../../protocols/index.js';
 import { generateKeyPair } from '../../../ledger-node/keyfile.js';
 import { LedgerNode } from '../../../ledger-node/node.js';
-import { auditStore } from '../../../ledger-node/audit.js';
 import { type TestChain, makeTestChain } from '../../helpers/devchain.js';
+import { auditInMemory, inMemory } from '../../helpers/memory-store.js';
 
 const mqtt = (meterId: string) => ({ meterId, transport: 'mqtt' as const });
 
@@ -33,7 +33,7 @@ describe('ledger node: intake, blocks, receipts', () => {
   let node: LedgerNode;
   before(async () => {
     chain = makeTestChain({ meters: 3, meterAlg: 'mixed' });
-    node = await LedgerNode.open({ dataDir: chain.dataDir, genesis: chain.genesis, blockIntervalMs: 50, verifyWorkers: 1, maxBacklog: 50 });
+    node = await LedgerNode.open({ openStore: inMemory, dataDir: chain.dataDir, genesis: chain.genesis, blockIntervalMs: 50, verifyWorkers: 1, maxBacklog: 50 });
   });
   after(async () => {
     await node.close();
@@ -138,7 +138,7 @@ describe('ledger node: intake, blocks, receipts', () => {
 
   test('a full backlog refuses with E_GATEWAY_BUSY rather than silence', async () => {
     const slow = makeTestChain({ meters: 1 });
-    const n = await LedgerNode.open({ dataDir: slow.dataDir, genesis: slow.genesis, blockIntervalMs: 60_000, verifyWorkers: 0, maxBacklog: 3 });
+    const n = await LedgerNode.open({ openStore: inMemory, dataDir: slow.dataDir, genesis: slow.genesis, blockIntervalMs: 60_000, verifyWorkers: 0, maxBacklog: 3 });
     try {
       const id = slow.meterIds[0]!;
       for (let s = 1; s <= 3; s++) assert.equal((await n.intake.submit(slow.reading(id, s), mqtt(id))).status, 'accepted');
@@ -147,14 +147,14 @@ describe('ledger node: intake, blocks, receipts', () => {
       await n.close();
     }
     // close() committed the backlog; a reopened node audits clean and has all three
-    const audit = await auditStore(slow.dataDir, slow.genesis);
+    const audit = await auditInMemory(slow.dataDir, slow.genesis);
     assert.deepEqual(audit, { ok: true, height: 1, txs: 3 });
     slow.cleanup();
   });
 
   test('a meter above its rate is refused with E_READING_RATE_LIMITED; others are not', async () => {
     const c = makeTestChain({ meters: 2 });
-    const n = await LedgerNode.open({ dataDir: c.dataDir, genesis: c.genesis, verifyWorkers: 0, meterRatePerSecond: 1, meterBurst: 2 });
+    const n = await LedgerNode.open({ openStore: inMemory, dataDir: c.dataDir, genesis: c.genesis, verifyWorkers: 0, meterRatePerSecond: 1, meterBurst: 2 });
     try {
       const [a, b] = c.meterIds;
       assert.equal((await n.intake.submit(c.reading(a!, 1), mqtt(a!))).status, 'accepted');

@@ -15,9 +15,12 @@ import { SignatureVerifier } from '../../../ledger-node/crypto/verifier.js';
 import { dataPaths } from '../../../ledger-node/devchain.js';
 import { loadKeyFile } from '../../../ledger-node/keyfile.js';
 import { LedgerNode } from '../../../ledger-node/node.js';
-import { genesisMeters, operatorsOf } from '../../../ledger-node/rules.js';
-import { type TxContext, selectTxs } from '../../../ledger-node/validate.js';
+import { selectTxs } from '../../../ledger-node/blocks/produce.js';
+import type { TxContext } from '../../../ledger-node/signatures.js';
+import { ChainState } from '../../../ledger-node/state/layers.js';
+import { genesisMeters, operatorsOf } from '../../../ledger-node/state/meter.js';
 import { type TestChain, makeTestChain } from '../../helpers/devchain.js';
+import { inMemory } from '../../helpers/memory-store.js';
 
 const DAY = 86_400_000;
 const chains: TestChain[] = [];
@@ -76,7 +79,7 @@ test('selectTxs: a proposal leaves out readings outside the window of its time; 
   const c = chain();
   const [a, b] = c.meterIds as [string, string];
   const ctx: TxContext = { chainId: c.genesis.chainId, maxTxBytes: 1024, window: readingWindow(c.genesis), seqWindow: seqWindowOf(c.genesis), operators: operatorsOf(c.genesis), verifier: new SignatureVerifier(0) };
-  const base = { meter: (id: string) => genesisMeters(c.genesis).get(id) };
+  const base = new ChainState(genesisMeters(c.genesis)).committed;
   const T = Date.now();
   const waiting = [
     c.reading(a, 1, { time: T + 11 * 60_000 }), // too new for a block at T: waits
@@ -85,16 +88,16 @@ test('selectTxs: a proposal leaves out readings outside the window of its time; 
     c.reading(b, 2, { time: T }),
     c.operatorTx({ type: TxType.MeterRevoke, meterId: a, time: 0 }), // meter a is held: so is its revocation
   ].map((bytes) => decodeTx(bytes));
-  const now = selectTxs(ctx, base, waiting, T, 100);
+  const now = selectTxs(ctx, base, waiting, { height: 1, time: T }, 100);
   assert.deepEqual(now.decoded.map((t) => `${t.body.meterId}/${t.body.type === TxType.Reading ? t.body.seq : 'revoke'}`), [`${b}/2`]);
-  const later = selectTxs(ctx, base, waiting, T + 2 * 60_000, 100);
+  const later = selectTxs(ctx, base, waiting, { height: 1, time: T + 2 * 60_000 }, 100);
   assert.deepEqual(later.decoded.map((t) => `${t.body.meterId}/${t.body.type === TxType.Reading ? t.body.seq : 'revoke'}`), [`${a}/1`, `${a}/2`, `${b}/2`, `${a}/revoke`]);
 });
 
 test('intake: a reading relayed by an observer is held to the block window on the node\'s clock (1970 refused, 7.5 days old taken); a device\'s to its own', async () => {
   const c = chain();
   const [a, b] = c.meterIds as [string, string];
-  const node = await LedgerNode.open({ dataDir: c.dataDir, genesis: c.genesis, blockIntervalMs: 60_000, verifyWorkers: 0 });
+  const node = await LedgerNode.open({ openStore: inMemory, dataDir: c.dataDir, genesis: c.genesis, blockIntervalMs: 60_000, verifyWorkers: 0 });
   try {
     const peer = { meterId: '', transport: 'peer' as const };
     const r1970 = await node.intake.submit(c.reading(a, 1, { time: 0 }), peer);
@@ -113,7 +116,7 @@ test('intake: a reading relayed by an observer is held to the block window on th
 test('intake: readings relayed faster than twice a meter\'s allowance are E_READING_RATE_LIMITED', async () => {
   const c = chain();
   const a = c.meterIds[0]!;
-  const node = await LedgerNode.open({ dataDir: c.dataDir, genesis: c.genesis, blockIntervalMs: 60_000, verifyWorkers: 0, meterRatePerSecond: 1, meterBurst: 2 });
+  const node = await LedgerNode.open({ openStore: inMemory, dataDir: c.dataDir, genesis: c.genesis, blockIntervalMs: 60_000, verifyWorkers: 0, meterRatePerSecond: 1, meterBurst: 2 });
   try {
     const codes = [];
     for (let s = 1; s <= 6; s++) {
@@ -133,7 +136,7 @@ test('a genesis window narrower than the configured one bounds the intake too (a
   const genesis = parseGenesis({ ...doc, params: { ...doc.params, maxReadingPastMs: DAY } });
   const warned: string[] = [];
   const logger = { debug() {}, info() {}, error() {}, warn: (_o: unknown, m?: string) => void warned.push(m ?? '') };
-  const node = await LedgerNode.open({ dataDir: c.dataDir, genesis, blockIntervalMs: 60_000, verifyWorkers: 0, logger });
+  const node = await LedgerNode.open({ openStore: inMemory, dataDir: c.dataDir, genesis, blockIntervalMs: 60_000, verifyWorkers: 0, logger });
   try {
     const a = c.meterIds[0]!;
     const r = await node.intake.submit(c.reading(a, 1, { time: Date.now() - 2 * DAY }), { meterId: a, transport: 'mqtt' });

@@ -8,9 +8,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEFAULT_SEQ_WINDOW, MAX_SEQ_WINDOW, ReasonCode, RejectionError, parseGenesis, readingWindow, seqWindowOf } from '../../../protocols/index.js';
 import { SignatureVerifier } from '../../../ledger-node/crypto/verifier.js';
-import { type MeterRecord, SEEN_UNKNOWN, genesisMeters, operatorsOf, sameRecord, takeSeq } from '../../../ledger-node/rules.js';
+import { type MeterRecord, SEEN_UNKNOWN, genesisMeters, operatorsOf, sameRecord, takeSeq } from '../../../ledger-node/state/meter.js';
+import { ChainState } from '../../../ledger-node/state/layers.js';
+import type { TxContext } from '../../../ledger-node/signatures.js';
 import { decodeMeterRecord, encodeMeterRecord } from '../../../ledger-node/store/codec.js';
-import { InvalidTxError, type TxContext, checkTxs } from '../../../ledger-node/validate.js';
+import { InvalidTxError, checkTxs } from '../../../ledger-node/blocks/validate.js';
 import { encodeCbor } from '../../../protocols/index.js';
 import { makeTestChain } from '../../helpers/devchain.js';
 import { readVector } from '../../vectors/generate.js';
@@ -45,13 +47,14 @@ test('block rule: a meter\'s readings commit in any order inside the window, eac
     const g = c.genesis;
     assert.equal(seqWindowOf(g), DEFAULT_SEQ_WINDOW);
     const ctx: TxContext = { chainId: g.chainId, maxTxBytes: g.params.maxTxBytes, window: readingWindow(g), seqWindow: seqWindowOf(g), operators: operatorsOf(g), verifier: new SignatureVerifier(0) };
-    const meters = genesisMeters(g);
-    const state = { meter: (m: string) => meters.get(m) };
+    const state = new ChainState(genesisMeters(g));
+    const meter = (m: string): MeterRecord | undefined => state.committed.get('meter', m) as MeterRecord | undefined;
     const T = Date.now();
+    let height = 1;
     const block = async (seqs: number[]): Promise<string> => {
       try {
-        const { changed } = await checkTxs(ctx, state, seqs.map((s) => c.reading(id, s, { time: T })), T);
-        for (const [m, r] of changed) meters.set(m, r);
+        const { changes } = await checkTxs(ctx, state.committed, seqs.map((s) => c.reading(id, s, { time: T })), { height: height++, time: T });
+        state.commit(changes);
         return 'ok';
       } catch (e) {
         assert.ok(e instanceof InvalidTxError, String(e));
@@ -63,7 +66,7 @@ test('block rule: a meter\'s readings commit in any order inside the window, eac
     assert.equal(await block([2, 1]), 'ok');
     assert.equal(await block([2]), ReasonCode.SEQ_REPLAY, 'taken once');
     assert.equal(await block([5, 5]), ReasonCode.SEQ_REPLAY, 'twice in one block');
-    assert.equal(meters.get(id)!.lastSeq, 4n);
+    assert.equal(meter(id)!.lastSeq, 4n);
     assert.equal(await block([4 + DEFAULT_SEQ_WINDOW]), 'ok');
     assert.equal(await block([4]), ReasonCode.SEQ_REPLAY, 'a window below the highest: too old');
     assert.equal(await block([5]), 'ok', 'the oldest free seq inside the window');

@@ -1,14 +1,17 @@
 /**
  * test/vectors/state.json, the state rules step by step (docs/protocol.md §3.5, §3.6,
- * §9): each step is checked as a one-transaction block by checkTxs, the one function that
- * decides block validity for proposals, sync and the audit.
+ * §9): each step is checked as a one-transaction block by checkTxs, the transaction part
+ * of validateBlock (ledger-node/blocks/validate.ts), which decides block validity for
+ * proposals, sync and the audit.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TxType, decodeTx, fromHex, parseGenesis, readingKey, readingWindow, sameReading, seqWindowOf } from '../../../protocols/index.js';
 import { SignatureVerifier } from '../../../ledger-node/crypto/verifier.js';
-import { genesisMeters, operatorsOf } from '../../../ledger-node/rules.js';
-import { InvalidTxError, type TxContext, checkTxs } from '../../../ledger-node/validate.js';
+import { InvalidTxError, checkTxs } from '../../../ledger-node/blocks/validate.js';
+import type { TxContext } from '../../../ledger-node/signatures.js';
+import { ChainState } from '../../../ledger-node/state/layers.js';
+import { genesisMeters, operatorsOf } from '../../../ledger-node/state/meter.js';
 import { readVector } from '../../vectors/generate.js';
 import type { BlockFile, ReadingsFile, StateFile } from '../../vectors/types.js';
 
@@ -18,16 +21,17 @@ test('state.json: every step is valid or refused with its code, in order from bl
   assert.equal(v.chainId, genesis.chainId);
   assert.deepEqual(readingWindow(genesis), { maxPastMs: v.readingWindow.maxReadingPastMs, maxFutureMs: v.readingWindow.maxReadingFutureMs });
   const ctx: TxContext = { chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes, window: readingWindow(genesis), seqWindow: seqWindowOf(genesis), operators: operatorsOf(genesis), verifier: new SignatureVerifier(0) };
-  const meters = genesisMeters(genesis);
-  const state = { meter: (id: string) => meters.get(id) };
+  const state = new ChainState(genesisMeters(genesis));
   let last = 0;
+  let height = 0;
   for (const st of v.steps) {
     assert.ok(st.blockTime >= last, `${st.name}: block times never go back`);
     last = st.blockTime;
     let got: string;
     try {
-      const { changed } = await checkTxs(ctx, state, [fromHex(st.tx)], st.blockTime);
-      for (const [id, rec] of changed) meters.set(id, rec);
+      const { changes } = await checkTxs(ctx, state.committed, [fromHex(st.tx)], { height: height + 1, time: st.blockTime });
+      state.commit(changes);
+      height++;
       got = 'ok';
     } catch (e) {
       assert.ok(e instanceof InvalidTxError, String(e));
@@ -42,8 +46,8 @@ test('block.json: its block is valid by the state rules at its header time (a co
   const v = readVector<BlockFile>('block.json');
   const genesis = parseGenesis(v.genesis);
   const ctx: TxContext = { chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes, window: readingWindow(genesis), seqWindow: seqWindowOf(genesis), operators: operatorsOf(genesis), verifier: new SignatureVerifier(0) };
-  const meters = genesisMeters(genesis);
-  const { decoded } = await checkTxs(ctx, { meter: (id) => meters.get(id) }, v.txs.map((t) => fromHex(t)), v.header.time);
+  const state = new ChainState(genesisMeters(genesis));
+  const { decoded } = await checkTxs(ctx, state.committed, v.txs.map((t) => fromHex(t)), { height: v.header.height, time: v.header.time });
   assert.equal(decoded.length, v.header.txCount);
   assert.deepEqual(v.txs, readVector<ReadingsFile>('readings.json').cases.map((c) => c.tx), 'the reading vectors, byte for byte (the high-S one included)');
 });

@@ -17,6 +17,7 @@ import { LedgerNode } from '../../../ledger-node/node.js';
 import { MemoryNetwork } from '../../../ledger-node/p2p/memory.js';
 import type { Carrier } from '../../../ledger-node/p2p/carrier.js';
 import { until as untilEvery } from '../../helpers/until.js';
+import { inMemory } from '../../helpers/memory-store.js';
 
 const until = (what: string, cond: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> => untilEvery(what, cond, ms, 25);
 const FAST = { proposeBaseMs: 300, proposeDeltaMs: 100, prevoteBaseMs: 150, prevoteDeltaMs: 50, precommitBaseMs: 150, precommitDeltaMs: 50 };
@@ -63,7 +64,7 @@ describe('status(): quorum and sync as /readyz sees them', { timeout: 120_000 },
   test('a lone validator has a quorum and is never behind', async () => {
     const dir = join(root, 'lone');
     const { genesis } = initCluster([dir], { validators: 1, metersPerNode: 1 });
-    const n = await LedgerNode.open({ dataDir: dir, genesis, verifyWorkers: 0 });
+    const n = await LedgerNode.open({ openStore: inMemory, dataDir: dir, genesis, verifyWorkers: 0 });
     nodes.push(n);
     const s = n.status();
     assert.deepEqual([s.hasQuorum, s.behind, s.syncing], [true, 0, false]);
@@ -77,7 +78,7 @@ describe('status(): quorum and sync as /readyz sees them', { timeout: 120_000 },
     const cluster: LedgerNode[] = [];
     for (let i = 0; i < 4; i++) {
       const carrier = i === 3 ? laggard.carrier : net.carrier(nodeIds[i]!);
-      cluster.push(await LedgerNode.open({ dataDir: dirs[i]!, genesis, carrier, timeouts: FAST, blockIntervalMs: 50, verifyWorkers: 0 }));
+      cluster.push(await LedgerNode.open({ openStore: inMemory, dataDir: dirs[i]!, genesis, carrier, timeouts: FAST, blockIntervalMs: 50, verifyWorkers: 0 }));
     }
     nodes.push(...cluster);
     await until('every validator counts a quorum', () => cluster.every((n) => n.status().hasQuorum));

@@ -20,6 +20,7 @@ import { LedgerNode } from '../../../ledger-node/node.js';
 import { MemoryNetwork } from '../../../ledger-node/p2p/memory.js';
 import { highS } from '../../vectors/generate.js';
 import { until } from '../../helpers/until.js';
+import { inMemory } from '../../helpers/memory-store.js';
 
 const FAST = { proposeBaseMs: 2000, proposeDeltaMs: 100, prevoteBaseMs: 500, prevoteDeltaMs: 50, precommitBaseMs: 500, precommitDeltaMs: 50 };
 
@@ -38,7 +39,7 @@ test('a high-S twin made by a rogue observer commits in place of the meter\'s by
   const logger = { debug() {}, info() {}, error() {}, warn: (o: object, m?: string) => void warnings.push(`${m ?? ''} ${JSON.stringify(o)}`) };
   // A (validator-0) holds the meter; B (validator-1) proposes height 1, round 0; A waits long before starting a height.
   const open = (i: number, blockIntervalMs: number) => LedgerNode.open({
-    dataDir: dirs[i]!, genesis, carrier: net.carrier(nodeIds[i]!), timeouts: FAST, blockIntervalMs, verifyWorkers: 0, ...(i === 0 ? { logger } : {}),
+    openStore: inMemory, dataDir: dirs[i]!, genesis, carrier: net.carrier(nodeIds[i]!), timeouts: FAST, blockIntervalMs, verifyWorkers: 0, ...(i === 0 ? { logger } : {}),
   });
   const a = await open(0, 30_000);
   const b = await open(1, 100);

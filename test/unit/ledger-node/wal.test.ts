@@ -3,14 +3,12 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { ClassicLevel } from 'classic-level';
 import { LedgerNode } from '../../../ledger-node/node.js';
-import { auditStore } from '../../../ledger-node/audit.js';
 import { dataPaths } from '../../../ledger-node/devchain.js';
-import { Keys } from '../../../ledger-node/store/keys.js';
 import { SEGMENT_BYTES, WAL_MAGIC, WriteAheadLog, encodeRecord } from '../../../ledger-node/store/wal.js';
 import { makeTestChain } from '../../helpers/devchain.js';
 import { until } from '../../helpers/until.js';
+import { auditInMemory, inMemory } from '../../helpers/memory-store.js';
 
 const dirs: string[] = [];
 const tmp = (): string => {
@@ -127,7 +125,7 @@ describe('write-ahead recovery in the ledger node', () => {
     try {
       const [a, b] = chain.meterIds as [string, string];
       // A chain with a's readings 1-3 committed.
-      let node = await LedgerNode.open({ dataDir: chain.dataDir, genesis: chain.genesis, blockIntervalMs: 10, verifyWorkers: 0 });
+      let node = await LedgerNode.open({ openStore: inMemory, dataDir: chain.dataDir, genesis: chain.genesis, blockIntervalMs: 10, verifyWorkers: 0 });
       for (let s = 1; s <= 3; s++) await node.intake.submit(chain.reading(a, s), { meterId: a, transport: 'mqtt' });
       await until('a 1-3 committed', async () => (await node.readings(a, 0n, 10)).length === 3, 5000);
       await node.close();
@@ -139,14 +137,14 @@ describe('write-ahead recovery in the ledger node', () => {
       await wal.append([{ no: 10, bytes: chain.reading(a, 3) }, { no: 11, bytes: chain.reading(a, 4) }, { no: 12, bytes: chain.reading(b, 1) }]);
       await wal.close();
 
-      node = await LedgerNode.open({ dataDir: chain.dataDir, genesis: chain.genesis, blockIntervalMs: 10, verifyWorkers: 0 });
+      node = await LedgerNode.open({ openStore: inMemory, dataDir: chain.dataDir, genesis: chain.genesis, blockIntervalMs: 10, verifyWorkers: 0 });
       await until('recovered readings committed', async () => (await node.readings(a, 0n, 10)).length === 4 && (await node.readings(b, 0n, 10)).length === 1, 5000);
       // New entries are numbered above everything read, so segments never share a number.
       assert.equal((await node.intake.submit(chain.reading(b, 2), { meterId: b, transport: 'mqtt' })).status, 'accepted');
       await until('b 2 committed', async () => (await node.readings(b, 0n, 10)).length === 2, 5000);
       await node.close();
       assert.deepEqual(segFiles(walDir), [], 'all committed: segments deleted');
-      const r = await auditStore(chain.dataDir, chain.genesis);
+      const r = await auditInMemory(chain.dataDir, chain.genesis);
       assert.equal(r.ok, true, JSON.stringify(r));
       assert.equal(r.ok && r.txs, 6);
     } finally {
@@ -162,43 +160,10 @@ describe('write-ahead recovery in the ledger node', () => {
       // a's reading signed with b's key
       await wal.append([{ no: 5, bytes: chain.reading(a, 1, { key: chain.meterKeys.get(b)! }) }]);
       await wal.close();
-      await assert.rejects(LedgerNode.open({ dataDir: chain.dataDir, genesis: chain.genesis, verifyWorkers: 0 }), /E_STORE_CORRUPT: write-ahead entry 5: signature does not verify/);
-      const r = await auditStore(chain.dataDir, chain.genesis);
+      await assert.rejects(LedgerNode.open({ openStore: inMemory, dataDir: chain.dataDir, genesis: chain.genesis, verifyWorkers: 0 }), /E_STORE_CORRUPT: write-ahead entry 5: signature does not verify/);
+      const r = await auditInMemory(chain.dataDir, chain.genesis);
       assert.equal(r.ok, false);
       assert.match(!r.ok ? r.reason : '', /write-ahead entry 5: signature does not verify/);
-    } finally {
-      chain.cleanup();
-    }
-  });
-
-  test('entries of an older store (LevelDB "P" keys) move to the write-ahead files and commit', async () => {
-    const chain = makeTestChain({ meters: 1 });
-    try {
-      const [a] = chain.meterIds as [string];
-      let node = await LedgerNode.open({ dataDir: chain.dataDir, genesis: chain.genesis, blockIntervalMs: 10, verifyWorkers: 0 });
-      await node.close(); // a store with genesis stamped
-      const db = new ClassicLevel<Uint8Array, Uint8Array>(dataPaths(chain.dataDir).store, { keyEncoding: 'view', valueEncoding: 'view' });
-      await db.open();
-      await db.put(Keys.pending(7), chain.reading(a, 1));
-      await db.put(Keys.pending(8), chain.reading(a, 2));
-      await db.close();
-
-      // Started with a block interval too long to commit: the entries must be in the files.
-      node = await LedgerNode.open({ dataDir: chain.dataDir, genesis: chain.genesis, blockIntervalMs: 3_600_000, verifyWorkers: 0 });
-      const walDir = dataPaths(chain.dataDir).wal;
-      const moved = (await Promise.all(segFiles(walDir).map((n) => readFileSync(join(walDir, n))))).reduce((n, b) => n + b.length, 0);
-      assert.ok(moved > 2 * 100, `moved into ${segFiles(walDir)}`);
-      await node.close(); // commits what waits (a clean stop)
-      const db2 = new ClassicLevel<Uint8Array, Uint8Array>(dataPaths(chain.dataDir).store, { keyEncoding: 'view', valueEncoding: 'view' });
-      await db2.open();
-      const left = [];
-      for await (const k of db2.keys(Keys.range('P'))) left.push(k);
-      await db2.close();
-      assert.equal(left.length, 0, 'no LevelDB write-ahead keys left');
-      node = await LedgerNode.open({ dataDir: chain.dataDir, genesis: chain.genesis, blockIntervalMs: 10, verifyWorkers: 0 });
-      await until('moved entries committed', async () => (await node.readings(a, 0n, 10)).length === 2, 5000);
-      await node.close();
-      assert.equal(existsSync(walDir), true);
     } finally {
       chain.cleanup();
     }

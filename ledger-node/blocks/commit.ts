@@ -1,22 +1,24 @@
 /**
- * Writing a committed block: one synced store batch (block, commit certificate, reading
- * index, registry changes), then the mempool (which releases the block's write-ahead
- * entries), the registry, the head, metrics and receipts follow. Used for blocks this
- * node decided and for blocks fetched by sync alike.
+ * Where a block is stored: one synced store batch (block, commit certificate, head,
+ * reading index, state changes), then the mempool (which releases the block's write-ahead
+ * entries), the state, the head, metrics and receipts follow. Used for blocks this node
+ * decided and for blocks fetched by sync alike, always after validateBlock (./validate.ts).
  */
 import {
-  type Block, type CommitCertificate, type Genesis, type Reading, type SignedTx, TxType,
-  ReasonCode, RejectionError, allInclusionProofs, encodeBlock, encodeCommit, equalBytes, headerHash, readingWindow,
-} from '../protocols/index.js';
-import type { Logger } from './api.js';
-import { committedReading } from './committed.js';
-import type { Intake } from './intake.js';
-import type { Mempool } from './mempool.js';
-import type { NodeMetrics } from './metrics.js';
-import type { Registry } from './registry.js';
-import { type MeterRecord, applyTx, checkReadingTime, readingTimeProblem } from './rules.js';
-import type { LedgerStore } from './store/store.js';
-import { type TxContext, verifyTxSignature } from './validate.js';
+  type Block, type CommitCertificate, type Genesis, type Reading, type SignedTx, StateKind, TxType,
+  ReasonCode, RejectionError, allInclusionProofs, encodeBlock, encodeCommit, equalBytes, headerHash, makeReceipt, readingWindow,
+} from '../../protocols/index.js';
+import type { Logger } from '../api.js';
+import type { Intake } from '../intake.js';
+import type { Mempool } from '../mempool.js';
+import type { NodeMetrics } from '../metrics.js';
+import { type TxContext, verifyTxSignature } from '../signatures.js';
+import type { ChainState } from '../state/layers.js';
+import { type MeterRecord, checkReadingTime, readingTimeProblem } from '../state/meter.js';
+import { applyTx } from '../state/rules.js';
+import type { LedgerStore } from '../store/store.js';
+import { committedReading } from './receipts.js';
+import type { CheckedBlock } from './validate.js';
 
 /** Receipts handed to the bridges per turn of the event loop. */
 const RECEIPT_CHUNK = 256;
@@ -34,7 +36,7 @@ export class ChainWriter {
     private readonly genesis: Genesis,
     readonly head: Head,
     private readonly store: LedgerStore,
-    private readonly registry: Registry,
+    private readonly state: ChainState,
     private readonly mempool: Mempool,
     private readonly intake: Intake,
     private readonly txctx: TxContext,
@@ -42,22 +44,28 @@ export class ChainWriter {
     private readonly logger: Logger,
   ) {}
 
-  /** Store a block already checked (checkTxs) with its commit certificate. */
-  async commit(block: Block, commit: CommitCertificate, decoded: readonly SignedTx[], changed: ReadonlyMap<string, MeterRecord>): Promise<void> {
+  /** Store a block validateBlock passed (`checked` is what it found) with its commit certificate. */
+  async commit(block: Block, commit: CommitCertificate, checked: CheckedBlock): Promise<void> {
     const { header, txs } = block;
+    const { decoded, changes } = checked;
     const hash = headerHash(header);
     // What we held of this block: its own bytes, or the same reading in other bytes (a
     // twin committed in place of ours, docs/protocol.md §3.8): ours is committed too.
     const ours = decoded.map((t) => this.mempool.heldAs(t));
-    const readings = decoded.flatMap((t, index) => (t.body.type === TxType.Reading ? [{ meterId: t.body.meterId, seq: t.body.seq, index }] : []));
+    const readings = decoded.flatMap((t, index) => {
+      if (t.body.type !== TxType.Reading) return [];
+      const r = t.body;
+      return [{ meterId: r.meterId, seq: r.seq, height: header.height, index, time: r.time, importWh: r.importWh, ...(r.exportWh !== undefined ? { exportWh: r.exportWh } : {}) }];
+    });
     const blockBytes = encodeBlock(block);
-    await this.store.commitBlock({ height: header.height, hash, blockBytes, commitBytes: encodeCommit(commit), readings, meters: changed });
+    await this.store.commitBlock({ height: header.height, hash, blockBytes, commitBytes: encodeCommit(commit), readings, changes });
     this.mempool.remove(ours.flatMap((p) => (p ? [p.tx.hashHex] : []))); // and, the block being synced, their write-ahead entries
-    const rekeyed = [...changed].filter(([id, rec]) => {
-      const was = this.registry.committed.meter(id);
-      return was !== undefined && !equalBytes(was.publicKey, rec.publicKey);
-    }).map(([id]) => id);
-    this.registry.commit(changed);
+    const rekeyed = changes.filter((c) => {
+      if (c.kind !== StateKind.Meter || c.value === null) return false;
+      const was = this.state.committed.get(StateKind.Meter, c.id) as MeterRecord | undefined;
+      return was !== undefined && !equalBytes(was.publicKey, (c.value as MeterRecord).publicKey);
+    }).map((c) => c.id);
+    this.state.commit(changes);
     this.head.height = header.height;
     this.head.hash = hash;
     this.head.time = header.time;
@@ -77,7 +85,7 @@ export class ChainWriter {
       const r = tx as SignedTx<Reading>;
       this.intake.emitCommitted({
         meterId: r.body.meterId, seq: r.body.seq, txHash: r.hash, height: header.height,
-        receipt: { chainId: this.genesis.chainId, tx: r.bytes, index, header, proof: proofs[index]!, commit },
+        receipt: makeReceipt(this.genesis.chainId, block, index, commit, proofs[index]),
       });
       // Let the event loop breathe between chunks: a block's receipts at once held up
       // every meter's next reading (accept p99 ~300 ms at 50% load, docs/performance.md).
@@ -100,18 +108,17 @@ export class ChainWriter {
     const oldKey = new Set<SignedTx>();
     for (const tx of waiting) {
       if (tx.body.type !== TxType.Reading || !rekeyed.has(tx.body.meterId)) continue;
-      const m = this.registry.committed.meter(tx.body.meterId)!;
+      const m = this.state.committed.get(StateKind.Meter, tx.body.meterId) as MeterRecord;
       if (m.alg !== tx.cose.alg || !(await verifyTxSignature(this.txctx, m, tx))) oldKey.add(tx);
     }
-    this.registry.resetTip((accept) => {
-      const view = { meter: (id: string) => this.registry.meter(id) };
+    const at = { height: this.head.height + 1, time: this.head.time ?? 0 };
+    this.state.resetTip((accept) => {
       for (const tx of waiting) {
         try {
           if (oldKey.has(tx)) throw new RejectionError(ReasonCode.BAD_SIGNATURE, `the key of meter "${tx.body.meterId}" was rotated by block ${this.head.height}; re-sign with the new key`, 'signature');
           // Too old for this block is too old for every later one (block times never go back).
           if (readingTimeProblem(window, tx, this.head.time ?? 0) === 'past') checkReadingTime(window, tx, this.head.time ?? 0, 'the last block\'s time');
-          const { meterId, next } = applyTx(view, tx, this.txctx.seqWindow);
-          accept(meterId, next);
+          accept(applyTx(this.state, tx, at, this.txctx));
         } catch (e) {
           if (durable.has(tx) && e instanceof RejectionError) dropped.push({ tx, error: e });
         }

@@ -1,13 +1,14 @@
 /**
- * Committed readings by identity (meter, seq; docs/protocol.md §3.8), with their receipts,
- * from the store's reading index: for the receipt API, and to know whether a reading
- * submitted again, or left in the write-ahead, is in a block already (its bytes, or a twin).
+ * Where a receipt is built for a stored block: committed readings by identity (meter, seq;
+ * docs/protocol.md §3.8) with their receipts, from the store's reading index, for the
+ * receipt API, and to know whether a reading submitted again, or left in the write-ahead,
+ * is in a block already (its bytes, or a twin). The receipt itself is protocols'
+ * makeReceipt, as for the receipts the chain writer hands out at commit (./commit.ts).
  */
 import {
-  type CommittedReading, ProtocolError, type Receipt, type SignedTx, decodeBlock, decodeCommit, decodeTx, inclusionProof,
-  sameReading, sha256,
-} from '../protocols/index.js';
-import type { LedgerStore } from './store/store.js';
+  type CommittedReading, ProtocolError, type SignedTx, decodeBlock, decodeCommit, decodeTx, makeReceipt, sameReading, sha256,
+} from '../../protocols/index.js';
+import type { LedgerStore } from '../store/store.js';
 
 /**
  * The reading committed as (meterId, seq), with its receipt, or undefined. With `sameAs`,
@@ -17,14 +18,14 @@ import type { LedgerStore } from './store/store.js';
 export async function committedReading(store: LedgerStore, chainId: string, meterId: string, seq: bigint, sameAs?: SignedTx): Promise<CommittedReading | undefined> {
   const pos = await store.readingPosition(meterId, seq);
   if (!pos) return undefined;
-  const block = await store.blockBytes(pos.height);
-  if (!block) throw new ProtocolError('E_STORE_CORRUPT', `index points to missing block ${pos.height}`);
-  const b = decodeBlock(block);
-  const tx = b.txs[pos.index];
+  const raw = await store.blockBytes(pos.height);
+  if (!raw) throw new ProtocolError('E_STORE_CORRUPT', `index points to missing block ${pos.height}`);
+  const block = decodeBlock(raw);
+  const tx = block.txs[pos.index];
   if (!tx) throw new ProtocolError('E_STORE_CORRUPT', `index of ${meterId}/${seq} points past block ${pos.height}`);
   if (sameAs && !sameReading(decodeTx(tx, Infinity), sameAs)) return undefined;
   const commit = await store.commitBytes(pos.height);
   if (!commit) throw new ProtocolError('E_STORE_CORRUPT', `commit certificate of block ${pos.height} is missing`);
-  const receipt: Receipt = { chainId, tx, index: pos.index, header: b.header, proof: inclusionProof(b.txs, pos.index), commit: decodeCommit(commit) };
+  const receipt = makeReceipt(chainId, block, pos.index, decodeCommit(commit));
   return { meterId, seq, txHash: sha256(tx), height: pos.height, receipt };
 }

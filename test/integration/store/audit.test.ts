@@ -7,7 +7,7 @@ import { ClassicLevel } from 'classic-level';
 import { LedgerNode } from '../../../ledger-node/node.js';
 import { auditStore } from '../../../ledger-node/audit.js';
 import { Keys } from '../../../ledger-node/store/keys.js';
-import { decodeHead, decodeMeterRecord, encodeHead, encodeIndexEntry, encodeMeterRecord } from '../../../ledger-node/store/codec.js';
+import { decodeHead, decodeIndexEntry, decodeMeterRecord, encodeHead, encodeIndexEntry, encodeMeterRecord } from '../../../ledger-node/store/codec.js';
 import { type TestChain, makeTestChain } from '../../helpers/devchain.js';
 
 type Db = ClassicLevel<Uint8Array, Uint8Array>;
@@ -79,8 +79,8 @@ describe('verify: altering any stored value is found and named', () => {
   test('a rewound meter sequence in the registry is found', async () => {
     const id = chain.meterIds[0]!;
     const r = await auditAfter(async (db) => {
-      const rec = decodeMeterRecord((await db.get(Keys.meter(id)))!, id);
-      await db.put(Keys.meter(id), encodeMeterRecord({ ...rec, lastSeq: 2n }));
+      const rec = decodeMeterRecord((await db.get(Keys.record('meter', id)))!, id);
+      await db.put(Keys.record('meter', id), encodeMeterRecord({ ...rec, lastSeq: 2n }));
     });
     assert.equal(r.ok, false);
     assert.match(!r.ok ? r.reason : '', new RegExp(`registry.*${id}`));
@@ -88,9 +88,22 @@ describe('verify: altering any stored value is found and named', () => {
 
   test('a reading index that points elsewhere is found', async () => {
     const id = chain.meterIds[1]!;
-    const r = await auditAfter((db) => db.put(Keys.reading(id, 1n), encodeIndexEntry(3, 0)));
+    const r = await auditAfter(async (db) => {
+      const cur = decodeIndexEntry((await db.get(Keys.reading(id, 1n)))!, 1n, id);
+      await db.put(Keys.reading(id, 1n), encodeIndexEntry({ ...cur, height: 3, index: 0 }));
+    });
     assert.equal(r.ok, false);
     assert.match(!r.ok ? r.reason : '', /index/);
+  });
+
+  test('a reading index whose register value differs from the block is found', async () => {
+    const id = chain.meterIds[1]!;
+    const r = await auditAfter(async (db) => {
+      const cur = decodeIndexEntry((await db.get(Keys.reading(id, 2n)))!, 2n, id);
+      await db.put(Keys.reading(id, 2n), encodeIndexEntry({ ...cur, importWh: cur.importWh + 1 }));
+    });
+    assert.equal(r.ok, false);
+    assert.match(!r.ok ? r.reason : '', new RegExp(`index: ${id}/2 says`));
   });
 
   test('a head pointer moved back is found', async () => {

@@ -1,0 +1,46 @@
+/**
+ * What checking a transaction's signature needs (TxContext), and the check itself through
+ * a cache: intake, block validation (blocks/validate.ts) and the write-ahead recovery
+ * all verify through `verifyTxSignature`.
+ */
+import { type Alg, type ReadingWindow, type SignedTx, equalBytes, sigStructure } from '../protocols/index.js';
+import type { SignatureVerifier } from './crypto/verifier.js';
+import type { Operators } from './state/meter.js';
+
+/**
+ * Signatures already checked, by transaction hash and the key that checked them:
+ * a reading gossiped by a peer and then proposed in a block is verified once per node.
+ * The key is held as the registry's own bytes (no copy, no hex string per entry).
+ */
+export class SignatureCache {
+  private readonly map = new Map<string, Uint8Array>();
+  constructor(private readonly max = 200_000) {}
+  has(tx: SignedTx, publicKey: Uint8Array): boolean {
+    const k = this.map.get(tx.hashHex);
+    return k !== undefined && (k === publicKey || equalBytes(k, publicKey));
+  }
+  add(tx: SignedTx, publicKey: Uint8Array): void {
+    if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value!);
+    this.map.set(tx.hashHex, publicKey);
+  }
+}
+
+export interface TxContext {
+  readonly chainId: string;
+  readonly maxTxBytes: number;
+  /** The block rule on reading times (genesis params, readingWindow()). */
+  readonly window: ReadingWindow;
+  /** The anti-replay window of each meter (genesis params, seqWindowOf()). */
+  readonly seqWindow: number;
+  readonly operators: Operators;
+  readonly verifier: SignatureVerifier;
+  readonly cache?: SignatureCache;
+}
+
+/** Verify one transaction's signature with `signer`, through the cache. */
+export async function verifyTxSignature(ctx: TxContext, signer: { alg: Alg; publicKey: Uint8Array }, tx: SignedTx): Promise<boolean> {
+  if (ctx.cache?.has(tx, signer.publicKey)) return true;
+  const ok = await ctx.verifier.verify(signer.alg, signer.publicKey, sigStructure(tx.cose.protectedBytes, tx.cose.payload, ctx.chainId), tx.cose.signature);
+  if (ok) ctx.cache?.add(tx, signer.publicKey);
+  return ok;
+}

@@ -1,0 +1,52 @@
+/**
+ * The transaction type registry (protocols/state.ts lists the numbers): for each type,
+ * who must sign it and what it changes. Intake, block production, block validation and
+ * the audit all go through `requiredSigner` and `applyTx`, so a new feature adds its
+ * types here (issue 12: accounts, tariffs, bills, mandates, payments; issue 14: period
+ * keys; issue 16: the validator set) and every path takes them.
+ *
+ * A rule is pure: a state view, the transaction (its signature checked by the caller
+ * against `signer`), the block it goes into; it returns the changes or throws a
+ * RejectionError saying why the transaction is invalid.
+ */
+import {
+  type BlockContext, type MeterRegister, type MeterRevoke, type MeterRotate, type Reading, ReasonCode, RejectionError, type SignedTx, type StateChange, type StateReader, type TxBody, TxType,
+} from '../../protocols/index.js';
+import {
+  type ChainParams, type Operators, type Signer, applyMeterRegister, applyMeterRevoke, applyMeterRotate, applyReading, operatorSigner, readingSigner,
+} from './meter.js';
+
+export interface TxRule<B extends TxBody = TxBody> {
+  signer(state: StateReader, operators: Operators, tx: SignedTx<B>): Signer;
+  apply(state: StateReader, tx: SignedTx<B>, block: BlockContext, chain: ChainParams): StateChange[];
+}
+
+/** A rule for one body type, held in the registry as a rule for any (the registry dispatches on the type). */
+const rule = <B extends TxBody>(r: TxRule<B>): TxRule => r as unknown as TxRule;
+const byOperator = (_state: StateReader, operators: Operators, tx: SignedTx): Signer => operatorSigner(operators, tx);
+
+export const txRules: Readonly<Record<number, TxRule>> = {
+  [TxType.Reading]: rule<Reading>({ signer: (state, _ops, tx) => readingSigner(state, tx), apply: (state, tx, _block, chain) => applyReading(state, tx, chain) }),
+  [TxType.MeterRegister]: rule<MeterRegister>({ signer: byOperator, apply: (state, tx) => applyMeterRegister(state, tx) }),
+  [TxType.MeterRotate]: rule<MeterRotate>({ signer: byOperator, apply: (state, tx) => applyMeterRotate(state, tx) }),
+  [TxType.MeterRevoke]: rule<MeterRevoke>({ signer: byOperator, apply: (state, tx) => applyMeterRevoke(state, tx) }),
+};
+
+function ruleOf(tx: SignedTx): TxRule {
+  const r = txRules[tx.body.type];
+  if (!r) throw new RejectionError(ReasonCode.SCHEMA, `transaction type ${String(tx.body.type)} has no rule on this node`, 'type');
+  return r;
+}
+
+/** The key that must have signed `tx`, given the state; throws a RejectionError. */
+export function requiredSigner(state: StateReader, operators: Operators, tx: SignedTx): Signer {
+  return ruleOf(tx).signer(state, operators, tx);
+}
+
+/**
+ * What `tx` (its signature checked against requiredSigner) changes on `state` in `block`,
+ * under the chain's parameters (a TxContext is one); throws a RejectionError.
+ */
+export function applyTx(state: StateReader, tx: SignedTx, block: BlockContext, chain: ChainParams): StateChange[] {
+  return ruleOf(tx).apply(state, tx, block, chain);
+}

@@ -1,0 +1,139 @@
+/**
+ * Stores written by 0.1 open (ledger-node/store/migrate-0.1.ts): the store is rewritten to
+ * 0.1's raw key layout (meters under M, index entries [height, index], no layout key;
+ * write-ahead entries under P), then a node opens it and everything is where it was.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ClassicLevel } from 'classic-level';
+import { decodeCbor, encodeCbor, verifyReceipt } from '../../../protocols/index.js';
+import { auditStore } from '../../../ledger-node/audit.js';
+import { dataPaths } from '../../../ledger-node/devchain.js';
+import { LedgerNode } from '../../../ledger-node/node.js';
+import { Keys, kindIdOfRecordKey } from '../../../ledger-node/store/keys.js';
+import { LevelStore } from '../../../ledger-node/store/level.js';
+import { makeTestChain } from '../../helpers/devchain.js';
+import { until } from '../../helpers/until.js';
+
+type Db = ClassicLevel<Uint8Array, Uint8Array>;
+const segFiles = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.wal')).sort() : []);
+
+async function withDb<T>(path: string, f: (db: Db) => Promise<T>): Promise<T> {
+  const db: Db = new ClassicLevel(path, { keyEncoding: 'view', valueEncoding: 'view' });
+  await db.open();
+  try {
+    return await f(db);
+  } finally {
+    await db.close();
+  }
+}
+
+/** Today's layout back to 0.1's, raw: R meter\0<id> -> M<id>, index [h, i, time, importWh, ...] -> [h, i], no F. */
+async function toLayout01(path: string): Promise<void> {
+  await withDb(path, async (db) => {
+    for await (const [k, v] of db.iterator(Keys.range('R'))) {
+      const { kind, id } = kindIdOfRecordKey(k);
+      assert.equal(kind, 'meter', 'a 0.1 store has meters only');
+      await db.put(Keys.meter01(id), v);
+      await db.del(k);
+    }
+    for await (const [k, v] of db.iterator(Keys.range('I'))) {
+      const [h, i] = decodeCbor(v) as number[];
+      await db.put(k, encodeCbor([h, i]));
+    }
+    await db.del(Keys.format);
+  });
+}
+
+test('a 0.1 store (meters under M, a reading index without times) opens: meters, readings, receipts, index times and registers, audit', async () => {
+  const chain = makeTestChain({ meters: 2 });
+  try {
+    const [a, b] = chain.meterIds as [string, string];
+    const t0 = Date.now() - 60_000;
+    let node = await LedgerNode.open({ dataDir: chain.dataDir, genesis: chain.genesis, blockIntervalMs: 10, blockMaxTxs: 3, verifyWorkers: 0 });
+    for (let s = 1; s <= 4; s++) {
+      await node.intake.submit(chain.reading(a, s, { time: t0 + s * 1000, importWh: 100 * s }), { meterId: a, transport: 'mqtt' });
+      await node.intake.submit(chain.reading(b, s, { time: t0 + s * 1000 }), { meterId: b, transport: 'mqtt' });
+    }
+    await until('8 readings committed', async () => (await node.readings(a, 0n, 10)).length + (await node.readings(b, 0n, 10)).length === 8, 10_000);
+    const meterBefore = node.getMeter(a);
+    const readingsBefore = await node.readings(a, 0n, 10);
+    await node.close();
+    const path = dataPaths(chain.dataDir).store;
+    await toLayout01(path);
+    assert.equal(await withDb(path, async (db) => (await db.keys(Keys.range('M')).all()).length), 2, 'the store is in 0.1 layout');
+
+    node = await LedgerNode.open({ dataDir: chain.dataDir, genesis: chain.genesis, blockIntervalMs: 10, verifyWorkers: 0 });
+    try {
+      assert.deepEqual(node.getMeter(a), meterBefore);
+      assert.equal(node.getMeter(a)!.lastSeq, '4');
+      assert.deepEqual(await node.readings(a, 0n, 10), readingsBefore);
+      const r = await node.getReceipt(b, 3n);
+      assert.ok(r);
+      assert.equal(verifyReceipt(chain.genesis, r).tx.body.meterId, b);
+      // The chain goes on after the move.
+      await node.intake.submit(chain.reading(a, 5, { time: t0 + 5000, importWh: 500 }), { meterId: a, transport: 'mqtt' });
+      await until('a 5 committed', async () => (await node.readings(a, 0n, 10)).length === 5, 10_000);
+    } finally {
+      await node.close();
+    }
+    await withDb(path, async (db) => {
+      assert.equal((await db.keys(Keys.range('M')).all()).length, 0, 'no 0.1 meter keys left');
+      assert.equal(decodeCbor((await db.get(Keys.format))!), 2);
+    });
+    const store = await LevelStore.open(path);
+    try {
+      const between = await store.readingsBetween(a, t0 + 2000, t0 + 5000);
+      assert.deepEqual(between.map((x) => [x.seq, x.time, x.importWh]), [[2n, t0 + 2000, 200], [3n, t0 + 3000, 300], [4n, t0 + 4000, 400]], 'index entries widened from their blocks');
+    } finally {
+      await store.close();
+    }
+    const audit = await auditStore(chain.dataDir, chain.genesis);
+    assert.equal(audit.ok, true, JSON.stringify(audit));
+    assert.equal(audit.ok && audit.txs, 9);
+  } finally {
+    chain.cleanup();
+  }
+});
+
+test('a store of an unknown later layout is refused, not rewritten', async () => {
+  const chain = makeTestChain({ meters: 1 });
+  try {
+    const path = dataPaths(chain.dataDir).store;
+    await (await LevelStore.open(path)).close();
+    await withDb(path, (db) => db.put(Keys.format, encodeCbor(3)));
+    await assert.rejects(LevelStore.open(path), /E_STORE_LAYOUT: store layout 3 is not 2/);
+  } finally {
+    chain.cleanup();
+  }
+});
+
+test('entries of an older store (LevelDB "P" keys) move to the write-ahead files and commit', async () => {
+  const chain = makeTestChain({ meters: 1 });
+  try {
+    const [a] = chain.meterIds as [string];
+    let node = await LedgerNode.open({ dataDir: chain.dataDir, genesis: chain.genesis, blockIntervalMs: 10, verifyWorkers: 0 });
+    await node.close(); // a store with genesis stamped
+    await withDb(dataPaths(chain.dataDir).store, async (db) => {
+      await db.put(Keys.pending(7), chain.reading(a, 1));
+      await db.put(Keys.pending(8), chain.reading(a, 2));
+    });
+
+    // Started with a block interval too long to commit: the entries must be in the files.
+    node = await LedgerNode.open({ dataDir: chain.dataDir, genesis: chain.genesis, blockIntervalMs: 3_600_000, verifyWorkers: 0 });
+    const walDir = dataPaths(chain.dataDir).wal;
+    const moved = (await Promise.all(segFiles(walDir).map((n) => readFileSync(join(walDir, n))))).reduce((n, b) => n + b.length, 0);
+    assert.ok(moved > 2 * 100, `moved into ${segFiles(walDir)}`);
+    await node.close(); // commits what waits (a clean stop)
+    const left = await withDb(dataPaths(chain.dataDir).store, (db) => db.keys(Keys.range('P')).all());
+    assert.equal(left.length, 0, 'no LevelDB write-ahead keys left');
+    node = await LedgerNode.open({ dataDir: chain.dataDir, genesis: chain.genesis, blockIntervalMs: 10, verifyWorkers: 0 });
+    await until('moved entries committed', async () => (await node.readings(a, 0n, 10)).length === 2, 5000);
+    await node.close();
+    assert.equal(existsSync(walDir), true);
+  } finally {
+    chain.cleanup();
+  }
+});

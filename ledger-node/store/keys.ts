@@ -17,7 +17,11 @@
  *   P<accept no u64be>         write-ahead entries, now files in <data>/wal/ (store/wal.ts)
  *   I ... CBOR [height, leaf index], now with time and registers
  */
+import type { ClassicLevel } from 'classic-level';
 import { utf8 } from '../../protocols/index.js';
+
+export type Db = ClassicLevel<Uint8Array, Uint8Array>;
+export type Op = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
 
 const u64 = (n: bigint | number): Uint8Array => {
   const b = new Uint8Array(8);

@@ -10,14 +10,11 @@ import { join } from 'node:path';
 import { type StateChange, toHex } from '../../protocols/index.js';
 import { errnoOf, fsCodeOf, fsError, fsReason } from '../fs-errors.js';
 import { decodeHead, decodeIndexEntry, decodeStateValue, encodeHead, encodeIndexEntry, encodeStateValue } from './codec.js';
-import { Keys, heightOfKey, kindIdOfRecordKey, meterIdOfReadingKey, seqOfReadingKey } from './keys.js';
+import { type Db, Keys, type Op, heightOfKey, kindIdOfRecordKey, meterIdOfReadingKey, seqOfReadingKey } from './keys.js';
 import { migrateLayout, needsMigration } from './migrate-0.1.js';
 import {
   type BlockWrite, type ConsensusWrite, type IndexedReading, type LedgerStore, StoreError, readingsBetween,
 } from './store.js';
-
-export type Db = ClassicLevel<Uint8Array, Uint8Array>;
-export type Op = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
 
 async function openDb(path: string, create: boolean): Promise<Db> {
   const db: Db = new ClassicLevel<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view', createIfMissing: create });

@@ -14,8 +14,7 @@
  */
 import { ProtocolError, StateKind, TxType, decodeBlock, decodeCbor, decodeTx, encodeCbor } from '../../protocols/index.js';
 import { encodeIndexEntry } from './codec.js';
-import { Keys, meterIdOfMeterKey01, meterIdOfReadingKey, pendingNoOfKey, seqOfReadingKey } from './keys.js';
-import type { Db, Op } from './level.js';
+import { type Db, Keys, type Op, meterIdOfMeterKey01, meterIdOfReadingKey, pendingNoOfKey, seqOfReadingKey } from './keys.js';
 import type { LedgerStore } from './store.js';
 import type { WalEntry, WriteAhead } from './wal.js';
 

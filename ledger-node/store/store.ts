@@ -47,7 +47,11 @@ export interface ConsensusWrite {
 
 /** Readings of a meter between two instants: what a bill is computed from (docs/billing.md §6.4). */
 export interface ReadingHistory {
-  /** Committed readings of `meterId` with `fromMs <= time < toMs`, by seq. */
+  /**
+   * Committed readings of `meterId` with `fromMs <= time <= toMs`, by seq: the
+   * `between` of protocols/billing/ledger.ts ReadingIndex (whose entries, with their height,
+   * these are), for the node's adapter of it.
+   */
   readingsBetween(meterId: string, fromMs: number, toMs: number): Promise<IndexedReading[]>;
 }
 
@@ -98,6 +102,6 @@ export type StoreOpener = (path: string) => Promise<LedgerStore>;
 export async function readingsBetween(entries: AsyncIterable<IndexedReading>, fromMs: number, toMs: number): Promise<IndexedReading[]> {
   const out: IndexedReading[] = [];
   // Times need not rise with seq (only seq is ordered, docs/protocol.md §3.5): every entry is looked at.
-  for await (const r of entries) if (r.time >= fromMs && r.time < toMs) out.push(r);
+  for await (const r of entries) if (r.time >= fromMs && r.time <= toMs) out.push(r);
   return out;
 }

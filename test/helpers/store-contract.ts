@@ -82,7 +82,8 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
         assert.deepEqual(await store.readingPosition('m-2', 1n), { seq: 1n, height: 1, index: 1, time: 900, importWh: 10, exportWh: 3 });
         assert.equal(await store.readingPosition('m-2', 2n), undefined);
         assert.deepEqual((await collect(store.readingPositions('m-1', 6n))).map((r) => r.seq), [6n, 7n]);
-        assert.deepEqual((await store.readingsBetween('m-1', 400, 1001)).map((r) => [r.seq, r.time, r.importWh]), [[5n, 1000, 50], [6n, 400, 60]], 'between instants: from inclusive, to exclusive, by seq');
+        assert.deepEqual((await store.readingsBetween('m-1', 400, 1000)).map((r) => [r.seq, r.time, r.importWh]), [[5n, 1000, 50], [6n, 400, 60]], 'between instants: both ends inclusive, by seq');
+        assert.deepEqual((await store.readingsBetween('m-1', 401, 999)).map((r) => r.seq), []);
         assert.deepEqual(await store.readingsBetween('m-3', 0, 1e12), []);
         assert.deepEqual((await collect(store.readingIndex())).map((r) => `${r.meterId}/${r.seq}@${r.height}:${r.index}`), ['m-1/5@1:0', 'm-1/6@2:0', 'm-1/7@2:1', 'm-2/1@1:1']);
       } finally {

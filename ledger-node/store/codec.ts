@@ -3,7 +3,7 @@
  * Both stores (./level.ts, ./memory.ts) keep values as these bytes, so a value that does
  * not encode fails in a unit test as it would on disk.
  */
-import { ProtocolError, StateKind, decodeCbor, encodeCbor, isAlg } from '../../protocols/index.js';
+import { ProtocolError, StateKind, decodeCbor, decodeLedgerValue, encodeCbor, isAlg } from '../../protocols/index.js';
 import { type MeterRecord, SEEN_UNKNOWN } from '../state/meter.js';
 import type { IndexedReading } from './store.js';
 
@@ -45,16 +45,6 @@ export function decodeMeterRecord(b: Uint8Array, where: string): MeterRecord {
   };
 }
 
-/** Plain data again: CBOR maps with text keys decode as Maps, the rules see objects (protocols/state.ts). */
-function plain(v: unknown): unknown {
-  if (v instanceof Map) {
-    if (![...v.keys()].every((k) => typeof k === 'string')) return new Map([...v].map(([k, x]) => [k, plain(x)]));
-    return Object.fromEntries([...v].map(([k, x]) => [k, plain(x)]));
-  }
-  if (Array.isArray(v)) return v.map(plain);
-  return v;
-}
-
 export function encodeStateValue(kind: string, value: unknown): Uint8Array {
   return kind === StateKind.Meter ? encodeMeterRecord(value as MeterRecord) : encodeCbor(value);
 }
@@ -62,7 +52,7 @@ export function encodeStateValue(kind: string, value: unknown): Uint8Array {
 export function decodeStateValue(kind: string, b: Uint8Array, where: string): unknown {
   if (kind === StateKind.Meter) return decodeMeterRecord(b, where);
   try {
-    return plain(decodeCbor(b));
+    return decodeLedgerValue(b); // text-keyed maps back to the plain objects the rules wrote
   } catch {
     throw corrupt(`${where}: state record is not CBOR`);
   }

@@ -32,14 +32,14 @@ export const txRules: Readonly<Record<number, TxRule>> = {
   [TxType.MeterRevoke]: rule<MeterRevoke>({ signer: byOperator, apply: (state, tx) => applyMeterRevoke(state, tx) }),
 };
 
-function ruleOf(tx: SignedTx): TxRule {
+function ruleOf(tx: SignedTx<TxBody>): TxRule {
   const r = txRules[tx.body.type];
   if (!r) throw new RejectionError(ReasonCode.SCHEMA, `transaction type ${String(tx.body.type)} has no rule on this node`, 'type');
   return r;
 }
 
 /** The key that must have signed `tx`, given the state; throws a RejectionError. */
-export function requiredSigner(state: StateReader, operators: Operators, tx: SignedTx): Signer {
+export function requiredSigner(state: StateReader, operators: Operators, tx: SignedTx<TxBody>): Signer {
   return ruleOf(tx).signer(state, operators, tx);
 }
 
@@ -47,6 +47,6 @@ export function requiredSigner(state: StateReader, operators: Operators, tx: Sig
  * What `tx` (its signature checked against requiredSigner) changes on `state` in `block`,
  * under the chain's parameters (a TxContext is one); throws a RejectionError.
  */
-export function applyTx(state: StateReader, tx: SignedTx, block: BlockContext, chain: ChainParams): StateChange[] {
+export function applyTx(state: StateReader, tx: SignedTx<TxBody>, block: BlockContext, chain: ChainParams): StateChange[] {
   return ruleOf(tx).apply(state, tx, block, chain);
 }

@@ -24,7 +24,7 @@ const collect = async <T>(it: AsyncIterable<T>): Promise<T[]> => {
 const bytes = (...b: number[]): Uint8Array => Uint8Array.from(b);
 /** LevelDB hands out Buffers: compared as plain bytes. */
 const u8 = (b: Uint8Array | undefined): Uint8Array | undefined => (b === undefined ? undefined : Uint8Array.from(b));
-const meter: MeterRecord = { alg: Alg.EdDSA, publicKey: new Uint8Array(32).fill(7), keyEpoch: 1, revoked: false, lastSeq: 2n ** 60n, owner: 'owner-1' };
+const meter: MeterRecord = { alg: Alg.EdDSA, publicKey: new Uint8Array(32).fill(7), keyEpoch: 1, revoked: false, lastSeq: 2n ** 60n, seen: 5n, owner: 'owner-1' };
 
 function block(height: number, readings: BlockWrite['readings'], changes: StateChange[]): BlockWrite {
   return { height, hash: new Uint8Array(32).fill(height), blockBytes: bytes(0xb0, height), commitBytes: bytes(0xc0, height), readings, changes };

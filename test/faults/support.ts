@@ -31,7 +31,8 @@ export async function faultChain(o: { meters: number; config?: Record<string, un
   // In-process (what `meterledger init` does): no child process to wait for before the fault.
   initDevChain(dir, { meters: o.meters });
   const cfg = join(dir, 'fault-config.json');
-  writeFileSync(cfg, JSON.stringify(o.config ?? {}));
+  // Private, as the gateway requires of a config file that may hold secrets (xmpp.password).
+  writeFileSync(cfg, JSON.stringify(o.config ?? {}), { mode: 0o600 });
   const gw = await GatewayProcess.create(dir, ['--config', cfg, '--log-level', o.logLevel ?? 'info']);
   const genesis = parseGenesis(JSON.parse(readFileSync(dataPaths(dir).genesis, 'utf8')));
   return {

@@ -14,12 +14,14 @@
 import {
   type BlockHeader, type CommitCertificate, type Genesis, type StateChange, decodeBlock, decodeCommit, commitProblem, equalBytes, genesisHash, headerHash,
   readingWindow, seqWindowOf, toHex, TxType,
+  ledgerChain,
 } from '../protocols/index.js';
 import { InvalidBlockError, validateBlock } from './blocks/validate.js';
 import { SignatureVerifier } from './crypto/verifier.js';
 import { dataPaths } from './devchain.js';
 import type { TxContext } from './signatures.js';
 import { ChainState } from './state/layers.js';
+import { CommittedReadings, indexEntry } from './state/ledger.js';
 import { genesisMeters, operatorsOf } from './state/meter.js';
 import { encodeStateValue } from './store/codec.js';
 import { LevelStore } from './store/level.js';
@@ -89,6 +91,7 @@ export class ChainAuditor {
   readonly txctx: TxContext & { genesis: Genesis };
   /** Where each committed reading is, when `trackReadings` (for the store's index check). */
   readonly positions = new Map<string, string>();
+  private readonly bills: CommittedReadings;
 
   constructor(
     private readonly genesis: Genesis,
@@ -99,7 +102,12 @@ export class ChainAuditor {
   ) {
     this.headHash = genesisHash(genesis);
     this.state = new ChainState(genesisMeters(genesis));
-    this.txctx = { genesis, chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes, window: readingWindow(genesis), seqWindow: seqWindowOf(genesis), operators: operatorsOf(genesis), verifier };
+    // The readings bills need, from the blocks audited (not the store's index, which is checked against them).
+    this.bills = new CommittedReadings();
+    this.txctx = {
+      genesis, chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes, window: readingWindow(genesis), seqWindow: seqWindowOf(genesis), operators: operatorsOf(genesis), verifier,
+      ledger: ledgerChain(genesis, this.bills), bills: this.bills,
+    };
   }
 
   get head(): { height: number; time: number } {
@@ -133,6 +141,7 @@ export class ChainAuditor {
     const hash = headerHash(block.header);
     for (const w of this.witnesses) compareAt(this.genesis, h, { hash, commit }, await w.at(h), w.source);
     this.state.commit(checked.changes);
+    this.bills.add(checked.decoded.flatMap((tx, index) => (tx.body.type === TxType.Reading ? [indexEntry(tx.body, h, index)] : [])));
     if (this.trackReadings) {
       checked.decoded.forEach((tx, i) => {
         if (tx.body.type === TxType.Reading) this.positions.set(seqKey(tx.body.meterId, tx.body.seq), `${h}:${i}:${tx.body.time}:${tx.body.importWh}:${tx.body.exportWh ?? '-'}`);

@@ -7,7 +7,7 @@
 import {
   type BlockContext,
   type Alg, type CommittedReading, type DroppedReading, type IntakePort, type MeterAuthInfo, type Reading, type ReadingWindow, ReasonCode,
-  RejectionError, type SignedTx, type SubmitContext, type SubmitResult, TxType, decodeTx, equalBytes, isReadingTx,
+  RejectionError, type SignedTx, type TxBody, type SubmitContext, type SubmitResult, TxType, decodeAnyTx, equalBytes, isReadingTx,
   sameReading, sha256,
 } from '../protocols/index.js';
 import type { Logger } from './api.js';
@@ -15,6 +15,7 @@ import type { Mempool } from './mempool.js';
 import type { NodeMetrics } from './metrics.js';
 import type { MeterRateLimiter } from './ratelimit.js';
 import type { ChainState } from './state/layers.js';
+import { txMeter } from './state/ledger.js';
 import { type Operators, checkReadingTime } from './state/meter.js';
 import { applyTx, requiredSigner } from './state/rules.js';
 import { type TxContext, verifyTxSignature } from './signatures.js';
@@ -47,7 +48,7 @@ export class Intake implements IntakePort {
   private readonly chains = new Map<string, Promise<unknown>>();
   private closed = false;
   /** Told of every transaction accepted from a device or the API (not from peers): gossip. */
-  onAccepted: ((tx: SignedTx) => void) | undefined;
+  onAccepted: ((tx: SignedTx<TxBody>) => void) | undefined;
   private inflight = 0;
   private idle: (() => void) | undefined;
 
@@ -131,7 +132,7 @@ export class Intake implements IntakePort {
     return result;
   }
 
-  private refusal(bytes: Uint8Array, e: unknown, tx?: SignedTx): SubmitResult {
+  private refusal(bytes: Uint8Array, e: unknown, tx?: SignedTx<TxBody>): SubmitResult {
     const txHash = tx?.hash ?? sha256(bytes);
     const seq = tx?.body.type === TxType.Reading ? tx.body.seq : undefined;
     if (e instanceof RejectionError) {
@@ -144,15 +145,27 @@ export class Intake implements IntakePort {
 
   private async process(bytes: Uint8Array, ctx: SubmitContext, receivedAt: number): Promise<SubmitResult> {
     if (this.closed) throw new RejectionError(ReasonCode.BUSY, 'gateway is shutting down');
-    const tx = decodeTx(bytes, this.opts.maxTxBytes);
+    // A device sends nothing above maxTxBytes (only tariffs and bills may be larger, and
+    // they come from billers through the API or peers): refused before any decoding.
+    if (ctx.transport !== 'http' && ctx.transport !== 'peer' && bytes.length > this.opts.maxTxBytes) {
+      throw new RejectionError(ReasonCode.TOO_LARGE, `transaction of ${bytes.length} bytes exceeds ${this.opts.maxTxBytes}`);
+    }
+    // Every type, each under its own size limit (docs/billing.md §13.2).
+    const tx = decodeAnyTx(bytes, this.opts.maxTxBytes);
+    let release: (() => void) | undefined;
     try {
+      // A bill is checked against the committed readings of its meter (state/ledger.ts),
+      // held until it is in the mempool (where ChainWriter keeps them) or refused.
+      release = await this.txctx.bills?.prepare([tx]);
       return await this.check(tx, ctx, receivedAt);
     } catch (e) {
       return this.refusal(bytes, e, tx);
+    } finally {
+      release?.();
     }
   }
 
-  private async check(tx: SignedTx, ctx: SubmitContext, receivedAt: number): Promise<SubmitResult> {
+  private async check(tx: SignedTx<TxBody>, ctx: SubmitContext, receivedAt: number): Promise<SubmitResult> {
     const b = tx.body;
     const seq = b.type === TxType.Reading ? b.seq : 0n;
     // The same bytes again (a retransmission, or gossip of what we hold): already durable.
@@ -189,21 +202,22 @@ export class Intake implements IntakePort {
     try {
       applyTx(this.state, tx, this.opts.nextBlock(), this.txctx);
     } catch (e) {
-      if (e instanceof RejectionError && e.code === ReasonCode.SEQ_REPLAY && isReadingTx(tx) && (await this.isRetransmission(tx, signer, !fromPeer))) {
+      if (e instanceof RejectionError && e.code === ReasonCode.SEQ_REPLAY && isReadingTx(tx) && signer !== undefined && (await this.isRetransmission(tx, signer, !fromPeer))) {
         return { status: 'accepted', txHash: tx.hash, seq };
       }
       throw e;
     }
     const verified = verifyTxSignature(this.txctx, signer, tx);
 
-    const id = b.meterId;
+    // In order per meter; the ledger's other transactions (accounts, money) in one order of their own.
+    const id = txMeter(b) ?? '\u0000ledger';
     const prev = this.chains.get(id);
     const applied = (async () => {
       if (prev) await prev;
       if (!(await verified)) throw new RejectionError(ReasonCode.BAD_SIGNATURE, 'signature does not verify with the registered key', 'signature');
       // The tip may have moved while we verified: check again against it.
       const now = requiredSigner(this.state, this.operators, tx);
-      if (!equalBytes(now.publicKey, signer.publicKey)) throw new RejectionError(ReasonCode.BAD_SIGNATURE, `the key of "${id}" was rotated`, 'signature');
+      if (!now || !signer || !equalBytes(now.publicKey, signer.publicKey)) throw new RejectionError(ReasonCode.BAD_SIGNATURE, 'the signer\'s key was rotated', 'signature');
       this.state.accept(applyTx(this.state, tx, this.opts.nextBlock(), this.txctx));
       // Staged in order now; wrapped so that the chain does not wait for the disk.
       return { durable: this.mempool.add(tx, receivedAt) };

@@ -4,12 +4,12 @@
  * record is written goes into the next record), so an acknowledgement is never ahead of
  * the disk. `remove` (after the block is synced) releases the entries' write-ahead.
  */
-import { type SignedTx, TxType, readingKey, sameReading } from '../protocols/index.js';
+import { type SignedTx, type TxBody, TxType, readingKey, sameReading } from '../protocols/index.js';
 import type { WriteAhead } from './store/wal.js';
 
 export interface PendingTx {
   readonly no: number;
-  readonly tx: SignedTx;
+  readonly tx: SignedTx<TxBody>;
   /** performance.now() at durable accept. */
   readonly acceptedAt: number;
   /** performance.now() when the intake got it (before its checks and the write-ahead). */
@@ -18,7 +18,7 @@ export interface PendingTx {
 
 interface Staged {
   readonly no: number;
-  readonly tx: SignedTx;
+  readonly tx: SignedTx<TxBody>;
   readonly receivedAt: number;
   readonly resolve: () => void;
   readonly reject: (e: unknown) => void;
@@ -32,20 +32,20 @@ export class Mempool {
   private writing: Staged[] = [];
   private readonly stagedHashes = new Set<string>();
   /** Readings held (staged, being written or durable) by identity (docs/protocol.md §3.8). */
-  private readonly readings = new Map<string, SignedTx>();
+  private readonly readings = new Map<string, SignedTx<TxBody>>();
   private flushing: Promise<void> | undefined;
 
   constructor(
     private readonly wal: WriteAhead,
     private nextNo: number,
     /** Called after a failed write with the transactions that were dropped. */
-    private readonly onWriteFailed: (dropped: SignedTx[]) => void,
+    private readonly onWriteFailed: (dropped: SignedTx<TxBody>[]) => void,
     /** Called after each successful group commit. */
     private readonly onDurable: () => void,
   ) {}
 
   /** Entries recovered from the write-ahead at start-up; new entries are numbered from `nextNo` on. */
-  restore(entries: readonly { no: number; tx: SignedTx }[], nextNo: number): void {
+  restore(entries: readonly { no: number; tx: SignedTx<TxBody> }[], nextNo: number): void {
     const now = performance.now();
     for (const e of entries) {
       this.durable.set(e.tx.hashHex, { no: e.no, tx: e.tx, acceptedAt: now, receivedAt: now });
@@ -56,7 +56,7 @@ export class Mempool {
   }
 
   /** Stage `tx` for the write-ahead; resolves when it is synced to disk. */
-  add(tx: SignedTx, receivedAt = performance.now()): Promise<void> {
+  add(tx: SignedTx<TxBody>, receivedAt = performance.now()): Promise<void> {
     return new Promise((resolve, reject) => {
       this.staged.push({ no: this.nextNo++, tx, receivedAt, resolve, reject });
       this.stagedHashes.add(tx.hashHex);
@@ -132,18 +132,18 @@ export class Mempool {
     return out;
   }
 
-  private index(tx: SignedTx): void {
+  private index(tx: SignedTx<TxBody>): void {
     if (tx.body.type === TxType.Reading) this.readings.set(readingKey(tx.body.meterId, tx.body.seq), tx);
   }
 
-  private unindex(tx: SignedTx): void {
+  private unindex(tx: SignedTx<TxBody>): void {
     if (tx.body.type !== TxType.Reading) return;
     const k = readingKey(tx.body.meterId, tx.body.seq);
     if (this.readings.get(k) === tx) this.readings.delete(k);
   }
 
   /** The reading held as (meterId, seq), durable or not. */
-  reading(meterId: string, seq: bigint): SignedTx | undefined {
+  reading(meterId: string, seq: bigint): SignedTx<TxBody> | undefined {
     return this.readings.get(readingKey(meterId, seq));
   }
 
@@ -151,7 +151,7 @@ export class Mempool {
    * The durable entry that `tx` (of a committed block) stands for: the same bytes, or the
    * same reading in other bytes (a twin, docs/protocol.md §3.8).
    */
-  heldAs(tx: SignedTx): PendingTx | undefined {
+  heldAs(tx: SignedTx<TxBody>): PendingTx | undefined {
     const same = this.durable.get(tx.hashHex);
     if (same || tx.body.type !== TxType.Reading) return same;
     const r = this.readings.get(readingKey(tx.body.meterId, tx.body.seq));
@@ -164,7 +164,7 @@ export class Mempool {
   }
 
   /** Everything accepted, durable first then being written then staged, in accept order. */
-  all(): SignedTx[] {
+  all(): SignedTx<TxBody>[] {
     return [...[...this.durable.values()].map((p) => p.tx), ...this.writing.map((s) => s.tx), ...this.staged.map((s) => s.tx)];
   }
 

@@ -5,6 +5,7 @@
 import {
   type Genesis, ProtocolError, ReasonCode, type ReadingWindow, type Receipt, type StateChange, type SubmitResult, StateKind, TxType, decodeBlock,
   decodeCommit, headerHash, decodeTx, equalBytes, genesisHash, readingWindow, seqWindowOf, toHex,
+  LARGEST_TX_BYTES, ledgerChain,
 } from '../protocols/index.js';
 import type { LedgerApi, Logger, MeterView, NodeOptions, NodeStatus, ReadingView, StoredBlock } from './api.js';
 import { NODE_DEFAULTS, silentLogger } from './api.js';
@@ -25,6 +26,7 @@ import type { PeerTransport } from './p2p/transport.js';
 import { SignatureCache, type TxContext } from './signatures.js';
 import { MeterRateLimiter } from './ratelimit.js';
 import { ChainState } from './state/layers.js';
+import { CommittedReadings } from './state/ledger.js';
 import { type MeterRecord, SEEN_UNKNOWN, genesisMeters, operatorsOf } from './state/meter.js';
 import { applyTx } from './state/rules.js';
 import { availableBytes, filesBytes } from './store/disk.js';
@@ -101,7 +103,11 @@ export class LedgerNode implements LedgerApi {
       const verifier = new SignatureVerifier(opts.verifyWorkers ?? NODE_DEFAULTS.verifyWorkers(), metrics);
       const operators = operatorsOf(genesis);
       const window = readingWindow(genesis);
-      const txctx: TxContext = { chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes, window, seqWindow: seqWindowOf(genesis), operators, verifier, cache: new SignatureCache() };
+      const bills = new CommittedReadings(store);
+      const txctx: TxContext = {
+        chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes, window, seqWindow: seqWindowOf(genesis), operators, verifier, cache: new SignatureCache(),
+        ledger: ledgerChain(genesis, bills), bills,
+      };
       const intakeWindow = deviceWindow(opts, window, logger);
       const rate = opts.meterRatePerSecond ?? NODE_DEFAULTS.meterRatePerSecond;
       const burst = opts.meterBurst ?? NODE_DEFAULTS.meterBurst;
@@ -152,7 +158,7 @@ export class LedgerNode implements LedgerApi {
             {
               chainId: genesis.chainId, nodeId, nodeKey: key.privateKey, peers: peerKeysOf(genesis), consume: asValidator !== undefined,
               replicas: n.stream?.replicas ?? 1, maxAgeMs: n.stream?.maxAgeMs ?? 7 * 86_400_000, maxBytes: n.stream?.maxBytes ?? 2 ** 30,
-              maxTxBytes: genesis.params.maxTxBytes, logger,
+              maxTxBytes: Math.max(genesis.params.maxTxBytes, LARGEST_TX_BYTES), logger,
             },
             () => opened.carrier.connection(),
             (bytes) => takeFromStream(intake, bytes),

@@ -3,9 +3,10 @@
  * a cache: intake, block validation (blocks/validate.ts) and the write-ahead recovery
  * all verify through `verifyTxSignature`.
  */
-import { type Alg, type ReadingWindow, type SignedTx, equalBytes, sigStructure } from '../protocols/index.js';
+import { type Alg, type ReadingWindow, type SignedTx, type TxBody, equalBytes, sigStructure } from '../protocols/index.js';
 import type { SignatureVerifier } from './crypto/verifier.js';
-import type { Operators } from './state/meter.js';
+import type { CommittedReadings } from './state/ledger.js';
+import type { ChainParams, Operators } from './state/meter.js';
 
 /**
  * Signatures already checked, by transaction hash and the key that checked them:
@@ -15,17 +16,17 @@ import type { Operators } from './state/meter.js';
 export class SignatureCache {
   private readonly map = new Map<string, Uint8Array>();
   constructor(private readonly max = 200_000) {}
-  has(tx: SignedTx, publicKey: Uint8Array): boolean {
+  has(tx: SignedTx<TxBody>, publicKey: Uint8Array): boolean {
     const k = this.map.get(tx.hashHex);
     return k !== undefined && (k === publicKey || equalBytes(k, publicKey));
   }
-  add(tx: SignedTx, publicKey: Uint8Array): void {
+  add(tx: SignedTx<TxBody>, publicKey: Uint8Array): void {
     if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value!);
     this.map.set(tx.hashHex, publicKey);
   }
 }
 
-export interface TxContext {
+export interface TxContext extends ChainParams {
   readonly chainId: string;
   readonly maxTxBytes: number;
   /** The block rule on reading times (genesis params, readingWindow()). */
@@ -35,10 +36,13 @@ export interface TxContext {
   readonly operators: Operators;
   readonly verifier: SignatureVerifier;
   readonly cache?: SignatureCache;
+  /** Loads what bills need before they are applied (state/ledger.ts); absent: no bills here. */
+  readonly bills?: CommittedReadings;
 }
 
-/** Verify one transaction's signature with `signer`, through the cache. */
-export async function verifyTxSignature(ctx: TxContext, signer: { alg: Alg; publicKey: Uint8Array }, tx: SignedTx): Promise<boolean> {
+/** Verify one transaction's signature with `signer`, through the cache; no signer (state/rules.ts): false. */
+export async function verifyTxSignature(ctx: TxContext, signer: { alg: Alg; publicKey: Uint8Array } | undefined, tx: SignedTx<TxBody>): Promise<boolean> {
+  if (!signer) return false;
   if (ctx.cache?.has(tx, signer.publicKey)) return true;
   const ok = await ctx.verifier.verify(signer.alg, signer.publicKey, sigStructure(tx.cose.protectedBytes, tx.cose.payload, ctx.chainId), tx.cose.signature);
   if (ok) ctx.cache?.add(tx, signer.publicKey);

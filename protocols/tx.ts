@@ -259,7 +259,7 @@ export const readingKey = (meterId: string, seq: bigint): string => `${meterId}\
  * twin (r, n - s) that verifies too, which anyone who sees the reading can make; a meter
  * whose signer is not deterministic signs the same payload differently each time.
  */
-export function sameReading(a: SignedTx, b: SignedTx): boolean {
+export function sameReading(a: SignedTx<TxBody>, b: SignedTx<TxBody>): boolean {
   return isReadingTx(a) && isReadingTx(b) && equalBytes(a.cose.payload, b.cose.payload) && equalBytes(a.cose.protectedBytes, b.cose.protectedBytes);
 }
 

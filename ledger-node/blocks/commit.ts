@@ -5,7 +5,7 @@
  * decided and for blocks fetched by sync alike, always after validateBlock (./validate.ts).
  */
 import {
-  type Block, type CommitCertificate, type Genesis, type Reading, type SignedTx, StateKind, TxType,
+  type Block, type CommitCertificate, type Genesis, type Reading, type SignedTx, type TxBody, StateKind, TxType,
   ReasonCode, RejectionError, allInclusionProofs, encodeBlock, encodeCommit, equalBytes, headerHash, makeReceipt, readingWindow,
 } from '../../protocols/index.js';
 import type { Logger } from '../api.js';
@@ -15,7 +15,8 @@ import type { NodeMetrics } from '../metrics.js';
 import { type TxContext, verifyTxSignature } from '../signatures.js';
 import type { ChainState } from '../state/layers.js';
 import { type MeterRecord, checkReadingTime, readingTimeProblem } from '../state/meter.js';
-import { applyTx } from '../state/rules.js';
+import { billMeter, indexEntry, txMeter } from '../state/ledger.js';
+import { applyTx, requiredSigner } from '../state/rules.js';
 import type { LedgerStore } from '../store/store.js';
 import { committedReading } from './receipts.js';
 import type { CheckedBlock } from './validate.js';
@@ -54,22 +55,25 @@ export class ChainWriter {
     const ours = decoded.map((t) => this.mempool.heldAs(t));
     const readings = decoded.flatMap((t, index) => {
       if (t.body.type !== TxType.Reading) return [];
-      const r = t.body;
-      return [{ meterId: r.meterId, seq: r.seq, height: header.height, index, time: r.time, importWh: r.importWh, ...(r.exportWh !== undefined ? { exportWh: r.exportWh } : {}) }];
+      return [indexEntry(t.body, header.height, index)];
     });
     const blockBytes = encodeBlock(block);
     await this.store.commitBlock({ height: header.height, hash, blockBytes, commitBytes: encodeCommit(commit), readings, changes });
     this.mempool.remove(ours.flatMap((p) => (p ? [p.tx.hashHex] : []))); // and, the block being synced, their write-ahead entries
+    // Meters and accounts whose key this block changed (a rotation): what waits signed by them is checked again.
     const rekeyed = changes.filter((c) => {
-      if (c.kind !== StateKind.Meter || c.value === null) return false;
-      const was = this.state.committed.get(StateKind.Meter, c.id) as MeterRecord | undefined;
-      return was !== undefined && !equalBytes(was.publicKey, (c.value as MeterRecord).publicKey);
-    }).map((c) => c.id);
+      if ((c.kind !== StateKind.Meter && c.kind !== StateKind.Account) || c.value === null) return false;
+      const was = this.state.committed.get(c.kind, c.id) as { publicKey: Uint8Array } | undefined;
+      return was !== undefined && !equalBytes(was.publicKey, (c.value as { publicKey: Uint8Array }).publicKey);
+    }).map((c) => `${c.kind}/${c.id}`);
     this.state.commit(changes);
+    this.txctx.bills?.add(readings);
     this.head.height = header.height;
     this.head.hash = hash;
     this.head.time = header.time;
     await this.recheckWaiting(new Set(rekeyed));
+    // The readings of meters whose bills still wait stay in memory; others go (state/ledger.ts).
+    this.txctx.bills?.keepOnly(new Set(this.mempool.all().flatMap((t) => billMeter(t) ?? [])));
 
     const now = performance.now();
     const interval = this.lastCommitAt === undefined ? 0 : (now - this.lastCommitAt) / 1000;
@@ -101,21 +105,33 @@ export class ChainWriter {
    * counted, and told to the meter (intake.emitDropped: its receipts topic, its XMPP ack).
    */
   private async recheckWaiting(rekeyed: ReadonlySet<string>): Promise<void> {
-    const dropped: { tx: SignedTx; error: RejectionError }[] = [];
+    const dropped: { tx: SignedTx<TxBody>; error: RejectionError }[] = [];
     const waiting = new Set(this.mempool.all());
     const durable = new Set(this.mempool.entries().map((p) => p.tx));
     const window = readingWindow(this.genesis);
-    const oldKey = new Set<SignedTx>();
+    const oldKey = new Set<SignedTx<TxBody>>();
     for (const tx of waiting) {
-      if (tx.body.type !== TxType.Reading || !rekeyed.has(tx.body.meterId)) continue;
-      const m = this.state.committed.get(StateKind.Meter, tx.body.meterId) as MeterRecord;
-      if (m.alg !== tx.cose.alg || !(await verifyTxSignature(this.txctx, m, tx))) oldKey.add(tx);
+      if (tx.body.type === TxType.Reading) {
+        if (!rekeyed.has(`${StateKind.Meter}/${tx.body.meterId}`)) continue;
+        const m = this.state.committed.get(StateKind.Meter, tx.body.meterId) as MeterRecord;
+        if (m.alg !== tx.cose.alg || !(await verifyTxSignature(this.txctx, m, tx))) oldKey.add(tx);
+      } else if (rekeyed.size > 0) {
+        // Its signer as the committed state now names it (one named by a transaction still
+        // waiting is not rotated by this block): the cache answers for a key that did not change.
+        let signer;
+        try {
+          signer = requiredSigner(this.state.committed, this.txctx.operators, tx);
+        } catch {
+          continue;
+        }
+        if (signer && !(await verifyTxSignature(this.txctx, signer, tx))) oldKey.add(tx);
+      }
     }
     const at = { height: this.head.height + 1, time: this.head.time ?? 0 };
     this.state.resetTip((accept) => {
       for (const tx of waiting) {
         try {
-          if (oldKey.has(tx)) throw new RejectionError(ReasonCode.BAD_SIGNATURE, `the key of meter "${tx.body.meterId}" was rotated by block ${this.head.height}; re-sign with the new key`, 'signature');
+          if (oldKey.has(tx)) throw new RejectionError(ReasonCode.BAD_SIGNATURE, `the signer's key was rotated by block ${this.head.height}; re-sign with the new key`, 'signature');
           // Too old for this block is too old for every later one (block times never go back).
           if (readingTimeProblem(window, tx, this.head.time ?? 0) === 'past') checkReadingTime(window, tx, this.head.time ?? 0, 'the last block\'s time');
           accept(applyTx(this.state, tx, at, this.txctx));
@@ -130,7 +146,7 @@ export class ChainWriter {
       // A twin of it was committed while it was still being written: it is committed (§3.8).
       if (await this.isCommitted(tx)) continue;
       if (tx.body.type !== TxType.Reading) {
-        this.logger.warn({ txHash: tx.hashHex, meterId: tx.body.meterId, code: error.code, reason: error.message }, 'accepted operator transaction no longer valid after a block; dropped');
+        this.logger.warn({ txHash: tx.hashHex, type: tx.body.type, meterId: txMeter(tx.body), code: error.code, reason: error.message }, 'accepted operator or ledger transaction no longer valid after a block; dropped');
         continue;
       }
       const { meterId, seq } = tx.body;
@@ -141,7 +157,7 @@ export class ChainWriter {
   }
 
   /** Whether the same reading as `tx` (its bytes or a twin) is in a stored block. */
-  async isCommitted(tx: SignedTx): Promise<boolean> {
+  async isCommitted(tx: SignedTx<TxBody>): Promise<boolean> {
     if (tx.body.type !== TxType.Reading) return false;
     return (await committedReading(this.store, this.genesis.chainId, tx.body.meterId, tx.body.seq, tx)) !== undefined;
   }

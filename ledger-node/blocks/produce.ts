@@ -4,10 +4,11 @@
  * state, by the same rules validateBlock (./validate.ts) checks.
  */
 import {
-  type Block, type BlockContext, type SignedTx, StateOverlay, type StateReader, TxType, encodeBlock, headerHash, makeHeader, toHex,
+  type Block, type BlockContext, type SignedTx, type TxBody, StateOverlay, type StateReader, TxType, encodeBlock, headerHash, makeHeader, toHex,
 } from '../../protocols/index.js';
 import type { TxContext } from '../signatures.js';
 import { readingTimeProblem } from '../state/meter.js';
+import { txMeter } from '../state/ledger.js';
 import { applyTx } from '../state/rules.js';
 import type { CheckedBlock, Parent } from './validate.js';
 
@@ -27,13 +28,14 @@ export interface ProducedBlock {
  * holds back its meter's later ones (they would take its seq); one too old, or made
  * invalid by a peer's block, is left out (the chain writer drops it after the next block).
  */
-export function selectTxs(ctx: TxContext, base: StateReader, waiting: Iterable<SignedTx>, at: BlockContext, max: number): CheckedBlock {
+export function selectTxs(ctx: TxContext, base: StateReader, waiting: Iterable<SignedTx<TxBody>>, at: BlockContext, max: number): CheckedBlock {
   const view = new StateOverlay(base);
-  const decoded: SignedTx[] = [];
+  const decoded: SignedTx<TxBody>[] = [];
   const held = new Set<string>();
   for (const tx of waiting) {
     if (decoded.length >= max) break;
-    if (held.has(tx.body.meterId)) continue;
+    const meter = txMeter(tx.body);
+    if (meter !== undefined && held.has(meter)) continue;
     const time = readingTimeProblem(ctx.window, tx, at.time);
     if (time === 'future' && tx.body.type === TxType.Reading) held.add(tx.body.meterId);
     if (time !== undefined) continue;
@@ -49,7 +51,7 @@ export function selectTxs(ctx: TxContext, base: StateReader, waiting: Iterable<S
 
 /** The block `proposer` makes on `parent` at `now` (never before the parent's time). */
 export function produceBlock(
-  ctx: TxContext, parent: Parent, base: StateReader, waiting: Iterable<SignedTx>, o: { chainId: string; proposer: string; now: number; maxTxs: number },
+  ctx: TxContext, parent: Parent, base: StateReader, waiting: Iterable<SignedTx<TxBody>>, o: { chainId: string; proposer: string; now: number; maxTxs: number },
 ): ProducedBlock {
   const height = parent.height + 1;
   const time = Math.max(o.now, parent.time ?? 0);

@@ -6,7 +6,7 @@
  * makeReceipt, as for the receipts the chain writer hands out at commit (./commit.ts).
  */
 import {
-  type CommittedReading, ProtocolError, type SignedTx, decodeBlock, decodeCommit, decodeTx, makeReceipt, sameReading, sha256,
+  type CommittedReading, ProtocolError, type SignedTx, type TxBody, decodeBlock, decodeCommit, decodeTx, makeReceipt, sameReading, sha256,
 } from '../../protocols/index.js';
 import type { LedgerStore } from '../store/store.js';
 
@@ -15,7 +15,7 @@ import type { LedgerStore } from '../store/store.js';
  * only if it is the same reading as `sameAs` (checked before the receipt is built, so a
  * flood of replays costs a block read each, no more).
  */
-export async function committedReading(store: LedgerStore, chainId: string, meterId: string, seq: bigint, sameAs?: SignedTx): Promise<CommittedReading | undefined> {
+export async function committedReading(store: LedgerStore, chainId: string, meterId: string, seq: bigint, sameAs?: SignedTx<TxBody>): Promise<CommittedReading | undefined> {
   const pos = await store.readingPosition(meterId, seq);
   if (!pos) return undefined;
   const raw = await store.blockBytes(pos.height);

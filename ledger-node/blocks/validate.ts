@@ -11,7 +11,7 @@
  */
 import {
   type Block, type BlockContext, type CommitCertificate, type Genesis, ReasonCode, RejectionError, type SignedTx, type StateChange,
-  StateOverlay, type StateReader, commitProblem, decodeTx, equalBytes, merkleRoot, toHex,
+  StateOverlay, type StateReader, type TxBody, commitProblem, decodeAnyTx, equalBytes, merkleRoot, toHex,
 } from '../../protocols/index.js';
 import { type TxContext, verifyTxSignature } from '../signatures.js';
 import { checkReadingTime } from '../state/meter.js';
@@ -42,7 +42,7 @@ export interface Parent {
 
 /** What committing a valid block takes: its transactions decoded, and the state changes they make. */
 export interface CheckedBlock {
-  readonly decoded: SignedTx[];
+  readonly decoded: SignedTx<TxBody>[];
   readonly changes: StateChange[];
 }
 
@@ -92,20 +92,37 @@ export async function validateBlock(rules: BlockRules, parent: Parent, state: St
  */
 export async function checkTxs(ctx: TxContext, base: StateReader, txs: readonly Uint8Array[], at: BlockContext): Promise<CheckedBlock> {
   const view = new StateOverlay(base);
-  const decoded: SignedTx[] = [];
+  const decoded: SignedTx<TxBody>[] = [];
   const checks: Promise<boolean>[] = [];
-  txs.forEach((bytes, i) => {
+  const fail = (i: number, e: unknown): never => {
+    throw new InvalidTxError(i, (e as Error).message, e instanceof RejectionError ? e.code : ReasonCode.MALFORMED);
+  };
+  // Decoded first, so the readings the block's bills need are loaded before any rule runs
+  // (state/ledger.ts); a transaction that does not decode fails at its place in order.
+  const parsed = txs.map((bytes) => {
     try {
-      const tx = decodeTx(bytes, ctx.maxTxBytes);
-      checkReadingTime(ctx.window, tx, at.time);
-      const signer = requiredSigner(view, ctx.operators, tx);
-      checks.push(verifyTxSignature(ctx, signer, tx));
-      view.apply(applyTx(view, tx, at, ctx));
-      decoded.push(tx);
+      return decodeAnyTx(bytes, ctx.maxTxBytes);
     } catch (e) {
-      throw new InvalidTxError(i, (e as Error).message, e instanceof RejectionError ? e.code : ReasonCode.MALFORMED);
+      return e as Error;
     }
   });
+  const release = await ctx.bills?.prepare(parsed.filter((t): t is SignedTx<TxBody> => !(t instanceof Error)));
+  try {
+    parsed.forEach((tx, i) => {
+      if (tx instanceof Error) return fail(i, tx);
+      try {
+        checkReadingTime(ctx.window, tx, at.time);
+        const signer = requiredSigner(view, ctx.operators, tx);
+        checks.push(verifyTxSignature(ctx, signer, tx));
+        view.apply(applyTx(view, tx, at, ctx));
+        decoded.push(tx);
+      } catch (e) {
+        fail(i, e);
+      }
+    });
+  } finally {
+    release?.();
+  }
   const oks = await Promise.all(checks);
   const bad = oks.indexOf(false);
   if (bad >= 0) throw new InvalidTxError(bad, `${ReasonCode.BAD_SIGNATURE}: signature does not verify`, ReasonCode.BAD_SIGNATURE);

@@ -9,7 +9,7 @@
  * them later costs nothing. From an observer (which never proposes), transactions are
  * submitted to our intake, in batch order, and we carry them.
  */
-import { decodeTx } from '../../protocols/index.js';
+import { decodeAnyTx } from '../../protocols/index.js';
 import type { Logger } from '../api.js';
 import type { Intake } from '../intake.js';
 import { type TxContext, verifyTxSignature } from '../signatures.js';
@@ -87,7 +87,7 @@ export class TxGossip {
   private async preverify(bytes: Uint8Array): Promise<void> {
     const { txctx, state } = this.opts;
     try {
-      const tx = decodeTx(bytes, txctx.maxTxBytes);
+      const tx = decodeAnyTx(bytes, txctx.maxTxBytes);
       await verifyTxSignature(txctx, requiredSigner(state, txctx.operators, tx), tx);
     } catch {
       /* not valid here (yet): the proposal will say */

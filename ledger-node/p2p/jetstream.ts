@@ -24,7 +24,7 @@ import {
   AckPolicy, type ConsumerMessages, DeliverPolicy, DiscardPolicy, type JsMsg, type NatsConnection, RetentionPolicy, StorageType,
   nanos,
 } from 'nats';
-import { type SignedTx, peerSubjects, subjectToken } from '../../protocols/index.js';
+import { type SignedTx, type TxBody, peerSubjects, subjectToken } from '../../protocols/index.js';
 import { openStreamEnvelope, peerKeyObjects, sealEnvelope } from './envelope.js';
 import type { P2pLogger } from './peers.js';
 import type { PeerKey } from './transport.js';
@@ -91,7 +91,7 @@ export class DurableGossip {
     /** Put a transaction from the stream into the mempool: 'done' once durable, committed or invalid for good. */
     private readonly take: (tx: Uint8Array, from: string) => Promise<TakeResult>,
     /** Everything in our write-ahead now: what to publish again. */
-    private readonly backlog: () => readonly SignedTx[],
+    private readonly backlog: () => readonly SignedTx<TxBody>[],
   ) {
     this.subject = peerSubjects(opts.chainId).txlog;
     this.stream = streamName(opts.chainId);
@@ -104,7 +104,7 @@ export class DurableGossip {
   }
 
   /** A transaction we accepted durably: into the stream as soon as it answers. */
-  publish(tx: SignedTx): void {
+  publish(tx: SignedTx<TxBody>): void {
     if (this.closed) return;
     this.queue.set(tx.hashHex, tx.bytes);
     this.pump();

@@ -7,6 +7,7 @@
 import {
   type Alg, type KeyEntry, type MeterRegister, type MeterRevoke, type MeterRotate, ReasonCode, type Reading, type ReadingWindow,
   RejectionError, type SignedTx, type StateChange, StateKind, type StateReader, TxType, equalBytes, formatTime, type Genesis, decodeKey, fromHex,
+  type LedgerChain, type OperatorRole, type TxBody, operatorRoles,
 } from '../../protocols/index.js';
 
 export interface MeterRecord {
@@ -33,9 +34,16 @@ export const SEEN_UNKNOWN = -1n;
 export interface ChainParams {
   /** The anti-replay window of each meter (genesis params, seqWindowOf()). */
   readonly seqWindow: number;
+  /**
+   * What the rules of types 6-19 take (protocols/billing/ledger.ts): genesis operators
+   * with roles, currency, cycle, the committed readings (state/ledger.ts). Absent: this
+   * node applies no ledger transaction.
+   */
+  readonly ledger?: LedgerChain;
 }
 
-export type Operators = ReadonlyMap<string, KeyEntry>;
+/** Genesis operators by id, with their roles (docs/billing.md §13.3). */
+export type Operators = ReadonlyMap<string, KeyEntry & { readonly roles: readonly OperatorRole[] }>;
 
 /** The key a transaction must be signed with. */
 export interface Signer {
@@ -44,7 +52,7 @@ export interface Signer {
 }
 
 export function operatorsOf(genesis: Genesis): Operators {
-  return new Map(genesis.operators.map((o) => [o.id, decodeKey(o)]));
+  return new Map(genesis.operators.map((o) => [o.id, { ...decodeKey(o), roles: operatorRoles(o) }]));
 }
 
 /** The meter record `meterId` in `state`, or undefined. */
@@ -63,10 +71,15 @@ export function genesisMeters(genesis: Genesis): StateChange[] {
   });
 }
 
-/** An operator of genesis, by the kid of `tx`, holding a key of the transaction's algorithm. */
-export function operatorSigner(operators: Operators, tx: SignedTx): Signer {
+/**
+ * An operator of genesis, by the kid of `tx`, in `role`, holding a key of the
+ * transaction's algorithm. Meter transactions 2-4 are a registrar's (docs/billing.md
+ * §13.3; an operator without roles in genesis is a registrar).
+ */
+export function operatorSigner(operators: Operators, tx: SignedTx<TxBody>, role: OperatorRole = 'registrar'): Signer {
   const op = tx.cose.kid === undefined ? undefined : operators.get(tx.cose.kid);
   if (!op) throw new RejectionError(ReasonCode.NOT_OPERATOR, `kid "${tx.cose.kid ?? ''}" is not an operator in genesis`, 'kid');
+  if (!op.roles.includes(role)) throw new RejectionError(ReasonCode.TX_ROLE, `operator "${op.id}" is not a ${role} (roles: ${op.roles.join(', ')})`, 'kid');
   if (op.alg !== tx.cose.alg) throw new RejectionError(ReasonCode.BAD_ALG, `operator "${op.id}" key is of another algorithm`, 'alg');
   return op;
 }
@@ -150,7 +163,7 @@ export function applyMeterRevoke(state: StateReader, tx: SignedTx<MeterRevoke>):
  * a later block may take it) or undefined (inside, or not a reading: operator
  * transactions have no time window, docs/protocol.md §3.6).
  */
-export function readingTimeProblem(w: ReadingWindow, tx: SignedTx, at: number): 'past' | 'future' | undefined {
+export function readingTimeProblem(w: ReadingWindow, tx: SignedTx<TxBody>, at: number): 'past' | 'future' | undefined {
   if (tx.body.type !== TxType.Reading) return undefined;
   if (tx.body.time < at - w.maxPastMs) return 'past';
   if (tx.body.time > at + w.maxFutureMs) return 'future';
@@ -158,7 +171,7 @@ export function readingTimeProblem(w: ReadingWindow, tx: SignedTx, at: number): 
 }
 
 /** The time rule of docs/protocol.md §3.5; throws E_READING_TIME_SKEW. `at` is a block's time (or the intake's clock). */
-export function checkReadingTime(w: ReadingWindow, tx: SignedTx, at: number, around = 'the block time'): void {
+export function checkReadingTime(w: ReadingWindow, tx: SignedTx<TxBody>, at: number, around = 'the block time'): void {
   const p = readingTimeProblem(w, tx, at);
   if (p === undefined) return;
   const t = (tx.body as { time: number }).time;

@@ -7,17 +7,21 @@
  *
  * A rule is pure: a state view, the transaction (its signature checked by the caller
  * against `signer`), the block it goes into; it returns the changes or throws a
- * RejectionError saying why the transaction is invalid.
+ * RejectionError saying why the transaction is invalid. A signer of undefined means no
+ * key can sign it (a ledger transaction naming no known key): there is nothing to verify,
+ * and apply refuses it with the rule's own code.
  */
 import {
   type BlockContext, type MeterRegister, type MeterRevoke, type MeterRotate, type Reading, ReasonCode, RejectionError, type SignedTx, type StateChange, type StateReader, type TxBody, TxType,
+  LedgerTxType, applyLedgerTx,
 } from '../../protocols/index.js';
+import { checkedBy, ledgerOff, ledgerSigner } from './ledger.js';
 import {
   type ChainParams, type Operators, type Signer, applyMeterRegister, applyMeterRevoke, applyMeterRotate, applyReading, operatorSigner, readingSigner,
 } from './meter.js';
 
 export interface TxRule<B extends TxBody = TxBody> {
-  signer(state: StateReader, operators: Operators, tx: SignedTx<B>): Signer;
+  signer(state: StateReader, operators: Operators, tx: SignedTx<B>): Signer | undefined;
   apply(state: StateReader, tx: SignedTx<B>, block: BlockContext, chain: ChainParams): StateChange[];
 }
 
@@ -25,7 +29,22 @@ export interface TxRule<B extends TxBody = TxBody> {
 const rule = <B extends TxBody>(r: TxRule<B>): TxRule => r as unknown as TxRule;
 const byOperator = (_state: StateReader, operators: Operators, tx: SignedTx): Signer => operatorSigner(operators, tx);
 
+/**
+ * Types 6-19: the pure rules of protocols/billing/ledger.ts, whose signature check is the
+ * question "is this the key the pool checked?" (state/ledger.ts says why).
+ */
+const ledgerRule: TxRule = {
+  signer: (state, operators, tx) => ledgerSigner(state, operators, tx),
+  apply: (state, tx, block, chain) => {
+    if (!chain.ledger) return ledgerOff(tx);
+    // The same lookup on the same view as `signer`: the key the caller verified.
+    const signer = ledgerSigner(state, chain.ledger.operators, tx);
+    return applyLedgerTx({ ...chain.ledger, verify: checkedBy(signer) }, state, tx, block);
+  },
+};
+
 export const txRules: Readonly<Record<number, TxRule>> = {
+  ...Object.fromEntries(Object.values(LedgerTxType).map((t) => [t, ledgerRule])),
   [TxType.Reading]: rule<Reading>({ signer: (state, _ops, tx) => readingSigner(state, tx), apply: (state, tx, _block, chain) => applyReading(state, tx, chain) }),
   [TxType.MeterRegister]: rule<MeterRegister>({ signer: byOperator, apply: (state, tx) => applyMeterRegister(state, tx) }),
   [TxType.MeterRotate]: rule<MeterRotate>({ signer: byOperator, apply: (state, tx) => applyMeterRotate(state, tx) }),
@@ -38,8 +57,8 @@ function ruleOf(tx: SignedTx<TxBody>): TxRule {
   return r;
 }
 
-/** The key that must have signed `tx`, given the state; throws a RejectionError. */
-export function requiredSigner(state: StateReader, operators: Operators, tx: SignedTx<TxBody>): Signer {
+/** The key that must have signed `tx`, given the state (undefined: none can, see TxRule); throws a RejectionError. */
+export function requiredSigner(state: StateReader, operators: Operators, tx: SignedTx<TxBody>): Signer | undefined {
   return ruleOf(tx).signer(state, operators, tx);
 }
 

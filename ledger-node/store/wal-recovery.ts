@@ -7,13 +7,14 @@
  * reading of its meter committed first, through another gateway; or older than a block
  * may hold) is 'gone': it was acknowledged and is lost, and the node tells its meter.
  */
-import { ProtocolError, type RejectionError, type SignedTx, TxType, decodeTx } from '../../protocols/index.js';
+import { ProtocolError, type RejectionError, type SignedTx, type TxBody, TxType, decodeAnyTx } from '../../protocols/index.js';
 import type { Logger } from '../api.js';
 import { committedReading } from '../blocks/receipts.js';
 import type { Intake } from '../intake.js';
 import type { NodeMetrics } from '../metrics.js';
 import { type TxContext, verifyTxSignature } from '../signatures.js';
 import type { ChainState } from '../state/layers.js';
+import { txMeter } from '../state/ledger.js';
 import { checkReadingTime, readingTimeProblem } from '../state/meter.js';
 import { applyTx, requiredSigner } from '../state/rules.js';
 import { moveLegacyWriteAhead } from './migrate-0.1.js';
@@ -28,9 +29,9 @@ export class WriteAheadError extends Error {
 }
 
 export type Replayed =
-  | { readonly fate: 'live'; readonly no: number; readonly tx: SignedTx }
-  | { readonly fate: 'inBlock'; readonly no: number; readonly tx: SignedTx }
-  | { readonly fate: 'gone'; readonly no: number; readonly tx: SignedTx; readonly error: RejectionError };
+  | { readonly fate: 'live'; readonly no: number; readonly tx: SignedTx<TxBody> }
+  | { readonly fate: 'inBlock'; readonly no: number; readonly tx: SignedTx<TxBody> }
+  | { readonly fate: 'gone'; readonly no: number; readonly tx: SignedTx<TxBody>; readonly error: RejectionError };
 
 /**
  * Replay `entries` in order on the tip of `state` (its committed layer being the head's):
@@ -40,28 +41,32 @@ export type Replayed =
  */
 export async function replayWriteAhead(
   entries: readonly WalEntry[], state: ChainState, txctx: TxContext, head: { height: number; time: number },
-  isCommitted: (tx: SignedTx) => Promise<boolean> = async () => false,
+  isCommitted: (tx: SignedTx<TxBody>) => Promise<boolean> = async () => false,
 ): Promise<Replayed[]> {
   const at = { height: head.height + 1, time: head.time };
   const out: Replayed[] = [];
   for (const { no, bytes } of entries) {
-    let tx: SignedTx;
+    let tx: SignedTx<TxBody>;
     try {
-      tx = decodeTx(bytes, txctx.maxTxBytes);
+      tx = decodeAnyTx(bytes, txctx.maxTxBytes);
     } catch (e) {
       throw new WriteAheadError(no, `not a transaction: ${(e as Error).message}`);
     }
     let changes;
     let signer;
+    // Released at once: it goes to the mempool, whose waiting bills' meters ChainWriter keeps.
+    const release = await txctx.bills?.prepare([tx]);
     try {
       // Too old for the head is too old for every later block (docs/protocol.md §3.5).
       if (readingTimeProblem(txctx.window, tx, head.time) === 'past') checkReadingTime(txctx.window, tx, head.time, 'the last block\'s time');
-      changes = applyTx(state, tx, at, txctx);
       signer = requiredSigner(state, txctx.operators, tx);
+      changes = applyTx(state, tx, at, txctx);
     } catch (e) {
+      release?.();
       out.push(tx.body.type === TxType.Reading && (await isCommitted(tx)) ? { fate: 'inBlock', no, tx } : { fate: 'gone', no, tx, error: e as RejectionError });
       continue;
     }
+    release?.();
     if (!(await verifyTxSignature(txctx, signer, tx))) throw new WriteAheadError(no, 'signature does not verify');
     state.accept(changes);
     out.push({ fate: 'live', no, tx });
@@ -77,7 +82,7 @@ export async function replayWriteAhead(
 export async function recoverWriteAhead(
   store: LedgerStore, wal: WriteAheadLog, segments: readonly SegmentRead[], state: ChainState, txctx: TxContext,
   head: { height: number; time: number }, intake: Intake, metrics: NodeMetrics, logger: Logger,
-): Promise<{ entries: { no: number; tx: SignedTx }[]; nextNo: number }> {
+): Promise<{ entries: { no: number; tx: SignedTx<TxBody> }[]; nextNo: number }> {
   for (const s of segments) {
     if (s.tornBytes) logger.warn({ segment: s.id, bytes: s.tornBytes }, 'write-ahead: an unfinished write at the end of a segment was ignored (it was never acknowledged)');
   }
@@ -87,7 +92,7 @@ export async function recoverWriteAhead(
   const all = [...moved, ...fromWal];
   let replayed: Replayed[];
   try {
-    replayed = await replayWriteAhead(all, state, txctx, head, (tx) => committedReading(store, txctx.chainId, tx.body.meterId, (tx.body as { seq: bigint }).seq, tx).then((c) => c !== undefined));
+    replayed = await replayWriteAhead(all, state, txctx, head, (tx) => (tx.body.type === TxType.Reading ? committedReading(store, txctx.chainId, tx.body.meterId, tx.body.seq, tx).then((c) => c !== undefined) : Promise.resolve(false)));
   } catch (e) {
     if (e instanceof WriteAheadError) throw new ProtocolError('E_STORE_CORRUPT', e.message, { cause: e });
     throw e;
@@ -103,11 +108,11 @@ export async function recoverWriteAhead(
     stale.push(r.no);
     if (r.fate === 'inBlock') {
       gone.inBlocks++;
-      logger.debug({ entry: r.no, meterId: r.tx.body.meterId }, 'write-ahead entry already in a block; released');
+      logger.debug({ entry: r.no, meterId: txMeter(r.tx.body) }, 'write-ahead entry already in a block; released');
     } else if (r.tx.body.type !== TxType.Reading) {
       // No index by hash for these: in a block already (a crash before its segment went), or made invalid by one.
       gone.operator++;
-      logger.debug({ entry: r.no, meterId: r.tx.body.meterId, reason: r.error.message }, 'write-ahead: an operator transaction no longer applies; dropped');
+      logger.debug({ entry: r.no, type: r.tx.body.type, meterId: txMeter(r.tx.body), reason: r.error.message }, 'write-ahead: an operator or ledger transaction no longer applies; dropped');
     } else {
       const { meterId, seq } = r.tx.body;
       gone.dropped++;

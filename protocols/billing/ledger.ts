@@ -556,18 +556,28 @@ export interface IndexedReading extends BillReading {
   readonly height: number;
 }
 
+const byTimeThenSeq = (a: BillReading, b: BillReading): number => a.time - b.time || (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0);
+
 /**
  * A ReadingIndex over readings in memory: for a browser or `bill verify` replaying
- * receipts, and for tests. A node implements ReadingIndex from its own index instead.
+ * receipts, and for tests; the node keeps one of the meters its bills name
+ * (ledger-node/state/ledger.ts).
  */
 export class MemoryReadingIndex implements ReadingIndex {
   private readonly byMeter = new Map<string, IndexedReading[]>();
 
   add(meterId: string, r: IndexedReading): void {
     const list = this.byMeter.get(meterId) ?? [];
-    list.push(r);
-    list.sort((a, b) => a.time - b.time || (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
+    // By time then seq; readings mostly come in time order, so from the end.
+    let i = list.length;
+    while (i > 0 && byTimeThenSeq(list[i - 1]!, r) > 0) i--;
+    list.splice(i, 0, r);
     this.byMeter.set(meterId, list);
+  }
+
+  /** Forget a meter's readings. */
+  delete(meterId: string): void {
+    this.byMeter.delete(meterId);
   }
 
   private committed(meterId: string, atHeight: number, withExport: boolean): IndexedReading[] {

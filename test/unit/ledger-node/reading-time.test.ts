@@ -89,9 +89,9 @@ test('selectTxs: a proposal leaves out readings outside the window of its time; 
     c.operatorTx({ type: TxType.MeterRevoke, meterId: a, time: 0 }), // meter a is held: so is its revocation
   ].map((bytes) => decodeTx(bytes));
   const now = selectTxs(ctx, base, waiting, { height: 1, time: T }, 100);
-  assert.deepEqual(now.decoded.map((t) => `${t.body.meterId}/${t.body.type === TxType.Reading ? t.body.seq : 'revoke'}`), [`${b}/2`]);
+  assert.deepEqual(now.decoded.map((t) => `${(t.body as { meterId: string }).meterId}/${t.body.type === TxType.Reading ? t.body.seq : 'revoke'}`), [`${b}/2`]);
   const later = selectTxs(ctx, base, waiting, { height: 1, time: T + 2 * 60_000 }, 100);
-  assert.deepEqual(later.decoded.map((t) => `${t.body.meterId}/${t.body.type === TxType.Reading ? t.body.seq : 'revoke'}`), [`${a}/1`, `${a}/2`, `${b}/2`, `${a}/revoke`]);
+  assert.deepEqual(later.decoded.map((t) => `${(t.body as { meterId: string }).meterId}/${t.body.type === TxType.Reading ? t.body.seq : 'revoke'}`), [`${a}/1`, `${a}/2`, `${b}/2`, `${a}/revoke`]);
 });
 
 test('intake: a reading relayed by an observer is held to the block window on the node\'s clock (1970 refused, 7.5 days old taken); a device\'s to its own', async () => {

@@ -2,8 +2,9 @@
  * The ledger's transactions 6-19 on a node (issue 12): test/vectors/billing-ledger.json's
  * own signed transactions, and readings signed with its meter keys at the times it lists,
  * submitted to a LedgerNode on a memory store whose clock walks through the vector's
- * dates; committed in blocks, then checked again by the audit and by a second validator's
- * block validation, and a bad bill refused with its code.
+ * dates; committed in blocks (the bills after a crash, from the write-ahead), then
+ * checked again by the audit and by a second validator's block validation, and a bad
+ * bill refused with its code.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -15,6 +16,7 @@ import { InvalidTxError, validateBlock } from '../../../ledger-node/blocks/valid
 import { SignatureVerifier } from '../../../ledger-node/crypto/verifier.js';
 import { dataPaths } from '../../../ledger-node/devchain.js';
 import { LedgerNode } from '../../../ledger-node/node.js';
+import { WriteAheadLog } from '../../../ledger-node/store/wal.js';
 import { type TxContext } from '../../../ledger-node/signatures.js';
 import { ChainState } from '../../../ledger-node/state/layers.js';
 import { CommittedReadings } from '../../../ledger-node/state/ledger.js';
@@ -74,17 +76,19 @@ describe('ledger transactions on a node, end to end', () => {
   };
 
   test('accounts, money, a tariff, agreements, readings, bills, a mandate and payments commit; the audit agrees', async () => {
-    node = await LedgerNode.open({ openStore: inMemory, dataDir: chain.dataDir, genesis, blockIntervalMs: 200, verifyWorkers: 1, now: () => clock });
-    const n = node;
+    node = await openNode();
     try {
-      await run(n);
+      await run(node);
     } finally {
       await node?.close();
       node = undefined;
     }
   });
 
-  const run = async (n: LedgerNode): Promise<void> => {
+  const openNode = (): Promise<LedgerNode> => LedgerNode.open({ openStore: inMemory, dataDir: chain.dataDir, genesis, blockIntervalMs: 200, verifyWorkers: 1, now: () => clock });
+
+  const run = async (first: LedgerNode): Promise<void> => {
+    let n = first;
     // 20 December: accounts, a key rotation, meters to accounts, money in and out, the tariff, agreements, the mandate.
     for (const name of [
       'account open (Ed25519 owner key)', 'account open (ES256 owner key)', 'account open of the payee account',
@@ -117,8 +121,19 @@ describe('ledger transactions on a node, end to end', () => {
     // A bill that does not recompute is refused at intake with the engine's code.
     const bad = await n.submitTx(fromHex(step('bill with a wrong total: E_BILL_MISMATCH').tx));
     assert.equal(bad.status === 'rejected' ? bad.code : 'accepted', ReasonCode.BILL_MISMATCH);
-    // 2 February: both January bills, money for Mary, the meter's payment under the mandate, Mary's own.
-    for (const name of ['bill', 'bill (meter-2)', 'deposit (mary)', 'payment signed by the meter, under the mandate', 'payment by the owner (ES256 account key)']) {
+    // 2 February: both January bills, accepted and then a crash: they are in the write-ahead
+    // only, and the node applies them at start (its recovery loads the meters' readings).
+    await n.close();
+    const { wal } = await WriteAheadLog.open(dataPaths(chain.dataDir).wal);
+    await wal.append([{ no: 100, bytes: fromHex(step('bill').tx) }, { no: 101, bytes: fromHex(step('bill (meter-2)').tx) }]);
+    await wal.close();
+    const before = n.status().height;
+    n = node = await openNode();
+    assert.equal(n.status().pending, 2, 'both bills recovered');
+    await committed(n);
+    assert.ok(n.status().height > before);
+    // Money for Mary, the meter's payment under the mandate, Mary's own.
+    for (const name of ['deposit (mary)', 'payment signed by the meter, under the mandate', 'payment by the owner (ES256 account key)']) {
       await submit(n, fromHex(step(name).tx), name);
     }
     const again = await n.submitTx(fromHex(step('payment again: E_BILL_ALREADY_PAID').tx));

@@ -129,6 +129,10 @@ const SCHEMA = section({
     ws: optionalSection({
       port: setting(port, { required: true, env: 'METERLEDGER_MQTT_WS_PORT', meaning: 'MQTT over WebSocket port; unset disables it.' }),
     }),
+    plaintext: setting(bool, {
+      default: true, env: 'METERLEDGER_MQTT_PLAINTEXT',
+      meaning: 'Serve MQTT over plain TCP on mqtt.port. false leaves only the TLS listener (and WebSocket, if set), and needs mqtt.tls; the production configs in deploy/ set false.',
+    }),
     allowAnonymous: setting(bool, { default: false, env: 'METERLEDGER_MQTT_ALLOW_ANONYMOUS', meaning: 'Accept CONNECT without credentials (tests only).' }),
     tokenMaxAgeMs: setting(int(1000, DAY_MS), { default: DEFAULT_TOKEN_MAX_AGE_MS, env: 'METERLEDGER_MQTT_TOKEN_MAX_AGE_MS', meaning: 'How far a meter CONNECT token time may be from the gateway clock, ms.' }),
     maxPayloadBytes: setting(int(64, 1_048_576), { default: MQTT_MAX_PAYLOAD_BYTES, env: 'METERLEDGER_MQTT_MAX_PAYLOAD_BYTES', meaning: 'Largest PUBLISH payload accepted, bytes.' }),
@@ -149,6 +153,11 @@ const SCHEMA = section({
       default: MQTT_DEFAULTS.DEFAULT_SESSION_EXPIRY_MS, env: 'METERLEDGER_MQTT_SESSION_EXPIRY_MS',
       meaning: 'A stored (CleanSession 0) MQTT session ends this long after its last connection closed, ms.',
     }),
+  }, {
+    finish: (v) => {
+      if (!v.plaintext && !v.tls) throw new ConfigError('mqtt.plaintext', 'false needs mqtt.tls (port, keyFile, certFile): meters would have no listener');
+      return v;
+    },
   }),
   http: section({
     host: setting(host, { default: '127.0.0.1', env: 'METERLEDGER_HTTP_HOST', flag: 'http-host', meaning: 'Address the HTTP API binds to.' }),
@@ -161,10 +170,14 @@ const SCHEMA = section({
       env: 'METERLEDGER_HTTP_ADMIN_TOKEN_FILE',
       meaning: 'File holding the admin token (one line, mode 0600), instead of http.adminToken.',
     }),
+    tls: optionalSection({
+      keyFile: setting(path('private'), { required: true, env: 'METERLEDGER_HTTP_TLS_KEY_FILE', meaning: 'PEM private key: serve the HTTP API and the portal over HTTPS (mode 0600). A browser signs in to the portal with WebCrypto only on HTTPS or localhost.' }),
+      certFile: setting(path('read'), { required: true, env: 'METERLEDGER_HTTP_TLS_CERT_FILE', meaning: 'PEM certificate chain of the HTTPS listener; set with http.tls.keyFile.' }),
+    }),
   }, {
     finish: (v) => {
       const token = adminToken(v);
-      return { host: v.host, port: v.port, ...(token !== undefined ? { adminToken: token } : {}) };
+      return { host: v.host, port: v.port, ...(v.tls ? { tls: v.tls } : {}), ...(token !== undefined ? { adminToken: token } : {}) };
     },
   }),
   ledger: section({
@@ -188,7 +201,7 @@ const SCHEMA = section({
   xmpp: optionalSection({
     service: setting(url(['xmpp', 'xmpps']), {
       required: true, env: 'METERLEDGER_XMPP_SERVICE',
-      meaning: 'XMPP server the bridge logs in to: xmpp://host:5222 (STARTTLS when offered) or xmpps://host:5223 (direct TLS). Any xmpp.* setting enables the bridge; then service, domain, username and password are all required.',
+      meaning: 'XMPP server the bridge logs in to: xmpp://host:5222 (STARTTLS; required off loopback, see xmpp.tls.allowPlaintext) or xmpps://host:5223 (direct TLS). Any xmpp.* setting enables the bridge; then service, domain, username and password are all required.',
     }),
     domain: setting(text(DOMAIN, 'a domain name'), { required: true, env: 'METERLEDGER_XMPP_DOMAIN', meaning: 'XMPP domain of the gateway and meter accounts (the TLS server name), e.g. site.example.' }),
     username: setting(text(LOCALPART, 'an XMPP local part (no @, /, quotes or spaces)'), { required: true, env: 'METERLEDGER_XMPP_USERNAME', meaning: 'Local part of the gateway\'s XMPP account: meters send their readings to username@domain.' }),
@@ -197,6 +210,10 @@ const SCHEMA = section({
     tls: section({
       caFile: setting(path('read'), { env: 'METERLEDGER_XMPP_TLS_CA_FILE', shown: '(system CAs)', meaning: 'PEM CA (or self-signed certificate) to trust for the XMPP server, instead of the system store.' }),
       rejectUnauthorized: setting(bool, { default: true, env: 'METERLEDGER_XMPP_TLS_REJECT_UNAUTHORIZED', meaning: 'Verify the XMPP server certificate; false only for tests.' }),
+      allowPlaintext: setting(bool, {
+        default: false, env: 'METERLEDGER_XMPP_TLS_ALLOW_PLAINTEXT',
+        meaning: 'Log in over xmpp:// without TLS when the server offers no STARTTLS. Off, such a server is refused (E_XMPP_TLS_REQUIRED) unless it is on a loopback address.',
+      }),
     }),
     maxPayloadBytes: setting(int(64, 1_048_576), { default: XMPP_MAX_PAYLOAD_BYTES, env: 'METERLEDGER_XMPP_MAX_PAYLOAD_BYTES', meaning: 'Largest reading accepted over XMPP, in base64-decoded bytes.' }),
     reconnect: section({
@@ -307,8 +324,8 @@ const SCHEMA = section({
 }, { finish: (c) => checkPortClashes(c) });
 
 /** Two listeners on one host cannot share a fixed port. */
-function checkPortClashes<C extends { mqtt: { host: string; port: number; tls?: { port: number }; ws?: { port: number } }; http: { host: string; port: number } }>(c: C): C {
-  const mqttPorts: [string, number | undefined][] = [['mqtt.port', c.mqtt.port], ['mqtt.tls.port', c.mqtt.tls?.port], ['mqtt.ws.port', c.mqtt.ws?.port]];
+function checkPortClashes<C extends { mqtt: { host: string; port: number; plaintext: boolean; tls?: { port: number }; ws?: { port: number } }; http: { host: string; port: number } }>(c: C): C {
+  const mqttPorts: [string, number | undefined][] = [['mqtt.port', c.mqtt.plaintext ? c.mqtt.port : undefined], ['mqtt.tls.port', c.mqtt.tls?.port], ['mqtt.ws.port', c.mqtt.ws?.port]];
   const all = c.http.host === c.mqtt.host ? [...mqttPorts, ['http.port', c.http.port] as [string, number]] : mqttPorts;
   const seen = new Map<number, string>();
   for (const [field, p] of all) {

@@ -15,10 +15,11 @@ import { type Genesis, ProtocolError, genesisHash, toHex } from '../protocols/in
 import { XmppBridge, XmppBridgeError, type XmppState } from '../bridge/xmpp/index.js';
 import type { GatewayConfig, XmppConfig } from './config.js';
 import { ConfigError, GatewayError } from './errors.js';
-import { type HttpApi, startHttpApi } from './http/server.js';
+import { type HttpApi, type HttpTls, startHttpApi } from './http/server.js';
 import type { GatewayLogger } from './logger.js';
 import { GatewayMetrics } from './metrics.js';
 import { readinessReasons } from './readiness.js';
+import { PLAINTEXT_WARNING, plaintextWarnings, xmppTlsRequired } from './transport-security.js';
 import { VERSION } from './version.js';
 
 /** What the gateway needs of the broker (bridge/mqtt MqttBroker). */
@@ -63,6 +64,12 @@ function readPem(path: string, field: string): string {
   }
 }
 
+/** The HTTPS listener's key and certificate, read (and the key's mode checked) before anything opens. */
+function httpTls(t: GatewayConfig['http']['tls']): HttpTls | undefined {
+  if (t === undefined) return undefined;
+  return { key: readPrivateFile(t.keyFile, 'HTTPS key (http.tls.keyFile)').toString('utf8'), cert: readPem(t.certFile, 'http.tls.certFile') };
+}
+
 /** Log in to the site's XMPP server; a failure names the settings to check. */
 async function startXmpp(x: XmppConfig, node: LedgerNode, metrics: GatewayMetrics, log: GatewayLogger): Promise<XmppBridge> {
   const ca = x.tls.caFile !== undefined ? readPem(x.tls.caFile, 'xmpp.tls.caFile') : undefined;
@@ -71,7 +78,7 @@ async function startXmpp(x: XmppConfig, node: LedgerNode, metrics: GatewayMetric
       intake: node.intake,
       service: x.service, domain: x.domain, username: x.username, password: x.password,
       ...(x.resource !== undefined ? { resource: x.resource } : {}),
-      tls: { rejectUnauthorized: x.tls.rejectUnauthorized, ...(ca !== undefined ? { ca } : {}) },
+      tls: { rejectUnauthorized: x.tls.rejectUnauthorized, required: xmppTlsRequired(x), ...(ca !== undefined ? { ca } : {}) },
       maxPayloadBytes: x.maxPayloadBytes,
       reconnect: x.reconnect,
       logger: log,
@@ -84,6 +91,8 @@ async function startXmpp(x: XmppConfig, node: LedgerNode, metrics: GatewayMetric
     // The bridge's message names the service and the JID, never the password.
     const check = e.code === 'E_XMPP_AUTH'
       ? 'check xmpp.username and xmpp.password (and that the account exists on the server)'
+      : e.code === 'E_XMPP_TLS_REQUIRED'
+      ? 'enable TLS on the XMPP server, use xmpps://, or (on a trusted network only) set xmpp.tls.allowPlaintext'
       : 'check xmpp.service, xmpp.domain and xmpp.tls.caFile / xmpp.tls.rejectUnauthorized, and that the XMPP server is up';
     throw new GatewayError(e.code, `${e.message.replace(/^E_XMPP_[A-Z]+: /, '')}; ${check}`, { cause: e });
   }
@@ -164,7 +173,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
     const { mqtt } = config;
     broker = await MqttBroker.start({
       intake: node.intake,
-      tcp: { host: mqtt.host, port: mqtt.port },
+      ...(mqtt.plaintext ? { tcp: { host: mqtt.host, port: mqtt.port } } : {}),
       ...(mqtt.tls ? {
         tls: {
           host: mqtt.host, port: mqtt.tls.port,
@@ -211,14 +220,14 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
       node,
       scrapeMetrics: () => metrics.scrape(),
       readiness: () => readinessReasons({
-        node, mqttListening: brokerOpen && b.addresses().tcp !== undefined, ...(x !== undefined ? { xmppState: x.state() } : {}),
+        node, mqttListening: brokerOpen && (b.addresses().tcp ?? b.addresses().tls) !== undefined, ...(x !== undefined ? { xmppState: x.state() } : {}),
       }),
       mqttClients: () => (brokerOpen ? b.connectedClients() : undefined),
       ...(x !== undefined ? { xmppState: () => x.state() } : {}),
       adminToken: config.http.adminToken,
       rejectsByReason: () => metrics.rejectsByReason(),
       logger: log.child({ component: 'http' }),
-    }, config.http.host, config.http.port).catch((e: unknown) => listenError(e, 'HTTP API', config.http.host, [['http.port (--http-port)', config.http.port]]));
+    }, config.http.host, config.http.port, httpTls(config.http.tls)).catch((e: unknown) => listenError(e, 'HTTP API', config.http.host, [['http.port (--http-port)', config.http.port]]));
   } catch (e) {
     await x?.close();
     await b.close();
@@ -236,6 +245,9 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
     portal: `${http.url}/portal/`,
   };
   log.info({ chainId: genesis.chainId, ...urls }, 'gateway listening');
+  for (const w of plaintextWarnings(config)) {
+    log.warn({ code: PLAINTEXT_WARNING, setting: w.setting, address: w.address }, `plain text beyond this machine: ${w.advice}`);
+  }
 
   let closing: Promise<void> | undefined;
   return {

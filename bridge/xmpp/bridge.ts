@@ -15,7 +15,7 @@ import { sha256 } from '../../protocols/hash.js';
 import type { CommittedReading, DroppedReading, IntakePort, SubmitResult } from '../../protocols/intake.js';
 import { decodeTx, isReadingTx } from '../../protocols/tx.js';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
-import { type XmppTlsOptions, createXmppClient } from './client.js';
+import { TlsRequiredError, type XmppTlsOptions, createXmppClient } from './client.js';
 import { type XmppLogger, silentXmppLogger } from './logger.js';
 import { type XmppMetrics, type XmppState, noopXmppMetrics } from './metrics.js';
 import { PendingReceipts } from './pending.js';
@@ -38,7 +38,7 @@ export interface XmppBridgeOptions {
   readonly reconnect?: BackoffOptions;
 }
 
-export type XmppBridgeErrorCode = 'E_XMPP_AUTH' | 'E_XMPP_CONNECT';
+export type XmppBridgeErrorCode = 'E_XMPP_AUTH' | 'E_XMPP_CONNECT' | 'E_XMPP_TLS_REQUIRED';
 
 export class XmppBridgeError extends Error {
   override readonly name = 'XmppBridgeError';
@@ -89,7 +89,8 @@ export class XmppBridge {
     } catch (e) {
       await b.close();
       const auth = (e as Error).name === 'SASLError';
-      throw new XmppBridgeError(auth ? 'E_XMPP_AUTH' : 'E_XMPP_CONNECT',
+      const plaintext = e instanceof TlsRequiredError;
+      throw new XmppBridgeError(auth ? 'E_XMPP_AUTH' : plaintext ? 'E_XMPP_TLS_REQUIRED' : 'E_XMPP_CONNECT',
         `${auth ? 'login refused' : 'could not log in'} to ${opts.service} as ${opts.username}@${opts.domain}: ${(e as Error).message || (e as Error).name}`, { cause: e });
     }
     return b;

@@ -32,6 +32,13 @@ export interface XmppTlsOptions {
   readonly rejectUnauthorized?: boolean;
   /** PEM of the CA (or self-signed certificate) to trust instead of the system store. */
   readonly ca?: string | Buffer;
+  /** Refuse to log in on a stream that did not become TLS (no STARTTLS offered on xmpp://). */
+  readonly required?: boolean;
+}
+
+/** The server offered no way to encrypt the stream and TLS is required. */
+export class TlsRequiredError extends Error {
+  override readonly name = 'TlsRequiredError';
 }
 
 export interface XmppClientOptions {
@@ -78,6 +85,8 @@ export function createXmppClient(o: XmppClientOptions): XmppClient {
   scramSha1(saslFactory);
   plain(saslFactory);
   _sasl({ streamFeatures, saslFactory }, async (authenticate, mechanisms, _fast, e) => {
+    // No STARTTLS offered on xmpp://: the password and every reading would cross in clear.
+    if (o.tls?.required === true && !e.isSecure()) throw new TlsRequiredError(`${o.service} offered no STARTTLS; the bridge does not log in without TLS (xmpp.tls.allowPlaintext)`);
     // RFC 6120 §6.4.1 / RFC 4616 §5: PLAIN sends the password, so only over TLS.
     const usable = e.isSecure() ? mechanisms : mechanisms.filter((m) => m !== 'PLAIN');
     const mechanism = usable[0];

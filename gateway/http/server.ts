@@ -3,6 +3,7 @@
  * bytes, and turns every failure into `{"error": {code, message}}` with its status.
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { MAX_BODY_BYTES, readBody } from './body.js';
 import { HttpError, errorBody } from './errors.js';
@@ -106,10 +107,17 @@ export function handleRequest(router: Router, ctx: HttpContext, streams: Streams
   };
 }
 
-export async function startHttpApi(ctx: HttpContext, host: string, port: number): Promise<HttpApi> {
+/** PEM key and certificate chain: the API is served over HTTPS. */
+export interface HttpTls {
+  readonly key: string;
+  readonly cert: string;
+}
+
+export async function startHttpApi(ctx: HttpContext, host: string, port: number, tls?: HttpTls): Promise<HttpApi> {
   const router = new Router(ROUTES);
   const streams: Streams = new Set();
-  const server = createServer(handleRequest(router, ctx, streams));
+  const serve = handleRequest(router, ctx, streams);
+  const server: Server = tls ? createTlsServer({ key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' }, serve) : createServer(serve);
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
@@ -125,7 +133,7 @@ export async function startHttpApi(ctx: HttpContext, host: string, port: number)
   return {
     server,
     address,
-    url: `http://${shownHost}:${address.port}`,
+    url: `${tls ? 'https' : 'http'}://${shownHost}:${address.port}`,
     close() {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -89,8 +89,9 @@ export async function startProsody(o: ProsodyOptions = {}): Promise<Prosody> {
     's2s_ports = { }',
     'authentication = "internal_hashed"',
     'storage = "internal"',
-    'modules_enabled = { "saslauth", "tls", "ping", "disco" }',
-    'modules_disabled = { "s2s", "s2s_auth_certs", "dialback", "http", "bosh", "websocket", "limits" }',
+    // Without TLS, no STARTTLS either: the server offers plain text only.
+    `modules_enabled = { "saslauth", ${useTls ? '"tls", ' : ''}"ping", "disco" }`,
+    `modules_disabled = { "s2s", "s2s_auth_certs", "dialback", "http", "bosh", "websocket", "limits"${useTls ? '' : ', "tls"'} }`,
     `c2s_require_encryption = ${useTls}`,
     `VirtualHost ${lua(domain)}`,
     ...(useTls ? [`  ssl = { certificate = ${lua(path.join(dir, `${domain}.crt`))}, key = ${lua(path.join(dir, `${domain}.key`))} }`] : []),

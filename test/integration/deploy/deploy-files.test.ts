@@ -11,7 +11,8 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { CONFIG_FILE_ENV, CONFIG_REFERENCE } from '../../../gateway/config.js';
+import { CONFIG_FILE_ENV, CONFIG_REFERENCE, loadConfig } from '../../../gateway/config.js';
+import { plaintextWarnings } from '../../../gateway/transport-security.js';
 import {
   alertTestCases, dashboardPanels, dashboardQueries, dockerHealthcheck, markdownAnchors, parseAlertRules, readRepo, repoPath, requireTool, run,
 } from '../../helpers/deploy.js';
@@ -193,6 +194,26 @@ describe('compose stack', () => {
     for (const f of ['deploy/compose.yml', 'deploy/Dockerfile', 'deploy/systemd/meterledger.service', 'deploy/systemd/meterledger.env']) {
       const used = new Set(readRepo(f).match(/\bMETERLEDGER_[A-Z0-9_]+/g) ?? []);
       for (const v of used) assert.ok(known.has(v), `${f}: ${v} is not a setting of gateway/config.ts`);
+    }
+  });
+
+  test('the systemd settings are TLS on every listener: they load, and the gateway would warn about nothing', () => {
+    const d = mkdtempSync(join(tmpdir(), 'ml-env-'));
+    try {
+      // The file's variables as systemd reads them, its TLS files pointed at stand-ins here.
+      const env: Record<string, string> = { METERLEDGER_DATA_DIR: d };
+      for (const line of readRepo('deploy/systemd/meterledger.env').split('\n')) {
+        const m = /^(METERLEDGER_[A-Z0-9_]+)=(.*)$/.exec(line);
+        if (m) env[m[1]!] = m[2]!.startsWith('/etc/meterledger/tls/') ? join(d, m[2]!.slice('/etc/meterledger/tls/'.length)) : m[2]!;
+      }
+      for (const f of ['key.pem', 'cert.pem']) writeFileSync(join(d, f), 'pem', { mode: 0o600 });
+      const c = loadConfig({ env });
+      assert.equal(c.mqtt.host, '0.0.0.0');
+      assert.equal(c.mqtt.plaintext, false);
+      assert.ok(c.mqtt.tls && c.http.tls, 'MQTT and HTTP over TLS');
+      assert.deepEqual(plaintextWarnings(c), []);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
     }
   });
 });

@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -71,6 +71,23 @@ async function until(what: string, ms: number, ok: () => Promise<boolean>): Prom
   assert.fail(`${what}: not within ${ms} ms\n${logs}`);
 }
 
+/** A CA and one certificate for 127.0.0.1 signed by it, good for both ends of a TLS connection. */
+async function makePki(d: string): Promise<{ ca: string; key: string; cert: string }> {
+  mkdirSync(d, { recursive: true });
+  const openssl = requireTool('openssl', 'openssl');
+  const ssl = async (args: string[]): Promise<void> => {
+    const r = await run(openssl, args, { cwd: d, timeoutMs: 30_000 });
+    assert.equal(r.code, 0, `openssl ${args.join(' ')}: ${r.stderr}`);
+  };
+  const f = (n: string) => join(d, n);
+  await ssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '1', '-subj', '/CN=test CA']);
+  await ssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=127.0.0.1']);
+  // DNS:localhost too: nats.js checks a server at 127.0.0.1 under the name localhost.
+  writeFileSync(f('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n');
+  await ssl(['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('server.pem'), '-days', '1', '-extfile', f('server.ext')]);
+  return { ca: f('ca.pem'), key: f('server.key'), cert: f('server.pem') };
+}
+
 describe('deploy/nats configs on a real nats-server', { timeout: 90_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'ml-nats-deploy-'));
   after(async () => {
@@ -108,6 +125,65 @@ describe('deploy/nats configs on a real nats-server', { timeout: 90_000 }, () =>
       assert.equal(varz.max_payload, 8 * MiB);
       assert.equal(varz.cluster.name, 'meterledger');
     }
+    await stopAll();
+  });
+
+  test('hub.conf: three servers on loopback route over mutual TLS; clients must speak TLS and trust the CA', async () => {
+    const bin = requireTool('nats-server', 'nats-server');
+    const pki = await makePki(join(dir, 'hub-pki'));
+    const ports = await Promise.all([1, 2, 3].map(async () => ({ client: await freePort(), cluster: await freePort(), http: await freePort(), leaf: await freePort() })));
+    for (const i of [1, 2, 3]) {
+      let c = readRepo('deploy/nats/hub.conf');
+      const p = ports[i - 1]!;
+      c = swap(c, 'server_name: hub-1', `server_name: hub-${i}`);
+      c = swap(c, 'listen: 0.0.0.0:4222', `listen: 127.0.0.1:${p.client}`);
+      c = swap(c, 'http: 127.0.0.1:8222', `http: 127.0.0.1:${p.http}`);
+      c = swap(c, 'listen: 0.0.0.0:6222', `listen: 127.0.0.1:${p.cluster}`);
+      c = swap(c, 'listen: 0.0.0.0:7422', `listen: 127.0.0.1:${p.leaf}`);
+      c = swap(c, 'store_dir: "/var/lib/nats/jetstream"', `store_dir: ${JSON.stringify(join(dir, `hub-js-${i}`))}`);
+      c = swap(c, '"/etc/nats/tls/server.pem"', JSON.stringify(pki.cert), 3);
+      c = swap(c, '"/etc/nats/tls/server.key"', JSON.stringify(pki.key), 3);
+      c = swap(c, '"/etc/nats/tls/ca.pem"', JSON.stringify(pki.ca), 2);
+      const others = [1, 2, 3].filter((j) => j !== i);
+      c = swap(c, 'nats-route://hub-2.example:6222', `nats-route://127.0.0.1:${ports[others[0]! - 1]!.cluster}`);
+      c = swap(c, 'nats-route://hub-3.example:6222', `nats-route://127.0.0.1:${ports[others[1]! - 1]!.cluster}`);
+      const file = join(dir, `hub-${i}.conf`);
+      writeFileSync(file, c);
+      const t = await run(bin, ['-t', '-c', file], { timeoutMs: 10_000 });
+      assert.equal(t.code, 0, t.stdout + t.stderr);
+      startNats(file);
+    }
+    for (const [k, p] of ports.entries()) {
+      await until(`hub-${k + 1} routed to the other two`, 30_000, async () => (await monitor<{ num_routes: number }>(p.http, '/routez'))?.num_routes === 2);
+      const varz = (await monitor<{ tls_required?: boolean; max_payload: number }>(p.http, '/varz'))!;
+      assert.equal(varz.tls_required, true, `hub-${k + 1} requires TLS of clients`);
+      assert.equal(varz.max_payload, 8 * MiB);
+    }
+    // A client that trusts the CA talks across the routes, as a gateway with nats.tls.caFile does.
+    const ca = readFileSync(pki.ca, 'utf8');
+    const a = await connect({ servers: `tls://127.0.0.1:${ports[0]!.client}`, tls: { ca } });
+    const b = await connect({ servers: `tls://127.0.0.1:${ports[2]!.client}`, tls: { ca } });
+    try {
+      const sub = b.subscribe('meterledger.test.hub', { max: 1 });
+      await b.flush();
+      const got = (async () => {
+        for await (const m of sub) return m.data;
+        return undefined;
+      })();
+      const end = Date.now() + 15_000;
+      let data: Uint8Array | undefined;
+      while (data === undefined && Date.now() < end) {
+        a.publish('meterledger.test.hub', new Uint8Array([1, 2, 3]));
+        await a.flush();
+        data = await Promise.race([got, sleep(300).then(() => undefined)]);
+      }
+      assert.deepEqual(data && [...data], [1, 2, 3], 'a message from hub-1 reached a subscriber on hub-3');
+    } finally {
+      await a.close();
+      await b.close();
+    }
+    // One that does not trust the CA never gets a connection.
+    await assert.rejects(connect({ servers: `127.0.0.1:${ports[1]!.client}`, reconnect: false, timeout: 5000 }));
     await stopAll();
   });
 

@@ -38,7 +38,7 @@ test('defaults: every field has the documented default', () => {
   assert.equal(c.dataDir, '/srv/ml');
   assert.deepEqual(c.mqtt, {
     host: '127.0.0.1', port: 1883, allowAnonymous: false, tokenMaxAgeMs: 300_000, maxPayloadBytes: 4096, accounts: [],
-    maxConnectionsPerListener: 20_000, maxSessionsPerMeter: 4, maxQueuedMessages: 1000, sessionExpiryMs: 7 * 86_400_000,
+    maxConnectionsPerListener: 20_000, maxSessionsPerMeter: 4, maxQueuedMessages: 1000, sessionExpiryMs: 7 * 86_400_000, plaintext: true,
   });
   assert.deepEqual(c.http, { host: '127.0.0.1', port: 8080 });
   assert.deepEqual(c.ledger, {
@@ -117,6 +117,8 @@ test('the file: unknown fields, wrong types, bad JSON, TLS half-set, accounts, p
   assertInvalid(() => load({ mqtt: 5 }), 'mqtt', /object/);
   assertInvalid(() => load('{nope'), 'config', /not JSON/);
   assertInvalid(() => load({ mqtt: { tls: { port: 8883, keyFile: 'k.pem' } } }), 'mqtt.tls.certFile', /required/);
+  assertInvalid(() => load({ mqtt: { plaintext: false } }), 'mqtt.plaintext', /needs mqtt\.tls/);
+  assertInvalid(() => load({ http: { tls: { keyFile: 'k.pem' } } }), 'http.tls.certFile', /required/);
   assertInvalid(() => load({ mqtt: { tokenMaxAgeMs: 10 } }), 'mqtt.tokenMaxAgeMs');
   assertInvalid(() => load({ mqtt: { maxPayloadBytes: 0 } }), 'mqtt.maxPayloadBytes');
   assertInvalid(() => load({ mqtt: { maxConnectionsPerListener: 0 } }), 'mqtt.maxConnectionsPerListener');
@@ -173,7 +175,7 @@ test('xmpp: off by default; a full section from the file, with defaults and path
   const c = loadConfig({ file: f, env: {} });
   assert.deepEqual(c.xmpp, {
     service: 'xmpp://127.0.0.1:5222', domain: 'site.example', username: 'gateway', password: 'pw with spaces',
-    tls: { caFile: join(d, 'ca.pem'), rejectUnauthorized: true }, maxPayloadBytes: 4096, reconnect: { minMs: 1000, maxMs: 30_000 },
+    tls: { caFile: join(d, 'ca.pem'), rejectUnauthorized: true, allowPlaintext: false }, maxPayloadBytes: 4096, reconnect: { minMs: 1000, maxMs: 30_000 },
   });
 });
 
@@ -185,14 +187,14 @@ test('xmpp: METERLEDGER_XMPP_* environment variables, over the file', (t) => {
     file: f, flags: { 'data-dir': d },
     env: {
       METERLEDGER_XMPP_SERVICE: 'xmpps://xmpp.site.example:5223', METERLEDGER_XMPP_PASSWORD: 'from-env', METERLEDGER_XMPP_RESOURCE: 'bridge-1',
-      METERLEDGER_XMPP_TLS_CA_FILE: 'ca.pem', METERLEDGER_XMPP_TLS_REJECT_UNAUTHORIZED: 'false', METERLEDGER_XMPP_MAX_PAYLOAD_BYTES: '2048',
+      METERLEDGER_XMPP_TLS_CA_FILE: 'ca.pem', METERLEDGER_XMPP_TLS_REJECT_UNAUTHORIZED: 'false', METERLEDGER_XMPP_TLS_ALLOW_PLAINTEXT: 'true', METERLEDGER_XMPP_MAX_PAYLOAD_BYTES: '2048',
       METERLEDGER_XMPP_RECONNECT_MIN_MS: '200', METERLEDGER_XMPP_RECONNECT_MAX_MS: '5000',
     },
     cwd: '/work',
   });
   assert.deepEqual(c.xmpp, {
     service: 'xmpps://xmpp.site.example:5223', domain: 'site.example', username: 'gw', password: 'from-env', resource: 'bridge-1',
-    tls: { caFile: '/work/ca.pem', rejectUnauthorized: false }, maxPayloadBytes: 2048, reconnect: { minMs: 200, maxMs: 5000 },
+    tls: { caFile: '/work/ca.pem', rejectUnauthorized: false, allowPlaintext: true }, maxPayloadBytes: 2048, reconnect: { minMs: 200, maxMs: 5000 },
   });
 });
 

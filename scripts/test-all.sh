@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone on a fresh Debian machine:
 # installs what the tests need (npm packages; Debian packages when missing), builds,
-# lints the import direction, then runs unit and integration tests. Every server a test
+# lints the import direction, then runs the unit tests, the vectors, the consensus
+# simulation, the integration and the fault tests. Every server a test
 # needs (gateways, a 3-server NATS cluster, Prosody) is started by that test on loopback
 # and stopped after it.
 set -euo pipefail
@@ -38,5 +39,7 @@ npm run build
 npm run lint
 node -e "import('classic-level').then(() => console.log('classic-level loads'))"
 npm run test:unit
+npm run test:vectors
+npm run test:sim
 npm run test:integration
 npm run test:faults

@@ -2,7 +2,7 @@
  * Vectors of the bill engine (docs/billing.md §11): tariffs in both forms with their ids,
  * tariffs that must be refused, rounding, local time, and bills computed from readings,
  * agreements and tariffs, or the code that refuses them. Built by test/vectors/generate.ts
- * into test/vectors/billing.json; test/unit/protocols/vectors.test.ts checks the file is
+ * into test/vectors/billing.json; test/vectors/vectors.test.ts checks the file is
  * what this builds, and billing-vectors.test.ts checks it against an independent, naive
  * per-minute computation.
  */

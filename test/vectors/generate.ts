@@ -5,7 +5,7 @@
  *
  *   npx tsc -p . && node dist/test/vectors/generate.js
  *
- * writes test/vectors/*.json in the source tree. test/unit/protocols/vectors.test.ts
+ * writes test/vectors/*.json in the source tree. test/vectors/vectors.test.ts
  * rebuilds them and compares, so a change to any encoding fails a test.
  */
 import { readFileSync, writeFileSync } from 'node:fs';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { hashPassword, isPasswordHash, verifyPassword } from '../../../bridge/mqtt/password.js';
 
-describe('hashPassword / verifyPassword', { timeout: 10_000 }, () => {
+describe('hashPassword / verifyPassword', { timeout: 60_000 }, () => {
   test('format is scrypt$<N>$<salt b64>$<hash b64>, salted', () => {
     const h = hashPassword('s3cret');
     assert.match(h, /^scrypt\$16384\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/);

@@ -85,7 +85,9 @@ describe('ledger transactions on a node, end to end', () => {
     }
   });
 
-  const openNode = (): Promise<LedgerNode> => LedgerNode.open({ openStore: inMemory, dataDir: chain.dataDir, genesis, blockIntervalMs: 200, verifyWorkers: 1, now: () => clock });
+  // Blocks 1 s apart: each group of readings below must land in one block (the vector's
+  // heights), also when a loaded machine takes a while between two submits.
+  const openNode = (): Promise<LedgerNode> => LedgerNode.open({ openStore: inMemory, dataDir: chain.dataDir, genesis, blockIntervalMs: 1000, verifyWorkers: 1, now: () => clock });
 
   const run = async (first: LedgerNode): Promise<void> => {
     let n = first;

@@ -2,7 +2,6 @@
  * startGateway end to end on loopback (real LevelDB, aedes, HTTP): a fresh data dir gets a
  * dev chain, the gateway becomes ready, simulated meters get a verified receipt for every
  * acknowledged reading, and close() stops MQTT, the node and HTTP.
- * (Real servers: a candidate for test/integration; kept here as the gateway's own check.)
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

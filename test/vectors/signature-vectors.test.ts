@@ -2,17 +2,17 @@
  * Independent vectors through noble (protocols/keys.ts verifySignature: browsers, receipt
  * checks, commit certificates). Every answer is the vector's verdict, or the one recorded
  * in test/vectors/wycheproof/expected-disagreements.json with its reason; the OpenSSL side
- * is test/unit/ledger-node/signature-vectors.test.ts.
+ * is test/vectors/signature-vectors-native.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { p256 } from '@noble/curves/nist.js';
-import { Alg, fromHex, publicKeyOf, publicKeyProblem, signMessage, signatureProblem, toHex, verifySignature } from '../../../protocols/index.js';
+import { Alg, fromHex, publicKeyOf, publicKeyProblem, signMessage, signatureProblem, toHex, verifySignature } from '../../protocols/index.js';
 import {
   RFC8032, SPECCHECK, type SignatureCase, WYCHEPROOF_ED25519, WYCHEPROOF_P256, disagreements, ed25519Cases, mismatches,
   p256Cases, rfc8032Vectors,
-} from '../../vectors/signatures.js';
+} from './signatures.js';
 
 const list = disagreements();
 const noble = (c: SignatureCase): boolean => verifySignature(c.alg, c.publicKey, c.msg, c.sig);

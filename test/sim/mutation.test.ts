@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import type { simulate as Simulate } from '../../helpers/consensus-sim.js';
-import { type Mutant, type Mutation, makeMutant } from '../../helpers/mutant.js';
+import type { simulate as Simulate } from '../helpers/consensus-sim.js';
+import { type Mutant, type Mutation, makeMutant } from '../helpers/mutant.js';
 
 const mutants: Mutant[] = [];
 after(() => {

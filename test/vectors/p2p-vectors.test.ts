@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   Alg, encodePeerHeader, fromHex, fromUtf8, parsePeerEnvelope, peerEnvelopeId, publicKeyOf, sha256, toHex, unbindAnswer, verifySignature,
-} from '../../../protocols/index.js';
-import { openEnvelope, peerKeyObjects } from '../../../ledger-node/p2p/envelope.js';
-import { P2pError } from '../../../ledger-node/p2p/errors.js';
-import { ReplayGuard } from '../../../ledger-node/p2p/replay.js';
-import { readVector } from '../../vectors/generate.js';
-import type { BlockFile, P2pFile } from '../../vectors/types.js';
+} from '../../protocols/index.js';
+import { openEnvelope, peerKeyObjects } from '../../ledger-node/p2p/envelope.js';
+import { P2pError } from '../../ledger-node/p2p/errors.js';
+import { ReplayGuard } from '../../ledger-node/p2p/replay.js';
+import { readVector } from './generate.js';
+import type { BlockFile, P2pFile } from './types.js';
 
 const p2p = readVector<P2pFile>('p2p.json');
 const secrets = readVector<BlockFile>('block.json').validatorSecretKeys;

@@ -5,7 +5,7 @@
  * minute's energy, day share and money by itself. It handles what the vectors marked
  * `naive` hold: registers that never go down, every instant a whole minute.
  */
-import type { BillingCaseVector, BillingReadingJson } from '../../vectors/types.js';
+import type { BillingCaseVector, BillingReadingJson } from '../vectors/types.js';
 
 const MIN = 60_000;
 

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import {
   Alg, TxType, decodeTx, encodeProtectedHeader, encodeTxBody, fromHex, isReadingTx, publicKeyOf, sha256,
   sigStructure, signTx, toHex, verifySignature,
-} from '../../../protocols/index.js';
-import { KeyObjectCache, nativeVerify } from '../../../ledger-node/crypto/native.js';
-import { buildAll, readVector, vectorText } from '../../vectors/generate.js';
-import type { ReadingsFile } from '../../vectors/types.js';
+} from '../../protocols/index.js';
+import { KeyObjectCache, nativeVerify } from '../../ledger-node/crypto/native.js';
+import { buildAll, readVector, vectorText } from './generate.js';
+import type { ReadingsFile } from './types.js';
 
 const readings = readVector<ReadingsFile>('readings.json');
 

@@ -6,14 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TxType, decodeTx, fromHex, parseGenesis, readingKey, readingWindow, sameReading, seqWindowOf } from '../../../protocols/index.js';
-import { SignatureVerifier } from '../../../ledger-node/crypto/verifier.js';
-import { InvalidTxError, checkTxs } from '../../../ledger-node/blocks/validate.js';
-import type { TxContext } from '../../../ledger-node/signatures.js';
-import { ChainState } from '../../../ledger-node/state/layers.js';
-import { genesisMeters, operatorsOf } from '../../../ledger-node/state/meter.js';
-import { readVector } from '../../vectors/generate.js';
-import type { BlockFile, ReadingsFile, StateFile } from '../../vectors/types.js';
+import { TxType, decodeTx, fromHex, parseGenesis, readingKey, readingWindow, sameReading, seqWindowOf } from '../../protocols/index.js';
+import { SignatureVerifier } from '../../ledger-node/crypto/verifier.js';
+import { InvalidTxError, checkTxs } from '../../ledger-node/blocks/validate.js';
+import type { TxContext } from '../../ledger-node/signatures.js';
+import { ChainState } from '../../ledger-node/state/layers.js';
+import { genesisMeters, operatorsOf } from '../../ledger-node/state/meter.js';
+import { readVector } from './generate.js';
+import type { BlockFile, ReadingsFile, StateFile } from './types.js';
 
 test('state.json: every step is valid or refused with its code, in order from block.json\'s genesis', async () => {
   const v = readVector<StateFile>('state.json');

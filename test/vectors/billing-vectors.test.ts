@@ -9,11 +9,11 @@ import {
   type BillInput, RejectionError, type BillReading, billFromJson, billToJson, compareBills, computeBill, dayTypeOf, decodeBill,
   decodeTariff, encodeBill, explainBill, fromHex, localTimeAt, formatLocalDate, monthPeriod, parseLocalDate, roundHalfEven,
   startOfLocalDay, tariffFromJson, tariffToJson, toHex, type Tariff,
-} from '../../../protocols/index.js';
-import { readVector } from '../../vectors/generate.js';
-import { patchTariff } from '../../vectors/billing.js';
-import type { BillingCaseVector, BillingFile } from '../../vectors/types.js';
-import { naiveBill } from './billing-naive.js';
+} from '../../protocols/index.js';
+import { readVector } from './generate.js';
+import { patchTariff } from './billing.js';
+import type { BillingCaseVector, BillingFile } from './types.js';
+import { naiveBill } from '../helpers/billing-naive.js';
 
 const v = readVector<BillingFile>('billing.json');
 const byKey = new Map(v.tariffs.map((t) => [t.key, t]));

@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import {
   MemoryReadingIndex, RejectionError, type StateChange, applyLedgerTx, decodeAnyTx, decodeLedgerValue, encodeCbor, fromHex, ledgerChain,
   parseGenesis, toHex,
-} from '../../../protocols/index.js';
-import { readVector } from '../../vectors/generate.js';
+} from '../../protocols/index.js';
+import { readVector } from './generate.js';
 
 interface Rec { kind: string; id: string; absent?: true; cbor?: string }
 interface StepVector {

@@ -3,21 +3,21 @@
  * gateway's hot path, live votes, peer envelopes), through the verify workers' batch
  * function and a real pool. Expected answers: the vector's verdict, or
  * test/vectors/wycheproof/expected-disagreements.json, which also pins noble's answers
- * (test/unit/protocols/signature-vectors.test.ts) and is checked to let the two differ
+ * (test/vectors/signature-vectors.test.ts) and is checked to let the two differ
  * only on keys no path verifies with.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { p256 } from '@noble/curves/nist.js';
 import { createPrivateKey } from 'node:crypto';
-import { Alg, fromHex, toHex } from '../../../protocols/index.js';
-import { nativeSign, nativeVerify, publicKeyObject } from '../../../ledger-node/crypto/native.js';
-import { SignatureVerifier } from '../../../ledger-node/crypto/verifier.js';
-import verifyBatch from '../../../ledger-node/crypto/verify-worker.js';
+import { Alg, fromHex, toHex } from '../../protocols/index.js';
+import { nativeSign, nativeVerify, publicKeyObject } from '../../ledger-node/crypto/native.js';
+import { SignatureVerifier } from '../../ledger-node/crypto/verifier.js';
+import verifyBatch from '../../ledger-node/crypto/verify-worker.js';
 import {
   RFC8032, SPECCHECK, type SignatureCase, WYCHEPROOF_ED25519, disagreements, ed25519Cases, mismatches, p256Cases,
   rfc8032Vectors,
-} from '../../vectors/signatures.js';
+} from './signatures.js';
 
 const list = disagreements();
 const openssl = (c: SignatureCase): boolean => {

@@ -12,10 +12,10 @@ import {
   Kem, ReasonCode, RejectionError, checkNonceReuse, checkPeriodKeyRecipients, contentKeyOf, decodeDisclosure,
   decodePeriodKeyTx, decodeSealedReadingTx, decodeTx, decryptReading, fromHex, openPeriodKey, periodKeySchedule,
   recipientFromSecretKey, toHex, verifyDisclosure,
-} from '../../../protocols/index.js';
-import { readVector } from '../../vectors/generate.js';
-import type { ConfidentialFile, ConfidentialInvalidVector } from '../../vectors/types.js';
-import { type MiniValue, mapGet, miniDecode, miniEncode } from '../../helpers/mini-cbor.js';
+} from '../../protocols/index.js';
+import { readVector } from './generate.js';
+import type { ConfidentialFile, ConfidentialInvalidVector } from './types.js';
+import { type MiniValue, mapGet, miniDecode, miniEncode } from '../helpers/mini-cbor.js';
 
 const v = readVector<ConfidentialFile>('confidential.json');
 const h = fromHex;

@@ -3,16 +3,20 @@
  * average, in bursts of up to `burst`. Checked before any signature work, so a flooding
  * meter costs little and well-behaved meters keep their latency.
  */
+import { BoundedMap } from '../protocols/bounded-map.js';
+
 export class MeterRateLimiter {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly buckets: BoundedMap<string, { tokens: number; at: number }>;
 
   constructor(
     private readonly ratePerSecond: number,
     private readonly burst: number,
     private readonly now: () => number = () => performance.now(),
-    /** Buckets kept at most; idle full ones are forgotten first. */
-    private readonly maxMeters = 1_000_000,
-  ) {}
+    /** Buckets kept at most; the one made longest ago is forgotten first. */
+    maxMeters = 1_000_000,
+  ) {
+    this.buckets = new BoundedMap(maxMeters);
+  }
 
   get enabled(): boolean {
     return this.ratePerSecond > 0;
@@ -24,7 +28,6 @@ export class MeterRateLimiter {
     const t = this.now();
     let b = this.buckets.get(meterId);
     if (!b) {
-      if (this.buckets.size >= this.maxMeters) this.buckets.delete(this.buckets.keys().next().value!);
       b = { tokens: this.burst, at: t };
       this.buckets.set(meterId, b);
     }

@@ -3,7 +3,7 @@
  * a cache: intake, block validation (blocks/validate.ts) and the write-ahead recovery
  * all verify through `verifyTxSignature`.
  */
-import { type Alg, type ReadingWindow, type SignedTx, type TxBody, equalBytes, sigStructure } from '../protocols/index.js';
+import { type Alg, BoundedMap, type ReadingWindow, type SignedTx, type TxBody, equalBytes, sigStructure } from '../protocols/index.js';
 import type { SignatureVerifier } from './crypto/verifier.js';
 import type { CommittedReadings } from './state/ledger.js';
 import type { ChainParams, Operators } from './state/meter.js';
@@ -14,14 +14,15 @@ import type { ChainParams, Operators } from './state/meter.js';
  * The key is held as the registry's own bytes (no copy, no hex string per entry).
  */
 export class SignatureCache {
-  private readonly map = new Map<string, Uint8Array>();
-  constructor(private readonly max = 200_000) {}
+  private readonly map: BoundedMap<string, Uint8Array>;
+  constructor(max = 200_000) {
+    this.map = new BoundedMap(max);
+  }
   has(tx: SignedTx<TxBody>, publicKey: Uint8Array): boolean {
     const k = this.map.get(tx.hashHex);
     return k !== undefined && (k === publicKey || equalBytes(k, publicKey));
   }
   add(tx: SignedTx<TxBody>, publicKey: Uint8Array): void {
-    if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value!);
     this.map.set(tx.hashHex, publicKey);
   }
 }

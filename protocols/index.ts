@@ -3,6 +3,7 @@
  * docs/protocol.md is the normative text; this code and test/vectors follow it.
  */
 export * from './bytes.js';
+export * from './bounded-map.js';
 export * from './time.js';
 export * from './cbor.js';
 export * from './errors.js';

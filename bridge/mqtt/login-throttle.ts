@@ -8,6 +8,7 @@
  * Pure: time comes in as arguments; memory is bounded (oldest entries go first).
  */
 import { isIPv6 } from 'node:net';
+import { BoundedMap } from '../../protocols/bounded-map.js';
 
 export interface BackoffRule {
   /** Failures allowed before the first wait. */
@@ -30,13 +31,6 @@ interface Count {
   until: number;
 }
 
-/** Set `key` to `value` as the newest entry, dropping the oldest beyond MAX_ENTRIES. */
-function touch<V>(m: Map<string, V>, key: string, value: V): void {
-  m.delete(key);
-  m.set(key, value);
-  if (m.size > MAX_ENTRIES) m.delete(m.keys().next().value!);
-}
-
 /**
  * The address a backoff is kept for: IPv4 as is (also when IPv4-mapped), IPv6 by its /64,
  * which one host usually holds whole. '' when unknown (in-process streams).
@@ -54,10 +48,11 @@ export function sourceOf(address: string | undefined): string {
 }
 
 export class LoginThrottle {
-  private readonly sources = new Map<string, Count>();
-  private readonly accounts = new Map<string, Count>();
+  // Each bounded: an entry is made the newest when touched, the oldest goes first.
+  private readonly sources = new BoundedMap<string, Count>(MAX_ENTRIES);
+  private readonly accounts = new BoundedMap<string, Count>(MAX_ENTRIES);
   /** `${source} ${account}` -> time of the last successful login. */
-  private readonly known = new Map<string, number>();
+  private readonly known = new BoundedMap<string, number>(MAX_ENTRIES);
 
   constructor(private readonly source = SOURCE_BACKOFF, private readonly account = ACCOUNT_BACKOFF) {}
 
@@ -78,7 +73,7 @@ export class LoginThrottle {
 
   succeeded(source: string, username: string, now: number): void {
     this.sources.delete(source);
-    touch(this.known, `${source} ${username}`, now);
+    this.known.touch(`${source} ${username}`, now);
   }
 
   private isKnown(source: string, username: string, now: number): boolean {
@@ -86,11 +81,11 @@ export class LoginThrottle {
     return t !== undefined && now - t < KNOWN_SOURCE_MS;
   }
 
-  private bump(m: Map<string, Count>, key: string, rule: BackoffRule, now: number): void {
+  private bump(m: BoundedMap<string, Count>, key: string, rule: BackoffRule, now: number): void {
     const old = m.get(key);
     const failures = old && now - old.last < rule.forgetMs ? old.failures + 1 : 1;
     const over = failures - rule.free;
     const until = over > 0 ? now + Math.min(rule.baseMs * 2 ** Math.min(over - 1, 30), rule.maxMs) : 0;
-    touch(m, key, { failures, last: now, until });
+    m.touch(key, { failures, last: now, until });
   }
 }

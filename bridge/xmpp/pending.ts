@@ -3,6 +3,7 @@
  * size and in age. It lives in memory only: a gateway restart forgets it, and those
  * receipts remain available from the HTTP API (docs/xmpp.md).
  */
+import { BoundedMap } from '../../protocols/bounded-map.js';
 
 export interface PendingReceipt {
   readonly jid: string;
@@ -24,13 +25,12 @@ const key = (meterId: string, seq: bigint): string => `${meterId}\u0000${seq}`;
 
 export class PendingReceipts {
   // A Map iterates in insertion order, and entries are never refreshed: the first is the oldest.
-  private readonly entries = new Map<string, PendingReceipt>();
-  private readonly maxEntries: number;
+  private readonly entries: BoundedMap<string, PendingReceipt>;
   private readonly ttlMs: number;
   private readonly now: () => number;
 
   constructor(o: PendingOptions = {}) {
-    this.maxEntries = Math.max(1, o.maxEntries ?? DEFAULT_PENDING.maxEntries);
+    this.entries = new BoundedMap(Math.max(1, o.maxEntries ?? DEFAULT_PENDING.maxEntries));
     this.ttlMs = o.ttlMs ?? DEFAULT_PENDING.ttlMs;
     this.now = o.now ?? Date.now;
   }
@@ -48,7 +48,6 @@ export class PendingReceipts {
     this.sweep();
     const k = key(meterId, seq);
     if (this.entries.has(k)) return undefined;
-    while (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
     const e = { jid, id, expiresAt: this.now() + this.ttlMs };
     this.entries.set(k, e);
     return e;

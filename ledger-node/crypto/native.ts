@@ -5,6 +5,7 @@
  */
 import { type KeyObject, createPublicKey, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
 // keys.js, not index.js: every verify worker loads this file, and needs none of the rest of protocols/
+import { BoundedMap } from '../../protocols/bounded-map.js';
 import { Alg, p256Uncompressed, signatureProblem } from '../../protocols/keys.js';
 
 const b64u = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64url');
@@ -18,14 +19,15 @@ export function publicKeyObject(alg: Alg, raw: Uint8Array): KeyObject {
 
 /** Bounded cache of KeyObjects by (alg, key bytes): building one costs more than a verify. */
 export class KeyObjectCache {
-  private readonly map = new Map<string, KeyObject>();
-  constructor(private readonly max = 100_000) {}
+  private readonly map: BoundedMap<string, KeyObject>;
+  constructor(max = 100_000) {
+    this.map = new BoundedMap(max);
+  }
   get(alg: Alg, raw: Uint8Array): KeyObject {
     const id = `${alg}:${Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('hex')}`;
     let k = this.map.get(id);
     if (!k) {
       k = publicKeyObject(alg, raw);
-      if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value!);
       this.map.set(id, k);
     }
     return k;

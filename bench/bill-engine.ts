@@ -11,6 +11,7 @@ import { availableParallelism } from 'node:os';
 import {
   type BillInput, type BillReading, assertSameBill, computeBill, decodeBill, encodeBill, tariffFromJson,
 } from '../protocols/index.js';
+import { percentile } from '../gateway/sim/stats.js';
 import { verifyCeiling } from './ceiling.js';
 import type { BenchResult } from './lib/env.js';
 import { verdict } from './lib/env.js';
@@ -55,7 +56,6 @@ export function monthOfReadings(k: number): BillReading[] {
   return out;
 }
 
-const quantile = (sorted: readonly number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 const ms = (x: number): string => x.toFixed(3);
 
 export async function billEngineBench(): Promise<BenchResult> {
@@ -79,7 +79,7 @@ export async function billEngineBench(): Promise<BenchResult> {
     }
     const cpu = process.cpuUsage(cpu0);
     wall.sort((a, b) => a - b);
-    return { cpuMs: (cpu.user + cpu.system) / 1000 / BILLS, p50: quantile(wall, 0.5), p99: quantile(wall, 0.99) };
+    return { cpuMs: (cpu.user + cpu.system) / 1000 / BILLS, p50: percentile(wall, 50)!, p99: percentile(wall, 99)! };
   };
   const c = timed((i) => computeBill(inputs[i % METERS]!));
   const v = timed((i) => assertSameBill(decodeBill(submitted[i % METERS]!), computeBill(inputs[i % METERS]!)));

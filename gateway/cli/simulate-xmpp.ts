@@ -12,6 +12,7 @@
 import { xml, type Element } from '@xmpp/xml';
 import type { Client } from '@xmpp/client-core';
 import { NS_READING, XmppBridgeError, createXmppClient } from '../../bridge/xmpp/index.js';
+import { percentile } from '../sim/stats.js';
 import {
   type Genesis, decodeReceipt, equalBytes, fromHex, sha256, verifyReceipt,
 } from '../../protocols/index.js';
@@ -85,10 +86,8 @@ const settled = (t: Tracked): boolean =>
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return 0;
-  return Math.round(sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]! * 10) / 10;
-}
+/** Nearest-rank percentile `p` of sorted samples, to 0.1 ms; 0 when there are none. */
+const percentileMs = (sorted: readonly number[], p: number): number => Math.round((percentile(sorted, p) ?? 0) * 10) / 10;
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout;
@@ -204,10 +203,10 @@ export async function runXmppSimulation(o: XmppSimulationOptions): Promise<XmppS
     rejected_by_code,
     missing: all.filter((t) => t.accepted && t.receiptAt === undefined && t.invalid === undefined).length,
     invalid_receipts: all.filter((t) => t.invalid !== undefined).length,
-    p50_ms: quantile(lat, 0.5),
-    p99_ms: quantile(lat, 0.99),
-    receipt_p50_ms: quantile(rlat, 0.5),
-    receipt_p99_ms: quantile(rlat, 0.99),
+    p50_ms: percentileMs(lat, 50),
+    p99_ms: percentileMs(lat, 99),
+    receipt_p50_ms: percentileMs(rlat, 50),
+    receipt_p99_ms: percentileMs(rlat, 99),
     duration_s: t0 === undefined ? 0 : Math.round(performance.now() - t0) / 1000,
   };
   log(`sent ${report.sent}, accepted ${report.acknowledged}, receipted ${report.receipted}, rejected ${report.rejected}, ack p50 ${report.p50_ms} ms p99 ${report.p99_ms} ms`);

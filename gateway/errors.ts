@@ -2,16 +2,17 @@
  * Errors of the gateway (config, CLI, lifecycle). Each carries a stable code; the CLI prints
  * `error: <CODE>: <message>` from it. HTTP errors live in ./http/errors.ts.
  */
+import { CodedError } from '../protocols/errors.js';
 import { fsCodeOf } from '../ledger-node/fs-errors.js';
 
-export class GatewayError extends Error {
+export class GatewayError extends CodedError {
   override readonly name: string = 'GatewayError';
   constructor(
-    readonly code: string,
+    code: string,
     readonly detail: string,
     options?: { cause?: unknown },
   ) {
-    super(`${code}: ${detail}`, options);
+    super(code, detail, options);
   }
 }
 

@@ -9,7 +9,7 @@
 import { type KeyObject, createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { type Stats, chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Alg } from '../protocols/index.js';
+import { Alg, CodedError } from '../protocols/index.js';
 import { fsError } from './fs-errors.js';
 
 const fromBase64UrlNode = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64url'));
@@ -23,11 +23,8 @@ export interface KeyPair {
   readonly secretKey: Uint8Array;
 }
 
-export class KeyFileError extends Error {
+export class KeyFileError extends CodedError<'E_KEY_MISSING' | 'E_KEY_PERMISSIONS' | 'E_KEY_INVALID' | 'E_KEY_EXISTS'> {
   override readonly name = 'KeyFileError';
-  constructor(readonly code: 'E_KEY_MISSING' | 'E_KEY_PERMISSIONS' | 'E_KEY_INVALID' | 'E_KEY_EXISTS', message: string, options?: { cause?: unknown }) {
-    super(`${code}: ${message}`, options);
-  }
 }
 
 function describe(privateKey: KeyObject): KeyPair {

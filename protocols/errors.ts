@@ -169,27 +169,35 @@ export type ReasonCode = (typeof ReasonCode)[keyof typeof ReasonCode];
 
 export const ALL_REASON_CODES: readonly ReasonCode[] = Object.values(ReasonCode);
 
-/** A refusal with a stable code. `field` names the offending field when there is one. */
-export class RejectionError extends Error {
-  override readonly name = 'RejectionError';
+/**
+ * The shape of every error of the code base: a stable `code` (`E_...`) and the message
+ * after it; each subclass names itself and narrows the code to its catalogue.
+ */
+export class CodedError<C extends string = string> extends Error {
+  override readonly name: string = 'CodedError';
   constructor(
-    readonly code: ReasonCode,
+    readonly code: C,
     message: string,
-    readonly field?: string,
     options?: { cause?: unknown },
   ) {
     super(`${code}: ${message}`, options);
   }
 }
 
-/** Errors of the protocol layer that are not refusals of a device's input. */
-export class ProtocolError extends Error {
-  override readonly name = 'ProtocolError';
+/** A refusal with a stable code. `field` names the offending field when there is one. */
+export class RejectionError extends CodedError<ReasonCode> {
+  override readonly name = 'RejectionError';
   constructor(
-    readonly code: string,
+    code: ReasonCode,
     message: string,
+    readonly field?: string,
     options?: { cause?: unknown },
   ) {
-    super(`${code}: ${message}`, options);
+    super(code, message, options);
   }
+}
+
+/** Errors of the protocol layer that are not refusals of a device's input. */
+export class ProtocolError extends CodedError {
+  override readonly name = 'ProtocolError';
 }

@@ -13,23 +13,17 @@ import type { IqCaller } from '@xmpp/iq/caller.js';
 import { ReasonCode } from '../../protocols/errors.js';
 import { sha256 } from '../../protocols/hash.js';
 import type { CommittedReading, DroppedReading, IntakePort, SubmitResult } from '../../protocols/intake.js';
+import { CodedError } from '../../protocols/errors.js';
 import { decodeTx, isReadingTx } from '../../protocols/tx.js';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
-import { TlsRequiredError, type XmppTlsOptions, createXmppClient } from './client.js';
+import { TlsRequiredError, type XmppConnectionOptions, createXmppClient } from './client.js';
 import { type XmppLogger, silentXmppLogger } from './logger.js';
 import { type XmppMetrics, type XmppState, noopXmppMetrics } from './metrics.js';
 import { PendingReceipts } from './pending.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, ackMessage, classifyStanza, receiptMessage } from './stanzas.js';
 
-export interface XmppBridgeOptions {
+export interface XmppBridgeOptions extends XmppConnectionOptions {
   readonly intake: IntakePort;
-  /** Where the XMPP server listens: `xmpp://host:port` (STARTTLS when offered) or `xmpps://host:port`. */
-  readonly service: string;
-  readonly domain: string;
-  readonly username: string;
-  readonly password: string;
-  readonly resource?: string;
-  readonly tls?: XmppTlsOptions;
   /** Largest reading, in base64-decoded bytes (default 4096). */
   readonly maxPayloadBytes?: number;
   readonly logger?: XmppLogger;
@@ -40,11 +34,8 @@ export interface XmppBridgeOptions {
 
 export type XmppBridgeErrorCode = 'E_XMPP_AUTH' | 'E_XMPP_CONNECT' | 'E_XMPP_TLS_REQUIRED';
 
-export class XmppBridgeError extends Error {
+export class XmppBridgeError extends CodedError<XmppBridgeErrorCode> {
   override readonly name = 'XmppBridgeError';
-  constructor(readonly code: XmppBridgeErrorCode, message: string, options?: { cause?: unknown }) {
-    super(`${code}: ${message}`, options);
-  }
 }
 
 /** One login attempt may take this long (connect, STARTTLS, SASL, bind). */

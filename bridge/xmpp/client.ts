@@ -41,13 +41,18 @@ export class TlsRequiredError extends Error {
   override readonly name = 'TlsRequiredError';
 }
 
-export interface XmppClientOptions {
+/** Where and as whom an XMPP entity logs in (the bridge's and the simulator's clients). */
+export interface XmppConnectionOptions {
+  /** Where the XMPP server listens: `xmpp://host:port` (STARTTLS when offered) or `xmpps://host:port`. */
   readonly service: string;
   readonly domain: string;
   readonly username: string;
   readonly password: string;
   readonly resource?: string;
   readonly tls?: XmppTlsOptions;
+}
+
+export interface XmppClientOptions extends XmppConnectionOptions {
   /** Per-step timeout of the stream (open, close, iq), ms. */
   readonly timeoutMs?: number;
 }

@@ -2,6 +2,6 @@
 export { XmppBridge, type XmppBridgeOptions, XmppBridgeError, type XmppBridgeErrorCode } from './bridge.js';
 export { type XmppMetrics, type XmppState, type StanzaRefusal, noopXmppMetrics } from './metrics.js';
 export type { XmppLogger } from './logger.js';
-export { type XmppTlsOptions, type XmppClientOptions, type XmppClient, createXmppClient } from './client.js';
+export { type XmppTlsOptions, type XmppConnectionOptions, type XmppClientOptions, type XmppClient, createXmppClient } from './client.js';
 export { NS_READING, DEFAULT_MAX_PAYLOAD_BYTES, readingMessage } from './stanzas.js';
 export { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';

@@ -1,5 +1,5 @@
 /** Codes of the peer-to-peer layer: the drop reason in logs and the metric label alike. */
-import { PeerWireCode } from '../../protocols/index.js';
+import { CodedError, PeerWireCode } from '../../protocols/index.js';
 
 export const P2pCode = {
   ...PeerWireCode,
@@ -38,13 +38,6 @@ export const P2P_DROP_REASONS: readonly P2pCode[] = [
   P2pCode.MISADDRESSED, P2pCode.STALE, P2pCode.REPLAY, P2pCode.DISCONNECTED,
 ];
 
-export class P2pError extends Error {
+export class P2pError extends CodedError<P2pCode> {
   override readonly name = 'P2pError';
-  constructor(
-    readonly code: P2pCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`${code}: ${message}`, options);
-  }
 }

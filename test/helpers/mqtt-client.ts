@@ -11,10 +11,10 @@ import { Duplex } from 'node:stream';
 import { type IClientOptions, MqttClient, type Packet } from 'mqtt';
 import type { ConnectionInfo, MqttBroker } from '../../bridge/mqtt/index.js';
 import { makeConnectToken } from '../../protocols/mqtt.js';
-import type { FakeIntake } from './fake-intake.js';
+import type { MeterKeys } from './test-intake.js';
 import { mqttString, rawPacket, remainingLength } from './raw-mqtt.js';
 
-export function tokenFor(intake: FakeIntake, meterId: string, clientId: string, timeMs = Date.now()): string {
+export function tokenFor(intake: MeterKeys, meterId: string, clientId: string, timeMs = Date.now()): string {
   const m = intake.meters.get(meterId)!;
   return makeConnectToken(intake.chainId, meterId, clientId, timeMs, m.alg, m.secretKey);
 }
@@ -69,7 +69,7 @@ export function connectOver(broker: MqttBroker, opts: IClientOptions, info: Conn
 }
 
 /** A meter with a fresh connect token, over a stream pair. */
-export function meterOver(broker: MqttBroker, intake: FakeIntake, meterId: string, extra: IClientOptions = {}, info: ConnectionInfo = {}): Promise<MqttClient> {
+export function meterOver(broker: MqttBroker, intake: MeterKeys, meterId: string, extra: IClientOptions = {}, info: ConnectionInfo = {}): Promise<MqttClient> {
   const clientId = extra.clientId ?? meterId;
   return connectOver(broker, { clientId, username: meterId, password: tokenFor(intake, meterId, clientId), ...extra }, info);
 }

@@ -1,12 +1,15 @@
 /** The QoS decision for one reading: ack only after the intake answered; BUSY is not acked. */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { submitReading, wrongMeterRejection } from '../../../bridge/mqtt/readings.js';
 import { type IntakePort, type SubmitResult, sha256 } from '../../../protocols/index.js';
-import { FakeIntake } from '../../helpers/fake-intake.js';
+import { TestIntake } from '../../helpers/test-intake.js';
 
-const intake = new FakeIntake();
-intake.addMeter('m1');
+let intake: TestIntake;
+before(async () => {
+  intake = await TestIntake.open(['m1']);
+});
+after(() => intake.close());
 
 const fixed = (r: SubmitResult | Error): Pick<IntakePort, 'submit'> => ({
   submit: () => (r instanceof Error ? Promise.reject(r) : Promise.resolve(r)),
@@ -17,7 +20,8 @@ describe('submitReading', { timeout: 10_000 }, () => {
     assert.deepEqual(await submitReading(intake, 'm1', intake.reading('m1', 1n), 4096), { ack: true });
   });
   test('rejected: ack and publish the rejection with its code and seq', async () => {
-    const o = await submitReading(intake, 'm1', intake.reading('m1', 1n), 4096);
+    // Seq 1 again with other bytes (the same bytes would be a retransmission, accepted: docs/protocol.md §3.8).
+    const o = await submitReading(intake, 'm1', intake.reading('m1', 1n, 2000), 4096);
     assert.equal(o.ack, true);
     assert.equal(o.rejection?.status === 'rejected' && o.rejection.code, 'E_READING_SEQ_REPLAY');
     assert.equal(o.rejection?.status === 'rejected' && o.rejection.seq, 1n);

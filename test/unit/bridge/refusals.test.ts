@@ -6,13 +6,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { MqttBroker, hashPassword } from '../../../bridge/mqtt/index.js';
 import { decodeReceiptsTopicMessage, makeConnectToken, readingsTopic, receiptsTopic } from '../../../protocols/index.js';
-import { FakeIntake } from '../../helpers/fake-intake.js';
+import { TestIntake } from '../../helpers/test-intake.js';
 import { PacketType, RawClient, type RawConnect, ackPacket, connectPacket, parsePublish, publishPacket, subscribePacket, tokenFor } from '../../helpers/mqtt-client.js';
 
 const T = { timeout: 10_000 };
 
 describe('§8.1 CONNECT refusals and their CONNACK codes', { timeout: 60_000 }, () => {
-  let intake: FakeIntake;
+  let intake: TestIntake;
   let broker: MqttBroker;
   let anonymous: MqttBroker;
   const raws: RawClient[] = [];
@@ -27,10 +27,8 @@ describe('§8.1 CONNECT refusals and their CONNACK codes', { timeout: 60_000 }, 
   const meter = (clientId: string, over: Partial<RawConnect> = {}): RawConnect => ({ clientId, username: 'm1', password: tokenFor(intake, 'm1', clientId), ...over });
 
   before(async () => {
-    intake = new FakeIntake();
-    intake.addMeter('m1');
-    intake.addMeter('m2');
-    intake.addMeter('gone').revoked = true;
+    intake = await TestIntake.open(['m1', 'm2', 'gone']);
+    await intake.revoke('gone');
     const accounts = [{ username: 'ops', passwordHash: hashPassword('pw'), publish: ['site/#'], subscribe: ['site/#'] }];
     broker = await MqttBroker.create({ intake, accounts });
     anonymous = await MqttBroker.create({ intake, accounts, allowAnonymous: true });
@@ -39,6 +37,7 @@ describe('§8.1 CONNECT refusals and their CONNACK codes', { timeout: 60_000 }, 
     for (const r of raws) r.destroy();
     await broker.close();
     await anonymous.close();
+    await intake.close();
   });
 
   const other = (): string => makeConnectToken(intake.chainId, 'm1', 'm1', Date.now(), intake.meters.get('m2')!.alg, intake.meters.get('m2')!.secretKey);
@@ -97,7 +96,7 @@ describe('§8.1 CONNECT refusals and their CONNACK codes', { timeout: 60_000 }, 
 });
 
 describe('§8.2 PUBLISH refusals', { timeout: 60_000 }, () => {
-  let intake: FakeIntake;
+  let intake: TestIntake;
   let broker: MqttBroker;
   const raws: RawClient[] = [];
   const connected = async (c: RawConnect): Promise<RawClient> => {
@@ -108,13 +107,13 @@ describe('§8.2 PUBLISH refusals', { timeout: 60_000 }, () => {
     return r;
   };
   before(async () => {
-    intake = new FakeIntake();
-    intake.addMeter('m1');
+    intake = await TestIntake.open(['m1']);
     broker = await MqttBroker.create({ intake, accounts: [{ username: 'ops', passwordHash: hashPassword('pw'), publish: ['site/#'], subscribe: ['#'] }] });
   });
   after(async () => {
     for (const r of raws) r.destroy();
     await broker.close();
+    await intake.close();
   });
 
   for (const [topic, qos] of [['site/a', 1], ['$SYS/x', 1], ['meters/m2/readings', 2], [receiptsTopic('m1'), 0]] as [string, 0 | 1 | 2][]) {

@@ -6,14 +6,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { MqttBroker } from '../../../bridge/mqtt/index.js';
-import { FakeIntake } from '../../helpers/fake-intake.js';
+import { TestIntake } from '../../helpers/test-intake.js';
 import { PacketType, RawClient, connectPacket, publishPacket, subscribePacket, unsubscribePacket } from '../../helpers/mqtt-client.js';
 
 const T = { timeout: 10_000 };
 const bytes = (text: string, ...tail: number[]): Buffer => Buffer.concat([Buffer.from(text), Buffer.from(tail)]);
 
 describe('ill-formed UTF-8 and U+0000 close the connection', { timeout: 60_000 }, () => {
-  let intake: FakeIntake;
+  let intake: TestIntake;
   let broker: MqttBroker;
   const raws: RawClient[] = [];
   const raw = (): RawClient => {
@@ -29,13 +29,13 @@ describe('ill-formed UTF-8 and U+0000 close the connection', { timeout: 60_000 }
   };
 
   before(async () => {
-    intake = new FakeIntake();
-    intake.addMeter('m1');
+    intake = await TestIntake.open(['m1']);
     broker = await MqttBroker.create({ intake, allowAnonymous: true });
   });
   after(async () => {
     for (const r of raws) r.destroy();
     await broker.close();
+    await intake.close();
   });
 
   test('[MQTT-1.5.3-1] a client id with 0xFF gets no CONNACK, just the close', T, async () => {

@@ -1,0 +1,127 @@
+/**
+ * The real intake (ledger-node/intake.ts) of a lone validator over the memory store, for
+ * the bridge tests: what a bridge hears back is what the ledger answers, not a second
+ * copy of its rules. Meters are in genesis (their keys here, to sign readings and connect
+ * tokens); revoke() goes through an operator's MeterRevoke like any other.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  Alg, AlgName, type CommittedReading, type DroppedReading, type Genesis, type IntakePort, type MeterAuthInfo, type SubmitContext,
+  type SubmitResult, TxType, parseGenesis, publicKeyOf, randomSecretKey, signTx, toHex,
+} from '../../protocols/index.js';
+import { initDevChain } from '../../ledger-node/devchain.js';
+import { loadKeyFile } from '../../ledger-node/keyfile.js';
+import { dataPaths } from '../../ledger-node/devchain.js';
+import { LedgerNode } from '../../ledger-node/node.js';
+import { inMemory } from './memory-store.js';
+import { until } from './until.js';
+
+export interface TestMeter {
+  readonly meterId: string;
+  readonly alg: Alg;
+  readonly secretKey: Uint8Array;
+  readonly publicKey: Uint8Array;
+  /** Bare JID the registration binds the meter to, if any. */
+  readonly jid?: string;
+}
+
+/** What signs a connect token: the chain and a meter's key (FakeIntake and TestIntake alike). */
+export interface MeterKeys {
+  readonly chainId: string;
+  readonly meters: ReadonlyMap<string, { readonly alg: Alg; readonly secretKey: Uint8Array }>;
+}
+
+export interface SubmitRecord {
+  readonly bytes: Uint8Array;
+  readonly ctx: SubmitContext;
+  readonly result: SubmitResult;
+}
+
+export type MeterSpec = string | { readonly id: string; readonly alg?: Alg; readonly jid?: string };
+
+export class TestIntake implements IntakePort {
+  readonly submitted: SubmitRecord[] = [];
+  readonly committed: CommittedReading[] = [];
+
+  private constructor(
+    readonly node: LedgerNode,
+    readonly meters: ReadonlyMap<string, TestMeter>,
+    private readonly operator: { id: string; alg: Alg; secretKey: Uint8Array },
+    private readonly dir: string,
+  ) {
+    node.intake.onCommitted((c) => this.committed.push(c));
+  }
+
+  /** A lone validator whose genesis registers `meters` (Ed25519 unless named). */
+  static async open(meters: readonly MeterSpec[], o: { blockIntervalMs?: number } = {}): Promise<TestIntake> {
+    const dir = mkdtempSync(join(tmpdir(), 'ml-intake-'));
+    const dataDir = join(dir, 'data');
+    const dev = initDevChain(dataDir, { meters: 0 });
+    const keys = new Map<string, TestMeter>();
+    for (const spec of meters) {
+      const s = typeof spec === 'string' ? { id: spec } : spec;
+      const alg = s.alg ?? Alg.EdDSA;
+      const secretKey = randomSecretKey(alg);
+      keys.set(s.id, { meterId: s.id, alg, secretKey, publicKey: publicKeyOf(alg, secretKey), ...(s.jid ? { jid: s.jid } : {}) });
+    }
+    const genesis: Genesis = parseGenesis({
+      ...dev.genesis,
+      meters: [...keys.values()].map((m) => ({ id: m.meterId, alg: AlgName[m.alg], publicKey: toHex(m.publicKey), ...(m.jid ? { jid: m.jid } : {}) })),
+    });
+    const op = loadKeyFile(dataPaths(dataDir).operatorKey);
+    const node = await LedgerNode.open({ openStore: inMemory, dataDir, genesis, blockIntervalMs: o.blockIntervalMs ?? 20, verifyWorkers: 0 });
+    return new TestIntake(node, keys, { id: genesis.operators[0]!.id, alg: op.alg, secretKey: op.secretKey }, dir);
+  }
+
+  get chainId(): string {
+    return this.node.genesis.chainId;
+  }
+
+  genesis(): Genesis {
+    return this.node.genesis;
+  }
+
+  /** A signed reading of `meterId` with sequence number `seq`, dated now. */
+  reading(meterId: string, seq: bigint, importWh = 1000): Uint8Array {
+    const m = this.meters.get(meterId)!;
+    return signTx(this.chainId, m.alg, m.secretKey, { type: TxType.Reading, meterId, seq, time: Date.now(), importWh });
+  }
+
+  async submit(bytes: Uint8Array, ctx: SubmitContext): Promise<SubmitResult> {
+    const result = await this.node.intake.submit(bytes, ctx);
+    this.submitted.push({ bytes, ctx, result });
+    return result;
+  }
+
+  meterAuth(meterId: string): MeterAuthInfo | undefined {
+    return this.node.intake.meterAuth(meterId);
+  }
+
+  onCommitted(listener: (c: CommittedReading) => void): () => void {
+    return this.node.intake.onCommitted(listener);
+  }
+
+  onDropped(listener: (d: DroppedReading) => void): () => void {
+    return this.node.intake.onDropped(listener);
+  }
+
+  /** Revoke a meter (an operator's MeterRevoke, type 4) and wait until the intake refuses it. */
+  async revoke(meterId: string): Promise<void> {
+    const tx = signTx(this.chainId, this.operator.alg, this.operator.secretKey, { type: TxType.MeterRevoke, meterId, time: Date.now() }, this.operator.id);
+    const r = await this.node.submitTx(tx);
+    if (r.status !== 'accepted') throw new Error(`revoking ${meterId}: ${r.code} ${r.message}`);
+    await until(`${meterId} revoked`, () => this.meterAuth(meterId)?.revoked === true, 10_000);
+  }
+
+  /** Wait until everything accepted is in a block. */
+  async allCommitted(): Promise<void> {
+    await until('everything accepted is committed', () => this.node.status().pending === 0, 20_000);
+  }
+
+  async close(): Promise<void> {
+    await this.node.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,17 +1,18 @@
 /** CONNECT authentication decisions and their CONNACK codes (MQTT 3.1.1 §3.2.2.3), without sockets. */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { type AuthConfig, type ConnectRequest, authenticateConnect } from '../../../bridge/mqtt/auth.js';
 import { hashPassword } from '../../../bridge/mqtt/password.js';
 import { sameKey } from '../../../bridge/mqtt/tls-identity.js';
 import { Alg, makeConnectToken, p256Uncompressed, publicKeyOf, randomSecretKey, verifySignature } from '../../../protocols/index.js';
-import { FakeIntake } from '../../helpers/fake-intake.js';
+import { TestIntake } from '../../helpers/test-intake.js';
 
 const NOW = 1_750_000_000_000;
-const intake = new FakeIntake();
-const m1 = intake.addMeter('m1');
-const p = intake.addMeter('p1', { alg: Alg.ES256 });
-intake.addMeter('gone').revoked = true;
+const intake = await TestIntake.open(['m1', { id: 'p1', alg: Alg.ES256 }, 'gone']);
+await intake.revoke('gone');
+after(() => intake.close());
+const m1 = intake.meters.get('m1')!;
+const p = intake.meters.get('p1')!;
 const ops = { username: 'ops', passwordHash: hashPassword('pw'), publish: ['site/#'] };
 const cfg = (over: Partial<AuthConfig> = {}): AuthConfig => ({
   intake, accounts: new Map([[ops.username, ops]]), allowAnonymous: false, tokenMaxAgeMs: 300_000, now: () => NOW, verify: verifySignature, ...over,

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { MqttBroker, hashPassword } from '../../../bridge/mqtt/index.js';
 import { LoginThrottle, sourceOf } from '../../../bridge/mqtt/login-throttle.js';
-import { FakeIntake } from '../../helpers/fake-intake.js';
+import { TestIntake } from '../../helpers/test-intake.js';
 import { RawClient, connectPacket } from '../../helpers/mqtt-client.js';
 
 describe('LoginThrottle', { timeout: 10_000 }, () => {
@@ -68,7 +68,7 @@ describe('LoginThrottle', { timeout: 10_000 }, () => {
 
 describe('password floods against the broker (stream pairs)', { timeout: 60_000 }, () => {
   test('one address flooding wrong passwords gets a few checks, then CONNACK 3; the right password from elsewhere gets in', async () => {
-    const intake = new FakeIntake();
+    const intake = await TestIntake.open([]);
     let now = 1_750_000_000_000;
     const broker = await MqttBroker.create({ intake, now: () => now, accounts: [{ username: 'ops', passwordHash: hashPassword('s3cret'), subscribe: ['site/#'] }] });
     const attempt = async (password: string, remoteAddress: string, clientId = 'ops'): Promise<number> => {
@@ -93,6 +93,7 @@ describe('password floods against the broker (stream pairs)', { timeout: 60_000 
       assert.equal(await attempt('s3cret', '198.51.100.7'), 0, 'and gets in after its wait');
     } finally {
       await broker.close();
+      await intake.close();
     }
   });
 });

@@ -10,7 +10,7 @@ import type { Principal } from '../../../bridge/mqtt/acl.js';
 import { MqttBroker, type MqttBrokerOptions, hashPassword } from '../../../bridge/mqtt/index.js';
 import { SessionRegistry } from '../../../bridge/mqtt/sessions.js';
 import { decodeReceiptsTopicMessage, receiptsTopic } from '../../../protocols/index.js';
-import { FakeIntake } from '../../helpers/fake-intake.js';
+import { TestIntake } from '../../helpers/test-intake.js';
 import { PacketType, RawClient, ackPacket, connectPacket, parsePublish, publishPacket, subscribePacket, tokenFor } from '../../helpers/mqtt-client.js';
 import { until } from '../../helpers/until.js';
 
@@ -66,7 +66,7 @@ describe('SessionRegistry', { timeout: 10_000 }, () => {
 });
 
 describe('sessions in the broker (stream pairs)', { timeout: 120_000 }, () => {
-  let intake: FakeIntake;
+  let intake: TestIntake;
   let t = 1_750_000_000_000;
   const now = (): number => t;
   const brokers: MqttBroker[] = [];
@@ -103,7 +103,7 @@ describe('sessions in the broker (stream pairs)', { timeout: 120_000 }, () => {
       await intake.submit(intake.reading(meterId, s), { meterId, transport: 'mqtt' });
       seqs.push(s);
     }
-    intake.commitPending();
+    await intake.allCommitted();
     return seqs;
   };
   const receiptSeq = (p: ReturnType<typeof parsePublish>): bigint => {
@@ -112,14 +112,13 @@ describe('sessions in the broker (stream pairs)', { timeout: 120_000 }, () => {
     return m.seq!;
   };
 
-  before(() => {
-    intake = new FakeIntake();
-    intake.addMeter('m1');
-    intake.addMeter('m2');
+  before(async () => {
+    intake = await TestIntake.open(['m1', 'm2']);
   });
   after(async () => {
     for (const r of raws) r.destroy();
     for (const b of brokers) await b.close();
+    await intake.close();
   });
 
   test('[MQTT-3.2.2-2] Session Present is 1 for a stored session without subscriptions', T, async () => {

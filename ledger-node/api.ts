@@ -2,7 +2,7 @@
  * The node's surface as gateway/ sees it. LedgerNode (./node.ts) implements LedgerApi.
  */
 import { availableParallelism } from 'node:os';
-import type { BlockHeader, CommitCertificate, Genesis, IntakePort, Receipt, SubmitResult } from '../protocols/index.js';
+import type { BillIssue, BlockHeader, CommitCertificate, Genesis, IntakePort, Receipt, StateKind, SubmitResult } from '../protocols/index.js';
 import type { NodeMetrics } from './metrics.js';
 import type { Timeouts } from './consensus/types.js';
 import type { Carrier } from './p2p/carrier.js';
@@ -157,6 +157,14 @@ export interface ReadingView {
   readonly txHash: string;
 }
 
+/** A committed bill transaction (type 13) with where it is. */
+export interface CommittedBill {
+  readonly body: BillIssue;
+  readonly txHash: string;
+  readonly height: number;
+  readonly index: number;
+}
+
 export interface LedgerApi {
   readonly genesis: Genesis;
   readonly intake: IntakePort;
@@ -171,6 +179,15 @@ export interface LedgerApi {
   listMeters(): MeterView[];
   /** Committed readings of a meter with seq >= fromSeq, ascending, at most `limit`. */
   readings(meterId: string, fromSeq: bigint, limit: number): Promise<ReadingView[]>;
+  /**
+   * A committed record of the ledger state (docs/billing.md §13.4: account, tariff,
+   * agreement, bill, mandate, payment, dispute ...), as the rules wrote it; undefined when none.
+   */
+  record(kind: StateKind, id: string): unknown;
+  /** Ids of the committed records of `kind`, sorted; those starting with `prefix` when given. */
+  recordIds(kind: StateKind, prefix?: string): string[];
+  /** The committed bill of (meter, period), line items included, read from its block. */
+  committedBill(meterId: string, period: string): Promise<CommittedBill | undefined>;
   /** True once the node is open and producing blocks. */
   ready(): boolean;
   /** Resolves if the node stopped working on a failure it cannot recover from (consensus halted); the process should stop. */

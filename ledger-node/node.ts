@@ -5,9 +5,9 @@
 import {
   type Genesis, ProtocolError, ReasonCode, type ReadingWindow, type Receipt, type StateChange, type SubmitResult, StateKind, TxType, decodeBlock,
   decodeCommit, headerHash, decodeTx, equalBytes, genesisHash, readingWindow, seqWindowOf, toHex,
-  LARGEST_TX_BYTES, ledgerChain,
+  LARGEST_TX_BYTES, LedgerTxType, billId, decodeAnyTx, ledgerChain,
 } from '../protocols/index.js';
-import type { LedgerApi, Logger, MeterView, NodeOptions, NodeStatus, ReadingView, StoredBlock } from './api.js';
+import type { CommittedBill, LedgerApi, Logger, MeterView, NodeOptions, NodeStatus, ReadingView, StoredBlock } from './api.js';
 import { NODE_DEFAULTS, silentLogger } from './api.js';
 import { SignatureVerifier } from './crypto/verifier.js';
 import { checkDataDirPermissions, dataPaths } from './devchain.js';
@@ -264,6 +264,31 @@ export class LedgerNode implements LedgerApi {
 
   listMeters(): MeterView[] {
     return this.state.ids(StateKind.Meter).map((id) => this.getMeter(id)).filter((m): m is MeterView => m !== undefined);
+  }
+
+  record(kind: StateKind, id: string): unknown {
+    return this.state.committed.get(kind, id);
+  }
+
+  recordIds(kind: StateKind, prefix = ''): string[] {
+    return this.state.committedIds(kind).filter((id) => id.startsWith(prefix));
+  }
+
+  async committedBill(meterId: string, period: string): Promise<CommittedBill | undefined> {
+    const rec = this.state.committed.get(StateKind.Bill, billId(meterId, period)) as { height?: number } | undefined;
+    if (rec?.height === undefined) return undefined;
+    // BillRecord.height is the height of the block that committed the bill (billing.md §13.4).
+    const raw = await this.store.blockBytes(rec.height);
+    if (!raw) throw new ProtocolError('E_STORE_CORRUPT', `bill ${meterId}/${period} names missing block ${rec.height}`);
+    const txs = decodeBlock(raw).txs;
+    for (let index = 0; index < txs.length; index++) {
+      const tx = decodeAnyTx(txs[index]!, LARGEST_TX_BYTES);
+      const b = tx.body;
+      if (b.type === LedgerTxType.Bill && b.bill.meterId === meterId && b.bill.period.label === period) {
+        return { body: b, txHash: toHex(tx.hash), height: rec.height, index };
+      }
+    }
+    throw new ProtocolError('E_STORE_CORRUPT', `block ${rec.height} holds no bill ${meterId}/${period}`);
   }
 
   async readings(meterId: string, fromSeq: bigint, limit: number): Promise<ReadingView[]> {

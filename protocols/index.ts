@@ -21,3 +21,4 @@ export * from './confidential/index.js';
 export * from './p2p.js';
 export * from './billing/index.js';
 export * from './state.js';
+export * from './session.js';

@@ -5,6 +5,8 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { LedgerApi, Logger } from '../../ledger-node/api.js';
 import { HttpError, badParam } from './errors.js';
+import type { RequestLimits } from './limits.js';
+import type { SessionStore } from './sessions.js';
 
 /** What handlers may use; gateway.ts fills it in. */
 export interface HttpContext {
@@ -19,6 +21,10 @@ export interface HttpContext {
   xmppState?(): string;
   /** Bearer token for the admin endpoints (POST, the fleet view); undefined disables them. */
   readonly adminToken: string | undefined;
+  /** Owner sessions and their challenges (./sessions.ts); startHttpApi makes one when none is given. */
+  readonly sessions: SessionStore;
+  /** Per-source and per-account limits of the unauthenticated POSTs (./limits.ts). */
+  readonly limits: RequestLimits;
   /** Readings refused so far, by reason code (the meterledger_readings_rejected_total counter). */
   rejectsByReason?(): Promise<Record<string, number>>;
   readonly logger: Logger;
@@ -30,6 +36,8 @@ export interface HttpRequest {
   readonly params: Readonly<Record<string, string>>;
   readonly query: URLSearchParams;
   readonly headers: IncomingHttpHeaders;
+  /** The peer's address (for per-source limits); '' when unknown. */
+  readonly remote: string;
   /** The body, at most the server's limit (else 413). */
   body(): Promise<Uint8Array>;
 }

@@ -17,11 +17,17 @@ import { genesisRoutes } from './routes/genesis.js';
 import { eventRoutes } from './routes/events.js';
 import { fleetRoutes } from './routes/fleet.js';
 import { portalRoutes } from './routes/portal.js';
+import { sessionRoutes } from './routes/session.js';
+import { accountRoutes } from './routes/accounts.js';
+import { billingRoutes } from './routes/billing.js';
+import { RequestLimits } from './limits.js';
+import { SessionStore } from './sessions.js';
 
 export type { HttpContext } from './router.js';
 
 export const ROUTES: readonly Route[] = [
   ...healthRoutes, ...statusRoutes, ...genesisRoutes, ...blockRoutes, ...meterRoutes, ...eventRoutes, ...fleetRoutes, ...txRoutes, ...portalRoutes,
+  ...sessionRoutes, ...accountRoutes, ...billingRoutes,
 ];
 
 /** Open event streams at once, over all clients; one more is 503 E_HTTP_TOO_MANY_STREAMS. */
@@ -86,7 +92,7 @@ export function handleRequest(router: Router, ctx: HttpContext, streams: Streams
       const query = new URLSearchParams(q < 0 ? '' : target.slice(q + 1));
       const { handler, params } = router.match(method, path);
       reply = await handler({
-        method, path, params, query, headers: req.headers,
+        method, path, params, query, headers: req.headers, remote: req.socket.remoteAddress ?? '',
         body: () => readBody(req, MAX_BODY_BYTES),
       }, ctx);
     } catch (e) {
@@ -113,7 +119,11 @@ export interface HttpTls {
   readonly cert: string;
 }
 
-export async function startHttpApi(ctx: HttpContext, host: string, port: number, tls?: HttpTls): Promise<HttpApi> {
+/** What the composition root gives; sessions and limits default to fresh in-memory ones. */
+export type HttpSetup = Omit<HttpContext, 'sessions' | 'limits'> & Partial<Pick<HttpContext, 'sessions' | 'limits'>>;
+
+export async function startHttpApi(setup: HttpSetup, host: string, port: number, tls?: HttpTls): Promise<HttpApi> {
+  const ctx: HttpContext = { ...setup, sessions: setup.sessions ?? new SessionStore(), limits: setup.limits ?? new RequestLimits() };
   const router = new Router(ROUTES);
   const streams: Streams = new Set();
   const serve = handleRequest(router, ctx, streams);

@@ -51,6 +51,11 @@ export class ChainState implements StateReader {
     return [...out].sort();
   }
 
+  /** Ids of `kind` in the committed layer (what the stored blocks say), sorted. */
+  committedIds(kind: string): string[] {
+    return [...(this.base.get(kind)?.keys() ?? [])].sort();
+  }
+
   /** Kinds with records, committed or in the tip. */
   kinds(): string[] {
     return [...new Set([...this.base.keys(), ...this.tip.keys()])].sort();

@@ -20,6 +20,10 @@ export interface FakeLedger extends LedgerApi {
   hasQuorum: boolean;
   behind: number;
   nextSubmit: SubmitResult | undefined;
+  /** Committed ledger records by kind, then id (what record/recordIds read); tests fill it. */
+  readonly records: Map<string, Map<string, unknown>>;
+  /** Meters by id (getMeter/listMeters); meter-0001 to start with, owned by owner-1. */
+  readonly meters: Map<string, MeterView>;
 }
 
 export function makeFakeLedger(): FakeLedger {
@@ -79,8 +83,15 @@ export function makeFakeLedger(): FakeLedger {
     async getReceipt(id, seq) {
       return id === 'meter-0001' && (seq === 1n || seq === 2n) ? receipts[Number(seq) - 1] : undefined;
     },
-    getMeter: (id) => (id === 'meter-0001' ? meter : undefined),
-    listMeters: () => [meter],
+    records: new Map(),
+    meters: new Map([[meter.meterId, meter]]),
+    getMeter: (id) => fake.meters.get(id),
+    listMeters: () => [...fake.meters.values()],
+    record: (kind, id) => fake.records.get(kind)?.get(id),
+    recordIds: (kind, prefix = '') => [...(fake.records.get(kind)?.keys() ?? [])].filter((id) => id.startsWith(prefix)).sort(),
+    async committedBill() {
+      return undefined;
+    },
     async readings(id, fromSeq, limit) {
       return id === 'meter-0001' ? readingViews.filter((r) => BigInt(r.seq) >= fromSeq).slice(0, limit) : [];
     },

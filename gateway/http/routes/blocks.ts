@@ -1,5 +1,11 @@
-/** Blocks: one with its commit, its raw bytes (for remote audit), or a page of headers. */
+/**
+ * Blocks: one with its commit, its raw bytes (for remote audit), or a page of headers.
+ * Headers, transaction hashes and commits are public: a verifier needs them and they
+ * hold no personal data. The raw block holds every transaction's payload (readings:
+ * consumption data) and needs the operator token (docs/http-api.md §Access).
+ */
 import { toHex } from '../../../protocols/index.js';
+import { requireAdmin } from '../auth.js';
 import { HttpError } from '../errors.js';
 import { intParam } from '../params.js';
 import type { Route } from '../router.js';
@@ -38,6 +44,7 @@ export const blockRoutes: Route[] = [
   {
     method: 'GET', path: '/api/v1/blocks/:height/raw',
     handler: async (req, ctx) => {
+      requireAdmin(req.headers, ctx.adminToken);
       const height = intParam('height', req.params.height, { min: 1 });
       const b = await ctx.node.getBlockBytes(height);
       if (!b) throw new HttpError('E_BLOCK_NOT_FOUND', `no block at height ${height}`);

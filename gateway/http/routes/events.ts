@@ -10,6 +10,7 @@
 import type { ServerResponse } from 'node:http';
 import { type CommittedReading, encodeReceipt, toHex } from '../../../protocols/index.js';
 import type { Receipt } from '../../../protocols/index.js';
+import { requireMeterReader } from '../auth.js';
 import { HttpError } from '../errors.js';
 import { meterIdParam, seqParam } from '../params.js';
 import type { HttpContext, Route } from '../router.js';
@@ -113,6 +114,8 @@ export const eventRoutes: Route[] = [
     method: 'GET', path: '/api/v1/events',
     handler: async (req, ctx) => {
       const meterId = meterIdParam(req.query.get('meter') ?? undefined, 'meter');
+      // One meter per stream, so an owner's stream carries only its own meter's receipts.
+      requireMeterReader(req, ctx, meterId);
       if (!ctx.node.getMeter(meterId)) throw new HttpError('E_METER_NOT_FOUND', `no meter "${meterId}"`);
       // EventSource sends Last-Event-ID on reconnect (WHATWG HTML §9.2.4); `after` is for the first connect.
       const resume = req.headers['last-event-id'];

@@ -1,5 +1,10 @@
-/** Meters, their committed readings and receipts (JSON, or raw CBOR on Accept: application/cbor). */
+/**
+ * Meters, their committed readings and receipts (JSON, or raw CBOR on Accept: application/cbor).
+ * Consumption data is personal data: each route needs the owner's session or the
+ * operator token (docs/http-api.md §Access); the list shows an owner only its meters.
+ */
 import { encodeReceipt } from '../../../protocols/index.js';
+import { requireMeterReader, requirePrincipal } from '../auth.js';
 import { HttpError } from '../errors.js';
 import { intParam, meterIdParam, seqParam } from '../params.js';
 import type { Route } from '../router.js';
@@ -11,12 +16,17 @@ const READINGS_MAX = 1000;
 export const meterRoutes: Route[] = [
   {
     method: 'GET', path: '/api/v1/meters',
-    handler: async (_req, ctx) => ({ status: 200, json: { meters: ctx.node.listMeters() } }),
+    handler: async (req, ctx) => {
+      const p = requirePrincipal(req, ctx);
+      const meters = ctx.node.listMeters();
+      return { status: 200, json: { meters: p.role === 'operator' ? meters : meters.filter((m) => m.owner === p.account) } };
+    },
   },
   {
     method: 'GET', path: '/api/v1/meters/:id',
     handler: async (req, ctx) => {
       const id = meterIdParam(req.params.id);
+      requireMeterReader(req, ctx, id);
       const m = ctx.node.getMeter(id);
       if (!m) throw new HttpError('E_METER_NOT_FOUND', `no meter "${id}"`);
       return { status: 200, json: m };
@@ -26,6 +36,7 @@ export const meterRoutes: Route[] = [
     method: 'GET', path: '/api/v1/meters/:id/readings',
     handler: async (req, ctx) => {
       const id = meterIdParam(req.params.id);
+      requireMeterReader(req, ctx, id);
       const fromSeq = seqParam('fromSeq', req.query.get('fromSeq'), { min: 0n, dflt: 0n });
       const limit = intParam('limit', req.query.get('limit'), { min: 1, max: READINGS_MAX, dflt: READINGS_DEFAULT });
       if (!ctx.node.getMeter(id)) throw new HttpError('E_METER_NOT_FOUND', `no meter "${id}"`);
@@ -40,6 +51,7 @@ export const meterRoutes: Route[] = [
     handler: async (req, ctx) => {
       const id = meterIdParam(req.params.id);
       const seq = seqParam('seq', req.params.seq, { min: 1n });
+      requireMeterReader(req, ctx, id);
       const r = await ctx.node.getReceipt(id, seq);
       if (!r) throw new HttpError('E_RECEIPT_NOT_FOUND', `no committed reading ${seq} of meter "${id}"`);
       if (/\bapplication\/cbor\b/i.test(req.headers.accept ?? '')) {

@@ -1,8 +1,14 @@
-/** POST /api/v1/tx: an operator (or trusted local) transaction, admin token required. */
-import { ReasonCode, fromHex, toHex } from '../../../protocols/index.js';
+/**
+ * POST /api/v1/tx: a signed transaction. Operator-role and meter transactions need the
+ * admin token. The owner's own transactions (mandate, mandate revocation, payment,
+ * dispute: docs/billing.md §17-19) need none: their signature, checked by the ledger's
+ * rules against the account (or paying meter) key in state, is the credential. Those are
+ * rate-limited per source address and per signing account or meter.
+ */
+import { LARGEST_TX_BYTES, LedgerTxType, ReasonCode, type SubmitResult, decodeAnyTx, fromHex, toHex } from '../../../protocols/index.js';
 import { requireAdmin } from '../auth.js';
 import { HttpError } from '../errors.js';
-import type { Route } from '../router.js';
+import type { HttpReply, Route } from '../router.js';
 
 /** application/cbor or application/octet-stream: raw bytes; text/plain: hex. */
 function txBytes(contentType: string | undefined, body: Uint8Array): Uint8Array {
@@ -23,25 +29,60 @@ export const txRoutes: Route[] = [
   {
     method: 'POST', path: '/api/v1/tx',
     handler: async (req, ctx) => {
-      requireAdmin(req.headers, ctx.adminToken);
+      if (req.headers.authorization === undefined) ctx.limits.source(req.remote);
+      else requireAdmin(req.headers, ctx.adminToken);
       const bytes = txBytes(req.headers['content-type'], await req.body());
       if (bytes.length === 0) throw new HttpError('E_HTTP_BAD_BODY', 'body: empty');
-      const r = await ctx.node.submitTx(bytes);
-      if (r.status === 'accepted') {
-        return { status: 202, json: { status: 'accepted', txHash: toHex(r.txHash), seq: r.seq.toString() } };
+      if (req.headers.authorization === undefined) {
+        const refused = ownerOnly(bytes, ctx.adminToken);
+        if (refused) return reply(refused);
+        ctx.limits.account(signerOf(bytes));
       }
-      const message = r.message.startsWith(`${r.code}: `) ? r.message.slice(r.code.length + 2) : r.message;
-      // BUSY and RATE_LIMITED mean "later"; other refusals are final.
-      const status = r.code === ReasonCode.BUSY ? 503 : r.code === ReasonCode.RATE_LIMITED ? 429 : 422;
-      return {
-        status,
-        json: {
-          status: 'rejected', txHash: toHex(r.txHash), code: r.code, message,
-          ...(r.seq !== undefined ? { seq: r.seq.toString() } : {}),
-          error: { code: r.code, message },
-        },
-        ...(status !== 422 ? { headers: { 'retry-after': '1' } } : {}),
-      };
+      return reply(await ctx.node.submitTx(bytes));
     },
   },
 ];
+
+/** The types an owner (or its meter) signs, accepted without the admin token. */
+const OWNER_TYPES: ReadonlySet<number> = new Set([LedgerTxType.Mandate, LedgerTxType.MandateRevoke, LedgerTxType.Payment, LedgerTxType.Dispute]);
+
+/**
+ * Without the admin token: undefined for an owner transaction (go on), a refusal for a
+ * transaction that does not decode, and 401 (or 403 when POST is disabled) for any other type.
+ */
+function ownerOnly(bytes: Uint8Array, adminToken: string | undefined): SubmitResult | undefined {
+  let type: number;
+  try {
+    type = decodeAnyTx(bytes, LARGEST_TX_BYTES).body.type;
+  } catch (e) {
+    const code = (e as { code?: ReasonCode }).code ?? ReasonCode.SCHEMA;
+    return { status: 'rejected', txHash: new Uint8Array(32), code, message: (e as Error).message };
+  }
+  if (OWNER_TYPES.has(type)) return undefined;
+  if (adminToken === undefined) throw new HttpError('E_HTTP_ADMIN_DISABLED');
+  throw new HttpError('E_HTTP_UNAUTHORIZED', `transaction type ${type} needs Authorization: Bearer <admin token>; only mandates, revocations, payments and disputes are accepted on their signature alone`, { 'www-authenticate': 'Bearer realm="meterledger"' });
+}
+
+/** Who signed an owner transaction, for its rate limit: the kid (account), else the paying meter. */
+function signerOf(bytes: Uint8Array): string {
+  const tx = decodeAnyTx(bytes, LARGEST_TX_BYTES);
+  return tx.cose.kid ?? ('meterId' in tx.body ? `meter:${tx.body.meterId}` : '');
+}
+
+function reply(r: SubmitResult): HttpReply {
+  if (r.status === 'accepted') {
+    return { status: 202, json: { status: 'accepted', txHash: toHex(r.txHash), seq: r.seq.toString() } };
+  }
+  const message = r.message.startsWith(`${r.code}: `) ? r.message.slice(r.code.length + 2) : r.message;
+  // BUSY and RATE_LIMITED mean "later"; other refusals are final.
+  const status = r.code === ReasonCode.BUSY ? 503 : r.code === ReasonCode.RATE_LIMITED ? 429 : 422;
+  return {
+    status,
+    json: {
+      status: 'rejected', txHash: toHex(r.txHash), code: r.code, message,
+      ...(r.seq !== undefined ? { seq: r.seq.toString() } : {}),
+      error: { code: r.code, message },
+    },
+    ...(status !== 422 ? { headers: { 'retry-after': '1' } } : {}),
+  };
+}

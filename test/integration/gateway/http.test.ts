@@ -11,6 +11,8 @@ import { readinessReasons } from '../../../gateway/readiness.js';
 import { type FakeLedger, makeFakeLedger } from '../../helpers/fake-ledger.js';
 
 const TOKEN = 'admin-token-for-tests-0123';
+/** The operator's headers: reading meters' data needs them (or the owner's session). */
+const OP = { authorization: `Bearer ${TOKEN}` };
 let node: FakeLedger;
 let api: HttpApi;
 let brokerUp = true;
@@ -119,7 +121,7 @@ test('blocks: one block with hex hashes and commit, raw bytes, a page of headers
   assert.equal(b.body.txCount, 2);
   assert.deepEqual(b.body.txHashes, node.readingTxs.map((t) => toHex(sha256(t))));
   assert.match(b.body.commit.signatures[0].signature, /^[0-9a-f]{128}$/);
-  const raw = await get('/api/v1/blocks/1/raw');
+  const raw = await get('/api/v1/blocks/1/raw', OP);
   const expected = await node.getBlockBytes(1);
   assert.equal(raw.body.block, toHex(expected!.block));
   assert.equal(raw.body.commit, toHex(expected!.commit));
@@ -134,37 +136,37 @@ test('bad parameters are 400 E_HTTP_BAD_PARAM naming the parameter', { timeout: 
   assertError(await get('/api/v1/blocks/0'), 400, 'E_HTTP_BAD_PARAM', /^height:/);
   assertError(await get('/api/v1/blocks?limit=101'), 400, 'E_HTTP_BAD_PARAM', /^limit:/);
   assertError(await get('/api/v1/blocks?from=x'), 400, 'E_HTTP_BAD_PARAM', /^from:/);
-  assertError(await get('/api/v1/meters/meter-0001/readings?limit=1001'), 400, 'E_HTTP_BAD_PARAM', /^limit:/);
-  assertError(await get('/api/v1/meters/meter-0001/readings?fromSeq=-1'), 400, 'E_HTTP_BAD_PARAM', /^fromSeq:/);
-  assertError(await get('/api/v1/meters/meter-0001/receipts/0'), 400, 'E_HTTP_BAD_PARAM', /^seq:/);
-  assertError(await get('/api/v1/meters/meter-0001/receipts/18446744073709551616'), 400, 'E_HTTP_BAD_PARAM', /^seq:/);
-  assertError(await get('/api/v1/meters/bad%20id'), 400, 'E_HTTP_BAD_PARAM', /^id:/);
+  assertError(await get('/api/v1/meters/meter-0001/readings?limit=1001', OP), 400, 'E_HTTP_BAD_PARAM', /^limit:/);
+  assertError(await get('/api/v1/meters/meter-0001/readings?fromSeq=-1', OP), 400, 'E_HTTP_BAD_PARAM', /^fromSeq:/);
+  assertError(await get('/api/v1/meters/meter-0001/receipts/0', OP), 400, 'E_HTTP_BAD_PARAM', /^seq:/);
+  assertError(await get('/api/v1/meters/meter-0001/receipts/18446744073709551616', OP), 400, 'E_HTTP_BAD_PARAM', /^seq:/);
+  assertError(await get('/api/v1/meters/bad%20id', OP), 400, 'E_HTTP_BAD_PARAM', /^id:/);
 });
 
 test('unknown routes are 404, unknown objects 404 with their own code, wrong methods 405', { timeout: 10_000 }, async () => {
   assertError(await get('/api/v1/nothing'), 404, 'E_HTTP_NOT_FOUND');
   assertError(await get('/api/v1/blocks/7'), 404, 'E_BLOCK_NOT_FOUND');
-  assertError(await get('/api/v1/blocks/7/raw'), 404, 'E_BLOCK_NOT_FOUND');
-  assertError(await get('/api/v1/meters/meter-9999'), 404, 'E_METER_NOT_FOUND');
-  assertError(await get('/api/v1/meters/meter-0001/receipts/3'), 404, 'E_RECEIPT_NOT_FOUND');
+  assertError(await get('/api/v1/blocks/7/raw', OP), 404, 'E_BLOCK_NOT_FOUND');
+  assertError(await get('/api/v1/meters/meter-9999', OP), 404, 'E_METER_NOT_FOUND');
+  assertError(await get('/api/v1/meters/meter-0001/receipts/3', OP), 404, 'E_RECEIPT_NOT_FOUND');
   const r = await post('/api/v1/status', 'x', {});
   assertError(r, 405, 'E_HTTP_METHOD_NOT_ALLOWED');
   assert.equal(r.res.headers.get('allow'), 'GET');
 });
 
 test('meters and readings: list, one, readings page with fromSeq and limit', { timeout: 10_000 }, async () => {
-  assert.equal((await get('/api/v1/meters')).body.meters[0].meterId, 'meter-0001');
-  assert.equal((await get('/api/v1/meters/meter-0001')).body.lastSeq, '2');
-  const page = await get('/api/v1/meters/meter-0001/readings?fromSeq=1&limit=1');
+  assert.equal((await get('/api/v1/meters', OP)).body.meters[0].meterId, 'meter-0001');
+  assert.equal((await get('/api/v1/meters/meter-0001', OP)).body.lastSeq, '2');
+  const page = await get('/api/v1/meters/meter-0001/readings?fromSeq=1&limit=1', OP);
   assert.deepEqual(page.body.readings.map((r: { seq: string }) => r.seq), ['1']);
   assert.equal(page.body.nextFromSeq, '2');
-  const rest = await get('/api/v1/meters/meter-0001/readings?fromSeq=2');
+  const rest = await get('/api/v1/meters/meter-0001/readings?fromSeq=2', OP);
   assert.deepEqual(rest.body.readings.map((r: { seq: string }) => r.seq), ['2']);
   assert.equal(rest.body.nextFromSeq, null);
 });
 
 test('receipts: JSON view with cbor hex, and raw CBOR on Accept: application/cbor; both verify from genesis', { timeout: 10_000 }, async () => {
-  const j = await get('/api/v1/meters/meter-0001/receipts/2');
+  const j = await get('/api/v1/meters/meter-0001/receipts/2', OP);
   assert.equal(j.status, 200);
   assert.equal(j.body.meterId, 'meter-0001');
   assert.equal(j.body.seq, '2');
@@ -174,7 +176,7 @@ test('receipts: JSON view with cbor hex, and raw CBOR on Accept: application/cbo
   const fromJson = decodeReceipt(fromHex(j.body.cbor));
   assert.equal(verifyReceipt(node.genesis, fromJson).height, 1);
 
-  const c = await get('/api/v1/meters/meter-0001/receipts/2', { accept: 'application/cbor' });
+  const c = await get('/api/v1/meters/meter-0001/receipts/2', { ...OP, accept: 'application/cbor' });
   assert.equal(c.status, 200);
   assert.equal(c.res.headers.get('content-type'), 'application/cbor');
   assert.ok(c.body instanceof Uint8Array);

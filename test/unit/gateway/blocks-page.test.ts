@@ -1,5 +1,7 @@
 /** GET /api/v1/blocks pages newest first, as docs/http-api.md says; `next` goes down, `prev` up. */
 import { test } from 'node:test';
+import { SessionStore } from '../../../gateway/http/sessions.js';
+import { RequestLimits } from '../../../gateway/http/limits.js';
 import assert from 'node:assert/strict';
 import type { HttpContext, HttpRequest } from '../../../gateway/http/router.js';
 import { blockRoutes } from '../../../gateway/http/routes/blocks.js';
@@ -19,11 +21,11 @@ function ctxWith(head: number): HttpContext {
       return h >= 1 && h <= head ? { ...b, header: { ...b.header, height: h } } : undefined;
     },
   };
-  return { node, scrapeMetrics: async () => ({ contentType: '', body: '' }), readiness: () => [], mqttClients: () => 0, adminToken: undefined, logger: silentLogger };
+  return { node, scrapeMetrics: async () => ({ contentType: '', body: '' }), readiness: () => [], mqttClients: () => 0, adminToken: undefined, logger: silentLogger, sessions: new SessionStore(), limits: new RequestLimits() };
 }
 
 async function page(ctx: HttpContext, query: string) {
-  const req: HttpRequest = { method: 'GET', path: '/api/v1/blocks', params: {}, query: new URLSearchParams(query), headers: {}, body: async () => new Uint8Array() };
+  const req: HttpRequest = { method: 'GET', path: '/api/v1/blocks', params: {}, query: new URLSearchParams(query), headers: {}, remote: '127.0.0.1', body: async () => new Uint8Array() };
   const r = await list.handler(req, ctx);
   const j = (r as { json: { from: number; next: number | null; prev: number | null; height: number; blocks: { height: number }[] } }).json;
   return { from: j.from, next: j.next, prev: j.prev, heights: j.blocks.map((b) => b.height) };

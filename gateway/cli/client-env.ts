@@ -46,3 +46,10 @@ export function adminToken(args: ParsedArgs, command: string, env: Env = process
   if (direct) return direct;
   throw new UsageError(`no admin token: pass --admin-token-file F (a file of mode 0600), or set ${TOKEN_ENV} or ${TOKEN_FILE_ENV} (see meterledger ${command} --help)`);
 }
+
+/** The admin token when one is given (flag or environment), else undefined: for reads that need it only on some gateways. */
+export function adminTokenIfGiven(args: ParsedArgs, command: string, env: Env = process.env): string | undefined {
+  const file = args.values['admin-token-file'];
+  if ((typeof file === 'string' && file !== '') || env[TOKEN_FILE_ENV] || env[TOKEN_ENV]) return adminToken(args, command, env);
+  return undefined;
+}

@@ -32,9 +32,10 @@ function failure(url: string, status: number, body: unknown): GatewayError {
   return new GatewayError('E_HTTP_STATUS', `HTTP ${status} from ${url}`);
 }
 
-export async function getJson<T>(base: string, path: string): Promise<T> {
+/** GET a JSON answer; `token`, when given, goes as `Authorization: Bearer` (the operator's or a session's). */
+export async function getJson<T>(base: string, path: string, token?: string): Promise<T> {
   const url = join(base, path);
-  const r = await call(url, { headers: { accept: 'application/json' } });
+  const r = await call(url, { headers: { accept: 'application/json', ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}) } });
   if (r.status !== 200) throw failure(url, r.status, r.body);
   return r.body as T;
 }

@@ -51,7 +51,7 @@ describe('fault: kill -9 under QoS 1 load', { timeout: 240_000 }, () => {
     const all = [...acked].flatMap(([id, seqs]) => seqs.map((s) => [id, s] as const));
     for (let i = 0; i < Math.min(300, all.length); i++) {
       const [id, s] = all[Math.floor(Math.random() * all.length)]!;
-      const r = await fetch(`${c.gw.httpUrl}/api/v1/meters/${id}/receipts/${s}`, { headers: { accept: 'application/cbor' } });
+      const r = await c.gw.get(`/api/v1/meters/${id}/receipts/${s}`, { accept: 'application/cbor' });
       assert.equal(r.status, 200, `${id}/${s} has no receipt`);
       const v = verifyReceipt(c.genesis, decodeReceipt(new Uint8Array(await r.arrayBuffer())));
       assert.equal(v.tx.body.type === TxType.Reading && v.tx.body.seq, s);

@@ -1,4 +1,5 @@
 /** Run the real `meterledger` CLI as a child process, on loopback ports of its own. */
+import { readFileSync } from 'node:fs';
 import { type ChildProcess, spawn, execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -24,6 +25,24 @@ export async function cli(args: string[], opts: { timeoutMs?: number; env?: Node
     const err = e as { code?: number | string; signal?: string | null; stdout?: string; stderr?: string };
     const why = err.signal ? `killed by ${err.signal}` : typeof err.code === 'string' ? err.code : '';
     return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: [err.stderr, why].filter(Boolean).join('\n') || String(e) };
+  }
+}
+
+/**
+ * The admin token of test gateways started without their own --config (given through
+ * METERLEDGER_HTTP_ADMIN_TOKEN): reading meters' data needs it (docs/http-api.md §Access).
+ */
+export const TEST_ADMIN_TOKEN = 'test-gateway-admin-token';
+
+/** True when the --config file in `args` sets the admin token itself (the test then sets GatewayProcess.adminToken). */
+function configSetsAdminToken(args: readonly string[]): boolean {
+  const i = args.indexOf('--config');
+  if (i < 0) return false;
+  try {
+    const http = (JSON.parse(readFileSync(args[i + 1]!, 'utf8')) as { http?: Record<string, unknown> }).http;
+    return http?.adminToken !== undefined || http?.adminTokenFile !== undefined;
+  } catch {
+    return false;
   }
 }
 
@@ -55,6 +74,7 @@ export class GatewayProcess {
     this.stdout = '';
     const p = spawn(process.execPath, [CLI, 'start', '--data-dir', this.dataDir, '--mqtt-port', String(this.mqttPort), '--http-port', String(this.httpPort), ...this.extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: configSetsAdminToken(this.extraArgs) ? process.env : { ...process.env, METERLEDGER_HTTP_ADMIN_TOKEN: TEST_ADMIN_TOKEN },
     });
     this.proc = p;
     p.stderr!.on('data', (d: Buffer) => {
@@ -100,8 +120,20 @@ export class GatewayProcess {
     await exited;
   }
 
+  /** The admin token `get` and `json` send: a test whose --config sets another one sets it here. */
+  adminToken = TEST_ADMIN_TOKEN;
+
+  get operator(): Record<string, string> {
+    return { authorization: `Bearer ${this.adminToken}` };
+  }
+
+  /** GET with the operator's token (reading meters' data needs it). */
+  get(path: string, headers: Record<string, string> = {}): Promise<Response> {
+    return fetch(`${this.httpUrl}${path}`, { headers: { ...this.operator, ...headers } });
+  }
+
   async json<T = unknown>(path: string): Promise<{ status: number; body: T }> {
-    const r = await fetch(`${this.httpUrl}${path}`);
+    const r = await this.get(path);
     const text = await r.text();
     let body: unknown = text;
     try {

@@ -12,7 +12,7 @@ import { loadGenesisFile } from '../../../ledger-node/devchain.js';
 import { UsageError } from '../../errors.js';
 import { type CommandSpec, err, optionalString, out, stringList } from '../args.js';
 import { loadDataDirGenesis } from '../chain.js';
-import { URL_ENV, gatewayUrl } from '../client-env.js';
+import { URL_ENV, adminTokenIfGiven, gatewayUrl } from '../client-env.js';
 import { getJson } from '../http-client.js';
 import { progress } from '../progress.js';
 import { readReceiptFile } from './receipt.js';
@@ -20,9 +20,10 @@ import { readReceiptFile } from './receipt.js';
 /** Blocks fetched ahead of the one being audited. */
 const PREFETCH = 8;
 
-const rawBlock = (http: string, h: number) => getJson<{ block: string; commit: string }>(http, `/api/v1/blocks/${h}/raw`);
+// Raw blocks hold readings, personal data: the gateway serves them to the operator only (docs/http-api.md §Access).
+const rawBlock = (http: string, h: number, token: string | undefined) => getJson<{ block: string; commit: string }>(http, `/api/v1/blocks/${h}/raw`, token);
 
-async function auditRemote(http: string, genesis: Genesis, witnesses: readonly ChainWitness[], onProgress: (done: number, total: number) => void): Promise<AuditResult> {
+async function auditRemote(http: string, token: string | undefined, genesis: Genesis, witnesses: readonly ChainWitness[], onProgress: (done: number, total: number) => void): Promise<AuditResult> {
   const { ChainAuditor, witnessNotes } = await import('../../../ledger-node/audit.js');
   const status = await getJson<{ chainId: string; height: number }>(http, '/api/v1/status');
   if (status.chainId !== genesis.chainId) {
@@ -35,7 +36,7 @@ async function auditRemote(http: string, genesis: Genesis, witnesses: readonly C
   for (let h = 1; h <= total; h++) {
     for (let k = h; k < h + PREFETCH && k <= total; k++) {
       if (!ahead.has(k)) {
-        const p = rawBlock(http, k);
+        const p = rawBlock(http, k, token);
         p.catch(() => undefined); // handled when awaited
         ahead.set(k, p);
       }
@@ -66,7 +67,7 @@ function receiptWitness(file: string, genesis: Genesis): ChainWitness {
 }
 
 /** Another running gateway's chain, through its read API. */
-async function httpWitness(url: string, genesis: Genesis): Promise<ChainWitness> {
+async function httpWitness(url: string, token: string | undefined, genesis: Genesis): Promise<ChainWitness> {
   const status = await getJson<{ chainId: string; height: number }>(url, '/api/v1/status');
   if (status.chainId !== genesis.chainId) throw new UsageError(`--compare-http ${url} serves chain "${status.chainId}", not "${genesis.chainId}"`);
   return {
@@ -74,7 +75,7 @@ async function httpWitness(url: string, genesis: Genesis): Promise<ChainWitness>
     height: status.height,
     async at(h) {
       if (h > status.height) return undefined;
-      const raw = await rawBlock(url, h);
+      const raw = await rawBlock(url, h, token);
       return { header: decodeBlock(fromHex(raw.block, 'block')).header, commit: decodeCommit(fromHex(raw.commit, 'commit')) };
     },
   };
@@ -90,6 +91,10 @@ export const verifyCommand: CommandSpec = {
     receipt: { type: 'string', value: 'FILE', multiple: true, help: 'a receipt from anywhere (another gateway, a meter): its block must be this chain\'s at its height' },
     'compare-data-dir': { type: 'string', value: 'D2', multiple: true, help: 'another (stopped) gateway\'s data dir: every height both hold must be the same block' },
     'compare-http': { type: 'string', value: 'URL2', multiple: true, help: 'another gateway\'s read API: every height both hold must be the same block' },
+    'admin-token-file': {
+      type: 'string', value: 'F',
+      help: 'with --http or --compare-http: file (mode 0600) holding the gateway\'s http.adminToken, which raw blocks need (or METERLEDGER_HTTP_ADMIN_TOKEN_FILE, or METERLEDGER_HTTP_ADMIN_TOKEN)',
+    },
   },
   details: 'Prints "ok: N blocks, M transactions" and exits 0, or "FAILED at height H: reason" and exits 1.\n' +
     'Two blocks with valid commit certificates at one height print "FAILED at height H: E_CHAIN_FORK: ..."\n' +
@@ -101,6 +106,7 @@ export const verifyCommand: CommandSpec = {
     const dataDir = optionalString(args, 'data-dir');
     const http = dataDir === undefined || args.values.http !== undefined ? gatewayUrl(args) : undefined;
     const genesisFile = optionalString(args, 'genesis');
+    const token = adminTokenIfGiven(args, 'verify');
     if ((dataDir === undefined) === (http === undefined)) throw new UsageError('give exactly one of --data-dir D or --http URL (see meterledger verify --help)');
     if (http !== undefined && genesisFile === undefined) throw new UsageError('--http needs --genesis F, the genesis file you trust');
     const genesis = genesisFile !== undefined ? loadGenesisFile(resolve(genesisFile)) : loadDataDirGenesis(dataDir!);
@@ -115,11 +121,11 @@ export const verifyCommand: CommandSpec = {
         stores.push(w);
         witnesses.push(w);
       }
-      for (const u of stringList(args, 'compare-http')) witnesses.push(await httpWitness(u, genesis));
+      for (const u of stringList(args, 'compare-http')) witnesses.push(await httpWitness(u, token, genesis));
       if (dataDir !== undefined) {
         result = await auditStore(resolve(dataDir), genesis, (d, t) => bar.update(d, t), witnesses, err);
       } else {
-        result = await auditRemote(http!, genesis, witnesses, (d, t) => bar.update(d, t));
+        result = await auditRemote(http!, token, genesis, witnesses, (d, t) => bar.update(d, t));
       }
     } finally {
       bar.end();

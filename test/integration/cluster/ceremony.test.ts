@@ -155,7 +155,7 @@ describe('a consortium formed by four parties from public keys only', { timeout:
         }
       }
     }
-    const hasReading = async (i: number, id: string, seq: bigint) => (await fetch(`${gws[i]!.httpUrl}/api/v1/meters/${id}/receipts/${seq}`)).status === 200;
+    const hasReading = async (i: number, id: string, seq: bigint) => (await gws[i]!.get(`/api/v1/meters/${id}/receipts/${seq}`)).status === 200;
     await until('every reading committed on every gateway', async () => {
       for (const a of acked) for (let i = 0; i < N; i++) if (!(await hasReading(i, a.meterId, a.seq))) return false;
       return true;

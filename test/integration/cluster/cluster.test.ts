@@ -93,7 +93,7 @@ describe('four gateways over a real NATS cluster', { timeout: 600_000 }, () => {
   };
   const status = async (i: number) => (await gws[i]!.json<{ height: number; headHash: string; consensus: { peers: string[] } }>('/api/v1/status')).body;
   const hasReading = async (i: number, meterId: string, seq: bigint) =>
-    (await fetch(`${gws[i]!.httpUrl}/api/v1/meters/${meterId}/receipts/${seq}`)).status === 200;
+    (await gws[i]!.get(`/api/v1/meters/${meterId}/receipts/${seq}`)).status === 200;
   const allCommittedOn = async (nodes: number[]) => {
     for (const a of acked) for (const i of nodes) if (!(await hasReading(i, a.meterId, a.seq))) return false;
     return true;

@@ -79,7 +79,7 @@ describe('gateways started before their NATS server', { timeout: 240_000 }, () =
     await nats.start(0);
     await until('both on NATS', async () => (await status(g0)).consensus.nats === true && (await status(g1)).consensus.nats === true, 30_000);
     const committedOn = async (g: GatewayProcess, meterId: string, seqs: number[]) => {
-      for (const s of seqs) if ((await fetch(`${g.httpUrl}/api/v1/meters/${meterId}/receipts/${s}`)).status !== 200) return false;
+      for (const s of seqs) if ((await g.get(`/api/v1/meters/${meterId}/receipts/${s}`)).status !== 200) return false;
       return true;
     };
     const accepted0 = [1, 2, 3, 4, 5, 6];

@@ -52,7 +52,7 @@ describe('kill -9 under QoS 1 load', { timeout: 300_000 }, () => {
     // and a sample of them has a receipt
     for (const [id, seqs] of acked) {
       const s = seqs[Math.floor(Math.random() * seqs.length)];
-      if (s !== undefined) assert.equal((await fetch(`${gw.httpUrl}/api/v1/meters/${id}/receipts/${s}`)).status, 200);
+      if (s !== undefined) assert.equal((await gw.get(`/api/v1/meters/${id}/receipts/${s}`)).status, 200);
     }
     assert.deepEqual(missing, [], `acknowledged but not committed: ${missing.slice(0, 10).join(', ')}`);
     await Promise.all(meters.map((m) => m.close()));

@@ -29,6 +29,7 @@ describe('single gateway, end to end over real MQTT', { timeout: 240_000 }, () =
     const init = await cli(['init', '--data-dir', dir, '--meters', '6', '--meter-alg', 'mixed']);
     assert.equal(init.code, 0, init.stderr);
     gw = await GatewayProcess.create(dir, ['--config', writeConfig(dir)]);
+    gw.adminToken = 'test-admin-token'; // what writeConfig sets
     await gw.start();
   });
   after(async () => {
@@ -165,7 +166,7 @@ describe('single gateway, end to end over real MQTT', { timeout: 240_000 }, () =
     assert.equal(rs.status, 200);
     const list = Array.isArray(rs.body) ? rs.body : rs.body.readings;
     assert.ok(list.length > 0);
-    const r = await fetch(`${gw.httpUrl}/api/v1/meters/meter-0001/receipts/${list[0]!.seq}`, { headers: { accept: 'application/cbor' } });
+    const r = await gw.get(`/api/v1/meters/meter-0001/receipts/${list[0]!.seq}`, { accept: 'application/cbor' });
     assert.equal(r.status, 200);
     const file = join(dir, 'receipt.cbor');
     writeFileSync(file, new Uint8Array(await r.arrayBuffer()));
@@ -176,11 +177,14 @@ describe('single gateway, end to end over real MQTT', { timeout: 240_000 }, () =
     writeFileSync(file, raw);
     const bad = await cli(['receipt', 'verify', file, '--genesis', join(dir, 'genesis.json')]);
     assert.notEqual(bad.code, 0, 'a tampered receipt must fail');
-    assert.equal((await fetch(`${gw.httpUrl}/api/v1/meters/meter-0001/receipts/999999999999999`)).status, 404);
+    assert.equal((await gw.get(`/api/v1/meters/meter-0001/receipts/999999999999999`)).status, 404);
   });
 
-  test('verify --http audits the running gateway', async () => {
-    const r = await cli(['verify', '--http', gw.httpUrl, '--genesis', join(dir, 'genesis.json')], { timeoutMs: 60_000 });
+  test('verify --http audits the running gateway (raw blocks need the admin token)', async () => {
+    const anonymous = await cli(['verify', '--http', gw.httpUrl, '--genesis', join(dir, 'genesis.json')], { timeoutMs: 60_000, clean: true });
+    assert.equal(anonymous.code, 1);
+    assert.match(anonymous.stderr + anonymous.stdout, /E_HTTP_UNAUTHORIZED/);
+    const r = await cli(['verify', '--http', gw.httpUrl, '--genesis', join(dir, 'genesis.json')], { timeoutMs: 60_000, env: { METERLEDGER_HTTP_ADMIN_TOKEN: 'test-admin-token' } });
     assert.equal(r.code, 0, r.stderr + r.stdout);
   });
 

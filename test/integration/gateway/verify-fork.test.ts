@@ -106,14 +106,16 @@ test('verify --data-dir with --receipt or --compare-data-dir from the other side
 test('verify --http with a receipt from the other side, and --compare-http against a running gateway of the other side: E_CHAIN_FORK', { timeout: 60_000 }, async () => {
   const node = await LedgerNode.open({ dataDir: dirs.b, genesis, verifyWorkers: 0 });
   const api = await startHttpApi({
-    node, scrapeMetrics: async () => ({ contentType: 'text/plain', body: '' }), readiness: () => [], mqttClients: () => 0, adminToken: undefined, logger: silentLogger,
+    node, scrapeMetrics: async () => ({ contentType: 'text/plain', body: '' }), readiness: () => [], mqttClients: () => 0, adminToken: 'verify-fork-admin-token', logger: silentLogger,
   }, '127.0.0.1', 0);
+  // Raw blocks are the operator's (docs/http-api.md §Access).
+  const env = { METERLEDGER_HTTP_ADMIN_TOKEN: 'verify-fork-admin-token' };
   try {
     const g = dataPaths(dirs.a).genesis;
-    const remote = await cli(['verify', '--http', api.url, '--genesis', g, '--receipt', receipts.a]);
+    const remote = await cli(['verify', '--http', api.url, '--genesis', g, '--receipt', receipts.a], { env });
     assert.equal(remote.code, 1, remote.stderr);
     assert.ok(remote.stdout.startsWith(`FAILED at height 1: E_CHAIN_FORK: two blocks with valid commit certificates at height 1: ${hash.b1} (this chain, round 0, signed by validator-0) and ${hash.a1} (receipt ${receipts.a}`), remote.stdout);
-    const cmp = await cli(['verify', '--data-dir', dirs.a, '--compare-http', api.url]);
+    const cmp = await cli(['verify', '--data-dir', dirs.a, '--compare-http', api.url], { env });
     assert.equal(cmp.code, 1, cmp.stderr);
     assert.ok(cmp.stdout.startsWith(`FAILED at height 1: E_CHAIN_FORK: two blocks with valid commit certificates at height 1: ${hash.a1} (this chain, round 0, signed by validator-0) and ${hash.b1} (gateway ${api.url}, round 0`), cmp.stdout);
   } finally {

@@ -54,7 +54,7 @@ describe('gateway with XMPP meters, against a real Prosody', { timeout: 300_000 
     return c;
   };
   const committed = async (meterId: string, seq: bigint): Promise<boolean> =>
-    (await fetch(`${gw!.httpUrl}/api/v1/meters/${meterId}/receipts/${seq}`)).status === 200;
+    (await gw!.get(`/api/v1/meters/${meterId}/receipts/${seq}`)).status === 200;
   const metric = async (series: string): Promise<number | undefined> => {
     const text = await (await fetch(`${gw!.httpUrl}/metrics`)).text();
     const line = text.split('\n').find((l) => l.startsWith(`${series} `));

@@ -41,9 +41,9 @@ export async function getJson<T>(base: string, path: string, token?: string): Pr
 }
 
 /** GET that answers undefined on 404. */
-export async function getJsonOrUndefined<T>(base: string, path: string): Promise<T | undefined> {
+export async function getJsonOrUndefined<T>(base: string, path: string, token?: string): Promise<T | undefined> {
   const url = join(base, path);
-  const r = await call(url, { headers: { accept: 'application/json' } });
+  const r = await call(url, { headers: { accept: 'application/json', ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}) } });
   if (r.status === 404) return undefined;
   if (r.status !== 200) throw failure(url, r.status, r.body);
   return r.body as T;

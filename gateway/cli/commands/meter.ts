@@ -178,7 +178,7 @@ export const meterRotateCommand: CommandSpec = {
     const meterId = meterIdFlag(args, cmd);
     const dataDir = need(args, 'data-dir', cmd);
     const access = gatewayAccess(args, cmd);
-    const view = await getJsonOrUndefined<MeterView>(access.http, `/api/v1/meters/${encodeURIComponent(meterId)}`);
+    const view = await getJsonOrUndefined<MeterView>(access.http, `/api/v1/meters/${encodeURIComponent(meterId)}`, access.token);
     if (!view) throw new GatewayError('E_METER_NOT_FOUND', `the gateway knows no meter "${meterId}"`);
     const key = generateKeyPair(algFlag(args));
     const path = dataPaths(dataDir).meterKey(meterId);

@@ -143,10 +143,13 @@ test('operator commands: the admin token from a private file or the environment,
     assert.equal(noUrl.code, 2);
     assert.match(noUrl.stderr, /missing --http URL, or set METERLEDGER_URL/);
     assert.equal(node.submitted.length, 3);
-    // verify takes the gateway from METERLEDGER_URL too.
+    // verify takes the gateway from METERLEDGER_URL too, and the token its raw blocks need from the environment.
     const g = join(dir, 'fake-genesis.json');
     writeFileSync(g, JSON.stringify(node.genesis));
-    const v = await cli(['verify', '--genesis', g], { METERLEDGER_URL: api.url });
+    const anonymous = await cli(['verify', '--genesis', g], { METERLEDGER_URL: api.url });
+    assert.equal(anonymous.code, 1);
+    assert.match(anonymous.stderr, /E_HTTP_UNAUTHORIZED/);
+    const v = await cli(['verify', '--genesis', g], { METERLEDGER_URL: api.url, METERLEDGER_HTTP_ADMIN_TOKEN: token });
     assert.equal(v.code, 0, v.stderr);
     assert.equal(v.stdout, 'ok: 1 blocks, 2 transactions\n');
   } finally {

@@ -22,8 +22,13 @@ export interface SimOptions {
   readonly dataDir: string;
   readonly genesis: Genesis;
   readonly mqttUrl: string;
-  /** Gateway HTTP API: sequence numbers continue from each meter's lastSeq. */
+  /** Gateway HTTP API: sequence numbers continue from each meter's lastSeq (read with `adminToken`). */
   readonly httpUrl?: string;
+  /**
+   * The gateway's admin token: a meter's record is the operator's or its owner's to read
+   * (docs/http-api.md §Access). Without it the numbers start from the clock, as without httpUrl.
+   */
+  readonly adminToken?: string;
   /** First N meter key files (sorted by id); default all. */
   readonly meters?: number;
   readonly readings: number;
@@ -97,8 +102,8 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
   const nextSeq = new Map<string, bigint>();
   for (const id of ids) {
     let start = BigInt(Date.now()) * 1000n; // never collides with an earlier run's numbers
-    if (o.httpUrl) {
-      const m = await getJsonOrUndefined<MeterView>(o.httpUrl, `/api/v1/meters/${encodeURIComponent(id)}`);
+    if (o.httpUrl && o.adminToken !== undefined) {
+      const m = await getJsonOrUndefined<MeterView>(o.httpUrl, `/api/v1/meters/${encodeURIComponent(id)}`, o.adminToken);
       if (!m) throw new GatewayError('E_SIM_UNKNOWN_METER', `the gateway knows no meter "${id}"`);
       start = BigInt(m.lastSeq) + 1n;
     }

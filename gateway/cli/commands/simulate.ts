@@ -4,7 +4,7 @@ import { lockSimulator } from '../../sim/lock.js';
 import { runSimulation, type SimReport } from '../../sim/simulator.js';
 import { type CommandSpec, err, intFlag, need, out } from '../args.js';
 import { loadDataDirGenesis } from '../chain.js';
-import { gatewayUrl } from '../client-env.js';
+import { adminTokenIfGiven, gatewayUrl } from '../client-env.js';
 
 const MAX_IN_FLIGHT = 100;
 
@@ -37,7 +37,11 @@ export const simulateCommand: CommandSpec = {
   options: {
     'data-dir': { type: 'string', value: 'D', required: true, help: 'data dir with genesis.json and keys/meters/*.key' },
     mqtt: { type: 'string', value: 'URL', required: true, help: 'broker, e.g. mqtt://127.0.0.1:1883' },
-    http: { type: 'string', value: 'URL', help: 'gateway HTTP API (or METERLEDGER_URL): continue each meter\'s sequence from its lastSeq' },
+    http: { type: 'string', value: 'URL', help: 'gateway HTTP API (or METERLEDGER_URL): continue each meter\'s sequence from its lastSeq (needs the admin token; without it numbers start from the clock)' },
+    'admin-token-file': {
+      type: 'string', value: 'F',
+      help: 'with --http: file (mode 0600) holding the gateway\'s http.adminToken, to read the meters\' lastSeq (or METERLEDGER_HTTP_ADMIN_TOKEN_FILE, or METERLEDGER_HTTP_ADMIN_TOKEN)',
+    },
     meters: { type: 'string', value: 'N', help: 'use the first N meters (default all)' },
     readings: { type: 'string', value: 'K', help: 'readings per meter (default 10)' },
     rate: { type: 'string', value: 'R', help: `readings per second over all meters (default: as fast as ${MAX_IN_FLIGHT} in flight allow)` },
@@ -55,6 +59,7 @@ export const simulateCommand: CommandSpec = {
     const mqttUrl = need(args, 'mqtt', cmd);
     if (!/^(mqtts?|wss?|tcp|tls):\/\//.test(mqttUrl)) throw new UsageError('--mqtt must be a URL like mqtt://127.0.0.1:1883');
     const httpUrl = gatewayUrl(args);
+    const adminToken = httpUrl !== undefined ? adminTokenIfGiven(args, cmd) : undefined;
     const meters = intFlag(args, 'meters', cmd, 1, 1_000_000);
     const readings = intFlag(args, 'readings', cmd, 1, 10_000_000, 10)!;
     const rate = intFlag(args, 'rate', cmd, 1, 10_000_000);
@@ -70,6 +75,7 @@ export const simulateCommand: CommandSpec = {
       report = await runSimulation({
         dataDir, genesis, mqttUrl, readings, maxInFlight: MAX_IN_FLIGHT, timeoutMs: timeoutS * 1000, log: err, signal: stop.signal,
         ...(httpUrl !== undefined ? { httpUrl } : {}),
+        ...(adminToken !== undefined ? { adminToken } : {}),
         ...(meters !== undefined ? { meters } : {}),
         ...(rate !== undefined ? { rate } : {}),
       });

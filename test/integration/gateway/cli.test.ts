@@ -195,13 +195,15 @@ test('verify --http audits a gateway\'s raw blocks against a genesis file', { ti
   writeFileSync(gFile, JSON.stringify(node.genesis));
   const api = await startHttpApi({
     node, scrapeMetrics: async () => ({ contentType: 'text/plain', body: '' }), readiness: () => [], mqttClients: () => 0,
-    adminToken: undefined, logger: silentLogger,
+    adminToken: 'cli-test-admin-token-0123', logger: silentLogger,
   }, '127.0.0.1', 0);
+  // Raw blocks hold readings: the operator's (docs/http-api.md §Access).
+  const env = { METERLEDGER_HTTP_ADMIN_TOKEN: 'cli-test-admin-token-0123' };
   try {
-    const r = await cli(['verify', '--http', api.url, '--genesis', gFile]);
+    const r = await cli(['verify', '--http', api.url, '--genesis', gFile], env);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'ok: 1 blocks, 2 transactions\n');
-    const wrong = await cli(['verify', '--http', api.url, '--genesis', join(dataDir, 'genesis.json')]);
+    const wrong = await cli(['verify', '--http', api.url, '--genesis', join(dataDir, 'genesis.json')], env);
     assert.equal(wrong.code, 1);
     assert.match(wrong.stdout, /^FAILED at height 0: the gateway serves chain "test-chain"/);
     assert.equal((await cli(['verify', '--http', api.url])).code, 2, '--http needs --genesis');

@@ -6,10 +6,29 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * The bearer token this tab reads meters' data with: an owner's session token or the
+ * operator token (docs/http-api.md, "Access"). Kept in this tab's sessionStorage only and
+ * sent only to this gateway, never in a URL.
+ */
+const TOKEN_KEY = 'meterledger.accessToken';
+export const getToken = (): string | null => sessionStorage.getItem(TOKEN_KEY);
+export const setToken = (t: string): void => sessionStorage.setItem(TOKEN_KEY, t);
+export const clearToken = (): void => sessionStorage.removeItem(TOKEN_KEY);
+
+/** The authorization header of the stored token, if any. */
+export function authHeaders(): Record<string, string> {
+  const t = getToken();
+  return t ? { authorization: `Bearer ${t}` } : {};
+}
+
+/** The gateway refused the credentials (none, expired, revoked, another account's). */
+export const isRefusal = (e: unknown): e is ApiError => e instanceof ApiError && (e.status === 401 || e.status === 403);
+
 export async function getJson<T>(path: string, headers: Record<string, string> = {}): Promise<T> {
   let r: Response;
   try {
-    r = await fetch(path, { headers: { accept: 'application/json', ...headers }, cache: 'no-store' });
+    r = await fetch(path, { headers: { accept: 'application/json', ...authHeaders(), ...headers }, cache: 'no-store' });
   } catch (e) {
     throw new ApiError(0, 'E_NETWORK', `the gateway did not answer: ${(e as Error).message}`);
   }

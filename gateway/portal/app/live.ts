@@ -1,9 +1,12 @@
 /**
- * The live feed (GET /api/v1/events, server-sent events): receipts as they commit. The
- * browser's EventSource resumes with Last-Event-ID by itself after a dropped connection;
- * when the server refuses or closes for good, this reopens it from the last seq seen.
+ * The live feed (GET /api/v1/events, server-sent events): receipts as they commit. Read
+ * with fetch and a stream reader, not EventSource, because the stream needs the tab's
+ * token in the authorization header (EventSource sends no headers, and a token in the
+ * URL would land in logs). After a dropped connection it reconnects with Last-Event-ID,
+ * as EventSource would, so the server replays what was missed.
  */
 import { fromHex } from '../../../protocols/bytes.js';
+import { authHeaders } from './api.js';
 
 export interface LiveHandlers {
   receipt(seq: bigint, bytes: Uint8Array): void;
@@ -12,36 +15,85 @@ export interface LiveHandlers {
   state(s: 'live' | 'reconnecting'): void;
 }
 
+/** One event of a text/event-stream (WHATWG HTML §9.2): its type, data and id. */
+interface StreamEvent { event: string; data: string; id?: string }
+
+/** Feed decoded text in, get each complete event out (lines end in LF, CR LF or CR). */
+export function eventParser(emit: (e: StreamEvent) => void): (text: string) => void {
+  let buf = '';
+  let event = '';
+  let data: string[] = [];
+  let id: string | undefined;
+  return (text) => {
+    buf += text;
+    const lines = buf.split(/\r\n|\r|\n/);
+    buf = lines.pop()!;
+    for (const line of lines) {
+      if (line === '') {
+        if (data.length > 0) emit({ event: event || 'message', data: data.join('\n'), ...(id !== undefined ? { id } : {}) });
+        event = '';
+        data = [];
+        continue;
+      }
+      if (line.startsWith(':')) continue; // a comment (keep-alive)
+      const colon = line.indexOf(':');
+      const field = colon < 0 ? line : line.slice(0, colon);
+      const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+      if (field === 'event') event = value;
+      else if (field === 'data') data.push(value);
+      else if (field === 'id') id = value;
+    }
+  };
+}
+
 export function openLive(meterId: string, afterSeq: bigint, on: LiveHandlers): () => void {
   let last = afterSeq;
-  let es: EventSource | undefined;
+  let lastId: string | undefined;
   let timer: number | undefined;
   let stopped = false;
-  const open = (): void => {
-    es = new EventSource(`/api/v1/events?meter=${encodeURIComponent(meterId)}&after=${last}`);
-    es.onopen = () => on.state('live');
-    es.onerror = () => {
-      on.state('reconnecting');
-      if (es?.readyState === EventSource.CLOSED && !stopped) {
-        timer = window.setTimeout(open, 2000);
-      }
-    };
-    es.addEventListener('receipt', (ev) => {
-      const e = JSON.parse((ev as MessageEvent<string>).data) as { seq: string; receipt: string };
-      const seq = BigInt(e.seq);
+  let abort: AbortController | undefined;
+  const handle = (e: StreamEvent): void => {
+    if (e.id !== undefined) lastId = e.id;
+    if (e.event === 'receipt') {
+      const r = JSON.parse(e.data) as { seq: string; receipt: string };
+      const seq = BigInt(r.seq);
       if (seq > last) last = seq;
-      on.receipt(seq, fromHex(e.receipt, 'receipt'));
-    });
-    es.addEventListener('refetch', (ev) => {
-      const e = JSON.parse((ev as MessageEvent<string>).data) as { latestSeq: string };
-      last = BigInt(e.latestSeq);
+      on.receipt(seq, fromHex(r.receipt, 'receipt'));
+    } else if (e.event === 'refetch') {
+      last = BigInt((JSON.parse(e.data) as { latestSeq: string }).latestSeq);
       on.refetch(last);
-    });
+    }
   };
-  open();
+  const retry = (): void => {
+    if (stopped) return;
+    on.state('reconnecting');
+    timer = window.setTimeout(() => void open(), 2000);
+  };
+  const open = async (): Promise<void> => {
+    abort = new AbortController();
+    try {
+      const r = await fetch(`/api/v1/events?meter=${encodeURIComponent(meterId)}&after=${last}`, {
+        headers: { accept: 'text/event-stream', ...authHeaders(), ...(lastId !== undefined ? { 'last-event-id': lastId } : {}) },
+        cache: 'no-store', signal: abort.signal,
+      });
+      if (!r.ok || r.body === null) throw new Error(`HTTP ${r.status}`);
+      on.state('live');
+      const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+      const feed = eventParser(handle);
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        feed(value);
+      }
+    } catch {
+      /* dropped, refused or stopped: retried below unless stopped */
+    }
+    retry();
+  };
+  void open();
   return () => {
     stopped = true;
-    es?.close();
+    abort?.abort();
     if (timer !== undefined) clearTimeout(timer);
   };
 }

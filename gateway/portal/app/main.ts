@@ -9,19 +9,25 @@ import { homePage } from './pages/home.js';
 import { meterPage } from './pages/meter.js';
 import { receiptPage } from './pages/receipt.js';
 import { fleetPage } from './pages/fleet.js';
+import { getToken } from './api.js';
+import { signInForm, signOutButton } from './sign-in.js';
 
 function trustPanel(el: HTMLElement, t: TrustState): void {
   const input = h('input', { id: 'pin-hash', name: 'pin-hash', type: 'text', inputmode: 'latin', autocomplete: 'off', spellcheck: 'false', pattern: '[0-9a-f]{64}', value: t.kind === 'mismatch' ? t.pinned : t.hash });
   const form = h('form', { class: 'pin-form' },
     h('label', { for: 'pin-hash' }, 'Genesis hash to trust'), input,
     h('button', { type: 'submit' }, 'Pin this hash'));
+  const pinError = h('p', { role: 'alert', id: 'pin-error' });
+  form.append(pinError);
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     try {
       pin(input.value.trim());
       location.reload();
     } catch (e) {
-      alert((e as Error).message);
+      pinError.textContent = (e as Error).message;
+      input.setAttribute('aria-invalid', 'true');
+      input.focus();
     }
   });
   const unpinButton = h('button', { type: 'button' }, 'Unpin');
@@ -55,6 +61,13 @@ async function main(): Promise<void> {
   const q = new URLSearchParams(location.search);
   for (const a of document.querySelectorAll<HTMLAnchorElement>('nav a')) {
     if (a.pathname.replace(/\/+$/, '') === path) a.setAttribute('aria-current', 'page');
+  }
+  const signOut = signOutButton();
+  if (signOut) document.querySelector('nav ul')?.append(h('li', {}, signOut));
+  // Meters' data needs a token (the fleet page asks for the operator's itself).
+  if (path !== '/portal/fleet' && !getToken()) {
+    replace(main, h('h1', {}, 'Your meters'), signInForm());
+    return;
   }
   if (path === '/portal/meter') await meterPage(main, ctx, q.get('id') ?? '');
   else if (path === '/portal/receipt') await receiptPage(main, ctx, q);

@@ -98,8 +98,12 @@ describe('portal in Chromium against a real gateway', { timeout: 300_000 }, () =
     return { page, problems };
   }
 
-  const context = (viewport: { width: number; height: number } = VIEWPORTS.desktop): Promise<BrowserContext> =>
-    browser.newContext({ viewport, timezoneId: 'UTC', locale: 'en-GB' });
+  /** A browser context, signed in with the operator token unless `signedIn` is false (as after the sign-in form). */
+  async function context(viewport: { width: number; height: number } = VIEWPORTS.desktop, signedIn = true): Promise<BrowserContext> {
+    const ctx = await browser.newContext({ viewport, timezoneId: 'UTC', locale: 'en-GB' });
+    if (signedIn) await ctx.addInitScript({ content: `sessionStorage.setItem('meterledger.accessToken', ${JSON.stringify(ADMIN_TOKEN)});` });
+    return ctx;
+  }
 
   async function meterLoaded(page: Page): Promise<void> {
     await page.waitForSelector('main[data-loaded="true"]', { timeout: 60_000 });
@@ -235,7 +239,8 @@ describe('portal in Chromium against a real gateway', { timeout: 300_000 }, () =
   test('the event stream replays what was missed from Last-Event-ID, in order', async () => {
     const url = `http://127.0.0.1:${port()}/api/v1/events?meter=meter-0001`;
     const ac = new AbortController();
-    const r = await fetch(url, { headers: { 'last-event-id': String(N - 4) }, signal: ac.signal });
+    assert.equal((await fetch(url)).status, 401, 'no stream without a token');
+    const r = await fetch(url, { headers: { 'last-event-id': String(N - 4), authorization: `Bearer ${ADMIN_TOKEN}` }, signal: ac.signal });
     assert.equal(r.status, 200);
     assert.match(r.headers.get('content-type')!, /^text\/event-stream/);
     const reader = r.body!.getReader();
@@ -243,9 +248,28 @@ describe('portal in Chromium against a real gateway', { timeout: 300_000 }, () =
     while ((text.match(/^id: /gm) ?? []).length < 4) text += new TextDecoder().decode((await reader.read()).value);
     ac.abort();
     assert.deepEqual([...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1])), [N - 3, N - 2, N - 1, N]);
-    const bad = await fetch(`http://127.0.0.1:${port()}/api/v1/events?meter=nope`);
+    const bad = await fetch(`http://127.0.0.1:${port()}/api/v1/events?meter=nope`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     assert.equal(bad.status, 404);
     assert.equal(((await bad.json()) as { error: { code: string } }).error.code, 'E_METER_NOT_FOUND');
+  });
+
+  test('meters\' data needs a token: the sign-in form, a refused token named with its code, then the verified meter page', async () => {
+    const ctx = await context(VIEWPORTS.desktop, false);
+    const { page, problems } = await open(ctx, `http://127.0.0.1:${port()}/portal/meter?id=meter-0001`);
+    await page.waitForSelector('#sign-in');
+    assert.equal(await page.$('#readings'), null, 'nothing of the meter before sign-in');
+    await page.fill('#access-token', 'not-a-token-of-this-gateway');
+    await page.press('#access-token', 'Enter');
+    await page.waitForSelector('#sign-in-error');
+    assert.match((await page.textContent('main'))!, /Refused: .*\((E_HTTP_FORBIDDEN|E_SESSION_INVALID|E_HTTP_UNAUTHORIZED)\)/);
+    await page.fill('#access-token', ADMIN_TOKEN);
+    await page.press('#access-token', 'Enter');
+    await meterLoaded(page);
+    assert.ok(await page.$('#sign-out'), 'a sign-out button once signed in');
+    await page.click('#sign-out');
+    await page.waitForSelector('#sign-in');
+    assert.deepEqual(problems.filter((p) => !/40[13]/.test(p)), []);
+    await ctx.close();
   });
 
   test('the fleet page needs the operator token and shows meters and rejects by reason', async () => {

@@ -1,12 +1,10 @@
 /**
  * The operator's fleet (read-only): every meter, when it was last seen, and readings
- * refused by reason. GET /api/v1/fleet needs the admin token; it is kept in this tab's
- * sessionStorage only, and sent only to this gateway.
+ * refused by reason. GET /api/v1/fleet needs the admin token; it is kept as this tab's
+ * access token (api.ts), so the meter pages it links to can be read with it too.
  */
-import { ApiError, getJson } from '../api.js';
+import { ApiError, clearToken, getJson, getToken, setToken } from '../api.js';
 import { ago, h, replace, when } from '../dom.js';
-
-const TOKEN_KEY = 'meterledger.operatorToken';
 
 interface Fleet {
   chainId: string;
@@ -29,11 +27,11 @@ export async function fleetPage(main: HTMLElement): Promise<void> {
     try {
       f = await getJson<Fleet>('/api/v1/fleet', { authorization: `Bearer ${token}` });
     } catch (e) {
-      if (e instanceof ApiError && (e.status === 401 || e.status === 403)) sessionStorage.removeItem(TOKEN_KEY);
+      if (e instanceof ApiError && (e.status === 401 || e.status === 403)) clearToken();
       replace(out, h('p', { role: 'alert' }, `Refused: ${(e as Error).message}${e instanceof ApiError ? ` (${e.code})` : ''}`));
       return;
     }
-    sessionStorage.setItem(TOKEN_KEY, token);
+    setToken(token);
     const rejects = Object.entries(f.rejects).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
     replace(out,
       h('p', {}, `Chain ${f.chainId}, height ${f.height}, ${f.pending} accepted and not yet committed.`),
@@ -55,6 +53,6 @@ export async function fleetPage(main: HTMLElement): Promise<void> {
     ev.preventDefault();
     void show(input.value);
   });
-  const saved = sessionStorage.getItem(TOKEN_KEY);
+  const saved = getToken();
   if (saved) await show(saved);
 }

@@ -1,5 +1,6 @@
 /** The start page: open a meter by id, or pick one of the registered meters. */
-import { type MeterInfo, getJson } from '../api.js';
+import { type MeterInfo, getJson, isRefusal } from '../api.js';
+import { signInForm } from '../sign-in.js';
 import { h, replace } from '../dom.js';
 
 export async function homePage(main: HTMLElement): Promise<void> {
@@ -11,7 +12,7 @@ export async function homePage(main: HTMLElement): Promise<void> {
   replace(main,
     h('h1', {}, 'Your meters'),
     h('p', { class: 'note' }, 'Every reading shown here is checked in this browser against the chain\'s genesis before it is shown. ',
-      'Sign-in arrives with accounts: until then these pages use the gateway\'s public read API, which any visitor can read (see docs/portal.md).'),
+      'The gateway lists only the meters your token may read: your account\'s, or all of them for the operator.'),
     form, h('h2', {}, 'Registered meters'), list);
   try {
     const { meters } = await getJson<{ meters: MeterInfo[] }>('/api/v1/meters');
@@ -19,6 +20,6 @@ export async function homePage(main: HTMLElement): Promise<void> {
       ...meters.map((m) => h('li', {}, h('a', { href: `/portal/meter?id=${encodeURIComponent(m.meterId)}` }, m.meterId),
         ` · ${m.lastSeq === '0' ? 'no readings yet' : `last seq ${m.lastSeq}`}${m.revoked ? ' · revoked' : ''}`))));
   } catch (e) {
-    replace(list, h('p', { role: 'alert' }, `Cannot list meters: ${(e as Error).message}`));
+    replace(list, isRefusal(e) ? signInForm(`Refused: ${e.message} (${e.code})`) : h('p', { role: 'alert' }, `Cannot list meters: ${(e as Error).message}`));
   }
 }

@@ -3,7 +3,8 @@
  * day and month, and its readings, each verified as it is shown; new receipts arrive live.
  */
 import type uPlot from 'uplot';
-import { type MeterInfo, type ReadingRow, getJson, meterPath } from '../api.js';
+import { type MeterInfo, type ReadingRow, getJson, isRefusal, meterPath } from '../api.js';
+import { signInForm } from '../sign-in.js';
 import { drawChart } from '../chart.js';
 import type { PageContext } from '../context.js';
 import { ago, badge, h, kWh, replace, when } from '../dom.js';
@@ -39,7 +40,7 @@ export async function meterPage(main: HTMLElement, ctx: PageContext, meterId: st
   try {
     info = await getJson<MeterInfo>(meterPath(meterId));
   } catch (e) {
-    replace(main, h('h1', {}, `Meter ${meterId}`), h('p', { role: 'alert' }, (e as Error).message));
+    replace(main, h('h1', {}, `Meter ${meterId}`), isRefusal(e) ? signInForm(`Refused: ${e.message} (${e.code})`) : h('p', { role: 'alert' }, (e as Error).message));
     return;
   }
   const rows = new Map<bigint, Row>();

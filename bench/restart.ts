@@ -15,7 +15,7 @@ import { loadKeyFile } from '../ledger-node/keyfile.js';
 import { nativeSign } from '../ledger-node/crypto/native.js';
 import { type MeterRecord, genesisMeters } from '../ledger-node/state/meter.js';
 import { LevelStore } from '../ledger-node/store/level.js';
-import { genesisHash } from '../protocols/index.js';
+import { genesisHash, sha256 } from '../protocols/index.js';
 import { signReading } from '../gateway/cli/sign.js';
 import { readFileSync } from 'node:fs';
 
@@ -86,6 +86,7 @@ export async function buildStore(dataDir: string, blocks: number, blockTxs: numb
           const seq = BigInt((h - 1) * perMeter + Math.floor(index / meterIds.length) + 1);
           return { meterId: meterIds[index % meterIds.length]!, seq, height: h, index, time: time + h, importWh: Number(seq) }; // as the worker signed them
         }),
+        txs: txs.map((bytes) => ({ hash: sha256(bytes), subjects: [] })), // readings: no subjects
         changes,
       });
       prev = hash;

@@ -2,7 +2,7 @@
  * The node's surface as gateway/ sees it. LedgerNode (./node.ts) implements LedgerApi.
  */
 import { availableParallelism } from 'node:os';
-import type { BillIssue, BlockHeader, CommitCertificate, Genesis, IntakePort, Receipt, StateKind, SubmitResult } from '../protocols/index.js';
+import type { BillBundle, BillIssue, BlockHeader, CommitCertificate, Genesis, IntakePort, Receipt, StateKind, SubmitResult } from '../protocols/index.js';
 import type { NodeMetrics } from './metrics.js';
 import type { Timeouts } from './consensus/types.js';
 import type { Carrier } from './p2p/carrier.js';
@@ -175,6 +175,10 @@ export interface LedgerApi {
   /** The encoded block and commit, as stored (for remote audit). */
   getBlockBytes(height: number): Promise<{ block: Uint8Array; commit: Uint8Array } | undefined>;
   getReceipt(meterId: string, seq: bigint): Promise<Receipt | undefined>;
+  /** The receipt of any committed transaction, by the SHA-256 of its bytes (docs/protocol.md §7.2). */
+  getTxReceipt(hash: Uint8Array): Promise<Receipt | undefined>;
+  /** The bundle of a committed bill (docs/billing.md §22), or undefined when the meter has no bill for the period. */
+  getBillBundle(meterId: string, period: string): Promise<BillBundle | undefined>;
   getMeter(meterId: string): MeterView | undefined;
   listMeters(): MeterView[];
   /** Committed readings of a meter with seq >= fromSeq, ascending, at most `limit`. */

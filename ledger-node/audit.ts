@@ -91,6 +91,8 @@ export class ChainAuditor {
   readonly txctx: TxContext & { genesis: Genesis };
   /** Where each committed reading is, when `trackReadings` (for the store's index check). */
   readonly positions = new Map<string, string>();
+  /** Where each committed transaction is, by hash (hex), when `trackReadings` (the transaction index check). */
+  readonly txPositions = new Map<string, string>();
   private readonly bills: CommittedReadings;
 
   constructor(
@@ -143,6 +145,7 @@ export class ChainAuditor {
     this.state.commit(checked.changes);
     this.bills.add(checked.decoded.flatMap((tx, index) => (tx.body.type === TxType.Reading ? [indexEntry(tx.body, h, index)] : [])));
     if (this.trackReadings) {
+      checked.decoded.forEach((tx, i) => this.txPositions.set(tx.hashHex, `${h}:${i}`));
       checked.decoded.forEach((tx, i) => {
         if (tx.body.type === TxType.Reading) this.positions.set(seqKey(tx.body.meterId, tx.body.seq), `${h}:${i}:${tx.body.time}:${tx.body.importWh}:${tx.body.exportWh ?? '-'}`);
       });
@@ -284,6 +287,22 @@ async function auditOpenStore(
     indexed++;
   }
   if (indexed !== auditor.positions.size) throw new AuditError(top, `index: ${auditor.positions.size - indexed} committed readings are not indexed`);
+
+  // The transaction index must list exactly the committed transactions, at their places.
+  let txIndexed = 0;
+  try {
+    for await (const t of store.txIndex()) {
+      const hex = toHex(t.hash);
+      const want = auditor.txPositions.get(hex);
+      if (want === undefined) throw new AuditError(top, `transaction index: ${hex} is indexed but not in any block`);
+      if (want !== `${t.height}:${t.index}`) throw new AuditError(t.height, `transaction index: ${hex} says ${t.height}:${t.index}, the chain has it at ${want}`);
+      txIndexed++;
+    }
+  } catch (e) {
+    if (e instanceof AuditError) throw e;
+    throw new AuditError(top, (e as Error).message);
+  }
+  if (txIndexed !== auditor.txPositions.size) throw new AuditError(top, `transaction index: ${auditor.txPositions.size - txIndexed} committed transactions are not indexed`);
 
   // Accepted, not yet committed transactions (the write-ahead, and LevelDB entries of an
   // older store not started since) must be signed by their signer: the replay of a start

@@ -3,7 +3,7 @@
  * verifier, chain writer and consensus (consensus/node-consensus.ts) together. The one object gateway/ holds.
  */
 import {
-  type Genesis, ProtocolError, ReasonCode, type ReadingWindow, type Receipt, type StateChange, type SubmitResult, StateKind, TxType, decodeBlock,
+  type BillBundle, type Genesis, ProtocolError, ReasonCode, type ReadingWindow, type Receipt, type StateChange, type SubmitResult, StateKind, TxType, decodeBlock,
   decodeCommit, headerHash, decodeTx, equalBytes, genesisHash, readingWindow, seqWindowOf, toHex,
   LARGEST_TX_BYTES, LedgerTxType, billId, decodeAnyTx, ledgerChain,
 } from '../protocols/index.js';
@@ -11,7 +11,8 @@ import type { CommittedBill, LedgerApi, Logger, MeterView, NodeOptions, NodeStat
 import { NODE_DEFAULTS, silentLogger } from './api.js';
 import { SignatureVerifier } from './crypto/verifier.js';
 import { checkDataDirPermissions, dataPaths } from './devchain.js';
-import { committedReading } from './blocks/receipts.js';
+import { billBundle } from './blocks/bundle.js';
+import { committedReading, committedTx } from './blocks/receipts.js';
 import { fsError } from './fs-errors.js';
 import { Intake } from './intake.js';
 import { loadKeyFile } from './keyfile.js';
@@ -251,6 +252,14 @@ export class LedgerNode implements LedgerApi {
   /** By identity (docs/protocol.md §3.8): the receipt of what was committed as (meterId, seq). */
   async getReceipt(meterId: string, seq: bigint): Promise<Receipt | undefined> {
     return (await committedReading(this.store, this.genesis.chainId, meterId, seq))?.receipt;
+  }
+
+  getTxReceipt(hash: Uint8Array): Promise<Receipt | undefined> {
+    return committedTx(this.store, this.genesis.chainId, hash);
+  }
+
+  getBillBundle(meterId: string, period: string): Promise<BillBundle | undefined> {
+    return billBundle(this.store, this.genesis, meterId, period);
   }
 
   getMeter(meterId: string): MeterView | undefined {

@@ -170,6 +170,35 @@ export type ReasonCode = (typeof ReasonCode)[keyof typeof ReasonCode];
 export const ALL_REASON_CODES: readonly ReasonCode[] = Object.values(ReasonCode);
 
 /**
+ * Codes of the offline proofs and the audit: a bill bundle that does not prove its bill
+ * (docs/billing.md §22), a store whose money does not add up (docs/operations.md, `meterledger
+ * verify`). Not refusals of a transaction (those are ReasonCode): what a checker reports.
+ */
+export const ProofCode = {
+  /** A bundle is not the JSON of docs/billing.md §22.1 (a field missing, of another type, a receipt not CBOR). */
+  BUNDLE_MALFORMED: 'E_BUNDLE_MALFORMED',
+  /** A bundle names another genesis (hash or chain id) than the one trusted. */
+  BUNDLE_GENESIS: 'E_BUNDLE_GENESIS',
+  /** A receipt of the bundle does not verify against the genesis (E_RECEIPT_INVALID's reason follows). */
+  BUNDLE_RECEIPT: 'E_BUNDLE_RECEIPT',
+  /** A receipt holds a transaction the bundle may not use there: another type, meter or tariff, or committed too late. */
+  BUNDLE_WRONG_TX: 'E_BUNDLE_WRONG_TX',
+  /** A reading the bill names has no receipt in the bundle, or one that the bill does not name is there. */
+  BUNDLE_INCOMPLETE: 'E_BUNDLE_INCOMPLETE',
+  /** The audit: a stored bill is not what the engine computes from the chain's readings, agreements and tariffs. */
+  AUDIT_BILL: 'E_AUDIT_BILL',
+  /** The audit: a stored balance is not what the chain's transactions make it. */
+  AUDIT_BALANCE: 'E_AUDIT_BALANCE',
+  /** The audit: the sum of balances is not deposits minus withdrawals. */
+  AUDIT_CONSERVATION: 'E_AUDIT_CONSERVATION',
+  /** The audit: a bill was paid more than once, or a stored payment is not what the chain's payment made. */
+  AUDIT_PAYMENT: 'E_AUDIT_PAYMENT',
+  /** The audit: payments under a mandate exceed its cap per bill or per month. */
+  AUDIT_CAP: 'E_AUDIT_CAP',
+} as const;
+export type ProofCode = (typeof ProofCode)[keyof typeof ProofCode];
+
+/**
  * The shape of every error of the code base: a stable `code` (`E_...`) and the message
  * after it; each subclass names itself and narrows the code to its catalogue.
  */

@@ -22,3 +22,4 @@ export * from './p2p.js';
 export * from './billing/index.js';
 export * from './state.js';
 export * from './session.js';
+export * from './subjects.js';

@@ -11,7 +11,7 @@ import type { CommitCertificate } from './block.js';
 import { ProtocolError } from './errors.js';
 import { type Genesis, decodeKey } from './genesis.js';
 import { inclusionProof, verifyInclusion } from './merkle.js';
-import { type SignedTx, TxType, decodeTx } from './tx.js';
+import { type SignedTx, type TxBody, TxType, decodeAnyTx } from './tx.js';
 import { sigStructure } from './cose.js';
 import { verifySignature } from './keys.js';
 
@@ -113,17 +113,35 @@ export function decodeReceipt(bytes: Uint8Array): Receipt {
 }
 
 export interface VerifiedReceipt {
-  readonly tx: SignedTx;
+  /** Any registered type: readings and meter transactions (1-4), the ledger's (6-19). */
+  readonly tx: SignedTx<TxBody>;
   readonly height: number;
-  /** True when the meter's key is in genesis and its signature was checked too. */
+  /**
+   * True when the signer's key is in genesis (a genesis meter's reading or payment, a
+   * genesis operator's transaction, named by its kid) and its signature was checked too.
+   */
   readonly signatureChecked: boolean;
+}
+
+/** The genesis key a transaction names as its signer, if genesis holds it (docs/protocol.md §7.1). */
+function genesisSigner(genesis: Genesis, tx: SignedTx<TxBody>): ReturnType<typeof decodeKey> | undefined {
+  const kid = tx.cose.kid;
+  if (kid !== undefined) {
+    const op = genesis.operators.find((o) => o.id === kid);
+    return op ? decodeKey(op) : undefined;
+  }
+  // Without a kid the meter signs: a reading, or a payment by the meter (docs/billing.md §19.1).
+  const meterId = tx.body.type === TxType.Reading || tx.body.type === TxType.Payment ? tx.body.meterId : undefined;
+  const m = meterId === undefined ? undefined : genesis.meters.find((x) => x.id === meterId);
+  return m ? decodeKey(m) : undefined;
 }
 
 /**
  * Verify a receipt with the genesis alone: chain id, inclusion proof to the header's
- * txRoot, and a commit certificate with more than 2/3 of genesis voting power. When the
- * signer is a genesis meter, its signature is checked too (a later-registered meter's
- * key is vouched for by the validators that committed the block).
+ * txRoot, and a commit certificate with more than 2/3 of genesis voting power. The
+ * transaction may be of any registered type (docs/protocol.md §7.1). When the signer is
+ * in genesis (a meter, an operator), its signature is checked too (a later key is
+ * vouched for by the validators that committed the block).
  * Throws ProtocolError('E_RECEIPT_INVALID') naming what failed.
  */
 export function verifyReceipt(genesis: Genesis, r: Receipt): VerifiedReceipt {
@@ -131,21 +149,21 @@ export function verifyReceipt(genesis: Genesis, r: Receipt): VerifiedReceipt {
     throw new ProtocolError('E_RECEIPT_INVALID', msg);
   };
   if (r.chainId !== genesis.chainId || r.header.chainId !== genesis.chainId) fail(`receipt is for chain "${r.chainId}", genesis is "${genesis.chainId}"`);
-  let tx: SignedTx;
+  let tx: SignedTx<TxBody>;
   try {
-    tx = decodeTx(r.tx, genesis.params.maxTxBytes);
+    // Every registered type, each with its own size limit (docs/billing.md §13.2).
+    tx = decodeAnyTx(r.tx, genesis.params.maxTxBytes);
   } catch (e) {
     return fail(`transaction does not decode: ${(e as Error).message}`);
   }
   if (!verifyInclusion(r.tx, r.index, r.header.txCount, r.proof, r.header.txRoot)) fail('inclusion proof does not lead to the header\'s txRoot');
   const problem = commitProblem(genesis, r.header, r.commit);
   if (problem) fail(`commit certificate: ${problem}`);
-  // A genesis meter's signature is checked too; a mismatch is not conclusive (the key
-  // may have been rotated since), so it only leaves signatureChecked false.
+  // A genesis signer's signature is checked too; a mismatch is not conclusive (a meter's
+  // key may have been rotated since), so it only leaves signatureChecked false.
   let signatureChecked = false;
-  const m = genesis.meters.find((x) => x.id === tx.body.meterId);
-  if (tx.body.type === TxType.Reading && m) {
-    const k = decodeKey(m);
+  const k = genesisSigner(genesis, tx);
+  if (k) {
     const msg = sigStructure(tx.cose.protectedBytes, tx.cose.payload, genesis.chainId);
     signatureChecked = k.alg === tx.cose.alg && verifySignature(k.alg, k.publicKey, msg, tx.cose.signature);
   }

@@ -21,6 +21,7 @@ export const HttpErrors = {
   E_TARIFF_NOT_FOUND: { status: 404, message: 'no such tariff or tariff version' },
   E_BILL_NOT_FOUND: { status: 404, message: 'no committed bill of this meter for this period' },
   E_RECEIPT_NOT_FOUND: { status: 404, message: 'no committed reading with this sequence number' },
+  E_TX_NOT_FOUND: { status: 404, message: 'no committed transaction with this hash' },
   E_HTTP_METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed on this route' },
   E_HTTP_BODY_TOO_LARGE: { status: 413, message: 'the request body exceeds 64 KiB' },
   E_HTTP_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'send application/cbor (raw bytes) or text/plain (hex)' },

@@ -13,6 +13,7 @@ import { statusRoutes } from './routes/status.js';
 import { blockRoutes } from './routes/blocks.js';
 import { meterRoutes } from './routes/meters.js';
 import { txRoutes } from './routes/tx.js';
+import { bundleRoutes } from './routes/bundles.js';
 import { genesisRoutes } from './routes/genesis.js';
 import { eventRoutes } from './routes/events.js';
 import { fleetRoutes } from './routes/fleet.js';
@@ -26,7 +27,7 @@ import { SessionStore } from './sessions.js';
 export type { HttpContext } from './router.js';
 
 export const ROUTES: readonly Route[] = [
-  ...healthRoutes, ...statusRoutes, ...genesisRoutes, ...blockRoutes, ...meterRoutes, ...eventRoutes, ...fleetRoutes, ...txRoutes, ...portalRoutes,
+  ...healthRoutes, ...statusRoutes, ...genesisRoutes, ...blockRoutes, ...meterRoutes, ...eventRoutes, ...fleetRoutes, ...txRoutes, ...bundleRoutes, ...portalRoutes,
   ...sessionRoutes, ...accountRoutes, ...billingRoutes,
 ];
 

@@ -1,6 +1,6 @@
 /** JSON views of protocol objects: hashes and bytes as hex, sequence numbers as strings. */
 import {
-  type BlockHeader, type CommitCertificate, type Receipt, decodeTx, encodeReceipt, headerHash, sha256, toHex,
+  type BlockHeader, type CommitCertificate, type Receipt, TX_TYPE_NAMES, TxType, decodeAnyTx, encodeReceipt, headerHash, sha256, toHex, txMeterId, txSubjects,
 } from '../../protocols/index.js';
 import type { StoredBlock } from '../../ledger-node/api.js';
 
@@ -24,12 +24,16 @@ export const blockView = (b: StoredBlock) => ({
 
 /** A receipt as JSON; `cbor` is the hex of its exact encoding (what `receipt verify` reads). */
 export function receiptView(r: Receipt) {
-  const tx = decodeTx(r.tx, Number.MAX_SAFE_INTEGER);
+  const tx = decodeAnyTx(r.tx, Number.MAX_SAFE_INTEGER);
   const body = tx.body;
+  const meterId = txMeterId(body);
   return {
     chainId: r.chainId,
-    meterId: body.meterId,
-    ...(body.type === 1 ? { seq: body.seq.toString(), time: body.time, importWh: body.importWh } : {}),
+    type: body.type,
+    typeName: TX_TYPE_NAMES[body.type],
+    ...(meterId !== undefined ? { meterId } : {}),
+    ...(body.type === TxType.Reading ? { seq: body.seq.toString(), time: body.time, importWh: body.importWh } : {}),
+    about: txSubjects(body),
     height: r.header.height,
     blockHash: toHex(headerHash(r.header)),
     index: r.index,

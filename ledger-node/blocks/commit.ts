@@ -1,12 +1,12 @@
 /**
  * Where a block is stored: one synced store batch (block, commit certificate, head,
- * reading index, state changes), then the mempool (which releases the block's write-ahead
+ * reading index, transaction index, state changes), then the mempool (which releases the block's write-ahead
  * entries), the state, the head, metrics and receipts follow. Used for blocks this node
  * decided and for blocks fetched by sync alike, always after validateBlock (./validate.ts).
  */
 import {
   type Block, type CommitCertificate, type Genesis, type Reading, type SignedTx, type TxBody, StateKind, TxType,
-  ReasonCode, RejectionError, allInclusionProofs, encodeBlock, encodeCommit, equalBytes, headerHash, makeReceipt, readingWindow,
+  ReasonCode, RejectionError, allInclusionProofs, encodeBlock, encodeCommit, equalBytes, headerHash, makeReceipt, readingWindow, txSubjects,
 } from '../../protocols/index.js';
 import type { Logger } from '../api.js';
 import type { Intake } from '../intake.js';
@@ -58,7 +58,8 @@ export class ChainWriter {
       return [indexEntry(t.body, header.height, index)];
     });
     const blockBytes = encodeBlock(block);
-    await this.store.commitBlock({ height: header.height, hash, blockBytes, commitBytes: encodeCommit(commit), readings, changes });
+    const indexed = decoded.map((t) => ({ hash: t.hash, subjects: txSubjects(t.body) }));
+    await this.store.commitBlock({ height: header.height, hash, blockBytes, commitBytes: encodeCommit(commit), readings, txs: indexed, changes });
     this.mempool.remove(ours.flatMap((p) => (p ? [p.tx.hashHex] : []))); // and, the block being synced, their write-ahead entries
     // Meters and accounts whose key this block changed (a rotation): what waits signed by them is checked again.
     const rekeyed = changes.filter((c) => {

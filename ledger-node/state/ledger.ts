@@ -20,7 +20,7 @@
  */
 import {
   type Alg, type BillReading, type LedgerChain, type LedgerOperator, LedgerTxType, MemoryReadingIndex, type Reading, type ReadingIndex, RejectionError, ReasonCode, type SignedTx,
-  StateKind, type StateReader, type TxBody, billId, equalBytes, isLedgerTxBody,
+  StateKind, type StateReader, type TxBody, billId, equalBytes, isLedgerTxBody, txMeterId,
 } from '../../protocols/index.js';
 import type { IndexedReading, LedgerStore } from '../store/store.js';
 import type { Signer } from './meter.js';
@@ -71,10 +71,8 @@ export function checkedBy(signer: Signer | undefined): NonNullable<LedgerChain['
   return (alg, publicKey) => signer !== undefined && alg === signer.alg && equalBytes(publicKey, signer.publicKey);
 }
 
-/** The meter a transaction is about, if any (readings, meter transactions, most ledger ones). */
-export function txMeter(b: TxBody): string | undefined {
-  return 'meterId' in b ? b.meterId : b.type === LedgerTxType.Bill ? b.bill.meterId : undefined;
-}
+/** The meter a transaction is about, if any (protocols' txMeterId). */
+export const txMeter = txMeterId;
 
 /** A reading of the node's index with its meter. */
 type Committed = IndexedReading & { readonly meterId: string };

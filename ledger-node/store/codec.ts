@@ -5,7 +5,7 @@
  */
 import { ProtocolError, StateKind, decodeCbor, decodeLedgerValue, encodeCbor, isAlg } from '../../protocols/index.js';
 import { type MeterRecord, SEEN_UNKNOWN } from '../state/meter.js';
-import type { IndexedReading } from './store.js';
+import type { IndexedReading, TxPosition } from './store.js';
 
 const corrupt = (what: string): ProtocolError => new ProtocolError('E_STORE_CORRUPT', what);
 
@@ -75,6 +75,20 @@ export function decodeIndexEntry(b: Uint8Array, seq: bigint, where: string): Ind
   }
   const [height, index, time, importWh, exportWh] = v as number[];
   return { seq, height: height!, index: index!, time: time!, importWh: importWh!, ...(exportWh !== undefined ? { exportWh } : {}) };
+}
+
+/** A transaction index entry: [height, index]. */
+export const encodeTxPosition = (p: TxPosition): Uint8Array => encodeCbor([p.height, p.index]);
+
+export function decodeTxPosition(b: Uint8Array, where: string): TxPosition {
+  let v: unknown;
+  try {
+    v = decodeCbor(b);
+  } catch {
+    throw corrupt(`${where}: transaction index entry is not CBOR`);
+  }
+  if (!Array.isArray(v) || v.length !== 2 || !v.every((x) => typeof x === 'number')) throw corrupt(`${where}: transaction index entry is not [height, index]`);
+  return { height: v[0] as number, index: v[1] as number };
 }
 
 export const encodeHead = (height: number, hash: Uint8Array): Uint8Array => encodeCbor([height, hash]);

@@ -1,10 +1,13 @@
 /**
- * LevelDB key layout, private to ./level.ts (and ./migrate-0.1.ts, which reads the old one).
+ * LevelDB key layout (version 3, ./layout.ts), private to ./level.ts (and ./layout.ts,
+ * ./migrate-0.1.ts, which rewrite older ones).
  * One-byte prefixes keep each family contiguous and in order:
- *   F                          layout version, CBOR uint (absent: a 0.1 store, ./migrate-0.1.ts)
+ *   F                          layout version, CBOR uint 3 (2: no X, T; absent: a 0.1 store)
  *   B<height u64be>            block bytes (protocols encodeBlock)
  *   C<height u64be>            commit certificate bytes
  *   I<meterId>\0<seq u64be>    reading index: CBOR [height, leaf index, time, importWh, exportWh?]
+ *   X<tx hash 32>              transaction index: CBOR [height, leaf index]
+ *   T<subject>\0<height u64be><index u32be>  transactions about a subject: the tx hash
  *   R<kind>\0<id>              state record (protocols/state.ts), CBOR (store/codec.ts)
  *   G                          genesis hash this store belongs to
  *   H                          head: CBOR [height, block hash]
@@ -53,6 +56,9 @@ export const Keys = {
   commit: (h: number) => key('C', u64(h)),
   reading: (meterId: string, seq: bigint) => key('I', utf8(meterId), Uint8Array.of(0), u64(seq)),
   readingsOf: (meterId: string) => key('I', utf8(meterId), Uint8Array.of(0)),
+  tx: (hash: Uint8Array) => key('X', hash),
+  about: (subject: string, height: number, index: number) => key('T', utf8(subject), Uint8Array.of(0), u64(height), u32(index)),
+  aboutOf: (subject: string) => key('T', utf8(subject), Uint8Array.of(0)),
   record: (kind: string, id: string) => key('R', utf8(kind), Uint8Array.of(0), utf8(id)),
   meter01: (meterId: string) => key('M', utf8(meterId)),
   pending: (n: number) => key('P', u64(n)),
@@ -81,6 +87,11 @@ export const Keys = {
   }),
 } as const;
 
+/** Height and leaf index at the end of a T key. */
+export function positionOfAboutKey(k: Uint8Array): { height: number; index: number } {
+  const v = new DataView(k.buffer, k.byteOffset + k.length - 12, 12);
+  return { height: Number(v.getBigUint64(0)), index: v.getUint32(8) };
+}
 export const heightOfKey = (k: Uint8Array): number => Number(readU64(k, 1));
 export const pendingNoOfKey = (k: Uint8Array): number => Number(readU64(k, 1));
 export const seqOfReadingKey = (k: Uint8Array): bigint => readU64(k, k.length - 8);

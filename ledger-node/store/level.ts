@@ -1,7 +1,7 @@
 /**
  * The store (./store.ts) in one classic-level (LevelDB) database: what a gateway runs.
  * The key layout (./keys.ts) is this file's own; nothing else reads raw keys. A store of
- * an older layout is brought up to date when it opens (./migrate-0.1.ts).
+ * an older layout is brought up to date when it opens (./layout.ts).
  */
 import { ClassicLevel } from 'classic-level';
 import { accessSync, chmodSync, constants, cpSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type StateChange, toHex } from '../../protocols/index.js';
 import { errnoOf, fsCodeOf, fsError, fsReason } from '../fs-errors.js';
-import { decodeHead, decodeIndexEntry, decodeStateValue, encodeHead, encodeIndexEntry, encodeStateValue } from './codec.js';
-import { type Db, Keys, type Op, heightOfKey, kindIdOfRecordKey, meterIdOfReadingKey, seqOfReadingKey } from './keys.js';
-import { migrateLayout, needsMigration } from './migrate-0.1.js';
+import { decodeHead, decodeIndexEntry, decodeStateValue, decodeTxPosition, encodeHead, encodeIndexEntry, encodeStateValue, encodeTxPosition } from './codec.js';
+import { type Db, Keys, type Op, heightOfKey, kindIdOfRecordKey, meterIdOfReadingKey, positionOfAboutKey, seqOfReadingKey } from './keys.js';
+import { migrateLayout, needsMigration, txIndexOps } from './layout.js';
 import {
-  type BlockWrite, type ConsensusWrite, type IndexedReading, type LedgerStore, StoreError, readingsBetween,
+  type BlockWrite, type ConsensusWrite, type IndexedReading, type LedgerStore, StoreError, type TxPosition, readingsBetween,
 } from './store.js';
 
 async function openDb(path: string, create: boolean): Promise<Db> {
@@ -46,7 +46,7 @@ export interface StoreOpenOptions {
   /**
    * For audits of a copy that must not change (a backup, a snapshot, a read-only mount):
    * never create a store, and when LevelDB cannot open it in place (it always writes LOCK
-   * and LOG), or it is of an older layout (./migrate-0.1.ts rewrites it), open a temporary
+   * and LOG), or it is of an older layout (./layout.ts rewrites it), open a temporary
    * copy instead, removed again by close().
    */
   readonly readOnly?: boolean;
@@ -96,7 +96,7 @@ export class LevelStore implements LedgerStore {
         });
         if (!older) return new LevelStore(db);
         await db.close();
-        why = 'it is of layout 0.1, which opening rewrites';
+        why = 'it is of an older layout, which opening rewrites';
       }
     }
     const copy = mkdtempSync(join(tmpdir(), 'meterledger-audit-'));
@@ -157,6 +157,7 @@ export class LevelStore implements LedgerStore {
       { type: 'put', key: Keys.head, value: encodeHead(w.height, w.hash) },
     ];
     for (const r of w.readings) ops.push({ type: 'put', key: Keys.reading(r.meterId, r.seq), value: encodeIndexEntry(r) });
+    ops.push(...txIndexOps(w.height, w.txs));
     for (const c of w.changes) ops.push(recordOp(c));
     await this.db.batch(ops, { sync: true });
   }
@@ -194,6 +195,22 @@ export class LevelStore implements LedgerStore {
       const meterId = meterIdOfReadingKey(k);
       const seq = seqOfReadingKey(k);
       yield { meterId, ...decodeIndexEntry(v, seq, `index of ${meterId}/${seq}`) };
+    }
+  }
+
+  async txPosition(hash: Uint8Array): Promise<TxPosition | undefined> {
+    const v = await this.db.get(Keys.tx(hash));
+    return v === undefined ? undefined : decodeTxPosition(v, `transaction index of ${toHex(hash)}`);
+  }
+
+  async *txsAbout(subject: string): AsyncIterable<TxPosition & { hash: Uint8Array }> {
+    for await (const [k, v] of this.db.iterator(Keys.range('T', Keys.aboutOf(subject).subarray(1)))) yield { ...positionOfAboutKey(k), hash: v };
+  }
+
+  async *txIndex(): AsyncIterable<TxPosition & { hash: Uint8Array }> {
+    for await (const [k, v] of this.db.iterator(Keys.range('X'))) {
+      const hash = k.subarray(1);
+      yield { ...decodeTxPosition(v, `transaction index of ${toHex(hash)}`), hash };
     }
   }
 

@@ -6,8 +6,10 @@
  */
 import { type StateChange, toHex } from '../../protocols/index.js';
 import type { StoredRecord } from '../consensus/record.js';
-import { decodeHead, decodeIndexEntry, decodeStateValue, encodeHead, encodeIndexEntry, encodeStateValue } from './codec.js';
-import { type BlockWrite, type ConsensusWrite, type IndexedReading, type LedgerStore, StoreError, type StoreOpener, readingsBetween } from './store.js';
+import { decodeHead, decodeIndexEntry, decodeStateValue, decodeTxPosition, encodeHead, encodeIndexEntry, encodeStateValue, encodeTxPosition } from './codec.js';
+import {
+  type BlockWrite, type ConsensusWrite, type IndexedReading, type LedgerStore, StoreError, type StoreOpener, type TxPosition, readingsBetween,
+} from './store.js';
 
 interface ConsensusHeight {
   state: Uint8Array | undefined;
@@ -24,6 +26,10 @@ class Contents {
   readonly commits = new Map<number, Uint8Array>();
   readonly records = new Map<string, Map<string, Uint8Array>>();
   readonly index = new Map<string, Map<bigint, Uint8Array>>();
+  /** Transaction index: hash (hex) -> encoded position. */
+  readonly txs = new Map<string, Uint8Array>();
+  /** Subject -> transactions about it, in chain order (blocks commit in height order). */
+  readonly about = new Map<string, (TxPosition & { hash: Uint8Array })[]>();
   readonly consensus = new Map<number, ConsensusHeight>();
   readonly evidence: Uint8Array[] = [];
   open = false;
@@ -107,6 +113,14 @@ export class MemoryStore implements LedgerStore {
       if (!m) c.index.set(r.meterId, (m = new Map()));
       m.set(r.seq, r.bytes);
     }
+    w.txs.forEach((t, index) => {
+      c.txs.set(toHex(t.hash), encodeTxPosition({ height: w.height, index }));
+      for (const sub of t.subjects) {
+        let l = c.about.get(sub);
+        if (!l) c.about.set(sub, (l = []));
+        l.push({ height: w.height, index, hash: t.hash.slice() });
+      }
+    });
     this.putRecords(records);
   }
 
@@ -152,6 +166,21 @@ export class MemoryStore implements LedgerStore {
     for (const meterId of [...this.live().index.keys()].sort(bytesOrder)) {
       for await (const r of this.readingPositions(meterId, 0n)) yield { meterId, ...r };
     }
+  }
+
+  async txPosition(hash: Uint8Array): Promise<TxPosition | undefined> {
+    const v = this.live().txs.get(toHex(hash));
+    return v === undefined ? undefined : decodeTxPosition(v, `transaction index of ${toHex(hash)}`);
+  }
+
+  async *txsAbout(subject: string): AsyncIterable<TxPosition & { hash: Uint8Array }> {
+    const l = this.live().about.get(subject) ?? [];
+    yield* [...l].sort((a, b) => a.height - b.height || a.index - b.index);
+  }
+
+  async *txIndex(): AsyncIterable<TxPosition & { hash: Uint8Array }> {
+    const c = this.live();
+    for (const hex of [...c.txs.keys()].sort()) yield { ...decodeTxPosition(c.txs.get(hex)!, `transaction index of ${hex}`), hash: Uint8Array.from(Buffer.from(hex, 'hex')) };
   }
 
   async saveConsensus(height: number, w: ConsensusWrite): Promise<void> {

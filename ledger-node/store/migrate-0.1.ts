@@ -1,7 +1,7 @@
 /**
- * Stores written by meterledger 0.1, brought to today's layout (./keys.ts). All of 0.1's
- * layout is known here and nowhere else: when no 0.1 store is left to open, delete this
- * file and its two calls (LevelStore.open, and the write-ahead recovery).
+ * Stores written by meterledger 0.1, brought to layout 2 (./layout.ts goes on from
+ * there). All of 0.1's layout is known here and nowhere else: when no 0.1 store is left
+ * to open, delete this file and its calls (./layout.ts, and the write-ahead recovery).
  *
  *   M<meterId>          meter records   -> R meter\0<meterId> (the same CBOR value)
  *   I<meter>\0<seq>     [height, index] -> [height, index, time, importWh, exportWh?],
@@ -10,43 +10,25 @@
  *                                          by the node's write-ahead recovery
  *
  * Each step is idempotent: a crash during the move is finished at the next open; the
- * layout version key F is written last.
+ * layout version key F is written last (./layout.ts).
  */
-import { ProtocolError, StateKind, TxType, decodeBlock, decodeCbor, decodeTx, encodeCbor } from '../../protocols/index.js';
+import { ProtocolError, StateKind, TxType, decodeBlock, decodeCbor, decodeTx } from '../../protocols/index.js';
 import { encodeIndexEntry } from './codec.js';
 import { type Db, Keys, type Op, meterIdOfMeterKey01, meterIdOfReadingKey, pendingNoOfKey, seqOfReadingKey } from './keys.js';
 import type { LedgerStore } from './store.js';
 import type { WalEntry, WriteAhead } from './wal.js';
 
-/** The layout ./keys.ts describes. */
-export const LAYOUT = 2;
 /** Operations per batch while moving (a big store is not moved in one). */
 const CHUNK = 10_000;
 
 const corrupt = (why: string): ProtocolError => new ProtocolError('E_STORE_CORRUPT', `0.1 store: ${why}`);
 
-/** Whether the store needs migrateLayout (a 0.1 store, or a new one not stamped yet). */
-export async function needsMigration(db: Db): Promise<boolean> {
-  const f = await db.get(Keys.format);
-  if (f === undefined) return true;
-  const v = decodeCbor(f);
-  if (v !== LAYOUT) throw new ProtocolError('E_STORE_LAYOUT', `store layout ${String(v)} is not ${LAYOUT}, which this version reads`);
-  return false;
-}
-
-/** Bring a store opened at LevelStore.open to LAYOUT. */
-export async function migrateLayout(db: Db): Promise<void> {
-  if (!(await needsMigration(db))) return;
-  await moveMeters(db);
-  await widenIndex(db);
-  await db.put(Keys.format, encodeCbor(LAYOUT), { sync: true });
-}
-
 async function flushing(db: Db, ops: Op[], force = false): Promise<void> {
   if (ops.length && (force || ops.length >= CHUNK)) await db.batch(ops.splice(0), { sync: true });
 }
 
-async function moveMeters(db: Db): Promise<void> {
+/** M<meterId> -> R meter\0<meterId>. */
+export async function moveMeters(db: Db): Promise<void> {
   const ops: Op[] = [];
   for await (const [k, v] of db.iterator(Keys.range('M'))) {
     ops.push({ type: 'put', key: Keys.record(StateKind.Meter, meterIdOfMeterKey01(k)), value: v }, { type: 'del', key: k });
@@ -55,7 +37,8 @@ async function moveMeters(db: Db): Promise<void> {
   await flushing(db, ops, true);
 }
 
-async function widenIndex(db: Db): Promise<void> {
+/** I entries [height, index] -> [height, index, time, importWh, exportWh?]. */
+export async function widenIndex(db: Db): Promise<void> {
   const ops: Op[] = [];
   let cached: { height: number; txs: readonly Uint8Array[] } | undefined;
   for await (const [k, v] of db.iterator(Keys.range('I'))) {

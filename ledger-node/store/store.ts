@@ -7,7 +7,10 @@
  * What it keeps: the genesis hash it belongs to; blocks and commit certificates by height,
  * and the head; the state records (kind, id) as of the head (protocols/state.ts); the
  * reading index (meter, seq) -> place in the chain, time and registers, so receipts and
- * bills never scan blocks; the consensus record of issue 17 (consensus/record.ts); evidence.
+ * bills never scan blocks; the transaction index, hash -> place, and subject (what a
+ * transaction is about, protocols/subjects.ts) -> places, so every transaction has a
+ * receipt and a bill's bundle is found without a scan; the consensus record of issue 17
+ * (consensus/record.ts); evidence.
  */
 import { ProtocolError, type StateChange } from '../../protocols/index.js';
 import type { StoredRecord } from '../consensus/record.js';
@@ -26,6 +29,20 @@ export interface IndexedReading {
   readonly exportWh?: number;
 }
 
+/** Where a transaction is: block height and leaf index. */
+export interface TxPosition {
+  readonly height: number;
+  readonly index: number;
+}
+
+/** A block's transaction as the transaction index holds it. */
+export interface IndexedTx {
+  /** SHA-256 of the transaction's bytes. */
+  readonly hash: Uint8Array;
+  /** protocols txSubjects of its body. */
+  readonly subjects: readonly string[];
+}
+
 /** A committed block and everything it changes, written as one batch. */
 export interface BlockWrite {
   readonly height: number;
@@ -34,6 +51,8 @@ export interface BlockWrite {
   readonly commitBytes: Uint8Array;
   /** Readings in the block, for the index. */
   readonly readings: readonly (IndexedReading & { readonly meterId: string })[];
+  /** Every transaction of the block, by leaf index, for the transaction index. */
+  readonly txs: readonly IndexedTx[];
   /** State changes of the block's transactions, one per record (StateOverlay.list()). */
   readonly changes: readonly StateChange[];
 }
@@ -80,6 +99,13 @@ export interface LedgerStore extends ReadingHistory {
   readingPositions(meterId: string, fromSeq: bigint): AsyncIterable<IndexedReading>;
   /** The whole index, by meter then seq (the audit). */
   readingIndex(): AsyncIterable<IndexedReading & { readonly meterId: string }>;
+
+  /** Where the transaction with this hash is committed, or undefined. */
+  txPosition(hash: Uint8Array): Promise<TxPosition | undefined>;
+  /** The transactions about `subject` (protocols txSubject), in chain order. */
+  txsAbout(subject: string): AsyncIterable<TxPosition & { readonly hash: Uint8Array }>;
+  /** The whole transaction index by hash (the audit), in hash order. */
+  txIndex(): AsyncIterable<TxPosition & { readonly hash: Uint8Array }>;
 
   /** The consensus record port (issue 17): persist what must be remembered before a message leaves. */
   saveConsensus(height: number, w: ConsensusWrite): Promise<void>;

@@ -14,3 +14,4 @@ export * from './engine.js';
 export * from './txs.js';
 export * from './ledger.js';
 export * from './compare.js';
+export * from './bundle.js';

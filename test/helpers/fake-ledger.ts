@@ -92,6 +92,12 @@ export function makeFakeLedger(): FakeLedger {
     async committedBill() {
       return undefined;
     },
+    async getTxReceipt(hash) {
+      return receipts.find((r) => toHex(sha256(r.tx)) === toHex(hash));
+    },
+    async getBillBundle() {
+      return undefined;
+    },
     async readings(id, fromSeq, limit) {
       return id === 'meter-0001' ? readingViews.filter((r) => BigInt(r.seq) >= fromSeq).slice(0, limit) : [];
     },

@@ -26,9 +26,10 @@ const bytes = (...b: number[]): Uint8Array => Uint8Array.from(b);
 const u8 = (b: Uint8Array | undefined): Uint8Array | undefined => (b === undefined ? undefined : Uint8Array.from(b));
 const meter: MeterRecord = { alg: Alg.EdDSA, publicKey: new Uint8Array(32).fill(7), keyEpoch: 1, revoked: false, lastSeq: 2n ** 60n, seen: 5n, owner: 'owner-1' };
 
-function block(height: number, readings: BlockWrite['readings'], changes: StateChange[]): BlockWrite {
-  return { height, hash: new Uint8Array(32).fill(height), blockBytes: bytes(0xb0, height), commitBytes: bytes(0xc0, height), readings, changes };
+function block(height: number, readings: BlockWrite['readings'], changes: StateChange[], txs: BlockWrite['txs'] = []): BlockWrite {
+  return { height, hash: new Uint8Array(32).fill(height), blockBytes: bytes(0xb0, height), commitBytes: bytes(0xc0, height), readings, txs, changes };
 }
+const txHash = (n: number): Uint8Array => new Uint8Array(32).fill(n);
 const reading = (meterId: string, seq: bigint, height: number, index: number, time: number, importWh: number, exportWh?: number): IndexedReading & { meterId: string } => ({
   meterId, seq, height, index, time, importWh, ...(exportWh !== undefined ? { exportWh } : {}),
 });
@@ -86,6 +87,35 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
         assert.deepEqual((await store.readingsBetween('m-1', 401, 999)).map((r) => r.seq), []);
         assert.deepEqual(await store.readingsBetween('m-3', 0, 1e12), []);
         assert.deepEqual((await collect(store.readingIndex())).map((r) => `${r.meterId}/${r.seq}@${r.height}:${r.index}`), ['m-1/5@1:0', 'm-1/6@2:0', 'm-1/7@2:1', 'm-2/1@1:1']);
+      } finally {
+        await store.close().catch(() => {});
+        await s.cleanup();
+      }
+    });
+
+    test('the transaction index: every transaction by hash, and by subject in chain order; both come back after a reopen', async () => {
+      const s = await open();
+      let store = s.store;
+      try {
+        await store.commitBlock(block(1, [], [], [
+          { hash: txHash(0xa1), subjects: [] },
+          { hash: txHash(0xa2), subjects: ['bill/m-1/2026-01', 'account/acc-1'] },
+        ]));
+        await store.commitBlock(block(2, [], [], [
+          { hash: txHash(0xb1), subjects: ['bill/m-1/2026-010'] }, // a longer subject with the same start is another subject
+          { hash: txHash(0xb2), subjects: ['bill/m-1/2026-01'] },
+        ]));
+        await store.commitBlock(block(3, [], [], [{ hash: txHash(0xc1), subjects: ['bill/m-1/2026-01'] }]));
+        store = await s.reopen();
+        assert.deepEqual(await store.txPosition(txHash(0xa2)), { height: 1, index: 1 });
+        assert.deepEqual(await store.txPosition(txHash(0xb2)), { height: 2, index: 1 });
+        assert.equal(await store.txPosition(txHash(0xee)), undefined);
+        const about = async (subject: string) => (await collect(store.txsAbout(subject))).map((t) => `${t.height}:${t.index}:${toHex(t.hash).slice(0, 2)}`);
+        assert.deepEqual(await about('bill/m-1/2026-01'), ['1:1:a2', '2:1:b2', '3:0:c1']);
+        assert.deepEqual(await about('bill/m-1/2026-010'), ['2:0:b1']);
+        assert.deepEqual(await about('account/acc-1'), ['1:1:a2']);
+        assert.deepEqual(await about('bill/m-1'), [], 'a prefix of a subject is not a subject');
+        assert.deepEqual((await collect(store.txIndex())).map((t) => `${toHex(t.hash).slice(0, 2)}@${t.height}:${t.index}`), ['a1@1:0', 'a2@1:1', 'b1@2:0', 'b2@2:1', 'c1@3:0']);
       } finally {
         await store.close().catch(() => {});
         await s.cleanup();

@@ -22,6 +22,7 @@ import { buildConfidential } from './confidential.js';
 import { CHAIN_ID, seed } from './fixed.js';
 import { buildBilling } from './billing.js';
 import { buildBillingLedger } from './billing-ledger.js';
+import { buildBillBundle } from './bill-bundle.js';
 
 /** The source-tree folder of the vectors (this file runs from dist/test/vectors/). */
 export const VECTORS_DIR = fileURLToPath(new URL('../../../test/vectors/', import.meta.url));
@@ -671,6 +672,7 @@ export function buildAll(): Record<string, unknown> {
     'state.json': buildState(),
     'genesis.json': buildGenesis(),
     'billing-ledger.json': buildBillingLedger(),
+    'bill-bundle.json': buildBillBundle(),
   };
 }
 

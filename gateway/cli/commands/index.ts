@@ -36,6 +36,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'config show', summary: 'print the effective configuration and where each value comes from', load: async () => (await import('./config.js')).configShowCommand },
   { name: 'config check', summary: 'check a configuration (values, sections, the files it names) without starting', load: async () => (await import('./config.js')).configCheckCommand },
   { name: 'hash-password', summary: 'print the scrypt hash of a local MQTT account password (read from stdin)', load: async () => (await import('./hash-password.js')).hashPasswordCommand },
+  { name: 'bill verify', summary: 'check a bill bundle offline: receipts against the genesis, the bill recomputed', load: async () => (await import('./bill-verify.js')).billVerifyCommand },
   { name: 'receipt verify', summary: 'verify a receipt offline with the genesis file', load: async () => (await import('./receipt.js')).receiptVerifyCommand },
 ];
 

@@ -2,14 +2,14 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
-  type Receipt, TxType, decodeReceipt, formatTime, fromHex, headerHash, toHex, verifyReceipt,
+  LedgerTxType, type Receipt, TX_TYPE_NAMES, TxType, decodeReceipt, formatTime, fromHex, headerHash, toHex, txMeterId, txSubjects, verifyReceipt,
 } from '../../../protocols/index.js';
 import { loadGenesisFile } from '../../../ledger-node/devchain.js';
 import { GatewayError, UsageError } from '../../errors.js';
 import { type CommandSpec, optionalString, out } from '../args.js';
 import { loadDataDirGenesis } from '../chain.js';
 
-/** CBOR bytes, or the JSON of GET /api/v1/meters/:id/receipts/:seq (its `cbor` field). */
+/** CBOR bytes, or the JSON of GET /api/v1/meters/:id/receipts/:seq or /api/v1/tx/:hash/receipt (its `cbor` field). */
 export function readReceiptFile(path: string): Receipt {
   let bytes: Uint8Array;
   try {
@@ -40,7 +40,7 @@ export function readReceiptFile(path: string): Receipt {
 export const receiptVerifyCommand: CommandSpec = {
   name: 'receipt verify',
   summary: 'Verify a receipt with the genesis file alone: inclusion proof, commit certificate, chain.',
-  positionals: [{ name: 'FILE', help: 'receipt as CBOR bytes, or the JSON of GET /api/v1/meters/:id/receipts/:seq' }],
+  positionals: [{ name: 'FILE', help: 'receipt as CBOR bytes, or the JSON of GET /api/v1/meters/:id/receipts/:seq or /api/v1/tx/:hash/receipt' }],
   options: {
     genesis: { type: 'string', value: 'F', help: 'the genesis file to trust' },
     'data-dir': { type: 'string', value: 'D', help: 'use <D>/genesis.json instead of --genesis' },
@@ -60,15 +60,19 @@ export const receiptVerifyCommand: CommandSpec = {
     out('valid receipt: this transaction is committed in the ledger');
     out(`chain:     ${genesis.chainId}`);
     out(`height:    ${v.height} (block ${toHex(headerHash(receipt.header))}, time ${formatTime(receipt.header.time)})`);
-    out(`meter:     ${b.meterId}`);
+    out(`type:      ${TX_TYPE_NAMES[b.type] ?? b.type} (${b.type})`);
+    const meter = txMeterId(b);
+    if (meter !== undefined) out(`meter:     ${meter}`);
     if (b.type === TxType.Reading) {
       out(`seq:       ${b.seq}`);
       out(`reading:   ${b.importWh} Wh at ${formatTime(b.time)}`);
-    } else {
-      out(`type:      ${['', 'reading', 'register', 'rotate', 'revoke'][b.type]}`);
     }
+    if (b.type === LedgerTxType.Bill) out(`bill:      ${b.bill.period.label}, total ${b.bill.total} minor units of ${b.bill.currency.code}, payee ${b.payee}`);
+    if ('amount' in b) out(`amount:    ${b.amount} minor units`);
+    const about = txSubjects(b);
+    if (about.length) out(`about:     ${about.join(', ')}`);
     out(`tx:        ${toHex(v.tx.hash)}`);
-    out(`signature: ${v.signatureChecked ? 'checked against the meter key in genesis' : 'vouched for by the validators\' commit certificate'}`);
+    out(`signature: ${v.signatureChecked ? 'checked against the signer\'s key in genesis' : 'vouched for by the validators\' commit certificate'}`);
     return 0;
   },
 };

@@ -4,11 +4,13 @@
  * dispute: docs/billing.md §17-19) need none: their signature, checked by the ledger's
  * rules against the account (or paying meter) key in state, is the credential. Those are
  * rate-limited per source address and per signing account or meter.
+ * GET /api/v1/tx/:hash/receipt: the receipt of any committed transaction by its hash.
  */
-import { LARGEST_TX_BYTES, LedgerTxType, ReasonCode, type SubmitResult, decodeAnyTx, fromHex, toHex } from '../../../protocols/index.js';
-import { requireAdmin } from '../auth.js';
-import { HttpError } from '../errors.js';
+import { LARGEST_TX_BYTES, LedgerTxType, ReasonCode, type SubmitResult, decodeAnyTx, encodeReceipt, fromHex, isLedgerTxType, toHex } from '../../../protocols/index.js';
+import { requireAdmin, requireMeterReader } from '../auth.js';
+import { HttpError, badParam } from '../errors.js';
 import type { HttpReply, Route } from '../router.js';
+import { receiptView } from '../views.js';
 
 /** application/cbor or application/octet-stream: raw bytes; text/plain: hex. */
 function txBytes(contentType: string | undefined, body: Uint8Array): Uint8Array {
@@ -26,6 +28,23 @@ function txBytes(contentType: string | undefined, body: Uint8Array): Uint8Array 
 }
 
 export const txRoutes: Route[] = [
+  {
+    method: 'GET', path: '/api/v1/tx/:hash/receipt',
+    handler: async (req, ctx) => {
+      const raw = req.params.hash ?? '';
+      if (!/^[0-9a-fA-F]{64}$/.test(raw)) throw badParam('hash', 'must be the 64 hex digits of a transaction\'s SHA-256');
+      const r = await ctx.node.getTxReceipt(fromHex(raw.toLowerCase(), 'hash'));
+      if (!r) throw new HttpError('E_TX_NOT_FOUND', `no committed transaction ${raw.toLowerCase()}`);
+      // Money (types 6-19) is an account's data: the operator's token for now (an owner
+      // reads its bills, payments and bundles on the account routes); a meter's readings
+      // and transactions are its owner's or the operator's, as /meters/:id/receipts/:seq.
+      const body = decodeAnyTx(r.tx, Number.MAX_SAFE_INTEGER).body;
+      if (isLedgerTxType(body.type)) requireAdmin(req.headers, ctx.adminToken);
+      else requireMeterReader(req, ctx, (body as { meterId: string }).meterId);
+      if (/\bapplication\/cbor\b/i.test(req.headers.accept ?? '')) return { status: 200, body: encodeReceipt(r), contentType: 'application/cbor' };
+      return { status: 200, json: receiptView(r) };
+    },
+  },
   {
     method: 'POST', path: '/api/v1/tx',
     handler: async (req, ctx) => {

@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { webcrypto } from 'node:crypto';
 import {
-  Alg, LedgerTxType, StateKind, TxType, publicKeyOf, randomSecretKey, sessionSignBytes, signMessage, signTx, toHex,
+  Alg, LedgerTxType, StateKind, TxType, publicKeyOf, randomSecretKey, sessionSignBytes, sha256, signMessage, signTx, toHex,
   type AccountRecord, type TxBody,
 } from '../../../protocols/index.js';
 import { silentLogger } from '../../../ledger-node/api.js';
@@ -171,6 +171,9 @@ const ACCESS: Record<string, { rule: 'public' | 'operator' | 'meter' | 'account'
   'GET /api/v1/meters/:id/agreement': { rule: 'meter', path: `/api/v1/meters/${M}/agreement` },
   'GET /api/v1/meters/:id/bills': { rule: 'meter', path: `/api/v1/meters/${M}/bills` },
   'GET /api/v1/bills/:meter/:period': { rule: 'meter', path: `/api/v1/bills/${M}/2026-01` },
+  'GET /api/v1/bills/:meterId/:period/bundle': { rule: 'meter', path: `/api/v1/bills/${M}/2026-01/bundle` },
+  // A reading's receipt by its hash (TX1: meter-0001's seq 1) is its meter's; money types are the operator's.
+  'GET /api/v1/tx/:hash/receipt': { rule: 'meter', path: '/api/v1/tx/TX1/receipt' },
   'GET /api/v1/events': { rule: 'meter', path: `/api/v1/events?meter=${M}` },
   'GET /api/v1/fleet': { rule: 'operator' },
   'GET /api/v1/accounts/:id': { rule: 'account', path: '/api/v1/accounts/owner-1' },
@@ -206,7 +209,7 @@ test('each route answers by its rule: nobody, another owner, the owner and the o
   const denied = (s: number) => s === 401 || s === 403;
   for (const [key, { rule, path: p }] of Object.entries(ACCESS)) {
     if (rule === 'post') continue;
-    const path = p ?? key.split(' ')[1]!;
+    const path = (p ?? key.split(' ')[1]!).replace('TX1', toHex(sha256(node.readingTxs[0]!)));
     const anon = await call('GET', path);
     const mine = await call('GET', path, bearer(own));
     const theirs = await call('GET', path, bearer(other));

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ClassicLevel } from 'classic-level';
-import { decodeCbor, encodeCbor, verifyReceipt } from '../../../protocols/index.js';
+import { decodeBlock, decodeCbor, encodeCbor, sha256, verifyBillBundle, verifyReceipt, txMeterId } from '../../../protocols/index.js';
 import { auditStore } from '../../../ledger-node/audit.js';
 import { dataPaths } from '../../../ledger-node/devchain.js';
 import { LedgerNode } from '../../../ledger-node/node.js';
@@ -16,6 +16,7 @@ import { Keys, kindIdOfRecordKey } from '../../../ledger-node/store/keys.js';
 import { LevelStore } from '../../../ledger-node/store/level.js';
 import { makeTestChain } from '../../helpers/devchain.js';
 import { until } from '../../helpers/until.js';
+import { buildBillingChain } from '../../helpers/billing-chain.js';
 
 type Db = ClassicLevel<Uint8Array, Uint8Array>;
 const segFiles = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.wal')).sort() : []);
@@ -43,8 +44,16 @@ async function toLayout01(path: string): Promise<void> {
       const [h, i] = decodeCbor(v) as number[];
       await db.put(k, encodeCbor([h, i]));
     }
+    await toLayout2Db(db);
     await db.del(Keys.format);
   });
+}
+
+/** Today's layout back to 2's: no transaction index (X, T). */
+async function toLayout2Db(db: Db): Promise<void> {
+  await db.clear(Keys.range('X'));
+  await db.clear(Keys.range('T'));
+  await db.put(Keys.format, encodeCbor(2));
 }
 
 test('a 0.1 store (meters under M, a reading index without times) opens: meters, readings, receipts, index times and registers, audit', async () => {
@@ -72,7 +81,7 @@ test('a 0.1 store (meters under M, a reading index without times) opens: meters,
       assert.deepEqual(await node.readings(a, 0n, 10), readingsBefore);
       const r = await node.getReceipt(b, 3n);
       assert.ok(r);
-      assert.equal(verifyReceipt(chain.genesis, r).tx.body.meterId, b);
+      assert.equal(txMeterId(verifyReceipt(chain.genesis, r).tx.body), b);
       // The chain goes on after the move.
       await node.intake.submit(chain.reading(a, 5, { time: t0 + 5000, importWh: 500 }), { meterId: a, transport: 'mqtt' });
       await until('a 5 committed', async () => (await node.readings(a, 0n, 10)).length === 5, 10_000);
@@ -81,10 +90,14 @@ test('a 0.1 store (meters under M, a reading index without times) opens: meters,
     }
     await withDb(path, async (db) => {
       assert.equal((await db.keys(Keys.range('M')).all()).length, 0, 'no 0.1 meter keys left');
-      assert.equal(decodeCbor((await db.get(Keys.format))!), 2);
+      assert.equal(decodeCbor((await db.get(Keys.format))!), 3);
     });
     const store = await LevelStore.open(path);
     try {
+      // The transaction index was built from the blocks: every transaction by its hash.
+      for await (const { height, bytes } of store.blocks()) {
+        for (const [index, tx] of decodeBlock(bytes).txs.entries()) assert.deepEqual(await store.txPosition(sha256(tx)), { height, index });
+      }
       const between = await store.readingsBetween(a, t0 + 2000, t0 + 4999);
       assert.deepEqual(between.map((x) => [x.seq, x.time, x.importWh]), [[2n, t0 + 2000, 200], [3n, t0 + 3000, 300], [4n, t0 + 4000, 400]], 'index entries widened from their blocks');
     } finally {
@@ -98,13 +111,39 @@ test('a 0.1 store (meters under M, a reading index without times) opens: meters,
   }
 });
 
+test('a layout 2 store (no transaction index) opens with its index built from the blocks: ledger transactions have receipts by hash, the audit passes', async () => {
+  const bc = await buildBillingChain();
+  try {
+    const path = dataPaths(bc.chain.dataDir).store;
+    await withDb(path, toLayout2Db);
+    await withDb(path, async (db) => assert.equal((await db.keys(Keys.range('X')).all()).length, 0, 'no transaction index'));
+    const node = await bc.open();
+    try {
+      for (const name of ['bill', 'deposit (mary)', 'payment signed by the meter, under the mandate', 'tariff publication']) {
+        const r = await node.getTxReceipt(sha256(bc.tx(name)));
+        assert.ok(r, `receipt of ${name}`);
+        verifyReceipt(bc.genesis, r);
+      }
+      const bundle = await node.getBillBundle('meter-1', '2026-01');
+      assert.equal(bundle && verifyBillBundle(bc.genesis, bundle).bill.total, 7874);
+    } finally {
+      await node.close();
+    }
+    await withDb(path, async (db) => assert.equal(decodeCbor((await db.get(Keys.format))!), 3));
+    const audit = await auditStore(bc.chain.dataDir, bc.genesis);
+    assert.equal(audit.ok, true, JSON.stringify(audit));
+  } finally {
+    bc.chain.cleanup();
+  }
+});
+
 test('a store of an unknown later layout is refused, not rewritten', async () => {
   const chain = makeTestChain({ meters: 1 });
   try {
     const path = dataPaths(chain.dataDir).store;
     await (await LevelStore.open(path)).close();
-    await withDb(path, (db) => db.put(Keys.format, encodeCbor(3)));
-    await assert.rejects(LevelStore.open(path), /E_STORE_LAYOUT: store layout 3 is not 2/);
+    await withDb(path, (db) => db.put(Keys.format, encodeCbor(4)));
+    await assert.rejects(LevelStore.open(path), /E_STORE_LAYOUT: store layout 4 is not 3/);
   } finally {
     chain.cleanup();
   }

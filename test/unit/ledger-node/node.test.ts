@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Alg, type CommittedReading, ReasonCode, type SubmitResult, TxType, signTx, verifyReceipt } from '../../../protocols/index.js';
+import { Alg, type CommittedReading, ReasonCode, type SubmitResult, TxType, signTx, verifyReceipt, txMeterId } from '../../../protocols/index.js';
 import { generateKeyPair } from '../../../ledger-node/keyfile.js';
 import { LedgerNode } from '../../../ledger-node/node.js';
 import { type TestChain, makeTestChain } from '../../helpers/devchain.js';
@@ -53,7 +53,7 @@ describe('ledger node: intake, blocks, receipts', () => {
     const got = await committed;
     for (const c of got) {
       const v = verifyReceipt(chain.genesis, c.receipt);
-      assert.equal(v.tx.body.meterId, c.meterId);
+      assert.equal(txMeterId(v.tx.body), c.meterId);
       assert.equal(v.signatureChecked, true);
     }
     assert.ok(node.status().height >= 1);

@@ -1,0 +1,105 @@
+/**
+ * A chain with money and bills, built by a real LedgerNode from
+ * test/vectors/billing-ledger.json's signed transactions (accounts, deposits, a tariff,
+ * agreements, a mandate, January's two bills, a meter's and an owner's payment) and
+ * readings signed with its meter keys, the node's clock walking through the vector's
+ * dates. The store is LevelDB unless `openStore` is given. The node is closed when it
+ * returns: its data dir holds the chain.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Alg, type Genesis, TxType, fromHex, parseGenesis, signTx } from '../../protocols/index.js';
+import { LedgerNode } from '../../ledger-node/node.js';
+import type { StoreOpener } from '../../ledger-node/store/store.js';
+import { type TestChain, makeTestChain } from './devchain.js';
+import { until } from './until.js';
+import { readVector } from '../vectors/generate.js';
+
+interface Step { name: string; tx: string }
+interface LedgerFile {
+  genesis: Record<string, unknown>;
+  keys: Record<string, { alg: 'Ed25519' | 'ES256'; secretKey: string }>;
+  readings: { meterId: string; seq: string; time: number; importWh: number }[];
+  steps: Step[];
+}
+
+export const DEC_20 = 1766188800000;
+export const FEB_2 = 1769990400000;
+const FEB_1 = 1769904000000;
+
+export interface BillingChain {
+  readonly chain: TestChain;
+  /** The vector's genesis, with the test chain's validator. */
+  readonly genesis: Genesis;
+  /** That genesis as a file (for the CLI's --genesis). */
+  readonly genesisFile: string;
+  /** Opens the node again on the chain's data dir, its clock at `clock()`. */
+  open(): Promise<LedgerNode>;
+  clock: number;
+  /** A vector step's signed transaction. */
+  tx(name: string): Uint8Array;
+}
+
+export function billingVector(): LedgerFile {
+  return readVector<LedgerFile>('billing-ledger.json');
+}
+
+/** Build the chain: the vector's transactions up to both January bills paid. */
+export async function buildBillingChain(opts: { openStore?: StoreOpener } = {}): Promise<BillingChain> {
+  const v = billingVector();
+  const chain = makeTestChain({ meters: 1 });
+  // The transactions sign the chain id (protocol.md §3.2), not the genesis hash: the vector's bytes hold with our validator.
+  const genesis = parseGenesis({ ...v.genesis, validators: chain.genesis.validators.map((x) => ({ id: x.id, alg: x.alg, publicKey: x.publicKey })) });
+  const genesisFile = join(chain.dataDir, 'billing-genesis.json');
+  writeFileSync(genesisFile, JSON.stringify(genesis, null, 2));
+  const tx = (name: string): Uint8Array => {
+    const s = v.steps.find((x) => x.name === name);
+    assert.ok(s, `vector step "${name}"`);
+    return fromHex(s.tx);
+  };
+  const bc: BillingChain = {
+    chain, genesis, genesisFile, clock: DEC_20, tx,
+    open: () => LedgerNode.open({
+      ...(opts.openStore ? { openStore: opts.openStore } : {}), dataDir: chain.dataDir, genesis, blockIntervalMs: 200, verifyWorkers: 0, now: () => bc.clock,
+    }),
+  };
+  const submit = async (n: LedgerNode, bytes: Uint8Array, name: string): Promise<void> => {
+    const r = await n.submitTx(bytes);
+    assert.equal(r.status, 'accepted', `${name}: ${r.status === 'rejected' ? `${r.code} ${r.message}` : ''}`);
+  };
+  const committed = (n: LedgerNode): Promise<void> => until('everything waiting is committed', () => n.status().pending === 0, 30_000, 20);
+  const n = await bc.open();
+  try {
+    for (const name of [
+      'account open (Ed25519 owner key)', 'account open (ES256 owner key)', 'account open of the payee account',
+      'account open by an operator without roles in genesis (registrar)', 'account key rotation to epoch 1', 'meter to account',
+      'meter to account (ES256 meter)', 'deposit (ES256 custodian)', 'withdrawal', 'tariff publication', 'agreement', 'agreement (meter-2)',
+      'mandate (owner, rotated key), no autopay',
+    ]) await submit(n, tx(name), name);
+    await committed(n);
+    for (const r of v.readings.filter((x) => x.time <= FEB_1).sort((a, b) => a.time - b.time || a.meterId.localeCompare(b.meterId))) {
+      bc.clock = Math.max(bc.clock, r.time);
+      const k = v.keys[r.meterId]!;
+      const bytes = signTx(genesis.chainId, k.alg === 'ES256' ? Alg.ES256 : Alg.EdDSA, fromHex(k.secretKey), { type: TxType.Reading, meterId: r.meterId, seq: BigInt(r.seq), time: r.time, importWh: r.importWh });
+      await submit(n, bytes, `reading ${r.meterId}/${r.seq}`);
+      if (r.meterId === 'meter-2') await committed(n);
+    }
+    await committed(n);
+    assert.ok(n.status().height <= 9, 'the readings are committed by height 9, where the vector\'s bills were computed');
+    bc.clock = FEB_2;
+    const k = v.keys.registrar!;
+    const pub = fromHex((v.genesis.meters as { publicKey: string }[])[0]!.publicKey);
+    for (let i = 0; n.status().height < 9; i++) {
+      await submit(n, signTx(genesis.chainId, Alg.EdDSA, fromHex(k.secretKey), { type: TxType.MeterRegister, meterId: `filler-${i}`, alg: Alg.EdDSA, publicKey: pub, time: bc.clock }, 'registrar'), `filler ${i}`);
+      await committed(n);
+    }
+    for (const name of ['bill', 'bill (meter-2)']) await submit(n, tx(name), name);
+    await committed(n);
+    for (const name of ['deposit (mary)', 'payment signed by the meter, under the mandate', 'payment by the owner (ES256 account key)']) await submit(n, tx(name), name);
+    await committed(n);
+  } finally {
+    await n.close();
+  }
+  return bc;
+}

@@ -13,9 +13,10 @@
  */
 import {
   type BlockHeader, type CommitCertificate, type Genesis, type StateChange, decodeBlock, decodeCommit, commitProblem, equalBytes, genesisHash, headerHash,
-  readingWindow, seqWindowOf, toHex, TxType,
+  ProofCode, readingWindow, seqWindowOf, StateKind, toHex, TxType,
   ledgerChain,
 } from '../protocols/index.js';
+import { MoneyAudit } from './audit-money.js';
 import { InvalidBlockError, validateBlock } from './blocks/validate.js';
 import { SignatureVerifier } from './crypto/verifier.js';
 import { dataPaths } from './devchain.js';
@@ -41,7 +42,7 @@ export class AuditError extends Error {
 export const CHAIN_FORK = 'E_CHAIN_FORK';
 
 export type AuditResult =
-  | { readonly ok: true; readonly height: number; readonly txs: number; readonly notes?: readonly string[] }
+  | { readonly ok: true; readonly height: number; readonly txs: number; readonly notes?: readonly string[]; readonly money?: string }
   | { readonly ok: false; readonly height: number; readonly reason: string; readonly code?: string };
 
 /** A block with its certificate, as another copy of the chain holds it. */
@@ -94,6 +95,8 @@ export class ChainAuditor {
   /** Where each committed transaction is, by hash (hex), when `trackReadings` (the transaction index check). */
   readonly txPositions = new Map<string, string>();
   private readonly bills: CommittedReadings;
+  /** The money's invariants, block by block (./audit-money.ts). */
+  readonly money = new MoneyAudit();
 
   constructor(
     private readonly genesis: Genesis,
@@ -142,6 +145,8 @@ export class ChainAuditor {
     }
     const hash = headerHash(block.header);
     for (const w of this.witnesses) compareAt(this.genesis, h, { hash, commit }, await w.at(h), w.source);
+    const money = this.money.block(this.state.committed, checked.decoded, checked.changes);
+    if (money) throw new AuditError(h, money.reason, money.code);
     this.state.commit(checked.changes);
     this.bills.add(checked.decoded.flatMap((tx, index) => (tx.body.type === TxType.Reading ? [indexEntry(tx.body, h, index)] : [])));
     if (this.trackReadings) {
@@ -260,12 +265,13 @@ async function auditOpenStore(
     seen.add(`${r.kind}\u0000${r.id}`);
     const want = auditor.state.committed.get(r.kind, r.id);
     const what = r.kind === 'meter' ? `registry: meter "${r.id}"` : `state: ${r.kind} "${r.id}"`;
-    if (want === undefined) throw new AuditError(top, `${what} is stored but no block or genesis makes it`);
-    if (!sameValue(r, want)) throw new AuditError(top, `${what}: the stored record differs from the chain${r.kind === 'meter' ? ` (lastSeq ${(r.value as { lastSeq: bigint }).lastSeq} vs ${(want as { lastSeq: bigint }).lastSeq})` : ''}`);
+    const code = MONEY_CODES[r.kind];
+    if (want === undefined) throw new AuditError(top, `${what} is stored but no block or genesis makes it`, code);
+    if (!sameValue(r, want)) throw new AuditError(top, `${what}: the stored record differs from the chain${r.kind === 'meter' ? ` (lastSeq ${(r.value as { lastSeq: bigint }).lastSeq} vs ${(want as { lastSeq: bigint }).lastSeq})` : moneyDiff(r, want)}`, code);
   }
   for (const kind of auditor.state.kinds()) {
     for (const id of auditor.state.ids(kind)) {
-      if (!seen.has(`${kind}\u0000${id}`)) throw new AuditError(top, `${kind === 'meter' ? 'registry: meter' : `state: ${kind}`} "${id}" is missing from the store`);
+      if (!seen.has(`${kind}\u0000${id}`)) throw new AuditError(top, `${kind === 'meter' ? 'registry: meter' : `state: ${kind}`} "${id}" is missing from the store`, MONEY_CODES[kind]);
     }
   }
 
@@ -320,8 +326,31 @@ async function auditOpenStore(
     if (e instanceof WriteAheadError) throw new AuditError(top + 1, e.message);
     throw e;
   }
+  // The money as the store holds it (now known to be the chain's): conservation, no negative balance, caps.
+  const totals = auditor.money.final(auditor.state);
+  if ('code' in totals) throw new AuditError(top, totals.reason, totals.code);
+
   const notes = witnessNotes(witnesses, top);
-  return { ok: true, height: top, txs: auditor.txs, ...(notes.length ? { notes } : {}) };
+  return { ok: true, height: top, txs: auditor.txs, ...(notes.length ? { notes } : {}), ...(totals.summary ? { money: totals.summary } : {}) };
+}
+
+/** The code of a stored record of these kinds that differs from the chain. */
+const MONEY_CODES: Readonly<Record<string, string>> = {
+  [StateKind.Bill]: ProofCode.AUDIT_BILL, [StateKind.Payment]: ProofCode.AUDIT_PAYMENT, [StateKind.Account]: ProofCode.AUDIT_BALANCE,
+  [StateKind.Transfer]: ProofCode.AUDIT_BALANCE, [StateKind.Mandate]: ProofCode.AUDIT_CAP,
+};
+
+/** What differs in a bill, payment or account record, for the message. */
+function moneyDiff(r: StateChange, want: unknown): string {
+  const fields = ['total', 'credited', 'amount', 'balance', 'spent', 'account', 'payee'];
+  const got = r.value as Record<string, unknown>;
+  const exp = want as Record<string, unknown>;
+  for (const f of fields) {
+    if (got?.[f] !== undefined || exp?.[f] !== undefined) {
+      if (String(got?.[f]) !== String(exp?.[f])) return ` (${f} ${String(got?.[f])}, the chain makes ${String(exp?.[f])})`;
+    }
+  }
+  return '';
 }
 
 function sameValue(r: StateChange, want: unknown): boolean {

@@ -133,6 +133,7 @@ export const verifyCommand: CommandSpec = {
     }
     if (result.ok) {
       out(`ok: ${result.height} blocks, ${result.txs} transactions${witnesses.length ? `, the same as ${witnesses.length} other ${witnesses.length === 1 ? 'copy' : 'copies'} at every height both hold` : ''}`);
+      if (result.money) out(`money: ${result.money}`);
       for (const n of result.notes ?? []) out(`note: ${n}`);
       return 0;
     }

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
-import { decodeReceiptsTopicMessage, parseGenesis, receiptsTopic, verifyReceipt } from '../../../protocols/index.js';
+import { decodeReceiptsTopicMessage, parseGenesis, receiptsTopic, txMeterId, verifyReceipt } from '../../../protocols/index.js';
 import { CLI, cli } from '../../helpers/gateway-process.js';
 import { freePort } from '../../helpers/ports.js';
 import { until } from '../../helpers/until.js';
@@ -112,7 +112,7 @@ describe('a gateway with TLS only: MQTT over TLS, HTTP over HTTPS', { timeout: 1
     const msg = decodeReceiptsTopicMessage(new Uint8Array((await sub).stdout as unknown as Buffer));
     assert.equal(msg.status, 'committed');
     const genesis = parseGenesis(JSON.parse(readFileSync(join(dir, 'genesis.json'), 'utf8')));
-    if (msg.status === 'committed') assert.equal(verifyReceipt(genesis, msg.receipt).tx.body.meterId, meter);
+    if (msg.status === 'committed') assert.equal(txMeterId(verifyReceipt(genesis, msg.receipt).tx.body), meter);
   });
 
   test('a client that does not trust the certificate is refused by its own TLS check', async () => {

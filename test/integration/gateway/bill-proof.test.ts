@@ -47,7 +47,7 @@ after(async () => {
   bc?.chain.cleanup();
 });
 
-test('GET /api/v1/tx/:hash/receipt: a deposit\'s receipt (admin token), which `receipt verify` checks offline; a reading\'s is public', async () => {
+test('GET /api/v1/tx/:hash/receipt: a deposit\'s receipt (admin token), which `receipt verify` checks offline; a reading\'s is its meter\'s owner\'s or the operator\'s', async () => {
   const hash = toHex(sha256(bc.tx('deposit (mary)')));
   assert.equal((await get(`/api/v1/tx/${hash}/receipt`)).status, 401, 'money needs a credential');
   const res = await get(`/api/v1/tx/${hash}/receipt`, TOKEN);
@@ -62,7 +62,8 @@ test('GET /api/v1/tx/:hash/receipt: a deposit\'s receipt (admin token), which `r
   assert.match(ok.stdout, /signature: +checked/, 'the custodian is a genesis operator');
 
   const reading = (await node.readings('meter-1', 0n, 1))[0]!;
-  assert.equal((await get(`/api/v1/tx/${reading.txHash}/receipt`)).status, 200);
+  assert.equal((await get(`/api/v1/tx/${reading.txHash}/receipt`)).status, 401, 'a reading is personal data');
+  assert.equal((await get(`/api/v1/tx/${reading.txHash}/receipt`, TOKEN)).status, 200);
   assert.equal((await get(`/api/v1/tx/${'ab'.repeat(32)}/receipt`)).status, 404);
   const bad = await get('/api/v1/tx/xyz/receipt');
   assert.equal(bad.status, 400);

@@ -12,6 +12,8 @@ import { NODE_DEFAULTS } from '../ledger-node/api.js';
 import { DEFAULT_TIMEOUTS } from '../ledger-node/consensus/types.js';
 import { DEFAULT_RECONNECT } from '../ledger-node/p2p/defaults.js';
 import { DEFAULT_WINDOW_MS } from '../ledger-node/p2p/peers.js';
+import { AUTO_ISSUE_DEFAULTS } from '../ledger-node/billing/auto-issue.js';
+import { METER_ID_PATTERN } from '../protocols/payload.js';
 import { readFileSync } from 'node:fs';
 import { fsReason } from '../ledger-node/fs-errors.js';
 import { readPrivateFile } from '../ledger-node/keyfile.js';
@@ -314,6 +316,18 @@ const SCHEMA = section({
         ignoreClusterUpdates: v.ignoreClusterUpdates, reconnect: v.reconnect, messageWindowMs: v.messageWindowMs, stream: v.stream,
       };
     },
+  }),
+  /** Billing (docs/billing.md): a gateway holding a biller key may issue bills by itself. */
+  billing: section({
+    autoIssue: optionalSection({
+      keyFile: setting(path('private'), {
+        required: true, env: 'METERLEDGER_BILLING_AUTO_ISSUE_KEY_FILE',
+        meaning: 'Key file (mode 0600) of a genesis operator with the biller role; setting it enables autoIssue: at each period\'s close the gateway computes every bill of the meters whose agreements this biller set, over committed state, and submits it (docs/billing.md §17.1).',
+      }),
+      payee: setting(text(METER_ID_PATTERN, 'an account id ([A-Za-z0-9][A-Za-z0-9._-]{0,63})'), { required: true, env: 'METERLEDGER_BILLING_AUTO_ISSUE_PAYEE', meaning: 'Account the issued bills are paid to (an open account).' }),
+      retryMinMs: setting(int(100, 3_600_000), { default: AUTO_ISSUE_DEFAULTS.retryMinMs, env: 'METERLEDGER_BILLING_AUTO_ISSUE_RETRY_MIN_MS', meaning: 'How often bills are looked for, and the first wait before a bill not ready (E_BILL_NOT_READY) is tried again, ms; the wait doubles per try.' }),
+      retryMaxMs: setting(int(100, 86_400_000), { default: AUTO_ISSUE_DEFAULTS.retryMaxMs, env: 'METERLEDGER_BILLING_AUTO_ISSUE_RETRY_MAX_MS', meaning: 'Longest wait between two tries of one meter\'s bill, ms.' }),
+    }),
   }),
   /** Consensus round timeouts: each grows by half its base per round. */
   consensus: section({

@@ -11,7 +11,8 @@ import { readPrivateFile } from '../ledger-node/keyfile.js';
 import { fsReason } from '../ledger-node/fs-errors.js';
 import { dataPaths, initDevChain, isInitialized, loadGenesisFile } from '../ledger-node/devchain.js';
 import { MqttBroker } from '../bridge/mqtt/index.js';
-import { type Genesis, ProtocolError, genesisHash, toHex } from '../protocols/index.js';
+import { type BillsTopicMessage, type Genesis, ProtocolError, genesisHash, toHex } from '../protocols/index.js';
+import { type GatewayBilling, startBilling } from './billing.js';
 import { XmppBridge, XmppBridgeError, type XmppState } from '../bridge/xmpp/index.js';
 import type { GatewayConfig, XmppConfig } from './config.js';
 import { ConfigError, GatewayError } from './errors.js';
@@ -26,6 +27,8 @@ import { VERSION } from './version.js';
 export interface BrokerHandle {
   addresses(): { tcp?: number; tls?: number; ws?: number };
   connectedClients(): number;
+  /** Publish on a meter's bills topic (docs/protocol.md §8.7). */
+  publishBills(meterId: string, m: BillsTopicMessage): void;
   close(): Promise<void>;
 }
 
@@ -37,6 +40,7 @@ export interface XmppHandle {
 
 export interface Gateway {
   readonly node: LedgerNode;
+  readonly billing: GatewayBilling;
   readonly broker: BrokerHandle;
   /** The XMPP bridge, when `xmpp` is configured. */
   readonly xmpp: XmppHandle | undefined;
@@ -149,7 +153,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
   const { dataDir } = config;
 
   const genesis = openGenesis(config, log, notice);
-  const metrics = new GatewayMetrics({ xmpp: config.xmpp !== undefined });
+  const metrics = new GatewayMetrics({ xmpp: config.xmpp !== undefined, ...(genesis.currency ? { currency: genesis.currency.code } : {}) });
   metrics.setInfo(VERSION, genesis.chainId);
 
   metrics.setBacklogLimit(config.ledger.maxBacklog);
@@ -235,6 +239,17 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
     throw e;
   }
 
+  let billing: GatewayBilling;
+  try {
+    billing = await startBilling(config, node, b, metrics, log);
+  } catch (e) {
+    await x?.close();
+    await b.close();
+    await node.close();
+    await http.close();
+    throw e;
+  }
+
   const host = config.mqtt.host.includes(':') ? `[${config.mqtt.host}]` : config.mqtt.host;
   const a = b.addresses();
   const urls = {
@@ -251,11 +266,12 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
 
   let closing: Promise<void> | undefined;
   return {
-    node, broker: b, xmpp: x, http, metrics, urls,
+    node, billing, broker: b, xmpp: x, http, metrics, urls,
     close() {
       closing ??= (async () => {
         log.info('stopping: MQTT and XMPP first, then the node, then HTTP');
         brokerOpen = false;
+        await billing.stop().catch((err: unknown) => log.error({ err }, 'stopping billing failed'));
         // Together: the bridge waits (briefly) for answers to readings under way, which need the node.
         await Promise.all([
           b.close().catch((err: unknown) => log.error({ err }, 'closing MQTT failed')),

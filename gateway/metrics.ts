@@ -60,10 +60,45 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
   private readonly info = new Gauge({ name: `${P}build_info`, help: 'Always 1; labels say the version and chain.', labelNames: ['version', 'chain_id'], registers: [this.registry] });
   private readonly refuseReasons = new Set<string>();
   private chainId = '';
+  private readonly billsIssued = new Counter({ name: `${P}bills_issued_total`, help: 'Bills committed (every biller\'s).', registers: [this.registry] });
+  private readonly billsRefused = new Counter({ name: `${P}bills_refused_total`, help: 'Bills this gateway\'s billing.autoIssue computed or submitted and could not issue, by reason code (E_BILL_NOT_READY is waited for, not counted).', labelNames: ['reason'], registers: [this.registry] });
+  private readonly paymentsPaid = new Counter({ name: `${P}payments_paid_total`, help: 'Payments committed, by who signed them: meter (under a mandate), owner, autopay.', labelNames: ['by'], registers: [this.registry] });
+  private readonly paymentsRefused = new Counter({ name: `${P}payments_refused_total`, help: 'Payments refused: a meter\'s on its payments topic, or autopay at issue, by reason code.', labelNames: ['reason'], registers: [this.registry] });
+  // Registered only on a chain with a currency (constructor): per currency, zeroed for the chain's.
+  private readonly billedAmount: Counter;
+  private readonly paidAmount: Counter;
+  private readonly unpaidCount = new Gauge({ name: `${P}bills_unpaid`, help: 'Committed bills with an amount due and no payment.', registers: [this.registry] });
+  private readonly billSeconds = new Histogram({ name: `${P}bill_compute_seconds`, help: 'Time billing.autoIssue took to compute one bill with the engine.', buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5], registers: [this.registry] });
+  /** Billing (gateway/billing.ts, ledger-node/billing/auto-issue.ts). */
+  readonly billing = {
+    billSubmitted: (outcome: 'accepted' | ReasonCode): void => {
+      if (outcome !== 'accepted') this.billsRefused.inc({ reason: ALL_REASON_CODES.includes(outcome) ? outcome : 'other' });
+    },
+    billComputed: (seconds: number): void => this.billSeconds.observe(seconds),
+    billCommitted: (currency: string, total: bigint): void => {
+      this.billsIssued.inc();
+      if (total > 0n) this.billedAmount.inc({ currency }, Number(total));
+    },
+    paymentCommitted: (currency: string, by: 'meter' | 'owner' | 'autopay', amount: bigint): void => {
+      this.paymentsPaid.inc({ by });
+      this.paidAmount.inc({ currency }, Number(amount));
+    },
+    paymentRefused: (code: string): void => {
+      this.paymentsRefused.inc({ reason: (ALL_REASON_CODES as readonly string[]).includes(code) ? code : 'other' });
+    },
+    unpaid: (n: number): void => this.unpaidCount.set(n),
+  };
   /** The XMPP bridge's metrics (bridge/xmpp/metrics.ts), for `XmppBridge.start({metrics})`. */
   readonly xmpp: XmppMetrics;
 
-  constructor(opts: { defaultMetrics?: boolean; xmpp?: boolean } = {}) {
+  constructor(opts: { defaultMetrics?: boolean; xmpp?: boolean; currency?: string } = {}) {
+    const money = opts.currency !== undefined ? [this.registry] : [];
+    this.billedAmount = new Counter({ name: `${P}billed_minor_units_total`, help: 'Sum of the totals due of committed bills (totals above 0), in minor units, per currency (only on a chain with a currency).', labelNames: ['currency'], registers: money });
+    this.paidAmount = new Counter({ name: `${P}paid_minor_units_total`, help: 'Sum of committed payments, in minor units, per currency (only on a chain with a currency).', labelNames: ['currency'], registers: money });
+    if (opts.currency !== undefined) {
+      this.billedAmount.inc({ currency: opts.currency }, 0);
+      this.paidAmount.inc({ currency: opts.currency }, 0);
+    }
     if (opts.defaultMetrics !== false) {
       collectDefaultMetrics({ register: this.registry, prefix: P });
       // Gauges named like counters fail `promtool check metrics`; they are only the sums
@@ -76,6 +111,12 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
     // What can make an accepted reading invalid before its block (docs/protocol.md §9).
     for (const r of [ReasonCode.SEQ_REPLAY, ReasonCode.TIME_SKEW, ReasonCode.METER_REVOKED, ReasonCode.BAD_SIGNATURE]) this.droppedReadings.inc({ reason: r }, 0);
     for (const step of ['propose', 'prevote', 'precommit']) this.timeouts.inc({ step }, 0);
+    for (const by of ['meter', 'owner', 'autopay']) this.paymentsPaid.inc({ by }, 0);
+    this.billsIssued.inc(0);
+    for (const r of [ReasonCode.BILL_MISMATCH, ReasonCode.BILL_EXISTS, ReasonCode.BUSY]) this.billsRefused.inc({ reason: r }, 0);
+    this.billSeconds.zero({});
+    this.unpaidCount.set(0);
+    for (const r of [ReasonCode.PAYMENT_NO_MANDATE, ReasonCode.PAYMENT_CAP_EXCEEDED, ReasonCode.PAYMENT_INSUFFICIENT_FUNDS, ReasonCode.BILL_ALREADY_PAID]) this.paymentsRefused.inc({ reason: r }, 0);
     for (const type of ['proposal', 'prevote', 'precommit']) this.votes.inc({ type }, 0);
     for (const r of P2P_DROP_REASONS) {
       this.droppedReasons.add(r);
@@ -183,6 +224,9 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
   }
 
   /** BridgeMetrics: a refusal the MQTT bridge made before the intake. */
+  paymentRefused(code: ReasonCode): void {
+    this.billing.paymentRefused(code);
+  }
   readingRefused(code: ReasonCode): void {
     this.rejected.inc({ reason: code });
   }

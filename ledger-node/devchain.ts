@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Alg, AlgName, type Genesis, ProtocolError, parseGenesis, toHex } from '../protocols/index.js';
 import { fsError } from './fs-errors.js';
 import { KeyFileError, generateKeyPair, keyFolderProblem, saveKeyFile } from './keyfile.js';
+import { DEV_TOU_TARIFF, writeDevBillingPlan } from './billing/dev-setup.js';
 
 export function dataPaths(dataDir: string) {
   return {
@@ -20,6 +21,8 @@ export function dataPaths(dataDir: string) {
     operatorKey: join(dataDir, 'keys', 'operator.key'),
     meterKeys: join(dataDir, 'keys', 'meters'),
     meterKey: (meterId: string) => join(dataDir, 'keys', 'meters', `${meterId}.key`),
+    /** Owners' account keys of a dev chain made with billing (they sign mandates). */
+    accountKey: (account: string) => join(dataDir, 'keys', 'accounts', `${account}.key`),
   };
 }
 
@@ -77,9 +80,22 @@ export interface DevChainOptions {
   /** Key type of the meters; 'mixed' alternates Ed25519 and ES256. Default Ed25519. */
   readonly meterAlg?: MeterAlgChoice;
   readonly chainId?: string;
-  /** Owner account of every meter. Default "owner-1". */
+  /** Owner account of every meter. Default "owner-1" (with billing: one account per meter, owner-0001 ...). */
   readonly owner?: string;
+  /**
+   * A chain that demonstrates billing (docs/billing.md; README "Billing walk-through"):
+   * EUR, a billing cycle of `cycleMs`, the operator as registrar, biller and custodian,
+   * one account per meter with its key, the plan of billing/dev-setup.ts and a
+   * config.json turning billing.autoIssue on with the operator's key.
+   */
+  readonly billing?: { readonly cycleMs: number };
 }
+
+/** Default billing cycle of `meterledger init --billing`: one minute. */
+export const DEV_BILLING_CYCLE_MS = 60_000;
+/** The account the dev chain's bills are paid to. */
+export const DEV_PAYEE = 'superenergy';
+export const accountIdOf = (i: number): string => `owner-${String(i + 1).padStart(4, '0')}`;
 
 export const meterIdOf = (i: number): string => `meter-${String(i + 1).padStart(4, '0')}`;
 
@@ -99,17 +115,47 @@ export function initDevChain(dataDir: string, opts: DevChainOptions): { genesis:
     const k = generateKeyPair(alg);
     const id = meterIdOf(i);
     saveKeyFile(p.meterKey(id), k);
-    meters.push({ id, alg: AlgName[alg], publicKey: toHex(k.publicKey), owner: opts.owner ?? 'owner-1' });
+    meters.push({ id, alg: AlgName[alg], publicKey: toHex(k.publicKey), owner: opts.billing ? accountIdOf(i) : opts.owner ?? 'owner-1' });
   }
+  const now = Date.now();
   const genesis = parseGenesis({
     chainId: opts.chainId ?? `dev-${toHex(randomBytes(4))}`,
-    genesisTime: new Date().toISOString(),
+    genesisTime: new Date(now).toISOString(),
     validators: [{ id: 'validator-0', alg: 'Ed25519', publicKey: toHex(validator.publicKey), power: 1 }],
-    operators: [{ id: 'operator-0', alg: 'Ed25519', publicKey: toHex(operator.publicKey) }],
+    operators: [{ id: 'operator-0', alg: 'Ed25519', publicKey: toHex(operator.publicKey), ...(opts.billing ? { roles: ['registrar', 'biller', 'custodian'] } : {}) }],
     meters,
+    ...(opts.billing ? {
+      currency: { code: 'EUR', minorUnits: 2 },
+      billingCycle: { epoch: new Date(Math.floor(now / 1000) * 1000).toISOString(), lengthMs: opts.billing.cycleMs },
+    } : {}),
   });
   writeGenesis(p.genesis, genesis);
+  if (opts.billing) writeDevBilling(dataDir, meters.map((m) => m.id));
   return { genesis, meterIds: meters.map((m) => m.id) };
+}
+
+/**
+ * The accounts' keys, the set-up plan the gateway submits at its first start
+ * (billing/dev-setup.ts) and a config.json with billing.autoIssue (the operator is the biller).
+ */
+function writeDevBilling(dataDir: string, meterIds: readonly string[]): void {
+  const p = dataPaths(dataDir);
+  const accountKeys: Record<string, string> = {};
+  for (const account of [DEV_PAYEE, ...meterIds.map((_, i) => accountIdOf(i))]) {
+    saveKeyFile(p.accountKey(account), generateKeyPair(Alg.EdDSA));
+    accountKeys[account] = join('keys', 'accounts', `${account}.key`);
+  }
+  writeDevBillingPlan(dataDir, {
+    operator: 'operator-0', operatorKey: join('keys', 'operator.key'), payee: DEV_PAYEE, accountKeys, tariff: DEV_TOU_TARIFF,
+    // 50.00 EUR each, a cap of 20.00 a bill and 100.00 a month: a minute's bill is a few cents.
+    meters: meterIds.map((meterId, i) => ({ meterId, account: accountIdOf(i), deposit: 5000, capPerBill: 2000, capPerMonth: 10_000 })),
+  });
+  const config = { billing: { autoIssue: { keyFile: join('keys', 'operator.key'), payee: DEV_PAYEE } } };
+  try {
+    writeFileSync(join(dataDir, 'config.json'), JSON.stringify(config, null, 2) + '\n', { mode: 0o644 });
+  } catch (e) {
+    throw fsError(e, `cannot write ${join(dataDir, 'config.json')}`);
+  }
 }
 
 function makeDataDir(dataDir: string): void {

@@ -171,8 +171,14 @@ export class Intake implements IntakePort {
     // The same bytes again (a retransmission, or gossip of what we hold): already durable.
     if (this.mempool.has(tx.hashHex)) return { status: 'accepted', txHash: tx.hash, seq };
     const fromPeer = ctx.transport === 'peer';
-    if (b.type !== TxType.Reading) {
-      if (ctx.transport !== 'http' && !fromPeer) throw new RejectionError(ReasonCode.SCHEMA, 'only readings are taken from devices; operator transactions go to the HTTP API', 'type');
+    const device = ctx.transport !== 'http' && !fromPeer;
+    if (device && ctx.purpose === 'payment') {
+      // A meter paying its bill under a mandate (docs/billing.md §19.3): signed by the meter itself, no kid.
+      if (b.type !== TxType.Payment || tx.cose.kid !== undefined) throw new RejectionError(ReasonCode.SCHEMA, 'only a payment (type 16) signed by the meter, without kid, is taken on the payments topic', 'type');
+      if (b.meterId !== ctx.meterId) throw new RejectionError(ReasonCode.WRONG_METER, `payment of "${b.meterId}" sent as "${ctx.meterId}"`, 'meterId');
+      if (!this.opts.rateLimiter.take(b.meterId)) throw new RejectionError(ReasonCode.RATE_LIMITED, `meter "${b.meterId}" sends faster than its allowed rate; retry later`);
+    } else if (b.type !== TxType.Reading) {
+      if (device) throw new RejectionError(ReasonCode.SCHEMA, 'only readings are taken from devices on their readings topic; operator transactions go to the HTTP API', 'type');
     } else if (!fromPeer) {
       if (ctx.transport !== 'http' && b.meterId !== ctx.meterId) {
         throw new RejectionError(ReasonCode.WRONG_METER, `reading of "${b.meterId}" sent as "${ctx.meterId}"`, 'meterId');

@@ -18,7 +18,8 @@ import { Intake } from './intake.js';
 import { loadKeyFile } from './keyfile.js';
 import { Mempool } from './mempool.js';
 import { type NodeMetrics, noopMetrics } from './metrics.js';
-import { ChainWriter, type Head } from './blocks/commit.js';
+import { ChainWriter, type CommittedBlock, type Head } from './blocks/commit.js';
+import type { BillingView } from './billing/auto-issue.js';
 import { NodeConsensus } from './consensus/node-consensus.js';
 import { DurableGossip, type TakeResult } from './p2p/jetstream.js';
 import { openNatsPeerLayer } from './p2p/nats.js';
@@ -61,6 +62,7 @@ export class LedgerNode implements LedgerApi {
     private readonly nodeId: string,
     private readonly isValidator: boolean,
     private readonly logger: Logger,
+    private readonly bills: CommittedReadings,
   ) {}
 
   static async open(opts: NodeOptions): Promise<LedgerNode> {
@@ -182,7 +184,7 @@ export class LedgerNode implements LedgerApi {
         c.gossip(tx.bytes);
         durable?.publish(tx);
       };
-      const node = new LedgerNode(genesis, intake, store, wal, state, mempool, writer, consensus, verifier, transport, durable, nodeId, asValidator !== undefined, logger);
+      const node = new LedgerNode(genesis, intake, store, wal, state, mempool, writer, consensus, verifier, transport, durable, nodeId, asValidator !== undefined, logger, bills);
       node.failed = consensus.failed.then((e) => {
         node.isReady = false; // consensus stopped: not ready, and the gateway stops (gateway/cli/commands/start.ts)
         return e;
@@ -325,6 +327,21 @@ export class LedgerNode implements LedgerApi {
 
   ready(): boolean {
     return this.isReady;
+  }
+
+  /** Told of every committed block, after it is applied (billing: autoIssue, the bills topics). Returns an unsubscribe. */
+  onBlock(listener: (b: CommittedBlock) => void): () => void {
+    this.writer.blockListeners.add(listener);
+    return () => this.writer.blockListeners.delete(listener);
+  }
+
+  /** What a biller reads to compute bills over committed state (billing/auto-issue.ts). */
+  billingView(): BillingView {
+    const { state, writer, bills } = this;
+    return {
+      committed: state.committed, tip: state, ids: (kind) => state.ids(kind),
+      head: () => ({ height: writer.head.height, time: writer.head.time ?? 0 }), readings: bills,
+    };
   }
 
   /** Stop taking transactions, commit what was accepted (up to 5 s), close the store. */

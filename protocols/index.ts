@@ -20,6 +20,7 @@ export * from './intake.js';
 export * from './confidential/index.js';
 export * from './p2p.js';
 export * from './billing/index.js';
+export * from './bills-topic.js';
 export * from './state.js';
 export * from './session.js';
 export * from './subjects.js';

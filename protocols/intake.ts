@@ -16,6 +16,11 @@ export interface SubmitContext {
   readonly transport: Transport;
   /** The XMPP bare JID of the sender, when the transport is XMPP. */
   readonly jid?: string;
+  /**
+   * 'payment': the device sent a payment it signed (MQTT `meters/<id>/payments`,
+   * docs/protocol.md §8.7), not a reading; only a kid-less payment (type 16) of its own meter is taken.
+   */
+  readonly purpose?: 'payment';
 }
 
 export type SubmitResult =

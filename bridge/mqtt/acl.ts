@@ -1,13 +1,18 @@
 /**
  * Who may publish, subscribe and receive what. Pure: topic matching per MQTT 3.1.1 §4.7
  * and the meterledger rules: a meter publishes only to `meters/<id>/readings` and
- * subscribes only to `meters/<id>/receipts`; nobody else touches `meters/`.
+ * `meters/<id>/payments`, and subscribes only to `meters/<id>/receipts` and
+ * `meters/<id>/bills`; nobody else touches `meters/`.
  *
  * Broad filters (`#`, `+/...`) are granted to accounts that are allowed them and to
  * anonymous clients; what keeps `meters/` out of their reach is the check of every
  * delivery (mayReceive), as mosquitto does, not a refusal at SUBSCRIBE.
  */
 import { parseMeterTopic, readingsTopic, receiptsTopic } from '../../protocols/mqtt.js';
+import { billsTopic, paymentsTopic } from '../../protocols/bills-topic.js';
+
+/** The topics a meter receives on: its receipts and its bills (docs/protocol.md §8). */
+const meterInbox = (meterId: string, topic: string): boolean => topic === receiptsTopic(meterId) || topic === billsTopic(meterId);
 
 export type Principal =
   | { readonly kind: 'meter'; readonly meterId: string }
@@ -53,6 +58,8 @@ export function inMeterNamespace(filter: string): boolean {
 
 export type PublishDecision =
   | { readonly kind: 'reading'; readonly meterId: string }
+  /** A payment the meter signed, on its own payments topic (docs/protocol.md §8.7). */
+  | { readonly kind: 'payment'; readonly meterId: string }
   /**
    * A meter publishing anywhere but its own readings topic: refused with
    * E_READING_WRONG_METER, acknowledged, forwarded to nobody. `topicMeterId` when the
@@ -65,6 +72,7 @@ export type PublishDecision =
 export function decidePublish(p: Principal, topic: string): PublishDecision {
   if (p.kind === 'meter') {
     if (topic === readingsTopic(p.meterId)) return { kind: 'reading', meterId: p.meterId };
+    if (topic === paymentsTopic(p.meterId)) return { kind: 'payment', meterId: p.meterId };
     const t = parseMeterTopic(topic);
     return t?.leaf === 'readings' ? { kind: 'wrong-meter', meterId: p.meterId, topicMeterId: t.meterId } : { kind: 'wrong-meter', meterId: p.meterId };
   }
@@ -82,7 +90,7 @@ export function decidePublish(p: Principal, topic: string): PublishDecision {
  * and each delivery is checked by mayReceive.
  */
 export function maySubscribe(p: Principal, filter: string): boolean {
-  if (p.kind === 'meter') return filter === receiptsTopic(p.meterId);
+  if (p.kind === 'meter') return meterInbox(p.meterId, filter);
   if (inMeterNamespace(filter)) return false;
   if (p.kind === 'anonymous') return !filter.startsWith('$');
   return p.subscribe.some((a) => filterCovers(a, filter));
@@ -90,11 +98,11 @@ export function maySubscribe(p: Principal, filter: string): boolean {
 
 /**
  * Whether a message on `topic` may be delivered to `p`, checked for every delivery and
- * every message queued for an offline session: a meter gets its own receipts only,
+ * every message queued for an offline session: a meter gets its own receipts and bills only,
  * nobody else anything under `meters/`, an account only what its subscribe filters match.
  */
 export function mayReceive(p: Principal, topic: string): boolean {
-  if (p.kind === 'meter') return topic === receiptsTopic(p.meterId);
+  if (p.kind === 'meter') return meterInbox(p.meterId, topic);
   if (inMeterNamespace(topic)) return false;
   if (p.kind === 'anonymous') return !topic.startsWith('$');
   return p.subscribe.some((f) => topicMatches(f, topic));

@@ -8,6 +8,8 @@ import { Aedes } from 'aedes';
 import type { Duplex } from 'node:stream';
 import type { IntakePort } from '../../protocols/intake.js';
 import { accountFilterProblem } from './acl.js';
+import { publishToBills } from './bills.js';
+import type { BillsTopicMessage } from '../../protocols/bills-topic.js';
 import type { MqttAccount, SignatureCheck } from './auth.js';
 import { verifySignature } from '../../protocols/keys.js';
 import { guardReads } from './frame-guard.js';
@@ -202,6 +204,18 @@ export class MqttBroker {
       this.log.error({ err }, 'mqtt could not take connection');
       conn.destroy();
     }
+  }
+
+  /**
+   * Publish on a meter's bills topic (docs/protocol.md §8.7): its committed bills and the
+   * outcomes of its payments. Logged, never thrown: a message lost to a closing broker is
+   * in the ledger anyway.
+   */
+  publishBills(meterId: string, m: BillsTopicMessage): void {
+    publishToBills(this.aedes, meterId, m).catch((err: unknown) => {
+      if (this.hooks.closing) this.log.debug({ err: (err as Error).message, meterId }, 'mqtt broker closing: bills message not published');
+      else this.log.error({ err, meterId }, 'mqtt could not publish on bills topic');
+    });
   }
 
   /** The bound ports (none without listeners). */

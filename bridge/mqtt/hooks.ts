@@ -16,6 +16,7 @@ import type { BridgeLogger } from './logger.js';
 import type { BridgeMetrics, ConnectRefusal } from './metrics.js';
 import { SESSION_PLACEHOLDER, type SessionStore, grantedOf } from './persistence.js';
 import { type ReadingOutcome, busyRejection, submitReading, wrongMeterRejection } from './readings.js';
+import { type PaymentOutcome, paymentRefusal, publishToBills, submitPayment } from './bills.js';
 import type { SessionRegistry } from './sessions.js';
 import { peerIdentityOf } from './tls-identity.js';
 
@@ -195,7 +196,9 @@ export function installHooks(aedes: Aedes, cfg: HookConfig): InstalledHooks {
         ? () => Promise.resolve(new Error('gateway shutting down: reading not acknowledged'))
         : d.kind === 'reading'
           ? () => onReading(client, session, packet, d.meterId)
-          : () => onWrongMeter(packet, d.meterId, topic, d.topicMeterId);
+          : d.kind === 'payment'
+            ? () => onPayment(client, session, packet, d.meterId)
+            : () => onWrongMeter(packet, d.meterId, topic, d.topicMeterId);
       underway++;
       const next = session.queue.then(work);
       const done = (): void => {
@@ -250,7 +253,29 @@ export function installHooks(aedes: Aedes, cfg: HookConfig): InstalledHooks {
   }
 
   /**
-   * A meter's PUBLISH on any topic but its own readings topic. Nothing goes to the intake
+   * A payment the meter signed (docs/protocol.md §8.7): acknowledged as a reading is (after
+   * durable accept or a definitive refusal; not while busy), the refusal on its bills topic.
+   */
+  async function onPayment(client: Client, session: Session, packet: PublishPacket, meterId: string): Promise<Error | null> {
+    metrics.publishReceived();
+    const payload = bytesOf(packet.payload);
+    if (packet.qos === 2 && (await store.incomingGetPacket(client, packet as never).then(() => true, () => false))) return null;
+    const outcome: PaymentOutcome = session.busy
+      ? { ack: false, refusal: paymentRefusal(meterId, payload, ReasonCode.BUSY, 'gateway busy: retransmit after reconnecting') }
+      : await submitPayment(cfg.intake, meterId, payload, cfg.maxPayloadBytes);
+    if (outcome.refusal) {
+      if (outcome.refusal.status === 'refused') metrics.paymentRefused(outcome.refusal.code as ReasonCode);
+      log.info({ meterId, code: outcome.refusal.status === 'refused' ? outcome.refusal.code : undefined }, 'mqtt payment refused');
+      await publishToBills(aedes, meterId, outcome.refusal).catch((err: unknown) => log.error({ err, meterId }, 'mqtt could not publish on bills topic'));
+    }
+    if (outcome.ack || packet.qos === 0) return null;
+    session.busy = true;
+    await endGracefully(client.conn as Duplex);
+    return new Error(`${ReasonCode.BUSY}: payment not acknowledged, client disconnected`);
+  }
+
+  /**
+   * A meter's PUBLISH on any topic but its own readings and payments topics. Nothing goes to the intake
    * or to any subscriber; the meter learns why on its receipts topic, and the PUBLISH is
    * acknowledged so that a meter resending unacknowledged PUBLISHes on reconnect
    * ([MQTT-4.4.0-1]) does not resend this one forever ([MQTT-3.3.5-2] allows either).

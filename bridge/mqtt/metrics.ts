@@ -26,6 +26,8 @@ export interface BridgeMetrics {
    * topic, a session already told E_GATEWAY_BUSY): counted with the intake's refusals.
    */
   readingRefused(code: ReasonCode): void;
+  /** A payment on a payments topic refused (by the bridge or the intake), by reason code. */
+  paymentRefused(code: ReasonCode): void;
 }
 
 const noop = (): void => undefined;
@@ -36,4 +38,5 @@ export const noopBridgeMetrics: BridgeMetrics = {
   publishReceived: noop,
   receiptDelivered: noop,
   readingRefused: noop,
+  paymentRefused: noop,
 };

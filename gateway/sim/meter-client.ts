@@ -1,10 +1,11 @@
 /**
  * One simulated meter on MQTT 3.1.1 (mqtt.js): persistent session (clean: false), client
  * id and username = meter id, password = a fresh signed CONNECT token on every
- * (re)connect, subscribed to its receipts topic at QoS 1 before it publishes.
+ * (re)connect, subscribed to its receipts topic (and on a chain with billing its bills
+ * topic) at QoS 1 before it publishes.
  */
 import { type MqttClient, connect } from 'mqtt';
-import { makeConnectToken, receiptsTopic } from '../../protocols/index.js';
+import { billsTopic, makeConnectToken, receiptsTopic } from '../../protocols/index.js';
 import type { KeyPair } from '../../ledger-node/keyfile.js';
 import { GatewayError } from '../errors.js';
 
@@ -15,6 +16,8 @@ export interface MeterClientOptions {
   readonly key: KeyPair;
   readonly connectTimeoutMs: number;
   readonly onMessage: (topic: string, payload: Uint8Array) => void;
+  /** Also subscribe to the meter's bills topic (docs/protocol.md §8.7). */
+  readonly bills?: boolean;
 }
 
 export async function connectMeter(o: MeterClientOptions): Promise<MqttClient> {
@@ -41,6 +44,7 @@ export async function connectMeter(o: MeterClientOptions): Promise<MqttClient> {
       });
     });
     await client.subscribeAsync(receiptsTopic(o.meterId), { qos: 1 });
+    if (o.bills) await client.subscribeAsync(billsTopic(o.meterId), { qos: 1 });
   } catch (e) {
     client.end(true);
     throw e;

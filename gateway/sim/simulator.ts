@@ -16,6 +16,7 @@ import { GatewayError } from '../errors.js';
 import { signReading } from '../cli/sign.js';
 import { getJsonOrUndefined } from '../cli/http-client.js';
 import { connectMeter, publishQos1 } from './meter-client.js';
+import { newTally, onBillsMessage } from './pay.js';
 import { type LatencySummary, summarize } from './stats.js';
 
 export interface SimOptions {
@@ -63,6 +64,8 @@ export interface SimReport {
   readonly durationS: number;
   /** Why the run stopped before sending everything (no PUBACKs, interrupted), or null. */
   readonly stalled: string | null;
+  /** On a chain with billing (a currency in genesis): the meters' bills and what became of their payments. */
+  readonly payments?: { bills: number; sent: number; paid: number; autopaid: number; refusedByCode: Record<string, number>; unanswered: number };
 }
 
 interface Tracked {
@@ -116,7 +119,18 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
     wake?.();
     wake = undefined;
   };
-  const onMessage = (_topic: string, payload: Uint8Array): void => {
+  const billing = o.genesis.currency !== undefined;
+  const tally = newTally();
+  const seenBills = new Set<string>();
+  const clients = new Map<string, MqttClient>();
+  const onMessage = (topic: string, payload: Uint8Array): void => {
+    const bills = /^meters\/([^/]+)\/bills$/.exec(topic);
+    if (bills) {
+      const id = bills[1]!;
+      const c = clients.get(id);
+      if (c && keys.has(id)) onBillsMessage(chainId, id, keys.get(id)!, c, payload, tally, log, seenBills);
+      return;
+    }
     let msg;
     try {
       msg = decodeReceiptsTopicMessage(payload);
@@ -139,12 +153,11 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
   };
 
   log(`connecting ${ids.length} meters to ${o.mqttUrl}`);
-  const clients = new Map<string, MqttClient>();
   try {
     for (let i = 0; i < ids.length; i += 50) {
       const batch = ids.slice(i, i + 50);
       const cs = await Promise.all(batch.map((id) => connectMeter({
-        url: o.mqttUrl, chainId, meterId: id, key: keys.get(id)!, connectTimeoutMs: Math.min(o.timeoutMs, 10_000), onMessage,
+        url: o.mqttUrl, chainId, meterId: id, key: keys.get(id)!, connectTimeoutMs: Math.min(o.timeoutMs, 10_000), onMessage, bills: billing,
       })));
       batch.forEach((id, k) => clients.set(id, cs[k]!));
     }
@@ -189,7 +202,11 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
         }
         const seq = nextSeq.get(id)!;
         nextSeq.set(id, seq + 1n);
-        const tx = signReading(chainId, keys.get(id)!, { type: TxType.Reading, meterId: id, seq, time: Date.now(), importWh: whBase + i });
+        const now = Date.now();
+        // With billing, the register follows the clock (10 Wh a second, a 36 kW site): bills of a
+        // short cycle are worth paying, and the register never goes back across runs.
+        const importWh = billing ? Math.floor(now / 100) : whBase + i;
+        const tx = signReading(chainId, keys.get(id)!, { type: TxType.Reading, meterId: id, seq, time: now, importWh });
         const t: Tracked = { meterId: id, seq, sentAt: performance.now() };
         tracked.set(toHex(sha256(tx)), t);
         inFlight++;
@@ -218,6 +235,10 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
             setTimeout(r, 200);
           });
         }
+        // Payments sent for bills that came meanwhile: wait for their outcome too.
+        const payDeadline = performance.now() + o.timeoutMs;
+        if (tally.open.size > 0) log(`waiting up to ${o.timeoutMs / 1000} s for the outcome of ${tally.open.size} payments`);
+        while (tally.open.size > 0 && performance.now() < payDeadline && !aborted()) await sleep(200);
       } else log(`stopped: ${stalled}`);
     } finally {
       clearInterval(status);
@@ -243,6 +264,9 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
       receipt: summarize(acked.filter((t) => t.receiptAt !== undefined).map((t) => t.receiptAt! - t.sentAt)),
       durationS: Math.round(durationS * 1000) / 1000,
       stalled,
+      ...(billing ? {
+        payments: { bills: tally.bills, sent: tally.sent, paid: tally.paid, autopaid: tally.autopaid, refusedByCode: { ...tally.refusedByCode }, unanswered: tally.open.size },
+      } : {}),
     };
   } finally {
     await Promise.all([...clients.values()].map((c) => c.endAsync(true).catch(() => undefined)));

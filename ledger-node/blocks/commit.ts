@@ -5,7 +5,7 @@
  * decided and for blocks fetched by sync alike, always after validateBlock (./validate.ts).
  */
 import {
-  type Block, type CommitCertificate, type Genesis, type Reading, type SignedTx, type TxBody, StateKind, TxType,
+  type Block, type CommitCertificate, type Genesis, type Reading, type SignedTx, type StateChange, type TxBody, StateKind, TxType,
   ReasonCode, RejectionError, allInclusionProofs, encodeBlock, encodeCommit, equalBytes, headerHash, makeReceipt, readingWindow, txSubjects,
 } from '../../protocols/index.js';
 import type { Logger } from '../api.js';
@@ -30,8 +30,18 @@ export interface Head {
   time: number | undefined;
 }
 
+/** A committed block as listeners see it (billing: bills and payments to the meters' bills topics). */
+export interface CommittedBlock {
+  readonly height: number;
+  readonly time: number;
+  readonly txs: readonly SignedTx<TxBody>[];
+  readonly changes: readonly StateChange[];
+}
+
 export class ChainWriter {
   private lastCommitAt: number | undefined;
+  /** Told of every block after it is stored and applied (and before its receipts go out). */
+  readonly blockListeners = new Set<(b: CommittedBlock) => void>();
 
   constructor(
     private readonly genesis: Genesis,
@@ -81,6 +91,13 @@ export class ChainWriter {
     this.lastCommitAt = now;
     this.metrics.blockCommitted(header.height, txs.length, blockBytes.length, interval);
     this.logger.debug({ height: header.height, txs: txs.length }, 'block committed');
+    for (const l of this.blockListeners) {
+      try {
+        l({ height: header.height, time: header.time, txs: decoded, changes });
+      } catch (e) {
+        this.logger.error({ err: e }, 'block listener failed');
+      }
+    }
     const proofs = allInclusionProofs(txs);
     for (let index = 0; index < decoded.length; index++) {
       const tx = decoded[index]!;

@@ -121,6 +121,11 @@ export class CommittedReadings implements ReadingIndex {
       const m = billMeter(tx);
       if (m !== undefined) meters.add(m);
     }
+    return this.prepareMeters(meters);
+  }
+
+  /** As prepare, for meters named directly (a biller computing a bill: ../billing/auto-issue.ts). */
+  async prepareMeters(meters: ReadonlySet<string>): Promise<() => void> {
     if (!this.store || meters.size === 0) return () => {};
     for (const m of meters) this.pins.set(m, (this.pins.get(m) ?? 0) + 1);
     let released = false;

@@ -16,6 +16,9 @@ function human(r: SimReport): string[] {
     `missing receipts ${r.missing}, invalid receipts ${r.invalidReceipts}, publish errors ${r.publishErrors}, ${r.durationS} s`,
     `publish->PUBACK   p50 ${ms(r.ack.p50)}  p95 ${ms(r.ack.p95)}  p99 ${ms(r.ack.p99)}`,
     `publish->receipt  p50 ${ms(r.receipt.p50)}  p95 ${ms(r.receipt.p95)}  p99 ${ms(r.receipt.p99)}`,
+    ...(r.payments ? [`bills ${r.payments.bills}, payments sent ${r.payments.sent}, paid ${r.payments.paid}${r.payments.autopaid ? `, autopaid ${r.payments.autopaid}` : ''}` +
+      `${Object.keys(r.payments.refusedByCode).length ? `, refused ${Object.entries(r.payments.refusedByCode).map(([c, n]) => `${c} ${n}`).join(', ')}` : ''}` +
+      `${r.payments.unanswered ? `, no outcome yet ${r.payments.unanswered}` : ''}`] : []),
     ...(r.stalled ? [`stopped early: ${r.stalled}; the counts above are what happened until then`] : []),
   ];
 }
@@ -28,6 +31,7 @@ function json(r: SimReport): string {
     ack_p50_ms: r.ack.p50, ack_p95_ms: r.ack.p95, ack_p99_ms: r.ack.p99,
     duration_s: r.durationS, readings_per_s: r.durationS > 0 ? Math.round(r.acknowledged / r.durationS) : null,
     stalled: r.stalled,
+    ...(r.payments ? { bills: r.payments.bills, payments_sent: r.payments.sent, payments_paid: r.payments.paid, payments_autopaid: r.payments.autopaid, payments_refused_by_code: r.payments.refusedByCode } : {}),
   });
 }
 

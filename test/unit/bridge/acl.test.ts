@@ -51,6 +51,12 @@ describe('publish rules', { timeout: 10_000 }, () => {
     assert.deepEqual(decidePublish(meter, 'meters/m2/readings'), { kind: 'wrong-meter', meterId: 'm1', topicMeterId: 'm2' });
     for (const t of ['meters/m1/receipts', 'meters/m1/readings/x', 'other', '$SYS/x']) assert.deepEqual(decidePublish(meter, t), { kind: 'wrong-meter', meterId: 'm1' }, t);
   });
+  test('a meter publishes payments only on its own payments topic (docs/protocol.md §8.7)', () => {
+    assert.deepEqual(decidePublish(meter, 'meters/m1/payments'), { kind: 'payment', meterId: 'm1' });
+    for (const t of ['meters/m2/payments', 'meters/m1/bills', 'meters/m1/payments/x']) assert.equal(decidePublish(meter, t).kind, 'wrong-meter', t);
+    assert.equal(decidePublish(account, 'meters/m1/payments').kind, 'deny');
+    assert.equal(decidePublish(anon, 'meters/m1/payments').kind, 'deny');
+  });
   test('accounts publish on their filters, never under meters/ or $', () => {
     assert.equal(decidePublish(account, 'site/a/status').kind, 'allow');
     assert.equal(decidePublish(account, 'elsewhere').kind, 'deny');
@@ -73,6 +79,17 @@ describe('subscribe and delivery rules', { timeout: 10_000 }, () => {
   test('a meter subscribes only to its own receipts', () => {
     assert.equal(maySubscribe(meter, 'meters/m1/receipts'), true);
     for (const f of ['meters/m2/receipts', 'meters/m1/readings', 'meters/+/receipts', 'meters/m1/#', '#']) assert.equal(maySubscribe(meter, f), false, f);
+  });
+  test('a meter subscribes to its own bills and receives them; nobody else does (docs/protocol.md §8.7)', () => {
+    assert.equal(maySubscribe(meter, 'meters/m1/bills'), true);
+    assert.equal(mayReceive(meter, 'meters/m1/bills'), true);
+    for (const f of ['meters/m2/bills', 'meters/+/bills', 'meters/m1/payments']) assert.equal(maySubscribe(meter, f), false, f);
+    assert.equal(mayReceive(meter, 'meters/m2/bills'), false);
+    const broad: Principal = { kind: 'account', username: 'all', publish: [], subscribe: ['#'] };
+    for (const p of [broad, anon]) {
+      assert.equal(maySubscribe(p, 'meters/m1/bills'), false);
+      assert.equal(mayReceive(p, 'meters/m1/bills'), false);
+    }
   });
   test('accounts subscribe to filters their configuration covers, never naming meters/', () => {
     assert.equal(maySubscribe(account, 'site/a/status'), true);

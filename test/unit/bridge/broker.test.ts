@@ -18,6 +18,7 @@ function recorder(): { metrics: BridgeMetrics; calls: string[] } {
       publishReceived: () => calls.push('publish'),
       receiptDelivered: () => calls.push('receipt'),
       readingRefused: (code) => calls.push(`refusedReading:${code}`),
+      paymentRefused: (code) => calls.push(`refusedPayment:${code}`),
     },
   };
 }

@@ -163,6 +163,12 @@ export const ReasonCode = {
   CREDIT_EXCEEDS_BILL: 'E_CREDIT_EXCEEDS_BILL',
   /** The payee's balance is below the credit note's amount. */
   CREDIT_INSUFFICIENT_FUNDS: 'E_CREDIT_INSUFFICIENT_FUNDS',
+  /** A validator-set change that cannot apply to the set (unknown or existing id, key in use, power out of range). */
+  VALSET_INVALID: 'E_VALSET_INVALID',
+  /** A validator-set change without approvals of more than 2/3 of the current power, or with a bad one. */
+  VALSET_APPROVAL: 'E_VALSET_APPROVAL',
+  /** A validator-set change whose number is not the next of the chain's sequence of changes. */
+  VALSET_SEQ: 'E_VALSET_SEQ',
 } as const;
 
 export type ReasonCode = (typeof ReasonCode)[keyof typeof ReasonCode];

@@ -24,3 +24,4 @@ export * from './bills-topic.js';
 export * from './state.js';
 export * from './session.js';
 export * from './subjects.js';
+export * from './validator-set.js';

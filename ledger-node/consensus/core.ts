@@ -152,6 +152,16 @@ export class TendermintCore<V> {
     return [...this.signed.values()].filter((m) => m.height === this.height);
   }
 
+  /**
+   * The precommits of the round before ours, which moved us on (line 47's timeout): a peer
+   * left in that round without them (its copies dropped, their Byzantine sender silent
+   * since) needs them to move on too, as cometbft's reactor sends a peer the votes of its
+   * round. Relayed as signed, so forging none.
+   */
+  lastRoundPrecommits(): readonly Vote[] {
+    return this.round === 0 ? [] : this.votes.set(this.round - 1, 'precommit').all();
+  }
+
   /** The polka behind our valid value: peers need it to accept that value proposed again (line 28). */
   polkaMessages(): readonly Vote[] {
     return this.validPolka;

@@ -26,7 +26,8 @@ export interface GossipOptions {
   /** Broadcast one batch (envelope kind 'tx'). */
   readonly send: (batch: Uint8Array) => void;
   readonly scheduler: Scheduler;
-  readonly validators: ReadonlySet<string>;
+  /** Who validates now (a live view: the set changes with the chain). */
+  readonly validators: Pick<ReadonlySet<string>, 'has'>;
   readonly intake: Intake;
   readonly state: ChainState;
   readonly txctx: TxContext;

@@ -27,13 +27,15 @@ import type { ConsensusLog, ConsensusWire, Scheduler } from './ports.js';
 import { ConsensusRunner } from './runner.js';
 import { Ed25519Signer } from './signer.js';
 import { BlockSync } from './sync.js';
-import { DEFAULT_TIMEOUTS, type Timeouts } from './types.js';
+import { DEFAULT_TIMEOUTS, type Timeouts, type ValidatorSets, fixedSets } from './types.js';
 
 const STATUS_EVERY_MS = 2000;
 const SYNC_TIMEOUT_MS = 5000;
 
 export interface NodeConsensusOptions {
   readonly genesis: Genesis;
+  /** The validator set of each height (absent: genesis's, for every height). */
+  readonly sets?: ValidatorSets;
   /** Our validator id, or undefined when this node is an observer. */
   readonly validatorId: string | undefined;
   readonly nodeKey: KeyObject;
@@ -74,9 +76,8 @@ export class NodeConsensus {
 
   constructor(private readonly opts: NodeConsensusOptions) {
     const { genesis, transport, scheduler, metrics, logger } = opts;
-    const validators = genesis.validators.map((v) => ({ id: v.id, power: v.power }));
-    const validatorIds = new Set(validators.map((v) => v.id));
-    const signer = new Ed25519Signer(genesis, opts.nodeKey);
+    const sets = opts.sets ?? fixedSets(genesis.validators.map((v) => ({ id: v.id, power: v.power, publicKey: v.publicKey })));
+    const signer = new Ed25519Signer(genesis.chainId, sets, opts.nodeKey);
     const chain = new LedgerChain({
       genesis, validatorId: opts.validatorId, blockMaxTxs: opts.blockMaxTxs, scheduler, writer: opts.writer, store: opts.store,
       mempool: opts.mempool, state: opts.state, txctx: opts.txctx, logger,
@@ -86,7 +87,7 @@ export class NodeConsensus {
     let fail: (e: Error) => void = () => {};
     this.failed = new Promise((resolve) => (fail = resolve));
     this.runner = new ConsensusRunner({
-      validators, me: opts.validatorId, timeouts: opts.timeouts ?? DEFAULT_TIMEOUTS, scheduler, signer, chain,
+      sets, me: opts.validatorId, timeouts: opts.timeouts ?? DEFAULT_TIMEOUTS, scheduler, signer, chain,
       log: transport ? storeLog(opts.store) : undefined, wire,
       evidence: (b) => opts.store.putEvidence(b), metrics, logger,
       onBehind: () => this.sync?.kick(),
@@ -95,13 +96,14 @@ export class NodeConsensus {
     });
     if (transport && wire) {
       this.sync = new BlockSync({
-        transport, wire, runner: this.runner, chain, scheduler, random: opts.random, validators, me: opts.validatorId,
+        transport, wire, runner: this.runner, chain, scheduler, random: opts.random, sets, me: opts.validatorId,
         statusEveryMs: STATUS_EVERY_MS, requestTimeoutMs: SYNC_TIMEOUT_MS, metrics, logger,
       });
       const sync = this.sync;
-      this.input = new PeerInput({ validators: validatorIds, signer, runner: this.runner, onStatus: (from, h) => sync.onStatus(from, h), metrics, logger });
+      this.input = new PeerInput({ sets, onAhead: () => sync.kick(), signer, runner: this.runner, onStatus: (from, h) => sync.onStatus(from, h), metrics, logger });
       this.gossiper = new TxGossip({
-        send: (batch) => transport.broadcast('tx', batch), scheduler, validators: validatorIds,
+        send: (batch) => transport.broadcast('tx', batch), scheduler,
+        validators: { has: (id) => this.runner.validators.some((v) => v.id === id) },
         intake: opts.intake, state: opts.state, txctx: opts.txctx, onAccepted: () => this.poke(), logger,
       });
     }

@@ -1,6 +1,6 @@
 /**
  * Consensus messages from peers: decoded (./messages.ts, bounded), signed by a validator
- * of genesis (the message's own signature, whoever relayed it), and a proposal's header
+ * of the message's height (its own signature, whoever relayed it), and a proposal's header
  * naming the right proposer; then handed to the runner, which sorts them by height.
  * Status messages (a peer's committed height) go to sync.
  */
@@ -9,9 +9,12 @@ import type { NodeMetrics } from '../metrics.js';
 import { type PeerMessage, type SignedProposal, decodePeerMessage } from './messages.js';
 import type { MessageSigner } from './ports.js';
 import type { ConsensusRunner } from './runner.js';
+import type { Validator, ValidatorSets } from './types.js';
 
 export interface PeerInputOptions {
-  readonly validators: ReadonlySet<string>;
+  readonly sets: ValidatorSets;
+  /** A message for a height whose set we do not know yet: we are behind (sync). */
+  readonly onAhead?: () => void;
   readonly signer: MessageSigner;
   readonly runner: ConsensusRunner;
   /** A peer told its committed height. */
@@ -26,10 +29,10 @@ export interface PeerInputOptions {
  * 14-16) keeps the header an earlier proposer made: it can only win prevotes with a polka
  * of that round (line 28), whose honest voters checked the header when it was fresh.
  */
-export function proposalHeaderProblem(m: SignedProposal, validators: ReadonlySet<string>): string | undefined {
+export function proposalHeaderProblem(m: SignedProposal, validators: readonly Validator[]): string | undefined {
   const hp = m.block.header.proposer;
   if (m.validRound === -1) return hp !== m.from ? 'header names another proposer' : undefined;
-  return validators.has(hp) ? undefined : 'header names no validator';
+  return validators.some((v) => v.id === hp) ? undefined : 'header names no validator';
 }
 
 export class PeerInput {
@@ -53,13 +56,18 @@ export class PeerInput {
       this.opts.onStatus(from, m.height);
       return;
     }
-    if (!this.opts.validators.has(m.from)) return;
+    const set = this.opts.sets(m.height);
+    if (!set) {
+      this.opts.onAhead?.(); // its set follows from blocks we do not have yet
+      return;
+    }
+    if (!set.some((v) => v.id === m.from)) return;
     if (!this.opts.signer.verify(m)) {
       this.opts.logger.warn({ from: m.from, type: m.t }, 'consensus message with a bad signature dropped');
       return;
     }
     this.opts.metrics.consensusMessage(m.t);
-    const problem = m.t === 'proposal' ? proposalHeaderProblem(m, this.opts.validators) : undefined;
+    const problem = m.t === 'proposal' ? proposalHeaderProblem(m, set) : undefined;
     if (problem) this.opts.logger.warn({ from: m.from, height: m.height, reason: problem }, 'invalid proposal: no prevote for it');
     this.opts.runner.deliver(m, problem);
   }

@@ -26,9 +26,9 @@ export type SignedMessage = SignedProposal | SignedVote;
 /** Our signatures on what we send, and the check of others' (Ed25519 over OpenSSL: ./signer.ts). */
 export interface MessageSigner {
   sign(m: ConsensusMessage<BlockValue>): SignedMessage;
-  /** Does the signature of `m.from` (a validator of genesis) hold? */
+  /** Does the signature of `m.from` (a validator of the set of `m.height`) hold? */
   verify(m: SignedMessage): boolean;
-  /** Why `commit` does not certify `header` for the validator set, or undefined. */
+  /** Why `commit` does not certify `header` for the validator set of its height, or undefined. */
   commitProblem(header: BlockHeader, commit: CommitCertificate): string | undefined;
 }
 

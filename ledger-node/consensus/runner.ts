@@ -24,7 +24,7 @@ import { type BlockValue, type SignedVote, idHash } from './messages.js';
 import type { ChainPort, ConsensusLog, ConsensusWire, MessageSigner, Scheduler, SignedMessage } from './ports.js';
 import { RecordError, type Restored, STATE_CORRUPT, encodeSafetyState, restoreRecord } from './record.js';
 import { encodePeerMessage, toCoreMessage } from './messages.js';
-import { type Effect, type SafetyState, type Timeouts, type Validator, type Vote } from './types.js';
+import { type Effect, type SafetyState, type Timeouts, type Validator, type ValidatorSets, type Vote } from './types.js';
 
 /** Most messages kept for heights above ours (they arrive early under reordering). */
 const MAX_FUTURE = 10_000;
@@ -32,8 +32,9 @@ const STEP_NAMES = ['propose', 'prevote', 'precommit'] as const;
 export const HALTED = 'E_CONSENSUS_HALTED';
 
 export interface RunnerOptions {
-  readonly validators: readonly Validator[];
-  /** Our validator id, or undefined for an observer (it follows, never votes). */
+  /** The set of each height; the runner asks for the next height's only (always known). */
+  readonly sets: ValidatorSets;
+  /** Our id, or undefined for an observer; at a height whose set lacks it, it follows and never votes. */
   readonly me: string | undefined;
   readonly timeouts: Timeouts;
   readonly scheduler: Scheduler;
@@ -92,6 +93,28 @@ export class ConsensusRunner {
   /** Set while this validator follows without voting: its record of this height could not be restored. */
   get stateProblem(): string | undefined {
     return this.unrestorable;
+  }
+
+  /** The validator set of the current height. */
+  get validators(): readonly Validator[] {
+    return this.setOf(this.core.height);
+  }
+
+  /** Do we vote at the current height (in its set, its record restored)? */
+  get voting(): boolean {
+    return this.votesAt(this.core.height) && this.unrestorable === undefined;
+  }
+
+  private setOf(height: number): readonly Validator[] {
+    const set = this.opts.sets(height);
+    // VALSET_DELAY >= 1: the set of head + 1 follows from the committed chain.
+    if (!set) throw new Error(`the validator set of height ${height} is not known`);
+    return set;
+  }
+
+  private votesAt(height: number): boolean {
+    const me = this.opts.me;
+    return me !== undefined && this.setOf(height).some((v) => v.id === me);
   }
 
   /** Has the current height started here (a block was due, or a peer started it)? */
@@ -187,9 +210,11 @@ export class ConsensusRunner {
     });
   }
 
-  /** What we signed at this height and the polka behind our valid value: to send again. */
+  /** What we signed at this height, the polka behind our valid value and the precommits that moved us to this round: to send again. */
   resend(): SignedMessage[] {
-    return [...this.sent.values(), ...this.polka];
+    const mine = this.opts.me;
+    const moved = this.core.lastRoundPrecommits().filter((v) => v.from !== mine && (v as Vote & { signature?: Uint8Array }).signature);
+    return [...this.sent.values(), ...this.polka, ...moved.map((v) => this.signedVote(v))];
   }
 
   /** Wait for the work queued so far. */
@@ -222,11 +247,13 @@ export class ConsensusRunner {
 
   /** The core of the next height, from its restored record (none: a fresh height, or not voting at it). */
   private newCore(restored: Restored | undefined): TendermintCore<BlockValue> {
+    const height = this.opts.chain.head().height + 1;
     return new TendermintCore<BlockValue>({
-      validators: this.opts.validators,
-      me: this.unrestorable === undefined ? this.opts.me : undefined, // it follows, as an observer does
+      validators: this.setOf(height),
+      // Not restored, or not in this height's set: it follows, as an observer does.
+      me: this.unrestorable === undefined && this.votesAt(height) ? this.opts.me : undefined,
       timeouts: this.opts.timeouts,
-      height: this.opts.chain.head().height + 1,
+      height,
       signed: restored?.signed ?? new Map(),
       ...(restored?.state ? { restored: restored.state } : {}),
       app: {
@@ -361,10 +388,10 @@ export class ConsensusRunner {
     this.pendingState = undefined;
     this.recordBlocks = new Set();
     const me = this.opts.me;
-    if (!this.opts.log || me === undefined) return undefined;
+    if (!this.opts.log || me === undefined || !this.votesAt(height)) return undefined;
     let r: Restored;
     try {
-      r = restoreRecord(await this.opts.log.load(height), { height, me, validators: this.opts.validators, verify: (m) => this.opts.signer.verify(m) });
+      r = restoreRecord(await this.opts.log.load(height), { height, me, validators: this.setOf(height), verify: (m) => this.opts.signer.verify(m) });
     } catch (e) {
       if (!(e instanceof RecordError)) throw e;
       this.unrestorable = e.message;

@@ -1,25 +1,24 @@
 /**
  * The node's MessageSigner: Ed25519 (RFC 8032) with OpenSSL, the node key for what we sign
- * and the validators' genesis keys for what peers signed, over the sign bytes of
- * ./messages.ts (proposals) and protocols' voteSignBytes (votes, commit certificates).
+ * and the keys of each height's validator set for what peers signed, over the sign bytes
+ * of ./messages.ts (proposals) and protocols' voteSignBytes (votes, commit certificates).
  * One verifier for live votes and for the certificates sync fetches.
  */
 import type { KeyObject } from 'node:crypto';
-import { Alg, type BlockHeader, type CommitCertificate, type Genesis, commitProblem, decodeKey, headerHash } from '../../protocols/index.js';
+import { Alg, type BlockHeader, type CommitCertificate, commitProblem, fromHex, headerHash } from '../../protocols/index.js';
 import { nativeSign, nativeVerify, publicKeyObject } from '../crypto/native.js';
 import { type BlockValue, idHash, proposalSignBytes, voteBytesOf } from './messages.js';
 import type { MessageSigner, SignedMessage } from './ports.js';
-import type { ConsensusMessage } from './types.js';
+import type { ConsensusMessage, Validator, ValidatorSets } from './types.js';
 
 export class Ed25519Signer implements MessageSigner {
-  private readonly keys: ReadonlyMap<string, KeyObject>;
+  /** Key objects by public key hex: a set change keeps most keys. */
+  private readonly keys = new Map<string, KeyObject>();
 
-  constructor(private readonly genesis: Pick<Genesis, 'chainId' | 'validators'>, private readonly nodeKey: KeyObject) {
-    this.keys = new Map(genesis.validators.map((v) => [v.id, publicKeyObject(Alg.EdDSA, decodeKey(v).publicKey)]));
-  }
+  constructor(private readonly chainId: string, private readonly sets: ValidatorSets, private readonly nodeKey: KeyObject) {}
 
   sign(m: ConsensusMessage<BlockValue>): SignedMessage {
-    const chainId = this.genesis.chainId;
+    const chainId = this.chainId;
     if (m.type === 'proposal') {
       const blockHash = headerHash(m.value.block.header);
       const signature = nativeSign(Alg.EdDSA, this.nodeKey, proposalSignBytes(chainId, m.height, m.round, m.validRound, blockHash));
@@ -30,17 +29,32 @@ export class Ed25519Signer implements MessageSigner {
   }
 
   verify(m: SignedMessage): boolean {
-    const key = this.keys.get(m.from);
+    const key = this.keyOf(this.sets(m.height)?.find((v) => v.id === m.from));
     if (!key) return false;
-    const chainId = this.genesis.chainId;
-    const signed = m.t === 'proposal' ? proposalSignBytes(chainId, m.height, m.round, m.validRound, m.blockHash) : voteBytesOf(chainId, m);
+    const signed = m.t === 'proposal' ? proposalSignBytes(this.chainId, m.height, m.round, m.validRound, m.blockHash) : voteBytesOf(this.chainId, m);
     return nativeVerify(Alg.EdDSA, key, signed, m.signature);
   }
 
   commitProblem(header: BlockHeader, commit: CommitCertificate): string | undefined {
-    return commitProblem(this.genesis, header, commit, (v, msg, sig) => {
-      const key = this.keys.get(v.id);
+    const set = this.sets(header.height);
+    if (!set) return `the validator set of height ${header.height} is not known`;
+    return commitProblem({ chainId: this.chainId, validators: set.map(asGenesisValidator) }, header, commit, (v, msg, sig) => {
+      const key = this.keyOf(set.find((x) => x.id === v.id));
       return key !== undefined && nativeVerify(Alg.EdDSA, key, msg, sig);
     });
   }
+
+  private keyOf(v: Validator | undefined): KeyObject | undefined {
+    if (!v?.publicKey) return undefined;
+    let k = this.keys.get(v.publicKey);
+    if (!k) {
+      k = publicKeyObject(Alg.EdDSA, fromHex(v.publicKey));
+      this.keys.set(v.publicKey, k);
+    }
+    return k;
+  }
 }
+
+/** A consensus validator as protocols' commitProblem takes one (node keys are Ed25519). */
+export const asGenesisValidator = (v: Validator): { id: string; power: number; alg: 'Ed25519'; publicKey: string } =>
+  ({ id: v.id, power: v.power, alg: 'Ed25519', publicKey: v.publicKey ?? '' });

@@ -14,7 +14,7 @@ import type { PeerTransport } from '../p2p/transport.js';
 import { decodeSyncAnswer, decodeSyncRequest, encodeSyncAnswer, encodeSyncRequest } from './messages.js';
 import type { ChainPort, ConsensusWire, Scheduler } from './ports.js';
 import type { ConsensusRunner } from './runner.js';
-import type { Validator } from './types.js';
+import type { ValidatorSets } from './types.js';
 
 export interface SyncOptions {
   readonly transport: Pick<PeerTransport, 'request' | 'onRequest' | 'peers'>;
@@ -24,7 +24,7 @@ export interface SyncOptions {
   readonly scheduler: Scheduler;
   /** In [0, 1): which peer to ask. */
   readonly random: () => number;
-  readonly validators: readonly Validator[];
+  readonly sets: ValidatorSets;
   readonly me: string | undefined;
   readonly statusEveryMs: number;
   readonly requestTimeoutMs: number;
@@ -56,7 +56,7 @@ export class BlockSync {
     return this.heights;
   }
 
-  /** As last reported to metrics.peers(): the validators heard from hold more than 2/3 of the power. */
+  /** As last reported to metrics.peers(): the validators of the next height heard from hold more than 2/3 of its power. */
   get hasQuorum(): boolean {
     return this.quorum;
   }
@@ -80,8 +80,9 @@ export class BlockSync {
   /** Our committed height, and again what we signed at this height. */
   private sendStatus(): void {
     const heard = new Set(this.opts.transport.peers());
-    const power = this.opts.validators.reduce((p, v) => p + (heard.has(v.id) || v.id === this.opts.me ? v.power : 0), 0);
-    const total = this.opts.validators.reduce((p, v) => p + v.power, 0);
+    const validators = this.opts.sets(this.opts.chain.head().height + 1) ?? [];
+    const power = validators.reduce((p, v) => p + (heard.has(v.id) || v.id === this.opts.me ? v.power : 0), 0);
+    const total = validators.reduce((p, v) => p + v.power, 0);
     this.quorum = power * 3 > total * 2;
     this.opts.metrics.peers(heard.size, this.quorum);
     this.opts.wire({ t: 'status', height: this.opts.chain.head().height });

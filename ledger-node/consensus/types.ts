@@ -75,7 +75,20 @@ export type Effect<V> =
 export interface Validator {
   readonly id: string;
   readonly power: number;
+  /** Hex of the key its messages of this height are checked with (absent in tests that sign by id). */
+  readonly publicKey?: string;
 }
+
+/**
+ * The validator set of each height (docs/consensus.md "Changing the validator set"): a
+ * function of the chain committed up to `height - VALSET_DELAY`, so every validator knows
+ * it before it votes at that height. Undefined for a height whose set is not known yet
+ * (beyond the committed head + VALSET_DELAY).
+ */
+export type ValidatorSets = (height: number) => readonly Validator[] | undefined;
+
+/** A set that never changes (a genesis without changes, the tests of one set). */
+export const fixedSets = (validators: readonly Validator[]): ValidatorSets => () => validators;
 
 export interface Timeouts {
   /** timeout(round) = base + delta * round, in ms (Tendermint §"timeouts grow per round"). */

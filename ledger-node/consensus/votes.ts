@@ -64,6 +64,11 @@ export class VoteSet {
     return this.totalSeen;
   }
 
+  /** Every vote of the set, for anything. */
+  all(): Vote[] {
+    return [...this.byValidator.values()].flat();
+  }
+
   votesFor(valueId: string | null): Vote[] {
     const out: Vote[] = [];
     for (const vs of this.byValidator.values()) for (const v of vs) if (v.valueId === valueId) out.push(v);

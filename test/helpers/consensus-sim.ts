@@ -23,7 +23,7 @@ import { proposerOf } from '../../ledger-node/consensus/proposer.js';
 import { ConsensusRunner } from '../../ledger-node/consensus/runner.js';
 import { BlockSync } from '../../ledger-node/consensus/sync.js';
 import type { Timeouts, Validator } from '../../ledger-node/consensus/types.js';
-import { SimChain, SimSigner, simGenesis } from './sim-chain.js';
+import { type SimSetChange, SimChain, SimSigner, applySimChange } from './sim-chain.js';
 import { VirtualClock } from './virtual-clock.js';
 
 /** mulberry32: small, fast, good enough for schedules. */
@@ -76,7 +76,19 @@ export interface SimOptions {
    * and restarted, v3 comes back and the filtering stops. The proposer returns 8 s later.
    */
   readonly schedule?: 'random' | 'issue-17';
+  /**
+   * Change the validator set during the run (docs/consensus.md "Changing the validator
+   * set"): v4, honest and following from the start, is added; v1's power goes to 3; v2's
+   * key is rotated; v0 is removed (it goes on following). Each change is proposed by the
+   * honest proposers from height 1 until it commits, under the same adversary.
+   */
+  readonly setChanges?: boolean;
 }
+
+/** The changes of `setChanges`, in order, and the set they end in. */
+export const SIM_SET_SCRIPT: readonly SimSetChange[] = [
+  { op: 'add', id: 'v4', power: 1 }, { op: 'power', id: 'v1', power: 3 }, { op: 'rotate', id: 'v2' }, { op: 'remove', id: 'v0' },
+];
 
 const TIMEOUTS: Timeouts = { proposeBaseMs: 300, proposeDeltaMs: 100, prevoteBaseMs: 200, prevoteDeltaMs: 100, precommitBaseMs: 200, precommitDeltaMs: 100 };
 const STATUS_EVERY_MS = 400;
@@ -136,10 +148,11 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
   const target = o.targetHeight ?? 4;
   const endAt = gst + (o.progressWithinMs ?? 30_000);
   const validators: Validator[] = ['v0', 'v1', 'v2', 'v3'].map((id) => ({ id, power: 1 }));
-  const validatorIds = new Set(validators.map((v) => v.id));
-  const genesis = simGenesis(CHAIN_ID, validators);
+  const script = o.setChanges ? SIM_SET_SCRIPT : [];
   const byzId = o.byzantine === false || schedule === 'issue-17' ? undefined : 'v3';
-  const honestIds = validators.map((v) => v.id).filter((id) => id !== byzId);
+  /** Every process: the genesis validators and those the script adds (they follow until their set is in force). */
+  const allIds = [...validators.map((v) => v.id), ...script.filter((c) => c.op === 'add').map((c) => c.id)];
+  const honestIds = allIds.filter((id) => id !== byzId);
   const clock = new VirtualClock();
   const at = (ms: number, fn: () => void): void => void clock.after(ms - clock.elapsed, fn);
   let events = 0;
@@ -153,6 +166,14 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
   const nodes = new Map<string, Honest>();
   const decidedAt: Record<string, number[]> = Object.fromEntries(honestIds.map((id) => [id, []]));
   const heightOf = (n: Honest): number => n.chain.blocks.length;
+  /** The set of `height` as the honest chains know it (they agree, or agreement fails below); genesis's if none knows yet. */
+  const setAt = (height: number): readonly Validator[] => {
+    for (const n of nodes.values()) {
+      const s = n.chain.sets(height);
+      if (s) return s;
+    }
+    return validators;
+  };
 
   /** Whether the adversary lets one message from `from` reach `to` (and, if so, it is delayed, maybe duplicated). */
   const passes = (from: string, to: string, height: number, gossip: boolean): boolean =>
@@ -162,7 +183,7 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
   /** `gossip`: status, what is sent again with it; dropped with status in the adversary's gossip-off windows. */
   const send = (from: string, to: string, m: PeerMessage, gossip: boolean): void => {
     if (from === to) return;
-    if (!gossip && net.precommitsToProposer && m.t === 'precommit' && m.blockHash !== null && to !== proposerOf(validators, m.height, m.round)) return;
+    if (!gossip && net.precommitsToProposer && m.t === 'precommit' && m.blockHash !== null && to !== proposerOf(setAt(m.height), m.height, m.round)) return;
     if (!passes(from, to, m.height, gossip)) return;
     const d = delay();
     deliverAt(clock.elapsed + d, from, to, m);
@@ -175,7 +196,7 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
     if (life?.up) life.input.take(from, m);
   });
   const broadcast = (from: string, m: PeerMessage, gossip: boolean): void => {
-    for (const v of validators) send(from, v.id, m, gossip);
+    for (const id of allIds) send(from, id, m, gossip);
   };
 
   /** A sync request from `from` to `to` over the adversary's network; rejects as a timeout does. */
@@ -234,9 +255,9 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
       },
       stored: (h) => n.chain.stored(h),
     };
-    const signer = new SimSigner(id, genesis);
+    const signer = new SimSigner(id, CHAIN_ID, n.chain.sets);
     const runner = new ConsensusRunner({
-      validators, me: id, timeouts: TIMEOUTS, scheduler, signer, chain, log: record,
+      sets: n.chain.sets, me: id, timeouts: TIMEOUTS, scheduler, signer, chain, log: record,
       wire: (m) => {
         if (!io()) return;
         if (m.t === 'precommit' && m.blockHash !== null) n.precommitted.add(`${m.height}/${toHex(m.blockHash)}`);
@@ -258,10 +279,10 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
       wire: (m) => {
         if (!life.dead) broadcast(id, m, true);
       },
-      runner, chain, scheduler, random: r, validators, me: id,
+      runner, chain, scheduler, random: r, sets: n.chain.sets, me: id,
       statusEveryMs: STATUS_EVERY_MS, requestTimeoutMs: SYNC_TIMEOUT_MS, metrics: { peers() {}, blockSynced() {} }, logger: noLogger,
     });
-    const input = new PeerInput({ validators: validatorIds, signer, runner, onStatus: (from, h) => sync.onStatus(from, h), metrics: { consensusMessage() {} }, logger: noLogger });
+    const input = new PeerInput({ sets: n.chain.sets, onAhead: () => life.sync.kick(), signer, runner, onStatus: (from, h) => sync.onStatus(from, h), metrics: { consensusMessage() {} }, logger: noLogger });
     life = { runner, input, sync, up: false, dead: false, torn: undefined, serve: undefined };
     n.life = life;
     void runner.open().then(() => {
@@ -286,7 +307,7 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
   };
 
   for (const id of honestIds) {
-    nodes.set(id, { id, chain: new SimChain(CHAIN_ID, id, GENESIS_HASH, clock, validatorIds), log: new MemoryConsensusLog(), life: undefined, evidence: 0, fatal: [], precommitted: new Set() });
+    nodes.set(id, { id, chain: new SimChain(CHAIN_ID, id, GENESIS_HASH, clock, validators, script), log: new MemoryConsensusLog(), life: undefined, evidence: 0, fatal: [], precommitted: new Set() });
   }
 
   const crashAt = (when: number, id: string, torn: boolean, downMs: number): void => at(when, () => {
@@ -399,20 +420,25 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
 
   // The Byzantine validator: equivocates when it proposes, votes both ways always. It
   // signs as itself only (it holds no other key), so its lies are attributable.
-  const byzSigner = byzId ? new SimSigner(byzId, genesis) : undefined;
+  // It follows the chain as any validator does: the set of a height is the honest chains'.
+  const byzSets = (h: number): readonly Validator[] => setAt(h);
+  const byzSigner = byzId ? new SimSigner(byzId, CHAIN_ID, byzSets) : undefined;
   let byzNonce = 0;
   /** How often it proposed in a round, and the proposals it voted on: it lies freely, but not a thousand times over. */
   const byzProposed = new Map<string, number>();
   const byzVoted = new Set<string>();
   const byzBlock = (height: number, prevHash: Uint8Array, valid: boolean): Block => {
     const txs = [utf8(`${valid ? '' : 'bad:'}${byzId}:${height}:${byzNonce++}`)];
+    // With set changes, now and then a change nobody approved: more power for itself, under the next number.
+    if (script.length > 0 && r() < 0.3) txs.push(utf8(`valset:${(nodes.values().next().value?.chain.changes ?? 0) + 1}:power:${byzId}:100`));
     return { header: makeHeader({ chainId: CHAIN_ID, height, time: clock.now(), prevHash, proposer: byzId! }, txs), txs };
   };
   const byzantine = (m: PeerMessage): void => {
     if (!byzId || !byzSigner || m.t === 'status') return;
     const { height, round } = m;
     const hr = `${height}/${round}`;
-    if (proposerOf(validators, height, round) === byzId && (byzProposed.get(hr) ?? 0) < 2) {
+    if (!setAt(height).some((v) => v.id === byzId)) return; // not a validator at this height: its votes would not count
+    if (proposerOf(setAt(height), height, round) === byzId && (byzProposed.get(hr) ?? 0) < 2) {
       byzProposed.set(hr, (byzProposed.get(hr) ?? 0) + 1);
       // Half the time one fresh block for all (what tempts a locked validator, line 23),
       // else a different one to each, one of them invalid. It follows the chain as any
@@ -469,9 +495,30 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
       if (!c) continue;
       const prev = h === 1 ? GENESIS_HASH : n.chain.blocks[h - 2]!.hash;
       const hd = c.block.header;
-      const bad = c.block.txs.some((t) => new TextDecoder().decode(t).startsWith('bad'));
-      if (bad || hd.height !== h || toHex(hd.prevHash) !== toHex(prev) || !validatorIds.has(hd.proposer)) {
+      const bad = c.block.txs.some((t) => { const x = new TextDecoder().decode(t); return x.startsWith('bad') || x.startsWith(`valset:`) && x.includes(`:${byzId}:100`); });
+      const set = n.chain.sets(h)!;
+      if (bad || hd.height !== h || toHex(hd.prevHash) !== toHex(prev) || !set.some((v) => v.id === hd.proposer)) {
         violations.push(`validity: ${n.id} committed invalid block ${c.id} at height ${h}`);
+      }
+    }
+  }
+  // Every certificate holds more than 2/3 of the power of its height's set, as the committer knew it.
+  for (const n of nodes.values()) {
+    const checker = new SimSigner(n.id, CHAIN_ID, n.chain.sets);
+    n.chain.blocks.forEach((c, i) => {
+      const problem = checker.commitProblem(c.block.header, c.commit);
+      if (problem) violations.push(`certificate: ${n.id} height ${i + 1}: ${problem}`);
+    });
+  }
+  // The set changes happened: every honest chain at the target holds all of them, ending in the script's set.
+  if (script.length > 0) {
+    const want = JSON.stringify(script.reduce<readonly Validator[]>((set, c, i) => applySimChange(set, c, i + 1), validators));
+    for (const n of nodes.values()) {
+      if (heightOf(n) < target) continue;
+      if (n.chain.changes !== script.length || JSON.stringify(n.chain.latestSet) !== want) {
+        violations.push(`set changes: ${n.id} applied ${n.chain.changes} of ${script.length}, set ${JSON.stringify(n.chain.latestSet)}`);
+      } else if (JSON.stringify(n.chain.sets(target)) !== want) {
+        violations.push(`set changes: ${n.id}'s set at height ${target} is not yet the final one`);
       }
     }
   }

@@ -10,8 +10,8 @@ import { proposerOf } from '../../../ledger-node/consensus/proposer.js';
 import type { PeerMessage } from '../../../ledger-node/consensus/messages.js';
 import { MemoryConsensusLog } from '../../../ledger-node/consensus/memory-log.js';
 import { ConsensusRunner, HALTED } from '../../../ledger-node/consensus/runner.js';
-import { DEFAULT_TIMEOUTS } from '../../../ledger-node/consensus/types.js';
-import { SimChain, SimSigner, simGenesis } from '../../helpers/sim-chain.js';
+import { DEFAULT_TIMEOUTS, fixedSets } from '../../../ledger-node/consensus/types.js';
+import { SimChain, SimSigner } from '../../helpers/sim-chain.js';
 import { VirtualClock } from '../../helpers/virtual-clock.js';
 
 const noMetrics = { consensusRound() {}, consensusTimeout() {}, consensusStateUnrestorable() {}, evidence() {} };
@@ -24,14 +24,13 @@ function logger() {
 
 function runnerOf(validators: { id: string; power: number }[], me: string, withPeers: boolean) {
   const clock = new VirtualClock();
-  const g = simGenesis('sim', validators);
-  const chain = new SimChain('sim', me, sha256(utf8('genesis')), clock, new Set(validators.map((v) => v.id)));
+  const chain = new SimChain('sim', me, sha256(utf8('genesis')), clock, validators);
   const log = new MemoryConsensusLog();
   const sent: PeerMessage[] = [];
   const fatal: Error[] = [];
   const l = logger();
   const runner = new ConsensusRunner({
-    validators, me, timeouts: DEFAULT_TIMEOUTS, scheduler: clock, signer: new SimSigner(me, g), chain,
+    sets: fixedSets(validators), me, timeouts: DEFAULT_TIMEOUTS, scheduler: clock, signer: new SimSigner(me, 'sim', chain.sets), chain,
     log: withPeers ? log : undefined, wire: withPeers ? (m) => void sent.push(m) : undefined,
     evidence: async () => {}, metrics: noMetrics, logger: l.logger, onFatal: (e) => void fatal.push(e),
   });

@@ -25,3 +25,4 @@ export * from './state.js';
 export * from './session.js';
 export * from './subjects.js';
 export * from './validator-set.js';
+export * from './valset-proof.js';

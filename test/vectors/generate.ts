@@ -23,6 +23,7 @@ import { CHAIN_ID, seed } from './fixed.js';
 import { buildBilling } from './billing.js';
 import { buildBillingLedger } from './billing-ledger.js';
 import { buildBillBundle } from './bill-bundle.js';
+import { buildValidatorSet } from './validator-set.js';
 
 /** The source-tree folder of the vectors (this file runs from dist/test/vectors/). */
 export const VECTORS_DIR = fileURLToPath(new URL('../../../test/vectors/', import.meta.url));
@@ -673,6 +674,7 @@ export function buildAll(): Record<string, unknown> {
     'genesis.json': buildGenesis(),
     'billing-ledger.json': buildBillingLedger(),
     'bill-bundle.json': buildBillBundle(),
+    'validator-set.json': buildValidatorSet({ genesisDoc, readingTx }),
   };
 }
 

@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
-  LedgerTxType, type Receipt, TX_TYPE_NAMES, TxType, decodeReceipt, formatTime, fromHex, headerHash, toHex, txMeterId, txSubjects, verifyReceipt,
+  type Genesis, LedgerTxType, type Receipt, TX_TYPE_NAMES, TxType, decodeReceipt, decodeSetChanges, formatTime, fromHex, headerHash, toHex, txMeterId, txSubjects,
+  verifyReceipt, verifyReceiptWithSetChanges,
 } from '../../../protocols/index.js';
 import { loadGenesisFile } from '../../../ledger-node/devchain.js';
 import { GatewayError, UsageError } from '../../errors.js';
@@ -44,6 +45,7 @@ export const receiptVerifyCommand: CommandSpec = {
   options: {
     genesis: { type: 'string', value: 'F', help: 'the genesis file to trust' },
     'data-dir': { type: 'string', value: 'D', help: 'use <D>/genesis.json instead of --genesis' },
+    'set-changes': { type: 'string', value: 'F', help: 'the validator-set changes since genesis (CBOR array of their receipts, docs/protocol.md §13.5)' },
   },
   details: 'Exits 0 and prints what the receipt proves, or exits 1 with the reason. A receipt alone cannot show\n' +
     'that the chain forked (another block with a valid certificate at its height): `meterledger verify\n' +
@@ -55,7 +57,10 @@ export const receiptVerifyCommand: CommandSpec = {
     if (gFile === undefined && dataDir === undefined) throw new UsageError('give --genesis F (or --data-dir D) (see meterledger receipt verify --help)');
     const genesis = gFile !== undefined ? loadGenesisFile(resolve(gFile)) : loadDataDirGenesis(dataDir!);
     const receipt = readReceiptFile(file);
-    const v = verifyReceipt(genesis, receipt); // throws E_RECEIPT_INVALID with the reason
+    const changesFile = optionalString(args, 'set-changes');
+    // Throws E_RECEIPT_INVALID with the reason.
+    const v: ReturnType<typeof verifyReceipt> & { validators?: readonly { id: string }[] } =
+      changesFile === undefined ? verifyReceipt(genesis, receipt) : verifyWithChanges(genesis, receipt, changesFile);
     const b = v.tx.body;
     out('valid receipt: this transaction is committed in the ledger');
     out(`chain:     ${genesis.chainId}`);
@@ -72,7 +77,19 @@ export const receiptVerifyCommand: CommandSpec = {
     const about = txSubjects(b);
     if (about.length) out(`about:     ${about.join(', ')}`);
     out(`tx:        ${toHex(v.tx.hash)}`);
+    if (v.validators) out(`certified: by the validator set of height ${v.height} (${v.validators.map((x) => x.id).join(', ')}), followed from genesis`);
     out(`signature: ${v.signatureChecked ? 'checked against the signer\'s key in genesis' : 'vouched for by the validators\' commit certificate'}`);
     return 0;
   },
 };
+
+/** docs/protocol.md §13.5: the receipt against the set of its height, the changes followed from genesis. */
+function verifyWithChanges(genesis: Genesis, receipt: Receipt, file: string): ReturnType<typeof verifyReceiptWithSetChanges> {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(file));
+  } catch (cause) {
+    throw new GatewayError('E_IO', `cannot read ${file}: ${(cause as Error).message}`, { cause });
+  }
+  return verifyReceiptWithSetChanges(genesis, receipt, decodeSetChanges(bytes));
+}

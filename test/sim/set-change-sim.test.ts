@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type SimOptions, simulate } from '../../helpers/consensus-sim.js';
+import { type SimOptions, simulate } from '../helpers/consensus-sim.js';
 
 const SEEDS = Number(process.env.SIM_SET_SEEDS ?? 200);
 const only = process.env.SIM_SEED === undefined ? undefined : Number(process.env.SIM_SEED);

@@ -152,7 +152,7 @@ export class ChainAuditor {
     if (this.trackReadings) {
       checked.decoded.forEach((tx, i) => this.txPositions.set(tx.hashHex, `${h}:${i}`));
       checked.decoded.forEach((tx, i) => {
-        if (tx.body.type === TxType.Reading) this.positions.set(seqKey(tx.body.meterId, tx.body.seq), `${h}:${i}:${tx.body.time}:${tx.body.importWh}:${tx.body.exportWh ?? '-'}`);
+        if (tx.body.type === TxType.Reading) this.positions.set(seqKey(tx.body.meterId, tx.body.seq), positionOf(indexEntry(tx.body, h, i)));
       });
     }
     this.height = h;
@@ -288,7 +288,7 @@ async function auditOpenStore(
     const { meterId, seq } = pos;
     const want = auditor.positions.get(seqKey(meterId, seq));
     if (want === undefined) throw new AuditError(top, `index: ${meterId}/${seq} is indexed but not in any block`);
-    const got = `${pos.height}:${pos.index}:${pos.time}:${pos.importWh}:${pos.exportWh ?? '-'}`;
+    const got = positionOf(pos);
     if (want !== got) throw new AuditError(pos.height, `index: ${meterId}/${seq} says ${got} (height:index:time:importWh:exportWh), the chain has ${want}`);
     indexed++;
   }
@@ -355,4 +355,9 @@ function moneyDiff(r: StateChange, want: unknown): string {
 
 function sameValue(r: StateChange, want: unknown): boolean {
   return equalBytes(encodeStateValue(r.kind, r.value), encodeStateValue(r.kind, want));
+}
+
+/** What the audit compares of an index entry with the chain ("-" for a register a reading lacks or seals). */
+function positionOf(p: { height: number; index: number; time: number; importWh?: number; exportWh?: number }): string {
+  return `${p.height}:${p.index}:${p.time}:${p.importWh ?? '-'}:${p.exportWh ?? '-'}`;
 }

@@ -16,6 +16,7 @@
  *   10     xmpp jid    -        ?tstr     -       -
  *   11     key epoch   -        -         uint    -
  *   12     sealed      (a sealed reading carries 12 instead of 4-6: protocols/confidential)
+ *   16     recipients  -        ?array    -       -      (a confidential meter's recipient keys, §11.2)
  *
  * A reading is signed by the meter's key; the others by an operator key named by `kid`.
  */
@@ -29,6 +30,11 @@ import {
   LARGEST_TX_BYTES, type LedgerTxBody, LedgerTxType, decodeLedgerTxBody, encodeLedgerTxBody, isLedgerTxBody, isLedgerTxType, txSizeLimit,
 } from './billing/txs.js';
 import { METER_ID_PATTERN, decodePayloadMap, idField, keyFields, schema, text, uint } from './payload.js';
+// A cycle (./confidential imports this file) that is safe: neither side uses the other's
+// bindings while its module is evaluated, only inside functions.
+import { type PeriodKeyBody, encodePeriodKeyBody, periodKeyBodyFromMap } from './confidential/period-key.js';
+import { type RecipientKey, recipientKeysFrom } from './confidential/recipients.js';
+import { type SealedReading, encodeSealedReadingBody, isSealedReadingMap, sealedReadingFromMap } from './confidential/sealed-reading.js';
 
 export { METER_ID_PATTERN, decodePayloadMap };
 
@@ -63,6 +69,11 @@ export interface MeterRegister {
   readonly publicKey: Uint8Array;
   readonly owner?: string;
   readonly jid?: string;
+  /**
+   * Present: the meter is confidential (docs/protocol.md §11.2) and wraps each period key
+   * to exactly these recipient keys, sorted by id.
+   */
+  readonly recipients?: readonly RecipientKey[];
 }
 
 export interface MeterRotate {
@@ -83,8 +94,10 @@ export interface MeterRevoke {
 
 /** The transactions of meters and their registry (types 1-4, this file). */
 export type MeterTxBody = Reading | MeterRegister | MeterRotate | MeterRevoke;
-/** Every transaction decodeTx decodes: 1-4 and the ledger's 6-19 (./billing/txs.ts). */
-export type TxBody = MeterTxBody | LedgerTxBody;
+/** A confidential meter's transactions (./confidential): a sealed reading (type 1, label 12) and a period key (type 5). */
+export type ConfidentialTxBody = SealedReading | PeriodKeyBody;
+/** Every transaction decodeAnyTx decodes: 1-4, 5 and sealed readings, and the ledger's 6-19 (./billing/txs.ts). */
+export type TxBody = MeterTxBody | ConfidentialTxBody | LedgerTxBody;
 export type OperatorTxBody = MeterRegister | MeterRotate | MeterRevoke;
 
 /** A transaction with its exact bytes, its hash (SHA-256 of the bytes) and parsed parts. */
@@ -103,15 +116,18 @@ function meterId(m: Map<unknown, unknown>): string {
 
 const ALLOWED_LABELS: Record<MeterTxBody['type'], readonly number[]> = {
   [TxType.Reading]: [0, 1, 2, 3, 4, 5, 6],
-  [TxType.MeterRegister]: [0, 1, 3, 7, 8, 9, 10],
+  [TxType.MeterRegister]: [0, 1, 3, 7, 8, 9, 10, 16],
   [TxType.MeterRotate]: [0, 1, 3, 7, 8, 11],
   [TxType.MeterRevoke]: [0, 1, 3],
 };
 
-/** Parse a payload into a body of any type 1-4 or 6-19; throws RejectionError(E_READING_SCHEMA) naming the field. */
+/** Parse a payload into a body of any type 1-19 (a sealed reading too); throws RejectionError(E_READING_SCHEMA) naming the field. */
 export function decodeAnyTxBody(payload: Uint8Array): TxBody {
   const m = decodePayloadMap(payload);
-  return isLedgerTxType(m.get(0)) ? decodeLedgerTxBody(m) : meterTxBody(m);
+  if (isLedgerTxType(m.get(0))) return decodeLedgerTxBody(m);
+  if (m.get(0) === 5) return periodKeyBodyFromMap(m); // PERIOD_KEY_TX_TYPE (not imported: see the cycle above)
+  if (isSealedReadingMap(m)) return sealedReadingFromMap(m);
+  return meterTxBody(m);
 }
 
 /**
@@ -153,6 +169,7 @@ function meterTxBody(m: Map<unknown, unknown>): MeterTxBody {
       if (owner !== undefined) r.owner = owner;
       const jid = text(m, 10, 'jid', true, 3071);
       if (jid !== undefined) r.jid = jid;
+      if (m.has(16)) r.recipients = recipientKeysFrom(m.get(16));
       return r;
     }
     case TxType.MeterRotate: {
@@ -184,6 +201,8 @@ export function readingClearFields(m: Map<unknown, unknown>): { meterId: string;
 /** Encode a body into the payload map (the inverse of decodeTxBody). */
 export function encodeTxBody(body: TxBody): Uint8Array {
   if (isLedgerTxBody(body)) return encodeLedgerTxBody(body);
+  if (body.type === 5) return encodePeriodKeyBody(body);
+  if ('sealed' in body) return encodeSealedReadingBody(body);
   const m = new Map<number, unknown>([[0, body.type], [1, body.meterId], [3, body.time]]);
   switch (body.type) {
     case TxType.Reading:
@@ -196,6 +215,7 @@ export function encodeTxBody(body: TxBody): Uint8Array {
       m.set(7, body.alg).set(8, body.publicKey);
       if (body.owner !== undefined) m.set(9, body.owner);
       if (body.jid !== undefined) m.set(10, body.jid);
+      if (body.recipients !== undefined) m.set(16, body.recipients.map((r) => [r.id, r.kem, r.publicKey]));
       break;
     case TxType.MeterRotate:
       m.set(7, body.alg).set(8, body.publicKey).set(11, body.keyEpoch);
@@ -242,7 +262,18 @@ export function decodeAnyTx(bytes: Uint8Array, maxBytes = MAX_TX_BYTES): SignedT
   return signed(bytes, cose, body);
 }
 
+/** A reading in the clear (labels 4-6). */
 export function isReadingTx(tx: SignedTx<TxBody>): tx is SignedTx<Reading> {
+  return tx.body.type === TxType.Reading && !('sealed' in tx.body);
+}
+
+/** A sealed reading (label 12, protocols/confidential). */
+export function isSealedReadingTx(tx: SignedTx<TxBody>): tx is SignedTx<SealedReading> {
+  return tx.body.type === TxType.Reading && 'sealed' in tx.body;
+}
+
+/** Any reading, clear or sealed: what has an identity (meterId, seq), a seq rule and a receipt. */
+export function isAnyReadingTx(tx: SignedTx<TxBody>): tx is SignedTx<Reading | SealedReading> {
   return tx.body.type === TxType.Reading;
 }
 
@@ -260,7 +291,7 @@ export const readingKey = (meterId: string, seq: bigint): string => `${meterId}\
  * whose signer is not deterministic signs the same payload differently each time.
  */
 export function sameReading(a: SignedTx<TxBody>, b: SignedTx<TxBody>): boolean {
-  return isReadingTx(a) && isReadingTx(b) && equalBytes(a.cose.payload, b.cose.payload) && equalBytes(a.cose.protectedBytes, b.cose.protectedBytes);
+  return isAnyReadingTx(a) && isAnyReadingTx(b) && equalBytes(a.cose.payload, b.cose.payload) && equalBytes(a.cose.protectedBytes, b.cose.protectedBytes);
 }
 
 /** Sign a body into transaction bytes. `kid` names the operator for operator transactions. */

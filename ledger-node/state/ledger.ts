@@ -19,7 +19,7 @@
  * and a restarted node compute the same bill whatever else they hold.
  */
 import {
-  type Alg, type BillReading, type LedgerChain, type LedgerOperator, LedgerTxType, MemoryReadingIndex, type Reading, type ReadingIndex, RejectionError, ReasonCode, type SignedTx,
+  type Alg, type BillReading, type SealedReading, type LedgerChain, type LedgerOperator, LedgerTxType, MemoryReadingIndex, type Reading, type ReadingIndex, RejectionError, ReasonCode, type SignedTx,
   StateKind, type StateReader, type TxBody, billId, equalBytes, isLedgerTxBody, txMeterId,
 } from '../../protocols/index.js';
 import type { IndexedReading, LedgerStore } from '../store/store.js';
@@ -74,11 +74,19 @@ export function checkedBy(signer: Signer | undefined): NonNullable<LedgerChain['
 /** The meter a transaction is about, if any (protocols' txMeterId). */
 export const txMeter = txMeterId;
 
+/**
+ * An index entry with its registers: a sealed reading's has none, and a bill of a
+ * confidential meter takes its values from its disclosures (§11.7), never from the index.
+ */
+const isClearEntry = (r: IndexedReading): r is IndexedReading & { readonly importWh: number } => r.importWh !== undefined;
+
 /** A reading of the node's index with its meter. */
 type Committed = IndexedReading & { readonly meterId: string };
 
 /** The index entry of a committed reading, leaf `index` of block `height` (the store's and this cache's). */
-export function indexEntry(r: Reading, height: number, index: number): Committed {
+export function indexEntry(r: Reading | SealedReading, height: number, index: number): Committed {
+  // A sealed reading is indexed by identity and time only: its values are nobody's to store.
+  if ('sealed' in r) return { meterId: r.meterId, seq: r.seq, height, index, time: r.time };
   return { meterId: r.meterId, seq: r.seq, height, index, time: r.time, importWh: r.importWh, ...(r.exportWh !== undefined ? { exportWh: r.exportWh } : {}) };
 }
 
@@ -170,10 +178,10 @@ export class CommittedReadings implements ReadingIndex {
       const seqs = new Set<bigint>();
       for await (const r of this.store!.readingPositions(meterId, 1n)) {
         seqs.add(r.seq);
-        this.index.add(meterId, r);
+        if (isClearEntry(r)) this.index.add(meterId, r);
       }
       // A block committed while loading is in what was read or in `added`: each once.
-      for (const r of added) if (!seqs.has(r.seq)) this.index.add(meterId, r);
+      for (const r of added) if (!seqs.has(r.seq) && isClearEntry(r)) this.index.add(meterId, r);
       this.held.add(meterId);
     })().finally(() => this.loading.delete(meterId));
     this.loading.set(meterId, { done, added });
@@ -183,6 +191,7 @@ export class CommittedReadings implements ReadingIndex {
   /** A block committed these readings: kept for the meters held (and those loading). */
   add(readings: readonly Committed[]): void {
     for (const { meterId, ...entry } of readings) {
+      if (!isClearEntry(entry)) continue;
       const loading = this.loading.get(meterId);
       if (loading) loading.added.push(entry);
       else if (this.held.has(meterId) || !this.store) this.index.add(meterId, entry);

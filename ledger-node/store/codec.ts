@@ -58,8 +58,9 @@ export function decodeStateValue(kind: string, b: Uint8Array, where: string): un
   }
 }
 
-/** [height, index, time, importWh] or [..., exportWh]. */
+/** [height, index, time, importWh] or [..., exportWh]; [height, index, time] for a sealed reading. */
 export function encodeIndexEntry(r: Omit<IndexedReading, 'seq'>): Uint8Array {
+  if (r.importWh === undefined) return encodeCbor([r.height, r.index, r.time]);
   return encodeCbor(r.exportWh === undefined ? [r.height, r.index, r.time, r.importWh] : [r.height, r.index, r.time, r.importWh, r.exportWh]);
 }
 
@@ -70,11 +71,11 @@ export function decodeIndexEntry(b: Uint8Array, seq: bigint, where: string): Ind
   } catch {
     throw corrupt(`${where}: index entry is not CBOR`);
   }
-  if (!Array.isArray(v) || (v.length !== 4 && v.length !== 5) || !v.every((x) => typeof x === 'number')) {
-    throw corrupt(`${where}: index entry is not [height, index, time, importWh, exportWh?]`);
+  if (!Array.isArray(v) || (v.length < 3 || v.length > 5) || !v.every((x) => typeof x === 'number')) {
+    throw corrupt(`${where}: index entry is not [height, index, time, importWh?, exportWh?]`);
   }
   const [height, index, time, importWh, exportWh] = v as number[];
-  return { seq, height: height!, index: index!, time: time!, importWh: importWh!, ...(exportWh !== undefined ? { exportWh } : {}) };
+  return { seq, height: height!, index: index!, time: time!, ...(importWh !== undefined ? { importWh } : {}), ...(exportWh !== undefined ? { exportWh } : {}) };
 }
 
 /** A transaction index entry: [height, index]. */

@@ -25,7 +25,8 @@ export interface IndexedReading {
   readonly index: number;
   /** As signed by the meter, ms since the epoch. */
   readonly time: number;
-  readonly importWh: number;
+  /** Absent for a sealed reading (docs/protocol.md §11.4): the index holds no energy value of it. */
+  readonly importWh?: number;
   readonly exportWh?: number;
 }
 

@@ -29,3 +29,31 @@ export function checkRecipientKey(k: RecipientKey): void {
   const problem = recipientKeyProblem(k);
   if (problem) throw new RejectionError(ReasonCode.CONF_MALFORMED, `recipient key ${k.id}: ${problem}`, 'recipient');
 }
+
+/** At most this many recipient keys per meter (owner, biller, auditors): as period-key.ts MAX_RECIPIENTS. */
+const MAX_REGISTERED_RECIPIENTS = 8;
+
+/**
+ * The recipient keys of a confidential meter's registration (label 16, docs/protocol.md
+ * §11.2): an array of 1-8 `[id tstr, kem uint, publicKey bstr]`, sorted by id (bytewise),
+ * no duplicates, each a usable key. Anything else is E_CONF_MALFORMED, field recipients.
+ */
+export function recipientKeysFrom(v: unknown): RecipientKey[] {
+  const bad = (msg: string): never => {
+    throw new RejectionError(ReasonCode.CONF_MALFORMED, `recipients (label 16): ${msg}`, 'recipients');
+  };
+  if (!Array.isArray(v) || v.length < 1 || v.length > MAX_REGISTERED_RECIPIENTS) bad(`must be an array of 1..${MAX_REGISTERED_RECIPIENTS} recipient keys`);
+  const keys = (v as unknown[]).map((e, i): RecipientKey => {
+    if (!Array.isArray(e) || e.length !== 3) bad(`entry ${i} must be [id, kem, publicKey]`);
+    const [id, kem, publicKey] = e as unknown[];
+    if (typeof id !== 'string' || typeof kem !== 'number' || !(publicKey instanceof Uint8Array)) bad(`entry ${i} must be [tstr, uint, bstr]`);
+    const k = { id, kem, publicKey } as RecipientKey;
+    const problem = recipientKeyProblem(k);
+    if (problem) bad(`${String(id)}: ${problem}`);
+    return k;
+  });
+  for (let i = 1; i < keys.length; i++) {
+    if (!(keys[i - 1]!.id < keys[i]!.id)) bad('must be sorted by id, without duplicates'); // ASCII ids: code-unit order is byte order
+  }
+  return keys;
+}

@@ -100,7 +100,7 @@ describe('verify: altering any stored value is found and named', () => {
     const id = chain.meterIds[1]!;
     const r = await auditAfter(async (db) => {
       const cur = decodeIndexEntry((await db.get(Keys.reading(id, 2n)))!, 2n, id);
-      await db.put(Keys.reading(id, 2n), encodeIndexEntry({ ...cur, importWh: cur.importWh + 1 }));
+      await db.put(Keys.reading(id, 2n), encodeIndexEntry({ ...cur, importWh: cur.importWh! + 1 }));
     });
     assert.equal(r.ok, false);
     assert.match(!r.ok ? r.reason : '', new RegExp(`index: ${id}/2 says`));

@@ -8,7 +8,7 @@ import { readVector } from '../../vectors/generate.js';
 
 const v = readVector<{ steps: { name: string; tx: string }[] }>('billing-ledger.json');
 const billTx = decodeAnyTx(fromHex(v.steps.find((s) => s.name === 'bill')!.tx), 1024); // meter-1's
-const r = (seq: number, time: number, height: number, exportWh?: number): IndexedReading => ({
+const r = (seq: number, time: number, height: number, exportWh?: number): IndexedReading & { importWh: number } => ({
   seq: BigInt(seq), height, index: 0, time, importWh: seq * 100, ...(exportWh !== undefined ? { exportWh } : {}),
 });
 

@@ -149,12 +149,15 @@ export interface ReadingView {
   readonly meterId: string;
   readonly seq: string;
   readonly time: number;
-  readonly importWh: number;
+  /** Absent for a sealed reading: its values are in `sealed`, for its recipients (docs/protocol.md §11.4). */
+  readonly importWh?: number;
   readonly exportWh?: number;
   readonly powerW?: number;
   readonly height: number;
   readonly index: number;
   readonly txHash: string;
+  /** A sealed reading: the hex of its transaction bytes, as committed (`meterledger reading decrypt` opens it). */
+  readonly sealed?: string;
 }
 
 /** A committed bill transaction (type 13) with where it is. */

@@ -7,8 +7,8 @@
 import {
   type BlockContext,
   type Alg, type CommittedReading, type DroppedReading, type IntakePort, type MeterAuthInfo, type Reading, type ReadingWindow, ReasonCode,
-  RejectionError, type SignedTx, type TxBody, type SubmitContext, type SubmitResult, TxType, decodeAnyTx, equalBytes, isReadingTx,
-  sameReading, sha256,
+  RejectionError, type SignedTx, type TxBody, type SubmitContext, type SubmitResult, TxType, decodeAnyTx, equalBytes, isAnyReadingTx,
+  sameReading, sha256, PERIOD_KEY_TX_TYPE, checkNonceReuse, type SealedReading,
 } from '../protocols/index.js';
 import type { Logger } from './api.js';
 import type { Mempool } from './mempool.js';
@@ -33,8 +33,11 @@ export interface IntakeOptions {
   readonly rateLimiter: MeterRateLimiter;
   /** The per-meter bound on readings relayed by observers (docs/protocol.md §3.5). */
   readonly relayRateLimiter: MeterRateLimiter;
-  /** The reading committed as the same reading as `tx` (ledger-node/blocks/receipts.ts), with its receipt. */
-  readonly committed: (tx: SignedTx<Reading>) => Promise<CommittedReading | undefined>;
+  /**
+   * The reading committed as the same reading as `tx` (ledger-node/blocks/receipts.ts), with
+   * its receipt; with `anyBytes`, whatever reading was committed for its (meter, seq).
+   */
+  readonly committed: (tx: SignedTx<Reading | SealedReading>, anyBytes?: boolean) => Promise<CommittedReading | undefined>;
   /** The block an accepted transaction would go into, as the rules see it: the next height, our clock. */
   readonly nextBlock: () => BlockContext;
 }
@@ -177,8 +180,9 @@ export class Intake implements IntakePort {
       if (b.type !== TxType.Payment || tx.cose.kid !== undefined) throw new RejectionError(ReasonCode.SCHEMA, 'only a payment (type 16) signed by the meter, without kid, is taken on the payments topic', 'type');
       if (b.meterId !== ctx.meterId) throw new RejectionError(ReasonCode.WRONG_METER, `payment of "${b.meterId}" sent as "${ctx.meterId}"`, 'meterId');
       if (!this.opts.rateLimiter.take(b.meterId)) throw new RejectionError(ReasonCode.RATE_LIMITED, `meter "${b.meterId}" sends faster than its allowed rate; retry later`);
-    } else if (b.type !== TxType.Reading) {
-      if (device) throw new RejectionError(ReasonCode.SCHEMA, 'only readings are taken from devices on their readings topic; operator transactions go to the HTTP API', 'type');
+    } else if (b.type !== TxType.Reading && b.type !== PERIOD_KEY_TX_TYPE) {
+      // What a meter signs itself on its readings topic: its readings and its period keys (docs/protocol.md §11.6).
+      if (device) throw new RejectionError(ReasonCode.SCHEMA, 'only readings and period keys are taken from devices on their readings topic; operator transactions go to the HTTP API', 'type');
     } else if (!fromPeer) {
       if (ctx.transport !== 'http' && b.meterId !== ctx.meterId) {
         throw new RejectionError(ReasonCode.WRONG_METER, `reading of "${b.meterId}" sent as "${ctx.meterId}"`, 'meterId');
@@ -208,7 +212,7 @@ export class Intake implements IntakePort {
     try {
       applyTx(this.state, tx, this.opts.nextBlock(), this.txctx);
     } catch (e) {
-      if (e instanceof RejectionError && e.code === ReasonCode.SEQ_REPLAY && isReadingTx(tx) && signer !== undefined && (await this.isRetransmission(tx, signer, !fromPeer))) {
+      if (e instanceof RejectionError && e.code === ReasonCode.SEQ_REPLAY && isAnyReadingTx(tx) && signer !== undefined && (await this.isRetransmission(tx, signer, !fromPeer))) {
         return { status: 'accepted', txHash: tx.hash, seq };
       }
       throw e;
@@ -244,12 +248,23 @@ export class Intake implements IntakePort {
    * accepted again and changes nothing. If it is committed, its committed event goes out
    * again (the bridges publish it: receipts topic, XMPP receipt), after this answer.
    */
-  private async isRetransmission(tx: SignedTx<Reading>, signer: { alg: Alg; publicKey: Uint8Array }, tell: boolean): Promise<boolean> {
+  private async isRetransmission(tx: SignedTx<Reading | SealedReading>, signer: { alg: Alg; publicKey: Uint8Array }, tell: boolean): Promise<boolean> {
     const { meterId, seq } = tx.body;
     const signed = async (other: Uint8Array): Promise<boolean> => equalBytes(other, tx.bytes) || verifyTxSignature(this.txctx, signer, tx);
     const waiting = this.mempool.reading(meterId, seq);
-    if (waiting) return sameReading(waiting, tx) && signed(waiting.bytes);
-    const c = await this.opts.committed(tx);
+    if (waiting) {
+      checkSealedReuse(waiting, tx);
+      return sameReading(waiting, tx) && signed(waiting.bytes);
+    }
+    let c: CommittedReading | undefined;
+    if ('sealed' in tx.body) {
+      c = await this.opts.committed(tx, true);
+      const other = c && decodeAnyTx(c.receipt.tx, Infinity);
+      if (other) checkSealedReuse(other, tx);
+      if (other && !sameReading(other, tx)) c = undefined;
+    } else {
+      c = await this.opts.committed(tx);
+    }
     if (!c || !(await signed(c.receipt.tx))) return false;
     if (tell) setImmediate(() => this.emitCommitted(c));
     return true;
@@ -260,4 +275,13 @@ export class Intake implements IntakePort {
     this.closed = true;
     if (this.inflight > 0) await new Promise<void>((r) => (this.idle = r));
   }
+}
+
+/**
+ * docs/protocol.md §11.5: a sealed reading sent for a (meter, seq) already held, with the
+ * same key commitment and IV but other bytes, reuses a GCM nonce (E_CONF_NONCE_REUSED),
+ * found without a key. Only on the replay path: the hot path never compares.
+ */
+function checkSealedReuse(earlier: SignedTx<TxBody>, later: SignedTx<Reading | SealedReading>): void {
+  if ('sealed' in later.body && earlier.body.type === TxType.Reading && 'sealed' in earlier.body) checkNonceReuse(earlier.body, later.body);
 }

@@ -133,7 +133,7 @@ export class LedgerNode implements LedgerApi {
           rateLimiter: new MeterRateLimiter(rate, burst),
           // Twice a device's allowance: relays hold their meters to theirs (docs/protocol.md §3.5).
           relayRateLimiter: new MeterRateLimiter(2 * rate, 2 * burst),
-          committed: (tx) => committedReading(store, genesis.chainId, tx.body.meterId, tx.body.seq, tx),
+          committed: (tx, anyBytes) => committedReading(store, genesis.chainId, tx.body.meterId, tx.body.seq, anyBytes ? undefined : tx),
           nextBlock: () => ({ height: head.height + 1, time: now() }),
         },
         state, operators, mempool, txctx, metrics, logger,
@@ -314,9 +314,14 @@ export class LedgerNode implements LedgerApi {
         txs = decodeBlock(raw).txs;
         blocks.set(pos.height, txs);
       }
-      const tx = decodeTx(txs[pos.index]!, Infinity);
+      const tx = decodeAnyTx(txs[pos.index]!, Infinity);
       if (tx.body.type !== TxType.Reading) continue;
       const r = tx.body;
+      // Returned sealed, to anyone: this node holds no key and never decrypts (§11.9).
+      if ('sealed' in r) {
+        out.push({ meterId, seq: r.seq.toString(), time: r.time, height: pos.height, index: pos.index, txHash: toHex(tx.hash), sealed: toHex(tx.bytes) });
+        continue;
+      }
       out.push({
         meterId, seq: r.seq.toString(), time: r.time, importWh: r.importWh, height: pos.height, index: pos.index, txHash: toHex(tx.hash),
         ...(r.exportWh !== undefined ? { exportWh: r.exportWh } : {}), ...(r.powerW !== undefined ? { powerW: r.powerW } : {}),

@@ -32,7 +32,8 @@ export function receiptView(r: Receipt) {
     type: body.type,
     typeName: TX_TYPE_NAMES[body.type],
     ...(meterId !== undefined ? { meterId } : {}),
-    ...(body.type === TxType.Reading ? { seq: body.seq.toString(), time: body.time, importWh: body.importWh } : {}),
+    // A sealed reading stays sealed: its values are in `tx`, for its recipients (§11.4).
+    ...(body.type === TxType.Reading ? { seq: body.seq.toString(), time: body.time, ...('sealed' in body ? { sealed: true } : { importWh: body.importWh }) } : {}),
     about: txSubjects(body),
     height: r.header.height,
     blockHash: toHex(headerHash(r.header)),

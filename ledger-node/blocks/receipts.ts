@@ -7,7 +7,7 @@
  * makeReceipt, as for the receipts the chain writer hands out at commit (./commit.ts).
  */
 import {
-  type Block, type CommitCertificate, type CommittedReading, ProtocolError, type Receipt, type SignedTx, type TxBody, decodeBlock, decodeCommit, decodeTx,
+  type Block, type CommitCertificate, type CommittedReading, ProtocolError, type Receipt, type SignedTx, type TxBody, decodeAnyTx, decodeBlock, decodeCommit, decodeTx,
   equalBytes, makeReceipt, sameReading, sha256,
 } from '../../protocols/index.js';
 import type { LedgerStore, TxPosition } from '../store/store.js';
@@ -25,7 +25,7 @@ export async function committedReading(store: LedgerStore, chainId: string, mete
   const block = decodeBlock(raw);
   const tx = block.txs[pos.index];
   if (!tx) throw new ProtocolError('E_STORE_CORRUPT', `index of ${meterId}/${seq} points past block ${pos.height}`);
-  if (sameAs && !sameReading(decodeTx(tx, Infinity), sameAs)) return undefined;
+  if (sameAs && !sameReading(decodeAnyTx(tx, Infinity), sameAs)) return undefined;
   const commit = await store.commitBytes(pos.height);
   if (!commit) throw new ProtocolError('E_STORE_CORRUPT', `commit certificate of block ${pos.height} is missing`);
   const receipt = makeReceipt(chainId, block, pos.index, decodeCommit(commit));

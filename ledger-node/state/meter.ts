@@ -7,7 +7,7 @@
 import {
   type Alg, type KeyEntry, type MeterRegister, type MeterRevoke, type MeterRotate, ReasonCode, type Reading, type ReadingWindow,
   RejectionError, type SignedTx, type StateChange, StateKind, type StateReader, TxType, equalBytes, formatTime, type Genesis, decodeKey, fromHex,
-  type LedgerChain, type OperatorRole, type TxBody, operatorRoles,
+  type LedgerChain, type OperatorRole, type TxBody, operatorRoles, type RecipientKey, type SealedReading, type PeriodKeyBody,
 } from '../../protocols/index.js';
 
 export interface MeterRecord {
@@ -18,6 +18,8 @@ export interface MeterRecord {
   readonly revoked: boolean;
   readonly owner?: string;
   readonly jid?: string;
+  /** A confidential meter's recipient keys, sorted by id (docs/protocol.md §11.2); absent: readings in the clear. */
+  readonly recipients?: readonly RecipientKey[];
   /** Highest sequence number applied (0n: none yet). */
   readonly lastSeq: bigint;
   /**
@@ -97,13 +99,13 @@ function live(state: StateReader, meterId: string): MeterRecord {
 }
 
 /** Type 1: a reading, signed by its meter's registered key; its seq moves forward (docs/protocol.md §3.5). */
-export function readingSigner(state: StateReader, tx: SignedTx<Reading>): Signer {
+export function readingSigner(state: StateReader, tx: SignedTx<Reading | SealedReading | PeriodKeyBody>): Signer {
   const m = live(state, tx.body.meterId);
   if (m.alg !== tx.cose.alg) throw new RejectionError(ReasonCode.BAD_ALG, `meter "${tx.body.meterId}" has a ${m.alg === -8 ? 'Ed25519' : 'ES256'} key`, 'alg');
   return m;
 }
 
-export function applyReading(state: StateReader, tx: SignedTx<Reading>, chain: ChainParams): StateChange[] {
+export function applyReading(state: StateReader, tx: SignedTx<Reading | SealedReading>, chain: ChainParams): StateChange[] {
   const b = tx.body;
   const cur = live(state, b.meterId);
   return meterChange(b.meterId, { ...cur, ...takeSeq(cur, b.seq, chain.seqWindow) });
@@ -138,6 +140,7 @@ export function applyMeterRegister(state: StateReader, tx: SignedTx<MeterRegiste
   return meterChange(b.meterId, {
     alg: b.alg, publicKey: b.publicKey, keyEpoch: 0, revoked: false, lastSeq: 0n, seen: 0n,
     ...(b.owner !== undefined ? { owner: b.owner } : {}), ...(b.jid !== undefined ? { jid: b.jid } : {}),
+    ...(b.recipients !== undefined ? { recipients: b.recipients } : {}),
   });
 }
 
@@ -181,6 +184,11 @@ export function checkReadingTime(w: ReadingWindow, tx: SignedTx<TxBody>, at: num
 
 export function sameRecord(a: MeterRecord, b: MeterRecord): boolean {
   return a.alg === b.alg && equalBytes(a.publicKey, b.publicKey) && a.keyEpoch === b.keyEpoch &&
-    a.revoked === b.revoked && a.owner === b.owner && a.jid === b.jid && a.lastSeq === b.lastSeq &&
+    a.revoked === b.revoked && a.owner === b.owner && a.jid === b.jid && a.lastSeq === b.lastSeq && sameRecipients(a.recipients, b.recipients) &&
     (a.seen === b.seen || a.seen === SEEN_UNKNOWN || b.seen === SEEN_UNKNOWN);
+}
+
+function sameRecipients(a: readonly RecipientKey[] | undefined, b: readonly RecipientKey[] | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.length === b.length && a.every((r, i) => r.id === b[i]!.id && r.kem === b[i]!.kem && equalBytes(r.publicKey, b[i]!.publicKey));
 }

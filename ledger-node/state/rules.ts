@@ -13,8 +13,9 @@
  */
 import {
   type BlockContext, type MeterRegister, type MeterRevoke, type MeterRotate, type Reading, ReasonCode, RejectionError, type SignedTx, type StateChange, type StateReader, type TxBody, TxType,
-  LedgerTxType, applyLedgerTx,
+  LedgerTxType, applyLedgerTx, type PeriodKeyBody, PERIOD_KEY_TX_TYPE, type SealedReading,
 } from '../../protocols/index.js';
+import { applyPeriodKey, checkReadingConfidentiality, checkRegistrationRecipients, periodKeySigner } from './confidential.js';
 import { checkedBy, ledgerOff, ledgerSigner } from './ledger.js';
 import {
   type ChainParams, type Operators, type Signer, applyMeterRegister, applyMeterRevoke, applyMeterRotate, applyReading, operatorSigner, readingSigner,
@@ -45,8 +46,22 @@ const ledgerRule: TxRule = {
 
 export const txRules: Readonly<Record<number, TxRule>> = {
   ...Object.fromEntries(Object.values(LedgerTxType).map((t) => [t, ledgerRule])),
-  [TxType.Reading]: rule<Reading>({ signer: (state, _ops, tx) => readingSigner(state, tx), apply: (state, tx, _block, chain) => applyReading(state, tx, chain) }),
-  [TxType.MeterRegister]: rule<MeterRegister>({ signer: byOperator, apply: (state, tx) => applyMeterRegister(state, tx) }),
+  [TxType.Reading]: rule<Reading | SealedReading>({
+    signer: (state, _ops, tx) => readingSigner(state, tx),
+    apply: (state, tx, _block, chain) => {
+      checkReadingConfidentiality(state, tx);
+      return applyReading(state, tx, chain);
+    },
+  }),
+  [TxType.MeterRegister]: rule<MeterRegister>({
+    signer: byOperator,
+    apply: (state, tx) => {
+      const changes = applyMeterRegister(state, tx);
+      checkRegistrationRecipients(state, tx.body);
+      return changes;
+    },
+  }),
+  [PERIOD_KEY_TX_TYPE]: rule<PeriodKeyBody>({ signer: (state, _ops, tx) => periodKeySigner(state, tx), apply: (state, tx) => applyPeriodKey(state, tx) }),
   [TxType.MeterRotate]: rule<MeterRotate>({ signer: byOperator, apply: (state, tx) => applyMeterRotate(state, tx) }),
   [TxType.MeterRevoke]: rule<MeterRevoke>({ signer: byOperator, apply: (state, tx) => applyMeterRevoke(state, tx) }),
 };

@@ -3,7 +3,7 @@
  * Both stores (./level.ts, ./memory.ts) keep values as these bytes, so a value that does
  * not encode fails in a unit test as it would on disk.
  */
-import { ProtocolError, StateKind, decodeCbor, decodeLedgerValue, encodeCbor, isAlg } from '../../protocols/index.js';
+import { ProtocolError, type RecipientKey, StateKind, decodeCbor, decodeLedgerValue, encodeCbor, isAlg, recipientKeysFrom } from '../../protocols/index.js';
 import { type MeterRecord, SEEN_UNKNOWN } from '../state/meter.js';
 import type { IndexedReading, TxPosition } from './store.js';
 
@@ -14,6 +14,8 @@ export function encodeMeterRecord(r: MeterRecord): Uint8Array {
     alg: r.alg, publicKey: r.publicKey, keyEpoch: r.keyEpoch, revoked: r.revoked, lastSeq: r.lastSeq,
     seen: bigintBytes(r.seen),
     ...(r.owner !== undefined ? { owner: r.owner } : {}), ...(r.jid !== undefined ? { jid: r.jid } : {}),
+    // A confidential meter's recipient keys as registered (label 16): [[id, kem, publicKey], ...].
+    ...(r.recipients !== undefined ? { recipients: r.recipients.map((k) => [k.id, k.kem, k.publicKey]) } : {}),
   });
 }
 
@@ -33,6 +35,7 @@ export function decodeMeterRecord(b: Uint8Array, where: string): MeterRecord {
   const seen = m.get('seen');
   const owner = m.get('owner');
   const jid = m.get('jid');
+  const recipients = m.get('recipients');
   if (!isAlg(alg) || !(pk instanceof Uint8Array) || typeof keyEpoch !== 'number' || typeof revoked !== 'boolean' ||
     (typeof lastSeq !== 'number' && typeof lastSeq !== 'bigint') || (seen !== undefined && !(seen instanceof Uint8Array))) {
     throw corrupt(`${where}: meter record has missing or ill-typed fields`);
@@ -42,7 +45,16 @@ export function decodeMeterRecord(b: Uint8Array, where: string): MeterRecord {
     // A record from before the window (docs/protocol.md §3.9): the node rebuilds it from the index at start.
     seen: seen instanceof Uint8Array ? bytesBigint(seen) : BigInt(lastSeq) > 0n ? SEEN_UNKNOWN : 0n,
     ...(typeof owner === 'string' ? { owner } : {}), ...(typeof jid === 'string' ? { jid } : {}),
+    ...(recipients !== undefined ? { recipients: storedRecipients(recipients, where) } : {}),
   };
+}
+
+function storedRecipients(v: unknown, where: string): RecipientKey[] {
+  try {
+    return recipientKeysFrom(v);
+  } catch {
+    throw corrupt(`${where}: meter record has ill-formed recipient keys`);
+  }
 }
 
 export function encodeStateValue(kind: string, value: unknown): Uint8Array {

@@ -18,7 +18,7 @@ import {
   sha256, sigStructure, signMessage, signTx, toHex, utf8, voteSignBytes, VoteType,
   PEER_ENVELOPE_DOMAIN, type PeerKind, bindAnswer, encodePeerHeader, joinPeerEnvelope, peerEnvelopeId, peerSubjects,
 } from '../../protocols/index.js';
-import { buildConfidential } from './confidential.js';
+import { CONF_METER, RECIPIENTS, buildConfidential, meterSecret, recipientKey } from './confidential.js';
 import { CHAIN_ID, seed } from './fixed.js';
 import { buildBilling } from './billing.js';
 import { buildBillingLedger } from './billing-ledger.js';
@@ -148,6 +148,11 @@ export function buildOperator(): unknown {
         type: TxType.MeterRotate, meterId: 'meter-p256-0003', time: 1_700_086_400_000, alg: Alg.ES256, publicKey: rotated, keyEpoch: 1,
       }),
       mk('revoke it', { type: TxType.MeterRevoke, meterId: 'meter-p256-0003', time: 1_700_172_800_000 }),
+      // docs/protocol.md §11.2: label 16, the recipient keys of confidential.json, sorted by id.
+      mk('register a confidential meter with its recipient keys (owner P-256, biller and auditor X25519)', {
+        type: TxType.MeterRegister, meterId: CONF_METER, time: 1_793_404_800_000, alg: Alg.EdDSA, publicKey: publicKeyOf(Alg.EdDSA, meterSecret()),
+        owner: 'john', recipients: RECIPIENTS.map(recipientKey).sort((x, y) => (x.id < y.id ? -1 : 1)),
+      }),
     ],
   };
 }

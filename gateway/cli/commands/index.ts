@@ -44,6 +44,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'config check', summary: 'check a configuration (values, sections, the files it names) without starting', load: async () => (await import('./config.js')).configCheckCommand },
   { name: 'hash-password', summary: 'print the scrypt hash of a local MQTT account password (read from stdin)', load: async () => (await import('./hash-password.js')).hashPasswordCommand },
   { name: 'bill verify', summary: 'check a bill bundle offline: receipts against the genesis, the bill recomputed', load: async () => (await import('./bill-verify.js')).billVerifyCommand },
+  { name: 'reading decrypt', summary: 'open sealed readings with a recipient key file', load: async () => (await import('./reading.js')).readingDecryptCommand },
   { name: 'receipt verify', summary: 'verify a receipt offline with the genesis file', load: async () => (await import('./receipt.js')).receiptVerifyCommand },
 ];
 

@@ -17,10 +17,11 @@ import { after, before, describe, test } from 'node:test';
 import { type NatsConnection, connect } from 'nats';
 import {
   Alg, type Genesis, Kem, TxType, decodeSealedReadingTx, decryptReading, encodeCbor, fromHex, kemPublicKey, openPeriodKey,
-  parseGenesis, readingsTopic, sealPeriodKey, sealReading, signPeriodKey, signSealedReading, recipientFromSecretKey, signTx, periodKeySchedule,
+  parseGenesis, readingsTopic, sealPeriodKey, sealReading, signPeriodKey, signSealedReading, recipientFromSecretKey, signTx, periodKeySchedule, toHex,
 } from '../../../protocols/index.js';
 import { clusterMeterId, dataPaths } from '../../../ledger-node/devchain.js';
 import { generateKeyPair, loadKeyFile } from '../../../ledger-node/keyfile.js';
+import { saveRecipientKeyFile } from '../../../ledger-node/recipient-keyfile.js';
 import { GatewayProcess, cli } from '../../helpers/gateway-process.js';
 import { TestMeter } from '../../helpers/mqtt-meter.js';
 import { type NatsCluster, startNatsCluster } from '../../helpers/nats-cluster.js';
@@ -150,6 +151,16 @@ describe('confidential meter: nothing in clear in blocks, gossip or an observer\
       assert.deepEqual({ importWh: got.importWh, exportWh: got.exportWh, powerW: got.powerW }, want, `seq ${r.seq} opens to its values`);
     }
     const apiText = Buffer.from(JSON.stringify(api.body));
+
+    // `meterledger reading decrypt` with the owner's key file, on what the API returned.
+    const keyDir = join(root, 'owner-keys');
+    saveRecipientKeyFile(join(keyDir, 'john.key'), 'john/enc-1', Kem.P256, secrets.owner);
+    writeFileSync(join(root, 'readings.json'), JSON.stringify(api.body));
+    writeFileSync(join(root, 'period-key.hex'), toHex(signPeriodKey(chainId, meterKey.alg, meterKey.secretKey, pkBody)));
+    const dec = await cli(['reading', 'decrypt', join(root, 'readings.json'), '--key', join(keyDir, 'john.key'), '--period-key', join(root, 'period-key.hex'), '--data-dir', observer.dataDir]);
+    assert.equal(dec.code, 0, dec.stderr);
+    const lines = dec.stdout.trim().split('\n').map((l) => JSON.parse(l) as { importWh: number; exportWh: number; powerW: number });
+    assert.deepEqual(lines.map(({ importWh, exportWh, powerW }) => ({ importWh, exportWh, powerW })), values, 'the CLI opens every reading to its values');
 
     await observer.stop();
     const store = filesUnder(dataPaths(observer.dataDir).store);

@@ -30,36 +30,20 @@ import {
   LARGEST_TX_BYTES, type LedgerTxBody, LedgerTxType, decodeLedgerTxBody, encodeLedgerTxBody, isLedgerTxBody, isLedgerTxType, txSizeLimit,
 } from './billing/txs.js';
 import { METER_ID_PATTERN, decodePayloadMap, idField, keyFields, schema, text, uint } from './payload.js';
-// A cycle (./confidential imports this file) that is safe: neither side uses the other's
-// bindings while its module is evaluated, only inside functions.
-import { type PeriodKeyBody, encodePeriodKeyBody, periodKeyBodyFromMap } from './confidential/period-key.js';
+import { MAX_TX_BYTES, READING_TYPE, type Reading, readingClearFields, seqField } from './reading.js';
+
+export { MAX_TX_BYTES, type Reading, readingClearFields };
+import { PERIOD_KEY_TX_TYPE, type PeriodKeyBody, encodePeriodKeyBody, periodKeyBodyFromMap } from './confidential/period-key.js';
 import { type RecipientKey, recipientKeysFrom } from './confidential/recipients.js';
 import { type SealedReading, encodeSealedReadingBody, isSealedReadingMap, sealedReadingFromMap } from './confidential/sealed-reading.js';
 
 export { METER_ID_PATTERN, decodePayloadMap };
 
 /** The registry of protocols/state.ts: 1-4 here, 5 in ./confidential, 6-19 in ./billing/txs.ts. */
-export const TxType = { Reading: 1, MeterRegister: 2, MeterRotate: 3, MeterRevoke: 4, ...LedgerTxType } as const;
+export const TxType = { Reading: READING_TYPE, MeterRegister: 2, MeterRotate: 3, MeterRevoke: 4, ...LedgerTxType } as const;
 export type TxType = (typeof TxType)[keyof typeof TxType];
 
-/** Default size limit of one transaction, in bytes. */
-export const MAX_TX_BYTES = 1024;
 export const MAX_SEQ = 2n ** 64n - 1n;
-
-export interface Reading {
-  readonly type: typeof TxType.Reading;
-  readonly meterId: string;
-  /** Strictly increasing per meter, 1 .. 2^64-1. */
-  readonly seq: bigint;
-  /** Milliseconds since 1970-01-01T00:00:00Z. */
-  readonly time: number;
-  /** Cumulative active energy imported, Wh (OBIS 1.8.0). */
-  readonly importWh: number;
-  /** Cumulative active energy exported, Wh (OBIS 2.8.0). */
-  readonly exportWh?: number;
-  /** Instantaneous active power, W (negative when exporting). */
-  readonly powerW?: number;
-}
 
 export interface MeterRegister {
   readonly type: typeof TxType.MeterRegister;
@@ -125,7 +109,7 @@ const ALLOWED_LABELS: Record<MeterTxBody['type'], readonly number[]> = {
 export function decodeAnyTxBody(payload: Uint8Array): TxBody {
   const m = decodePayloadMap(payload);
   if (isLedgerTxType(m.get(0))) return decodeLedgerTxBody(m);
-  if (m.get(0) === 5) return periodKeyBodyFromMap(m); // PERIOD_KEY_TX_TYPE (not imported: see the cycle above)
+  if (m.get(0) === PERIOD_KEY_TX_TYPE) return periodKeyBodyFromMap(m);
   if (isSealedReadingMap(m)) return sealedReadingFromMap(m);
   return meterTxBody(m);
 }
@@ -182,26 +166,10 @@ function meterTxBody(m: Map<unknown, unknown>): MeterTxBody {
   }
 }
 
-function seqField(m: Map<unknown, unknown>): bigint {
-  const rawSeq = m.get(2);
-  if ((typeof rawSeq !== 'number' && typeof rawSeq !== 'bigint') || rawSeq < 1 || (typeof rawSeq === 'number' && !Number.isSafeInteger(rawSeq))) {
-    throw schema('seq (label 2) must be an unsigned integer from 1 to 2^64-1', 'seq');
-  }
-  return BigInt(rawSeq);
-}
-
-/**
- * The clear fields of any reading (labels 1-3), parsed as decodeTxBody parses them: the
- * sealed form of a reading (protocols/confidential, label 12) shares them.
- */
-export function readingClearFields(m: Map<unknown, unknown>): { meterId: string; seq: bigint; time: number } {
-  return { meterId: meterId(m), seq: seqField(m), time: uint(m, 3, 'time')! };
-}
-
 /** Encode a body into the payload map (the inverse of decodeTxBody). */
 export function encodeTxBody(body: TxBody): Uint8Array {
   if (isLedgerTxBody(body)) return encodeLedgerTxBody(body);
-  if (body.type === 5) return encodePeriodKeyBody(body);
+  if (body.type === PERIOD_KEY_TX_TYPE) return encodePeriodKeyBody(body);
   if ('sealed' in body) return encodeSealedReadingBody(body);
   const m = new Map<number, unknown>([[0, body.type], [1, body.meterId], [3, body.time]]);
   switch (body.type) {

@@ -13,7 +13,8 @@
 import { decodeCanonicalCbor, encodeCbor } from '../cbor.js';
 import { equalBytes } from '../bytes.js';
 import { ReasonCode, RejectionError } from '../errors.js';
-import { METER_ID_PATTERN, type Reading } from '../tx.js';
+import { METER_ID_PATTERN } from '../payload.js';
+import type { Reading } from '../reading.js';
 import { CONTENT_KEY_BYTES, type PeriodKeySchedule, contentKeyOf, keyCommitmentOf } from './schedule.js';
 import { type SealedReading, openSealedReading } from './sealed-reading.js';
 

@@ -21,7 +21,8 @@ import { signCoseSign1 } from '../cose.js';
 import { equalBytes, toHex } from '../bytes.js';
 import { ReasonCode, RejectionError } from '../errors.js';
 import type { Alg } from '../keys.js';
-import { MAX_TX_BYTES, METER_ID_PATTERN, decodePayloadMap } from '../tx.js';
+import { METER_ID_PATTERN, decodePayloadMap } from '../payload.js';
+import { MAX_TX_BYTES } from '../reading.js';
 import { type HpkeRecipient, KEM_PUBLIC_KEY_BYTES, Kem, kemPublicKeyProblem, openBase, sealBase } from './hpke.js';
 import { RECIPIENT_ID_PATTERN, type RecipientKey, checkRecipientKey } from './recipients.js';
 import {

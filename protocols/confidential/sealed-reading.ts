@@ -20,7 +20,10 @@ import { signCoseSign1 } from '../cose.js';
 import { equalBytes, toHex } from '../bytes.js';
 import { ReasonCode, RejectionError } from '../errors.js';
 import type { Alg } from '../keys.js';
-import { MAX_TX_BYTES, type Reading, TxType, decodePayloadMap, readingClearFields } from '../tx.js';
+import { decodePayloadMap } from '../payload.js';
+import { MAX_TX_BYTES, READING_TYPE, type Reading, readingClearFields } from '../reading.js';
+
+const TxType = { Reading: READING_TYPE } as const;
 import {
   CONFIDENTIAL_V1, IV_BYTES, KEY_COMMITMENT_BYTES, KEY_ID_BYTES, type PeriodKeySchedule, aeadKeyOf,
   contentKeyOf, keyCommitmentOf, readingIv,

@@ -1,7 +1,7 @@
 /** The node's state (ledger-node/state/): two layers over records keyed by (kind, id), and the transaction type registry. */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { type OperatorRole, StateKind, TxType, decodeAnyTx, decodeTx } from '../../../protocols/index.js';
+import { type OperatorRole, PERIOD_KEY_TX_TYPE, StateKind, TxType, decodeAnyTx, decodeTx } from '../../../protocols/index.js';
 import { ChainState } from '../../../ledger-node/state/layers.js';
 import { type MeterRecord, type Operators, genesisMeters, operatorsOf } from '../../../ledger-node/state/meter.js';
 import { applyTx, requiredSigner, txRules } from '../../../ledger-node/state/rules.js';
@@ -40,7 +40,7 @@ test('the registry: meter rules return state changes of kind meter and read the 
   assert.equal(requiredSigner(s, operatorsOf(c.genesis), tx)?.publicKey, (s.get('meter', a) as MeterRecord).publicKey);
   s.accept(changes);
   assert.throws(() => applyTx(s, tx, { height: 1, time: Date.now() }, { seqWindow: 256 }), /E_READING_SEQ_REPLAY/);
-  assert.deepEqual(Object.keys(txRules).map(Number), [TxType.Reading, TxType.MeterRegister, TxType.MeterRotate, TxType.MeterRevoke, ...Array.from({ length: 14 }, (_, i) => 6 + i)]);
+  assert.deepEqual(Object.keys(txRules).map(Number), [TxType.Reading, TxType.MeterRegister, TxType.MeterRotate, TxType.MeterRevoke, PERIOD_KEY_TX_TYPE, ...Array.from({ length: 14 }, (_, i) => 6 + i)]);
 });
 
 test('the registry: a ledger transaction on a node without the ledger context is refused with E_READING_SCHEMA, naming the type', () => {

@@ -17,7 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import { type NatsConnection, connect } from 'nats';
 import {
   Alg, type Genesis, Kem, TxType, decodeSealedReadingTx, decryptReading, encodeCbor, fromHex, kemPublicKey, openPeriodKey,
-  parseGenesis, readingsTopic, sealPeriodKey, sealReading, signPeriodKey, signSealedReading, recipientFromSecretKey, signTx, periodKeySchedule, toHex,
+  parseGenesis, readingsTopic, sealPeriodKey, sealReading, signPeriodKey, signSealedReading, recipientFromSecretKey, signTx, periodKeySchedule, toHex, sha256,
 } from '../../../protocols/index.js';
 import { clusterMeterId, dataPaths } from '../../../ledger-node/devchain.js';
 import { generateKeyPair, loadKeyFile } from '../../../ledger-node/keyfile.js';
@@ -104,7 +104,18 @@ describe('confidential meter: nothing in clear in blocks, gossip or an observer\
     meters.push(m);
     const periodKey = rnd(32);
     const pkBody = sealPeriodKey({ chainId, meterId: id, period: '2026-12', time: Date.now(), periodKey, recipients, random: rnd });
-    await m.client.publishAsync(readingsTopic(id), Buffer.from(signPeriodKey(chainId, meterKey.alg, meterKey.secretKey, pkBody)), { qos: 1 });
+    const pkTx = signPeriodKey(chainId, meterKey.alg, meterKey.secretKey, pkBody);
+    await m.client.publishAsync(readingsTopic(id), Buffer.from(pkTx), { qos: 1 });
+    // Known issue (reported with this test): readings relayed by an observer right behind
+    // their period key may reach the validator before it and be refused there
+    // (E_CONF_UNKNOWN_KEY), and then never commit. Until that is fixed the test waits for
+    // the period key to be in a block before sealing readings under it.
+    const pkHash = toHex(sha256(pkTx));
+    await until('the period key in a block', async () => {
+      const h = (await validator.json<{ height: number }>('/api/v1/status')).body.height;
+      for (let i = 1; i <= h; i++) if ((await validator.json<{ txHashes: string[] }>(`/api/v1/blocks/${i}`)).body.txHashes?.includes(pkHash)) return true;
+      return false;
+    }, 60_000, 200);
 
     // Values unlike anything else on the chain: 7-digit registers, a 4-digit power.
     const values = Array.from({ length: 5 }, (_, i) => ({ importWh: 7_340_123 + i * 1_117, exportWh: 2_210_457 + i * 313, powerW: 4_321 + i * 7 }));

@@ -7,6 +7,7 @@
  */
 import { TxType, type TxBody } from './tx.js';
 import { LedgerTxType } from './billing/txs.js';
+import { PERIOD_KEY_TX_TYPE } from './confidential/period-key.js';
 
 export const txSubject = {
   meter: (meterId: string) => `meter/${meterId}`,
@@ -24,7 +25,8 @@ export function txSubjects(b: TxBody): string[] {
     case TxType.Reading: return [];
     case TxType.MeterRegister: return b.owner !== undefined ? [s.meter(b.meterId), s.account(b.owner)] : [s.meter(b.meterId)];
     case TxType.MeterRotate:
-    case TxType.MeterRevoke: return [s.meter(b.meterId)];
+    case TxType.MeterRevoke:
+    case PERIOD_KEY_TX_TYPE: return [s.meter(b.meterId)];
     case LedgerTxType.AccountOpen:
     case LedgerTxType.AccountRotate: return [s.account(b.account)];
     case LedgerTxType.MeterAssign: return [s.meter(b.meterId), s.account(b.account)];
@@ -49,7 +51,7 @@ export function txMeterId(b: TxBody): string | undefined {
 
 /** Names of the registered transaction types (docs/protocol.md §3.2, docs/billing.md §13), for people. */
 export const TX_TYPE_NAMES: Readonly<Record<number, string>> = {
-  1: 'reading', 2: 'meter registration', 3: 'meter key rotation', 4: 'meter revocation',
+  1: 'reading', 2: 'meter registration', 3: 'meter key rotation', 4: 'meter revocation', 5: 'period key',
   6: 'account opening', 7: 'account key rotation', 8: 'meter assignment', 9: 'deposit', 10: 'withdrawal',
   11: 'tariff publication', 12: 'agreement', 13: 'bill', 14: 'mandate', 15: 'mandate revocation',
   16: 'payment', 17: 'dispute', 18: 'credit note', 19: 'dispute rejection',

@@ -138,6 +138,8 @@ export function verifyBillBundle(genesis: Genesis, b: BillBundle): VerifiedBill 
     const tx = check(r, field);
     if (tx.body.type !== TxType.Reading) throw wrong(field, `holds a transaction of type ${tx.body.type}, not a reading`);
     const body = tx.body;
+    // A sealed reading needs a disclosure to be billed (docs/protocol.md §11.7), which bills do not carry yet.
+    if ('sealed' in body) throw wrong(field, 'is a sealed reading: a bill of a confidential meter needs disclosed readings, not in this version');
     if (body.meterId !== meterId) throw wrong(field, `is a reading of meter "${body.meterId}", the bill is of "${meterId}"`);
     if (r.header.height > issue.height) throw wrong(field, `committed at height ${r.header.height}, after the bill's height ${issue.height}`);
     if (readings.has(body.seq)) throw wrong(field, `repeats reading ${body.seq}`);

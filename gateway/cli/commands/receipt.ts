@@ -70,7 +70,7 @@ export const receiptVerifyCommand: CommandSpec = {
     if (meter !== undefined) out(`meter:     ${meter}`);
     if (b.type === TxType.Reading) {
       out(`seq:       ${b.seq}`);
-      out(`reading:   ${b.importWh} Wh at ${formatTime(b.time)}`);
+      out('sealed' in b ? `reading:   sealed (docs/protocol.md §11; meterledger reading decrypt), at ${formatTime(b.time)}` : `reading:   ${b.importWh} Wh at ${formatTime(b.time)}`);
     }
     if (b.type === LedgerTxType.Bill) out(`bill:      ${b.bill.period.label}, total ${b.bill.total} minor units of ${b.bill.currency.code}, payee ${b.payee}`);
     if ('amount' in b) out(`amount:    ${b.amount} minor units`);

@@ -165,7 +165,7 @@ const SCHEMA = section({
     host: setting(host, { default: '127.0.0.1', env: 'METERLEDGER_HTTP_HOST', flag: 'http-host', meaning: 'Address the HTTP API binds to.' }),
     port: setting(port, { default: 8080, env: 'METERLEDGER_HTTP_PORT', flag: 'http-port', meaning: 'HTTP API port (0 picks a free port).' }),
     adminToken: setting(secret(ADMIN_TOKEN_MIN), {
-      env: 'METERLEDGER_HTTP_ADMIN_TOKEN', shown: '(unset: POST endpoints disabled)',
+      env: 'METERLEDGER_HTTP_ADMIN_TOKEN', shown: '(unset: <dataDir>/admin.token on a box with the operator key, else POST endpoints disabled)',
       meaning: `Bearer token required by POST endpoints, at least ${ADMIN_TOKEN_MIN} characters. In a config file, the file must be private (mode 0600); the CLI's meter register, rotate and revoke read the same variable.`,
     }),
     adminTokenFile: setting(path('private'), {

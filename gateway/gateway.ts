@@ -4,7 +4,9 @@
  * and stopped so that nothing accepted is lost: MQTT and XMPP first (no new readings),
  * then the node (flushes), then HTTP.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { LedgerNode } from '../ledger-node/node.js';
 import { KeyObjectCache, nativeVerify } from '../ledger-node/crypto/native.js';
 import { readPrivateFile } from '../ledger-node/keyfile.js';
@@ -147,12 +149,38 @@ function openGenesis(config: GatewayConfig, log: GatewayLogger, notice: (line: s
   return genesis;
 }
 
+/**
+ * A box that holds the chain's operator key (a dev chain: `meterledger init` or the first
+ * start) gets an operator token in <dataDir>/admin.token, made once, mode 0600, used when
+ * no http.adminToken is set: the portal's sign-in and the CLI need one, and it grants
+ * nothing the operator key beside it does not. A box without that key gets none.
+ */
+export function localAdminToken(dataDir: string): { token: string; file: string; made: boolean } | undefined {
+  if (!existsSync(dataPaths(dataDir).operatorKey)) return undefined;
+  const file = join(dataDir, 'admin.token');
+  let made = false;
+  try {
+    writeFileSync(file, `${randomBytes(24).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+    made = true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new GatewayError('E_IO', `cannot write ${file}: ${fsReason(e)}`, { cause: e });
+  }
+  const token = readPrivateFile(file, 'admin token (admin.token)').toString('utf8').trim();
+  if (token.length < 16 || /\s/.test(token)) throw new ConfigError('http.adminTokenFile', `${file} must hold one token of at least 16 characters and no spaces`);
+  return { token, file, made };
+}
+
 export async function startGateway(config: GatewayConfig, opts: StartOptions): Promise<Gateway> {
   const log = opts.logger;
   const notice = opts.notice ?? ((line: string) => process.stdout.write(line + '\n'));
   const { dataDir } = config;
 
   const genesis = openGenesis(config, log, notice);
+  const local = config.http.adminToken === undefined ? localAdminToken(config.dataDir) : undefined;
+  const adminToken = config.http.adminToken ?? local?.token;
+  if (local) {
+    notice(`operator token ${local.made ? 'written to' : 'in'} ${local.file}: sign in to the portal with it; the CLI reads it with METERLEDGER_HTTP_ADMIN_TOKEN_FILE=${local.file}`);
+  }
   const metrics = new GatewayMetrics({ xmpp: config.xmpp !== undefined, ...(genesis.currency ? { currency: genesis.currency.code } : {}) });
   metrics.setInfo(VERSION, genesis.chainId);
 
@@ -228,7 +256,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
       }),
       mqttClients: () => (brokerOpen ? b.connectedClients() : undefined),
       ...(x !== undefined ? { xmppState: () => x.state() } : {}),
-      adminToken: config.http.adminToken,
+      adminToken,
       rejectsByReason: () => metrics.rejectsByReason(),
       logger: log.child({ component: 'http' }),
     }, config.http.host, config.http.port, httpTls(config.http.tls)).catch((e: unknown) => listenError(e, 'HTTP API', config.http.host, [['http.port (--http-port)', config.http.port]]));

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { UNIT_IO_CODE } from '../../helpers/unit-guard.js';
 
@@ -42,7 +42,8 @@ test('files are written below the temp dir only', async () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const outside = new URL('../../../../guard-was-here', import.meta.url);
+  // Beside the temp dir, not in the repository: a clone may itself live below the temp dir (CI's does).
+  const outside = join(dirname(resolve(tmpdir())), `ml-guard-was-here-${process.pid}`);
   assert.throws(() => writeFileSync(outside, 'x'), refused);
   await assert.rejects(async () => writeFile(outside, 'x'), refused);
 });

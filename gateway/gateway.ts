@@ -155,7 +155,7 @@ function openGenesis(config: GatewayConfig, log: GatewayLogger, notice: (line: s
  * no http.adminToken is set: the portal's sign-in and the CLI need one, and it grants
  * nothing the operator key beside it does not. A box without that key gets none.
  */
-export function localAdminToken(dataDir: string): { token: string; file: string; made: boolean } | undefined {
+export function localAdminToken(dataDir: string, log: GatewayLogger): { token: string; file: string; made: boolean } | undefined {
   if (!existsSync(dataPaths(dataDir).operatorKey)) return undefined;
   const file = join(dataDir, 'admin.token');
   let made = false;
@@ -163,7 +163,11 @@ export function localAdminToken(dataDir: string): { token: string; file: string;
     writeFileSync(file, `${randomBytes(24).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
     made = true;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new GatewayError('E_IO', `cannot write ${file}: ${fsReason(e)}`, { cause: e });
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+      // A read-only or full data dir: go on without one (the store says what is wrong, if anything).
+      log.warn({ file, err: fsReason(e) }, 'cannot write the operator token file; POST endpoints and operator reads stay off');
+      return undefined;
+    }
   }
   const token = readPrivateFile(file, 'admin token (admin.token)').toString('utf8').trim();
   if (token.length < 16 || /\s/.test(token)) throw new ConfigError('http.adminTokenFile', `${file} must hold one token of at least 16 characters and no spaces`);
@@ -176,7 +180,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
   const { dataDir } = config;
 
   const genesis = openGenesis(config, log, notice);
-  const local = config.http.adminToken === undefined ? localAdminToken(config.dataDir) : undefined;
+  const local = config.http.adminToken === undefined ? localAdminToken(config.dataDir, log) : undefined;
   const adminToken = config.http.adminToken ?? local?.token;
   if (local) {
     notice(`operator token ${local.made ? 'written to' : 'in'} ${local.file}: sign in to the portal with it; the CLI reads it with METERLEDGER_HTTP_ADMIN_TOKEN_FILE=${local.file}`);

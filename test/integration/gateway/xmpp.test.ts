@@ -137,7 +137,8 @@ describe('gateway with XMPP meters, against a real Prosody', { timeout: 300_000 
     assert.ok(((await metric('meterledger_readings_received_total{transport="xmpp"}')) ?? 0) >= 10);
     assert.ok(((await metric('meterledger_readings_received_total{transport="mqtt"}')) ?? 0) >= 5);
 
-    const v = await cli(['verify', '--http', gw!.httpUrl, '--genesis', dataPaths(dir).genesis], { timeoutMs: 60_000 });
+    // Raw blocks hold readings: the operator's token (docs/http-api.md §Access).
+    const v = await cli(['verify', '--http', gw!.httpUrl, '--genesis', dataPaths(dir).genesis], { timeoutMs: 60_000, env: { METERLEDGER_HTTP_ADMIN_TOKEN: gw!.adminToken } });
     assert.equal(v.code, 0, v.stderr + v.stdout);
   });
 

@@ -65,7 +65,7 @@ export async function meterPage(main: HTMLElement, ctx: PageContext, meterId: st
 
   replace(main,
     h('h1', {}, `Meter ${meterId}`),
-    h('p', { class: 'note' }, 'Public view: any visitor can open a meter by its id until owner sign-in arrives with accounts.'),
+    h('p', { class: 'note' }, 'Shown to this meter\'s owner and to the operator only: the gateway checks the token on every request.'),
     h('h2', { id: 'summary-h' }, 'Latest'), summary, liveState,
     h('section', { 'aria-labelledby': 'usage-h' }, h('h2', { id: 'usage-h' }, 'Usage'),
       h('p', { class: 'note' }, 'Energy per period from the differences of the verified register readings; a register that goes down counts nothing for that step.'),

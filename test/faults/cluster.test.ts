@@ -51,7 +51,7 @@ describe('fault: cluster under load', { timeout: 240_000 }, () => {
       writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
       gws.push(await GatewayProcess.create(dir, ['--log-level', 'warn']));
     }
-    await Promise.all(gws.map((g) => g.start(30_000)));
+    await Promise.all(gws.map((g) => g.start(60_000)));
     const status = async (i: number) => (await gws[i]!.json<{ height: number; headHash: string; consensus: { peers: string[] } }>('/api/v1/status')).body;
     await until('validators hear each other', async () => (await status(0)).consensus.peers.length >= 3, 30_000);
 
@@ -77,7 +77,7 @@ describe('fault: cluster under load', { timeout: 240_000 }, () => {
     for (let k = 0; k < 3; k++) { // one validator killed repeatedly
       await gws[1]!.kill9();
       await sleep(1500 + Math.floor(Math.random() * 1500));
-      await gws[1]!.start(30_000);
+      await gws[1]!.start(60_000);
       await sleep(1000);
     }
     await nats.restart(1); // a NATS server of the cluster restarted

@@ -113,7 +113,7 @@ describe('fault: meters fail over between gateways while NATS drops gossip (JetS
       writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
       gws.push(await GatewayProcess.create(dir, ['--log-level', 'warn']));
     }
-    await Promise.all(gws.map((g) => g.start(30_000)));
+    await Promise.all(gws.map((g) => g.start(60_000)));
     const up = gws.map(() => true);
     const status = async (i: number) => (await gws[i]!.json<{ height: number; headHash: string; consensus: { peers: string[] } }>('/api/v1/status')).body;
     await until('every gateway hears the other four', async () => {

@@ -76,7 +76,7 @@ describe('fault: issue 17, two validators restarting after a crash', { timeout: 
       writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
       gws.push(await GatewayProcess.create(dir, ['--log-level', process.env.FORK_LOG_LEVEL ?? 'warn']));
     }
-    await Promise.all(gws.map((g) => g.start(30_000)));
+    await Promise.all(gws.map((g) => g.start(60_000)));
     type Status = { height: number; headHash: string; consensus: { peers: string[]; voting: boolean; stateProblem: string | null } };
     const status = async (i: number): Promise<Status> => (await gws[i]!.json<Status>('/api/v1/status')).body;
     const blockHash = async (i: number, h: number): Promise<string | undefined> => {
@@ -153,7 +153,7 @@ describe('fault: issue 17, two validators restarting after a crash', { timeout: 
     proxies[leader]!.setFilter(() => false);
     await Promise.all(others.map((i) => gws[i]!.kill9()));
     for (const i of [...others, 3]) proxies[i]!.setFilter(undefined);
-    await Promise.all(others.map((i) => gws[i]!.start(30_000)));
+    await Promise.all(others.map((i) => gws[i]!.start(60_000)));
     for (const i of others) assert.equal((await status(i)).consensus.stateProblem ?? null, null, `${ids[i]} restored its consensus record`);
 
     // 4. The three decide the height, on the leader's block: the restored locks and polka allow nothing else.

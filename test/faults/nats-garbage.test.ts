@@ -97,7 +97,7 @@ describe('fault: garbage on every NATS subject, sync and reply inboxes included'
       gws.push(await GatewayProcess.create(dir, ['--log-level', 'warn']));
     }
     const [v0, v1, o0] = gws as [GatewayProcess, GatewayProcess, GatewayProcess];
-    await Promise.all([v0.start(30_000), v1.start(30_000)]);
+    await Promise.all([v0.start(60_000), v1.start(60_000)]);
     const height = async (g: GatewayProcess) => (await g.json<{ height: number }>('/api/v1/status')).body.height;
 
     const meterId = clusterMeterId(0, 0);

@@ -137,7 +137,7 @@ describe('a consortium formed by four parties from public keys only', { timeout:
       writeFileSync(cfgPath, JSON.stringify(cfg));
       gws.push(await GatewayProcess.create(party(i), ['--log-level', 'warn']));
     }
-    await Promise.all(gws.map((g) => g.start(30_000)));
+    await Promise.all(gws.map((g) => g.start(60_000)));
     for (const g of gws) assert.ok(g.stdout.includes(`(genesis ${announced})`), g.stdout.slice(-500));
     const status = async (i: number) => (await gws[i]!.json<{ role: string; nodeId: string; height: number; headHash: string; consensus: { peers: string[] } }>('/api/v1/status')).body;
     for (let i = 0; i < N; i++) assert.deepEqual([(await status(i)).role, (await status(i)).nodeId], ['validator', `party-${i}`]);

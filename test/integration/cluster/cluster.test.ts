@@ -52,7 +52,7 @@ describe('four gateways over a real NATS cluster', { timeout: 600_000 }, () => {
       writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
       gws.push(await GatewayProcess.create(dir, ['--log-level', 'warn']));
     }
-    await Promise.all(gws.map((g) => g.start(30_000)));
+    await Promise.all(gws.map((g) => g.start(60_000)));
   });
 
   after(async () => {
@@ -111,7 +111,7 @@ describe('four gateways over a real NATS cluster', { timeout: 600_000 }, () => {
     await publish(0, 3);
     await publish(2, 3);
     await until('three validators commit without the fourth', () => allCommittedOn([0, 2, 3]), 60_000);
-    await gws[1]!.start(30_000);
+    await gws[1]!.start(60_000);
     await until('the restarted validator caught up', async () => (await allCommittedOn([1])) && sameHead([0, 1, 2, 3]), 60_000);
   });
 
@@ -136,9 +136,9 @@ describe('four gateways over a real NATS cluster', { timeout: 600_000 }, () => {
     assert.ok(accepted > 0 && accepted <= 40, `accepted ${accepted} with a backlog of 40`);
     const busy = [...meters.values()].flatMap((m) => m.messages).filter((x) => x.status === 'rejected' && x.code === ReasonCode.BUSY);
     assert.ok(busy.length > 0, 'beyond the backlog meters are told E_GATEWAY_BUSY');
-    await gws[2]!.start(30_000);
+    await gws[2]!.start(60_000);
     await until('the backlog commits once three validators are up', () => allCommittedOn([0, 1, 2]), 90_000);
-    await gws[3]!.start(30_000);
+    await gws[3]!.start(60_000);
     await until('all four on one chain', async () => (await allCommittedOn([3])) && sameHead([0, 1, 2, 3]), 60_000);
   });
 

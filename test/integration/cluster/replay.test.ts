@@ -58,7 +58,7 @@ describe('replayed peer messages of a stopped validator', { timeout: 240_000 }, 
     const tap = rec.subscribe(`ml.${genesis.chainId.replaceAll('.', '_')}.>`, { callback: (_e, msg) => void recorded.push({ subject: msg.subject, data: new Uint8Array(msg.data) }) });
     await rec.flush();
 
-    await Promise.all([g0.start(30_000), g1.start(30_000)]);
+    await Promise.all([g0.start(60_000), g1.start(60_000)]);
     const id = clusterMeterId(0, 0);
     m = await TestMeter.connect(g0.mqttUrl, genesis, id, loadKeyFile(dataPaths(g0.dataDir).meterKey(id)));
     for (let seq = 1n; seq <= 3n; seq++) await m.publish(seq);

@@ -85,7 +85,7 @@ describe('gateway with XMPP meters, against a real Prosody', { timeout: 300_000 
       },
     }), { mode: 0o600 }); // holds a password: private
     gw = await GatewayProcess.create(dir, ['--config', cfg]);
-    await gw.start(30_000);
+    await gw.start(60_000);
   });
 
   after(async () => {

@@ -8,13 +8,15 @@ import {
   type BlockContext,
   type Alg, type CommittedReading, type DroppedReading, type IntakePort, type MeterAuthInfo, type Reading, type ReadingWindow, ReasonCode,
   RejectionError, type SignedTx, type TxBody, type SubmitContext, type SubmitResult, TxType, decodeAnyTx, equalBytes, isAnyReadingTx,
-  sameReading, sha256, PERIOD_KEY_TX_TYPE, checkNonceReuse, type SealedReading,
+  sameReading, sha256, PERIOD_KEY_TX_TYPE, checkNonceReuse, type SealedReading, StateKind,
 } from '../protocols/index.js';
 import type { Logger } from './api.js';
+import { AwaitingKey, type AwaitingKeyLimits } from './awaiting-key.js';
 import type { Mempool } from './mempool.js';
 import type { NodeMetrics } from './metrics.js';
 import type { MeterRateLimiter } from './ratelimit.js';
 import type { ChainState } from './state/layers.js';
+import { periodKeyRecordId } from './state/confidential.js';
 import { txMeter } from './state/ledger.js';
 import { type Operators, checkReadingTime } from './state/meter.js';
 import { applyTx, requiredSigner } from './state/rules.js';
@@ -40,6 +42,8 @@ export interface IntakeOptions {
   readonly committed: (tx: SignedTx<Reading | SealedReading>, anyBytes?: boolean) => Promise<CommittedReading | undefined>;
   /** The block an accepted transaction would go into, as the rules see it: the next height, our clock. */
   readonly nextBlock: () => BlockContext;
+  /** Bounds of the relayed sealed readings held for their period key (./awaiting-key.ts). */
+  readonly awaitingKey?: AwaitingKeyLimits;
 }
 
 export class Intake implements IntakePort {
@@ -54,6 +58,8 @@ export class Intake implements IntakePort {
   onAccepted: ((tx: SignedTx<TxBody>) => void) | undefined;
   private inflight = 0;
   private idle: (() => void) | undefined;
+  /** Peers' sealed readings that came before their period key (docs/protocol.md §11.6). */
+  private readonly awaiting: AwaitingKey;
 
   constructor(
     private readonly opts: IntakeOptions,
@@ -65,6 +71,17 @@ export class Intake implements IntakePort {
     private readonly logger: Logger,
   ) {
     this.chainId = opts.chainId;
+    this.awaiting = new AwaitingKey(opts.awaitingKey);
+  }
+
+  /** Sealed readings held for their period key now (tests, metrics). */
+  get awaitingKeyCount(): number {
+    return this.awaiting.size;
+  }
+
+  /** A block committed these state changes: readings held for a period key among them are taken again. */
+  periodKeysCommitted(changes: readonly { kind: string; id: string }[]): void {
+    for (const c of changes) if (c.kind === StateKind.PeriodKey) this.awaiting.release(c.id);
   }
 
   meterAuth(meterId: string): MeterAuthInfo | undefined {
@@ -168,7 +185,7 @@ export class Intake implements IntakePort {
     }
   }
 
-  private async check(tx: SignedTx<TxBody>, ctx: SubmitContext, receivedAt: number): Promise<SubmitResult> {
+  private async check(tx: SignedTx<TxBody>, ctx: SubmitContext, receivedAt: number, waited = false): Promise<SubmitResult> {
     const b = tx.body;
     const seq = b.type === TxType.Reading ? b.seq : 0n;
     // The same bytes again (a retransmission, or gossip of what we hold): already durable.
@@ -215,6 +232,7 @@ export class Intake implements IntakePort {
       if (e instanceof RejectionError && e.code === ReasonCode.SEQ_REPLAY && isAnyReadingTx(tx) && signer !== undefined && (await this.isRetransmission(tx, signer, !fromPeer))) {
         return { status: 'accepted', txHash: tx.hash, seq };
       }
+      if (e instanceof RejectionError && e.code === ReasonCode.CONF_UNKNOWN_KEY && !waited) return this.awaitKey(tx as SignedTx<SealedReading>, ctx, receivedAt, e);
       throw e;
     }
     const verified = verifyTxSignature(this.txctx, signer, tx);
@@ -229,6 +247,7 @@ export class Intake implements IntakePort {
       const now = requiredSigner(this.state, this.operators, tx);
       if (!now || !signer || !equalBytes(now.publicKey, signer.publicKey)) throw new RejectionError(ReasonCode.BAD_SIGNATURE, 'the signer\'s key was rotated', 'signature');
       this.state.accept(applyTx(this.state, tx, this.opts.nextBlock(), this.txctx));
+      if (b.type === PERIOD_KEY_TX_TYPE) this.awaiting.release(periodKeyRecordId(b.meterId, b.keyId));
       // Staged in order now; wrapped so that the chain does not wait for the disk.
       return { durable: this.mempool.add(tx, receivedAt) };
     })();
@@ -270,9 +289,35 @@ export class Intake implements IntakePort {
     return true;
   }
 
+  /**
+   * A sealed reading whose period key is not at our tip (docs/protocol.md §11.6 "Order of
+   * arrival"). Its meter's key may be on its way through this intake (sent just before,
+   * its signature being checked): then wait for that, for any sender. From a peer the key
+   * may also come later, by gossip or in a block: the reading is held (bounded) until then.
+   * A device is answered at once otherwise: it keeps its readings and sends them again.
+   */
+  private async awaitKey(tx: SignedTx<SealedReading>, ctx: SubmitContext, receivedAt: number, refused: RejectionError): Promise<SubmitResult> {
+    const b = tx.body;
+    if (ctx.transport !== 'peer') {
+      const inFlight = this.chains.get(b.meterId);
+      if (!inFlight) throw refused;
+      await inFlight;
+      return this.check(tx, ctx, receivedAt, true);
+    }
+    return new Promise<SubmitResult>((resolve, reject) => {
+      const held = this.awaiting.hold(
+        periodKeyRecordId(b.meterId, b.sealed.keyId),
+        () => this.check(tx, ctx, receivedAt, true).then(resolve, reject),
+        () => reject(refused),
+      );
+      if (!held) reject(refused);
+    });
+  }
+
   /** Refuse new submissions and wait for those under way. */
   async close(): Promise<void> {
     this.closed = true;
+    this.awaiting.expireAll();
     if (this.inflight > 0) await new Promise<void>((r) => (this.idle = r));
   }
 }

@@ -83,6 +83,8 @@ export class ChainWriter {
     this.head.hash = hash;
     this.head.time = header.time;
     await this.recheckWaiting(new Set(rekeyed));
+    // Relayed sealed readings that waited for a period key this block holds (docs/protocol.md §11.6).
+    this.intake.periodKeysCommitted(changes);
     // The readings of meters whose bills still wait stay in memory; others go (state/ledger.ts).
     this.txctx.bills?.keepOnly(new Set(this.mempool.all().flatMap((t) => billMeter(t) ?? [])));
 

@@ -111,7 +111,7 @@ export class ChainAuditor {
     this.bills = new CommittedReadings();
     this.txctx = {
       genesis, chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes, window: readingWindow(genesis), seqWindow: seqWindowOf(genesis), operators: operatorsOf(genesis), verifier,
-      ledger: ledgerChain(genesis, this.bills), bills: this.bills,
+      ledger: ledgerChain(genesis, this.bills, undefined, this.bills.sealed), bills: this.bills,
     };
   }
 
@@ -148,7 +148,7 @@ export class ChainAuditor {
     const money = this.money.block(this.state.committed, checked.decoded, checked.changes);
     if (money) throw new AuditError(h, money.reason, money.code);
     this.state.commit(checked.changes);
-    this.bills.add(checked.decoded.flatMap((tx, index) => (tx.body.type === TxType.Reading ? [indexEntry(tx.body, h, index)] : [])));
+    this.bills.add(checked.decoded.flatMap((tx, index) => (tx.body.type === TxType.Reading ? [indexEntry(tx.body, h, index)] : [])), checked.decoded);
     if (this.trackReadings) {
       checked.decoded.forEach((tx, i) => this.txPositions.set(tx.hashHex, `${h}:${i}`));
       checked.decoded.forEach((tx, i) => {

@@ -129,8 +129,12 @@ export const ReasonCode = {
   BILL_NOT_BILLER: 'E_BILL_NOT_BILLER',
   /** The meter's owner is not an open account. */
   BILL_NO_ACCOUNT: 'E_BILL_NO_ACCOUNT',
-  /** The meter is confidential: its bills need disclosures (not in this version). */
+  /** A bill of a confidential meter carries no disclosures (docs/billing.md §17.2). */
   BILL_CONFIDENTIAL: 'E_BILL_CONFIDENTIAL',
+  /** A bill's disclosures are not exactly the readings it needs, or a clear meter's bill carries some (§17.2). */
+  BILL_DISCLOSURES: 'E_BILL_DISCLOSURES',
+  /** A bill states a disclosed reading's value other than the one its content key opens (§17.2). */
+  BILL_DISCLOSED_VALUE: 'E_BILL_DISCLOSED_VALUE',
   /** No bill of this meter for this period. */
   BILL_UNKNOWN: 'E_BILL_UNKNOWN',
   /** The bill is paid already. */

@@ -78,7 +78,7 @@ export class ChainWriter {
       return was !== undefined && !equalBytes(was.publicKey, (c.value as { publicKey: Uint8Array }).publicKey);
     }).map((c) => `${c.kind}/${c.id}`);
     this.state.commit(changes);
-    this.txctx.bills?.add(readings);
+    this.txctx.bills?.add(readings, decoded);
     this.head.height = header.height;
     this.head.hash = hash;
     this.head.time = header.time;

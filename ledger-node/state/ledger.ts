@@ -20,7 +20,8 @@
  */
 import {
   type Alg, type BillReading, type SealedReading, type LedgerChain, type LedgerOperator, LedgerTxType, MemoryReadingIndex, type Reading, type ReadingIndex, RejectionError, ReasonCode, type SignedTx,
-  StateKind, type StateReader, type TxBody, billId, equalBytes, isLedgerTxBody, txMeterId,
+  StateKind, type StateReader, type TxBody, billId, equalBytes, isLedgerTxBody, txMeterId, MemorySealedReadingIndex, type SealedEntry, type SealedReadingIndex,
+  TxType, decodeAnyTx, decodeBlock,
 } from '../../protocols/index.js';
 import type { IndexedReading, LedgerStore } from '../store/store.js';
 import type { Signer } from './meter.js';
@@ -105,16 +106,31 @@ export function billMeter(tx: SignedTx<TxBody>): string | undefined {
  */
 export class CommittedReadings implements ReadingIndex {
   private readonly index = new MemoryReadingIndex();
+  /**
+   * Sealed readings (docs/billing.md §17.2): the clear fields of all, the bodies of those a
+   * bill discloses (loaded from their blocks by `prepare`) or that a block just committed.
+   */
+  private readonly sealedIndex = new MemorySealedReadingIndex();
+  /** Where each sealed reading is, to load its body: meter -> seq -> (height, index). */
+  private readonly sealedAt = new Map<string, Map<bigint, { height: number; index: number }>>();
   /** Meters whose readings are all here. */
   private readonly held = new Set<string>();
   /** Meters being loaded, with what blocks committed meanwhile. */
-  private readonly loading = new Map<string, { done: Promise<void>; added: IndexedReading[] }>();
+  private readonly loading = new Map<string, { done: Promise<void>; added: (IndexedReading & { reading?: SealedReading })[] }>();
 
   /**
    * `store`: where readings are loaded from. Without one (the audit, replaying blocks from
    * genesis) every meter's readings are held, from what `add` is given.
    */
-  constructor(private readonly store?: Pick<LedgerStore, 'readingPositions'>) {}
+  constructor(private readonly store?: Pick<LedgerStore, 'readingPositions'> & Partial<Pick<LedgerStore, 'blockBytes'>>) {}
+
+  /** The sealed readings' view of the bill rule (protocols' SealedReadingIndex). */
+  readonly sealed: SealedReadingIndex = {
+    entries: (m, from, to, h) => (this.check(m), this.sealedIndex.entries(m, from, to, h)),
+    latestAtOrBefore: (m, t, h) => (this.check(m), this.sealedIndex.latestAtOrBefore(m, t, h)),
+    earliestAtOrAfter: (m, t, h) => (this.check(m), this.sealedIndex.earliestAtOrAfter(m, t, h)),
+    reading: (m, seq, h) => (this.check(m), this.sealedIndex.reading(m, seq, h)),
+  };
 
   /** Uses of each meter under way (prepare to release). */
   private readonly pins = new Map<string, number>();
@@ -125,11 +141,40 @@ export class CommittedReadings implements ReadingIndex {
    */
   async prepare(txs: Iterable<SignedTx<TxBody>>): Promise<() => void> {
     const meters = new Set<string>();
+    const disclosed: { meterId: string; seqs: bigint[] }[] = [];
     for (const tx of txs) {
       const m = billMeter(tx);
       if (m !== undefined) meters.add(m);
+      if (tx.body.type === LedgerTxType.Bill && tx.body.disclosures) disclosed.push({ meterId: tx.body.bill.meterId, seqs: tx.body.disclosures.map((d) => d.seq) });
     }
-    return this.prepareMeters(meters);
+    const release = await this.prepareMeters(meters);
+    try {
+      for (const d of disclosed) await this.loadSealed(d.meterId, d.seqs);
+    } catch (e) {
+      release();
+      throw e;
+    }
+    return release;
+  }
+
+  /** The bodies of sealed readings a bill discloses, from their blocks (each block read once). */
+  private async loadSealed(meterId: string, seqs: readonly bigint[]): Promise<void> {
+    if (!this.store?.blockBytes) return;
+    const at = this.sealedAt.get(meterId);
+    const byHeight = new Map<number, { seq: bigint; index: number }[]>();
+    for (const seq of this.sealedIndex.missing(meterId, seqs)) {
+      const p = at?.get(seq);
+      if (p) byHeight.set(p.height, [...(byHeight.get(p.height) ?? []), { seq, index: p.index }]);
+    }
+    for (const [height, want] of byHeight) {
+      const bytes = await this.store.blockBytes(height);
+      if (!bytes) throw new Error(`block ${height} holding sealed readings of "${meterId}" is missing`);
+      const block = decodeBlock(bytes);
+      for (const w of want) {
+        const tx = decodeAnyTx(block.txs[w.index]!, Infinity);
+        if (tx.body.type === TxType.Reading && 'sealed' in tx.body && tx.body.seq === w.seq) this.sealedIndex.setReading(meterId, tx.body);
+      }
+    }
   }
 
   /** As prepare, for meters named directly (a biller computing a bill: ../billing/auto-issue.ts). */
@@ -162,6 +207,8 @@ export class CommittedReadings implements ReadingIndex {
       if (keep.has(m) || this.pins.has(m)) continue;
       this.held.delete(m);
       this.index.delete(m);
+      this.sealedIndex.delete(m);
+      this.sealedAt.delete(m);
     }
   }
 
@@ -173,28 +220,46 @@ export class CommittedReadings implements ReadingIndex {
   private load(meterId: string): Promise<void> {
     const cur = this.loading.get(meterId);
     if (cur) return cur.done;
-    const added: IndexedReading[] = [];
+    const added: (IndexedReading & { reading?: SealedReading })[] = [];
     const done = (async () => {
       const seqs = new Set<bigint>();
       for await (const r of this.store!.readingPositions(meterId, 1n)) {
         seqs.add(r.seq);
-        if (isClearEntry(r)) this.index.add(meterId, r);
+        this.addEntry(meterId, r);
       }
       // A block committed while loading is in what was read or in `added`: each once.
-      for (const r of added) if (!seqs.has(r.seq) && isClearEntry(r)) this.index.add(meterId, r);
+      for (const r of added) if (!seqs.has(r.seq)) this.addEntry(meterId, r);
       this.held.add(meterId);
     })().finally(() => this.loading.delete(meterId));
     this.loading.set(meterId, { done, added });
     return done;
   }
 
-  /** A block committed these readings: kept for the meters held (and those loading). */
-  add(readings: readonly Committed[]): void {
+  private addEntry(meterId: string, r: IndexedReading & { readonly reading?: SealedReading }): void {
+    if (isClearEntry(r)) {
+      this.index.add(meterId, r);
+      return;
+    }
+    this.sealedIndex.add(meterId, { seq: r.seq, time: r.time, height: r.height, ...(r.reading ? { reading: r.reading } : {}) });
+    const at = this.sealedAt.get(meterId) ?? new Map<bigint, { height: number; index: number }>();
+    at.set(r.seq, { height: r.height, index: r.index });
+    this.sealedAt.set(meterId, at);
+  }
+
+  /**
+   * A block committed these readings: kept for the meters held (and those loading). With
+   * `txs`, the block's decoded transactions, a sealed reading's body is kept too.
+   */
+  add(readings: readonly Committed[], txs?: readonly SignedTx<TxBody>[]): void {
     for (const { meterId, ...entry } of readings) {
-      if (!isClearEntry(entry)) continue;
+      let e: IndexedReading & { reading?: SealedReading } = entry;
+      if (!isClearEntry(entry)) {
+        const body = txs?.[entry.index]?.body;
+        if (body?.type === TxType.Reading && 'sealed' in body) e = { ...entry, reading: body };
+      }
       const loading = this.loading.get(meterId);
-      if (loading) loading.added.push(entry);
-      else if (this.held.has(meterId) || !this.store) this.index.add(meterId, entry);
+      if (loading) loading.added.push(e);
+      else if (this.held.has(meterId) || !this.store) this.addEntry(meterId, e);
     }
   }
 

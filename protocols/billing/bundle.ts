@@ -17,6 +17,7 @@ import { type SignedTx, type TxBody, TxType } from '../tx.js';
 import type { Bill } from './bill.js';
 import { compareBills } from './compare.js';
 import { computeBill } from './engine.js';
+import { openBillDisclosures } from './disclosure.js';
 import type { BillReading } from './interpolate.js';
 import type { Tariff } from './tariff.js';
 import type { Agreement } from './terms.js';
@@ -138,11 +139,21 @@ export function verifyBillBundle(genesis: Genesis, b: BillBundle): VerifiedBill 
     const tx = check(r, field);
     if (tx.body.type !== TxType.Reading) throw wrong(field, `holds a transaction of type ${tx.body.type}, not a reading`);
     const body = tx.body;
-    // A sealed reading needs a disclosure to be billed (docs/protocol.md §11.7), which bills do not carry yet.
-    if ('sealed' in body) throw wrong(field, 'is a sealed reading: a bill of a confidential meter needs disclosed readings, not in this version');
     if (body.meterId !== meterId) throw wrong(field, `is a reading of meter "${body.meterId}", the bill is of "${meterId}"`);
     if (r.header.height > issue.height) throw wrong(field, `committed at height ${r.header.height}, after the bill's height ${issue.height}`);
     if (readings.has(body.seq)) throw wrong(field, `repeats reading ${body.seq}`);
+    if ('sealed' in body) {
+      // A sealed reading opens with the content key its bill discloses, and nothing else (§17.2).
+      const d = issue.disclosures?.find((x) => x.seq === body.seq);
+      if (!d) throw wrong(field, `is sealed and the bill discloses no key for reading ${body.seq}`);
+      try {
+        readings.set(body.seq, openBillDisclosures(genesis.chainId, meterId, [d], () => body)[0]!);
+      } catch (e) {
+        if (e instanceof RejectionError) throw new BundleError(e.code, `${field}: ${e.message}`, field);
+        throw e;
+      }
+      return;
+    }
     readings.set(body.seq, { seq: body.seq, time: body.time, importWh: body.importWh, ...(body.exportWh !== undefined ? { exportWh: body.exportWh } : {}) });
   });
   const named = new Set(bill.readings);

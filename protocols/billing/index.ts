@@ -15,3 +15,4 @@ export * from './txs.js';
 export * from './ledger.js';
 export * from './compare.js';
 export * from './bundle.js';
+export * from './disclosure.js';

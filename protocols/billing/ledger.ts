@@ -16,7 +16,8 @@ import { type Genesis, type OperatorRole, chainCycle, decodeKey, operatorRoles }
 import { type Alg, verifySignature } from '../keys.js';
 import { type BlockContext, type StateChange, StateKind, type StateReader } from '../state.js';
 import type { SignedTx, TxBody } from '../tx.js';
-import { computeBill } from './engine.js';
+import { explainBill } from './engine.js';
+import { type SealedEntry, type SealedReadingIndex, checkDisclosedSet, openBillDisclosures } from './disclosure.js';
 import { assertSameBill } from './compare.js';
 import type { BillReading } from './interpolate.js';
 import { civilFromDays, MS_PER_DAY } from './localtime.js';
@@ -49,7 +50,8 @@ export interface MeterView {
   readonly owner?: string;
   /** Time of the last MeterAssign (§13.6), the replay guard. */
   readonly ownerSince?: number;
-  readonly confidential?: boolean;
+  /** A confidential meter's recipient keys (docs/protocol.md §11.2): present iff it is confidential. */
+  readonly recipients?: readonly unknown[];
 }
 /** transfer/<custodian id>/<reference> */
 export interface TransferRecord {
@@ -176,11 +178,13 @@ export interface LedgerChain {
   readonly cycle?: CycleRule;
   readonly operators: ReadonlyMap<string, LedgerOperator>;
   readonly readings: ReadingIndex;
+  /** The committed sealed readings, for bills of confidential meters (§17.2); without it such bills are refused. */
+  readonly sealed?: SealedReadingIndex;
   /** Signature check; default verifySignature (pure). A node may pass its native one: both accept the same set. */
   readonly verify?: (alg: Alg, publicKey: Uint8Array, msg: Uint8Array, sig: Uint8Array) => boolean;
 }
 
-export function ledgerChain(genesis: Genesis, readings: ReadingIndex, verify?: LedgerChain['verify']): LedgerChain {
+export function ledgerChain(genesis: Genesis, readings: ReadingIndex, verify?: LedgerChain['verify'], sealed?: SealedReadingIndex): LedgerChain {
   const operators = new Map(genesis.operators.map((o) => {
     const k = decodeKey(o);
     return [o.id, { alg: k.alg, publicKey: k.publicKey, roles: operatorRoles(o) }] as const;
@@ -188,7 +192,7 @@ export function ledgerChain(genesis: Genesis, readings: ReadingIndex, verify?: L
   const cycle = chainCycle(genesis);
   return {
     chainId: genesis.chainId, operators, readings, ...(genesis.currency ? { currency: genesis.currency } : {}),
-    ...(cycle ? { cycle } : {}), ...(verify ? { verify } : {}),
+    ...(cycle ? { cycle } : {}), ...(verify ? { verify } : {}), ...(sealed ? { sealed } : {}),
   };
 }
 
@@ -360,7 +364,9 @@ function billIssue(chain: LedgerChain, view: StateReader, tx: SignedTx<TxBody>, 
   const submitted = b.bill;
   const meterId = submitted.meterId;
   const meter = getMeter(view, meterId);
-  if (meter.confidential) reject(ReasonCode.BILL_CONFIDENTIAL, `meter "${meterId}" is confidential: its bills need disclosures, not in this version`, 'meterId');
+  const confidential = meter.recipients !== undefined;
+  if (confidential && (b.disclosures === undefined || !chain.sealed)) reject(ReasonCode.BILL_CONFIDENTIAL, `meter "${meterId}" is confidential: its bill must disclose the readings it needs`, 'disclosures');
+  if (!confidential && b.disclosures !== undefined) reject(ReasonCode.BILL_DISCLOSURES, `meter "${meterId}" is not confidential: its bill discloses nothing`, 'disclosures');
   const account = meter.owner;
   if (account === undefined || view.get(StateKind.Account, account) === undefined) reject(ReasonCode.BILL_NO_ACCOUNT, `meter "${meterId}"'s owner is not an open account`, 'meterId');
   getAccount(view, b.payee, 'payee');
@@ -378,11 +384,24 @@ function billIssue(chain: LedgerChain, view: StateReader, tx: SignedTx<TxBody>, 
   const period = resolvePeriod(submitted.period.label, termsTimeline(agreements, tariffs), chain.cycle);
   if (period.end > ctx.time) reject(ReasonCode.BILL_PERIOD_OPEN, `${period.label} ends at ${period.end}, after the block's time ${ctx.time}`, 'period');
   if (period.start < rec.billedUntil) reject(ReasonCode.BILL_OVERLAP, `${period.label} starts at ${period.start}, before the end of the last billed period ${rec.billedUntil}`, 'period');
-  const readings = readingsForBill(chain.readings, meterId, period, b.height);
-  const recomputed = computeBill({
+  // §17.2: a confidential meter's readings are the disclosed ones, opened with their keys.
+  let sealedRange: readonly SealedEntry[] = [];
+  let readings: readonly BillReading[];
+  if (confidential) {
+    const s = chain.sealed!;
+    const from = s.latestAtOrBefore(meterId, period.start, b.height)?.time ?? 0;
+    const to = s.earliestAtOrAfter(meterId, period.end, b.height)?.time ?? period.end;
+    sealedRange = s.entries(meterId, from, to, b.height);
+    readings = openBillDisclosures(chain.chainId, meterId, b.disclosures!, (seq) => s.reading(meterId, seq, b.height));
+  } else {
+    readings = readingsForBill(chain.readings, meterId, period, b.height);
+  }
+  const explained = explainBill({
     meterId, period: period.label, currency: chain.currency!, agreements, tariffs, readings, ...(chain.cycle ? { cycle: chain.cycle } : {}),
   });
+  const recomputed = explained.bill;
   assertSameBill(submitted, recomputed);
+  if (confidential) checkDisclosedSet(recomputed, b.disclosures!, sealedRange, [period.start, period.end, ...explained.pieces.flatMap((p) => [p.from, p.to])]);
   for (const v of recomputed.versions) {
     const t = view.get(StateKind.Tariff, v.tariff) as TariffRecord;
     if (t.biller !== biller) reject(ReasonCode.BILL_NOT_BILLER, `tariff "${v.tariff}" of this bill belongs to biller "${t.biller}"`, 'kid');

@@ -10,6 +10,7 @@ import { decodeCanonicalCbor, encodeCbor } from '../cbor.js';
 import type { Alg } from '../keys.js';
 import { type PayloadMap, idField, keyFields, onlyLabels, schema, text, uint } from '../payload.js';
 import { type Bill, decodeBill, encodeBill } from './bill.js';
+import { type BillDisclosure, billDisclosuresFromCbor, billDisclosuresToCbor } from './disclosure.js';
 import { TARIFF_ID_PATTERN, type Tariff, decodeTariff } from './tariff.js';
 
 export const LedgerTxType = {
@@ -22,7 +23,7 @@ export type LedgerTxType = (typeof LedgerTxType)[keyof typeof LedgerTxType];
 export const LedgerLabel = {
   type: 0, meterId: 1, time: 3, alg: 7, publicKey: 8, keyEpoch: 11, account: 13, amount: 14, reference: 15, payee: 16,
   meters: 17, capPerBill: 18, capPerMonth: 19, expires: 20, autopay: 21, tariff: 22, from: 23, tariffName: 24, period: 25,
-  bill: 26, height: 27, reason: 28, readings: 29, note: 30,
+  bill: 26, height: 27, reason: 28, readings: 29, note: 30, disclosures: 31,
 } as const;
 
 /** Largest amount, balance or cap: 2^63-1 minor units (fits a signed 64-bit integer). */
@@ -58,6 +59,8 @@ export interface BillIssue extends Base<typeof LedgerTxType.Bill> {
   /** The committed height whose readings the bill was computed from. */
   readonly height: number;
   readonly bill: Bill;
+  /** A confidential meter's bill only: its disclosed readings (./disclosure.ts, §17.2). */
+  readonly disclosures?: readonly BillDisclosure[];
 }
 export interface MandateSet extends Base<typeof LedgerTxType.Mandate> {
   readonly account: string; readonly payee: string;
@@ -100,6 +103,8 @@ export const LEDGER_LABELS: Readonly<Record<LedgerTxType, readonly number[]>> = 
   [LedgerTxType.CreditNote]: [L.type, L.meterId, L.time, L.amount, L.period, L.note],
   [LedgerTxType.DisputeReject]: [L.type, L.meterId, L.time, L.period, L.note],
 };
+/** Labels a type may carry besides its required ones. */
+export const LEDGER_OPTIONAL_LABELS: Readonly<Partial<Record<LedgerTxType, readonly number[]>>> = { [LedgerTxType.Bill]: [L.disclosures] };
 
 export function isLedgerTxType(t: unknown): t is LedgerTxType {
   return typeof t === 'number' && Number.isInteger(t) && t >= 6 && t <= 19;
@@ -142,7 +147,7 @@ export function decodeLedgerTxBody(m: PayloadMap): LedgerTxBody {
   const type = m.get(L.type);
   if (!isLedgerTxType(type)) throw schema('type (label 0) must be 6..19', 'type');
   const labels = LEDGER_LABELS[type];
-  onlyLabels(m, labels, type);
+  onlyLabels(m, [...labels, ...(LEDGER_OPTIONAL_LABELS[type] ?? [])], type);
   for (const l of labels) if (!m.has(l)) throw schema(`label ${l} is required for type ${type}`, fieldOfLabel(l));
   const time = uint(m, L.time, 'time')!;
   const account = (): string => idField(m, L.account, 'account');
@@ -169,7 +174,10 @@ export function decodeLedgerTxBody(m: PayloadMap): LedgerTxBody {
       return { type, time, meterId: meterId(), from, tariff: t };
     }
     case LedgerTxType.Bill:
-      return { type, time, payee: idField(m, L.payee, 'payee'), height: uint(m, L.height, 'height')!, bill: decodeBill(nested(m, L.bill, 'bill')) };
+      return {
+        type, time, payee: idField(m, L.payee, 'payee'), height: uint(m, L.height, 'height')!, bill: decodeBill(nested(m, L.bill, 'bill')),
+        ...(m.has(L.disclosures) ? { disclosures: billDisclosuresFromCbor(m.get(L.disclosures)) } : {}),
+      };
     case LedgerTxType.Mandate: {
       const ms = m.get(L.meters);
       if (!Array.isArray(ms) || ms.length < 1 || ms.length > MAX_MANDATE_METERS) throw schema(`meters (label 17) must list 1..${MAX_MANDATE_METERS} meter ids`, 'meters');
@@ -234,6 +242,7 @@ export function encodeLedgerTxBody(b: LedgerTxBody): Uint8Array {
       break;
     case LedgerTxType.Bill:
       m.set(L.payee, b.payee).set(L.height, b.height).set(L.bill, decodeCanonicalCbor(encodeBill(b.bill)));
+      if (b.disclosures !== undefined) m.set(L.disclosures, billDisclosuresToCbor(b.disclosures));
       break;
     case LedgerTxType.Mandate:
       m.set(L.account, b.account).set(L.payee, b.payee).set(L.meters, [...b.meters]).set(L.capPerBill, b.capPerBill)

@@ -11,7 +11,7 @@ import { createDecipheriv, createECDH, createHmac, createPrivateKey, createPubli
 import {
   Kem, ReasonCode, RejectionError, checkNonceReuse, checkPeriodKeyRecipients, contentKeyOf, decodeDisclosure,
   decodePeriodKeyTx, decodeSealedReadingTx, decodeTx, decryptReading, fromHex, openPeriodKey, periodKeySchedule,
-  recipientFromSecretKey, toHex, verifyDisclosure,
+  recipientFromSecretKey, toHex, verifyDisclosure, billDisclosuresFromCbor, decodeCbor, openBillDisclosures,
 } from '../../protocols/index.js';
 import { readVector } from './generate.js';
 import type { ConfidentialFile, ConfidentialInvalidVector } from './types.js';
@@ -64,6 +64,21 @@ test('confidential vectors: each disclosure opens its reading alone', () => {
       if (c.reading.seq === x.of) assert.equal(verifyDisclosure(v.chainId, sealed, d).importWh, x.values.importWh);
       else assert.throws(() => verifyDisclosure(v.chainId, sealed, { ...d, seq: sealed.seq }), (e: unknown) => e instanceof RejectionError && e.code === ReasonCode.CONF_BAD_DISCLOSURE_KEY);
     }
+  }
+});
+
+test('confidential vectors: a bill\'s disclosures (billing.md §17.2) open their readings to the values stated; altered ones are refused with their codes', () => {
+  const sealed = new Map(v.readings.map((c) => [c.reading.seq, decodeSealedReadingTx(h(c.tx)).body]));
+  const open = (hexCbor: string) => openBillDisclosures(v.chainId, v.meter.id, billDisclosuresFromCbor(decodeCbor(h(hexCbor))), (seq) => sealed.get(seq.toString()));
+  const opened = open(v.billDisclosures.cbor);
+  assert.deepEqual(opened.map((r) => r.seq.toString()), v.billDisclosures.of);
+  for (const r of opened) {
+    const c = v.readings.find((x) => x.reading.seq === r.seq.toString())!;
+    assert.equal(r.importWh, c.reading.importWh);
+    assert.equal(r.exportWh, c.reading.exportWh);
+  }
+  for (const bad of v.billDisclosures.invalid) {
+    assert.throws(() => open(bad.cbor), (e: unknown) => e instanceof RejectionError && e.code === bad.code, bad.name);
   }
 });
 

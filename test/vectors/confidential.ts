@@ -11,7 +11,7 @@ import {
   encodeMeasuredValues, encodePeriodKeyBody, encodeSealedProtectedHeader, encodeSealedReadingBody, encodeCoseSign1,
   encodeProtectedHeader, discloseReading, kemPublicKey, keyCommitmentOf, periodKeySchedule, periodKeyWrapInfo,
   publicKeyOf, readingIv, sealBase, sealPeriodKey, sealReading, sealedExternalAad, setupBaseSender, sha256, sigStructure,
-  signMessage, signPeriodKey, signSealedReading, toHex, utf8, CONFIDENTIAL_V1,
+  signMessage, signPeriodKey, signSealedReading, toHex, utf8, CONFIDENTIAL_V1, billDisclosuresToCbor, discloseForBill,
 } from '../../protocols/index.js';
 import { CHAIN_ID, seed } from './fixed.js';
 
@@ -209,6 +209,25 @@ export function buildConfidential(): unknown {
       const d = discloseReading(sch, sealedCase(i));
       return { of: READING_CASES[i]!.reading.seq.toString(), bytes: hex(encodeDisclosure(d)), values: readingJson(READING_CASES[i]!.reading) };
     }),
+    billDisclosures: buildBillDisclosures(),
     invalid: buildInvalid(),
+  };
+}
+
+/**
+ * docs/billing.md §17.2: label 31 of a bill of readings 1 and 2, and the same with a
+ * misstated value and with another reading's key, each with the code a verifier gives.
+ */
+function buildBillDisclosures(): unknown {
+  const ds = discloseForBill(CHAIN_ID, [schedule()], [sealedCase(0), sealedCase(1)], [1n, 2n]);
+  const cbor = (x: typeof ds) => hex(encodeCbor(billDisclosuresToCbor(x)));
+  return {
+    of: ['1', '2'],
+    cbor: cbor(ds),
+    invalid: [
+      { name: 'misstated importWh of reading 1', cbor: cbor([{ ...ds[0]!, importWh: ds[0]!.importWh + 1 }, ds[1]!]), code: ReasonCode.BILL_DISCLOSED_VALUE },
+      { name: 'reading 1 disclosed with the content key of reading 2', cbor: cbor([{ ...ds[0]!, contentKey: ds[1]!.contentKey }, ds[1]!]), code: ReasonCode.CONF_BAD_DISCLOSURE_KEY },
+      { name: 'exportWh stated for reading 1, which has none', cbor: cbor([{ ...ds[0]!, exportWh: 0 }, ds[1]!]), code: ReasonCode.BILL_DISCLOSED_VALUE },
+    ],
   };
 }

@@ -113,6 +113,8 @@ export interface ConfidentialFile {
   };
   readings: ConfidentialReadingVector[];
   disclosures: { of: string; bytes: string; values: ConfidentialReadingVector['reading'] }[];
+  /** docs/billing.md §17.2: a bill's label 31 over readings `of`, and altered copies with their codes. */
+  billDisclosures: { of: string[]; cbor: string; invalid: { name: string; cbor: string; code: string }[] };
   invalid: ConfidentialInvalidVector[];
 }
 

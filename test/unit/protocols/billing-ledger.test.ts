@@ -137,8 +137,8 @@ test('bills: no account, confidential meter, unknown payee, height, readiness, o
   const early = { type: T.Bill, time: FEB, payee: 'superenergy', height: 4, bill: h.bill('meter-1', '2026-01', 9) } as LedgerTxBody;
   refused(h, ReasonCode.BILL_NOT_READY, 'readings', 'biller', early, FEB);
   const m2 = h.get(StateKind.Meter, 'meter-2') as object;
-  h.put(StateKind.Meter, 'meter-2', { ...m2, confidential: true });
-  refused(h, ReasonCode.BILL_CONFIDENTIAL, 'meterId', 'biller', billTx(h, 'meter-2'), FEB);
+  h.put(StateKind.Meter, 'meter-2', { ...m2, recipients: [{ id: 'biller-1/enc-1', kem: 32, publicKey: new Uint8Array(32).fill(9) }] });
+  refused(h, ReasonCode.BILL_CONFIDENTIAL, 'disclosures', 'biller', billTx(h, 'meter-2'), FEB);
   h.put(StateKind.Meter, 'meter-2', { ...m2, owner: 'someone-gone' });
   refused(h, ReasonCode.BILL_NO_ACCOUNT, 'meterId', 'biller', billTx(h, 'meter-2'), FEB);
   h.put(StateKind.Meter, 'meter-2', m2);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import {
   type BillDisclosure, type BlockContext, Kem, LedgerTxType as T, type LedgerTxBody, MemorySealedReadingIndex, ReasonCode, RejectionError,
   type StateChange, StateKind, type StateReader, TxType, applyLedgerTx, computeBill, decodeAnyTx, discloseForBill, kemPublicKey, ledgerChain,
-  periodKeySchedule, sealReading,
+  periodKeySchedule, sealReading, verifyDisclosure,
 } from '../../../protocols/index.js';
 import { CHAIN_ID, seed } from '../../vectors/fixed.js';
 import { at } from '../../vectors/billing.js';
@@ -93,4 +93,22 @@ test('refusals: no disclosures, a wrong key, a misstated value, one too many, a 
   assert.match(left!.message, /reading 2 .*brackets/);
   assert.equal(code(run({ ...billTx(disclose(bill.readings)), bill: h.bill('meter-1', '2026-01', 9) } as LedgerTxBody)), ReasonCode.BILL_DISCLOSURES, 'a clear meter\'s bill discloses nothing');
   assert.equal(h.get(StateKind.Bill, 'meter-2/2026-01'), undefined, 'nothing was billed');
+});
+
+test('erasure (protocol.md §11.8): with the period key gone, only the disclosed readings open, each with its own key; the bill still verifies', () => {
+  const { run, bill, disclose, billTx } = setup();
+  const ds = disclose(bill.readings);
+  // What stays on the ledger after the period key and the recipients' copies are erased:
+  // the sealed readings and the bill's disclosures. Nothing else is kept from here on.
+  const schedule = periodKeySchedule(seed('period-key'), 'meter-2', '2026-01');
+  const undisclosed = LEDGER_READINGS.filter((r) => r.meterId === 'meter-2' && !bill.readings.includes(r.reading.seq)).map(({ reading: r }) =>
+    sealReading(CHAIN_ID, schedule, { type: TxType.Reading, meterId: 'meter-2', seq: r.seq, time: r.time, importWh: r.importWh }));
+  assert.ok(undisclosed.length >= 1, 'the period has readings the bill does not need');
+  for (const r of undisclosed) {
+    for (const d of ds) {
+      assert.throws(() => verifyDisclosure(CHAIN_ID, r, { meterId: 'meter-2', seq: r.seq, contentKey: d.contentKey }),
+        (e: unknown) => e instanceof RejectionError && e.code === ReasonCode.CONF_BAD_DISCLOSURE_KEY, `reading ${r.seq} does not open with the key of ${d.seq}`);
+    }
+  }
+  assert.equal(code(run(billTx(ds))), 'accepted', 'the bill verifies from its disclosures alone');
 });

@@ -21,7 +21,7 @@
 import {
   type Alg, type BillReading, type SealedReading, type LedgerChain, type LedgerOperator, LedgerTxType, MemoryReadingIndex, type Reading, type ReadingIndex, RejectionError, ReasonCode, type SignedTx,
   StateKind, type StateReader, type TxBody, billId, equalBytes, isLedgerTxBody, txMeterId, MemorySealedReadingIndex, type SealedEntry, type SealedReadingIndex,
-  TxType, decodeAnyTx, decodeBlock,
+  TxType, decodeAnyTx, decodeBlock, ProtocolError,
 } from '../../protocols/index.js';
 import type { IndexedReading, LedgerStore } from '../store/store.js';
 import type { Signer } from './meter.js';
@@ -168,7 +168,7 @@ export class CommittedReadings implements ReadingIndex {
     }
     for (const [height, want] of byHeight) {
       const bytes = await this.store.blockBytes(height);
-      if (!bytes) throw new Error(`block ${height} holding sealed readings of "${meterId}" is missing`);
+      if (!bytes) throw new ProtocolError('E_STORE_CORRUPT', `block ${height} holding sealed readings of "${meterId}" is missing`);
       const block = decodeBlock(bytes);
       for (const w of want) {
         const tx = decodeAnyTx(block.txs[w.index]!, Infinity);

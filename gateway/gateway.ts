@@ -9,7 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LedgerNode } from '../ledger-node/node.js';
 import { KeyObjectCache, nativeVerify } from '../ledger-node/crypto/native.js';
-import { readPrivateFile } from '../ledger-node/keyfile.js';
+import { loadKeyFile, readPrivateFile } from '../ledger-node/keyfile.js';
 import { fsReason } from '../ledger-node/fs-errors.js';
 import { dataPaths, initDevChain, isInitialized, loadGenesisFile } from '../ledger-node/devchain.js';
 import { MqttBroker } from '../bridge/mqtt/index.js';
@@ -19,6 +19,7 @@ import { XmppBridge, XmppBridgeError, type XmppState } from '../bridge/xmpp/inde
 import type { GatewayConfig, XmppConfig } from './config.js';
 import { ConfigError, GatewayError } from './errors.js';
 import { type HttpApi, type HttpTls, startHttpApi } from './http/server.js';
+import { type Enrolment, EnrolmentCodes, registrarBinder, registrarIdOf } from './http/enrol.js';
 import type { GatewayLogger } from './logger.js';
 import { GatewayMetrics } from './metrics.js';
 import { readinessReasons } from './readiness.js';
@@ -174,6 +175,21 @@ export function localAdminToken(dataDir: string, log: GatewayLogger): { token: s
   return { token, file, made };
 }
 
+/**
+ * Enrolment (gateway/http/enrol.ts) is on when <dataDir>/keys/operator.key is the key of
+ * a genesis operator with the registrar role, as on a dev chain made with --billing.
+ */
+function enrolmentOf(dataDir: string, node: LedgerNode, log: GatewayLogger): Enrolment {
+  const codes = new EnrolmentCodes(dataDir);
+  const file = dataPaths(dataDir).operatorKey;
+  if (!existsSync(file)) return { codes };
+  const key = loadKeyFile(file);
+  const id = registrarIdOf(node.genesis, key);
+  if (id === undefined) return { codes };
+  log.info({ registrar: id }, 'enrolment on: owners bind their browser key with a one-time code');
+  return { codes, binder: registrarBinder(node, id, key) };
+}
+
 export async function startGateway(config: GatewayConfig, opts: StartOptions): Promise<Gateway> {
   const log = opts.logger;
   const notice = opts.notice ?? ((line: string) => process.stdout.write(line + '\n'));
@@ -261,6 +277,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
       mqttClients: () => (brokerOpen ? b.connectedClients() : undefined),
       ...(x !== undefined ? { xmppState: () => x.state() } : {}),
       adminToken,
+      enrolment: enrolmentOf(dataDir, node, log),
       rejectsByReason: () => metrics.rejectsByReason(),
       logger: log.child({ component: 'http' }),
     }, config.http.host, config.http.port, httpTls(config.http.tls)).catch((e: unknown) => listenError(e, 'HTTP API', config.http.host, [['http.port (--http-port)', config.http.port]]));

@@ -14,6 +14,12 @@ export const HttpErrors = {
   E_SESSION_BAD_CHALLENGE: { status: 401, message: 'the challenge is unknown, used, expired or for another account: ask for a new one' },
   E_SESSION_BAD_SIGNATURE: { status: 401, message: "the signature does not verify with the account's current key over the session sign bytes (docs/http-api.md §Sessions)" },
   E_SESSION_NOT_YOURS: { status: 403, message: "this session's account may not read or do this" },
+  E_ENROL_BAD_CODE: { status: 401, message: 'the enrolment code is unknown, wrong or used: ask your utility for a new one' },
+  E_ENROL_EXPIRED: { status: 401, message: 'the enrolment code has expired: ask your utility for a new one' },
+  E_ENROL_LOCKED: { status: 403, message: 'too many wrong tries for this enrolment code: it is locked; ask your utility for a new one' },
+  E_ENROL_DISABLED: { status: 403, message: 'enrolment is off: this gateway holds no registrar key (a registrar operator key in <dataDir>/keys/operator.key)' },
+  E_ENROL_BAD_KEY: { status: 400, message: 'publicKey: must be a P-256 point in SEC1 form as hex' },
+  E_ENROL_REFUSED: { status: 422, message: 'the ledger refused the key rotation' },
   E_HTTP_NOT_FOUND: { status: 404, message: 'no such route' },
   E_BLOCK_NOT_FOUND: { status: 404, message: 'no block at this height' },
   E_METER_NOT_FOUND: { status: 404, message: 'no such meter' },
@@ -30,6 +36,7 @@ export const HttpErrors = {
   E_HTTP_NOT_READY: { status: 503, message: 'the gateway is not ready' },
   E_SESSION_BUSY: { status: 503, message: 'too many open session challenges; retry in a minute' },
   E_HTTP_TOO_MANY_STREAMS: { status: 503, message: 'too many open event streams; retry later' },
+  E_ENROL_TIMEOUT: { status: 504, message: 'the key rotation was accepted but is not committed yet; try signing in shortly' },
   E_PORTAL_NOT_BUILT: { status: 503, message: 'the portal is not built: run npm run build' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

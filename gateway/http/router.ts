@@ -7,6 +7,7 @@ import type { LedgerApi, Logger } from '../../ledger-node/api.js';
 import { HttpError, badParam } from './errors.js';
 import type { RequestLimits } from './limits.js';
 import type { SessionStore } from './sessions.js';
+import type { Enrolment } from './enrol.js';
 
 /** What handlers may use; gateway.ts fills it in. */
 export interface HttpContext {
@@ -23,6 +24,8 @@ export interface HttpContext {
   readonly adminToken: string | undefined;
   /** Owner sessions and their challenges (./sessions.ts); startHttpApi makes one when none is given. */
   readonly sessions: SessionStore;
+  /** Enrolment codes and the registrar's key binding (./enrol.ts); absent: enrolment is off. */
+  readonly enrolment?: Enrolment;
   /** Per-source and per-account limits of the unauthenticated POSTs (./limits.ts). */
   readonly limits: RequestLimits;
   /** Readings refused so far, by reason code (the meterledger_readings_rejected_total counter). */

@@ -39,6 +39,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'meter register', summary: 'make a meter key and register it through a gateway', load: async () => (await import('./meter.js')).meterRegisterCommand },
   { name: 'meter rotate', summary: 'give a meter a new key through a gateway', load: async () => (await import('./meter.js')).meterRotateCommand },
   { name: 'meter revoke', summary: 'revoke a meter through a gateway', load: async () => (await import('./meter.js')).meterRevokeCommand },
+  { name: 'account enrol-code', summary: 'make a one-time code an owner enrols a browser key with', load: async () => (await import('./account-enrol.js')).accountEnrolCodeCommand },
   { name: 'verify', summary: 'audit a chain, local or remote, from its genesis', load: async () => (await import('./verify.js')).verifyCommand },
   { name: 'config show', summary: 'print the effective configuration and where each value comes from', load: async () => (await import('./config.js')).configShowCommand },
   { name: 'config check', summary: 'check a configuration (values, sections, the files it names) without starting', load: async () => (await import('./config.js')).configCheckCommand },

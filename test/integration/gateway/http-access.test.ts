@@ -192,6 +192,9 @@ const ACCESS: Record<string, { rule: 'public' | 'operator' | 'meter' | 'account'
   'POST /api/v1/tx': { rule: 'post' },
   'POST /api/v1/session/challenge': { rule: 'post' },
   'POST /api/v1/session': { rule: 'post' },
+  // Enrolment: test/integration/gateway/http-enrol.test.ts (codes need the operator token).
+  'POST /api/v1/enrol/codes': { rule: 'post' },
+  'POST /api/v1/enrol': { rule: 'post' },
 };
 
 test('every route has an access rule in this table (a new route must say who may read it)', () => {

@@ -31,7 +31,8 @@ const SECURITY_HEADERS = {
 };
 
 /** The portal's pages: one document, the script picks the view from the path. */
-export const PORTAL_PAGES = ['/portal/', '/portal/meter', '/portal/receipt', '/portal/fleet'] as const;
+export const PORTAL_PAGES = ['/portal/', '/portal/meter', '/portal/receipt', '/portal/fleet',
+  '/portal/enrol', '/portal/mandates', '/portal/disputes'] as const;
 
 interface Loaded {
   readonly page: Uint8Array;

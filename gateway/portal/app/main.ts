@@ -9,6 +9,9 @@ import { homePage } from './pages/home.js';
 import { meterPage } from './pages/meter.js';
 import { receiptPage } from './pages/receipt.js';
 import { fleetPage } from './pages/fleet.js';
+import { enrolPage } from './pages/enrol.js';
+import { mandatesPage } from './pages/mandates.js';
+import { disputesPage } from './pages/disputes.js';
 import { getToken } from './api.js';
 import { signInForm, signOutButton } from './sign-in.js';
 
@@ -64,7 +67,8 @@ async function main(): Promise<void> {
   }
   const signOut = signOutButton();
   if (signOut) document.querySelector('nav ul')?.append(h('li', {}, signOut));
-  // Meters' data needs a token (the fleet page asks for the operator's itself).
+  // Meters' data needs a token (the fleet page asks for the operator's itself; enrolment makes the key to get one).
+  if (path === '/portal/enrol') return enrolPage(main);
   if (path !== '/portal/fleet' && !getToken()) {
     replace(main, h('h1', {}, 'Your meters'), signInForm());
     return;
@@ -72,6 +76,8 @@ async function main(): Promise<void> {
   if (path === '/portal/meter') await meterPage(main, ctx, q.get('id') ?? '');
   else if (path === '/portal/receipt') await receiptPage(main, ctx, q);
   else if (path === '/portal/fleet') await fleetPage(main);
+  else if (path === '/portal/mandates') await mandatesPage(main, ctx.genesis);
+  else if (path === '/portal/disputes') await disputesPage(main, ctx.genesis);
   else await homePage(main);
 }
 

@@ -187,6 +187,9 @@ const ACCESS: Record<string, { rule: 'public' | 'operator' | 'meter' | 'account'
   'GET /portal/meter': { rule: 'public' },
   'GET /portal/receipt': { rule: 'public' },
   'GET /portal/fleet': { rule: 'public' },
+  'GET /portal/enrol': { rule: 'public' },
+  'GET /portal/mandates': { rule: 'public' },
+  'GET /portal/disputes': { rule: 'public' },
   'GET /portal/assets/:file': { rule: 'public', path: '/portal/assets/none.js' },
   // POSTs have their own tests (sessions above, transactions below).
   'POST /api/v1/tx': { rule: 'post' },

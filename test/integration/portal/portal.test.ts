@@ -258,6 +258,8 @@ describe('portal in Chromium against a real gateway', { timeout: 300_000 }, () =
     const { page, problems } = await open(ctx, `http://127.0.0.1:${port()}/portal/meter?id=meter-0001`);
     await page.waitForSelector('#sign-in');
     assert.equal(await page.$('#readings'), null, 'nothing of the meter before sign-in');
+    // The default is the browser key's sign-in (portal-enrol.test.ts); the token form is the operators'.
+    await page.click('#operator-sign-in summary');
     await page.fill('#access-token', 'not-a-token-of-this-gateway');
     await page.press('#access-token', 'Enter');
     await page.waitForSelector('#sign-in-error');

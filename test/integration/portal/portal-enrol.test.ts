@@ -1,0 +1,309 @@
+/**
+ * The owner's password-less portal in Chromium (playwright-core) against a real gateway
+ * on a billing dev chain (`init --billing`, bills issued every few seconds from meters on
+ * real MQTT): enrolment with a one-time code from `meterledger account enrol-code` (the
+ * browser's non-extractable WebCrypto key in IndexedDB becomes the account key through
+ * the registrar's committed rotation), the code refused the second time, sign-in by a
+ * challenge signed in the page, a mandate created, changed and revoked and a bill
+ * disputed, each a COSE_Sign1 signed in the browser and read back through the API, and a
+ * lost device: after enrolment from another browser profile the old key is refused.
+ * Screenshots in test-artifacts/, axe-core on each page.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { parseGenesis } from '../../../protocols/index.js';
+import { dataPaths } from '../../../ledger-node/devchain.js';
+import { loadKeyFile } from '../../../ledger-node/keyfile.js';
+import { launchChromium } from '../../helpers/browser.js';
+import { GatewayProcess, cli } from '../../helpers/gateway-process.js';
+import { TestMeter } from '../../helpers/mqtt-meter.js';
+import { until } from '../../helpers/until.js';
+
+declare const document: { getElementById(id: string): { textContent: string | null } | null };
+
+const ARTIFACTS = fileURLToPath(new URL('../../../../test-artifacts/', import.meta.url));
+const ADMIN_TOKEN = 'portal-enrol-test-admin-token';
+const OP = { authorization: `Bearer ${ADMIN_TOKEN}` };
+const CYCLE_S = 3;
+const VIEWPORTS = { phone: { width: 390, height: 844 }, desktop: { width: 1280, height: 800 } } as const;
+
+describe('password-less portal: enrolment, signed mandates and disputes, a lost device', { timeout: 300_000 }, () => {
+  let dir: string;
+  let gw: GatewayProcess;
+  let browser: Browser;
+  let meter: TestMeter;
+  let ticker: NodeJS.Timeout | undefined;
+  let tokenFile: string;
+  /** The first profile: enrolled first, later the lost device. */
+  let first: BrowserContext;
+  let firstCode: string;
+  const base = (): string => `http://127.0.0.1:${gw.httpPort}`;
+
+  const api = async (path: string, init: RequestInit = {}): Promise<{ status: number; body: any }> => {
+    const r = await fetch(base() + path, { ...init, headers: { ...OP, ...(init.headers as Record<string, string> | undefined) }, signal: AbortSignal.timeout(10_000) });
+    return { status: r.status, body: await r.json() };
+  };
+  const enrolCode = async (account: string): Promise<string> => {
+    const r = await cli(['account', 'enrol-code', '--account', account], {
+      env: { ...process.env, METERLEDGER_URL: base(), METERLEDGER_HTTP_ADMIN_TOKEN_FILE: tokenFile, METERLEDGER_HTTP_ADMIN_TOKEN: '' },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const m = /^code: (\S+)$/m.exec(r.stdout);
+    assert.ok(m, r.stdout);
+    assert.match(r.stdout, /^expires: \d{4}-\d\d-\d\dT/m);
+    return m[1]!;
+  };
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'meterledger-portal-enrol-'));
+    const init = await cli(['init', '--data-dir', dir, '--meters', '2', '--billing', '--cycle-s', String(CYCLE_S)]);
+    assert.equal(init.code, 0, init.stderr);
+    const cfg = join(dir, 'test-config.json');
+    writeFileSync(cfg, JSON.stringify({
+      ledger: { blockIntervalMs: 200 }, http: { adminToken: ADMIN_TOKEN },
+      billing: { autoIssue: { keyFile: 'keys/operator.key', payee: 'superenergy', retryMinMs: 300, retryMaxMs: 2000 } },
+    }), { mode: 0o600 });
+    tokenFile = join(dir, 'operator-token');
+    writeFileSync(tokenFile, ADMIN_TOKEN + '\n', { mode: 0o600 });
+    gw = await GatewayProcess.create(dir, ['--config', cfg]);
+    await gw.start();
+    const genesis = parseGenesis(JSON.parse(readFileSync(dataPaths(dir).genesis, 'utf8')));
+    meter = await TestMeter.connect(gw.mqttUrl, genesis, 'meter-0001', loadKeyFile(dataPaths(dir).meterKey('meter-0001')));
+    let seq = 0n;
+    // A reading every 400 ms, the register following the clock: bills come every cycle.
+    ticker = setInterval(() => {
+      const now = Date.now();
+      void meter.publish(++seq, { importWh: Math.floor(now / 10), time: now }).catch(() => {});
+    }, 400);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    browser = await launchChromium();
+    first = await browser.newContext({ viewport: VIEWPORTS.desktop, timezoneId: 'UTC', locale: 'en-GB' });
+  });
+
+  after(async () => {
+    clearInterval(ticker);
+    await browser?.close();
+    await meter?.close();
+    await gw?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A page with page errors, CSP violations and outside requests collected. */
+  async function open(ctx: BrowserContext, path: string): Promise<{ page: Page; problems: string[] }> {
+    const page = await ctx.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('request', (r) => {
+      if (!r.url().startsWith(`${base()}/`)) problems.push(`outside request: ${r.url()}`);
+    });
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push(`console: ${m.text()}`);
+    });
+    await page.goto(base() + path);
+    return { page, problems };
+  }
+
+  /** Fill the enrolment form with the keyboard and send it with Enter. */
+  async function enrol(page: Page, account: string, code: string): Promise<void> {
+    await page.waitForSelector('#enrol');
+    await page.focus('#enrol-account');
+    await page.keyboard.type(account);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(code);
+    await page.keyboard.press('Enter');
+  }
+
+  const accountKey = async (account: string): Promise<{ alg: string; publicKey: string; keyEpoch: number }> => (await api(`/api/v1/accounts/${account}`)).body;
+
+  test('enrol with a code: the browser key (non-extractable, in IndexedDB) becomes the account key, and the tab is signed in', async () => {
+    firstCode = await enrolCode('owner-0001');
+    const before1 = await accountKey('owner-0001');
+    assert.equal(before1.alg, 'Ed25519');
+    const { page, problems } = await open(first, '/portal/enrol');
+    await page.screenshot({ path: join(ARTIFACTS, 'portal-enrol-desktop.png') });
+    await enrol(page, 'owner-0001', firstCode);
+    await page.waitForURL(`${base()}/portal/`, { timeout: 60_000 });
+    await page.waitForSelector('.meter-list');
+    assert.match((await page.textContent('.meter-list'))!, /meter-0001/);
+    assert.doesNotMatch((await page.textContent('.meter-list'))!, /meter-0002/, 'an owner sees only its own meters');
+    const after1 = await accountKey('owner-0001');
+    assert.equal(after1.alg, 'ES256');
+    assert.equal(after1.keyEpoch, before1.keyEpoch + 1);
+    // The key in IndexedDB: a CryptoKeyPair whose private half cannot be exported, and whose public half is the account key.
+    const stored = await page.evaluate(async () => {
+      const g = globalThis as any;
+      const db: any = await new Promise((res, rej) => {
+        const r = g.indexedDB.open('meterledger', 1);
+        r.onsuccess = () => res(r.result);
+        r.onerror = () => rej(r.error);
+      });
+      const rec: any = await new Promise((res, rej) => {
+        const r = db.transaction('account-keys').objectStore('account-keys').get('owner-0001');
+        r.onsuccess = () => res(r.result);
+        r.onerror = () => rej(r.error);
+      });
+      let exported = true;
+      try {
+        await g.crypto.subtle.exportKey('pkcs8', rec.keys.privateKey);
+      } catch {
+        exported = false;
+      }
+      const raw = new Uint8Array(await g.crypto.subtle.exportKey('raw', rec.keys.publicKey));
+      return { extractable: rec.keys.privateKey.extractable, exported, alg: rec.keys.privateKey.algorithm.namedCurve, x: Array.from(raw.slice(1, 33)), odd: raw[64] & 1 };
+    });
+    assert.equal(stored.extractable, false);
+    assert.equal(stored.exported, false, 'the private key cannot be exported');
+    assert.equal(stored.alg, 'P-256');
+    const compressed = [stored.odd ? 3 : 2, ...stored.x].map((b) => b.toString(16).padStart(2, '0')).join('');
+    assert.equal(after1.publicKey, compressed, 'the account key is the browser\'s public key');
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test('the same code is refused the second time (E_ENROL_BAD_CODE), and the account key stays', async () => {
+    const ctx = await browser.newContext({ viewport: VIEWPORTS.phone });
+    const { page } = await open(ctx, '/portal/enrol');
+    const keyBefore = await accountKey('owner-0001');
+    await enrol(page, 'owner-0001', firstCode);
+    await page.waitForFunction(() => /E_ENROL_BAD_CODE/.test(document.getElementById('enrol-status')?.textContent ?? ''), undefined, { timeout: 20_000 });
+    assert.match((await page.textContent('#enrol-status'))!, /Not enrolled: .*used already/);
+    assert.deepEqual(await accountKey('owner-0001'), keyBefore);
+    await page.screenshot({ path: join(ARTIFACTS, 'portal-enrol-refused-phone.png') });
+    await ctx.close();
+  });
+
+  test('sign in: a new tab signs the challenge with the stored key', async () => {
+    const { page, problems } = await open(first, '/portal/');
+    await page.waitForSelector('#sign-in');
+    // The one enrolled account is filled in; the operator's token form is folded away.
+    await page.waitForFunction(() => (globalThis as any).document.getElementById('sign-in-account').value === 'owner-0001');
+    assert.equal(await page.isVisible('#access-token'), false);
+    await page.screenshot({ path: join(ARTIFACTS, 'portal-sign-in-desktop.png') });
+    await page.click('#sign-in button[type=submit]');
+    await page.waitForSelector('.meter-list', { timeout: 20_000 });
+    assert.ok(await page.$('#sign-out'));
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test('a mandate signed in the browser: created, its caps changed, revoked, each read back committed', async () => {
+    const { page, problems } = await open(first, '/portal/');
+    await page.click('#sign-in button[type=submit]');
+    await page.waitForSelector('.meter-list');
+    await page.click('nav a[href="/portal/mandates"]');
+    await page.waitForSelector('#new-mandate');
+    await page.fill('#new-payee', 'owner-0002');
+    await page.fill('#new-cap-bill', '12.34');
+    await page.fill('#new-cap-month', '50');
+    await page.click('#new-mandate button[type=submit]');
+    await page.waitForFunction(() => /Mandate for owner-0002: committed/.test(document.getElementById('mandate-status')?.textContent ?? ''), undefined, { timeout: 30_000 });
+    const read = async () => ((await api('/api/v1/accounts/owner-0001/mandates')).body.mandates as any[]).find((m) => m.payee === 'owner-0002');
+    let m = await read();
+    assert.ok(m, 'the mandate is in the committed state');
+    assert.deepEqual([m.capPerBill, m.capPerMonth, m.meters, m.revoked, m.autopay], ['1234', '5000', ['meter-0001'], false, false]);
+    await page.screenshot({ path: join(ARTIFACTS, 'portal-mandates-desktop.png'), fullPage: true });
+
+    const row = page.locator('tr[data-payee="owner-0002"]');
+    await row.locator('input[name=capPerBill]').fill('7.5');
+    await row.locator('button:has-text("Change caps")').click();
+    await page.waitForFunction(() => /Caps of the mandate for owner-0002: committed/.test(document.getElementById('mandate-status')?.textContent ?? ''), undefined, { timeout: 30_000 });
+    m = await read();
+    assert.equal(m.capPerBill, '750');
+    assert.equal(m.capPerMonth, '5000');
+
+    await page.locator('tr[data-payee="owner-0002"] button:has-text("Revoke")').click();
+    await page.waitForFunction(() => /Revocation of the mandate for owner-0002: committed/.test(document.getElementById('mandate-status')?.textContent ?? ''), undefined, { timeout: 30_000 });
+    assert.equal((await read()).revoked, true);
+    assert.equal(await page.getAttribute('tr[data-payee="owner-0002"]', 'data-state'), 'revoked');
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test('a bill disputed in the browser: the dispute is committed and open', async () => {
+    await until('a bill of meter-0001', async () => ((await api('/api/v1/accounts/owner-0001/bills')).body.bills as any[]).some((b) => b.meterId === 'meter-0001'), 90_000);
+    const { page, problems } = await open(first, '/portal/');
+    await page.click('#sign-in button[type=submit]');
+    await page.waitForSelector('.meter-list');
+    await page.goto(`${base()}/portal/disputes`);
+    await page.waitForSelector('#dispute');
+    const option = await page.$eval('#dispute-bill option', (o: any) => o.textContent as string);
+    const [meterId, period] = option.split(' · ');
+    await page.fill('#dispute-reason', 'The meter was off that week');
+    await page.press('#dispute-reason', 'Tab');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => /committed; the dispute is open/.test(document.getElementById('dispute-status')?.textContent ?? ''), undefined, { timeout: 30_000 });
+    const bill = (await api(`/api/v1/bills/${meterId}/${period}`)).body;
+    assert.equal(bill.dispute?.status, 'open');
+    assert.equal(bill.dispute?.reason, 'The meter was off that week');
+    assert.equal(await page.getAttribute(`tr[data-bill="${meterId}/${period}"]`, 'data-dispute'), 'open');
+    await page.screenshot({ path: join(ARTIFACTS, 'portal-disputes-desktop.png'), fullPage: true });
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test('axe-core: no serious or critical violations on the enrol, sign-in, mandates and disputes pages; phone screenshots', async () => {
+    const axe = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+    const phone = await browser.newContext({ viewport: VIEWPORTS.phone });
+    const { page: signedOut } = await open(phone, '/portal/enrol');
+    const pages: [string, Page][] = [['enrol', signedOut]];
+    const { page: signIn } = await open(phone, '/portal/');
+    await signIn.waitForSelector('#sign-in');
+    pages.push(['sign-in', signIn]);
+    // The first profile, at phone size.
+    for (const path of ['/portal/mandates', '/portal/disputes']) {
+      const { page } = await open(first, '/portal/');
+      await page.setViewportSize(VIEWPORTS.phone);
+      await page.click('#sign-in button[type=submit]');
+      await page.waitForSelector('.meter-list');
+      await page.goto(base() + path);
+      await page.waitForSelector(path.endsWith('mandates') ? '#new-mandate' : '#dispute');
+      pages.push([path.slice('/portal/'.length), page]);
+    }
+    for (const [name, page] of pages) {
+      await page.screenshot({ path: join(ARTIFACTS, `portal-${name}-phone.png`), fullPage: true });
+      await page.evaluate(axe);
+      const result = await page.evaluate(() => (globalThis as any).axe.run() as Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }>);
+      const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+      assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`), [], name);
+      await page.close();
+    }
+    await phone.close();
+  });
+
+  test('lost device: after the registrar rotates to a key enrolled in another profile, the old key is refused', async () => {
+    // The old profile's open session, to see it end.
+    const { page: oldTab } = await open(first, '/portal/');
+    await oldTab.click('#sign-in button[type=submit]');
+    await oldTab.waitForSelector('.meter-list');
+    const epoch = (await accountKey('owner-0001')).keyEpoch;
+
+    const other = await browser.newContext({ viewport: VIEWPORTS.desktop });
+    const { page, problems } = await open(other, '/portal/enrol');
+    await enrol(page, 'owner-0001', await enrolCode('owner-0001'));
+    await page.waitForURL(`${base()}/portal/`, { timeout: 60_000 });
+    await page.waitForSelector('.meter-list');
+    assert.equal((await accountKey('owner-0001')).keyEpoch, epoch + 1);
+    assert.deepEqual(problems, []);
+
+    // The old tab's session was opened with the old key: refused now.
+    await oldTab.reload();
+    await oldTab.waitForSelector('#sign-in-error');
+    assert.match((await oldTab.textContent('#sign-in-error'))!, /E_SESSION_REVOKED/);
+    // And the old key signs in no more.
+    await oldTab.click('#sign-in button[type=submit]');
+    await oldTab.waitForSelector('#sign-in-key-error', { timeout: 20_000 });
+    assert.match((await oldTab.textContent('#sign-in-key-error'))!, /E_SESSION_BAD_SIGNATURE/);
+    await oldTab.screenshot({ path: join(ARTIFACTS, 'portal-lost-device-desktop.png') });
+    // The new profile still reads its account.
+    await page.reload();
+    await page.waitForSelector('.meter-list');
+    await other.close();
+    await first.close();
+  });
+});

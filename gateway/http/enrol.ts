@@ -19,6 +19,7 @@ import {
 } from '../../protocols/index.js';
 import type { LedgerApi } from '../../ledger-node/api.js';
 import type { KeyPair } from '../../ledger-node/keyfile.js';
+import { GatewayError } from '../errors.js';
 import { HttpError } from './errors.js';
 
 export const ENROL_CODES_FILE = 'enrolment-codes.json';
@@ -90,8 +91,19 @@ export class EnrolmentCodes {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
       throw e;
     }
-    const o = JSON.parse(text) as { codes?: Record<string, CodeEntry> };
-    return o.codes ?? {};
+    let o: { codes?: Record<string, CodeEntry> };
+    try {
+      o = JSON.parse(text) as typeof o;
+    } catch {
+      throw new GatewayError('E_ENROL_CODES_CORRUPT', `${this.file} is not JSON: remove it (every enrolment code in it is lost; make new ones)`);
+    }
+    const codes = o.codes ?? {};
+    for (const [account, e] of Object.entries(codes)) {
+      if (typeof e?.hash !== 'string' || !/^[0-9a-f]{64}$/.test(e.hash) || typeof e.expires !== 'number' || typeof e.tries !== 'number' || typeof e.maxTries !== 'number') {
+        throw new GatewayError('E_ENROL_CODES_CORRUPT', `${this.file}: the entry of account "${account}" is malformed: remove the file (make new codes)`);
+      }
+    }
+    return codes;
   }
 
   private save(): void {

@@ -7,7 +7,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { webcrypto } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -140,6 +140,18 @@ test('wrong codes count tries: the limit locks the code, even for the right one;
     assert.equal((await post(again.url, '/api/v1/enrol', { account: 'owner-2', code: fresh, publicKey: key })).status, 200);
   } finally {
     await again.close();
+  }
+});
+
+test('a code file that is not the gateway\'s is refused at start with E_ENROL_CODES_CORRUPT', () => {
+  const bad = mkdtempSync(join(tmpdir(), 'meterledger-enrol-bad-'));
+  try {
+    writeFileSync(join(bad, ENROL_CODES_FILE), '{"codes": {"owner-1": {"hash": "x"}}}', { mode: 0o600 });
+    assert.throws(() => new EnrolmentCodes(bad), (e: any) => e.code === 'E_ENROL_CODES_CORRUPT' && /owner-1/.test(e.message));
+    writeFileSync(join(bad, ENROL_CODES_FILE), '{', { mode: 0o600 });
+    assert.throws(() => new EnrolmentCodes(bad), (e: any) => e.code === 'E_ENROL_CODES_CORRUPT');
+  } finally {
+    rmSync(bad, { recursive: true, force: true });
   }
 });
 

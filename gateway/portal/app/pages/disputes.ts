@@ -46,12 +46,13 @@ export async function disputesPage(main: HTMLElement, genesis: Genesis | undefin
     if (bills.length === 0) return replace(table, h('p', {}, 'No bills yet.'));
     replace(table, h('table', {},
       h('caption', {}, `The newest ${bills.length} bills this account pays`),
-      h('thead', {}, h('tr', {}, ...['Meter', 'Period', 'From', 'To', 'Total', 'Credited', 'Paid', 'Dispute'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('thead', {}, h('tr', {}, ...['Bill', 'Total', 'Paid', 'Dispute'].map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', {}, ...bills.map((b, i) => {
         const d = disputes[i];
         return h('tr', { 'data-bill': `${b.meterId}/${b.period}`, 'data-dispute': d?.status ?? 'none' },
-          h('td', {}, b.meterId), h('td', {}, b.period), h('td', {}, when(b.start)), h('td', {}, when(b.end)),
-          h('td', {}, money(b.total)), h('td', {}, money(b.credited)), h('td', {}, b.paid ? 'yes' : 'no'),
+          h('td', {}, `${b.meterId} · ${b.period}`, h('br'), h('small', { class: 'note' }, `${when(b.start)} – ${when(b.end)}`)),
+          h('td', { class: 'num' }, money(b.total), b.credited !== '0' ? h('small', { class: 'note' }, h('br'), `credited ${money(b.credited)}`) : null),
+          h('td', {}, b.paid ? 'yes' : 'no'),
           h('td', {}, d ? `${d.status}: “${d.reason}”${d.note ? ` (biller: ${d.note})` : ''}` : '—'));
       }))));
   }

@@ -76,16 +76,17 @@ export async function mandatesPage(main: HTMLElement, genesis: Genesis | undefin
     if (ms.length === 0) return replace(list, h('p', {}, 'No mandates.'));
     replace(list, h('table', {},
       h('caption', {}, 'Mandates of this account, by payee'),
-      h('thead', {}, h('tr', {}, ...['Payee', 'Meters', 'Caps', 'Spent this month', 'Expires', 'Autopay', 'State', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('thead', {}, h('tr', {}, ...['Payee', 'Caps', 'State', 'Change'].map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', {}, ...ms.map((m, i) => {
         const revoke = h('button', { type: 'button', 'aria-label': `Revoke the mandate for ${m.payee}` }, 'Revoke');
         revoke.addEventListener('click', () => void act(`Revocation of the mandate for ${m.payee}`,
           { type: LedgerTxType.MandateRevoke, time: Date.now(), account: o!.account, payee: m.payee },
           (xs) => xs.some((x) => x.payee === m.payee && x.revoked)));
         return h('tr', { 'data-payee': m.payee, 'data-state': m.revoked ? 'revoked' : 'active' },
-          h('td', {}, m.payee), h('td', {}, m.meters.join(', ')),
-          h('td', {}, `${money(m.capPerBill)} a bill, ${money(m.capPerMonth)} a month`), h('td', {}, money(m.spentThisMonth)),
-          h('td', {}, when(m.expires)), h('td', {}, m.autopay ? 'yes' : 'no'), h('td', {}, m.revoked ? 'revoked' : 'active'),
+          h('td', {}, m.payee, h('br'), h('small', { class: 'note' }, `meters ${m.meters.join(', ')}`)),
+          h('td', {}, `${money(m.capPerBill)} a bill, ${money(m.capPerMonth)} a month`, h('br'),
+            h('small', { class: 'note' }, `spent this month ${money(m.spentThisMonth)}`)),
+          h('td', {}, m.revoked ? 'revoked' : 'active', h('br'), h('small', { class: 'note' }, `${m.autopay ? 'autopay, ' : ''}until ${when(m.expires)}`)),
           h('td', {}, m.revoked ? '' : capsForm(m, i), m.revoked ? null : revoke));
       }))));
   }

@@ -93,6 +93,15 @@ const accounts: Kind<MqttAccountConfig[]> = {
   },
 };
 
+/** Meter ids (comma-separated in the environment): mqtt.fullReceipts. */
+const meterIds: Kind<string[]> = {
+  parse(v, s, bad) {
+    const list = s.text && typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : v;
+    if (!Array.isArray(list) || !list.every((x) => typeof x === 'string' && /^[^/+#\s]{1,128}$/.test(x))) throw bad('must be a list of meter ids');
+    return [...new Set(list as string[])];
+  },
+};
+
 /** http.adminToken, or the content of http.adminTokenFile (a private file, one line). */
 function adminToken(v: { adminToken?: string; adminTokenFile?: string }): string | undefined {
   if (v.adminTokenFile === undefined) return v.adminToken;
@@ -154,6 +163,10 @@ const SCHEMA = section({
     sessionExpiryMs: setting(int(60_000, 365 * DAY_MS), {
       default: MQTT_DEFAULTS.DEFAULT_SESSION_EXPIRY_MS, env: 'METERLEDGER_MQTT_SESSION_EXPIRY_MS',
       meaning: 'A stored (CleanSession 0) MQTT session ends this long after its last connection closed, ms.',
+    }),
+    fullReceipts: setting(meterIds, {
+      default: () => [], shown: '[]', env: 'METERLEDGER_MQTT_FULL_RECEIPTS',
+      meaning: 'Meters that get full receipts (docs/protocol.md §7) on their receipts topic instead of compact ones (§8.3.1); others ask for one on meters/<id>/receipts/get.',
     }),
   }, {
     finish: (v) => {

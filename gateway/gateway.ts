@@ -242,6 +242,8 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
       maxSessionsPerMeter: mqtt.maxSessionsPerMeter,
       maxQueuedMessages: mqtt.maxQueuedMessages,
       sessionExpiryMs: mqtt.sessionExpiryMs,
+      fullReceipts: mqtt.fullReceipts,
+      receipts: { bySeq: (meterId, seq) => node.getReceipt(meterId, seq), byTxHash: (hash) => node.getTxReceipt(hash) },
       logger: log.child({ component: 'mqtt' }),
       metrics,
       verifySignature: (alg, pk, msg, sig) => nativeVerify(alg, tokenKeys.get(alg, pk), msg, sig),

@@ -173,6 +173,12 @@ export const ReasonCode = {
   VALSET_APPROVAL: 'E_VALSET_APPROVAL',
   /** A validator-set change whose number is not the next of the chain's sequence of changes. */
   VALSET_SEQ: 'E_VALSET_SEQ',
+  /** A full-receipt request (docs/protocol.md §8.3.2) that is not {1: seq} or {5: txHash}. */
+  RECEIPT_REQUEST_MALFORMED: 'E_RECEIPT_REQUEST_MALFORMED',
+  /** A full-receipt request for a reading or transaction that is not committed (yet). */
+  RECEIPT_NOT_FOUND: 'E_RECEIPT_NOT_FOUND',
+  /** A full-receipt request for what is not the asking meter's own reading. */
+  RECEIPT_NOT_AUTHORIZED: 'E_RECEIPT_NOT_AUTHORIZED',
 } as const;
 
 export type ReasonCode = (typeof ReasonCode)[keyof typeof ReasonCode];

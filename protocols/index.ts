@@ -16,6 +16,7 @@ export * from './genesis.js';
 export * from './block.js';
 export * from './receipt.js';
 export * from './mqtt.js';
+export * from './compact-receipt.js';
 export * from './intake.js';
 export * from './confidential/index.js';
 export * from './p2p.js';

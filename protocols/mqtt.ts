@@ -8,9 +8,13 @@ import type { ReasonCode } from './errors.js';
 import { type Alg, signMessage, verifySignature } from './keys.js';
 import { type Receipt, encodeReceipt, receiptFromCbor } from './receipt.js';
 import { ProtocolError } from './errors.js';
+import { compactReceiptFromCbor, compactReceiptOf, encodeCompactReceipt } from './compact-receipt.js';
+import type { CommittedReading } from './intake.js';
 
 export const readingsTopic = (meterId: string): string => `meters/${meterId}/readings`;
 export const receiptsTopic = (meterId: string): string => `meters/${meterId}/receipts`;
+/** Where a meter asks for a full receipt (docs/protocol.md §8.3.2); the answer comes on its receipts topic. */
+export const receiptRequestTopic = (meterId: string): string => `meters/${meterId}/receipts/get`;
 
 /** `meters/<id>/<leaf>` split into its parts, or undefined for any other topic. */
 export function parseMeterTopic(topic: string): { meterId: string; leaf: string } | undefined {
@@ -50,10 +54,24 @@ export function checkConnectToken(
   return ok ? { ok: true } : { ok: false, reason: 'token signature does not verify with the meter key' };
 }
 
-/** Messages on `meters/<id>/receipts` (deterministic CBOR maps, text keys). */
+/**
+ * Messages on `meters/<id>/receipts` (docs/protocol.md §8.3). A committed reading goes
+ * out compact (§8.3.1: integer labels, no `receipt`) unless the meter gets full receipts
+ * or asked for one (§8.3.2): then the text-keyed map with the receipt of §7 inline.
+ * Decoded, both carry index and blockHash; `receipt` only the full one.
+ */
 export type ReceiptsTopicMessage =
   | { readonly status: 'rejected'; readonly txHash: Uint8Array; readonly code: ReasonCode; readonly message: string; readonly seq?: bigint }
-  | { readonly status: 'committed'; readonly txHash: Uint8Array; readonly seq: bigint; readonly height: number; readonly receipt: Receipt };
+  | {
+    readonly status: 'committed'; readonly txHash: Uint8Array; readonly seq: bigint; readonly height: number;
+    readonly index: number; readonly blockHash: Uint8Array; readonly receipt?: Receipt;
+  };
+
+/** The receipts-topic message of a committed reading: compact, or with its full receipt. */
+export function committedMessage(c: CommittedReading, full: boolean): ReceiptsTopicMessage {
+  const compact = compactReceiptOf(c.receipt, c.seq, c.txHash);
+  return { status: 'committed', ...compact, ...(full ? { receipt: c.receipt } : {}) };
+}
 
 const committedMap = textKeyMapEncoder(['status', 'txHash', 'seq', 'height', 'receipt']);
 const COMMITTED = encodeCbor('committed');
@@ -62,6 +80,7 @@ export function encodeReceiptsTopicMessage(m: ReceiptsTopicMessage): Uint8Array 
   if (m.status === 'rejected') {
     return encodeCbor({ status: m.status, txHash: m.txHash, code: m.code, message: m.message, ...(m.seq !== undefined ? { seq: m.seq } : {}) });
   }
+  if (m.receipt === undefined) return encodeCompactReceipt(m);
   // The receipt is spliced in as encoded (the block's shared parts once per block).
   return committedMap({ status: COMMITTED, txHash: encodeCbor(m.txHash), seq: encodeCbor(m.seq), height: encodeCbor(m.height), receipt: encodeReceipt(m.receipt) });
 }
@@ -77,6 +96,8 @@ export function decodeReceiptsTopicMessage(bytes: Uint8Array): ReceiptsTopicMess
     throw new ProtocolError('E_RECEIPT_MALFORMED', 'message is not deterministic CBOR', { cause });
   }
   if (!(m instanceof Map)) return bad('message must be a map');
+  // Integer labels: a compact receipt (§8.3.1); text keys: the other messages.
+  if (m.has(0)) return { status: 'committed', ...compactReceiptFromCbor(m) };
   const txHash = m.get('txHash');
   if (!(txHash instanceof Uint8Array) || txHash.length !== 32) return bad('txHash must be 32 bytes');
   const seqRaw = m.get('seq');
@@ -90,7 +111,8 @@ export function decodeReceiptsTopicMessage(bytes: Uint8Array): ReceiptsTopicMess
   if (m.get('status') === 'committed') {
     const height = m.get('height');
     if (seq === undefined || typeof height !== 'number' || !Number.isSafeInteger(height) || height < 1) return bad('committed message needs seq and height');
-    return { status: 'committed', txHash, seq, height, receipt: receiptFromCbor(m.get('receipt')) };
+    const receipt = receiptFromCbor(m.get('receipt'));
+    return { status: 'committed', txHash, seq, height, index: receipt.index, blockHash: receipt.commit.blockHash, receipt };
   }
   return bad('status must be rejected or committed');
 }

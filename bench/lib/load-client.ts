@@ -60,8 +60,13 @@ export interface LoadResult {
   readonly ackLatency: ReturnType<typeof summarize>;
   readonly signedBytesAvg: number;
   readonly clientCpuS: number;
-  /** Committed receipts decoded in full and verified against genesis (one in RECEIPT_SAMPLE). */
+  /**
+   * Committed receipts decoded in full (one in RECEIPT_SAMPLE): a full one verified against
+   * genesis, a compact one (docs/protocol.md §8.3.1) checked to name the reading's seq and hash.
+   */
   readonly receiptsVerified: number;
+  /** Mean size of a committed message on the receipts topic, bytes (compact by default). */
+  readonly receiptBytesAvg: number;
   /** Of those, receipts that failed to decode or verify (must be 0). */
   readonly receiptsInvalid: number;
 }
@@ -78,6 +83,7 @@ const RECEIPT_SAMPLE = 100;
 
 interface Item {
   readonly meter: number;
+  readonly seq: bigint;
   readonly bytes: Buffer;
   sentAt?: number;
   ackAt?: number;
@@ -108,7 +114,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     const seq = start + BigInt(Math.floor(n / o.meters.length));
     const bytes = Buffer.from(signReading(chainId, keys[k]!, { type: TxType.Reading, meterId: o.meters[k]!.id, seq, time: now, importWh: n }));
     bytesTotal += bytes.length;
-    const it: Item = { meter: k, bytes };
+    const it: Item = { meter: k, seq, bytes };
     items.push(it);
     byHash.set(toHex(sha256(bytes)), it);
   }
@@ -118,6 +124,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   let receiptsVerified = 0;
   let receiptsInvalid = 0;
   let receiptNo = 0;
+  let receiptBytes = 0;
   const sampled: Uint8Array[] = [];
   let inFlight = 0;
   const onMessage = (_t: string, payload: Buffer): void => {
@@ -128,17 +135,20 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       receiptsInvalid++;
       return;
     }
-    const txHash = m instanceof Map ? m.get('txHash') : undefined;
+    // A compact receipt (integer labels, docs/protocol.md §8.3.1: 5 = txHash) or a text-keyed message.
+    const compact = m instanceof Map && m.has(0);
+    const txHash = m instanceof Map ? m.get(compact ? 5 : 'txHash') : undefined;
     if (!(txHash instanceof Uint8Array)) {
       receiptsInvalid++;
       return;
     }
     const it = byHash.get(toHex(txHash));
     if (!it || it.receiptAt !== undefined || it.rejected !== undefined) return;
-    const status = (m as Map<string, unknown>).get('status');
+    const status = compact ? 'committed' : (m as Map<string, unknown>).get('status');
     inFlight--;
     if (status === 'committed') {
       it.receiptAt = performance.now();
+      receiptBytes += payload.length;
       if (receiptNo++ % RECEIPT_SAMPLE === 0) sampled.push(new Uint8Array(payload)); // a copy: mqtt.js may reuse its buffers
     } else it.rejected = String((m as Map<string, unknown>).get('code'));
     wake();
@@ -217,7 +227,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     try {
       const full = decodeReceiptsTopicMessage(bytes);
       if (full.status !== 'committed') throw new Error('status differs in full decode');
-      verifyReceipt(genesis, full.receipt);
+      // A compact receipt (docs/protocol.md §8.3.1) has no proof: it must name the reading sent.
+      if (full.receipt) verifyReceipt(genesis, full.receipt);
+      else if (byHash.get(toHex(full.txHash))?.seq !== full.seq) throw new Error('compact receipt names another reading');
       receiptsVerified++;
     } catch {
       receiptsInvalid++;
@@ -245,6 +257,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     signedBytesAvg: Math.round(bytesTotal / Math.max(1, items.length)),
     clientCpuS: Math.round(((cpu.user + cpu.system) / 1e6) * 100) / 100,
     receiptsVerified,
+    receiptBytesAvg: receiptNo === 0 ? 0 : Math.round(receiptBytes / receiptNo),
     receiptsInvalid,
   };
 }

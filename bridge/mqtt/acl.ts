@@ -8,7 +8,7 @@
  * anonymous clients; what keeps `meters/` out of their reach is the check of every
  * delivery (mayReceive), as mosquitto does, not a refusal at SUBSCRIBE.
  */
-import { parseMeterTopic, readingsTopic, receiptsTopic } from '../../protocols/mqtt.js';
+import { parseMeterTopic, readingsTopic, receiptRequestTopic, receiptsTopic } from '../../protocols/mqtt.js';
 import { billsTopic, paymentsTopic } from '../../protocols/bills-topic.js';
 
 /** The topics a meter receives on: its receipts and its bills (docs/protocol.md §8). */
@@ -61,6 +61,11 @@ export type PublishDecision =
   /** A payment the meter signed, on its own payments topic (docs/protocol.md §8.7). */
   | { readonly kind: 'payment'; readonly meterId: string }
   /**
+   * A request for a full receipt (docs/protocol.md §8.3.2) on a receipt-request topic:
+   * `forMeter` is the meter the topic names, answered only when it is `meterId`.
+   */
+  | { readonly kind: 'receipt-request'; readonly meterId: string; readonly forMeter: string }
+  /**
    * A meter publishing anywhere but its own readings topic: refused with
    * E_READING_WRONG_METER, acknowledged, forwarded to nobody. `topicMeterId` when the
    * topic is another meter's readings topic.
@@ -73,6 +78,8 @@ export function decidePublish(p: Principal, topic: string): PublishDecision {
   if (p.kind === 'meter') {
     if (topic === readingsTopic(p.meterId)) return { kind: 'reading', meterId: p.meterId };
     if (topic === paymentsTopic(p.meterId)) return { kind: 'payment', meterId: p.meterId };
+    const request = /^meters\/([^/+#]+)\/receipts\/get$/.exec(topic);
+    if (request) return { kind: 'receipt-request', meterId: p.meterId, forMeter: request[1]! };
     const t = parseMeterTopic(topic);
     return t?.leaf === 'readings' ? { kind: 'wrong-meter', meterId: p.meterId, topicMeterId: t.meterId } : { kind: 'wrong-meter', meterId: p.meterId };
   }

@@ -13,7 +13,8 @@ import type { BillsTopicMessage } from '../../protocols/bills-topic.js';
 import type { MqttAccount, SignatureCheck } from './auth.js';
 import { verifySignature } from '../../protocols/keys.js';
 import { guardReads } from './frame-guard.js';
-import { type InstalledHooks, installHooks, publishToReceipts } from './hooks.js';
+import { type InstalledHooks, type ReceiptLookup, installHooks, publishToReceipts } from './hooks.js';
+import { committedMessage } from '../../protocols/mqtt.js';
 import { type ConnectionInfo, type Listeners, startListeners } from './listeners.js';
 import { LoginThrottle } from './login-throttle.js';
 import { type BridgeLogger, silentLogger } from './logger.js';
@@ -27,6 +28,7 @@ import { SessionStore } from './persistence.js';
 import { SessionRegistry } from './sessions.js';
 
 export type { MqttAccount } from './auth.js';
+export type { ReceiptLookup } from './hooks.js';
 
 export interface MqttBrokerOptions {
   readonly intake: IntakePort;
@@ -63,6 +65,10 @@ export interface MqttBrokerOptions {
   readonly maxQueuedMessages?: number;
   /** A stored session ends this long after its last connection closed; default 7 days. */
   readonly sessionExpiryMs?: number;
+  /** Meters whose receipts topic carries full receipts (§7) instead of compact ones (docs/protocol.md §8.3.1). */
+  readonly fullReceipts?: readonly string[];
+  /** Where full receipts asked for on `meters/<id>/receipts/get` come from (§8.3.2); without it, none is found. */
+  readonly receipts?: ReceiptLookup;
 }
 
 export {
@@ -142,10 +148,12 @@ export class MqttBroker {
       intake: opts.intake, accounts, allowAnonymous: opts.allowAnonymous ?? false, tokenMaxAgeMs,
       now, maxPayloadBytes, logger: log, metrics: opts.metrics ?? noopBridgeMetrics,
       verify: opts.verifySignature ?? verifySignature, throttle: new LoginThrottle(), sessions, store,
+      ...(opts.receipts ? { receipts: opts.receipts } : {}),
     });
+    const fullReceipts = new Set(opts.fullReceipts ?? []);
     const detachCommitted = opts.intake.onCommitted((c) => {
       try {
-        publishToReceipts(aedes, c.meterId, { status: 'committed', txHash: c.txHash, seq: c.seq, height: c.height, receipt: c.receipt })
+        publishToReceipts(aedes, c.meterId, committedMessage(c, fullReceipts.has(c.meterId)))
           .catch((err: unknown) => {
             // Receipts of the blocks the node commits while it stops find the broker closed.
             if (hooks.closing) log.debug({ err: (err as Error).message, meterId: c.meterId }, 'mqtt broker closing: receipt not published');

@@ -7,7 +7,12 @@ import type { Aedes, AedesPublishPacket, Client, ConnectPacket, PublishPacket } 
 import type { Duplex } from 'node:stream';
 import { ReasonCode } from '../../protocols/errors.js';
 import type { IntakePort } from '../../protocols/intake.js';
-import { type ReceiptsTopicMessage, encodeReceiptsTopicMessage, receiptsTopic } from '../../protocols/mqtt.js';
+import { type ReceiptsTopicMessage, encodeReceiptsTopicMessage, receiptRequestTopic as receiptRequestTopicOf, receiptsTopic } from '../../protocols/mqtt.js';
+import { compactReceiptOf, decodeReceiptRequest } from '../../protocols/compact-receipt.js';
+import { ProtocolError } from '../../protocols/errors.js';
+import { sha256 } from '../../protocols/hash.js';
+import type { Receipt } from '../../protocols/receipt.js';
+import { decodeAnyTx, isAnyReadingTx } from '../../protocols/tx.js';
 import { type Principal, decidePublish, deliveryQos, mayReceive, mayRegisterWill, maySubscribe } from './acl.js';
 import { type AuthConfig, authenticateConnect } from './auth.js';
 import type { ConnectionInfo } from './listeners.js';
@@ -28,6 +33,14 @@ export interface HookConfig extends AuthConfig {
   readonly sessions: SessionRegistry;
   /** The persistence aedes was created with. */
   readonly store: SessionStore;
+  /** Full receipts for `meters/<id>/receipts/get` (docs/protocol.md §8.3.2). */
+  readonly receipts?: ReceiptLookup;
+}
+
+/** Where the broker finds committed receipts: the ledger's read side, by identity and by hash. */
+export interface ReceiptLookup {
+  bySeq(meterId: string, seq: bigint): Promise<Receipt | undefined>;
+  byTxHash(hash: Uint8Array): Promise<Receipt | undefined>;
 }
 
 /** What the broker keeps of its hooks: to take connections, end sessions, and shut down without losing an answer. */
@@ -198,7 +211,9 @@ export function installHooks(aedes: Aedes, cfg: HookConfig): InstalledHooks {
           ? () => onReading(client, session, packet, d.meterId)
           : d.kind === 'payment'
             ? () => onPayment(client, session, packet, d.meterId)
-            : () => onWrongMeter(packet, d.meterId, topic, d.topicMeterId);
+            : d.kind === 'receipt-request'
+              ? () => onReceiptRequest(packet, d.meterId, d.forMeter)
+              : () => onWrongMeter(packet, d.meterId, topic, d.topicMeterId);
       underway++;
       const next = session.queue.then(work);
       const done = (): void => {
@@ -285,6 +300,54 @@ export function installHooks(aedes: Aedes, cfg: HookConfig): InstalledHooks {
     log.warn({ meterId, topic }, 'mqtt meter published outside its readings topic');
     metrics.readingRefused(ReasonCode.WRONG_METER);
     await tellMeter(meterId, wrongMeterRejection(bytesOf(packet.payload), meterId, topicMeterId, topic));
+    return null;
+  }
+
+  /**
+   * A request for a full receipt (docs/protocol.md §8.3.2): answered on the meter's
+   * receipts topic with the full committed message, or a rejection saying why not; then
+   * acknowledged. A meter gets only its own readings' receipts.
+   */
+  async function onReceiptRequest(packet: PublishPacket, meterId: string, forMeter: string): Promise<null> {
+    const payload = bytesOf(packet.payload);
+    const refuse = (code: ReasonCode, message: string, txHash = sha256(payload), seq?: bigint): Promise<void> =>
+      tellMeter(meterId, { status: 'rejected', txHash, code, message, ...(seq !== undefined ? { seq } : {}) });
+    if (forMeter !== meterId) {
+      log.warn({ meterId, forMeter }, 'mqtt meter asked for another meter\'s receipt');
+      await refuse(ReasonCode.RECEIPT_NOT_AUTHORIZED, `meter ${meterId} may ask only for its own receipts, on ${receiptRequestTopicOf(meterId)}`);
+      return null;
+    }
+    let q;
+    try {
+      q = decodeReceiptRequest(payload);
+    } catch (e) {
+      await refuse(ReasonCode.RECEIPT_REQUEST_MALFORMED, e instanceof ProtocolError ? e.message.replace(/^E_[A-Z_]+: /, '') : 'receipt request does not decode');
+      return null;
+    }
+    try {
+      const lookup = cfg.receipts;
+      if ('seq' in q) {
+        const r = lookup ? await lookup.bySeq(meterId, q.seq) : undefined;
+        if (!r) await refuse(ReasonCode.RECEIPT_NOT_FOUND, `no committed reading ${q.seq} of meter ${meterId}`, undefined, q.seq);
+        else await tellMeter(meterId, { status: 'committed', ...compactReceiptOf(r, q.seq), receipt: r });
+        return null;
+      }
+      const r = lookup ? await lookup.byTxHash(q.txHash) : undefined;
+      if (!r) {
+        await refuse(ReasonCode.RECEIPT_NOT_FOUND, 'no committed transaction with this hash', q.txHash);
+        return null;
+      }
+      const tx = decodeAnyTx(r.tx, Infinity);
+      if (!isAnyReadingTx(tx) || tx.body.meterId !== meterId) {
+        log.warn({ meterId }, 'mqtt meter asked for the receipt of a transaction not its own');
+        await refuse(ReasonCode.RECEIPT_NOT_AUTHORIZED, `the transaction is not a reading of meter ${meterId}`, q.txHash);
+        return null;
+      }
+      await tellMeter(meterId, { status: 'committed', ...compactReceiptOf(r, tx.body.seq, q.txHash), receipt: r });
+    } catch (err) {
+      log.error({ err, meterId }, 'mqtt could not look up a receipt');
+      await refuse(ReasonCode.BUSY, 'the gateway could not read its store: ask again later');
+    }
     return null;
   }
 

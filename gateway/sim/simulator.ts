@@ -140,7 +140,11 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
     const t = tracked.get(toHex(msg.txHash));
     if (!t || settled(t)) return; // earlier runs' messages in a persistent session
     if (msg.status === 'rejected') t.rejected = msg.code;
-    else {
+    else if (msg.receipt === undefined) {
+      // Compact (docs/protocol.md §8.3.1): what a meter checks before it frees its buffer.
+      if (msg.seq !== t.seq) t.invalid = `compact receipt names seq ${msg.seq}, the reading has ${t.seq}`;
+      else t.receiptAt = performance.now();
+    } else {
       try {
         const v = verifyReceipt(o.genesis, msg.receipt);
         if (!equalBytes(v.tx.hash, msg.txHash)) t.invalid = 'receipt is for another transaction';

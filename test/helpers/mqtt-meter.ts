@@ -1,11 +1,13 @@
 /** A meter on real MQTT (mqtt.js, MQTT 3.1.1, QoS 1) using its key file, for tests. */
 import mqtt, { type MqttClient } from 'mqtt';
-import { type Genesis, TxType, decodeReceiptsTopicMessage, makeConnectToken, readingsTopic, receiptsTopic, signTx } from '../../protocols/index.js';
+import { type Genesis, type Receipt, type ReceiptRequest, TxType, decodeReceiptsTopicMessage, encodeReceiptRequest, makeConnectToken, readingsTopic, receiptRequestTopic, receiptsTopic, signTx } from '../../protocols/index.js';
 import type { ReceiptsTopicMessage } from '../../protocols/index.js';
 import type { KeyPair } from '../../ledger-node/keyfile.js';
 
 export class TestMeter {
   readonly messages: ReceiptsTopicMessage[] = [];
+  /** The receipts topic's payloads as received, in order (sizes). */
+  readonly payloads: Uint8Array[] = [];
   private constructor(readonly meterId: string, readonly client: MqttClient, private readonly key: KeyPair, private readonly chainId: string) {}
 
   static async connect(url: string, genesis: Genesis, meterId: string, key: KeyPair, opts: { reconnectPeriod?: number } = {}): Promise<TestMeter> {
@@ -20,6 +22,7 @@ export class TestMeter {
     client.on('error', () => {});
     const m = new TestMeter(meterId, client, key, genesis.chainId);
     client.on('message', (_t, payload) => {
+      m.payloads.push(new Uint8Array(payload));
       try {
         m.messages.push(decodeReceiptsTopicMessage(new Uint8Array(payload)));
       } catch {
@@ -48,6 +51,26 @@ export class TestMeter {
   async publish(seq: bigint, reading?: { importWh: number; time?: number; exportWh?: number }): Promise<void> {
     const bytes = reading ? this.sign(seq, reading.importWh, reading) : this.sign(seq);
     await this.client.publishAsync(readingsTopic(this.meterId), Buffer.from(bytes), { qos: 1 });
+  }
+
+  /** Ask on meters/<id>/receipts/get (docs/protocol.md §8.3.2); resolves with the next answer on the receipts topic. */
+  async request(q: ReceiptRequest, topicMeterId = this.meterId, timeoutMs = 15_000): Promise<ReceiptsTopicMessage> {
+    const from = this.messages.length;
+    await this.client.publishAsync(receiptRequestTopic(topicMeterId), Buffer.from(encodeReceiptRequest(q)), { qos: 1 });
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const answer = this.messages.slice(from).find((x) => x.status === 'rejected' || x.receipt !== undefined);
+      if (answer) return answer;
+      if (Date.now() > until) throw new Error(`${this.meterId}: no answer to a receipt request within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  /** The full receipt of reading `seq`, asked for over MQTT. */
+  async fullReceipt(seq: bigint, timeoutMs = 15_000): Promise<Receipt> {
+    const a = await this.request({ seq }, this.meterId, timeoutMs);
+    if (a.status !== 'committed' || !a.receipt || a.seq !== seq) throw new Error(`${this.meterId}: receipt request for ${seq} answered ${a.status === 'rejected' ? a.code : 'another seq'}`);
+    return a.receipt;
   }
 
   committedSeqs(): Set<bigint> {

@@ -13,7 +13,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   Alg, AlgName, type BlockHeader, type CommitCertificate, type Receipt, ReasonCode, TAG_COSE_SIGN1, Tagged, TxType, type TxBody, decodeCoseSign1,
   type Reading, allInclusionProofs, concatBytes, connectTokenSignBytes, encodeBlock, encodeCbor, encodeCommit,
-  encodeCoseSign1, encodeHeader, encodeProtectedHeader, encodeReceipt, encodeReceiptsTopicMessage, encodeTxBody,
+  encodeCoseSign1, encodeHeader, encodeProtectedHeader, encodeReceipt, encodeReceiptRequest, encodeReceiptsTopicMessage, encodeTxBody,
   genesisHash, headerHash, makeConnectToken, makeHeader, merkleRoot, parseGenesis, publicKeyOf, p256Uncompressed, commitToCbor, receiptToCbor,
   sha256, sigStructure, signMessage, signTx, toHex, utf8, voteSignBytes, VoteType,
   PEER_ENVELOPE_DOMAIN, type PeerKind, bindAnswer, encodePeerHeader, joinPeerEnvelope, peerEnvelopeId, peerSubjects,
@@ -391,6 +391,7 @@ export function buildBlock(): unknown {
   const blockHash = headerHash(header);
   const receiptBytes = encodeReceipt(receipt);
   const r = receipt.tx;
+  const index = receipt.index;
   return {
     description: 'Genesis, block 1 (the transactions of readings.json, byte for byte, in order: its last is the high-S signature), its commit certificate (3 of 4 validators, power 3 > 2/3 of 4), a receipt of tx 3, and the messages a meter sees on meters/<id>/receipts.',
     genesis: doc,
@@ -422,7 +423,10 @@ export function buildBlock(): unknown {
       ],
     },
     receiptsTopic: {
-      committed: hex(encodeReceiptsTopicMessage({ status: 'committed', txHash: sha256(r), seq: 7n, height: 1, receipt })),
+      committed: hex(encodeReceiptsTopicMessage({ status: 'committed', txHash: sha256(r), seq: 7n, height: 1, index, blockHash, receipt })),
+      compact: hex(encodeReceiptsTopicMessage({ status: 'committed', txHash: sha256(r), seq: 7n, height: 1, index, blockHash })),
+      requestBySeq: hex(encodeReceiptRequest({ seq: 7n })),
+      requestByTxHash: hex(encodeReceiptRequest({ txHash: sha256(r) })),
       rejected: hex(encodeReceiptsTopicMessage({ status: 'rejected', txHash: sha256(r), code: ReasonCode.SEQ_REPLAY, message: 'seq 7 is not above 8', seq: 7n })),
     },
   };

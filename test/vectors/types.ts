@@ -48,7 +48,7 @@ export interface BlockFile {
   receiptVerifies: { height: number; signatureChecked: boolean };
   commitChecks: { cases: { name: string; commitBytes: string; valid: boolean }[] };
   receiptChecks: { cases: { name: string; bytes: string; error: string }[] };
-  receiptsTopic: { committed: string; rejected: string };
+  receiptsTopic: { committed: string; rejected: string; compact: string; requestBySeq: string; requestByTxHash: string };
 }
 
 export interface TokenFile {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { ClassicLevel } from 'classic-level';
-import { ReasonCode, TxType, decodeReceiptsTopicMessage, signTx, encodeCoseSign1, encodeProtectedHeader, encodeTxBody, parseGenesis, readingsTopic, receiptsTopic, verifyReceipt, txMeterId } from '../../../protocols/index.js';
+import { ReasonCode, TxType, decodeReceipt, decodeReceiptsTopicMessage, sha256, toHex, signTx, encodeCoseSign1, encodeProtectedHeader, encodeTxBody, parseGenesis, readingsTopic, receiptsTopic, verifyReceipt, txMeterId } from '../../../protocols/index.js';
 import { dataPaths } from '../../../ledger-node/devchain.js';
 import { loadKeyFile } from '../../../ledger-node/keyfile.js';
 import { Keys } from '../../../ledger-node/store/keys.js';
@@ -78,7 +78,13 @@ describe('single gateway, end to end over real MQTT', { timeout: 240_000 }, () =
     const msg = decodeReceiptsTopicMessage(new Uint8Array(stdout as unknown as Buffer));
     assert.equal(msg.status, 'committed');
     const genesis = parseGenesis(JSON.parse(readFileSync(join(dir, 'genesis.json'), 'utf8')));
-    if (msg.status === 'committed') assert.equal(txMeterId(verifyReceipt(genesis, msg.receipt).tx.body), meter);
+    // Compact by default (docs/protocol.md §8.3.1): the reading's seq and hash; the full receipt over HTTP verifies.
+    assert.ok(msg.status === 'committed' && msg.receipt === undefined && msg.seq === BigInt(seq));
+    if (msg.status !== 'committed') return;
+    assert.equal(toHex(msg.txHash), toHex(sha256(readFileSync(file))));
+    const full = await fetch(`${gw.httpUrl}/api/v1/tx/${toHex(msg.txHash)}/receipt`, { headers: { authorization: 'Bearer test-admin-token', accept: 'application/cbor' } });
+    assert.equal(full.status, 200);
+    assert.equal(txMeterId(verifyReceipt(genesis, decodeReceipt(new Uint8Array(await full.arrayBuffer()))).tx.body), meter);
   });
 
   test('a meter may not publish as another meter, nor read its receipts', async () => {
@@ -145,7 +151,8 @@ describe('single gateway, end to end over real MQTT', { timeout: 240_000 }, () =
       });
       assert.equal(post.status, 202, await post.text());
       await until('and once more after the HTTP submission', () => committed().length === 3, 15_000, 50);
-      for (const c of committed()) assert.equal(c.status === 'committed' && txMeterId(verifyReceipt(genesis, c.receipt).tx.body), id);
+      for (const c of committed()) assert.ok(c.status === 'committed' && c.receipt === undefined && toHex(c.txHash) === toHex(sha256(bytes)), 'compact, of these bytes');
+      assert.equal(txMeterId(verifyReceipt(genesis, (await m.fullReceipt(seq))).tx.body), id);
       assert.equal(m.messages.filter((x) => x.status === 'rejected').length, 0, 'never refused as a replay');
     } finally {
       await m.close();

@@ -24,7 +24,7 @@ describe('meter over TCP (mqtt.js, protocolVersion 4)', { timeout: 120_000 }, ()
     intake.addMeter('m1');
     intake.addMeter('m2');
     intake.addMeter('gone').revoked = true;
-    broker = await startBroker(intake);
+    broker = await startBroker(intake, { fullReceipts: ['m1'] }); // m1 gets full receipts (docs/protocol.md §8.3.2), m2 compact ones
     port = broker.addresses().tcp!;
   });
   beforeEach(async () => {
@@ -112,6 +112,7 @@ describe('meter over TCP (mqtt.js, protocolVersion 4)', { timeout: 120_000 }, ()
     assert.equal(m.status, 'committed');
     if (m.status !== 'committed') return;
     assert.equal(m.seq, 100n);
+    assert.ok(m.receipt, 'm1 is configured for full receipts');
     assert.deepEqual(m.receipt.tx, bytes);
     const v = verifyReceipt(intake.genesis(), m.receipt);
     assert.equal(v.signatureChecked, true);

@@ -38,7 +38,7 @@ test('defaults: every field has the documented default', () => {
   assert.equal(c.dataDir, '/srv/ml');
   assert.deepEqual(c.mqtt, {
     host: '127.0.0.1', port: 1883, allowAnonymous: false, tokenMaxAgeMs: 300_000, maxPayloadBytes: 4096, accounts: [],
-    maxConnectionsPerListener: 20_000, maxSessionsPerMeter: 4, maxQueuedMessages: 1000, sessionExpiryMs: 7 * 86_400_000, plaintext: true,
+    maxConnectionsPerListener: 20_000, maxSessionsPerMeter: 4, maxQueuedMessages: 1000, sessionExpiryMs: 7 * 86_400_000, plaintext: true, fullReceipts: [],
   });
   assert.deepEqual(c.http, { host: '127.0.0.1', port: 8080 });
   assert.deepEqual(c.ledger, {

@@ -36,7 +36,7 @@ test('encodeReceipt and the committed message equal the generic deterministic en
         const enc = encodeReceipt(receipt);
         assert.equal(toHex(enc), generic(receipt));
         assert.deepEqual(decodeReceipt(enc).tx, l.tx);
-        const m = encodeReceiptsTopicMessage({ status: 'committed', txHash: l.txHash, seq: l.seq, height: header.height, receipt });
+        const m = encodeReceiptsTopicMessage({ status: 'committed', txHash: l.txHash, seq: l.seq, height: header.height, index: l.index, blockHash: commit.blockHash, receipt });
         assert.equal(toHex(m), toHex(encodeCbor({ status: 'committed', txHash: l.txHash, seq: l.seq, height: header.height, receipt: receiptToCbor(receipt) })));
         const back = decodeReceiptsTopicMessage(m);
         assert.equal(back.status, 'committed');

@@ -13,7 +13,7 @@ function human(r: SimReport): string[] {
   const codes = Object.entries(r.rejectedByCode).map(([c, n]) => `${c} ${n}`).join(', ');
   return [
     `meters ${r.meters}, sent ${r.sent}, acknowledged ${r.acknowledged}, receipted ${r.receipted}, rejected ${r.rejected}${codes ? ` (${codes})` : ''}`,
-    `missing receipts ${r.missing}, invalid receipts ${r.invalidReceipts}, publish errors ${r.publishErrors}, ${r.durationS} s`,
+    `missing receipts ${r.missing}, invalid receipts ${r.invalidReceipts}, full receipts asked for and verified ${r.fullReceiptsVerified}, publish errors ${r.publishErrors}, ${r.durationS} s`,
     `publish->PUBACK   p50 ${ms(r.ack.p50)}  p95 ${ms(r.ack.p95)}  p99 ${ms(r.ack.p99)}`,
     `publish->receipt  p50 ${ms(r.receipt.p50)}  p95 ${ms(r.receipt.p95)}  p99 ${ms(r.receipt.p99)}`,
     ...(r.payments ? [`bills ${r.payments.bills}, payments sent ${r.payments.sent}, paid ${r.payments.paid}${r.payments.autopaid ? `, autopaid ${r.payments.autopaid}` : ''}` +
@@ -26,7 +26,8 @@ function human(r: SimReport): string[] {
 function json(r: SimReport): string {
   return JSON.stringify({
     meters: r.meters, sent: r.sent, acknowledged: r.acknowledged, receipted: r.receipted, rejected: r.rejected,
-    rejected_by_code: r.rejectedByCode, missing: r.missing, invalid_receipts: r.invalidReceipts, publish_errors: r.publishErrors,
+    rejected_by_code: r.rejectedByCode, missing: r.missing, invalid_receipts: r.invalidReceipts,
+    full_receipts_verified: r.fullReceiptsVerified, publish_errors: r.publishErrors,
     p50_ms: r.receipt.p50, p95_ms: r.receipt.p95, p99_ms: r.receipt.p99,
     ack_p50_ms: r.ack.p50, ack_p95_ms: r.ack.p95, ack_p99_ms: r.ack.p99,
     duration_s: r.durationS, readings_per_s: r.durationS > 0 ? Math.round(r.acknowledged / r.durationS) : null,

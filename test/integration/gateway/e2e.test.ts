@@ -50,6 +50,9 @@ describe('single gateway, end to end over real MQTT', { timeout: 240_000 }, () =
     assert.equal(summary.acknowledged, 6 * 20);
     assert.equal(summary.receipted, summary.acknowledged);
     assert.equal(summary.rejected, 0);
+    assert.equal(summary.invalid_receipts, 0);
+    // Compact receipts on the topic; one full receipt per meter asked for over MQTT and verified (docs/protocol.md §8.3.2).
+    assert.equal(summary.full_receipts_verified, 6);
     assert.ok(summary.p50_ms > 0 && summary.p99_ms >= summary.p50_ms);
   });
 

@@ -24,6 +24,7 @@ import { type ReadingOutcome, busyRejection, submitReading, wrongMeterRejection 
 import { type PaymentOutcome, paymentRefusal, publishToBills, submitPayment } from './bills.js';
 import type { SessionRegistry } from './sessions.js';
 import { peerIdentityOf } from './tls-identity.js';
+import { RequestLimiter } from './request-limit.js';
 
 export interface HookConfig extends AuthConfig {
   readonly intake: IntakePort;
@@ -130,6 +131,7 @@ export function installHooks(aedes: Aedes, cfg: HookConfig): InstalledHooks {
   const connects = new WeakMap<Client, ConnectPacket>();
   const sessions = new WeakMap<Client, Session>();
   const origins = new WeakMap<Duplex, ConnectionInfo>();
+  const requestLimiter = new RequestLimiter();
 
   aedes.preConnect = (client, packet, cb) => {
     connects.set(client, packet);
@@ -315,6 +317,10 @@ export function installHooks(aedes: Aedes, cfg: HookConfig): InstalledHooks {
     if (forMeter !== meterId) {
       log.warn({ meterId, forMeter }, 'mqtt meter asked for another meter\'s receipt');
       await refuse(ReasonCode.RECEIPT_NOT_AUTHORIZED, `meter ${meterId} may ask only for its own receipts, on ${receiptRequestTopicOf(meterId)}`);
+      return null;
+    }
+    if (!requestLimiter.take(meterId, cfg.now())) {
+      await refuse(ReasonCode.RATE_LIMITED, 'more than 10 receipt requests at once or 1 a second on average: ask again later');
       return null;
     }
     let q;

@@ -123,6 +123,22 @@ describe('compact receipts on the receipts topic, full ones on request', { timeo
     assert.equal(b.messages.filter((x) => x.status === 'rejected' && x.code === ReasonCode.RECEIPT_NOT_AUTHORIZED).length, 0);
   });
 
+  test('receipt requests are limited per meter: a burst of 25 gets E_READING_RATE_LIMITED beyond the first 10 (and 1 a second)', async () => {
+    const m = await meter('meter-0001');
+    const from = m.messages.length;
+    const t0 = Date.now();
+    const q = Buffer.from(fromHex('a10107')); // {1: 7}: nothing committed, answered E_RECEIPT_NOT_FOUND when let through
+    await Promise.all(Array.from({ length: 25 }, () => m.client.publishAsync('meters/meter-0001/receipts/get', q, { qos: 1 })));
+    await until('25 answers', () => m.messages.length - from >= 25, 15_000, 25);
+    const codes = m.messages.slice(from).map((x) => (x.status === 'rejected' ? x.code : 'committed'));
+    const limited = codes.filter((c) => c === ReasonCode.RATE_LIMITED).length;
+    const answered = codes.filter((c) => c === ReasonCode.RECEIPT_NOT_FOUND).length;
+    assert.equal(answered + limited, 25, codes.join(' '));
+    // At most the burst of 10 (less what the tests before took) plus one a second since.
+    assert.ok(answered >= 1 && answered <= 10 + Math.ceil((Date.now() - t0) / 1000), codes.join(' '));
+    assert.equal(m.client.connected, true);
+  });
+
   test('a meter in mqtt.fullReceipts gets full receipts pushed, which verify offline', async () => {
     const m = await meter(FULL);
     const seq = BigInt(Date.now()) * 1000n + 3n;

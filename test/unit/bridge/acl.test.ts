@@ -57,6 +57,16 @@ describe('publish rules', { timeout: 10_000 }, () => {
     assert.equal(decidePublish(account, 'meters/m1/payments').kind, 'deny');
     assert.equal(decidePublish(anon, 'meters/m1/payments').kind, 'deny');
   });
+  test('a meter asks for full receipts on a receipts/get topic; which meter it names is checked by the handler (docs/protocol.md §8.3.2)', () => {
+    assert.deepEqual(decidePublish(meter, 'meters/m1/receipts/get'), { kind: 'receipt-request', meterId: 'm1', forMeter: 'm1' });
+    assert.deepEqual(decidePublish(meter, 'meters/m2/receipts/get'), { kind: 'receipt-request', meterId: 'm1', forMeter: 'm2' });
+    for (const t of ['meters/m1/receipts/get/x', 'meters/+/receipts/get', 'meters/m1/receipts/put']) assert.equal(decidePublish(meter, t).kind, 'wrong-meter', t);
+    assert.equal(decidePublish(account, 'meters/m1/receipts/get').kind, 'deny');
+    assert.equal(decidePublish(anon, 'meters/m1/receipts/get').kind, 'deny');
+    // Answers go on the receipts topic only: nobody subscribes to or receives a request topic.
+    assert.equal(maySubscribe(meter, 'meters/m1/receipts/get'), false);
+    assert.equal(mayReceive(meter, 'meters/m1/receipts/get'), false);
+  });
   test('accounts publish on their filters, never under meters/ or $', () => {
     assert.equal(decidePublish(account, 'site/a/status').kind, 'allow');
     assert.equal(decidePublish(account, 'elsewhere').kind, 'deny');

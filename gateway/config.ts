@@ -337,6 +337,10 @@ const SCHEMA = section({
         required: true, env: 'METERLEDGER_BILLING_AUTO_ISSUE_KEY_FILE',
         meaning: 'Key file (mode 0600) of a genesis operator with the biller role; setting it enables autoIssue: at each period\'s close the gateway computes every bill of the meters whose agreements this biller set, over committed state, and submits it (docs/billing.md §17.1).',
       }),
+      recipientKeyFile: setting(path('private'), {
+        env: 'METERLEDGER_BILLING_AUTO_ISSUE_RECIPIENT_KEY_FILE',
+        meaning: 'Recipient key file (mode 0600, {"id", "kem", "secretKey"}) of the biller: with it, bills of confidential meters wrapped to this key are issued too, disclosing the readings they need (docs/billing.md §17.2); the period keys are opened once each, off the reading path.',
+      }),
       payee: setting(text(METER_ID_PATTERN, 'an account id ([A-Za-z0-9][A-Za-z0-9._-]{0,63})'), { required: true, env: 'METERLEDGER_BILLING_AUTO_ISSUE_PAYEE', meaning: 'Account the issued bills are paid to (an open account).' }),
       retryMinMs: setting(int(100, 3_600_000), { default: AUTO_ISSUE_DEFAULTS.retryMinMs, env: 'METERLEDGER_BILLING_AUTO_ISSUE_RETRY_MIN_MS', meaning: 'How often bills are looked for, and the first wait before a bill not ready (E_BILL_NOT_READY) is tried again, ms; the wait doubles per try.' }),
       retryMaxMs: setting(int(100, 86_400_000), { default: AUTO_ISSUE_DEFAULTS.retryMaxMs, env: 'METERLEDGER_BILLING_AUTO_ISSUE_RETRY_MAX_MS', meaning: 'Longest wait between two tries of one meter\'s bill, ms.' }),

@@ -5,10 +5,11 @@
 import { randomBytes } from 'node:crypto';
 import { type Stats, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Alg, AlgName, type Genesis, ProtocolError, parseGenesis, toHex } from '../protocols/index.js';
+import { Alg, AlgName, type Genesis, type GenesisRecipient, Kem, KemName, ProtocolError, parseGenesis, toHex } from '../protocols/index.js';
 import { fsError } from './fs-errors.js';
 import { KeyFileError, generateKeyPair, keyFolderProblem, saveKeyFile } from './keyfile.js';
 import { DEV_TOU_TARIFF, writeDevBillingPlan } from './billing/dev-setup.js';
+import { generateRecipientKey, saveRecipientKeyFile } from './recipient-keyfile.js';
 
 export function dataPaths(dataDir: string) {
   return {
@@ -23,6 +24,11 @@ export function dataPaths(dataDir: string) {
     meterKey: (meterId: string) => join(dataDir, 'keys', 'meters', `${meterId}.key`),
     /** Owners' account keys of a dev chain made with billing (they sign mandates). */
     accountKey: (account: string) => join(dataDir, 'keys', 'accounts', `${account}.key`),
+    /**
+     * Recipient key files (docs/protocol.md §11.2) of a dev chain made with --confidential:
+     * one per holder (an owner account, the biller operator), as `reading decrypt --key` reads them.
+     */
+    recipientKey: (holder: string) => join(dataDir, 'keys', 'recipients', `${holder}.key`),
   };
 }
 
@@ -89,7 +95,18 @@ export interface DevChainOptions {
    * config.json turning billing.autoIssue on with the operator's key.
    */
   readonly billing?: { readonly cycleMs: number };
+  /**
+   * Every meter confidential from genesis (docs/protocol.md §11): its recipients are its
+   * owner's key `<owner>/enc-1` (P-256, what a browser's WebCrypto holds) and the
+   * operator's (the biller of a billing chain) `operator-0/enc-1` (X25519), each secret in
+   * a 0600 file `keys/recipients/<holder>.key`.
+   */
+  readonly confidential?: boolean;
 }
+
+/** The holder of the dev chain's biller recipient key (the operator). */
+export const DEV_BILLER_RECIPIENT = 'operator-0';
+export const devRecipientId = (holder: string): string => `${holder}/enc-1`;
 
 /** Default billing cycle of `meterledger init --billing`: one minute. */
 export const DEV_BILLING_CYCLE_MS = 60_000;
@@ -109,13 +126,28 @@ export function initDevChain(dataDir: string, opts: DevChainOptions): { genesis:
   const operator = generateKeyPair(Alg.EdDSA);
   saveKeyFile(p.validatorKey, validator);
   saveKeyFile(p.operatorKey, operator);
+  const recipients = new Map<string, GenesisRecipient>();
+  // One recipient key per holder, written once, named in every meter the holder reads.
+  const recipientOf = (holder: string, kem: Kem): GenesisRecipient => {
+    let r = recipients.get(holder);
+    if (!r) {
+      const { key, secretKey } = generateRecipientKey(devRecipientId(holder), kem);
+      saveRecipientKeyFile(p.recipientKey(holder), key.id, kem, secretKey);
+      r = { id: key.id, kem: KemName[kem], publicKey: toHex(key.publicKey) };
+      recipients.set(holder, r);
+    }
+    return r;
+  };
   const meters = [];
   for (let i = 0; i < opts.meters; i++) {
     const alg = opts.meterAlg === 'ES256' || (opts.meterAlg === 'mixed' && i % 2 === 1) ? Alg.ES256 : Alg.EdDSA;
     const k = generateKeyPair(alg);
     const id = meterIdOf(i);
     saveKeyFile(p.meterKey(id), k);
-    meters.push({ id, alg: AlgName[alg], publicKey: toHex(k.publicKey), owner: opts.billing ? accountIdOf(i) : opts.owner ?? 'owner-1' });
+    const owner = opts.billing ? accountIdOf(i) : opts.owner ?? 'owner-1';
+    // Sorted by id (§11.2): "operator-0/..." before "owner-...".
+    const conf = opts.confidential ? { recipients: [recipientOf(DEV_BILLER_RECIPIENT, Kem.X25519), recipientOf(owner, Kem.P256)].sort((a, b) => (a.id < b.id ? -1 : 1)) } : {};
+    meters.push({ id, alg: AlgName[alg], publicKey: toHex(k.publicKey), owner, ...conf });
   }
   const now = Date.now();
   const genesis = parseGenesis({
@@ -130,7 +162,7 @@ export function initDevChain(dataDir: string, opts: DevChainOptions): { genesis:
     } : {}),
   });
   writeGenesis(p.genesis, genesis);
-  if (opts.billing) writeDevBilling(dataDir, meters.map((m) => m.id));
+  if (opts.billing) writeDevBilling(dataDir, meters.map((m) => m.id), opts.confidential === true);
   return { genesis, meterIds: meters.map((m) => m.id) };
 }
 
@@ -138,7 +170,7 @@ export function initDevChain(dataDir: string, opts: DevChainOptions): { genesis:
  * The accounts' keys, the set-up plan the gateway submits at its first start
  * (billing/dev-setup.ts) and a config.json with billing.autoIssue (the operator is the biller).
  */
-function writeDevBilling(dataDir: string, meterIds: readonly string[]): void {
+function writeDevBilling(dataDir: string, meterIds: readonly string[], confidential: boolean): void {
   const p = dataPaths(dataDir);
   const accountKeys: Record<string, string> = {};
   for (const account of [DEV_PAYEE, ...meterIds.map((_, i) => accountIdOf(i))]) {
@@ -150,7 +182,7 @@ function writeDevBilling(dataDir: string, meterIds: readonly string[]): void {
     // 50.00 EUR each, a cap of 20.00 a bill and 100.00 a month: a minute's bill is a few cents.
     meters: meterIds.map((meterId, i) => ({ meterId, account: accountIdOf(i), deposit: 5000, capPerBill: 2000, capPerMonth: 10_000 })),
   });
-  const config = { billing: { autoIssue: { keyFile: join('keys', 'operator.key'), payee: DEV_PAYEE } } };
+  const config = { billing: { autoIssue: { keyFile: join('keys', 'operator.key'), payee: DEV_PAYEE, ...(confidential ? { recipientKeyFile: join('keys', 'recipients', `${DEV_BILLER_RECIPIENT}.key`) } : {}) } } };
   try {
     writeFileSync(join(dataDir, 'config.json'), JSON.stringify(config, null, 2) + '\n', { mode: 0o644 });
   } catch (e) {

@@ -4,13 +4,16 @@
  * document, so whitespace and key order in the file do not matter.
  */
 import { encodeCbor } from './cbor.js';
-import { fromHex } from './bytes.js';
+import { fromHex, toHex } from './bytes.js';
 import { sha256 } from './hash.js';
 import { type Alg, AlgName, algFromName, publicKeyProblem } from './keys.js';
 import { METER_ID_PATTERN } from './payload.js';
 import { ProtocolError } from './errors.js';
 import { parseInstant } from './billing/localtime.js';
 import { type CycleRule, checkCycleRule } from './billing/period.js';
+import { KemName, kemFromName } from './confidential/hpke.js';
+import { type RecipientKey, recipientKeysFrom } from './confidential/recipients.js';
+import { RejectionError } from './errors.js';
 
 export interface GenesisKey {
   readonly id: string;
@@ -21,9 +24,18 @@ export interface GenesisKey {
 export interface GenesisValidator extends GenesisKey {
   readonly power: number;
 }
+/** A recipient key of a confidential meter (docs/protocol.md §11.2), as genesis writes it. */
+export interface GenesisRecipient {
+  readonly id: string;
+  readonly kem: KemName;
+  /** Hex: 32 bytes for X25519, the 65-byte uncompressed point for P-256. */
+  readonly publicKey: string;
+}
 export interface GenesisMeter extends GenesisKey {
   readonly owner?: string;
   readonly jid?: string;
+  /** Present: the meter is confidential from the start, its period keys wrapped to these (§11.2, as label 16). */
+  readonly recipients?: readonly GenesisRecipient[];
 }
 /** What an operator key may do (docs/billing.md §13.3). */
 export type OperatorRole = 'registrar' | 'biller' | 'custodian';
@@ -211,11 +223,49 @@ export function parseGenesisOperator(o: unknown, field: string): GenesisOperator
 
 /** One `meters[i]` entry. */
 export function parseGenesisMeter(m: unknown, field: string): GenesisMeter {
-  const k = key(m, field, ['owner', 'jid']);
+  const k = key(m, field, ['owner', 'jid', 'recipients']);
   const o = m as Record<string, unknown>;
   const owner = str(o, 'owner', field, true);
   const jid = str(o, 'jid', field, true);
-  return { ...k, ...(owner !== undefined ? { owner } : {}), ...(jid !== undefined ? { jid } : {}) };
+  const recipients = o.recipients === undefined ? undefined : parseGenesisRecipients(o.recipients, `${field}.recipients`);
+  return { ...k, ...(owner !== undefined ? { owner } : {}), ...(jid !== undefined ? { jid } : {}), ...(recipients ? { recipients } : {}) };
+}
+
+/** `meters[i].recipients`: the rules of label 16 (§11.2), in JSON: [{id, kem: "X25519" | "P-256", publicKey: hex}], sorted by id. */
+function parseGenesisRecipients(v: unknown, field: string): GenesisRecipient[] {
+  if (!Array.isArray(v)) fail(field, 'must be an array of {id, kem, publicKey}');
+  const entries = v.map((e, i): [string, number, Uint8Array] => {
+    const f = `${field}[${i}]`;
+    if (!isObj(e)) fail(f, 'must be an object');
+    onlyKeys(e, ['id', 'kem', 'publicKey'], f);
+    const id = str(e, 'id', f)!;
+    let kem: number;
+    try {
+      kem = kemFromName(str(e, 'kem', f)!);
+    } catch (err) {
+      fail(`${f}.kem`, (err as Error).message);
+    }
+    let pk: Uint8Array;
+    try {
+      pk = fromHex(str(e, 'publicKey', f)!.toLowerCase());
+    } catch {
+      fail(`${f}.publicKey`, 'must be hex');
+    }
+    return [id, kem, pk];
+  });
+  let keys: RecipientKey[];
+  try {
+    keys = recipientKeysFrom(entries);
+  } catch (err) {
+    if (err instanceof RejectionError) fail(field, err.message.replace(/^E_[A-Z_]+: (recipients \(label 16\): )?/, ''));
+    throw err;
+  }
+  return keys.map((r) => ({ id: r.id, kem: KemName[r.kem], publicKey: toHex(r.publicKey) }));
+}
+
+/** The recipient keys of a genesis meter, decoded (undefined: a clear meter). */
+export function genesisRecipientKeys(m: GenesisMeter): RecipientKey[] | undefined {
+  return m.recipients?.map((r) => ({ id: r.id, kem: kemFromName(r.kem), publicKey: fromHex(r.publicKey) }));
 }
 
 /** `params`, missing ones at their defaults. */

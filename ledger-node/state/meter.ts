@@ -6,7 +6,7 @@
  */
 import {
   type Alg, type KeyEntry, type MeterRegister, type MeterRevoke, type MeterRotate, ReasonCode, type Reading, type ReadingWindow,
-  RejectionError, type SignedTx, type StateChange, StateKind, type StateReader, TxType, equalBytes, formatTime, type Genesis, decodeKey, fromHex,
+  RejectionError, type SignedTx, type StateChange, StateKind, type StateReader, TxType, equalBytes, formatTime, type Genesis, decodeKey, fromHex, genesisRecipientKeys,
   type LedgerChain, type OperatorRole, type TxBody, operatorRoles, type RecipientKey, type SealedReading, type PeriodKeyBody,
 } from '../../protocols/index.js';
 
@@ -69,6 +69,7 @@ export function genesisMeters(genesis: Genesis): StateChange[] {
     return meterChange(g.id, {
       alg: k.alg, publicKey: fromHex(g.publicKey), keyEpoch: 0, revoked: false, lastSeq: 0n, seen: 0n,
       ...(g.owner !== undefined ? { owner: g.owner } : {}), ...(g.jid !== undefined ? { jid: g.jid } : {}),
+      ...(g.recipients !== undefined ? { recipients: genesisRecipientKeys(g)! } : {}),
     });
   });
 }

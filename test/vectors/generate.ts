@@ -14,7 +14,7 @@ import {
   Alg, AlgName, type BlockHeader, type CommitCertificate, type Receipt, ReasonCode, TAG_COSE_SIGN1, Tagged, TxType, type TxBody, decodeCoseSign1,
   type Reading, allInclusionProofs, concatBytes, connectTokenSignBytes, encodeBlock, encodeCbor, encodeCommit,
   encodeCoseSign1, encodeHeader, encodeProtectedHeader, encodeReceipt, encodeReceiptRequest, encodeReceiptsTopicMessage, encodeTxBody,
-  genesisHash, headerHash, makeConnectToken, makeHeader, merkleRoot, parseGenesis, publicKeyOf, p256Uncompressed, commitToCbor, receiptToCbor,
+  Kem, kemPublicKey, genesisHash, headerHash, makeConnectToken, makeHeader, merkleRoot, parseGenesis, publicKeyOf, p256Uncompressed, commitToCbor, receiptToCbor,
   sha256, sigStructure, signMessage, signTx, toHex, utf8, voteSignBytes, VoteType,
   PEER_ENVELOPE_DOMAIN, type PeerKind, bindAnswer, encodePeerHeader, joinPeerEnvelope, peerEnvelopeId, peerSubjects,
 } from '../../protocols/index.js';
@@ -626,6 +626,12 @@ export function buildGenesis(): unknown {
       meters: [{ id: 'meter-p256-0001', alg: 'P-256', publicKey: p256Key.toUpperCase() }] } },
     { name: 'the reading window written out: kept, so another hash (absent, it stays absent and defaults apply)', doc: {
       ...base, validators: [v('val-1')], params: { maxReadingPastMs: 691_200_000, maxReadingFutureMs: 600_000 } } },
+    { name: 'a confidential meter (§11.2): recipient keys sorted by id, kem by name, hex lower-cased', doc: {
+      ...base, validators: [v('val-1')],
+      meters: [{ id: 'meter-p256-0001', alg: 'P-256', publicKey: p256Key, owner: 'john', recipients: [
+        { id: 'biller-1/enc-1', kem: 'X25519', publicKey: hex(kemPublicKey(Kem.X25519, seed('recipient-biller-1-enc-1'))).toUpperCase() },
+        { id: 'john/enc-1', kem: 'P-256', publicKey: hex(kemPublicKey(Kem.P256, seed('recipient-john-enc-1'))) },
+      ] }] } },
   ];
   return {
     description: 'Genesis documents (JSON), their normalized form and the genesis hash = SHA-256 of its deterministic CBOR (docs/protocol.md §6).',

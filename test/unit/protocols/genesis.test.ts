@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_PARAMS, ProtocolError, genesisHash, parseGenesis, toHex } from '../../../protocols/index.js';
+import { DEFAULT_PARAMS, Kem, ProtocolError, genesisHash, genesisRecipientKeys, parseGenesis, toHex } from '../../../protocols/index.js';
 import { readVector } from '../../vectors/generate.js';
 import type { BlockFile, GenesisFile } from '../../vectors/types.js';
 
@@ -95,4 +95,19 @@ test('one node key under two ids is refused: its holder would cast two votes (va
   refuses(d, 'validators and observers');
   d = clone(); d.observers = [{ id: 'observer-x', alg: 'Ed25519', publicKey: d.operators[0].publicKey }];
   assert.equal(parseGenesis(d).observers?.length, 1, 'the genesis rules bind node keys only; a draft refuses any reuse');
+});
+
+test('genesis meters[i].recipients (§11.2): the rules of label 16, each refusal naming the field; the meter starts confidential', () => {
+  const conf = readVector<GenesisFile>('genesis.json').cases.find((c) => c.name.startsWith('a confidential meter'))!;
+  const base = (): Record<string, any> => JSON.parse(JSON.stringify(conf.doc)) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const g = parseGenesis(base());
+  assert.deepEqual(genesisRecipientKeys(g.meters[0]!)?.map((r) => [r.id, r.kem, r.publicKey.length]), [['biller-1/enc-1', Kem.X25519, 32], ['john/enc-1', Kem.P256, 65]]);
+  assert.equal(genesisRecipientKeys({ ...g.meters[0]!, recipients: undefined }), undefined);
+  let d = base(); d.meters[0].recipients.reverse(); refuses(d, 'meters[0].recipients');
+  d = base(); d.meters[0].recipients = []; refuses(d, 'meters[0].recipients');
+  d = base(); d.meters[0].recipients[0].kem = 'RSA'; refuses(d, 'meters[0].recipients[0].kem');
+  d = base(); d.meters[0].recipients[1].publicKey = 'zz'; refuses(d, 'meters[0].recipients[1].publicKey');
+  d = base(); d.meters[0].recipients[0].publicKey = '00'.repeat(32); refuses(d, 'meters[0].recipients'); // small order
+  d = base(); d.meters[0].recipients[0].extra = 1; refuses(d, 'meters[0].recipients[0]');
+  d = base(); d.meters[0].recipients[1].id = 'biller-1/enc-1'; refuses(d, 'meters[0].recipients');
 });

@@ -3,12 +3,15 @@
  * (docs/protocol.md §8.7) and into the metrics; with `billing.autoIssue` the gateway
  * issues bills itself (ledger-node/billing/auto-issue.ts).
  */
-import { AutoIssuer } from '../ledger-node/billing/auto-issue.js';
+import { AutoIssuer, type BillerRecipient } from '../ledger-node/billing/auto-issue.js';
 import { billingMessages } from '../ledger-node/billing/outcomes.js';
 import { readDevBillingPlan, runDevBillingSetup } from '../ledger-node/billing/dev-setup.js';
 import { loadKeyFile } from '../ledger-node/keyfile.js';
+import { loadRecipientKeyFile } from '../ledger-node/recipient-keyfile.js';
 import type { LedgerNode } from '../ledger-node/node.js';
-import { type BillsTopicMessage, ProtocolError, StateKind, TxType, big } from '../protocols/index.js';
+import {
+  type BillsTopicMessage, PERIOD_KEY_TX_TYPE, type PeriodKeyBody, ProtocolError, StateKind, TxType, big, decodeAnyTx, toHex,
+} from '../protocols/index.js';
 import { ConfigError } from './errors.js';
 import type { GatewayConfig } from './config.js';
 import type { GatewayLogger } from './logger.js';
@@ -23,6 +26,41 @@ export interface GatewayBilling {
   /** Stop issuing (before the node closes); the topic publishing ends with the node. */
   stop(): Promise<void>;
 }
+
+/**
+ * The period key transactions wrapped to the biller's recipient key (docs/billing.md
+ * §17.2), gathered from committed blocks: those already in the store at start (one read of
+ * each block), then each new block's. The biller opens a key only when it bills its period.
+ */
+class CommittedPeriodKeys {
+  private readonly keys = new Map<string, PeriodKeyBody>();
+  constructor(private readonly recipientId: string) {}
+
+  add(body: PeriodKeyBody): void {
+    if (body.recipients.some((r) => r.recipientId === this.recipientId)) this.keys.set(`${body.meterId}\u0000${toHex(body.keyId)}`, body);
+  }
+
+  get(meterId: string, keyIdHex: string): PeriodKeyBody | undefined {
+    return this.keys.get(`${meterId}\u0000${keyIdHex}`);
+  }
+
+  async scan(node: LedgerNode, upTo: number): Promise<void> {
+    for (let h = 1; h <= upTo; h++) {
+      const b = await node.getBlock(h);
+      for (const raw of b?.txs ?? []) {
+        if (!isPeriodKeyTx(raw)) continue;
+        const body = decodeAnyTx(raw, Infinity).body;
+        if (body.type === PERIOD_KEY_TX_TYPE) this.add(body);
+      }
+    }
+  }
+}
+
+/** A cheap look before decoding: type 5 is the first entry of the payload map (CBOR a? 00 05). */
+const isPeriodKeyTx = (raw: Uint8Array): boolean => {
+  for (let i = 0; i + 2 < raw.length; i++) if (raw[i]! >= 0xa3 && raw[i]! <= 0xb7 && raw[i + 1] === 0x00 && raw[i + 2] === PERIOD_KEY_TX_TYPE) return true;
+  return false;
+};
 
 /** Bills with something due and no payment, in the committed state. */
 function unpaidBills(node: LedgerNode): number {
@@ -50,12 +88,20 @@ export async function startBilling(config: GatewayConfig, node: LedgerNode, brok
     }, log.child({ component: 'billing' }));
   }
   let autoIssuer: AutoIssuer | undefined;
+  let periodKeys: CommittedPeriodKeys | undefined;
   const a = config.billing.autoIssue;
   if (a) {
     const key = loadKeyFile(a.keyFile);
+    let recipient: BillerRecipient | undefined;
+    if (a.recipientKeyFile !== undefined) {
+      const secret = loadRecipientKeyFile(a.recipientKeyFile);
+      periodKeys = new CommittedPeriodKeys(secret.key.id);
+      const found = periodKeys;
+      recipient = { id: secret.key.id, recipient: secret.recipient, periodKey: (m, k) => found.get(m, k) };
+    }
     try {
       autoIssuer = new AutoIssuer({
-        genesis, key, payee: a.payee, view: node.billingView(), submit: (bytes) => node.submitTx(bytes),
+        genesis, key, payee: a.payee, view: node.billingView(), submit: (bytes) => node.submitTx(bytes), ...(recipient ? { recipient } : {}),
         retryMinMs: a.retryMinMs, retryMaxMs: a.retryMaxMs, logger: log.child({ component: 'billing' }), metrics: metrics.billing,
       });
     } catch (e) {
@@ -76,11 +122,14 @@ export async function startBilling(config: GatewayConfig, node: LedgerNode, brok
       else if (m.status === 'paid') metrics.billing.paymentCommitted(currency, m.by, m.amount);
     }
     if (messages.length) metrics.billing.unpaid(unpaidBills(node));
+    if (periodKeys) for (const t of b.txs) if (t.body.type === PERIOD_KEY_TX_TYPE) periodKeys.add(t.body);
     if (autoIssuer) {
       autoIssuer.readingsCommitted(b.txs.flatMap((t) => (t.body.type === TxType.Reading ? [t.body.meterId] : [])));
       autoIssuer.poke();
     }
   });
+  // After the listener is on, so no block falls between the scan and the listener.
+  await periodKeys?.scan(node, node.billingView().head().height);
   autoIssuer?.start();
   return {
     autoIssuer,

@@ -18,6 +18,7 @@ import { GatewayError } from '../errors.js';
 import { signReading } from '../cli/sign.js';
 import { getJsonOrUndefined } from '../cli/http-client.js';
 import { connectMeter, publishQos1 } from './meter-client.js';
+import { SealingMeter } from './sealing.js';
 import { newTally, onBillsMessage } from './pay.js';
 import { type LatencySummary, summarize } from './stats.js';
 
@@ -68,6 +69,8 @@ export interface SimReport {
   readonly durationS: number;
   /** Why the run stopped before sending everything (no PUBACKs, interrupted), or null. */
   readonly stalled: string | null;
+  /** Confidential meters among those run (sealed readings, docs/protocol.md §11), and the period keys they published. */
+  readonly sealed?: { meters: number; periodKeys: number };
   /** On a chain with billing (a currency in genesis): the meters' bills and what became of their payments. */
   readonly payments?: { bills: number; sent: number; paid: number; autopaid: number; refusedByCode: Record<string, number>; unanswered: number };
 }
@@ -118,6 +121,11 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
     }
     nextSeq.set(id, start);
   }
+
+  // Meters confidential in genesis seal their readings under a period key of their own.
+  const conf = SealingMeter.recipientsIn(o.genesis);
+  const sealing = new Map(ids.filter((id) => conf.has(id)).map((id) => [id, new SealingMeter(o.genesis, id, keys.get(id)!, conf.get(id)!)]));
+  let periodKeys = 0;
 
   const tracked = new Map<string, Tracked>();
   let wake: (() => void) | undefined;
@@ -227,7 +235,20 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
         // With billing, the register follows the clock (10 Wh a second, a 36 kW site): bills of a
         // short cycle are worth paying, and the register never goes back across runs.
         const importWh = billing ? Math.floor(now / 100) : whBase + i;
-        const tx = signReading(chainId, keys.get(id)!, { type: TxType.Reading, meterId: id, seq, time: now, importWh });
+        const reading = { type: TxType.Reading, meterId: id, seq, time: now, importWh } as const;
+        const sealer = sealing.get(id);
+        // The period's key goes first, acknowledged, so its readings never wait for it long (§11.6).
+        const keyTx = sealer?.periodKeyFor(now);
+        if (keyTx) {
+          try {
+            await publishQos1(clients.get(id)!, readingsTopic(id), keyTx);
+            periodKeys++;
+          } catch (e) {
+            publishErrors++;
+            log(`${id}: the period key was not acknowledged: ${(e as Error).message}`);
+          }
+        }
+        const tx = sealer ? sealer.seal(reading) : signReading(chainId, keys.get(id)!, reading);
         const t: Tracked = { meterId: id, seq, sentAt: performance.now() };
         tracked.set(toHex(sha256(tx)), t);
         inFlight++;
@@ -296,6 +317,7 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
       receipt: summarize(acked.filter((t) => t.receiptAt !== undefined).map((t) => t.receiptAt! - t.sentAt)),
       durationS: Math.round(durationS * 1000) / 1000,
       stalled,
+      ...(sealing.size ? { sealed: { meters: sealing.size, periodKeys } } : {}),
       ...(billing ? {
         payments: { bills: tally.bills, sent: tally.sent, paid: tally.paid, autopaid: tally.autopaid, refusedByCode: { ...tally.refusedByCode }, unanswered: tally.open.size },
       } : {}),

@@ -15,6 +15,8 @@ import {
   type Alg, type Agreement, type AgreementRecord, type Bill, type BillPeriod, type Genesis, type LedgerChain, LedgerTxType, ReasonCode,
   RejectionError, type StateReader, StateKind, type SubmitResult, type Tariff, type TariffRecord, type TariffVersionRecord, billId, chainCycle,
   computeBill, cyclePeriod, decodeKey, decodeTariff, operatorRoles, readingsForBill, resolvePeriod, signTx, termsTimeline, toHex, utcMonth,
+  type BillDisclosure, type BillReading, type HpkeRecipient, type PeriodKeyBody, type PeriodKeySchedule, type SealedReading, decryptReading,
+  discloseForBill, openPeriodKey,
 } from '../../protocols/index.js';
 import type { Logger } from '../api.js';
 import type { CommittedReadings } from '../state/ledger.js';
@@ -26,7 +28,20 @@ export interface BillingView {
   readonly tip: StateReader;
   ids(kind: string): string[];
   head(): { height: number; time: number };
-  readonly readings: Pick<CommittedReadings, 'prepareMeters' | 'between' | 'latestAtOrBefore' | 'earliestAtOrAfter'>;
+  readonly readings: Pick<CommittedReadings, 'prepareMeters' | 'between' | 'latestAtOrBefore' | 'earliestAtOrAfter'>
+    & Partial<Pick<CommittedReadings, 'sealed' | 'loadSealedBodies'>>;
+}
+
+/**
+ * What a biller that is a recipient of confidential meters holds (docs/billing.md §17.2):
+ * its recipient key, and the period key transactions wrapped to it (collected from the
+ * committed blocks by the gateway, gateway/billing.ts).
+ */
+export interface BillerRecipient {
+  readonly id: string;
+  readonly recipient: HpkeRecipient;
+  /** The committed period key of `meterId` with this key id (hex), if one is known. */
+  periodKey(meterId: string, keyIdHex: string): PeriodKeyBody | undefined;
 }
 
 /** What the issuer reports (gateway/metrics.ts counts it). */
@@ -51,6 +66,8 @@ export interface AutoIssueOptions {
   readonly retryMaxMs?: number;
   readonly logger: Logger;
   readonly metrics?: AutoIssueMetrics;
+  /** Without it bills of confidential meters are not issued (a debug line says so). */
+  readonly recipient?: BillerRecipient;
 }
 
 export const AUTO_ISSUE_DEFAULTS = { retryMinMs: 1000, retryMaxMs: 60_000 } as const;
@@ -79,6 +96,8 @@ export class AutoIssuer {
   private readonly maxMs: number;
   private readonly backoff = new Map<string, Backoff>();
   private readonly tariffs = new Map<string, Tariff>();
+  /** Period keys opened (once each): meterId NUL keyId hex. */
+  private readonly schedules = new Map<string, PeriodKeySchedule>();
   private running: Promise<void> | undefined;
   private again = false;
   private timer: NodeJS.Timeout | undefined;
@@ -188,17 +207,33 @@ export class AutoIssuer {
     const inForce = rec.entries.filter((e) => e.from < period.end);
     if (inForce.length === 0 || inForce.at(-1)!.biller !== this.biller) return false;
 
+    const confidential = (view.tip.get(StateKind.Meter, meterId) as { recipients?: unknown } | undefined)?.recipients !== undefined;
+    if (confidential && (!this.opts.recipient || !view.readings.sealed)) {
+      logger.debug({ meterId }, 'billing autoIssue: a confidential meter, and no recipient key of this biller (billing.autoIssue.recipientKeyFile)');
+      return false;
+    }
     const release = await view.readings.prepareMeters(new Set([meterId]));
     let bill: Bill;
     let height: number;
+    let disclosures: BillDisclosure[] | undefined;
     try {
       height = view.head().height;
-      const readings = readingsForBill(view.readings as LedgerChain['readings'], meterId, period, height);
+      let sealed: { bodies: SealedReading[]; keys: PeriodKeySchedule[] } | undefined;
+      let readings: readonly BillReading[];
+      if (confidential) {
+        sealed = await this.openSealed(meterId, period, height);
+        readings = sealed.bodies.map((r, i) => {
+          const v = decryptReading(this.opts.genesis.chainId, sealed!.keys[i]!, r);
+          return { seq: v.seq, time: v.time, importWh: v.importWh, ...(v.exportWh !== undefined ? { exportWh: v.exportWh } : {}) };
+        });
+      } else readings = readingsForBill(view.readings as LedgerChain['readings'], meterId, period, height);
       const t0 = performance.now();
       bill = computeBill({
         meterId, period: period.label, currency: this.opts.genesis.currency!, agreements, tariffs, readings, ...(cycle ? { cycle } : {}),
       });
       this.opts.metrics?.billComputed((performance.now() - t0) / 1000);
+      // §17.2: disclose exactly the readings the bill names, with their content keys.
+      if (sealed) disclosures = discloseForBill(this.opts.genesis.chainId, sealed.keys, sealed.bodies, bill.readings);
     } catch (e) {
       if (!(e instanceof RejectionError)) throw e;
       if (e.code !== ReasonCode.BILL_NOT_READY) logger.warn({ meterId, period: period.label, code: e.code, reason: e.message }, 'billing autoIssue: bill cannot be computed');
@@ -209,7 +244,7 @@ export class AutoIssuer {
       release();
     }
     const bytes = signTx(this.opts.genesis.chainId, this.opts.key.alg, this.opts.key.secretKey, {
-      type: LedgerTxType.Bill, time: this.now(), payee: this.opts.payee, height, bill,
+      type: LedgerTxType.Bill, time: this.now(), payee: this.opts.payee, height, bill, ...(disclosures ? { disclosures } : {}),
     }, this.biller);
     const r = await this.opts.submit(bytes);
     if (r.status === 'accepted' || r.code === ReasonCode.BILL_EXISTS) {
@@ -223,6 +258,41 @@ export class AutoIssuer {
     this.opts.metrics?.billSubmitted(r.code);
     logger.warn({ meterId, period: period.label, code: r.code, reason: r.message }, 'billing autoIssue: bill refused; retrying later');
     return this.retryLater(meterId, now);
+  }
+
+  /**
+   * The committed sealed readings of the bill's range (as the rule takes it, billing.md
+   * §17.2) with their bodies, each with the period key that opens it. A reading under a
+   * period key this biller does not hold yet is E_CONF_UNKNOWN_KEY (tried again later).
+   */
+  private async openSealed(meterId: string, period: BillPeriod, height: number): Promise<{ bodies: SealedReading[]; keys: PeriodKeySchedule[] }> {
+    const s = this.opts.view.readings.sealed!;
+    const from = s.latestAtOrBefore(meterId, period.start, height)?.time ?? 0;
+    const to = s.earliestAtOrAfter(meterId, period.end, height)?.time ?? period.end;
+    const entries = s.entries(meterId, from, to, height);
+    await this.opts.view.readings.loadSealedBodies?.(meterId, entries.map((e) => e.seq));
+    const bodies: SealedReading[] = [];
+    const keys: PeriodKeySchedule[] = [];
+    for (const e of entries) {
+      const r = s.reading(meterId, e.seq, height);
+      if (!r) throw new RejectionError(ReasonCode.BILL_NOT_READY, `the body of sealed reading ${e.seq} of "${meterId}" is not loaded`, 'readings');
+      bodies.push(r);
+      keys.push(await this.scheduleOf(meterId, r.sealed.keyId));
+    }
+    return { bodies, keys };
+  }
+
+  private async scheduleOf(meterId: string, keyId: Uint8Array): Promise<PeriodKeySchedule> {
+    const k = `${meterId}\u0000${toHex(keyId)}`;
+    let sch = this.schedules.get(k);
+    if (!sch) {
+      const me = this.opts.recipient!;
+      const body = me.periodKey(meterId, toHex(keyId));
+      if (!body) throw new RejectionError(ReasonCode.CONF_UNKNOWN_KEY, `period key ${toHex(keyId)} of "${meterId}" is not known to this biller yet`, 'kidContext');
+      sch = await openPeriodKey(this.opts.genesis.chainId, body, me.id, me.recipient);
+      this.schedules.set(k, sch);
+    }
+    return sch;
   }
 
   private tariffsOf(state: StateReader, rec: AgreementRecord): Tariff[] {

@@ -157,6 +157,14 @@ export class CommittedReadings implements ReadingIndex {
     return release;
   }
 
+  /**
+   * The bodies of sealed readings of a prepared meter, from their blocks (each block read
+   * once): what a bill discloses, or what its biller opens to compute it (../billing/auto-issue.ts).
+   */
+  loadSealedBodies(meterId: string, seqs: readonly bigint[]): Promise<void> {
+    return this.loadSealed(meterId, seqs);
+  }
+
   /** The bodies of sealed readings a bill discloses, from their blocks (each block read once). */
   private async loadSealed(meterId: string, seqs: readonly bigint[]): Promise<void> {
     if (!this.store?.blockBytes) return;

@@ -19,6 +19,7 @@ function human(r: SimReport): string[] {
     ...(r.payments ? [`bills ${r.payments.bills}, payments sent ${r.payments.sent}, paid ${r.payments.paid}${r.payments.autopaid ? `, autopaid ${r.payments.autopaid}` : ''}` +
       `${Object.keys(r.payments.refusedByCode).length ? `, refused ${Object.entries(r.payments.refusedByCode).map(([c, n]) => `${c} ${n}`).join(', ')}` : ''}` +
       `${r.payments.unanswered ? `, no outcome yet ${r.payments.unanswered}` : ''}`] : []),
+    ...(r.sealed ? [`sealed: ${r.sealed.meters} confidential meters, ${r.sealed.periodKeys} period keys published`] : []),
     ...(r.stalled ? [`stopped early: ${r.stalled}; the counts above are what happened until then`] : []),
   ];
 }
@@ -32,6 +33,7 @@ function json(r: SimReport): string {
     ack_p50_ms: r.ack.p50, ack_p95_ms: r.ack.p95, ack_p99_ms: r.ack.p99,
     duration_s: r.durationS, readings_per_s: r.durationS > 0 ? Math.round(r.acknowledged / r.durationS) : null,
     stalled: r.stalled,
+    ...(r.sealed ? { sealed_meters: r.sealed.meters, period_keys: r.sealed.periodKeys } : {}),
     ...(r.payments ? { bills: r.payments.bills, payments_sent: r.payments.sent, payments_paid: r.payments.paid, payments_autopaid: r.payments.autopaid, payments_refused_by_code: r.payments.refusedByCode } : {}),
   });
 }

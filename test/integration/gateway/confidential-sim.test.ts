@@ -179,3 +179,45 @@ describe('confidential dev chain: sealed simulated meters, bills with disclosure
     console.log(`# ${verified} bills verified, ${paid.length} paid, ${disclosed.length} readings disclosed, ${secret.length} sealed values searched in ${blockBytes.length} B of blocks and ${store.length} B of store`);
   });
 });
+
+describe('init --confidential without billing: simulate seals under a key per UTC month', { timeout: 120_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'meterledger-conf-sim-plain-'));
+  let gw: GatewayProcess;
+  before(async () => {
+    const init = await cli(['init', '--data-dir', dir, '--meters', '2', '--confidential']);
+    assert.equal(init.code, 0, init.stderr);
+    assert.match(init.stdout, /sealed: +every meter confidential/);
+    gw = await GatewayProcess.create(dir, ['--log-level', 'warn']);
+    await gw.start(60_000);
+  });
+  after(async () => {
+    await gw?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('every reading committed sealed, one period key per meter, the owner opens them', async () => {
+    const sim = await cli(['simulate', '--data-dir', dir, '--mqtt', gw.mqttUrl, '--readings', '10', '--json'], { timeoutMs: 90_000 });
+    assert.equal(sim.code, 0, sim.stdout + sim.stderr);
+    const s = JSON.parse(sim.stdout.trim().split('\n').at(-1)!) as Record<string, number>;
+    assert.deepEqual([s.sent, s.receipted, s.rejected, s.sealed_meters, s.period_keys], [20, 20, 0, 2, 2], sim.stdout);
+    const genesis = parseGenesis(JSON.parse(readFileSync(dataPaths(dir).genesis, 'utf8')));
+    const api = await gw.json<{ readings: { importWh?: number; sealed?: string }[] }>('/api/v1/meters/meter-0001/readings?fromSeq=0&limit=100');
+    assert.equal(api.body.readings.length, 10);
+    assert.ok(api.body.readings.every((r) => r.importWh === undefined && r.sealed !== undefined));
+    // All owners are owner-1 without billing: one recipient key file opens every meter's key.
+    const owner = loadRecipientKeyFile(dataPaths(dir).recipientKey('owner-1'));
+    const height = (await gw.json<{ height: number }>('/api/v1/status')).body.height;
+    let key: PeriodKeyBody | undefined;
+    for (let h = 1; h <= height && !key; h++) {
+      const raw = (await gw.json<{ block: string }>(`/api/v1/blocks/${h}/raw`)).body.block;
+      for (const t of decodeBlock(fromHex(raw)).txs) {
+        const b = decodeAnyTx(t, Infinity).body;
+        if (b.type === PERIOD_KEY_TX_TYPE && b.meterId === 'meter-0001') key = b;
+      }
+    }
+    assert.match(key!.period, /^\d{4}-\d{2}$/);
+    const sch = await openPeriodKey(genesis.chainId, key!, owner.key.id, owner.recipient);
+    const values = api.body.readings.map((r) => decryptReading(genesis.chainId, sch, decodeSealedReadingTx(fromHex(r.sealed!)).body).importWh);
+    assert.equal(new Set(values).size, 10, 'ten readings, each its own register value');
+  });
+});

@@ -270,6 +270,23 @@ const benches: Record<string, Bench> = {
     }
   },
 };
+/**
+ * The gateway never decrypts on the reading path (issue 14): the same single-gateway run
+ * with every meter confidential, its CPU per committed reading against the clear run's.
+ */
+benches.sealed = async () => {
+  const clear = await tput('Ed25519');
+  const sealed = await throughputRun({ alg: 'Ed25519', ceiling: await ceiling('Ed25519'), durationMs: LOAD_MS, budget: 150_000, confidential: true });
+  const x = sealed.gatewayCpuUsPerReading / Math.max(1, clear.gatewayCpuUsPerReading);
+  return {
+    name: 'sealed',
+    rows: [
+      ['single gateway, Ed25519, sealed readings (confidential meters)', `${ratio(sealed.ratio)} of ceiling (${sealed.load.committedPerS}/s vs ${sealed.ceiling}/s)`, 'reported', '-'],
+      ['gateway CPU per committed reading, sealed vs clear', `${sealed.gatewayCpuUsPerReading} vs ${clear.gatewayCpuUsPerReading} µs (${x.toFixed(2)}x)`, '<= 1.10x', verdict(x <= 1.1)],
+    ],
+    data: { clear, sealed, cpuRatio: x, note: 'the sealed run publishes one period key per meter before the load, outside its figures' },
+  };
+};
 benches.catchup = benches.cluster!;
 benches.confidential = confidentialBench;
 benches['bill-engine'] = billEngineBench;
@@ -279,7 +296,7 @@ const ORDER = ['ceiling', 'throughput', 'p256', 'latency', 'storage', 'restart',
 async function main(): Promise<void> {
   const asked = process.argv.slice(2);
   const names = asked.length ? asked : ORDER;
-  for (const n of names) if (!benches[n]) throw new Error(`unknown benchmark "${n}"; one of ${[...ORDER, 'catchup', 'confidential', 'bill-engine'].join(', ')}`);
+  for (const n of names) if (!benches[n]) throw new Error(`unknown benchmark "${n}"; one of ${[...ORDER, 'catchup', 'confidential', 'sealed', 'bill-engine'].join(', ')}`);
   const t0 = performance.now();
   for (const n of names) {
     const s = performance.now();

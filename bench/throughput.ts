@@ -94,13 +94,15 @@ export async function gatewayViewOf(httpUrl: string): Promise<Record<string, num
 
 export async function throughputRun(o: {
   alg: CeilingAlg; durationMs: number; warmupMs?: number; inFlight?: number; budget: number; cpuProfDir?: string; ceiling?: number; withStore?: boolean; config?: Record<string, unknown>;
+  /** Confidential meters: sealed readings, each meter's period key published first. */
+  confidential?: boolean;
 }): Promise<ThroughputRun> {
   const ceiling = o.ceiling ?? (await verifyCeiling(o.alg));
   const g = await startBenchGateway({
     meters: THROUGHPUT_METERS, alg: o.alg === 'P-256' ? 'ES256' : 'Ed25519',
     // No per-meter rate limit: the point is the gateway's capacity, not a meter's allowance.
     config: { ledger: { meterRatePerSecond: 0 }, ...o.config },
-    ...(o.cpuProfDir ? { cpuProfDir: o.cpuProfDir } : {}),
+    ...(o.cpuProfDir ? { cpuProfDir: o.cpuProfDir } : {}), ...(o.confidential ? { confidential: true } : {}),
   });
   try {
     const cpu0 = cpuSeconds(g.gw.proc!.pid!);

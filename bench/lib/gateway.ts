@@ -17,9 +17,11 @@ export interface BenchGateway {
 /** `meterledger init` a dev chain of `meters` meters and start a gateway on it. */
 export async function startBenchGateway(o: {
   meters: number; alg?: 'Ed25519' | 'ES256'; config?: Record<string, unknown>; cpuProfDir?: string; baseDir?: string; startTimeoutMs?: number;
+  /** Every meter confidential (`init --confidential`): the load generator seals its readings. */
+  confidential?: boolean;
 }): Promise<BenchGateway> {
   const dir = mkdtempSync(join(o.baseDir ?? tmpdir(), 'ml-bench-'));
-  const init = await cli(['init', '--data-dir', dir, '--meters', String(o.meters), ...(o.alg ? ['--meter-alg', o.alg] : [])], { timeoutMs: 600_000 });
+  const init = await cli(['init', '--data-dir', dir, '--meters', String(o.meters), ...(o.alg ? ['--meter-alg', o.alg] : []), ...(o.confidential ? ['--confidential'] : [])], { timeoutMs: 600_000 });
   if (init.code !== 0) throw new Error(`init failed (exit ${init.code}): ${init.stderr} ${init.stdout}`);
   const cfg = join(dir, 'bench-config.json');
   writeFileSync(cfg, JSON.stringify(o.config ?? {}));

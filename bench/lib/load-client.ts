@@ -13,6 +13,7 @@ import { TxType, decodeCbor, decodeReceiptsTopicMessage, makeConnectToken, parse
 import { dataPaths } from '../../ledger-node/devchain.js';
 import { type KeyPair, loadKeyFile } from '../../ledger-node/keyfile.js';
 import { signReading } from '../../gateway/cli/sign.js';
+import { SealingMeter } from '../../gateway/sim/sealing.js';
 import { summarize } from '../../gateway/sim/stats.js';
 
 export interface MeterSpec {
@@ -109,10 +110,15 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const byHash = new Map<string, Item>();
   const now = Date.now();
   let bytesTotal = 0;
+  // Confidential meters (genesis recipients): each meter's period key first, then its readings sealed under it.
+  const conf = SealingMeter.recipientsIn(genesisOf(o.meters[0]!.dataDir));
+  const sealers = o.meters.map((m, k) => (conf.has(m.id) ? new SealingMeter(genesisOf(m.dataDir), m.id, keys[k]!, conf.get(m.id)!) : undefined));
+  const periodKeys = sealers.map((s) => s?.periodKeyFor(now));
   for (let n = 0; n < o.budget; n++) {
     const k = n % o.meters.length;
     const seq = start + BigInt(Math.floor(n / o.meters.length));
-    const bytes = Buffer.from(signReading(chainId, keys[k]!, { type: TxType.Reading, meterId: o.meters[k]!.id, seq, time: now, importWh: n }));
+    const reading = { type: TxType.Reading, meterId: o.meters[k]!.id, seq, time: now, importWh: n } as const;
+    const bytes = Buffer.from(sealers[k] ? sealers[k]!.seal(reading) : signReading(chainId, keys[k]!, reading));
     bytesTotal += bytes.length;
     const it: Item = { meter: k, seq, bytes };
     items.push(it);
@@ -186,6 +192,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     waiter = r;
     setTimeout(r, ms);
   });
+
+  // Before the load, and outside its figures: each confidential meter's period key, acknowledged.
+  await Promise.all(periodKeys.map((k, i) => (k ? clients[i]!.publishAsync(readingsTopic(o.meters[i]!.id), Buffer.from(k), { qos: 1 }) : undefined)));
 
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();

@@ -2,7 +2,7 @@
  * The node's surface as gateway/ sees it. LedgerNode (./node.ts) implements LedgerApi.
  */
 import { availableParallelism } from 'node:os';
-import type { BillBundle, BillIssue, BlockHeader, CommitCertificate, Genesis, IntakePort, Receipt, StateKind, SubmitResult } from '../protocols/index.js';
+import type { BillBundle, BillIssue, BlockHeader, CommitCertificate, Genesis, IntakePort, Receipt, StateChange, StateKind, SubmitResult } from '../protocols/index.js';
 import type { NodeMetrics } from './metrics.js';
 import type { Timeouts } from './consensus/types.js';
 import type { Carrier } from './p2p/carrier.js';
@@ -197,6 +197,8 @@ export interface LedgerApi {
   committedBill(meterId: string, period: string): Promise<CommittedBill | undefined>;
   /** True once the node is open and producing blocks. */
   ready(): boolean;
+  /** Told of every committed block after it is applied (the account event stream); returns an unsubscribe. */
+  onBlock?(listener: (b: { readonly height: number; readonly changes: readonly StateChange[] }) => void): () => void;
   /** Resolves if the node stopped working on a failure it cannot recover from (consensus halted); the process should stop. */
   readonly failed?: Promise<Error>;
   close(): Promise<void>;

@@ -20,6 +20,7 @@ import { fleetRoutes } from './routes/fleet.js';
 import { portalRoutes } from './routes/portal.js';
 import { sessionRoutes } from './routes/session.js';
 import { accountRoutes } from './routes/accounts.js';
+import { accountEventRoutes } from './routes/account-events.js';
 import { billingRoutes } from './routes/billing.js';
 import { enrolRoutes } from './routes/enrol.js';
 import { RequestLimits } from './limits.js';
@@ -31,6 +32,7 @@ export const ROUTES: readonly Route[] = [
   ...healthRoutes, ...statusRoutes, ...genesisRoutes, ...blockRoutes, ...meterRoutes, ...eventRoutes, ...fleetRoutes, ...txRoutes, ...bundleRoutes, ...portalRoutes,
   ...sessionRoutes, ...accountRoutes, ...billingRoutes,
   ...enrolRoutes,
+  ...sessionRoutes, ...accountRoutes, ...billingRoutes, ...accountEventRoutes,
 ];
 
 /** Open event streams at once, over all clients; one more is 503 E_HTTP_TOO_MANY_STREAMS. */

@@ -4,7 +4,7 @@ import { type ReceiptResult, ChainVerifier, fetchAndVerify, verifyReceiptBytes }
 import type { TrustState } from './trust.js';
 
 export class PageContext {
-  private readonly chain: ChainVerifier | undefined;
+  readonly chain: ChainVerifier | undefined;
   readonly genesis: Genesis | undefined;
 
   constructor(readonly trust: TrustState) {

@@ -92,18 +92,24 @@ export interface Interval {
  * The import deltas of one meter's readings, in seq order: one interval per pair of
  * consecutive readings, from the earlier's time to the later's. A register that goes
  * down (a meter replaced, a roll-over; docs/billing.md §6.3) counts 0 for that step.
- * Readings at the same second make no interval.
+ * Readings within the same second as the interval's start add to the next interval, so
+ * the intervals add up to the register's delta at whole seconds.
  */
 export function importIntervals(readings: readonly { seq: bigint; time: number; importWh: number }[]): Interval[] {
   const rs = [...readings].sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
   const out: Interval[] = [];
+  if (rs.length === 0) return out;
+  let start = Math.floor(rs[0]!.time / 1000);
+  let wh = 0;
   for (let i = 1; i < rs.length; i++) {
     const a = rs[i - 1]!;
     const b = rs[i]!;
-    const start = Math.floor(a.time / 1000);
-    const duration = Math.floor(b.time / 1000) - start;
-    if (duration <= 0) continue;
-    out.push({ start, duration, wh: b.importWh >= a.importWh ? b.importWh - a.importWh : 0 });
+    wh += b.importWh >= a.importWh ? b.importWh - a.importWh : 0;
+    const end = Math.floor(b.time / 1000);
+    if (end <= start) continue;
+    out.push({ start, duration: end - start, wh });
+    start = end;
+    wh = 0;
   }
   return out;
 }

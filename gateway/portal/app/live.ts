@@ -97,3 +97,56 @@ export function openLive(meterId: string, afterSeq: bigint, on: LiveHandlers): (
     if (timer !== undefined) clearTimeout(timer);
   };
 }
+
+export interface AccountLiveHandlers {
+  /** A block changed the account's bills, payments or balance, or the stream missed blocks: reload. */
+  change(): void;
+  state(s: 'live' | 'reconnecting'): void;
+}
+
+/**
+ * An account's money events (GET /api/v1/accounts/:id/events): an `account` event per
+ * block that changed its bills, payments or balance; after a dropped connection it
+ * reconnects with Last-Event-ID (the last block height seen) and gets `refetch` when it
+ * missed blocks. The events carry no figures: the page reloads and verifies them.
+ */
+export function openAccountLive(account: string, on: AccountLiveHandlers): () => void {
+  let lastId: string | undefined;
+  let timer: number | undefined;
+  let stopped = false;
+  let abort: AbortController | undefined;
+  const handle = (e: StreamEvent): void => {
+    if (e.id !== undefined) lastId = e.id;
+    if (e.event === 'account' || e.event === 'refetch') on.change();
+  };
+  const open = async (): Promise<void> => {
+    abort = new AbortController();
+    try {
+      const r = await fetch(`/api/v1/accounts/${encodeURIComponent(account)}/events`, {
+        headers: { accept: 'text/event-stream', ...authHeaders(), ...(lastId !== undefined ? { 'last-event-id': lastId } : {}) },
+        cache: 'no-store', signal: abort.signal,
+      });
+      if (!r.ok || r.body === null) throw new Error(`HTTP ${r.status}`);
+      on.state('live');
+      // Reconnected: whatever committed while the stream was down is reloaded by `refetch`.
+      const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+      const feed = eventParser(handle);
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        feed(value);
+      }
+    } catch {
+      /* dropped, refused or stopped: retried below unless stopped */
+    }
+    if (stopped) return;
+    on.state('reconnecting');
+    timer = window.setTimeout(() => void open(), 2000);
+  };
+  void open();
+  return () => {
+    stopped = true;
+    abort?.abort();
+    if (timer !== undefined) clearTimeout(timer);
+  };
+}

@@ -12,6 +12,7 @@ import { fleetPage } from './pages/fleet.js';
 import { enrolPage } from './pages/enrol.js';
 import { mandatesPage } from './pages/mandates.js';
 import { disputesPage } from './pages/disputes.js';
+import { billsPage } from './pages/bills.js';
 import { getToken } from './api.js';
 import { signInForm, signOutButton } from './sign-in.js';
 
@@ -78,6 +79,7 @@ async function main(): Promise<void> {
   else if (path === '/portal/fleet') await fleetPage(main);
   else if (path === '/portal/mandates') await mandatesPage(main, ctx.genesis);
   else if (path === '/portal/disputes') await disputesPage(main, ctx.genesis);
+  else if (path === '/portal/bills') await billsPage(main, ctx, q);
   else await homePage(main);
 }
 

@@ -78,6 +78,9 @@ test('usage intervals are register deltas between consecutive readings; a regist
     { start: t / 1000 + 1800, duration: 900, wh: 60 },
   ]);
   assert.ok(iv.every((x) => x.wh < 10_000), 'never a cumulative value');
+  // Readings in the same second add to the next interval: nothing is lost at whole seconds.
+  const close = importIntervals([{ seq: 1n, time: t, importWh: 0 }, { seq: 2n, time: t + 400, importWh: 4 }, { seq: 3n, time: t + 800, importWh: 8 }, { seq: 4n, time: t + 1200, importWh: 12 }]);
+  assert.deepEqual(close, [{ start: t / 1000, duration: 1, wh: 12 }]);
 });
 
 test('ESPI XML: a ReadingType in Wh and an IntervalBlock per meter with an IntervalReading per delta', () => {

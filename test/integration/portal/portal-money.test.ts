@@ -1,0 +1,306 @@
+/**
+ * The portal's money pages in Chromium (playwright-core) against a real gateway process on
+ * a dev chain made with `init --billing` (a cycle of a few seconds, autoIssue on) and
+ * mqtt.js meters that pay their bills with the simulator's paying code: the bills page
+ * recomputes each bill in the browser ("match"), a bill bundle altered by a man in the
+ * middle shows FAILED, a payment appears live without a reload, the CSV downloads hold
+ * the right rows, and an owner is refused another account's bills by the gateway.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import mqtt, { type MqttClient } from 'mqtt';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import {
+  type BillMessage, type PaymentMessage, billsTopic, decodeBillsTopicMessage, decodeReceipt, fromHex, makeConnectToken, parseGenesis, readingsTopic,
+  sessionSignBytes, signMessage, signTx, toHex, TxType,
+} from '../../../protocols/index.js';
+import { DEV_BILLING_PLAN_FILE, type DevBillingPlan } from '../../../ledger-node/billing/dev-setup.js';
+import { dataPaths } from '../../../ledger-node/devchain.js';
+import { type KeyPair, loadKeyFile } from '../../../ledger-node/keyfile.js';
+import { newTally, onBillsMessage } from '../../../gateway/sim/pay.js';
+import { launchChromium } from '../../helpers/browser.js';
+import { GatewayProcess, cli } from '../../helpers/gateway-process.js';
+import { type HttpMitm, flipHexByte, startHttpMitm } from '../../helpers/http-mitm.js';
+import { until } from '../../helpers/until.js';
+
+declare const document: { querySelectorAll(s: string): { length: number } & Iterable<{ textContent: string | null; getAttribute(a: string): string | null }>; querySelector(s: string): { textContent: string | null } | null };
+
+const ARTIFACTS = fileURLToPath(new URL('../../../../test-artifacts/', import.meta.url));
+const ADMIN = 'portal-money-admin-token';
+const CYCLE_S = 4;
+const VIEWPORTS = { phone: { width: 390, height: 844 }, desktop: { width: 1280, height: 800 } } as const;
+
+interface Meter { id: string; key: KeyPair; client: MqttClient; messages: (BillMessage | PaymentMessage)[]; seq: bigint }
+
+describe('portal money pages in Chromium against a real gateway with paying meters', { timeout: 300_000 }, () => {
+  let dir: string;
+  let gw: GatewayProcess;
+  let browser: Browser;
+  let ticker: NodeJS.Timeout | undefined;
+  let ownToken: string;
+  const meters: Meter[] = [];
+  const tally = newTally();
+  const seen = new Set<string>();
+  const url = (p: string): string => `${gw.httpUrl}${p}`;
+
+  async function api(path: string, token?: string): Promise<{ status: number; body: any }> {
+    const r = await fetch(url(path), { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(10_000) });
+    return { status: r.status, body: await r.json() };
+  }
+
+  async function session(account: string, key: KeyPair): Promise<string> {
+    const post = async (p: string, o: unknown): Promise<any> => {
+      const r = await fetch(url(p), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(o) });
+      const body = await r.json();
+      assert.equal(r.status, 200, JSON.stringify(body));
+      return body;
+    };
+    const c = await post('/api/v1/session/challenge', { account });
+    const sig = signMessage(key.alg, key.secretKey, sessionSignBytes(c.chainId, account, c.challenge));
+    return (await post('/api/v1/session', { account, challenge: c.challenge, signature: toHex(sig) })).token as string;
+  }
+
+  type Paid = Extract<PaymentMessage, { status: 'paid' }>;
+  const paid = (id: string): Paid[] => meters.find((m) => m.id === id)!.messages.filter((x): x is Paid => x.kind === 'payment' && x.status === 'paid');
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'meterledger-portal-money-'));
+    const init = await cli(['init', '--data-dir', dir, '--meters', '2', '--billing', '--cycle-s', String(CYCLE_S)]);
+    assert.equal(init.code, 0, init.stderr);
+    const config = join(dir, 'test-config.json');
+    writeFileSync(config, JSON.stringify({
+      ledger: { blockIntervalMs: 200 }, http: { adminToken: ADMIN },
+      billing: { autoIssue: { keyFile: 'keys/operator.key', payee: 'superenergy', retryMinMs: 300, retryMaxMs: 2000 } },
+    }), { mode: 0o600 });
+    gw = await GatewayProcess.create(dir, ['--config', config]);
+    await gw.start();
+    const g = parseGenesis(JSON.parse(readFileSync(join(dir, 'genesis.json'), 'utf8')));
+    for (const id of ['meter-0001', 'meter-0002']) {
+      const key = loadKeyFile(dataPaths(dir).meterKey(id));
+      const token = (): string => makeConnectToken(g.chainId, id, id, Date.now(), key.alg, key.secretKey);
+      const client = mqtt.connect(gw.mqttUrl, { protocolVersion: 4, clientId: id, username: id, password: token(), clean: false, reconnectPeriod: 300 });
+      client.on('reconnect', () => {
+        client.options.password = token();
+      });
+      client.on('error', () => {});
+      await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+      const m: Meter = { id, key, client, messages: [], seq: BigInt(Date.now()) * 1000n };
+      client.on('message', (topic, payload) => {
+        if (topic !== billsTopic(id)) return;
+        const bytes = new Uint8Array(payload);
+        m.messages.push(decodeBillsTopicMessage(bytes));
+        onBillsMessage(g.chainId, id, key, client, bytes, tally, () => {}, seen);
+      });
+      await client.subscribeAsync(billsTopic(id), { qos: 1 });
+      meters.push(m);
+    }
+    ticker = setInterval(() => {
+      for (const m of meters) {
+        const now = Date.now();
+        const tx = signTx(g.chainId, m.key.alg, m.key.secretKey, { type: TxType.Reading, meterId: m.id, seq: m.seq++, time: now, importWh: Math.floor(now / 10) });
+        m.client.publish(readingsTopic(m.id), Buffer.from(tx), { qos: 1 });
+      }
+    }, 400);
+    await until('each meter paid a bill', () => paid('meter-0001').length >= 1 && paid('meter-0002').length >= 1, 120_000);
+    const plan = JSON.parse(readFileSync(join(dir, DEV_BILLING_PLAN_FILE), 'utf8')) as DevBillingPlan;
+    ownToken = await session('owner-0001', loadKeyFile(join(dir, plan.accountKeys['owner-0001']!)));
+    mkdirSync(ARTIFACTS, { recursive: true });
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    clearInterval(ticker);
+    await browser?.close();
+    await Promise.all(meters.map((m) => m.client.endAsync(true).catch(() => {})));
+    await gw?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function context(viewport: { width: number; height: number } = VIEWPORTS.desktop, token = ownToken): Promise<BrowserContext> {
+    const ctx = await browser.newContext({ viewport, timezoneId: 'UTC', locale: 'en-GB', acceptDownloads: true });
+    await ctx.addInitScript({ content: `sessionStorage.setItem('meterledger.accessToken', ${JSON.stringify(token)});` });
+    return ctx;
+  }
+
+  async function open(ctx: BrowserContext, u: string): Promise<{ page: Page; problems: string[] }> {
+    const page = await ctx.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push(`console: ${m.text()}`);
+    });
+    await page.goto(u);
+    return { page, problems };
+  }
+
+  /** Every bill on the page checked (none "checking"). */
+  const settled = (page: Page): Promise<unknown> => page.waitForFunction(() => document.querySelectorAll('article.bill').length > 0 && document.querySelectorAll('article.bill[data-state="checking"]').length === 0, undefined, { timeout: 60_000 });
+
+  test('the bills page recomputes each of the owner\'s bills in the browser: match, line items, status paid at a height', async () => {
+    const ctx = await context();
+    const { page, problems } = await open(ctx, url('/portal/bills'));
+    await page.waitForSelector('main[data-loaded="true"]', { timeout: 60_000 });
+    await settled(page);
+    const states = await page.$$eval('article.bill', (as) => as.map((a) => ({ key: a.getAttribute('data-bill'), state: a.getAttribute('data-state'), status: a.querySelector('.status')?.textContent ?? '' })));
+    assert.ok(states.length >= 1);
+    for (const s of states) {
+      assert.equal(s.state, 'match', `${s.key}: ${JSON.stringify(s)}`);
+      assert.match(s.key!, /^meter-0001\/cycle-\d+$/, 'only the owner\'s meter\'s bills');
+    }
+    const p = paid('meter-0001')[0]!;
+    const key = `meter-0001/${p.period}`;
+    assert.match(states.find((s) => s.key === key)?.status ?? '', new RegExp(`^paid at height ${p.height} \\(by meter\\)`));
+    // Line items and a total in euros formatted from minor units, the same as the API's total.
+    const { body } = await api(`/api/v1/bills/${key}`, ownToken);
+    const total = await page.textContent(`article[data-bill="${key}"] td[data-total]`);
+    const minor = BigInt(body.total);
+    assert.equal(total, `EUR ${minor / 100n}.${String(minor % 100n).padStart(2, '0')}`);
+    assert.ok(await page.locator(`article[data-bill="${key}"] table.lines tbody tr`).count() >= 2, 'standing charge and energy lines');
+    assert.match((await page.textContent('#balance'))!, /^EUR -?[\d,]+\.\d\d$/);
+    assert.deepEqual(problems, []);
+    await ctx.close();
+  });
+
+  test('a bill bundle altered by a man in the middle shows FAILED, not match', async () => {
+    let mitm: HttpMitm | undefined;
+    try {
+      mitm = await startHttpMitm(gw.httpPort, (path, body) => {
+        if (!/\/bundle$/.test(path)) return undefined;
+        // One bit of the bill transaction's signature (its last byte): the receipt still
+        // decodes, but the transaction is not the one the block commits nor the biller's.
+        const b = body as { bill: string };
+        const at = b.bill.indexOf(toHex(decodeReceipt(fromHex(b.bill)).tx)) / 2 + decodeReceipt(fromHex(b.bill)).tx.length - 1;
+        return { ...b, bill: flipHexByte(b.bill, at) };
+      });
+      const ctx = await context();
+      const { page } = await open(ctx, `${mitm.url}/portal/bills`);
+      await settled(page);
+      const states = await page.$$eval('article.bill', (as) => as.map((a) => a.getAttribute('data-state')));
+      assert.ok(states.length >= 1 && states.every((s) => s === 'failed'), JSON.stringify(states));
+      assert.ok(mitm.rewritten.length >= states.length);
+      assert.match((await page.textContent('article.bill .recomputed'))!, /^FAILED E_BUNDLE_RECEIPT: bill: /);
+      assert.equal(await page.locator('article.bill table.lines').count(), 0, 'no line items from an unverified bill');
+      await page.screenshot({ path: join(ARTIFACTS, 'portal-bills-tampered-desktop.png') });
+      await ctx.close();
+    } finally {
+      await mitm?.close();
+    }
+  });
+
+  test('a new bill and its payment appear without a reload, within 2 s of the commit', async () => {
+    const ctx = await context();
+    const { page } = await open(ctx, url('/portal/bills'));
+    await settled(page);
+    await page.waitForSelector('#live-state:has-text("connected")');
+    const before = paid('meter-0001').length;
+    await until('meter-0001 pays another bill', () => paid('meter-0001').length > before, 60_000);
+    const p = paid('meter-0001').at(-1)!;
+    const at = Date.now();
+    const key = `meter-0001/${p.period}`;
+    await page.waitForFunction(({ k, h }) => {
+      for (const a of document.querySelectorAll('article.bill')) {
+        if (a.getAttribute('data-bill') === k) return a.getAttribute('data-state') === 'match' && new RegExp(`^paid at height ${h} `).test((a as unknown as { querySelector(s: string): { textContent: string | null } | null }).querySelector('.status')?.textContent ?? '');
+      }
+      return false;
+    }, { k: key, h: p.height }, { timeout: 10_000 });
+    const took = Date.now() - at;
+    assert.ok(took < 2000, `the payment showed ${took} ms after the meter was told it was committed`);
+    await ctx.close();
+  });
+
+  test('the downloads hold the verified bills and readings, row for row', async () => {
+    // The meters stop reporting, so both downloads see the same readings.
+    clearInterval(ticker);
+    const last = async (): Promise<string> => (await api('/api/v1/meters/meter-0001', ownToken)).body.lastSeq as string;
+    let seqNow = await last();
+    await until('meter-0001\'s last readings committed', async () => seqNow === (seqNow = await last()), 20_000, 1000);
+    const ctx = await context();
+    const { page } = await open(ctx, url('/portal/bills'));
+    await settled(page);
+    const shown = await page.$$eval('article.bill', (as) => as.map((a) => a.getAttribute('data-bill')!));
+    const read = async (button: string): Promise<string> => {
+      const [d] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.click(button)]);
+      return readFileSync((await d.path())!, 'utf8');
+    };
+    const bills = (await read('#download-bills')).trimEnd().split('\r\n').map((l) => l.split(','));
+    assert.deepEqual(bills[0], ['meter_id', 'period', 'start_utc', 'end_utc', 'currency', 'item', 'band', 'tier', 'energy_wh', 'amount_minor', 'amount', 'bill_height', 'status']);
+    const totals = bills.filter((r) => r[5] === 'total');
+    assert.ok(totals.length >= shown.length, `${totals.length} totals for ${shown.length} bills shown`);
+    for (const r of totals) {
+      const { body } = await api(`/api/v1/bills/${r[0]}/${r[1]}`, ownToken);
+      assert.equal(r[9], body.total, `${r[0]}/${r[1]}: total in minor units`);
+      const lines = bills.filter((x) => x[0] === r[0] && x[1] === r[1] && x[5] !== 'total');
+      assert.equal(lines.length, body.bill.lines.length);
+      assert.equal(lines.reduce((s, x) => s + BigInt(x[9]!), 0n), BigInt(body.total), 'the lines add up to the total');
+    }
+    const readings = (await read('#download-readings')).trimEnd().split('\r\n').map((l) => l.split(','));
+    assert.deepEqual(readings[0], ['meter_id', 'seq', 'time_utc', 'import_wh', 'export_wh', 'block_height', 'tx_hash']);
+    assert.ok(readings.length > 10);
+    const committed = new Map<string, any>();
+    for (let next: string | null = '0'; next !== null;) {
+      const { body } = await api(`/api/v1/meters/meter-0001/readings?fromSeq=${next}&limit=1000`, ownToken);
+      for (const r of body.readings) committed.set(r.seq, r);
+      next = body.nextFromSeq;
+    }
+    for (const r of readings.slice(1)) {
+      assert.equal(r[0], 'meter-0001', 'only the owner\'s meter');
+      const c = committed.get(r[1]!);
+      assert.ok(c, `seq ${r[1]} is committed`);
+      assert.equal(r[3], String(c.importWh));
+      assert.equal(r[5], String(c.height));
+      assert.equal(r[6], c.txHash);
+    }
+    const xml = await read('#download-usage');
+    assert.match(xml, /<espi:IntervalBlock>/);
+    const values = [...xml.matchAll(/<espi:value>(\d+)<\/espi:value>/g)].map((m) => Number(m[1]));
+    assert.ok(values.length >= 1 && values.length <= readings.length - 2, 'at most one IntervalReading per pair of consecutive readings');
+    const imports = readings.slice(1).map((r) => Number(r[3]));
+    const delta = imports.at(-1)! - imports[0]!;
+    const sum = values.reduce((a, b) => a + b, 0);
+    // Whole seconds: readings after the last second boundary (100 Wh a second here) are not in an interval yet.
+    assert.ok(sum <= delta && delta - sum < 200, `the deltas add up to the register delta (${sum} of ${delta} Wh)`);
+    assert.ok(values.every((v) => v < 100_000), 'deltas, not register values');
+    await ctx.close();
+  });
+
+  test('an owner cannot see another account\'s bills: the gateway refuses', async () => {
+    const other = await api('/api/v1/accounts/owner-0002/bills', ownToken);
+    assert.equal(other.status, 403);
+    assert.equal(other.body.error.code, 'E_SESSION_NOT_YOURS');
+    const theirs = (await api('/api/v1/accounts/owner-0002/bills', ADMIN)).body.bills as { meterId: string; period: string }[];
+    assert.ok(theirs.length >= 1);
+    for (const b of theirs) {
+      for (const p of [`/api/v1/bills/${b.meterId}/${b.period}`, `/api/v1/bills/${b.meterId}/${b.period}/bundle`]) {
+        const r = await api(p, ownToken);
+        assert.equal(r.status, 403, p);
+      }
+    }
+    const ev = await fetch(url('/api/v1/accounts/owner-0002/events'), { headers: { authorization: `Bearer ${ownToken}` } });
+    assert.equal(ev.status, 403);
+    await ev.body?.cancel();
+    // And the page shows the refusal, not the bills.
+    const ctx = await context();
+    const { page } = await open(ctx, url('/portal/bills?account=owner-0002'));
+    await page.waitForSelector('#sign-in-error');
+    assert.match((await page.textContent('#sign-in-error'))!, /E_SESSION_NOT_YOURS/);
+    assert.equal(await page.locator('article.bill').count(), 0);
+    await ctx.close();
+  });
+
+  test('screenshots of the bills page at phone and desktop sizes', async () => {
+    for (const [size, viewport] of Object.entries(VIEWPORTS)) {
+      const ctx = await context(viewport);
+      const { page } = await open(ctx, url('/portal/bills'));
+      await settled(page);
+      const width = await page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth);
+      assert.ok(width <= viewport.width + 1, `${size}: no horizontal scroll (${width} px)`);
+      await page.screenshot({ path: join(ARTIFACTS, `portal-bills-${size}.png`), fullPage: true });
+      await ctx.close();
+    }
+  });
+});
+

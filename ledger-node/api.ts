@@ -197,6 +197,8 @@ export interface LedgerApi {
   committedBill(meterId: string, period: string): Promise<CommittedBill | undefined>;
   /** True once the node is open and producing blocks. */
   ready(): boolean;
+  /** Receipts of the account's deposits, withdrawals and the payments of the bills it pays, oldest first. */
+  accountMoneyReceipts?(account: string): Promise<Receipt[]>;
   /** Told of every committed block after it is applied (the account event stream); returns an unsubscribe. */
   onBlock?(listener: (b: { readonly height: number; readonly changes: readonly StateChange[] }) => void): () => void;
   /** Resolves if the node stopped working on a failure it cannot recover from (consensus halted); the process should stop. */

@@ -3,7 +3,7 @@
  * verifier, chain writer and consensus (consensus/node-consensus.ts) together. The one object gateway/ holds.
  */
 import {
-  type BillBundle, type Genesis, ProtocolError, ReasonCode, type ReadingWindow, type Receipt, type StateChange, type SubmitResult, StateKind, TxType, decodeBlock,
+  type BillBundle, type BillRecord, type Genesis, ProtocolError, ReasonCode, type ReadingWindow, type Receipt, type StateChange, type SubmitResult, StateKind, TxType, decodeBlock,
   decodeCommit, headerHash, decodeTx, equalBytes, genesisHash, readingWindow, seqWindowOf, toHex,
   LARGEST_TX_BYTES, LedgerTxType, billId, decodeAnyTx, ledgerChain,
 } from '../protocols/index.js';
@@ -11,6 +11,7 @@ import type { CommittedBill, LedgerApi, Logger, MeterView, NodeOptions, NodeStat
 import { NODE_DEFAULTS, silentLogger } from './api.js';
 import { SignatureVerifier } from './crypto/verifier.js';
 import { checkDataDirPermissions, dataPaths } from './devchain.js';
+import { accountMoney } from './blocks/account-money.js';
 import { billBundle } from './blocks/bundle.js';
 import { committedReading, committedTx } from './blocks/receipts.js';
 import { fsError } from './fs-errors.js';
@@ -262,6 +263,12 @@ export class LedgerNode implements LedgerApi {
 
   getBillBundle(meterId: string, period: string): Promise<BillBundle | undefined> {
     return billBundle(this.store, this.genesis, meterId, period);
+  }
+
+  /** Receipts of the account's deposits, withdrawals and the payments of the bills it pays, oldest first. */
+  accountMoneyReceipts(account: string): Promise<Receipt[]> {
+    const bills = this.recordIds(StateKind.Bill).filter((id) => (this.record(StateKind.Bill, id) as BillRecord | undefined)?.account === account);
+    return accountMoney(this.store, this.genesis.chainId, account, bills);
   }
 
   getMeter(meterId: string): MeterView | undefined {

@@ -21,6 +21,7 @@ import { portalRoutes } from './routes/portal.js';
 import { sessionRoutes } from './routes/session.js';
 import { accountRoutes } from './routes/accounts.js';
 import { accountEventRoutes } from './routes/account-events.js';
+import { accountMoneyRoutes } from './routes/account-money.js';
 import { billingRoutes } from './routes/billing.js';
 import { enrolRoutes } from './routes/enrol.js';
 import { RequestLimits } from './limits.js';
@@ -30,9 +31,8 @@ export type { HttpContext } from './router.js';
 
 export const ROUTES: readonly Route[] = [
   ...healthRoutes, ...statusRoutes, ...genesisRoutes, ...blockRoutes, ...meterRoutes, ...eventRoutes, ...fleetRoutes, ...txRoutes, ...bundleRoutes, ...portalRoutes,
-  ...sessionRoutes, ...accountRoutes, ...billingRoutes,
+  ...sessionRoutes, ...accountRoutes, ...billingRoutes, ...accountEventRoutes, ...accountMoneyRoutes,
   ...enrolRoutes,
-  ...sessionRoutes, ...accountRoutes, ...billingRoutes, ...accountEventRoutes,
 ];
 
 /** Open event streams at once, over all clients; one more is 503 E_HTTP_TOO_MANY_STREAMS. */

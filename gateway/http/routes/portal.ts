@@ -32,7 +32,7 @@ const SECURITY_HEADERS = {
 
 /** The portal's pages: one document, the script picks the view from the path. */
 export const PORTAL_PAGES = ['/portal/', '/portal/meter', '/portal/receipt', '/portal/fleet',
-  '/portal/enrol', '/portal/mandates', '/portal/disputes', '/portal/bills'] as const;
+  '/portal/enrol', '/portal/mandates', '/portal/disputes', '/portal/bills', '/portal/payments'] as const;
 
 interface Loaded {
   readonly page: Uint8Array;

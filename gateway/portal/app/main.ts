@@ -13,6 +13,7 @@ import { enrolPage } from './pages/enrol.js';
 import { mandatesPage } from './pages/mandates.js';
 import { disputesPage } from './pages/disputes.js';
 import { billsPage } from './pages/bills.js';
+import { paymentsPage } from './pages/payments.js';
 import { getToken } from './api.js';
 import { signInForm, signOutButton } from './sign-in.js';
 
@@ -80,6 +81,7 @@ async function main(): Promise<void> {
   else if (path === '/portal/mandates') await mandatesPage(main, ctx.genesis);
   else if (path === '/portal/disputes') await disputesPage(main, ctx.genesis);
   else if (path === '/portal/bills') await billsPage(main, ctx, q);
+  else if (path === '/portal/payments') await paymentsPage(main, ctx, q);
   else await homePage(main);
 }
 

@@ -180,6 +180,7 @@ const ACCESS: Record<string, { rule: 'public' | 'operator' | 'meter' | 'account'
   'GET /api/v1/accounts/:id/mandates': { rule: 'account', path: '/api/v1/accounts/owner-1/mandates' },
   'GET /api/v1/accounts/:id/bills': { rule: 'account', path: '/api/v1/accounts/owner-1/bills' },
   'GET /api/v1/accounts/:id/events': { rule: 'account', path: '/api/v1/accounts/owner-1/events' },
+  'GET /api/v1/accounts/:id/payments': { rule: 'account', path: '/api/v1/accounts/owner-1/payments' },
   'GET /api/v1/tariffs': { rule: 'public' },
   'GET /api/v1/tariffs/:name': { rule: 'public', path: '/api/v1/tariffs/flat' },
   // Static files of the portal: no data in them.
@@ -192,6 +193,7 @@ const ACCESS: Record<string, { rule: 'public' | 'operator' | 'meter' | 'account'
   'GET /portal/mandates': { rule: 'public' },
   'GET /portal/disputes': { rule: 'public' },
   'GET /portal/bills': { rule: 'public' },
+  'GET /portal/payments': { rule: 'public' },
   'GET /portal/assets/:file': { rule: 'public', path: '/portal/assets/none.js' },
   // POSTs have their own tests (sessions above, transactions below).
   'POST /api/v1/tx': { rule: 'post' },

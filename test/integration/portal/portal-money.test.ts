@@ -169,6 +169,10 @@ describe('portal money pages in Chromium against a real gateway with paying mete
     let mitm: HttpMitm | undefined;
     try {
       mitm = await startHttpMitm(gw.httpPort, (path, body) => {
+        if (/\/payments$/.test(path)) {
+          const m = body as { transactions: { receipt: string }[] };
+          return { ...m, transactions: m.transactions.map((t) => ({ ...t, receipt: flipHexByte(t.receipt, t.receipt.indexOf(toHex(decodeReceipt(fromHex(t.receipt)).tx)) / 2 + decodeReceipt(fromHex(t.receipt)).tx.length - 1) })) };
+        }
         if (!/\/bundle$/.test(path)) return undefined;
         // One bit of the bill transaction's signature (its last byte): the receipt still
         // decodes, but the transaction is not the one the block commits nor the biller's.
@@ -185,6 +189,11 @@ describe('portal money pages in Chromium against a real gateway with paying mete
       assert.match((await page.textContent('article.bill .recomputed'))!, /^FAILED E_BUNDLE_RECEIPT: bill: /);
       assert.equal(await page.locator('article.bill table.lines').count(), 0, 'no line items from an unverified bill');
       await page.screenshot({ path: join(ARTIFACTS, 'portal-bills-tampered-desktop.png') });
+      // A payment receipt altered the same way shows FAILED on the payments page.
+      const { page: pp } = await open(ctx, `${mitm.url}/portal/payments`);
+      await pp.waitForSelector('main[data-loaded="true"]', { timeout: 60_000 });
+      assert.ok(await pp.locator('table.money tr[data-state="failed"]').count() >= 1);
+      assert.equal(await pp.locator('table.money tr[data-state="verified"]').count(), 0);
       await ctx.close();
     } finally {
       await mitm?.close();
@@ -209,6 +218,33 @@ describe('portal money pages in Chromium against a real gateway with paying mete
     }, { k: key, h: p.height }, { timeout: 10_000 });
     const took = Date.now() - at;
     assert.ok(took < 2000, `the payment showed ${took} ms after the meter was told it was committed`);
+    await ctx.close();
+  });
+
+  test('the payments page shows the balance, the deposit and each payment from its verified receipt; a new payment arrives live', async () => {
+    const ctx = await context();
+    const { page, problems } = await open(ctx, url('/portal/payments'));
+    await page.waitForSelector('main[data-loaded="true"]', { timeout: 60_000 });
+    const { body } = await api('/api/v1/accounts/owner-0001/payments', ownToken);
+    assert.ok(body.transactions.some((t: { typeName: string }) => t.typeName === 'deposit'));
+    await page.waitForFunction((n) => document.querySelectorAll('table.money tbody tr[data-state="verified"]').length >= n, body.transactions.length, { timeout: 30_000 });
+    assert.equal(await page.locator('table.money tr[data-state="failed"]').count(), 0);
+    assert.ok(await page.locator('tr[data-kind="deposit"]').count() >= 1);
+    for (const p of paid('meter-0001')) {
+      const row = page.locator(`tr[data-kind="payment"][data-bill="meter-0001/${p.period}"]`);
+      assert.equal(await row.count(), 1, `payment of ${p.period}`);
+      assert.match((await row.textContent())!, new RegExp(`EUR -${(Number(p.amount) / 100).toFixed(2).replace('.', '\\.')}`));
+    }
+    await page.waitForSelector('#live-state:has-text("connected")');
+    const before = paid('meter-0001').length;
+    await until('meter-0001 pays another bill', () => paid('meter-0001').length > before, 60_000);
+    const p = paid('meter-0001').at(-1)!;
+    const at = Date.now();
+    await page.waitForSelector(`tr[data-kind="payment"][data-bill="meter-0001/${p.period}"][data-state="verified"]`, { timeout: 10_000 });
+    const took = Date.now() - at;
+    assert.ok(took < 2000, `the payment showed ${took} ms after the meter was told it was committed`);
+    assert.deepEqual(problems, []);
+    await page.screenshot({ path: join(ARTIFACTS, 'portal-payments-desktop.png'), fullPage: true });
     await ctx.close();
   });
 
@@ -279,6 +315,9 @@ describe('portal money pages in Chromium against a real gateway with paying mete
         assert.equal(r.status, 403, p);
       }
     }
+    const money = await api('/api/v1/accounts/owner-0002/payments', ownToken);
+    assert.equal(money.status, 403);
+    assert.equal(money.body.error.code, 'E_SESSION_NOT_YOURS');
     const ev = await fetch(url('/api/v1/accounts/owner-0002/events'), { headers: { authorization: `Bearer ${ownToken}` } });
     assert.equal(ev.status, 403);
     await ev.body?.cancel();
@@ -291,14 +330,17 @@ describe('portal money pages in Chromium against a real gateway with paying mete
     await ctx.close();
   });
 
-  test('screenshots of the bills page at phone and desktop sizes', async () => {
+  test('screenshots of the bills and payments pages at phone and desktop sizes', async () => {
     for (const [size, viewport] of Object.entries(VIEWPORTS)) {
       const ctx = await context(viewport);
-      const { page } = await open(ctx, url('/portal/bills'));
-      await settled(page);
-      const width = await page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth);
-      assert.ok(width <= viewport.width + 1, `${size}: no horizontal scroll (${width} px)`);
-      await page.screenshot({ path: join(ARTIFACTS, `portal-bills-${size}.png`), fullPage: true });
+      for (const name of ['bills', 'payments']) {
+        const { page } = await open(ctx, url(`/portal/${name}`));
+        await page.waitForSelector('main[data-loaded="true"]', { timeout: 60_000 });
+        if (name === 'bills') await settled(page);
+        const width = await page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth);
+        assert.ok(width <= viewport.width + 1, `${name} ${size}: no horizontal scroll (${width} px)`);
+        await page.screenshot({ path: join(ARTIFACTS, `portal-${name}-${size}.png`), fullPage: true });
+      }
       await ctx.close();
     }
   });

@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -248,6 +249,35 @@ describe('portal money pages in Chromium against a real gateway with paying mete
     await ctx.close();
   });
 
+  test('the account stream: a reconnect with Last-Event-ID below the head gets refetch, then live account events', async () => {
+    const ac = new AbortController();
+    const r = await fetch(url('/api/v1/accounts/owner-0001/events'), { headers: { authorization: `Bearer ${ownToken}`, 'last-event-id': '1' }, signal: ac.signal });
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('content-type') ?? '', /^text\/event-stream/);
+    const reader = r.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    const deadline = Date.now() + 30_000;
+    try {
+      while (!/event: account\ndata: .*\n\n/.test(text) && Date.now() < deadline) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += value;
+      }
+    } finally {
+      ac.abort();
+    }
+    const refetch = /id: (\d+)\nevent: refetch\ndata: (.*)\n/.exec(text);
+    assert.ok(refetch, text);
+    assert.equal(JSON.parse(refetch[2]!).fromHeight, 2);
+    const live = /id: (\d+)\nevent: account\ndata: (.*)\n/.exec(text);
+    assert.ok(live, 'a live account event (the meters keep paying)');
+    const e = JSON.parse(live[2]!);
+    assert.equal(e.account, 'owner-0001');
+    assert.equal(e.height, Number(live[1]));
+    assert.ok(e.height > Number(refetch[1]), 'live events come after the refetch point');
+    assert.ok([...e.bills, ...e.payments].every((b: string) => b.startsWith('meter-0001/')), 'only the account\'s bills');
+  });
+
   test('the downloads hold the verified bills and readings, row for row', async () => {
     // The meters stop reporting, so both downloads see the same readings.
     clearInterval(ticker);
@@ -330,13 +360,18 @@ describe('portal money pages in Chromium against a real gateway with paying mete
     await ctx.close();
   });
 
-  test('screenshots of the bills and payments pages at phone and desktop sizes', async () => {
+  test('axe-core finds no serious or critical violations on the bills and payments pages; screenshots at phone and desktop sizes', async () => {
+    const axe = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
     for (const [size, viewport] of Object.entries(VIEWPORTS)) {
       const ctx = await context(viewport);
       for (const name of ['bills', 'payments']) {
         const { page } = await open(ctx, url(`/portal/${name}`));
         await page.waitForSelector('main[data-loaded="true"]', { timeout: 60_000 });
         if (name === 'bills') await settled(page);
+        await page.evaluate(axe); // through the debugger protocol: the page's CSP forbids inline script
+        const result = await page.evaluate(() => (globalThis as unknown as { axe: { run(): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe.run());
+        const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+        assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`), [], `axe: ${name} at ${size}`);
         const width = await page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth);
         assert.ok(width <= viewport.width + 1, `${name} ${size}: no horizontal scroll (${width} px)`);
         await page.screenshot({ path: join(ARTIFACTS, `portal-${name}-${size}.png`), fullPage: true });

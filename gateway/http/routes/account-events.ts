@@ -11,7 +11,7 @@
  * so nothing committed while it was away is missed.
  */
 import type { ServerResponse } from 'node:http';
-import { type AccountRecord, type BillRecord, METER_ID_PATTERN, type PaymentRecord, type StateChange, StateKind } from '../../../protocols/index.js';
+import { type AccountRecord, type BillRecord, type DisputeRecord, METER_ID_PATTERN, type PaymentRecord, type StateChange, StateKind } from '../../../protocols/index.js';
 import { requireAccount } from '../auth.js';
 import { HttpError, badParam } from '../errors.js';
 import type { HttpContext, Route } from '../router.js';
@@ -20,7 +20,7 @@ import { HEARTBEAT_MS, MAX_QUEUED_BYTES } from './events.js';
 export interface AccountEvent {
   readonly account: string;
   readonly height: number;
-  /** Ids ("meter/period") of the account's bills the block wrote (issued, paid, credited, disputed). */
+  /** Ids ("meter/period") of the account's bills whose bill or dispute record the block wrote (issued, credited, disputed, dispute settled). */
   readonly bills: readonly string[];
   /** Ids of the bills whose payment the block wrote. */
   readonly payments: readonly string[];
@@ -35,7 +35,7 @@ export function accountEvent(account: string, height: number, changes: readonly 
   let balance = false;
   for (const c of changes) {
     if (c.kind === StateKind.Account && c.id === account) balance = true;
-    else if (c.kind === StateKind.Bill && (c.value as BillRecord | undefined)?.account === account) bills.add(c.id);
+    else if ((c.kind === StateKind.Bill || c.kind === StateKind.Dispute) && (c.value as BillRecord | DisputeRecord | undefined)?.account === account) bills.add(c.id);
     else if (c.kind === StateKind.Payment && (c.value as PaymentRecord | undefined)?.account === account) payments.add(c.id);
   }
   if (!balance && bills.size === 0 && payments.size === 0) return undefined;

@@ -2,13 +2,14 @@
  * Errors of the gateway (config, CLI, lifecycle). Each carries a stable code; the CLI prints
  * `error: <CODE>: <message>` from it. HTTP errors live in ./http/errors.ts.
  */
+import type { Code } from '../protocols/codes.js';
 import { CodedError } from '../protocols/errors.js';
 import { fsCodeOf } from '../ledger-node/fs-errors.js';
 
 export class GatewayError extends CodedError {
   override readonly name: string = 'GatewayError';
   constructor(
-    code: string,
+    code: Code,
     readonly detail: string,
     options?: { cause?: unknown },
   ) {

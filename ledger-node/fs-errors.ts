@@ -4,9 +4,9 @@
  * codes (EROFS, EACCES ...) and LevelDB's IO error texts ("Read-only file system") map
  * onto the same codes, so the operator reads one word whichever layer failed.
  */
-import { ProtocolError } from '../protocols/index.js';
+import { type Code, ProtocolError } from '../protocols/index.js';
 
-const BY_ERRNO: Readonly<Record<string, { code: string; plain: string }>> = {
+const BY_ERRNO: Readonly<Record<string, { code: Code; plain: string }>> = {
   EACCES: { code: 'E_FS_PERMISSION', plain: 'permission denied' },
   EPERM: { code: 'E_FS_PERMISSION', plain: 'operation not permitted' },
   EROFS: { code: 'E_FS_READ_ONLY', plain: 'read-only file system' },
@@ -53,7 +53,7 @@ export function errnoOf(e: unknown): string | undefined {
 }
 
 /** The stable code of a file-system failure, or undefined when `e` is not one. */
-export function fsCodeOf(e: unknown): string | undefined {
+export function fsCodeOf(e: unknown): Code | undefined {
   const errno = errnoOf(e);
   return errno ? BY_ERRNO[errno]!.code : undefined;
 }

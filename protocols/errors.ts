@@ -1,3 +1,5 @@
+import type { Code } from './codes.js';
+
 /**
  * Reason codes shared by the meter, the log line and the metric label.
  * One table: every refusal anywhere in meterledger carries one of these codes.
@@ -216,9 +218,10 @@ export type ProofCode = (typeof ProofCode)[keyof typeof ProofCode];
 
 /**
  * The shape of every error of the code base: a stable `code` (`E_...`) and the message
- * after it; each subclass names itself and narrows the code to its catalogue.
+ * after it; each subclass names itself and narrows the code to its part of the catalogue
+ * (protocols/codes.ts).
  */
-export class CodedError<C extends string = string> extends Error {
+export class CodedError<C extends Code = Code> extends Error {
   override readonly name: string = 'CodedError';
   constructor(
     readonly code: C,

@@ -7,6 +7,7 @@ export * from './bounded-map.js';
 export * from './time.js';
 export * from './cbor.js';
 export * from './errors.js';
+export * from './codes.js';
 export * from './hash.js';
 export * from './keys.js';
 export * from './cose.js';

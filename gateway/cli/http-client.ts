@@ -1,4 +1,5 @@
 /** The few HTTP calls CLI commands make to a gateway (global fetch, JSON in and out). */
+import { isCode } from '../../protocols/codes.js';
 import { GatewayError } from '../errors.js';
 
 const TIMEOUT_MS = 30_000;
@@ -28,7 +29,9 @@ async function call(url: string, init: RequestInit): Promise<{ status: number; b
 /** The error in a `{"error": {code, message}}` body, or the status. */
 function failure(url: string, status: number, body: unknown): GatewayError {
   const e = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
-  if (e?.code) return new GatewayError(e.code, `${e.message ?? ''} (HTTP ${status} from ${url})`);
+  if (isCode(e?.code)) return new GatewayError(e.code, `${e.message ?? ''} (HTTP ${status} from ${url})`);
+  // A code this version does not know (a newer gateway): keep it in the message.
+  if (e?.code) return new GatewayError('E_HTTP_STATUS', `${e.code}: ${e.message ?? ''} (HTTP ${status} from ${url})`);
   return new GatewayError('E_HTTP_STATUS', `HTTP ${status} from ${url}`);
 }
 
@@ -64,6 +67,6 @@ export async function postTx(base: string, adminToken: string, tx: Uint8Array): 
   });
   if (r.status === 202) return r.body as TxAccepted;
   const b = r.body as { status?: string; code?: string; message?: string } | undefined;
-  if (b?.status === 'rejected' && b.code) throw new GatewayError(b.code, b.message ?? 'transaction refused');
+  if (b?.status === 'rejected' && isCode(b.code)) throw new GatewayError(b.code, b.message ?? 'transaction refused');
   throw failure(url, r.status, r.body);
 }

@@ -105,7 +105,7 @@ export async function startBilling(config: GatewayConfig, node: LedgerNode, brok
         retryMinMs: a.retryMinMs, retryMaxMs: a.retryMaxMs, logger: log.child({ component: 'billing' }), metrics: metrics.billing,
       });
     } catch (e) {
-      if (e instanceof ProtocolError) throw new ConfigError('billing.autoIssue.keyFile', `${a.keyFile}: ${e.message.replace(/^E_[A-Z_]+: /, '')}`, { cause: e });
+      if (e instanceof ProtocolError) throw new ConfigError('billing.autoIssue.keyFile', `${a.keyFile}: ${e.message}`, { cause: e });
       throw e;
     }
     log.info({ biller: autoIssuer.billerId, payee: a.payee }, 'billing autoIssue on');

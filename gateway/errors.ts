@@ -37,16 +37,13 @@ export class UsageError extends GatewayError {
   }
 }
 
-/** The code and the message without the code prefix, for any thrown value. */
+/** The code and the message, for any thrown value. */
 export function describeError(e: unknown): { code: string; message: string } {
   if (e instanceof GatewayError) return { code: e.code, message: e.detail };
   if (e instanceof Error) {
     const raw = (e as { code?: unknown }).code;
     const code = typeof raw === 'string' && /^E_[A-Z0-9_]+$/.test(raw) ? raw : undefined;
-    if (code) {
-      const m = e.message.startsWith(`${code}: `) ? e.message.slice(code.length + 2) : e.message;
-      return { code, message: m };
-    }
+    if (code) return { code, message: e.message };
     // Node system errors: a file-system one by its cause (E_FS_READ_ONLY for EROFS ...), others E_IO.
     if (typeof raw === 'string' && /^E[A-Z]+$/.test(raw)) return { code: fsCodeOf(e) ?? 'E_IO', message: e.message };
     return { code: 'E_INTERNAL', message: e.message };

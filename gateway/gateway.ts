@@ -101,7 +101,7 @@ async function startXmpp(x: XmppConfig, node: LedgerNode, metrics: GatewayMetric
       : e.code === 'E_XMPP_TLS_REQUIRED'
       ? 'enable TLS on the XMPP server, use xmpps://, or (on a trusted network only) set xmpp.tls.allowPlaintext'
       : 'check xmpp.service, xmpp.domain and xmpp.tls.caFile / xmpp.tls.rejectUnauthorized, and that the XMPP server is up';
-    throw new GatewayError(e.code, `${e.message.replace(/^E_XMPP_[A-Z]+: /, '')}; ${check}`, { cause: e });
+    throw new GatewayError(e.code, `${e.message}; ${check}`, { cause: e });
   }
 }
 
@@ -215,7 +215,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
       precommitBaseMs: c.precommitTimeoutMs, precommitDeltaMs: c.precommitTimeoutMs / 2,
     },
   }).catch((e: unknown) => {
-    if (e instanceof ProtocolError && e.code === 'E_NO_PEERS') throw new ConfigError('nats.servers', e.message.replace(/^E_NO_PEERS: /, ''), { cause: e });
+    if (e instanceof ProtocolError && e.code === 'E_NO_PEERS') throw new ConfigError('nats.servers', e.message, { cause: e });
     throw e;
   });
   const tokenKeys = new KeyObjectCache();

@@ -217,8 +217,8 @@ export const ProofCode = {
 export type ProofCode = (typeof ProofCode)[keyof typeof ProofCode];
 
 /**
- * The shape of every error of the code base: a stable `code` (`E_...`) and the message
- * after it; each subclass names itself and narrows the code to its part of the catalogue
+ * The shape of every error of the code base: a stable `code` (`E_...`) and a message that
+ * does not repeat it; each subclass names itself and narrows the code to its part of the catalogue
  * (protocols/codes.ts).
  */
 export class CodedError<C extends Code = Code> extends Error {
@@ -228,7 +228,7 @@ export class CodedError<C extends Code = Code> extends Error {
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(`${code}: ${message}`, options);
+    super(message, options);
   }
 }
 

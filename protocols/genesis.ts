@@ -334,7 +334,7 @@ function parseBillingCycle(c: unknown): GenesisBillingCycle {
   try {
     checkCycleRule({ epoch, lengthMs: c.lengthMs as number });
   } catch (e) {
-    fail('billingCycle', (e as Error).message.replace(/^E_[A-Z_]+: /, ''));
+    fail('billingCycle', (e as Error).message);
   }
   return { epoch: c.epoch as string, lengthMs: c.lengthMs as number };
 }

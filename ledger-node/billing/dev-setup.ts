@@ -97,7 +97,7 @@ export async function runDevBillingSetup(dataDir: string, plan: DevBillingPlan, 
   let submitted = 0;
   const send = async (what: string, body: TxBody, signer: KeyPair = op, kid: string = plan.operator): Promise<void> => {
     const r = await port.submit(signTx(chainId, signer.alg, signer.secretKey, body, kid));
-    if (r.status === 'rejected' && !DONE.has(r.code)) throw new ProtocolError(r.code, `billing set-up, ${what}: ${r.message.replace(/^E_[A-Z_]+: /, '')}`);
+    if (r.status === 'rejected' && !DONE.has(r.code)) throw new ProtocolError(r.code, `billing set-up, ${what}: ${r.message}`);
     submitted++;
   };
   // Each transaction carries a time after the last one's: the replay guards (§13.5) need times to grow.

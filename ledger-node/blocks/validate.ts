@@ -29,7 +29,7 @@ export class InvalidBlockError extends Error {
 export class InvalidTxError extends InvalidBlockError {
   override readonly name = 'InvalidTxError';
   constructor(readonly index: number, reason: string, readonly code: ReasonCode) {
-    super(`transaction ${index}: ${reason}`);
+    super(`transaction ${index}: ${code}: ${reason}`);
   }
 }
 
@@ -125,6 +125,6 @@ export async function checkTxs(ctx: TxContext, base: StateReader, txs: readonly 
   }
   const oks = await Promise.all(checks);
   const bad = oks.indexOf(false);
-  if (bad >= 0) throw new InvalidTxError(bad, `${ReasonCode.BAD_SIGNATURE}: signature does not verify`, ReasonCode.BAD_SIGNATURE);
+  if (bad >= 0) throw new InvalidTxError(bad, 'signature does not verify', ReasonCode.BAD_SIGNATURE);
   return { decoded, changes: view.list() };
 }

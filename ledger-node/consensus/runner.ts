@@ -394,7 +394,7 @@ export class ConsensusRunner {
       r = restoreRecord(await this.opts.log.load(height), { height, me, validators: this.setOf(height), verify: (m) => this.opts.signer.verify(m) });
     } catch (e) {
       if (!(e instanceof RecordError)) throw e;
-      this.unrestorable = e.message;
+      this.unrestorable = `${e.code}: ${e.message}`;
       this.opts.metrics.consensusStateUnrestorable(true);
       this.opts.logger.error({ code: STATE_CORRUPT, height, err: e.message }, 'consensus record cannot be restored: this validator does not vote at this height, it follows the others');
       return undefined;

@@ -52,7 +52,7 @@ export function sealEnvelope(
   try {
     return { bytes: joinPeerEnvelope(header, nativeSign(Alg.EdDSA, privateKey, header), payload), id: sha256(header) };
   } catch (e) {
-    if (e instanceof ProtocolError && e.code === P2pCode.TOO_LARGE) throw new P2pError(P2pCode.TOO_LARGE, e.message.replace(/^E_P2P_TOO_LARGE: /, ''));
+    if (e instanceof ProtocolError && e.code === P2pCode.TOO_LARGE) throw new P2pError(P2pCode.TOO_LARGE, e.message);
     throw e;
   }
 }
@@ -88,7 +88,7 @@ function parseFrame(bytes: Uint8Array): ReturnType<typeof parsePeerEnvelope> {
   try {
     return parsePeerEnvelope(bytes);
   } catch (e) {
-    if (e instanceof ProtocolError) throw new P2pError(e.code === P2pCode.TOO_LARGE ? P2pCode.TOO_LARGE : P2pCode.MALFORMED, e.message.replace(/^E_P2P_[A-Z_]+: /, ''));
+    if (e instanceof ProtocolError) throw new P2pError(e.code === P2pCode.TOO_LARGE ? P2pCode.TOO_LARGE : P2pCode.MALFORMED, e.message);
     throw e;
   }
 }

@@ -10,7 +10,7 @@
  * compares it with the committed one (§8.3), naming the first line that differs.
  */
 import { fromHex, toHex } from '../bytes.js';
-import { ProofCode, ReasonCode, RejectionError } from '../errors.js';
+import { CodedError, ProofCode, ReasonCode, RejectionError } from '../errors.js';
 import { type Genesis, chainCycle, genesisHash } from '../genesis.js';
 import { type Receipt, decodeReceipt, encodeReceipt, verifyReceipt } from '../receipt.js';
 import { type SignedTx, type TxBody, TxType } from '../tx.js';
@@ -50,10 +50,10 @@ export function billBundleToJson(b: BillBundle): Record<string, unknown> {
   };
 }
 
-export class BundleError extends Error {
+export class BundleError extends CodedError<ProofCode | ReasonCode> {
   override readonly name = 'BundleError';
-  constructor(readonly code: ProofCode | ReasonCode, message: string, readonly field?: string) {
-    super(`${code}: ${message}`);
+  constructor(code: ProofCode | ReasonCode, message: string, readonly field?: string) {
+    super(code, message);
   }
 }
 

@@ -54,7 +54,7 @@ export const billVerifyCommand: CommandSpec = {
       return 0;
     } catch (e) {
       if (!(e instanceof BundleError)) throw e;
-      out(`FAILED: ${e.message}`);
+      out(`FAILED: ${e.code}: ${e.message}`);
       return 1;
     }
   },

@@ -92,7 +92,7 @@ function reply(r: SubmitResult): HttpReply {
   if (r.status === 'accepted') {
     return { status: 202, json: { status: 'accepted', txHash: toHex(r.txHash), seq: r.seq.toString() } };
   }
-  const message = r.message.startsWith(`${r.code}: `) ? r.message.slice(r.code.length + 2) : r.message;
+  const message = r.message;
   // BUSY and RATE_LIMITED mean "later"; other refusals are final.
   const status = r.code === ReasonCode.BUSY ? 503 : r.code === ReasonCode.RATE_LIMITED ? 429 : 422;
   return {

@@ -205,7 +205,7 @@ test('POST /api/v1/tx: 401 without a token, 403 with a wrong one, 202 with the r
 
 test('POST /api/v1/tx: a refusal carries its reason code; bad bodies are 400/413/415', { timeout: 10_000 }, async () => {
   const auth = { authorization: `Bearer ${TOKEN}` };
-  node.nextSubmit = { status: 'rejected', txHash: new Uint8Array(32), code: 'E_TX_NOT_OPERATOR', message: 'E_TX_NOT_OPERATOR: not an operator' };
+  node.nextSubmit = { status: 'rejected', txHash: new Uint8Array(32), code: 'E_TX_NOT_OPERATOR', message: 'not an operator' };
   try {
     const r = await post('/api/v1/tx', new Uint8Array([1, 2]), { ...auth, 'content-type': 'application/cbor' });
     assertError(r, 422, 'E_TX_NOT_OPERATOR', /^not an operator$/);

@@ -132,6 +132,6 @@ describe('verify: altering any stored value is found and named', () => {
     v[10] ^= 1;
     await db.put(Keys.block(h), v);
     await db.close();
-    await assert.rejects(LedgerNode.open({ dataDir: dir, genesis: chain.genesis, verifyWorkers: 0 }), /E_STORE_CORRUPT/);
+    await assert.rejects(LedgerNode.open({ dataDir: dir, genesis: chain.genesis, verifyWorkers: 0 }), { code: 'E_STORE_CORRUPT' });
   });
 });

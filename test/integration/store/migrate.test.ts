@@ -143,7 +143,7 @@ test('a store of an unknown later layout is refused, not rewritten', async () =>
     const path = dataPaths(chain.dataDir).store;
     await (await LevelStore.open(path)).close();
     await withDb(path, (db) => db.put(Keys.format, encodeCbor(4)));
-    await assert.rejects(LevelStore.open(path), /E_STORE_LAYOUT: store layout 4 is not 3/);
+    await assert.rejects(LevelStore.open(path), { code: 'E_STORE_LAYOUT', message: /^store layout 4 is not 3/ });
   } finally {
     chain.cleanup();
   }

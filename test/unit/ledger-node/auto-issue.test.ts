@@ -111,8 +111,8 @@ describe('billing.autoIssue on a node', { timeout: 60_000 }, () => {
     assert.deepEqual(decodeBillsTopicMessage(encodeBillsTopicMessage(bill)), bill);
     const refused = { kind: 'payment' as const, status: 'refused' as const, meterId: 'm1', code: 'E_PAYMENT_CAP_EXCEEDED', message: 'x', txHash: new Uint8Array(32) };
     assert.deepEqual(decodeBillsTopicMessage(encodeBillsTopicMessage(refused)), refused);
-    assert.throws(() => decodeBillsTopicMessage(encodeBillsTopicMessage({ ...refused, txHash: new Uint8Array(3) })), /E_BILLS_MESSAGE_MALFORMED/);
-    assert.throws(() => decodeBillsTopicMessage(new Uint8Array([0xff])), /E_BILLS_MESSAGE_MALFORMED/);
+    assert.throws(() => decodeBillsTopicMessage(encodeBillsTopicMessage({ ...refused, txHash: new Uint8Array(3) })), { code: 'E_BILLS_MESSAGE_MALFORMED' });
+    assert.throws(() => decodeBillsTopicMessage(new Uint8Array([0xff])), { code: 'E_BILLS_MESSAGE_MALFORMED' });
 
   });
 });

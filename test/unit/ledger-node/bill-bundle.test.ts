@@ -69,7 +69,7 @@ describe('receipts of every transaction type, and bill bundles', () => {
     assert.equal(v.signatureChecked, true, 'the biller is a genesis operator');
     const tx = r.tx.slice();
     tx[tx.length - 1]! ^= 1;
-    assert.throws(() => verifyReceipt(bc.genesis, { ...r, tx }), /E_RECEIPT_INVALID/);
+    assert.throws(() => verifyReceipt(bc.genesis, { ...r, tx }), { code: 'E_RECEIPT_INVALID' });
   });
 
   test('the bundle verifies: every receipt, the bill recomputed from them equals the committed one', () => {
@@ -103,8 +103,8 @@ describe('receipts of every transaction type, and bill bundles', () => {
     assert.equal(code(() => verifyBillBundle(bc.genesis, { ...bundle, tariffs: [] })), ReasonCode.BILL_NO_TARIFF);
     assert.equal(code(() => verifyBillBundle(bc.genesis, { ...bundle, agreements: [] })), ProofCode.BUNDLE_WRONG_TX, 'a tariff no agreement names');
     assert.equal(code(() => verifyBillBundle(bc.genesis, { ...bundle, agreements: [], tariffs: [] })), ReasonCode.BILL_NO_AGREEMENT);
-    assert.throws(() => billBundleFromJson({ ...billBundleToJson(bundle), extra: 1 }), /E_BUNDLE_MALFORMED: unknown field "extra"/);
-    assert.throws(() => billBundleFromJson({ ...billBundleToJson(bundle), bill: 'zz' }), /E_BUNDLE_MALFORMED: bill/);
+    assert.throws(() => billBundleFromJson({ ...billBundleToJson(bundle), extra: 1 }), { code: 'E_BUNDLE_MALFORMED', message: /^unknown field "extra"/ });
+    assert.throws(() => billBundleFromJson({ ...billBundleToJson(bundle), bill: 'zz' }), { code: 'E_BUNDLE_MALFORMED', message: /^bill/ });
   });
 
   test('a wrong bill that validators signed anyway (a Byzantine majority) is caught offline: E_BILL_MISMATCH naming the first difference', async () => {

@@ -21,7 +21,7 @@ test('errno names from Node errors and LevelDB IO errors map onto stable E_FS_ c
   }
   assert.equal(fsReason(sys('EROFS')), 'read-only file system (EROFS)');
   const f = fsError(level('Read-only file system'), 'cannot open the store /x/store');
-  assert.equal(f.message, 'E_FS_READ_ONLY: cannot open the store /x/store: read-only file system (EROFS)');
+  assert.equal(f.message, 'cannot open the store /x/store: read-only file system (EROFS)');
   assert.equal((f as ProtocolError).code, 'E_FS_READ_ONLY');
 });
 

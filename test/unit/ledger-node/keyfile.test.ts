@@ -29,12 +29,12 @@ test('a key file readable by others is refused; a garbled one is named', () => {
     saveKeyFile(f, generateKeyPair(Alg.ES256));
     assert.equal(loadKeyFile(f).alg, Alg.ES256);
     chmodSync(f, 0o644);
-    assert.throws(() => loadKeyFile(f), /E_KEY_PERMISSIONS/);
+    assert.throws(() => loadKeyFile(f), { code: 'E_KEY_PERMISSIONS' });
     const g = join(dir, 'g.key');
     writeFileSync(g, 'not a key', { mode: 0o600 });
-    assert.throws(() => loadKeyFile(g), /E_KEY_INVALID/);
-    assert.throws(() => loadKeyFile(join(dir, 'none.key')), /E_KEY_MISSING/);
-    assert.throws(() => saveKeyFile(f, generateKeyPair(Alg.EdDSA)), /E_KEY_EXISTS/, 'never overwrites a key');
+    assert.throws(() => loadKeyFile(g), { code: 'E_KEY_INVALID' });
+    assert.throws(() => loadKeyFile(join(dir, 'none.key')), { code: 'E_KEY_MISSING' });
+    assert.throws(() => saveKeyFile(f, generateKeyPair(Alg.EdDSA)), { code: 'E_KEY_EXISTS' }, 'never overwrites a key');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -48,12 +48,12 @@ test('one rule for files holding secrets: private to the owner, or root\'s and r
   for (const [mode, ok] of [[0o600, true], [0o400, true], [0o640, process.getuid?.() === 0], [0o660, false], [0o604, false], [0o606, false]] as const) {
     chmodSync(f, mode);
     if (ok) assert.equal(loadKeyFile(f).alg, Alg.EdDSA, mode.toString(8));
-    else assert.throws(() => loadKeyFile(f), /E_KEY_PERMISSIONS: .* by others \(mode \d+\); run chmod 600/, mode.toString(8));
+    else assert.throws(() => loadKeyFile(f), { code: 'E_KEY_PERMISSIONS', message: /^.* by others \(mode \d+\); run chmod 600/ }, mode.toString(8));
   }
   if (process.getuid?.() === 0) {
     chmodSync(f, 0o640);
     chownSync(f, 65534, 65534);
-    assert.throws(() => loadKeyFile(f), /E_KEY_PERMISSIONS/, 'group-readable only when root owns it');
+    assert.throws(() => loadKeyFile(f), { code: 'E_KEY_PERMISSIONS' }, 'group-readable only when root owns it');
     chownSync(f, 0, 0);
   }
   chmodSync(f, 0o600);
@@ -69,7 +69,7 @@ test('a key in a folder others may write to is refused: they could put their own
   saveKeyFile(f, generateKeyPair(Alg.EdDSA));
   for (const mode of [0o777, 0o770, 0o1777]) {
     chmodSync(d, mode);
-    assert.throws(() => loadKeyFile(f), /E_KEY_PERMISSIONS: .*shared, the folder of key file .* is writable by others/, mode.toString(8));
+    assert.throws(() => loadKeyFile(f), { code: 'E_KEY_PERMISSIONS', message: /^.*shared, the folder of key file .* is writable by others/ }, mode.toString(8));
   }
   chmodSync(d, 0o755);
   assert.equal(loadKeyFile(f).alg, Alg.EdDSA);
@@ -83,8 +83,8 @@ test('the data dir: keys/ writable by others, or a world-writable data dir, stop
   const p = dataPaths(dataDir);
   checkDataDirPermissions(dataDir);
   chmodSync(p.keys, 0o777);
-  assert.throws(() => checkDataDirPermissions(dataDir), /E_KEY_PERMISSIONS: .*keys is writable by others \(mode 777\): others could replace the keys/);
-  await assert.rejects(LedgerNode.open({ dataDir, genesis, verifyWorkers: 0 }), /E_KEY_PERMISSIONS: .*keys is writable by others/);
+  assert.throws(() => checkDataDirPermissions(dataDir), { code: 'E_KEY_PERMISSIONS', message: /^.*keys is writable by others \(mode 777\): others could replace the keys/ });
+  await assert.rejects(LedgerNode.open({ dataDir, genesis, verifyWorkers: 0 }), { code: 'E_KEY_PERMISSIONS', message: /^.*keys is writable by others/ });
   chmodSync(p.keys, 0o700);
   chmodSync(p.meterKeys, 0o730);
   assert.throws(() => checkDataDirPermissions(dataDir), /meters is writable by others \(mode 730\)/);
@@ -103,9 +103,9 @@ test('a chain is never made over parts of one, nor over a data dir that cannot b
   const d = join(dir, 'half');
   mkdirSync(join(d, 'store'), { recursive: true });
   assert.equal(isInitialized(d), false);
-  assert.throws(() => initDevChain(d, { meters: 1 }), /E_DATADIR_NOT_EMPTY: .*half has store\/ but no genesis\.json/);
+  assert.throws(() => initDevChain(d, { meters: 1 }), { code: 'E_DATADIR_NOT_EMPTY', message: /^.*half has store\/ but no genesis\.json/ });
   assert.equal(existsSync(join(d, 'keys')), false, 'no key written');
   // A data dir path through a file: the cause is named, not taken for "no chain yet".
   writeFileSync(join(dir, 'a-file'), '');
-  assert.throws(() => isInitialized(join(dir, 'a-file')), /E_FS_NOT_FOUND: cannot look into .*a-file\/genesis\.json: a part of the path is not a directory \(ENOTDIR\)/);
+  assert.throws(() => isInitialized(join(dir, 'a-file')), { code: 'E_FS_NOT_FOUND', message: /^cannot look into .*a-file\/genesis\.json: a part of the path is not a directory \(ENOTDIR\)/ });
 });

@@ -21,10 +21,10 @@ storeContract('memory', async () => {
 
 test('memory store: one open handle at a time (as LevelDB locks its folder), and a closed handle refuses', async () => {
   const a = new MemoryStore();
-  assert.throws(() => a.reopen(), /E_STORE_LOCKED/);
+  assert.throws(() => a.reopen(), { code: 'E_STORE_LOCKED' });
   await a.close();
   const b = a.reopen();
-  await assert.rejects(a.head(), /E_STORE_CLOSED/);
+  await assert.rejects(a.head(), { code: 'E_STORE_CLOSED' });
   assert.equal(await b.head(), undefined);
   await b.close();
 });

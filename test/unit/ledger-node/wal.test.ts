@@ -160,7 +160,7 @@ describe('write-ahead recovery in the ledger node', () => {
       // a's reading signed with b's key
       await wal.append([{ no: 5, bytes: chain.reading(a, 1, { key: chain.meterKeys.get(b)! }) }]);
       await wal.close();
-      await assert.rejects(LedgerNode.open({ openStore: inMemory, dataDir: chain.dataDir, genesis: chain.genesis, verifyWorkers: 0 }), /E_STORE_CORRUPT: write-ahead entry 5: signature does not verify/);
+      await assert.rejects(LedgerNode.open({ openStore: inMemory, dataDir: chain.dataDir, genesis: chain.genesis, verifyWorkers: 0 }), { code: 'E_STORE_CORRUPT', message: /^write-ahead entry 5: signature does not verify/ });
       const r = await auditInMemory(chain.dataDir, chain.genesis);
       assert.equal(r.ok, false);
       assert.match(!r.ok ? r.reason : '', /write-ahead entry 5: signature does not verify/);

@@ -81,7 +81,7 @@ test('errors name the field and carry E_TARIFF_INVALID; the message says what is
       assert.equal(e.code, ReasonCode.TARIFF_INVALID);
       assert.equal(e.field, field || undefined, String(field));
       assert.match(e.message, msg);
-      assert.ok(e.message.startsWith(`E_TARIFF_INVALID: tariff${field ? `.${field}` : ''}: `), e.message);
+      assert.ok(e.message.startsWith(`tariff${field ? `.${field}` : ''}: `), e.message);
       return true;
     });
   }

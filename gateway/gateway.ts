@@ -281,6 +281,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
       adminToken,
       enrolment: enrolmentOf(dataDir, node, log),
       rejectsByReason: () => metrics.rejectsByReason(),
+      httpRefused: (code) => metrics.httpRefused(code),
       logger: log.child({ component: 'http' }),
     }, config.http.host, config.http.port, httpTls(config.http.tls)).catch((e: unknown) => listenError(e, 'HTTP API', config.http.host, [['http.port (--http-port)', config.http.port]]));
   } catch (e) {

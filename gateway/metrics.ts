@@ -6,7 +6,7 @@
  * on counters, and labels with a bounded set of values.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { ALL_REASON_CODES, ReasonCode, type Transport } from '../protocols/index.js';
+import { ALL_CODES, ALL_REASON_CODES, type Code, Codes, ReasonCode, type Transport, isCode } from '../protocols/index.js';
 import type { NodeMetrics } from '../ledger-node/metrics.js';
 import { P2P_DROP_REASONS } from '../ledger-node/p2p/errors.js';
 import type { BridgeMetrics } from '../bridge/mqtt/metrics.js';
@@ -57,6 +57,7 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
   private readonly droppedReasons = new Set<string>();
   private readonly unrestorable = new Gauge({ name: `${P}consensus_state_unrestorable`, help: '1 while this validator does not vote at the current height because its consensus record (lock, round, what it signed) could not be restored; it follows the others.', registers: [this.registry] });
   private readonly evidenceCount = new Counter({ name: `${P}consensus_evidence_total`, help: 'Double signing detected (evidence kept in the store).', registers: [this.registry] });
+  private readonly httpRefusals = new Counter({ name: `${P}http_refusals_total`, help: 'HTTP API requests answered with an error, by code (docs/errors.md).', labelNames: ['code'], registers: [this.registry] });
   private readonly info = new Gauge({ name: `${P}build_info`, help: 'Always 1; labels say the version and chain.', labelNames: ['version', 'chain_id'], registers: [this.registry] });
   private readonly refuseReasons = new Set<string>();
   private chainId = '';
@@ -118,6 +119,7 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
     this.unpaidCount.set(0);
     for (const r of [ReasonCode.PAYMENT_NO_MANDATE, ReasonCode.PAYMENT_CAP_EXCEEDED, ReasonCode.PAYMENT_INSUFFICIENT_FUNDS, ReasonCode.BILL_ALREADY_PAID]) this.paymentsRefused.inc({ reason: r }, 0);
     for (const type of ['proposal', 'prevote', 'precommit']) this.votes.inc({ type }, 0);
+    for (const c of ALL_CODES) if (Codes[c].kind === 'http') this.httpRefusals.inc({ code: c }, 0);
     for (const r of P2P_DROP_REASONS) {
       this.droppedReasons.add(r);
       this.dropped.inc({ reason: r }, 0);
@@ -216,6 +218,11 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
     const r = /^E_P2P_[A-Z_]+$/.test(reason) && (this.droppedReasons.has(reason) || this.droppedReasons.size < 16) ? reason : 'other';
     this.droppedReasons.add(r);
     this.dropped.inc({ reason: r });
+  }
+
+  /** An HTTP error reply; the label is its catalogue code (a bounded set). */
+  httpRefused(code: Code): void {
+    this.httpRefusals.inc({ code: isCode(code) ? code : 'other' });
   }
 
   /** The configured backlog limit, so alerts can compare against it. */

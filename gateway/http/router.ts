@@ -4,6 +4,7 @@
  */
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { LedgerApi, Logger } from '../../ledger-node/api.js';
+import type { Code } from '../../protocols/codes.js';
 import { HttpError, badParam } from './errors.js';
 import type { RequestLimits } from './limits.js';
 import type { SessionStore } from './sessions.js';
@@ -30,6 +31,8 @@ export interface HttpContext {
   readonly limits: RequestLimits;
   /** Readings refused so far, by reason code (the meterledger_readings_rejected_total counter). */
   rejectsByReason?(): Promise<Record<string, number>>;
+  /** Counts an error reply by its code (the meterledger_http_refusals_total counter). */
+  httpRefused?(code: Code): void;
   readonly logger: Logger;
 }
 

@@ -6,6 +6,7 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { MAX_BODY_BYTES, readBody } from './body.js';
+import { type Code, isCode } from '../../protocols/codes.js';
 import { HttpError, errorBody } from './errors.js';
 import { type HttpContext, type HttpReply, type Route, Router } from './router.js';
 import { healthRoutes } from './routes/health.js';
@@ -111,11 +112,21 @@ export function handleRequest(router: Router, ctx: HttpContext, streams: Streams
       if (method === 'POST' || method === 'PUT') reply = { ...reply, headers: { ...reply.headers, connection: 'close' } };
     }
     if (!res.headersSent) send(res, reply, method === 'HEAD', streams);
+    // A refusal's code, as in its body: on the access log line and the refusals counter.
+    const code = refusalCode(reply);
+    if (code) ctx.httpRefused?.(code);
     // The access log, at debug: one line per request (never a header: the admin token is one).
     ctx.logger.debug({
-      method, url: req.url, status: reply.status, ms: Math.round((performance.now() - started) * 10) / 10, remote: req.socket.remoteAddress,
+      method, url: req.url, status: reply.status, ...(code ? { code } : {}), ms: Math.round((performance.now() - started) * 10) / 10, remote: req.socket.remoteAddress,
     }, 'http request');
   };
+}
+
+/** The code of an error reply's `{"error": {"code"}}` body; undefined for a success. */
+function refusalCode(reply: HttpReply): Code | undefined {
+  if (reply.status < 400 || !('json' in reply)) return undefined;
+  const code = (reply.json as { error?: { code?: unknown } } | undefined)?.error?.code;
+  return isCode(code) ? code : undefined;
 }
 
 /** PEM key and certificate chain: the API is served over HTTPS. */

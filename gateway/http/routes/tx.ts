@@ -6,7 +6,7 @@
  * rate-limited per source address and per signing account or meter.
  * GET /api/v1/tx/:hash/receipt: the receipt of any committed transaction by its hash.
  */
-import { LARGEST_TX_BYTES, LedgerTxType, ReasonCode, type SubmitResult, decodeAnyTx, encodeReceipt, fromHex, isLedgerTxType, toHex } from '../../../protocols/index.js';
+import { Codes, LARGEST_TX_BYTES, LedgerTxType, ReasonCode, type SubmitResult, decodeAnyTx, encodeReceipt, fromHex, isLedgerTxType, toHex } from '../../../protocols/index.js';
 import { requireAdmin, requireMeterReader } from '../auth.js';
 import { HttpError, badParam } from '../errors.js';
 import type { HttpReply, Route } from '../router.js';
@@ -94,7 +94,7 @@ function reply(r: SubmitResult): HttpReply {
   }
   const message = r.message;
   // BUSY and RATE_LIMITED mean "later"; other refusals are final.
-  const status = r.code === ReasonCode.BUSY ? 503 : r.code === ReasonCode.RATE_LIMITED ? 429 : 422;
+  const status = (Codes[r.code] as { http?: number } | undefined)?.http ?? 422;
   return {
     status,
     json: {

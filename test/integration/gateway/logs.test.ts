@@ -46,7 +46,14 @@ describe('logs and messages of `meterledger start`', { timeout: 120_000 }, () =>
     assert.match(g.out.stdout, /^initialised a dev chain "dev-[0-9a-f]+" in .*data with 10 meters/);
     const res = await fetch(`http://127.0.0.1:${http}/api/v1/status?x=1`);
     assert.equal(res.status, 200);
-    await until('the access log line', () => g.out.stderr.includes('"http request"'), 10_000, 50);
+    // A refusal: its code on the access log line and on the refusals counter, as in the body.
+    const refused = await fetch(`http://127.0.0.1:${http}/api/v1/no-such-route`);
+    assert.equal(refused.status, 404);
+    assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'E_HTTP_NOT_FOUND');
+    const scrape = await (await fetch(`http://127.0.0.1:${http}/metrics`)).text();
+    assert.match(scrape, /^meterledger_http_refusals_total\{code="E_HTTP_NOT_FOUND"\} 1$/m);
+    assert.match(scrape, /^meterledger_http_refusals_total\{code="E_HTTP_FORBIDDEN"\} 0$/m);
+    await until('the access log lines', () => g.out.stderr.includes('no-such-route'), 10_000, 50);
     g.proc.kill('SIGTERM');
     assert.equal(await g.exited, 0);
     const lines = g.out.stderr.trimEnd().split('\n');
@@ -62,6 +69,9 @@ describe('logs and messages of `meterledger start`', { timeout: 120_000 }, () =>
     assert.equal(access.component, 'http');
     assert.deepEqual([access.method, access.url, access.status], ['GET', '/api/v1/status?x=1', 200]);
     assert.equal(typeof access.ms, 'number');
+    assert.equal(access.code, undefined, 'a success has no code');
+    const refusal = parsed.find((l) => l.msg === 'http request' && l.url === '/api/v1/no-such-route')!;
+    assert.deepEqual([refusal.status, refusal.code], [404, 'E_HTTP_NOT_FOUND']);
     assert.ok(parsed.some((l) => l.msg === 'stopped'));
     assert.doesNotMatch(g.out.stderr, /listening \(genesis/, 'the banner is not on stderr');
   });

@@ -10,14 +10,14 @@ import { ALL_CODES, ALL_REASON_CODES, type Code, Codes, ReasonCode, type Transpo
 import type { NodeMetrics } from '../ledger-node/metrics.js';
 import { P2P_DROP_REASONS } from '../ledger-node/p2p/errors.js';
 import type { BridgeMetrics } from '../bridge/mqtt/metrics.js';
-import type { StanzaRefusal, XmppMetrics, XmppState } from '../bridge/xmpp/metrics.js';
+import { XMPP_REFUSAL_CODES, type XmppMetrics, type XmppRefusalCode, type XmppState } from '../bridge/xmpp/metrics.js';
 
 const P = 'meterledger_';
 const TRANSPORTS: readonly Transport[] = ['mqtt', 'xmpp', 'http', 'peer'];
 /** connect-refused reasons kept as label values; anything past this many becomes "other". */
 const MAX_REFUSE_REASONS = 16;
 const XMPP_STATES: readonly XmppState[] = ['online', 'connecting', 'offline'];
-const STANZA_REFUSALS: readonly StanzaRefusal[] = ['bad_attribute', 'bad_base64', 'too_large'];
+const STANZA_REFUSALS: readonly XmppRefusalCode[] = XMPP_REFUSAL_CODES;
 
 export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
   readonly registry = new Registry();
@@ -276,7 +276,7 @@ function xmppMetrics(registers: Registry[]): XmppMetrics {
   const connected = new Gauge({ name: `${P}xmpp_connected`, help: 'Whether the XMPP bridge is logged in and online (1) or not (0).', registers });
   const state = new Gauge({ name: `${P}xmpp_state`, help: 'State of the XMPP bridge: 1 for the current state, 0 for the others.', labelNames: ['state'], registers });
   const received = new Counter({ name: `${P}xmpp_stanzas_received_total`, help: 'Reading stanzas received from meters over XMPP.', registers });
-  const refused = new Counter({ name: `${P}xmpp_stanzas_refused_total`, help: 'Reading stanzas answered with an XMPP error before the intake, by reason.', labelNames: ['reason'], registers });
+  const refused = new Counter({ name: `${P}xmpp_stanzas_refused_total`, help: 'Reading stanzas the XMPP bridge refused before the intake (an XMPP error, or E_GATEWAY_BUSY with too many under way), by reason code.', labelNames: ['reason'], registers });
   const receipts = new Counter({ name: `${P}xmpp_receipts_sent_total`, help: 'Receipt messages sent to meters over XMPP.', registers });
   const setState = (s: XmppState): void => {
     for (const x of XMPP_STATES) state.set({ state: x }, x === s ? 1 : 0);

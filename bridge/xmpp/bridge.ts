@@ -275,8 +275,8 @@ export class XmppBridge {
     }
     this.metrics.stanzaReceived();
     if (c.kind === 'refuse') {
-      this.metrics.stanzaRefused(c.reason);
-      this.log.info({ from: stanza.attrs.from, id: stanza.attrs.id, reason: c.reason }, 'xmpp reading refused');
+      this.metrics.stanzaRefused(c.code);
+      this.log.info({ from: stanza.attrs.from, id: stanza.attrs.id, code: c.code, detail: c.reason }, 'xmpp reading refused');
       this.reply(c.reply);
       return;
     }
@@ -286,6 +286,8 @@ export class XmppBridge {
   private async handleReading(from: string, bareJid: string, id: string, meterId: string, bytes: Uint8Array): Promise<void> {
     if (this.inflight >= MAX_IN_FLIGHT) {
       const busy: SubmitResult = { status: 'rejected', txHash: sha256(bytes), code: ReasonCode.BUSY, message: `${MAX_IN_FLIGHT} readings under way; retry later` };
+      this.metrics.stanzaRefused(ReasonCode.BUSY);
+      this.log.info({ from, id, meterId, code: ReasonCode.BUSY }, 'xmpp reading refused');
       this.reply(ackMessage(from, id, busy));
       return;
     }
@@ -300,6 +302,7 @@ export class XmppBridge {
       } catch (e) {
         // The port promises never to reject; if it does, nothing is durable.
         r = { status: 'rejected', txHash: sha256(bytes), code: ReasonCode.BUSY, message: `intake failed: ${(e as Error).message}` };
+        this.metrics.stanzaRefused(ReasonCode.BUSY);
       }
       if (r.status === 'rejected') {
         if (mine && seq !== undefined) this.pending.drop(meterId, seq, mine);

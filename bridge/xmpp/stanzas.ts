@@ -20,7 +20,7 @@ import { encodeReceipt } from '../../protocols/receipt.js';
 import { METER_ID_PATTERN } from '../../protocols/tx.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from './defaults.js';
 import { base64Length, decodeBase64Strict, encodeBase64 } from './base64.js';
-import type { StanzaRefusal } from './metrics.js';
+import type { StanzaRefusal, XmppRefusalCode } from './metrics.js';
 
 export const NS_READING = 'urn:meterledger:reading:1';
 /** RFC 6120 §8.3.3: the namespace of stanza error conditions. */
@@ -46,7 +46,7 @@ export type IncomingMessage =
     readonly bytes: Uint8Array;
   }
   /** Ours but malformed: answer with this error stanza. */
-  | { readonly kind: 'refuse'; readonly reason: StanzaRefusal; readonly reply: Element };
+  | { readonly kind: 'refuse'; readonly reason: StanzaRefusal; readonly code: XmppRefusalCode; readonly reply: Element };
 
 const ignore = (why: string): IncomingMessage => ({ kind: 'ignore', why });
 
@@ -70,8 +70,8 @@ export function classifyStanza(stanza: Element, maxPayloadBytes = DEFAULT_MAX_PA
   } catch {
     return ignore('from is not a JID');
   }
-  const refuse = (reason: StanzaRefusal, condition: string, code: ReasonCode, text: string): IncomingMessage =>
-    ({ kind: 'refuse', reason, reply: errorReply(stanza, condition, code, text) });
+  const refuse = (reason: StanzaRefusal, condition: string, code: XmppRefusalCode, text: string): IncomingMessage =>
+    ({ kind: 'refuse', reason, code, reply: errorReply(stanza, condition, code, text) });
   const id = stanza.attrs.id;
   if (!id || id.length > MAX_MESSAGE_ID_LENGTH) {
     return refuse('bad_attribute', 'bad-request', ReasonCode.MALFORMED, `message id is required (1..${MAX_MESSAGE_ID_LENGTH} characters) to correlate replies`);

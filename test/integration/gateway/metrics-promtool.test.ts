@@ -11,7 +11,7 @@ test('promtool check metrics finds nothing to lint, with the Node.js defaults, X
   m.natsConnected(true);
   m.peerMessageDropped('E_P2P_BAD_SIGNATURE');
   m.connectRefused('bad_credentials');
-  m.xmpp.stanzaRefused('too_large');
+  m.xmpp.stanzaRefused('E_READING_TOO_LARGE');
   const r = await promtoolCheckMetrics((await m.scrape()).body);
   assert.equal(r.stderr + r.stdout, '');
   assert.equal(r.code, 0);

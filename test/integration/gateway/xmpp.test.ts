@@ -241,7 +241,7 @@ describe('gateway with XMPP meters, against a real Prosody', { timeout: 300_000 
     const receipts = (await metric('meterledger_xmpp_receipts_sent_total')) ?? 0;
     assert.ok(received >= 23, `stanzas received ${received}`);
     assert.ok(receipts >= 21, `receipts sent ${receipts}`);
-    assert.equal(await metric('meterledger_xmpp_stanzas_refused_total{reason="bad_base64"}'), 0);
+    assert.equal(await metric('meterledger_xmpp_stanzas_refused_total{reason="E_READING_MALFORMED"}'), 0);
   });
 
   test('a wrong XMPP password stops start-up with E_XMPP_AUTH naming xmpp.password, never the password', async () => {

@@ -149,7 +149,7 @@ test('each XmppMetrics method changes the scrape; state and refusal labels stay 
   let text = (await m.scrape()).body;
   assert.equal(sample(text, 'meterledger_xmpp_connected'), 0, 'offline until the first login');
   assert.equal(sample(text, 'meterledger_xmpp_state{state="offline"}'), 1);
-  for (const r of ['bad_attribute', 'bad_base64', 'too_large']) assert.equal(sample(text, `meterledger_xmpp_stanzas_refused_total{reason="${r}"}`), 0, r);
+  for (const r of ['E_READING_MALFORMED', 'E_READING_TOO_LARGE', 'E_GATEWAY_BUSY']) assert.equal(sample(text, `meterledger_xmpp_stanzas_refused_total{reason="${r}"}`), 0, r);
 
   const states: [XmppState, number][] = [['connecting', 0], ['online', 1], ['offline', 0], ['connecting', 0], ['online', 1]];
   for (const [s, connected] of states) {
@@ -160,13 +160,13 @@ test('each XmppMetrics method changes the scrape; state and refusal labels stay 
   }
   xm.stanzaReceived();
   xm.stanzaReceived();
-  xm.stanzaRefused('bad_base64');
-  xm.stanzaRefused('free text' as 'too_large');
+  xm.stanzaRefused('E_READING_MALFORMED');
+  xm.stanzaRefused('free text' as 'E_READING_TOO_LARGE');
   xm.receiptSent();
   xm.state('sleeping' as XmppState);
   text = (await m.scrape()).body;
   assert.equal(sample(text, 'meterledger_xmpp_stanzas_received_total'), 2);
-  assert.equal(sample(text, 'meterledger_xmpp_stanzas_refused_total{reason="bad_base64"}'), 1);
+  assert.equal(sample(text, 'meterledger_xmpp_stanzas_refused_total{reason="E_READING_MALFORMED"}'), 1);
   assert.equal(sample(text, 'meterledger_xmpp_stanzas_refused_total{reason="other"}'), 1);
   assert.equal(sample(text, 'meterledger_xmpp_receipts_sent_total'), 1);
   assert.equal(text.split('\n').filter((l) => l.startsWith('meterledger_xmpp_state{')).length, 3, 'an unknown state adds no label value');

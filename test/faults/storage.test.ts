@@ -201,11 +201,11 @@ describe('fault: storage', { timeout: 120_000 }, () => {
     const segment = join(walDir, '000000000900.wal');
     const garbage = encodeRecord([{ no: 77, bytes: Uint8Array.of(0xd2, 0x84, 0x40) }]);
     writeFileSync(segment, Buffer.concat([WAL_MAGIC, garbage]));
-    await assert.rejects(c.gw.start(), { code: 'E_STORE_CORRUPT', message: /^write-ahead entry 77/ });
+    await assert.rejects(c.gw.start(), /E_STORE_CORRUPT: write-ahead entry 77/);
     const flipped = Buffer.from(garbage);
     flipped[flipped.length - 1]! ^= 0x01;
     writeFileSync(segment, Buffer.concat([WAL_MAGIC, flipped, garbage]));
-    await assert.rejects(c.gw.start(), { code: 'E_STORE_CORRUPT', message: /^write-ahead segment 000000000900\.wal: record fails its checksum at offset 8/ });
+    await assert.rejects(c.gw.start(), /E_STORE_CORRUPT: write-ahead segment 000000000900\.wal: record fails its checksum at offset 8/);
     rmSync(segment);
 
     // 3. a block below the head altered: start does not read it; the audit names it

@@ -26,6 +26,8 @@ export interface XmppBridgeOptions extends XmppConnectionOptions {
   readonly intake: IntakePort;
   /** Largest reading, in base64-decoded bytes (default 4096). */
   readonly maxPayloadBytes?: number;
+  /** Readings handed to the intake and not yet answered; beyond this one is answered E_GATEWAY_BUSY (default 4096). */
+  readonly maxInFlight?: number;
   readonly logger?: XmppLogger;
   readonly metrics?: XmppMetrics;
   /** Reconnect backoff, default 1000..30000 ms, jittered. */
@@ -45,7 +47,7 @@ const PING_INTERVAL_MS = 30_000;
 const PING_TIMEOUT_MS = 10_000;
 /** Replies kept while offline, sent when back online; the oldest are dropped first. */
 const MAX_OUTBOX = 10_000;
-/** Readings handed to the intake and not yet answered; beyond this we answer BUSY. */
+/** Readings handed to the intake and not yet answered, by default; beyond this we answer BUSY. */
 const MAX_IN_FLIGHT = 4096;
 /** close() waits this long for answers to readings under way. */
 const CLOSE_DRAIN_MS = 5000;
@@ -57,6 +59,7 @@ export class XmppBridge {
   private readonly log: XmppLogger;
   private readonly metrics: XmppMetrics;
   private readonly maxPayloadBytes: number;
+  private readonly maxInFlight: number;
   private readonly pending = new PendingReceipts();
   private readonly outbox: { el: Element; receipt: boolean }[] = [];
   private readonly unsubscribe: () => void;
@@ -91,6 +94,7 @@ export class XmppBridge {
     this.log = opts.logger ?? silentXmppLogger;
     this.metrics = opts.metrics ?? noopXmppMetrics;
     this.maxPayloadBytes = opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+    this.maxInFlight = opts.maxInFlight ?? MAX_IN_FLIGHT;
     const c = createXmppClient(opts);
     this.entity = c.entity;
     this.iqCaller = c.iqCaller;
@@ -284,8 +288,8 @@ export class XmppBridge {
   }
 
   private async handleReading(from: string, bareJid: string, id: string, meterId: string, bytes: Uint8Array): Promise<void> {
-    if (this.inflight >= MAX_IN_FLIGHT) {
-      const busy: SubmitResult = { status: 'rejected', txHash: sha256(bytes), code: ReasonCode.BUSY, message: `${MAX_IN_FLIGHT} readings under way; retry later` };
+    if (this.inflight >= this.maxInFlight) {
+      const busy: SubmitResult = { status: 'rejected', txHash: sha256(bytes), code: ReasonCode.BUSY, message: `${this.maxInFlight} readings under way; retry later` };
       this.metrics.stanzaRefused(ReasonCode.BUSY);
       this.log.info({ from, id, meterId, code: ReasonCode.BUSY }, 'xmpp reading refused');
       this.reply(ackMessage(from, id, busy));

@@ -33,7 +33,7 @@ describe('XMPP bridge with a real Prosody', { timeout: 120_000 }, () => {
     ledger.addMeter('meter-0002', { jid: `m2@${p.domain}` });
     bridge = await XmppBridge.start({
       intake: ledger, service: p.service, domain: p.domain, username: 'gateway', password: 'gw-secret',
-      resource: 'bridge', tls: { ca: p.ca! }, maxPayloadBytes: 1024,
+      resource: 'bridge', tls: { ca: p.ca! }, maxPayloadBytes: 1024, maxInFlight: 3,
       metrics: { state: () => undefined, stanzaReceived: () => void received++, stanzaRefused: (r) => void refused.push(r), receiptSent: () => undefined },
     });
     m1 = await TestClient.connect(p, 'm1', 'm1-secret');
@@ -173,6 +173,24 @@ describe('XMPP bridge with a real Prosody', { timeout: 120_000 }, () => {
       ledger.commitPending();
       const rcs = await Promise.all(ids.map((id) => m1.receipt(id)));
       assert.deepEqual(rcs.map((r) => r.attrs.seq), ['5', '6', '7']);
+    } finally {
+      ledger.delayMs = 0;
+    }
+  });
+
+  test('one reading more than maxInFlight under way is answered E_GATEWAY_BUSY, counted and labelled with that code', T, async () => {
+    // Long enough that the first three are still under way when the fourth arrives.
+    ledger.delayMs = 1500;
+    const before = refused.length;
+    try {
+      const seqs = [3n, 4n, 5n, 6n];
+      for (const s of seqs) await m2.sendReading(gw, `busy-${s}`, 'meter-0002', ledger.reading('meter-0002', s));
+      const acks = await Promise.all(seqs.map((s) => m2.ack(`busy-${s}`)));
+      assert.deepEqual(acks.map((a) => a.attrs.status), ['accepted', 'accepted', 'accepted', 'rejected']);
+      assert.equal(acks[3]!.attrs.code, ReasonCode.BUSY);
+      assert.match(acks[3]!.getText(), /^3 readings under way; retry later$/, 'the message does not repeat the code');
+      assert.deepEqual(refused.slice(before), [ReasonCode.BUSY]);
+      ledger.commitPending();
     } finally {
       ledger.delayMs = 0;
     }

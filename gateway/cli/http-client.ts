@@ -27,7 +27,7 @@ async function call(url: string, init: RequestInit): Promise<{ status: number; b
 }
 
 /** The error in a `{"error": {code, message}}` body, or the status. */
-function failure(url: string, status: number, body: unknown): GatewayError {
+export function failure(url: string, status: number, body: unknown): GatewayError {
   const e = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
   if (isCode(e?.code)) return new GatewayError(e.code, `${e.message ?? ''} (HTTP ${status} from ${url})`);
   // A code this version does not know (a newer gateway): keep it in the message.

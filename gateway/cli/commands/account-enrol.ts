@@ -8,6 +8,7 @@ import { METER_ID_PATTERN } from '../../../protocols/index.js';
 import { GatewayError, UsageError } from '../../errors.js';
 import { type CommandSpec, intFlag, need, out } from '../args.js';
 import { adminToken, needGatewayUrl } from '../client-env.js';
+import { failure } from '../http-client.js';
 
 const TIMEOUT_MS = 30_000;
 
@@ -50,8 +51,7 @@ export const accountEnrolCodeCommand: CommandSpec = {
     }
     const body = await res.json().catch(() => undefined) as { code?: string; expires?: number; error?: { code: string; message: string } } | undefined;
     if (res.status !== 201 || typeof body?.code !== 'string') {
-      if (body?.error) throw new GatewayError(body.error.code, `${body.error.message} (HTTP ${res.status} from ${url})`);
-      throw new GatewayError('E_HTTP_STATUS', `HTTP ${res.status} from ${url}`);
+      throw failure(url, res.status, body);
     }
     out(`account: ${account}`);
     out(`code: ${body.code}`);

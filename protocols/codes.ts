@@ -196,7 +196,7 @@ export const Codes = {
   E_RECEIPT_INVALID: { kind: 'protocol', retry: 'fix-input', meaning: 'A receipt does not verify against the genesis; the message names what failed.' },
   E_RECEIPT_MALFORMED: { kind: 'protocol', retry: 'fix-input', meaning: 'A receipt is not the deterministic CBOR of its schema.' },
   E_RECEIPT_NOT_AUTHORIZED: { kind: 'reason', retry: 'final', meaning: 'A meter asked for a receipt that is not one of its own readings, or on another meter\'s topic.' },
-  E_RECEIPT_NOT_FOUND: { kind: 'http', retry: 'final', http: 404, meaning: 'No committed reading with this sequence number.' },
+  E_RECEIPT_NOT_FOUND: { kind: 'reason', retry: 'final', http: 404, meaning: 'No committed reading with this sequence number or transaction hash (HTTP, or a receipt request on MQTT).' },
   E_RECEIPT_REQUEST_MALFORMED: { kind: 'reason', retry: 'fix-input', meaning: 'A receipt request is not {1: seq} or {5: txHash} in deterministic CBOR (protocol.md §8.3.1).' },
   E_SESSION_BAD_CHALLENGE: { kind: 'http', retry: 'fix-input', http: 401, meaning: 'The session challenge is unknown, used, expired or for another account.' },
   E_SESSION_BAD_SIGNATURE: { kind: 'http', retry: 'fix-input', http: 401, meaning: 'The session signature does not verify with the account\'s current key (docs/http-api.md §Sessions).' },

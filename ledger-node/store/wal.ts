@@ -179,6 +179,8 @@ export class WriteAheadLog implements WriteAhead {
   private active: Active | undefined;
   private nextId: number;
   private closing = false;
+  /** Segment deletions under way (a release starts them without waiting). */
+  private deleting: Promise<unknown> = Promise.resolve();
   /** Above every entry number read at open: new entries are numbered from here. */
   readonly nextNo: number;
 
@@ -278,9 +280,13 @@ export class WriteAheadLog implements WriteAhead {
    */
   private async collect(): Promise<void> {
     const dead = this.closed.filter((s) => s.live === 0);
-    if (dead.length === 0) return;
-    this.closed = this.closed.filter((s) => s.live > 0);
-    await Promise.all(dead.map((s) => unlink(s.path).catch(() => {})));
+    if (dead.length > 0) {
+      this.closed = this.closed.filter((s) => s.live > 0);
+      const gone = Promise.all(dead.map((s) => unlink(s.path).catch(() => {})));
+      this.deleting = Promise.all([this.deleting, gone]);
+    }
+    // Deletions a release started are waited for too, so that close() leaves nothing behind.
+    await this.deleting;
   }
 
   /** The segment to append to: a new one when there is none, it is full, or a write broke it. */

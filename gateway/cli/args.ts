@@ -97,7 +97,8 @@ export function parseCommandArgs(spec: CommandSpec, argv: string[]): ParsedArgs 
       throw new UsageError(`missing ${spec.positionals![parsed.positionals.length]!.name} (see meterledger ${spec.name} --help)`);
     }
     for (const [n, o] of Object.entries(spec.options)) {
-      if (o.required && (values[n] === undefined || values[n] === '')) throw new UsageError(`missing --${n} (see meterledger ${spec.name} --help)`);
+      const missing = o.multiple ? (lists[n]?.length ?? 0) === 0 : values[n] === undefined || values[n] === '';
+      if (o.required && missing) throw new UsageError(`missing --${n} (see meterledger ${spec.name} --help)`);
     }
   }
   return { values, lists, positionals: parsed.positionals, help };

@@ -57,16 +57,27 @@ export interface TxAccepted {
   readonly txHash: string;
 }
 
-/** POST /api/v1/tx; resolves when accepted, throws the refusal's code otherwise. */
-export async function postTx(base: string, adminToken: string, tx: Uint8Array): Promise<TxAccepted> {
+/**
+ * POST /api/v1/tx; resolves when accepted, throws the refusal's code otherwise. Without
+ * `adminToken` (an owner's own transaction: docs/http-api.md §Submitting) no Authorization goes.
+ */
+export async function postTx(base: string, adminToken: string | undefined, tx: Uint8Array): Promise<TxAccepted> {
   const url = join(base, '/api/v1/tx');
   const r = await call(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/cbor', authorization: `Bearer ${adminToken}`, accept: 'application/json' },
+    headers: { 'content-type': 'application/cbor', ...(adminToken !== undefined ? { authorization: `Bearer ${adminToken}` } : {}), accept: 'application/json' },
     body: tx,
   });
   if (r.status === 202) return r.body as TxAccepted;
   const b = r.body as { status?: string; code?: string; message?: string } | undefined;
   if (b?.status === 'rejected' && isCode(b.code)) throw new GatewayError(b.code, b.message ?? 'transaction refused');
   throw failure(url, r.status, r.body);
+}
+
+/** POST a JSON body, expecting 200 and a JSON answer (owner sessions). */
+export async function postJson<T>(base: string, path: string, body: unknown): Promise<T> {
+  const url = join(base, path);
+  const r = await call(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(body) });
+  if (r.status !== 200) throw failure(url, r.status, r.body);
+  return r.body as T;
 }

@@ -175,8 +175,8 @@ export async function submitAsOwner(o: Owner, body: TxBody): Promise<string> {
   return (await postTx(o.http, undefined, tx)).txHash;
 }
 
-/** A session token of the account (docs/http-api.md §Sessions): the challenge signed with the owner's key. */
-export async function ownerSession(o: Owner): Promise<string> {
+/** A session token of the account (docs/http-api.md §Sessions): the challenge, for the chain the gateway names, signed with the owner's key. */
+export async function ownerSession(o: Pick<Owner, 'http' | 'account' | 'key'>): Promise<string> {
   const c = await postJson<{ challenge: string; chainId: string }>(o.http, '/api/v1/session/challenge', { account: o.account });
   const sig = signMessage(o.key.alg, o.key.secretKey, sessionSignBytes(c.chainId, o.account, c.challenge));
   const s = await postJson<{ token: string }>(o.http, '/api/v1/session', { account: o.account, challenge: c.challenge, signature: Buffer.from(sig).toString('hex') });
@@ -188,7 +188,5 @@ export async function readerToken(args: ParsedArgs, command: string, http: strin
   const keyFile = optionalString(args, 'key');
   if (keyFile === undefined) return adminToken(args, command);
   if (account === undefined) throw new UsageError(`--key needs --account, the account it signs for (see meterledger ${command} --help)`);
-  const key = loadKeyFile(keyFile);
-  const genesis = parseGenesis(await getJson<unknown>(http, '/api/v1/genesis'));
-  return ownerSession({ http, account, key, genesis });
+  return ownerSession({ http, account, key: loadKeyFile(keyFile) });
 }

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import {
-  type Agreement, type BillReading, LedgerTxType, MemoryReadingIndex, PERIOD_LABEL_PATTERN, ProtocolError, ReasonCode, TARIFF_ID_PATTERN, type Tariff,
+  type Agreement, type Bill, type Genesis, LedgerTxType, MemoryReadingIndex, PERIOD_LABEL_PATTERN, ProtocolError, ReasonCode, TARIFF_ID_PATTERN, type Tariff,
   chainCycle, computeBill, formatInstant, parseGenesis, readingsForBill, resolvePeriod, tariffFromJson, termsTimeline,
 } from '../../../protocols/index.js';
 import { GatewayError, UsageError } from '../../errors.js';
@@ -165,6 +165,35 @@ async function allReadings(http: string, meterId: string, token: string): Promis
   return all;
 }
 
+/**
+ * The bill as every validator computes it (§17 steps 5-6): the meter's agreement and the
+ * versions of the tariffs it names, its readings committed at heights <= `height` chosen
+ * as readingsForBill does, the engine over them.
+ */
+async function computeFromGateway(http: string, token: string, genesis: Genesis, meterId: string, label: string, height: number): Promise<Bill> {
+  const currency = currencyOf(genesis);
+  const a = await getJson<AgreementJson>(http, `/api/v1/meters/${encodeURIComponent(meterId)}/agreement`, token);
+  const agreements: Agreement[] = a.entries.map((e) => ({ from: e.from, tariff: e.tariff }));
+  const tariffs: Tariff[] = [];
+  for (const name of new Set(a.entries.flatMap((e) => (e.tariff === null ? [] : [e.tariff])))) {
+    const t = await getJson<TariffJson>(http, `/api/v1/tariffs/${encodeURIComponent(name)}`);
+    for (const v of t.versions) tariffs.push(tariffFromJson(v.tariff));
+  }
+  const index = new MemoryReadingIndex();
+  for (const x of await allReadings(http, meterId, token)) {
+    if (x.height > height) continue;
+    if (x.sealed !== undefined || x.importWh === undefined) {
+      throw new GatewayError(ReasonCode.BILL_CONFIDENTIAL, `meter "${meterId}" is confidential: its bill must disclose its readings; let billing.autoIssue issue it`);
+    }
+    index.add(meterId, { seq: BigInt(x.seq), time: x.time, importWh: x.importWh, ...(x.exportWh !== undefined ? { exportWh: x.exportWh } : {}), height: x.height });
+  }
+  const cycle = chainCycle(genesis);
+  const period = resolvePeriod(label, termsTimeline(agreements, tariffs), cycle);
+  return computeBill({
+    meterId, period: period.label, currency, agreements, tariffs, readings: readingsForBill(index, meterId, period, height), ...(cycle ? { cycle } : {}),
+  });
+}
+
 export const billIssueCommand: CommandSpec = {
   name: 'bill issue',
   summary: 'Compute a meter\'s bill for one period from the committed readings, agreements and tariffs, and submit it signed as biller.',
@@ -184,39 +213,13 @@ export const billIssueCommand: CommandSpec = {
     const payee = idFlag(args, 'payee', cmd);
     const http = needGatewayUrl(args, cmd);
     const token = adminToken(args, cmd);
-    const { txHash, bill, genesis } = await (async () => {
-      let computed: ReturnType<typeof computeBill> | undefined;
-      const r = await submitAsOperator(args, cmd, async (g) => {
-        const currency = currencyOf(g);
-        const height = (await getJson<{ height: number }>(http, '/api/v1/status')).height;
-        const a = await getJson<AgreementJson>(http, `/api/v1/meters/${encodeURIComponent(meterId)}/agreement`, token);
-        const agreements: Agreement[] = a.entries.map((e) => ({ from: e.from, tariff: e.tariff }));
-        const tariffs: Tariff[] = [];
-        for (const name of new Set(a.entries.flatMap((e) => (e.tariff === null ? [] : [e.tariff])))) {
-          const t = await getJson<TariffJson>(http, `/api/v1/tariffs/${encodeURIComponent(name)}`);
-          for (const v of t.versions) tariffs.push(tariffFromJson(v.tariff));
-        }
-        const index = new MemoryReadingIndex();
-        for (const x of await allReadings(http, meterId, token)) {
-          if (x.height > height) continue;
-          if (x.sealed !== undefined || x.importWh === undefined) {
-            throw new GatewayError(ReasonCode.BILL_CONFIDENTIAL, `meter "${meterId}" is confidential: its bill must disclose its readings; let billing.autoIssue issue it`);
-          }
-          const reading: BillReading & { height: number } = {
-            seq: BigInt(x.seq), time: x.time, importWh: x.importWh, ...(x.exportWh !== undefined ? { exportWh: x.exportWh } : {}), height: x.height,
-          };
-          index.add(meterId, reading);
-        }
-        const cycle = chainCycle(g);
-        const period = resolvePeriod(label, termsTimeline(agreements, tariffs), cycle);
-        computed = computeBill({
-          meterId, period: period.label, currency, agreements, tariffs, readings: readingsForBill(index, meterId, period, height), ...(cycle ? { cycle } : {}),
-        });
-        return { type: LedgerTxType.Bill, time: Date.now(), payee, height, bill: computed };
-      });
-      return { ...r, bill: computed! };
-    })();
-    out(`accepted: bill of ${meterId} for ${bill.period.label}: ${formatAmount(BigInt(bill.total), genesis.currency)} (${bill.total} minor units), ${bill.lines.length} lines, to ${payee} (tx ${txHash})`);
+    let bill: Bill | undefined;
+    const { txHash, genesis } = await submitAsOperator(args, cmd, async (g) => {
+      const height = (await getJson<{ height: number }>(http, '/api/v1/status')).height;
+      bill = await computeFromGateway(http, token, g, meterId, label, height);
+      return { type: LedgerTxType.Bill, time: Date.now(), payee, height, bill };
+    });
+    out(`accepted: bill of ${meterId} for ${bill!.period.label}: ${formatAmount(BigInt(bill!.total), genesis.currency)} (${bill!.total} minor units), ${bill!.lines.length} lines, to ${payee} (tx ${txHash})`);
     return 0;
   },
 };

@@ -25,6 +25,7 @@ import { BlockSync } from '../../ledger-node/consensus/sync.js';
 import type { Timeouts, Validator } from '../../ledger-node/consensus/types.js';
 import { type SimSetChange, SimChain, SimSigner, applySimChange } from './sim-chain.js';
 import { VirtualClock } from './virtual-clock.js';
+import type { SimLedger } from './sim-ledger.js';
 
 /** mulberry32: small, fast, good enough for schedules. */
 export function rng(seed: number): () => number {
@@ -51,6 +52,8 @@ export interface SimResult {
   /** When each honest validator committed each height (virtual ms, by height). */
   readonly decidedAt: Record<string, number[]>;
   readonly marks: SimMarks;
+  /** With `ledger`: each honest validator's ledger digest (balances, the bill, the payment) at its head. */
+  readonly ledgers?: Record<string, { height: number; digest: string }>;
 }
 
 /** What a scripted schedule did, and when. */
@@ -83,6 +86,12 @@ export interface SimOptions {
    * honest proposers from height 1 until it commits, under the same adversary.
    */
   readonly setChanges?: boolean;
+  /**
+   * Money (./sim-ledger.ts): every honest validator checks the blocks' ledger transactions
+   * with the real rules over its own state; honest proposers include a bill, then its
+   * payment; the Byzantine validator's invalid blocks carry a wrong bill instead of a "bad" one.
+   */
+  readonly ledger?: SimLedger;
 }
 
 /** The changes of `setChanges`, in order, and the set they end in. */
@@ -307,7 +316,7 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
   };
 
   for (const id of honestIds) {
-    nodes.set(id, { id, chain: new SimChain(CHAIN_ID, id, GENESIS_HASH, clock, validators, script), log: new MemoryConsensusLog(), life: undefined, evidence: 0, fatal: [], precommitted: new Set() });
+    nodes.set(id, { id, chain: new SimChain(CHAIN_ID, id, GENESIS_HASH, clock, validators, script, o.ledger?.node()), log: new MemoryConsensusLog(), life: undefined, evidence: 0, fatal: [], precommitted: new Set() });
   }
 
   const crashAt = (when: number, id: string, torn: boolean, downMs: number): void => at(when, () => {
@@ -428,7 +437,9 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
   const byzProposed = new Map<string, number>();
   const byzVoted = new Set<string>();
   const byzBlock = (height: number, prevHash: Uint8Array, valid: boolean): Block => {
-    const txs = [utf8(`${valid ? '' : 'bad:'}${byzId}:${height}:${byzNonce++}`)];
+    const txs: Uint8Array[] = [utf8(`${valid || o.ledger ? '' : 'bad:'}${byzId}:${height}:${byzNonce++}`)];
+    // With money, what is wrong is the bill: signed by the biller, its total a cent too high.
+    if (!valid && o.ledger) txs.push(o.ledger.wrongBill);
     // With set changes, now and then a change nobody approved: more power for itself, under the next number.
     if (script.length > 0 && r() < 0.3) txs.push(utf8(`valset:${(nodes.values().next().value?.chain.changes ?? 0) + 1}:power:${byzId}:100`));
     return { header: makeHeader({ chainId: CHAIN_ID, height, time: clock.now(), prevHash, proposer: byzId! }, txs), txs };
@@ -438,19 +449,26 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
     const { height, round } = m;
     const hr = `${height}/${round}`;
     if (!setAt(height).some((v) => v.id === byzId)) return; // not a validator at this height: its votes would not count
-    if (proposerOf(setAt(height), height, round) === byzId && (byzProposed.get(hr) ?? 0) < 2) {
-      byzProposed.set(hr, (byzProposed.get(hr) ?? 0) + 1);
+    // With money it proposes on time: on a precommit for a block of the height before its
+    // turn, its proposal of the next height goes out at once, on top of that block.
+    const ahead = o.ledger !== undefined && m.t === 'precommit' && m.blockHash !== null && setAt(height + 1).some((v) => v.id === byzId) &&
+      proposerOf(setAt(height + 1), height + 1, 0) === byzId;
+    for (const [ph, pr] of ahead ? [[height, round], [height + 1, 0]] as const : [[height, round]] as const) {
+      const phr = `${ph}/${pr}`;
+      if (proposerOf(setAt(ph), ph, pr) !== byzId || (byzProposed.get(phr) ?? 0) >= 2) continue;
+      byzProposed.set(phr, (byzProposed.get(phr) ?? 0) + 1);
       // Half the time one fresh block for all (what tempts a locked validator, line 23),
       // else a different one to each, one of them invalid. It follows the chain as any
       // validator does.
       const known = [...nodes.values()].map((n) => n.chain.blocks[height - 2]?.hash).find((x) => x !== undefined);
-      const prevHash = m.t === 'proposal' ? m.block.header.prevHash : height === 1 ? GENESIS_HASH : known;
+      const prevHash = ph !== height && m.t === 'precommit' ? m.blockHash! : m.t === 'proposal' ? m.block.header.prevHash : height === 1 ? GENESIS_HASH : known;
       if (prevHash) {
-        const one = r() < 0.5 ? byzBlock(height, prevHash, true) : undefined;
+        // With money, the block for all carries the wrong bill: only the honest validators' own check stops it.
+        const one = r() < 0.5 ? byzBlock(ph, prevHash, !o.ledger) : undefined;
         honestIds.forEach((p, i) => {
-          const block = one ?? byzBlock(height, prevHash, i !== 2);
+          const block = one ?? byzBlock(ph, prevHash, i !== 2);
           const value = { block, bytes: encodeBlock(block), id: toHex(headerHash(block.header)) };
-          send(byzId, p, byzSigner.sign({ type: 'proposal', from: byzId, height, round, value, valueId: value.id, validRound: -1 }) as SignedProposal, false);
+          send(byzId, p, byzSigner.sign({ type: 'proposal', from: byzId, height: ph, round: pr, value, valueId: value.id, validRound: -1 }) as SignedProposal, false);
         });
       }
     }
@@ -495,7 +513,7 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
       if (!c) continue;
       const prev = h === 1 ? GENESIS_HASH : n.chain.blocks[h - 2]!.hash;
       const hd = c.block.header;
-      const bad = c.block.txs.some((t) => { const x = new TextDecoder().decode(t); return x.startsWith('bad') || x.startsWith(`valset:`) && x.includes(`:${byzId}:100`); });
+      const bad = c.block.txs.some((t) => { const x = new TextDecoder().decode(t); return x.startsWith('bad') || x.startsWith(`valset:`) && x.includes(`:${byzId}:100`) || o.ledger?.isWrong(t) === true; });
       const set = n.chain.sets(h)!;
       if (bad || hd.height !== h || toHex(hd.prevHash) !== toHex(prev) || !set.some((v) => v.id === hd.proposer)) {
         violations.push(`validity: ${n.id} committed invalid block ${c.id} at height ${h}`);
@@ -522,8 +540,20 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
       }
     }
   }
+  let ledgers: Record<string, { height: number; digest: string }> | undefined;
+  if (o.ledger) {
+    ledgers = {};
+    const byHeight = new Map<number, string>();
+    for (const n of nodes.values()) {
+      const digest = n.chain.ledger!.digest();
+      ledgers[n.id] = { height: heightOf(n), digest };
+      const other = byHeight.get(heightOf(n));
+      if (other !== undefined && other !== digest) violations.push(`ledger: ${n.id} at height ${heightOf(n)} holds ${digest}, another validator ${other}`);
+      byHeight.set(heightOf(n), digest);
+    }
+  }
   for (const n of nodes.values()) {
     if (heightOf(n) < target) violations.push(`progress: ${n.id} reached height ${heightOf(n)} of ${target} by ${endAt} ms`);
   }
-  return { seed: o.seed, heights, decided, violations, evidence: [...nodes.values()].reduce((s, n) => s + n.evidence, 0), events, log, decidedAt, marks };
+  return { seed: o.seed, heights, decided, violations, evidence: [...nodes.values()].reduce((s, n) => s + n.evidence, 0), events, log, decidedAt, marks, ...(ledgers ? { ledgers } : {}) };
 }

@@ -25,6 +25,7 @@ import type { ChainPort, MessageSigner, Scheduler, SignedMessage } from '../../l
 import type { ConsensusMessage, Validator, ValidatorSets } from '../../ledger-node/consensus/types.js';
 import { asGenesisValidator } from '../../ledger-node/consensus/signer.js';
 import { VALSET_DELAY } from '../../protocols/validator-set.js';
+import type { SimLedgerNode } from './sim-ledger.js';
 
 const decoder = new TextDecoder();
 
@@ -68,6 +69,8 @@ export class SimChain implements ChainPort {
     private readonly clock: Scheduler,
     genesisSet: readonly Validator[],
     private readonly script: readonly SimSetChange[] = [],
+    /** Money (./sim-ledger.ts): the validator's ledger state, checked and applied with the real rules. */
+    readonly ledger?: SimLedgerNode,
   ) {
     this.epochs = [{ from: 1, set: genesisSet }];
   }
@@ -96,9 +99,10 @@ export class SimChain implements ChainPort {
 
   propose(height: number): BlockValue {
     const head = this.head();
-    const txs = [utf8(`${this.me}:${height}:${this.nonce++}`)];
+    const txs: Uint8Array[] = [utf8(`${this.me}:${height}:${this.nonce++}`)];
     const next = this.script[this.changes];
     if (next) txs.push(utf8(simChangeTx(this.changes + 1, next))); // the next change, until it commits
+    if (this.ledger) txs.push(...this.ledger.propose());
     return simBlock(makeHeader({ chainId: this.chainId, height, time: Math.max(this.clock.now(), head.time ?? 0), prevHash: head.hash, proposer: this.me }, txs), txs);
   }
 
@@ -107,7 +111,8 @@ export class SimChain implements ChainPort {
     const h = block.header;
     return h.chainId === this.chainId && h.height === head.height + 1 && equalBytes(h.prevHash, head.hash) && h.time >= (head.time ?? 0) &&
       this.sets(h.height)!.some((v) => v.id === h.proposer) && h.txCount === block.txs.length && equalBytes(merkleRoot(block.txs), h.txRoot) &&
-      !block.txs.some((t) => decoder.decode(t).startsWith('bad')) && this.changesIn(block) !== undefined;
+      !block.txs.some((t) => decoder.decode(t).startsWith('bad')) && this.changesIn(block) !== undefined &&
+      (this.ledger?.valid(block.txs, h.height) ?? true);
   }
 
   /** The scripted changes `block` carries, in order from the next one; undefined if it carries any other. */
@@ -128,6 +133,7 @@ export class SimChain implements ChainPort {
     const hash = headerHash(block.header);
     const changes = this.changesIn(block);
     if (!changes) throw new Error(`block ${block.header.height} carries a set change out of the script`);
+    this.ledger?.committed(block.txs, block.header.height);
     this.blocks.push({ block, hash, id: toHex(hash), commit });
     for (const c of changes) this.epochs.push({ from: block.header.height + VALSET_DELAY, set: applySimChange(this.latestSet, c, this.changes + 1) });
   }

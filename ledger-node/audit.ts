@@ -111,7 +111,7 @@ export class ChainAuditor {
     this.bills = new CommittedReadings();
     this.txctx = {
       genesis, chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes, window: readingWindow(genesis), seqWindow: seqWindowOf(genesis), operators: operatorsOf(genesis), verifier,
-      ledger: ledgerChain(genesis, this.bills, undefined, this.bills.sealed), bills: this.bills,
+      ledger: ledgerChain(genesis, this.bills, undefined, this.bills.sealed), bills: this.bills, valset: { chainId: genesis.chainId, genesis: genesis.validators },
     };
   }
 

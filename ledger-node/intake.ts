@@ -225,7 +225,7 @@ export class Intake implements IntakePort {
       throw new RejectionError(ReasonCode.BUSY, `backlog of ${this.mempool.size} transactions is full; retry later`);
     }
     // Cheap checks against the tip first, so floods of replays cost no signature check.
-    const signer = requiredSigner(this.state, this.operators, tx);
+    const signer = requiredSigner(this.state, this.operators, tx, { chain: this.txctx, height: this.opts.nextBlock().height });
     try {
       applyTx(this.state, tx, this.opts.nextBlock(), this.txctx);
     } catch (e) {
@@ -244,7 +244,7 @@ export class Intake implements IntakePort {
       if (prev) await prev;
       if (!(await verified)) throw new RejectionError(ReasonCode.BAD_SIGNATURE, 'signature does not verify with the registered key', 'signature');
       // The tip may have moved while we verified: check again against it.
-      const now = requiredSigner(this.state, this.operators, tx);
+      const now = requiredSigner(this.state, this.operators, tx, { chain: this.txctx, height: this.opts.nextBlock().height });
       if (!now || !signer || !equalBytes(now.publicKey, signer.publicKey)) throw new RejectionError(ReasonCode.BAD_SIGNATURE, 'the signer\'s key was rotated', 'signature');
       this.state.accept(applyTx(this.state, tx, this.opts.nextBlock(), this.txctx));
       if (b.type === PERIOD_KEY_TX_TYPE) this.awaiting.release(periodKeyRecordId(b.meterId, b.keyId));

@@ -110,7 +110,7 @@ export class LedgerNode implements LedgerApi {
       const bills = new CommittedReadings(store);
       const txctx: TxContext = {
         chainId: genesis.chainId, maxTxBytes: genesis.params.maxTxBytes, window, seqWindow: seqWindowOf(genesis), operators, verifier, cache: new SignatureCache(),
-        ledger: ledgerChain(genesis, bills, undefined, bills.sealed), bills,
+        ledger: ledgerChain(genesis, bills, undefined, bills.sealed), bills, valset: { chainId: genesis.chainId, genesis: genesis.validators },
       };
       const intakeWindow = deviceWindow(opts, window, logger);
       const rate = opts.meterRatePerSecond ?? NODE_DEFAULTS.meterRatePerSecond;

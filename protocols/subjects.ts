@@ -8,6 +8,7 @@
 import { TxType, type TxBody } from './tx.js';
 import { LedgerTxType } from './billing/txs.js';
 import { PERIOD_KEY_TX_TYPE } from './confidential/period-key.js';
+import { VALSET_TX_TYPE } from './validator-set.js';
 
 export const txSubject = {
   meter: (meterId: string) => `meter/${meterId}`,
@@ -16,6 +17,8 @@ export const txSubject = {
   agreement: (meterId: string) => `agreement/${meterId}`,
   bill: (meterId: string, period: string) => `bill/${meterId}/${period}`,
   mandate: (account: string, payee: string) => `mandate/${account}/${payee}`,
+  /** Every validator-set change (type 20), in chain order: the set changes of docs/protocol.md §13.5. */
+  validatorSet: () => 'validator-set',
 } as const;
 
 /** The subjects of a transaction, in a fixed order, none repeated. */
@@ -41,6 +44,7 @@ export function txSubjects(b: TxBody): string[] {
     case LedgerTxType.Dispute:
     case LedgerTxType.CreditNote:
     case LedgerTxType.DisputeReject: return [s.bill(b.meterId, b.period)];
+    case VALSET_TX_TYPE: return [s.validatorSet()];
   }
 }
 
@@ -55,4 +59,5 @@ export const TX_TYPE_NAMES: Readonly<Record<number, string>> = {
   6: 'account opening', 7: 'account key rotation', 8: 'meter assignment', 9: 'deposit', 10: 'withdrawal',
   11: 'tariff publication', 12: 'agreement', 13: 'bill', 14: 'mandate', 15: 'mandate revocation',
   16: 'payment', 17: 'dispute', 18: 'credit note', 19: 'dispute rejection',
+  20: 'validator-set change',
 };

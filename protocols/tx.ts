@@ -36,6 +36,7 @@ export { MAX_TX_BYTES, type Reading, readingClearFields };
 import { PERIOD_KEY_TX_TYPE, type PeriodKeyBody, encodePeriodKeyBody, periodKeyBodyFromMap } from './confidential/period-key.js';
 import { type RecipientKey, recipientKeysFrom } from './confidential/recipients.js';
 import { type SealedReading, encodeSealedReadingBody, isSealedReadingMap, sealedReadingFromMap } from './confidential/sealed-reading.js';
+import { VALSET_MAX_TX_BYTES, VALSET_TX_TYPE, type ValidatorSetTxBody, decodeValidatorSetTxBody, encodeValidatorSetTxBody } from './validator-set.js';
 
 export { METER_ID_PATTERN, decodePayloadMap };
 
@@ -80,8 +81,8 @@ export interface MeterRevoke {
 export type MeterTxBody = Reading | MeterRegister | MeterRotate | MeterRevoke;
 /** A confidential meter's transactions (./confidential): a sealed reading (type 1, label 12) and a period key (type 5). */
 export type ConfidentialTxBody = SealedReading | PeriodKeyBody;
-/** Every transaction decodeAnyTx decodes: 1-4, 5 and sealed readings, and the ledger's 6-19 (./billing/txs.ts). */
-export type TxBody = MeterTxBody | ConfidentialTxBody | LedgerTxBody;
+/** Every transaction decodeAnyTx decodes: 1-4, 5 and sealed readings, the ledger's 6-19 (./billing/txs.ts), the validator set's 20 (./validator-set.ts). */
+export type TxBody = MeterTxBody | ConfidentialTxBody | LedgerTxBody | ValidatorSetTxBody;
 export type OperatorTxBody = MeterRegister | MeterRotate | MeterRevoke;
 
 /** A transaction with its exact bytes, its hash (SHA-256 of the bytes) and parsed parts. */
@@ -105,11 +106,12 @@ const ALLOWED_LABELS: Record<MeterTxBody['type'], readonly number[]> = {
   [TxType.MeterRevoke]: [0, 1, 3],
 };
 
-/** Parse a payload into a body of any type 1-19 (a sealed reading too); throws RejectionError(E_READING_SCHEMA) naming the field. */
+/** Parse a payload into a body of any type 1-20 (a sealed reading too); throws RejectionError(E_READING_SCHEMA) naming the field. */
 export function decodeAnyTxBody(payload: Uint8Array): TxBody {
   const m = decodePayloadMap(payload);
   if (isLedgerTxType(m.get(0))) return decodeLedgerTxBody(m);
   if (m.get(0) === PERIOD_KEY_TX_TYPE) return periodKeyBodyFromMap(m);
+  if (m.get(0) === VALSET_TX_TYPE) return decodeValidatorSetTxBody(m);
   if (isSealedReadingMap(m)) return sealedReadingFromMap(m);
   return meterTxBody(m);
 }
@@ -170,6 +172,7 @@ function meterTxBody(m: Map<unknown, unknown>): MeterTxBody {
 export function encodeTxBody(body: TxBody): Uint8Array {
   if (isLedgerTxBody(body)) return encodeLedgerTxBody(body);
   if (body.type === PERIOD_KEY_TX_TYPE) return encodePeriodKeyBody(body);
+  if (body.type === VALSET_TX_TYPE) return encodeValidatorSetTxBody(body);
   if ('sealed' in body) return encodeSealedReadingBody(body);
   const m = new Map<number, unknown>([[0, body.type], [1, body.meterId], [3, body.time]]);
   switch (body.type) {
@@ -223,7 +226,7 @@ export function decodeAnyTx(bytes: Uint8Array, maxBytes = MAX_TX_BYTES): SignedT
   }
   const cose = decodeCoseSign1(bytes);
   const body = decodeAnyTxBody(cose.payload);
-  const limit = txSizeLimit(body.type, maxBytes);
+  const limit = body.type === VALSET_TX_TYPE ? Math.max(maxBytes, VALSET_MAX_TX_BYTES) : txSizeLimit(body.type, maxBytes);
   if (bytes.length > limit) {
     throw new RejectionError(ReasonCode.TOO_LARGE, `transaction of type ${body.type} of ${bytes.length} bytes exceeds ${limit}`);
   }

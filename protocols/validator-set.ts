@@ -29,6 +29,11 @@ export const VALSET_TX_TYPE = 20;
  * votes at height h it has committed h - 1, so it knows the set of h (and of h + 1).
  */
 export const VALSET_DELAY = 2;
+/**
+ * The size limit of a type 20 transaction (docs/protocol.md §13.1): 100 approvals of a
+ * 64-character id and a signature, with the rest, fit well within it.
+ */
+export const VALSET_MAX_TX_BYTES = 16384;
 /** Most approvals one change carries (a set of more is refused at add). */
 export const MAX_VALIDATORS = 100;
 

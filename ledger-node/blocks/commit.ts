@@ -140,7 +140,7 @@ export class ChainWriter {
         // waiting is not rotated by this block): the cache answers for a key that did not change.
         let signer;
         try {
-          signer = requiredSigner(this.state.committed, this.txctx.operators, tx);
+          signer = requiredSigner(this.state.committed, this.txctx.operators, tx, { chain: this.txctx, height: this.head.height + 1 });
         } catch {
           continue;
         }

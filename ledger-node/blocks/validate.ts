@@ -112,7 +112,7 @@ export async function checkTxs(ctx: TxContext, base: StateReader, txs: readonly 
       if (tx instanceof Error) return fail(i, tx);
       try {
         checkReadingTime(ctx.window, tx, at.time);
-        const signer = requiredSigner(view, ctx.operators, tx);
+        const signer = requiredSigner(view, ctx.operators, tx, { chain: ctx, height: at.height });
         checks.push(verifyTxSignature(ctx, signer, tx));
         view.apply(applyTx(view, tx, at, ctx));
         decoded.push(tx);

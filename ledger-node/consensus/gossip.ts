@@ -89,7 +89,7 @@ export class TxGossip {
     const { txctx, state } = this.opts;
     try {
       const tx = decodeAnyTx(bytes, txctx.maxTxBytes);
-      await verifyTxSignature(txctx, requiredSigner(state, txctx.operators, tx), tx);
+      await verifyTxSignature(txctx, requiredSigner(state, txctx.operators, tx, { chain: txctx }), tx);
     } catch {
       /* not valid here (yet): the proposal will say */
     }

@@ -7,7 +7,7 @@
 import {
   type Alg, type KeyEntry, type MeterRegister, type MeterRevoke, type MeterRotate, ReasonCode, type Reading, type ReadingWindow,
   RejectionError, type SignedTx, type StateChange, StateKind, type StateReader, TxType, equalBytes, formatTime, type Genesis, decodeKey, fromHex, genesisRecipientKeys,
-  type LedgerChain, type OperatorRole, type TxBody, operatorRoles, type RecipientKey, type SealedReading, type PeriodKeyBody,
+  type LedgerChain, type OperatorRole, type GenesisValidator, type TxBody, operatorRoles, type RecipientKey, type SealedReading, type PeriodKeyBody,
 } from '../../protocols/index.js';
 
 export interface MeterRecord {
@@ -42,6 +42,12 @@ export interface ChainParams {
    * node applies no ledger transaction.
    */
   readonly ledger?: LedgerChain;
+  /**
+   * What the rule of type 20 takes (./valset.ts, docs/protocol.md §13): the chain id its
+   * approvals sign and genesis's validator set, which the changes in state start from.
+   * Absent: this node applies no set change.
+   */
+  readonly valset?: { readonly chainId: string; readonly genesis: readonly GenesisValidator[] };
 }
 
 /** Genesis operators by id, with their roles (docs/billing.md §13.3). */

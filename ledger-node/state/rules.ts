@@ -13,16 +13,23 @@
  */
 import {
   type BlockContext, type MeterRegister, type MeterRevoke, type MeterRotate, type Reading, ReasonCode, RejectionError, type SignedTx, type StateChange, type StateReader, type TxBody, TxType,
-  LedgerTxType, applyLedgerTx, type PeriodKeyBody, PERIOD_KEY_TX_TYPE, type SealedReading,
+  LedgerTxType, applyLedgerTx, type PeriodKeyBody, PERIOD_KEY_TX_TYPE, type SealedReading, type ValidatorSetTxBody, VALSET_TX_TYPE,
 } from '../../protocols/index.js';
+import { applyValidatorSetChange, valsetSigner } from './valset.js';
 import { applyPeriodKey, checkReadingConfidentiality, checkRegistrationRecipients, periodKeySigner } from './confidential.js';
 import { checkedBy, ledgerOff, ledgerSigner } from './ledger.js';
 import {
   type ChainParams, type Operators, type Signer, applyMeterRegister, applyMeterRevoke, applyMeterRotate, applyReading, operatorSigner, readingSigner,
 } from './meter.js';
 
+/** What a signer lookup may know besides the operators: the chain and the height of the block (type 20 needs both). */
+export interface SignerAt {
+  readonly chain?: ChainParams;
+  readonly height?: number;
+}
+
 export interface TxRule<B extends TxBody = TxBody> {
-  signer(state: StateReader, operators: Operators, tx: SignedTx<B>): Signer | undefined;
+  signer(state: StateReader, operators: Operators, tx: SignedTx<B>, at: SignerAt): Signer | undefined;
   apply(state: StateReader, tx: SignedTx<B>, block: BlockContext, chain: ChainParams): StateChange[];
 }
 
@@ -64,6 +71,10 @@ export const txRules: Readonly<Record<number, TxRule>> = {
   [PERIOD_KEY_TX_TYPE]: rule<PeriodKeyBody>({ signer: (state, _ops, tx) => periodKeySigner(state, tx), apply: (state, tx) => applyPeriodKey(state, tx) }),
   [TxType.MeterRotate]: rule<MeterRotate>({ signer: byOperator, apply: (state, tx) => applyMeterRotate(state, tx) }),
   [TxType.MeterRevoke]: rule<MeterRevoke>({ signer: byOperator, apply: (state, tx) => applyMeterRevoke(state, tx) }),
+  [VALSET_TX_TYPE]: rule<ValidatorSetTxBody>({
+    signer: (state, _ops, tx, at) => valsetSigner(state, at.chain, tx, at.height),
+    apply: (state, tx, block, chain) => applyValidatorSetChange(state, tx, block, chain),
+  }),
 };
 
 function ruleOf(tx: SignedTx<TxBody>): TxRule {
@@ -72,9 +83,13 @@ function ruleOf(tx: SignedTx<TxBody>): TxRule {
   return r;
 }
 
-/** The key that must have signed `tx`, given the state (undefined: none can, see TxRule); throws a RejectionError. */
-export function requiredSigner(state: StateReader, operators: Operators, tx: SignedTx<TxBody>): Signer | undefined {
-  return ruleOf(tx).signer(state, operators, tx);
+/**
+ * The key that must have signed `tx`, given the state (undefined: none can, see TxRule);
+ * throws a RejectionError. `at`: the chain's parameters and the height of the block it
+ * goes into (a set change's signer is a member of that height's set).
+ */
+export function requiredSigner(state: StateReader, operators: Operators, tx: SignedTx<TxBody>, at: SignerAt = {}): Signer | undefined {
+  return ruleOf(tx).signer(state, operators, tx, at);
 }
 
 /**

@@ -59,7 +59,7 @@ export async function replayWriteAhead(
     try {
       // Too old for the head is too old for every later block (docs/protocol.md §3.5).
       if (readingTimeProblem(txctx.window, tx, head.time) === 'past') checkReadingTime(txctx.window, tx, head.time, 'the last block\'s time');
-      signer = requiredSigner(state, txctx.operators, tx);
+      signer = requiredSigner(state, txctx.operators, tx, { chain: txctx, height: at.height });
       changes = applyTx(state, tx, at, txctx);
     } catch (e) {
       release?.();

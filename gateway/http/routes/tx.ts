@@ -6,7 +6,7 @@
  * rate-limited per source address and per signing account or meter.
  * GET /api/v1/tx/:hash/receipt: the receipt of any committed transaction by its hash.
  */
-import { Codes, LARGEST_TX_BYTES, LedgerTxType, ReasonCode, type SubmitResult, decodeAnyTx, encodeReceipt, fromHex, isLedgerTxType, toHex } from '../../../protocols/index.js';
+import { Codes, LARGEST_TX_BYTES, LedgerTxType, ReasonCode, type SubmitResult, decodeAnyTx, encodeReceipt, fromHex, isLedgerTxType, toHex, VALSET_TX_TYPE } from '../../../protocols/index.js';
 import { requireAdmin, requireMeterReader } from '../auth.js';
 import { HttpError, badParam } from '../errors.js';
 import type { HttpReply, Route } from '../router.js';
@@ -39,7 +39,8 @@ export const txRoutes: Route[] = [
       // reads its bills, payments and bundles on the account routes); a meter's readings
       // and transactions are its owner's or the operator's, as /meters/:id/receipts/:seq.
       const body = decodeAnyTx(r.tx, Number.MAX_SAFE_INTEGER).body;
-      if (isLedgerTxType(body.type)) requireAdmin(req.headers, ctx.adminToken);
+      // A validator-set change is public, as block headers are: the set changes of §13.5.
+      if (body.type === VALSET_TX_TYPE) { /* anyone */ } else if (isLedgerTxType(body.type)) requireAdmin(req.headers, ctx.adminToken);
       else requireMeterReader(req, ctx, (body as { meterId: string }).meterId);
       if (/\bapplication\/cbor\b/i.test(req.headers.accept ?? '')) return { status: 200, body: encodeReceipt(r), contentType: 'application/cbor' };
       return { status: 200, json: receiptView(r) };
@@ -62,8 +63,11 @@ export const txRoutes: Route[] = [
   },
 ];
 
-/** The types an owner (or its meter) signs, accepted without the admin token. */
-const OWNER_TYPES: ReadonlySet<number> = new Set([LedgerTxType.Mandate, LedgerTxType.MandateRevoke, LedgerTxType.Payment, LedgerTxType.Dispute]);
+/**
+ * The types accepted without the admin token: an owner's (or its meter's), and a
+ * validator-set change, which carries its own approvals (docs/protocol.md §13.6).
+ */
+const OWNER_TYPES: ReadonlySet<number> = new Set([LedgerTxType.Mandate, LedgerTxType.MandateRevoke, LedgerTxType.Payment, LedgerTxType.Dispute, VALSET_TX_TYPE]);
 
 /**
  * Without the admin token: undefined for an owner transaction (go on), a refusal for a
@@ -79,7 +83,7 @@ function ownerOnly(bytes: Uint8Array, adminToken: string | undefined): SubmitRes
   }
   if (OWNER_TYPES.has(type)) return undefined;
   if (adminToken === undefined) throw new HttpError('E_HTTP_ADMIN_DISABLED');
-  throw new HttpError('E_HTTP_UNAUTHORIZED', `transaction type ${type} needs Authorization: Bearer <admin token>; only mandates, revocations, payments and disputes are accepted on their signature alone`, { 'www-authenticate': 'Bearer realm="meterledger"' });
+  throw new HttpError('E_HTTP_UNAUTHORIZED', `transaction type ${type} needs Authorization: Bearer <admin token>; only mandates, revocations, payments, disputes and validator-set changes are accepted on their signatures alone`, { 'www-authenticate': 'Bearer realm="meterledger"' });
 }
 
 /** Who signed an owner transaction, for its rate limit: the kid (account), else the paying meter. */

@@ -40,7 +40,7 @@ test('the registry: meter rules return state changes of kind meter and read the 
   assert.equal(requiredSigner(s, operatorsOf(c.genesis), tx)?.publicKey, (s.get('meter', a) as MeterRecord).publicKey);
   s.accept(changes);
   assert.throws(() => applyTx(s, tx, { height: 1, time: Date.now() }, { seqWindow: 256 }), { code: 'E_READING_SEQ_REPLAY' });
-  assert.deepEqual(Object.keys(txRules).map(Number), [TxType.Reading, TxType.MeterRegister, TxType.MeterRotate, TxType.MeterRevoke, PERIOD_KEY_TX_TYPE, ...Array.from({ length: 14 }, (_, i) => 6 + i)]);
+  assert.deepEqual(Object.keys(txRules).map(Number), [TxType.Reading, TxType.MeterRegister, TxType.MeterRotate, TxType.MeterRevoke, PERIOD_KEY_TX_TYPE, ...Array.from({ length: 14 }, (_, i) => 6 + i), 20]);
 });
 
 test('the registry: a ledger transaction on a node without the ledger context is refused with E_READING_SCHEMA, naming the type', () => {

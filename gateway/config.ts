@@ -203,6 +203,7 @@ const SCHEMA = section({
     maxBacklog: setting(int(1, 100_000_000), { default: NODE_DEFAULTS.maxBacklog, env: 'METERLEDGER_MAX_BACKLOG', meaning: 'Accepted, uncommitted transactions allowed before E_GATEWAY_BUSY.' }),
     meterRatePerSecond: setting(int(0, 1_000_000), { default: NODE_DEFAULTS.meterRatePerSecond, env: 'METERLEDGER_METER_RATE_PER_SECOND', meaning: 'Readings per second one meter may send on average; beyond it E_READING_RATE_LIMITED (0: no limit).' }),
     meterBurst: setting(int(1, 10_000_000), { default: NODE_DEFAULTS.meterBurst, env: 'METERLEDGER_METER_BURST', meaning: 'Readings one meter may send at once before its rate applies.' }),
+    nodeId: setting(text(METER_ID_PATTERN, 'a validator id ([A-Za-z0-9][A-Za-z0-9._-]{0,63})'), { env: 'METERLEDGER_NODE_ID', shown: '(from genesis)', meaning: 'This node\'s validator id when its key is in no genesis list: a validator added by a set change (docs/protocol.md §13) starting from an empty store. Not needed once the change is committed.' }),
     verifyWorkers: setting(int(0, 256), { default: NODE_DEFAULTS.verifyWorkers, shown: '(number of CPUs)', env: 'METERLEDGER_VERIFY_WORKERS', meaning: 'Signature-verification worker threads; 0 verifies on the main thread.' }),
   }),
   log: section({

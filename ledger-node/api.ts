@@ -34,6 +34,12 @@ export interface NodeOptions {
   /** Folder of the node: store/ (LevelDB) and keys/ live below it. */
   readonly dataDir: string;
   readonly genesis: Genesis;
+  /**
+   * This node's validator id when its key is in no genesis list nor yet in the committed
+   * sets: a validator added by a set change (docs/protocol.md §13) starting from an empty
+   * store. It syncs, and votes from the first height whose set holds this id with its key.
+   */
+  readonly nodeId?: string;
   /** Opens the store at <dataDir>/store. Default: LevelDB (store/level.ts); tests pass MemoryStore.opener(). */
   readonly openStore?: StoreOpener;
   /** Cut a block at least this often while readings wait (ms). */

@@ -12,7 +12,7 @@
  * show a fork: each side of one is a valid chain.
  */
 import {
-  type BlockHeader, type CommitCertificate, type Genesis, type StateChange, decodeBlock, decodeCommit, commitProblem, equalBytes, genesisHash, headerHash,
+  type BlockHeader, type CommitCertificate, type Genesis, type StateChange, decodeBlock, decodeCommit, commitProblem, equalBytes, genesisHash, headerHash, scheduleFromState,
   ProofCode, readingWindow, seqWindowOf, StateKind, toHex, TxType,
   ledgerChain,
 } from '../protocols/index.js';
@@ -69,11 +69,14 @@ export interface ChainWitness {
  * block, or none: fine. Another block with a valid certificate: E_CHAIN_FORK naming both.
  * Another block whose certificate does not check: that copy is damaged, not a fork.
  */
-export function compareAt(genesis: Genesis, height: number, ours: { hash: Uint8Array; commit: CommitCertificate }, theirs: Certified | undefined, source: string): void {
+export function compareAt(
+  genesis: Genesis, height: number, ours: { hash: Uint8Array; commit: CommitCertificate }, theirs: Certified | undefined, source: string,
+  validators: Genesis['validators'] = genesis.validators, // the set of `height` (docs/protocol.md §13.4)
+): void {
   if (!theirs) return;
   const hash = headerHash(theirs.header);
   if (equalBytes(hash, ours.hash)) return;
-  const problem = theirs.header.height !== height ? `it is a block of height ${theirs.header.height}` : commitProblem(genesis, theirs.header, theirs.commit);
+  const problem = theirs.header.height !== height ? `it is a block of height ${theirs.header.height}` : commitProblem({ chainId: genesis.chainId, validators }, theirs.header, theirs.commit);
   if (problem) throw new AuditError(height, `${source} holds another block, ${toHex(hash)}, without a valid commit certificate: ${problem}`);
   const signers = (c: CommitCertificate) => c.signatures.map((x) => x.validator).sort();
   const both = signers(ours.commit).filter((v) => signers(theirs.commit).includes(v));
@@ -144,7 +147,8 @@ export class ChainAuditor {
       return fail(e instanceof InvalidBlockError ? e.reason : String(e));
     }
     const hash = headerHash(block.header);
-    for (const w of this.witnesses) compareAt(this.genesis, h, { hash, commit }, await w.at(h), w.source);
+    const set = scheduleFromState(this.genesis.validators, this.state.committed).at(h);
+    for (const w of this.witnesses) compareAt(this.genesis, h, { hash, commit }, await w.at(h), w.source, set);
     const money = this.money.block(this.state.committed, checked.decoded, checked.changes);
     if (money) throw new AuditError(h, money.reason, money.code);
     this.state.commit(checked.changes);

@@ -4,7 +4,7 @@
  */
 import {
   type BillBundle, type BillRecord, type Genesis, ProtocolError, ReasonCode, type ReadingWindow, type Receipt, type StateChange, type SubmitResult, StateKind, TxType, decodeBlock,
-  decodeCommit, headerHash, decodeTx, equalBytes, genesisHash, readingWindow, seqWindowOf, toHex,
+  decodeCommit, headerHash, decodeTx, equalBytes, fromHex, genesisHash, readingWindow, seqWindowOf, toHex,
   LARGEST_TX_BYTES, LedgerTxType, billId, decodeAnyTx, ledgerChain,
 } from '../protocols/index.js';
 import type { CommittedBill, LedgerApi, Logger, MeterView, NodeOptions, NodeStatus, ReadingView, StoredBlock } from './api.js';
@@ -25,6 +25,7 @@ import { NodeConsensus } from './consensus/node-consensus.js';
 import { DurableGossip, type TakeResult } from './p2p/jetstream.js';
 import { openNatsPeerLayer } from './p2p/nats.js';
 import { PeerLayer, type PeerLayerOptions, peerKeysOf, systemClock } from './p2p/peers.js';
+import { everyMember, stateSets } from './consensus/state-sets.js';
 import type { PeerTransport } from './p2p/transport.js';
 import { SignatureCache, type TxContext } from './signatures.js';
 import { MeterRateLimiter } from './ratelimit.js';
@@ -76,11 +77,12 @@ export class LedgerNode implements LedgerApi {
     checkDataDirPermissions(opts.dataDir);
     const key = loadKeyFile(paths.validatorKey);
     const pk = toHex(key.publicKey);
-    const asValidator = genesis.validators.find((v) => v.publicKey === pk);
+    const inGenesis = genesis.validators.find((v) => v.publicKey === pk);
     const asObserver = genesis.observers?.find((o) => o.publicKey === pk);
-    const nodeId = asValidator?.id ?? asObserver?.id;
-    if (nodeId === undefined) throw new ProtocolError('E_NOT_IN_GENESIS', `${paths.validatorKey} is the key of no validator or observer in genesis`);
-    if ((genesis.validators.length > 1 || asObserver) && !opts.nats && !opts.carrier) {
+    if (inGenesis === undefined && asObserver === undefined && opts.nodeId === undefined) {
+      throw new ProtocolError('E_NOT_IN_GENESIS', `${paths.validatorKey} is the key of no validator or observer in genesis (a validator added by a set change starts with ledger.nodeId, its id)`);
+    }
+    if ((genesis.validators.length > 1 || asObserver || opts.nodeId !== undefined) && !opts.nats && !opts.carrier) {
       throw new ProtocolError('E_NO_PEERS', `this chain has ${genesis.validators.length} validators${asObserver ? ' and this node is an observer' : ''}: configure nats.servers to reach the others`);
     }
 
@@ -104,6 +106,16 @@ export class LedgerNode implements LedgerApi {
       }
       records = await rebuildSeqWindows(store, records, seqWindowOf(genesis), logger);
       const state = new ChainState(records);
+      // Who we are: a validator of genesis or of a committed set change (a key rotated or
+      // added, docs/protocol.md §13), an observer of genesis, or the id we were given.
+      const members = everyMember(genesis.validators, state.committed);
+      const asMember = [...members].find(([, k]) => k === pk)?.[0];
+      if (opts.nodeId !== undefined && members.has(opts.nodeId) && members.get(opts.nodeId) !== pk && asMember !== opts.nodeId) {
+        throw new ProtocolError('E_NOT_IN_GENESIS', `${paths.validatorKey} is not the key of validator "${opts.nodeId}" in the committed sets`);
+      }
+      const validatorId = asMember ?? (asObserver ? undefined : opts.nodeId);
+      const asValidator = validatorId !== undefined ? { id: validatorId } : undefined;
+      const nodeId = validatorId ?? asObserver!.id;
       const verifier = new SignatureVerifier(opts.verifyWorkers ?? NODE_DEFAULTS.verifyWorkers(), metrics);
       const operators = operatorsOf(genesis);
       const window = readingWindow(genesis);
@@ -142,8 +154,14 @@ export class LedgerNode implements LedgerApi {
       const recovered = await recoverWriteAhead(store, wal, opened.segments, state, txctx, { height: head.height, time: head.time ?? 0 }, intake, metrics, logger);
       mempool.restore(recovered.entries, recovered.nextNo);
 
+      // Genesis's peers with every validator of a committed change (its latest key).
+      const peersOf = () => {
+        const byId = new Map(peerKeysOf(genesis).map((p) => [p.id, p]));
+        for (const [id, k] of everyMember(genesis.validators, state.committed)) byId.set(id, { id, publicKey: fromHex(k) });
+        return [...byId.values()];
+      };
       const peer: PeerLayerOptions = {
-        chainId: genesis.chainId, nodeId, nodeKey: key.privateKey, peers: peerKeysOf(genesis), logger,
+        chainId: genesis.chainId, nodeId, nodeKey: key.privateKey, peers: peersOf(), logger,
         ...(opts.nats?.messageWindowMs !== undefined ? { windowMs: opts.nats.messageWindowMs } : {}),
         metrics: { connected: (up) => metrics.natsConnected(up), messageDropped: (reason) => metrics.peerMessageDropped(reason) },
       };
@@ -160,7 +178,7 @@ export class LedgerNode implements LedgerApi {
         if (n.stream?.enabled !== false) {
           durable = new DurableGossip(
             {
-              chainId: genesis.chainId, nodeId, nodeKey: key.privateKey, peers: peerKeysOf(genesis), consume: asValidator !== undefined,
+              chainId: genesis.chainId, nodeId, nodeKey: key.privateKey, peers: peersOf(), consume: asValidator !== undefined,
               replicas: n.stream?.replicas ?? 1, maxAgeMs: n.stream?.maxAgeMs ?? 7 * 86_400_000, maxBytes: n.stream?.maxBytes ?? 2 ** 30,
               maxTxBytes: Math.max(genesis.params.maxTxBytes, LARGEST_TX_BYTES), logger,
             },
@@ -171,9 +189,17 @@ export class LedgerNode implements LedgerApi {
         }
       }
       const writer = new ChainWriter(genesis, head, store, state, mempool, intake, txctx, metrics, logger);
+      writer.blockListeners.add((b) => {
+        if (!b.changes.some((c) => c.kind === StateKind.ValidatorSet)) return;
+        const peers = peersOf();
+        transport?.setPeers?.(peers);
+        durable?.setPeers(peers);
+        logger.info({ height: b.height }, 'validator set changed: peer keys updated');
+      });
       metrics.chainHeight(head.height);
       consensus = new NodeConsensus({
-        genesis, validatorId: asValidator?.id, nodeKey: key.privateKey,
+        genesis, validatorId: asValidator?.id, nodeKey: key.privateKey, nodePublicKey: pk,
+        sets: stateSets(genesis.validators, state.committed, () => head.height),
         blockIntervalMs: opts.blockIntervalMs ?? NODE_DEFAULTS.blockIntervalMs,
         blockMaxTxs: Math.min(opts.blockMaxTxs ?? NODE_DEFAULTS.blockMaxTxs, genesis.params.maxBlockTxs),
         ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),

@@ -11,7 +11,7 @@
  */
 import {
   type Block, type BlockContext, type CommitCertificate, type Genesis, ReasonCode, RejectionError, type SignedTx, type StateChange,
-  StateOverlay, type StateReader, type TxBody, commitProblem, decodeAnyTx, equalBytes, merkleRoot, toHex,
+  StateOverlay, type StateReader, type TxBody, commitProblem, decodeAnyTx, equalBytes, merkleRoot, scheduleFromState, toHex,
 } from '../../protocols/index.js';
 import { type TxContext, verifyTxSignature } from '../signatures.js';
 import { checkReadingTime } from '../state/meter.js';
@@ -74,13 +74,14 @@ export async function validateBlock(rules: BlockRules, parent: Parent, state: St
   if (!equalBytes(hd.prevHash, parent.hash)) fail(`prevHash ${toHex(hd.prevHash)} is not the hash of block ${h - 1} (${toHex(parent.hash)})`);
   if (hd.time < (parent.time ?? 0)) fail('time goes backwards');
   if (opts.now !== undefined && hd.time > opts.now + (opts.maxClockDriftMs ?? DEFAULT_MAX_CLOCK_DRIFT_MS)) fail('time is too far ahead of our clock');
-  // The validator set of genesis (issue 16 will read it from the state).
-  if (!genesis.validators.some((v) => v.id === hd.proposer)) fail(`header names proposer "${hd.proposer}", which is no validator`);
+  // The set of this height (docs/protocol.md §13.4), from the parent's state: its proposer and its certificate.
+  const set = scheduleFromState(genesis.validators, state).at(h);
+  if (!set.some((v) => v.id === hd.proposer)) fail(`header names proposer "${hd.proposer}", which is no validator at height ${h}`);
   if (hd.txCount !== block.txs.length) fail(`txCount ${hd.txCount} but ${block.txs.length} transactions`);
   if (block.txs.length > genesis.params.maxBlockTxs) fail('more transactions than genesis maxBlockTxs');
   if (!equalBytes(merkleRoot(block.txs), hd.txRoot)) fail('txRoot is not the Merkle root of the transactions');
   if (opts.commit) {
-    const problem = commitProblem(genesis, hd, opts.commit);
+    const problem = commitProblem({ chainId: genesis.chainId, validators: set }, hd, opts.commit);
     if (problem) fail(`commit certificate: ${problem}`);
   }
   return checkTxs(rules, state, block.txs, { height: hd.height, time: hd.time });

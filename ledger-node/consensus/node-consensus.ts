@@ -39,6 +39,8 @@ export interface NodeConsensusOptions {
   /** Our validator id, or undefined when this node is an observer. */
   readonly validatorId: string | undefined;
   readonly nodeKey: KeyObject;
+  /** Hex of nodeKey's public key (the runner votes only where the height's set holds it). */
+  readonly nodePublicKey?: string;
   readonly blockIntervalMs: number;
   readonly blockMaxTxs: number;
   readonly timeouts?: Timeouts;
@@ -87,7 +89,7 @@ export class NodeConsensus {
     let fail: (e: Error) => void = () => {};
     this.failed = new Promise((resolve) => (fail = resolve));
     this.runner = new ConsensusRunner({
-      sets, me: opts.validatorId, timeouts: opts.timeouts ?? DEFAULT_TIMEOUTS, scheduler, signer, chain,
+      sets, me: opts.validatorId, ...(opts.nodePublicKey !== undefined ? { myKey: opts.nodePublicKey } : {}), timeouts: opts.timeouts ?? DEFAULT_TIMEOUTS, scheduler, signer, chain,
       log: transport ? storeLog(opts.store) : undefined, wire,
       evidence: (b) => opts.store.putEvidence(b), metrics, logger,
       onBehind: () => this.sync?.kick(),

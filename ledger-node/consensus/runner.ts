@@ -36,6 +36,12 @@ export interface RunnerOptions {
   readonly sets: ValidatorSets;
   /** Our id, or undefined for an observer; at a height whose set lacks it, it follows and never votes. */
   readonly me: string | undefined;
+  /**
+   * Hex of the key we sign with: at a height whose set holds `me` with another key (a
+   * rotation in force before we restarted with the new key), we follow and never vote.
+   * Absent: sets without keys (tests that sign by id).
+   */
+  readonly myKey?: string;
   readonly timeouts: Timeouts;
   readonly scheduler: Scheduler;
   readonly signer: MessageSigner;
@@ -113,8 +119,8 @@ export class ConsensusRunner {
   }
 
   private votesAt(height: number): boolean {
-    const me = this.opts.me;
-    return me !== undefined && this.setOf(height).some((v) => v.id === me);
+    const { me, myKey } = this.opts;
+    return me !== undefined && this.setOf(height).some((v) => v.id === me && (myKey === undefined || v.publicKey === undefined || v.publicKey === myKey));
   }
 
   /** Has the current height started here (a block was due, or a peer started it)? */

@@ -70,7 +70,7 @@ const LOG_EVERY_MS = 60_000;
 export class DurableGossip {
   private readonly subject: string;
   private readonly stream: string;
-  private readonly keys: ReadonlyMap<string, KeyObject>;
+  private keys: ReadonlyMap<string, KeyObject>;
   /** Accepted and not yet stored by the stream, by tx hash. */
   private readonly queue = new Map<string, Uint8Array>();
   private inFlight = 0;
@@ -96,6 +96,11 @@ export class DurableGossip {
     this.subject = peerSubjects(opts.chainId).txlog;
     this.stream = streamName(opts.chainId);
     this.keys = peerKeyObjects(opts.peers);
+  }
+
+  /** The peers changed (a validator-set change: docs/protocol.md §13.6): check entries with these keys from now on. */
+  setPeers(peers: readonly PeerKey[]): void {
+    this.keys = peerKeyObjects(peers);
   }
 
   start(): void {

@@ -86,7 +86,7 @@ export class PeerLayer implements PeerTransport {
   readonly nodeId: string;
   private readonly chainId: string;
   private readonly subjects: ReturnType<typeof peerSubjects>;
-  private readonly keys: ReadonlyMap<string, KeyObject>;
+  private keys: ReadonlyMap<string, KeyObject>;
   private readonly replay: ReplayGuard;
   private readonly clock: PeerClock;
   private readonly log: P2pLogger;
@@ -130,6 +130,14 @@ export class PeerLayer implements PeerTransport {
     this.metrics.connected(carrier.connected());
     this.sendHeartbeat();
     this.scheduleHeartbeat();
+  }
+
+  /**
+   * The peers changed (a validator-set change added one or rotated a key, docs/protocol.md
+   * §13.6): envelopes are checked with these keys from now on.
+   */
+  setPeers(peers: readonly PeerKey[]): void {
+    this.keys = peerKeyObjects(peers.filter((p) => p.id !== this.nodeId));
   }
 
   private scheduleHeartbeat(): void {

@@ -31,6 +31,8 @@ export interface PeerTransport {
   onRequest(handler: (from: string, payload: Uint8Array) => Promise<Uint8Array>): void;
   /** Peers whose fresh, authenticated, non-replayed envelopes reached us within the last `withinMs` (default 10 s). */
   peers(withinMs?: number): string[];
+  /** The chain's peers changed (a validator-set change): authenticate with these keys from now on. */
+  setPeers?(peers: readonly PeerKey[]): void;
   /** Connection state, for readiness and metrics. */
   connected(): boolean;
   close(): Promise<void>;

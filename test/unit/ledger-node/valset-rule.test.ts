@@ -12,6 +12,7 @@ import {
 } from '../../../protocols/index.js';
 import { applyTx, requiredSigner } from '../../../ledger-node/state/rules.js';
 import type { ChainParams } from '../../../ledger-node/state/meter.js';
+import { everyMember, stateSets } from '../../../ledger-node/consensus/state-sets.js';
 
 const CHAIN = 'valset-rule';
 const secret = (label: string): Uint8Array => sha256(utf8(`valset-rule/${label}`));
@@ -91,4 +92,19 @@ test('§13.3: a change that cannot apply is E_VALSET_INVALID; a node without the
   const tx = changeTx({ seq: 1, op: ValidatorSetOp.Remove, validator: 'd' }, ['a', 'b', 'c'], 'a');
   code(() => applyTx(state, tx, at(3), { seqWindow: 64 }), 'E_READING_SCHEMA', /no rule on this node/);
   assert.equal(requiredSigner(state, new Map(), tx), undefined);
+});
+
+test('§13.4: the ValidatorSets port over committed state knows S(h) up to head + 2, and the peer keys include every member ever added', () => {
+  const state = new StateOverlay({ get: () => undefined });
+  let head = 5;
+  const sets = stateSets(genesisSet, state, () => head);
+  assert.deepEqual(sets(7)?.map((v) => v.id), ['a', 'b', 'c', 'd']);
+  assert.equal(sets(8), undefined);
+  state.apply(applyTx(state, changeTx({ seq: 1, op: ValidatorSetOp.Add, validator: 'e', power: 2, publicKey: pub('e') }, ['a', 'b', 'c'], 'a', { possession: 'e' }), at(5), chain));
+  assert.deepEqual(sets(6)?.map((v) => v.id), ['a', 'b', 'c', 'd']);
+  assert.deepEqual(sets(7)?.map((v) => [v.id, v.power, v.publicKey]).at(-1), ['e', 2, toHex(pub('e'))]);
+  assert.equal(sets(7), sets(7), 'the same array while the record does not change');
+  head = 6;
+  assert.equal(sets(8)?.length, 5);
+  assert.deepEqual([...everyMember(genesisSet, state).keys()], ['a', 'b', 'c', 'd', 'e']);
 });

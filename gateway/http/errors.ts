@@ -31,6 +31,7 @@ export const HttpErrors = {
   E_BILL_NOT_FOUND: 'no committed bill of this meter for this period',
   E_RECEIPT_NOT_FOUND: 'no committed reading with this sequence number',
   E_TX_NOT_FOUND: 'no committed transaction with this hash',
+  E_VALSET_HEIGHT_UNKNOWN: 'the validator set of this height is not known yet (above the head + 2)',
   E_HTTP_METHOD_NOT_ALLOWED: 'method not allowed on this route',
   E_HTTP_BODY_TOO_LARGE: 'the request body exceeds 64 KiB',
   E_HTTP_UNSUPPORTED_MEDIA_TYPE: 'send application/cbor (raw bytes) or text/plain (hex)',

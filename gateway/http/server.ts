@@ -14,6 +14,7 @@ import { statusRoutes } from './routes/status.js';
 import { blockRoutes } from './routes/blocks.js';
 import { meterRoutes } from './routes/meters.js';
 import { txRoutes } from './routes/tx.js';
+import { validatorSetRoutes } from './routes/validator-set.js';
 import { bundleRoutes } from './routes/bundles.js';
 import { genesisRoutes } from './routes/genesis.js';
 import { eventRoutes } from './routes/events.js';
@@ -31,7 +32,7 @@ import { SessionStore } from './sessions.js';
 export type { HttpContext } from './router.js';
 
 export const ROUTES: readonly Route[] = [
-  ...healthRoutes, ...statusRoutes, ...genesisRoutes, ...blockRoutes, ...meterRoutes, ...eventRoutes, ...fleetRoutes, ...txRoutes, ...bundleRoutes, ...portalRoutes,
+  ...healthRoutes, ...statusRoutes, ...genesisRoutes, ...blockRoutes, ...meterRoutes, ...eventRoutes, ...fleetRoutes, ...txRoutes, ...validatorSetRoutes, ...bundleRoutes, ...portalRoutes,
   ...sessionRoutes, ...accountRoutes, ...billingRoutes, ...accountEventRoutes, ...accountMoneyRoutes,
   ...enrolRoutes,
 ];

@@ -9,6 +9,7 @@ import { loadGenesisFile } from '../../../ledger-node/devchain.js';
 import { GatewayError, UsageError } from '../../errors.js';
 import { type CommandSpec, optionalString, out } from '../args.js';
 import { loadDataDirGenesis } from '../chain.js';
+import { getJson } from '../http-client.js';
 
 /** CBOR bytes, or the JSON of GET /api/v1/meters/:id/receipts/:seq or /api/v1/tx/:hash/receipt (its `cbor` field). */
 export function readReceiptFile(path: string): Receipt {
@@ -46,6 +47,7 @@ export const receiptVerifyCommand: CommandSpec = {
     genesis: { type: 'string', value: 'F', help: 'the genesis file to trust' },
     'data-dir': { type: 'string', value: 'D', help: 'use <D>/genesis.json instead of --genesis' },
     'set-changes': { type: 'string', value: 'F', help: 'the validator-set changes since genesis (CBOR array of their receipts, docs/protocol.md §13.5)' },
+    'set-changes-http': { type: 'string', value: 'URL', help: 'fetch the set changes from a gateway (GET /api/v1/validator-set/changes); they are checked from genesis all the same' },
   },
   details: 'Exits 0 and prints what the receipt proves, or exits 1 with the reason. A receipt alone cannot show\n' +
     'that the chain forked (another block with a valid certificate at its height): `meterledger verify\n' +
@@ -58,9 +60,12 @@ export const receiptVerifyCommand: CommandSpec = {
     const genesis = gFile !== undefined ? loadGenesisFile(resolve(gFile)) : loadDataDirGenesis(dataDir!);
     const receipt = readReceiptFile(file);
     const changesFile = optionalString(args, 'set-changes');
+    const changesUrl = optionalString(args, 'set-changes-http');
+    if (changesFile !== undefined && changesUrl !== undefined) throw new UsageError('give --set-changes F or --set-changes-http URL, not both');
+    const changes = changesFile !== undefined ? readChanges(changesFile) : changesUrl !== undefined ? await fetchChanges(changesUrl) : undefined;
     // Throws E_RECEIPT_INVALID with the reason.
     const v: ReturnType<typeof verifyReceipt> & { validators?: readonly { id: string }[] } =
-      changesFile === undefined ? verifyReceipt(genesis, receipt) : verifyWithChanges(genesis, receipt, changesFile);
+      changes === undefined ? verifyReceipt(genesis, receipt) : verifyReceiptWithSetChanges(genesis, receipt, decodeSetChanges(changes));
     const b = v.tx.body;
     out('valid receipt: this transaction is committed in the ledger');
     out(`chain:     ${genesis.chainId}`);
@@ -83,13 +88,18 @@ export const receiptVerifyCommand: CommandSpec = {
   },
 };
 
-/** docs/protocol.md §13.5: the receipt against the set of its height, the changes followed from genesis. */
-function verifyWithChanges(genesis: Genesis, receipt: Receipt, file: string): ReturnType<typeof verifyReceiptWithSetChanges> {
-  let bytes: Uint8Array;
+/** docs/protocol.md §13.5: the set changes, as a file. */
+function readChanges(file: string): Uint8Array {
   try {
-    bytes = new Uint8Array(readFileSync(file));
+    return new Uint8Array(readFileSync(file));
   } catch (cause) {
     throw new GatewayError('E_IO', `cannot read ${file}: ${(cause as Error).message}`, { cause });
   }
-  return verifyReceiptWithSetChanges(genesis, receipt, decodeSetChanges(bytes));
+}
+
+/** The set changes a gateway serves (untrusted: followed from genesis like a file's). */
+async function fetchChanges(url: string): Promise<Uint8Array> {
+  const r = await getJson<{ cbor?: unknown }>(url, '/api/v1/validator-set/changes');
+  if (typeof r.cbor !== 'string' || !/^([0-9a-f]{2})*$/.test(r.cbor)) throw new GatewayError('E_RECEIPT_MALFORMED', `${url}: the set changes answer has no hex "cbor" field`);
+  return fromHex(r.cbor, 'cbor');
 }

@@ -164,6 +164,9 @@ const ACCESS: Record<string, { rule: 'public' | 'operator' | 'meter' | 'account'
   'GET /api/v1/blocks': { rule: 'public' },
   'GET /api/v1/blocks/:height': { rule: 'public', path: '/api/v1/blocks/1' },
   'GET /api/v1/blocks/:height/raw': { rule: 'operator', path: '/api/v1/blocks/1/raw' },
+  // The validator set and its changes (docs/protocol.md §13): public, as headers are.
+  'GET /api/v1/validator-set': { rule: 'public' },
+  'GET /api/v1/validator-set/changes': { rule: 'public' },
   'GET /api/v1/meters': { rule: 'meter' },
   'GET /api/v1/meters/:id': { rule: 'meter', path: `/api/v1/meters/${M}` },
   'GET /api/v1/meters/:id/readings': { rule: 'meter', path: `/api/v1/meters/${M}/readings` },

@@ -10,6 +10,8 @@ import assert from 'node:assert/strict';
 import {
   Alg, type ValidatorSetChange, ValidatorSetOp, VALSET_TX_TYPE, approvalSignBytes, encodeValidatorSetTxBody, randomSecretKey, signCoseSign1, signMessage,
 } from '../../../protocols/index.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { dataPaths } from '../../../ledger-node/devchain.js';
 import { loadKeyFile } from '../../../ledger-node/keyfile.js';
 import { makeTestChain } from '../../helpers/devchain.js';
@@ -65,6 +67,26 @@ test('POST /api/v1/tx takes a sealed type 20 change without a token; it commits,
   }
   const head = (await gw.json<{ height: number }>('/api/v1/blocks')).body;
   assert.ok(head.height >= view.height + 2, `head ${head.height} past ${view.height} + 2`);
+
+  // GET /api/v1/validator-set (public): power 1 until H + 1, 3 from H + 2; unknown above head + 2.
+  const setAt = async (h: number) => (await fetch(`${gw.httpUrl}/api/v1/validator-set?height=${h}`)).json() as Promise<{ totalPower: number; changes: number; validators: { id: string; power: number }[] }>;
+  assert.deepEqual((await setAt(view.height + 1)).validators.map((v) => [v.id, v.power]), [[validator.id, validator.power]]);
+  const after2 = await setAt(view.height + 2);
+  assert.deepEqual([after2.totalPower, after2.changes], [validator.power + 2, 1]);
+  const tooFar = await fetch(`${gw.httpUrl}/api/v1/validator-set?height=${head.height + 3}`);
+  assert.equal(tooFar.status, 404);
+  assert.equal(((await tooFar.json()) as { error: { code: string } }).error.code, 'E_VALSET_HEIGHT_UNKNOWN');
+  const changes = (await (await fetch(`${gw.httpUrl}/api/v1/validator-set/changes`)).json()) as { changes: { seq: number; op: string; height: number; from: number; txHash: string }[]; cbor: string };
+  assert.deepEqual(changes.changes.map((c) => [c.seq, c.op, c.height, c.from, c.txHash]), [[1, 'power', view.height, view.height + 2, txHash]]);
+  const cbor = await fetch(`${gw.httpUrl}/api/v1/validator-set/changes`, { headers: { accept: 'application/cbor' } });
+  assert.equal(Buffer.from(await cbor.arrayBuffer()).toString('hex'), changes.cbor);
+
+  // receipt verify follows the changes from the API to the receipt of reading 3 (height >= H + 2).
+  const receiptFile = join(chain.dataDir, 'r3.json');
+  writeFileSync(receiptFile, await (await gw.get(`/api/v1/meters/${meter}/receipts/3`)).text());
+  const rv = await cli(['receipt', 'verify', receiptFile, '--genesis', join(chain.dataDir, 'genesis.json'), '--set-changes-http', gw.httpUrl]);
+  assert.equal(rv.code, 0, rv.stderr);
+  assert.match(rv.stdout, /certified: by the validator set of height \d+ .*followed from genesis/);
   assert.equal(await gw.stop(), 0);
   const v = await cli(['verify', '--data-dir', chain.dataDir], { timeoutMs: 60_000 });
   assert.equal(v.code, 0, v.stderr + v.stdout);

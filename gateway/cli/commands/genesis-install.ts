@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { genesisHash, toHex } from '../../../protocols/index.js';
+import { METER_ID_PATTERN, genesisHash, toHex } from '../../../protocols/index.js';
 import { dataPaths, loadGenesisFile } from '../../../ledger-node/devchain.js';
 import { KeyFileError, loadKeyFile } from '../../../ledger-node/keyfile.js';
 import { ConfigError, GatewayError, UsageError } from '../../errors.js';
@@ -20,6 +20,7 @@ export const genesisInstallCommand: CommandSpec = {
   options: {
     'data-dir': { type: 'string', value: 'D', required: true, help: 'this party\'s data dir (its node key made by meterledger keygen)' },
     'expect-hash': { type: 'string', value: 'H', required: true, help: 'the genesis hash agreed with the other parties (64 hex digits)' },
+    'node-id': { type: 'string', value: 'ID', help: 'a validator that a set change adds (docs/protocol.md §13), whose key is in no genesis list: its id, written to config.json as ledger.nodeId' },
   },
   details: 'Writes D/genesis.json and "genesisHash" into D/config.json (made if absent, other fields kept).\n' +
     'meterledger start then refuses a genesis of another hash (E_GENESIS_MISMATCH). With --config F or\n' +
@@ -47,7 +48,10 @@ export const genesisInstallCommand: CommandSpec = {
     }
     const validator = genesis.validators.find((v) => v.publicKey === pk);
     const observer = genesis.observers?.find((o) => o.publicKey === pk);
-    if (!validator && !observer) {
+    const joining = optionalString(args, 'node-id');
+    if (joining !== undefined && !METER_ID_PATTERN.test(joining)) throw new UsageError('--node-id must be an id ([A-Za-z0-9][A-Za-z0-9._-]{0,63})');
+    if (joining !== undefined && (validator || observer)) throw new UsageError(`--node-id: this node key is ${validator ? `validator "${validator.id}"` : `observer "${observer!.id}"`} of this genesis already`);
+    if (!validator && !observer && joining === undefined) {
       throw new GatewayError('E_NOT_IN_GENESIS', `the node key of ${dataDir} (${pk}) is neither a validator nor an observer of this genesis; nothing was installed`);
     }
 
@@ -78,12 +82,13 @@ export const genesisInstallCommand: CommandSpec = {
     }
 
     if (!already) writeFileAtomic(p.genesis, JSON.stringify(genesis, null, 2) + '\n', 0o644);
-    if (config.genesisHash !== hash) writeFileAtomic(configPath, JSON.stringify({ ...config, genesisHash: hash }, null, 2) + '\n', configMode);
+    const ledger = joining !== undefined ? { ledger: { ...(config.ledger as object | undefined), nodeId: joining } } : {};
+    if (config.genesisHash !== hash || joining !== undefined) writeFileAtomic(configPath, JSON.stringify({ ...config, genesisHash: hash, ...ledger }, null, 2) + '\n', configMode);
 
     const total = genesis.validators.reduce((s, v) => s + v.power, 0);
     out(`${already ? 'already in' : 'installed'}  ${p.genesis} (chain ${genesis.chainId})`);
     out(`hash       ${hash} (as agreed)`);
-    out(`this node  ${validator ? `validator "${validator.id}", power ${validator.power} of ${total}` : `observer "${observer!.id}"`}`);
+    out(`this node  ${validator ? `validator "${validator.id}", power ${validator.power} of ${total}` : observer ? `observer "${observer.id}"` : `"${joining!}", a validator once a set change adds it (ledger.nodeId)`}`);
     if (existsSync(p.operatorKey)) {
       const opPk = toHex(loadKeyFile(p.operatorKey).publicKey);
       const op = genesis.operators.find((o) => o.publicKey === opPk);

@@ -2,6 +2,7 @@
  * LedgerNode: opens the store, recovers the write-ahead, and wires intake, mempool,
  * verifier, chain writer and consensus (consensus/node-consensus.ts) together. The one object gateway/ holds.
  */
+import { existsSync } from 'node:fs';
 import {
   type BillBundle, type BillRecord, type Genesis, ProtocolError, ReasonCode, type ReadingWindow, type Receipt, type StateChange, type SubmitResult, StateKind, TxType, decodeBlock,
   decodeCommit, headerHash, decodeTx, equalBytes, fromHex, genesisHash, readingWindow, seqWindowOf, toHex,
@@ -79,9 +80,10 @@ export class LedgerNode implements LedgerApi {
     const pk = toHex(key.publicKey);
     const inGenesis = genesis.validators.find((v) => v.publicKey === pk);
     const asObserver = genesis.observers?.find((o) => o.publicKey === pk);
-    if (inGenesis === undefined && asObserver === undefined && opts.nodeId === undefined) {
-      throw new ProtocolError('E_NOT_IN_GENESIS', `${paths.validatorKey} is the key of no validator or observer in genesis (a validator added by a set change starts with ledger.nodeId, its id)`);
-    }
+    const notInGenesis = (): ProtocolError =>
+      new ProtocolError('E_NOT_IN_GENESIS', `${paths.validatorKey} is the key of no validator or observer in genesis, nor of a committed set change (a validator added by a set change starts with ledger.nodeId, its id)`);
+    // Without a store nothing but genesis can name the key; with one, a committed change may (a rotation, an addition).
+    if (inGenesis === undefined && asObserver === undefined && opts.nodeId === undefined && !existsSync(paths.store)) throw notInGenesis();
     if ((genesis.validators.length > 1 || asObserver || opts.nodeId !== undefined) && !opts.nats && !opts.carrier) {
       throw new ProtocolError('E_NO_PEERS', `this chain has ${genesis.validators.length} validators${asObserver ? ' and this node is an observer' : ''}: configure nats.servers to reach the others`);
     }
@@ -113,6 +115,7 @@ export class LedgerNode implements LedgerApi {
       if (opts.nodeId !== undefined && members.has(opts.nodeId) && members.get(opts.nodeId) !== pk && asMember !== opts.nodeId) {
         throw new ProtocolError('E_NOT_IN_GENESIS', `${paths.validatorKey} is not the key of validator "${opts.nodeId}" in the committed sets`);
       }
+      if (asMember === undefined && asObserver === undefined && opts.nodeId === undefined) throw notInGenesis();
       const validatorId = asMember ?? (asObserver ? undefined : opts.nodeId);
       const asValidator = validatorId !== undefined ? { id: validatorId } : undefined;
       const nodeId = validatorId ?? asObserver!.id;

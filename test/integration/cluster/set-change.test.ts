@@ -6,7 +6,8 @@
  * their own keys, possessed by the new key, sealed and posted to one gateway without a
  * token; the fifth gateway starts from an empty store, syncs, and its precommits are in
  * the commit certificates from H + 2. Then party-3 is removed (approved by four of five),
- * stopped after H' + 2, and the four left keep committing. Every store verifies, all hold
+ * stopped after H' + 2, and the four left keep committing; party-1 rotates its key (sealed
+ * with the old one) and, restarted with the new key, certifies blocks again. Every store verifies, all hold
  * one chain, and a receipt of the last height verifies from genesis with the changes the
  * API serves, against the set of its height.
  */
@@ -33,7 +34,7 @@ async function run(args: string[]): Promise<string> {
 interface Status { role: string; nodeId: string; height: number; headHash: string; consensus: { peers: string[] } }
 interface BlockView { height: number; hash: string; commit: { signatures: { validator: string }[] } }
 
-describe('a fifth validator added and one removed on a running four-validator cluster', { timeout: 600_000 }, () => {
+describe('a fifth validator added, one removed and one key rotated on a running four-validator cluster', { timeout: 600_000 }, () => {
   const root = mkdtempSync(join(tmpdir(), 'meterledger-setchange-'));
   const party = (i: number) => join(root, `party-${i}`);
   const genesisFile = join(root, 'genesis.json');
@@ -182,6 +183,34 @@ describe('a fifth validator added and one removed on a running four-validator cl
       const b = await block(0, k);
       assert.ok(b && !b.commit.signatures.some((s) => s.validator === 'party-3'), `party-3 signs nothing at ${k}`);
     }
+  });
+
+  test('party-1 rotates its key (sealed with its old key); restarted with the new one, its precommits certify blocks again', async () => {
+    const next = join(root, 'party-1-next');
+    writeFileSync(join(root, 'party-1-next.card'), await run(['keygen', '--data-dir', next, '--id', 'party-1', '--json']));
+    const changes = await gws[0]!.json<{ cbor: string }>('/api/v1/validator-set/changes');
+    writeFileSync(join(root, 'changes2.cbor'), Buffer.from(changes.body.cbor, 'hex'));
+    const known = ['--set-changes', join(root, 'changes2.cbor')];
+    const rot = join(root, 'rot.json');
+    await run(['validator', 'rotate-key', rot, '--genesis', genesisFile, '--id', 'party-1', '--card', join(root, 'party-1-next.card'), ...known]);
+    for (const i of [0, 1, 2]) await run(['validator', 'approve', rot, '--data-dir', party(i), ...known]);
+    await run(['validator', 'possess', rot, '--data-dir', next]);
+    await run(['validator', 'seal', rot, '--data-dir', party(1), '--out', join(root, 'rot.tx'), ...known]);
+    const h = await committedAt(await post(0, join(root, 'rot.tx')));
+    // The operator swaps the key file and restarts; meanwhile the other three (3 of 4) commit.
+    assert.equal(await gws[1]!.stop(), 0, gws[1]!.stderr.slice(-2000));
+    copyFileSync(join(next, 'keys', 'validator.key'), join(party(1), 'keys', 'validator.key'));
+    await readings(2);
+    await gws[1]!.start(90_000, { until: 'listening' });
+    let signed: number | undefined;
+    await until('a block above H + 2 certified by party-1 with its new key', async () => {
+      await readings(1);
+      const head = (await status(0)).height;
+      for (let k = h + 2; k <= head; k++) if ((await block(0, k))?.commit.signatures.some((x) => x.validator === 'party-1')) signed = k;
+      return signed !== undefined;
+    }, 180_000);
+    const st = await status(1);
+    assert.deepEqual([st.role, st.nodeId], ['validator', 'party-1']);
   });
 
   test('one chain on all five stores, each verifies; a receipt verifies from genesis with the changes from the API', async () => {

@@ -8,8 +8,9 @@
  * the commit certificates from H + 2. Then party-3 is removed (approved by four of five),
  * stopped after H' + 2, and the four left keep committing; party-1 rotates its key (sealed
  * with the old one) and, restarted with the new key, certifies blocks again. Every store verifies, all hold
- * one chain, and a receipt of the last height verifies from genesis with the changes the
- * API serves, against the set of its height.
+ * one chain, `verify --http` audits a gateway from genesis across the changes, and a
+ * receipt of the last height verifies from genesis with the changes the API serves,
+ * against the set of its height.
  */
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,7 +19,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Genesis, parseGenesis } from '../../../protocols/index.js';
 import { loadKeyFile } from '../../../ledger-node/keyfile.js';
-import { GatewayProcess, cli } from '../../helpers/gateway-process.js';
+import { GatewayProcess, TEST_ADMIN_TOKEN, cli } from '../../helpers/gateway-process.js';
 import { TestMeter } from '../../helpers/mqtt-meter.js';
 import { type NatsCluster, startNatsCluster } from '../../helpers/nats-cluster.js';
 import { until } from '../../helpers/until.js';
@@ -221,6 +222,9 @@ describe('a fifth validator added, one removed and one key rotated on a running 
     assert.equal(rv.code, 0, rv.stderr);
     assert.match(rv.stdout, /certified: by the validator set of height \d+ \(party-0, party-1, party-2, party-4\)/);
 
+    // verify --http replays the chain from genesis through the raw blocks: it follows the changes in them.
+    const remote = await cli(['verify', '--http', gws[4]!.httpUrl, '--genesis', genesisFile], { timeoutMs: 180_000, env: { METERLEDGER_HTTP_ADMIN_TOKEN: TEST_ADMIN_TOKEN } });
+    assert.equal(remote.code, 0, remote.stdout + remote.stderr);
     await meter?.close();
     meter = undefined;
     for (const i of [0, 1, 2, 4]) assert.equal(await gws[i]!.stop(), 0, gws[i]!.stderr.slice(-2000));

@@ -3,7 +3,7 @@
  * table and writes bench/results/<name>.json (machine, Node/OpenSSL and package versions,
  * timestamp, every figure). Speeds are ratios to a ceiling measured in the same run.
  * Names: ceiling throughput p256 latency storage restart idle cluster (catchup: the
- * cluster run, which measures both), confidential and bill-engine (in-process, not in the default run). All load goes to 127.0.0.1, bounded in time.
+ * cluster run, which measures both), confidential, bill-engine and billing (in-process, not in the default run). All load goes to 127.0.0.1, bounded in time.
  */
 import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +18,7 @@ import { runLoadProcess } from './lib/load.js';
 import type { LoadResult } from './lib/load-client.js';
 import { confidentialBench } from './confidential.js';
 import { billEngineBench } from './bill-engine.js';
+import { billingBench } from './billing.js';
 import { buildStore } from './restart.js';
 import { THROUGHPUT_WINDOW, type ThroughputRun, duBytes, gatewayViewOf, throughputRun } from './throughput.js';
 import { startNatsCluster } from '../test/helpers/nats-cluster.js';
@@ -290,13 +291,14 @@ benches.sealed = async () => {
 benches.catchup = benches.cluster!;
 benches.confidential = confidentialBench;
 benches['bill-engine'] = billEngineBench;
+benches.billing = billingBench;
 
 const ORDER = ['ceiling', 'throughput', 'p256', 'latency', 'storage', 'restart', 'idle', 'cluster'];
 
 async function main(): Promise<void> {
   const asked = process.argv.slice(2);
   const names = asked.length ? asked : ORDER;
-  for (const n of names) if (!benches[n]) throw new Error(`unknown benchmark "${n}"; one of ${[...ORDER, 'catchup', 'confidential', 'sealed', 'bill-engine'].join(', ')}`);
+  for (const n of names) if (!benches[n]) throw new Error(`unknown benchmark "${n}"; one of ${[...ORDER, 'catchup', 'confidential', 'sealed', 'bill-engine', 'billing'].join(', ')}`);
   const t0 = performance.now();
   for (const n of names) {
     const s = performance.now();

@@ -3,13 +3,23 @@
  * the bridge tests: what a bridge hears back is what the ledger answers, not a second
  * copy of its rules. Meters are in genesis (their keys here, to sign readings and connect
  * tokens); revoke() goes through an operator's MeterRevoke like any other.
+ *
+ * Test hooks, each wrapping the real intake, none judging a reading itself:
+ * - `delayMs`: a slow intake; each submission waits this long before it reaches the intake.
+ * - `onResolved`: told of each answer just before the bridge gets it.
+ * - `busy`: a full backlog on demand. While set, a submission does not reach the intake
+ *   and is answered E_GATEWAY_BUSY, as the intake answers when its backlog is full (a
+ *   lone validator cutting a block every few ms cannot be held full otherwise). This is
+ *   the one answer the intake does not make.
+ * - `drop()`: tells the bridges that an accepted reading was dropped, through the intake's
+ *   own emitDropped, as the chain writer does when a block makes it invalid.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   Alg, AlgName, type CommittedReading, type DroppedReading, type Genesis, type IntakePort, type MeterAuthInfo, type SubmitContext,
-  type SubmitResult, TxType, parseGenesis, publicKeyOf, randomSecretKey, signTx, toHex,
+  type SubmitResult, ReasonCode, TxType, parseGenesis, sha256, publicKeyOf, randomSecretKey, signTx, toHex,
 } from '../../protocols/index.js';
 import { initDevChain } from '../../ledger-node/devchain.js';
 import { loadKeyFile } from '../../ledger-node/keyfile.js';
@@ -27,7 +37,7 @@ export interface TestMeter {
   readonly jid?: string;
 }
 
-/** What signs a connect token: the chain and a meter's key (FakeIntake and TestIntake alike). */
+/** What signs a connect token: the chain and a meter's key . */
 export interface MeterKeys {
   readonly chainId: string;
   readonly meters: ReadonlyMap<string, { readonly alg: Alg; readonly secretKey: Uint8Array }>;
@@ -39,11 +49,24 @@ export interface SubmitRecord {
   readonly result: SubmitResult;
 }
 
-export type MeterSpec = string | { readonly id: string; readonly alg?: Alg; readonly jid?: string };
+export type MeterSpec = string | { readonly id: string; readonly alg?: Alg; readonly jid?: string; readonly secretKey?: Uint8Array };
+
+export interface TestIntakeOptions {
+  readonly blockIntervalMs?: number;
+  readonly meterRatePerSecond?: number;
+  readonly meterBurst?: number;
+}
 
 export class TestIntake implements IntakePort {
   readonly submitted: SubmitRecord[] = [];
   readonly committed: CommittedReading[] = [];
+  /** Each submission waits this long before it reaches the intake (a slow intake). */
+  delayMs = 0;
+  /** While true, submissions are answered E_GATEWAY_BUSY without reaching the intake (a full backlog). */
+  busy = false;
+  /** Called when a submission is answered, just before the answer is returned. */
+  onResolved: ((r: SubmitRecord) => void) | undefined;
+  private readonly listeners = new Set<(c: CommittedReading) => void>();
 
   private constructor(
     readonly node: LedgerNode,
@@ -55,7 +78,7 @@ export class TestIntake implements IntakePort {
   }
 
   /** A lone validator whose genesis registers `meters` (Ed25519 unless named). */
-  static async open(meters: readonly MeterSpec[], o: { blockIntervalMs?: number } = {}): Promise<TestIntake> {
+  static async open(meters: readonly MeterSpec[], o: TestIntakeOptions = {}): Promise<TestIntake> {
     const dir = mkdtempSync(join(tmpdir(), 'ml-intake-'));
     const dataDir = join(dir, 'data');
     const dev = initDevChain(dataDir, { meters: 0 });
@@ -63,7 +86,7 @@ export class TestIntake implements IntakePort {
     for (const spec of meters) {
       const s = typeof spec === 'string' ? { id: spec } : spec;
       const alg = s.alg ?? Alg.EdDSA;
-      const secretKey = randomSecretKey(alg);
+      const secretKey = s.secretKey ?? randomSecretKey(alg);
       keys.set(s.id, { meterId: s.id, alg, secretKey, publicKey: publicKeyOf(alg, secretKey), ...(s.jid ? { jid: s.jid } : {}) });
     }
     const genesis: Genesis = parseGenesis({
@@ -71,7 +94,10 @@ export class TestIntake implements IntakePort {
       meters: [...keys.values()].map((m) => ({ id: m.meterId, alg: AlgName[m.alg], publicKey: toHex(m.publicKey), ...(m.jid ? { jid: m.jid } : {}) })),
     });
     const op = loadKeyFile(dataPaths(dataDir).operatorKey);
-    const node = await LedgerNode.open({ openStore: inMemory, dataDir, genesis, blockIntervalMs: o.blockIntervalMs ?? 20, verifyWorkers: 0 });
+    const node = await LedgerNode.open({ openStore: inMemory, dataDir, genesis, blockIntervalMs: o.blockIntervalMs ?? 20, verifyWorkers: 0,
+      ...(o.meterRatePerSecond !== undefined ? { meterRatePerSecond: o.meterRatePerSecond } : {}),
+      ...(o.meterBurst !== undefined ? { meterBurst: o.meterBurst } : {}),
+    });
     return new TestIntake(node, keys, { id: genesis.operators[0]!.id, alg: op.alg, secretKey: op.secretKey }, dir);
   }
 
@@ -90,8 +116,13 @@ export class TestIntake implements IntakePort {
   }
 
   async submit(bytes: Uint8Array, ctx: SubmitContext): Promise<SubmitResult> {
-    const result = await this.node.intake.submit(bytes, ctx);
-    this.submitted.push({ bytes, ctx, result });
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+    const result: SubmitResult = this.busy
+      ? { status: 'rejected', txHash: sha256(bytes), code: ReasonCode.BUSY, message: 'backlog full; retry later' }
+      : await this.node.intake.submit(bytes, ctx);
+    const rec = { bytes, ctx, result };
+    this.submitted.push(rec);
+    this.onResolved?.(rec);
     return result;
   }
 
@@ -100,7 +131,29 @@ export class TestIntake implements IntakePort {
   }
 
   onCommitted(listener: (c: CommittedReading) => void): () => void {
-    return this.node.intake.onCommitted(listener);
+    this.listeners.add(listener);
+    const off = this.node.intake.onCommitted(listener);
+    return () => {
+      this.listeners.delete(listener);
+      off();
+    };
+  }
+
+  /** Receipt listeners registered through this port (a bridge that stopped leaves none). */
+  listenerCount(): number {
+    return this.listeners.size;
+  }
+
+  /**
+   * Tell the bridges that the accepted reading (meterId, seq) was dropped, through the
+   * intake's emitDropped as the chain writer does; undefined if it was never accepted.
+   */
+  drop(meterId: string, seq: bigint, code: ReasonCode, message: string): DroppedReading | undefined {
+    const rec = this.submitted.find((s) => s.ctx.meterId === meterId && s.result.status === 'accepted' && s.result.seq === seq);
+    if (!rec) return undefined;
+    const d: DroppedReading = { meterId, seq, txHash: rec.result.txHash, code, message };
+    this.node.intake.emitDropped(d);
+    return d;
   }
 
   onDropped(listener: (d: DroppedReading) => void): () => void {

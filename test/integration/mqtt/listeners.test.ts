@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
 import { DEFAULT_CONNECT_TIMEOUT_MS, MqttBroker } from '../../../bridge/mqtt/index.js';
-import { FakeIntake } from '../../helpers/fake-intake.js';
+import { TestIntake } from '../../helpers/test-intake.js';
 import { type Pem, makeCert } from '../../helpers/tls-certs.js';
 import { until } from '../../helpers/until.js';
 import { HOST, baseOptions, connectMeter, end } from './support.js';
@@ -55,9 +55,9 @@ describe('MQTT listeners', { timeout: 120_000 }, () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('close(): stops accepting on every listener', T, async () => {
-    const intake = new FakeIntake();
-    intake.addMeter('m1');
+  test('close(): stops accepting on every listener', T, async (t) => {
+    const intake = await TestIntake.open(['m1']);
+    t.after(() => intake.close());
     const broker = await MqttBroker.start({ intake, tcp: { host: HOST, port: 0 }, ws: { host: HOST, port: 0 } });
     const { tcp, ws } = broker.addresses();
     assert.ok(tcp! > 0 && ws! > 0 && tcp !== ws);
@@ -70,8 +70,9 @@ describe('MQTT listeners', { timeout: 120_000 }, () => {
     await end(c);
   });
 
-  test('a port in use fails start() and leaves nothing behind', T, async () => {
-    const intake = new FakeIntake();
+  test('a port in use fails start() and leaves nothing behind', T, async (t) => {
+    const intake = await TestIntake.open([]);
+    t.after(() => intake.close());
     const first = await MqttBroker.start({ intake, tcp: { host: HOST, port: 0 } });
     try {
       await assert.rejects(MqttBroker.start({ intake, ws: { host: HOST, port: 0 }, tcp: { host: HOST, port: first.addresses().tcp! } }), /EADDRINUSE/);
@@ -81,9 +82,10 @@ describe('MQTT listeners', { timeout: 120_000 }, () => {
     }
   });
 
-  test('slowloris: an unfinished TLS handshake or WebSocket upgrade is closed after connectTimeoutMs, as a silent TCP client is', T, async () => {
+  test('slowloris: an unfinished TLS handshake or WebSocket upgrade is closed after connectTimeoutMs, as a silent TCP client is', T, async (t) => {
     assert.equal(DEFAULT_CONNECT_TIMEOUT_MS, 10_000, 'the plain port\'s limit');
-    const intake = new FakeIntake();
+    const intake = await TestIntake.open([]);
+    t.after(() => intake.close());
     const broker = await MqttBroker.start({
       intake, connectTimeoutMs: 500,
       tcp: { host: HOST, port: 0 }, tls: { host: HOST, port: 0, key: server.key, cert: server.cert }, ws: { host: HOST, port: 0 },
@@ -108,9 +110,9 @@ describe('MQTT listeners', { timeout: 120_000 }, () => {
     }
   });
 
-  test('each listener holds at most maxConnectionsPerListener sockets; more are closed on arrival', T, async () => {
-    const intake = new FakeIntake();
-    intake.addMeter('m1');
+  test('each listener holds at most maxConnectionsPerListener sockets; more are closed on arrival', T, async (t) => {
+    const intake = await TestIntake.open(['m1']);
+    t.after(() => intake.close());
     const broker = await MqttBroker.start({
       intake, allowAnonymous: true, maxConnectionsPerListener: 4,
       tcp: { host: HOST, port: 0 }, tls: { host: HOST, port: 0, key: server.key, cert: server.cert }, ws: { host: HOST, port: 0 },

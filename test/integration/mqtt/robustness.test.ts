@@ -7,13 +7,13 @@ import { after, before, describe, test } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import { type MqttBroker, maxPacketBytes } from '../../../bridge/mqtt/index.js';
 import { decodeReceiptsTopicMessage, readingsTopic, receiptsTopic } from '../../../protocols/index.js';
-import { FakeIntake } from '../../helpers/fake-intake.js';
+import { TestIntake } from '../../helpers/test-intake.js';
 import { PacketType, RawClient, connectMeter, connectPacket, end, nextMessage, publishPacket, remainingLength, startBroker, tokenFor } from './support.js';
 
 const T = { timeout: 10_000 };
 
 describe('robustness against bad input', { timeout: 60_000 }, () => {
-  let intake: FakeIntake;
+  let intake: TestIntake;
   let broker: MqttBroker;
   let port: number;
   let bystander: MqttClient;
@@ -27,9 +27,7 @@ describe('robustness against bad input', { timeout: 60_000 }, () => {
   }
 
   before(async () => {
-    intake = new FakeIntake();
-    intake.addMeter('m1');
-    intake.addMeter('m2');
+    intake = await TestIntake.open(['m1', 'm2']);
     broker = await startBroker(intake, { maxPayloadBytes: 1024 });
     port = broker.addresses().tcp!;
     bystander = await connectMeter(port, intake, 'm2');
@@ -37,6 +35,7 @@ describe('robustness against bad input', { timeout: 60_000 }, () => {
   after(async () => {
     await end(bystander);
     await broker.close();
+    await intake.close();
   });
 
   test('garbage bytes drop the client; others are unaffected', T, async () => {

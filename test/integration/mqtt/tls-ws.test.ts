@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import mqtt from 'mqtt';
 import type { MqttBroker } from '../../../bridge/mqtt/index.js';
 import { Alg, readingsTopic } from '../../../protocols/index.js';
-import { FakeIntake } from '../../helpers/fake-intake.js';
+import { TestIntake } from '../../helpers/test-intake.js';
 import { type Pem, makeCert } from '../../helpers/tls-certs.js';
 import { HOST, baseOptions, end, startBroker, tokenFor } from './support.js';
 
@@ -19,7 +19,7 @@ const T = { timeout: 10_000 };
 
 describe('TLS client certificates and WebSocket', { timeout: 60_000 }, () => {
   let dir: string;
-  let intake: FakeIntake;
+  let intake: TestIntake;
   let broker: MqttBroker;
   let ed: Pem;
   let p256: Pem;
@@ -31,10 +31,11 @@ describe('TLS client certificates and WebSocket', { timeout: 60_000 }, () => {
     ed = makeCert(dir, 'meter-ed', 'ed25519', 'meter-ed');
     p256 = makeCert(dir, 'meter-p256', 'ec', 'meter-p256');
     stranger = makeCert(dir, 'stranger', 'ed25519', 'meter-ed'); // right CN, wrong key
-    intake = new FakeIntake();
-    intake.addMeter('meter-ed', { alg: Alg.EdDSA, secretKey: ed.secretKey });
-    intake.addMeter('meter-p256', { alg: Alg.ES256, secretKey: p256.secretKey }); // registered compressed (33 bytes)
-    intake.addMeter('m1');
+    intake = await TestIntake.open([
+      { id: 'meter-ed', alg: Alg.EdDSA, secretKey: ed.secretKey },
+      { id: 'meter-p256', alg: Alg.ES256, secretKey: p256.secretKey }, // registered compressed (33 bytes)
+      'm1',
+    ]);
     broker = await startBroker(intake, {
       tls: { host: HOST, port: 0, key: server.key, cert: server.cert },
       ws: { host: HOST, port: 0 },
@@ -42,6 +43,7 @@ describe('TLS client certificates and WebSocket', { timeout: 60_000 }, () => {
   });
   after(async () => {
     await broker.close();
+    await intake.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -7,19 +7,21 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { MqttBroker } from '../../../bridge/mqtt/index.js';
 import { decodeReceiptsTopicMessage, readingsTopic, receiptsTopic, toHex } from '../../../protocols/index.js';
-import { FakeIntake } from '../../helpers/fake-intake.js';
+import { TestIntake } from '../../helpers/test-intake.js';
 import { connectMeter, end, nextMessage, startBroker, staysPending } from './support.js';
 
 describe('E_GATEWAY_BUSY', { timeout: 30_000 }, () => {
-  let intake: FakeIntake;
+  let intake: TestIntake;
   let broker: MqttBroker;
 
   before(async () => {
-    intake = new FakeIntake();
-    intake.addMeter('m1');
+    intake = await TestIntake.open(['m1']);
     broker = await startBroker(intake);
   });
-  after(() => broker.close());
+  after(async () => {
+    await broker.close();
+    await intake.close();
+  });
 
   test('no PUBACK, rejection on receipts, disconnect; the reading is resent and accepted after reconnect', { timeout: 15_000 }, async () => {
     const c = await connectMeter(broker.addresses().tcp!, intake, 'm1', { clientId: 'm1/busy', clean: false, reconnectPeriod: 300 });

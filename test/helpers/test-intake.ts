@@ -11,6 +11,9 @@
  *   and is answered E_GATEWAY_BUSY, as the intake answers when its backlog is full (a
  *   lone validator cutting a block every few ms cannot be held full otherwise). This is
  *   the one answer the intake does not make.
+ * - `holdCommitted`: a slow block as the bridges see it. While set, committed events are
+ *   held back from the bridges (the ledger commits as usual); `commitPending()` waits until
+ *   everything accepted is committed and then hands them over, in order.
  * - `drop()`: tells the bridges that an accepted reading was dropped, through the intake's
  *   own emitDropped, as the chain writer does when a block makes it invalid.
  */
@@ -66,7 +69,10 @@ export class TestIntake implements IntakePort {
   busy = false;
   /** Called when a submission is answered, just before the answer is returned. */
   onResolved: ((r: SubmitRecord) => void) | undefined;
+  /** While true, committed events wait in `held` until commitPending(). */
+  holdCommitted = false;
   private readonly listeners = new Set<(c: CommittedReading) => void>();
+  private readonly held: { listener: (c: CommittedReading) => void; c: CommittedReading }[] = [];
 
   private constructor(
     readonly node: LedgerNode,
@@ -132,7 +138,10 @@ export class TestIntake implements IntakePort {
 
   onCommitted(listener: (c: CommittedReading) => void): () => void {
     this.listeners.add(listener);
-    const off = this.node.intake.onCommitted(listener);
+    const off = this.node.intake.onCommitted((c) => {
+      if (this.holdCommitted) this.held.push({ listener, c });
+      else listener(c);
+    });
     return () => {
       this.listeners.delete(listener);
       off();
@@ -166,6 +175,20 @@ export class TestIntake implements IntakePort {
     const r = await this.node.submitTx(tx);
     if (r.status !== 'accepted') throw new Error(`revoking ${meterId}: ${r.code} ${r.message}`);
     await until(`${meterId} revoked`, () => this.meterAuth(meterId)?.revoked === true, 10_000);
+  }
+
+  /**
+   * Wait until everything accepted is committed, then hand the committed events held back
+   * (holdCommitted) to the bridges that are still listening, in order.
+   */
+  async commitPending(): Promise<void> {
+    const key = (meterId: string, seq: bigint): string => `${meterId}\u0000${seq}`;
+    await until('every accepted reading committed', () => {
+      const done = new Set(this.committed.map((c) => key(c.meterId, c.seq)));
+      return this.submitted.every((s) => s.result.status !== 'accepted' || done.has(key(s.ctx.meterId, s.result.seq)));
+    }, 20_000);
+    await new Promise((r) => setImmediate(r)); // a retransmission's event goes out on the next turn
+    for (const { listener, c } of this.held.splice(0)) if (this.listeners.has(listener)) listener(c);
   }
 
   /** Wait until everything accepted is in a block. */

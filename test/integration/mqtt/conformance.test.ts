@@ -6,13 +6,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { MqttBroker } from '../../../bridge/mqtt/index.js';
 import { decodeReceiptsTopicMessage, readingsTopic, receiptsTopic } from '../../../protocols/index.js';
-import { FakeIntake } from '../../helpers/fake-intake.js';
+import { TestIntake } from '../../helpers/test-intake.js';
 import { PacketType, RawClient, ackPacket, connectPacket, parsePublish, publishPacket, startBroker, subscribePacket, tokenFor } from './support.js';
 
 const T = { timeout: 10_000 };
 
 describe('MQTT 3.1.1 conformance (raw socket)', { timeout: 60_000 }, () => {
-  let intake: FakeIntake;
+  let intake: TestIntake;
   let broker: MqttBroker;
   let port: number;
   const raws: RawClient[] = [];
@@ -30,14 +30,14 @@ describe('MQTT 3.1.1 conformance (raw socket)', { timeout: 60_000 }, () => {
   };
 
   before(async () => {
-    intake = new FakeIntake();
-    intake.addMeter('m1');
+    intake = await TestIntake.open(['m1']);
     broker = await startBroker(intake, { allowAnonymous: true });
     port = broker.addresses().tcp!;
   });
   after(async () => {
     for (const r of raws) r.destroy();
     await broker.close();
+    await intake.close();
   });
 
   test('[MQTT-3.1.2-2] an MQTT 5 CONNECT gets CONNACK 1 (unacceptable protocol version) and is closed', T, async () => {

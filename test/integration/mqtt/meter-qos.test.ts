@@ -7,23 +7,22 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { MqttBroker } from '../../../bridge/mqtt/index.js';
 import { decodeReceiptsTopicMessage, readingsTopic, receiptsTopic, verifyReceipt } from '../../../protocols/index.js';
-import { FakeIntake } from '../../helpers/fake-intake.js';
+import { TestIntake } from '../../helpers/test-intake.js';
 import { HOST, baseOptions, connectMeter, end, nextMessage, startBroker, staysPending, subackCodes, tokenFor } from './support.js';
 
 const T = { timeout: 15_000 };
 
 describe('meter over TCP (mqtt.js, protocolVersion 4)', { timeout: 120_000 }, () => {
-  let intake: FakeIntake;
+  let intake: TestIntake;
   let broker: MqttBroker;
   let port: number;
   const clients: MqttClient[] = [];
   const track = (c: MqttClient): MqttClient => (clients.push(c), c);
 
   before(async () => {
-    intake = new FakeIntake();
-    intake.addMeter('m1');
-    intake.addMeter('m2');
-    intake.addMeter('gone').revoked = true;
+    intake = await TestIntake.open(['m1', 'm2', 'gone']);
+    await intake.revoke('gone');
+    intake.holdCommitted = true; // receipts reach the bridge at commitPending(), as each test expects
     broker = await startBroker(intake, { fullReceipts: ['m1'] }); // m1 gets full receipts (docs/protocol.md §8.3.2), m2 compact ones
     port = broker.addresses().tcp!;
   });
@@ -32,11 +31,12 @@ describe('meter over TCP (mqtt.js, protocolVersion 4)', { timeout: 120_000 }, ()
     intake.delayMs = 0;
     intake.busy = false;
     intake.onResolved = undefined;
-    intake.commitPending(); // start each test with no uncommitted readings
+    await intake.commitPending(); // start each test with no uncommitted readings
   });
   after(async () => {
     await end(...clients);
     await broker.close();
+    await intake.close();
   });
 
   test('QoS 1: PUBACK comes only after intake.submit resolved', T, async () => {
@@ -95,7 +95,8 @@ describe('meter over TCP (mqtt.js, protocolVersion 4)', { timeout: 120_000 }, ()
     const r = Buffer.from(intake.reading('m2', 5n));
     await c.publishAsync(readingsTopic('m2'), r, { qos: 1 });
     const msg = nextMessage(c, receiptsTopic('m2'));
-    await c.publishAsync(readingsTopic('m2'), Buffer.from(intake.reading('m2', 5n)), { qos: 1 });
+    // Seq 5 again in other bytes (the same bytes again would be a retransmission, accepted: docs/protocol.md §3.8).
+    await c.publishAsync(readingsTopic('m2'), Buffer.from(intake.reading('m2', 5n, 2000)), { qos: 1 });
     const m = decodeReceiptsTopicMessage(await msg);
     assert.equal(m.status === 'rejected' && m.code, 'E_READING_SEQ_REPLAY');
     assert.equal(m.status === 'rejected' && m.seq, 5n);
@@ -107,7 +108,7 @@ describe('meter over TCP (mqtt.js, protocolVersion 4)', { timeout: 120_000 }, ()
     const bytes = intake.reading('m1', 100n);
     await c.publishAsync(readingsTopic('m1'), Buffer.from(bytes), { qos: 1 });
     const msg = nextMessage(c, receiptsTopic('m1'));
-    intake.commitPending();
+    await intake.commitPending();
     const m = decodeReceiptsTopicMessage(await msg);
     assert.equal(m.status, 'committed');
     if (m.status !== 'committed') return;
@@ -147,7 +148,7 @@ describe('meter over TCP (mqtt.js, protocolVersion 4)', { timeout: 120_000 }, ()
     await c.endAsync();
     // m2 tries the id with a clean session, which would wipe m1's session.
     await assert.rejects(connectMeter(port, intake, 'm2', { clientId: 'm1/owned', clean: true }), (e: { code?: number }) => e.code === 2);
-    intake.commitPending();
+    await intake.commitPending();
     c = track(mqtt.connect(`mqtt://${HOST}:${port}`, { ...baseOptions, ...opts, username: 'm1', password: tokenFor(intake, 'm1', opts.clientId) }));
     const m = decodeReceiptsTopicMessage(await nextMessage(c, receiptsTopic('m1')));
     assert.equal(m.status === 'committed' && m.seq, 2000n);
@@ -159,7 +160,7 @@ describe('meter over TCP (mqtt.js, protocolVersion 4)', { timeout: 120_000 }, ()
     await c.subscribeAsync(receiptsTopic('m2'), { qos: 1 });
     await c.publishAsync(readingsTopic('m2'), Buffer.from(intake.reading('m2', 1000n)), { qos: 1 });
     await c.endAsync();
-    intake.commitPending();
+    await intake.commitPending();
     // Listen before CONNACK: the queued receipt follows it at once.
     c = track(mqtt.connect(`mqtt://${HOST}:${port}`, { ...baseOptions, ...opts, username: 'm2', password: tokenFor(intake, 'm2', opts.clientId) }));
     const msg = nextMessage(c, receiptsTopic('m2'));

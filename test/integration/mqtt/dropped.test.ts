@@ -8,11 +8,12 @@ import { test } from 'node:test';
 import mqtt from 'mqtt';
 import { MqttBroker } from '../../../bridge/mqtt/index.js';
 import { ReasonCode, decodeReceiptsTopicMessage, makeConnectToken, readingsTopic, receiptsTopic, toHex } from '../../../protocols/index.js';
-import { FakeIntake } from '../../helpers/fake-intake.js';
+import { TestIntake } from '../../helpers/test-intake.js';
 
 test('MQTT: a dropped reading reaches its meter as a rejection on meters/<id>/receipts', { timeout: 20_000 }, async () => {
-  const intake = new FakeIntake();
-  const m = intake.addMeter('m1');
+  const intake = await TestIntake.open(['m1']);
+  intake.holdCommitted = true; // the reading's commit must not reach the meter before its drop
+  const m = intake.meters.get('m1')!;
   const broker = await MqttBroker.start({ intake, tcp: { host: '127.0.0.1', port: 0 } });
   const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.addresses().tcp}`, {
     protocolVersion: 4, clientId: 'm1', username: 'm1', reconnectPeriod: 0,
@@ -33,5 +34,6 @@ test('MQTT: a dropped reading reaches its meter as a rejection on meters/<id>/re
   } finally {
     await c.endAsync(true);
     await broker.close();
+    await intake.close();
   }
 });

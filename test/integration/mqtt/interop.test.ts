@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { type MqttBroker, hashPassword } from '../../../bridge/mqtt/index.js';
-import { FakeIntake } from '../../helpers/fake-intake.js';
+import { TestIntake } from '../../helpers/test-intake.js';
 import { until } from '../../helpers/until.js';
 import {
   HOST, PacketType, RawClient, baseOptions, connectPacket, end, nextMessage, parsePublish, publishPacket, startBroker, subackCodes, subscribePacket,
@@ -25,7 +25,7 @@ const topics = ['TopicA', 'TopicA/B', 'Topic/C', 'TopicA/C', '/TopicA'];
 interface Recorded { topic: string; payload: string; qos: number; retain: boolean; dup: boolean }
 
 describe('MQTT 3.1.1 interoperability (one account configured for it)', { timeout: 240_000 }, () => {
-  let intake: FakeIntake;
+  let intake: TestIntake;
   let broker: MqttBroker;
   const clients: MqttClient[] = [];
   const raws: RawClient[] = [];
@@ -57,8 +57,7 @@ describe('MQTT 3.1.1 interoperability (one account configured for it)', { timeou
   };
 
   before(async () => {
-    intake = new FakeIntake();
-    intake.addMeter('m1');
+    intake = await TestIntake.open(['m1']);
     broker = await startBroker(intake, {
       accounts: [{ username: USER, passwordHash: hashPassword(PASSWORD), publish: ['#'], subscribe: ['#', '$SYS/+/new/clients'] }],
     });
@@ -67,6 +66,7 @@ describe('MQTT 3.1.1 interoperability (one account configured for it)', { timeou
     for (const r of raws) r.destroy();
     await end(...clients);
     await broker.close();
+    await intake.close();
   });
 
   test('basic [MQTT-4.3.1-1, 4.3.2-1, 4.3.3-1]: QoS 0, 1 and 2 messages each arrive once', T, async () => {
@@ -220,7 +220,7 @@ describe('MQTT 3.1.1 interoperability (one account configured for it)', { timeou
     const a = await client('broad');
     await a.subscribeAsync({ '#': { qos: 1 }, '+/+/receipts': { qos: 1 } });
     await intake.submit(intake.reading('m1', 1n), { meterId: 'm1', transport: 'mqtt' });
-    intake.commitPending();
+    await intake.commitPending();
     const got = await settle(a, a);
     assert.deepEqual(got.filter((m) => m.topic.startsWith('meters/')), []);
     await end(a);

@@ -107,6 +107,13 @@ export class TestIntake implements IntakePort {
     return new TestIntake(node, keys, { id: genesis.operators[0]!.id, alg: op.alg, secretKey: op.secretKey }, dir);
   }
 
+  /** What the intake accepted through this port, by hex tx hash. */
+  get accepted(): Map<string, { meterId: string; seq: bigint; bytes: Uint8Array }> {
+    const out = new Map<string, { meterId: string; seq: bigint; bytes: Uint8Array }>();
+    for (const s of this.submitted) if (s.result.status === 'accepted') out.set(toHex(s.result.txHash), { meterId: s.ctx.meterId, seq: s.result.seq, bytes: s.bytes });
+    return out;
+  }
+
   get chainId(): string {
     return this.node.genesis.chainId;
   }

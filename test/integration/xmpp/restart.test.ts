@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { toHex, sha256 } from '../../../protocols/index.js';
 import { XmppBridge, type XmppState } from '../../../bridge/xmpp/index.js';
 import { type Prosody, startProsody } from '../../helpers/prosody.js';
-import { FakeIntake } from '../../helpers/fake-intake.js';
+import { TestIntake } from '../../helpers/test-intake.js';
 import { TestClient, until } from './support.js';
 
 const debugLogger = {
@@ -36,11 +36,12 @@ const subsequence = <T>(xs: readonly T[], want: readonly T[]): boolean => {
   return i === want.length;
 };
 
-test('Prosody restarted mid-run: the bridge reconnects (offline, connecting, online) and every accepted reading is in the ledger', { timeout: 60_000 }, async () => {
+test('Prosody restarted mid-run: the bridge reconnects (offline, connecting, online) and every accepted reading is in the ledger', { timeout: 60_000 }, async (t) => {
   p = await startProsody({ accounts: { gateway: 'gw-secret', m1: 'm1-secret' } });
   const gw = `gateway@${p.domain}`;
-  const ledger = new FakeIntake();
-  ledger.addMeter('meter-0001', { jid: `m1@${p.domain}` });
+  const ledger = await TestIntake.open([{ id: 'meter-0001', jid: `m1@${p.domain}` }]);
+  t.after(() => ledger.close());
+  ledger.holdCommitted = true; // receipts follow commitPending()
   const states: XmppState[] = [];
   bridge = await XmppBridge.start({
     intake: ledger, service: p.service, domain: p.domain, username: 'gateway', password: 'gw-secret', resource: 'bridge',
@@ -96,7 +97,7 @@ test('Prosody restarted mid-run: the bridge reconnects (offline, connecting, onl
     await m1.sendReading(gw, `post-${seq}`, 'meter-0001', ledger.reading('meter-0001', seq));
   }
   for (let s = seq - 4n; s <= seq; s++) assert.equal(await collect(m1, `post-${s}`), 'accepted');
-  ledger.commitPending();
+  await ledger.commitPending();
   for (let s = seq - 4n; s <= seq; s++) await m1.receipt(`post-${s}`);
 
   // The invariant: every reading acknowledged as accepted is in the ledger.

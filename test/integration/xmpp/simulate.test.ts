@@ -8,25 +8,22 @@ import assert from 'node:assert/strict';
 import { XmppBridge } from '../../../bridge/xmpp/index.js';
 import { runXmppSimulation } from '../../../gateway/cli/simulate-xmpp.js';
 import { type Prosody, startProsody } from '../../helpers/prosody.js';
-import { FakeIntake } from '../../helpers/fake-intake.js';
+import { TestIntake } from '../../helpers/test-intake.js';
 
 let p: Prosody | undefined;
 let bridge: XmppBridge | undefined;
-let ticker: NodeJS.Timeout | undefined;
 
 after(async () => {
-  clearInterval(ticker);
   await bridge?.close();
   await p?.stop();
 });
 
-test('runXmppSimulation: K readings per meter are acked and receipted; replays are counted by code', { timeout: 60_000 }, async () => {
+test('runXmppSimulation: K readings per meter are acked and receipted; replays are counted by code', { timeout: 60_000 }, async (t) => {
   p = await startProsody({ accounts: { gateway: 'gw-secret', m1: 'm1-secret', m2: 'm2-secret' } });
-  const ledger = new FakeIntake();
-  ledger.addMeter('meter-0001', { jid: `m1@${p.domain}` });
-  ledger.addMeter('meter-0002', { jid: `m2@${p.domain}` });
+  // The intake cuts a block every 100 ms.
+  const ledger = await TestIntake.open([{ id: 'meter-0001', jid: `m1@${p.domain}` }, { id: 'meter-0002', jid: `m2@${p.domain}` }], { blockIntervalMs: 100 });
+  t.after(() => ledger.close());
   bridge = await XmppBridge.start({ intake: ledger, service: p.service, domain: p.domain, username: 'gateway', password: 'gw-secret', tls: { ca: p.ca! } });
-  ticker = setInterval(() => ledger.commitPending(), 100); // a block every 100 ms
   const meters = [
     { jid: `m1@${p.domain}`, password: 'm1-secret', meterId: 'meter-0001', sign: (s: bigint) => ledger.reading('meter-0001', s) },
     { jid: `m2@${p.domain}`, password: 'm2-secret', meterId: 'meter-0002', sign: (s: bigint) => ledger.reading('meter-0002', s) },

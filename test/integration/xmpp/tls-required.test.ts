@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { XmppBridge, XmppBridgeError } from '../../../bridge/xmpp/index.js';
 import { type Prosody, startProsody } from '../../helpers/prosody.js';
-import { FakeIntake } from '../../helpers/fake-intake.js';
+import { TestIntake } from '../../helpers/test-intake.js';
 
 const T = { timeout: 30_000 };
 const accounts = { gateway: 'gw-secret' };
@@ -24,8 +24,9 @@ describe('XMPP bridge: TLS required', { timeout: 120_000 }, () => {
     await Promise.all([plain?.stop(), secure?.stop()]);
   });
 
-  test('a server without STARTTLS: E_XMPP_TLS_REQUIRED, no login attempted, nothing left running', T, async () => {
-    const intake = new FakeIntake();
+  test('a server without STARTTLS: E_XMPP_TLS_REQUIRED, no login attempted, nothing left running', T, async (t) => {
+    const intake = await TestIntake.open([]);
+    t.after(() => intake.close());
     await assert.rejects(
       XmppBridge.start({ intake, service: plain.service, domain: plain.domain, username: 'gateway', password: 'gw-secret', tls: { required: true } }),
       (e: unknown) => e instanceof XmppBridgeError && e.code === 'E_XMPP_TLS_REQUIRED' && /STARTTLS/.test(e.message) && !e.message.includes('gw-secret'),
@@ -35,8 +36,10 @@ describe('XMPP bridge: TLS required', { timeout: 120_000 }, () => {
     assert.doesNotMatch(await plain.logTail(), /Authenticated as gateway@/);
   });
 
-  test('the same server with TLS not required: the bridge logs in in clear', T, async () => {
-    const b = await XmppBridge.start({ intake: new FakeIntake(), service: plain.service, domain: plain.domain, username: 'gateway', password: 'gw-secret' });
+  test('the same server with TLS not required: the bridge logs in in clear', T, async (t) => {
+    const intake = await TestIntake.open([]);
+    t.after(() => intake.close());
+    const b = await XmppBridge.start({ intake, service: plain.service, domain: plain.domain, username: 'gateway', password: 'gw-secret' });
     try {
       assert.equal(b.state(), 'online');
       // The line the first test looks for, so its absence there means something.
@@ -46,9 +49,11 @@ describe('XMPP bridge: TLS required', { timeout: 120_000 }, () => {
     }
   });
 
-  test('a server offering STARTTLS: the bridge logs in with TLS required', T, async () => {
+  test('a server offering STARTTLS: the bridge logs in with TLS required', T, async (t) => {
+    const intake = await TestIntake.open([]);
+    t.after(() => intake.close());
     const b = await XmppBridge.start({
-      intake: new FakeIntake(), service: secure.service, domain: secure.domain, username: 'gateway', password: 'gw-secret', tls: { ca: secure.ca!, required: true },
+      intake, service: secure.service, domain: secure.domain, username: 'gateway', password: 'gw-secret', tls: { ca: secure.ca!, required: true },
     });
     try {
       assert.equal(b.state(), 'online');

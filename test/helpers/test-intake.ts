@@ -40,7 +40,7 @@ export interface TestMeter {
   readonly jid?: string;
 }
 
-/** What signs a connect token: the chain and a meter's key . */
+/** What signs a connect token: the chain and a meter's key. */
 export interface MeterKeys {
   readonly chainId: string;
   readonly meters: ReadonlyMap<string, { readonly alg: Alg; readonly secretKey: Uint8Array }>;

@@ -186,6 +186,8 @@ export interface LedgerApi {
   getReceipt(meterId: string, seq: bigint): Promise<Receipt | undefined>;
   /** The receipt of any committed transaction, by the SHA-256 of its bytes (docs/protocol.md §7.2). */
   getTxReceipt(hash: Uint8Array): Promise<Receipt | undefined>;
+  /** Receipts of a meter's registry transactions (register, rotate, revoke: docs/protocol.md §3.6), in chain order. */
+  meterKeyReceipts(meterId: string): Promise<Receipt[]>;
   /** The bundle of a committed bill (docs/billing.md §22), or undefined when the meter has no bill for the period. */
   getBillBundle(meterId: string, period: string): Promise<BillBundle | undefined>;
   getMeter(meterId: string): MeterView | undefined;

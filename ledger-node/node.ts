@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import {
   type BillBundle, type BillRecord, type Genesis, ProtocolError, ReasonCode, type ReadingWindow, type Receipt, type StateChange, type SubmitResult, StateKind, TxType, decodeBlock,
   decodeCommit, headerHash, decodeTx, equalBytes, fromHex, genesisHash, readingWindow, seqWindowOf, toHex,
-  LARGEST_TX_BYTES, LedgerTxType, billId, decodeAnyTx, ledgerChain,
+  LARGEST_TX_BYTES, LedgerTxType, billId, decodeAnyTx, ledgerChain, txSubject,
 } from '../protocols/index.js';
 import type { CommittedBill, LedgerApi, Logger, MeterView, NodeOptions, NodeStatus, ReadingView, StoredBlock } from './api.js';
 import { NODE_DEFAULTS, silentLogger } from './api.js';
@@ -288,6 +288,16 @@ export class LedgerNode implements LedgerApi {
 
   getTxReceipt(hash: Uint8Array): Promise<Receipt | undefined> {
     return committedTx(this.store, this.genesis.chainId, hash);
+  }
+
+  async meterKeyReceipts(meterId: string): Promise<Receipt[]> {
+    const out: Receipt[] = [];
+    for await (const p of this.store.txsAbout(txSubject.meter(meterId))) {
+      const r = await committedTx(this.store, this.genesis.chainId, p.hash);
+      const type = r ? decodeAnyTx(r.tx, Number.MAX_SAFE_INTEGER).body.type : undefined;
+      if (r && (type === TxType.MeterRegister || type === TxType.MeterRotate || type === TxType.MeterRevoke)) out.push(r);
+    }
+    return out;
   }
 
   getBillBundle(meterId: string, period: string): Promise<BillBundle | undefined> {

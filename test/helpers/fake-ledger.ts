@@ -98,6 +98,9 @@ export function makeFakeLedger(): FakeLedger {
     async getBillBundle() {
       return undefined;
     },
+    async meterKeyReceipts() {
+      return [];
+    },
     async readings(id, fromSeq, limit) {
       return id === 'meter-0001' ? readingViews.filter((r) => BigInt(r.seq) >= fromSeq).slice(0, limit) : [];
     },

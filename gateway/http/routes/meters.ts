@@ -3,7 +3,7 @@
  * Consumption data is personal data: each route needs the owner's session or the
  * operator token (docs/http-api.md §Access); the list shows an owner only its meters.
  */
-import { encodeReceipt } from '../../../protocols/index.js';
+import { TxType, decodeAnyTx, encodeReceipt, sha256, toHex } from '../../../protocols/index.js';
 import { requireMeterReader, requirePrincipal } from '../auth.js';
 import { HttpError } from '../errors.js';
 import { intParam, meterIdParam, seqParam } from '../params.js';
@@ -58,6 +58,22 @@ export const meterRoutes: Route[] = [
         return { status: 200, body: encodeReceipt(r), contentType: 'application/cbor' };
       }
       return { status: 200, json: receiptView(r) };
+    },
+  },
+  {
+    // The meter's registry transactions with their receipts, so a browser learns a key
+    // registered or rotated after genesis from a committed transaction it verifies itself.
+    method: 'GET', path: '/api/v1/meters/:id/keys',
+    handler: async (req, ctx) => {
+      const id = meterIdParam(req.params.id);
+      requireMeterReader(req, ctx, id);
+      if (!ctx.node.getMeter(id)) throw new HttpError('E_METER_NOT_FOUND', `no meter "${id}"`);
+      const names: Record<number, string> = { [TxType.MeterRegister]: 'register', [TxType.MeterRotate]: 'rotate', [TxType.MeterRevoke]: 'revoke' };
+      const txs = (await ctx.node.meterKeyReceipts(id)).map((r) => ({
+        type: names[decodeAnyTx(r.tx, Number.MAX_SAFE_INTEGER).body.type] ?? 'other',
+        height: r.header.height, index: r.index, txHash: toHex(sha256(r.tx)), cbor: toHex(encodeReceipt(r)),
+      }));
+      return { status: 200, json: { meterId: id, txs } };
     },
   },
 ];

@@ -4,19 +4,26 @@
  *   2. Merkle inclusion of the transaction in the header's txRoot (RFC 6962 §2.1.1);
  *   3. the commit certificate: precommits of more than 2/3 of genesis voting power;
  *   4. the header is on the hash chain from the trusted genesis (prevHash links, block 1's
- *      prevHash is the genesis hash), each header hashed here, never taken from the server;
- *   5. the meter's COSE_Sign1 signature, with its key from genesis.
+ *      prevHash is the genesis hash), each header hashed here, never taken from the server,
+ *      and kept in IndexedDB per genesis (header-chain.ts): a header served differently
+ *      later is a fork and fails;
+ *   5. the meter's COSE_Sign1 signature, with the key in force at the reading's place in
+ *      the chain: from genesis, or from a registration or rotation transaction whose own
+ *      receipt passes checks 1-4 and whose operator signature verifies (key-epochs.ts).
  * Anything that cannot be checked is not "verified": the result is failed or unverified.
  */
-import { type BlockHeader, commitProblem, headerHash } from '../../../protocols/block.js';
+import { commitProblem, headerHash } from '../../../protocols/block.js';
 import { equalBytes, fromHex, toHex } from '../../../protocols/bytes.js';
 import { sigStructure } from '../../../protocols/cose.js';
 import { type Genesis, decodeKey, genesisHash } from '../../../protocols/genesis.js';
 import { verifySignature } from '../../../protocols/keys.js';
 import { verifyInclusion } from '../../../protocols/merkle.js';
 import { type Receipt, decodeReceipt } from '../../../protocols/receipt.js';
-import { type Reading, TxType, decodeTx } from '../../../protocols/tx.js';
+import { type Reading, TxType, decodeAnyTx, decodeTx } from '../../../protocols/tx.js';
 import { type BlockSummary, getJson } from './api.js';
+import { IdbHeaderStore } from './header-cache.js';
+import { ChainVerifier as HeaderChain, type HeaderStore } from './header-chain.js';
+import { type KeyEvent, keyAt } from './key-epochs.js';
 
 export interface Check {
   readonly name: string;
@@ -34,46 +41,92 @@ export interface ReceiptResult {
   readonly blockHash?: string;
 }
 
-/** Block hashes verified from genesis upwards, kept for the page's life. */
+/** The header chain of the trusted genesis (cached in IndexedDB) and the meters' registry, for the page's life. */
 export class ChainVerifier {
-  /** hashes[h] is the verified hash of block h; hashes[0] the genesis hash. */
-  private readonly hashes: Uint8Array[];
-  private busy: Promise<void> = Promise.resolve();
+  readonly headers: HeaderChain;
+  private readonly keys = new Map<string, Promise<KeyEvent[]>>();
 
-  constructor(private readonly genesis: Genesis) {
-    this.hashes = [genesisHash(genesis)];
-  }
-
-  /** Verified up to `height` (fetching headers it has not checked yet), else throws saying where the chain breaks. */
-  async hashAt(height: number): Promise<Uint8Array> {
-    const run = this.busy.then(() => this.extend(height));
-    this.busy = run.catch(() => undefined);
-    await run;
-    return this.hashes[height]!;
-  }
-
-  private async extend(height: number): Promise<void> {
-    while (this.hashes.length <= height) {
-      const from = this.hashes.length;
+  constructor(readonly genesis: Genesis, store: HeaderStore = new IdbHeaderStore(toHex(genesisHash(genesis)))) {
+    this.headers = new HeaderChain(genesis.chainId, genesisHash(genesis), async (from, limit) => {
       // The listing goes newest first from `from` downwards: ask for the page whose lowest block is `from`.
-      const top = Math.min(from + 99, Math.max(height, from));
-      const page = await getJson<{ blocks: BlockSummary[] }>(`/api/v1/blocks?from=${top}&limit=${top - from + 1}`);
-      const blocks = [...page.blocks].sort((a, b) => a.height - b.height);
-      if (blocks.length === 0 || blocks[0]!.height !== from) throw new Error(`the gateway did not list block ${from}`);
-      for (const b of blocks) {
-        const h = this.hashes.length;
-        if (b.height !== h) throw new Error(`asked for block ${h}, got ${b.height}`);
-        const header: BlockHeader = {
-          chainId: b.chainId, height: b.height, time: b.time, prevHash: fromHex(b.prevHash, 'prevHash'),
-          txRoot: fromHex(b.txRoot, 'txRoot'), txCount: b.txCount, proposer: b.proposer,
-        };
-        if (header.chainId !== this.genesis.chainId) throw new Error(`block ${h} is for chain "${header.chainId}"`);
-        if (!equalBytes(header.prevHash, this.hashes[h - 1]!)) throw new Error(`block ${h} does not link to block ${h - 1}`);
-        this.hashes.push(headerHash(header));
-        if (h >= height) break;
-      }
-    }
+      const top = from + limit - 1;
+      return (await getJson<{ blocks: BlockSummary[] }>(`/api/v1/blocks?from=${top}&limit=${limit}`)).blocks;
+    }, store);
   }
+
+  /**
+   * The meter's registry transactions (GET /api/v1/meters/:id/keys), each receipt checked
+   * as a reading's is (chain, Merkle proof, commit certificate, hash chain) and its
+   * operator signature against genesis; throws naming the first that fails.
+   */
+  meterKeys(meterId: string): Promise<KeyEvent[]> {
+    let p = this.keys.get(meterId);
+    if (!p) {
+      p = this.loadKeys(meterId);
+      p.catch(() => this.keys.delete(meterId)); // a failure is retried on the next check
+      this.keys.set(meterId, p);
+    }
+    return p;
+  }
+
+  private async loadKeys(meterId: string): Promise<KeyEvent[]> {
+    const j = await getJson<{ txs: { cbor: string }[] }>(`/api/v1/meters/${encodeURIComponent(meterId)}/keys`);
+    const out: KeyEvent[] = [];
+    for (const t of j.txs) {
+      const r = decodeReceipt(fromHex(String(t.cbor), 'cbor'));
+      const tx = decodeAnyTx(r.tx, this.genesis.params.maxTxBytes);
+      const b = tx.body;
+      const where = `the registry transaction at block ${r.header.height}`;
+      if (b.type !== TxType.MeterRegister && b.type !== TxType.MeterRotate && b.type !== TxType.MeterRevoke) throw new Error(`${where} is not a meter registry transaction`);
+      if (b.meterId !== meterId) throw new Error(`${where} is about meter ${b.meterId}`);
+      const failed = (await blockChecks(this, r)).find((c) => !c.ok);
+      if (failed) throw new Error(`${where}: ${failed.name} failed: ${failed.detail}`);
+      const op = this.genesis.operators.find((o) => o.id === tx.cose.kid);
+      if (!op) throw new Error(`${where} is signed by "${tx.cose.kid ?? ''}", not a genesis operator`);
+      const k = decodeKey(op);
+      const msg = sigStructure(tx.cose.protectedBytes, tx.cose.payload, this.genesis.chainId);
+      if (k.alg !== tx.cose.alg || !verifySignature(k.alg, k.publicKey, msg, tx.cose.signature)) throw new Error(`${where}: the operator signature of ${op.id} does not verify`);
+      const at = { height: r.header.height, index: r.index };
+      if (b.type === TxType.MeterRegister) out.push({ ...at, type: 'register', alg: b.alg, publicKey: b.publicKey });
+      else if (b.type === TxType.MeterRotate) out.push({ ...at, type: 'rotate', alg: b.alg, publicKey: b.publicKey, keyEpoch: b.keyEpoch });
+      else out.push({ ...at, type: 'revoke' });
+    }
+    return out;
+  }
+}
+
+/** Checks 2-4 of a receipt (Merkle proof, commit certificate, hash chain to genesis) and the chain id. */
+async function blockChecks(chain: ChainVerifier, r: Receipt): Promise<Check[]> {
+  const genesis = chain.genesis;
+  const checks: Check[] = [];
+  const add = (name: string, ok: boolean, detail: string): void => void checks.push({ name, ok, detail });
+  const blockHash = headerHash(r.header);
+  const forChain = r.chainId === genesis.chainId && r.header.chainId === genesis.chainId;
+  add('chain', forChain, forChain ? `chain "${genesis.chainId}"` : `receipt is for chain "${r.chainId}", the trusted genesis is "${genesis.chainId}"`);
+  const included = verifyInclusion(r.tx, r.index, r.header.txCount, r.proof, r.header.txRoot);
+  add('Merkle proof', included, included ? `leaf ${r.index} of ${r.header.txCount} leads to the block's txRoot` : 'the inclusion proof does not lead to the block\'s txRoot');
+  let known;
+  try {
+    known = await chain.headers.hashAt(r.header.height);
+  } catch (e) {
+    add('commit certificate', false, 'not checked: the block is not on the verified chain');
+    add('hash chain to genesis', false, (e as Error).message);
+    return checks;
+  }
+  const on = equalBytes(known.hash, blockHash);
+  if (on && known.certified) {
+    add('commit certificate', true, `verified before by this browser for block ${r.header.height}'s hash (cached)`);
+  } else {
+    const problem = commitProblem(genesis, r.header, r.commit);
+    add('commit certificate', problem === undefined, problem ?? `${r.commit.signatures.length} validator signatures, more than 2/3 of genesis power`);
+    if (on && problem === undefined) await chain.headers.certify(r.header.height, blockHash);
+  }
+  add('hash chain to genesis', on, on
+    ? `block ${r.header.height} links back to the trusted genesis${known.cached ? ' (verified before, cached in this browser)' : ''}`
+    : known.cached
+      ? `fork: block ${r.header.height} is not the block this browser verified at that height before (${toHex(known.hash).slice(0, 16)}…): the gateway serves another chain`
+      : `block ${r.header.height} is not the one on the chain from genesis`);
+  return checks;
 }
 
 export interface Expect {
@@ -102,38 +155,34 @@ export async function verifyReceiptBytes(genesis: Genesis, chain: ChainVerifier,
     return { verified: false, checks, receipt: r };
   }
   const body = tx.body;
-  const blockHash = headerHash(r.header);
-  const base = { receipt: r, txHash: toHex(tx.hash), blockHash: toHex(blockHash) };
+  const base = { receipt: r, txHash: toHex(tx.hash), blockHash: toHex(headerHash(r.header)) };
   if (body.type !== TxType.Reading) {
     add('receipt decodes', false, 'the transaction is not a reading');
     return { verified: false, checks, ...base };
   }
   add('receipt decodes', true, `reading ${body.seq} of ${body.meterId}`);
-  const forChain = r.chainId === genesis.chainId && r.header.chainId === genesis.chainId;
-  add('chain', forChain, forChain ? `chain "${genesis.chainId}"` : `receipt is for chain "${r.chainId}", the trusted genesis is "${genesis.chainId}"`);
   if (expect.meterId !== undefined || expect.seq !== undefined) {
     const same = (expect.meterId === undefined || body.meterId === expect.meterId) && (expect.seq === undefined || body.seq === expect.seq);
     add('the reading asked for', same, same ? `meter ${body.meterId}, seq ${body.seq}` : `asked for ${expect.meterId} seq ${expect.seq}, got ${body.meterId} seq ${body.seq}`);
   }
-  const included = verifyInclusion(r.tx, r.index, r.header.txCount, r.proof, r.header.txRoot);
-  add('Merkle proof', included, included ? `leaf ${r.index} of ${r.header.txCount} leads to the block's txRoot` : 'the inclusion proof does not lead to the block\'s txRoot');
-  const problem = commitProblem(genesis, r.header, r.commit);
-  add('commit certificate', problem === undefined, problem ?? `${r.commit.signatures.length} validator signatures, more than 2/3 of genesis power`);
-  try {
-    const h = await chain.hashAt(r.header.height);
-    const on = equalBytes(h, blockHash);
-    add('hash chain to genesis', on, on ? `block ${r.header.height} links back to the trusted genesis` : `block ${r.header.height} is not the one on the chain from genesis`);
-  } catch (e) {
-    add('hash chain to genesis', false, (e as Error).message);
-  }
+  checks.push(...await blockChecks(chain, r));
   const m = genesis.meters.find((x) => x.id === body.meterId);
-  if (!m) {
-    add('meter signature', false, `meter ${body.meterId} is not in genesis: its key cannot be checked here yet`);
+  let events: KeyEvent[] = [];
+  let keysProblem: string | undefined;
+  try {
+    events = await chain.meterKeys(body.meterId);
+  } catch (e) {
+    keysProblem = (e as Error).message;
+  }
+  const answer = keysProblem !== undefined ? { ok: false as const, why: keysProblem } : keyAt(m ? decodeKey(m) : undefined, events, { height: r.header.height, index: r.index });
+  if (!answer.ok) {
+    add('meter signature', false, `no key of ${body.meterId} to check it with: ${answer.why}`);
   } else {
-    const k = decodeKey(m);
+    const k = answer.key;
     const msg = sigStructure(tx.cose.protectedBytes, tx.cose.payload, genesis.chainId);
     const ok = k.alg === tx.cose.alg && verifySignature(k.alg, k.publicKey, msg, tx.cose.signature);
-    add('meter signature', ok, ok ? `signed by ${body.meterId}'s genesis key (${m.alg})` : `the signature is not ${body.meterId}'s genesis key`);
+    const which = k.from === 'genesis' ? 'genesis key' : `key of epoch ${k.epoch} (committed at block ${k.from})`;
+    add('meter signature', ok, ok ? `signed by ${body.meterId}'s ${which}` : `the signature is not ${body.meterId}'s ${which}, the key in force at this reading`);
   }
   return { verified: checks.every((c) => c.ok), checks, reading: body, ...base };
 }

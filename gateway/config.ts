@@ -185,6 +185,14 @@ const SCHEMA = section({
       env: 'METERLEDGER_HTTP_ADMIN_TOKEN_FILE',
       meaning: 'File holding the admin token (one line, mode 0600), instead of http.adminToken.',
     }),
+    sessionTtlMs: setting(int(1000, 86_400_000), {
+      default: 15 * 60_000, env: 'METERLEDGER_HTTP_SESSION_TTL_MS',
+      meaning: 'An owner\'s session (signed-in portal) lasts this long, ms; its event streams end then with a session-ended event.',
+    }),
+    meterSilenceMs: setting(int(1000, 366 * DAY_MS), {
+      env: 'METERLEDGER_HTTP_METER_SILENCE_MS', shown: '(3 times the meter\'s usual interval, at least a minute)',
+      meaning: 'A meter whose newest reading is older than this, ms, is reported silent on its live feed (the portal\'s "meter gone silent").',
+    }),
     tls: optionalSection({
       keyFile: setting(path('private'), { required: true, env: 'METERLEDGER_HTTP_TLS_KEY_FILE', meaning: 'PEM private key: serve the HTTP API and the portal over HTTPS (mode 0600). A browser signs in to the portal with WebCrypto only on HTTPS or localhost.' }),
       certFile: setting(path('read'), { required: true, env: 'METERLEDGER_HTTP_TLS_CERT_FILE', meaning: 'PEM certificate chain of the HTTPS listener; set with http.tls.keyFile.' }),
@@ -192,7 +200,7 @@ const SCHEMA = section({
   }, {
     finish: (v) => {
       const token = adminToken(v);
-      return { host: v.host, port: v.port, ...(v.tls ? { tls: v.tls } : {}), ...(token !== undefined ? { adminToken: token } : {}) };
+      return { host: v.host, port: v.port, sessionTtlMs: v.sessionTtlMs, ...(v.meterSilenceMs !== undefined ? { meterSilenceMs: v.meterSilenceMs } : {}), ...(v.tls ? { tls: v.tls } : {}), ...(token !== undefined ? { adminToken: token } : {}) };
     },
   }),
   ledger: section({

@@ -20,6 +20,8 @@ import type { GatewayConfig, XmppConfig } from './config.js';
 import { ConfigError, GatewayError } from './errors.js';
 import { type HttpApi, type HttpTls, startHttpApi } from './http/server.js';
 import { type Enrolment, EnrolmentCodes, registrarBinder, registrarIdOf } from './http/enrol.js';
+import { SessionStore } from './http/sessions.js';
+import { billingMessages } from '../ledger-node/billing/outcomes.js';
 import type { GatewayLogger } from './logger.js';
 import { GatewayMetrics } from './metrics.js';
 import { readinessReasons } from './readiness.js';
@@ -279,6 +281,11 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
       mqttClients: () => (brokerOpen ? b.connectedClients() : undefined),
       ...(x !== undefined ? { xmppState: () => x.state() } : {}),
       adminToken,
+      sessions: new SessionStore({ sessionTtlMs: config.http.sessionTtlMs }),
+      ...(config.http.meterSilenceMs !== undefined ? { meterSilenceMs: config.http.meterSilenceMs } : {}),
+      onBillsMessage: (listener) => node.onBlock((blk) => {
+        for (const m of billingMessages(node.genesis, blk)) listener(m);
+      }),
       enrolment: enrolmentOf(dataDir, node, log),
       rejectsByReason: () => metrics.rejectsByReason(),
       httpRefused: (code) => metrics.httpRefused(code),

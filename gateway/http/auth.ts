@@ -31,6 +31,12 @@ export function requireAdmin(headers: IncomingHttpHeaders, adminToken: string | 
   if (!isAdminToken(token, adminToken)) throw new HttpError('E_HTTP_FORBIDDEN');
 }
 
+/** When the owner session of the request's token expires (ms since the epoch); undefined for no token, the operator or a dead session. */
+export function sessionExpiry(req: Pick<HttpRequest, 'headers'>, ctx: HttpContext): number | undefined {
+  const token = bearer(req.headers);
+  return token === undefined || isAdminToken(token, ctx.adminToken) ? undefined : ctx.sessions.lookup(token)?.expires;
+}
+
 /**
  * Who sent the request; undefined when no bearer token came. A token that is neither the
  * admin token nor a live session is 401 E_SESSION_INVALID; a session whose account key

@@ -12,6 +12,7 @@ export const HttpErrors = {
   E_HTTP_FORBIDDEN: 'the admin token is wrong',
   E_HTTP_ADMIN_DISABLED: 'admin endpoints (POST, the fleet view) are disabled: start the gateway with an admin token (http.adminTokenFile or http.adminToken; METERLEDGER_HTTP_ADMIN_TOKEN_FILE or METERLEDGER_HTTP_ADMIN_TOKEN) to enable them',
   E_SESSION_INVALID: 'the bearer token is neither the admin token nor a live session: open a session (POST /api/v1/session/challenge, then /api/v1/session)',
+  E_SESSION_EXPIRED: 'the session expired: sign in again',
   E_SESSION_REVOKED: "the account's key was rotated since this session opened: open a new session with the new key",
   E_SESSION_BAD_CHALLENGE: 'the challenge is unknown, used, expired or for another account: ask for a new one',
   E_SESSION_BAD_SIGNATURE: "the signature does not verify with the account's current key over the session sign bytes (docs/http-api.md §Sessions)",

@@ -5,6 +5,7 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { LedgerApi, Logger } from '../../ledger-node/api.js';
 import type { Code } from '../../protocols/codes.js';
+import type { BillsTopicMessage } from '../../protocols/index.js';
 import { HttpError, badParam } from './errors.js';
 import type { RequestLimits } from './limits.js';
 import type { SessionStore } from './sessions.js';
@@ -29,6 +30,10 @@ export interface HttpContext {
   readonly enrolment?: Enrolment;
   /** Per-source and per-account limits of the unauthenticated POSTs (./limits.ts). */
   readonly limits: RequestLimits;
+  /** Told of each committed bill and payment outcome (the bills topic's messages, docs/protocol.md §8.7); absent: none. Returns an unsubscribe. */
+  onBillsMessage?(listener: (m: BillsTopicMessage) => void): () => void;
+  /** A meter is silent when its newest reading is this old (http.meterSilenceMs); absent: three times its usual interval (./silence.ts). */
+  readonly meterSilenceMs?: number;
   /** Readings refused so far, by reason code (the meterledger_readings_rejected_total counter). */
   rejectsByReason?(): Promise<Record<string, number>>;
   /** Counts an error reply by its code (the meterledger_http_refusals_total counter). */

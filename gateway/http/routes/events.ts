@@ -6,14 +6,24 @@
  * on a first connect) resumes from the store: nothing committed in between is missed,
  * across gateway restarts too. A replay is bounded (MAX_REPLAY); beyond it the stream
  * sends one `refetch` event instead and goes on live: the client reloads over the API.
+ *
+ * Besides: `silent` (no id) once the meter's newest reading is older than its silence
+ * threshold (../silence.ts), again after each new reading and silence; `bill` and
+ * `payment` (no id, not replayed: the bills routes hold them) as the meter's bills topic
+ * carries them, without the transaction bytes.
+ *
+ * An owner's stream lives no longer than its session: when the session expires, or ends
+ * (the account key rotated, sign-out), the stream sends one `session-ended` event with
+ * the code and closes; the client asks to sign in again instead of reconnecting.
  */
 import type { ServerResponse } from 'node:http';
-import { type CommittedReading, encodeReceipt, toHex } from '../../../protocols/index.js';
+import { type BillsTopicMessage, type CommittedReading, encodeReceipt, toHex } from '../../../protocols/index.js';
 import type { Receipt } from '../../../protocols/index.js';
-import { requireMeterReader } from '../auth.js';
+import { authenticate, requireMeterReader, sessionExpiry } from '../auth.js';
 import { HttpError } from '../errors.js';
 import { meterIdParam, seqParam } from '../params.js';
-import type { HttpContext, Route } from '../router.js';
+import { SILENCE_SAMPLE, silenceThreshold } from '../silence.js';
+import type { HttpContext, HttpRequest, Route } from '../router.js';
 
 /** Receipts replayed on (re)connect at most; more missed means `refetch`. */
 export const MAX_REPLAY = 1000;
@@ -21,6 +31,8 @@ export const MAX_REPLAY = 1000;
 export const HEARTBEAT_MS = 15_000;
 /** A client this far behind (bytes queued in the socket) is dropped; it resumes on reconnect. */
 export const MAX_QUEUED_BYTES = 1 << 20;
+/** An owner's session (expiry, key rotation) and the meter's silence are checked this often while a stream is open. */
+export const WATCH_MS = 1000;
 /** EventSource's reconnect delay (ms), sent in the stream. */
 const RETRY_MS = 1000;
 
@@ -42,7 +54,18 @@ const receiptFrame = (meterId: string, seq: bigint, txHash: Uint8Array, r: Recei
   return frame('receipt', e.seq, e);
 };
 
-function stream(ctx: HttpContext, meterId: string, after: bigint | undefined) {
+/** The code that ends an owner's stream now, or undefined while its session lives. */
+function sessionEnd(req: Pick<HttpRequest, 'headers'>, ctx: HttpContext, expires: number): string | undefined {
+  if (Date.now() >= expires) return 'E_SESSION_EXPIRED';
+  try {
+    authenticate(req, ctx);
+    return undefined;
+  } catch (e) {
+    return (e as HttpError).code ?? 'E_SESSION_INVALID';
+  }
+}
+
+function stream(ctx: HttpContext, meterId: string, after: bigint | undefined, session?: { req: Pick<HttpRequest, 'headers'>; expires: number }) {
   return (res: ServerResponse): (() => void) => {
     let ended = false;
     /** Highest seq written; live events at or below it were replayed already. */
@@ -66,12 +89,54 @@ function stream(ctx: HttpContext, meterId: string, after: bigint | undefined) {
       }
       if (c.seq <= sent) return;
       sent = c.seq;
+      silentSent = false;
+      renewSoon();
       write(receiptFrame(c.meterId, c.seq, c.txHash, c.receipt));
     };
     // Subscribe before reading the store, so nothing falls between replay and live.
     const detach = ctx.node.intake.onCommitted(live);
     const beat = setInterval(() => write(': keep-alive\n\n'), HEARTBEAT_MS);
     beat.unref();
+    // Silence: the newest reading's time and the meter's threshold, renewed on each new reading.
+    let lastSeen: { seq: bigint; time: number; thresholdMs: number | undefined } | undefined;
+    let silentSent = false;
+    const renew = async (): Promise<void> => {
+      const top = BigInt(ctx.node.getMeter(meterId)?.lastSeq ?? '0');
+      if (top === 0n) return;
+      const from = top > BigInt(SILENCE_SAMPLE) ? top - BigInt(SILENCE_SAMPLE) : 1n;
+      const recent = await ctx.node.readings(meterId, from, SILENCE_SAMPLE + 1);
+      const last = recent.at(-1);
+      if (last) lastSeen = { seq: BigInt(last.seq), time: last.time, thresholdMs: silenceThreshold(recent.map((r) => r.time), ctx.meterSilenceMs) };
+    };
+    const renewSoon = (): void => void renew().catch((err: unknown) => ctx.logger.warn({ err, meterId }, 'event stream: reading the meter\'s recent readings failed'));
+    renewSoon();
+    const detachBills = ctx.onBillsMessage?.((m: BillsTopicMessage) => {
+      if (m.meterId !== meterId) return;
+      if (m.kind === 'bill') {
+        write(frame('bill', undefined, { kind: 'bill', meterId, period: m.period, total: m.total.toString(), currency: m.currency, minorUnits: m.minorUnits, height: m.height, txHash: toHex(m.txHash), ...(m.autopay !== undefined ? { autopay: m.autopay } : {}) }));
+      } else if (m.status === 'paid') {
+        write(frame('payment', undefined, { kind: 'payment', meterId, status: 'paid', period: m.period, amount: m.amount.toString(), by: m.by, height: m.height, txHash: toHex(m.txHash) }));
+      } else {
+        write(frame('payment', undefined, { kind: 'payment', meterId, status: 'refused', ...(m.period !== undefined ? { period: m.period } : {}), code: m.code, message: m.message, txHash: toHex(m.txHash) }));
+      }
+    });
+    const watch = setInterval(() => {
+      if (lastSeen?.thresholdMs !== undefined && !silentSent && Date.now() - lastSeen.time > lastSeen.thresholdMs) {
+        silentSent = true;
+        write(frame('silent', undefined, {
+          meterId, lastSeq: lastSeen.seq.toString(), lastSeen: lastSeen.time, thresholdMs: lastSeen.thresholdMs,
+          message: `meter ${meterId} has sent no reading for more than ${Math.round(lastSeen.thresholdMs / 1000)} s`,
+        }));
+      }
+      if (!session) return;
+      const code = sessionEnd(session.req, ctx, session.expires);
+      if (code === undefined) return;
+      const message = code === 'E_SESSION_EXPIRED' ? 'your session expired: sign in again to keep the live feed' : 'your session ended: sign in again to keep the live feed';
+      write(frame('session-ended', undefined, { code, message }));
+      ended = true;
+      res.end();
+    }, WATCH_MS);
+    watch.unref();
     write(`retry: ${RETRY_MS}\n\n`);
 
     if (after !== undefined) {
@@ -105,6 +170,8 @@ function stream(ctx: HttpContext, meterId: string, after: bigint | undefined) {
       ended = true;
       detach();
       clearInterval(beat);
+      clearInterval(watch);
+      detachBills?.();
     };
   };
 }
@@ -115,7 +182,8 @@ export const eventRoutes: Route[] = [
     handler: async (req, ctx) => {
       const meterId = meterIdParam(req.query.get('meter') ?? undefined, 'meter');
       // One meter per stream, so an owner's stream carries only its own meter's receipts.
-      requireMeterReader(req, ctx, meterId);
+      const who = requireMeterReader(req, ctx, meterId);
+      const expires = who.role === 'owner' ? sessionExpiry(req, ctx) : undefined;
       if (!ctx.node.getMeter(meterId)) throw new HttpError('E_METER_NOT_FOUND', `no meter "${meterId}"`);
       // EventSource sends Last-Event-ID on reconnect (WHATWG HTML §9.2.4); `after` is for the first connect.
       const resume = req.headers['last-event-id'];
@@ -125,7 +193,7 @@ export const eventRoutes: Route[] = [
       return {
         status: 200, contentType: 'text/event-stream; charset=utf-8',
         headers: { 'cache-control': 'no-store', 'x-accel-buffering': 'no' },
-        stream: stream(ctx, meterId, after),
+        stream: stream(ctx, meterId, after, expires !== undefined ? { req: { headers: req.headers }, expires } : undefined),
       };
     },
   },

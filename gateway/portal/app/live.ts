@@ -3,7 +3,9 @@
  * with fetch and a stream reader, not EventSource, because the stream needs the tab's
  * token in the authorization header (EventSource sends no headers, and a token in the
  * URL would land in logs). After a dropped connection it reconnects with Last-Event-ID,
- * as EventSource would, so the server replays what was missed.
+ * as EventSource would, so the server replays what was missed. When the owner's session
+ * ends, the server sends `session-ended` and closes (a reconnect would be refused with
+ * 401): the feed stops and says so, the page asks to sign in again.
  */
 import { fromHex } from '../../../protocols/bytes.js';
 import { authHeaders } from './api.js';
@@ -13,6 +15,27 @@ export interface LiveHandlers {
   /** The server could not replay everything missed: reload over the API. */
   refetch(latestSeq: bigint): void;
   state(s: 'live' | 'reconnecting'): void;
+  /** The meter has sent nothing for longer than its silence threshold (once per silence). */
+  silent(e: SilentEvent): void;
+  /** A bill of the meter committed, or a payment of one made or refused (docs/protocol.md §8.7). */
+  bills(e: BillsEvent): void;
+  /** The session ended (expired, revoked): the feed stopped; sign in again to resume. */
+  ended(code: string, message: string): void;
+}
+
+export interface SilentEvent {
+  readonly meterId: string;
+  readonly lastSeq: string;
+  readonly lastSeen: number;
+  readonly thresholdMs: number;
+}
+
+export interface BillsEvent {
+  readonly kind: 'bill' | 'payment';
+  readonly meterId: string;
+  readonly period: string;
+  /** A payment: 'paid', or why it was refused. */
+  readonly status?: string;
 }
 
 /** One event of a text/event-stream (WHATWG HTML §9.2): its type, data and id. */
@@ -59,6 +82,14 @@ export function openLive(meterId: string, afterSeq: bigint, on: LiveHandlers): (
       const seq = BigInt(r.seq);
       if (seq > last) last = seq;
       on.receipt(seq, fromHex(r.receipt, 'receipt'));
+    } else if (e.event === 'silent') {
+      on.silent(JSON.parse(e.data) as SilentEvent);
+    } else if (e.event === 'bill' || e.event === 'payment') {
+      on.bills(JSON.parse(e.data) as BillsEvent);
+    } else if (e.event === 'session-ended') {
+      const d = JSON.parse(e.data) as { code: string; message: string };
+      stopped = true;
+      on.ended(d.code, d.message);
     } else if (e.event === 'refetch') {
       last = BigInt((JSON.parse(e.data) as { latestSeq: string }).latestSeq);
       on.refetch(last);
@@ -76,6 +107,13 @@ export function openLive(meterId: string, afterSeq: bigint, on: LiveHandlers): (
         headers: { accept: 'text/event-stream', ...authHeaders(), ...(lastId !== undefined ? { 'last-event-id': lastId } : {}) },
         cache: 'no-store', signal: abort.signal,
       });
+      if (r.status === 401) {
+        // The session died while the connection was down: retrying cannot help.
+        const j = await r.json().catch(() => ({})) as { error?: { code?: string; message?: string }; code?: string; message?: string };
+        stopped = true;
+        on.ended(j.error?.code ?? j.code ?? 'E_SESSION_INVALID', 'your session ended: sign in again to keep the live feed');
+        return;
+      }
       if (!r.ok || r.body === null) throw new Error(`HTTP ${r.status}`);
       on.state('live');
       const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();

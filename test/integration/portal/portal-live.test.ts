@@ -3,7 +3,10 @@
  * gateway: a meter registered after genesis with `meterledger meter register` (its key
  * from the registration's own verified receipt), the header chain cached in IndexedDB (a
  * second check fetches only the headers above the cached tip) and a header served
- * differently after caching failing as a fork.
+ * differently after caching failing as a fork. On a billing dev chain with an owner's
+ * session: the live feed ended by the session's expiry with a final event the page shows,
+ * browser notifications (asked by a button, never on load) for a new bill and a meter
+ * gone silent.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,8 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { decodeReceipt, encodeReceipt, fromHex, parseGenesis, toHex } from '../../../protocols/index.js';
-import { dataPaths } from '../../../ledger-node/devchain.js';
+import { Alg, decodeReceipt, encodeReceipt, fromHex, parseGenesis, sessionSignBytes, signMessage, toHex } from '../../../protocols/index.js';
+import { accountIdOf, dataPaths } from '../../../ledger-node/devchain.js';
 import { loadKeyFile } from '../../../ledger-node/keyfile.js';
 import { launchChromium } from '../../helpers/browser.js';
 import { GatewayProcess, cli } from '../../helpers/gateway-process.js';
@@ -101,6 +104,123 @@ describe('portal: post-genesis meters and the header cache', { timeout: 240_000 
     assert.match(forged.checks['hash chain to genesis']!, /^false .*fork: block \d+ is not the block this browser verified/);
     forge = undefined;
     assert.equal((await check(2)).badge, 'verified', 'the cache kept the honest header');
+    await ctx.close();
+  });
+});
+
+declare const window: { __notes: string[]; __asked: number };
+declare const document: { getElementById(id: string): { textContent: string | null } | null };
+
+describe('portal live feed: session end, silence and notifications', { timeout: 240_000 }, () => {
+  const TTL_MS = 20_000;
+  const SILENCE_MS = 3000;
+  let dir: string;
+  let gw: GatewayProcess;
+  let browser: Browser;
+  let meter: TestMeter;
+  let ticker: NodeJS.Timeout | undefined;
+  let genesisChain: string;
+  const base = (): string => `http://127.0.0.1:${gw.httpPort}`;
+  const OWNER = accountIdOf(0);
+
+  /** An owner session opened as the portal does: the challenge signed with the account key. */
+  async function session(): Promise<string> {
+    const post = async (path: string, body: unknown) => {
+      const r = await fetch(base() + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+      const j = await r.json() as Record<string, string>;
+      assert.equal(r.status, 200, JSON.stringify(j));
+      return j;
+    };
+    const { challenge } = await post('/api/v1/session/challenge', { account: OWNER });
+    const key = loadKeyFile(dataPaths(dir).accountKey(OWNER));
+    const sig = signMessage(key.alg === Alg.ES256 ? Alg.ES256 : Alg.EdDSA, key.secretKey, sessionSignBytes(genesisChain, OWNER, challenge!));
+    return (await post('/api/v1/session', { account: OWNER, challenge, signature: toHex(sig) })).token!;
+  }
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'meterledger-portal-live2-'));
+    const init = await cli(['init', '--data-dir', dir, '--meters', '1', '--billing', '--cycle-s', '3']);
+    assert.equal(init.code, 0, init.stderr);
+    const cfg = join(dir, 'test-config.json');
+    writeFileSync(cfg, JSON.stringify({
+      ledger: { blockIntervalMs: 200 }, http: { adminToken: ADMIN_TOKEN, sessionTtlMs: TTL_MS, meterSilenceMs: SILENCE_MS },
+      billing: { autoIssue: { keyFile: 'keys/operator.key', payee: 'superenergy', retryMinMs: 300, retryMaxMs: 2000 } },
+    }), { mode: 0o600 });
+    gw = await GatewayProcess.create(dir, ['--config', cfg]);
+    await gw.start();
+    const genesis = parseGenesis(JSON.parse(readFileSync(dataPaths(dir).genesis, 'utf8')));
+    genesisChain = genesis.chainId;
+    meter = await TestMeter.connect(gw.mqttUrl, genesis, 'meter-0001', loadKeyFile(dataPaths(dir).meterKey('meter-0001')));
+    let seq = 0n;
+    ticker = setInterval(() => {
+      const now = Date.now();
+      void meter.publish(++seq, { importWh: Math.floor(now / 10), time: now }).catch(() => {});
+    }, 400);
+    await until('the owner owns meter-0001', async () => {
+      const r = await fetch(`${base()}/api/v1/meters/meter-0001`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      return r.status === 200 && (await r.json() as { owner?: string; lastSeq: string }).owner === OWNER;
+    }, 30_000);
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    clearInterval(ticker);
+    await browser?.close();
+    await meter?.close();
+    await gw?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A context signed in as the owner, with notifications recorded (and permission granted when asked). */
+  async function ownerContext(grant: boolean) {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...(grant ? { permissions: ['notifications'] } : {}) });
+    const token = await session();
+    await ctx.addInitScript({ content: `sessionStorage.setItem('meterledger.accessToken', ${JSON.stringify(token)});
+      window.__notes = []; window.__asked = 0;
+      const N = window.Notification;
+      const Rec = function (title, o) { window.__notes.push(title + ' | ' + ((o && o.body) || '')); return new N(title, o); };
+      Object.defineProperty(Rec, 'permission', { get: () => N.permission });
+      Rec.requestPermission = (...a) => { window.__asked++; return N.requestPermission(...a); };
+      window.Notification = Rec;` });
+    return ctx;
+  }
+
+  test('the live feed ends when the owner\'s session expires, with the reason, and the page asks to sign in again', async () => {
+    const ctx = await ownerContext(false);
+    const page = await ctx.newPage();
+    const opened = Date.now();
+    await page.goto(`${base()}/portal/meter?id=meter-0001`);
+    await page.waitForSelector('main[data-loaded="true"]', { timeout: 60_000 });
+    await page.waitForFunction(() => /connected/.test(document.getElementById('live-state')?.textContent ?? ''), undefined, { timeout: 10_000 });
+    await page.waitForSelector('#session-ended', { timeout: TTL_MS + 10_000 });
+    assert.ok(Date.now() - opened >= TTL_MS - 2000, 'not before the session expired');
+    assert.match((await page.textContent('#live-state'))!, /your session expired: sign in again.*\(E_SESSION_EXPIRED\)/);
+    assert.equal(await page.getAttribute('#live-state', 'role'), 'alert');
+    await page.click('#sign-in-again');
+    await page.waitForSelector('#sign-in-account', { timeout: 10_000 });
+    assert.equal(await page.evaluate(() => window.__asked), 0, 'no notification permission asked on load');
+    await ctx.close();
+  });
+
+  test('notifications: asked by the button only; a new bill and a meter gone silent are shown', async () => {
+    const ask = await ownerContext(false);
+    const p0 = await ask.newPage();
+    await p0.goto(`${base()}/portal/meter?id=meter-0001`);
+    await p0.waitForSelector('#notify-button', { timeout: 60_000 });
+    assert.equal(await p0.evaluate(() => window.__asked), 0, 'nothing asked on load');
+    await p0.click('#notify-button');
+    await until('permission asked', async () => (await p0.evaluate(() => window.__asked)) === 1, 5000);
+    await ask.close();
+
+    const ctx = await ownerContext(true);
+    const page = await ctx.newPage();
+    await page.goto(`${base()}/portal/meter?id=meter-0001`);
+    await page.waitForSelector('main[data-loaded="true"]', { timeout: 60_000 });
+    assert.match((await page.textContent('.notify'))!, /Notifications: on/);
+    await until('a bill notification', async () => (await page.evaluate(() => window.__notes)).some((n) => /^New bill for meter-0001/.test(n)), 15_000);
+    clearInterval(ticker);
+    await page.waitForSelector('#silent', { timeout: SILENCE_MS + 10_000 });
+    await until('a silence notification', async () => (await page.evaluate(() => window.__notes)).some((n) => /^Meter meter-0001 is silent/.test(n)), 5000);
     await ctx.close();
   });
 });

@@ -40,7 +40,7 @@ test('defaults: every field has the documented default', () => {
     host: '127.0.0.1', port: 1883, allowAnonymous: false, tokenMaxAgeMs: 300_000, maxPayloadBytes: 4096, accounts: [],
     maxConnectionsPerListener: 20_000, maxSessionsPerMeter: 4, maxQueuedMessages: 1000, sessionExpiryMs: 7 * 86_400_000, plaintext: true, fullReceipts: [],
   });
-  assert.deepEqual(c.http, { host: '127.0.0.1', port: 8080 });
+  assert.deepEqual(c.http, { host: '127.0.0.1', port: 8080, sessionTtlMs: 900_000 });
   assert.deepEqual(c.ledger, {
     blockIntervalMs: 1000, blockMaxTxs: 2000, maxPastMs: 7 * 86_400_000, maxFutureMs: 300_000, maxBacklog: 100_000, meterRatePerSecond: 50, meterBurst: 500,
     verifyWorkers: availableParallelism(),
@@ -349,7 +349,7 @@ test('http.adminTokenFile: the token from a private file; not with http.adminTok
   const tf = join(d, 'admin.token');
   writeFileSync(tf, 'token-from-a-file-0123\n', { mode: 0o600 });
   const load = (env: Record<string, string>) => loadConfig({ flags: { 'data-dir': d }, env });
-  assert.deepEqual(load({ METERLEDGER_HTTP_ADMIN_TOKEN_FILE: tf }).http, { host: '127.0.0.1', port: 8080, adminToken: 'token-from-a-file-0123' });
+  assert.deepEqual(load({ METERLEDGER_HTTP_ADMIN_TOKEN_FILE: tf }).http, { host: '127.0.0.1', port: 8080, sessionTtlMs: 900_000, adminToken: 'token-from-a-file-0123' });
   assertInvalid(() => load({ METERLEDGER_HTTP_ADMIN_TOKEN_FILE: tf, METERLEDGER_HTTP_ADMIN_TOKEN: 'another-long-token-0' }), 'http.adminTokenFile', /not both/);
   chmodSync(tf, 0o604);
   assert.throws(() => load({ METERLEDGER_HTTP_ADMIN_TOKEN_FILE: tf }), { code: 'E_KEY_PERMISSIONS', message: /^.*admin\.token \(admin token file\) is readable by others/ });

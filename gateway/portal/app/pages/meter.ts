@@ -3,12 +3,13 @@
  * day and month, and its readings, each verified as it is shown; new receipts arrive live.
  */
 import type uPlot from 'uplot';
-import { type MeterInfo, type ReadingRow, getJson, isRefusal, meterPath } from '../api.js';
+import { type MeterInfo, type ReadingRow, clearToken, getJson, isRefusal, meterPath } from '../api.js';
 import { signInForm } from '../sign-in.js';
 import { drawChart } from '../chart.js';
 import type { PageContext } from '../context.js';
 import { ago, badge, h, kWh, replace, when } from '../dom.js';
 import { openLive } from '../live.js';
+import { notify, notifyControl } from '../notify.js';
 import { type Unit, gaps, usage } from '../usage.js';
 import type { ReceiptResult } from '../verify.js';
 
@@ -66,7 +67,7 @@ export async function meterPage(main: HTMLElement, ctx: PageContext, meterId: st
   replace(main,
     h('h1', {}, `Meter ${meterId}`),
     h('p', { class: 'note' }, 'Shown to this meter\'s owner and to the operator only: the gateway checks the token on every request.'),
-    h('h2', { id: 'summary-h' }, 'Latest'), summary, liveState,
+    h('h2', { id: 'summary-h' }, 'Latest'), summary, liveState, notifyControl(),
     h('section', { 'aria-labelledby': 'usage-h' }, h('h2', { id: 'usage-h' }, 'Usage'),
       h('p', { class: 'note' }, 'Energy per period from the differences of the verified register readings; a register that goes down counts nothing for that step.'),
       unitPicker, chartEl, resetsEl, h('details', {}, h('summary', {}, 'Figures'), figures)),
@@ -159,6 +160,10 @@ export async function meterPage(main: HTMLElement, ctx: PageContext, meterId: st
   await loadAll(lastSeq);
   openLive(meterId, lastSeq, {
     receipt: (seq, bytes) => {
+      if (liveState.dataset.silent === 'true') {
+        delete liveState.dataset.silent;
+        replace(liveState, 'live feed: connected, the meter is sending again');
+      }
       const row: Row = { seq, result: undefined };
       rows.set(seq, row);
       if (seq > lastSeq) lastSeq = seq;
@@ -170,6 +175,21 @@ export async function meterPage(main: HTMLElement, ctx: PageContext, meterId: st
     },
     refetch: (latest) => void loadAll(latest),
     state: (s) => replace(liveState, s === 'live' ? `live feed: connected, new readings appear here as they are committed` : 'live feed: reconnecting…'),
+    silent: (e) => {
+      const text = `${meterId} has sent nothing for ${Math.round((Date.now() - e.lastSeen) / 60_000)} min (last reading seq ${e.lastSeq}; silent after ${Math.round(e.thresholdMs / 1000)} s)`;
+      replace(liveState, h('strong', { id: 'silent' }, 'Meter silent: '), text);
+      liveState.dataset.silent = 'true';
+      notify(`Meter ${meterId} is silent`, text, `silent-${meterId}`);
+    },
+    bills: (e) => {
+      if (e.kind === 'bill') notify(`New bill for ${meterId}`, `period ${e.period}`, `bill-${meterId}-${e.period}`);
+      else notify(e.status === 'paid' ? `Payment made for ${meterId}` : `Payment refused for ${meterId}`, `period ${e.period}${e.status !== 'paid' ? `: ${e.status}` : ''}`, `pay-${meterId}-${e.period}`);
+    },
+    ended: (code, message) => {
+      clearToken();
+      liveState.setAttribute('role', 'alert');
+      replace(liveState, h('strong', { id: 'session-ended' }, `Live feed stopped: ${message} (${code}). `), h('a', { href: location.href, id: 'sign-in-again' }, 'Sign in again'));
+    },
   });
   main.dataset.loaded = 'true';
 }

@@ -21,7 +21,10 @@ import { launchChromium } from '../../helpers/browser.js';
 import { GatewayProcess, cli } from '../../helpers/gateway-process.js';
 import { type HttpMitm, startHttpMitm } from '../../helpers/http-mitm.js';
 import { TestMeter } from '../../helpers/mqtt-meter.js';
+import { startTcpProxy } from '../../helpers/tcp-proxy.js';
 import { until } from '../../helpers/until.js';
+
+declare const document: { getElementById(id: string): { textContent: string | null } | null };
 
 const ADMIN_TOKEN = 'portal-live-admin-token';
 const NEW = 'meter-late';
@@ -106,10 +109,40 @@ describe('portal: post-genesis meters and the header cache', { timeout: 240_000 
     assert.equal((await check(2)).badge, 'verified', 'the cache kept the honest header');
     await ctx.close();
   });
+
+  test('a dropped live connection resumes with Last-Event-ID and misses nothing', async () => {
+    const proxy = await startTcpProxy(gw.httpPort);
+    try {
+      const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      await ctx.addInitScript({ content: `sessionStorage.setItem('meterledger.accessToken', ${JSON.stringify(ADMIN_TOKEN)});` });
+      const page = await ctx.newPage();
+      const resumes: string[] = [];
+      page.on('request', (r) => {
+        const id = r.headers()['last-event-id'];
+        if (new URL(r.url()).pathname === '/api/v1/events' && id !== undefined) resumes.push(id);
+      });
+      await page.goto(`http://127.0.0.1:${proxy.port}/portal/meter?id=${NEW}`);
+      await page.waitForSelector('main[data-loaded="true"]', { timeout: 60_000 });
+      await page.waitForFunction(() => /connected/.test(document.getElementById('live-state')?.textContent ?? ''), undefined, { timeout: 10_000 });
+      await meter.publish(4n, { importWh: 400 });
+      await page.waitForSelector('tr[data-seq="4"][data-state="verified"]', { timeout: 10_000 });
+      proxy.cut();
+      await page.waitForFunction(() => /reconnecting/.test(document.getElementById('live-state')?.textContent ?? ''), undefined, { timeout: 10_000 });
+      for (let seq = 5; seq <= 7; seq++) await meter.publish(BigInt(seq), { importWh: seq * 100 });
+      await until('seqs 5..7 committed', () => meter.committedSeqs().size >= 7, 30_000);
+      proxy.heal();
+      for (let seq = 5; seq <= 7; seq++) await page.waitForSelector(`tr[data-seq="${seq}"][data-state="verified"]`, { timeout: 15_000 });
+      assert.ok(resumes.includes('4'), `the reconnect sent Last-Event-ID 4 (sent: ${resumes.join(', ')})`);
+      const seqs = await page.$$eval('tr[data-seq]', (trs) => trs.map((t) => Number(t.getAttribute('data-seq'))));
+      assert.deepEqual(seqs.sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7], 'each reading once, none missed');
+      await ctx.close();
+    } finally {
+      await proxy.close();
+    }
+  });
 });
 
 declare const window: { __notes: string[]; __asked: number };
-declare const document: { getElementById(id: string): { textContent: string | null } | null };
 
 describe('portal live feed: session end, silence and notifications', { timeout: 240_000 }, () => {
   const TTL_MS = 20_000;

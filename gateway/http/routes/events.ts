@@ -80,6 +80,19 @@ function stream(ctx: HttpContext, meterId: string, after: bigint | undefined, se
         res.destroy();
       }
     };
+    // Silence: the newest reading's time and the meter's threshold, renewed on each new reading.
+    let lastSeen: { seq: bigint; time: number; thresholdMs: number | undefined } | undefined;
+    let silentSent = false;
+    const renew = async (): Promise<void> => {
+      const top = BigInt(ctx.node.getMeter(meterId)?.lastSeq ?? '0');
+      if (top === 0n) return;
+      const from = top > BigInt(SILENCE_SAMPLE) ? top - BigInt(SILENCE_SAMPLE) : 1n;
+      const recent = await ctx.node.readings(meterId, from, SILENCE_SAMPLE + 1);
+      const last = recent.at(-1);
+      if (last) lastSeen = { seq: BigInt(last.seq), time: last.time, thresholdMs: silenceThreshold(recent.map((r) => r.time), ctx.meterSilenceMs) };
+    };
+    const renewSoon = (): void => void renew().catch((err: unknown) => ctx.logger.warn({ err, meterId }, 'event stream: reading the meter\'s recent readings failed'));
+    renewSoon();
     const live = (c: CommittedReading): void => {
       if (c.meterId !== meterId) return;
       if (pending) {
@@ -97,19 +110,6 @@ function stream(ctx: HttpContext, meterId: string, after: bigint | undefined, se
     const detach = ctx.node.intake.onCommitted(live);
     const beat = setInterval(() => write(': keep-alive\n\n'), HEARTBEAT_MS);
     beat.unref();
-    // Silence: the newest reading's time and the meter's threshold, renewed on each new reading.
-    let lastSeen: { seq: bigint; time: number; thresholdMs: number | undefined } | undefined;
-    let silentSent = false;
-    const renew = async (): Promise<void> => {
-      const top = BigInt(ctx.node.getMeter(meterId)?.lastSeq ?? '0');
-      if (top === 0n) return;
-      const from = top > BigInt(SILENCE_SAMPLE) ? top - BigInt(SILENCE_SAMPLE) : 1n;
-      const recent = await ctx.node.readings(meterId, from, SILENCE_SAMPLE + 1);
-      const last = recent.at(-1);
-      if (last) lastSeen = { seq: BigInt(last.seq), time: last.time, thresholdMs: silenceThreshold(recent.map((r) => r.time), ctx.meterSilenceMs) };
-    };
-    const renewSoon = (): void => void renew().catch((err: unknown) => ctx.logger.warn({ err, meterId }, 'event stream: reading the meter\'s recent readings failed'));
-    renewSoon();
     const detachBills = ctx.onBillsMessage?.((m: BillsTopicMessage) => {
       if (m.meterId !== meterId) return;
       if (m.kind === 'bill') {

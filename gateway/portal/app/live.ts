@@ -34,8 +34,12 @@ export interface BillsEvent {
   readonly kind: 'bill' | 'payment';
   readonly meterId: string;
   readonly period: string;
-  /** A payment: 'paid', or why it was refused. */
+  /** A payment: 'paid' or 'refused'. */
   readonly status?: string;
+  /** A bill: autopay at issue, 'paid' or the code it was refused with. */
+  readonly autopay?: string;
+  /** A refused payment: why. */
+  readonly code?: string;
 }
 
 /** One event of a text/event-stream (WHATWG HTML §9.2): its type, data and id. */

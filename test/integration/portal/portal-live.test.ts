@@ -37,6 +37,10 @@ describe('portal: post-genesis meters and the header cache', { timeout: 240_000 
   let mitm: HttpMitm;
   /** Seq whose receipt the proxy forges (its header's time), once set. */
   let forge: number | undefined;
+  /** The proxy withholds the meter's rotation from its registry listing. */
+  let hideRotation = false;
+  let tokenFile: string;
+  let genesisDoc: ReturnType<typeof parseGenesis>;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'meterledger-portal-live-'));
@@ -44,7 +48,7 @@ describe('portal: post-genesis meters and the header cache', { timeout: 240_000 
     assert.equal(init.code, 0, init.stderr);
     const cfg = join(dir, 'test-config.json');
     writeFileSync(cfg, JSON.stringify({ ledger: { blockIntervalMs: 200 }, http: { adminToken: ADMIN_TOKEN } }), { mode: 0o600 });
-    const tokenFile = join(dir, 'token');
+    tokenFile = join(dir, 'token');
     writeFileSync(tokenFile, ADMIN_TOKEN, { mode: 0o600 });
     gw = await GatewayProcess.create(dir, ['--config', cfg]);
     await gw.start();
@@ -53,11 +57,16 @@ describe('portal: post-genesis meters and the header cache', { timeout: 240_000 
     assert.equal(reg.code, 0, reg.stderr);
     await until('the registration committed', async () => (await fetch(`${url}/api/v1/meters/${NEW}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status === 200, 30_000);
     const genesis = parseGenesis(JSON.parse(readFileSync(dataPaths(dir).genesis, 'utf8')));
+    genesisDoc = genesis;
     assert.equal(genesis.meters.some((m) => m.id === NEW), false, 'the meter is not in genesis');
     meter = await TestMeter.connect(gw.mqttUrl, genesis, NEW, loadKeyFile(dataPaths(dir).meterKey(NEW)));
     for (let i = 1; i <= 3; i++) await meter.publish(BigInt(i), { importWh: 100 * i });
     await until('readings committed', () => meter.committedSeqs().size === 3, 30_000);
     mitm = await startHttpMitm(gw.httpPort, (path, body) => {
+      if (hideRotation && path === `/api/v1/meters/${NEW}/keys`) {
+        const j = body as { txs: { type: string }[] };
+        return { ...j, txs: j.txs.filter((t) => t.type !== 'rotate') };
+      }
       if (forge === undefined || !path.startsWith(`/api/v1/meters/${NEW}/receipts/${forge}`)) return undefined;
       const j = body as { cbor: string };
       const r = decodeReceipt(fromHex(j.cbor));
@@ -139,6 +148,40 @@ describe('portal: post-genesis meters and the header cache', { timeout: 240_000 
     } finally {
       await proxy.close();
     }
+  });
+
+  test('after `meter rotate`, new readings verify with the key of epoch 1 and older ones keep the registration key', async () => {
+    const url = `http://127.0.0.1:${gw.httpPort}`;
+    const rot = await cli(['meter', 'rotate', '--data-dir', dir, '--meter', NEW, '--http', url, '--admin-token-file', tokenFile]);
+    assert.equal(rot.code, 0, rot.stderr);
+    await until('the rotation committed', async () => {
+      const r = await fetch(`${url}/api/v1/meters/${NEW}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      return ((await r.json()) as { keyEpoch: number }).keyEpoch === 1;
+    }, 30_000);
+    await meter.close();
+    meter = await TestMeter.connect(gw.mqttUrl, genesisDoc, NEW, loadKeyFile(dataPaths(dir).meterKey(NEW)));
+    await meter.publish(8n, { importWh: 800 });
+    await until('seq 8 committed', () => meter.committedSeqs().has(8n), 30_000);
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    await ctx.addInitScript({ content: `sessionStorage.setItem('meterledger.accessToken', ${JSON.stringify(ADMIN_TOKEN)});` });
+    const page = await ctx.newPage();
+    const signature = async (seq: number): Promise<string> => {
+      await page.goto(`${url}/portal/receipt?meter=${NEW}&seq=${seq}`);
+      await page.waitForSelector('#result-h .badge', { timeout: 60_000 });
+      assert.equal(await page.textContent('#result-h .badge'), 'verified', `seq ${seq}`);
+      return (await page.textContent('li[data-check="meter signature"]'))!;
+    };
+    assert.match(await signature(8), /key of epoch 1 \(committed at block \d+\)/);
+    assert.match(await signature(7), /key of epoch 0 \(committed at block \d+\)/);
+    // A gateway that withholds the rotation: the new key is not the one in force, so seq 8 fails.
+    hideRotation = true;
+    await page.goto(`${mitm.url}/portal/receipt?meter=${NEW}&seq=8`);
+    await page.waitForSelector('#result-h .badge', { timeout: 60_000 });
+    assert.equal(await page.textContent('#result-h .badge'), 'FAILED');
+    assert.equal(await page.getAttribute('li[data-check="meter signature"]', 'data-ok'), 'false');
+    assert.match((await page.textContent('li[data-check="meter signature"]'))!, /is not meter-late's key of epoch 0/);
+    hideRotation = false;
+    await ctx.close();
   });
 });
 

@@ -182,8 +182,14 @@ export async function meterPage(main: HTMLElement, ctx: PageContext, meterId: st
       notify(`Meter ${meterId} is silent`, text, `silent-${meterId}`);
     },
     bills: (e) => {
-      if (e.kind === 'bill') notify(`New bill for ${meterId}`, `period ${e.period}`, `bill-${meterId}-${e.period}`);
-      else notify(e.status === 'paid' ? `Payment made for ${meterId}` : `Payment refused for ${meterId}`, `period ${e.period}${e.status !== 'paid' ? `: ${e.status}` : ''}`, `pay-${meterId}-${e.period}`);
+      if (e.kind === 'bill') {
+        notify(`New bill for ${meterId}`, `period ${e.period}`, `bill-${meterId}-${e.period}`);
+        if (e.autopay !== undefined && e.autopay !== 'paid') notify(`Payment refused for ${meterId}`, `autopay of period ${e.period}: ${e.autopay}`, `pay-${meterId}-${e.period}`);
+      } else if (e.status === 'paid') {
+        notify(`Payment made for ${meterId}`, `period ${e.period}`, `pay-${meterId}-${e.period}`);
+      } else {
+        notify(`Payment refused for ${meterId}`, `${e.period !== undefined ? `period ${e.period}: ` : ''}${e.code ?? 'refused'}`, `pay-${meterId}-${e.period ?? 'unknown'}`);
+      }
     },
     ended: (code, message) => {
       clearToken();

@@ -37,9 +37,10 @@ export interface HeaderStore {
 
 export class MemoryHeaderStore implements HeaderStore {
   readonly byHeight = new Map<number, CachedHeader>();
+  /** The highest height held, as IndexedDB's last key (header-cache.ts). */
   async tip(): Promise<number> {
     let h = 0;
-    while (this.byHeight.has(h + 1)) h++;
+    for (const k of this.byHeight.keys()) if (k > h) h = k;
     return h;
   }
   async get(height: number): Promise<CachedHeader | undefined> {
@@ -99,6 +100,7 @@ export class ChainVerifier {
     if (c) return this.remember(c);
     // Extend from the highest verified height below: the cache's tip or this page's.
     let base = await this.store.tip();
+    if (base >= height) throw new Error(`block ${height} is missing from this browser's header cache (its tip is ${base}): clear the site's data to rebuild it`);
     for (const h of this.known.keys()) if (h > base && h < height) base = h;
     let prev = this.known.get(base) ?? (base > 0 ? await this.store.get(base).then((x) => x && this.remember(x)) : undefined);
     if (!prev) throw new Error(`block ${base} is missing from the cache`);

@@ -78,4 +78,8 @@ test('the header chain: a certificate result is kept with the hash it was checke
   await v.certify(3, a.hash);
   assert.equal((await new ChainVerifier('c', g, async () => [], store).hashAt(3)).certified, true);
   await assert.rejects(new ChainVerifier('c', g, async () => [], store).hashAt(4), /did not list block 4/);
+  // a hole under the tip is never filled from the gateway's word
+  store.byHeight.delete(2);
+  store.byHeight.set(4, { height: 4, hash: '00'.repeat(32), certified: false });
+  await assert.rejects(new ChainVerifier('c', g, async () => served, store).hashAt(2), /missing from this browser's header cache/);
 });

@@ -41,7 +41,7 @@ export async function checkBill(ctx: PageContext, meterId: string, period: strin
   // Each receipt's block must be the one on the chain from the trusted genesis.
   for (const [field, r] of [['bill', bundle.bill] as const, ...bundle.readings.map((x, i) => [`readings[${i}]`, x] as const)]) {
     try {
-      const hash = await ctx.chain.hashAt(r.header.height);
+      const hash = (await ctx.chain.headers.hashAt(r.header.height)).hash;
       if (!equalBytes(hash, headerHash(r.header))) return { ok: false, code: 'E_BUNDLE_RECEIPT', why: `${field}: block ${r.header.height} is not the one on the chain from genesis` };
     } catch (e) {
       return { ok: false, code: 'E_BUNDLE_RECEIPT', why: `${field}: ${(e as Error).message}` };

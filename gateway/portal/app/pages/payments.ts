@@ -34,7 +34,7 @@ export async function checkMoneyReceipt(ctx: PageContext, account: string, billI
   try {
     const r = decodeReceipt(fromHex(hex, 'receipt'));
     const v = verifyReceipt(ctx.genesis, r);
-    const hash = await ctx.chain.hashAt(r.header.height);
+    const hash = (await ctx.chain.headers.hashAt(r.header.height)).hash;
     if (!equalBytes(hash, headerHash(r.header))) return { ok: false, why: `block ${r.header.height} is not the one on the chain from genesis`, height };
     const body = v.tx.body;
     const txHash = toHex(sha256(r.tx));

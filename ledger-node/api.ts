@@ -190,6 +190,8 @@ export interface LedgerApi {
   meterKeyReceipts(meterId: string): Promise<Receipt[]>;
   /** The bundle of a committed bill (docs/billing.md §22), or undefined when the meter has no bill for the period. */
   getBillBundle(meterId: string, period: string): Promise<BillBundle | undefined>;
+  /** Receipts of the meter's period key transactions (docs/protocol.md §11.6), chain order; only keyId's when given. */
+  periodKeyReceipts(meterId: string, keyId?: Uint8Array): Promise<Receipt[]>;
   getMeter(meterId: string): MeterView | undefined;
   listMeters(): MeterView[];
   /** Committed readings of a meter with seq >= fromSeq, ascending, at most `limit`. */

@@ -13,6 +13,7 @@ import { NODE_DEFAULTS, silentLogger } from './api.js';
 import { SignatureVerifier } from './crypto/verifier.js';
 import { checkDataDirPermissions, dataPaths } from './devchain.js';
 import { accountMoney } from './blocks/account-money.js';
+import { periodKeyReceipts } from './blocks/period-keys.js';
 import { billBundle } from './blocks/bundle.js';
 import { committedReading, committedTx } from './blocks/receipts.js';
 import { fsError } from './fs-errors.js';
@@ -302,6 +303,10 @@ export class LedgerNode implements LedgerApi {
 
   getBillBundle(meterId: string, period: string): Promise<BillBundle | undefined> {
     return billBundle(this.store, this.genesis, meterId, period);
+  }
+
+  periodKeyReceipts(meterId: string, keyId?: Uint8Array): Promise<Receipt[]> {
+    return periodKeyReceipts(this.store, this.genesis.chainId, meterId, keyId);
   }
 
   /** Receipts of the account's deposits, withdrawals and the payments of the bills it pays, oldest first. */

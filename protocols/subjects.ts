@@ -9,6 +9,7 @@ import { TxType, type TxBody } from './tx.js';
 import { LedgerTxType } from './billing/txs.js';
 import { PERIOD_KEY_TX_TYPE } from './confidential/period-key.js';
 import { VALSET_TX_TYPE } from './validator-set.js';
+import { toHex } from './bytes.js';
 
 export const txSubject = {
   meter: (meterId: string) => `meter/${meterId}`,
@@ -19,6 +20,8 @@ export const txSubject = {
   mandate: (account: string, payee: string) => `mandate/${account}/${payee}`,
   /** Every validator-set change (type 20), in chain order: the set changes of docs/protocol.md §13.5. */
   validatorSet: () => 'validator-set',
+  /** A meter's period key by its keyId (lowercase hex), docs/protocol.md §11.6. */
+  periodKey: (meterId: string, keyIdHex: string) => `period-key/${meterId}/${keyIdHex}`,
 } as const;
 
 /** The subjects of a transaction, in a fixed order, none repeated. */
@@ -28,8 +31,8 @@ export function txSubjects(b: TxBody): string[] {
     case TxType.Reading: return [];
     case TxType.MeterRegister: return b.owner !== undefined ? [s.meter(b.meterId), s.account(b.owner)] : [s.meter(b.meterId)];
     case TxType.MeterRotate:
-    case TxType.MeterRevoke:
-    case PERIOD_KEY_TX_TYPE: return [s.meter(b.meterId)];
+    case TxType.MeterRevoke: return [s.meter(b.meterId)];
+    case PERIOD_KEY_TX_TYPE: return [s.meter(b.meterId), s.periodKey(b.meterId, toHex(b.keyId))];
     case LedgerTxType.AccountOpen:
     case LedgerTxType.AccountRotate: return [s.account(b.account)];
     case LedgerTxType.MeterAssign: return [s.meter(b.meterId), s.account(b.account)];

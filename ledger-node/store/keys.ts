@@ -1,8 +1,8 @@
 /**
- * LevelDB key layout (version 3, ./layout.ts), private to ./level.ts (and ./layout.ts,
+ * LevelDB key layout (version 4, ./layout.ts), private to ./level.ts (and ./layout.ts,
  * ./migrate-0.1.ts, which rewrite older ones).
  * One-byte prefixes keep each family contiguous and in order:
- *   F                          layout version, CBOR uint 3 (2: no X, T; absent: a 0.1 store)
+ *   F                          layout version, CBOR uint 4 (3: T lacks period-key/ subjects; 2: no X, T; absent: a 0.1 store)
  *   B<height u64be>            block bytes (protocols encodeBlock)
  *   C<height u64be>            commit certificate bytes
  *   I<meterId>\0<seq u64be>    reading index: CBOR [height, leaf index, time, importWh, exportWh?]

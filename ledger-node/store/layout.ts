@@ -4,6 +4,9 @@
  *   absent (0.1)  ./migrate-0.1.ts: meters under R, reading index widened; then as 2
  *   2             the transaction index (X: hash -> place; T: subject -> places), built
  *                 from the stored blocks once
+ *   3             the same pass again: period key transactions gained their
+ *                 period-key/<meter>/<keyId> subject (protocols/subjects.ts); rewriting
+ *                 the entries already there is harmless
  * Each step is idempotent (a crash during one is finished at the next open); F is
  * written last. A store of a later layout than this version knows is refused, never
  * rewritten.
@@ -15,7 +18,7 @@ import { moveMeters, widenIndex } from './migrate-0.1.js';
 import type { IndexedTx } from './store.js';
 
 /** The layout ./keys.ts describes. */
-export const LAYOUT = 3;
+export const LAYOUT = 4;
 /** Operations per batch while rewriting (a big store is not rewritten in one). */
 export const CHUNK = 10_000;
 
@@ -55,7 +58,7 @@ export function txIndexOps(height: number, txs: readonly IndexedTx[]): Op[] {
   return ops;
 }
 
-/** Layout 2 -> 3: index every stored block's transactions. */
+/** Layout 2 or 3 -> 4: index every stored block's transactions (idempotent puts). */
 async function indexTransactions(db: Db): Promise<void> {
   let ops: Op[] = [];
   for await (const [k, v] of db.iterator(Keys.range('B'))) {

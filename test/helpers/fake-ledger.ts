@@ -101,6 +101,9 @@ export function makeFakeLedger(): FakeLedger {
     async meterKeyReceipts() {
       return [];
     },
+    async periodKeyReceipts() {
+      return [];
+    },
     async readings(id, fromSeq, limit) {
       return id === 'meter-0001' ? readingViews.filter((r) => BigInt(r.seq) >= fromSeq).slice(0, limit) : [];
     },

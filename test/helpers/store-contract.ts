@@ -106,6 +106,12 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
           { hash: txHash(0xb2), subjects: ['bill/m-1/2026-01'] },
         ]));
         await store.commitBlock(block(3, [], [], [{ hash: txHash(0xc1), subjects: ['bill/m-1/2026-01'] }]));
+        // A period key transaction: by its meter and by (meter, keyId) (protocols/subjects.ts).
+        const k1 = `period-key/m-1/${'ab'.repeat(16)}`;
+        await store.commitBlock(block(4, [], [], [
+          { hash: txHash(0xd1), subjects: ['meter/m-1', k1] },
+          { hash: txHash(0xd2), subjects: ['meter/m-1', `period-key/m-1/${'cd'.repeat(16)}`] },
+        ]));
         store = await s.reopen();
         assert.deepEqual(await store.txPosition(txHash(0xa2)), { height: 1, index: 1 });
         assert.deepEqual(await store.txPosition(txHash(0xb2)), { height: 2, index: 1 });
@@ -115,7 +121,10 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
         assert.deepEqual(await about('bill/m-1/2026-010'), ['2:0:b1']);
         assert.deepEqual(await about('account/acc-1'), ['1:1:a2']);
         assert.deepEqual(await about('bill/m-1'), [], 'a prefix of a subject is not a subject');
-        assert.deepEqual((await collect(store.txIndex())).map((t) => `${toHex(t.hash).slice(0, 2)}@${t.height}:${t.index}`), ['a1@1:0', 'a2@1:1', 'b1@2:0', 'b2@2:1', 'c1@3:0']);
+        assert.deepEqual(await about(k1), ['4:0:d1'], 'one period key by (meter, keyId)');
+        assert.deepEqual(await about('meter/m-1'), ['4:0:d1', '4:1:d2']);
+        assert.deepEqual(await about('period-key/m-1'), []);
+        assert.deepEqual((await collect(store.txIndex())).map((t) => `${toHex(t.hash).slice(0, 2)}@${t.height}:${t.index}`), ['a1@1:0', 'a2@1:1', 'b1@2:0', 'b2@2:1', 'c1@3:0', 'd1@4:0', 'd2@4:1']);
       } finally {
         await store.close().catch(() => {});
         await s.cleanup();

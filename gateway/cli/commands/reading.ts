@@ -5,12 +5,18 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
-  type PeriodKeyBody, type SealedReading, decodeAnyTx, decryptReading, fromHex, openPeriodKey, PERIOD_KEY_TX_TYPE,
+  type Genesis, type PeriodKeyBody, type PeriodKeySchedule, type SealedReading, decodeAnyTx, decodeReceipt, decryptReading, fromHex, openPeriodKey,
+  PERIOD_KEY_TX_TYPE, toHex, verifyReceipt,
 } from '../../../protocols/index.js';
 import { loadGenesisFile } from '../../../ledger-node/devchain.js';
 import { loadRecipientKeyFile } from '../../../ledger-node/recipient-keyfile.js';
 import { GatewayError, UsageError } from '../../errors.js';
-import { type CommandSpec, optionalString, out } from '../args.js';
+import { type CommandSpec, type ParsedArgs, optionalString, out } from '../args.js';
+import { getJson } from '../http-client.js';
+import { URL_ENV, adminTokenIfGiven, gatewayUrl } from '../client-env.js';
+
+/** An owner's session token (POST /api/v1/session), for reads of its own meters. */
+export const SESSION_ENV = 'METERLEDGER_SESSION';
 import { loadDataDirGenesis } from '../chain.js';
 import { readReceiptFile } from './receipt.js';
 
@@ -43,6 +49,32 @@ function sealedReadings(path: string): SealedReading[] {
   return out;
 }
 
+/** The bearer token for a gateway read: the owner's session (METERLEDGER_SESSION), else the admin token. */
+function gatewayAuth(args: ParsedArgs): string | undefined {
+  const session = process.env[SESSION_ENV];
+  return session ? session : adminTokenIfGiven(args, 'reading decrypt');
+}
+
+/**
+ * The period keys the readings are sealed under, from GET /api/v1/meters/:id/period-keys:
+ * each receipt checked against the genesis this machine trusts (a gateway cannot hand
+ * over a key transaction the chain did not commit).
+ */
+async function fetchPeriodKeys(url: string, genesis: Genesis, readings: readonly SealedReading[], token: string | undefined): Promise<PeriodKeyBody[]> {
+  const out: PeriodKeyBody[] = [];
+  const wanted = new Map(readings.map((r) => [`${r.meterId}/${toHex(r.sealed.keyId)}`, r] as const));
+  for (const [, r] of wanted) {
+    const path = `/api/v1/meters/${encodeURIComponent(r.meterId)}/period-keys?keyId=${toHex(r.sealed.keyId)}`;
+    const body = await getJson<{ periodKeys?: { cbor: string }[] }>(url, path, token);
+    for (const k of body.periodKeys ?? []) {
+      const v = verifyReceipt(genesis, decodeReceipt(fromHex(k.cbor, 'cbor')));
+      if (v.tx.body.type === PERIOD_KEY_TX_TYPE) out.push(v.tx.body as PeriodKeyBody);
+    }
+  }
+  if (out.length === 0) throw new GatewayError('E_CONF_UNKNOWN_KEY', `${url} has no committed period key for these readings`);
+  return out;
+}
+
 export const readingDecryptCommand: CommandSpec = {
   name: 'reading decrypt',
   summary: 'Open sealed readings with a recipient key file: this machine decrypts, no gateway does.',
@@ -50,6 +82,8 @@ export const readingDecryptCommand: CommandSpec = {
   options: {
     key: { type: 'string', value: 'F', help: 'the recipient key file ({"id", "kem", "secretKey"}, mode 600)' },
     'period-key': { type: 'string', value: 'F', help: 'the period key transaction (type 5) the readings are sealed under, as CBOR or hex' },
+    http: { type: 'string', value: 'URL', help: 'fetch the period keys from this gateway instead (or METERLEDGER_URL), with the owner\'s session (METERLEDGER_SESSION) or the admin token' },
+    'admin-token-file': { type: 'string', value: 'F', help: 'the operator\'s admin token file, for --http (or METERLEDGER_HTTP_ADMIN_TOKEN[_FILE])' },
     genesis: { type: 'string', value: 'F', help: 'the chain\'s genesis file' },
     'data-dir': { type: 'string', value: 'D', help: 'use <D>/genesis.json instead of --genesis' },
   },
@@ -59,17 +93,35 @@ export const readingDecryptCommand: CommandSpec = {
   async run(args) {
     const keyFile = optionalString(args, 'key');
     const pkFile = optionalString(args, 'period-key');
-    if (keyFile === undefined || pkFile === undefined) throw new UsageError('give --key F and --period-key F (see meterledger reading decrypt --help)');
+    const url = pkFile === undefined ? gatewayUrl(args) : undefined;
+    if (keyFile === undefined || (pkFile === undefined && url === undefined)) {
+      throw new UsageError(`give --key F and --period-key F, or --http URL (or ${URL_ENV}) to fetch the period keys (see meterledger reading decrypt --help)`);
+    }
     const gFile = optionalString(args, 'genesis');
     const dataDir = optionalString(args, 'data-dir');
     if (gFile === undefined && dataDir === undefined) throw new UsageError('give --genesis F (or --data-dir D)');
     const genesis = gFile !== undefined ? loadGenesisFile(resolve(gFile)) : loadDataDirGenesis(dataDir!);
     const secret = loadRecipientKeyFile(keyFile);
-    const pk = decodeAnyTx(txFile(pkFile), Infinity).body;
-    if (pk.type !== PERIOD_KEY_TX_TYPE) throw new GatewayError('E_CONF_MALFORMED', `${pkFile} is not a period key transaction (type ${PERIOD_KEY_TX_TYPE})`);
-    const schedule = await openPeriodKey(genesis.chainId, pk as PeriodKeyBody, secret.key.id, secret.recipient);
-    for (const r of sealedReadings(args.positionals[0]!)) {
-      const v = decryptReading(genesis.chainId, schedule, r);
+    const readings = sealedReadings(args.positionals[0]!);
+    let keys: PeriodKeyBody[];
+    if (pkFile !== undefined) {
+      const pk = decodeAnyTx(txFile(pkFile), Infinity).body;
+      if (pk.type !== PERIOD_KEY_TX_TYPE) throw new GatewayError('E_CONF_MALFORMED', `${pkFile} is not a period key transaction (type ${PERIOD_KEY_TX_TYPE})`);
+      keys = [pk as PeriodKeyBody];
+    } else {
+      keys = await fetchPeriodKeys(url!, genesis, readings, gatewayAuth(args));
+    }
+    const schedules = new Map<string, PeriodKeySchedule>();
+    const scheduleOf = async (r: SealedReading): Promise<PeriodKeySchedule> => {
+      const id = toHex(r.sealed.keyId);
+      const pk = keys.find((k) => toHex(k.keyId) === id && k.meterId === r.meterId) ?? keys[0]!;
+      const key = `${pk.meterId}/${toHex(pk.keyId)}`;
+      let s = schedules.get(key);
+      if (!s) schedules.set(key, (s = await openPeriodKey(genesis.chainId, pk, secret.key.id, secret.recipient)));
+      return s;
+    };
+    for (const r of readings) {
+      const v = decryptReading(genesis.chainId, await scheduleOf(r), r);
       out(JSON.stringify({ meterId: v.meterId, seq: v.seq.toString(), time: v.time, importWh: v.importWh, ...(v.exportWh !== undefined ? { exportWh: v.exportWh } : {}), ...(v.powerW !== undefined ? { powerW: v.powerW } : {}) }));
     }
     return 0;

@@ -3,15 +3,21 @@
  * Consumption data is personal data: each route needs the owner's session or the
  * operator token (docs/http-api.md §Access); the list shows an owner only its meters.
  */
-import { TxType, decodeAnyTx, encodeReceipt, sha256, toHex } from '../../../protocols/index.js';
+import { type PeriodKeyBody, type Receipt, TxType, decodeAnyTx, encodeReceipt, fromHex, sha256, toHex } from '../../../protocols/index.js';
 import { requireMeterReader, requirePrincipal } from '../auth.js';
-import { HttpError } from '../errors.js';
+import { HttpError, badParam } from '../errors.js';
 import { intParam, meterIdParam, seqParam } from '../params.js';
 import type { Route } from '../router.js';
 import { receiptView } from '../views.js';
 
 const READINGS_DEFAULT = 100;
 const READINGS_MAX = 1000;
+
+/** A period key transaction's receipt, with its period and keyId up front. */
+function periodKeyView(r: Receipt) {
+  const b = decodeAnyTx(r.tx, Number.MAX_SAFE_INTEGER).body as PeriodKeyBody;
+  return { period: b.period, keyId: toHex(b.keyId), recipients: b.recipients.map((w) => w.recipientId), ...receiptView(r) };
+}
 
 export const meterRoutes: Route[] = [
   {
@@ -44,6 +50,20 @@ export const meterRoutes: Route[] = [
       const last = readings.at(-1);
       const nextFromSeq = readings.length === limit && last ? (BigInt(last.seq) + 1n).toString() : null;
       return { status: 200, json: { meterId: id, readings, nextFromSeq } };
+    },
+  },
+  {
+    // A confidential meter's period key transactions with their receipts (docs/http-api.md):
+    // what a recipient needs to open the sealed readings; the keys in them are wrapped.
+    method: 'GET', path: '/api/v1/meters/:id/period-keys',
+    handler: async (req, ctx) => {
+      const id = meterIdParam(req.params.id);
+      requireMeterReader(req, ctx, id);
+      const k = req.query.get('keyId');
+      if (k !== null && !/^[0-9a-f]{32}$/.test(k)) throw badParam('keyId', 'must be 32 lowercase hex digits');
+      if (!ctx.node.getMeter(id)) throw new HttpError('E_METER_NOT_FOUND', `no meter "${id}"`);
+      const receipts = await ctx.node.periodKeyReceipts(id, k === null ? undefined : fromHex(k, 'keyId'));
+      return { status: 200, json: { meterId: id, periodKeys: receipts.map(periodKeyView) } };
     },
   },
   {

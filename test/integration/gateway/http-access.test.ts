@@ -172,6 +172,7 @@ const ACCESS: Record<string, { rule: 'public' | 'operator' | 'meter' | 'account'
   'GET /api/v1/meters/:id/readings': { rule: 'meter', path: `/api/v1/meters/${M}/readings` },
   'GET /api/v1/meters/:id/receipts/:seq': { rule: 'meter', path: `/api/v1/meters/${M}/receipts/1` },
   'GET /api/v1/meters/:id/keys': { rule: 'meter', path: `/api/v1/meters/${M}/keys` },
+  'GET /api/v1/meters/:id/period-keys': { rule: 'meter', path: `/api/v1/meters/${M}/period-keys` },
   'GET /api/v1/meters/:id/agreement': { rule: 'meter', path: `/api/v1/meters/${M}/agreement` },
   'GET /api/v1/meters/:id/bills': { rule: 'meter', path: `/api/v1/meters/${M}/bills` },
   'GET /api/v1/bills/:meter/:period': { rule: 'meter', path: `/api/v1/bills/${M}/2026-01` },

@@ -90,7 +90,7 @@ test('a 0.1 store (meters under M, a reading index without times) opens: meters,
     }
     await withDb(path, async (db) => {
       assert.equal((await db.keys(Keys.range('M')).all()).length, 0, 'no 0.1 meter keys left');
-      assert.equal(decodeCbor((await db.get(Keys.format))!), 3);
+      assert.equal(decodeCbor((await db.get(Keys.format))!), 4);
     });
     const store = await LevelStore.open(path);
     try {
@@ -129,7 +129,7 @@ test('a layout 2 store (no transaction index) opens with its index built from th
     } finally {
       await node.close();
     }
-    await withDb(path, async (db) => assert.equal(decodeCbor((await db.get(Keys.format))!), 3));
+    await withDb(path, async (db) => assert.equal(decodeCbor((await db.get(Keys.format))!), 4));
     const audit = await auditStore(bc.chain.dataDir, bc.genesis);
     assert.equal(audit.ok, true, JSON.stringify(audit));
   } finally {
@@ -142,8 +142,8 @@ test('a store of an unknown later layout is refused, not rewritten', async () =>
   try {
     const path = dataPaths(chain.dataDir).store;
     await (await LevelStore.open(path)).close();
-    await withDb(path, (db) => db.put(Keys.format, encodeCbor(4)));
-    await assert.rejects(LevelStore.open(path), { code: 'E_STORE_LAYOUT', message: /^store layout 4 is not 3/ });
+    await withDb(path, (db) => db.put(Keys.format, encodeCbor(5)));
+    await assert.rejects(LevelStore.open(path), { code: 'E_STORE_LAYOUT', message: /^store layout 5 is not 4/ });
   } finally {
     chain.cleanup();
   }

@@ -12,6 +12,7 @@ import { openLive } from '../live.js';
 import { notify, notifyControl } from '../notify.js';
 import { type Unit, gaps, usage } from '../usage.js';
 import type { ReceiptResult } from '../verify.js';
+import { SealedReadings } from '../sealed.js';
 
 /** Readings loaded and verified when the page opens (the latest ones). */
 export const LOAD_READINGS = 300;
@@ -53,6 +54,9 @@ export async function meterPage(main: HTMLElement, ctx: PageContext, meterId: st
   const table = h('div', { id: 'readings' });
   let unit: Unit = 'hour';
   let plot: uPlot | undefined;
+  // A confidential meter's readings (../sealed.ts): shown sealed until the owner's key file opens them.
+  const sealed = new SealedReadings(meterId, ctx, () => rerender());
+  const sealedSlot = h('div', {});
 
   const unitPicker = h('fieldset', { class: 'units' }, h('legend', {}, 'Group by'),
     ...(['hour', 'day', 'month'] as const).map((u) => {
@@ -67,18 +71,22 @@ export async function meterPage(main: HTMLElement, ctx: PageContext, meterId: st
   replace(main,
     h('h1', {}, `Meter ${meterId}`),
     h('p', { class: 'note' }, 'Shown to this meter\'s owner and to the operator only: the gateway checks the token on every request.'),
-    h('h2', { id: 'summary-h' }, 'Latest'), summary, liveState, notifyControl(),
+    h('h2', { id: 'summary-h' }, 'Latest'), summary, liveState, notifyControl(), sealedSlot,
     h('section', { 'aria-labelledby': 'usage-h' }, h('h2', { id: 'usage-h' }, 'Usage'),
       h('p', { class: 'note' }, 'Energy per period from the differences of the verified register readings; a register that goes down counts nothing for that step.'),
       unitPicker, chartEl, resetsEl, h('details', {}, h('summary', {}, 'Figures'), figures)),
     h('section', { 'aria-labelledby': 'readings-h' }, h('h2', { id: 'readings-h' }, 'Readings'), table));
 
-  const verifiedReadings = () => [...rows.values()].filter((r) => r.result?.verified && r.result.reading).map((r) => r.result!.reading!);
+  const shown = (r: Row) => {
+    const st = sealed.state(r.seq);
+    return st ? (st.kind === 'opened' ? st.reading : undefined) : r.result?.verified ? r.result.reading : undefined;
+  };
+  const verifiedReadings = () => [...rows.values()].map(shown).filter((x) => x !== undefined);
 
   function render(): void {
     const ok = verifiedReadings();
     const all = [...rows.values()].sort((a, b) => (a.seq > b.seq ? -1 : 1));
-    const failed = all.filter((r) => r.result && !r.result.verified).length;
+    const failed = all.filter((r) => r.result && !r.result.verified && !sealed.state(r.seq)).length;
     const checking = all.filter((r) => !r.result).length;
     const latest = ok.reduce<(typeof ok)[number] | undefined>((m, r) => (!m || r.seq > m.seq ? r : m), undefined);
     const g = gaps(ok.map((r) => ({ seq: r.seq, time: r.time })));
@@ -115,15 +123,16 @@ export async function meterPage(main: HTMLElement, ctx: PageContext, meterId: st
       h('thead', {}, h('tr', {}, ...['seq', 'time', 'import kWh', 'export kWh', 'block', 'check'].map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', {}, ...all.slice(0, TABLE_ROWS).map((r) => {
         const res = r.result;
-        const rd = res?.verified ? res.reading : undefined;
-        const failedCheck = res?.checks.find((c) => !c.ok);
-        return h('tr', { 'data-seq': r.seq.toString(), 'data-state': !res ? 'checking' : res.verified ? 'verified' : 'failed' },
+        const st = sealed.state(r.seq);
+        const rd = shown(r);
+        const failedCheck = st ? undefined : res?.checks.find((c) => !c.ok);
+        return h('tr', { 'data-seq': r.seq.toString(), 'data-state': st ? st.kind : !res ? 'checking' : res.verified ? 'verified' : 'failed' },
           h('td', {}, r.seq.toString()),
-          h('td', {}, rd ? when(rd.time) : '—'),
-          h('td', {}, rd ? kWh(rd.importWh) : '—'),
+          h('td', {}, rd ? when(rd.time) : st?.kind === 'sealed' ? when(st.time) : '—'),
+          h('td', {}, rd ? kWh(rd.importWh) : st ? 'sealed' : '—'),
           h('td', {}, rd?.exportWh !== undefined ? kWh(rd.exportWh) : '—'),
           h('td', {}, res?.receipt ? String(res.receipt.header.height) : '—'),
-          h('td', {}, !res ? badge('checking') : badge(res.verified ? 'verified' : 'failed'), ' ',
+          h('td', {}, !res ? badge('checking') : badge(res.verified || st ? 'verified' : 'failed'), ' ',
             failedCheck ? h('span', { class: 'why' }, `${failedCheck.name}: ${failedCheck.detail} `) : null,
             h('a', { href: `/portal/receipt?meter=${encodeURIComponent(meterId)}&seq=${r.seq}`, 'aria-label': `receipt of seq ${r.seq}` }, 'receipt')));
       }))));
@@ -151,7 +160,9 @@ export async function meterPage(main: HTMLElement, ctx: PageContext, meterId: st
     for (const s of todo) rows.set(s, { seq: s, result: undefined });
     rerender();
     await inParallel(todo, PARALLEL, async (s) => {
-      rows.get(s)!.result = await ctx.verify(meterId, s);
+      const res = await ctx.verify(meterId, s);
+      if (!res.verified && (await sealed.check(res.receipt, s))) replace(sealedSlot, sealed.panel);
+      rows.get(s)!.result = res;
       rerender();
     });
   }
@@ -168,7 +179,8 @@ export async function meterPage(main: HTMLElement, ctx: PageContext, meterId: st
       rows.set(seq, row);
       if (seq > lastSeq) lastSeq = seq;
       rerender();
-      void ctx.verifyBytes(bytes, meterId, seq).then((res) => {
+      void ctx.verifyBytes(bytes, meterId, seq).then(async (res) => {
+        if (!res.verified && (await sealed.check(res.receipt, seq))) replace(sealedSlot, sealed.panel);
         row.result = res;
         rerender();
       });

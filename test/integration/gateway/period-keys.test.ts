@@ -17,6 +17,7 @@ import { dataPaths } from '../../../ledger-node/devchain.js';
 import { Keys } from '../../../ledger-node/store/keys.js';
 import { LevelStore } from '../../../ledger-node/store/level.js';
 import { GatewayProcess, TEST_ADMIN_TOKEN, cli } from '../../helpers/gateway-process.js';
+import { ownerSession } from '../../helpers/owner-session.js';
 
 interface PeriodKeyJson { period: string; keyId: string; recipients: string[]; typeName: string; cbor: string; tx: string }
 
@@ -80,6 +81,14 @@ describe('period keys over HTTP, for reading decrypt and the portal', { timeout:
     const other = await cli(['reading', 'decrypt', file, '--key', dataPaths(dir).recipientKey('owner-0002'), '--data-dir', dir], { env });
     assert.equal(other.code, 1);
     assert.match(other.stderr, /E_CONF_NOT_RECIPIENT/);
+    // The owner's own session does it too; another owner's session is refused.
+    const session = await ownerSession(gw.httpUrl, 'owner-0001', dataPaths(dir).accountKey('owner-0001'));
+    const bySession = await cli(['reading', 'decrypt', file, '--key', dataPaths(dir).recipientKey('owner-0001'), '--data-dir', dir], { env: { ...process.env, METERLEDGER_URL: gw.httpUrl, METERLEDGER_SESSION: session } });
+    assert.equal(bySession.code, 0, bySession.stderr);
+    assert.equal(bySession.stdout, dec.stdout);
+    const stranger = await ownerSession(gw.httpUrl, 'owner-0002', dataPaths(dir).accountKey('owner-0002'));
+    const refused = await fetch(`${gw.httpUrl}/api/v1/meters/meter-0001/period-keys`, { headers: { authorization: `Bearer ${stranger}` } });
+    assert.equal(refused.status, 403, 'another owner\'s session reads no period keys of this meter');
     const noToken = await cli(['reading', 'decrypt', file, '--key', dataPaths(dir).recipientKey('owner-0001'), '--data-dir', dir], { env: { ...process.env, METERLEDGER_URL: gw.httpUrl } });
     assert.equal(noToken.code, 1);
     assert.match(noToken.stderr, /E_HTTP_UNAUTHORIZED/);

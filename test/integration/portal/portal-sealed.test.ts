@@ -16,6 +16,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { dataPaths } from '../../../ledger-node/devchain.js';
 import { launchChromium } from '../../helpers/browser.js';
 import { GatewayProcess, cli } from '../../helpers/gateway-process.js';
+import { ownerSession } from '../../helpers/owner-session.js';
 
 declare const document: { querySelectorAll(s: string): { length: number }; getElementById(id: string): { textContent: string | null } | null };
 
@@ -62,9 +63,11 @@ describe('portal: a confidential meter\'s readings open in the browser with the 
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /** A browser signed in with owner-0001's session (its account key signs the gateway's challenge). */
   async function context(): Promise<BrowserContext> {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId: 'UTC', locale: 'en-GB' });
-    await ctx.addInitScript({ content: `sessionStorage.setItem('meterledger.accessToken', ${JSON.stringify(gw.adminToken)});` });
+    const token = await ownerSession(gw.httpUrl, 'owner-0001', dataPaths(dir).accountKey('owner-0001'));
+    await ctx.addInitScript({ content: `sessionStorage.setItem('meterledger.accessToken', ${JSON.stringify(token)});` });
     return ctx;
   }
 

@@ -89,7 +89,7 @@ export class SealedReadings {
       if (!m || tx.cose.kid !== undefined) return false;
       const k = decodeKey(m);
       const signed = k.alg === tx.cose.alg && verifySignature(k.alg, k.publicKey, sigStructure(tx.cose.protectedBytes, tx.cose.payload, g.chainId), tx.cose.signature);
-      const hash = await this.ctx.chain!.hashAt(r.header.height);
+      const hash = (await this.ctx.chain!.headers.hashAt(r.header.height)).hash;
       return signed && equalBytes(hash, headerHash(r.header));
     } catch {
       return false;

@@ -76,7 +76,46 @@ export function encodeIndexEntry(r: Omit<IndexedReading, 'seq'>): Uint8Array {
   return encodeCbor(r.exportWh === undefined ? [r.height, r.index, r.time, r.importWh] : [r.height, r.index, r.time, r.importWh, r.exportWh]);
 }
 
+/**
+ * The unsigned integers of an index entry as its encoder writes them (an array of 3 to 5
+ * shortest-form uints below 2^53), read without the general decoder: loading a meter's
+ * index before its bill decodes thousands of entries, and cborg spent several µs on each.
+ * Anything else gives undefined, and decodeIndexEntry takes the strict path (same result).
+ */
+function indexUints(b: Uint8Array): number[] | undefined {
+  const head = b[0]!;
+  if (head < 0x83 || head > 0x85) return undefined;
+  const out: number[] = [];
+  let at = 1;
+  for (let n = head - 0x80; n > 0; n--) {
+    if (at >= b.length) return undefined;
+    const ib = b[at++]!;
+    if (ib >> 5 !== 0) return undefined;
+    const ai = ib & 0x1f;
+    if (ai < 24) {
+      out.push(ai);
+      continue;
+    }
+    if (ai > 27) return undefined;
+    const len = 1 << (ai - 24);
+    if (at + len > b.length) return undefined;
+    let v = 0;
+    for (let i = 0; i < len; i++) v = v * 256 + b[at + i]!;
+    at += len;
+    // Shortest form only (what the strict decoder accepts), and a safe integer.
+    const min = len === 1 ? 24 : len === 2 ? 0x100 : len === 4 ? 0x10000 : 0x100000000;
+    if (v < min || v > Number.MAX_SAFE_INTEGER) return undefined;
+    out.push(v);
+  }
+  return at === b.length ? out : undefined;
+}
+
 export function decodeIndexEntry(b: Uint8Array, seq: bigint, where: string): IndexedReading {
+  const fast = indexUints(b);
+  if (fast) {
+    const [height, index, time, importWh, exportWh] = fast;
+    return { seq, height: height!, index: index!, time: time!, ...(importWh !== undefined ? { importWh } : {}), ...(exportWh !== undefined ? { exportWh } : {}) };
+  }
   let v: unknown;
   try {
     v = decodeCbor(b);

@@ -13,9 +13,9 @@ import {
 import { dataPaths } from '../ledger-node/devchain.js';
 import { loadKeyFile } from '../ledger-node/keyfile.js';
 import { nativeSign } from '../ledger-node/crypto/native.js';
-import { type MeterRecord, genesisMeters } from '../ledger-node/state/meter.js';
+import { type MeterRecord, genesisMeters, takeSeq } from '../ledger-node/state/meter.js';
 import { LevelStore } from '../ledger-node/store/level.js';
-import { genesisHash, sha256 } from '../protocols/index.js';
+import { genesisHash, seqWindowOf, sha256 } from '../protocols/index.js';
 import { signReading } from '../gateway/cli/sign.js';
 import { readFileSync } from 'node:fs';
 
@@ -79,7 +79,14 @@ export async function buildStore(dataDir: string, blocks: number, blockTxs: numb
       const hash = headerHash(header);
       const signature = nativeSign(Alg.EdDSA, validator.privateKey, voteSignBytes(genesis.chainId, VoteType.Precommit, h, 0, hash));
       const perMeter = blockTxs / meterIds.length;
-      const changes = meterIds.map((id) => ({ kind: StateKind.Meter, id, value: { ...meters.get(id)!, lastSeq: BigInt(h * perMeter) } }));
+      // Each meter's record as the reading rule leaves it: lastSeq and its anti-replay window
+      // (`seen`), else `meterledger verify` finds the stored record differs from the chain.
+      for (const id of meterIds) {
+        let rec = meters.get(id)!;
+        for (let seq = (h - 1) * perMeter + 1; seq <= h * perMeter; seq++) rec = { ...rec, ...takeSeq(rec, BigInt(seq), seqWindowOf(genesis)) };
+        meters.set(id, rec);
+      }
+      const changes = meterIds.map((id) => ({ kind: StateKind.Meter, id, value: meters.get(id)! }));
       await store.commitBlock({
         height: h, hash, blockBytes: encodeBlock({ header, txs }), commitBytes: encodeCommit({ height: h, round: 0, blockHash: hash, signatures: [{ validator: vid, signature }] }),
         readings: txs.map((_, index) => {

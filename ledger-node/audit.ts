@@ -13,7 +13,7 @@
  */
 import {
   type BlockHeader, type CommitCertificate, type Genesis, type StateChange, decodeBlock, decodeCommit, commitProblem, equalBytes, genesisHash, headerHash, scheduleFromState,
-  ProofCode, readingWindow, seqWindowOf, StateKind, toHex, TxType,
+  ProofCode, readingWindow, seqWindowOf, StateKind, toHex, TxType, encodeCbor,
   ledgerChain,
 } from '../protocols/index.js';
 import { MoneyAudit } from './audit-money.js';
@@ -24,7 +24,7 @@ import type { TxContext } from './signatures.js';
 import { ChainState } from './state/layers.js';
 import { CommittedReadings, indexEntry } from './state/ledger.js';
 import { genesisMeters, operatorsOf } from './state/meter.js';
-import { encodeStateValue } from './store/codec.js';
+import { decodeStateValue, encodeStateValue } from './store/codec.js';
 import { LevelStore } from './store/level.js';
 import { legacyWriteAhead } from './store/migrate-0.1.js';
 import type { LedgerStore } from './store/store.js';
@@ -271,7 +271,7 @@ async function auditOpenStore(
     const what = r.kind === 'meter' ? `registry: meter "${r.id}"` : `state: ${r.kind} "${r.id}"`;
     const code = MONEY_CODES[r.kind];
     if (want === undefined) throw new AuditError(top, `${what} is stored but no block or genesis makes it`, code);
-    if (!sameValue(r, want)) throw new AuditError(top, `${what}: the stored record differs from the chain${r.kind === 'meter' ? ` (lastSeq ${(r.value as { lastSeq: bigint }).lastSeq} vs ${(want as { lastSeq: bigint }).lastSeq})` : moneyDiff(r, want)}`, code);
+    if (!sameValue(r, want)) throw new AuditError(top, `${what}: the stored record differs from the chain${(r.kind === 'meter' ? '' : moneyDiff(r, want)) || fieldDiff(r, want)}`, code);
   }
   for (const kind of auditor.state.kinds()) {
     for (const id of auditor.state.ids(kind)) {
@@ -353,6 +353,22 @@ function moneyDiff(r: StateChange, want: unknown): string {
     if (got?.[f] !== undefined || exp?.[f] !== undefined) {
       if (String(got?.[f]) !== String(exp?.[f])) return ` (${f} ${String(got?.[f])}, the chain makes ${String(exp?.[f])})`;
     }
+  }
+  return '';
+}
+
+/** The first field (by name) whose value differs between a stored record and the chain's, as " (field stored, the chain makes x)". */
+function fieldDiff(r: StateChange, want: unknown): string {
+  // Both as the store keeps them (a meter record's encoding holds only some fields).
+  const kept = (v: unknown): Record<string, unknown> => (decodeStateValue(r.kind, encodeStateValue(r.kind, v), r.id) ?? {}) as Record<string, unknown>;
+  const got = kept(r.value);
+  const exp = kept(want);
+  const show = (v: unknown): string => (v === undefined ? 'absent' : v instanceof Uint8Array ? toHex(v) : typeof v === 'object' && v !== null ? JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? x.toString() : x)) : String(v));
+  for (const f of [...new Set([...Object.keys(got), ...Object.keys(exp)])].sort()) {
+    const a = got[f];
+    const b = exp[f];
+    if (a === undefined && b === undefined) continue;
+    if (a === undefined || b === undefined || !equalBytes(encodeCbor(a), encodeCbor(b))) return ` (${f} ${show(a)}, the chain makes ${show(b)})`;
   }
   return '';
 }

@@ -83,3 +83,10 @@ test('a stored balance edited is caught: E_AUDIT_BALANCE; the untouched store au
   assert.equal(r.code, 'E_AUDIT_BALANCE', r.reason);
   assert.equal((await auditStore(bc.chain.dataDir, bc.genesis)).ok, true);
 });
+
+test('a stored meter record edited in its anti-replay window only is caught, and the message names the field (seen), not just lastSeq', async () => {
+  const r = await withEdited(StateKind.Meter, 'meter-1', (v) => ({ ...v, seen: (v.seen as bigint) ^ 2n }));
+  assert.equal(r.ok, false);
+  assert.match(r.reason!, /registry: meter "meter-1": the stored record differs from the chain \(seen \d+, the chain makes \d+\)/);
+  assert.doesNotMatch(r.reason!, /lastSeq/);
+});

@@ -12,6 +12,7 @@ import { KeyObjectCache, nativeVerify } from '../ledger-node/crypto/native.js';
 import { loadKeyFile, readPrivateFile } from '../ledger-node/keyfile.js';
 import { fsReason } from '../ledger-node/fs-errors.js';
 import { dataPaths, initDevChain, isInitialized, loadGenesisFile } from '../ledger-node/devchain.js';
+import { openDevAccount, readDevAccountPlan } from '../ledger-node/billing/dev-setup.js';
 import { MqttBroker } from '../bridge/mqtt/index.js';
 import { type BillsTopicMessage, type Genesis, ProtocolError, genesisHash, toHex } from '../protocols/index.js';
 import { type GatewayBilling, startBilling } from './billing.js';
@@ -192,6 +193,23 @@ function enrolmentOf(dataDir: string, node: LedgerNode, log: GatewayLogger): Enr
   return { codes, binder: registrarBinder(node, id, key) };
 }
 
+/**
+ * The default dev chain's owner account (ledger-node/billing/dev-setup.ts): opened at the
+ * first start; while its key is still the dev key, each start prints the enrol page and a
+ * fresh one-time code (replacing the last one), so a browser can take the account over.
+ * Only a chain made here (its dev-account.json) whose operator key is the registrar's.
+ */
+async function devEnrolment(dataDir: string, node: LedgerNode, enrolment: Enrolment, enrolUrl: string, log: GatewayLogger, notice: (line: string) => void): Promise<void> {
+  const plan = readDevAccountPlan(dataDir);
+  if (!plan || !enrolment.binder || !node.genesis.currency) return;
+  const { devKey } = await openDevAccount(dataDir, plan, {
+    genesis: node.genesis, tip: node.billingView().tip, submit: (bytes) => node.submitTx(bytes), now: Date.now,
+  }, log.child({ component: 'dev-setup' }));
+  if (!devKey) return;
+  const { code } = enrolment.codes.create(plan.account);
+  notice(`enrol: ${enrolUrl}?account=${encodeURIComponent(plan.account)}  code: ${code}`);
+}
+
 export async function startGateway(config: GatewayConfig, opts: StartOptions): Promise<Gateway> {
   const log = opts.logger;
   const notice = opts.notice ?? ((line: string) => process.stdout.write(line + '\n'));
@@ -270,6 +288,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
   }
   const x = xmpp;
 
+  const enrolment = enrolmentOf(dataDir, node, log);
   let http: HttpApi;
   try {
     http = await startHttpApi({
@@ -286,7 +305,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
       onBillsMessage: (listener) => node.onBlock((blk) => {
         for (const m of billingMessages(node.genesis, blk)) listener(m);
       }),
-      enrolment: enrolmentOf(dataDir, node, log),
+      enrolment,
       rejectsByReason: () => metrics.rejectsByReason(),
       httpRefused: (code) => metrics.httpRefused(code),
       logger: log.child({ component: 'http' }),
@@ -301,6 +320,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
   let billing: GatewayBilling;
   try {
     billing = await startBilling(config, node, b, metrics, log);
+    await devEnrolment(dataDir, node, enrolment, `${http.url}/portal/enrol`, log, notice);
   } catch (e) {
     await x?.close();
     await b.close();

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Alg, AlgName, type Genesis, type GenesisRecipient, Kem, KemName, ProtocolError, parseGenesis, toHex } from '../protocols/index.js';
 import { fsError } from './fs-errors.js';
 import { KeyFileError, generateKeyPair, keyFolderProblem, saveKeyFile } from './keyfile.js';
-import { DEV_TOU_TARIFF, writeDevBillingPlan } from './billing/dev-setup.js';
+import { DEV_TOU_TARIFF, writeDevAccountPlan, writeDevBillingPlan } from './billing/dev-setup.js';
 import { generateRecipientKey, saveRecipientKeyFile } from './recipient-keyfile.js';
 
 export function dataPaths(dataDir: string) {
@@ -156,13 +156,15 @@ export function initDevChain(dataDir: string, opts: DevChainOptions): { genesis:
     validators: [{ id: 'validator-0', alg: 'Ed25519', publicKey: toHex(validator.publicKey), power: 1 }],
     operators: [{ id: 'operator-0', alg: 'Ed25519', publicKey: toHex(operator.publicKey), ...(opts.billing ? { roles: ['registrar', 'biller', 'custodian'] } : {}) }],
     meters,
+    // A currency on every dev chain: accounts need one (docs/billing.md); only --billing adds a cycle, a tariff and autoIssue.
+    currency: { code: 'EUR', minorUnits: 2 },
     ...(opts.billing ? {
-      currency: { code: 'EUR', minorUnits: 2 },
       billingCycle: { epoch: new Date(Math.floor(now / 1000) * 1000).toISOString(), lengthMs: opts.billing.cycleMs },
     } : {}),
   });
   writeGenesis(p.genesis, genesis);
   if (opts.billing) writeDevBilling(dataDir, meters.map((m) => m.id), opts.confidential === true);
+  else if (meters.length > 0) writeDevAccount(dataDir, opts.owner ?? 'owner-1');
   return { genesis, meterIds: meters.map((m) => m.id) };
 }
 
@@ -187,6 +189,16 @@ function writeDevBilling(dataDir: string, meterIds: readonly string[], confident
     writeFileSync(join(dataDir, 'config.json'), JSON.stringify(config, null, 2) + '\n', { mode: 0o644 });
   } catch (e) {
     throw fsError(e, `cannot write ${join(dataDir, 'config.json')}`);
+  }
+}
+
+/** The owner's account key and the plan the gateway's first start opens the account with (billing/dev-setup.ts). */
+function writeDevAccount(dataDir: string, account: string): void {
+  saveKeyFile(dataPaths(dataDir).accountKey(account), generateKeyPair(Alg.EdDSA));
+  try {
+    writeDevAccountPlan(dataDir, { account, keyFile: join('keys', 'accounts', `${account}.key`), operator: 'operator-0', operatorKey: join('keys', 'operator.key') });
+  } catch (e) {
+    throw fsError(e, `cannot write the dev account plan in ${dataDir}`);
   }
 }
 

@@ -13,6 +13,8 @@ import { postJson, signIn } from '../owner.js';
 export function enrolPage(main: HTMLElement): void {
   document.title = 'Enrol · meterledger portal';
   const account = h('input', { id: 'enrol-account', name: 'account', type: 'text', required: true, autocomplete: 'username', spellcheck: 'false', pattern: '[A-Za-z0-9][A-Za-z0-9._\\-]{0,63}' });
+  // A link with ?account= (the dev chain's start prints one) fills the account in.
+  account.value = new URLSearchParams(location.search).get('account') ?? '';
   const code = h('input', { id: 'enrol-code', name: 'code', type: 'text', required: true, autocomplete: 'one-time-code', spellcheck: 'false', 'aria-describedby': 'enrol-code-help' });
   const button = h('button', { type: 'submit' }, 'Enrol this browser');
   const status = h('p', { id: 'enrol-status', role: 'status', 'aria-live': 'polite' });

@@ -12,9 +12,9 @@ import { KeyObjectCache, nativeVerify } from '../ledger-node/crypto/native.js';
 import { loadKeyFile, readPrivateFile } from '../ledger-node/keyfile.js';
 import { fsReason } from '../ledger-node/fs-errors.js';
 import { dataPaths, initDevChain, isInitialized, loadGenesisFile } from '../ledger-node/devchain.js';
-import { openDevAccount, readDevAccountPlan } from '../ledger-node/billing/dev-setup.js';
+import { type DevAccountPlan, readDevAccountPlan } from '../ledger-node/billing/dev-setup.js';
 import { MqttBroker } from '../bridge/mqtt/index.js';
-import { type BillsTopicMessage, type Genesis, ProtocolError, genesisHash, toHex } from '../protocols/index.js';
+import { type BillsTopicMessage, type Genesis, ProtocolError, StateKind, genesisHash, toHex } from '../protocols/index.js';
 import { type GatewayBilling, startBilling } from './billing.js';
 import { XmppBridge, XmppBridgeError, type XmppState } from '../bridge/xmpp/index.js';
 import type { GatewayConfig, XmppConfig } from './config.js';
@@ -180,9 +180,10 @@ export function localAdminToken(dataDir: string, log: GatewayLogger): { token: s
 
 /**
  * Enrolment (gateway/http/enrol.ts) is on when <dataDir>/keys/operator.key is the key of
- * a genesis operator with the registrar role, as on a dev chain made with --billing.
+ * a genesis operator with the registrar role, as on every dev chain; `openable` names the
+ * default dev chain's owner account, which its first enrolment opens.
  */
-function enrolmentOf(dataDir: string, node: LedgerNode, log: GatewayLogger): Enrolment {
+function enrolmentOf(dataDir: string, node: LedgerNode, log: GatewayLogger, openable?: string): Enrolment {
   const codes = new EnrolmentCodes(dataDir);
   const file = dataPaths(dataDir).operatorKey;
   if (!existsSync(file)) return { codes };
@@ -190,22 +191,18 @@ function enrolmentOf(dataDir: string, node: LedgerNode, log: GatewayLogger): Enr
   const id = registrarIdOf(node.genesis, key);
   if (id === undefined) return { codes };
   log.info({ registrar: id }, 'enrolment on: owners bind their browser key with a one-time code');
-  return { codes, binder: registrarBinder(node, id, key) };
+  return { codes, binder: registrarBinder(node, id, key, openable !== undefined ? { openable } : {}) };
 }
 
 /**
- * The default dev chain's owner account (ledger-node/billing/dev-setup.ts): opened at the
- * first start; while its key is still the dev key, each start prints the enrol page and a
- * fresh one-time code (replacing the last one), so a browser can take the account over.
- * Only a chain made here (its dev-account.json) whose operator key is the registrar's.
+ * The default dev chain's owner account (ledger-node/billing/dev-setup.ts): until a
+ * browser enrolled (which opens it with that browser's key), each start prints the enrol
+ * page and a fresh one-time code (replacing the last one). Only a chain made here (its
+ * dev-account.json) whose operator key is the registrar's.
  */
-async function devEnrolment(dataDir: string, node: LedgerNode, enrolment: Enrolment, enrolUrl: string, log: GatewayLogger, notice: (line: string) => void): Promise<void> {
-  const plan = readDevAccountPlan(dataDir);
-  if (!plan || !enrolment.binder || !node.genesis.currency) return;
-  const { devKey } = await openDevAccount(dataDir, plan, {
-    genesis: node.genesis, tip: node.billingView().tip, submit: (bytes) => node.submitTx(bytes), now: Date.now,
-  }, log.child({ component: 'dev-setup' }));
-  if (!devKey) return;
+function devEnrolment(plan: DevAccountPlan | undefined, node: LedgerNode, enrolment: Enrolment, enrolUrl: string, notice: (line: string) => void): void {
+  if (!plan || !enrolment.binder?.opens?.(plan.account) || !node.genesis.currency) return;
+  if (node.billingView().tip.get(StateKind.Account, plan.account) !== undefined) return;
   const { code } = enrolment.codes.create(plan.account);
   notice(`enrol: ${enrolUrl}?account=${encodeURIComponent(plan.account)}  code: ${code}`);
 }
@@ -288,7 +285,8 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
   }
   const x = xmpp;
 
-  const enrolment = enrolmentOf(dataDir, node, log);
+  const devAccount = readDevAccountPlan(dataDir);
+  const enrolment = enrolmentOf(dataDir, node, log, devAccount?.account);
   let http: HttpApi;
   try {
     http = await startHttpApi({
@@ -320,7 +318,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
   let billing: GatewayBilling;
   try {
     billing = await startBilling(config, node, b, metrics, log);
-    await devEnrolment(dataDir, node, enrolment, `${http.url}/portal/enrol`, log, notice);
+    devEnrolment(devAccount, node, enrolment, `${http.url}/portal/enrol`, notice);
   } catch (e) {
     await x?.close();
     await b.close();

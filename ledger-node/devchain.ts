@@ -192,11 +192,10 @@ function writeDevBilling(dataDir: string, meterIds: readonly string[], confident
   }
 }
 
-/** The owner's account key and the plan the gateway's first start opens the account with (billing/dev-setup.ts). */
+/** The plan naming the owner account the first enrolment opens (billing/dev-setup.ts). */
 function writeDevAccount(dataDir: string, account: string): void {
-  saveKeyFile(dataPaths(dataDir).accountKey(account), generateKeyPair(Alg.EdDSA));
   try {
-    writeDevAccountPlan(dataDir, { account, keyFile: join('keys', 'accounts', `${account}.key`), operator: 'operator-0', operatorKey: join('keys', 'operator.key') });
+    writeDevAccountPlan(dataDir, { account });
   } catch (e) {
     throw fsError(e, `cannot write the dev account plan in ${dataDir}`);
   }

@@ -159,6 +159,8 @@ export class EnrolmentCodes {
 
 /** What binds a browser's key to an account: the registrar's rotation, committed. */
 export interface AccountKeyBinder {
+  /** True when `account` need not exist: its first binding opens it (the dev chain's owner account). */
+  opens?(account: string): boolean;
   bind(account: string, alg: Alg, publicKey: Uint8Array): Promise<{ keyEpoch: number; txHash: string; height: number }>;
 }
 
@@ -184,15 +186,19 @@ export function registrarIdOf(genesis: Genesis, key: KeyPair): string | undefine
  * operator `registrarId`, submits it to `node` and waits for its receipt. One rotation
  * at a time, so two enrolments never race for the same epoch.
  */
-export function registrarBinder(node: LedgerApi, registrarId: string, key: KeyPair, opts: { timeoutMs?: number; pollMs?: number } = {}): AccountKeyBinder {
+export function registrarBinder(node: LedgerApi, registrarId: string, key: KeyPair, opts: { timeoutMs?: number; pollMs?: number; openable?: string } = {}): AccountKeyBinder {
   let queue: Promise<unknown> = Promise.resolve();
   const timeoutMs = opts.timeoutMs ?? COMMIT_TIMEOUT_MS;
   const pollMs = opts.pollMs ?? 100;
   const once = async (account: string, alg: Alg, publicKey: Uint8Array): Promise<{ keyEpoch: number; txHash: string; height: number }> => {
     const a = node.record(StateKind.Account, account) as AccountRecord | undefined;
-    if (!a) throw new HttpError('E_ACCOUNT_NOT_FOUND', `no account "${account}"`);
-    const keyEpoch = a.keyEpoch + 1;
-    const tx = signTx(node.genesis.chainId, key.alg, key.secretKey, { type: LedgerTxType.AccountRotate, time: Date.now(), account, alg, publicKey, keyEpoch }, registrarId);
+    if (!a && account !== opts.openable) throw new HttpError('E_ACCOUNT_NOT_FOUND', `no account "${account}"`);
+    // The openable account's first binding opens it with the browser's key (key epoch 0).
+    const keyEpoch = a ? a.keyEpoch + 1 : 0;
+    const body = a
+      ? { type: LedgerTxType.AccountRotate, time: Date.now(), account, alg, publicKey, keyEpoch } as const
+      : { type: LedgerTxType.AccountOpen, time: Date.now(), account, alg, publicKey } as const;
+    const tx = signTx(node.genesis.chainId, key.alg, key.secretKey, body, registrarId);
     const r = await node.submitTx(tx);
     if (r.status !== 'accepted') throw new HttpError('E_ENROL_REFUSED', `the ledger refused the key rotation: ${r.code} ${r.message}`);
     const hash = sha256(tx);
@@ -200,11 +206,12 @@ export function registrarBinder(node: LedgerApi, registrarId: string, key: KeyPa
     for (;;) {
       const receipt = await node.getTxReceipt(hash);
       if (receipt) return { keyEpoch, txHash: toHex(hash), height: receipt.header.height };
-      if (Date.now() >= until) throw new HttpError('E_ENROL_TIMEOUT', `the key rotation ${toHex(hash)} was accepted but not committed within ${timeoutMs / 1000} s; it may still commit: try signing in shortly`);
+      if (Date.now() >= until) throw new HttpError('E_ENROL_TIMEOUT', `the key ${a ? 'rotation' : 'binding'} ${toHex(hash)} was accepted but not committed within ${timeoutMs / 1000} s; it may still commit: try signing in shortly`);
       await new Promise((res) => setTimeout(res, pollMs));
     }
   };
   return {
+    opens: (account) => opts.openable !== undefined && account === opts.openable,
     bind(account, alg, publicKey) {
       const p = queue.then(() => once(account, alg, publicKey));
       queue = p.catch(() => undefined);

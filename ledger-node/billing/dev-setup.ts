@@ -14,7 +14,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   type Genesis, LedgerTxType, ProtocolError, ReasonCode, type StateReader, StateKind, type SubmitResult, type TxBody, formatInstant, mandateId,
-  signTx, tariffFromJson, toHex, transferId,
+  signTx, tariffFromJson, transferId,
 } from '../../protocols/index.js';
 import type { Logger } from '../api.js';
 import { type KeyPair, loadKeyFile } from '../keyfile.js';
@@ -150,16 +150,12 @@ export async function runDevBillingSetup(dataDir: string, plan: DevBillingPlan, 
 
 /**
  * The owner account of the default dev chain (`meterledger init` without --billing, or an
- * empty data dir's first start): its id and its dev key file, relative to the data dir.
- * The gateway opens the account at its first start (the operator signs AccountOpen as
- * registrar) and, while the account key is still that dev key, prints a fresh enrolment
- * code at each start so a browser can take the key over (docs/portal.md §Enrolment).
+ * empty data dir's first start). It is not opened at start: the first enrolment opens it
+ * with the browser's key (the registrar signs AccountOpen), and until then each start
+ * prints a fresh enrolment code for it (gateway/gateway.ts, docs/portal.md §Enrolment).
  */
 export interface DevAccountPlan {
   readonly account: string;
-  readonly keyFile: string;
-  readonly operator: string;
-  readonly operatorKey: string;
 }
 
 export const DEV_ACCOUNT_FILE = 'dev-account.json';
@@ -177,20 +173,4 @@ export function readDevAccountPlan(dataDir: string): DevAccountPlan | undefined 
 
 export function writeDevAccountPlan(dataDir: string, plan: DevAccountPlan): void {
   writeFileSync(join(dataDir, DEV_ACCOUNT_FILE), JSON.stringify(plan, null, 2) + '\n', { mode: 0o644 });
-}
-
-/**
- * Open the dev account when the state (committed or waiting) lacks it; says whether its
- * key is still the dev key (false once a browser enrolled and the registrar rotated it).
- */
-export async function openDevAccount(dataDir: string, plan: DevAccountPlan, port: DevSetupPort, logger: Logger): Promise<{ devKey: boolean }> {
-  const k = loadKeyFile(join(dataDir, plan.keyFile));
-  const rec = port.tip.get(StateKind.Account, plan.account) as { publicKey?: Uint8Array } | undefined;
-  if (rec !== undefined) return { devKey: rec.publicKey !== undefined && toHex(rec.publicKey) === toHex(k.publicKey) };
-  const op = loadKeyFile(join(dataDir, plan.operatorKey));
-  const body: TxBody = { type: LedgerTxType.AccountOpen, time: port.now(), account: plan.account, alg: k.alg, publicKey: k.publicKey };
-  const r = await port.submit(signTx(port.genesis.chainId, op.alg, op.secretKey, body, plan.operator));
-  if (r.status === 'rejected' && !DONE.has(r.code)) throw new ProtocolError(r.code, `dev chain set-up, opening account ${plan.account}: ${r.message}`);
-  logger.info({ account: plan.account }, 'dev chain set-up: opened the owner account');
-  return { devKey: true };
 }

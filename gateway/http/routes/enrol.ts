@@ -55,7 +55,7 @@ export const enrolRoutes: Route[] = [
       const code = stringField(o, 'code');
       if (code.length > 64) throw new HttpError('E_HTTP_BAD_BODY', 'code: too long');
       const key = enrolKey(stringField(o, 'publicKey'));
-      existingAccount(ctx, account);
+      if (!binder.opens?.(account)) existingAccount(ctx, account);
       codes.take(account, code);
       try {
         const r = await binder.bind(account, key.alg, key.publicKey);

@@ -3,8 +3,8 @@
  * chain's first start opens the owner account and prints the enrol address with a
  * one-time code; readings simulated over MQTT; in Chromium the new user opens the printed
  * address, enrols with the printed code and sees the meter's readings verified in the page,
- * all within a minute of the start. A restart before enrolment prints a new code; after
- * it (the account key is the browser's) none.
+ * all within a minute of the start. The enrolment opened the account with the browser's
+ * key: after it a restart prints no code.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -87,5 +87,11 @@ describe('first run: README\'s first command, an enrolment code on stdout, verif
       signal: AbortSignal.timeout(10_000),
     });
     assert.notEqual(r.status, 200);
+    // The first enrolment opened the account with the browser's P-256 key.
+    const a = await fetch(`${gw.httpUrl}/api/v1/accounts/owner-1`, { headers: { authorization: `Bearer ${gw.adminToken}` }, signal: AbortSignal.timeout(10_000) });
+    assert.equal(a.status, 200);
+    const acct = await a.json() as { alg: string; keyEpoch: number };
+    assert.equal(acct.alg, 'ES256');
+    assert.equal(acct.keyEpoch, 0);
   });
 });

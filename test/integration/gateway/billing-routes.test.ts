@@ -108,8 +108,25 @@ test('operator transactions with the token, owners\' own without; then each owne
   await post('bill', true);
   await post('bill (meter-2)', true);
   await committed();
+  // The operator's fleet view lists both committed bills as unpaid, newest first (one height).
+  const unpaid = async () => {
+    const f = await call('/api/v1/fleet', OP);
+    assert.equal(f.status, 200, JSON.stringify(f.body));
+    assert.deepEqual(f.body.currency, genesis.currency);
+    assert.equal(f.body.unpaidBillsLimit, 1000);
+    assert.equal(f.body.unpaidBillsCount, f.body.unpaidBills.length);
+    return f.body.unpaidBills as { meterId: string; period: string; account: string; total: string; currency: string; height: number; disputed: boolean }[];
+  };
+  const before = await unpaid();
+  assert.deepEqual(before.map((b) => `${b.meterId}/${b.period}`), ['meter-1/2026-01', 'meter-2/2026-01']);
+  assert.deepEqual(before[0], { meterId: 'meter-1', period: '2026-01', account: 'john', payee: 'superenergy', total: '7874', credited: '0', currency: genesis.currency!.code, height: before[0]!.height, disputed: false });
+  assert.ok(before[0]!.height > 9, 'the height the bill was committed at');
+  assert.equal((await call('/api/v1/fleet')).status, 401, 'the fleet stays the operator\'s');
   await post('deposit (mary)', true);
   await post('payment signed by the meter, under the mandate', false);
+  await committed();
+  // Paid: meter-1's bill leaves the list; meter-2's stays until Mary pays it.
+  assert.deepEqual((await unpaid()).map((b) => `${b.meterId}/${b.period}`), ['meter-2/2026-01']);
   await post('payment by the owner (ES256 account key)', false);
   await post('dispute by the owner', false);
   await committed();
@@ -138,6 +155,8 @@ test('operator transactions with the token, owners\' own without; then each owne
   assert.equal(mandates.body.mandates.length, 1);
   assert.equal(mandates.body.mandates[0].payee, 'superenergy');
   assert.equal(mandates.body.mandates[0].revoked, false);
+
+  assert.deepEqual(await unpaid(), [], 'every committed bill is paid');
 
   const bill = await call('/api/v1/bills/meter-1/2026-01', J);
   assert.equal(bill.status, 200, JSON.stringify(bill.body));

@@ -1,9 +1,10 @@
 /**
- * The operator's fleet (read-only): every meter, when it was last seen, and readings
- * refused by reason. GET /api/v1/fleet needs the admin token; it is kept as this tab's
+ * The operator's fleet (read-only): every meter, when it was last seen, the committed
+ * bills not yet paid (on a chain with billing), and readings refused by reason. GET /api/v1/fleet needs the admin token; it is kept as this tab's
  * access token (api.ts), so the meter pages it links to can be read with it too.
  */
 import { ApiError, clearToken, getJson, getToken, setToken } from '../api.js';
+import { formatMinor } from '../downloads.js';
 import { ago, h, replace, when } from '../dom.js';
 
 interface Fleet {
@@ -12,6 +13,28 @@ interface Fleet {
   pending: number;
   meters: { meterId: string; alg: string; revoked: boolean; owner?: string; lastSeq: string; lastSeen: number | null; lastHeight: number | null }[];
   rejects: Record<string, number>;
+  currency: { code: string; minorUnits: number } | null;
+  unpaidBills: { meterId: string; period: string; account: string; total: string; credited: string; currency: string; height: number; disputed: boolean }[] | null;
+  unpaidBillsCount: number | null;
+  unpaidBillsLimit: number;
+}
+
+/** The unpaid bills section: a table, or a sentence when there are none or the chain has no billing. */
+function unpaidSection(f: Fleet): HTMLElement {
+  if (f.unpaidBills === null || f.currency === null) return h('p', { id: 'unpaid-bills' }, 'This chain has no billing (no currency in its genesis).');
+  if (f.unpaidBills.length === 0) return h('p', { id: 'unpaid-bills' }, 'None: every committed bill is paid.');
+  const minor = f.currency.minorUnits;
+  const shown = f.unpaidBills.length < (f.unpaidBillsCount ?? 0) ? `the newest ${f.unpaidBills.length} of ${f.unpaidBillsCount}` : `${f.unpaidBills.length}`;
+  return h('div', { class: 'wide', role: 'region', tabindex: '0', 'aria-label': 'Unpaid bills' }, h('table', { id: 'unpaid-bills' },
+    h('caption', {}, `Committed bills with no payment: ${shown} (at most ${f.unpaidBillsLimit} are listed), newest first`),
+    h('thead', {}, h('tr', {}, ...['meter', 'period', 'account', `total (${f.currency.code})`, 'committed at height', 'disputed'].map((c) => h('th', { scope: 'col' }, c)))),
+    h('tbody', {}, ...f.unpaidBills.map((b) => h('tr', {},
+      h('td', {}, h('a', { href: `/portal/meter?id=${encodeURIComponent(b.meterId)}` }, b.meterId)),
+      h('td', {}, b.period),
+      h('td', {}, b.account),
+      h('td', {}, `${formatMinor(BigInt(b.total), minor)} ${b.currency}${BigInt(b.credited) > 0n ? ` (credited ${formatMinor(BigInt(b.credited), minor)})` : ''}`),
+      h('td', {}, String(b.height)),
+      h('td', {}, b.disputed ? 'yes' : 'no'))))));
 }
 
 export async function fleetPage(main: HTMLElement): Promise<void> {
@@ -40,6 +63,8 @@ export async function fleetPage(main: HTMLElement): Promise<void> {
         : h('table', { id: 'rejects' }, h('caption', {}, 'Since the gateway started (reasons not listed: 0)'),
           h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'reason'), h('th', { scope: 'col' }, 'readings'))),
           h('tbody', {}, ...rejects.map(([r, n]) => h('tr', {}, h('td', {}, h('code', {}, r)), h('td', {}, String(n)))))),
+      h('h2', {}, 'Unpaid bills'),
+      unpaidSection(f),
       h('h2', {}, 'Meters'),
       h('table', { id: 'meters' }, h('caption', {}, `${f.meters.length} meters`),
         h('thead', {}, h('tr', {}, ...['meter', 'last seq', 'last seen', 'status'].map((c) => h('th', { scope: 'col' }, c)))),

@@ -46,6 +46,8 @@ describe('portal money pages in Chromium against a real gateway with paying mete
   const meters: Meter[] = [];
   const tally = newTally();
   const seen = new Set<string>();
+  /** Meters that stop paying the bills they are sent (the fleet test's unpaid bill). */
+  const holdPay = new Set<string>();
   const url = (p: string): string => `${gw.httpUrl}${p}`;
 
   async function api(path: string, token?: string): Promise<{ status: number; body: any }> {
@@ -94,6 +96,7 @@ describe('portal money pages in Chromium against a real gateway with paying mete
         if (topic !== billsTopic(id)) return;
         const bytes = new Uint8Array(payload);
         m.messages.push(decodeBillsTopicMessage(bytes));
+        if (holdPay.has(id)) return;
         onBillsMessage(g.chainId, id, key, client, bytes, tally, () => {}, seen);
       });
       await client.subscribeAsync(billsTopic(id), { qos: 1 });
@@ -377,6 +380,59 @@ describe('portal money pages in Chromium against a real gateway with paying mete
         await page.screenshot({ path: join(ARTIFACTS, `portal-${name}-${size}.png`), fullPage: true });
       }
       await ctx.close();
+    }
+  });
+  test('the fleet page lists a committed bill not paid, not the paid ones; axe-clean, fits a phone', async () => {
+    holdPay.add('meter-0002'); // meter-0002 stops paying: its next bill stays unpaid
+    // It reads on (the downloads test stopped the shared ticker), so a new period is billed.
+    const m2 = meters.find((m) => m.id === 'meter-0002')!;
+    const g2 = parseGenesis(JSON.parse(readFileSync(join(dir, 'genesis.json'), 'utf8')));
+    const reads = setInterval(() => {
+      const now = Date.now();
+      const tx = signTx(g2.chainId, m2.key.alg, m2.key.secretKey, { type: TxType.Reading, meterId: m2.id, seq: m2.seq++, time: now, importWh: Math.floor(now / 10) });
+      m2.client.publish(readingsTopic(m2.id), Buffer.from(tx), { qos: 1 });
+    }, 400);
+    try {
+      type Unpaid = { meterId: string; period: string; account: string; total: string; height: number; disputed: boolean };
+      let unpaid: Unpaid[] = [];
+      await until('an unpaid bill of meter-0002 on the fleet route', async () => {
+        unpaid = (await api('/api/v1/fleet', ADMIN)).body.unpaidBills as Unpaid[];
+        return unpaid.some((b) => b.meterId === 'meter-0002');
+      }, 60_000, 500).catch(async (e: Error) => {
+        throw new Error(`${e.message}; fleet: ${JSON.stringify(unpaid)}; bills: ${JSON.stringify((await api('/api/v1/meters/meter-0002/bills', ADMIN)).body).slice(-600)}`);
+      });
+      assert.equal((await api('/api/v1/fleet', ownToken)).status, 403, 'an owner\'s session does not open the fleet');
+      const bill = unpaid.find((b) => b.meterId === 'meter-0002')!;
+      assert.equal(bill.account, 'owner-0002');
+      assert.match(bill.total, /^\d+$/);
+      const paidBills = ((await api('/api/v1/meters/meter-0001/bills', ADMIN)).body.bills as { period: string; paid: boolean }[]).filter((b) => b.paid);
+      assert.ok(paidBills.length >= 1);
+      const listed = new Set(unpaid.map((b) => `${b.meterId}/${b.period}`));
+      for (const b of paidBills) assert.ok(!listed.has(`meter-0001/${b.period}`), `paid bill meter-0001/${b.period} is not listed`);
+      const cur = (await api('/api/v1/fleet', ADMIN)).body.currency as { code: string; minorUnits: number };
+      const axe = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+      for (const [size, viewport] of Object.entries(VIEWPORTS)) {
+        const ctx = await context(viewport, ADMIN);
+        const { page, problems } = await open(ctx, url('/portal/fleet'));
+        await page.waitForSelector('table#unpaid-bills', { timeout: 30_000 });
+        assert.match((await page.textContent('#unpaid-bills caption'))!, /Committed bills with no payment: .*at most 1000/);
+        const rows = await page.locator('#unpaid-bills tbody tr').allTextContents();
+        const digits = bill.total.padStart(cur.minorUnits + 1, '0');
+        const amount = `${digits.slice(0, digits.length - cur.minorUnits).replace(/\B(?=(\d{3})+$)/g, ',')}${cur.minorUnits > 0 ? `.${digits.slice(-cur.minorUnits)}` : ''} ${cur.code}`;
+        assert.ok(rows.some((r) => r.includes(`meter-0002${bill.period}owner-0002${amount}`)), `the unpaid bill's row with ${amount}: ${rows.join(' | ')}`);
+        await page.evaluate(axe);
+        const result = await page.evaluate(() => (globalThis as unknown as { axe: { run(): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe.run());
+        const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+        assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`), [], `axe: fleet at ${size}`);
+        const width = await page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth);
+        assert.ok(width <= viewport.width + 1, `fleet ${size}: no horizontal scroll (${width} px)`);
+        await page.screenshot({ path: join(ARTIFACTS, `portal-fleet-billing-${size}.png`), fullPage: true });
+        assert.deepEqual(problems, []);
+        await ctx.close();
+      }
+    } finally {
+      clearInterval(reads);
+      holdPay.delete('meter-0002');
     }
   });
 });

@@ -287,6 +287,7 @@ describe('portal in Chromium against a real gateway', { timeout: 300_000 }, () =
     await page.press('#op-token', 'Enter');
     await page.waitForSelector('#meters');
     assert.match((await page.textContent('#rejects'))!, /E_READING_SEQ_REPLAY/);
+    assert.match((await page.textContent('#unpaid-bills'))!, /This chain has no billing/, 'a chain without a currency has no bills to list');
     const row = await page.textContent('#meters tbody tr:first-child');
     assert.match(row!, new RegExp(`meter-0001${N}`));
     await ctx.close();

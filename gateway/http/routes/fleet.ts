@@ -11,12 +11,13 @@ import type { LedgerApi } from '../../../ledger-node/api.js';
 /** At most this many unpaid bills in one answer: the newest by committed height. */
 export const UNPAID_BILLS_LIMIT = 1000;
 
-/** The committed bills with no payment record, newest first (height, then meter and period). */
+/** The committed bills with something due (a total above 0, as the unpaid-bills metric counts) and no payment record, newest first (height, then meter and period). */
 function unpaidBills(node: LedgerApi, currency: string) {
   const all = [];
   for (const id of node.recordIds(StateKind.Bill)) {
     if (node.record(StateKind.Payment, id) !== undefined) continue;
     const b = node.record(StateKind.Bill, id) as BillRecord;
+    if (BigInt(b.total) <= 0n) continue;
     const cut = id.lastIndexOf('/');
     const dispute = node.record(StateKind.Dispute, id) as DisputeRecord | undefined;
     all.push({

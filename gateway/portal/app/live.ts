@@ -73,14 +73,61 @@ export function eventParser(emit: (e: StreamEvent) => void): (text: string) => v
   };
 }
 
-export function openLive(meterId: string, afterSeq: bigint, on: LiveHandlers): () => void {
-  let last = afterSeq;
+/**
+ * Follow one event stream with the tab's token: `state('live')` once connected, every
+ * event to `handle` (its id kept for Last-Event-ID), and after a drop `state('reconnecting')`
+ * and a new request 2 s later, until stopped. `refused` may end it for good on an answer
+ * a retry cannot change (a dead session).
+ */
+function follow(url: () => string, handle: (e: StreamEvent) => void, state: (s: 'live' | 'reconnecting') => void,
+  refused?: (r: Response) => Promise<boolean>): () => void {
   let lastId: string | undefined;
   let timer: number | undefined;
   let stopped = false;
   let abort: AbortController | undefined;
+  const open = async (): Promise<void> => {
+    abort = new AbortController();
+    try {
+      const r = await fetch(url(), {
+        headers: { accept: 'text/event-stream', ...authHeaders(), ...(lastId !== undefined ? { 'last-event-id': lastId } : {}) },
+        cache: 'no-store', signal: abort.signal,
+      });
+      if (refused && (await refused(r))) {
+        stopped = true;
+        return;
+      }
+      if (!r.ok || r.body === null) throw new Error(`HTTP ${r.status}`);
+      state('live');
+      const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+      const feed = eventParser((e) => {
+        if (e.id !== undefined) lastId = e.id;
+        handle(e);
+      });
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        feed(value);
+      }
+    } catch {
+      /* dropped, refused or stopped: retried below unless stopped */
+    }
+    if (stopped) return;
+    state('reconnecting');
+    timer = window.setTimeout(() => void open(), 2000);
+  };
+  void open();
+  return () => {
+    stopped = true;
+    abort?.abort();
+    if (timer !== undefined) clearTimeout(timer);
+  };
+}
+
+export function openLive(meterId: string, afterSeq: bigint, on: LiveHandlers): () => void {
+  let last = afterSeq;
+  let ended = false;
   const handle = (e: StreamEvent): void => {
-    if (e.id !== undefined) lastId = e.id;
+    if (ended) return;
     if (e.event === 'receipt') {
       const r = JSON.parse(e.data) as { seq: string; receipt: string };
       const seq = BigInt(r.seq);
@@ -92,52 +139,23 @@ export function openLive(meterId: string, afterSeq: bigint, on: LiveHandlers): (
       on.bills(JSON.parse(e.data) as BillsEvent);
     } else if (e.event === 'session-ended') {
       const d = JSON.parse(e.data) as { code: string; message: string };
-      stopped = true;
+      ended = true;
+      stop();
       on.ended(d.code, d.message);
     } else if (e.event === 'refetch') {
       last = BigInt((JSON.parse(e.data) as { latestSeq: string }).latestSeq);
       on.refetch(last);
     }
   };
-  const retry = (): void => {
-    if (stopped) return;
-    on.state('reconnecting');
-    timer = window.setTimeout(() => void open(), 2000);
+  // The session died while the connection was down: retrying cannot help.
+  const refused = async (r: Response): Promise<boolean> => {
+    if (r.status !== 401) return false;
+    const j = await r.json().catch(() => ({})) as { error?: { code?: string; message?: string }; code?: string; message?: string };
+    on.ended(j.error?.code ?? j.code ?? 'E_SESSION_INVALID', 'your session ended: sign in again to keep the live feed');
+    return true;
   };
-  const open = async (): Promise<void> => {
-    abort = new AbortController();
-    try {
-      const r = await fetch(`/api/v1/events?meter=${encodeURIComponent(meterId)}&after=${last}`, {
-        headers: { accept: 'text/event-stream', ...authHeaders(), ...(lastId !== undefined ? { 'last-event-id': lastId } : {}) },
-        cache: 'no-store', signal: abort.signal,
-      });
-      if (r.status === 401) {
-        // The session died while the connection was down: retrying cannot help.
-        const j = await r.json().catch(() => ({})) as { error?: { code?: string; message?: string }; code?: string; message?: string };
-        stopped = true;
-        on.ended(j.error?.code ?? j.code ?? 'E_SESSION_INVALID', 'your session ended: sign in again to keep the live feed');
-        return;
-      }
-      if (!r.ok || r.body === null) throw new Error(`HTTP ${r.status}`);
-      on.state('live');
-      const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
-      const feed = eventParser(handle);
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        feed(value);
-      }
-    } catch {
-      /* dropped, refused or stopped: retried below unless stopped */
-    }
-    retry();
-  };
-  void open();
-  return () => {
-    stopped = true;
-    abort?.abort();
-    if (timer !== undefined) clearTimeout(timer);
-  };
+  const stop = follow(() => `/api/v1/events?meter=${encodeURIComponent(meterId)}&after=${last}`, handle, (s) => on.state(s), refused);
+  return stop;
 }
 
 export interface AccountLiveHandlers {
@@ -150,45 +168,11 @@ export interface AccountLiveHandlers {
  * An account's money events (GET /api/v1/accounts/:id/events): an `account` event per
  * block that changed its bills, payments or balance; after a dropped connection it
  * reconnects with Last-Event-ID (the last block height seen) and gets `refetch` when it
- * missed blocks. The events carry no figures: the page reloads and verifies them.
+ * missed blocks (whatever committed while the stream was down is reloaded then). The
+ * events carry no figures: the page reloads and verifies them.
  */
 export function openAccountLive(account: string, on: AccountLiveHandlers): () => void {
-  let lastId: string | undefined;
-  let timer: number | undefined;
-  let stopped = false;
-  let abort: AbortController | undefined;
-  const handle = (e: StreamEvent): void => {
-    if (e.id !== undefined) lastId = e.id;
+  return follow(() => `/api/v1/accounts/${encodeURIComponent(account)}/events`, (e) => {
     if (e.event === 'account' || e.event === 'refetch') on.change();
-  };
-  const open = async (): Promise<void> => {
-    abort = new AbortController();
-    try {
-      const r = await fetch(`/api/v1/accounts/${encodeURIComponent(account)}/events`, {
-        headers: { accept: 'text/event-stream', ...authHeaders(), ...(lastId !== undefined ? { 'last-event-id': lastId } : {}) },
-        cache: 'no-store', signal: abort.signal,
-      });
-      if (!r.ok || r.body === null) throw new Error(`HTTP ${r.status}`);
-      on.state('live');
-      // Reconnected: whatever committed while the stream was down is reloaded by `refetch`.
-      const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
-      const feed = eventParser(handle);
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        feed(value);
-      }
-    } catch {
-      /* dropped, refused or stopped: retried below unless stopped */
-    }
-    if (stopped) return;
-    on.state('reconnecting');
-    timer = window.setTimeout(() => void open(), 2000);
-  };
-  void open();
-  return () => {
-    stopped = true;
-    abort?.abort();
-    if (timer !== undefined) clearTimeout(timer);
-  };
+  }, (s) => on.state(s));
 }

@@ -302,3 +302,13 @@ test('POST /api/v1/tx: owner transactions need no admin token; operator ones sti
     await limited.close();
   }
 });
+
+test('the fleet on a chain without a currency: no billing, so unpaid bills are null, not an empty list', async () => {
+  assert.equal(node.genesis.currency, undefined, 'the fake ledger\'s genesis has no currency');
+  const r = await call('GET', '/api/v1/fleet', OP);
+  assert.equal(r.status, 200);
+  const f = r.body as { currency: unknown; unpaidBills: unknown; unpaidBillsCount: unknown };
+  assert.equal(f.currency, null);
+  assert.equal(f.unpaidBills, null);
+  assert.equal(f.unpaidBillsCount, null);
+});

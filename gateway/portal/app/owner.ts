@@ -1,7 +1,7 @@
 /**
  * What the owner does with the browser's key: sign in (the session challenge of
  * docs/http-api.md §Sessions, signed here) and sign the owner's own transactions
- * (mandates, revocations, disputes: docs/billing.md §17-19) as COSE_Sign1 with the
+ * (mandates, revocations, payments, disputes: docs/billing.md §17-19) as COSE_Sign1 with the
  * protocols/ code, posted to POST /api/v1/tx on their signature alone.
  */
 import { encodeCoseSign1, encodeProtectedHeader, sigStructure } from '../../../protocols/cose.js';

@@ -5,7 +5,8 @@
  * browser's non-extractable WebCrypto key in IndexedDB becomes the account key through
  * the registrar's committed rotation), the code refused the second time, sign-in by a
  * challenge signed in the page, a mandate created, changed and revoked and a bill
- * disputed, each a COSE_Sign1 signed in the browser and read back through the API, and a
+ * disputed and a due bill paid from the bills page (refused E_BILL_ALREADY_PAID the
+ * second time), each a COSE_Sign1 signed in the browser and read back through the API, and a
  * lost device: after enrolment from another browser profile the old key is refused.
  * Screenshots in test-artifacts/, axe-core on each page.
  */
@@ -17,7 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { parseGenesis } from '../../../protocols/index.js';
+import { decodeReceipt, fromHex, parseGenesis, verifyReceipt } from '../../../protocols/index.js';
 import { dataPaths } from '../../../ledger-node/devchain.js';
 import { loadKeyFile } from '../../../ledger-node/keyfile.js';
 import { launchChromium } from '../../helpers/browser.js';
@@ -244,6 +245,75 @@ describe('password-less portal: enrolment, signed mandates and disputes, a lost 
     assert.equal(await page.getAttribute(`tr[data-bill="${meterId}/${period}"]`, 'data-dispute'), 'open');
     await page.screenshot({ path: join(ARTIFACTS, 'portal-disputes-desktop.png'), fullPage: true });
     assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test('a due bill paid from the bills page: confirmed with its amount, signed in the browser, paid by the owner, shown paid live', async () => {
+    // The meters here send readings only and the dev mandate has no autopay: bills stay due until someone pays them.
+    const due = (b: any): boolean => b.meterId === 'meter-0001' && !b.paid;
+    await until('two due bills of meter-0001', async () => ((await api('/api/v1/accounts/owner-0001/bills')).body.bills as any[]).filter(due).length >= 2, 90_000);
+    const { page, problems } = await open(first, '/portal/');
+    await page.click('#sign-in button[type=submit]');
+    await page.waitForSelector('.meter-list');
+    await page.goto(`${base()}/portal/bills`);
+    // A second tab whose live feed is cut: its list is not refreshed, so its button stays after the first tab pays.
+    const { page: stale } = await open(first, '/portal/');
+    await stale.click('#sign-in button[type=submit]');
+    await stale.waitForSelector('.meter-list');
+    await stale.route('**/api/v1/accounts/*/events', (r) => r.abort());
+    await stale.goto(`${base()}/portal/bills`);
+    const payable = 'article.bill[data-state=match] button.pay-bill';
+    await page.waitForSelector(payable, { timeout: 60_000 });
+    // A bill that is not the disputed one.
+    const key = await page.$$eval(payable, (bs: any[]) => bs.map((b) => b.closest('article')).find((a) => !/disputed/.test(a.querySelector('.status').textContent))?.dataset.bill as string | undefined);
+    assert.ok(key, 'a due, undisputed bill with a pay button');
+    const [meterId, period] = key.split('/') as [string, string];
+    const bill0 = (await api(`/api/v1/bills/${meterId}/${period}`)).body;
+    assert.equal(bill0.payment, null);
+    const genesis = parseGenesis(JSON.parse(readFileSync(dataPaths(dir).genesis, 'utf8')));
+    const c = genesis.currency!;
+    const total = BigInt(bill0.total);
+    const amount = `${c.code} ${total / 10n ** BigInt(c.minorUnits)}.${(total % 10n ** BigInt(c.minorUnits)).toString().padStart(c.minorUnits, '0')}`;
+    const box = `[data-pay="${key}"]`;
+    await stale.waitForSelector(`${box} button.pay-bill`, { timeout: 60_000 });
+
+    // Keyboard only: the button, then the confirmation (focused) showing the amount, then Enter signs and pays.
+    await page.focus(`${box} button.pay-bill`);
+    assert.match((await page.getAttribute(`${box} button.pay-bill`, 'aria-label'))!, /^Pay now: /);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector(`${box} [role=group]:not([hidden])`);
+    const question = (await page.textContent(`${box} [role=group]`))!;
+    assert.ok(question.includes(`Pay ${amount} from account owner-0001`), `${question} shows ${amount}`);
+    assert.equal(await page.evaluate(() => (globalThis as any).document.activeElement?.className), 'pay-confirm');
+    await page.screenshot({ path: join(ARTIFACTS, 'portal-bill-pay-confirm-desktop.png'), fullPage: true });
+    await page.keyboard.press('Enter');
+
+    await until('the bill paid', async () => (await api(`/api/v1/bills/${meterId}/${period}`)).body.payment !== null, 30_000);
+    const bill = (await api(`/api/v1/bills/${meterId}/${period}`)).body;
+    assert.equal(bill.payment.by, 'owner', 'paid by the owner\'s signature, not by the meter or autopay');
+    assert.equal(bill.payment.amount, bill0.total);
+    // The payment transaction in the account's money, signed with the account's key (kid = the account).
+    const money = (await api('/api/v1/accounts/owner-0001/payments')).body;
+    const signed = (money.transactions as any[]).map((t) => verifyReceipt(genesis, decodeReceipt(fromHex(t.receipt, 'receipt'))).tx)
+      .find((tx) => (tx.body as any).type === 16 && (tx.body as any).meterId === meterId && (tx.body as any).period === period);
+    assert.ok(signed, 'the payment transaction is in the account\'s money');
+    assert.equal(signed.cose.kid, 'owner-0001', 'signed with the account key');
+    // The page shows it paid, live, and the button is gone.
+    await page.waitForFunction((k: string) => {
+      const a = (globalThis as any).document.querySelector(`article[data-bill="${k}"]`);
+      return a && /^paid at height \d+ \(by owner\)/.test(a.querySelector('.status').textContent) && !a.querySelector('button.pay-bill');
+    }, key, { timeout: 20_000 });
+    await page.screenshot({ path: join(ARTIFACTS, 'portal-bill-paid-desktop.png'), fullPage: true });
+    assert.deepEqual(problems, []);
+
+    // The stale tab pays again: the ledger refuses it, and the page says why with the code.
+    await stale.click(`${box} button.pay-bill`);
+    await stale.click(`${box} button.pay-confirm`);
+    await stale.waitForFunction((k: string) => /E_BILL_ALREADY_PAID/.test((globalThis as any).document.querySelector(`[data-pay="${k}"] .pay-status`)?.textContent ?? ''), key, { timeout: 20_000 });
+    assert.equal(await stale.getAttribute(`${box} .pay-status`, 'role'), 'alert');
+    await stale.screenshot({ path: join(ARTIFACTS, 'portal-bill-pay-refused-desktop.png'), fullPage: true });
+    assert.equal((await api(`/api/v1/bills/${meterId}/${period}`)).body.payment.height, bill.payment.height, 'still the one payment');
+    await stale.close();
     await page.close();
   });
 

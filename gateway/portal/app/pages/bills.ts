@@ -2,13 +2,18 @@
  * An account's bills: each one's line items from its bundle, recomputed in this browser
  * (bill-check.ts) and shown as "match" or FAILED, its status (due, paid at a height,
  * disputed), the balance, and the downloads (downloads.ts), which hold verified data only.
+ * The signed-in owner pays a due bill that matched here with "Pay now": after a
+ * confirmation showing the amount, the Payment transaction (docs/billing.md §19, as
+ * `meterledger pay` builds it) is signed in this browser with the account key and posted.
  */
-import { type MeterInfo, type ReadingRow, getJson, isRefusal, meterPath } from '../api.js';
+import { LedgerTxType } from '../../../../protocols/billing/txs.js';
+import { ApiError, type MeterInfo, type ReadingRow, getJson, isRefusal, meterPath } from '../api.js';
 import { type BillCheck, billPath, checkBill } from '../bill-check.js';
 import type { PageContext } from '../context.js';
 import { badge, h, kWh, replace, when } from '../dom.js';
 import { type VerifiedBill, type VerifiedReading, billsCsv, espiXml, formatMinor, lineLabel, readingsCsv } from '../downloads.js';
 import { openAccountLive } from '../live.js';
+import { signOwnerTx, signedInAccount, submitTx, untilCommitted } from '../owner.js';
 import { signInForm } from '../sign-in.js';
 
 /** Readings per meter a download verifies and holds (the latest ones). */
@@ -86,8 +91,70 @@ export async function billsPage(main: HTMLElement, ctx: PageContext, q: URLSearc
 
   const checks = new Map<string, { state: BillState; detail?: BillDetail; check?: BillCheck }>();
   let acct: Account | undefined;
+  /** Each due bill's pay control, kept across renders so a confirmation or a refusal stays (and its focus). */
+  const payBoxes = new Map<string, HTMLElement>();
+  const payer = signedInAccount() === account && ctx.genesis?.currency ? ctx.genesis : undefined;
+
+  /** "Pay now", then a confirmation with the amount, then sign, post and wait for the commit. */
+  function payBox(s: BillState, money: (n: bigint) => string): HTMLElement {
+    const key = `${s.meterId}/${s.period}`;
+    const amount = BigInt(s.total);
+    const what = `${s.meterId} · ${s.period}`;
+    const msg = h('p', { class: 'pay-status', role: 'status', 'aria-live': 'polite' });
+    const pay = h('button', { type: 'button', class: 'pay-bill', 'aria-label': `Pay now: ${what}, ${money(amount)}` }, 'Pay now');
+    const yes = h('button', { type: 'button', class: 'pay-confirm' }, `Sign and pay ${money(amount)}`);
+    const no = h('button', { type: 'button', class: 'pay-cancel' }, 'Cancel');
+    const ask = h('p', { class: 'buttons', role: 'group', 'aria-label': `Confirm the payment of ${what}`, hidden: true },
+      `Pay ${money(amount)} from account ${account} to ${s.payee} for ${what}? `, yes, ' ', no);
+    const box = h('div', { class: 'pay', 'data-pay': key }, pay, ask, msg);
+    const say = (t: string, failed = false): void => {
+      msg.className = failed ? 'pay-status error' : 'pay-status';
+      msg.setAttribute('role', failed ? 'alert' : 'status');
+      msg.textContent = t;
+    };
+    const asking = (on: boolean): void => {
+      ask.hidden = !on;
+      pay.hidden = on;
+      (on ? yes : pay).focus();
+    };
+    pay.addEventListener('click', () => asking(true));
+    no.addEventListener('click', () => asking(false));
+    yes.addEventListener('click', () => {
+      yes.disabled = no.disabled = true;
+      void (async () => {
+        say(`Payment of ${what}: signing in this browser…`);
+        try {
+          const tx = await signOwnerTx(payer!.chainId, account, { type: LedgerTxType.Payment, time: Date.now(), meterId: s.meterId, period: s.period, amount });
+          const hash = await submitTx(tx);
+          say(`Payment of ${what}: accepted (tx ${hash.slice(0, 16)}…), waiting for the commit…`);
+          await untilCommitted(() => getJson<BillDetail>(billPath(s.meterId, s.period)), (d) => d.payment !== null);
+          say(`Payment of ${what}: committed.`);
+          refreshSoon();
+        } catch (e) {
+          say(`Payment refused: ${(e as Error).message}${e instanceof ApiError ? ` (${e.code})` : ''}`, true);
+          asking(false);
+        } finally {
+          yes.disabled = no.disabled = false;
+        }
+      })();
+    });
+    return box;
+  }
+
+  /** The pay control of a bill the signed-in owner may pay: due, and recomputed here as a match. */
+  function payControl(s: BillState, detail: BillDetail | undefined, check: BillCheck | undefined, money: (n: bigint) => string): HTMLElement | null {
+    const key = `${s.meterId}/${s.period}`;
+    if (!payer || !check?.ok || !detail || detail.payment || s.paid || BigInt(s.total) <= 0n) {
+      payBoxes.delete(key);
+      return null;
+    }
+    let box = payBoxes.get(key);
+    if (!box) payBoxes.set(key, box = payBox(s, money));
+    return box;
+  }
 
   function render(): void {
+    const focused = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     if (acct && ctx.genesis?.currency) {
       const c = ctx.genesis.currency;
       replace(facts, h('dl', { class: 'facts' },
@@ -124,8 +191,11 @@ export async function billsPage(main: HTMLElement, ctx: PageContext, q: URLSearc
             check?.ok ? ` from ${check.readings} verified readings, committed at height ${check.height}` : null),
           h('dt', {}, 'Total'), h('dd', {}, check?.ok ? money(check.bill.total) : h('span', {}, `${money(BigInt(s.total))} `, badge('unverified'))),
           h('dt', {}, 'Status'), h('dd', { class: 'status' }, detail ? statusText(detail) : s.paid ? 'paid' : 'due')),
+        payControl(s, detail, check, money),
         lines);
     }));
+    // A pay control moved by the re-render keeps the keyboard focus it had.
+    if (focused && focused !== document.activeElement && focused.isConnected && focused.closest('.pay')) focused.focus();
   }
 
   async function refresh(): Promise<void> {

@@ -286,6 +286,10 @@ describe('password-less portal: enrolment, signed mandates and disputes, a lost 
     assert.ok(question.includes(`Pay ${amount} from account owner-0001`), `${question} shows ${amount}`);
     assert.equal(await page.evaluate(() => (globalThis as any).document.activeElement?.className), 'pay-confirm');
     await page.screenshot({ path: join(ARTIFACTS, 'portal-bill-pay-confirm-desktop.png'), fullPage: true });
+    await page.evaluate(readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'));
+    const axed = await page.evaluate(() => (globalThis as any).axe.run() as Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }>);
+    assert.deepEqual(axed.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`), [], 'bills page, confirming');
+    await page.focus(`${box} button.pay-confirm`);
     await page.keyboard.press('Enter');
 
     await until('the bill paid', async () => (await api(`/api/v1/bills/${meterId}/${period}`)).body.payment !== null, 30_000);

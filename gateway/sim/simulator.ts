@@ -12,6 +12,7 @@ import {
   type Genesis, TxType, decodeReceiptsTopicMessage, encodeReceiptRequest, equalBytes, readingsTopic, receiptRequestTopic, sha256, toHex, verifyReceipt,
 } from '../../protocols/index.js';
 import { dataPaths } from '../../ledger-node/devchain.js';
+import { readDevAccountPlan } from '../../ledger-node/billing/dev-setup.js';
 import { type KeyPair, loadKeyFile } from '../../ledger-node/keyfile.js';
 import type { MeterView } from '../../ledger-node/api.js';
 import { GatewayError } from '../errors.js';
@@ -133,7 +134,9 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
     wake?.();
     wake = undefined;
   };
-  const billing = o.genesis.currency !== undefined;
+  // The default dev chain has a currency only so that its owner's first enrolment can open
+  // the account (its dev-account.json, ledger-node/billing/dev-setup.ts): it issues no bills.
+  const billing = o.genesis.currency !== undefined && readDevAccountPlan(o.dataDir) === undefined;
   const tally = newTally();
   const seenBills = new Set<string>();
   const clients = new Map<string, MqttClient>();

@@ -22,8 +22,6 @@ import {
  * gated) or if a gated name is referenced that is not listed.
  */
 const FEATURE_GATED = new Map<string, string>([
-  ['meterledger_billed_minor_units_total', 'registered only on a chain with a currency in genesis (gateway/metrics.ts)'],
-  ['meterledger_paid_minor_units_total', 'registered only on a chain with a currency in genesis'],
   ['meterledger_xmpp_connected', 'registered only with an xmpp section (gateway/metrics.ts, xmppMetrics)'],
   ['meterledger_nats_connected', 'registered only when the gateway has a NATS link (a lone validator has none)'],
   ['meterledger_xmpp_state', 'registered only with an xmpp section'],

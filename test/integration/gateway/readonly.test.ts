@@ -137,7 +137,7 @@ describe('a read-only or foreign data dir', { timeout: 180_000 }, () => {
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, new RegExp(`^error: E_FS_PERMISSION: cannot look into ${d}/(config|genesis)\\.json: permission denied \\(EACCES\\)\\n$`));
     assert.doesNotMatch(r.stdout, /initialised a dev chain/);
-    assert.deepEqual(readdirSync(d).sort(), ['genesis.json', 'keys', 'store', 'wal']);
+    assert.deepEqual(readdirSync(d).sort(), ['dev-account.json', 'genesis.json', 'keys', 'store', 'wal']);
   });
 
   test('start on a read-only store: E_FS_READ_ONLY naming the store', async () => {

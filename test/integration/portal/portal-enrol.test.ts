@@ -321,6 +321,39 @@ describe('password-less portal: enrolment, signed mandates and disputes, a lost 
     await page.close();
   });
 
+  test('a mandate with autopay signed in the browser: the meter\'s next bill pays itself under it, shown paid live', async () => {
+    const { page, problems } = await open(first, '/portal/');
+    await page.click('#sign-in button[type=submit]');
+    await page.waitForSelector('.meter-list');
+    await page.click('nav a[href="/portal/mandates"]');
+    await page.waitForSelector('#new-mandate');
+    // The biller's payee: this replaces the dev chain's mandate (one per account and payee), now with autopay.
+    await page.fill('#new-payee', 'superenergy');
+    await page.check('#new-autopay');
+    await page.click('#new-mandate button[type=submit]');
+    await page.waitForFunction(() => /Mandate for superenergy: committed/.test(document.getElementById('mandate-status')?.textContent ?? ''), undefined, { timeout: 30_000 });
+    const m = ((await api('/api/v1/accounts/owner-0001/mandates')).body.mandates as any[]).find((x) => x.payee === 'superenergy');
+    assert.equal(m?.autopay, true, 'the committed mandate has autopay');
+    const from = (await api('/api/v1/status')).body.height as number;
+
+    // The bills page, left open: the next bill of meter-0001 arrives paid, without a reload.
+    await page.click('nav a[href="/portal/bills"]');
+    const handle = await page.waitForFunction(() => {
+      const a = [...(globalThis as any).document.querySelectorAll('article.bill[data-state=match]')]
+        .find((x: any) => /^paid at height \d+ \(by autopay\)/.test(x.querySelector('.status')?.textContent ?? ''));
+      return a ? (a.dataset.bill as string) : false;
+    }, undefined, { timeout: 60_000 });
+    const key = (await handle.jsonValue()) as string;
+    const [meterId, period] = key.split('/') as [string, string];
+    const bill = (await api(`/api/v1/bills/${meterId}/${period}`)).body;
+    assert.equal(bill.payment.by, 'autopay', 'paid under the mandate at issue');
+    assert.equal(bill.payment.amount, bill.total);
+    assert.ok(bill.payment.height > from, `paid after the mandate committed (height ${bill.payment.height} > ${from})`);
+    await page.screenshot({ path: join(ARTIFACTS, 'portal-bill-autopaid-desktop.png'), fullPage: true });
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
   test('axe-core: no serious or critical violations on the enrol, sign-in, mandates and disputes pages; phone screenshots', async () => {
     const axe = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
     const phone = await browser.newContext({ viewport: VIEWPORTS.phone });

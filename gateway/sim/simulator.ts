@@ -72,7 +72,7 @@ export interface SimReport {
   readonly stalled: string | null;
   /** Confidential meters among those run (sealed readings, docs/protocol.md §11), and the period keys they published. */
   readonly sealed?: { meters: number; periodKeys: number };
-  /** On a chain with billing (a currency in genesis): the meters' bills and what became of their payments. */
+  /** On a chain with billing (a currency in genesis, not the default dev chain): the meters' bills and what became of their payments. */
   readonly payments?: { bills: number; sent: number; paid: number; autopaid: number; refusedByCode: Record<string, number>; unanswered: number };
 }
 

@@ -22,7 +22,7 @@
 import type { KeyObject } from 'node:crypto';
 import {
   AckPolicy, type ConsumerMessages, DeliverPolicy, DiscardPolicy, type JsMsg, type NatsConnection, RetentionPolicy, StorageType,
-  nanos,
+  type StreamConfig, nanos,
 } from 'nats';
 import { type SignedTx, type TxBody, peerSubjects, subjectToken } from '../../protocols/index.js';
 import { openStreamEnvelope, peerKeyObjects, sealEnvelope } from './envelope.js';
@@ -58,6 +58,34 @@ export interface DurableGossipOptions {
 export const streamName = (chainId: string): string => `ML_TX_${subjectToken(chainId).replaceAll('-', '_')}`;
 /** A validator's durable consumer. */
 export const consumerName = (nodeId: string): string => `v_${subjectToken(nodeId)}`;
+
+/** The limits a gateway needs of the stream: a message must fit one sealed transaction. */
+export interface StreamLimits {
+  readonly max_msg_size: number;
+  readonly max_age: number;
+  readonly max_bytes: number;
+  readonly duplicate_window: number;
+}
+
+export function streamLimits(o: Pick<DurableGossipOptions, 'maxTxBytes' | 'maxAgeMs' | 'maxBytes'>): StreamLimits {
+  return {
+    max_msg_size: o.maxTxBytes + 1024, max_age: nanos(o.maxAgeMs), max_bytes: o.maxBytes,
+    duplicate_window: nanos(Math.min(600_000, o.maxAgeMs)),
+  };
+}
+
+/** Limits of an existing stream below what we need (-1 or 0 is JetStream's "unlimited"), or undefined when it holds. */
+export function streamLimitsToRaise(have: Pick<StreamConfig, keyof StreamLimits>, need: StreamLimits): Partial<StreamLimits> | undefined {
+  const change: { -readonly [K in keyof StreamLimits]?: number } = {};
+  for (const k of ['max_msg_size', 'max_age', 'max_bytes', 'duplicate_window'] as const) {
+    const h = have[k];
+    const unlimited = h === -1 || (h === 0 && k !== 'duplicate_window');
+    if (!unlimited && h < need[k]) change[k] = need[k];
+  }
+  return Object.keys(change).length ? change : undefined;
+}
+
+const isNotFound = (e: unknown): boolean => /not found/i.test((e as Error).message ?? '') || (e as { api_error?: { err_code?: number } }).api_error?.err_code === 10059;
 
 const MAX_IN_FLIGHT = 256;
 /** A message not acknowledged within this is redelivered. */
@@ -156,18 +184,31 @@ export class DurableGossip {
         this.nc = nc;
       }
       const jsm = await nc.jetstreamManager({ timeout: 5000 });
+      const limits = streamLimits(this.opts);
+      let existing: StreamConfig | undefined;
       try {
-        await jsm.streams.info(this.stream);
-      } catch {
+        existing = (await jsm.streams.info(this.stream)).config;
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
+      if (!existing) {
         // Limits, not interest: a validator that has never run (or was removed and comes
         // back) finds every message still there, and a consumer is never a reason to keep
         // a message forever. Age bounds a reading's copy; the write-ahead keeps the rest.
         await jsm.streams.add({
           name: this.stream, subjects: [this.subject], retention: RetentionPolicy.Limits, storage: StorageType.File,
-          num_replicas: this.opts.replicas, max_age: nanos(this.opts.maxAgeMs), max_bytes: this.opts.maxBytes,
-          max_msg_size: this.opts.maxTxBytes + 1024, discard: DiscardPolicy.Old, duplicate_window: nanos(Math.min(600_000, this.opts.maxAgeMs)),
+          num_replicas: this.opts.replicas, discard: DiscardPolicy.Old, ...limits,
         });
         this.opts.logger.info({ stream: this.stream, replicas: this.opts.replicas }, 'JetStream stream of accepted transactions created');
+      } else {
+        const change = streamLimitsToRaise(existing, limits);
+        if (change) {
+          // A stream made by an older gateway or under other settings: a message it cannot
+          // hold would be refused on every publish, so its limits are raised (never lowered:
+          // another gateway of the chain may rely on them) before anything is published.
+          await jsm.streams.update(this.stream, { ...existing, ...change });
+          this.opts.logger.warn({ stream: this.stream, ...change }, 'JetStream stream limits raised to what this gateway needs');
+        }
       }
       if (this.opts.consume && !this.messages) {
         const name = consumerName(this.opts.nodeId);

@@ -4,7 +4,7 @@
  * issues bills itself (ledger-node/billing/auto-issue.ts).
  */
 import { AutoIssuer, type BillerRecipient } from '../ledger-node/billing/auto-issue.js';
-import { billingMessages } from '../ledger-node/billing/outcomes.js';
+import { billingMessages, unpaidBillMessages } from '../ledger-node/billing/outcomes.js';
 import { readDevBillingPlan, runDevBillingSetup } from '../ledger-node/billing/dev-setup.js';
 import { loadKeyFile } from '../ledger-node/keyfile.js';
 import { loadRecipientKeyFile } from '../ledger-node/recipient-keyfile.js';
@@ -19,6 +19,8 @@ import type { GatewayMetrics } from './metrics.js';
 
 export interface BillsPublisher {
   publishBills(meterId: string, m: BillsTopicMessage): void;
+  /** After a meter's SUBSCRIBE to its bills topic (bridge/mqtt MqttBroker); returns the detach. */
+  onBillsSubscribed?(listener: (meterId: string) => void): () => void;
 }
 
 export interface GatewayBilling {
@@ -128,6 +130,16 @@ export async function startBilling(config: GatewayConfig, node: LedgerNode, brok
       autoIssuer.poke();
     }
   });
+  // A meter that subscribes gets its unpaid bills again (docs/protocol.md §8.7): one
+  // committed while it was away, while this gateway was stopping, or on another gateway.
+  const detachSubscribed = broker.onBillsSubscribed?.((meterId) => {
+    unpaidBillMessages(genesis, node, meterId).then(
+      (ms) => {
+        for (const m of ms) broker.publishBills(meterId, m);
+      },
+      (err: unknown) => log.warn({ err, meterId }, 'could not read the unpaid bills of a meter that subscribed'),
+    );
+  });
   // After the listener is on, so no block falls between the scan and the listener.
   await periodKeys?.scan(node, node.billingView().head().height);
   autoIssuer?.start();
@@ -135,6 +147,7 @@ export async function startBilling(config: GatewayConfig, node: LedgerNode, brok
     autoIssuer,
     async stop() {
       detach();
+      detachSubscribed?.();
       await autoIssuer?.stop();
     },
   };

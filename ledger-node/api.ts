@@ -172,6 +172,8 @@ export interface CommittedBill {
   readonly txHash: string;
   readonly height: number;
   readonly index: number;
+  /** The transaction as committed. */
+  readonly bytes: Uint8Array;
 }
 
 export interface LedgerApi {

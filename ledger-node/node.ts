@@ -347,7 +347,7 @@ export class LedgerNode implements LedgerApi {
       const tx = decodeAnyTx(txs[index]!, LARGEST_TX_BYTES);
       const b = tx.body;
       if (b.type === LedgerTxType.Bill && b.bill.meterId === meterId && b.bill.period.label === period) {
-        return { body: b, txHash: toHex(tx.hash), height: rec.height, index };
+        return { body: b, txHash: toHex(tx.hash), height: rec.height, index, bytes: txs[index]! };
       }
     }
     throw new ProtocolError('E_STORE_CORRUPT', `block ${rec.height} holds no bill ${meterId}/${period}`);

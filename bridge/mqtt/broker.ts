@@ -9,6 +9,9 @@ import type { Duplex } from 'node:stream';
 import type { IntakePort } from '../../protocols/intake.js';
 import { accountFilterProblem } from './acl.js';
 import { publishToBills } from './bills.js';
+
+/** A meter's bills topic, exactly (no wildcard: acl.ts grants only the meter its own). */
+const BILLS_TOPIC = /^meters\/([^/+#]+)\/bills$/;
 import type { BillsTopicMessage } from '../../protocols/bills-topic.js';
 import type { MqttAccount, SignatureCheck } from './auth.js';
 import { verifySignature } from '../../protocols/keys.js';
@@ -224,6 +227,25 @@ export class MqttBroker {
       if (this.hooks.closing) this.log.debug({ err: (err as Error).message, meterId }, 'mqtt broker closing: bills message not published');
       else this.log.error({ err, meterId }, 'mqtt could not publish on bills topic');
     });
+  }
+
+  /**
+   * `listener(meterId)` after each granted SUBSCRIBE to a meter's bills topic, once the
+   * subscription is in place (docs/protocol.md §8.7: the meter's unpaid bills are sent
+   * again then). Returns a function that removes the listener.
+   */
+  onBillsSubscribed(listener: (meterId: string) => void): () => void {
+    const f = (subs: readonly { topic: string; qos: number }[]): void => {
+      for (const s of subs) {
+        const m = BILLS_TOPIC.exec(s.topic);
+        // 128: refused (only the meter itself is granted its bills topic, acl.ts).
+        if (m && s.qos !== 128) listener(m[1]!);
+      }
+    };
+    this.aedes.on('subscribe', f);
+    return () => {
+      this.aedes.removeListener('subscribe', f);
+    };
   }
 
   /** The bound ports (none without listeners). */

@@ -4,9 +4,20 @@
  * block's transactions and the state changes they made.
  */
 import {
-  type BillMessage, type BillRecord, type Genesis, LedgerTxType, type PaymentMessage, type PaymentRecord, type StateChange, StateKind, big, billId,
+  type BillMessage, type BillRecord, type Genesis, LedgerTxType, type PaymentMessage, type PaymentRecord, type StateChange, StateKind, big, billId, fromHex,
 } from '../../protocols/index.js';
+import type { CommittedBill } from '../api.js';
 import type { CommittedBlock } from '../blocks/commit.js';
+
+/** At most this many unpaid bills are sent again to a meter that subscribes (the latest). */
+export const MAX_RESENT_BILLS = 24;
+
+/** What unpaidBillMessages reads of the committed state (LedgerNode has it). */
+export interface UnpaidBillsSource {
+  recordIds(kind: StateKind, prefix?: string): string[];
+  record(kind: StateKind, id: string): unknown;
+  committedBill(meterId: string, period: string): Promise<CommittedBill | undefined>;
+}
 
 /** The last value a block wrote for (kind, id). */
 function lastChange(changes: readonly StateChange[], kind: string, id: string): unknown {
@@ -37,6 +48,34 @@ export function billingMessages(genesis: Genesis, b: CommittedBlock): (BillMessa
       if (!paid) continue;
       out.push({ kind: 'payment', status: 'paid', meterId: body.meterId, period: body.period, amount: big(paid.amount), by: paid.by, height: b.height, txHash: tx.hash });
     }
+  }
+  return out;
+}
+
+/**
+ * The meter's committed bills with something due and no payment, as the bill messages
+ * their blocks published, oldest first: at most the latest MAX_RESENT_BILLS. Sent again
+ * when the meter subscribes to its bills topic (docs/protocol.md §8.7), so a bill committed
+ * while it was away, during a gateway's stop, or on another gateway still reaches it.
+ */
+export async function unpaidBillMessages(genesis: Genesis, src: UnpaidBillsSource, meterId: string): Promise<BillMessage[]> {
+  if (!genesis.currency) return [];
+  const due: { period: string; rec: BillRecord }[] = [];
+  for (const id of src.recordIds(StateKind.Bill, `${meterId}/`)) {
+    const rec = src.record(StateKind.Bill, id) as BillRecord | undefined;
+    if (!rec || big(rec.total) <= 0n || src.record(StateKind.Payment, id) !== undefined) continue;
+    due.push({ period: id.slice(meterId.length + 1), rec });
+  }
+  due.sort((a, b) => a.rec.height - b.rec.height || a.rec.start - b.rec.start);
+  const out: BillMessage[] = [];
+  for (const { period, rec } of due.slice(-MAX_RESENT_BILLS)) {
+    const c = await src.committedBill(meterId, period);
+    if (!c) continue;
+    out.push({
+      kind: 'bill', meterId, period, start: rec.start, end: rec.end, total: big(rec.total), currency: genesis.currency.code,
+      minorUnits: genesis.currency.minorUnits, account: rec.account, payee: rec.payee, height: c.height, txHash: fromHex(c.txHash), tx: c.bytes,
+      ...(rec.autopayRefused !== undefined ? { autopay: rec.autopayRefused } : {}),
+    });
   }
   return out;
 }

@@ -28,3 +28,4 @@ export * from './session.js';
 export * from './subjects.js';
 export * from './validator-set.js';
 export * from './valset-proof.js';
+export * from './peer-messages.js';

@@ -9,13 +9,12 @@
  * them later costs nothing. From an observer (which never proposes), transactions are
  * submitted to our intake, in batch order, and we carry them.
  */
-import { decodeAnyTx } from '../../protocols/index.js';
+import { decodeAnyTx, decodeTxBatch, encodeTxBatch } from '../../protocols/index.js';
 import type { Logger } from '../api.js';
 import type { Intake } from '../intake.js';
 import { type TxContext, verifyTxSignature } from '../signatures.js';
 import type { ChainState } from '../state/layers.js';
 import { requiredSigner } from '../state/rules.js';
-import { decodeTxBatch, encodeTxBatch } from './messages.js';
 import type { Scheduler } from './ports.js';
 
 const FLUSH_MS = 20;

@@ -21,7 +21,7 @@ import type { TxContext } from '../signatures.js';
 import type { ChainState } from '../state/layers.js';
 import { TxGossip } from './gossip.js';
 import { LedgerChain } from './ledger-chain.js';
-import { encodePeerMessage } from './messages.js';
+import { encodePeerMessage } from '../../protocols/index.js';
 import { PeerInput } from './peer-input.js';
 import type { ConsensusLog, ConsensusWire, Scheduler } from './ports.js';
 import { ConsensusRunner } from './runner.js';

@@ -6,7 +6,7 @@
  */
 import type { Logger } from '../api.js';
 import type { NodeMetrics } from '../metrics.js';
-import { type PeerMessage, type SignedProposal, decodePeerMessage } from './messages.js';
+import { type PeerMessage, type SignedProposal, decodePeerMessage } from '../../protocols/index.js';
 import type { MessageSigner } from './ports.js';
 import type { ConsensusRunner } from './runner.js';
 import type { Validator, ValidatorSets } from './types.js';

@@ -7,7 +7,8 @@
  * system or the network but through these (.dependency-cruiser.cjs enforces it).
  */
 import type { Block, BlockHeader, CommitCertificate } from '../../protocols/index.js';
-import type { BlockValue, PeerMessage, SignedProposal, SignedVote } from './messages.js';
+import type { PeerMessage, SignedProposal, SignedVote } from '../../protocols/index.js';
+import type { BlockValue } from './messages.js';
 import type { StoredRecord } from './record.js';
 import type { ConsensusMessage } from './types.js';
 

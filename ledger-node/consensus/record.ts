@@ -15,7 +15,8 @@
  */
 import { ProtocolError, decodeBlock, decodeCanonicalCbor, encodeCbor, headerHash, toHex } from '../../protocols/index.js';
 import { restoreProblem, signedKey } from './core.js';
-import { type BlockValue, type PeerMessage, type SignedProposal, type SignedVote, decodePeerMessage, toCoreMessage } from './messages.js';
+import { type PeerMessage, type SignedProposal, type SignedVote, decodePeerMessage } from '../../protocols/index.js';
+import { type BlockValue, toCoreMessage } from './messages.js';
 import { type ConsensusMessage, type SafetyState, Step, type Validator, type Vote } from './types.js';
 
 export const STATE_CORRUPT = 'E_CONSENSUS_STATE_CORRUPT';

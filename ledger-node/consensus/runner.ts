@@ -15,15 +15,14 @@
  * Without a record log and a wire it is the lone validator: the core decides in one step
  * and nothing is persisted or sent.
  */
-import { type Block, type CommitCertificate, headerHash, toHex } from '../../protocols/index.js';
+import { type Block, type CommitCertificate, type SignedVote, encodePeerMessage, headerHash, toHex } from '../../protocols/index.js';
 import type { Logger } from '../api.js';
 import type { NodeMetrics } from '../metrics.js';
 import { TendermintCore, signedKey } from './core.js';
 import { recordEvidence } from './evidence.js';
-import { type BlockValue, type SignedVote, idHash } from './messages.js';
+import { type BlockValue, idHash, toCoreMessage } from './messages.js';
 import type { ChainPort, ConsensusLog, ConsensusWire, MessageSigner, Scheduler, SignedMessage } from './ports.js';
 import { RecordError, type Restored, STATE_CORRUPT, encodeSafetyState, restoreRecord } from './record.js';
-import { encodePeerMessage, toCoreMessage } from './messages.js';
 import { type Effect, type SafetyState, type Timeouts, type Validator, type ValidatorSets, type Vote } from './types.js';
 
 /** Most messages kept for heights above ours (they arrive early under reordering). */

@@ -1,13 +1,14 @@
 /**
  * The node's MessageSigner: Ed25519 (RFC 8032) with OpenSSL, the node key for what we sign
  * and the keys of each height's validator set for what peers signed, over the sign bytes
- * of ./messages.ts (proposals) and protocols' voteSignBytes (votes, commit certificates).
+ * of protocols/peer-messages.ts (proposals, votes; the latter are what commit certificates hold).
  * One verifier for live votes and for the certificates sync fetches.
  */
 import type { KeyObject } from 'node:crypto';
 import { Alg, type BlockHeader, type CommitCertificate, commitProblem, fromHex, headerHash } from '../../protocols/index.js';
 import { nativeSign, nativeVerify, publicKeyObject } from '../crypto/native.js';
-import { type BlockValue, idHash, proposalSignBytes, voteBytesOf } from './messages.js';
+import { peerMessageSignBytes, proposalSignBytes, voteBytesOf } from '../../protocols/index.js';
+import { type BlockValue, idHash } from './messages.js';
 import type { MessageSigner, SignedMessage } from './ports.js';
 import type { ConsensusMessage, Validator, ValidatorSets } from './types.js';
 
@@ -31,8 +32,7 @@ export class Ed25519Signer implements MessageSigner {
   verify(m: SignedMessage): boolean {
     const key = this.keyOf(this.sets(m.height)?.find((v) => v.id === m.from));
     if (!key) return false;
-    const signed = m.t === 'proposal' ? proposalSignBytes(this.chainId, m.height, m.round, m.validRound, m.blockHash) : voteBytesOf(this.chainId, m);
-    return nativeVerify(Alg.EdDSA, key, signed, m.signature);
+    return nativeVerify(Alg.EdDSA, key, peerMessageSignBytes(this.chainId, m), m.signature);
   }
 
   commitProblem(header: BlockHeader, commit: CommitCertificate): string | undefined {

@@ -7,11 +7,10 @@
  * commitSynced); then it takes part in consensus again. It answers others' requests from
  * the store.
  */
-import { decodeBlock, decodeCommit } from '../../protocols/index.js';
+import { decodeBlock, decodeCommit, decodeSyncAnswer, decodeSyncRequest, encodeSyncAnswer, encodeSyncRequest } from '../../protocols/index.js';
 import type { Logger } from '../api.js';
 import type { NodeMetrics } from '../metrics.js';
 import type { PeerTransport } from '../p2p/transport.js';
-import { decodeSyncAnswer, decodeSyncRequest, encodeSyncAnswer, encodeSyncRequest } from './messages.js';
 import type { ChainPort, ConsensusWire, Scheduler } from './ports.js';
 import type { ConsensusRunner } from './runner.js';
 import type { ValidatorSets } from './types.js';

@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { parseGenesis, parsePeerEnvelope, peerSubjects, toHex } from '../../protocols/index.js';
-import { type PeerMessage, decodePeerMessage } from '../../ledger-node/consensus/messages.js';
+import { type PeerMessage, decodePeerMessage } from '../../protocols/index.js';
 import { proposerOf } from '../../ledger-node/consensus/proposer.js';
 import { clusterMeterId, dataPaths } from '../../ledger-node/devchain.js';
 import { loadKeyFile } from '../../ledger-node/keyfile.js';

@@ -16,7 +16,7 @@
  */
 import { type Block, encodeBlock, headerHash, makeHeader, sha256, toHex, utf8 } from '../../protocols/index.js';
 import { MemoryConsensusLog } from '../../ledger-node/consensus/memory-log.js';
-import type { PeerMessage, SignedProposal, SignedVote } from '../../ledger-node/consensus/messages.js';
+import type { PeerMessage, SignedProposal, SignedVote } from '../../protocols/index.js';
 import { PeerInput } from '../../ledger-node/consensus/peer-input.js';
 import type { ChainPort, ConsensusLog, Scheduler } from '../../ledger-node/consensus/ports.js';
 import { proposerOf } from '../../ledger-node/consensus/proposer.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { sha256, utf8 } from '../../../protocols/index.js';
 import { proposerOf } from '../../../ledger-node/consensus/proposer.js';
-import type { PeerMessage } from '../../../ledger-node/consensus/messages.js';
+import type { PeerMessage } from '../../../protocols/index.js';
 import { MemoryConsensusLog } from '../../../ledger-node/consensus/memory-log.js';
 import { ConsensusRunner, HALTED } from '../../../ledger-node/consensus/runner.js';
 import { DEFAULT_TIMEOUTS, fixedSets } from '../../../ledger-node/consensus/types.js';

@@ -14,7 +14,7 @@ import { after, describe, test } from 'node:test';
 import {
   Alg, Kem, TxType, kemPublicKey, peerSubjects, periodKeySchedule, sealPeriodKey, sealReading, signPeriodKey, signSealedReading, signTx,
 } from '../../../protocols/index.js';
-import { encodeTxBatch } from '../../../ledger-node/consensus/messages.js';
+import { encodeTxBatch } from '../../../protocols/index.js';
 import { AwaitingKey } from '../../../ledger-node/awaiting-key.js';
 import { dataPaths, initCluster } from '../../../ledger-node/devchain.js';
 import { generateKeyPair, loadKeyFile } from '../../../ledger-node/keyfile.js';

@@ -20,7 +20,7 @@ import { LedgerNode } from '../../../ledger-node/node.js';
 import { MemoryNetwork } from '../../../ledger-node/p2p/memory.js';
 import type { PeerLayer } from '../../../ledger-node/p2p/peers.js';
 import { memoryPeer } from '../../helpers/memory-peers.js';
-import { type PeerMessage, decodePeerMessage, encodePeerMessage, proposalSignBytes, voteBytesOf } from '../../../ledger-node/consensus/messages.js';
+import { type PeerMessage, decodePeerMessage, encodePeerMessage, proposalSignBytes, voteBytesOf } from '../../../protocols/index.js';
 import { until } from '../../helpers/until.js';
 import { inMemory } from '../../helpers/memory-store.js';
 

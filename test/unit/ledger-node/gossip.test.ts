@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { TxType, parsePeerEnvelope, peerSubjects, sha256, signTx, toHex } from '../../../protocols/index.js';
-import { decodeTxBatch, encodeTxBatch } from '../../../ledger-node/consensus/messages.js';
+import { decodeTxBatch, encodeTxBatch } from '../../../protocols/index.js';
 import { dataPaths, initCluster } from '../../../ledger-node/devchain.js';
 import { loadKeyFile } from '../../../ledger-node/keyfile.js';
 import { LedgerNode } from '../../../ledger-node/node.js';

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { encodeCbor } from '../../../protocols/index.js';
-import { decodePeerMessage, decodeSyncAnswer, decodeTxBatch } from '../../../ledger-node/consensus/messages.js';
+import { decodePeerMessage, decodeSyncAnswer, decodeTxBatch } from '../../../protocols/index.js';
 
 /** A CBOR array (major type 4, 4-byte length) of `n` copies of the one-byte item `item`. */
 function arrayOf(n: number, item: number): Uint8Array {

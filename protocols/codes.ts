@@ -164,7 +164,7 @@ export const Codes = {
   E_P2P_CLOSED: { kind: 'p2p', retry: 'retry', meaning: 'The transport was closed.' },
   E_P2P_CONFIG: { kind: 'p2p', retry: 'fix-input', meaning: 'Bad options (ids, keys, URLs).' },
   E_P2P_DISCONNECTED: { kind: 'p2p', retry: 'retry', meaning: 'Not connected to any server right now.' },
-  E_P2P_MALFORMED: { kind: 'p2p', retry: 'final', meaning: 'Not an envelope of this version: framing, lengths, domain, kind or ids wrong.' },
+  E_P2P_MALFORMED: { kind: 'p2p', retry: 'final', meaning: 'Not an envelope of this version (framing, lengths, domain, kind or ids wrong), or a payload not of its format (docs/protocol.md §12.6-§12.8).' },
   E_P2P_MISADDRESSED: { kind: 'p2p', retry: 'final', meaning: 'Addressed to another peer, or a kind on a subject that does not carry it.' },
   E_P2P_NO_RESPONDERS: { kind: 'p2p', retry: 'retry', meaning: 'Nobody listens on the request subject.' },
   E_P2P_REPLAY: { kind: 'p2p', retry: 'final', meaning: 'An envelope we have already taken (a replay, or a duplicate delivery).' },

@@ -44,7 +44,7 @@ export class PeerInput {
     try {
       m = decodePeerMessage(payload);
     } catch (e) {
-      this.opts.logger.debug({ from, err: (e as Error).message }, 'undecodable consensus message');
+      this.opts.logger.debug({ from, code: (e as { code?: string }).code, err: (e as Error).message }, 'undecodable consensus message');
       return;
     }
     this.take(from, m);
@@ -63,7 +63,7 @@ export class PeerInput {
     }
     if (!set.some((v) => v.id === m.from)) return;
     if (!this.opts.signer.verify(m)) {
-      this.opts.logger.warn({ from: m.from, type: m.t }, 'consensus message with a bad signature dropped');
+      this.opts.logger.warn({ from: m.from, type: m.t, code: 'E_P2P_BAD_SIGNATURE' }, 'consensus message with a bad signature dropped');
       return;
     }
     this.opts.metrics.consensusMessage(m.t);

@@ -24,6 +24,7 @@ import { buildBilling } from './billing.js';
 import { buildBillingLedger } from './billing-ledger.js';
 import { buildBillBundle } from './bill-bundle.js';
 import { buildValidatorSet } from './validator-set.js';
+import { buildPeerMessages } from './peer-messages.js';
 
 /** The source-tree folder of the vectors (this file runs from dist/test/vectors/). */
 export const VECTORS_DIR = fileURLToPath(new URL('../../../test/vectors/', import.meta.url));
@@ -690,6 +691,7 @@ export function buildAll(): Record<string, unknown> {
     'billing-ledger.json': buildBillingLedger(),
     'bill-bundle.json': buildBillBundle(),
     'validator-set.json': buildValidatorSet({ genesisDoc, readingTx }),
+    'peer-messages.json': buildPeerMessages({ testBlock }),
   };
 }
 

@@ -298,6 +298,27 @@ async function auditOpenStore(
   }
   if (indexed !== auditor.positions.size) throw new AuditError(top, `index: ${auditor.positions.size - indexed} committed readings are not indexed`);
 
+  // The reading history (by time, what bills load) must hold the same readings, each once.
+  const inHistory = new Set<string>();
+  const history = (async function* () {
+    try {
+      yield* store.readingHistoryIndex();
+    } catch (e) {
+      throw new AuditError(top, (e as Error).message);
+    }
+  })();
+  for await (const pos of history) {
+    const { meterId, seq } = pos;
+    const k = seqKey(meterId, seq);
+    const want = auditor.positions.get(k);
+    if (want === undefined) throw new AuditError(top, `reading history: ${meterId}/${seq} is there but not in any block`);
+    const got = positionOf(pos);
+    if (want !== got) throw new AuditError(pos.height, `reading history: ${meterId}/${seq} says ${got} (height:index:time:importWh:exportWh), the chain has ${want}`);
+    if (inHistory.has(k)) throw new AuditError(pos.height, `reading history: ${meterId}/${seq} is there twice`);
+    inHistory.add(k);
+  }
+  if (inHistory.size !== auditor.positions.size) throw new AuditError(top, `reading history: ${auditor.positions.size - inHistory.size} committed readings are not in it`);
+
   // The transaction index must list exactly the committed transactions, at their places.
   let txIndexed = 0;
   try {

@@ -122,7 +122,7 @@ export class CommittedReadings implements ReadingIndex {
    * `store`: where readings are loaded from. Without one (the audit, replaying blocks from
    * genesis) every meter's readings are held, from what `add` is given.
    */
-  constructor(private readonly store?: Pick<LedgerStore, 'readingPositions'> & Partial<Pick<LedgerStore, 'blockBytes'>>) {}
+  constructor(private readonly store?: Pick<LedgerStore, 'readingHistory'> & Partial<Pick<LedgerStore, 'blockBytes'>>) {}
 
   /** The sealed readings' view of the bill rule (protocols' SealedReadingIndex). */
   readonly sealed: SealedReadingIndex = {
@@ -230,13 +230,15 @@ export class CommittedReadings implements ReadingIndex {
     if (cur) return cur.done;
     const added: (IndexedReading & { reading?: SealedReading })[] = [];
     const done = (async () => {
-      const seqs = new Set<bigint>();
-      for await (const r of this.store!.readingPositions(meterId, 1n)) {
-        seqs.add(r.seq);
-        this.addEntry(meterId, r);
-      }
+      // The meter's reading history (store J, one value per block per day): one range read,
+      // in (day, height) order, so the in-memory index mostly appends.
+      const rows = await this.store!.readingHistory(meterId);
+      for (const r of rows) this.addEntry(meterId, r);
       // A block committed while loading is in what was read or in `added`: each once.
-      for (const r of added) if (!seqs.has(r.seq)) this.addEntry(meterId, r);
+      if (added.length) {
+        const seqs = new Set(rows.map((r) => r.seq));
+        for (const r of added) if (!seqs.has(r.seq)) this.addEntry(meterId, r);
+      }
       this.held.add(meterId);
     })().finally(() => this.loading.delete(meterId));
     this.loading.set(meterId, { done, added });

@@ -163,3 +163,117 @@ function bigintBytes(v: bigint): Uint8Array {
 }
 
 const bytesBigint = (b: Uint8Array): bigint => (b.length === 0 ? 0n : BigInt(`0x${Buffer.from(b).toString('hex')}`));
+
+/** One day, in ms: the reading history (./keys.ts J) is bucketed by UTC day of the reading's time. */
+export const DAY_MS = 86_400_000;
+export const dayOf = (time: number): number => Math.floor(time / DAY_MS);
+
+/**
+ * A reading history value (./keys.ts J): the readings of one meter that one block
+ * committed with times in one UTC day, each [seq, leaf index, time, importWh?, exportWh?]
+ * (the height and the day are in the key). One value holds what a block committed of a
+ * meter that day, so loading a meter's month reads a few hundred values, not thousands.
+ */
+export function encodeHistoryValue(rows: readonly Omit<IndexedReading, 'height'>[]): Uint8Array {
+  return encodeCbor(rows.map((r) => {
+    const head = [r.seq, r.index, r.time];
+    if (r.importWh === undefined) return head;
+    return r.exportWh === undefined ? [...head, r.importWh] : [...head, r.importWh, r.exportWh];
+  }));
+}
+
+/**
+ * Shortest-form CBOR uints below 2^53 at b[at..], `n` of them: [values, next offset], or
+ * undefined for anything else (the strict decoder then decides).
+ */
+function uintsAt(b: Uint8Array, at: number, n: number, out: number[]): number | undefined {
+  for (; n > 0; n--) {
+    if (at >= b.length) return undefined;
+    const ib = b[at++]!;
+    if (ib >> 5 !== 0) return undefined;
+    const ai = ib & 0x1f;
+    if (ai < 24) {
+      out.push(ai);
+      continue;
+    }
+    if (ai > 27) return undefined;
+    const len = 1 << (ai - 24);
+    if (at + len > b.length) return undefined;
+    let v = 0;
+    for (let i = 0; i < len; i++) v = v * 256 + b[at + i]!;
+    at += len;
+    const min = len === 1 ? 24 : len === 2 ? 0x100 : len === 4 ? 0x10000 : 0x100000000;
+    if (v < min || v > Number.MAX_SAFE_INTEGER) return undefined;
+    out.push(v);
+  }
+  return at;
+}
+
+/** The rows of a history value as the encoder writes them, read without the general decoder (a bill loads ~300 values of ~10 rows). */
+function historyRowsFast(b: Uint8Array): number[][] | undefined {
+  let at = 0;
+  const head = b[at++];
+  if (head === undefined) return undefined;
+  let n: number;
+  if (head >= 0x80 && head < 0x98) n = head - 0x80;
+  else if (head === 0x98 && b.length > 1) n = b[at++]!;
+  else if (head === 0x99 && b.length > 2) {
+    n = b[at]! * 256 + b[at + 1]!;
+    at += 2;
+  } else return undefined;
+  if (n === 0 || (head === 0x98 && n < 24) || (head === 0x99 && n < 256)) return undefined;
+  const rows: number[][] = [];
+  for (let i = 0; i < n; i++) {
+    const rh = b[at++];
+    if (rh === undefined || rh < 0x83 || rh > 0x85) return undefined;
+    const row: number[] = [];
+    const next = uintsAt(b, at, rh - 0x80, row);
+    if (next === undefined) return undefined;
+    at = next;
+    rows.push(row);
+  }
+  return at === b.length ? rows : undefined;
+}
+
+/** A history value back, the height and day of its key given; a row of another day is corrupt. */
+export function decodeHistoryValue(b: Uint8Array, height: number, day: number, where: string): IndexedReading[] {
+  let rows: (number | bigint)[][] | undefined = historyRowsFast(b);
+  if (!rows) {
+    let v: unknown;
+    try {
+      v = decodeCbor(b);
+    } catch {
+      throw corrupt(`${where}: reading history value is not CBOR`);
+    }
+    const uint = (x: unknown): boolean => (typeof x === 'number' && Number.isSafeInteger(x) && x >= 0) || (typeof x === 'bigint' && x >= 0n);
+    if (!Array.isArray(v) || v.length === 0 || !v.every((r) => Array.isArray(r) && r.length >= 3 && r.length <= 5 && r.every(uint) && r.slice(1).every((x) => typeof x === 'number'))) {
+      throw corrupt(`${where}: reading history value is not [[seq, index, time, importWh?, exportWh?], ...]`);
+    }
+    rows = v as (number | bigint)[][];
+  }
+  const out: IndexedReading[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    const time = r[2] as number;
+    if (dayOf(time) !== day) throw corrupt(`${where}: reading history holds time ${time} under day ${day}`);
+    const e: { seq: bigint; height: number; index: number; time: number; importWh?: number; exportWh?: number } = { seq: BigInt(r[0]!), height, index: r[1] as number, time };
+    if (r.length > 3) e.importWh = r[3] as number;
+    if (r.length > 4) e.exportWh = r[4] as number;
+    out[i] = e;
+  }
+  return out;
+}
+
+/** A block's readings grouped as the history holds them: by meter, then UTC day, in block order. */
+export function historyGroups<R extends IndexedReading & { readonly meterId: string }>(readings: readonly R[]): Map<string, Map<number, R[]>> {
+  const out = new Map<string, Map<number, R[]>>();
+  for (const r of readings) {
+    let m = out.get(r.meterId);
+    if (!m) out.set(r.meterId, (m = new Map()));
+    const d = dayOf(r.time);
+    let l = m.get(d);
+    if (!l) m.set(d, (l = []));
+    l.push(r);
+  }
+  return out;
+}

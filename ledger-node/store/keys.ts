@@ -1,11 +1,14 @@
 /**
- * LevelDB key layout (version 4, ./layout.ts), private to ./level.ts (and ./layout.ts,
+ * LevelDB key layout (version 5, ./layout.ts), private to ./level.ts (and ./layout.ts,
  * ./migrate-0.1.ts, which rewrite older ones).
  * One-byte prefixes keep each family contiguous and in order:
- *   F                          layout version, CBOR uint 4 (3: T lacks period-key/ subjects; 2: no X, T; absent: a 0.1 store)
+ *   F                          layout version, CBOR uint 5 (4: no J; 3: T lacks period-key/ subjects; 2: no X, T; absent: a 0.1 store)
  *   B<height u64be>            block bytes (protocols encodeBlock)
  *   C<height u64be>            commit certificate bytes
  *   I<meterId>\0<seq u64be>    reading index: CBOR [height, leaf index, time, importWh, exportWh?]
+ *   J<meterId>\0<day u32be><height u64be>  reading history, by time: the readings of that meter
+ *                              block `height` committed with times in UTC day `day` (time / 86,400,000),
+ *                              CBOR [[seq, leaf index, time, importWh?, exportWh?], ...] (store/codec.ts)
  *   X<tx hash 32>              transaction index: CBOR [height, leaf index]
  *   T<subject>\0<height u64be><index u32be>  transactions about a subject: the tx hash
  *   R<kind>\0<id>              state record (protocols/state.ts), CBOR (store/codec.ts)
@@ -56,6 +59,10 @@ export const Keys = {
   commit: (h: number) => key('C', u64(h)),
   reading: (meterId: string, seq: bigint) => key('I', utf8(meterId), Uint8Array.of(0), u64(seq)),
   readingsOf: (meterId: string) => key('I', utf8(meterId), Uint8Array.of(0)),
+  history: (meterId: string, day: number, height: number) => key('J', utf8(meterId), Uint8Array.of(0), u32(day), u64(height)),
+  /** The first history key of `meterId` on or after UTC day `day`. */
+  historyFrom: (meterId: string, day: number) => key('J', utf8(meterId), Uint8Array.of(0), u32(day)),
+  historyOf: (meterId: string) => key('J', utf8(meterId), Uint8Array.of(0)),
   tx: (hash: Uint8Array) => key('X', hash),
   about: (subject: string, height: number, index: number) => key('T', utf8(subject), Uint8Array.of(0), u64(height), u32(index)),
   aboutOf: (subject: string) => key('T', utf8(subject), Uint8Array.of(0)),
@@ -100,6 +107,16 @@ export function kindIdOfRecordKey(k: Uint8Array): { kind: string; id: string } {
   const z = k.indexOf(0, 1);
   const d = new TextDecoder();
   return { kind: d.decode(k.subarray(1, z)), id: d.decode(k.subarray(z + 1)) };
+}
+/** Meter, day and height of a J key. */
+export function ofHistoryKey(k: Uint8Array): { meterId: string; day: number; height: number } {
+  const v = new DataView(k.buffer, k.byteOffset + k.length - 12, 12);
+  return { meterId: new TextDecoder().decode(k.subarray(1, k.length - 13)), day: v.getUint32(0), height: Number(v.getBigUint64(4)) };
+}
+/** Day and height of a J key of a known meter (no text decoding). */
+export function dayHeightOfHistoryKey(k: Uint8Array): { day: number; height: number } {
+  const v = new DataView(k.buffer, k.byteOffset + k.length - 12, 12);
+  return { day: v.getUint32(0), height: Number(v.getBigUint64(4)) };
 }
 export function meterIdOfReadingKey(k: Uint8Array): string {
   return new TextDecoder().decode(k.subarray(1, k.length - 9));

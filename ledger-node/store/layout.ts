@@ -7,18 +7,21 @@
  *   3             the same pass again: period key transactions gained their
  *                 period-key/<meter>/<keyId> subject (protocols/subjects.ts); rewriting
  *                 the entries already there is harmless
+ *   4             the reading history (J: meter, day, height -> that block's readings of
+ *                 the meter that day), built once from the reading index (I), meter by
+ *                 meter
  * Each step is idempotent (a crash during one is finished at the next open); F is
  * written last. A store of a later layout than this version knows is refused, never
  * rewritten.
  */
 import { ProtocolError, decodeAnyTx, decodeBlock, decodeCbor, encodeCbor, txSubjects } from '../../protocols/index.js';
-import { encodeTxPosition } from './codec.js';
-import { type Db, Keys, type Op, heightOfKey } from './keys.js';
+import { decodeIndexEntry, encodeHistoryValue, encodeTxPosition, historyGroups } from './codec.js';
+import { type Db, Keys, type Op, heightOfKey, meterIdOfReadingKey, seqOfReadingKey } from './keys.js';
 import { moveMeters, widenIndex } from './migrate-0.1.js';
-import type { IndexedTx } from './store.js';
+import type { IndexedReading, IndexedTx } from './store.js';
 
 /** The layout ./keys.ts describes. */
-export const LAYOUT = 4;
+export const LAYOUT = 5;
 /** Operations per batch while rewriting (a big store is not rewritten in one). */
 export const CHUNK = 10_000;
 
@@ -44,7 +47,8 @@ export async function migrateLayout(db: Db): Promise<void> {
     await moveMeters(db);
     await widenIndex(db);
   }
-  await indexTransactions(db);
+  if (from < 4) await indexTransactions(db);
+  await buildHistory(db);
   await db.put(Keys.format, encodeCbor(LAYOUT), { sync: true });
 }
 
@@ -56,6 +60,48 @@ export function txIndexOps(height: number, txs: readonly IndexedTx[]): Op[] {
     for (const s of t.subjects) ops.push({ type: 'put', key: Keys.about(s, height, index), value: t.hash });
   });
   return ops;
+}
+
+/** The reading history entries of block `height`'s readings (part of its commit batch): one per meter per UTC day. */
+export function historyOps(height: number, readings: readonly (IndexedReading & { readonly meterId: string })[]): Op[] {
+  const ops: Op[] = [];
+  for (const [meterId, days] of historyGroups(readings)) {
+    for (const [day, rows] of days) ops.push({ type: 'put', key: Keys.history(meterId, day, height), value: encodeHistoryValue(rows) });
+  }
+  return ops;
+}
+
+/** Layout 4 -> 5: the reading history from the reading index, one meter at a time (idempotent puts of whole values). */
+async function buildHistory(db: Db): Promise<void> {
+  let ops: Op[] = [];
+  let meter: string | undefined;
+  let rows: (IndexedReading & { meterId: string })[] = [];
+  const flushMeter = async (): Promise<void> => {
+    // Grouped by height, so each (meter, day, height) value is whole, as commitBlock writes it.
+    const byHeight = new Map<number, (IndexedReading & { meterId: string })[]>();
+    for (const r of rows) {
+      let l = byHeight.get(r.height);
+      if (!l) byHeight.set(r.height, (l = []));
+      l.push(r);
+    }
+    for (const [height, l] of byHeight) ops.push(...historyOps(height, l.sort((a, b) => a.index - b.index)));
+    rows = [];
+    if (ops.length >= CHUNK) {
+      await db.batch(ops, { sync: true });
+      ops = [];
+    }
+  };
+  for await (const [k, v] of db.iterator(Keys.range('I'))) {
+    const meterId = meterIdOfReadingKey(k);
+    const seq = seqOfReadingKey(k);
+    if (meterId !== meter) {
+      await flushMeter();
+      meter = meterId;
+    }
+    rows.push({ meterId, ...decodeIndexEntry(v, seq, `index of ${meterId}/${seq}`) });
+  }
+  await flushMeter();
+  if (ops.length) await db.batch(ops, { sync: true });
 }
 
 /** Layout 2 or 3 -> 4: index every stored block's transactions (idempotent puts). */

@@ -9,11 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type StateChange, toHex } from '../../protocols/index.js';
 import { errnoOf, fsCodeOf, fsError, fsReason } from '../fs-errors.js';
-import { decodeHead, decodeIndexEntry, decodeStateValue, decodeTxPosition, encodeHead, encodeIndexEntry, encodeStateValue, encodeTxPosition } from './codec.js';
-import { type Db, Keys, type Op, heightOfKey, kindIdOfRecordKey, meterIdOfReadingKey, positionOfAboutKey, seqOfReadingKey } from './keys.js';
-import { migrateLayout, needsMigration, txIndexOps } from './layout.js';
 import {
-  type BlockWrite, type ConsensusWrite, type IndexedReading, type LedgerStore, StoreError, type TxPosition, readingsBetween,
+  DAY_MS, dayOf, decodeHead, decodeHistoryValue, decodeIndexEntry, decodeStateValue, decodeTxPosition, encodeHead, encodeIndexEntry, encodeStateValue, encodeTxPosition,
+} from './codec.js';
+import {
+  type Db, Keys, type Op, dayHeightOfHistoryKey, heightOfKey, kindIdOfRecordKey, meterIdOfReadingKey, ofHistoryKey, positionOfAboutKey, seqOfReadingKey,
+} from './keys.js';
+import { historyOps, migrateLayout, needsMigration, txIndexOps } from './layout.js';
+import {
+  type BlockWrite, type ConsensusWrite, type IndexedReading, type LedgerStore, StoreError, type TxPosition, readingsBetween, withinTimes,
 } from './store.js';
 
 /** Entries taken from LevelDB at once by a range read of the reading index. */
@@ -160,6 +164,7 @@ export class LevelStore implements LedgerStore {
       { type: 'put', key: Keys.head, value: encodeHead(w.height, w.hash) },
     ];
     for (const r of w.readings) ops.push({ type: 'put', key: Keys.reading(r.meterId, r.seq), value: encodeIndexEntry(r) });
+    ops.push(...historyOps(w.height, w.readings));
     ops.push(...txIndexOps(w.height, w.txs));
     for (const c of w.changes) ops.push(recordOp(c));
     await this.db.batch(ops, { sync: true });
@@ -200,7 +205,27 @@ export class LevelStore implements LedgerStore {
   }
 
   readingsBetween(meterId: string, fromMs: number, toMs: number): Promise<IndexedReading[]> {
-    return readingsBetween(this.readingPositions(meterId, 0n), fromMs, toMs);
+    return readingsBetween(this, meterId, fromMs, toMs);
+  }
+
+  async readingHistory(meterId: string, fromMs?: number, toMs?: number): Promise<IndexedReading[]> {
+    const all = Keys.range('J', Keys.historyOf(meterId).subarray(1));
+    const gte = fromMs === undefined ? all.gte : Keys.historyFrom(meterId, dayOf(Math.max(0, fromMs)));
+    const lt = toMs === undefined || toMs >= 2 ** 32 * DAY_MS ? all.lt : Keys.historyFrom(meterId, dayOf(Math.max(0, toMs)) + 1);
+    const out: IndexedReading[] = [];
+    // One range read (a month of a meter is ~300 values at 10 quarter hours a block).
+    for (const [k, v] of await this.db.iterator({ gte, lt }).all()) {
+      const { day, height } = dayHeightOfHistoryKey(k);
+      for (const r of decodeHistoryValue(v, height, day, `reading history of ${meterId}`)) out.push(r);
+    }
+    return fromMs === undefined && toMs === undefined ? out : withinTimes(out, fromMs ?? 0, toMs ?? Number.MAX_SAFE_INTEGER);
+  }
+
+  async *readingHistoryIndex(): AsyncIterable<IndexedReading & { meterId: string }> {
+    for await (const [k, v] of this.db.iterator(Keys.range('J'))) {
+      const { meterId, day, height } = ofHistoryKey(k);
+      for (const r of decodeHistoryValue(v, height, day, `reading history of ${meterId}`)) yield { meterId, ...r };
+    }
   }
 
   async *readingIndex(): AsyncIterable<IndexedReading & { meterId: string }> {

@@ -6,9 +6,12 @@
  */
 import { type StateChange, toHex } from '../../protocols/index.js';
 import type { StoredRecord } from '../consensus/record.js';
-import { decodeHead, decodeIndexEntry, decodeStateValue, decodeTxPosition, encodeHead, encodeIndexEntry, encodeStateValue, encodeTxPosition } from './codec.js';
 import {
-  type BlockWrite, type ConsensusWrite, type IndexedReading, type LedgerStore, StoreError, type StoreOpener, type TxPosition, readingsBetween,
+  dayOf, decodeHead, decodeHistoryValue, decodeIndexEntry, decodeStateValue, decodeTxPosition, encodeHead, encodeHistoryValue, encodeIndexEntry, encodeStateValue, encodeTxPosition,
+  historyGroups,
+} from './codec.js';
+import {
+  type BlockWrite, type ConsensusWrite, type IndexedReading, type LedgerStore, StoreError, type StoreOpener, type TxPosition, readingsBetween, withinTimes,
 } from './store.js';
 
 interface ConsensusHeight {
@@ -26,6 +29,8 @@ class Contents {
   readonly commits = new Map<number, Uint8Array>();
   readonly records = new Map<string, Map<string, Uint8Array>>();
   readonly index = new Map<string, Map<bigint, Uint8Array>>();
+  /** Reading history: meter -> day -> height -> encoded value (level.ts J). */
+  readonly history = new Map<string, Map<number, Map<number, Uint8Array>>>();
   /** Transaction index: hash (hex) -> encoded position. */
   readonly txs = new Map<string, Uint8Array>();
   /** Subject -> transactions about it, in chain order (blocks commit in height order). */
@@ -104,6 +109,7 @@ export class MemoryStore implements LedgerStore {
     const c = this.live();
     // Encode everything first: like a batch, all or nothing.
     const index = w.readings.map((r) => ({ meterId: r.meterId, seq: r.seq, bytes: encodeIndexEntry(r) }));
+    const history = [...historyGroups(w.readings)].flatMap(([meterId, days]) => [...days].map(([day, rows]) => ({ meterId, day, bytes: encodeHistoryValue(rows) })));
     const records = w.changes.map((ch) => ({ ch, bytes: ch.value === null ? undefined : encodeStateValue(ch.kind, ch.value) }));
     c.blocks.set(w.height, w.blockBytes.slice());
     c.commits.set(w.height, w.commitBytes.slice());
@@ -112,6 +118,13 @@ export class MemoryStore implements LedgerStore {
       let m = c.index.get(r.meterId);
       if (!m) c.index.set(r.meterId, (m = new Map()));
       m.set(r.seq, r.bytes);
+    }
+    for (const h of history) {
+      let days = c.history.get(h.meterId);
+      if (!days) c.history.set(h.meterId, (days = new Map()));
+      let heights = days.get(h.day);
+      if (!heights) days.set(h.day, (heights = new Map()));
+      heights.set(w.height, h.bytes);
     }
     w.txs.forEach((t, index) => {
       c.txs.set(toHex(t.hash), encodeTxPosition({ height: w.height, index }));
@@ -159,7 +172,27 @@ export class MemoryStore implements LedgerStore {
   }
 
   readingsBetween(meterId: string, fromMs: number, toMs: number): Promise<IndexedReading[]> {
-    return readingsBetween(this.readingPositions(meterId, 0n), fromMs, toMs);
+    return readingsBetween(this, meterId, fromMs, toMs);
+  }
+
+  async readingHistory(meterId: string, fromMs?: number, toMs?: number): Promise<IndexedReading[]> {
+    const days = this.live().history.get(meterId);
+    const out: IndexedReading[] = [];
+    if (!days) return out;
+    const lo = fromMs === undefined ? -Infinity : dayOf(fromMs);
+    const hi = toMs === undefined ? Infinity : dayOf(toMs);
+    for (const day of ascending(days.keys())) {
+      if (day < lo || day > hi) continue;
+      const heights = days.get(day)!;
+      for (const height of ascending(heights.keys())) out.push(...decodeHistoryValue(heights.get(height)!, height, day, `reading history of ${meterId}`));
+    }
+    return fromMs === undefined && toMs === undefined ? out : withinTimes(out, fromMs ?? 0, toMs ?? Number.MAX_SAFE_INTEGER);
+  }
+
+  async *readingHistoryIndex(): AsyncIterable<IndexedReading & { meterId: string }> {
+    for (const meterId of [...this.live().history.keys()].sort(bytesOrder)) {
+      for (const r of await this.readingHistory(meterId)) yield { meterId, ...r };
+    }
   }
 
   async *readingIndex(): AsyncIterable<IndexedReading & { meterId: string }> {

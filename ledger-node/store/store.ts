@@ -7,7 +7,9 @@
  * What it keeps: the genesis hash it belongs to; blocks and commit certificates by height,
  * and the head; the state records (kind, id) as of the head (protocols/state.ts); the
  * reading index (meter, seq) -> place in the chain, time and registers, so receipts and
- * bills never scan blocks; the transaction index, hash -> place, and subject (what a
+ * bills never scan blocks; the reading history, the same entries keyed by (meter, day of their
+ * time, height) with one value per meter per block per day, so a bill loads a meter's
+ * period in a few hundred reads, not one per reading; the transaction index, hash -> place, and subject (what a
  * transaction is about, protocols/subjects.ts) -> places, so every transaction has a
  * receipt and a bill's bundle is found without a scan; the consensus record of issue 17
  * (consensus/record.ts); evidence.
@@ -73,6 +75,12 @@ export interface ReadingHistory {
    * these are), for the node's adapter of it.
    */
   readingsBetween(meterId: string, fromMs: number, toMs: number): Promise<IndexedReading[]>;
+  /**
+   * The committed readings of `meterId` with `fromMs <= time <= toMs` (every one when
+   * both are omitted) from the reading history: by UTC day of their time, then height, then
+   * leaf index (not by time within a day). What a bill's readings are loaded from.
+   */
+  readingHistory(meterId: string, fromMs?: number, toMs?: number): Promise<IndexedReading[]>;
 }
 
 export interface LedgerStore extends ReadingHistory {
@@ -100,6 +108,8 @@ export interface LedgerStore extends ReadingHistory {
   readingPositions(meterId: string, fromSeq: bigint): AsyncIterable<IndexedReading>;
   /** The whole index, by meter then seq (the audit). */
   readingIndex(): AsyncIterable<IndexedReading & { readonly meterId: string }>;
+  /** The whole reading history, by meter, day, height (the audit checks it against the blocks). */
+  readingHistoryIndex(): AsyncIterable<IndexedReading & { readonly meterId: string }>;
 
   /** Where the transaction with this hash is committed, or undefined. */
   txPosition(hash: Uint8Array): Promise<TxPosition | undefined>;
@@ -125,10 +135,12 @@ export interface LedgerStore extends ReadingHistory {
 /** Opens the store of a data dir (LevelDB by default; tests pass a memory one). */
 export type StoreOpener = (path: string) => Promise<LedgerStore>;
 
-/** The readings between two instants from a meter's index entries (both stores). */
-export async function readingsBetween(entries: AsyncIterable<IndexedReading>, fromMs: number, toMs: number): Promise<IndexedReading[]> {
-  const out: IndexedReading[] = [];
-  // Times need not rise with seq (only seq is ordered, docs/protocol.md §3.5): every entry is looked at.
-  for await (const r of entries) if (r.time >= fromMs && r.time <= toMs) out.push(r);
-  return out;
+/** The readings between two instants, by seq, from a meter's history (both stores). */
+export async function readingsBetween(history: Pick<ReadingHistory, 'readingHistory'>, meterId: string, fromMs: number, toMs: number): Promise<IndexedReading[]> {
+  const out = await history.readingHistory(meterId, fromMs, toMs);
+  return out.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
 }
+
+/** Of a history read by whole days, the readings with fromMs <= time <= toMs. */
+export const withinTimes = (rows: IndexedReading[], fromMs: number, toMs: number): IndexedReading[] =>
+  (rows.every((r) => r.time >= fromMs && r.time <= toMs) ? rows : rows.filter((r) => r.time >= fromMs && r.time <= toMs));

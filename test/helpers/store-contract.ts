@@ -93,6 +93,36 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       }
     });
 
+    test('the reading history: a meter\'s readings by day then height, one value per block and day, bounded by time; the same entries as the index', async () => {
+      const s = await open();
+      let store = s.store;
+      const DAY = 86_400_000;
+      try {
+        // Block 1: m-1 over two days (and one sealed reading), m-2 once; block 2: m-1 again on day 0, a late reading.
+        await store.commitBlock(block(1, [
+          reading('m-1', 1n, 1, 0, DAY - 5, 10, 1), reading('m-2', 1n, 1, 1, 7, 3), reading('m-1', 2n, 1, 2, DAY + 5, 20, 2),
+          { meterId: 'm-1', seq: 3n, height: 1, index: 3, time: DAY + 9 },
+        ], []));
+        await store.commitBlock(block(2, [reading('m-1', 4n, 2, 0, 100, 30, 3), reading('m-1', 2n ** 60n, 2, 1, 2 * DAY, 40)], []));
+        store = await s.reopen();
+        const all = await store.readingHistory('m-1');
+        assert.deepEqual(all.map((r) => `${r.seq}@${r.height}:${r.index}`), ['1@1:0', '4@2:0', '2@1:2', '3@1:3', `${2n ** 60n}@2:1`], 'by day, then height, then leaf');
+        assert.deepEqual(all[0], { seq: 1n, height: 1, index: 0, time: DAY - 5, importWh: 10, exportWh: 1 });
+        assert.deepEqual(all[3], { seq: 3n, height: 1, index: 3, time: DAY + 9 }, 'a sealed reading: no registers');
+        assert.deepEqual(all[4], { seq: 2n ** 60n, height: 2, index: 1, time: 2 * DAY, importWh: 40 }, 'a seq above 2^53');
+        assert.deepEqual((await store.readingHistory('m-1', 101, DAY + 5)).map((r) => r.seq), [1n, 2n], 'both ends inclusive');
+        assert.deepEqual((await store.readingHistory('m-1', DAY - 5, DAY - 5)).map((r) => r.seq), [1n]);
+        assert.deepEqual(await store.readingHistory('m-3'), []);
+        assert.deepEqual((await store.readingsBetween('m-1', 0, DAY + 5)).map((r) => r.seq), [1n, 2n, 4n], 'readingsBetween: by seq');
+        const index = (await collect(store.readingIndex())).map((r) => JSON.stringify({ ...r, seq: String(r.seq) })).sort();
+        const history = (await collect(store.readingHistoryIndex())).map((r) => JSON.stringify({ ...r, seq: String(r.seq) })).sort();
+        assert.deepEqual(history, index, 'the history holds what the index holds');
+      } finally {
+        await store.close().catch(() => {});
+        await s.cleanup();
+      }
+    });
+
     test('the transaction index: every transaction by hash, and by subject in chain order; both come back after a reopen', async () => {
       const s = await open();
       let store = s.store;

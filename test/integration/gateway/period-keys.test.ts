@@ -123,7 +123,7 @@ describe('period keys over HTTP, for reading decrypt and the portal', { timeout:
     const db2 = new ClassicLevel<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' });
     await db2.open();
     try {
-      assert.equal(decodeCbor((await db2.get(Keys.format))!), 4);
+      assert.equal(decodeCbor((await db2.get(Keys.format))!), 5);
     } finally {
       await db2.close();
     }

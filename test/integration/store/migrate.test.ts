@@ -49,11 +49,18 @@ async function toLayout01(path: string): Promise<void> {
   });
 }
 
-/** Today's layout back to 2's: no transaction index (X, T). */
+/** Today's layout back to 2's: no transaction index (X, T), no reading history (J). */
 async function toLayout2Db(db: Db): Promise<void> {
   await db.clear(Keys.range('X'));
   await db.clear(Keys.range('T'));
+  await toLayout4Db(db);
   await db.put(Keys.format, encodeCbor(2));
+}
+
+/** Today's layout back to 4's: no reading history (J). */
+async function toLayout4Db(db: Db): Promise<void> {
+  await db.clear(Keys.range('J'));
+  await db.put(Keys.format, encodeCbor(4));
 }
 
 test('a 0.1 store (meters under M, a reading index without times) opens: meters, readings, receipts, index times and registers, audit', async () => {
@@ -90,7 +97,7 @@ test('a 0.1 store (meters under M, a reading index without times) opens: meters,
     }
     await withDb(path, async (db) => {
       assert.equal((await db.keys(Keys.range('M')).all()).length, 0, 'no 0.1 meter keys left');
-      assert.equal(decodeCbor((await db.get(Keys.format))!), 4);
+      assert.equal(decodeCbor((await db.get(Keys.format))!), 5);
     });
     const store = await LevelStore.open(path);
     try {
@@ -129,9 +136,56 @@ test('a layout 2 store (no transaction index) opens with its index built from th
     } finally {
       await node.close();
     }
-    await withDb(path, async (db) => assert.equal(decodeCbor((await db.get(Keys.format))!), 4));
+    await withDb(path, async (db) => assert.equal(decodeCbor((await db.get(Keys.format))!), 5));
     const audit = await auditStore(bc.chain.dataDir, bc.genesis);
     assert.equal(audit.ok, true, JSON.stringify(audit));
+  } finally {
+    bc.chain.cleanup();
+  }
+});
+
+test('a layout 4 store (no reading history) opens with its history built from the reading index: the same readings, a bill and its bundle as before, the audit passes; a history entry lost is caught', async () => {
+  const bc = await buildBillingChain();
+  try {
+    const path = dataPaths(bc.chain.dataDir).store;
+    const history = async (): Promise<string[]> => {
+      const s = await LevelStore.open(path);
+      try {
+        const out: string[] = [];
+        for await (const r of s.readingHistoryIndex()) out.push(JSON.stringify({ ...r, seq: String(r.seq) }));
+        return out;
+      } finally {
+        await s.close();
+      }
+    };
+    const before = await history();
+    assert.ok(before.length > 0, 'the chain has readings');
+    const written = await withDb(path, async (db) => (await db.iterator(Keys.range('J')).all()).map(([k, v]) => Buffer.concat([k, v]).toString('hex')).sort());
+    await withDb(path, toLayout4Db);
+    await withDb(path, async (db) => assert.equal((await db.keys(Keys.range('J')).all()).length, 0, 'no reading history'));
+    const node = await bc.open();
+    try {
+      const bundle = await node.getBillBundle('meter-1', '2026-01');
+      assert.equal(bundle && verifyBillBundle(bc.genesis, bundle).bill.total, 7874);
+    } finally {
+      await node.close();
+    }
+    await withDb(path, async (db) => {
+      assert.equal(decodeCbor((await db.get(Keys.format))!), 5);
+      const rebuilt = (await db.iterator(Keys.range('J')).all()).map(([k, v]) => Buffer.concat([k, v]).toString('hex')).sort();
+      assert.deepEqual(rebuilt, written, 'the migration writes the values commitBlock wrote, byte for byte');
+    });
+    assert.deepEqual(await history(), before);
+    const audit = await auditStore(bc.chain.dataDir, bc.genesis);
+    assert.equal(audit.ok, true, JSON.stringify(audit));
+    // Tampering: one history value gone.
+    await withDb(path, async (db) => {
+      const [k] = await db.keys(Keys.range('J')).all();
+      await db.del(k!);
+    });
+    const bad = await auditStore(bc.chain.dataDir, bc.genesis);
+    assert.equal(bad.ok, false);
+    assert.match(JSON.stringify(bad), /reading history: \d+ committed readings are not in it/);
   } finally {
     bc.chain.cleanup();
   }
@@ -142,8 +196,8 @@ test('a store of an unknown later layout is refused, not rewritten', async () =>
   try {
     const path = dataPaths(chain.dataDir).store;
     await (await LevelStore.open(path)).close();
-    await withDb(path, (db) => db.put(Keys.format, encodeCbor(5)));
-    await assert.rejects(LevelStore.open(path), { code: 'E_STORE_LAYOUT', message: /^store layout 5 is not 4/ });
+    await withDb(path, (db) => db.put(Keys.format, encodeCbor(6)));
+    await assert.rejects(LevelStore.open(path), { code: 'E_STORE_LAYOUT', message: /^store layout 6 is not 5/ });
   } finally {
     chain.cleanup();
   }

@@ -17,9 +17,9 @@ test('CommittedReadings: loads the meters bills name, keeps them current as bloc
   const stored = [r(1, 3000, 1), r(2, 1000, 1), r(3, 5000, 2, 7)];
   let loads = 0;
   const c = new CommittedReadings({
-    async *readingPositions(meterId: string) {
+    async readingHistory(meterId: string) {
       loads++;
-      if (meterId === 'meter-1') yield* stored;
+      return meterId === 'meter-1' ? [...stored] : [];
     },
   });
   assert.throws(() => c.between('meter-1', 0, 1e9, 10), /not prepared/);

@@ -13,7 +13,7 @@ import {
 } from '../../protocols/index.js';
 import { type KeyPair, loadKeyFile } from '../../ledger-node/keyfile.js';
 import { GatewayError, UsageError } from '../errors.js';
-import { type OptionSpec, type ParsedArgs, need, optionalString } from './args.js';
+import { type OptionSpec, type ParsedArgs, need, optionalString, out } from './args.js';
 import { loadDataDirGenesis, loadOperator } from './chain.js';
 import { adminToken, needGatewayUrl } from './client-env.js';
 import { getJson, postJson, postTx } from './http-client.js';
@@ -181,6 +181,33 @@ export async function ownerSession(o: Pick<Owner, 'http' | 'account' | 'key'>): 
   const sig = signMessage(o.key.alg, o.key.secretKey, sessionSignBytes(c.chainId, o.account, c.challenge));
   const s = await postJson<{ token: string }>(o.http, '/api/v1/session', { account: o.account, challenge: c.challenge, signature: Buffer.from(sig).toString('hex') });
   return s.token;
+}
+
+/**
+ * Flags of a command that reads personal data as the owner (`--key FILE`, a session) or
+ * the operator (the admin token), and prints the gateway's answer as it is with --json.
+ */
+export function readerOptions(keyHelp: string): Record<string, OptionSpec> {
+  return {
+    http: httpOpt,
+    key: { type: 'string', value: 'FILE', help: keyHelp },
+    'admin-token-file': adminTokenOpt,
+    json: { type: 'boolean', help: 'print the gateway\'s JSON answer' },
+  };
+}
+
+/**
+ * GET a view of personal data as the reader the flags name (readerToken). With --json it
+ * prints the answer and resolves undefined: the command is done.
+ */
+export async function readView<T>(args: ParsedArgs, command: string, path: string, account?: string): Promise<{ http: string; view: T } | undefined> {
+  const http = needGatewayUrl(args, command);
+  const view = await getJson<T>(http, path, await readerToken(args, command, http, account));
+  if (args.values.json === true) {
+    out(JSON.stringify(view));
+    return undefined;
+  }
+  return { http, view };
 }
 
 /** Who reads personal data: the owner (--key FILE with --account: a session) or the operator (the admin token). */

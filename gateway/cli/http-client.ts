@@ -74,10 +74,17 @@ export async function postTx(base: string, adminToken: string | undefined, tx: U
   throw failure(url, r.status, r.body);
 }
 
-/** POST a JSON body, expecting 200 and a JSON answer (owner sessions). */
-export async function postJson<T>(base: string, path: string, body: unknown): Promise<T> {
+/**
+ * POST a JSON body, expecting `status` (200 unless told) and a JSON answer: owner sessions
+ * without a token, operator requests (enrolment codes) with it as `Authorization: Bearer`.
+ */
+export async function postJson<T>(base: string, path: string, body: unknown, opts: { token?: string; status?: number } = {}): Promise<T> {
   const url = join(base, path);
-  const r = await call(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(body) });
-  if (r.status !== 200) throw failure(url, r.status, r.body);
+  const r = await call(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json', ...(opts.token !== undefined ? { authorization: `Bearer ${opts.token}` } : {}) },
+    body: JSON.stringify(body),
+  });
+  if (r.status !== (opts.status ?? 200)) throw failure(url, r.status, r.body);
   return r.body as T;
 }

@@ -5,10 +5,11 @@
  */
 import { LedgerTxType, parseGenesis } from '../../../protocols/index.js';
 import { GatewayError } from '../../errors.js';
-import { type CommandSpec, need, out } from '../args.js';
+import type { Alg } from '../../../protocols/index.js';
+import { type CommandSpec, type OptionSpec, type ParsedArgs, need, out } from '../args.js';
 import { adminToken, needGatewayUrl } from '../client-env.js';
 import { getJson, getJsonOrUndefined } from '../http-client.js';
-import { adminTokenOpt, formatAmount, httpOpt, idFlag, loadPublicKey, operatorOptions, readerToken, submitAsOperator } from '../billing-common.js';
+import { formatAmount, idFlag, loadPublicKey, operatorOptions, readView, readerOptions, submitAsOperator } from '../billing-common.js';
 
 interface AccountView {
   account: string; alg: string; publicKey: string; keyEpoch: number; balance: string; meters: string[];
@@ -17,20 +18,30 @@ interface AccountView {
 const accountOpt = { type: 'string', value: 'ID', required: true, help: 'account id ([A-Za-z0-9][A-Za-z0-9._-]{0,63})' } as const;
 const ownerKeyHelp = 'the owner\'s public key: a PEM public key (SPKI, e.g. WebCrypto exportKey("spki") or openssl pkey -pubout) or the owner\'s key file (only its public half is read); Ed25519 or ES256';
 
+/** Flags of a registrar's transaction that binds an owner key to an account (open, rotate-key). */
+function ownerKeyOptions(keyHelp: string): Record<string, OptionSpec> {
+  return {
+    ...operatorOptions('registrar'),
+    account: accountOpt,
+    'owner-key': { type: 'string', value: 'FILE', required: true, help: keyHelp },
+  };
+}
+
+/** The account and the owner's public key that open and rotate-key bind. */
+function accountAndKey(args: ParsedArgs, command: string): { account: string; key: { alg: Alg; publicKey: Uint8Array } } {
+  const account = idFlag(args, 'account', command);
+  return { account, key: loadPublicKey(need(args, 'owner-key', command)) };
+}
+
 export const accountOpenCommand: CommandSpec = {
   name: 'account open',
   summary: 'Open an account with its owner\'s public key, signed as registrar by keys/operator.key.',
-  options: {
-    ...operatorOptions('registrar'),
-    account: accountOpt,
-    'owner-key': { type: 'string', value: 'FILE', required: true, help: ownerKeyHelp },
-  },
+  options: ownerKeyOptions(ownerKeyHelp),
   details: 'The account starts at balance 0 and key epoch 0; only that key signs the owner\'s transactions\n' +
     '(mandates, payments, disputes) and opens its sessions. An id already open is E_ACCOUNT_EXISTS.',
   async run(args) {
     const cmd = 'account open';
-    const account = idFlag(args, 'account', cmd);
-    const key = loadPublicKey(need(args, 'owner-key', cmd));
+    const { account, key } = accountAndKey(args, cmd);
     const { txHash } = await submitAsOperator(args, cmd, () => ({ type: LedgerTxType.AccountOpen, time: Date.now(), account, alg: key.alg, publicKey: key.publicKey }));
     out(`accepted: open account ${account} (tx ${txHash})`);
     return 0;
@@ -42,21 +53,14 @@ export const accountShowCommand: CommandSpec = {
   summary: 'Show an account: balance, key epoch and the meters it owns (committed state).',
   options: {
     account: accountOpt,
-    http: httpOpt,
-    key: { type: 'string', value: 'FILE', help: 'the owner\'s key file: read as the owner, through a session it signs (else the operator\'s admin token)' },
-    'admin-token-file': adminTokenOpt,
-    json: { type: 'boolean', help: 'print the gateway\'s JSON answer' },
+    ...readerOptions('the owner\'s key file: read as the owner, through a session it signs (else the operator\'s admin token)'),
   },
   async run(args) {
     const cmd = 'account show';
     const account = idFlag(args, 'account', cmd);
-    const http = needGatewayUrl(args, cmd);
-    const token = await readerToken(args, cmd, http, account);
-    const a = await getJson<AccountView>(http, `/api/v1/accounts/${encodeURIComponent(account)}`, token);
-    if (args.values.json === true) {
-      out(JSON.stringify(a));
-      return 0;
-    }
+    const read = await readView<AccountView>(args, cmd, `/api/v1/accounts/${encodeURIComponent(account)}`, account);
+    if (!read) return 0;
+    const { http, view: a } = read;
     const genesis = parseGenesis(await getJson<unknown>(http, '/api/v1/genesis'));
     out(`account     ${a.account}`);
     out(`balance     ${formatAmount(a.balance, genesis.currency)} (${a.balance} minor units)`);
@@ -69,17 +73,12 @@ export const accountShowCommand: CommandSpec = {
 export const accountRotateKeyCommand: CommandSpec = {
   name: 'account rotate-key',
   summary: 'Give an account a new owner key (a lost phone), signed as registrar: the key epoch goes up by one.',
-  options: {
-    ...operatorOptions('registrar'),
-    account: accountOpt,
-    'owner-key': { type: 'string', value: 'FILE', required: true, help: `the new key: ${ownerKeyHelp}` },
-  },
+  options: ownerKeyOptions(`the new key: ${ownerKeyHelp}`),
   details: 'The epoch is one above the account\'s current one, read from GET /api/v1/accounts/ID with the\n' +
     'admin token; from then on only the new key signs for the account.',
   async run(args) {
     const cmd = 'account rotate-key';
-    const account = idFlag(args, 'account', cmd);
-    const key = loadPublicKey(need(args, 'owner-key', cmd));
+    const { account, key } = accountAndKey(args, cmd);
     const http = needGatewayUrl(args, cmd);
     const view = await getJsonOrUndefined<AccountView>(http, `/api/v1/accounts/${encodeURIComponent(account)}`, adminToken(args, cmd));
     if (!view) throw new GatewayError('E_ACCOUNT_NOT_FOUND', `the gateway knows no account "${account}"`);

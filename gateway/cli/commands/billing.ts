@@ -15,7 +15,7 @@ import { type CommandSpec, type ParsedArgs, need, optionalString, out, stringLis
 import { adminToken, needGatewayUrl } from '../client-env.js';
 import { getJson } from '../http-client.js';
 import {
-  adminTokenOpt, currencyOf, formatAmount, httpOpt, idFlag, instantFlag, operatorOptions, owner, ownerOptions, ownerSession, parseAmount, readerToken,
+  currencyOf, formatAmount, idFlag, instantFlag, operatorOptions, owner, ownerOptions, ownerSession, parseAmount, readView, readerOptions,
   submitAsOperator, submitAsOwner,
 } from '../billing-common.js';
 
@@ -238,24 +238,16 @@ export const billShowCommand: CommandSpec = {
   options: {
     meter: { type: 'string', value: 'ID', required: true, help: 'meter id' },
     period: { type: 'string', value: 'YYYY-MM', required: true, help: 'the bill\'s period ("YYYY-MM" or "cycle-N")' },
-    http: httpOpt,
-    key: { type: 'string', value: 'FILE', help: 'the paying account\'s key file: read as the owner (with --account), else with the admin token' },
     account: { type: 'string', value: 'ID', help: 'with --key: the account it signs for' },
-    'admin-token-file': adminTokenOpt,
-    json: { type: 'boolean', help: 'print the gateway\'s JSON answer' },
+    ...readerOptions('the paying account\'s key file: read as the owner (with --account), else with the admin token'),
   },
   async run(args) {
     const cmd = 'bill show';
     const meterId = idFlag(args, 'meter', cmd);
     const period = periodFlag(args, cmd);
-    const http = needGatewayUrl(args, cmd);
-    const account = optionalString(args, 'account');
-    const token = await readerToken(args, cmd, http, account);
-    const b = await getJson<BillAnswer>(http, `/api/v1/bills/${encodeURIComponent(meterId)}/${encodeURIComponent(period)}`, token);
-    if (args.values.json === true) {
-      out(JSON.stringify(b));
-      return 0;
-    }
+    const read = await readView<BillAnswer>(args, cmd, `/api/v1/bills/${encodeURIComponent(meterId)}/${encodeURIComponent(period)}`, optionalString(args, 'account'));
+    if (!read) return 0;
+    const { http, view: b } = read;
     const cur = parseGenesis(await getJson<unknown>(http, '/api/v1/genesis')).currency;
     const money = (v: bigint | string | number): string => formatAmount(BigInt(v), cur);
     out(`bill        ${b.meterId} ${b.period} (${formatInstant(b.start)} .. ${formatInstant(b.end)}), committed at height ${b.height}${b.txHash ? `, tx ${b.txHash}` : ''}`);

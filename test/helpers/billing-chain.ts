@@ -9,24 +9,14 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Alg, type Genesis, TxType, fromHex, parseGenesis, signTx } from '../../protocols/index.js';
+import type { Genesis } from '../../protocols/index.js';
 import { LedgerNode } from '../../ledger-node/node.js';
 import type { StoreOpener } from '../../ledger-node/store/store.js';
+import {
+  DEC_20, FEB_2, billingVector, fillerRegistration, januaryReadings, signVectorReading, vectorGenesis, vectorTx,
+} from './billing-vector.js';
 import { type TestChain, makeTestChain } from './devchain.js';
 import { until } from './until.js';
-import { readVector } from '../vectors/generate.js';
-
-interface Step { name: string; tx: string }
-interface LedgerFile {
-  genesis: Record<string, unknown>;
-  keys: Record<string, { alg: 'Ed25519' | 'ES256'; secretKey: string }>;
-  readings: { meterId: string; seq: string; time: number; importWh: number }[];
-  steps: Step[];
-}
-
-export const DEC_20 = 1766188800000;
-export const FEB_2 = 1769990400000;
-const FEB_1 = 1769904000000;
 
 export interface BillingChain {
   readonly chain: TestChain;
@@ -41,24 +31,15 @@ export interface BillingChain {
   tx(name: string): Uint8Array;
 }
 
-export function billingVector(): LedgerFile {
-  return readVector<LedgerFile>('billing-ledger.json');
-}
-
 /** Build the chain: the vector's transactions up to both January bills paid. */
 /** With `stopBefore: 'bills'`, everything up to the bills (the readings committed by height 9). */
 export async function buildBillingChain(opts: { openStore?: StoreOpener; stopBefore?: 'bills' } = {}): Promise<BillingChain> {
   const v = billingVector();
   const chain = makeTestChain({ meters: 1 });
-  // The transactions sign the chain id (protocol.md §3.2), not the genesis hash: the vector's bytes hold with our validator.
-  const genesis = parseGenesis({ ...v.genesis, validators: chain.genesis.validators.map((x) => ({ id: x.id, alg: x.alg, publicKey: x.publicKey })) });
+  const genesis = vectorGenesis(v, chain);
   const genesisFile = join(chain.dataDir, 'billing-genesis.json');
   writeFileSync(genesisFile, JSON.stringify(genesis, null, 2));
-  const tx = (name: string): Uint8Array => {
-    const s = v.steps.find((x) => x.name === name);
-    assert.ok(s, `vector step "${name}"`);
-    return fromHex(s.tx);
-  };
+  const tx = (name: string): Uint8Array => vectorTx(v, name);
   const bc: BillingChain = {
     chain, genesis, genesisFile, clock: DEC_20, tx,
     open: (blockIntervalMs = 200) => LedgerNode.open({
@@ -83,20 +64,16 @@ export async function buildBillingChain(opts: { openStore?: StoreOpener; stopBef
       'mandate (owner, rotated key), no autopay',
     ]) await submit(n, tx(name), name);
     await committed(n);
-    for (const r of v.readings.filter((x) => x.time <= FEB_1).sort((a, b) => a.time - b.time || a.meterId.localeCompare(b.meterId))) {
+    for (const r of januaryReadings(v)) {
       bc.clock = Math.max(bc.clock, r.time);
-      const k = v.keys[r.meterId]!;
-      const bytes = signTx(genesis.chainId, k.alg === 'ES256' ? Alg.ES256 : Alg.EdDSA, fromHex(k.secretKey), { type: TxType.Reading, meterId: r.meterId, seq: BigInt(r.seq), time: r.time, importWh: r.importWh });
-      await submit(n, bytes, `reading ${r.meterId}/${r.seq}`);
+      await submit(n, signVectorReading(v, genesis.chainId, r), `reading ${r.meterId}/${r.seq}`);
       if (r.meterId === 'meter-2') await committed(n);
     }
     await committed(n);
     assert.ok(n.status().height <= 9, 'the readings are committed by height 9, where the vector\'s bills were computed');
     bc.clock = FEB_2;
-    const k = v.keys.registrar!;
-    const pub = fromHex((v.genesis.meters as { publicKey: string }[])[0]!.publicKey);
     for (let i = 0; n.status().height < 9; i++) {
-      await submit(n, signTx(genesis.chainId, Alg.EdDSA, fromHex(k.secretKey), { type: TxType.MeterRegister, meterId: `filler-${i}`, alg: Alg.EdDSA, publicKey: pub, time: bc.clock }, 'registrar'), `filler ${i}`);
+      await submit(n, fillerRegistration(v, genesis.chainId, i, bc.clock), `filler ${i}`);
       await committed(n);
     }
     if (opts.stopBefore === 'bills') return bc;

@@ -53,6 +53,15 @@ export class TestMeter {
     await this.client.publishAsync(readingsTopic(this.meterId), Buffer.from(bytes), { qos: 1 });
   }
 
+  /** A reading every `ms`, seq 1 up, the register following the clock (100 Wh a second); clearInterval stops it. */
+  reportEvery(ms = 400): NodeJS.Timeout {
+    let seq = 0n;
+    return setInterval(() => {
+      const now = Date.now();
+      void this.publish(++seq, { importWh: Math.floor(now / 10), time: now }).catch(() => {});
+    }, ms);
+  }
+
   /** Ask on meters/<id>/receipts/get (docs/protocol.md §8.3.2); resolves with the next answer on the receipts topic. */
   async request(q: ReceiptRequest, topicMeterId = this.meterId, timeoutMs = 15_000): Promise<ReceiptsTopicMessage> {
     const from = this.messages.length;

@@ -8,30 +8,17 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Alg, type Genesis, TxType, fromHex, parseGenesis, sessionSignBytes, signMessage, signTx, toHex } from '../../../protocols/index.js';
+import { Alg, type Genesis, fromHex, sessionSignBytes, signMessage, toHex } from '../../../protocols/index.js';
 import { silentLogger } from '../../../ledger-node/api.js';
 import { LedgerNode } from '../../../ledger-node/node.js';
 import { type HttpApi, startHttpApi } from '../../../gateway/http/server.js';
+import { DEC_20, FEB_2, billingVector, fillerRegistration, januaryReadings, signVectorReading, vectorGenesis, vectorTx } from '../../helpers/billing-vector.js';
 import { type TestChain, makeTestChain } from '../../helpers/devchain.js';
 import { inMemory } from '../../helpers/memory-store.js';
 import { until } from '../../helpers/until.js';
-import { readVector } from '../../vectors/generate.js';
 
-interface Step { name: string; tx: string }
-interface LedgerFile {
-  genesis: Record<string, unknown>;
-  keys: Record<string, { alg: 'Ed25519' | 'ES256'; secretKey: string }>;
-  readings: { meterId: string; seq: string; time: number; importWh: number }[];
-  steps: Step[];
-}
-const v = readVector<LedgerFile>('billing-ledger.json');
-const tx = (name: string): Uint8Array => {
-  const s = v.steps.find((x) => x.name === name);
-  assert.ok(s, `vector step "${name}"`);
-  return fromHex(s.tx);
-};
-const DEC_20 = 1766188800000;
-const FEB_2 = 1769990400000;
+const v = billingVector();
+const tx = (name: string): Uint8Array => vectorTx(v, name);
 const TOKEN = 'billing-routes-admin-token';
 
 let chain: TestChain;
@@ -42,7 +29,7 @@ let clock = DEC_20;
 
 before(async () => {
   chain = makeTestChain({ meters: 1 });
-  genesis = parseGenesis({ ...v.genesis, validators: chain.genesis.validators.map((x) => ({ id: x.id, alg: x.alg, publicKey: x.publicKey })) });
+  genesis = vectorGenesis(v, chain);
   node = await LedgerNode.open({ openStore: inMemory, dataDir: chain.dataDir, genesis, blockIntervalMs: 1500, verifyWorkers: 1, now: () => clock });
   // 1.5 s blocks: the posts of one batch land in one block, as in the vector (its bills name height 9).
   api = await startHttpApi({
@@ -88,21 +75,17 @@ test('operator transactions with the token, owners\' own without; then each owne
   await post('mandate (owner, rotated key), no autopay', false);
   await committed();
 
-  for (const r of v.readings.filter((x) => x.time <= 1769904000000).sort((a, b) => a.time - b.time || a.meterId.localeCompare(b.meterId))) {
+  for (const r of januaryReadings(v)) {
     clock = Math.max(clock, r.time);
-    const k = v.keys[r.meterId]!;
-    const bytes = signTx(genesis.chainId, k.alg === 'ES256' ? Alg.ES256 : Alg.EdDSA, fromHex(k.secretKey), { type: TxType.Reading, meterId: r.meterId, seq: BigInt(r.seq), time: r.time, importWh: r.importWh });
-    assert.equal((await node.submitTx(bytes)).status, 'accepted');
+    assert.equal((await node.submitTx(signVectorReading(v, genesis.chainId, r))).status, 'accepted');
     if (r.meterId === 'meter-2') await committed();
   }
   await committed();
   assert.ok(node.status().height <= 9, `the readings are committed by height 9, where the vector's bills were computed (at ${node.status().height})`);
   // The vector's bills were computed at height 9: registrations fill the chain up to it.
   clock = FEB_2;
-  const reg = v.keys.registrar!;
   for (let i = 0; node.status().height < 9; i++) {
-    const pub = fromHex((v.genesis.meters as { publicKey: string }[])[0]!.publicKey);
-    assert.equal((await node.submitTx(signTx(genesis.chainId, Alg.EdDSA, fromHex(reg.secretKey), { type: TxType.MeterRegister, meterId: `filler-${i}`, alg: Alg.EdDSA, publicKey: pub, time: clock }, 'registrar'))).status, 'accepted');
+    assert.equal((await node.submitTx(fillerRegistration(v, genesis.chainId, i, clock))).status, 'accepted');
     await committed();
   }
   await post('bill', true);

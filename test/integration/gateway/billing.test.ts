@@ -14,53 +14,26 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import mqtt, { type MqttClient } from 'mqtt';
-import {
-  type BillMessage, LedgerTxType, type PaymentMessage, billsTopic, decodeBillsTopicMessage, makeConnectToken, parseGenesis, readingsTopic, signTx, TxType,
-} from '../../../protocols/index.js';
+import { type BillMessage, LedgerTxType, billsTopic, parseGenesis, signTx } from '../../../protocols/index.js';
 import { DEV_BILLING_PLAN_FILE, type DevBillingPlan } from '../../../ledger-node/billing/dev-setup.js';
 import { dataPaths } from '../../../ledger-node/devchain.js';
-import { type KeyPair, loadKeyFile } from '../../../ledger-node/keyfile.js';
-import { newTally, onBillsMessage } from '../../../gateway/sim/pay.js';
+import { loadKeyFile } from '../../../ledger-node/keyfile.js';
+import { newTally } from '../../../gateway/sim/pay.js';
 import { GatewayProcess, cli, logLines } from '../../helpers/gateway-process.js';
+import { type PayingMeter, connectMeter, payingMeter, reportEvery } from '../../helpers/paying-meters.js';
 import { until } from '../../helpers/until.js';
 
 const CYCLE_S = 4;
 const ADMIN = 'test-admin-token-billing';
 
-interface Meter {
-  id: string;
-  key: KeyPair;
-  client: MqttClient;
-  messages: (BillMessage | PaymentMessage)[];
-  seq: bigint;
-}
-
 describe('billing over real MQTT: bills issued by the gateway, paid by the meters', { timeout: 240_000 }, () => {
   let dir: string;
   let gw: GatewayProcess;
   let plan: DevBillingPlan;
-  const meters: Meter[] = [];
+  const meters: PayingMeter[] = [];
   let ticker: NodeJS.Timeout | undefined;
   const tally = newTally();
   const seen = new Set<string>();
-
-  const connect = async (chainId: string, id: string, key: KeyPair, clientId = id): Promise<MqttClient> => {
-    const token = (): string => makeConnectToken(chainId, id, clientId, Date.now(), key.alg, key.secretKey);
-    const client = mqtt.connect(gw.mqttUrl, { protocolVersion: 4, clientId, username: id, password: token(), clean: false, reconnectPeriod: 300, connectTimeout: 5000 });
-    client.on('reconnect', () => {
-      client.options.password = token();
-    });
-    client.on('error', () => {});
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`${id}: no CONNACK`)), 10_000);
-      client.once('connect', () => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
-    return client;
-  };
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'meterledger-billing-'));
@@ -94,27 +67,11 @@ describe('billing over real MQTT: bills issued by the gateway, paid by the meter
   test('meters report through cycles, bills come on their bills topics, meters pay within their mandates', async () => {
     const g = genesis();
     for (const id of ['meter-0001', 'meter-0002', 'meter-0003', 'meter-0004']) {
-      const key = loadKeyFile(dataPaths(dir).meterKey(id));
-      const client = await connect(g.chainId, id, key);
-      const m: Meter = { id, key, client, messages: [], seq: BigInt(Date.now()) * 1000n };
-      client.on('message', (topic, payload) => {
-        if (topic !== billsTopic(id)) return;
-        const bytes = new Uint8Array(payload);
-        m.messages.push(decodeBillsTopicMessage(bytes));
-        // The simulator's meter: pays each bill with something due.
-        onBillsMessage(g.chainId, id, key, client, bytes, tally, () => {}, seen);
-      });
-      await client.subscribeAsync(billsTopic(id), { qos: 1 });
-      meters.push(m);
+      // The simulator's meter: pays each bill with something due.
+      meters.push(await payingMeter(gw.mqttUrl, g.chainId, id, loadKeyFile(dataPaths(dir).meterKey(id)), { tally, seen }));
     }
     // Readings every 400 ms, the register following the clock (100 Wh a second: a 4 s bill at the night price is ~5 cents).
-    ticker = setInterval(() => {
-      for (const m of meters) {
-        const now = Date.now();
-        const tx = signTx(g.chainId, m.key.alg, m.key.secretKey, { type: TxType.Reading, meterId: m.id, seq: m.seq++, time: now, importWh: Math.floor(now / 10) });
-        m.client.publish(readingsTopic(m.id), Buffer.from(tx), { qos: 1 });
-      }
-    }, 400);
+    ticker = reportEvery(g.chainId, meters, 400);
 
     const byMeter = (id: string) => meters.find((m) => m.id === id)!;
     const paidByMeter = (id: string) => byMeter(id).messages.filter((x) => x.kind === 'payment' && x.status === 'paid' && x.by === 'meter');
@@ -163,7 +120,7 @@ describe('billing over real MQTT: bills issued by the gateway, paid by the meter
   test('only the meter may subscribe to its bills topic', async () => {
     const g = genesis();
     const key = loadKeyFile(dataPaths(dir).meterKey('meter-0002'));
-    const c = await connect(g.chainId, 'meter-0002', key, 'meter-0002/spy');
+    const c = await connectMeter(gw.mqttUrl, g.chainId, 'meter-0002', key, 'meter-0002/spy');
     try {
       // mqtt.js turns a SUBACK failure (0x80) into an error naming it.
       await assert.rejects(c.subscribeAsync(billsTopic('meter-0001'), { qos: 1 }), (e: Error & { packet?: { granted?: number[] } }) => e.packet?.granted?.[0] === 128);

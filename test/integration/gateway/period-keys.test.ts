@@ -17,6 +17,7 @@ import { dataPaths } from '../../../ledger-node/devchain.js';
 import { Keys } from '../../../ledger-node/store/keys.js';
 import { LevelStore } from '../../../ledger-node/store/level.js';
 import { GatewayProcess, TEST_ADMIN_TOKEN, cli } from '../../helpers/gateway-process.js';
+import { startConfidentialGateway } from '../../helpers/confidential-gateway.js';
 import { ownerSession } from '../../helpers/owner-session.js';
 
 interface PeriodKeyJson { period: string; keyId: string; recipients: string[]; typeName: string; cbor: string; tx: string }
@@ -27,16 +28,7 @@ describe('period keys over HTTP, for reading decrypt and the portal', { timeout:
 
   before(async () => {
     // --billing: one owner account per meter (owner-0001, owner-0002), each a recipient of its meter only.
-    const init = await cli(['init', '--data-dir', dir, '--meters', '2', '--confidential', '--billing']);
-    assert.equal(init.code, 0, init.stderr);
-    const cfgFile = join(dir, 'config.json');
-    const cfg = JSON.parse(readFileSync(cfgFile, 'utf8'));
-    cfg.ledger = { blockIntervalMs: 200 };
-    writeFileSync(cfgFile, JSON.stringify(cfg));
-    gw = await GatewayProcess.create(dir, ['--log-level', 'warn']);
-    await gw.start(60_000);
-    const sim = await cli(['simulate', '--data-dir', dir, '--mqtt', gw.mqttUrl, '--readings', '10', '--json'], { timeoutMs: 90_000 });
-    assert.equal(sim.code, 0, sim.stdout + sim.stderr);
+    gw = await startConfidentialGateway(dir, 10);
   });
 
   after(async () => {

@@ -14,13 +14,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { Alg, decodeReceipt, encodeReceipt, fromHex, parseGenesis, sessionSignBytes, signMessage, toHex } from '../../../protocols/index.js';
+import { decodeReceipt, encodeReceipt, fromHex, parseGenesis, toHex } from '../../../protocols/index.js';
 import { accountIdOf, dataPaths } from '../../../ledger-node/devchain.js';
 import { loadKeyFile } from '../../../ledger-node/keyfile.js';
 import { launchChromium } from '../../helpers/browser.js';
 import { GatewayProcess, cli } from '../../helpers/gateway-process.js';
 import { type HttpMitm, startHttpMitm } from '../../helpers/http-mitm.js';
 import { TestMeter } from '../../helpers/mqtt-meter.js';
+import { ownerSession } from '../../helpers/owner-session.js';
 import { startTcpProxy } from '../../helpers/tcp-proxy.js';
 import { until } from '../../helpers/until.js';
 
@@ -195,23 +196,8 @@ describe('portal live feed: session end, silence and notifications', { timeout: 
   let browser: Browser;
   let meter: TestMeter;
   let ticker: NodeJS.Timeout | undefined;
-  let genesisChain: string;
   const base = (): string => `http://127.0.0.1:${gw.httpPort}`;
   const OWNER = accountIdOf(0);
-
-  /** An owner session opened as the portal does: the challenge signed with the account key. */
-  async function session(): Promise<string> {
-    const post = async (path: string, body: unknown) => {
-      const r = await fetch(base() + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
-      const j = await r.json() as Record<string, string>;
-      assert.equal(r.status, 200, JSON.stringify(j));
-      return j;
-    };
-    const { challenge } = await post('/api/v1/session/challenge', { account: OWNER });
-    const key = loadKeyFile(dataPaths(dir).accountKey(OWNER));
-    const sig = signMessage(key.alg === Alg.ES256 ? Alg.ES256 : Alg.EdDSA, key.secretKey, sessionSignBytes(genesisChain, OWNER, challenge!));
-    return (await post('/api/v1/session', { account: OWNER, challenge, signature: toHex(sig) })).token!;
-  }
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'meterledger-portal-live2-'));
@@ -225,13 +211,8 @@ describe('portal live feed: session end, silence and notifications', { timeout: 
     gw = await GatewayProcess.create(dir, ['--config', cfg]);
     await gw.start();
     const genesis = parseGenesis(JSON.parse(readFileSync(dataPaths(dir).genesis, 'utf8')));
-    genesisChain = genesis.chainId;
     meter = await TestMeter.connect(gw.mqttUrl, genesis, 'meter-0001', loadKeyFile(dataPaths(dir).meterKey('meter-0001')));
-    let seq = 0n;
-    ticker = setInterval(() => {
-      const now = Date.now();
-      void meter.publish(++seq, { importWh: Math.floor(now / 10), time: now }).catch(() => {});
-    }, 400);
+    ticker = meter.reportEvery(400);
     await until('the owner owns meter-0001', async () => {
       const r = await fetch(`${base()}/api/v1/meters/meter-0001`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
       return r.status === 200 && (await r.json() as { owner?: string; lastSeq: string }).owner === OWNER;
@@ -250,7 +231,7 @@ describe('portal live feed: session end, silence and notifications', { timeout: 
   /** A context signed in as the owner, with notifications recorded (and permission granted when asked). */
   async function ownerContext(grant: boolean) {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...(grant ? { permissions: ['notifications'] } : {}) });
-    const token = await session();
+    const token = await ownerSession(base(), OWNER, dataPaths(dir).accountKey(OWNER));
     await ctx.addInitScript({ content: `sessionStorage.setItem('meterledger.accessToken', ${JSON.stringify(token)});
       window.__notes = []; window.__asked = 0;
       const N = window.Notification;

@@ -13,19 +13,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import mqtt, { type MqttClient } from 'mqtt';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import {
-  type BillMessage, type PaymentMessage, billsTopic, decodeBillsTopicMessage, decodeReceipt, fromHex, makeConnectToken, parseGenesis, readingsTopic,
-  sessionSignBytes, signMessage, signTx, toHex, TxType,
-} from '../../../protocols/index.js';
+import { type PaymentMessage, decodeReceipt, fromHex, parseGenesis, toHex } from '../../../protocols/index.js';
 import { DEV_BILLING_PLAN_FILE, type DevBillingPlan } from '../../../ledger-node/billing/dev-setup.js';
 import { dataPaths } from '../../../ledger-node/devchain.js';
-import { type KeyPair, loadKeyFile } from '../../../ledger-node/keyfile.js';
-import { newTally, onBillsMessage } from '../../../gateway/sim/pay.js';
+import { loadKeyFile } from '../../../ledger-node/keyfile.js';
+import { newTally } from '../../../gateway/sim/pay.js';
 import { launchChromium } from '../../helpers/browser.js';
 import { GatewayProcess, cli } from '../../helpers/gateway-process.js';
 import { type HttpMitm, flipHexByte, startHttpMitm } from '../../helpers/http-mitm.js';
+import { ownerSession } from '../../helpers/owner-session.js';
+import { type PayingMeter, payingMeter, reportEvery } from '../../helpers/paying-meters.js';
 import { until } from '../../helpers/until.js';
 
 declare const document: { querySelectorAll(s: string): { length: number } & Iterable<{ textContent: string | null; getAttribute(a: string): string | null }>; querySelector(s: string): { textContent: string | null } | null };
@@ -35,15 +33,13 @@ const ADMIN = 'portal-money-admin-token';
 const CYCLE_S = 4;
 const VIEWPORTS = { phone: { width: 390, height: 844 }, desktop: { width: 1280, height: 800 } } as const;
 
-interface Meter { id: string; key: KeyPair; client: MqttClient; messages: (BillMessage | PaymentMessage)[]; seq: bigint }
-
 describe('portal money pages in Chromium against a real gateway with paying meters', { timeout: 300_000 }, () => {
   let dir: string;
   let gw: GatewayProcess;
   let browser: Browser;
   let ticker: NodeJS.Timeout | undefined;
   let ownToken: string;
-  const meters: Meter[] = [];
+  const meters: PayingMeter[] = [];
   const tally = newTally();
   const seen = new Set<string>();
   /** Meters that stop paying the bills they are sent (the fleet test's unpaid bill). */
@@ -53,18 +49,6 @@ describe('portal money pages in Chromium against a real gateway with paying mete
   async function api(path: string, token?: string): Promise<{ status: number; body: any }> {
     const r = await fetch(url(path), { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(10_000) });
     return { status: r.status, body: await r.json() };
-  }
-
-  async function session(account: string, key: KeyPair): Promise<string> {
-    const post = async (p: string, o: unknown): Promise<any> => {
-      const r = await fetch(url(p), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(o) });
-      const body = await r.json();
-      assert.equal(r.status, 200, JSON.stringify(body));
-      return body;
-    };
-    const c = await post('/api/v1/session/challenge', { account });
-    const sig = signMessage(key.alg, key.secretKey, sessionSignBytes(c.chainId, account, c.challenge));
-    return (await post('/api/v1/session', { account, challenge: c.challenge, signature: toHex(sig) })).token as string;
   }
 
   type Paid = Extract<PaymentMessage, { status: 'paid' }>;
@@ -83,35 +67,12 @@ describe('portal money pages in Chromium against a real gateway with paying mete
     await gw.start();
     const g = parseGenesis(JSON.parse(readFileSync(join(dir, 'genesis.json'), 'utf8')));
     for (const id of ['meter-0001', 'meter-0002']) {
-      const key = loadKeyFile(dataPaths(dir).meterKey(id));
-      const token = (): string => makeConnectToken(g.chainId, id, id, Date.now(), key.alg, key.secretKey);
-      const client = mqtt.connect(gw.mqttUrl, { protocolVersion: 4, clientId: id, username: id, password: token(), clean: false, reconnectPeriod: 300 });
-      client.on('reconnect', () => {
-        client.options.password = token();
-      });
-      client.on('error', () => {});
-      await new Promise<void>((resolve) => client.once('connect', () => resolve()));
-      const m: Meter = { id, key, client, messages: [], seq: BigInt(Date.now()) * 1000n };
-      client.on('message', (topic, payload) => {
-        if (topic !== billsTopic(id)) return;
-        const bytes = new Uint8Array(payload);
-        m.messages.push(decodeBillsTopicMessage(bytes));
-        if (holdPay.has(id)) return;
-        onBillsMessage(g.chainId, id, key, client, bytes, tally, () => {}, seen);
-      });
-      await client.subscribeAsync(billsTopic(id), { qos: 1 });
-      meters.push(m);
+      meters.push(await payingMeter(gw.mqttUrl, g.chainId, id, loadKeyFile(dataPaths(dir).meterKey(id)), { tally, seen, hold: holdPay }));
     }
-    ticker = setInterval(() => {
-      for (const m of meters) {
-        const now = Date.now();
-        const tx = signTx(g.chainId, m.key.alg, m.key.secretKey, { type: TxType.Reading, meterId: m.id, seq: m.seq++, time: now, importWh: Math.floor(now / 10) });
-        m.client.publish(readingsTopic(m.id), Buffer.from(tx), { qos: 1 });
-      }
-    }, 400);
+    ticker = reportEvery(g.chainId, meters, 400);
     await until('each meter paid a bill', () => paid('meter-0001').length >= 1 && paid('meter-0002').length >= 1, 120_000);
     const plan = JSON.parse(readFileSync(join(dir, DEV_BILLING_PLAN_FILE), 'utf8')) as DevBillingPlan;
-    ownToken = await session('owner-0001', loadKeyFile(join(dir, plan.accountKeys['owner-0001']!)));
+    ownToken = await ownerSession(gw.httpUrl, 'owner-0001', join(dir, plan.accountKeys['owner-0001']!));
     mkdirSync(ARTIFACTS, { recursive: true });
     browser = await launchChromium();
   });
@@ -387,11 +348,7 @@ describe('portal money pages in Chromium against a real gateway with paying mete
     // It reads on (the downloads test stopped the shared ticker), so a new period is billed.
     const m2 = meters.find((m) => m.id === 'meter-0002')!;
     const g2 = parseGenesis(JSON.parse(readFileSync(join(dir, 'genesis.json'), 'utf8')));
-    const reads = setInterval(() => {
-      const now = Date.now();
-      const tx = signTx(g2.chainId, m2.key.alg, m2.key.secretKey, { type: TxType.Reading, meterId: m2.id, seq: m2.seq++, time: now, importWh: Math.floor(now / 10) });
-      m2.client.publish(readingsTopic(m2.id), Buffer.from(tx), { qos: 1 });
-    }, 400);
+    const reads = reportEvery(g2.chainId, [m2], 400);
     try {
       type Unpaid = { meterId: string; period: string; account: string; total: string; height: number; disputed: boolean };
       let unpaid: Unpaid[] = [];

@@ -16,6 +16,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { dataPaths } from '../../../ledger-node/devchain.js';
 import { launchChromium } from '../../helpers/browser.js';
 import { GatewayProcess, cli } from '../../helpers/gateway-process.js';
+import { startConfidentialGateway } from '../../helpers/confidential-gateway.js';
 import { ownerSession } from '../../helpers/owner-session.js';
 
 declare const document: { querySelectorAll(s: string): { length: number }; getElementById(id: string): { textContent: string | null } | null };
@@ -32,16 +33,7 @@ describe('portal: a confidential meter\'s readings open in the browser with the 
   const expected = new Map<string, number>();
 
   before(async () => {
-    const init = await cli(['init', '--data-dir', dir, '--meters', '2', '--confidential', '--billing']);
-    assert.equal(init.code, 0, init.stderr);
-    const cfgFile = join(dir, 'config.json');
-    const cfg = JSON.parse(readFileSync(cfgFile, 'utf8'));
-    cfg.ledger = { blockIntervalMs: 200 };
-    writeFileSync(cfgFile, JSON.stringify(cfg));
-    gw = await GatewayProcess.create(dir, ['--log-level', 'warn']);
-    await gw.start(60_000);
-    const sim = await cli(['simulate', '--data-dir', dir, '--mqtt', gw.mqttUrl, '--readings', String(READINGS), '--json'], { timeoutMs: 90_000 });
-    assert.equal(sim.code, 0, sim.stdout + sim.stderr);
+    gw = await startConfidentialGateway(dir, READINGS);
     const readings = await gw.json<{ readings: unknown[] }>('/api/v1/meters/meter-0001/readings?fromSeq=0&limit=1000');
     assert.equal(readings.body.readings.length, READINGS);
     writeFileSync(join(dir, 'readings.json'), JSON.stringify(readings.body));

@@ -9,8 +9,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  Alg, type Block, type Genesis, ReasonCode, type StateChange, StateKind, TxType, decodeBlock, encodeCbor, fromHex, headerHash, makeHeader,
-  ledgerChain, parseGenesis, readingWindow, seqWindowOf, signTx, toHex,
+  type Block, type Genesis, ReasonCode, type StateChange, StateKind, TxType, decodeBlock, encodeCbor, fromHex, headerHash, makeHeader,
+  ledgerChain, readingWindow, seqWindowOf, signTx, toHex,
 } from '../../../protocols/index.js';
 import { InvalidTxError, validateBlock } from '../../../ledger-node/blocks/validate.js';
 import { SignatureVerifier } from '../../../ledger-node/crypto/verifier.js';
@@ -21,28 +21,15 @@ import { type TxContext } from '../../../ledger-node/signatures.js';
 import { ChainState } from '../../../ledger-node/state/layers.js';
 import { CommittedReadings } from '../../../ledger-node/state/ledger.js';
 import { operatorsOf } from '../../../ledger-node/state/meter.js';
+import {
+  DEC_20, FEB_2, type LedgerStep, billingVector, fillerRegistration, januaryReadings, signAsRegistrar, signVectorReading, vectorGenesis, vectorStep,
+} from '../../helpers/billing-vector.js';
 import { type TestChain, makeTestChain } from '../../helpers/devchain.js';
 import { auditInMemory, inMemory } from '../../helpers/memory-store.js';
 import { until } from '../../helpers/until.js';
-import { readVector } from '../../vectors/generate.js';
 
-interface Rec { kind: string; id: string; cbor?: string }
-interface Step { name: string; type: number; ctx: { height: number; time: number }; tx: string; changes?: Rec[]; error?: { code: string } }
-interface LedgerFile {
-  genesis: Record<string, unknown>;
-  keys: Record<string, { alg: 'Ed25519' | 'ES256'; secretKey: string }>;
-  readings: { meterId: string; seq: string; time: number; importWh: number }[];
-  steps: Step[];
-}
-
-const v = readVector<LedgerFile>('billing-ledger.json');
-const step = (name: string): Step => {
-  const s = v.steps.find((x) => x.name === name);
-  assert.ok(s, `vector step "${name}"`);
-  return s;
-};
-const DEC_20 = 1766188800000;
-const FEB_2 = 1769990400000;
+const v = billingVector();
+const step = (name: string): LedgerStep => vectorStep(v, name);
 
 describe('ledger transactions on a node, end to end', () => {
   let chain: TestChain;
@@ -52,9 +39,8 @@ describe('ledger transactions on a node, end to end', () => {
 
   before(() => {
     chain = makeTestChain({ meters: 1 });
-    // The vector's genesis with this node as its validator: the transactions sign the
-    // chain id (protocol.md §3.2), not the genesis hash, so the vector's bytes hold here.
-    genesis = parseGenesis({ ...v.genesis, validators: chain.genesis.validators.map((x) => ({ id: x.id, alg: x.alg, publicKey: x.publicKey })) });
+    // The vector's genesis with this node as its validator.
+    genesis = vectorGenesis(v, chain);
   });
   after(async () => {
     await node?.close();
@@ -66,14 +52,8 @@ describe('ledger transactions on a node, end to end', () => {
     assert.equal(r.status, 'accepted', `${name}: ${r.status === 'rejected' ? `${r.code} ${r.message}` : ''}`);
   };
   const committed = async (n: LedgerNode): Promise<void> => until('everything waiting is committed', () => n.status().pending === 0, 20_000, 20);
-  const reading = (meterId: string, seq: string, time: number, importWh: number): Uint8Array => {
-    const k = v.keys[meterId]!;
-    return signTx(genesis.chainId, k.alg === 'ES256' ? Alg.ES256 : Alg.EdDSA, fromHex(k.secretKey), { type: TxType.Reading, meterId, seq: BigInt(seq), time, importWh });
-  };
-  const registrar = (body: Parameters<typeof signTx>[3]): Uint8Array => {
-    const k = v.keys.registrar!;
-    return signTx(genesis.chainId, Alg.EdDSA, fromHex(k.secretKey), body, 'registrar');
-  };
+  const reading = (meterId: string, seq: string, time: number, importWh: number): Uint8Array => signVectorReading(v, genesis.chainId, { meterId, seq, time, importWh });
+  const registrar = (body: Parameters<typeof signTx>[3]): Uint8Array => signAsRegistrar(v, genesis.chainId, body);
 
   test('accounts, money, a tariff, agreements, readings, bills, a mandate and payments commit; the audit agrees', async () => {
     node = await openNode();
@@ -106,7 +86,7 @@ describe('ledger transactions on a node, end to end', () => {
       assert.equal(r.status === 'rejected' ? r.code : 'accepted', step(name).error!.code, name);
     }
     // The readings January's bills are computed from, each committed at its own time.
-    for (const r of v.readings.filter((x) => x.time <= 1769904000000).sort((a, b) => a.time - b.time || a.meterId.localeCompare(b.meterId))) {
+    for (const r of januaryReadings(v)) {
       clock = Math.max(clock, r.time);
       await submit(n, reading(r.meterId, r.seq, r.time, r.importWh), `reading ${r.meterId}/${r.seq}`);
       if (r.meterId === 'meter-2') await committed(n);
@@ -116,8 +96,7 @@ describe('ledger transactions on a node, end to end', () => {
     // Blocks up to height 9 with meter registrations: a registrar's transactions (type 2).
     clock = FEB_2;
     for (let i = 0; n.status().height < 9; i++) {
-      const pub = fromHex((v.genesis.meters as { publicKey: string }[])[0]!.publicKey);
-      await submit(n, registrar({ type: TxType.MeterRegister, meterId: `filler-${i}`, alg: Alg.EdDSA, publicKey: pub, time: clock }), `filler ${i}`);
+      await submit(n, fillerRegistration(v, genesis.chainId, i, clock), `filler ${i}`);
       await committed(n);
     }
     // A bill that does not recompute is refused at intake with the engine's code.

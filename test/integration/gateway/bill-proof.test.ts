@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { sha256, toHex } from '../../../protocols/index.js';
-import { silentLogger } from '../../../ledger-node/api.js';
 import type { LedgerNode } from '../../../ledger-node/node.js';
-import { type HttpApi, startHttpApi } from '../../../gateway/http/server.js';
+import type { HttpApi } from '../../../gateway/http/server.js';
+import { startTestHttpApi } from '../../helpers/http-api.js';
 import { type BillingChain, buildBillingChain } from '../../helpers/billing-chain.js';
 import { readVector } from '../../vectors/generate.js';
 
@@ -37,9 +37,7 @@ const get = (path: string, token?: string) => fetch(`${api.url}${path}`, token ?
 before(async () => {
   bc = await buildBillingChain();
   node = await bc.open();
-  api = await startHttpApi({
-    node, scrapeMetrics: async () => ({ contentType: 'text/plain', body: '' }), readiness: () => [], mqttClients: () => 0, adminToken: TOKEN, logger: silentLogger,
-  }, '127.0.0.1', 0);
+  api = await startTestHttpApi(node, TOKEN);
 });
 after(async () => {
   await api?.close();

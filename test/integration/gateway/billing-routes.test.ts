@@ -9,9 +9,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Alg, type Genesis, fromHex, sessionSignBytes, signMessage, toHex } from '../../../protocols/index.js';
-import { silentLogger } from '../../../ledger-node/api.js';
 import { LedgerNode } from '../../../ledger-node/node.js';
-import { type HttpApi, startHttpApi } from '../../../gateway/http/server.js';
+import type { HttpApi } from '../../../gateway/http/server.js';
+import { startTestHttpApi } from '../../helpers/http-api.js';
 import { DEC_20, FEB_2, billingVector, fillerRegistration, januaryReadings, signVectorReading, vectorGenesis, vectorTx } from '../../helpers/billing-vector.js';
 import { type TestChain, makeTestChain } from '../../helpers/devchain.js';
 import { inMemory } from '../../helpers/memory-store.js';
@@ -32,9 +32,7 @@ before(async () => {
   genesis = vectorGenesis(v, chain);
   node = await LedgerNode.open({ openStore: inMemory, dataDir: chain.dataDir, genesis, blockIntervalMs: 1500, verifyWorkers: 1, now: () => clock });
   // 1.5 s blocks: the posts of one batch land in one block, as in the vector (its bills name height 9).
-  api = await startHttpApi({
-    node, scrapeMetrics: async () => ({ contentType: 'text/plain', body: '' }), readiness: () => [], mqttClients: () => 0, adminToken: TOKEN, logger: silentLogger,
-  }, '127.0.0.1', 0);
+  api = await startTestHttpApi(node, TOKEN);
 });
 after(async () => {
   await api?.close();

@@ -74,7 +74,7 @@ export async function mandatesPage(main: HTMLElement, genesis: Genesis | undefin
 
   function draw(ms: MandateView[]): void {
     if (ms.length === 0) return replace(list, h('p', {}, 'No mandates.'));
-    replace(list, h('table', {},
+    replace(list, h('table', { class: 'mandates' },
       h('caption', {}, 'Mandates of this account, by payee'),
       h('thead', {}, h('tr', {}, ...['Payee', 'Caps', 'State', 'Change'].map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', {}, ...ms.map((m, i) => {

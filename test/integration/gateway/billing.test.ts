@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type BillMessage, LedgerTxType, billsTopic, parseGenesis, signTx } from '../../../protocols/index.js';
+import { type BillMessage, LedgerTxType, billsTopic, decodeBillsTopicMessage, parseGenesis, signTx } from '../../../protocols/index.js';
 import { DEV_BILLING_PLAN_FILE, type DevBillingPlan } from '../../../ledger-node/billing/dev-setup.js';
 import { dataPaths } from '../../../ledger-node/devchain.js';
 import { loadKeyFile } from '../../../ledger-node/keyfile.js';
@@ -176,9 +176,9 @@ describe('billing over real MQTT: bills issued by the gateway, paid by the meter
     const g = genesis();
     const got = async (id: string): Promise<BillMessage[]> => {
       const key = loadKeyFile(dataPaths(dir).meterKey(id));
-      const c = await connect(g.chainId, id, key, `${id}/again`);
+      const c = await connectMeter(gw.mqttUrl, g.chainId, id, key, `${id}/again`);
       const out: BillMessage[] = [];
-      c.on('message', (topic, payload) => {
+      c.on('message', (topic: string, payload: Buffer) => {
         if (topic !== billsTopic(id)) return;
         const m = decodeBillsTopicMessage(new Uint8Array(payload));
         if (m.kind === 'bill') out.push(m);
@@ -193,7 +193,8 @@ describe('billing over real MQTT: bills issued by the gateway, paid by the meter
     };
     const state = async (id: string) => ((await (await fetch(`${gw.httpUrl}/api/v1/meters/${id}/bills`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { bills: { period: string; paid: boolean; total: string }[] }).bills;
     // meter-0003: every bill refused over its cap, so all unpaid; they come again, as committed.
-    const before3 = (await state('meter-0003')).filter((b) => !b.paid && BigInt(b.total) > 0n).map((b) => b.period);
+    const cycle = (p: string): number => Number(p.slice('cycle-'.length));
+    const before3 = (await state('meter-0003')).filter((b) => !b.paid && BigInt(b.total) > 0n).map((b) => b.period).sort((a, b) => cycle(a) - cycle(b));
     const again3 = await got('meter-0003');
     const first3 = meters.find((m) => m.id === 'meter-0003')!.messages.filter((x): x is BillMessage => x.kind === 'bill');
     for (const p of before3.slice(-24)) {

@@ -44,6 +44,7 @@ export const CONFIG_FILE_ENV = 'METERLEDGER_CONFIG';
 /** Variables read by the CLI's clients (not settings of the gateway), allowed beside the settings. */
 export const CLIENT_ENV = {
   METERLEDGER_URL: 'the gateway\'s HTTP API for meter register|rotate|revoke, simulate and verify (instead of --http URL)',
+  METERLEDGER_TEST_BYZANTINE_BILL: 'TEST ONLY, dev and testnet chains only: a biller key file; this validator proposes every bill one minor unit too high (docs/consensus.md)',
 } as const;
 
 const port = int(0, 65535);

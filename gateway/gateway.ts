@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LedgerNode } from '../ledger-node/node.js';
+import { BYZANTINE_BILL_ENV, byzantineBillFromEnv } from '../ledger-node/blocks/byzantine-bill.js';
 import { KeyObjectCache, nativeVerify } from '../ledger-node/crypto/native.js';
 import { loadKeyFile, readPrivateFile } from '../ledger-node/keyfile.js';
 import { fsReason } from '../ledger-node/fs-errors.js';
@@ -223,8 +224,11 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
 
   metrics.setBacklogLimit(config.ledger.maxBacklog);
   const c = config.consensus;
+  // TEST ONLY (docs/consensus.md §Test hooks): refused on any chain but a dev or testnet one.
+  const proposalRewrite = byzantineBillFromEnv(genesis, process.env);
+  if (proposalRewrite) log.warn({ env: BYZANTINE_BILL_ENV }, 'TEST HOOK: this validator proposes wrong bills (a Byzantine proposer); never on a real chain');
   const node = await LedgerNode.open({
-    dataDir, genesis, ...config.ledger, metrics, logger: log.child({ component: 'node' }),
+    dataDir, genesis, ...config.ledger, metrics, logger: log.child({ component: 'node' }), ...(proposalRewrite ? { proposalRewrite } : {}),
     ...(config.nats ? { nats: config.nats } : {}),
     timeouts: {
       proposeBaseMs: c.proposeTimeoutMs, proposeDeltaMs: c.proposeTimeoutMs / 2,

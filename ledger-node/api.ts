@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import type { BillBundle, BillIssue, BlockHeader, CommitCertificate, Genesis, IntakePort, Receipt, StateChange, StateKind, SubmitResult } from '../protocols/index.js';
 import type { NodeMetrics } from './metrics.js';
 import type { Timeouts } from './consensus/types.js';
+import type { ProposalRewrite } from './blocks/byzantine-bill.js';
 import type { Carrier } from './p2p/carrier.js';
 import type { StoreOpener } from './store/store.js';
 
@@ -74,6 +75,8 @@ export interface NodeOptions {
   readonly logger?: Logger;
   /** The clock, injectable for tests. */
   readonly now?: () => number;
+  /** TEST ONLY: a Byzantine proposer (blocks/byzantine-bill.ts). */
+  readonly proposalRewrite?: ProposalRewrite;
 }
 
 export interface NatsOptions {

@@ -224,6 +224,12 @@ export interface ClusterOptions {
   readonly metersPerNode: number;
   readonly chainId?: string;
   readonly meterAlg?: MeterAlgChoice;
+  /**
+   * A billing cluster (`testnet --billing`): as `init --billing` for one gateway, with the
+   * owner accounts, their keys, the set-up plan and billing.autoIssue in node0's dir
+   * (node0 holds the operator key: registrar, biller and custodian).
+   */
+  readonly billing?: { readonly cycleMs: number };
 }
 
 /** The meter ids of node `n` in a cluster made by initCluster. */
@@ -243,6 +249,7 @@ export function initCluster(dirs: readonly string[], opts: ClusterOptions): { ge
   const observers: object[] = [];
   const meters = [];
   const meterIds: string[][] = [];
+  const now = Date.now();
   for (let n = 0; n < total; n++) {
     const p = dataPaths(dirs[n]!);
     makeDataDir(dirs[n]!);
@@ -258,7 +265,7 @@ export function initCluster(dirs: readonly string[], opts: ClusterOptions): { ge
       const mk = generateKeyPair(alg);
       const mid = clusterMeterId(n, i);
       saveKeyFile(p.meterKey(mid), mk);
-      meters.push({ id: mid, alg: AlgName[alg], publicKey: toHex(mk.publicKey), owner: 'owner-1' });
+      meters.push({ id: mid, alg: AlgName[alg], publicKey: toHex(mk.publicKey), owner: opts.billing ? accountIdOf(meters.length) : 'owner-1' });
       mine.push(mid);
     }
     meterIds.push(mine);
@@ -267,11 +274,16 @@ export function initCluster(dirs: readonly string[], opts: ClusterOptions): { ge
   saveKeyFile(dataPaths(dirs[0]!).operatorKey, operator);
   const genesis = parseGenesis({
     chainId: opts.chainId ?? `testnet-${toHex(randomBytes(4))}`,
-    genesisTime: new Date().toISOString(),
+    genesisTime: new Date(now).toISOString(),
     validators, observers, meters,
-    operators: [{ id: 'operator-0', alg: 'Ed25519', publicKey: toHex(operator.publicKey) }],
+    operators: [{ id: 'operator-0', alg: 'Ed25519', publicKey: toHex(operator.publicKey), ...(opts.billing ? { roles: ['registrar', 'biller', 'custodian'] } : {}) }],
+    ...(opts.billing ? {
+      currency: { code: 'EUR', minorUnits: 2 },
+      billingCycle: { epoch: new Date(Math.floor(now / 1000) * 1000).toISOString(), lengthMs: opts.billing.cycleMs },
+    } : {}),
   });
   for (const d of dirs) writeGenesis(dataPaths(d).genesis, genesis);
+  if (opts.billing) writeDevBilling(dirs[0]!, meters.map((m) => m.id), false);
   return { genesis, nodeIds, meterIds };
 }
 

@@ -209,6 +209,7 @@ export class LedgerNode implements LedgerApi {
         ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
         scheduler: { now, after: (ms, fn) => systemClock.after(ms, fn) }, random: Math.random,
         writer, store, mempool, state, intake, txctx, transport, metrics, logger,
+        ...(opts.proposalRewrite ? { proposalRewrite: opts.proposalRewrite } : {}),
       });
       const c = consensus;
       intake.onAccepted = (tx) => {

@@ -231,6 +231,7 @@ export const Codes = {
   E_TARIFF_NOT_OWNER: { kind: 'reason', retry: 'fix-input', http: 422, meaning: 'A tariff name belongs to another biller.' },
   E_TARIFF_RETROACTIVE: { kind: 'reason', retry: 'fix-input', http: 422, meaning: 'A tariff version would take effect before the block\'s time.' },
   E_TARIFF_UNKNOWN: { kind: 'reason', retry: 'fix-input', http: 422, meaning: 'No tariff of this name is published.' },
+  E_TEST_HOOK_REFUSED: { kind: 'config', retry: 'fix-input', meaning: 'A test-only hook (METERLEDGER_TEST_...) is set on a chain that is not a dev or testnet chain, or its setting is invalid.' },
   E_TRANSFER_DUPLICATE: { kind: 'reason', retry: 'final', http: 422, meaning: 'A deposit or withdrawal repeats a custodian\'s external reference: it was applied once already.' },
   E_TX_CONFLICT: { kind: 'reason', retry: 'fix-input', http: 422, meaning: 'An operator transaction conflicts with state (meter exists, wrong key epoch...).' },
   E_TX_NOT_FOUND: { kind: 'http', retry: 'final', http: 404, meaning: 'No committed transaction with this hash.' },

@@ -10,6 +10,7 @@ import type { TxContext } from '../signatures.js';
 import { readingTimeProblem } from '../state/meter.js';
 import { txMeter } from '../state/ledger.js';
 import { applyTx } from '../state/rules.js';
+import type { ProposalRewrite } from './byzantine-bill.js';
 import type { CheckedBlock, Parent } from './validate.js';
 
 export interface ProducedBlock {
@@ -51,12 +52,13 @@ export function selectTxs(ctx: TxContext, base: StateReader, waiting: Iterable<S
 
 /** The block `proposer` makes on `parent` at `now` (never before the parent's time). */
 export function produceBlock(
-  ctx: TxContext, parent: Parent, base: StateReader, waiting: Iterable<SignedTx<TxBody>>, o: { chainId: string; proposer: string; now: number; maxTxs: number },
+  ctx: TxContext, parent: Parent, base: StateReader, waiting: Iterable<SignedTx<TxBody>>,
+  o: { chainId: string; proposer: string; now: number; maxTxs: number; /** TEST ONLY (./byzantine-bill.ts). */ rewrite?: ProposalRewrite },
 ): ProducedBlock {
   const height = parent.height + 1;
   const time = Math.max(o.now, parent.time ?? 0);
   const checked = selectTxs(ctx, base, waiting, { height, time }, o.maxTxs);
-  const txs = checked.decoded.map((t) => t.bytes);
+  const txs = checked.decoded.map((t) => o.rewrite?.(t) ?? t.bytes);
   const header = makeHeader({ chainId: o.chainId, height, time, prevHash: parent.hash, proposer: o.proposer }, txs);
   const block = { header, txs };
   return { block, bytes: encodeBlock(block), id: toHex(headerHash(header)), checked };

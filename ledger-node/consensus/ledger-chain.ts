@@ -7,6 +7,7 @@
  */
 import { type Block, type CommitCertificate, type Genesis, headerHash, toHex } from '../../protocols/index.js';
 import type { Logger } from '../api.js';
+import type { ProposalRewrite } from '../blocks/byzantine-bill.js';
 import type { ChainWriter } from '../blocks/commit.js';
 import { produceBlock } from '../blocks/produce.js';
 import { type CheckedBlock, validateBlock } from '../blocks/validate.js';
@@ -33,6 +34,8 @@ export interface LedgerChainOptions {
   readonly state: ChainState;
   readonly txctx: TxContext;
   readonly logger: Logger;
+  /** TEST ONLY: a Byzantine proposer's rewrite of its blocks (blocks/byzantine-bill.ts). */
+  readonly proposalRewrite?: ProposalRewrite;
 }
 
 export class LedgerChain implements ChainPort {
@@ -52,7 +55,9 @@ export class LedgerChain implements ChainPort {
     const head = writer.head;
     if (height !== head.height + 1) throw new Error(`asked to propose at height ${height} on head ${head.height}`);
     const waiting = mempool.peek(blockMaxTxs * 2).map((p) => p.tx); // signatures were checked at intake
-    const p = produceBlock(txctx, head, state.committed, waiting, { chainId: genesis.chainId, proposer: this.opts.validatorId!, now: this.opts.scheduler.now(), maxTxs: blockMaxTxs });
+    const p = produceBlock(txctx, head, state.committed, waiting, { chainId: genesis.chainId, proposer: this.opts.validatorId!, now: this.opts.scheduler.now(), maxTxs: blockMaxTxs,
+      ...(this.opts.proposalRewrite ? { rewrite: this.opts.proposalRewrite } : {}),
+    });
     this.cache().set(p.id, p.checked);
     return { block: p.block, bytes: p.bytes, id: p.id };
   }
@@ -65,7 +70,7 @@ export class LedgerChain implements ChainPort {
     try {
       result = await this.checkBlock(block);
     } catch (e) {
-      this.opts.logger.warn({ height: block.header.height, proposer: block.header.proposer, reason: (e as Error).message }, 'invalid block: no vote for it');
+      this.opts.logger.warn({ height: block.header.height, proposer: block.header.proposer, code: (e as { code?: string }).code, reason: (e as Error).message }, 'invalid block: no vote for it');
       result = null;
     }
     this.cache().set(id, result);

@@ -11,6 +11,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Genesis } from '../../protocols/index.js';
 import type { Logger } from '../api.js';
+import type { ProposalRewrite } from '../blocks/byzantine-bill.js';
 import type { ChainWriter } from '../blocks/commit.js';
 import type { Intake } from '../intake.js';
 import type { Mempool } from '../mempool.js';
@@ -57,6 +58,8 @@ export interface NodeConsensusOptions {
   readonly transport: PeerTransport | undefined;
   readonly metrics: NodeMetrics;
   readonly logger: Logger;
+  /** TEST ONLY: a Byzantine proposer (../blocks/byzantine-bill.ts). */
+  readonly proposalRewrite?: ProposalRewrite;
 }
 
 /** The store's consensus keys (V, S, L) as the runner's record log. */
@@ -84,6 +87,7 @@ export class NodeConsensus {
       genesis, validatorId: opts.validatorId, blockMaxTxs: opts.blockMaxTxs, scheduler, writer: opts.writer, store: opts.store,
       mempool: opts.mempool, state: opts.state, txctx: opts.txctx, logger,
       ...(opts.maxClockDriftMs !== undefined ? { maxClockDriftMs: opts.maxClockDriftMs } : {}),
+      ...(opts.proposalRewrite ? { proposalRewrite: opts.proposalRewrite } : {}),
     });
     const wire: ConsensusWire | undefined = transport ? (m) => transport.broadcast('consensus', encodePeerMessage(m)) : undefined;
     let fail: (e: Error) => void = () => {};

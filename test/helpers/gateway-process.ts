@@ -53,6 +53,8 @@ export class GatewayProcess {
   stdout = '';
   readonly mqttUrl: string;
   readonly httpUrl: string;
+  /** More environment for the gateway process (e.g. a test hook's variable). */
+  env: Record<string, string> = {};
 
   constructor(readonly dataDir: string, readonly mqttPort: number, readonly httpPort: number, readonly extraArgs: string[] = []) {
     this.mqttUrl = `mqtt://127.0.0.1:${mqttPort}`;
@@ -74,7 +76,7 @@ export class GatewayProcess {
     this.stdout = '';
     const p = spawn(process.execPath, [CLI, 'start', '--data-dir', this.dataDir, '--mqtt-port', String(this.mqttPort), '--http-port', String(this.httpPort), ...this.extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: configSetsAdminToken(this.extraArgs) ? process.env : { ...process.env, METERLEDGER_HTTP_ADMIN_TOKEN: TEST_ADMIN_TOKEN },
+      env: { ...process.env, ...(configSetsAdminToken(this.extraArgs) ? {} : { METERLEDGER_HTTP_ADMIN_TOKEN: TEST_ADMIN_TOKEN }), ...this.env },
     });
     this.proc = p;
     p.stderr!.on('data', (d: Buffer) => {

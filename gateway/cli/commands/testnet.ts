@@ -2,10 +2,13 @@
  * `meterledger testnet`: a local cluster on one machine: a shared genesis and one data
  * dir per gateway (DIR/node0 ...) with its node key, its own meters and a config.json
  * with the listen address, distinct MQTT and HTTP ports (base + i) and the NATS servers.
+ * With --billing the chain bills (EUR, a short cycle, an account per meter): node0 holds the
+ * operator key (registrar, biller, custodian), the accounts' keys, the set-up plan it
+ * submits at its first start and billing.autoIssue, as `init --billing` does for one gateway.
  */
-import { writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type MeterAlgChoice, initCluster } from '../../../ledger-node/devchain.js';
+import { DEV_BILLING_CYCLE_MS, DEV_PAYEE, type MeterAlgChoice, initCluster } from '../../../ledger-node/devchain.js';
 import { redactUrls } from '../../../ledger-node/p2p/redact.js';
 import { UsageError } from '../../errors.js';
 import { type CommandSpec, intFlag, need, optionalString, out } from '../args.js';
@@ -28,6 +31,8 @@ export const testnetCommand: CommandSpec = {
     host: { type: 'string', value: 'HOST', help: `address every gateway listens on, MQTT and HTTP (default ${TESTNET_HOST})` },
     'mqtt-base-port': { type: 'string', value: 'P', help: `MQTT port of node0; nodeI gets P+I (default ${TESTNET_MQTT_BASE})` },
     'http-base-port': { type: 'string', value: 'P', help: `HTTP port of node0; nodeI gets P+I (default ${TESTNET_HTTP_BASE})` },
+    billing: { type: 'boolean', help: 'a cluster that bills: EUR, a short billing cycle, an account per meter; node0 sets it up at its first start and issues the bills (billing.autoIssue)' },
+    'cycle-s': { type: 'string', value: 'S', help: `with --billing: length of a billing period in seconds (default ${DEV_BILLING_CYCLE_MS / 1000})` },
   },
   async run(args) {
     const validators = intFlag(args, 'validators', 'testnet', 1, 100)!;
@@ -46,17 +51,26 @@ export const testnetCommand: CommandSpec = {
     if (mqttBase < httpBase + n && httpBase < mqttBase + n) {
       throw new UsageError(`the MQTT ports ${mqttBase}..${mqttBase + n - 1} and HTTP ports ${httpBase}..${httpBase + n - 1} overlap; move one base port`);
     }
+    const billing = args.values.billing === true;
+    const cycleS = intFlag(args, 'cycle-s', 'testnet', 1, 366 * 86_400, DEV_BILLING_CYCLE_MS / 1000)!;
+    if (!billing && args.values['cycle-s'] !== undefined) throw new UsageError('--cycle-s needs --billing');
     const dirs = Array.from({ length: n }, (_, i) => join(dir, `node${i}`));
     const { genesis, nodeIds, meterIds } = initCluster(dirs, {
       validators, observers, metersPerNode: meters, meterAlg: alg as MeterAlgChoice, ...(chainId !== undefined ? { chainId } : {}),
+      ...(billing ? { billing: { cycleMs: cycleS * 1000 } } : {}),
     });
     dirs.forEach((d, i) => {
-      const config = { mqtt: { host, port: mqttBase + i }, http: { host, port: httpBase + i }, nats: { servers } };
-      writeFileSync(join(d, 'config.json'), JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
+      // With --billing node0's dir holds a config.json already (billing.autoIssue): kept, with the addresses added.
+      const file = join(d, 'config.json');
+      const before = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+      const config = { ...before, mqtt: { host, port: mqttBase + i }, http: { host, port: httpBase + i }, nats: { servers } };
+      writeFileSync(file, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
+      chmodSync(file, 0o600);
     });
     out(`chain id: ${genesis.chainId}`);
     dirs.forEach((d, i) => out(`${nodeIds[i]}: ${d} (mqtt ${host}:${mqttBase + i}, http ${host}:${httpBase + i}, ${meterIds[i]!.length} meters)`));
     out(`nats:     ${redactUrls(servers.join(', '))}`);
+    if (billing) out(`billing:  EUR, a bill every ${cycleS} s per meter; accounts owner-0001.. and ${DEV_PAYEE}, their keys and the operator key in ${join(dirs[0]!, 'keys')}; node0 issues the bills`);
     out(`next:     meterledger start --data-dir ${dirs[0]} (and each of the others)`);
     return 0;
   },

@@ -38,7 +38,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   let words = 1;
-  if (GROUPS.includes(first)) {
+  // A word that is a command and a group (`dispute`, `dispute answer`): flags after it run the command.
+  const alsoCommand = COMMANDS.some((c) => c.name === first) && (second === undefined || second.startsWith('-'));
+  if (GROUPS.includes(first) && !alsoCommand) {
     const subs = COMMANDS.filter((c) => c.name.startsWith(`${first} `)).map((c) => c.name.split(' ')[1]!);
     if (second === undefined || second === '--help' || second === '-h') {
       const text = `usage: meterledger ${first} <${subs.join('|')}> [flags]\n\nRun meterledger ${first} <subcommand> --help for its flags.\n`;

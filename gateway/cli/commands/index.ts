@@ -57,6 +57,8 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'mandate revoke', summary: 'revoke an account\'s mandate for a payee (the owner\'s key)', load: async () => (await import('./billing.js')).mandateRevokeCommand },
   { name: 'pay', summary: 'pay a bill from the owner\'s account (the owner\'s key)', load: async () => (await import('./billing.js')).payCommand },
   { name: 'dispute', summary: 'dispute a bill (the owner\'s key)', load: async () => (await import('./billing.js')).disputeCommand },
+  { name: 'dispute answer', summary: 'answer a dispute as the bill\'s biller: a credit note or a rejection', load: async () => (await import('./dispute-answer.js')).disputeAnswerCommand },
+  { name: 'withdraw', summary: 'debit an account with money a custodian paid out (idempotent by reference)', load: async () => (await import('./withdraw.js')).withdrawCommand },
   { name: 'reading decrypt', summary: 'open sealed readings with a recipient key file', load: async () => (await import('./reading.js')).readingDecryptCommand },
   { name: 'receipt verify', summary: 'verify a receipt offline with the genesis file', load: async () => (await import('./receipt.js')).receiptVerifyCommand },
 ];

@@ -1,0 +1,47 @@
+/**
+ * `meterledger withdraw`: the custodian's withdrawal (docs/billing.md §14): money the
+ * custodian paid out of an account (to the owner's bank, a card refund), one signed
+ * transaction through a gateway's POST /api/v1/tx, signed as custodian with the data dir's
+ * keys/operator.key and sent with the admin token (a file or the environment). Idempotent
+ * by the custodian's external reference, like `meterledger deposit`.
+ */
+import { LedgerTxType, ReasonCode } from '../../../protocols/index.js';
+import { GatewayError, UsageError } from '../../errors.js';
+import { type CommandSpec, need, out } from '../args.js';
+import { currencyOf, formatAmount, idFlag, operatorOptions, parseAmount, submitAsOperator } from '../billing-common.js';
+
+export const withdrawCommand: CommandSpec = {
+  name: 'withdraw',
+  summary: 'Debit an account with money a custodian paid out of it, signed as custodian by keys/operator.key (idempotent by reference).',
+  options: {
+    ...operatorOptions('custodian'),
+    account: { type: 'string', value: 'ID', required: true, help: 'the account debited' },
+    amount: { type: 'string', value: 'AMT', required: true, help: 'whole minor units ("1234") or a decimal of the chain\'s currency ("12.34"); never rounded' },
+    ref: { type: 'string', value: 'EXT', required: true, help: 'the custodian\'s external reference of the payout (1-128 characters): one withdrawal per reference' },
+  },
+  details: 'A withdrawal is at most the balance (E_ACCOUNT_INSUFFICIENT_FUNDS): a balance never goes negative.\n' +
+    'A reference this custodian applied already (deposit or withdrawal) moves nothing again\n' +
+    '(E_TRANSFER_DUPLICATE); the command says so and exits 0.',
+  async run(args) {
+    const cmd = 'withdraw';
+    const account = idFlag(args, 'account', cmd);
+    const reference = need(args, 'ref', cmd);
+    if ([...reference].length > 128) throw new UsageError('--ref must be 1-128 characters');
+    const amountText = need(args, 'amount', cmd);
+    let amount = 0n;
+    try {
+      const { txHash, genesis } = await submitAsOperator(args, cmd, (g) => {
+        amount = parseAmount(amountText, currencyOf(g).minorUnits);
+        return { type: LedgerTxType.Withdrawal, time: Date.now(), account, amount, reference };
+      });
+      out(`accepted: withdrawal ${formatAmount(amount, genesis.currency)} (${amount} minor units) from ${account}, ref ${reference} (tx ${txHash})`);
+      return 0;
+    } catch (e) {
+      if (e instanceof GatewayError && e.code === ReasonCode.TRANSFER_DUPLICATE) {
+        out(`already applied: reference ${reference} was used before; nothing moved again (${e.code})`);
+        return 0;
+      }
+      throw e;
+    }
+  },
+};

@@ -14,6 +14,7 @@ import { inclusionProof, verifyInclusion } from './merkle.js';
 import { type SignedTx, type TxBody, TxType, decodeAnyTx } from './tx.js';
 import { sigStructure } from './cose.js';
 import { verifySignature } from './keys.js';
+import { PERIOD_KEY_TX_TYPE } from './confidential/period-key.js';
 
 export interface Receipt {
   readonly chainId: string;
@@ -117,7 +118,7 @@ export interface VerifiedReceipt {
   readonly tx: SignedTx<TxBody>;
   readonly height: number;
   /**
-   * True when the signer's key is in genesis (a genesis meter's reading or payment, a
+   * True when the signer's key is in genesis (a genesis meter's reading, period key or payment, a
    * genesis operator's transaction, named by its kid) and its signature was checked too.
    */
   readonly signatureChecked: boolean;
@@ -130,8 +131,10 @@ function genesisSigner(genesis: Genesis, tx: SignedTx<TxBody>): ReturnType<typeo
     const op = genesis.operators.find((o) => o.id === kid);
     return op ? decodeKey(op) : undefined;
   }
-  // Without a kid the meter signs: a reading, or a payment by the meter (docs/billing.md §19.1).
-  const meterId = tx.body.type === TxType.Reading || tx.body.type === TxType.Payment ? tx.body.meterId : undefined;
+  // Without a kid the meter signs: a reading (clear or sealed), its period key (§11.6), or a
+  // payment by the meter (docs/billing.md §19.1).
+  const t = tx.body.type;
+  const meterId = t === TxType.Reading || t === TxType.Payment || t === PERIOD_KEY_TX_TYPE ? (tx.body as { meterId: string }).meterId : undefined;
   const m = meterId === undefined ? undefined : genesis.meters.find((x) => x.id === meterId);
   return m ? decodeKey(m) : undefined;
 }

@@ -1,26 +1,24 @@
 /**
  * A confidential meter's sealed readings in the browser (docs/protocol.md §11): the owner
  * picks its recipient key file; the page fetches the meter's period key transactions
- * (GET /api/v1/meters/:id/period-keys), checks each receipt against the trusted genesis
- * (commit certificate, Merkle proof, the hash chain, the meter's signature), unwraps the
+ * (GET /api/v1/meters/:id/period-keys), checks each receipt as verify.ts checks a reading's
+ * (commit certificate, Merkle proof, the hash chain, and the meter's signature with the key
+ * in force there: genesis, a later registration or a rotation), unwraps the
  * owner's copy (HPKE), derives each reading's content key and opens the readings here.
  * The key file is read into memory only: never stored, never sent (the gateway never
  * decrypts and never sees it).
  */
 import { equalBytes, fromHex, toHex } from '../../../protocols/bytes.js';
-import { headerHash } from '../../../protocols/block.js';
 import { kemFromName, recipientFromSecretKey, kemPublicKey } from '../../../protocols/confidential/hpke.js';
 import { PERIOD_KEY_TX_TYPE, type PeriodKeyBody, openPeriodKey } from '../../../protocols/confidential/period-key.js';
 import type { PeriodKeySchedule } from '../../../protocols/confidential/schedule.js';
 import { type SealedReading, decodeSealedReadingTx, decryptReading } from '../../../protocols/confidential/sealed-reading.js';
-import { sigStructure } from '../../../protocols/cose.js';
-import { decodeKey } from '../../../protocols/genesis.js';
-import { verifySignature } from '../../../protocols/keys.js';
-import { decodeReceipt, verifyReceipt, type Receipt } from '../../../protocols/receipt.js';
-import type { Reading } from '../../../protocols/tx.js';
+import { decodeReceipt, type Receipt } from '../../../protocols/receipt.js';
+import type { Reading, TxBody } from '../../../protocols/tx.js';
 import { getJson, meterPath } from './api.js';
 import type { PageContext } from './context.js';
 import { h, replace } from './dom.js';
+import { verifyMeterSigned } from './verify.js';
 
 /** What the page shows of one reading of a confidential meter. */
 export type SealedState =
@@ -79,20 +77,16 @@ export class SealedReadings {
     return s;
   }
 
-  /** Receipt valid for the trusted genesis, its block on the hash chain, signed by the meter's genesis key. */
-  private async onChain(r: Receipt): Promise<boolean> {
+  /**
+   * The receipt's transaction, when it is on the trusted chain and signed by this meter with
+   * the key in force at its place (verify.ts: genesis, a later registration or rotation).
+   */
+  private async onChain(r: Receipt): Promise<TxBody | undefined> {
     try {
-      const g = this.ctx.genesis!;
-      const { tx } = verifyReceipt(g, r);
-      // Readings and period keys are the meter's: its genesis key signs them (no kid).
-      const m = g.meters.find((x) => x.id === this.meterId);
-      if (!m || tx.cose.kid !== undefined) return false;
-      const k = decodeKey(m);
-      const signed = k.alg === tx.cose.alg && verifySignature(k.alg, k.publicKey, sigStructure(tx.cose.protectedBytes, tx.cose.payload, g.chainId), tx.cose.signature);
-      const hash = (await this.ctx.chain!.headers.hashAt(r.header.height)).hash;
-      return signed && equalBytes(hash, headerHash(r.header));
+      const v = await verifyMeterSigned(this.ctx.chain!, r, this.meterId);
+      return v.ok ? v.tx.body : undefined;
     } catch {
-      return false;
+      return undefined;
     }
   }
 
@@ -126,15 +120,14 @@ export class SealedReadings {
     }
     const schedules: PeriodKeySchedule[] = [];
     for (const k of list) {
-      const r = decodeReceipt(fromHex(k.cbor, 'cbor'));
-      const body = (() => {
-        try {
-          return verifyReceipt(g, r).tx.body;
-        } catch {
-          return undefined;
-        }
-      })();
-      if (body?.type !== PERIOD_KEY_TX_TYPE || body.meterId !== this.meterId || !(await this.onChain(r))) {
+      let r: Receipt;
+      try {
+        r = decodeReceipt(fromHex(k.cbor, 'cbor'));
+      } catch (e) {
+        return this.say(`Refused: a period key receipt does not decode: ${(e as Error).message} (E_RECEIPT_MALFORMED)`, true);
+      }
+      const body = await this.onChain(r);
+      if (body?.type !== PERIOD_KEY_TX_TYPE) {
         return this.say(`Refused: a period key transaction of block ${r.header.height} does not verify against the trusted genesis (E_RECEIPT_INVALID)`, true);
       }
       try {

@@ -198,3 +198,34 @@ export async function fetchAndVerify(genesis: Genesis, chain: ChainVerifier, met
   }
   return verifyReceiptBytes(genesis, chain, bytes, { meterId, seq });
 }
+
+/**
+ * A transaction the meter signs (no kid: a sealed reading, a period key), in a receipt:
+ * decodeAnyTx, checks 1-4 (blockChecks) and the meter's signature with the key in force at
+ * its place in the chain (ChainVerifier.meterKeys: genesis, a later registration, rotations).
+ * Used by sealed.ts; the answer names the first check that failed.
+ */
+export async function verifyMeterSigned(chain: ChainVerifier, r: Receipt, meterId: string): Promise<{ ok: true; tx: ReturnType<typeof decodeAnyTx> } | { ok: false; why: string }> {
+  const genesis = chain.genesis;
+  let tx;
+  try {
+    tx = decodeAnyTx(r.tx, genesis.params.maxTxBytes);
+  } catch (e) {
+    return { ok: false, why: `transaction: ${(e as Error).message}` };
+  }
+  if (tx.cose.kid !== undefined || (tx.body as { meterId?: unknown }).meterId !== meterId) return { ok: false, why: `not a transaction signed by meter ${meterId}` };
+  const failed = (await blockChecks(chain, r)).find((c) => !c.ok);
+  if (failed) return { ok: false, why: `${failed.name}: ${failed.detail}` };
+  let events: KeyEvent[];
+  try {
+    events = await chain.meterKeys(meterId);
+  } catch (e) {
+    return { ok: false, why: (e as Error).message };
+  }
+  const m = genesis.meters.find((x) => x.id === meterId);
+  const answer = keyAt(m ? decodeKey(m) : undefined, events, { height: r.header.height, index: r.index });
+  if (!answer.ok) return { ok: false, why: answer.why };
+  const k = answer.key;
+  const ok = k.alg === tx.cose.alg && verifySignature(k.alg, k.publicKey, sigStructure(tx.cose.protectedBytes, tx.cose.payload, genesis.chainId), tx.cose.signature);
+  return ok ? { ok: true, tx } : { ok: false, why: `the signature is not ${meterId}'s key in force at block ${r.header.height}` };
+}

@@ -4,7 +4,8 @@
  * page shows the readings sealed (times and seq only, nothing charted); after the owner's
  * recipient key file is chosen the page opens them itself and shows the values
  * `meterledger reading decrypt` prints; another owner's key file is refused with
- * E_CONF_NOT_RECIPIENT. No request the page makes carries the key. Screenshots in test-artifacts/.
+ * E_CONF_NOT_RECIPIENT. No request the page makes carries the key. After `meter rotate`, the
+ * readings and period key signed by the new key open as well. Screenshots in test-artifacts/.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -120,6 +121,43 @@ describe('portal: a confidential meter\'s readings open in the browser with the 
       assert.equal(await page.locator('tr[data-state="sealed"]').count(), READINGS);
       assert.equal(await page.locator('tr[data-state="opened"]').count(), 0);
       await page.screenshot({ path: join(ARTIFACTS, 'portal-sealed-refused.png'), fullPage: true });
+      assert.deepEqual(problems, []);
+    } finally {
+      await ctx.close();
+    }
+  });
+  test('after a key rotation: the readings and period key signed by the new key open too (keys in force from the registry)', async () => {
+    const env = { ...process.env, METERLEDGER_URL: gw.httpUrl, METERLEDGER_HTTP_ADMIN_TOKEN: gw.adminToken };
+    const rot = await cli(['meter', 'rotate', '--meter', 'meter-0001', '--data-dir', dir], { env });
+    assert.equal(rot.code, 0, rot.stdout + rot.stderr);
+    // A second run: a new period key, and readings, signed by meter-0001's rotated key.
+    const sim = await cli(['simulate', '--data-dir', dir, '--mqtt', gw.mqttUrl, '--http', gw.httpUrl, '--meters', '1', '--readings', String(READINGS), '--json'], { timeoutMs: 90_000, env });
+    assert.equal(sim.code, 0, sim.stdout + sim.stderr);
+    const s = JSON.parse(sim.stdout.trim().split('\n').at(-1)!) as Record<string, number>;
+    assert.deepEqual([s.sent, s.receipted, s.rejected, s.period_keys], [READINGS, READINGS, 0, 1], sim.stdout);
+    const all = await gw.json<{ readings: unknown[] }>('/api/v1/meters/meter-0001/readings?fromSeq=0&limit=1000');
+    assert.equal(all.body.readings.length, 2 * READINGS);
+    writeFileSync(join(dir, 'readings-2.json'), JSON.stringify(all.body));
+    const dec = await cli(['reading', 'decrypt', join(dir, 'readings-2.json'), '--key', dataPaths(dir).recipientKey('owner-0001'), '--data-dir', dir], { env });
+    assert.equal(dec.code, 0, dec.stderr);
+    const want = new Map(dec.stdout.trim().split('\n').map((l) => JSON.parse(l) as { seq: string; importWh: number }).map((j) => [j.seq, j.importWh] as const));
+    assert.equal(want.size, 2 * READINGS);
+    const ctx = await context();
+    try {
+      const page = await ctx.newPage();
+      const problems: string[] = [];
+      page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+      await page.goto(`http://127.0.0.1:${gw.httpPort}/portal/meter?id=meter-0001`);
+      await page.waitForSelector('main[data-loaded="true"]', { timeout: 60_000 });
+      // Every row is a checked sealed reading, those signed by the rotated key as well.
+      await page.waitForFunction((n) => document.querySelectorAll('tr[data-state="sealed"]').length === n, 2 * READINGS, { timeout: 60_000 });
+      await page.setInputFiles('#recipient-key', dataPaths(dir).recipientKey('owner-0001'));
+      await page.waitForFunction(() => /Opened|Refused/.test(document.getElementById('sealed-state')?.textContent ?? ''), undefined, { timeout: 30_000 });
+      assert.match((await page.textContent('#sealed-state'))!, /Opened .* 2 period keys/, 'both period keys, the later one signed by the rotated key, verify');
+      await page.waitForFunction((n) => document.querySelectorAll('tr[data-state="opened"]').length === n, 2 * READINGS, { timeout: 30_000 });
+      const opened = await page.$$eval('tr[data-state="opened"]', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+      for (const c of opened) assert.equal(c[2], kWh(want.get(c[0]!)!), `seq ${c[0]} opens to what reading decrypt prints`);
+      await page.screenshot({ path: join(ARTIFACTS, 'portal-sealed-rotated.png'), fullPage: true });
       assert.deepEqual(problems, []);
     } finally {
       await ctx.close();

@@ -96,10 +96,19 @@ export async function startBilling(config: GatewayConfig, node: LedgerNode, brok
     const key = loadKeyFile(a.keyFile);
     let recipient: BillerRecipient | undefined;
     if (a.recipientKeyFile !== undefined) {
-      const secret = loadRecipientKeyFile(a.recipientKeyFile);
-      periodKeys = new CommittedPeriodKeys(secret.key.id);
-      const found = periodKeys;
-      recipient = { id: secret.key.id, recipient: secret.recipient, periodKey: (m, k) => found.get(m, k) };
+      let secret: ReturnType<typeof loadRecipientKeyFile> | undefined;
+      try {
+        secret = loadRecipientKeyFile(a.recipientKeyFile);
+      } catch (e) {
+        // Erased (`meterledger reading erase`, docs/protocol.md §11.8): run as without it.
+        if ((e as { code?: string }).code !== 'E_KEY_ERASED') throw e;
+        log.warn({ code: 'E_KEY_ERASED', file: a.recipientKeyFile }, 'billing autoIssue: the recipient key file was erased; confidential meters are not billed');
+      }
+      if (secret) {
+        periodKeys = new CommittedPeriodKeys(secret.key.id);
+        const found = periodKeys;
+        recipient = { id: secret.key.id, recipient: secret.recipient, periodKey: (m, k) => found.get(m, k) };
+      }
     }
     try {
       autoIssuer = new AutoIssuer({

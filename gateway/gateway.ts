@@ -302,6 +302,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
       mqttClients: () => (brokerOpen ? b.connectedClients() : undefined),
       ...(x !== undefined ? { xmppState: () => x.state() } : {}),
       adminToken,
+      eraseRecipientKey: (id) => billing?.autoIssuer?.eraseRecipient(id) ?? { held: false, dropped: 0 },
       sessions: new SessionStore({ sessionTtlMs: config.http.sessionTtlMs }),
       ...(config.http.meterSilenceMs !== undefined ? { meterSilenceMs: config.http.meterSilenceMs } : {}),
       onBillsMessage: (listener) => node.onBlock((blk) => {

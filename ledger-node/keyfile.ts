@@ -23,7 +23,7 @@ export interface KeyPair {
   readonly secretKey: Uint8Array;
 }
 
-export class KeyFileError extends CodedError<'E_KEY_MISSING' | 'E_KEY_PERMISSIONS' | 'E_KEY_INVALID' | 'E_KEY_EXISTS'> {
+export class KeyFileError extends CodedError<'E_KEY_MISSING' | 'E_KEY_PERMISSIONS' | 'E_KEY_INVALID' | 'E_KEY_EXISTS' | 'E_KEY_ERASED'> {
   override readonly name = 'KeyFileError';
 }
 

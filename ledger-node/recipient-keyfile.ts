@@ -3,7 +3,7 @@
  * wrapped to, as JSON `{"id", "kem": "X25519" | "P-256", "secretKey": hex}`, private to
  * its owner like every key file (./keyfile.ts readPrivateFile).
  */
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { type HpkeRecipient, Kem, KemName, type RecipientKey, fromHex, kemFromName, kemPublicKey, recipientFromSecretKey, recipientKeyProblem, toHex } from '../protocols/index.js';
 import { fsError } from './fs-errors.js';
@@ -42,8 +42,11 @@ export function saveRecipientKeyFile(path: string, id: string, kem: Kem, secretK
 
 export function loadRecipientKeyFile(path: string): RecipientSecret {
   const text = readPrivateFile(path, 'recipient key file').toString('utf8');
+  let erasedError: KeyFileError | undefined;
   try {
-    const j = JSON.parse(text) as { id?: unknown; kem?: unknown; secretKey?: unknown };
+    const j = JSON.parse(text) as { id?: unknown; kem?: unknown; secretKey?: unknown; erased?: unknown };
+    if (typeof j.erased === 'string') erasedError = new KeyFileError('E_KEY_ERASED', `${path}: the recipient key ${String(j.id)} was erased at ${j.erased}; nothing wrapped to it opens with it (docs/protocol.md §11.8)`);
+    if (erasedError) throw erasedError;
     if (typeof j.id !== 'string' || typeof j.kem !== 'string' || typeof j.secretKey !== 'string') throw new TypeError('needs id, kem and secretKey');
     const kem = kemFromName(j.kem);
     const secretKey = fromHex(j.secretKey, 'secretKey');
@@ -52,6 +55,48 @@ export function loadRecipientKeyFile(path: string): RecipientSecret {
     if (problem) throw new TypeError(problem);
     return { key, recipient: recipientFromSecretKey(kem, secretKey) };
   } catch (cause) {
+    if (cause === erasedError) throw cause;
     throw new KeyFileError('E_KEY_INVALID', `${path} is not a recipient key file ({"id", "kem", "secretKey"}): ${(cause as Error).message}`, { cause });
   }
+}
+
+/**
+ * Erase a recipient key file (docs/protocol.md §11.8): the secret is overwritten in place with
+ * zeros, then with a tombstone `{"id", "kem", "erased": ISO time}` (synced each time), so that
+ * whoever reads it later learns it was erased (E_KEY_ERASED), not that a file went missing.
+ * A copy elsewhere (a backup) is not reached: erasing those is the holder's. Returns the id,
+ * and false as `now` when the file was already a tombstone.
+ */
+export function eraseRecipientKeyFile(path: string, at = new Date()): { id: string; now: boolean } {
+  let id: string;
+  let kem: string;
+  try {
+    const k = loadRecipientKeyFile(path);
+    id = k.key.id;
+    kem = KemName[k.key.kem];
+  } catch (e) {
+    if ((e as KeyFileError).code !== 'E_KEY_ERASED') throw e;
+    const j = JSON.parse(readPrivateFile(path, 'recipient key file').toString('utf8')) as { id: string };
+    return { id: j.id, now: false };
+  }
+  try {
+    const size = readPrivateFile(path, 'recipient key file').length;
+    const fd = openSync(path, 'r+');
+    try {
+      writeSync(fd, new Uint8Array(size), 0, size, 0);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    writeFileSync(path, `${JSON.stringify({ id, kem, erased: at.toISOString() })}\n`, { mode: 0o600 });
+    const fd2 = openSync(path, 'r');
+    try {
+      fsyncSync(fd2);
+    } finally {
+      closeSync(fd2);
+    }
+  } catch (e) {
+    throw fsError(e, `cannot erase the recipient key file ${path}`);
+  }
+  return { id, now: true };
 }

@@ -143,6 +143,7 @@ export const Codes = {
   E_HTTP_UNSUPPORTED_MEDIA_TYPE: { kind: 'http', retry: 'fix-input', http: 415, meaning: 'The body is neither application/cbor (raw bytes) nor text/plain (hex).' },
   E_INTERNAL: { kind: 'node', retry: 'final', meaning: 'An error without a code of ours (a bug); the message says what.' },
   E_IO: { kind: 'cli', retry: 'fix-input', meaning: 'A file cannot be read or written (a system error without an E_FS_ cause).' },
+  E_KEY_ERASED: { kind: 'config', retry: 'final', meaning: 'A recipient key file was erased (docs/protocol.md §11.8): the period keys wrapped to it cannot be opened with it any more.' },
   E_KEY_EXISTS: { kind: 'config', retry: 'final', meaning: 'A key file of that name already exists; it is never overwritten.' },
   E_KEY_INVALID: { kind: 'config', retry: 'fix-input', meaning: 'A key file is not a key of a supported type and format.' },
   E_KEY_MISSING: { kind: 'config', retry: 'fix-input', meaning: 'A key file is not there.' },

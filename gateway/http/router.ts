@@ -36,6 +36,8 @@ export interface HttpContext {
   readonly meterSilenceMs?: number;
   /** Readings refused so far, by reason code (the meterledger_readings_rejected_total counter). */
   rejectsByReason?(): Promise<Record<string, number>>;
+  /** Erase the biller's recipient key of this id from the running billing (docs/protocol.md §11.8); absent: no billing. */
+  eraseRecipientKey?(id: string): { held: boolean; dropped: number };
   /** Counts an error reply by its code (the meterledger_http_refusals_total counter). */
   httpRefused?(code: Code): void;
   readonly logger: Logger;

@@ -26,6 +26,7 @@ import { accountEventRoutes } from './routes/account-events.js';
 import { accountMoneyRoutes } from './routes/account-money.js';
 import { billingRoutes } from './routes/billing.js';
 import { enrolRoutes } from './routes/enrol.js';
+import { erasureRoutes } from './routes/erasure.js';
 import { RequestLimits } from './limits.js';
 import { SessionStore } from './sessions.js';
 
@@ -35,6 +36,7 @@ export const ROUTES: readonly Route[] = [
   ...healthRoutes, ...statusRoutes, ...genesisRoutes, ...blockRoutes, ...meterRoutes, ...eventRoutes, ...fleetRoutes, ...txRoutes, ...validatorSetRoutes, ...bundleRoutes, ...portalRoutes,
   ...sessionRoutes, ...accountRoutes, ...billingRoutes, ...accountEventRoutes, ...accountMoneyRoutes,
   ...enrolRoutes,
+  ...erasureRoutes,
 ];
 
 /** Open event streams at once, over all clients; one more is 503 E_HTTP_TOO_MANY_STREAMS. */

@@ -98,6 +98,8 @@ export class AutoIssuer {
   private readonly tariffs = new Map<string, Tariff>();
   /** Period keys opened (once each): meterId NUL keyId hex. */
   private readonly schedules = new Map<string, PeriodKeySchedule>();
+  /** The biller's recipient key; undefined once erased (eraseRecipient). */
+  private recipient: BillerRecipient | undefined;
   private running: Promise<void> | undefined;
   private again = false;
   private timer: NodeJS.Timeout | undefined;
@@ -107,6 +109,7 @@ export class AutoIssuer {
     const id = billerOf(opts.genesis, opts.key.publicKey);
     if (id === undefined) throw new RejectionError(ReasonCode.TX_ROLE, 'billing.autoIssue.keyFile is not the key of a genesis operator with the biller role');
     this.biller = id;
+    this.recipient = opts.recipient;
     this.now = opts.now ?? Date.now;
     this.minMs = opts.retryMinMs ?? AUTO_ISSUE_DEFAULTS.retryMinMs;
     this.maxMs = opts.retryMaxMs ?? AUTO_ISSUE_DEFAULTS.retryMaxMs;
@@ -208,7 +211,7 @@ export class AutoIssuer {
     if (inForce.length === 0 || inForce.at(-1)!.biller !== this.biller) return false;
 
     const confidential = (view.tip.get(StateKind.Meter, meterId) as { recipients?: unknown } | undefined)?.recipients !== undefined;
-    if (confidential && (!this.opts.recipient || !view.readings.sealed)) {
+    if (confidential && (!this.recipient || !view.readings.sealed)) {
       logger.debug({ meterId }, 'billing autoIssue: a confidential meter, and no recipient key of this biller (billing.autoIssue.recipientKeyFile)');
       return false;
     }
@@ -282,14 +285,31 @@ export class AutoIssuer {
     return { bodies, keys };
   }
 
+  /**
+   * Erase the biller's recipient key `id` from this issuer (docs/protocol.md §11.8): the key
+   * and every period key opened with it are dropped, and confidential meters are billed no
+   * more (as without billing.autoIssue.recipientKeyFile). `held` is false when this issuer
+   * holds no such key (another id, or erased before); `dropped` counts the period keys.
+   */
+  eraseRecipient(id: string): { held: boolean; dropped: number } {
+    if (this.recipient?.id !== id) return { held: false, dropped: 0 };
+    this.recipient = undefined;
+    const dropped = this.schedules.size;
+    this.schedules.clear();
+    this.opts.logger.warn({ recipientKey: id, dropped }, 'billing autoIssue: recipient key erased; confidential meters are not billed any more');
+    return { held: true, dropped };
+  }
+
   private async scheduleOf(meterId: string, keyId: Uint8Array): Promise<PeriodKeySchedule> {
     const k = `${meterId}\u0000${toHex(keyId)}`;
     let sch = this.schedules.get(k);
     if (!sch) {
-      const me = this.opts.recipient!;
+      const me = this.recipient;
+      if (!me) throw new RejectionError(ReasonCode.CONF_NOT_RECIPIENT, `the biller's recipient key was erased: period key ${toHex(keyId)} of "${meterId}" is not opened`, 'kidContext');
       const body = me.periodKey(meterId, toHex(keyId));
       if (!body) throw new RejectionError(ReasonCode.CONF_UNKNOWN_KEY, `period key ${toHex(keyId)} of "${meterId}" is not known to this biller yet`, 'kidContext');
       sch = await openPeriodKey(this.opts.genesis.chainId, body, me.id, me.recipient);
+      if (this.recipient !== me) throw new RejectionError(ReasonCode.CONF_NOT_RECIPIENT, 'the biller\'s recipient key was erased meanwhile', 'kidContext');
       this.schedules.set(k, sch);
     }
     return sch;

@@ -60,6 +60,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'dispute answer', summary: 'answer a dispute as the bill\'s biller: a credit note or a rejection', load: async () => (await import('./dispute-answer.js')).disputeAnswerCommand },
   { name: 'withdraw', summary: 'debit an account with money a custodian paid out (idempotent by reference)', load: async () => (await import('./withdraw.js')).withdrawCommand },
   { name: 'reading decrypt', summary: 'open sealed readings with a recipient key file', load: async () => (await import('./reading.js')).readingDecryptCommand },
+  { name: 'reading erase', summary: 'erase a recipient key (file, and the running gateway\'s copy)', load: async () => (await import('./reading.js')).readingEraseCommand },
   { name: 'receipt verify', summary: 'verify a receipt offline with the genesis file', load: async () => (await import('./receipt.js')).receiptVerifyCommand },
 ];
 

@@ -9,11 +9,11 @@ import {
   PERIOD_KEY_TX_TYPE, toHex, verifyReceipt,
 } from '../../../protocols/index.js';
 import { loadGenesisFile } from '../../../ledger-node/devchain.js';
-import { loadRecipientKeyFile } from '../../../ledger-node/recipient-keyfile.js';
+import { eraseRecipientKeyFile, loadRecipientKeyFile } from '../../../ledger-node/recipient-keyfile.js';
 import { GatewayError, UsageError } from '../../errors.js';
 import { type CommandSpec, type ParsedArgs, optionalString, out } from '../args.js';
-import { getJson } from '../http-client.js';
-import { URL_ENV, adminTokenIfGiven, gatewayUrl } from '../client-env.js';
+import { getJson, postJson } from '../http-client.js';
+import { URL_ENV, adminToken, adminTokenIfGiven, gatewayUrl } from '../client-env.js';
 
 /** An owner's session token (POST /api/v1/session), for reads of its own meters. */
 export const SESSION_ENV = 'METERLEDGER_SESSION';
@@ -124,6 +124,40 @@ export const readingDecryptCommand: CommandSpec = {
       const v = decryptReading(genesis.chainId, await scheduleOf(r), r);
       out(JSON.stringify({ meterId: v.meterId, seq: v.seq.toString(), time: v.time, importWh: v.importWh, ...(v.exportWh !== undefined ? { exportWh: v.exportWh } : {}), ...(v.powerW !== undefined ? { powerW: v.powerW } : {}) }));
     }
+    return 0;
+  },
+};
+
+export const readingEraseCommand: CommandSpec = {
+  name: 'reading erase',
+  summary: 'Erase a recipient key (docs/protocol.md §11.8): the file\'s secret is overwritten; with --http, the running gateway that bills with it drops it too.',
+  options: {
+    key: { type: 'string', value: 'F', help: 'the recipient key file to erase ({"id", "kem", "secretKey"}, mode 600)' },
+    http: { type: 'string', value: 'URL', help: 'a running gateway whose billing.autoIssue.recipientKeyFile is this key: it drops the key and the period keys it opened (POST /api/v1/admin/recipient-keys/erase)' },
+    'admin-token-file': { type: 'string', value: 'F', help: 'the operator\'s admin token file, for --http (or METERLEDGER_HTTP_ADMIN_TOKEN[_FILE])' },
+  },
+  details: 'The file keeps a tombstone {"id", "kem", "erased"}: reading decrypt and the gateway then refuse it with\n' +
+    'E_KEY_ERASED. Every period key wrapped to this key is then unreadable to its holder, and the readings\n' +
+    'sealed under them too, unless a bill disclosed them (their content keys are on the ledger). Copies of\n' +
+    'the file elsewhere (backups) are not reached. Receipts, blocks, bills and meterledger verify are unchanged.',
+  async run(args) {
+    const keyFile = optionalString(args, 'key');
+    if (keyFile === undefined) throw new UsageError('give --key F, the recipient key file to erase (see meterledger reading erase --help)');
+    const url = optionalString(args, 'http');
+    let id: string;
+    try {
+      id = loadRecipientKeyFile(keyFile).key.id;
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'E_KEY_ERASED') throw e;
+      id = eraseRecipientKeyFile(keyFile).id;
+    }
+    if (url !== undefined) {
+      // The gateway first: if it cannot be told, the file stays and the command can be run again.
+      const r = await postJson<{ held: boolean; dropped: number }>(url, '/api/v1/admin/recipient-keys/erase', { id }, { token: adminToken(args, 'reading erase') });
+      out(r.held ? `gateway ${url}: erased ${id} and the ${r.dropped} period key${r.dropped === 1 ? '' : 's'} opened with it` : `gateway ${url}: holds no recipient key ${id}`);
+    }
+    const e = eraseRecipientKeyFile(keyFile);
+    out(e.now ? `erased ${id} in ${keyFile}` : `${keyFile}: ${id} was erased before`);
     return 0;
   },
 };

@@ -207,6 +207,8 @@ const ACCESS: Record<string, { rule: 'public' | 'operator' | 'meter' | 'account'
   // Enrolment: test/integration/gateway/http-enrol.test.ts (codes need the operator token).
   'POST /api/v1/enrol/codes': { rule: 'post' },
   'POST /api/v1/enrol': { rule: 'post' },
+  // Erasure of the biller's recipient key: the operator token (test/integration/gateway/confidential-erasure.test.ts).
+  'POST /api/v1/admin/recipient-keys/erase': { rule: 'post' },
 };
 
 test('every route has an access rule in this table (a new route must say who may read it)', () => {

@@ -243,6 +243,7 @@ export const Codes = {
   E_UNTRUSTED_GENESIS: { kind: 'portal', retry: 'fix-input', meaning: 'The portal has no trusted genesis to check against.' },
   E_USAGE: { kind: 'cli', retry: 'fix-input', meaning: 'Wrong command line: unknown command or flag, a missing argument.' },
   E_VALSET_APPROVAL: { kind: 'reason', retry: 'fix-input', http: 422, meaning: 'A validator-set change without approvals of more than 2/3 of the current power, or with a bad one.' },
+  E_VALSET_CHANGES_MISMATCH: { kind: 'proof', retry: 'final', meaning: 'The validator-set changes a gateway serves are not the changes its chain holds (one left out, added or different).' },
   E_VALSET_HEIGHT_UNKNOWN: { kind: 'http', retry: 'retry', http: 404, meaning: 'The validator set of this height is not known yet (above the head + 2).' },
   E_VALSET_INVALID: { kind: 'reason', retry: 'fix-input', http: 422, meaning: 'A validator-set change that cannot apply to the set (unknown or existing id, key in use, power out of range).' },
   E_VALSET_SEQ: { kind: 'reason', retry: 'fix-input', http: 422, meaning: 'A validator-set change whose number is not the next of the chain\'s sequence of changes.' },

@@ -4,9 +4,17 @@
  * the chain given with --receipt, --compare-data-dir or --compare-http are compared at
  * every height both hold: two blocks with valid commit certificates at one height are a
  * fork (E_CHAIN_FORK), which no single copy can show.
+ *
+ * A remote audit also follows the validator-set changes the gateway serves to receipt
+ * checkers (GET /api/v1/validator-set/changes, docs/protocol.md §13.5) from genesis, as
+ * `receipt verify --set-changes-http` and the portal do, and holds them against the changes
+ * the replayed blocks carry: a served change that does not verify is E_RECEIPT_INVALID, one
+ * left out, added or different from the chain's is E_VALSET_CHANGES_MISMATCH.
  */
 import { resolve } from 'node:path';
-import { type Genesis, decodeBlock, decodeCommit, fromHex, verifyReceipt } from '../../../protocols/index.js';
+import {
+  type Genesis, ProtocolError, StateKind, VALSET_STATE_ID, decodeBlock, decodeCommit, decodeSetChanges, followSetChanges, fromHex, headerHash, sha256, toHex, verifyReceipt,
+} from '../../../protocols/index.js';
 import type { AuditResult, ChainWitness } from '../../../ledger-node/audit.js';
 import { loadGenesisFile } from '../../../ledger-node/devchain.js';
 import { UsageError } from '../../errors.js';
@@ -23,6 +31,41 @@ const PREFETCH = 8;
 // Raw blocks hold readings, personal data: the gateway serves them to the operator only (docs/http-api.md §Access).
 const rawBlock = (http: string, h: number, token: string | undefined) => getJson<{ block: string; commit: string }>(http, `/api/v1/blocks/${h}/raw`, token);
 
+/** The set changes the replayed chain holds (ledger-node/state/valset.ts's record): each change's transaction hash and including height. */
+type ChainChange = { readonly tx: string; readonly height: number };
+const chainChanges = (auditor: { state: { committed: { get(kind: string, id: string): unknown } } }): readonly ChainChange[] =>
+  (auditor.state.committed.get(StateKind.ValidatorSet, VALSET_STATE_ID) as ChainChange[] | undefined) ?? [];
+
+/**
+ * The served set changes, followed from genesis and held against the chain's changes up
+ * to the audited height (`blockHash`: the audited block hash of each change's height).
+ * Changes the gateway committed above that height are noted, not compared.
+ */
+function checkServedChanges(genesis: Genesis, cbor: Uint8Array, chain: readonly ChainChange[], height: number, blockHash: ReadonlyMap<number, string>): AuditResult | string {
+  let served;
+  try {
+    served = decodeSetChanges(cbor);
+    followSetChanges(genesis, served);
+  } catch (e) {
+    const pe = e as ProtocolError;
+    const at = /set change \d+ \(height (\d+)\)/.exec(pe.message);
+    return { ok: false, height: at ? Number(at[1]) : 0, code: pe.code ?? 'E_RECEIPT_INVALID', reason: `the validator-set changes the gateway serves do not verify from genesis: ${pe.message}` };
+  }
+  const below = served.filter((r) => r.header.height <= height);
+  const mismatch = (h: number, why: string): AuditResult => ({ ok: false, height: h, code: 'E_VALSET_CHANGES_MISMATCH', reason: `the validator-set changes the gateway serves are not its chain's: ${why}` });
+  for (const [i, c] of chain.entries()) {
+    const r = below[i];
+    if (!r) return mismatch(c.height, `change ${i + 1} (height ${c.height}, tx ${c.tx}) is in the chain but not served`);
+    const tx = toHex(sha256(r.tx));
+    if (r.header.height !== c.height || tx !== c.tx || toHex(headerHash(r.header)) !== blockHash.get(c.height)) {
+      return mismatch(c.height, `change ${i + 1} is served as tx ${tx} in block ${r.header.height} ${toHex(headerHash(r.header)).slice(0, 16)}…, the chain has tx ${c.tx} in block ${c.height} ${(blockHash.get(c.height) ?? '').slice(0, 16)}…`);
+    }
+  }
+  if (below.length > chain.length) return mismatch(below[chain.length]!.header.height, `change ${chain.length + 1} is served at height ${below[chain.length]!.header.height}, the chain holds no such change`);
+  const above = served.length - below.length;
+  return `validator-set changes: the ${served.length} the gateway serves verify from genesis${chain.length ? `, and are the chain's ${chain.length}` : ''}${above ? ` (${above} above height ${height}, not compared)` : ''}`;
+}
+
 async function auditRemote(http: string, token: string | undefined, genesis: Genesis, witnesses: readonly ChainWitness[], onProgress: (done: number, total: number) => void): Promise<AuditResult> {
   const { ChainAuditor, witnessNotes } = await import('../../../ledger-node/audit.js');
   const status = await getJson<{ chainId: string; height: number }>(http, '/api/v1/status');
@@ -31,6 +74,9 @@ async function auditRemote(http: string, token: string | undefined, genesis: Gen
   }
   const auditor = new ChainAuditor(genesis, undefined, false, witnesses);
   const total = status.height;
+  // Fetched after the status: it holds at least the changes of the heights audited.
+  const changesCbor = fromHex((await getJson<{ cbor: string }>(http, '/api/v1/validator-set/changes')).cbor, 'cbor');
+  const changeBlocks = new Map<number, string>();
   const ahead = new Map<number, ReturnType<typeof rawBlock>>();
   let txs = 0;
   for (let h = 1; h <= total; h++) {
@@ -52,10 +98,13 @@ async function auditRemote(http: string, token: string | undefined, genesis: Gen
       return { ok: false, height: a.height ?? h, reason: a.reason ?? a.message ?? String(e), ...(a.code ? { code: a.code } : {}) };
     }
     txs += decodeBlock(block).header.txCount;
+    if (chainChanges(auditor).at(-1)?.height === h) changeBlocks.set(h, toHex(auditor.headHash));
     onProgress(h, total);
   }
-  const notes = witnessNotes(witnesses, auditor.height);
-  return { ok: true, height: auditor.height, txs, ...(notes.length ? { notes } : {}) };
+  const sets = checkServedChanges(genesis, changesCbor, chainChanges(auditor), auditor.height, changeBlocks);
+  if (typeof sets !== 'string') return sets;
+  const notes = [sets, ...witnessNotes(witnesses, auditor.height)];
+  return { ok: true, height: auditor.height, txs, notes };
 }
 
 /** A receipt (checked on its own first, as `receipt verify` does) as a witness of its one height. */
@@ -100,6 +149,9 @@ export const verifyCommand: CommandSpec = {
     'Two blocks with valid commit certificates at one height print "FAILED at height H: E_CHAIN_FORK: ..."\n' +
     'naming both block hashes, their rounds and signers. What another copy holds above this chain\'s\n' +
     'height is not compared (a "note:" line says so). A single copy, or a receipt alone, cannot show a fork.\n' +
+    'With --http the validator-set changes the gateway serves (GET /api/v1/validator-set/changes) are\n' +
+    'followed from genesis and must be the changes of the chain replayed (docs/protocol.md §13.5):\n' +
+    'E_RECEIPT_INVALID when one does not verify, E_VALSET_CHANGES_MISMATCH when one is withheld or different.\n' +
     'A store that cannot be opened in place (read-only mount, no write permission: LevelDB writes a\n' +
     'LOCK and a LOG even to read) is audited from a temporary copy in $TMPDIR, removed afterwards.',
   async run(args) {

@@ -2,7 +2,11 @@
  * A receipt checked in the browser with protocols/ alone (docs/portal.md):
  *   1. it decodes (deterministic CBOR) and is for the trusted chain;
  *   2. Merkle inclusion of the transaction in the header's txRoot (RFC 6962 §2.1.1);
- *   3. the commit certificate: precommits of more than 2/3 of genesis voting power;
+ *   3. the commit certificate: precommits of more than 2/3 of the voting power of the
+ *      validator set in force at the block's height: genesis's, or the set after the
+ *      validator-set changes (docs/protocol.md §13.5) the browser follows from genesis
+ *      (GET /api/v1/validator-set/changes, each change's receipt checked with the set
+ *      of its own height and its block on the hash chain below);
  *   4. the header is on the hash chain from the trusted genesis (prevHash links, block 1's
  *      prevHash is the genesis hash), each header hashed here, never taken from the server,
  *      and kept in IndexedDB per genesis (header-chain.ts): a header served differently
@@ -20,6 +24,8 @@ import { verifySignature } from '../../../protocols/keys.js';
 import { verifyInclusion } from '../../../protocols/merkle.js';
 import { type Receipt, decodeReceipt } from '../../../protocols/receipt.js';
 import { type Reading, TxType, decodeAnyTx, decodeTx } from '../../../protocols/tx.js';
+import type { ValidatorSchedule } from '../../../protocols/validator-set.js';
+import { decodeSetChanges, followSetChanges } from '../../../protocols/valset-proof.js';
 import { type BlockSummary, getJson } from './api.js';
 import { IdbHeaderStore } from './header-cache.js';
 import { ChainVerifier as HeaderChain, type HeaderStore } from './header-chain.js';
@@ -45,6 +51,8 @@ export interface ReceiptResult {
 export class ChainVerifier {
   readonly headers: HeaderChain;
   private readonly keys = new Map<string, Promise<KeyEvent[]>>();
+  /** The validator sets followed from genesis, with the heights of the changes (loaded once, again when a later block needs it). */
+  private sets: Promise<FollowedSets> | undefined;
 
   constructor(readonly genesis: Genesis, store: HeaderStore = new IdbHeaderStore(toHex(genesisHash(genesis)))) {
     this.headers = new HeaderChain(genesis.chainId, genesisHash(genesis), async (from, limit) => {
@@ -67,6 +75,36 @@ export class ChainVerifier {
       this.keys.set(meterId, p);
     }
     return p;
+  }
+
+  /**
+   * The validator set in force at `height` (docs/protocol.md §13.4), from the set changes
+   * the gateway serves, followed from genesis here (§13.5): each change's receipt checked
+   * with the set of its height (commit certificate, approvals, COSE signature) and its block
+   * on the verified hash chain. `fresh` fetches the changes again (a change committed after
+   * they were loaded). Throws naming the change that fails.
+   */
+  async validatorsAt(height: number, fresh = false): Promise<{ validators: Genesis['validators']; changes: number }> {
+    if (fresh || !this.sets) {
+      const p = this.loadSets();
+      p.catch(() => {
+        if (this.sets === p) this.sets = undefined; // retried on the next check
+      });
+      this.sets = p;
+    }
+    const { schedule } = await this.sets;
+    return { validators: schedule.at(height), changes: schedule.list.filter((e) => e.from <= height).length };
+  }
+
+  private async loadSets(): Promise<FollowedSets> {
+    const j = await getJson<{ cbor: string }>('/api/v1/validator-set/changes');
+    const changes = decodeSetChanges(fromHex(String(j.cbor), 'cbor'));
+    const schedule = followSetChanges(this.genesis, changes);
+    for (const [i, r] of changes.entries()) {
+      const known = await this.headers.hashAt(r.header.height);
+      if (!equalBytes(known.hash, headerHash(r.header))) throw new Error(`set change ${i + 1} (height ${r.header.height}): its block is not the one on the chain from genesis`);
+    }
+    return { schedule };
   }
 
   private async loadKeys(meterId: string): Promise<KeyEvent[]> {
@@ -95,6 +133,31 @@ export class ChainVerifier {
   }
 }
 
+interface FollowedSets {
+  readonly schedule: ValidatorSchedule;
+}
+
+/** The commit certificate of `r` against the set of its height; a failure with the sets loaded before is tried once more with the changes fetched again. */
+async function certificate(chain: ChainVerifier, r: Receipt): Promise<{ problem: string | undefined; detail: string }> {
+  const h = r.header.height;
+  let problem: string | undefined;
+  let changes = 0;
+  for (const fresh of [false, true]) {
+    let set;
+    try {
+      set = await chain.validatorsAt(h, fresh);
+    } catch (e) {
+      problem = `the validator-set changes do not verify from genesis: ${(e as Error).message}`;
+      continue;
+    }
+    changes = set.changes;
+    problem = commitProblem({ chainId: chain.genesis.chainId, validators: set.validators }, r.header, r.commit);
+    if (problem === undefined) break;
+  }
+  const of = changes === 0 ? 'genesis power' : `the power of the validator set of height ${h} (after ${changes} set ${changes === 1 ? 'change' : 'changes'} followed from genesis)`;
+  return { problem, detail: problem ?? `${r.commit.signatures.length} validator signatures, more than 2/3 of ${of}` };
+}
+
 /** Checks 2-4 of a receipt (Merkle proof, commit certificate, hash chain to genesis) and the chain id. */
 async function blockChecks(chain: ChainVerifier, r: Receipt): Promise<Check[]> {
   const genesis = chain.genesis;
@@ -117,8 +180,8 @@ async function blockChecks(chain: ChainVerifier, r: Receipt): Promise<Check[]> {
   if (on && known.certified) {
     add('commit certificate', true, `verified before by this browser for block ${r.header.height}'s hash (cached)`);
   } else {
-    const problem = commitProblem(genesis, r.header, r.commit);
-    add('commit certificate', problem === undefined, problem ?? `${r.commit.signatures.length} validator signatures, more than 2/3 of genesis power`);
+    const { problem, detail } = await certificate(chain, r);
+    add('commit certificate', problem === undefined, detail);
     if (on && problem === undefined) await chain.headers.certify(r.header.height, blockHash);
   }
   add('hash chain to genesis', on, on

@@ -18,7 +18,6 @@ import { billBundle } from './blocks/bundle.js';
 import { committedReading, committedTx } from './blocks/receipts.js';
 import { fsError } from './fs-errors.js';
 import { Intake } from './intake.js';
-import { loadKeyFile } from './keyfile.js';
 import { Mempool } from './mempool.js';
 import { type NodeMetrics, noopMetrics } from './metrics.js';
 import { ChainWriter, type CommittedBlock, type Head } from './blocks/commit.js';
@@ -28,6 +27,7 @@ import { DurableGossip, type TakeResult } from './p2p/jetstream.js';
 import { openNatsPeerLayer } from './p2p/nats.js';
 import { PeerLayer, type PeerLayerOptions, peerKeysOf, systemClock } from './p2p/peers.js';
 import { everyMember, stateSets } from './consensus/state-sets.js';
+import { NodeKeyRing } from './node-keys.js';
 import type { PeerTransport } from './p2p/transport.js';
 import { SignatureCache, type TxContext } from './signatures.js';
 import { MeterRateLimiter } from './ratelimit.js';
@@ -77,8 +77,9 @@ export class LedgerNode implements LedgerApi {
     const paths = dataPaths(opts.dataDir);
 
     checkDataDirPermissions(opts.dataDir);
-    const key = loadKeyFile(paths.validatorKey);
-    const pk = toHex(key.publicKey);
+    // keys/validator.key, and keys/validator.next.key of a rotation under way (./node-keys.ts).
+    const ring = NodeKeyRing.load(paths.validatorKey);
+    const pk = ring.currentHex;
     const inGenesis = genesis.validators.find((v) => v.publicKey === pk);
     const asObserver = genesis.observers?.find((o) => o.publicKey === pk);
     const notInGenesis = (): ProtocolError =>
@@ -112,8 +113,8 @@ export class LedgerNode implements LedgerApi {
       // Who we are: a validator of genesis or of a committed set change (a key rotated or
       // added, docs/protocol.md §13), an observer of genesis, or the id we were given.
       const members = everyMember(genesis.validators, state.committed);
-      const asMember = [...members].find(([, k]) => k === pk)?.[0];
-      if (opts.nodeId !== undefined && members.has(opts.nodeId) && members.get(opts.nodeId) !== pk && asMember !== opts.nodeId) {
+      const asMember = [...members].find(([, k]) => ring.holds(k))?.[0];
+      if (opts.nodeId !== undefined && members.has(opts.nodeId) && !ring.holds(members.get(opts.nodeId)) && asMember !== opts.nodeId) {
         throw new ProtocolError('E_NOT_IN_GENESIS', `${paths.validatorKey} is not the key of validator "${opts.nodeId}" in the committed sets`);
       }
       if (asMember === undefined && asObserver === undefined && opts.nodeId === undefined) throw notInGenesis();
@@ -158,6 +159,16 @@ export class LedgerNode implements LedgerApi {
       const recovered = await recoverWriteAhead(store, wal, opened.segments, state, txctx, { height: head.height, time: head.time ?? 0 }, intake, metrics, logger);
       mempool.restore(recovered.entries, recovered.nextNo);
 
+      // Envelopes are sealed with our latest committed key, the one the peers check them with (a rotation: from its block on).
+      const envelopeKey = () => ring.envelopeKey(everyMember(genesis.validators, state.committed).get(nodeId));
+      const sets = stateSets(genesis.validators, state.committed, () => head.height);
+      // A rotation of our key in force at the next height: the next key becomes the key file before anything of that height is signed.
+      const promote = (next: number): void => {
+        if (validatorId !== undefined && ring.promoteIfInForce(sets(next)?.find((v) => v.id === validatorId)?.publicKey)) {
+          logger.info({ height: next, publicKey: ring.currentHex }, `node key rotated: signing with the new key from height ${next}; ${paths.validatorKey} is now the new key (the old one is removed)`);
+        }
+      };
+      promote(head.height + 1);
       // Genesis's peers with every validator of a committed change (its latest key).
       const peersOf = () => {
         const byId = new Map(peerKeysOf(genesis).map((p) => [p.id, p]));
@@ -165,7 +176,7 @@ export class LedgerNode implements LedgerApi {
         return [...byId.values()];
       };
       const peer: PeerLayerOptions = {
-        chainId: genesis.chainId, nodeId, nodeKey: key.privateKey, peers: peersOf(), logger,
+        chainId: genesis.chainId, nodeId, nodeKey: envelopeKey(), peers: peersOf(), logger,
         ...(opts.nats?.messageWindowMs !== undefined ? { windowMs: opts.nats.messageWindowMs } : {}),
         metrics: { connected: (up) => metrics.natsConnected(up), messageDropped: (reason) => metrics.peerMessageDropped(reason) },
       };
@@ -182,7 +193,7 @@ export class LedgerNode implements LedgerApi {
         if (n.stream?.enabled !== false) {
           durable = new DurableGossip(
             {
-              chainId: genesis.chainId, nodeId, nodeKey: key.privateKey, peers: peersOf(), consume: asValidator !== undefined,
+              chainId: genesis.chainId, nodeId, nodeKey: envelopeKey(), peers: peersOf(), consume: asValidator !== undefined,
               replicas: n.stream?.replicas ?? 1, maxAgeMs: n.stream?.maxAgeMs ?? 7 * 86_400_000, maxBytes: n.stream?.maxBytes ?? 2 ** 30,
               maxTxBytes: Math.max(genesis.params.maxTxBytes, LARGEST_TX_BYTES), logger,
             },
@@ -194,16 +205,19 @@ export class LedgerNode implements LedgerApi {
       }
       const writer = new ChainWriter(genesis, head, store, state, mempool, intake, txctx, metrics, logger);
       writer.blockListeners.add((b) => {
+        promote(b.height + 1);
         if (!b.changes.some((c) => c.kind === StateKind.ValidatorSet)) return;
         const peers = peersOf();
         transport?.setPeers?.(peers);
         durable?.setPeers(peers);
+        transport?.setNodeKey?.(envelopeKey());
+        durable?.setNodeKey(envelopeKey());
         logger.info({ height: b.height }, 'validator set changed: peer keys updated');
       });
       metrics.chainHeight(head.height);
       consensus = new NodeConsensus({
-        genesis, validatorId: asValidator?.id, nodeKey: key.privateKey, nodePublicKey: pk,
-        sets: stateSets(genesis.validators, state.committed, () => head.height),
+        genesis, validatorId: asValidator?.id, nodeKey: ring.envelopeKey(undefined), nodePublicKey: pk, nodeKeys: ring.keys,
+        sets,
         blockIntervalMs: opts.blockIntervalMs ?? NODE_DEFAULTS.blockIntervalMs,
         blockMaxTxs: Math.min(opts.blockMaxTxs ?? NODE_DEFAULTS.blockMaxTxs, genesis.params.maxBlockTxs),
         ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),

@@ -42,6 +42,8 @@ export interface NodeConsensusOptions {
   readonly nodeKey: KeyObject;
   /** Hex of nodeKey's public key (the runner votes only where the height's set holds it). */
   readonly nodePublicKey?: string;
+  /** Every key the node holds by public key hex, nodeKey's and the next one of a rotation (keys/validator.next.key): it signs with the one its height's set names. */
+  readonly nodeKeys?: ReadonlyMap<string, KeyObject>;
   readonly blockIntervalMs: number;
   readonly blockMaxTxs: number;
   readonly timeouts?: Timeouts;
@@ -82,7 +84,8 @@ export class NodeConsensus {
   constructor(private readonly opts: NodeConsensusOptions) {
     const { genesis, transport, scheduler, metrics, logger } = opts;
     const sets = opts.sets ?? fixedSets(genesis.validators.map((v) => ({ id: v.id, power: v.power, publicKey: v.publicKey })));
-    const signer = new Ed25519Signer(genesis.chainId, sets, opts.nodeKey);
+    const signer = new Ed25519Signer(genesis.chainId, sets, opts.nodeKeys ?? opts.nodeKey);
+    const myKey = opts.nodeKeys ? [...opts.nodeKeys.keys()] : opts.nodePublicKey;
     const chain = new LedgerChain({
       genesis, validatorId: opts.validatorId, blockMaxTxs: opts.blockMaxTxs, scheduler, writer: opts.writer, store: opts.store,
       mempool: opts.mempool, state: opts.state, txctx: opts.txctx, logger,
@@ -93,7 +96,7 @@ export class NodeConsensus {
     let fail: (e: Error) => void = () => {};
     this.failed = new Promise((resolve) => (fail = resolve));
     this.runner = new ConsensusRunner({
-      sets, me: opts.validatorId, ...(opts.nodePublicKey !== undefined ? { myKey: opts.nodePublicKey } : {}), timeouts: opts.timeouts ?? DEFAULT_TIMEOUTS, scheduler, signer, chain,
+      sets, me: opts.validatorId, ...(myKey !== undefined ? { myKey } : {}), timeouts: opts.timeouts ?? DEFAULT_TIMEOUTS, scheduler, signer, chain,
       log: transport ? storeLog(opts.store) : undefined, wire,
       evidence: (b) => opts.store.putEvidence(b), metrics, logger,
       onBehind: () => this.sync?.kick(),

@@ -38,9 +38,10 @@ export interface RunnerOptions {
   /**
    * Hex of the key we sign with: at a height whose set holds `me` with another key (a
    * rotation in force before we restarted with the new key), we follow and never vote.
-   * Absent: sets without keys (tests that sign by id).
+   * Absent: sets without keys (tests that sign by id). Several: the keys of a rotation under
+   * way (the old and the next one, ./signer.ts), we vote where the set names either.
    */
-  readonly myKey?: string;
+  readonly myKey?: string | readonly string[];
   readonly timeouts: Timeouts;
   readonly scheduler: Scheduler;
   readonly signer: MessageSigner;
@@ -119,7 +120,8 @@ export class ConsensusRunner {
 
   private votesAt(height: number): boolean {
     const { me, myKey } = this.opts;
-    return me !== undefined && this.setOf(height).some((v) => v.id === me && (myKey === undefined || v.publicKey === undefined || v.publicKey === myKey));
+    const mine = (k: string): boolean => (typeof myKey === 'string' ? k === myKey : myKey!.includes(k));
+    return me !== undefined && this.setOf(height).some((v) => v.id === me && (myKey === undefined || v.publicKey === undefined || mine(v.publicKey)));
   }
 
   /** Has the current height started here (a block was due, or a peer started it)? */

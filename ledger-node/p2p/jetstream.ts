@@ -131,6 +131,12 @@ export class DurableGossip {
     this.keys = peerKeyObjects(peers);
   }
 
+  /** Our node key was rotated (docs/protocol.md §13.6): entries are sealed with this one from now on. */
+  setNodeKey(key: KeyObject): void {
+    this.nodeKey = key;
+  }
+  private nodeKey: KeyObject | undefined;
+
   start(): void {
     this.tick();
     this.refreshTimer = setInterval(() => this.republish(), Math.max(1000, Math.floor(this.opts.maxAgeMs / 2))).unref();
@@ -278,7 +284,7 @@ export class DurableGossip {
       this.queue.delete(hash);
       this.inFlight++;
       this.lastTime = Math.max(Date.now(), this.lastTime + 1);
-      const sealed = sealEnvelope(this.opts.chainId, this.opts.nodeId, this.opts.nodeKey, 'tx', bytes, this.lastTime).bytes;
+      const sealed = sealEnvelope(this.opts.chainId, this.opts.nodeId, this.nodeKey ?? this.opts.nodeKey, 'tx', bytes, this.lastTime).bytes;
       js.publish(this.subject, sealed, { msgID: hash }).then(
         () => {},
         (e: unknown) => {

@@ -106,6 +106,7 @@ export class PeerLayer implements PeerTransport {
     private readonly opts: PeerLayerOptions,
   ) {
     checkOptions(opts);
+    this.nodeKey = opts.nodeKey;
     this.nodeId = opts.nodeId;
     this.chainId = opts.chainId;
     this.subjects = peerSubjects(opts.chainId);
@@ -140,6 +141,12 @@ export class PeerLayer implements PeerTransport {
     this.keys = peerKeyObjects(peers.filter((p) => p.id !== this.nodeId));
   }
 
+  /** Our node key was rotated (docs/protocol.md §13.6): envelopes are sealed with this one from now on. */
+  setNodeKey(key: KeyObject): void {
+    this.nodeKey = key;
+  }
+  private nodeKey: KeyObject;
+
   private scheduleHeartbeat(): void {
     this.cancelHeartbeat = this.clock.after(this.heartbeatMs, () => {
       if (this.closed) return;
@@ -156,7 +163,7 @@ export class PeerLayer implements PeerTransport {
   /** Sealed with a time that never repeats for this sender, so no two envelopes share an id. */
   private seal(kind: PeerKind, payload: Uint8Array, to = ''): { bytes: Uint8Array; id: Uint8Array } {
     this.lastTimeMs = Math.max(this.clock.now(), this.lastTimeMs + 1);
-    return sealEnvelope(this.chainId, this.nodeId, this.opts.nodeKey, kind, payload, this.lastTimeMs, to);
+    return sealEnvelope(this.chainId, this.nodeId, this.nodeKey, kind, payload, this.lastTimeMs, to);
   }
 
   /** Open an inbound envelope; on any fault count it, log at debug, and return undefined. */

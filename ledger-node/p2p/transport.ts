@@ -9,6 +9,7 @@
  * (Named PeerTransport, not Transport: protocols/intake.ts's Transport is the path a
  * reading came by, 'mqtt' | 'xmpp' | 'http' | 'peer'.)
  */
+import type { KeyObject } from 'node:crypto';
 
 export type BroadcastKind = 'consensus' | 'tx';
 
@@ -33,6 +34,8 @@ export interface PeerTransport {
   peers(withinMs?: number): string[];
   /** The chain's peers changed (a validator-set change): authenticate with these keys from now on. */
   setPeers?(peers: readonly PeerKey[]): void;
+  /** Our node key was rotated: seal with this one from now on. */
+  setNodeKey?(key: KeyObject): void;
   /** Connection state, for readiness and metrics. */
   connected(): boolean;
   close(): Promise<void>;

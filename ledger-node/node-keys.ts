@@ -1,8 +1,9 @@
 /**
  * The node's keys across a rotation of its own key (docs/consensus.md "Changing the
  * validator set", docs/protocol.md §13.6): keys/validator.key, and keys/validator.next.key
- * (0600, like every key file) when the operator placed the new key there before the
- * rotation commits. The node loads both at start and switches by itself:
+ * (0600, like every key file) where the operator puts the new key. The node loads it at
+ * start, or, placed later, when a committed set names for us a key we do not hold (the
+ * rotation's block), and switches by itself:
  *   - consensus signs each message with the key its height's set names (./consensus/signer.ts): the
  *     old key up to H + 1, the new one from H + 2 (H: the block holding the rotation);
  *   - envelopes are sealed with our latest committed key, the new one from H on, which is
@@ -22,15 +23,33 @@ import { type KeyPair, loadKeyFile } from './keyfile.js';
 export const nextKeyPath = (validatorKey: string): string => join(dirname(validatorKey), 'validator.next.key');
 
 export class NodeKeyRing {
-  /** Every key held, by public key hex: the current first. */
-  readonly keys: ReadonlyMap<string, KeyObject>;
+  /** Every key held, by public key hex: the current first (the signer reads it as it grows). */
+  readonly keys = new Map<string, KeyObject>();
   private current: KeyPair;
   private next: KeyPair | undefined;
 
   constructor(private readonly keyPath: string, current: KeyPair, next: KeyPair | undefined) {
     this.current = current;
-    this.next = next !== undefined && toHex(next.publicKey) !== toHex(current.publicKey) ? next : undefined;
-    this.keys = new Map([current, ...(this.next ? [this.next] : [])].map((k) => [toHex(k.publicKey), k.privateKey]));
+    this.keys.set(toHex(current.publicKey), current.privateKey);
+    this.take(next);
+  }
+
+  private take(next: KeyPair | undefined): void {
+    if (next === undefined || this.keys.has(toHex(next.publicKey))) return;
+    this.next = next;
+    this.keys.set(toHex(next.publicKey), next.privateKey);
+  }
+
+  /**
+   * The committed sets name `wanted` for us and we do not hold it: load
+   * keys/validator.next.key if it is there now (a file placed while the node ran).
+   * True when we hold `wanted` afterwards. Throws as loadKeyFile does (a file not 0600).
+   */
+  want(wanted: string | undefined): boolean {
+    if (wanted === undefined || this.keys.has(wanted)) return wanted !== undefined;
+    const file = nextKeyPath(this.keyPath);
+    if (this.next === undefined && existsSync(file)) this.take(loadKeyFile(file));
+    return this.keys.has(wanted);
   }
 
   /** keys/validator.key, and keys/validator.next.key when present (checked as every key file: 0600, an Ed25519 PKCS#8 PEM). */

@@ -161,9 +161,18 @@ export class LedgerNode implements LedgerApi {
 
       // Envelopes are sealed with our latest committed key, the one the peers check them with (a rotation: from its block on).
       const envelopeKey = () => ring.envelopeKey(everyMember(genesis.validators, state.committed).get(nodeId));
+      // A key the committed sets name for us that we do not hold: keys/validator.next.key, if placed since we started.
+      const wantKey = (wanted: string | undefined): void => {
+        try {
+          if (wanted !== undefined && !ring.holds(wanted) && ring.want(wanted)) logger.info({ publicKey: wanted }, `loaded ${paths.validatorKey.replace(/validator\.key$/, 'validator.next.key')}: the key a committed rotation names for us`);
+        } catch (e) {
+          logger.error({ err: e }, 'the committed sets name a new key for this validator, and keys/validator.next.key cannot be loaded');
+        }
+      };
       const sets = stateSets(genesis.validators, state.committed, () => head.height);
       // A rotation of our key in force at the next height: the next key becomes the key file before anything of that height is signed.
       const promote = (next: number): void => {
+        if (validatorId !== undefined) wantKey(sets(next)?.find((v) => v.id === validatorId)?.publicKey);
         if (validatorId !== undefined && ring.promoteIfInForce(sets(next)?.find((v) => v.id === validatorId)?.publicKey)) {
           logger.info({ height: next, publicKey: ring.currentHex }, `node key rotated: signing with the new key from height ${next}; ${paths.validatorKey} is now the new key (the old one is removed)`);
         }
@@ -210,6 +219,7 @@ export class LedgerNode implements LedgerApi {
         const peers = peersOf();
         transport?.setPeers?.(peers);
         durable?.setPeers(peers);
+        wantKey(everyMember(genesis.validators, state.committed).get(nodeId));
         transport?.setNodeKey?.(envelopeKey());
         durable?.setNodeKey(envelopeKey());
         logger.info({ height: b.height }, 'validator set changed: peer keys updated');

@@ -85,7 +85,7 @@ export class NodeConsensus {
     const { genesis, transport, scheduler, metrics, logger } = opts;
     const sets = opts.sets ?? fixedSets(genesis.validators.map((v) => ({ id: v.id, power: v.power, publicKey: v.publicKey })));
     const signer = new Ed25519Signer(genesis.chainId, sets, opts.nodeKeys ?? opts.nodeKey);
-    const myKey = opts.nodeKeys ? [...opts.nodeKeys.keys()] : opts.nodePublicKey;
+    const myKey = opts.nodeKeys ?? opts.nodePublicKey;
     const chain = new LedgerChain({
       genesis, validatorId: opts.validatorId, blockMaxTxs: opts.blockMaxTxs, scheduler, writer: opts.writer, store: opts.store,
       mempool: opts.mempool, state: opts.state, txctx: opts.txctx, logger,

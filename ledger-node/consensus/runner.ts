@@ -39,9 +39,9 @@ export interface RunnerOptions {
    * Hex of the key we sign with: at a height whose set holds `me` with another key (a
    * rotation in force before we restarted with the new key), we follow and never vote.
    * Absent: sets without keys (tests that sign by id). Several: the keys of a rotation under
-   * way (the old and the next one, ./signer.ts), we vote where the set names either.
+   * way (the old and the next one, ./signer.ts; the set may grow), we vote where the set names either.
    */
-  readonly myKey?: string | readonly string[];
+  readonly myKey?: string | { has(publicKeyHex: string): boolean };
   readonly timeouts: Timeouts;
   readonly scheduler: Scheduler;
   readonly signer: MessageSigner;
@@ -120,7 +120,7 @@ export class ConsensusRunner {
 
   private votesAt(height: number): boolean {
     const { me, myKey } = this.opts;
-    const mine = (k: string): boolean => (typeof myKey === 'string' ? k === myKey : myKey!.includes(k));
+    const mine = (k: string): boolean => (typeof myKey === 'string' ? k === myKey : myKey!.has(k));
     return me !== undefined && this.setOf(height).some((v) => v.id === me && (myKey === undefined || v.publicKey === undefined || mine(v.publicKey)));
   }
 

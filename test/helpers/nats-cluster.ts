@@ -44,6 +44,8 @@ export interface NatsCluster {
   readonly dir: string;
   /** SIGTERM the server (SIGKILL after the bound) and wait for it to exit. */
   stop(i: number): Promise<void>;
+  /** kill -9 server i (no shutdown, no flush) and wait for it to exit; start(i) brings it back on the same ports and store. */
+  kill9(i: number): Promise<void>;
   /**
    * Start a stopped server on the same ports and wait until it accepts and is routed.
    * `auth` rewrites its client credentials first (null: none), e.g. to rotate a password.
@@ -189,6 +191,16 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
     clearTimeout(t);
   };
 
+  const kill9 = async (i: number): Promise<void> => {
+    const s = servers[i]!;
+    const proc = s.proc;
+    s.proc = undefined;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+    proc.kill('SIGKILL');
+    await exited;
+  };
+
   const start = async (i: number, change?: { auth: Auth | null }): Promise<void> => {
     const s = servers[i]!;
     if (s.proc && s.proc.exitCode === null && s.proc.signalCode === null) return;
@@ -221,6 +233,7 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
     monitorPorts: servers.map((s) => s.httpPort),
     dir,
     stop,
+    kill9,
     start,
     restart: async (i) => {
       await stop(i);

@@ -223,6 +223,29 @@ describe('fault: a validator down for 2 minutes, then a NATS server killed, unde
     const s0 = await jsm.streams.info(stream);
     const wasLeader = s0.cluster?.leader === `n${victim}`;
 
+    // Sampled every second from the kill: the longest time each validator's consumer
+    // delivered nothing new while the stream grew (for the log).
+    const ids = await Promise.all([0, 1, 2, 3].map(async (v) => (await status(v)).nodeId));
+    const stall = new Map<string, { seq: number; since: number; worst: number }>();
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        try {
+          const last = (await jsm.streams.info(stream)).state.last_seq;
+          for (const id of ids) {
+            const d = (await jsm.consumers.info(stream, consumerName(id))).delivered.stream_seq;
+            const now = Date.now();
+            const st = stall.get(id) ?? { seq: d, since: now, worst: 0 };
+            if (d !== st.seq || d >= last) Object.assign(st, { seq: d, since: now });
+            st.worst = Math.max(st.worst, now - st.since);
+            stall.set(id, st);
+          }
+        } catch {
+          /* no answer during the election: the next sample */
+        }
+        await sleep(1000);
+      }
+    })();
     await n.kill9(victim);
     const tKill = Date.now();
     const survivors = [0, 1, 2].filter((i) => i !== victim);
@@ -252,7 +275,6 @@ describe('fault: a validator down for 2 minutes, then a NATS server killed, unde
     await n.start(victim);
     // Every validator's consumer went on (whichever server led it): each has delivered and
     // acknowledged what the stream took while the server was down.
-    const ids = await Promise.all([0, 1, 2, 3].map(async (v) => (await status(v)).nodeId));
     const tStart = Date.now();
     let last = '';
     const drained = await until('every validator acknowledged on the stream what came while the server was down', async () => {
@@ -266,6 +288,9 @@ describe('fault: a validator down for 2 minutes, then a NATS server killed, unde
       }
     }, 75_000, 1000).then(() => true, () => false);
     console.log(`# long-downtime: consumers after n${victim} came back (${((Date.now() - tStart) / 1000).toFixed(1)} s after its restart, ${((Date.now() - tKill) / 1000).toFixed(1)} s after the kill; stream last seq during the outage ${during.state.last_seq}): ${last}`);
+    sampling = false;
+    await sampler;
+    console.log(`# long-downtime: longest stall of each consumer from the kill: ${[...stall].map(([id, x]) => `${id} ${(x.worst / 1000).toFixed(0)} s`).join(', ')}`);
     assert.ok(drained, `a consumer did not acknowledge what came while n${victim} was down: ${last}`);
     await until(`n${victim}'s stream replica is current again`, async () => {
       try {

@@ -93,6 +93,8 @@ const ACK_WAIT_MS = 30_000;
 /** Unacknowledged messages a consumer may hold: the flow control of a catching-up validator. */
 const MAX_ACK_PENDING = 2000;
 const RETRY_TAKE_MS = 2000;
+/** A pull request's life, ms: a pull lost with a dead NATS server is replaced after about this. */
+const PULL_EXPIRES_MS = 8000;
 const LOG_EVERY_MS = 60_000;
 
 export class DurableGossip {
@@ -227,7 +229,11 @@ export class DurableGossip {
           });
         }
         const consumer = await nc.jetstream().consumers.get(this.stream, name);
-        this.messages = await consumer.consume({ max_messages: 500 });
+        // A pull waiting on a server that died (our connection stayed on another) is noticed
+        // only by two missed idle heartbeats of expires/2 each: on nats.js's 30 s default
+        // a consumer delivered nothing for 30-37 s after a NATS server was killed
+        // (test/faults/long-downtime.test.ts).
+        this.messages = await consumer.consume({ max_messages: 500, expires: PULL_EXPIRES_MS });
         void this.consumeLoop(this.messages);
       }
       if (this.closed || this.nc !== nc) return;

@@ -80,6 +80,7 @@ const benches: Record<string, Bench> = {
       rows: [
         ['single gateway, Ed25519, QoS 1, receipts awaited', `${ratio(r.ratio)} of ceiling (${r.load.committedPerS}/s vs ${r.ceiling}/s)`, '>= 0.7', verdict(r.ratio >= 0.7)],
         ['CPU per committed reading: gateway / load generator / one verify', `${r.gatewayCpuUsPerReading} / ${b.clientUs} / ${b.verifyUs} µs`, 'reported', '-'],
+        ['efficiency: one verify / gateway CPU per committed reading', ratio(b.verifyUs / Math.max(1, r.gatewayCpuUsPerReading)), '>= 0.6', verdict(b.verifyUs / Math.max(1, r.gatewayCpuUsPerReading) >= 0.6)],
         ['bound set by the load generator: cores / (its CPU + one verify), vs ceiling', ratio(b.loadBound), 'reported', '-'],
         ['gateway alone: cores / gateway CPU per reading, vs ceiling', ratio(b.gatewayBound), 'reported', '-'],
         ['receipt size: committed message on the receipts topic (compact, docs/protocol.md §8.3.1)', `${r.load.receiptBytesAvg} B mean`, '<= 200 B', verdict(r.load.receiptBytesAvg > 0 && r.load.receiptBytesAvg <= 200)],
@@ -288,6 +289,52 @@ benches.sealed = async () => {
     data: { clear, sealed, cpuRatio: x, note: 'the sealed run publishes one period key per meter before the load, outside its figures' },
   };
 };
+/**
+ * Issue 15's hot-path lever measured against the code before it, in one run: the same
+ * throughput run with the intake decoding on the main thread (METERLEDGER_INTAKE_DECODE=main,
+ * as before) and in the verify workers (the default), in alternating pairs, Ed25519 and
+ * ES256 closed loop and Ed25519 under a flood (no window: every reading published as fast
+ * as the load generator can). Efficiency = CPU time of one native verify (cores / ceiling)
+ * over the gateway's CPU per committed reading, both from this run. BENCH_HOT_PAIRS pairs
+ * per row (default 2).
+ */
+benches['hot-path'] = async () => {
+  const pairs = Number(process.env.BENCH_HOT_PAIRS ?? 2);
+  const rows: Row[] = [];
+  const data: Record<string, unknown> = {};
+  const cases: { name: string; alg: CeilingAlg; inFlight?: number; budget: number }[] = [
+    { name: 'Ed25519', alg: 'Ed25519', budget: 150_000 },
+    { name: 'ES256', alg: 'P-256', budget: 150_000 },
+    { name: 'flood, Ed25519', alg: 'Ed25519', inFlight: Number.MAX_SAFE_INTEGER, budget: Number(process.env.BENCH_FLOOD_BUDGET ?? 60_000) },
+  ];
+  for (const c of cases) {
+    const ceil = await ceiling(c.alg);
+    const runs: { mode: string; eff: number; run: ThroughputRun }[] = [];
+    for (let i = 0; i < pairs; i++) {
+      // Alternate which goes first, so a neighbour's load is not always on one side.
+      for (const mode of i % 2 === 0 ? ['main', 'workers'] : ['workers', 'main']) {
+        if (mode === 'main') process.env.METERLEDGER_INTAKE_DECODE = 'main';
+        else delete process.env.METERLEDGER_INTAKE_DECODE;
+        try {
+          const run = await throughputRun({ alg: c.alg, ceiling: ceil, durationMs: LOAD_MS, budget: c.budget, ...(c.inFlight ? { inFlight: c.inFlight } : {}) });
+          runs.push({ mode, eff: bounds(run).verifyUs / Math.max(1, run.gatewayCpuUsPerReading), run });
+        } finally {
+          delete process.env.METERLEDGER_INTAKE_DECODE;
+        }
+      }
+    }
+    const of = (mode: string): { eff: number; run: ThroughputRun }[] => runs.filter((r) => r.mode === mode);
+    const pairRatios = of('workers').map((w, i) => w.eff / of('main')[i]!.eff).sort((a, b) => a - b);
+    const median = pairRatios[Math.floor(pairRatios.length / 2)]!;
+    const show = (mode: string): string => of(mode).map((r) => `${ratio(r.eff)} (${r.run.gatewayCpuUsPerReading} µs, main thread ${r.run.gatewayView?.cpuUsPerReadingByThread && (r.run.gatewayView.cpuUsPerReadingByThread as Record<string, number>).main} µs, ${r.run.load.committedPerS}/s)`).join('; ');
+    const goal = c.inFlight ? 0.5 : 0.6;
+    const best = Math.max(...of('workers').map((r) => r.eff));
+    rows.push([`efficiency, ${c.name}: decode on the main thread (before)`, show('main'), 'reference', '-']);
+    rows.push([`efficiency, ${c.name}: decode + verify in the workers (after)`, `${show('workers')}; after/before x${median.toFixed(2)} (median of ${pairRatios.length} pairs)`, `>= ${goal}`, verdict(best >= goal)]);
+    data[c.name] = { verifyUs: bounds(runs[0]!.run).verifyUs, pairRatios, runs: runs.map((r) => ({ mode: r.mode, efficiency: r.eff, ...r.run })) };
+  }
+  return { name: 'hot-path', rows, data };
+};
 benches.catchup = benches.cluster!;
 benches.confidential = confidentialBench;
 benches['bill-engine'] = billEngineBench;
@@ -298,7 +345,7 @@ const ORDER = ['ceiling', 'throughput', 'p256', 'latency', 'storage', 'restart',
 async function main(): Promise<void> {
   const asked = process.argv.slice(2);
   const names = asked.length ? asked : ORDER;
-  for (const n of names) if (!benches[n]) throw new Error(`unknown benchmark "${n}"; one of ${[...ORDER, 'catchup', 'confidential', 'sealed', 'bill-engine', 'billing'].join(', ')}`);
+  for (const n of names) if (!benches[n]) throw new Error(`unknown benchmark "${n}"; one of ${[...ORDER, 'catchup', 'confidential', 'sealed', 'bill-engine', 'billing', 'hot-path'].join(', ')}`);
   const t0 = performance.now();
   for (const n of names) {
     const s = performance.now();

@@ -22,6 +22,19 @@ import { type Operators, checkReadingTime } from './state/meter.js';
 import { applyTx, requiredSigner } from './state/rules.js';
 import { type TxContext, verifyTxSignature } from './signatures.js';
 
+/**
+ * Decode a device's transactions in the verify workers (the default). `METERLEDGER_INTAKE_DECODE=main`
+ * decodes them on the main thread as before: the benchmark's before/after switch (docs/performance.md).
+ */
+const DECODE_IN_WORKERS = process.env.METERLEDGER_INTAKE_DECODE !== 'main';
+
+/** A device's signature, checked in a worker with the key its meter had then. */
+interface Presigned {
+  readonly alg: Alg;
+  readonly publicKey: Uint8Array;
+  readonly ok: boolean;
+}
+
 /** Drops kept for the first listener at most (each is logged and counted anyway). */
 const MAX_EARLY_DROPS = 10_000;
 
@@ -170,14 +183,25 @@ export class Intake implements IntakePort {
     if (ctx.transport !== 'http' && ctx.transport !== 'peer' && bytes.length > this.opts.maxTxBytes) {
       throw new RejectionError(ReasonCode.TOO_LARGE, `transaction of ${bytes.length} bytes exceeds ${this.opts.maxTxBytes}`);
     }
-    // Every type, each under its own size limit (docs/billing.md §13.2).
-    const tx = decodeAnyTx(bytes, this.opts.maxTxBytes);
+    // Every type, each under its own size limit (docs/billing.md §13.2). A device's bytes
+    // are decoded in a verify worker, its signature checked there with its meter's key
+    // (ledger-node/crypto/tx-worker.ts); what the worker does not answer, and every
+    // refusal, is decoded here, so each meter gets the same error as before.
+    let tx: SignedTx<TxBody> | undefined;
+    let presigned: Presigned | undefined;
+    if (DECODE_IN_WORKERS && ctx.transport !== 'http' && ctx.transport !== 'peer' && ctx.purpose === undefined) {
+      const m = this.state.meter(ctx.meterId);
+      const r = await this.txctx.verifier.checkReading(bytes, this.txctx.chainId, this.opts.maxTxBytes, m?.alg, m?.publicKey);
+      tx = r.tx;
+      if (r.tx && m && r.signatureOk !== undefined) presigned = { alg: m.alg, publicKey: m.publicKey, ok: r.signatureOk };
+    }
+    tx ??= decodeAnyTx(bytes, this.opts.maxTxBytes);
     let release: (() => void) | undefined;
     try {
       // A bill is checked against the committed readings of its meter (state/ledger.ts),
       // held until it is in the mempool (where ChainWriter keeps them) or refused.
       release = await this.txctx.bills?.prepare([tx]);
-      return await this.check(tx, ctx, receivedAt);
+      return await this.check(tx, ctx, receivedAt, false, presigned);
     } catch (e) {
       return this.refusal(bytes, e, tx);
     } finally {
@@ -185,7 +209,7 @@ export class Intake implements IntakePort {
     }
   }
 
-  private async check(tx: SignedTx<TxBody>, ctx: SubmitContext, receivedAt: number, waited = false): Promise<SubmitResult> {
+  private async check(tx: SignedTx<TxBody>, ctx: SubmitContext, receivedAt: number, waited = false, presigned?: Presigned): Promise<SubmitResult> {
     const b = tx.body;
     const seq = b.type === TxType.Reading ? b.seq : 0n;
     // The same bytes again (a retransmission, or gossip of what we hold): already durable.
@@ -224,7 +248,8 @@ export class Intake implements IntakePort {
     if (this.mempool.size >= this.opts.maxBacklog) {
       throw new RejectionError(ReasonCode.BUSY, `backlog of ${this.mempool.size} transactions is full; retry later`);
     }
-    // Cheap checks against the tip first, so floods of replays cost no signature check.
+    // Cheap checks against the tip first, so floods of replays cost no signature check on
+    // this thread (a device's is checked in a worker beforehand, as any fresh reading's is).
     const signer = requiredSigner(this.state, this.operators, tx, { chain: this.txctx, height: this.opts.nextBlock().height });
     try {
       applyTx(this.state, tx, this.opts.nextBlock(), this.txctx);
@@ -235,7 +260,10 @@ export class Intake implements IntakePort {
       if (e instanceof RejectionError && e.code === ReasonCode.CONF_UNKNOWN_KEY && !waited) return this.awaitKey(tx as SignedTx<SealedReading>, ctx, receivedAt, e);
       throw e;
     }
-    const verified = verifyTxSignature(this.txctx, signer, tx);
+    // The worker's answer holds for the key the rules require now, else it is checked again.
+    const verified = presigned && signer && signer.alg === presigned.alg && equalBytes(signer.publicKey, presigned.publicKey)
+      ? Promise.resolve(this.presignedAnswer(tx, signer.publicKey, presigned.ok))
+      : verifyTxSignature(this.txctx, signer, tx);
 
     // In order per meter; the ledger's other transactions (accounts, money) in one order of their own.
     const id = txMeter(b) ?? '\u0000ledger';
@@ -259,6 +287,12 @@ export class Intake implements IntakePort {
     await (await applied).durable;
     if (!fromPeer) this.onAccepted?.(tx);
     return { status: 'accepted', txHash: tx.hash, seq };
+  }
+
+  /** verifyTxSignature's answer from the worker's: a valid signature goes into the cache alike. */
+  private presignedAnswer(tx: SignedTx<TxBody>, publicKey: Uint8Array, ok: boolean): boolean {
+    if (ok) this.txctx.cache?.add(tx, publicKey);
+    return ok;
   }
 
   /**

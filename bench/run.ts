@@ -291,7 +291,7 @@ benches.sealed = async () => {
 };
 /**
  * Issue 15's hot-path lever measured against the code before it, in one run: the same
- * throughput run with the intake decoding on the main thread (METERLEDGER_INTAKE_DECODE=main,
+ * throughput run with the intake decoding on the main thread (MLBENCH_INTAKE_DECODE=main,
  * as before) and in the verify workers (the default), in alternating pairs, Ed25519 and
  * ES256 closed loop and Ed25519 under a flood (no window: every reading published as fast
  * as the load generator can). Efficiency = CPU time of one native verify (cores / ceiling)
@@ -313,13 +313,13 @@ benches['hot-path'] = async () => {
     for (let i = 0; i < pairs; i++) {
       // Alternate which goes first, so a neighbour's load is not always on one side.
       for (const mode of i % 2 === 0 ? ['main', 'workers'] : ['workers', 'main']) {
-        if (mode === 'main') process.env.METERLEDGER_INTAKE_DECODE = 'main';
-        else delete process.env.METERLEDGER_INTAKE_DECODE;
+        if (mode === 'main') process.env.MLBENCH_INTAKE_DECODE = 'main';
+        else delete process.env.MLBENCH_INTAKE_DECODE;
         try {
           const run = await throughputRun({ alg: c.alg, ceiling: ceil, durationMs: LOAD_MS, budget: c.budget, ...(c.inFlight ? { inFlight: c.inFlight } : {}) });
           runs.push({ mode, eff: bounds(run).verifyUs / Math.max(1, run.gatewayCpuUsPerReading), run });
         } finally {
-          delete process.env.METERLEDGER_INTAKE_DECODE;
+          delete process.env.MLBENCH_INTAKE_DECODE;
         }
       }
     }

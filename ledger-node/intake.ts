@@ -23,10 +23,11 @@ import { applyTx, requiredSigner } from './state/rules.js';
 import { type TxContext, verifyTxSignature } from './signatures.js';
 
 /**
- * Decode a device's transactions in the verify workers (the default). `METERLEDGER_INTAKE_DECODE=main`
+ * Decode a device's transactions in the verify workers (the default). `MLBENCH_INTAKE_DECODE=main`
  * decodes them on the main thread as before: the benchmark's before/after switch (docs/performance.md).
  */
-const DECODE_IN_WORKERS = process.env.METERLEDGER_INTAKE_DECODE !== 'main';
+// Not METERLEDGER_*: the configuration refuses variables it does not know, and this is no setting.
+const DECODE_IN_WORKERS = process.env.MLBENCH_INTAKE_DECODE !== 'main';
 
 /** A device's signature, checked in a worker with the key its meter had then. */
 interface Presigned {

@@ -318,6 +318,7 @@ benches['hot-path'] = async () => {
         try {
           const run = await throughputRun({ alg: c.alg, ceiling: ceil, durationMs: LOAD_MS, budget: c.budget, ...(c.inFlight ? { inFlight: c.inFlight } : {}) });
           runs.push({ mode, eff: bounds(run).verifyUs / Math.max(1, run.gatewayCpuUsPerReading), run });
+          console.log(`  ${c.name}, decode on ${mode}: efficiency ${ratio(runs.at(-1)!.eff)}, gateway ${run.gatewayCpuUsPerReading} µs per reading ${JSON.stringify(run.gatewayView?.cpuUsPerReadingByThread)}, verify ${bounds(run).verifyUs} µs, ${run.load.committedPerS}/s, machine busy ${run.machineBusy}`);
         } finally {
           delete process.env.MLBENCH_INTAKE_DECODE;
         }

@@ -129,7 +129,9 @@ export function openEnvelope(bytes: Uint8Array, ctx: OpenContext, expect: PeerKi
  * replay cache: a stream redelivers on purpose, days later if need be, and what it
  * carries is idempotent (a transaction held or committed is taken as done). Throws P2pError.
  */
-export function openStreamEnvelope(bytes: Uint8Array, chainId: string, peers: ReadonlyMap<string, KeyObject>): { from: string; payload: Uint8Array } {
+export function openStreamEnvelope(
+  bytes: Uint8Array, chainId: string, peers: ReadonlyMap<string, KeyObject | readonly KeyObject[]>,
+): { from: string; payload: Uint8Array } {
   const env = parseFrame(bytes);
   const h = env.header;
   if (h.kind !== 'tx') fail(P2pCode.MISADDRESSED, `a ${h.kind} envelope where tx envelopes travel`);
@@ -137,7 +139,8 @@ export function openStreamEnvelope(bytes: Uint8Array, chainId: string, peers: Re
   const key = peers.get(h.from);
   if (!key) fail(P2pCode.UNKNOWN_PEER, `"${h.from}" is not a peer of genesis`);
   if (h.to !== '') fail(P2pCode.MISADDRESSED, `a tx envelope for "${h.to}"`);
-  if (!nativeVerify(Alg.EdDSA, key!, env.headerBytes, env.signature)) fail(P2pCode.BAD_SIGNATURE, `signature of "${h.from}" does not verify`);
+  const keys: readonly KeyObject[] = Array.isArray(key) ? key : [key as KeyObject];
+  if (!keys.some((k) => nativeVerify(Alg.EdDSA, k, env.headerBytes, env.signature))) fail(P2pCode.BAD_SIGNATURE, `signature of "${h.from}" does not verify`);
   if (!equalBytes(sha256(env.payload), h.payloadDigest)) fail(P2pCode.MALFORMED, 'payload does not match the digest in its header');
   return { from: h.from, payload: new Uint8Array(env.payload) };
 }

@@ -100,7 +100,8 @@ const LOG_EVERY_MS = 60_000;
 export class DurableGossip {
   private readonly subject: string;
   private readonly stream: string;
-  private keys: ReadonlyMap<string, KeyObject>;
+  /** Every key each peer has held (genesis, then each committed change): entries stay in the stream for days. */
+  private keys: ReadonlyMap<string, readonly KeyObject[]>;
   /** Accepted and not yet stored by the stream, by tx hash. */
   private readonly queue = new Map<string, Uint8Array>();
   private inFlight = 0;
@@ -125,12 +126,22 @@ export class DurableGossip {
   ) {
     this.subject = peerSubjects(opts.chainId).txlog;
     this.stream = streamName(opts.chainId);
-    this.keys = peerKeyObjects(opts.peers);
+    this.keys = new Map([...peerKeyObjects(opts.peers)].map(([id, k]) => [id, [k]]));
   }
 
-  /** The peers changed (a validator-set change: docs/protocol.md §13.6): check entries with these keys from now on. */
+  /**
+   * The peers changed (a validator-set change: docs/protocol.md §13.6): entries are checked
+   * with these keys too, and still with the keys peers held before. An entry sealed before a
+   * rotation or a removal may wait in the stream for days, and what it carries is checked on
+   * its own signature by the intake; the envelope only says which gateway put it there.
+   */
   setPeers(peers: readonly PeerKey[]): void {
-    this.keys = peerKeyObjects(peers);
+    const next = new Map(this.keys);
+    for (const [id, key] of peerKeyObjects(peers)) {
+      const held = next.get(id) ?? [];
+      if (!held.some((k) => k.equals(key))) next.set(id, [key, ...held]);
+    }
+    this.keys = next;
   }
 
   /** Our node key was rotated (docs/protocol.md §13.6): entries are sealed with this one from now on. */

@@ -14,6 +14,7 @@ import { after, test } from 'node:test';
 import { DiscardPolicy, type NatsConnection, RetentionPolicy, StorageType, connect, nanos } from 'nats';
 import { Alg, type SignedTx, type TxBody, peerSubjects, toHex } from '../../../protocols/index.js';
 import { generateKeyPair } from '../../../ledger-node/keyfile.js';
+import { sealEnvelope } from '../../../ledger-node/p2p/envelope.js';
 import { DurableGossip, streamLimitsToRaise, streamName } from '../../../ledger-node/p2p/jetstream.js';
 import { NATS_SERVER_BIN } from '../../helpers/nats-cluster.js';
 import { canConnect, freePort } from '../../helpers/ports.js';
@@ -116,4 +117,40 @@ test('streamLimitsToRaise: only limits below the need, -1 and 0 as unlimited', (
   assert.equal(streamLimitsToRaise({ max_msg_size: -1, max_age: 0, max_bytes: -1, duplicate_window: 50 }, need), undefined);
   assert.deepEqual(streamLimitsToRaise({ max_msg_size: 1024, max_age: 200, max_bytes: 999, duplicate_window: 0 }, need),
     { max_msg_size: 2048, max_bytes: 1000, duplicate_window: 50 });
+});
+
+test('after a peer\'s key is rotated, its entries sealed with the old key are still taken from the stream; a stranger\'s are not', { timeout: 60_000 }, async () => {
+  const nc = await connect({ servers: await startJetStream('rotated') });
+  conns.push(nc);
+  const chainId = 'js-rotated';
+  const me = generateKeyPair(Alg.EdDSA);
+  const old = generateKeyPair(Alg.EdDSA);
+  const rotated = generateKeyPair(Alg.EdDSA);
+  const stranger = generateKeyPair(Alg.EdDSA);
+  const taken: string[] = [];
+  const g = new DurableGossip(
+    {
+      chainId, nodeId: 'gw-0', nodeKey: me.privateKey, consume: true,
+      peers: [{ id: 'gw-0', publicKey: me.publicKey }, { id: 'gw-1', publicKey: old.publicKey }],
+      replicas: 1, maxAgeMs: 3_600_000, maxBytes: 64 * 1024 * 1024, maxTxBytes: MAX_TX, retryMs: 200, logger: silent,
+    },
+    () => nc, async (tx, from) => {
+      taken.push(`${from}:${Buffer.from(tx).toString()}`);
+      return 'done';
+    }, () => [],
+  );
+  gossips.push(g);
+  g.start();
+  await until('the stream to answer', () => g.streaming);
+  // gw-1's key is rotated by a committed change (the peer list now names only its new key).
+  g.setPeers([{ id: 'gw-0', publicKey: me.publicKey }, { id: 'gw-1', publicKey: rotated.publicKey }]);
+  const js = nc.jetstream();
+  const put = (key: typeof old, body: string, n: number) =>
+    js.publish(peerSubjects(chainId).txlog, sealEnvelope(chainId, 'gw-1', key.privateKey, 'tx', new TextEncoder().encode(body), Date.now()).bytes, { msgID: `m${n}` });
+  await put(old, 'sealed-before', 1);
+  await put(rotated, 'sealed-after', 2);
+  await put(stranger, 'forged', 3);
+  await until('both entries of gw-1 taken', () => taken.length >= 2);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.deepEqual(taken.sort(), ['gw-1:sealed-after', 'gw-1:sealed-before']);
 });

@@ -4,26 +4,38 @@
  * ConsensusRunner, PeerInput and BlockSync (ledger-node/consensus/), over in-memory ports:
  * virtual time (./virtual-clock.ts), the consensus record in memory
  * (ledger-node/consensus/memory-log.ts), a chain of test blocks and keyed-hash signatures
- * (./sim-chain.ts). Around them a network run by an adversary: seeded random delays, drops,
+ * (./sim-chain.ts), or with `signatures: 'ed25519'` the node's own Ed25519Signer over keys
+ * derived from the validators' names (./sim-keys.ts). Every consensus message travels as
+ * bytes: encodePeerMessage (protocols/peer-messages.ts) on send, PeerInput.onBytes on
+ * receipt, so the production decoder, its bounds and the signature check run on every
+ * message of every seed; sync requests and answers are bytes too (BlockSync encodes
+ * them). Around them a network run by an adversary: seeded random delays, drops,
  * duplicates and reordering; a validator cut off for a while; windows in which non-nil
  * precommits reach only the round's proposer and status, re-sent messages and sync are
  * dropped; honest validators crashing, also half-way through a step (between the writes
  * and sends it makes), and restarting; optionally one Byzantine validator (equivocating
- * proposals, double votes, invalid blocks). The same seed replays the same run exactly.
+ * proposals, double votes, invalid blocks, and now and then bytes no honest node sends:
+ * malformed payloads, votes in another's name, signatures with a bit flipped, which the
+ * honest peer inputs must refuse and the result counts). The same seed replays the same
+ * run exactly.
  *
  * A crash keeps the validator's block store and its consensus record, exactly as saved,
  * and nothing else: a restart builds a new runner over them, as a restarted process does.
  */
-import { type Block, encodeBlock, headerHash, makeHeader, sha256, toHex, utf8 } from '../../protocols/index.js';
+import {
+  type Block, decodePeerMessage, encodeBlock, encodeCbor, encodePeerMessage, headerHash, makeHeader, sha256, toHex, utf8,
+} from '../../protocols/index.js';
 import { MemoryConsensusLog } from '../../ledger-node/consensus/memory-log.js';
 import type { PeerMessage, SignedProposal, SignedVote } from '../../protocols/index.js';
 import { PeerInput } from '../../ledger-node/consensus/peer-input.js';
-import type { ChainPort, ConsensusLog, Scheduler } from '../../ledger-node/consensus/ports.js';
+import type { ChainPort, ConsensusLog, MessageSigner, Scheduler } from '../../ledger-node/consensus/ports.js';
 import { proposerOf } from '../../ledger-node/consensus/proposer.js';
 import { ConsensusRunner } from '../../ledger-node/consensus/runner.js';
+import { Ed25519Signer } from '../../ledger-node/consensus/signer.js';
 import { BlockSync } from '../../ledger-node/consensus/sync.js';
-import type { Timeouts, Validator } from '../../ledger-node/consensus/types.js';
+import type { Timeouts, Validator, ValidatorSets } from '../../ledger-node/consensus/types.js';
 import { type SimSetChange, SimChain, SimSigner, applySimChange } from './sim-chain.js';
+import { simKey } from './sim-keys.js';
 import { VirtualClock } from './virtual-clock.js';
 import type { SimLedger } from './sim-ledger.js';
 
@@ -56,6 +68,10 @@ export interface SimResult {
   readonly marks: SimMarks;
   /** With `ledger`: each honest validator's ledger digest (balances, the bill, the payment) at its head. */
   readonly ledgers?: Record<string, { height: number; digest: string }>;
+  /** Payloads the honest peer inputs refused, by the code they logged (E_P2P_MALFORMED, E_P2P_BAD_SIGNATURE). */
+  readonly refused: Record<string, number>;
+  /** The Byzantine validator's garbage: sent, and malformed payloads that reached a running honest node (each must be refused). */
+  readonly garbage: { readonly sent: number; readonly malformedDelivered: number };
 }
 
 /** What a scripted schedule did, and when. */
@@ -94,6 +110,12 @@ export interface SimOptions {
    * payment; the Byzantine validator's invalid blocks carry a wrong bill instead of a "bad" one.
    */
   readonly ledger?: SimLedger;
+  /**
+   * 'tags' (default): SimSigner's keyed-hash tags, 64 bytes as Ed25519 signatures are.
+   * 'ed25519': the node's Ed25519Signer (OpenSSL), each validator with a key derived from
+   * its id; not with setChanges (a rotated key has no name to derive it from here).
+   */
+  readonly signatures?: 'tags' | 'ed25519';
 }
 
 /** The changes of `setChanges`, in order, and the set they end in. */
@@ -158,7 +180,11 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
   const gst = o.gstMs ?? 3000;
   const target = o.targetHeight ?? 4;
   const endAt = gst + (o.progressWithinMs ?? 30_000);
-  const validators: Validator[] = ['v0', 'v1', 'v2', 'v3'].map((id) => ({ id, power: 1 }));
+  const ed25519 = o.signatures === 'ed25519';
+  if (ed25519 && o.setChanges) throw new Error('signatures: ed25519 does not go with setChanges');
+  const validators: Validator[] = ['v0', 'v1', 'v2', 'v3'].map((id) => ({ id, power: 1, ...(ed25519 ? { publicKey: simKey(id).publicKey } : {}) }));
+  /** The production signer, or the sim's tags; either signs as `id` only. */
+  const signerFor = (id: string, sets: ValidatorSets): MessageSigner => (ed25519 ? new Ed25519Signer(CHAIN_ID, sets, simKey(id).privateKey) : new SimSigner(id, CHAIN_ID, sets));
   const script = o.setChanges ? SIM_SET_SCRIPT : [];
   const byzId = o.byzantine === false || schedule === 'issue-17' ? undefined : 'v3';
   /** Every process: the genesis validators and those the script adds (they follow until their set is in force). */
@@ -169,6 +195,20 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
   let events = 0;
   const violations: string[] = [];
   const log: string[] = [];
+  const refused: Record<string, number> = {};
+  const garbage = { sent: 0, malformedDelivered: 0 };
+  /** What the honest peer inputs log: a refusal's code is counted. */
+  const countingLogger = {
+    debug(o: object | string) {
+      const code = typeof o === 'object' ? (o as { code?: unknown }).code : undefined;
+      if (typeof code === 'string') refused[code] = (refused[code] ?? 0) + 1;
+    },
+    info() {},
+    warn(o: object | string) {
+      countingLogger.debug(o);
+    },
+    error() {},
+  };
   const net: Net = { cut: new Set(), dropRate: 0.15, maxDelayMs: 200, precommitsToProposer: false, gossip: true, drop: undefined };
   const control = (when: number, what: string, run: () => void): void => at(when, () => {
     log.push(`${clock.elapsed}: ${what}`);
@@ -191,23 +231,37 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
     !(net.cut.has(from) || net.cut.has(to) || net.drop?.(from, to, height) || (gossip && !net.gossip) || r() < net.dropRate);
   const delay = (): number => 1 + Math.floor(r() * net.maxDelayMs);
 
-  /** `gossip`: status, what is sent again with it; dropped with status in the adversary's gossip-off windows. */
-  const send = (from: string, to: string, m: PeerMessage, gossip: boolean): void => {
+  /**
+   * `m` goes out as `bytes`, its encoding (the adversary reads what it carries, as one on
+   * the wire can). `gossip`: status, what is sent again with it; dropped with status in
+   * the adversary's gossip-off windows.
+   */
+  const send = (from: string, to: string, m: PeerMessage, bytes: Uint8Array, gossip: boolean): void => {
     if (from === to) return;
     if (!gossip && net.precommitsToProposer && m.t === 'precommit' && m.blockHash !== null && to !== proposerOf(setAt(m.height), m.height, m.round)) return;
     if (!passes(from, to, m.height, gossip)) return;
     const d = delay();
-    deliverAt(clock.elapsed + d, from, to, m);
-    if (r() < net.dropRate / 3) deliverAt(clock.elapsed + d + Math.floor(r() * 100), from, to, m); // duplicate
+    deliverAt(clock.elapsed + d, from, to, bytes);
+    if (r() < net.dropRate / 3) deliverAt(clock.elapsed + d + Math.floor(r() * 100), from, to, bytes); // duplicate
   };
-  const deliverAt = (when: number, from: string, to: string, m: PeerMessage): void => at(when, () => {
+  const deliverAt = (when: number, from: string, to: string, bytes: Uint8Array): void => at(when, () => {
     events++;
-    if (to === byzId) return byzantine(m);
+    if (to === byzId) {
+      let m: PeerMessage;
+      try {
+        m = decodePeerMessage(bytes);
+      } catch (e) {
+        violations.push(`wire: ${from} sent a payload that does not decode: ${(e as Error).message}`);
+        return;
+      }
+      return byzantine(m);
+    }
     const life = nodes.get(to)?.life;
-    if (life?.up) life.input.take(from, m);
+    if (life?.up) life.input.onBytes(from, bytes);
   });
   const broadcast = (from: string, m: PeerMessage, gossip: boolean): void => {
-    for (const id of allIds) send(from, id, m, gossip);
+    const bytes = encodePeerMessage(m);
+    for (const id of allIds) send(from, id, m, bytes, gossip);
   };
 
   /** A sync request from `from` to `to` over the adversary's network; rejects as a timeout does. */
@@ -266,7 +320,7 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
       },
       stored: (h) => n.chain.stored(h),
     };
-    const signer = new SimSigner(id, CHAIN_ID, n.chain.sets);
+    const signer = signerFor(id, n.chain.sets);
     const runner = new ConsensusRunner({
       sets: n.chain.sets, me: id, timeouts: TIMEOUTS, scheduler, signer, chain, log: record,
       wire: (m) => {
@@ -293,7 +347,7 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
       runner, chain, scheduler, random: r, sets: n.chain.sets, me: id,
       statusEveryMs: STATUS_EVERY_MS, requestTimeoutMs: SYNC_TIMEOUT_MS, metrics: { peers() {}, blockSynced() {} }, logger: noLogger,
     });
-    const input = new PeerInput({ sets: n.chain.sets, onAhead: () => life.sync.kick(), signer, runner, onStatus: (from, h) => sync.onStatus(from, h), metrics: { consensusMessage() {} }, logger: noLogger });
+    const input = new PeerInput({ sets: n.chain.sets, onAhead: () => life.sync.kick(), signer, runner, onStatus: (from, h) => sync.onStatus(from, h), metrics: { consensusMessage() {} }, logger: countingLogger });
     life = { runner, input, sync, up: false, dead: false, torn: undefined, serve: undefined };
     n.life = life;
     void runner.open().then(() => {
@@ -433,7 +487,7 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
   // signs as itself only (it holds no other key), so its lies are attributable.
   // It follows the chain as any validator does: the set of a height is the honest chains'.
   const byzSets = (h: number): readonly Validator[] => setAt(h);
-  const byzSigner = byzId ? new SimSigner(byzId, CHAIN_ID, byzSets) : undefined;
+  const byzSigner = byzId ? signerFor(byzId, byzSets) : undefined;
   let byzNonce = 0;
   /** How often it proposed in a round, and the proposals it voted on: it lies freely, but not a thousand times over. */
   const byzProposed = new Map<string, number>();
@@ -472,7 +526,7 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
         honestIds.forEach((p, i) => {
           const block = one ?? byzBlock(ph, prevHash, i !== 2);
           const value = { block, bytes: encodeBlock(block), id: toHex(headerHash(block.header)) };
-          send(byzId, p, byzSigner.sign({ type: 'proposal', from: byzId, height: ph, round: pr, value, valueId: value.id, validRound: -1 }) as SignedProposal, false);
+          byzSend(p, byzSigner.sign({ type: 'proposal', from: byzId, height: ph, round: pr, value, valueId: value.id, validRound: -1 }) as SignedProposal);
         });
       }
     }
@@ -480,9 +534,46 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
       const id = toHex(m.blockHash);
       byzVoted.add(`${hr}/${id}`);
       for (const type of ['prevote', 'precommit'] as const) {
-        honestIds.forEach((p, i) => send(byzId, p, byzSigner.sign({ type, from: byzId, height, round, valueId: i % 2 === 0 ? id : null }) as SignedVote, false));
+        honestIds.forEach((p, i) => byzSend(p, byzSigner.sign({ type, from: byzId, height, round, valueId: i % 2 === 0 ? id : null }) as SignedVote));
       }
     }
+    if (g() < 0.1) sendGarbage(height, round);
+  };
+  const byzSend = (to: string, m: SignedProposal | SignedVote): void => send(byzId!, to, m, encodePeerMessage(m), false);
+
+  // Now and then bytes no honest node sends, to one honest node: malformed payloads (each
+  // must be refused by the decoder, E_P2P_MALFORMED), or well-formed votes whose signature
+  // cannot hold (in another validator's name, or its own with a bit flipped: refused with
+  // E_P2P_BAD_SIGNATURE when the receiver knows the height's set). Their own random
+  // source and a fixed network (cut links only), so the rest of the run draws what it did.
+  const g = rng(o.seed ^ 0x5bd1e995);
+  const sendGarbage = (height: number, round: number): void => {
+    if (!byzId || !byzSigner) return;
+    const to = honestIds[Math.floor(g() * honestIds.length)]!;
+    const v = byzSigner.sign({ type: 'prevote', from: byzId, height, round, valueId: null }) as SignedVote;
+    const fields = { t: v.t, from: v.from, height, round, blockHash: null, signature: v.signature };
+    const enc = encodePeerMessage(v);
+    const noise = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => Math.floor(g() * 256));
+    const kind = Math.floor(g() * 9);
+    const bytes = [
+      () => enc.subarray(0, 1 + Math.floor(g() * (enc.length - 1))), // truncated
+      () => Uint8Array.from([...enc, 0]), // a byte after the item
+      () => encodeCbor({ ...fields, signature: v.signature.subarray(0, 63) }), // signature not 64 bytes
+      () => encodeCbor({ ...fields, extra: 1 }), // a field not of the format
+      () => encodeCbor({ ...fields, t: 'vote' }), // no such message type
+      () => noise(1 + Math.floor(g() * 80)),
+      () => encodeCbor({ t: 'proposal', from: byzId, height, round, validRound: -1, block: noise(40), signature: v.signature }), // no block inside
+      () => encodePeerMessage({ ...v, from: honestIds.find((x) => x !== to) ?? to }), // in another's name
+      () => encodePeerMessage({ ...v, signature: v.signature.map((b, i) => (i === 0 ? b ^ 1 : b)) }), // a bit flipped
+    ][kind]!();
+    const malformed = kind < 7;
+    garbage.sent++;
+    at(clock.elapsed + 1 + Math.floor(g() * 100), () => {
+      const life = nodes.get(to)?.life;
+      if (!life?.up || net.cut.has(byzId) || net.cut.has(to)) return;
+      if (malformed) garbage.malformedDelivered++;
+      life.input.onBytes(byzId, bytes);
+    });
   };
 
   for (const n of nodes.values()) boot(n);
@@ -526,7 +617,7 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
   }
   // Every certificate holds more than 2/3 of the power of its height's set, as the committer knew it.
   for (const n of nodes.values()) {
-    const checker = new SimSigner(n.id, CHAIN_ID, n.chain.sets);
+    const checker = signerFor(n.id, n.chain.sets);
     n.chain.blocks.forEach((c, i) => {
       const problem = checker.commitProblem(c.block.header, c.commit);
       if (problem) violations.push(`certificate: ${n.id} height ${i + 1}: ${problem}`);
@@ -563,6 +654,6 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
   const byzantineBlocks = byzId === undefined ? 0 : longest.chain.blocks.filter((c) => c.block.header.proposer === byzId).length;
   return {
     seed: o.seed, heights, decided, violations, evidence: [...nodes.values()].reduce((s, n) => s + n.evidence, 0), byzantineBlocks, events, log,
-    decidedAt, marks, ...(ledgers ? { ledgers } : {}),
+    decidedAt, marks, ...(ledgers ? { ledgers } : {}), refused, garbage,
   };
 }

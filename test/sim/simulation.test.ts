@@ -2,42 +2,34 @@
  * The production consensus code (runner, peer input, sync) under a seeded adversarial network, validators crashing (also half-way
  * through a step) and restarting from what they persisted, never from memory: agreement,
  * validity and progress after the network heals, for many seeds, with one Byzantine
- * validator of four and with all four honest. A failing seed is printed; SIM_SEED=<n>
- * replays exactly that one (SIM_SEEDS=<n> runs more or fewer).
+ * validator of four and with all four honest. Every message is bytes through the
+ * production decoder and signature check (PeerInput.onBytes): the Byzantine validator's
+ * malformed payloads and forged signatures are each refused, and no honest one is. A
+ * failing seed is printed; SIM_SEED=<n> replays exactly that one (SIM_SEEDS=<n> runs more
+ * or fewer).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type SimOptions, simulate } from '../helpers/consensus-sim.js';
+import { simulate } from '../helpers/consensus-sim.js';
+import { SEEDS, assertGarbageRefused, runSeeds } from '../helpers/sim-seeds.js';
 
-const SEEDS = Number(process.env.SIM_SEEDS ?? 1000);
 const only = process.env.SIM_SEED === undefined ? undefined : Number(process.env.SIM_SEED);
 
-async function runSeeds(opts: Omit<SimOptions, 'seed'>): Promise<{ failures: string[]; evidence: number; byzantineBlocks: number }> {
-  const failures: string[] = [];
-  let evidence = 0;
-  let byzantineBlocks = 0;
-  const seeds = only !== undefined ? [only] : Array.from({ length: SEEDS }, (_, i) => i + 1);
-  for (const seed of seeds) {
-    const r = await simulate({ seed, ...opts });
-    evidence += r.evidence;
-    byzantineBlocks += r.byzantineBlocks;
-    if (r.violations.length) {
-      failures.push(`seed ${seed} (replay: SIM_SEED=${seed}${opts.byzantine === false ? ', all honest' : ''}): ${r.violations.slice(0, 3).join('; ')}\n  ${r.log.join('\n  ')}`);
-    }
-  }
-  return { failures, evidence, byzantineBlocks };
-}
-
 test(`Tendermint Alg. 1: agreement, validity and progress over ${only ?? SEEDS} seeded runs with a Byzantine validator and crash-restarts from disk`, async () => {
-  const { failures, evidence, byzantineBlocks } = await runSeeds({});
+  const totals = await runSeeds({});
+  const { failures, evidence, byzantineBlocks } = totals;
   assert.deepEqual(failures, []);
+  assertGarbageRefused(totals);
   assert.ok(evidence > 0, 'the Byzantine validator equivocated, and honest validators reported it');
   // Its valid blocks get decided too: the honest validators judge its proposals, not its name.
   assert.ok(byzantineBlocks > 0 || only !== undefined, 'no block of the Byzantine validator was ever committed');
 });
 
 test(`all-honest runs agree and progress too (${only ?? SEEDS} seeds; two crashed validators outnumber no one)`, async () => {
-  assert.deepEqual((await runSeeds({ byzantine: false })).failures, []);
+  const totals = await runSeeds({ byzantine: false });
+  assert.deepEqual(totals.failures, []);
+  // Every payload an honest validator sent decoded and verified at every honest receiver.
+  assert.deepEqual([totals.malformed, totals.badSignatures], [{ delivered: 0, refused: 0 }, 0]);
 });
 
 test('the same seed replays the same run exactly', async () => {

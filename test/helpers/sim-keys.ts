@@ -1,0 +1,29 @@
+/**
+ * Ed25519 keys for the simulation, derived from a name (the seed is SHA-256 of
+ * "sim-key/<name>"), so a seed's run is the same on every machine and no key file is
+ * written: the private key for the node's production signer (Ed25519Signer) and the
+ * public key, hex, as a validator set lists it.
+ */
+import { type KeyObject, createHash, createPrivateKey, createPublicKey } from 'node:crypto';
+
+export interface SimKey {
+  readonly privateKey: KeyObject;
+  /** Raw 32-byte public key, hex (Validator.publicKey). */
+  readonly publicKey: string;
+}
+
+/** PKCS#8 DER of an Ed25519 private key is this prefix and the 32-byte seed (RFC 8410). */
+const PKCS8_ED25519 = Buffer.from('302e020100300506032b657004220420', 'hex');
+const keys = new Map<string, SimKey>();
+
+export function simKey(name: string): SimKey {
+  let k = keys.get(name);
+  if (!k) {
+    const seed = createHash('sha256').update(`sim-key/${name}`).digest();
+    const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519, seed]), format: 'der', type: 'pkcs8' });
+    const x = createPublicKey(privateKey).export({ format: 'jwk' }).x!;
+    k = { privateKey, publicKey: Buffer.from(x, 'base64url').toString('hex') };
+    keys.set(name, k);
+  }
+  return k;
+}

@@ -50,7 +50,7 @@ export class PeerInput {
     this.take(from, m);
   }
 
-  /** A decoded message from peer `from` (the simulation hands them over decoded). */
+  /** A decoded message from peer `from` (onBytes decodes; the simulation too sends bytes). */
   take(from: string, m: PeerMessage): void {
     if (m.t === 'status') {
       this.opts.onStatus(from, m.height);

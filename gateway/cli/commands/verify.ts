@@ -39,9 +39,10 @@ const chainChanges = (auditor: { state: { committed: { get(kind: string, id: str
 /**
  * The served set changes, followed from genesis and held against the chain's changes up
  * to the audited height (`blockHash`: the audited block hash of each change's height).
- * Changes the gateway committed above that height are noted, not compared.
+ * Changes the gateway committed above that height are noted, not compared; with no change
+ * at all there is no note.
  */
-function checkServedChanges(genesis: Genesis, cbor: Uint8Array, chain: readonly ChainChange[], height: number, blockHash: ReadonlyMap<number, string>): AuditResult | string {
+function checkServedChanges(genesis: Genesis, cbor: Uint8Array, chain: readonly ChainChange[], height: number, blockHash: ReadonlyMap<number, string>): AuditResult | string | undefined {
   let served;
   try {
     served = decodeSetChanges(cbor);
@@ -63,6 +64,8 @@ function checkServedChanges(genesis: Genesis, cbor: Uint8Array, chain: readonly 
   }
   if (below.length > chain.length) return mismatch(below[chain.length]!.header.height, `change ${chain.length + 1} is served at height ${below[chain.length]!.header.height}, the chain holds no such change`);
   const above = served.length - below.length;
+  // No change served, none in the chain: nothing to say (the set is genesis's).
+  if (served.length === 0) return undefined;
   return `validator-set changes: the ${served.length} the gateway serves verify from genesis${chain.length ? `, and are the chain's ${chain.length}` : ''}${above ? ` (${above} above height ${height}, not compared)` : ''}`;
 }
 
@@ -102,8 +105,8 @@ async function auditRemote(http: string, token: string | undefined, genesis: Gen
     onProgress(h, total);
   }
   const sets = checkServedChanges(genesis, changesCbor, chainChanges(auditor), auditor.height, changeBlocks);
-  if (typeof sets !== 'string') return sets;
-  const notes = [sets, ...witnessNotes(witnesses, auditor.height)];
+  if (typeof sets === 'object') return sets;
+  const notes = [...(sets !== undefined ? [sets] : []), ...witnessNotes(witnesses, auditor.height)];
   return { ok: true, height: auditor.height, txs, notes };
 }
 

@@ -217,6 +217,9 @@ describe('portal live feed: session end, silence and notifications', { timeout: 
       const r = await fetch(`${base()}/api/v1/meters/meter-0001`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
       return r.status === 200 && (await r.json() as { owner?: string; lastSeq: string }).owner === OWNER;
     }, 30_000);
+    // The meter names its owner from genesis on; the account itself is opened by the dev
+    // chain's billing set-up at first start, a block or two later.
+    await until('the owner\'s account is open', async () => (await fetch(`${base()}/api/v1/accounts/${OWNER}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status === 200, 30_000);
     browser = await launchChromium();
   });
 

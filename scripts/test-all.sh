@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 
 need=()
 command -v mosquitto_pub >/dev/null || need+=(mosquitto-clients)
+# the broker itself: bench/compare.ts and its smoke (test/integration/bench/compare.test.ts)
+[ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v prosody >/dev/null || need+=(prosody)
 command -v openssl >/dev/null || need+=(openssl)
 command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || need+=(nats-server)

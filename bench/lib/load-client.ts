@@ -43,6 +43,13 @@ export interface LoadOptions {
   readonly drainMs: number;
   /** First sequence number of every meter (default: now in µs, above any earlier run). */
   readonly startSeq?: string;
+  /**
+   * What counts as a reading committed (and closes its place in the window): its
+   * 'committed' receipt from the gateway (the default); its PUBACK (a plain broker, which
+   * commits nothing: bench/compare.ts); or its SHA-256 in a message on this topic (the
+   * do-it-yourself consumer's batched announcement after each fsync, bench/lib/diy-consumer.ts).
+   */
+  readonly commitOn?: 'receipt' | 'puback' | { readonly durableTopic: string };
 }
 
 export interface LoadResult {
@@ -181,6 +188,26 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     });
     await Promise.all(batch);
   }
+  const commitOn = o.commitOn ?? 'receipt';
+  if (typeof commitOn === 'object') {
+    const d = mqtt.connect(o.meters[0]!.mqttUrl, { protocolVersion: 4, clientId: 'bench-durable-watch', clean: true, reconnectPeriod: 0 });
+    d.on('error', () => undefined);
+    d.on('message', (_t, payload: Buffer) => {
+      for (let i = 0; i + 32 <= payload.length; i += 32) {
+        const it = byHash.get(payload.toString('hex', i, i + 32));
+        if (!it || it.receiptAt !== undefined) continue;
+        it.receiptAt = performance.now();
+        inFlight--;
+      }
+      wake();
+    });
+    await new Promise<void>((res, rej) => {
+      d.once('connect', () => res());
+      d.once('error', rej);
+    });
+    await d.subscribeAsync(commitOn.durableTopic, { qos: 1 });
+    clients.push(d);
+  }
 
   let waiter: (() => void) | undefined;
   function wake(): void {
@@ -215,6 +242,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     inFlight++;
     clients[it.meter]!.publish(readingsTopic(o.meters[it.meter]!.id), it.bytes, { qos: 1 }, (e) => {
       if (!e) it.ackAt = performance.now();
+      if (!e && commitOn === 'puback') {
+        it.receiptAt = it.ackAt;
+        inFlight--;
+      }
       wake();
     });
     // Let the socket breathe in closed mode too.

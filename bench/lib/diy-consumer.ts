@@ -64,6 +64,7 @@ export async function startConsumer(o: ConsumerStart): Promise<{ stop(): Promise
   const cpu0 = process.cpuUsage();
   let pending: Buffer[] = [];
   let hashes: Buffer[] = [];
+  let lastFlush = performance.now();
   const tags: TagDecoder[] = [];
   tags[18] = (inner) => inner(); // COSE_Sign1_Tagged: the array inside
 
@@ -98,7 +99,6 @@ export async function startConsumer(o: ConsumerStart): Promise<{ stop(): Promise
     // (17 fsyncs in 10 s in a first run): the batch is closed here once FSYNC_MS has passed.
     if (performance.now() - lastFlush >= FSYNC_MS) flush();
   });
-  let lastFlush = performance.now();
   const flush = (): void => {
     lastFlush = performance.now();
     if (pending.length === 0) return;

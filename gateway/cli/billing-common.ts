@@ -9,7 +9,7 @@
 import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
-  Alg, type Genesis, METER_ID_PATTERN, type TxBody, parseGenesis, parseInstant, signMessage, sessionSignBytes, signTx,
+  Alg, type Genesis, LedgerTxType, METER_ID_PATTERN, ReasonCode, type TxBody, parseGenesis, parseInstant, signMessage, sessionSignBytes, signTx,
 } from '../../protocols/index.js';
 import { type KeyPair, loadKeyFile } from '../../ledger-node/keyfile.js';
 import { GatewayError, UsageError } from '../errors.js';
@@ -142,6 +142,36 @@ export async function submitAsOperator(args: ParsedArgs, command: string, body: 
 }
 
 /** The genesis an owner command signs for: --genesis F, else the gateway's. */
+/**
+ * A custodian's money movement (deposit or withdrawal, docs/billing.md §14): --account,
+ * --amount (in the chain's currency) and --ref, signed as custodian; a reference applied
+ * before (E_TRANSFER_DUPLICATE) is said and exits 0. `words` shape the two lines it prints.
+ */
+export async function runCustodianTransfer(
+  args: ParsedArgs, cmd: string, type: typeof LedgerTxType.Deposit | typeof LedgerTxType.Withdrawal,
+  words: { noun: string; preposition: string; duplicate: string },
+): Promise<number> {
+  const account = idFlag(args, 'account', cmd);
+  const reference = need(args, 'ref', cmd);
+  if ([...reference].length > 128) throw new UsageError('--ref must be 1-128 characters');
+  const amountText = need(args, 'amount', cmd);
+  let amount = 0n;
+  try {
+    const { txHash, genesis } = await submitAsOperator(args, cmd, (g) => {
+      amount = parseAmount(amountText, currencyOf(g).minorUnits);
+      return { type, time: Date.now(), account, amount, reference };
+    });
+    out(`accepted: ${words.noun} ${formatAmount(amount, genesis.currency)} (${amount} minor units) ${words.preposition} ${account}, ref ${reference} (tx ${txHash})`);
+    return 0;
+  } catch (e) {
+    if (e instanceof GatewayError && e.code === ReasonCode.TRANSFER_DUPLICATE) {
+      out(`already applied: reference ${reference} ${words.duplicate}; nothing moved again (${e.code})`);
+      return 0;
+    }
+    throw e;
+  }
+}
+
 export async function ownerGenesis(args: ParsedArgs, http: string): Promise<Genesis> {
   const file = optionalString(args, 'genesis');
   if (file !== undefined) {

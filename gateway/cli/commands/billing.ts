@@ -16,7 +16,7 @@ import { adminToken, needGatewayUrl } from '../client-env.js';
 import { getJson } from '../http-client.js';
 import {
   currencyOf, formatAmount, idFlag, instantFlag, operatorOptions, owner, ownerOptions, ownerSession, parseAmount, readView, readerOptions,
-  submitAsOperator, submitAsOwner,
+  runCustodianTransfer, submitAsOperator, submitAsOwner,
 } from '../billing-common.js';
 
 const AMOUNT_HELP = 'whole minor units ("1234") or a decimal of the chain\'s currency ("12.34" = 1234 when it has 2 minor units); never rounded';
@@ -43,28 +43,7 @@ export const depositCommand: CommandSpec = {
     'more decimals than the currency has is E_AMOUNT_INVALID, never rounded.\n' +
     'Idempotent by reference: a reference this custodian applied already moves nothing again\n' +
     '(the ledger refuses it, E_TRANSFER_DUPLICATE); the command says so and exits 0.',
-  async run(args) {
-    const cmd = 'deposit';
-    const account = idFlag(args, 'account', cmd);
-    const reference = need(args, 'ref', cmd);
-    if ([...reference].length > 128) throw new UsageError('--ref must be 1-128 characters');
-    const amountText = need(args, 'amount', cmd);
-    let amount = 0n;
-    try {
-      const { txHash, genesis } = await submitAsOperator(args, cmd, (g) => {
-        amount = parseAmount(amountText, currencyOf(g).minorUnits);
-        return { type: LedgerTxType.Deposit, time: Date.now(), account, amount, reference };
-      });
-      out(`accepted: deposit ${formatAmount(amount, genesis.currency)} (${amount} minor units) to ${account}, ref ${reference} (tx ${txHash})`);
-      return 0;
-    } catch (e) {
-      if (e instanceof GatewayError && e.code === ReasonCode.TRANSFER_DUPLICATE) {
-        out(`already applied: reference ${reference} was deposited before; nothing moved again (${e.code})`);
-        return 0;
-      }
-      throw e;
-    }
-  },
+  run: (args) => runCustodianTransfer(args, 'deposit', LedgerTxType.Deposit, { noun: 'deposit', preposition: 'to', duplicate: 'was deposited before' }),
 };
 
 // ------------------------------------------------------------------ tariffs and agreements (biller, §15-16)

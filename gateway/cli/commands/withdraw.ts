@@ -5,10 +5,9 @@
  * keys/operator.key and sent with the admin token (a file or the environment). Idempotent
  * by the custodian's external reference, like `meterledger deposit`.
  */
-import { LedgerTxType, ReasonCode } from '../../../protocols/index.js';
-import { GatewayError, UsageError } from '../../errors.js';
-import { type CommandSpec, need, out } from '../args.js';
-import { currencyOf, formatAmount, idFlag, operatorOptions, parseAmount, submitAsOperator } from '../billing-common.js';
+import { LedgerTxType } from '../../../protocols/index.js';
+import { type CommandSpec } from '../args.js';
+import { operatorOptions, runCustodianTransfer } from '../billing-common.js';
 
 export const withdrawCommand: CommandSpec = {
   name: 'withdraw',
@@ -22,26 +21,5 @@ export const withdrawCommand: CommandSpec = {
   details: 'A withdrawal is at most the balance (E_ACCOUNT_INSUFFICIENT_FUNDS): a balance never goes negative.\n' +
     'A reference this custodian applied already (deposit or withdrawal) moves nothing again\n' +
     '(E_TRANSFER_DUPLICATE); the command says so and exits 0.',
-  async run(args) {
-    const cmd = 'withdraw';
-    const account = idFlag(args, 'account', cmd);
-    const reference = need(args, 'ref', cmd);
-    if ([...reference].length > 128) throw new UsageError('--ref must be 1-128 characters');
-    const amountText = need(args, 'amount', cmd);
-    let amount = 0n;
-    try {
-      const { txHash, genesis } = await submitAsOperator(args, cmd, (g) => {
-        amount = parseAmount(amountText, currencyOf(g).minorUnits);
-        return { type: LedgerTxType.Withdrawal, time: Date.now(), account, amount, reference };
-      });
-      out(`accepted: withdrawal ${formatAmount(amount, genesis.currency)} (${amount} minor units) from ${account}, ref ${reference} (tx ${txHash})`);
-      return 0;
-    } catch (e) {
-      if (e instanceof GatewayError && e.code === ReasonCode.TRANSFER_DUPLICATE) {
-        out(`already applied: reference ${reference} was used before; nothing moved again (${e.code})`);
-        return 0;
-      }
-      throw e;
-    }
-  },
+  run: (args) => runCustodianTransfer(args, 'withdraw', LedgerTxType.Withdrawal, { noun: 'withdrawal', preposition: 'from', duplicate: 'was used before' }),
 };

@@ -86,27 +86,7 @@ function indexUints(b: Uint8Array): number[] | undefined {
   const head = b[0]!;
   if (head < 0x83 || head > 0x85) return undefined;
   const out: number[] = [];
-  let at = 1;
-  for (let n = head - 0x80; n > 0; n--) {
-    if (at >= b.length) return undefined;
-    const ib = b[at++]!;
-    if (ib >> 5 !== 0) return undefined;
-    const ai = ib & 0x1f;
-    if (ai < 24) {
-      out.push(ai);
-      continue;
-    }
-    if (ai > 27) return undefined;
-    const len = 1 << (ai - 24);
-    if (at + len > b.length) return undefined;
-    let v = 0;
-    for (let i = 0; i < len; i++) v = v * 256 + b[at + i]!;
-    at += len;
-    // Shortest form only (what the strict decoder accepts), and a safe integer.
-    const min = len === 1 ? 24 : len === 2 ? 0x100 : len === 4 ? 0x10000 : 0x100000000;
-    if (v < min || v > Number.MAX_SAFE_INTEGER) return undefined;
-    out.push(v);
-  }
+  const at = uintsAt(b, 1, head - 0x80, out);
   return at === b.length ? out : undefined;
 }
 
@@ -202,6 +182,7 @@ function uintsAt(b: Uint8Array, at: number, n: number, out: number[]): number | 
     let v = 0;
     for (let i = 0; i < len; i++) v = v * 256 + b[at + i]!;
     at += len;
+    // Shortest form only (what the strict decoder accepts), and a safe integer.
     const min = len === 1 ? 24 : len === 2 ? 0x100 : len === 4 ? 0x10000 : 0x100000000;
     if (v < min || v > Number.MAX_SAFE_INTEGER) return undefined;
     out.push(v);

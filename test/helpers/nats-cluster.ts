@@ -8,6 +8,7 @@
  * (/routez) shows a route to each other server.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +17,24 @@ import { canConnect, freePort } from './ports.js';
 
 
 export const NATS_SERVER_BIN = process.env.NATS_SERVER ?? '/usr/sbin/nats-server';
+
+/**
+ * One nats-server on a free 127.0.0.1 port from `conf` (written to `dir`/`name`.conf after
+ * its `listen` line), ready when its client port accepts (10 s, or it exits: an error).
+ * The caller owns `proc` and kills it.
+ */
+export async function startNatsServer(dir: string, name: string, conf: string): Promise<{ port: number; proc: ChildProcess }> {
+  const port = await freePort();
+  const file = path.join(dir, `${name}.conf`);
+  writeFileSync(file, `listen: 127.0.0.1:${port}\n${conf}\n`);
+  const proc = spawn(NATS_SERVER_BIN, ['-c', file], { stdio: 'ignore' });
+  const end = Date.now() + 10_000;
+  while (!(await canConnect(port))) {
+    if (Date.now() > end || proc.exitCode !== null) throw new Error(`nats-server ${name} did not start`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { port, proc };
+}
 
 export interface NatsClusterOptions {
   readonly size?: number;

@@ -3,7 +3,7 @@
  * with a private CA, against a real nats-server on 127.0.0.1.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,8 +13,7 @@ import { Alg } from '../../../protocols/index.js';
 import { generateKeyPair } from '../../../ledger-node/keyfile.js';
 import { type NatsCarrierOptions, openNatsPeerLayer } from '../../../ledger-node/p2p/nats.js';
 import type { PeerLayer } from '../../../ledger-node/p2p/peers.js';
-import { NATS_SERVER_BIN } from '../../helpers/nats-cluster.js';
-import { canConnect, freePort } from '../../helpers/ports.js';
+import { startNatsServer } from '../../helpers/nats-cluster.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'meterledger-nats-auth-'));
 const servers: ChildProcess[] = [];
@@ -24,16 +23,8 @@ after(() => {
 });
 
 async function startServer(name: string, conf: string): Promise<number> {
-  const port = await freePort();
-  const file = join(dir, `${name}.conf`);
-  writeFileSync(file, `listen: 127.0.0.1:${port}\n${conf}\n`);
-  const p = spawn(NATS_SERVER_BIN, ['-c', file], { stdio: 'ignore' });
-  servers.push(p);
-  const end = Date.now() + 10_000;
-  while (!(await canConnect(port))) {
-    if (Date.now() > end || p.exitCode !== null) throw new Error(`nats-server ${name} did not start`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const { port, proc } = await startNatsServer(dir, name, conf);
+  servers.push(proc);
   return port;
 }
 

@@ -6,8 +6,8 @@
  * transaction would be refused, again and again), and limits already larger are kept.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -16,8 +16,7 @@ import { Alg, type SignedTx, type TxBody, peerSubjects, toHex } from '../../../p
 import { generateKeyPair } from '../../../ledger-node/keyfile.js';
 import { sealEnvelope } from '../../../ledger-node/p2p/envelope.js';
 import { DurableGossip, streamLimitsToRaise, streamName } from '../../../ledger-node/p2p/jetstream.js';
-import { NATS_SERVER_BIN } from '../../helpers/nats-cluster.js';
-import { canConnect, freePort } from '../../helpers/ports.js';
+import { startNatsServer } from '../../helpers/nats-cluster.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'meterledger-js-stream-'));
 const servers: ChildProcess[] = [];
@@ -31,16 +30,8 @@ after(async () => {
 });
 
 async function startJetStream(name: string): Promise<string> {
-  const port = await freePort();
-  const file = join(dir, `${name}.conf`);
-  writeFileSync(file, `listen: 127.0.0.1:${port}\nmax_payload: 8MB\njetstream { store_dir: "${join(dir, name)}" }\n`);
-  const p = spawn(NATS_SERVER_BIN, ['-c', file], { stdio: 'ignore' });
-  servers.push(p);
-  const end = Date.now() + 10_000;
-  while (!(await canConnect(port))) {
-    if (Date.now() > end || p.exitCode !== null) throw new Error(`nats-server ${name} did not start`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const { port, proc } = await startNatsServer(dir, name, `max_payload: 8MB\njetstream { store_dir: "${join(dir, name)}" }`);
+  servers.push(proc);
   return `nats://127.0.0.1:${port}`;
 }
 

@@ -14,12 +14,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { type Genesis, parseGenesis, peerSubjects } from '../../protocols/index.js';
-import { clusterMeterId, dataPaths } from '../../ledger-node/devchain.js';
-import { loadKeyFile } from '../../ledger-node/keyfile.js';
+import { parseGenesis, peerSubjects } from '../../protocols/index.js';
+import { clusterMeterId } from '../../ledger-node/devchain.js';
 import { type NatsCluster, startNatsCluster } from '../helpers/nats-cluster.js';
 import { type NatsFilterProxy, startNatsFilterProxy } from '../helpers/nats-filter-proxy.js';
-import { GatewayProcess, TestMeter, cli, committedSeqs, sleep, until } from './support.js';
+import { type Acked, GatewayProcess, cli, committedSeqs, failoverMeter, sleep, until } from './support.js';
 
 const VALIDATORS = 4;
 const GATEWAYS = 5; // node4 is the observer
@@ -27,54 +26,6 @@ const METERS_PER_GATEWAY = 2;
 /** Share of core tx gossip frames the proxies drop, each way. */
 const DROP = 0.3;
 const LOAD_MS = 30_000;
-
-interface Acked { readonly meterId: string; readonly seq: bigint; readonly via: number }
-
-/**
- * A meter that sends seq 1, 2, ... through one gateway and, when a reading gets no PUBACK
- * within 5 s (its gateway died), moves to the next running gateway and continues with the
- * next seq there (the unacknowledged one is not counted: it may or may not be in).
- */
-async function failoverMeter(
-  meterId: string, home: number, gws: readonly GatewayProcess[], up: readonly boolean[], genesis: Genesis, keyDir: string,
-  running: () => boolean, acked: Acked[], moves: { n: number },
-): Promise<void> {
-  const key = loadKeyFile(dataPaths(keyDir).meterKey(meterId));
-  let at = home;
-  let m: TestMeter | undefined;
-  let seq = 0n;
-  while (running()) {
-    if (!m) {
-      try {
-        m = await TestMeter.connect(gws[at]!.mqttUrl, genesis, meterId, key, { reconnectPeriod: 0 });
-      } catch {
-        at = nextUp(at, up);
-        await sleep(200);
-        continue;
-      }
-    }
-    const s = ++seq;
-    const ok = await Promise.race([m.publish(s).then(() => true, () => false), sleep(5000).then(() => false)]);
-    if (ok) {
-      acked.push({ meterId, seq: s, via: at });
-      await sleep(50);
-      continue;
-    }
-    await m.close().catch(() => {});
-    m = undefined;
-    at = nextUp(at, up);
-    moves.n++;
-  }
-  await m?.close().catch(() => {});
-}
-
-function nextUp(from: number, up: readonly boolean[]): number {
-  for (let k = 1; k <= up.length; k++) {
-    const i = (from + k) % up.length;
-    if (up[i]) return i;
-  }
-  return from;
-}
 
 describe('fault: meters fail over between gateways while NATS drops gossip (JetStream durable gossip)', { timeout: 300_000 }, () => {
   const root = mkdtempSync(join(tmpdir(), 'meterledger-fault-failover-'));
@@ -125,7 +76,7 @@ describe('fault: meters fail over between gateways while NATS drops gossip (JetS
     const moves = { n: 0 };
     let loading = true;
     const loads = gws.flatMap((g, node) => Array.from({ length: METERS_PER_GATEWAY }, (_, k) =>
-      failoverMeter(clusterMeterId(node, k), node, gws, up, genesis, g.dataDir, () => loading, acked, moves)));
+      failoverMeter({ meterId: clusterMeterId(node, k), home: node, gws, up, genesis, keyDir: g.dataDir, running: () => loading, acked, moves, everyMs: 50 })));
 
     // A validator down for a while, its meters moving elsewhere; then the observer.
     await sleep(3000);

@@ -22,11 +22,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type JetStreamManager, type NatsConnection, connect } from 'nats';
 import { type Genesis, parseGenesis } from '../../protocols/index.js';
-import { clusterMeterId, dataPaths } from '../../ledger-node/devchain.js';
-import { loadKeyFile } from '../../ledger-node/keyfile.js';
+import { clusterMeterId } from '../../ledger-node/devchain.js';
 import { consumerName, streamName } from '../../ledger-node/p2p/jetstream.js';
 import { type NatsCluster, startNatsCluster } from '../helpers/nats-cluster.js';
-import { GatewayProcess, TestMeter, cli, metric, sleep, until } from './support.js';
+import { type Acked, GatewayProcess, cli, failoverMeter, metric, sleep, until } from './support.js';
 
 const VALIDATORS = 4;
 const GATEWAYS = 5; // node4 is the observer
@@ -35,60 +34,6 @@ const DOWN_MS = 120_000;
 const NATS_DOWN_MS = 20_000;
 /** Pause between one meter's readings (one meter per gateway: ~4 readings/s each). */
 const EVERY_MS = 250;
-
-interface Acked { readonly meterId: string; readonly seq: bigint; readonly via: number }
-
-/**
- * A meter that sends seq 1, 2, ... through one gateway and, when a reading gets no PUBACK
- * within 5 s (its gateway died), moves to the next running gateway and continues there;
- * once `goHome()` says so and its own gateway runs again, it goes back there. The
- * unacknowledged reading is not counted: it may or may not be in.
- */
-async function failoverMeter(
-  meterId: string, home: number, gws: readonly GatewayProcess[], up: readonly boolean[], genesis: Genesis, keyDir: string,
-  running: () => boolean, acked: Acked[], moves: { n: number }, goHome: () => boolean,
-): Promise<void> {
-  const key = loadKeyFile(dataPaths(keyDir).meterKey(meterId));
-  let at = home;
-  let m: TestMeter | undefined;
-  let seq = 0n;
-  while (running()) {
-    if (m && at !== home && up[home] && goHome()) {
-      await m.close().catch(() => {});
-      m = undefined;
-      at = home;
-    }
-    if (!m) {
-      try {
-        m = await TestMeter.connect(gws[at]!.mqttUrl, genesis, meterId, key, { reconnectPeriod: 0 });
-      } catch {
-        at = nextUp(at, up);
-        await sleep(200);
-        continue;
-      }
-    }
-    const s = ++seq;
-    const ok = await Promise.race([m.publish(s).then(() => true, () => false), sleep(5000).then(() => false)]);
-    if (ok) {
-      acked.push({ meterId, seq: s, via: at });
-      await sleep(EVERY_MS);
-      continue;
-    }
-    await m.close().catch(() => {});
-    m = undefined;
-    at = nextUp(at, up);
-    moves.n++;
-  }
-  await m?.close().catch(() => {});
-}
-
-function nextUp(from: number, up: readonly boolean[]): number {
-  for (let k = 1; k <= up.length; k++) {
-    const i = (from + k) % up.length;
-    if (up[i]) return i;
-  }
-  return from;
-}
 
 interface Status { height: number; headHash: string; nodeId: string; consensus: { peers: string[] } }
 
@@ -152,7 +97,9 @@ describe('fault: a validator down for 2 minutes, then a NATS server killed, unde
         return false;
       }
     }, 30_000);
-    loads = gws.map((g, node) => failoverMeter(clusterMeterId(node, 0), node, gws, up, genesis, g.dataDir, () => loading, acked, moves, () => goHome));
+    loads = gws.map((g, node) => failoverMeter({
+      meterId: clusterMeterId(node, 0), home: node, gws, up, genesis, keyDir: g.dataDir, running: () => loading, acked, moves, everyMs: EVERY_MS, goHome: () => goHome,
+    }));
   });
 
   after(async () => {

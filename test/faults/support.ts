@@ -96,6 +96,64 @@ export class SteadyMeter {
   }
 }
 
+/** A reading a meter had acknowledged (PUBACK), and the gateway it went through. */
+export interface Acked { readonly meterId: string; readonly seq: bigint; readonly via: number }
+
+/**
+ * A meter that sends seq 1, 2, ... (one every `everyMs` after its PUBACK) through one
+ * gateway and, when a reading gets no PUBACK within 5 s (its gateway died), moves to the
+ * next running gateway and continues with the next seq there; with `goHome`, once that says
+ * so and its own gateway runs again, it goes back there. The unacknowledged reading is not
+ * counted: it may or may not be in.
+ */
+export async function failoverMeter(o: {
+  meterId: string; home: number; gws: readonly GatewayProcess[]; up: readonly boolean[]; genesis: Genesis; keyDir: string;
+  running: () => boolean; acked: Acked[]; moves: { n: number }; everyMs: number; goHome?: () => boolean;
+}): Promise<void> {
+  const { meterId, home, gws, up, genesis, running, acked, moves, goHome } = o;
+  const key = loadKeyFile(dataPaths(o.keyDir).meterKey(meterId));
+  let at = home;
+  let m: TestMeter | undefined;
+  let seq = 0n;
+  while (running()) {
+    if (goHome && m && at !== home && up[home] && goHome()) {
+      await m.close().catch(() => {});
+      m = undefined;
+      at = home;
+    }
+    if (!m) {
+      try {
+        m = await TestMeter.connect(gws[at]!.mqttUrl, genesis, meterId, key, { reconnectPeriod: 0 });
+      } catch {
+        at = nextUp(at, up);
+        await sleep(200);
+        continue;
+      }
+    }
+    const s = ++seq;
+    const ok = await Promise.race([m.publish(s).then(() => true, () => false), sleep(5000).then(() => false)]);
+    if (ok) {
+      acked.push({ meterId, seq: s, via: at });
+      await sleep(o.everyMs);
+      continue;
+    }
+    await m.close().catch(() => {});
+    m = undefined;
+    at = nextUp(at, up);
+    moves.n++;
+  }
+  await m?.close().catch(() => {});
+}
+
+/** The next gateway after `from` that is up (round the ring), or `from` when none is. */
+export function nextUp(from: number, up: readonly boolean[]): number {
+  for (let k = 1; k <= up.length; k++) {
+    const i = (from + k) % up.length;
+    if (up[i]) return i;
+  }
+  return from;
+}
+
 export { connectPacket, publishPacket, rawPacket, remainingLength, subscribePacket } from '../helpers/raw-mqtt.js';
 
 /** A meter's connect token, signed with OpenSSL. */

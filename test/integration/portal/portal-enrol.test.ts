@@ -11,7 +11,7 @@
  * Screenshots in test-artifacts/, axe-core on each page.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +21,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { decodeReceipt, fromHex, parseGenesis, verifyReceipt } from '../../../protocols/index.js';
 import { dataPaths } from '../../../ledger-node/devchain.js';
 import { loadKeyFile } from '../../../ledger-node/keyfile.js';
-import { launchChromium } from '../../helpers/browser.js';
+import { closePortalRig, launchChromium } from '../../helpers/browser.js';
 import { GatewayProcess, cli } from '../../helpers/gateway-process.js';
 import { TestMeter } from '../../helpers/mqtt-meter.js';
 import { until } from '../../helpers/until.js';
@@ -83,13 +83,7 @@ describe('password-less portal: enrolment, signed mandates and disputes, a lost 
     first = await browser.newContext({ viewport: VIEWPORTS.desktop, timezoneId: 'UTC', locale: 'en-GB' });
   });
 
-  after(async () => {
-    clearInterval(ticker);
-    await browser?.close();
-    await meter?.close();
-    await gw?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => closePortalRig({ ticker, browser, meter, gw, dir }));
 
   /** A page with page errors, CSP violations and outside requests collected. */
   async function open(ctx: BrowserContext, path: string): Promise<{ page: Page; problems: string[] }> {

@@ -17,7 +17,7 @@ import type { Browser } from 'playwright-core';
 import { decodeReceipt, encodeReceipt, fromHex, parseGenesis, toHex } from '../../../protocols/index.js';
 import { accountIdOf, dataPaths } from '../../../ledger-node/devchain.js';
 import { loadKeyFile } from '../../../ledger-node/keyfile.js';
-import { launchChromium } from '../../helpers/browser.js';
+import { closePortalRig, launchChromium } from '../../helpers/browser.js';
 import { GatewayProcess, cli } from '../../helpers/gateway-process.js';
 import { type HttpMitm, startHttpMitm } from '../../helpers/http-mitm.js';
 import { TestMeter } from '../../helpers/mqtt-meter.js';
@@ -223,13 +223,7 @@ describe('portal live feed: session end, silence and notifications', { timeout: 
     browser = await launchChromium();
   });
 
-  after(async () => {
-    clearInterval(ticker);
-    await browser?.close();
-    await meter?.close();
-    await gw?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => closePortalRig({ ticker, browser, meter, gw, dir }));
 
   /** A context signed in as the owner, with notifications recorded (and permission granted when asked). */
   async function ownerContext(grant: boolean) {

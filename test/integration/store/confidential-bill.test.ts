@@ -10,16 +10,15 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import {
-  type BillIssue, type BillRecord, LedgerTxType, PERIOD_KEY_TX_TYPE, type PeriodKeyBody, ReasonCode, StateKind, TxType, billId, decodeAnyTx, toHex,
+  type BillIssue, type BillRecord, LedgerTxType, ReasonCode, StateKind, billId, decodeAnyTx, toHex,
 } from '../../../protocols/index.js';
-import { AutoIssuer, nextPeriod } from '../../../ledger-node/billing/auto-issue.js';
-import { readDevBillingPlan, runDevBillingSetup } from '../../../ledger-node/billing/dev-setup.js';
+import { AutoIssuer } from '../../../ledger-node/billing/auto-issue.js';
 import { DEV_BILLER_RECIPIENT, dataPaths } from '../../../ledger-node/devchain.js';
 import { LedgerNode } from '../../../ledger-node/node.js';
 import { loadRecipientKeyFile } from '../../../ledger-node/recipient-keyfile.js';
 import { silentLogger } from '../../../ledger-node/api.js';
 import { auditStore } from '../../../ledger-node/audit.js';
-import { SealingMeter } from '../../../gateway/sim/sealing.js';
+import { readConfidentialPeriod } from '../../helpers/confidential-period.js';
 import { makeTestChain } from '../../helpers/devchain.js';
 import { until } from '../../helpers/until.js';
 
@@ -35,30 +34,9 @@ describe('a confidential meter\'s bill with disclosures on the real store', { ti
   test('wrong key and misstated value refused with their codes; the honest bill committed, loaded after reopen, audited', async () => {
     let node = await open();
     const settled = (): Promise<void> => until('committed', () => node.status().pending === 0, 20_000, 10);
-    const plan = readDevBillingPlan(chain.dataDir)!;
-    await runDevBillingSetup(chain.dataDir, plan, { genesis: chain.genesis, tip: node.billingView().tip, submit: (b) => node.submitTx(b), now: () => clock }, silentLogger);
-    await settled();
-
-    const meter = 'meter-0001';
-    const sealer = new SealingMeter(chain.genesis, meter, chain.meterKeys.get(meter)!, SealingMeter.recipientsIn(chain.genesis).get(meter)!);
-    const keys: PeriodKeyBody[] = [];
-    const from = (node.billingView().committed.get(StateKind.Agreement, meter) as { entries: { from: number }[] }).entries[0]!.from;
-    const period = nextPeriod({ entries: [{ from, tariff: 'dev-tou', biller: 'operator-0' }], billedUntil: 0 }, [], [], { epoch, lengthMs: CYCLE });
-    let seq = 1n;
-    const read = async (t: number): Promise<void> => {
-      clock = Math.max(clock, t);
-      const k = sealer.periodKeyFor(t);
-      if (k) {
-        assert.equal((await node.submitTx(k)).status, 'accepted');
-        keys.push(decodeAnyTx(k, Infinity).body as PeriodKeyBody);
-      }
-      const r = await node.submitTx(sealer.seal({ type: TxType.Reading, meterId: meter, seq: seq++, time: t, importWh: 2_000_000 + Number(seq) * 37 }));
-      assert.equal(r.status, 'accepted', r.status === 'rejected' ? r.code : '');
-    };
-    for (let t = period.start; t < period.end; t += 1000) await read(t);
-    await read(period.end + 2000);
-    await settled();
-    assert.ok(keys.every((k) => k.type === PERIOD_KEY_TX_TYPE));
+    const { meter, plan, keys, period } = await readConfidentialPeriod({
+      chain, node, cycleMs: CYCLE, clock: () => clock, advance: (t) => { clock = Math.max(clock, t); }, baseWh: 2_000_000, stepWh: 37,
+    });
     clock = period.end + 5000;
 
     // The biller computes the bill; the test holds it back to tamper with it first.

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 
 /** The repository root (dist/bench/lib -> ../../..). */
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-export const RESULTS_DIR = join(ROOT, 'bench', 'results');
+/** Where results go: bench/results, or BENCH_RESULTS_DIR (the CI smoke writes to a temp dir). */
+export const RESULTS_DIR = process.env.BENCH_RESULTS_DIR ?? join(ROOT, 'bench', 'results');
 
 function pkgVersion(name: string): string {
   try {

@@ -32,7 +32,19 @@ const FLOOD_SEND_PER_S = Number(process.env.BENCH_FLOOD_SEND_PER_S ?? 30_000);
 /** The bare aedes run's budget assumes the load generator publishes at most this many readings per second. */
 const AEDES_SEND_PER_S = Number(process.env.BENCH_AEDES_SEND_PER_S ?? 50_000);
 /** Idle memory is sampled this many times, 5 s apart, after the meters connected. */
-const IDLE_SAMPLES = 8;
+const IDLE_SAMPLES = Number(process.env.BENCH_IDLE_SAMPLES ?? 8);
+/** Receipts before this are not counted (every closed-loop run here; the catch-up load has its own 2 s). */
+const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 4000);
+/** Readings signed before a closed-loop run starts; set, it overrides each run's own (150,000; cluster 100,000, catch-up 60,000). */
+const BUDGET = process.env.BENCH_BUDGET === undefined ? undefined : Number(process.env.BENCH_BUDGET);
+/** Each of the two paced latency runs, its warm-up (a quarter) included. */
+const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 12_000);
+/** The restart bench's store: blocks of readings over its 100 meters (block size a multiple of 100). */
+const RESTART_BLOCKS = Number(process.env.BENCH_RESTART_BLOCKS ?? 500);
+const RESTART_BLOCK_TXS = Number(process.env.BENCH_RESTART_BLOCK_TXS ?? 2000);
+/** Meters per validator in the cluster run, and the catch-up load's length. */
+const CLUSTER_METERS = Number(process.env.BENCH_CLUSTER_METERS ?? 100);
+const CATCHUP_MS = Number(process.env.BENCH_CATCHUP_MS ?? 10_000);
 
 /** Figures shared by the benchmarks of one run (a ratio's two sides come from the same run). */
 const ctx: { ceiling: Partial<Record<CeilingAlg, number>>; tput: Partial<Record<CeilingAlg, ThroughputRun>> } = { ceiling: {}, tput: {} };
@@ -43,7 +55,7 @@ async function ceiling(alg: CeilingAlg): Promise<number> {
 async function tput(alg: CeilingAlg): Promise<ThroughputRun> {
   if (!ctx.tput[alg]) {
     ctx.tput[alg] = await throughputRun({
-      alg, ceiling: await ceiling(alg), durationMs: LOAD_MS, budget: 150_000, withStore: true,
+      alg, ceiling: await ceiling(alg), durationMs: LOAD_MS, warmupMs: WARMUP_MS, budget: BUDGET ?? 150_000, withStore: true,
       ...(PROFILE_DIR && alg === 'Ed25519' ? { cpuProfDir: PROFILE_DIR } : {}),
     });
   }
@@ -114,7 +126,7 @@ const benches: Record<string, Bench> = {
     try {
       const at = async (share: number): Promise<LoadResult> => runLoadProcess({
         meters: g.meterIds.map((id) => ({ id, dataDir: g.dir, mqttUrl: g.gw.mqttUrl })),
-        mode: 'paced', rate: Math.round(sat * share), durationMs: 12_000, warmupMs: 3000, budget: Math.ceil(sat * share * 12) + 100, drainMs: 10_000,
+        mode: 'paced', rate: Math.round(sat * share), durationMs: LATENCY_MS, warmupMs: LATENCY_MS / 4, budget: Math.ceil((sat * share * LATENCY_MS) / 1000) + 100, drainMs: 10_000,
       });
       const half = await at(0.5);
       const high = await at(0.8);
@@ -153,7 +165,7 @@ const benches: Record<string, Bench> = {
     try {
       const init = await cli(['init', '--data-dir', dir, '--meters', '100']);
       if (init.code !== 0) throw new Error(init.stderr);
-      const built = await buildStore(dir, 500, 2000);
+      const built = await buildStore(dir, RESTART_BLOCKS, RESTART_BLOCK_TXS);
       const disk = duBytes(join(dir, 'store'));
       const gw = await GatewayProcess.create(dir, ['--log-level', 'warn']);
       const times: number[] = [];
@@ -162,14 +174,14 @@ const benches: Record<string, Bench> = {
         await gw.start(60_000);
         times.push((performance.now() - t0) / 1000);
         const st = (await gw.json<{ height: number }>('/api/v1/status')).body;
-        if (st.height !== 500) throw new Error(`restarted at height ${st.height}`);
+        if (st.height !== RESTART_BLOCKS) throw new Error(`restarted at height ${st.height}`);
         if ((await gw.stop()) !== 0) throw new Error(gw.stderr.slice(-2000));
       }
       const worst = Math.max(...times);
       return {
         name: 'restart',
         rows: [[`start to serving (/readyz 200) with ${built.readings} readings stored`, `${worst.toFixed(2)} s (runs: ${times.map((t) => t.toFixed(2)).join(', ')})`, '< 5 s', verdict(worst < 5)]],
-        data: { readings: built.readings, blocks: 500, buildSeconds: built.seconds, storeBytes: disk, startSeconds: times, how: 'blocks written with LedgerStore.commitBlock; readings signed by their meter keys in worker threads; each block with the validator precommit' },
+        data: { readings: built.readings, blocks: RESTART_BLOCKS, buildSeconds: built.seconds, storeBytes: disk, startSeconds: times, how: 'blocks written with LedgerStore.commitBlock; readings signed by their meter keys in worker threads; each block with the validator precommit' },
       };
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -225,7 +237,7 @@ const benches: Record<string, Bench> = {
     const nats = await startNatsCluster({ size: 1 });
     const gws: GatewayProcess[] = [];
     try {
-      const K = 100;
+      const K = CLUSTER_METERS;
       const init = await cli(['testnet', '--validators', '4', '--meters', String(K), '--out', join(root, 'net'), '--nats', nats.urls[0]!]);
       if (init.code !== 0) throw new Error(init.stderr);
       for (let i = 0; i < 4; i++) {
@@ -243,7 +255,7 @@ const benches: Record<string, Bench> = {
       // 1. four validators, load on all four
       const m0 = machineTicks();
       const cpu0 = gws.map((g) => cpuSeconds(g.proc!.pid!));
-      const all = await runLoadProcess({ meters: metersOf([0, 1, 2, 3]), mode: 'closed', inFlight: THROUGHPUT_WINDOW, durationMs: LOAD_MS, warmupMs: 4000, budget: 100_000, drainMs: 20_000 });
+      const all = await runLoadProcess({ meters: metersOf([0, 1, 2, 3]), mode: 'closed', inFlight: THROUGHPUT_WINDOW, durationMs: LOAD_MS, warmupMs: WARMUP_MS, budget: BUDGET ?? 100_000, drainMs: 20_000 });
       const r = all.committedPerS / single;
       const views = await Promise.all(gws.map((g) => gatewayViewOf(g.httpUrl)));
       const m1 = machineTicks();
@@ -253,7 +265,7 @@ const benches: Record<string, Bench> = {
       // 2. catch-up: node3 killed, load on the other three, node3 restarted and timed until it has their head
       await gws[3]!.kill9();
       const h0 = (await status(0)).height;
-      const during = await runLoadProcess({ meters: metersOf([0, 1, 2]), mode: 'closed', inFlight: THROUGHPUT_WINDOW, durationMs: 10_000, warmupMs: 2000, budget: 60_000, drainMs: 20_000 });
+      const during = await runLoadProcess({ meters: metersOf([0, 1, 2]), mode: 'closed', inFlight: THROUGHPUT_WINDOW, durationMs: CATCHUP_MS, warmupMs: 2000, budget: BUDGET ?? 60_000, drainMs: 20_000 });
       const target = (await status(0)).height;
       const t0 = performance.now();
       await gws[3]!.start(60_000);
@@ -329,17 +341,19 @@ benches['hot-path'] = async () => {
   const pairs = Number(process.env.BENCH_HOT_PAIRS ?? 2);
   const rows: Row[] = [];
   const data: Record<string, unknown> = {};
-  const cases: { name: string; alg: CeilingAlg; inFlight?: number; budget: number }[] = [
-    { name: 'Ed25519', alg: 'Ed25519', budget: 150_000 },
-    { name: 'ES256', alg: 'P-256', budget: 150_000 },
+  const cases: { key: string; name: string; alg: CeilingAlg; inFlight?: number; budget: number }[] = [
+    { key: 'ed25519', name: 'Ed25519', alg: 'Ed25519', budget: BUDGET ?? 150_000 },
+    { key: 'es256', name: 'ES256', alg: 'P-256', budget: BUDGET ?? 150_000 },
     // With no window the load generator sends as fast as it can (21,000/s in one run here): a
     // budget of 40,000 was all sent inside the 4 s warm-up, and the row's committed/s read 0.
     // The default is enough for FLOOD_SEND_PER_S over the whole load (BENCH_LOAD_MS, the warm-up
     // included), and the run
     // refuses a budget that ran out in the first half of the measured window (assertWindow).
-    { name: 'flood, Ed25519', alg: 'Ed25519', inFlight: Number.MAX_SAFE_INTEGER, budget: Number(process.env.BENCH_FLOOD_BUDGET ?? Math.ceil((FLOOD_SEND_PER_S * LOAD_MS) / 1000)) },
+    { key: 'flood', name: 'flood, Ed25519', alg: 'Ed25519', inFlight: Number.MAX_SAFE_INTEGER, budget: Number(process.env.BENCH_FLOOD_BUDGET ?? Math.ceil((FLOOD_SEND_PER_S * LOAD_MS) / 1000)) },
   ];
-  for (const c of cases) {
+  // BENCH_HOT_CASES=flood,es256 runs only those rows (the CI smoke runs the flood alone).
+  const only = process.env.BENCH_HOT_CASES?.split(',');
+  for (const c of cases.filter((k) => !only || only.includes(k.key))) {
     const ceil = await ceiling(c.alg);
     const runs: { mode: string; eff: number; run: ThroughputRun }[] = [];
     for (let i = 0; i < pairs; i++) {
@@ -348,8 +362,8 @@ benches['hot-path'] = async () => {
         if (mode === 'main') process.env.MLBENCH_INTAKE_DECODE = 'main';
         else delete process.env.MLBENCH_INTAKE_DECODE;
         try {
-          const run = await throughputRun({ alg: c.alg, ceiling: ceil, durationMs: LOAD_MS, budget: c.budget, ...(c.inFlight ? { inFlight: c.inFlight } : {}) });
-          assertWindow(run.load, LOAD_MS, 4000, `${c.name}, decode on ${mode}`);
+          const run = await throughputRun({ alg: c.alg, ceiling: ceil, durationMs: LOAD_MS, warmupMs: WARMUP_MS, budget: c.budget, ...(c.inFlight ? { inFlight: c.inFlight } : {}) });
+          assertWindow(run.load, LOAD_MS, WARMUP_MS, `${c.name}, decode on ${mode}`);
           runs.push({ mode, eff: bounds(run).verifyUs / Math.max(1, run.gatewayCpuUsPerReading), run });
           console.log(`  ${c.name}, decode on ${mode}: efficiency ${ratio(runs.at(-1)!.eff)}, gateway ${run.gatewayCpuUsPerReading} µs per reading ${JSON.stringify(run.gatewayView?.cpuUsPerReadingByThread)}, verify ${bounds(run).verifyUs} µs, ${run.load.committedPerS}/s, machine busy ${run.machineBusy}`);
         } finally {
@@ -379,14 +393,14 @@ benches.compare = async () => {
   const gw = await tput('Ed25519');
   const m = await initMeters(THROUGHPUT_METERS);
   try {
-    const shape = { durationMs: LOAD_MS, warmupMs: 4000, budget: 150_000, inFlight: THROUGHPUT_WINDOW };
+    const shape = { durationMs: LOAD_MS, warmupMs: WARMUP_MS, budget: BUDGET ?? 150_000, inFlight: THROUGHPUT_WINDOW };
     // Stock aedes acknowledges as fast as the load generator publishes (40,000/s in one run
     // here: 150,000 readings were gone inside the warm-up), so its budget scales with the load.
     const aedes = await bareAedesRun(m, { ...shape, budget: Number(process.env.BENCH_AEDES_BUDGET ?? Math.ceil((AEDES_SEND_PER_S * LOAD_MS) / 1000)) });
-    assertWindow(aedes.load, LOAD_MS, 4000, 'bare aedes');
+    assertWindow(aedes.load, LOAD_MS, WARMUP_MS, 'bare aedes');
     const diy = await diyRun(m, shape);
-    assertWindow(diy.load, LOAD_MS, 4000, 'mosquitto + consumer');
-    assertWindow(gw.load, LOAD_MS, 4000, 'gateway');
+    assertWindow(diy.load, LOAD_MS, WARMUP_MS, 'mosquitto + consumer');
+    assertWindow(gw.load, LOAD_MS, WARMUP_MS, 'gateway');
     const g = gw.load.committedPerS;
     const vsAedes = g / Math.max(1, aedes.load.committedPerS);
     const vsDiy = g / Math.max(1, diy.load.committedPerS);

@@ -1,0 +1,33 @@
+/**
+ * Smoke of the hot-path bench (bench/run.ts `hot-path`) at a tiny size: its flood row only
+ * (BENCH_HOT_CASES=flood; its closed-loop rows are the throughput and p256 runs of
+ * smoke.test.ts with the decode switch), one pair: decode on the main thread, then in the
+ * workers, and the run's own check that the flood's budget outlasted half the measured
+ * window. Not judged: its table and JSON, with the figures of both runs as numbers.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { type BenchRun, assertFigures, benchResult, runBenches } from '../../helpers/bench-smoke.js';
+
+// The flood publishes as fast as the load generator can (22,000/s here under load): its
+// budget must outlast the 1 s warm-up and half the 2 s window after it, at more than that.
+const TINY = {
+  BENCH_CEILING_MS: '300', BENCH_METERS: '20', BENCH_LOAD_MS: '3000', BENCH_WARMUP_MS: '1000', BENCH_HOT_PAIRS: '1', BENCH_HOT_CASES: 'flood', BENCH_FLOOD_BUDGET: '100000',
+};
+
+let run: BenchRun;
+before(async () => {
+  run = await runBenches(['hot-path'], TINY, 300_000);
+}, { timeout: 320_000 });
+after(() => run?.cleanup());
+
+test('bench smoke, hot-path: the flood row, decode on the main thread and in the workers', () => {
+  const r = benchResult(run, 'hot-path');
+  const flood = 'flood, Ed25519';
+  assertFigures(r, {
+    positive: [`${flood}.verifyUs`, `${flood}.pairRatios.*`, `${flood}.runs.*.efficiency`, `${flood}.runs.*.gatewayCpuUsPerReading`, `${flood}.runs.*.load.committedPerS`, `${flood}.runs.*.load.sent`],
+  });
+  const modes = ((r[flood] as { runs: { mode: string }[] }).runs).map((x) => x.mode).sort();
+  assert.deepEqual(modes, ['main', 'workers']);
+  assert.deepEqual(Object.keys(r).filter((k) => !['name', 'environment', 'rows'].includes(k)), [flood]);
+});

@@ -39,7 +39,7 @@ export async function runBenches(names: readonly string[], env: Record<string, s
   const seconds = (performance.now() - t0) / 1000;
   // The runner's "(N s; <dir>/<name>.json)" after each table: where the time went, in the test's output.
   const each = [...out.matchAll(/^\((\d+) s; .*?([^/]+)\.json\)$/gm)].map((m) => `${m[2]} ${m[1]} s`);
-  console.log(`# bench smoke: ${seconds.toFixed(0)} s (${each.join(', ')})`);
+  console.log(`bench smoke: ${seconds.toFixed(0)} s (${each.join(', ')})`);
   return { names, code, out, err, seconds, dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 

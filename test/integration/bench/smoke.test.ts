@@ -16,7 +16,7 @@ import { type BenchRun, assertFigures, benchResult, runBenches } from '../../hel
 const NAMES = ['ceiling', 'throughput', 'p256', 'latency', 'storage', 'sealed', 'bill-engine', 'confidential'];
 const TINY = {
   BENCH_CEILING_MS: '300', BENCH_METERS: '20', BENCH_WINDOW: '500', BENCH_LOAD_MS: '5000', BENCH_WARMUP_MS: '1000', BENCH_BUDGET: '30000',
-  BENCH_LATENCY_MS: '3000', BENCH_SEALED_PAIRS: '1', BENCH_BILLS: '50', BENCH_CONFIDENTIAL_MS: '5',
+  BENCH_LATENCY_MS: '3000', BENCH_SEALED_PAIRS: '1', BENCH_BILLS: '50', BENCH_CONFIDENTIAL_MS: '2',
 };
 
 let run: BenchRun;

@@ -36,6 +36,11 @@ interface Presigned {
   readonly ok: boolean;
 }
 
+/** The type of what a submission decoded to, filled in by process(): which metrics count it. */
+interface DecodedType {
+  type?: number;
+}
+
 /** Drops kept for the first listener at most (each is logged and counted anyway). */
 const MAX_EARLY_DROPS = 10_000;
 
@@ -146,16 +151,29 @@ export class Intake implements IntakePort {
 
   async submit(bytes: Uint8Array, ctx: SubmitContext): Promise<SubmitResult> {
     const t0 = performance.now();
-    this.metrics.readingReceived(ctx.transport);
+    const decoded: DecodedType = {};
     this.inflight++;
     let result: SubmitResult;
     try {
-      result = await this.process(bytes, ctx, t0);
+      result = await this.process(bytes, ctx, t0, decoded);
     } catch (e) {
       result = this.refusal(bytes, e);
     } finally {
       if (--this.inflight === 0) this.idle?.();
     }
+    // Readings (plain or sealed, type 1) in the readings metrics; bytes that did not decode
+    // count as what their channel carries: a device's readings topic carries readings.
+    const onReadingsTopic = ctx.transport !== 'http' && ctx.transport !== 'peer' && ctx.purpose === undefined;
+    if (decoded.type === undefined ? onReadingsTopic : decoded.type === TxType.Reading) this.countReading(ctx, result, t0);
+    else {
+      this.metrics.transactionSubmitted(decoded.type, result.status === 'accepted' ? 'accepted' : result.code);
+      if (result.status === 'rejected') this.logger.debug({ meterId: ctx.meterId, type: decoded.type, code: result.code, reason: result.message }, 'transaction rejected');
+    }
+    return result;
+  }
+
+  private countReading(ctx: SubmitContext, result: SubmitResult, t0: number): void {
+    this.metrics.readingReceived(ctx.transport);
     if (result.status === 'accepted') {
       this.metrics.readingAccepted();
       this.metrics.acceptLatency((performance.now() - t0) / 1000);
@@ -163,7 +181,6 @@ export class Intake implements IntakePort {
       this.metrics.readingRejected(result.code);
       this.logger.debug({ meterId: ctx.meterId, code: result.code, reason: result.message }, 'reading rejected');
     }
-    return result;
   }
 
   private refusal(bytes: Uint8Array, e: unknown, tx?: SignedTx<TxBody>): SubmitResult {
@@ -177,7 +194,7 @@ export class Intake implements IntakePort {
     return { status: 'rejected', txHash, code: ReasonCode.BUSY, message: `gateway cannot accept now: ${(e as Error).message}`, ...(seq !== undefined ? { seq } : {}) };
   }
 
-  private async process(bytes: Uint8Array, ctx: SubmitContext, receivedAt: number): Promise<SubmitResult> {
+  private async process(bytes: Uint8Array, ctx: SubmitContext, receivedAt: number, decoded: DecodedType): Promise<SubmitResult> {
     if (this.closed) throw new RejectionError(ReasonCode.BUSY, 'gateway is shutting down');
     // A device sends nothing above maxTxBytes (only tariffs and bills may be larger, and
     // they come from billers through the API or peers): refused before any decoding.
@@ -197,6 +214,7 @@ export class Intake implements IntakePort {
       if (r.tx && m && r.signatureOk !== undefined) presigned = { alg: m.alg, publicKey: m.publicKey, ok: r.signatureOk };
     }
     tx ??= decodeAnyTx(bytes, this.opts.maxTxBytes);
+    decoded.type = tx.body.type;
     let release: (() => void) | undefined;
     try {
       // A bill is checked against the committed readings of its meter (state/ledger.ts),

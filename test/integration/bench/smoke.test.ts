@@ -1,7 +1,7 @@
 /**
  * Smoke of the benchmark runner (bench/run.ts) so its benches cannot rot: the verify
  * ceiling, the single-gateway throughput run (clear, and sealed against clear in one
- * alternating pair) and the bill engine, each at a tiny size for a few
+ * alternating pair), the bill engine and the CBOR canonical check, each at a tiny size for a few
  * seconds, through `node dist/bench/run.js` as `npm run bench` runs it. Not judged: a
  * verdict may say MISSED; the test asserts that each bench ran to its table and wrote its
  * JSON (into a temp dir, not bench/results). The billing and compare benches have their
@@ -21,11 +21,12 @@ const RUN = fileURLToPath(new URL('../../../bench/run.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'ml-bench-smoke-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const NAMES = ['ceiling', 'throughput', 'sealed', 'bill-engine'];
+const NAMES = ['ceiling', 'throughput', 'sealed', 'bill-engine', 'cbor-canon'];
 
 test(`bench smoke: ${NAMES.join(', ')} run to their tables at a tiny size`, { timeout: 300_000 }, async () => {
   const env = {
     ...process.env, BENCH_RESULTS_DIR: dir, BENCH_METERS: '20', BENCH_LOAD_MS: '6000', BENCH_SEALED_PAIRS: '1', BENCH_BILLS: '50',
+    BENCH_CBOR_ROUNDS: '2', BENCH_CBOR_PER_ROUND: '20',
   };
   const child = spawn(process.execPath, [RUN, ...NAMES], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { Tagged, cborCanonicalProblem, decodeCanonicalCbor, decodeCanonicalCborPrefix, encodeCbor } from '../../../protocols/index.js';
 import { decodeCanonicalCborByReencode, decodeCanonicalCborPrefixByReencode } from '../../helpers/cbor-reencode.js';
+import { rng as prng } from '../../helpers/consensus-sim.js';
 
 const NOT_DETERMINISTIC = 'CBOR is not in deterministic encoding (RFC 8949 §4.2.1)';
 const SORTER_THREW = 'rfc8949MapSorter: complex key types are not supported yet';
@@ -26,18 +27,6 @@ type Item =
   | { t: 'tag'; tag: bigint; v: Item }
   | { t: 'simple'; v: number }
   | { t: 'float'; width: 2 | 4 | 8; bits: Uint8Array };
-
-/** A small seeded PRNG (mulberry32) for the writer's choices, so a case is its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 const utf8 = new TextEncoder();
 
@@ -95,7 +84,7 @@ function compare(a: Uint8Array, b: Uint8Array): number {
 }
 
 /**
- * Write an item. With `bend` 0 everything is in its shortest form and maps are sorted and
+ * Write an item, its choices drawn from a seeded PRNG (a case is its seed). With `bend` 0 everything is in its shortest form and maps are sorted and
  * without repeats; otherwise each head, length, key order and float width is bent (long
  * forms, indefinite lengths, unsorted or repeated keys, wider floats, integers as floats)
  * with that probability (key order and repeats with `orderBend`).

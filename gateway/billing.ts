@@ -1,10 +1,11 @@
 /**
- * Billing on the gateway: each committed bill and payment goes to its meter's bills topic
- * (docs/protocol.md §8.7) and into the metrics; with `billing.autoIssue` the gateway
+ * Billing on the gateway: each committed bill and payment, and each accepted payment that
+ * a block made invalid, goes to its meter's bills topic (docs/protocol.md §8.7) and into
+ * the metrics; with `billing.autoIssue` the gateway
  * issues bills itself (ledger-node/billing/auto-issue.ts).
  */
 import { AutoIssuer, type BillerRecipient } from '../ledger-node/billing/auto-issue.js';
-import { billingMessages, unpaidBillMessages } from '../ledger-node/billing/outcomes.js';
+import { billingMessages, droppedPaymentMessage, unpaidBillMessages } from '../ledger-node/billing/outcomes.js';
 import { readDevBillingPlan, runDevBillingSetup } from '../ledger-node/billing/dev-setup.js';
 import { loadKeyFile } from '../ledger-node/keyfile.js';
 import { loadRecipientKeyFile } from '../ledger-node/recipient-keyfile.js';
@@ -82,6 +83,13 @@ export async function startBilling(config: GatewayConfig, node: LedgerNode, brok
     return { autoIssuer: undefined, stop: async () => {} };
   }
   const currency = genesis.currency.code;
+  // An accepted payment that a block made invalid (docs/billing.md §19.5): its refusal, as at
+  // submission, on the meter's bills topic. On before the set-up below, so that those found
+  // in the write-ahead at start reach this listener (the node keeps them for the first one).
+  const detachDropped = node.onDroppedTx((d) => {
+    const m = droppedPaymentMessage(d);
+    if (m) broker.publishBills(m.meterId, m);
+  });
   // A dev chain made with `meterledger init --billing`: its accounts, tariff, agreements and mandates.
   const plan = readDevBillingPlan(config.dataDir);
   if (plan) {
@@ -156,6 +164,7 @@ export async function startBilling(config: GatewayConfig, node: LedgerNode, brok
     autoIssuer,
     async stop() {
       detach();
+      detachDropped();
       detachSubscribed?.();
       await autoIssuer?.stop();
     },

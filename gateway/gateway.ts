@@ -23,7 +23,7 @@ import { ConfigError, GatewayError } from './errors.js';
 import { type HttpApi, type HttpTls, startHttpApi } from './http/server.js';
 import { type Enrolment, EnrolmentCodes, registrarBinder, registrarIdOf } from './http/enrol.js';
 import { SessionStore } from './http/sessions.js';
-import { billingMessages } from '../ledger-node/billing/outcomes.js';
+import { billingMessages, droppedPaymentMessage } from '../ledger-node/billing/outcomes.js';
 import type { GatewayLogger } from './logger.js';
 import { GatewayMetrics } from './metrics.js';
 import { readinessReasons } from './readiness.js';
@@ -305,9 +305,20 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
       eraseRecipientKey: (id) => billing?.autoIssuer?.eraseRecipient(id) ?? { held: false, dropped: 0 },
       sessions: new SessionStore({ sessionTtlMs: config.http.sessionTtlMs }),
       ...(config.http.meterSilenceMs !== undefined ? { meterSilenceMs: config.http.meterSilenceMs } : {}),
-      onBillsMessage: (listener) => node.onBlock((blk) => {
-        for (const m of billingMessages(node.genesis, blk)) listener(m);
-      }),
+      onBillsMessage: (listener) => {
+        const detachBlocks = node.onBlock((blk) => {
+          for (const m of billingMessages(node.genesis, blk)) listener(m);
+        });
+        // A payment accepted, then made invalid by a block: its refusal, as the meter gets it.
+        const detachDropped = node.onDroppedTx((d) => {
+          const m = droppedPaymentMessage(d);
+          if (m) listener(m);
+        });
+        return () => {
+          detachBlocks();
+          detachDropped();
+        };
+      },
       enrolment,
       rejectsByReason: () => metrics.rejectsByReason(),
       httpRefused: (code) => metrics.httpRefused(code),

@@ -70,6 +70,7 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
   private readonly billsRefused = new Counter({ name: `${P}bills_refused_total`, help: 'Bills this gateway\'s billing.autoIssue computed or submitted and could not issue, by reason code (E_BILL_NOT_READY is waited for, not counted).', labelNames: ['reason'], registers: [this.registry] });
   private readonly paymentsPaid = new Counter({ name: `${P}payments_paid_total`, help: 'Payments committed, by who signed them: meter (under a mandate), owner, autopay.', labelNames: ['by'], registers: [this.registry] });
   private readonly paymentsRefused = new Counter({ name: `${P}payments_refused_total`, help: 'Payments refused: a meter\'s on its payments topic, or autopay at issue, by reason code.', labelNames: ['reason'], registers: [this.registry] });
+  private readonly paymentsDropped = new Counter({ name: `${P}payments_dropped_total`, help: 'Accepted payments dropped before their commit (a block made them invalid: the bill paid through another gateway, the mandate revoked, the funds gone), by reason code.', labelNames: ['reason'], registers: [this.registry] });
   // Registered only on a chain with a currency (constructor): per currency, zeroed for the chain's.
   private readonly billedAmount: Counter;
   private readonly paidAmount: Counter;
@@ -124,6 +125,8 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
     this.billSeconds.zero({});
     this.unpaidCount.set(0);
     for (const r of [ReasonCode.PAYMENT_NO_MANDATE, ReasonCode.PAYMENT_CAP_EXCEEDED, ReasonCode.PAYMENT_INSUFFICIENT_FUNDS, ReasonCode.BILL_ALREADY_PAID]) this.paymentsRefused.inc({ reason: r }, 0);
+    // What a block can do to a payment accepted before it (docs/billing.md §19.5).
+    for (const r of [ReasonCode.BILL_ALREADY_PAID, ReasonCode.PAYMENT_NO_MANDATE, ReasonCode.PAYMENT_MANDATE_EXPIRED, ReasonCode.PAYMENT_CAP_EXCEEDED, ReasonCode.PAYMENT_INSUFFICIENT_FUNDS]) this.paymentsDropped.inc({ reason: r }, 0);
     for (const type of ['proposal', 'prevote', 'precommit']) this.votes.inc({ type }, 0);
     for (const c of ALL_CODES) if (Codes[c].kind === 'http') this.httpRefusals.inc({ code: c }, 0);
     for (const r of P2P_DROP_REASONS) {
@@ -156,6 +159,10 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
   }
   readingDropped(code: ReasonCode): void {
     this.droppedReadings.inc({ reason: ALL_REASON_CODES.includes(code) ? code : 'other' });
+  }
+
+  paymentDropped(code: ReasonCode): void {
+    this.paymentsDropped.inc({ reason: ALL_REASON_CODES.includes(code) ? code : 'other' });
   }
 
   /** Readings refused so far, by reason (the counter above; reasons never seen are 0). */

@@ -12,6 +12,7 @@ import {
 } from '../protocols/index.js';
 import type { Logger } from './api.js';
 import { AwaitingKey, type AwaitingKeyLimits } from './awaiting-key.js';
+import { DropFeed, type DroppedTx } from './drops.js';
 import type { Mempool } from './mempool.js';
 import type { NodeMetrics } from './metrics.js';
 import type { MeterRateLimiter } from './ratelimit.js';
@@ -41,9 +42,6 @@ interface DecodedType {
   type?: number;
 }
 
-/** Drops kept for the first listener at most (each is logged and counted anyway). */
-const MAX_EARLY_DROPS = 10_000;
-
 export interface IntakeOptions {
   readonly chainId: string;
   readonly maxTxBytes: number;
@@ -68,8 +66,8 @@ export interface IntakeOptions {
 export class Intake implements IntakePort {
   readonly chainId: string;
   private readonly listeners = new Set<(c: CommittedReading) => void>();
-  private readonly dropListeners = new Set<(d: DroppedReading) => void>();
-  private readonly earlyDrops: DroppedReading[] = [];
+  private readonly readingDrops: DropFeed<DroppedReading>;
+  private readonly txDrops: DropFeed<DroppedTx>;
   /** Per-meter tail of the apply chain: keeps one meter's transactions in arrival order. */
   private readonly chains = new Map<string, Promise<unknown>>();
   private closed = false;
@@ -91,6 +89,8 @@ export class Intake implements IntakePort {
   ) {
     this.chainId = opts.chainId;
     this.awaiting = new AwaitingKey(opts.awaitingKey);
+    this.readingDrops = new DropFeed(logger);
+    this.txDrops = new DropFeed(logger);
   }
 
   /** Sealed readings held for their period key now (tests, metrics). */
@@ -114,28 +114,24 @@ export class Intake implements IntakePort {
     return () => this.listeners.delete(listener);
   }
 
+  /** Drops found before any bridge listened (write-ahead recovery at start-up) go to the first one. */
   onDropped(listener: (d: DroppedReading) => void): () => void {
-    this.dropListeners.add(listener);
-    // Drops found before any bridge listened (write-ahead recovery at start-up) go to the
-    // first one: a meter with a persistent session gets the rejection when it is back.
-    const early = this.earlyDrops.splice(0);
-    if (early.length) setImmediate(() => early.forEach((d) => this.emitDropped(d)));
-    return () => this.dropListeners.delete(listener);
+    return this.readingDrops.on(listener);
   }
 
   /** An accepted reading was dropped before its commit: tell the bridges (or keep it for the first one). */
   emitDropped(d: DroppedReading): void {
-    if (this.dropListeners.size === 0) {
-      if (this.earlyDrops.length < MAX_EARLY_DROPS) this.earlyDrops.push(d);
-      return;
-    }
-    for (const l of this.dropListeners) {
-      try {
-        l(d);
-      } catch (e) {
-        this.logger.error({ err: e }, 'drop listener failed');
-      }
-    }
+    this.readingDrops.emit(d);
+  }
+
+  /** Accepted operator and ledger transactions dropped before their commit (billing: payments to the bills topics). */
+  onDroppedTx(listener: (d: DroppedTx) => void): () => void {
+    return this.txDrops.on(listener);
+  }
+
+  /** An accepted transaction other than a reading was dropped before its commit. */
+  emitDroppedTx(d: DroppedTx): void {
+    this.txDrops.emit(d);
   }
 
   /** Called by the chain writer for each committed reading. */

@@ -16,6 +16,8 @@ export interface NodeMetrics {
   transactionSubmitted(type: number | undefined, outcome: 'accepted' | ReasonCode): void;
   /** An accepted reading was dropped before its commit (a block made it invalid), by reason code. */
   readingDropped(code: ReasonCode): void;
+  /** An accepted payment was dropped before its commit (a block made it invalid: paid, revoked mandate, funds ...), by reason code. */
+  paymentDropped(code: ReasonCode): void;
   /** Signatures verified in one batch and how long the batch took. */
   signaturesVerified(count: number, seconds: number): void;
   /** From submit to durable accept, per reading. */
@@ -57,6 +59,7 @@ export const noopMetrics: NodeMetrics = {
   readingRejected() {},
   transactionSubmitted() {},
   readingDropped() {},
+  paymentDropped() {},
   signaturesVerified() {},
   acceptLatency() {},
   commitLatency() {},

@@ -11,7 +11,7 @@ import { loadKeyFile } from '../ledger-node/keyfile.js';
 import { loadRecipientKeyFile } from '../ledger-node/recipient-keyfile.js';
 import type { LedgerNode } from '../ledger-node/node.js';
 import {
-  type BillsTopicMessage, PERIOD_KEY_TX_TYPE, type PeriodKeyBody, ProtocolError, StateKind, TxType, big, decodeAnyTx, toHex,
+  type BillsTopicMessage, PERIOD_KEY_TX_TYPE, type PaymentMessage, type PeriodKeyBody, ProtocolError, StateKind, TxType, big, decodeAnyTx, toHex,
 } from '../protocols/index.js';
 import { ConfigError } from './errors.js';
 import type { GatewayConfig } from './config.js';
@@ -76,6 +76,18 @@ function unpaidBills(node: LedgerNode): number {
   return n;
 }
 
+/**
+ * Each accepted payment that a block made invalid before its commit, as its refused
+ * message (docs/billing.md §19.5): for the bills topics and the owner's live feed alike.
+ * Returns the detach.
+ */
+export function onDroppedPayment(node: Pick<LedgerNode, 'onDroppedTx'>, listener: (m: PaymentMessage) => void): () => void {
+  return node.onDroppedTx((d) => {
+    const m = droppedPaymentMessage(d);
+    if (m) listener(m);
+  });
+}
+
 export async function startBilling(config: GatewayConfig, node: LedgerNode, broker: BillsPublisher, metrics: GatewayMetrics, log: GatewayLogger): Promise<GatewayBilling> {
   const { genesis } = node;
   if (!genesis.currency) {
@@ -86,10 +98,7 @@ export async function startBilling(config: GatewayConfig, node: LedgerNode, brok
   // An accepted payment that a block made invalid (docs/billing.md §19.5): its refusal, as at
   // submission, on the meter's bills topic. On before the set-up below, so that those found
   // in the write-ahead at start reach this listener (the node keeps them for the first one).
-  const detachDropped = node.onDroppedTx((d) => {
-    const m = droppedPaymentMessage(d);
-    if (m) broker.publishBills(m.meterId, m);
-  });
+  const detachDropped = onDroppedPayment(node, (m) => broker.publishBills(m.meterId, m));
   // A dev chain made with `meterledger init --billing`: its accounts, tariff, agreements and mandates.
   const plan = readDevBillingPlan(config.dataDir);
   if (plan) {

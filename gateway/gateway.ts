@@ -16,14 +16,14 @@ import { dataPaths, initDevChain, isInitialized, loadGenesisFile } from '../ledg
 import { type DevAccountPlan, readDevAccountPlan } from '../ledger-node/billing/dev-setup.js';
 import { MqttBroker } from '../bridge/mqtt/index.js';
 import { type BillsTopicMessage, type Genesis, ProtocolError, StateKind, genesisHash, toHex } from '../protocols/index.js';
-import { type GatewayBilling, startBilling } from './billing.js';
+import { type GatewayBilling, onDroppedPayment, startBilling } from './billing.js';
 import { XmppBridge, XmppBridgeError, type XmppState } from '../bridge/xmpp/index.js';
 import type { GatewayConfig, XmppConfig } from './config.js';
 import { ConfigError, GatewayError } from './errors.js';
 import { type HttpApi, type HttpTls, startHttpApi } from './http/server.js';
 import { type Enrolment, EnrolmentCodes, registrarBinder, registrarIdOf } from './http/enrol.js';
 import { SessionStore } from './http/sessions.js';
-import { billingMessages, droppedPaymentMessage } from '../ledger-node/billing/outcomes.js';
+import { billingMessages } from '../ledger-node/billing/outcomes.js';
 import type { GatewayLogger } from './logger.js';
 import { GatewayMetrics } from './metrics.js';
 import { readinessReasons } from './readiness.js';
@@ -310,10 +310,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
           for (const m of billingMessages(node.genesis, blk)) listener(m);
         });
         // A payment accepted, then made invalid by a block: its refusal, as the meter gets it.
-        const detachDropped = node.onDroppedTx((d) => {
-          const m = droppedPaymentMessage(d);
-          if (m) listener(m);
-        });
+        const detachDropped = onDroppedPayment(node, listener);
         return () => {
           detachBlocks();
           detachDropped();

@@ -14,7 +14,7 @@ import { MqttBroker } from '../../../bridge/mqtt/index.js';
 import {
   type BillsTopicMessage, ReasonCode, billsTopic, decodeBillsTopicMessage, makeConnectToken, paymentsTopic, sha256, toHex,
 } from '../../../protocols/index.js';
-import { type GatewayBilling, startBilling } from '../../../gateway/billing.js';
+import { type GatewayBilling, onDroppedPayment, startBilling } from '../../../gateway/billing.js';
 import { loadConfig } from '../../../gateway/config.js';
 import type { GatewayLogger } from '../../../gateway/logger.js';
 import { GatewayMetrics } from '../../../gateway/metrics.js';
@@ -30,11 +30,14 @@ describe('MQTT: an acknowledged payment dropped at a later block reaches its met
   let broker: MqttBroker;
   let billing: GatewayBilling;
   const clients: MqttClient[] = [];
+  /** What the portal's live feed (GET /api/v1/events) is given. */
+  const feed: BillsTopicMessage[] = [];
   before(async () => {
     pair = await openBilledPair({ metrics });
     broker = await MqttBroker.start({ intake: pair.observer.intake, tcp: { host: '127.0.0.1', port: 0 } });
     const config = loadConfig({ flags: { 'data-dir': pair.observerDir, 'log-level': 'silent' }, env: {} });
     billing = await startBilling(config, pair.observer, broker, metrics, quiet);
+    onDroppedPayment(pair.observer, (m) => feed.push(m)); // as gateway.ts feeds the owner's live events
   });
   after(async () => {
     await Promise.all(clients.map((c) => c.endAsync(true).catch(() => {})));
@@ -79,6 +82,7 @@ describe('MQTT: an acknowledged payment dropped at a later block reaches its met
     assert.ok(r.kind === 'payment' && r.status === 'refused', JSON.stringify(r, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)));
     assert.equal(r.meterId, m.meterId);
     assert.equal(r.period, m.period);
+    assert.deepEqual(feed.filter(mine), [r], 'the owner\'s live feed gets the same refusal');
     assert.equal(pair.observer.status().pending, 0);
     return { r, got };
   }

@@ -1,16 +1,17 @@
 /**
- * Billing on the gateway: each committed bill and payment goes to its meter's bills topic
- * (docs/protocol.md §8.7) and into the metrics; with `billing.autoIssue` the gateway
+ * Billing on the gateway: each committed bill and payment, and each accepted payment that
+ * a block made invalid, goes to its meter's bills topic (docs/protocol.md §8.7) and into
+ * the metrics; with `billing.autoIssue` the gateway
  * issues bills itself (ledger-node/billing/auto-issue.ts).
  */
 import { AutoIssuer, type BillerRecipient } from '../ledger-node/billing/auto-issue.js';
-import { billingMessages, unpaidBillMessages } from '../ledger-node/billing/outcomes.js';
+import { billingMessages, droppedPaymentMessage, unpaidBillMessages } from '../ledger-node/billing/outcomes.js';
 import { readDevBillingPlan, runDevBillingSetup } from '../ledger-node/billing/dev-setup.js';
 import { loadKeyFile } from '../ledger-node/keyfile.js';
 import { loadRecipientKeyFile } from '../ledger-node/recipient-keyfile.js';
 import type { LedgerNode } from '../ledger-node/node.js';
 import {
-  type BillsTopicMessage, PERIOD_KEY_TX_TYPE, type PeriodKeyBody, ProtocolError, StateKind, TxType, big, decodeAnyTx, toHex,
+  type BillsTopicMessage, PERIOD_KEY_TX_TYPE, type PaymentMessage, type PeriodKeyBody, ProtocolError, StateKind, TxType, big, decodeAnyTx, toHex,
 } from '../protocols/index.js';
 import { ConfigError } from './errors.js';
 import type { GatewayConfig } from './config.js';
@@ -75,6 +76,18 @@ function unpaidBills(node: LedgerNode): number {
   return n;
 }
 
+/**
+ * Each accepted payment that a block made invalid before its commit, as its refused
+ * message (docs/billing.md §19.5): for the bills topics and the owner's live feed alike.
+ * Returns the detach.
+ */
+export function onDroppedPayment(node: Pick<LedgerNode, 'onDroppedTx'>, listener: (m: PaymentMessage) => void): () => void {
+  return node.onDroppedTx((d) => {
+    const m = droppedPaymentMessage(d);
+    if (m) listener(m);
+  });
+}
+
 export async function startBilling(config: GatewayConfig, node: LedgerNode, broker: BillsPublisher, metrics: GatewayMetrics, log: GatewayLogger): Promise<GatewayBilling> {
   const { genesis } = node;
   if (!genesis.currency) {
@@ -82,6 +95,10 @@ export async function startBilling(config: GatewayConfig, node: LedgerNode, brok
     return { autoIssuer: undefined, stop: async () => {} };
   }
   const currency = genesis.currency.code;
+  // An accepted payment that a block made invalid (docs/billing.md §19.5): its refusal, as at
+  // submission, on the meter's bills topic. On before the set-up below, so that those found
+  // in the write-ahead at start reach this listener (the node keeps them for the first one).
+  const detachDropped = onDroppedPayment(node, (m) => broker.publishBills(m.meterId, m));
   // A dev chain made with `meterledger init --billing`: its accounts, tariff, agreements and mandates.
   const plan = readDevBillingPlan(config.dataDir);
   if (plan) {
@@ -156,6 +173,7 @@ export async function startBilling(config: GatewayConfig, node: LedgerNode, brok
     autoIssuer,
     async stop() {
       detach();
+      detachDropped();
       detachSubscribed?.();
       await autoIssuer?.stop();
     },

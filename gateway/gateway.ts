@@ -16,7 +16,7 @@ import { dataPaths, initDevChain, isInitialized, loadGenesisFile } from '../ledg
 import { type DevAccountPlan, readDevAccountPlan } from '../ledger-node/billing/dev-setup.js';
 import { MqttBroker } from '../bridge/mqtt/index.js';
 import { type BillsTopicMessage, type Genesis, ProtocolError, StateKind, genesisHash, toHex } from '../protocols/index.js';
-import { type GatewayBilling, startBilling } from './billing.js';
+import { type GatewayBilling, onDroppedPayment, startBilling } from './billing.js';
 import { XmppBridge, XmppBridgeError, type XmppState } from '../bridge/xmpp/index.js';
 import type { GatewayConfig, XmppConfig } from './config.js';
 import { ConfigError, GatewayError } from './errors.js';
@@ -305,9 +305,17 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
       eraseRecipientKey: (id) => billing?.autoIssuer?.eraseRecipient(id) ?? { held: false, dropped: 0 },
       sessions: new SessionStore({ sessionTtlMs: config.http.sessionTtlMs }),
       ...(config.http.meterSilenceMs !== undefined ? { meterSilenceMs: config.http.meterSilenceMs } : {}),
-      onBillsMessage: (listener) => node.onBlock((blk) => {
-        for (const m of billingMessages(node.genesis, blk)) listener(m);
-      }),
+      onBillsMessage: (listener) => {
+        const detachBlocks = node.onBlock((blk) => {
+          for (const m of billingMessages(node.genesis, blk)) listener(m);
+        });
+        // A payment accepted, then made invalid by a block: its refusal, as the meter gets it.
+        const detachDropped = onDroppedPayment(node, listener);
+        return () => {
+          detachBlocks();
+          detachDropped();
+        };
+      },
       enrolment,
       rejectsByReason: () => metrics.rejectsByReason(),
       httpRefused: (code) => metrics.httpRefused(code),

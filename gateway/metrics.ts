@@ -6,7 +6,7 @@
  * on counters, and labels with a bounded set of values.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { ALL_CODES, ALL_REASON_CODES, type Code, Codes, ReasonCode, type Transport, isCode } from '../protocols/index.js';
+import { ALL_CODES, ALL_REASON_CODES, type Code, Codes, ReasonCode, TX_TYPE_NAMES, TxType, type Transport, isCode } from '../protocols/index.js';
 import type { NodeMetrics } from '../ledger-node/metrics.js';
 import { P2P_DROP_REASONS } from '../ledger-node/p2p/errors.js';
 import type { BridgeMetrics } from '../bridge/mqtt/metrics.js';
@@ -17,6 +17,10 @@ const TRANSPORTS: readonly Transport[] = ['mqtt', 'xmpp', 'http', 'peer'];
 /** connect-refused reasons kept as label values; anything past this many becomes "other". */
 const MAX_REFUSE_REASONS = 16;
 const XMPP_STATES: readonly XmppState[] = ['online', 'connecting', 'offline'];
+/** The `type` label of transactions other than readings: the type's name in snake case (`bill`, `meter_registration`). */
+const TX_TYPE_LABELS: ReadonlyMap<number, string> = new Map(Object.entries(TX_TYPE_NAMES)
+  .filter(([t]) => Number(t) !== TxType.Reading)
+  .map(([t, name]) => [Number(t), name.replace(/[^a-z0-9]+/g, '_')]));
 const STANZA_REFUSALS: readonly XmppRefusalCode[] = XMPP_REFUSAL_CODES;
 
 export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
@@ -25,6 +29,7 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
   private readonly received = new Counter({ name: `${P}readings_received_total`, help: 'Readings handed to intake, by transport.', labelNames: ['transport'], registers: [this.registry] });
   private readonly accepted = new Counter({ name: `${P}readings_accepted_total`, help: 'Readings durably accepted.', registers: [this.registry] });
   private readonly rejected = new Counter({ name: `${P}readings_rejected_total`, help: 'Readings refused, by reason code.', labelNames: ['reason'], registers: [this.registry] });
+  private readonly transactions = new Counter({ name: `${P}transactions_submitted_total`, help: 'Transactions other than readings handed to intake (bills, payments, deposits, registrations ...), by type and outcome: accepted, or the reason code.', labelNames: ['type', 'outcome'], registers: [this.registry] });
   private readonly droppedReadings = new Counter({ name: `${P}readings_dropped_total`, help: 'Accepted readings dropped before their commit (a block made them invalid), by reason code.', labelNames: ['reason'], registers: [this.registry] });
   private readonly sigs = new Counter({ name: `${P}signature_verifications_total`, help: 'Signatures verified.', registers: [this.registry] });
   private readonly sigSeconds = new Histogram({ name: `${P}signature_verify_seconds`, help: 'Time to verify one batch of signatures.', buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [this.registry] });
@@ -65,6 +70,7 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
   private readonly billsRefused = new Counter({ name: `${P}bills_refused_total`, help: 'Bills this gateway\'s billing.autoIssue computed or submitted and could not issue, by reason code (E_BILL_NOT_READY is waited for, not counted).', labelNames: ['reason'], registers: [this.registry] });
   private readonly paymentsPaid = new Counter({ name: `${P}payments_paid_total`, help: 'Payments committed, by who signed them: meter (under a mandate), owner, autopay.', labelNames: ['by'], registers: [this.registry] });
   private readonly paymentsRefused = new Counter({ name: `${P}payments_refused_total`, help: 'Payments refused: a meter\'s on its payments topic, or autopay at issue, by reason code.', labelNames: ['reason'], registers: [this.registry] });
+  private readonly paymentsDropped = new Counter({ name: `${P}payments_dropped_total`, help: 'Accepted payments dropped before their commit (a block made them invalid: the bill paid through another gateway, the mandate revoked, the funds gone), by reason code.', labelNames: ['reason'], registers: [this.registry] });
   // Registered only on a chain with a currency (constructor): per currency, zeroed for the chain's.
   private readonly billedAmount: Counter;
   private readonly paidAmount: Counter;
@@ -109,6 +115,7 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
     // Zero every known label value, so rates and alerts work before the first event.
     for (const t of TRANSPORTS) this.received.inc({ transport: t }, 0);
     for (const r of ALL_REASON_CODES) this.rejected.inc({ reason: r }, 0);
+    for (const type of TX_TYPE_LABELS.values()) this.transactions.inc({ type, outcome: 'accepted' }, 0);
     // What can make an accepted reading invalid before its block (docs/protocol.md §9).
     for (const r of [ReasonCode.SEQ_REPLAY, ReasonCode.TIME_SKEW, ReasonCode.METER_REVOKED, ReasonCode.BAD_SIGNATURE]) this.droppedReadings.inc({ reason: r }, 0);
     for (const step of ['propose', 'prevote', 'precommit']) this.timeouts.inc({ step }, 0);
@@ -118,6 +125,8 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
     this.billSeconds.zero({});
     this.unpaidCount.set(0);
     for (const r of [ReasonCode.PAYMENT_NO_MANDATE, ReasonCode.PAYMENT_CAP_EXCEEDED, ReasonCode.PAYMENT_INSUFFICIENT_FUNDS, ReasonCode.BILL_ALREADY_PAID]) this.paymentsRefused.inc({ reason: r }, 0);
+    // What a block can do to a payment accepted before it (docs/billing.md §19.5).
+    for (const r of [ReasonCode.BILL_ALREADY_PAID, ReasonCode.PAYMENT_NO_MANDATE, ReasonCode.PAYMENT_MANDATE_EXPIRED, ReasonCode.PAYMENT_CAP_EXCEEDED, ReasonCode.PAYMENT_INSUFFICIENT_FUNDS]) this.paymentsDropped.inc({ reason: r }, 0);
     for (const type of ['proposal', 'prevote', 'precommit']) this.votes.inc({ type }, 0);
     for (const c of ALL_CODES) if (Codes[c].kind === 'http') this.httpRefusals.inc({ code: c }, 0);
     for (const r of P2P_DROP_REASONS) {
@@ -144,8 +153,16 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
   readingRejected(code: ReasonCode): void {
     this.rejected.inc({ reason: ALL_REASON_CODES.includes(code) ? code : 'other' });
   }
+  transactionSubmitted(type: number | undefined, outcome: 'accepted' | ReasonCode): void {
+    const label = (type !== undefined && TX_TYPE_LABELS.get(type)) || 'unknown';
+    this.transactions.inc({ type: label, outcome: outcome === 'accepted' || ALL_REASON_CODES.includes(outcome) ? outcome : 'other' });
+  }
   readingDropped(code: ReasonCode): void {
     this.droppedReadings.inc({ reason: ALL_REASON_CODES.includes(code) ? code : 'other' });
+  }
+
+  paymentDropped(code: ReasonCode): void {
+    this.paymentsDropped.inc({ reason: ALL_REASON_CODES.includes(code) ? code : 'other' });
   }
 
   /** Readings refused so far, by reason (the counter above; reasons never seen are 0). */

@@ -12,6 +12,7 @@ import {
 } from '../protocols/index.js';
 import type { Logger } from './api.js';
 import { AwaitingKey, type AwaitingKeyLimits } from './awaiting-key.js';
+import { DropFeed, type DroppedTx } from './drops.js';
 import type { Mempool } from './mempool.js';
 import type { NodeMetrics } from './metrics.js';
 import type { MeterRateLimiter } from './ratelimit.js';
@@ -36,8 +37,10 @@ interface Presigned {
   readonly ok: boolean;
 }
 
-/** Drops kept for the first listener at most (each is logged and counted anyway). */
-const MAX_EARLY_DROPS = 10_000;
+/** The type of what a submission decoded to, filled in by process(): which metrics count it. */
+interface DecodedType {
+  type?: number;
+}
 
 export interface IntakeOptions {
   readonly chainId: string;
@@ -63,8 +66,8 @@ export interface IntakeOptions {
 export class Intake implements IntakePort {
   readonly chainId: string;
   private readonly listeners = new Set<(c: CommittedReading) => void>();
-  private readonly dropListeners = new Set<(d: DroppedReading) => void>();
-  private readonly earlyDrops: DroppedReading[] = [];
+  private readonly readingDrops: DropFeed<DroppedReading>;
+  private readonly txDrops: DropFeed<DroppedTx>;
   /** Per-meter tail of the apply chain: keeps one meter's transactions in arrival order. */
   private readonly chains = new Map<string, Promise<unknown>>();
   private closed = false;
@@ -86,6 +89,8 @@ export class Intake implements IntakePort {
   ) {
     this.chainId = opts.chainId;
     this.awaiting = new AwaitingKey(opts.awaitingKey);
+    this.readingDrops = new DropFeed(logger);
+    this.txDrops = new DropFeed(logger);
   }
 
   /** Sealed readings held for their period key now (tests, metrics). */
@@ -109,28 +114,24 @@ export class Intake implements IntakePort {
     return () => this.listeners.delete(listener);
   }
 
+  /** Drops found before any bridge listened (write-ahead recovery at start-up) go to the first one. */
   onDropped(listener: (d: DroppedReading) => void): () => void {
-    this.dropListeners.add(listener);
-    // Drops found before any bridge listened (write-ahead recovery at start-up) go to the
-    // first one: a meter with a persistent session gets the rejection when it is back.
-    const early = this.earlyDrops.splice(0);
-    if (early.length) setImmediate(() => early.forEach((d) => this.emitDropped(d)));
-    return () => this.dropListeners.delete(listener);
+    return this.readingDrops.on(listener);
   }
 
   /** An accepted reading was dropped before its commit: tell the bridges (or keep it for the first one). */
   emitDropped(d: DroppedReading): void {
-    if (this.dropListeners.size === 0) {
-      if (this.earlyDrops.length < MAX_EARLY_DROPS) this.earlyDrops.push(d);
-      return;
-    }
-    for (const l of this.dropListeners) {
-      try {
-        l(d);
-      } catch (e) {
-        this.logger.error({ err: e }, 'drop listener failed');
-      }
-    }
+    this.readingDrops.emit(d);
+  }
+
+  /** Accepted operator and ledger transactions dropped before their commit (billing: payments to the bills topics). */
+  onDroppedTx(listener: (d: DroppedTx) => void): () => void {
+    return this.txDrops.on(listener);
+  }
+
+  /** An accepted transaction other than a reading was dropped before its commit. */
+  emitDroppedTx(d: DroppedTx): void {
+    this.txDrops.emit(d);
   }
 
   /** Called by the chain writer for each committed reading. */
@@ -146,16 +147,29 @@ export class Intake implements IntakePort {
 
   async submit(bytes: Uint8Array, ctx: SubmitContext): Promise<SubmitResult> {
     const t0 = performance.now();
-    this.metrics.readingReceived(ctx.transport);
+    const decoded: DecodedType = {};
     this.inflight++;
     let result: SubmitResult;
     try {
-      result = await this.process(bytes, ctx, t0);
+      result = await this.process(bytes, ctx, t0, decoded);
     } catch (e) {
       result = this.refusal(bytes, e);
     } finally {
       if (--this.inflight === 0) this.idle?.();
     }
+    // Readings (plain or sealed, type 1) in the readings metrics; bytes that did not decode
+    // count as what their channel carries: a device's readings topic carries readings.
+    const onReadingsTopic = ctx.transport !== 'http' && ctx.transport !== 'peer' && ctx.purpose === undefined;
+    if (decoded.type === undefined ? onReadingsTopic : decoded.type === TxType.Reading) this.countReading(ctx, result, t0);
+    else {
+      this.metrics.transactionSubmitted(decoded.type, result.status === 'accepted' ? 'accepted' : result.code);
+      if (result.status === 'rejected') this.logger.debug({ meterId: ctx.meterId, type: decoded.type, code: result.code, reason: result.message }, 'transaction rejected');
+    }
+    return result;
+  }
+
+  private countReading(ctx: SubmitContext, result: SubmitResult, t0: number): void {
+    this.metrics.readingReceived(ctx.transport);
     if (result.status === 'accepted') {
       this.metrics.readingAccepted();
       this.metrics.acceptLatency((performance.now() - t0) / 1000);
@@ -163,7 +177,6 @@ export class Intake implements IntakePort {
       this.metrics.readingRejected(result.code);
       this.logger.debug({ meterId: ctx.meterId, code: result.code, reason: result.message }, 'reading rejected');
     }
-    return result;
   }
 
   private refusal(bytes: Uint8Array, e: unknown, tx?: SignedTx<TxBody>): SubmitResult {
@@ -177,7 +190,7 @@ export class Intake implements IntakePort {
     return { status: 'rejected', txHash, code: ReasonCode.BUSY, message: `gateway cannot accept now: ${(e as Error).message}`, ...(seq !== undefined ? { seq } : {}) };
   }
 
-  private async process(bytes: Uint8Array, ctx: SubmitContext, receivedAt: number): Promise<SubmitResult> {
+  private async process(bytes: Uint8Array, ctx: SubmitContext, receivedAt: number, decoded: DecodedType): Promise<SubmitResult> {
     if (this.closed) throw new RejectionError(ReasonCode.BUSY, 'gateway is shutting down');
     // A device sends nothing above maxTxBytes (only tariffs and bills may be larger, and
     // they come from billers through the API or peers): refused before any decoding.
@@ -197,6 +210,7 @@ export class Intake implements IntakePort {
       if (r.tx && m && r.signatureOk !== undefined) presigned = { alg: m.alg, publicKey: m.publicKey, ok: r.signatureOk };
     }
     tx ??= decodeAnyTx(bytes, this.opts.maxTxBytes);
+    decoded.type = tx.body.type;
     let release: (() => void) | undefined;
     try {
       // A bill is checked against the committed readings of its meter (state/ledger.ts),

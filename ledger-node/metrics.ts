@@ -5,14 +5,22 @@
 import type { ReasonCode, Transport } from '../protocols/index.js';
 
 export interface NodeMetrics {
+  /** Readings (type 1, plain or sealed) handed to intake, and what became of them. */
   readingReceived(transport: Transport): void;
   readingAccepted(): void;
   readingRejected(code: ReasonCode): void;
+  /**
+   * Any other transaction handed to intake (a bill, payment, deposit, tariff, period key,
+   * registration ...), by its type (undefined: it did not decode) and outcome.
+   */
+  transactionSubmitted(type: number | undefined, outcome: 'accepted' | ReasonCode): void;
   /** An accepted reading was dropped before its commit (a block made it invalid), by reason code. */
   readingDropped(code: ReasonCode): void;
+  /** An accepted payment was dropped before its commit (a block made it invalid: paid, revoked mandate, funds ...), by reason code. */
+  paymentDropped(code: ReasonCode): void;
   /** Signatures verified in one batch and how long the batch took. */
   signaturesVerified(count: number, seconds: number): void;
-  /** From submit to durable accept. */
+  /** From submit to durable accept, per reading. */
   acceptLatency(seconds: number): void;
   /** From durable accept to commit, per reading. */
   commitLatency(seconds: number): void;
@@ -49,7 +57,9 @@ export const noopMetrics: NodeMetrics = {
   readingReceived() {},
   readingAccepted() {},
   readingRejected() {},
+  transactionSubmitted() {},
   readingDropped() {},
+  paymentDropped() {},
   signaturesVerified() {},
   acceptLatency() {},
   commitLatency() {},

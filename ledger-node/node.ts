@@ -17,6 +17,7 @@ import { periodKeyReceipts } from './blocks/period-keys.js';
 import { billBundle } from './blocks/bundle.js';
 import { committedReading, committedTx } from './blocks/receipts.js';
 import { fsError } from './fs-errors.js';
+import type { DroppedTx } from './drops.js';
 import { Intake } from './intake.js';
 import { Mempool } from './mempool.js';
 import { type NodeMetrics, noopMetrics } from './metrics.js';
@@ -414,6 +415,15 @@ export class LedgerNode implements LedgerApi {
   onBlock(listener: (b: CommittedBlock) => void): () => void {
     this.writer.blockListeners.add(listener);
     return () => this.writer.blockListeners.delete(listener);
+  }
+
+  /**
+   * Told of every accepted operator or ledger transaction that a block made invalid before
+   * its commit (billing: a payment's refusal to its meter). Drops found at start, in the
+   * write-ahead, go to the first listener. Returns an unsubscribe.
+   */
+  onDroppedTx(listener: (d: DroppedTx) => void): () => void {
+    return this.intake.onDroppedTx(listener);
   }
 
   /** What a biller reads to compute bills over committed state (billing/auto-issue.ts). */

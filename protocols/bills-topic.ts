@@ -35,7 +35,11 @@ export interface BillMessage {
   readonly autopay?: string;
 }
 
-/** What became of a payment of a bill of the meter. */
+/**
+ * What became of a payment of a bill of the meter: paid when its block committed, or
+ * refused, at submission or (the same message) when a later block made the accepted
+ * payment invalid before its commit (docs/billing.md §19.5).
+ */
 export type PaymentMessage =
   | {
     readonly kind: 'payment'; readonly status: 'paid'; readonly meterId: string; readonly period: string; readonly amount: bigint;

@@ -5,8 +5,9 @@
  * undefined, NaN or Infinity are refused, so each value has exactly one encoding.
  */
 import { Tagged, decode as cborgDecode, decodeFirst as cborgDecodeFirst, encode as cborgEncode, rfc8949EncodeOptions } from 'cborg';
+import { cborCanonicalProblem } from './cbor-canonical.js';
 
-export { Tagged };
+export { Tagged, cborCanonicalProblem };
 
 /** Tag 18: COSE_Sign1_Tagged (RFC 9052 §4.2). */
 export const TAG_COSE_SIGN1 = 18;
@@ -97,9 +98,12 @@ export function cborLimitsProblem(bytes: Uint8Array, limits: CborLimits): string
   }
 }
 
+const NOT_DETERMINISTIC = 'CBOR is not in deterministic encoding (RFC 8949 §4.2.1)';
+
 /**
  * Decode and require that the input is the deterministic encoding of what it decodes to
- * (RFC 8949 §4.2.1): re-encodes and compares, which also catches unsorted map keys.
+ * (RFC 8949 §4.2.1): decodes, then walks the bytes once (cborCanonicalProblem), which
+ * refuses exactly what re-encoding and comparing would, unsorted map keys included.
  * With `limits`, the item heads are checked against them first (cborLimitsProblem), so
  * input from others costs no more than the limits allow.
  */
@@ -109,11 +113,13 @@ export function decodeCanonicalCbor(bytes: Uint8Array, limits?: CborLimits): unk
     if (problem) throw new TypeError(`CBOR refused before decoding: ${problem}`);
   }
   const value = decodeCbor(bytes);
-  const again = encodeCbor(value);
-  if (again.length !== bytes.length || !again.every((b, i) => b === bytes[i])) {
-    throw new TypeError('CBOR is not in deterministic encoding (RFC 8949 §4.2.1)');
-  }
+  if (cborCanonicalProblem(bytes) !== undefined) throw new TypeError(NOT_DETERMINISTIC);
   return value;
+}
+
+/** Decode the first CBOR item of `bytes` (strict, as decodeCbor) and return it with the bytes after it. */
+export function decodeCborPrefix(bytes: Uint8Array): [value: unknown, rest: Uint8Array] {
+  return cborgDecodeFirst(bytes, decodeOptions);
 }
 
 /**
@@ -121,12 +127,8 @@ export function decodeCanonicalCbor(bytes: Uint8Array, limits?: CborLimits): unk
  * bytes after it (for a plaintext padded after its item, docs/protocol.md §11.4).
  */
 export function decodeCanonicalCborPrefix(bytes: Uint8Array): [value: unknown, rest: Uint8Array] {
-  const [value, rest] = cborgDecodeFirst(bytes, decodeOptions);
-  const used = bytes.length - rest.length;
-  const again = encodeCbor(value);
-  if (again.length !== used || !again.every((b, i) => b === bytes[i])) {
-    throw new TypeError('CBOR is not in deterministic encoding (RFC 8949 §4.2.1)');
-  }
+  const [value, rest] = decodeCborPrefix(bytes);
+  if (cborCanonicalProblem(bytes) !== undefined) throw new TypeError(NOT_DETERMINISTIC);
   return [value, rest];
 }
 

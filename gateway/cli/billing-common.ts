@@ -9,7 +9,7 @@
 import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
-  Alg, type Genesis, LedgerTxType, METER_ID_PATTERN, ReasonCode, type TxBody, parseGenesis, parseInstant, signMessage, sessionSignBytes, signTx,
+  Alg, type Genesis, LedgerTxType, METER_ID_PATTERN, PERIOD_LABEL_PATTERN, ReasonCode, type TxBody, parseGenesis, parseInstant, signMessage, sessionSignBytes, signTx,
 } from '../../protocols/index.js';
 import { type KeyPair, loadKeyFile } from '../../ledger-node/keyfile.js';
 import { GatewayError, UsageError } from '../errors.js';
@@ -45,6 +45,13 @@ export function idFlag(args: ParsedArgs, flag: string, command: string): string 
   const v = need(args, flag, command);
   if (!METER_ID_PATTERN.test(v)) throw new UsageError(`--${flag} must match [A-Za-z0-9][A-Za-z0-9._-]{0,63} (see meterledger ${command} --help)`);
   return v;
+}
+
+/** `--period`: a bill's period label, "YYYY-MM" or "cycle-N" (docs/billing.md §5.1). */
+export function periodFlag(args: ParsedArgs, command: string): string {
+  const p = need(args, 'period', command);
+  if (!PERIOD_LABEL_PATTERN.test(p)) throw new UsageError(`--period must be "YYYY-MM" (or "cycle-N" on a chain with a short billing cycle) (see meterledger ${command} --help)`);
+  return p;
 }
 
 // ------------------------------------------------------------------ amounts (docs/billing.md §2)

@@ -1,13 +1,15 @@
 /**
  * What a committed block means for meters' bills topics (docs/protocol.md §8.7): each
  * bill it holds (with the autopay outcome, §19.4) and each payment it holds, read from the
- * block's transactions and the state changes they made.
+ * block's transactions and the state changes they made; and the refusal of an accepted
+ * payment that a block made invalid.
  */
 import {
   type BillMessage, type BillRecord, type Genesis, LedgerTxType, type PaymentMessage, type PaymentRecord, type StateChange, StateKind, big, billId, fromHex,
 } from '../../protocols/index.js';
 import type { CommittedBill } from '../api.js';
 import type { CommittedBlock } from '../blocks/commit.js';
+import type { DroppedTx } from '../drops.js';
 
 /** At most this many unpaid bills are sent again to a meter that subscribes (the latest). */
 export const MAX_RESENT_BILLS = 24;
@@ -50,6 +52,17 @@ export function billingMessages(genesis: Genesis, b: CommittedBlock): (BillMessa
     }
   }
   return out;
+}
+
+/**
+ * A payment the node had accepted and a block then made invalid (ledger-node/drops.ts), as
+ * the meter hears of it: the refusal it would have got at submission (docs/billing.md
+ * §19.5); undefined for any other transaction.
+ */
+export function droppedPaymentMessage(d: DroppedTx): PaymentMessage | undefined {
+  const body = d.tx.body;
+  if (body.type !== LedgerTxType.Payment) return undefined;
+  return { kind: 'payment', status: 'refused', meterId: body.meterId, period: body.period, code: d.code, message: d.message, txHash: d.tx.hash };
 }
 
 /**

@@ -121,8 +121,11 @@ export class ChainWriter {
    * Rebuild the tip over what still waits. A waiting transaction that a block made
    * invalid is dropped: a peer's block took its meter past its seq (the meter sent through
    * two gateways), revoked it, or rotated its key (a reading signed with the old one), or
-   * it is older than any later block may hold (docs/protocol.md §3.5). Each drop is logged,
-   * counted, and told to the meter (intake.emitDropped: its receipts topic, its XMPP ack).
+   * it is older than any later block may hold (docs/protocol.md §3.5); a payment whose bill
+   * a peer's block paid, or whose mandate or funds it took (docs/billing.md §19.5). Each
+   * drop is logged, counted, and told: a reading to its meter (intake.emitDropped: its
+   * receipts topic, its XMPP ack), anything else to billing (intake.emitDroppedTx: a
+   * payment's refusal on its meter's bills topic).
    */
   private async recheckWaiting(rekeyed: ReadonlySet<string>): Promise<void> {
     const dropped: { tx: SignedTx<TxBody>; error: RejectionError }[] = [];
@@ -167,6 +170,8 @@ export class ChainWriter {
       if (await this.isCommitted(tx)) continue;
       if (tx.body.type !== TxType.Reading) {
         this.logger.warn({ txHash: tx.hashHex, type: tx.body.type, meterId: txMeter(tx.body), code: error.code, reason: error.message }, 'accepted operator or ledger transaction no longer valid after a block; dropped');
+        if (tx.body.type === TxType.Payment) this.metrics.paymentDropped(error.code);
+        this.intake.emitDroppedTx({ tx, code: error.code, message: error.message });
         continue;
       }
       const { meterId, seq } = tx.body;
@@ -176,9 +181,9 @@ export class ChainWriter {
     }
   }
 
-  /** Whether the same reading as `tx` (its bytes or a twin) is in a stored block. */
+  /** Whether the same reading as `tx` (its bytes or a twin), or any other transaction's bytes, is in a stored block. */
   async isCommitted(tx: SignedTx<TxBody>): Promise<boolean> {
-    if (tx.body.type !== TxType.Reading) return false;
+    if (tx.body.type !== TxType.Reading) return (await this.store.txPosition(tx.hash)) !== undefined;
     return (await committedReading(this.store, this.genesis.chainId, tx.body.meterId, tx.body.seq, tx)) !== undefined;
   }
 }

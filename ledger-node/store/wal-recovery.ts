@@ -5,7 +5,8 @@
  * altered on disk: WriteAheadError. One a block already holds (a crash between a block's
  * commit and the release of its segment) is 'inBlock'. One a block made invalid (a later
  * reading of its meter committed first, through another gateway; or older than a block
- * may hold) is 'gone': it was acknowledged and is lost, and the node tells its meter.
+ * may hold; a payment whose bill a peer's block paid) is 'gone': it was acknowledged and
+ * is lost, and the node tells its meter (a reading) or billing (anything else).
  */
 import { ProtocolError, type RejectionError, type SignedTx, type TxBody, TxType, decodeAnyTx } from '../../protocols/index.js';
 import type { Logger } from '../api.js';
@@ -35,9 +36,9 @@ export type Replayed =
 
 /**
  * Replay `entries` in order on the tip of `state` (its committed layer being the head's):
- * each live one is accepted into the tip. `isCommitted` says whether a reading the rules
- * refuse is in a block already (readings have an index by identity; operator transactions
- * have none, and count as gone).
+ * each live one is accepted into the tip. `isCommitted` says whether a transaction the
+ * rules refuse is in a block already (a reading by its identity, twins included; any other
+ * by its hash).
  */
 export async function replayWriteAhead(
   entries: readonly WalEntry[], state: ChainState, txctx: TxContext, head: { height: number; time: number },
@@ -63,7 +64,7 @@ export async function replayWriteAhead(
       changes = applyTx(state, tx, at, txctx);
     } catch (e) {
       release?.();
-      out.push(tx.body.type === TxType.Reading && (await isCommitted(tx)) ? { fate: 'inBlock', no, tx } : { fate: 'gone', no, tx, error: e as RejectionError });
+      out.push((await isCommitted(tx)) ? { fate: 'inBlock', no, tx } : { fate: 'gone', no, tx, error: e as RejectionError });
       continue;
     }
     release?.();
@@ -76,8 +77,9 @@ export async function replayWriteAhead(
 
 /**
  * The node's start: move a 0.1 store's write-ahead keys to the files (./migrate-0.1.ts),
- * replay everything, release what blocks superseded, and tell the meters of readings
- * that are lost (logged at warn, counted, intake.emitDropped once a bridge listens).
+ * replay everything, release what blocks superseded, and tell of what is lost (logged at
+ * warn, counted): readings to their meters (intake.emitDropped once a bridge listens),
+ * other transactions to billing (intake.emitDroppedTx: a payment to its meter's bills topic).
  */
 export async function recoverWriteAhead(
   store: LedgerStore, wal: WriteAheadLog, segments: readonly SegmentRead[], state: ChainState, txctx: TxContext,
@@ -92,7 +94,9 @@ export async function recoverWriteAhead(
   const all = [...moved, ...fromWal];
   let replayed: Replayed[];
   try {
-    replayed = await replayWriteAhead(all, state, txctx, head, (tx) => (tx.body.type === TxType.Reading ? committedReading(store, txctx.chainId, tx.body.meterId, tx.body.seq, tx).then((c) => c !== undefined) : Promise.resolve(false)));
+    replayed = await replayWriteAhead(all, state, txctx, head, async (tx) => (tx.body.type === TxType.Reading
+      ? (await committedReading(store, txctx.chainId, tx.body.meterId, tx.body.seq, tx)) !== undefined
+      : (await store.txPosition(tx.hash)) !== undefined));
   } catch (e) {
     if (e instanceof WriteAheadError) throw new ProtocolError('E_STORE_CORRUPT', e.message, { cause: e });
     throw e;
@@ -110,9 +114,12 @@ export async function recoverWriteAhead(
       gone.inBlocks++;
       logger.debug({ entry: r.no, meterId: txMeter(r.tx.body) }, 'write-ahead entry already in a block; released');
     } else if (r.tx.body.type !== TxType.Reading) {
-      // No index by hash for these: in a block already (a crash before its segment went), or made invalid by one.
+      // Not in a block (the index by hash says so): a block made it invalid.
       gone.operator++;
-      logger.debug({ entry: r.no, type: r.tx.body.type, meterId: txMeter(r.tx.body), reason: r.error.message }, 'write-ahead: an operator or ledger transaction no longer applies; dropped');
+      logger.warn({ entry: r.no, type: r.tx.body.type, meterId: txMeter(r.tx.body), txHash: r.tx.hashHex, code: r.error.code, reason: r.error.message },
+        'write-ahead: an accepted operator or ledger transaction is no longer valid after a block; dropped');
+      if (r.tx.body.type === TxType.Payment) metrics.paymentDropped(r.error.code);
+      intake.emitDroppedTx({ tx: r.tx, code: r.error.code, message: r.error.message });
     } else {
       const { meterId, seq } = r.tx.body;
       gone.dropped++;
@@ -123,7 +130,7 @@ export async function recoverWriteAhead(
     }
   }
   if (gone.inBlocks) logger.info({ released: gone.inBlocks }, 'write-ahead entries already in blocks were released');
-  if (gone.operator) logger.info({ dropped: gone.operator }, 'write-ahead operator transactions that no longer apply (in a block already, or made invalid by one) were dropped');
+  if (gone.operator) logger.warn({ dropped: gone.operator }, 'accepted operator or ledger transactions that blocks made invalid were dropped (each logged above; payments counted in meterledger_payments_dropped_total)');
   if (gone.dropped) logger.warn({ dropped: gone.dropped }, 'accepted readings that blocks made invalid were dropped (each logged above, counted in meterledger_readings_dropped_total)');
   wal.release(stale);
   if (entries.length) logger.info({ recovered: entries.length }, 'recovered accepted transactions from the write-ahead');

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import {
-  type Agreement, type Bill, type Genesis, LedgerTxType, MemoryReadingIndex, PERIOD_LABEL_PATTERN, ProtocolError, ReasonCode, TARIFF_ID_PATTERN, type Tariff,
+  type Agreement, type Bill, type Genesis, LedgerTxType, MemoryReadingIndex, ProtocolError, ReasonCode, TARIFF_ID_PATTERN, type Tariff,
   chainCycle, computeBill, formatInstant, parseGenesis, readingsForBill, resolvePeriod, tariffFromJson, termsTimeline,
 } from '../../../protocols/index.js';
 import { GatewayError, UsageError } from '../../errors.js';
@@ -15,17 +15,11 @@ import { type CommandSpec, type ParsedArgs, need, optionalString, out, stringLis
 import { adminToken, needGatewayUrl } from '../client-env.js';
 import { getJson } from '../http-client.js';
 import {
-  currencyOf, formatAmount, idFlag, instantFlag, operatorOptions, owner, ownerOptions, ownerSession, parseAmount, readView, readerOptions,
+  currencyOf, formatAmount, idFlag, instantFlag, operatorOptions, owner, ownerOptions, ownerSession, parseAmount, periodFlag, readView, readerOptions,
   runCustodianTransfer, submitAsOperator, submitAsOwner,
 } from '../billing-common.js';
 
 const AMOUNT_HELP = 'whole minor units ("1234") or a decimal of the chain\'s currency ("12.34" = 1234 when it has 2 minor units); never rounded';
-
-function periodFlag(args: ParsedArgs, command: string): string {
-  const p = need(args, 'period', command);
-  if (!PERIOD_LABEL_PATTERN.test(p)) throw new UsageError(`--period must be "YYYY-MM" (or "cycle-N" on a chain with a short billing cycle) (see meterledger ${command} --help)`);
-  return p;
-}
 
 // ------------------------------------------------------------------ deposit (custodian, §14)
 

@@ -7,10 +7,10 @@
  *   --reject       a dispute rejection (19): the open dispute becomes "rejected".
  * Either way --note says why (1-1024 characters) and is kept with the dispute.
  */
-import { LedgerTxType, PERIOD_LABEL_PATTERN } from '../../../protocols/index.js';
+import { LedgerTxType } from '../../../protocols/index.js';
 import { UsageError } from '../../errors.js';
 import { type CommandSpec, need, optionalString, out } from '../args.js';
-import { currencyOf, formatAmount, idFlag, operatorOptions, parseAmount, submitAsOperator } from '../billing-common.js';
+import { currencyOf, formatAmount, idFlag, operatorOptions, parseAmount, periodFlag, submitAsOperator } from '../billing-common.js';
 
 export const disputeAnswerCommand: CommandSpec = {
   name: 'dispute answer',
@@ -29,8 +29,7 @@ export const disputeAnswerCommand: CommandSpec = {
   async run(args) {
     const cmd = 'dispute answer';
     const meterId = idFlag(args, 'meter', cmd);
-    const period = need(args, 'period', cmd);
-    if (!PERIOD_LABEL_PATTERN.test(period)) throw new UsageError(`--period must be "YYYY-MM" (or "cycle-N" on a chain with a short billing cycle) (see meterledger ${cmd} --help)`);
+    const period = periodFlag(args, cmd);
     const note = need(args, 'note', cmd);
     const n = [...note].length;
     if (n < 1 || n > 1024) throw new UsageError('--note must be 1-1024 characters');

@@ -2,7 +2,7 @@
  * Smoke of the benchmark runner (bench/run.ts) so its benches cannot rot: the verify
  * ceiling, the single-gateway throughput run (Ed25519 and ES256), latency (two paced runs),
  * storage (the throughput run's store), sealed against clear in one alternating pair, the
- * bill engine and the confidential micro-benchmark, in one `node dist/bench/run.js`
+ * bill engine, the confidential micro-benchmark and the CBOR canonical check (cbor-canon), in one `node dist/bench/run.js`
  * process (latency and storage reuse the throughput run, as in `npm run bench`), each at a
  * tiny size through its env knobs. Not judged: each bench's test checks that it ran to its
  * table and wrote its JSON (into a temp dir) with its figures as numbers. Also smoked:
@@ -13,10 +13,11 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type BenchRun, assertFigures, benchResult, runBenches } from '../../helpers/bench-smoke.js';
 
-const NAMES = ['ceiling', 'throughput', 'p256', 'latency', 'storage', 'sealed', 'bill-engine', 'confidential'];
+const NAMES = ['ceiling', 'throughput', 'p256', 'latency', 'storage', 'sealed', 'bill-engine', 'confidential', 'cbor-canon'];
 const TINY = {
   BENCH_CEILING_MS: '300', BENCH_METERS: '20', BENCH_WINDOW: '500', BENCH_LOAD_MS: '5000', BENCH_WARMUP_MS: '1000', BENCH_BUDGET: '30000',
   BENCH_LATENCY_MS: '3000', BENCH_SEALED_PAIRS: '1', BENCH_BILLS: '50', BENCH_CONFIDENTIAL_MS: '2',
+  BENCH_CBOR_ROUNDS: '2', BENCH_CBOR_PER_ROUND: '20',
 };
 
 let run: BenchRun;
@@ -76,4 +77,10 @@ test('bench smoke, confidential: every per-call figure and size', () => {
     figures.push(`meter${a}ClearUs`, `meter${a}SealedUs`, `meter${a}Ratio`, `gateway${a}ClearUs`, `gateway${a}SealedUs`, `gateway${a}Ratio`, `decode${a}ClearUs`, `decode${a}SealedUs`, `${a}ClearBytes`, `${a}SealedBytes`);
   }
   assertFigures(benchResult(run, 'confidential'), { positive: figures });
+});
+
+test('bench smoke, cbor-canon: re-encode and one-pass check per message, their ratio', () => {
+  const r = benchResult(run, 'cbor-canon');
+  const per = ['items', 'bytes', 'reencodeUs.*', 'onePassUs.*', 'ratios.*', 'medianReencodeUs', 'medianOnePassUs', 'medianRatio'];
+  assertFigures(r, { positive: ['rounds', 'perRound', ...['reading tx', 'sealed reading tx', 'bill'].flatMap((m) => per.map((p) => `${m}.${p}`))] });
 });

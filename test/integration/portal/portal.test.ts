@@ -294,6 +294,37 @@ describe('portal in Chromium against a real gateway', { timeout: 300_000 }, () =
     await ctx.close();
   });
 
+  test('the fleet page at 375 px: a 20-digit last seq stays on one line, the meters table scrolls in its box, not the page', async () => {
+    const genesis = parseGenesis(JSON.parse(readFileSync(dataPaths(dir).genesis, 'utf8')));
+    const m3 = await TestMeter.connect(gw.mqttUrl, genesis, 'meter-0003', loadKeyFile(dataPaths(dir).meterKey('meter-0003')));
+    meters.set('meter-0003', m3);
+    const LONG_SEQ = 2n ** 64n - 1n; // MAX_SEQ: the longest a seq can be written
+    await m3.publish(LONG_SEQ, { importWh: 1 });
+    await until('meter-0003 at the longest seq committed', () => m3.committedSeqs().has(LONG_SEQ), 30_000);
+    const viewport = { width: 375, height: 812 };
+    const ctx = await context(viewport);
+    const { page, problems } = await open(ctx, `http://127.0.0.1:${port()}/portal/fleet`);
+    await page.fill('#op-token', ADMIN_TOKEN);
+    await page.press('#op-token', 'Enter');
+    const SEQ_CELL = '#meters tbody tr:has(a[href$="meter-0003"]) td:nth-child(2)';
+    await page.waitForSelector(SEQ_CELL);
+    // One line box per line the text takes: a Range over the cell's text has one client rect when it does not wrap.
+    const cell = await page.evaluate((sel) => {
+      const doc = (globalThis as unknown as { document: { querySelector(s: string): { textContent: string }; createRange(): { selectNodeContents(n: unknown): void; getClientRects(): { length: number } } } }).document;
+      const td = doc.querySelector(sel);
+      const range = doc.createRange();
+      range.selectNodeContents(td);
+      return { text: td.textContent, lines: range.getClientRects().length };
+    }, SEQ_CELL);
+    assert.equal(cell.text, LONG_SEQ.toString());
+    assert.equal(cell.lines, 1, 'the seq is one line box, not broken over lines');
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= viewport.width, `no horizontal scrolling of the page (${width} px)`);
+    await page.screenshot({ path: join(ARTIFACTS, 'portal-fleet-375.png'), fullPage: true });
+    assert.deepEqual(problems, []);
+    await ctx.close();
+  });
+
   test('keyboard: skip link, then the form, open a meter without a mouse', async () => {
     const ctx = await context();
     const { page } = await open(ctx, `http://127.0.0.1:${port()}/portal/`);

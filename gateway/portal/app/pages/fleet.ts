@@ -66,13 +66,14 @@ export async function fleetPage(main: HTMLElement): Promise<void> {
       h('h2', {}, 'Unpaid bills'),
       unpaidSection(f),
       h('h2', {}, 'Meters'),
-      h('table', { id: 'meters' }, h('caption', {}, `${f.meters.length} meters`),
+      // A seq is up to 20 digits: kept on one line, the table scrolls in its own box on a phone.
+      h('div', { class: 'wide', role: 'region', tabindex: '0', 'aria-label': 'Meters' }, h('table', { id: 'meters', class: 'meters' }, h('caption', {}, `${f.meters.length} meters`),
         h('thead', {}, h('tr', {}, ...['meter', 'last seq', 'last seen', 'status'].map((c) => h('th', { scope: 'col' }, c)))),
         h('tbody', {}, ...f.meters.map((m) => h('tr', {},
           h('td', {}, h('a', { href: `/portal/meter?id=${encodeURIComponent(m.meterId)}` }, m.meterId)),
-          h('td', {}, m.lastSeq),
+          h('td', { class: 'seq' }, m.lastSeq),
           h('td', {}, m.lastSeen === null ? 'never' : `${when(m.lastSeen)} (${ago(m.lastSeen)})`),
-          h('td', {}, m.revoked ? 'revoked' : 'active'))))));
+          h('td', {}, m.revoked ? 'revoked' : 'active')))))));
   };
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();

@@ -24,6 +24,14 @@ export interface FleetOpen {
   readonly connectPerS: number;
 }
 
+export interface FleetOpened {
+  readonly connected: number;
+  readonly failed: number;
+  /** Why meters failed to connect: the error mqtt.js gave, or a close before CONNACK. */
+  readonly failedBy: Record<string, number>;
+  readonly seconds: number;
+}
+
 export interface FleetRun {
   /** Epoch ms at which the first period starts (the same for every slice). */
   readonly startAt: number;
@@ -86,13 +94,14 @@ function onReceipt(_t: string, payload: Buffer): void {
   else it.rejected = String((m as Map<string, unknown>).get('code'));
 }
 
-export async function openSlice(o: FleetOpen): Promise<{ connected: number; failed: number; seconds: number }> {
+export async function openSlice(o: FleetOpen): Promise<FleetOpened> {
   chainId = o.chainId;
   ids = o.meterIds;
   keys = ids.map((id) => loadKeyFile(dataPaths(o.dataDir).meterKey(id)));
   const t0 = performance.now();
   let connected = 0;
   let failed = 0;
+  const failedBy: Record<string, number> = {};
   const one = async (i: number): Promise<void> => {
     const id = ids[i]!;
     const key = keys[i]!;
@@ -101,19 +110,22 @@ export async function openSlice(o: FleetOpen): Promise<{ connected: number; fail
     const token = `${TOKEN_PREFIX}.${t}.${toHex(nativeSign(key.alg, key.privateKey, connectTokenSignBytes(chainId, id, id, t)))}`;
     // No reconnect: a connection the gateway closes is counted (dropped), not hidden.
     const c = mqtt.connect(o.mqttUrl, { protocolVersion: 4, clientId: id, username: id, password: token, clean: false, reconnectPeriod: 0, connectTimeout: 30_000, keepalive: 60 });
-    c.on('error', () => undefined);
+    let why = 'closed before CONNACK';
+    // A refused CONNACK, or mqtt.js' own connect timeout, is an error before the close.
+    c.on('error', (e) => (why = (e as { code?: unknown }).code !== undefined ? `${e.message} (${String((e as { code?: unknown }).code)})` : e.message));
     c.on('message', onReceipt);
     try {
       await new Promise<void>((res, rej) => {
         c.once('connect', () => res());
-        c.once('close', () => rej(new Error('closed before CONNACK')));
+        c.once('close', () => rej(new Error(why)));
       });
       await c.subscribeAsync(receiptsTopic(id), { qos: 1 });
       c.on('close', () => dropped++);
       clients[i] = c;
       connected++;
-    } catch {
+    } catch (e) {
       failed++;
+      failedBy[(e as Error).message] = (failedBy[(e as Error).message] ?? 0) + 1;
       c.end(true);
     }
   };
@@ -127,7 +139,7 @@ export async function openSlice(o: FleetOpen): Promise<{ connected: number; fail
     if (w > 0) await sleep(w);
   }
   await Promise.all(pending);
-  return { connected, failed, seconds: (performance.now() - t0) / 1000 };
+  return { connected, failed, failedBy, seconds: (performance.now() - t0) / 1000 };
 }
 
 export async function runSlice(o: FleetRun): Promise<FleetSliceResult> {

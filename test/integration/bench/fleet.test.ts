@@ -31,7 +31,7 @@ test('bench smoke: fleet, 50 meters, one reading each, nothing refused or lost',
   const { stdout: out } = await run(process.execPath, [RUN, 'fleet'], { env, maxBuffer: 1 << 24 });
   assert.match(out, /^## fleet$/m, 'its table');
   const r = JSON.parse(readFileSync(join(dir, 'fleet.json'), 'utf8')) as {
-    name: string; rows: unknown[]; meters: number; capped: boolean; connected: number; connectFailed: number; dropped: number;
+    name: string; rows: unknown[]; meters: number; capped: boolean; connected: number; connectFailed: number; connectFailedBy: Record<string, number>; dropped: number;
     sent: number; acked: number; committed: number; refused: number; lost: number; unacked: number;
     pubackMs: Latency; receiptMs: Latency; gatewayPeakRssBytes: number; gatewayCpuUsPerReading: number; loadAverageStart: number[];
   };
@@ -41,6 +41,7 @@ test('bench smoke: fleet, 50 meters, one reading each, nothing refused or lost',
   assert.equal(r.capped, false);
   assert.equal(r.connected, METERS);
   assert.equal(r.connectFailed, 0);
+  assert.deepEqual(r.connectFailedBy, {});
   assert.equal(r.dropped, 0);
   // One reading per meter: the period is the load's length and every phase falls inside it.
   assert.equal(r.sent, METERS);

@@ -9,11 +9,12 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type BenchRun, assertFigures, benchResult, runBenches } from '../../helpers/bench-smoke.js';
 
-// The flood publishes as fast as the load generator can (22,000/s in one run here): its
-// budget must outlast the 1 s warm-up and half the 2 s window after it (assertWindow);
-// 70,000 does up to 35,000/s.
+// The flood publishes as fast as the load generator can: 22,000/s in one run here at load
+// 24, over 70,000/s at load 6 (a budget of 70,000 was gone inside a 1 s warm-up). The run
+// refuses a budget that ran out before half the measured window (assertWindow), so the
+// warm-up and the window are short: 100,000 readings last 0.4 s up to 250,000/s.
 const TINY = {
-  BENCH_CEILING_MS: '300', BENCH_METERS: '20', BENCH_LOAD_MS: '3000', BENCH_WARMUP_MS: '1000', BENCH_HOT_PAIRS: '1', BENCH_HOT_CASES: 'flood', BENCH_FLOOD_BUDGET: '70000',
+  BENCH_CEILING_MS: '300', BENCH_METERS: '20', BENCH_LOAD_MS: '700', BENCH_WARMUP_MS: '100', BENCH_HOT_PAIRS: '1', BENCH_HOT_CASES: 'flood', BENCH_FLOOD_BUDGET: '100000',
 };
 
 let run: BenchRun;
@@ -26,7 +27,9 @@ test('bench smoke, hot-path: the flood row, decode on the main thread and in the
   const r = benchResult(run, 'hot-path');
   const flood = 'flood, Ed25519';
   assertFigures(r, {
-    positive: [`${flood}.verifyUs`, `${flood}.pairRatios.*`, `${flood}.runs.*.efficiency`, `${flood}.runs.*.gatewayCpuUsPerReading`, `${flood}.runs.*.load.committedPerS`, `${flood}.runs.*.load.sent`],
+    positive: [`${flood}.verifyUs`, `${flood}.pairRatios.*`, `${flood}.runs.*.efficiency`, `${flood}.runs.*.gatewayCpuUsPerReading`, `${flood}.runs.*.load.sent`, `${flood}.runs.*.load.committed`],
+    // Receipts inside a 0.6 s window: on a loaded box the first block (1 s interval) can land after it.
+    finite: [`${flood}.runs.*.load.committedPerS`],
   });
   const modes = ((r[flood] as { runs: { mode: string }[] }).runs).map((x) => x.mode).sort();
   assert.deepEqual(modes, ['main', 'workers']);

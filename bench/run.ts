@@ -71,6 +71,76 @@ function bounds(r: ThroughputRun): { cores: number; verifyUs: number; clientUs: 
 
 const lat = (l: LoadResult['latency']): string => `p50 ${l.p50} / p95 ${l.p95} / p99 ${l.p99} ms`;
 
+
+/** Issue 15's goals at 50% of saturation: the durable acknowledgement (PUBACK) and the receipt (block interval 1,000 ms + 150). */
+const ACK_GOAL = 50;
+const RECEIPT_GOAL_15 = 1150;
+
+/** One paced run against `g` at `share` of `sat`: 12 s, of which the first 3 s are warm-up. */
+function pacedRun(g: Awaited<ReturnType<typeof startBenchGateway>>, sat: number, share: number): Promise<LoadResult> {
+  return runLoadProcess({
+    meters: g.meterIds.map((id) => ({ id, dataDir: g.dir, mqttUrl: g.gw.mqttUrl })),
+    mode: 'paced', rate: Math.round(sat * share), durationMs: 12_000, warmupMs: 3000, budget: Math.ceil(sat * share * 12) + 100, drainMs: 10_000,
+  });
+}
+
+/**
+ * The PUBACK path before and after issue 15's latency work (MLBENCH_ACCEPT_PATH=before in the
+ * gateway's environment restores the old path), in alternating pairs at 50% of saturation,
+ * a fresh gateway per run. With BENCH_LATENCY_PROBE=1 each gateway also writes where its
+ * PUBACK time went (ledger-node/latency-probe.ts) into the result.
+ */
+async function latencyPairs(sat: number, pairs: number): Promise<BenchResult> {
+  const runs: { mode: string; load: LoadResult; probe?: unknown }[] = [];
+  for (let i = 0; i < pairs; i++) {
+    for (const mode of i % 2 === 0 ? ['before', 'after'] : ['after', 'before']) {
+      const probeFile = process.env.BENCH_LATENCY_PROBE === '1' ? join(tmpdir(), `ml-latency-probe-${process.pid}-${runs.length}.json`) : undefined;
+      if (mode === 'before') process.env.MLBENCH_ACCEPT_PATH = 'before';
+      if (probeFile) process.env.MLBENCH_LATENCY_PROBE = probeFile;
+      let g;
+      try {
+        g = await startBenchGateway({ meters: THROUGHPUT_METERS, config: { ledger: { meterRatePerSecond: 0 } } });
+      } finally {
+        delete process.env.MLBENCH_ACCEPT_PATH;
+        delete process.env.MLBENCH_LATENCY_PROBE;
+      }
+      try {
+        const load = await pacedRun(g, sat, 0.5);
+        runs.push({ mode, load });
+      } finally {
+        await g.gw.stop();
+        g.cleanup();
+      }
+      if (probeFile) {
+        try {
+          runs.at(-1)!.probe = JSON.parse(readFileSync(probeFile, 'utf8'));
+          rmSync(probeFile, { force: true });
+        } catch {
+          /* the gateway wrote none */
+        }
+      }
+      const l = runs.at(-1)!.load;
+      console.log(`  ${mode}: PUBACK ${lat(l.ackLatency)}; receipt ${lat(l.latency)}; sent ${l.sentPerS}/s, committed ${l.committedPerS}/s`);
+    }
+  }
+  const of = (mode: string) => runs.filter((r) => r.mode === mode);
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const pairRatio = (pick: (l: LoadResult) => number | null): number => median(of('after').map((a, i) => (pick(a.load) ?? NaN) / (pick(of('before')[i]!.load) ?? NaN)));
+  const show = (mode: string, pick: (l: LoadResult) => LoadResult['latency']): string => of(mode).map((r) => `${pick(r.load).p99}`).join(', ');
+  const ackP99 = median(of('after').map((r) => r.load.ackLatency.p99 ?? Infinity));
+  const recP99 = median(of('after').map((r) => r.load.latency.p99 ?? Infinity));
+  return {
+    name: 'latency',
+    rows: [
+      [`publish->PUBACK p99 at 50% of saturation (${Math.round(sat * 0.5)}/s), before`, `${show('before', (l) => l.ackLatency)} ms`, 'reference', '-'],
+      ['publish->PUBACK p99 at 50% of saturation, after', `${show('after', (l) => l.ackLatency)} ms; after/before x${pairRatio((l) => l.ackLatency.p99).toFixed(2)} (median of ${pairs} pairs)`, `p99 <= ${ACK_GOAL} ms`, verdict(ackP99 <= ACK_GOAL)],
+      ['publish->receipt p99 at 50% of saturation, before', `${show('before', (l) => l.latency)} ms`, 'reference', '-'],
+      ['publish->receipt p99 at 50% of saturation, after', `${show('after', (l) => l.latency)} ms; after/before x${pairRatio((l) => l.latency.p99).toFixed(2)}`, `<= ${RECEIPT_GOAL_15} ms`, verdict(recP99 <= RECEIPT_GOAL_15)],
+    ],
+    data: { saturationPerS: sat, pairs, runs },
+  };
+}
+
 type Bench = () => Promise<BenchResult>;
 
 const benches: Record<string, Bench> = {
@@ -110,30 +180,26 @@ const benches: Record<string, Bench> = {
   },
 
   async latency() {
-    const sat = (await tput('Ed25519')).load.committedPerS;
+    // BENCH_SATURATION: the saturation (readings/s) to pace against instead of this run's throughput run.
+    const sat = Number(process.env.BENCH_SATURATION ?? 0) || (await tput('Ed25519')).load.committedPerS;
+    const pairs = Number(process.env.BENCH_LATENCY_PAIRS ?? 0);
+    if (pairs > 0) return latencyPairs(sat, pairs);
     const g = await startBenchGateway({ meters: THROUGHPUT_METERS, config: { ledger: { meterRatePerSecond: 0 } } });
     const blockIntervalMs = 1000;
     try {
-      const at = async (share: number): Promise<LoadResult> => runLoadProcess({
-        meters: g.meterIds.map((id) => ({ id, dataDir: g.dir, mqttUrl: g.gw.mqttUrl })),
-        mode: 'paced', rate: Math.round(sat * share), durationMs: 12_000, warmupMs: 3000, budget: Math.ceil(sat * share * 12) + 100, drainMs: 10_000,
-      });
-      const half = await at(0.5);
-      const high = await at(0.8);
+      const half = await pacedRun(g, sat, 0.5);
+      const high = await pacedRun(g, sat, 0.8);
       const goal = blockIntervalMs + 250;
-      // Issue 15's goals at 50%: the durable acknowledgement (PUBACK) and a tighter receipt.
-      const ackGoal = 50;
-      const receiptGoal15 = blockIntervalMs + 150;
       return {
         name: 'latency',
         rows: [
           [`publish->receipt at 50% of saturation (${Math.round(sat * 0.5)}/s)`, lat(half.latency), `p99 < ${goal} ms`, verdict((half.latency.p99 ?? Infinity) < goal)],
-          ['publish->receipt p99 at 50% of saturation, issue 15\'s goal', `${half.latency.p99} ms`, `<= ${receiptGoal15} ms`, verdict((half.latency.p99 ?? Infinity) <= receiptGoal15)],
-          ['publish->PUBACK (durable acknowledgement) at 50% of saturation', lat(half.ackLatency), `p99 <= ${ackGoal} ms`, verdict((half.ackLatency.p99 ?? Infinity) <= ackGoal)],
+          ['publish->receipt p99 at 50% of saturation, issue 15\'s goal', `${half.latency.p99} ms`, `<= ${RECEIPT_GOAL_15} ms`, verdict((half.latency.p99 ?? Infinity) <= RECEIPT_GOAL_15)],
+          ['publish->PUBACK (durable acknowledgement) at 50% of saturation', lat(half.ackLatency), `p99 <= ${ACK_GOAL} ms`, verdict((half.ackLatency.p99 ?? Infinity) <= ACK_GOAL)],
           [`publish->receipt at 80% of saturation (${Math.round(sat * 0.8)}/s)`, lat(high.latency), 'reported', '-'],
           ['publish->PUBACK at 80% of saturation', lat(high.ackLatency), 'reported', '-'],
         ],
-        data: { saturationPerS: sat, blockIntervalMs, at50: half, at80: high, p99At50OverGoal: (half.latency.p99 ?? 0) / goal, ackP99At50OverGoal: (half.ackLatency.p99 ?? 0) / ackGoal },
+        data: { saturationPerS: sat, blockIntervalMs, at50: half, at80: high, p99At50OverGoal: (half.latency.p99 ?? 0) / goal, ackP99At50OverGoal: (half.ackLatency.p99 ?? 0) / ACK_GOAL },
       };
     } finally {
       await g.gw.stop();

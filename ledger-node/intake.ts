@@ -22,6 +22,7 @@ import { txMeter } from './state/ledger.js';
 import { type Operators, checkReadingTime } from './state/meter.js';
 import { applyTx, requiredSigner } from './state/rules.js';
 import { type TxContext, verifyTxSignature } from './signatures.js';
+import { probe } from './latency-probe.js';
 
 /**
  * Decode a device's transactions in the verify workers (the default). `MLBENCH_INTAKE_DECODE=main`
@@ -157,6 +158,7 @@ export class Intake implements IntakePort {
     } finally {
       if (--this.inflight === 0) this.idle?.();
     }
+    probe?.add(`intake.submit.${result.status}`, performance.now() - t0);
     // Readings (plain or sealed, type 1) in the readings metrics; bytes that did not decode
     // count as what their channel carries: a device's readings topic carries readings.
     const onReadingsTopic = ctx.transport !== 'http' && ctx.transport !== 'peer' && ctx.purpose === undefined;
@@ -205,7 +207,9 @@ export class Intake implements IntakePort {
     let presigned: Presigned | undefined;
     if (DECODE_IN_WORKERS && ctx.transport !== 'http' && ctx.transport !== 'peer' && ctx.purpose === undefined) {
       const m = this.state.meter(ctx.meterId);
+      const tv = performance.now();
       const r = await this.txctx.verifier.checkReading(bytes, this.txctx.chainId, this.opts.maxTxBytes, m?.alg, m?.publicKey);
+      probe?.add('intake.verifyWorker', performance.now() - tv);
       tx = r.tx;
       if (r.tx && m && r.signatureOk !== undefined) presigned = { alg: m.alg, publicKey: m.publicKey, ok: r.signatureOk };
     }
@@ -299,7 +303,12 @@ export class Intake implements IntakePort {
     void tail.then(() => {
       if (this.chains.get(id) === tail) this.chains.delete(id);
     });
-    await (await applied).durable;
+    const ta = performance.now();
+    const { durable } = await applied;
+    const td = performance.now();
+    await durable;
+    probe?.add('intake.inOrderApply', td - ta);
+    probe?.add('intake.durableWait', performance.now() - td);
     if (!fromPeer) this.onAccepted?.(tx);
     return { status: 'accepted', txHash: tx.hash, seq };
   }

@@ -200,9 +200,10 @@ export class Intake implements IntakePort {
       throw new RejectionError(ReasonCode.TOO_LARGE, `transaction of ${bytes.length} bytes exceeds ${this.opts.maxTxBytes}`);
     }
     // Every type, each under its own size limit (docs/billing.md §13.2). A device's bytes
-    // are decoded in a verify worker, its signature checked there with its meter's key
-    // (ledger-node/crypto/tx-worker.ts); what the worker does not answer, and every
-    // refusal, is decoded here, so each meter gets the same error as before.
+    // are decoded in a verify worker, a reading's (clear or sealed) signature checked there
+    // with its meter's key (ledger-node/crypto/tx-worker.ts); what the worker does not
+    // answer (a period key), and every refusal, is decoded here, so each meter gets the
+    // same error as before.
     let tx: SignedTx<TxBody> | undefined;
     let presigned: Presigned | undefined;
     if (DECODE_IN_WORKERS && ctx.transport !== 'http' && ctx.transport !== 'peer' && ctx.purpose === undefined) {
@@ -276,7 +277,7 @@ export class Intake implements IntakePort {
       if (e instanceof RejectionError && e.code === ReasonCode.SEQ_REPLAY && isAnyReadingTx(tx) && signer !== undefined && (await this.isRetransmission(tx, signer, !fromPeer))) {
         return { status: 'accepted', txHash: tx.hash, seq };
       }
-      if (e instanceof RejectionError && e.code === ReasonCode.CONF_UNKNOWN_KEY && !waited) return this.awaitKey(tx as SignedTx<SealedReading>, ctx, receivedAt, e);
+      if (e instanceof RejectionError && e.code === ReasonCode.CONF_UNKNOWN_KEY && !waited) return this.awaitKey(tx as SignedTx<SealedReading>, ctx, receivedAt, e, presigned);
       throw e;
     }
     // The worker's answer holds for the key the rules require now, else it is checked again.
@@ -354,13 +355,14 @@ export class Intake implements IntakePort {
    * may also come later, by gossip or in a block: the reading is held (bounded) until then.
    * A device is answered at once otherwise: it keeps its readings and sends them again.
    */
-  private async awaitKey(tx: SignedTx<SealedReading>, ctx: SubmitContext, receivedAt: number, refused: RejectionError): Promise<SubmitResult> {
+  private async awaitKey(tx: SignedTx<SealedReading>, ctx: SubmitContext, receivedAt: number, refused: RejectionError, presigned?: Presigned): Promise<SubmitResult> {
     const b = tx.body;
     if (ctx.transport !== 'peer') {
       const inFlight = this.chains.get(b.meterId);
       if (!inFlight) throw refused;
       await inFlight;
-      return this.check(tx, ctx, receivedAt, true);
+      // The worker's answer still holds if the key the rules require then is the one it checked.
+      return this.check(tx, ctx, receivedAt, true, presigned);
     }
     return new Promise<SubmitResult>((resolve, reject) => {
       const held = this.awaiting.hold(

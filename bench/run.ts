@@ -4,7 +4,7 @@
  * timestamp, every figure). Speeds are ratios to a ceiling measured in the same run.
  * Names: ceiling throughput p256 latency storage restart idle cluster (catchup: the
  * cluster run, which measures both), confidential, bill-engine, billing and cbor-canon (in-process, not in the default run),
- * hot-path, sealed and fleet (not in the default run); compare (aedes, mosquitto + a consumer). All load goes to 127.0.0.1, bounded in time.
+ * hot-path, sealed and fleet (not in the default run), sealed-intake (in-process, not in the default run); compare (aedes, mosquitto + a consumer). All load goes to 127.0.0.1, bounded in time.
  */
 import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,6 +22,7 @@ import { billEngineBench } from './bill-engine.js';
 import { billingBench } from './billing.js';
 import { cborCanonBench } from './cbor-canon.js';
 import { fleetBench } from './fleet.js';
+import { sealedIntakeBench } from './sealed-intake.js';
 import { buildStore } from './restart.js';
 import { THROUGHPUT_METERS, THROUGHPUT_WINDOW, type ThroughputRun, duBytes, gatewayViewOf, throughputRun } from './throughput.js';
 import { assertWindow, bareAedesRun, diyRun, initMeters } from './compare.js';
@@ -480,13 +481,14 @@ benches['bill-engine'] = billEngineBench;
 benches['cbor-canon'] = cborCanonBench;
 benches.billing = billingBench;
 benches.fleet = fleetBench;
+benches['sealed-intake'] = sealedIntakeBench;
 
 const ORDER = ['ceiling', 'throughput', 'p256', 'latency', 'storage', 'restart', 'idle', 'cluster', 'compare'];
 
 async function main(): Promise<void> {
   const asked = process.argv.slice(2);
   const names = asked.length ? asked : ORDER;
-  for (const n of names) if (!benches[n]) throw new Error(`unknown benchmark "${n}"; one of ${[...ORDER, 'catchup', 'confidential', 'sealed', 'bill-engine', 'billing', 'hot-path', 'cbor-canon', 'fleet'].join(', ')}`);
+  for (const n of names) if (!benches[n]) throw new Error(`unknown benchmark "${n}"; one of ${[...ORDER, 'catchup', 'confidential', 'sealed', 'bill-engine', 'billing', 'hot-path', 'cbor-canon', 'fleet', 'sealed-intake'].join(', ')}`);
   const t0 = performance.now();
   for (const n of names) {
     const s = performance.now();

@@ -12,6 +12,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { clusterMeterId } from '../ledger-node/devchain.js';
+import { median } from '../gateway/sim/stats.js';
 import { type CeilingAlg, verifyCeiling } from './ceiling.js';
 import { type BenchResult, type Row, printTable, ratio, saveResult, sleep, verdict } from './lib/env.js';
 import { GatewayProcess, cli, cpuSeconds, machineTicks, rssBytes, startBenchGateway } from './lib/gateway.js';
@@ -125,7 +126,6 @@ async function latencyPairs(sat: number, pairs: number): Promise<BenchResult> {
     }
   }
   const of = (mode: string) => runs.filter((r) => r.mode === mode);
-  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const pairRatio = (pick: (l: LoadResult) => number | null): number => median(of('after').map((a, i) => (pick(a.load) ?? NaN) / (pick(of('before')[i]!.load) ?? NaN)));
   const show = (mode: string, pick: (l: LoadResult) => LoadResult['latency']): string => of(mode).map((r) => `${pick(r.load).p99}`).join(', ');
   const ackP99 = median(of('after').map((r) => r.load.ackLatency.p99 ?? Infinity));
@@ -373,7 +373,7 @@ benches.sealed = async () => {
   }
   const of = (sealed: boolean): ThroughputRun[] => runs.filter((r) => r.sealed === sealed).map((r) => r.run);
   const pairRatios = of(true).map((s, k) => s.gatewayCpuUsPerReading / Math.max(1, of(false)[k]!.gatewayCpuUsPerReading)).sort((a, b) => a - b);
-  const x = pairRatios[Math.floor(pairRatios.length / 2)]!;
+  const x = median(pairRatios);
   const us = (sealed: boolean): string => of(sealed).map((r) => r.gatewayCpuUsPerReading).join(', ');
   const last = of(true).at(-1)!;
   return {
@@ -428,12 +428,12 @@ benches['hot-path'] = async () => {
     }
     const of = (mode: string): { eff: number; run: ThroughputRun }[] => runs.filter((r) => r.mode === mode);
     const pairRatios = of('workers').map((w, i) => w.eff / of('main')[i]!.eff).sort((a, b) => a - b);
-    const median = pairRatios[Math.floor(pairRatios.length / 2)]!;
+    const mid = median(pairRatios);
     const show = (mode: string): string => of(mode).map((r) => `${ratio(r.eff)} (${r.run.gatewayCpuUsPerReading} µs, main thread ${r.run.gatewayView?.cpuUsPerReadingByThread && (r.run.gatewayView.cpuUsPerReadingByThread as Record<string, number>).main} µs, ${r.run.load.committedPerS}/s)`).join('; ');
     const goal = c.inFlight ? 0.5 : 0.6;
     const best = Math.max(...of('workers').map((r) => r.eff));
     rows.push([`efficiency, ${c.name}: decode on the main thread (before)`, show('main'), 'reference', '-']);
-    rows.push([`efficiency, ${c.name}: decode + verify in the workers (after)`, `${show('workers')}; after/before x${median.toFixed(2)} (median of ${pairRatios.length} pairs)`, `>= ${goal}`, verdict(best >= goal)]);
+    rows.push([`efficiency, ${c.name}: decode + verify in the workers (after)`, `${show('workers')}; after/before x${mid.toFixed(2)} (median of ${pairRatios.length} pairs)`, `>= ${goal}`, verdict(best >= goal)]);
     data[c.name] = { verifyUs: bounds(runs[0]!.run).verifyUs, pairRatios, runs: runs.map((r) => ({ mode: r.mode, efficiency: r.eff, ...r.run })) };
   }
   return { name: 'hot-path', rows, data };

@@ -19,6 +19,7 @@ import { SealingMeter } from '../gateway/sim/sealing.js';
 import { makeTestChain } from '../test/helpers/devchain.js';
 import { inMemory } from '../test/helpers/memory-store.js';
 import { type BenchResult, verdict } from './lib/env.js';
+import { median } from '../gateway/sim/stats.js';
 
 const METERS = Number(process.env.BENCH_INTAKE_METERS ?? 100);
 const PER_METER = Number(process.env.BENCH_INTAKE_PER_METER ?? 150);
@@ -96,12 +97,12 @@ export async function sealedIntakeBench(): Promise<BenchResult> {
     }
   }
   const of = (sealed: boolean): IntakeRun[] => runs.filter((r) => r.sealed === sealed);
-  const median = (f: 'mainUs' | 'processUs'): { x: number; pairs: number[] } => {
+  const pairsOf = (f: 'mainUs' | 'processUs'): { x: number; pairs: number[] } => {
     const ratios = of(true).map((s, k) => s[f] / Math.max(1, of(false)[k]![f])).sort((a, b) => a - b);
-    return { x: ratios[Math.floor(ratios.length / 2)]!, pairs: ratios };
+    return { x: median(ratios), pairs: ratios };
   };
-  const main = median('mainUs');
-  const proc = median('processUs');
+  const main = pairsOf('mainUs');
+  const proc = pairsOf('processUs');
   const us = (sealed: boolean, f: 'mainUs' | 'processUs'): string => of(sealed).map((r) => r[f]).join(', ');
   const fmt = (m: { x: number; pairs: number[] }): string => `x${m.x.toFixed(2)} (median of ${m.pairs.length} pairs: ${m.pairs.map((r) => r.toFixed(2)).join(', ')})`;
   return {

@@ -4,7 +4,7 @@
  * timestamp, every figure). Speeds are ratios to a ceiling measured in the same run.
  * Names: ceiling throughput p256 latency storage restart idle cluster (catchup: the
  * cluster run, which measures both), confidential, bill-engine, billing and cbor-canon (in-process, not in the default run),
- * hot-path, sealed and fleet (not in the default run); compare (aedes, mosquitto + a consumer). All load goes to 127.0.0.1, bounded in time.
+ * hot-path, sealed and fleet (not in the default run), sealed-intake (in-process, not in the default run); compare (aedes, mosquitto + a consumer). All load goes to 127.0.0.1, bounded in time.
  */
 import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { clusterMeterId } from '../ledger-node/devchain.js';
+import { median } from '../gateway/sim/stats.js';
 import { type CeilingAlg, verifyCeiling } from './ceiling.js';
 import { type BenchResult, type Row, printTable, ratio, saveResult, sleep, verdict } from './lib/env.js';
 import { GatewayProcess, cli, cpuSeconds, machineTicks, rssBytes, startBenchGateway } from './lib/gateway.js';
@@ -22,6 +23,7 @@ import { billEngineBench } from './bill-engine.js';
 import { billingBench } from './billing.js';
 import { cborCanonBench } from './cbor-canon.js';
 import { fleetBench } from './fleet.js';
+import { sealedIntakeBench } from './sealed-intake.js';
 import { buildStore } from './restart.js';
 import { THROUGHPUT_METERS, THROUGHPUT_WINDOW, type ThroughputRun, duBytes, gatewayViewOf, throughputRun } from './throughput.js';
 import { assertWindow, bareAedesRun, diyRun, initMeters } from './compare.js';
@@ -83,6 +85,75 @@ function bounds(r: ThroughputRun): { cores: number; verifyUs: number; clientUs: 
 
 const lat = (l: LoadResult['latency']): string => `p50 ${l.p50} / p95 ${l.p95} / p99 ${l.p99} ms`;
 
+
+/** Issue 15's goals at 50% of saturation: the durable acknowledgement (PUBACK) and the receipt (block interval 1,000 ms + 150). */
+const ACK_GOAL = 50;
+const RECEIPT_GOAL_15 = 1150;
+
+/** One paced run against `g` at `share` of `sat`: 12 s, of which the first 3 s are warm-up. */
+function pacedRun(g: Awaited<ReturnType<typeof startBenchGateway>>, sat: number, share: number): Promise<LoadResult> {
+  return runLoadProcess({
+    meters: g.meterIds.map((id) => ({ id, dataDir: g.dir, mqttUrl: g.gw.mqttUrl })),
+    mode: 'paced', rate: Math.round(sat * share), durationMs: LATENCY_MS, warmupMs: LATENCY_MS / 4, budget: Math.ceil((sat * share * LATENCY_MS) / 1000) + 100, drainMs: 10_000,
+  });
+}
+
+/**
+ * The PUBACK path before and after issue 15's latency work (MLBENCH_ACCEPT_PATH=before in the
+ * gateway's environment restores the old path), in alternating pairs at 50% of saturation,
+ * a fresh gateway per run. With BENCH_LATENCY_PROBE=1 each gateway also writes where its
+ * PUBACK time went (ledger-node/latency-probe.ts) into the result.
+ */
+async function latencyPairs(sat: number, pairs: number): Promise<BenchResult> {
+  const runs: { mode: string; load: LoadResult; probe?: unknown }[] = [];
+  for (let i = 0; i < pairs; i++) {
+    for (const mode of i % 2 === 0 ? ['before', 'after'] : ['after', 'before']) {
+      const probeFile = process.env.BENCH_LATENCY_PROBE === '1' ? join(tmpdir(), `ml-latency-probe-${process.pid}-${runs.length}.json`) : undefined;
+      if (mode === 'before') process.env.MLBENCH_ACCEPT_PATH = 'before';
+      if (probeFile) process.env.MLBENCH_LATENCY_PROBE = probeFile;
+      let g;
+      try {
+        g = await startBenchGateway({ meters: THROUGHPUT_METERS, config: { ledger: { meterRatePerSecond: 0 } } });
+      } finally {
+        delete process.env.MLBENCH_ACCEPT_PATH;
+        delete process.env.MLBENCH_LATENCY_PROBE;
+      }
+      try {
+        const load = await pacedRun(g, sat, 0.5);
+        runs.push({ mode, load });
+      } finally {
+        await g.gw.stop();
+        g.cleanup();
+      }
+      if (probeFile) {
+        try {
+          runs.at(-1)!.probe = JSON.parse(readFileSync(probeFile, 'utf8'));
+          rmSync(probeFile, { force: true });
+        } catch {
+          /* the gateway wrote none */
+        }
+      }
+      const l = runs.at(-1)!.load;
+      console.log(`  ${mode}: PUBACK ${lat(l.ackLatency)}; receipt ${lat(l.latency)}; sent ${l.sentPerS}/s, committed ${l.committedPerS}/s`);
+    }
+  }
+  const of = (mode: string) => runs.filter((r) => r.mode === mode);
+  const pairRatio = (pick: (l: LoadResult) => number | null): number => median(of('after').map((a, i) => (pick(a.load) ?? NaN) / (pick(of('before')[i]!.load) ?? NaN)));
+  const show = (mode: string, pick: (l: LoadResult) => LoadResult['latency']): string => of(mode).map((r) => `${pick(r.load).p99}`).join(', ');
+  const ackP99 = median(of('after').map((r) => r.load.ackLatency.p99 ?? Infinity));
+  const recP99 = median(of('after').map((r) => r.load.latency.p99 ?? Infinity));
+  return {
+    name: 'latency',
+    rows: [
+      [`publish->PUBACK p99 at 50% of saturation (${Math.round(sat * 0.5)}/s), before`, `${show('before', (l) => l.ackLatency)} ms`, 'reference', '-'],
+      ['publish->PUBACK p99 at 50% of saturation, after', `${show('after', (l) => l.ackLatency)} ms; after/before x${pairRatio((l) => l.ackLatency.p99).toFixed(2)} (median of ${pairs} pairs)`, `p99 <= ${ACK_GOAL} ms`, verdict(ackP99 <= ACK_GOAL)],
+      ['publish->receipt p99 at 50% of saturation, before', `${show('before', (l) => l.latency)} ms`, 'reference', '-'],
+      ['publish->receipt p99 at 50% of saturation, after', `${show('after', (l) => l.latency)} ms; after/before x${pairRatio((l) => l.latency.p99).toFixed(2)}`, `<= ${RECEIPT_GOAL_15} ms`, verdict(recP99 <= RECEIPT_GOAL_15)],
+    ],
+    data: { saturationPerS: sat, pairs, runs },
+  };
+}
+
 type Bench = () => Promise<BenchResult>;
 
 const benches: Record<string, Bench> = {
@@ -122,30 +193,26 @@ const benches: Record<string, Bench> = {
   },
 
   async latency() {
-    const sat = (await tput('Ed25519')).load.committedPerS;
+    // BENCH_SATURATION: the saturation (readings/s) to pace against instead of this run's throughput run.
+    const sat = Number(process.env.BENCH_SATURATION ?? 0) || (await tput('Ed25519')).load.committedPerS;
+    const pairs = Number(process.env.BENCH_LATENCY_PAIRS ?? 0);
+    if (pairs > 0) return latencyPairs(sat, pairs);
     const g = await startBenchGateway({ meters: THROUGHPUT_METERS, config: { ledger: { meterRatePerSecond: 0 } } });
     const blockIntervalMs = 1000;
     try {
-      const at = async (share: number): Promise<LoadResult> => runLoadProcess({
-        meters: g.meterIds.map((id) => ({ id, dataDir: g.dir, mqttUrl: g.gw.mqttUrl })),
-        mode: 'paced', rate: Math.round(sat * share), durationMs: LATENCY_MS, warmupMs: LATENCY_MS / 4, budget: Math.ceil((sat * share * LATENCY_MS) / 1000) + 100, drainMs: 10_000,
-      });
-      const half = await at(0.5);
-      const high = await at(0.8);
+      const half = await pacedRun(g, sat, 0.5);
+      const high = await pacedRun(g, sat, 0.8);
       const goal = blockIntervalMs + 250;
-      // Issue 15's goals at 50%: the durable acknowledgement (PUBACK) and a tighter receipt.
-      const ackGoal = 50;
-      const receiptGoal15 = blockIntervalMs + 150;
       return {
         name: 'latency',
         rows: [
           [`publish->receipt at 50% of saturation (${Math.round(sat * 0.5)}/s)`, lat(half.latency), `p99 < ${goal} ms`, verdict((half.latency.p99 ?? Infinity) < goal)],
-          ['publish->receipt p99 at 50% of saturation, issue 15\'s goal', `${half.latency.p99} ms`, `<= ${receiptGoal15} ms`, verdict((half.latency.p99 ?? Infinity) <= receiptGoal15)],
-          ['publish->PUBACK (durable acknowledgement) at 50% of saturation', lat(half.ackLatency), `p99 <= ${ackGoal} ms`, verdict((half.ackLatency.p99 ?? Infinity) <= ackGoal)],
+          ['publish->receipt p99 at 50% of saturation, issue 15\'s goal', `${half.latency.p99} ms`, `<= ${RECEIPT_GOAL_15} ms`, verdict((half.latency.p99 ?? Infinity) <= RECEIPT_GOAL_15)],
+          ['publish->PUBACK (durable acknowledgement) at 50% of saturation', lat(half.ackLatency), `p99 <= ${ACK_GOAL} ms`, verdict((half.ackLatency.p99 ?? Infinity) <= ACK_GOAL)],
           [`publish->receipt at 80% of saturation (${Math.round(sat * 0.8)}/s)`, lat(high.latency), 'reported', '-'],
           ['publish->PUBACK at 80% of saturation', lat(high.ackLatency), 'reported', '-'],
         ],
-        data: { saturationPerS: sat, blockIntervalMs, at50: half, at80: high, p99At50OverGoal: (half.latency.p99 ?? 0) / goal, ackP99At50OverGoal: (half.ackLatency.p99 ?? 0) / ackGoal },
+        data: { saturationPerS: sat, blockIntervalMs, at50: half, at80: high, p99At50OverGoal: (half.latency.p99 ?? 0) / goal, ackP99At50OverGoal: (half.ackLatency.p99 ?? 0) / ACK_GOAL },
       };
     } finally {
       await g.gw.stop();
@@ -318,7 +385,7 @@ benches.sealed = async () => {
   }
   const of = (sealed: boolean): ThroughputRun[] => runs.filter((r) => r.sealed === sealed).map((r) => r.run);
   const pairRatios = of(true).map((s, k) => s.gatewayCpuUsPerReading / Math.max(1, of(false)[k]!.gatewayCpuUsPerReading)).sort((a, b) => a - b);
-  const x = pairRatios[Math.floor(pairRatios.length / 2)]!;
+  const x = median(pairRatios);
   const us = (sealed: boolean): string => of(sealed).map((r) => r.gatewayCpuUsPerReading).join(', ');
   const last = of(true).at(-1)!;
   return {
@@ -375,12 +442,12 @@ benches['hot-path'] = async () => {
     }
     const of = (mode: string): { eff: number; run: ThroughputRun }[] => runs.filter((r) => r.mode === mode);
     const pairRatios = of('workers').map((w, i) => w.eff / of('main')[i]!.eff).sort((a, b) => a - b);
-    const median = pairRatios[Math.floor(pairRatios.length / 2)]!;
+    const mid = median(pairRatios);
     const show = (mode: string): string => of(mode).map((r) => `${ratio(r.eff)} (${r.run.gatewayCpuUsPerReading} µs, main thread ${r.run.gatewayView?.cpuUsPerReadingByThread && (r.run.gatewayView.cpuUsPerReadingByThread as Record<string, number>).main} µs, ${r.run.load.committedPerS}/s)`).join('; ');
     const goal = c.inFlight ? 0.5 : 0.6;
     const best = Math.max(...of('workers').map((r) => r.eff));
     rows.push([`efficiency, ${c.name}: decode on the main thread (before)`, show('main'), 'reference', '-']);
-    rows.push([`efficiency, ${c.name}: decode + verify in the workers (after)`, `${show('workers')}; after/before x${median.toFixed(2)} (median of ${pairRatios.length} pairs)`, `>= ${goal}`, verdict(best >= goal)]);
+    rows.push([`efficiency, ${c.name}: decode + verify in the workers (after)`, `${show('workers')}; after/before x${mid.toFixed(2)} (median of ${pairRatios.length} pairs)`, `>= ${goal}`, verdict(best >= goal)]);
     data[c.name] = { verifyUs: bounds(runs[0]!.run).verifyUs, pairRatios, runs: runs.map((r) => ({ mode: r.mode, efficiency: r.eff, ...r.run })) };
   }
   return { name: 'hot-path', rows, data };
@@ -428,13 +495,14 @@ benches['bill-engine'] = billEngineBench;
 benches['cbor-canon'] = cborCanonBench;
 benches.billing = billingBench;
 benches.fleet = fleetBench;
+benches['sealed-intake'] = sealedIntakeBench;
 
 const ORDER = ['ceiling', 'throughput', 'p256', 'latency', 'storage', 'restart', 'idle', 'cluster', 'compare'];
 
 async function main(): Promise<void> {
   const asked = process.argv.slice(2);
   const names = asked.length ? asked : ORDER;
-  for (const n of names) if (!benches[n]) throw new Error(`unknown benchmark "${n}"; one of ${[...ORDER, 'catchup', 'confidential', 'sealed', 'bill-engine', 'billing', 'hot-path', 'cbor-canon', 'fleet'].join(', ')}`);
+  for (const n of names) if (!benches[n]) throw new Error(`unknown benchmark "${n}"; one of ${[...ORDER, 'catchup', 'confidential', 'sealed', 'bill-engine', 'billing', 'hot-path', 'cbor-canon', 'fleet', 'sealed-intake'].join(', ')}`);
   const t0 = performance.now();
   for (const n of names) {
     const s = performance.now();

@@ -289,6 +289,19 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
   }
   const x = xmpp;
 
+  // Billing before the HTTP API: its listener is then the first to hear the payments the
+  // write-ahead's recovery dropped at start (the node keeps those for its first listener,
+  // ledger-node/drops.ts), not a browser's live feed that connected in between.
+  let billing: GatewayBilling;
+  try {
+    billing = await startBilling(config, node, b, metrics, log);
+  } catch (e) {
+    await x?.close();
+    await b.close();
+    await node.close();
+    throw e;
+  }
+
   const devAccount = readDevAccountPlan(dataDir);
   const enrolment = enrolmentOf(dataDir, node, log, devAccount?.account);
   let http: HttpApi;
@@ -322,17 +335,17 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions): P
       logger: log.child({ component: 'http' }),
     }, config.http.host, config.http.port, httpTls(config.http.tls)).catch((e: unknown) => listenError(e, 'HTTP API', config.http.host, [['http.port (--http-port)', config.http.port]]));
   } catch (e) {
+    await billing.stop();
     await x?.close();
     await b.close();
     await node.close();
     throw e;
   }
 
-  let billing: GatewayBilling;
   try {
-    billing = await startBilling(config, node, b, metrics, log);
     devEnrolment(devAccount, node, enrolment, `${http.url}/portal/enrol`, notice);
   } catch (e) {
+    await billing.stop();
     await x?.close();
     await b.close();
     await node.close();

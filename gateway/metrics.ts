@@ -252,7 +252,7 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
     this.billing.paymentRefused(code);
   }
   readingRefused(code: ReasonCode): void {
-    this.rejected.inc({ reason: code });
+    this.rejected.inc({ reason: ALL_REASON_CODES.includes(code) ? code : 'other' });
   }
 
   storeSizeBytes(bytes: number): void {

@@ -22,6 +22,7 @@ import { txMeter } from './state/ledger.js';
 import { type Operators, checkReadingTime } from './state/meter.js';
 import { applyTx, requiredSigner } from './state/rules.js';
 import { type TxContext, verifyTxSignature } from './signatures.js';
+import { probe } from './latency-probe.js';
 
 /**
  * Decode a device's transactions in the verify workers (the default). `MLBENCH_INTAKE_DECODE=main`
@@ -157,6 +158,7 @@ export class Intake implements IntakePort {
     } finally {
       if (--this.inflight === 0) this.idle?.();
     }
+    probe?.add(`intake.submit.${result.status}`, performance.now() - t0);
     // Readings (plain or sealed, type 1) in the readings metrics; bytes that did not decode
     // count as what their channel carries: a device's readings topic carries readings.
     const onReadingsTopic = ctx.transport !== 'http' && ctx.transport !== 'peer' && ctx.purpose === undefined;
@@ -198,14 +200,17 @@ export class Intake implements IntakePort {
       throw new RejectionError(ReasonCode.TOO_LARGE, `transaction of ${bytes.length} bytes exceeds ${this.opts.maxTxBytes}`);
     }
     // Every type, each under its own size limit (docs/billing.md §13.2). A device's bytes
-    // are decoded in a verify worker, its signature checked there with its meter's key
-    // (ledger-node/crypto/tx-worker.ts); what the worker does not answer, and every
-    // refusal, is decoded here, so each meter gets the same error as before.
+    // are decoded in a verify worker, a reading's (clear or sealed) signature checked there
+    // with its meter's key (ledger-node/crypto/tx-worker.ts); what the worker does not
+    // answer (a period key), and every refusal, is decoded here, so each meter gets the
+    // same error as before.
     let tx: SignedTx<TxBody> | undefined;
     let presigned: Presigned | undefined;
     if (DECODE_IN_WORKERS && ctx.transport !== 'http' && ctx.transport !== 'peer' && ctx.purpose === undefined) {
       const m = this.state.meter(ctx.meterId);
+      const tv = performance.now();
       const r = await this.txctx.verifier.checkReading(bytes, this.txctx.chainId, this.opts.maxTxBytes, m?.alg, m?.publicKey);
+      probe?.add('intake.verifyWorker', performance.now() - tv);
       tx = r.tx;
       if (r.tx && m && r.signatureOk !== undefined) presigned = { alg: m.alg, publicKey: m.publicKey, ok: r.signatureOk };
     }
@@ -272,7 +277,7 @@ export class Intake implements IntakePort {
       if (e instanceof RejectionError && e.code === ReasonCode.SEQ_REPLAY && isAnyReadingTx(tx) && signer !== undefined && (await this.isRetransmission(tx, signer, !fromPeer))) {
         return { status: 'accepted', txHash: tx.hash, seq };
       }
-      if (e instanceof RejectionError && e.code === ReasonCode.CONF_UNKNOWN_KEY && !waited) return this.awaitKey(tx as SignedTx<SealedReading>, ctx, receivedAt, e);
+      if (e instanceof RejectionError && e.code === ReasonCode.CONF_UNKNOWN_KEY && !waited) return this.awaitKey(tx as SignedTx<SealedReading>, ctx, receivedAt, e, presigned);
       throw e;
     }
     // The worker's answer holds for the key the rules require now, else it is checked again.
@@ -299,7 +304,12 @@ export class Intake implements IntakePort {
     void tail.then(() => {
       if (this.chains.get(id) === tail) this.chains.delete(id);
     });
-    await (await applied).durable;
+    const ta = performance.now();
+    const { durable } = await applied;
+    const td = performance.now();
+    await durable;
+    probe?.add('intake.inOrderApply', td - ta);
+    probe?.add('intake.durableWait', performance.now() - td);
     if (!fromPeer) this.onAccepted?.(tx);
     return { status: 'accepted', txHash: tx.hash, seq };
   }
@@ -345,13 +355,14 @@ export class Intake implements IntakePort {
    * may also come later, by gossip or in a block: the reading is held (bounded) until then.
    * A device is answered at once otherwise: it keeps its readings and sends them again.
    */
-  private async awaitKey(tx: SignedTx<SealedReading>, ctx: SubmitContext, receivedAt: number, refused: RejectionError): Promise<SubmitResult> {
+  private async awaitKey(tx: SignedTx<SealedReading>, ctx: SubmitContext, receivedAt: number, refused: RejectionError, presigned?: Presigned): Promise<SubmitResult> {
     const b = tx.body;
     if (ctx.transport !== 'peer') {
       const inFlight = this.chains.get(b.meterId);
       if (!inFlight) throw refused;
       await inFlight;
-      return this.check(tx, ctx, receivedAt, true);
+      // The worker's answer still holds if the key the rules require then is the one it checked.
+      return this.check(tx, ctx, receivedAt, true, presigned);
     }
     return new Promise<SubmitResult>((resolve, reject) => {
       const held = this.awaiting.hold(

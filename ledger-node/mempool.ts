@@ -6,6 +6,7 @@
  */
 import { type SignedTx, type TxBody, TxType, readingKey, sameReading } from '../protocols/index.js';
 import type { WriteAhead } from './store/wal.js';
+import { probe } from './latency-probe.js';
 
 export interface PendingTx {
   readonly no: number;
@@ -34,6 +35,8 @@ export class Mempool {
   /** Readings held (staged, being written or durable) by identity (docs/protocol.md §3.8). */
   private readonly readings = new Map<string, SignedTx<TxBody>>();
   private flushing: Promise<void> | undefined;
+  /** performance.now() when the oldest staged entry was staged (the probe's). */
+  private stagedSince = 0;
 
   constructor(
     private readonly wal: WriteAhead,
@@ -58,6 +61,7 @@ export class Mempool {
   /** Stage `tx` for the write-ahead; resolves when it is synced to disk. */
   add(tx: SignedTx<TxBody>, receivedAt = performance.now()): Promise<void> {
     return new Promise((resolve, reject) => {
+      if (probe && this.staged.length === 0) this.stagedSince = performance.now();
       this.staged.push({ no: this.nextNo++, tx, receivedAt, resolve, reject });
       this.stagedHashes.add(tx.hashHex);
       this.index(tx);
@@ -70,8 +74,12 @@ export class Mempool {
       const group = this.staged;
       this.staged = [];
       this.writing = group;
+      const tw = performance.now();
+      probe?.add('wal.groupWaitOldest', tw - this.stagedSince);
+      probe?.add('wal.groupSize', group.length);
       try {
         await this.wal.append(group.map((s) => ({ no: s.no, bytes: s.tx.bytes })));
+        probe?.add('wal.append', performance.now() - tw);
       } catch (e) {
         this.writing = [];
         // Everything staged behind the failed group was accepted against a tip that

@@ -6,7 +6,7 @@
  *
  * external_aad is the UTF-8 chain id: a signature made for one chain never verifies on another.
  */
-import { TAG_COSE_SIGN1, Tagged, decodeCanonicalCbor, encodeCbor } from './cbor.js';
+import { type CborLimits, TAG_COSE_SIGN1, Tagged, decodeCanonicalCbor, encodeCbor } from './cbor.js';
 import { ReasonCode, RejectionError } from './errors.js';
 import { fromUtf8, utf8 } from './bytes.js';
 import { type Alg, isAlg, signMessage } from './keys.js';
@@ -28,11 +28,18 @@ export interface CoseSign1 {
 const malformed = (msg: string, field?: string): RejectionError =>
   new RejectionError(ReasonCode.MALFORMED, msg, field);
 
+/**
+ * Bounds on the envelope's own items (the payload is a byte string, decoded on its own):
+ * a valid one is 7 items, 2 deep below its tag. Generous, so small faults still get their
+ * precise message; a deep nest is refused before decoding, not by the stack running out.
+ */
+const ENVELOPE_LIMITS: CborLimits = { maxItems: 64, maxDepth: 8 };
+
 /** Parse COSE_Sign1_Tagged bytes; checks structure and header, not the signature. */
 export function decodeCoseSign1(bytes: Uint8Array): CoseSign1 {
   let outer: unknown;
   try {
-    outer = decodeCanonicalCbor(bytes);
+    outer = decodeCanonicalCbor(bytes, ENVELOPE_LIMITS);
   } catch (cause) {
     throw new RejectionError(ReasonCode.MALFORMED, `not deterministic CBOR: ${(cause as Error).message}`, undefined, { cause });
   }
@@ -47,7 +54,7 @@ export function decodeCoseSign1(bytes: Uint8Array): CoseSign1 {
   if (!(signature instanceof Uint8Array)) throw malformed('signature must be a bstr', 'signature');
   let hdr: unknown;
   try {
-    hdr = decodeCanonicalCbor(prot); // RFC 8949 §4.2.1 here too: one encoding per header
+    hdr = decodeCanonicalCbor(prot, ENVELOPE_LIMITS); // RFC 8949 §4.2.1 here too: one encoding per header
   } catch (cause) {
     throw new RejectionError(ReasonCode.MALFORMED, 'protected header is not CBOR', 'protected', { cause });
   }

@@ -15,11 +15,17 @@ export type PayloadMap = Map<unknown, unknown>;
 
 export const schema = (msg: string, field: string): RejectionError => new RejectionError(ReasonCode.SCHEMA, msg, field);
 
+/**
+ * The deepest nesting a transaction's payload may have (the deepest in the vectors, a tariff, nests 5 containers); a
+ * deeper one is E_READING_MALFORMED before decoding, never a stack overflow (§2).
+ */
+export const PAYLOAD_MAX_DEPTH = 16;
+
 /** A payload as the map of labels every transaction is (E_READING_MALFORMED, E_READING_SCHEMA otherwise). */
 export function decodePayloadMap(payload: Uint8Array): PayloadMap {
   let m: unknown;
   try {
-    m = decodeCanonicalCbor(payload);
+    m = decodeCanonicalCbor(payload, { maxItems: payload.length, maxDepth: PAYLOAD_MAX_DEPTH });
   } catch (cause) {
     throw new RejectionError(ReasonCode.MALFORMED, `payload is not deterministic CBOR: ${(cause as Error).message}`, 'payload', { cause });
   }

@@ -19,3 +19,11 @@ export function summarize(samples: readonly number[]): LatencySummary {
   const round = (x: number | null): number | null => (x === null ? null : Math.round(x * 10) / 10);
   return { count: s.length, p50: round(percentile(s, 50)), p95: round(percentile(s, 95)), p99: round(percentile(s, 99)), max: round(s.at(-1) ?? null) };
 }
+
+/** The median of the pairs' ratios a bench reports: the middle value, or the mean of the two middle ones. */
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}

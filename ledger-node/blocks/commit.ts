@@ -20,6 +20,7 @@ import { applyTx, requiredSigner } from '../state/rules.js';
 import type { LedgerStore } from '../store/store.js';
 import { committedReading } from './receipts.js';
 import type { CheckedBlock } from './validate.js';
+import { probe } from '../latency-probe.js';
 
 /** Receipts handed to the bridges per turn of the event loop. */
 const RECEIPT_CHUNK = 256;
@@ -59,6 +60,7 @@ export class ChainWriter {
   async commit(block: Block, commit: CommitCertificate, checked: CheckedBlock): Promise<void> {
     const { header, txs } = block;
     const { decoded, changes } = checked;
+    let end = probe?.phase('commit.prepare');
     const hash = headerHash(header);
     // What we held of this block: its own bytes, or the same reading in other bytes (a
     // twin committed in place of ours, docs/protocol.md §3.8): ours is committed too.
@@ -69,7 +71,14 @@ export class ChainWriter {
     });
     const blockBytes = encodeBlock(block);
     const indexed = decoded.map((t) => ({ hash: t.hash, subjects: txSubjects(t.body) }));
-    await this.store.commitBlock({ height: header.height, hash, blockBytes, commitBytes: encodeCommit(commit), readings, txs: indexed, changes });
+    end?.();
+    end = probe?.phase('commit.store');
+    const endSync = probe?.phase('commit.storeSync');
+    const stored = this.store.commitBlock({ height: header.height, hash, blockBytes, commitBytes: encodeCommit(commit), readings, txs: indexed, changes });
+    endSync?.();
+    await stored;
+    end?.();
+    end = probe?.phase('commit.apply');
     this.mempool.remove(ours.flatMap((p) => (p ? [p.tx.hashHex] : []))); // and, the block being synced, their write-ahead entries
     // Meters and accounts whose key this block changed (a rotation): what waits signed by them is checked again.
     const rekeyed = changes.filter((c) => {
@@ -82,6 +91,8 @@ export class ChainWriter {
     this.head.height = header.height;
     this.head.hash = hash;
     this.head.time = header.time;
+    end?.();
+    end = probe?.phase('commit.recheck');
     await this.recheckWaiting(new Set(rekeyed));
     // Relayed sealed readings that waited for a period key this block holds (docs/protocol.md §11.6).
     this.intake.periodKeysCommitted(changes);
@@ -100,7 +111,11 @@ export class ChainWriter {
         this.logger.error({ err: e }, 'block listener failed');
       }
     }
+    end?.();
+    end = probe?.phase('commit.proofs');
     const proofs = allInclusionProofs(txs);
+    end?.();
+    end = probe?.phase('commit.receipts');
     for (let index = 0; index < decoded.length; index++) {
       const tx = decoded[index]!;
       if (tx.body.type !== TxType.Reading) continue;
@@ -115,6 +130,7 @@ export class ChainWriter {
       // every meter's next reading (accept p99 ~300 ms at 50% load, docs/performance.md).
       if ((index + 1) % RECEIPT_CHUNK === 0) await new Promise((r) => setImmediate(r));
     }
+    end?.();
   }
 
   /**

@@ -17,6 +17,7 @@ import type { ChainState } from '../state/layers.js';
 import type { LedgerStore } from '../store/store.js';
 import type { BlockValue } from './messages.js';
 import type { ChainPort, Scheduler } from './ports.js';
+import { probe } from '../latency-probe.js';
 
 type Checked = CheckedBlock;
 
@@ -54,11 +55,13 @@ export class LedgerChain implements ChainPort {
     const { writer, state, mempool, blockMaxTxs, genesis, txctx } = this.opts;
     const head = writer.head;
     if (height !== head.height + 1) throw new Error(`asked to propose at height ${height} on head ${head.height}`);
+    const end = probe?.phase('propose');
     const waiting = mempool.peek(blockMaxTxs * 2).map((p) => p.tx); // signatures were checked at intake
     const p = produceBlock(txctx, head, state.committed, waiting, { chainId: genesis.chainId, proposer: this.opts.validatorId!, now: this.opts.scheduler.now(), maxTxs: blockMaxTxs,
       ...(this.opts.proposalRewrite ? { rewrite: this.opts.proposalRewrite } : {}),
     });
     this.cache().set(p.id, p.checked);
+    end?.();
     return { block: p.block, bytes: p.bytes, id: p.id };
   }
 

@@ -5,16 +5,16 @@
  * With 0 workers it verifies on the calling thread (tests, tiny boxes).
  *
  * `checkReading` hands a device's transaction bytes over whole (./tx-worker.ts): the
- * worker decodes them (the canonical check included) and checks the signature with the
- * key given; the answers come back in the order asked, so the intake applies its state
+ * worker decodes them (the canonical check included) and, for a reading, clear or sealed,
+ * checks the signature with the key given; the answers come back in the order asked, so the intake applies its state
  * rules in accept order.
  */
 import { Piscina } from 'piscina';
-import type { Alg, Reading, SignedTx } from '../../protocols/index.js';
+import type { Alg, Reading, SealedReading, SignedTx } from '../../protocols/index.js';
 import type { NodeMetrics } from '../metrics.js';
 import { noopMetrics } from '../metrics.js';
 import verifyBatch, { type VerifyBatch } from './verify-worker.js';
-import { type TxBatch, type TxBatchResult, TxCheck, checkTxBatch, coseSpans } from './tx-worker.js';
+import { type TxBatch, type TxBatchResult, TxCheck, checkTxBatch, coseSpans, sealedSpans } from './tx-worker.js';
 
 interface Item {
   alg: Alg;
@@ -26,8 +26,8 @@ interface Item {
 
 /** What the worker made of a device's bytes. */
 export interface ReadingCheck {
-  /** The clear reading, rebuilt over the caller's own bytes; undefined: decode it yourself (refused, or not a clear reading). */
-  readonly tx?: SignedTx<Reading>;
+  /** The reading (clear or sealed), rebuilt over the caller's own bytes; undefined: decode it yourself (refused, or not a reading). */
+  readonly tx?: SignedTx<Reading | SealedReading>;
   /** Whether its signature verifies with the key asked for; undefined when no key was given. */
   readonly signatureOk?: boolean;
 }
@@ -70,8 +70,8 @@ export class SignatureVerifier {
   }
 
   /**
-   * Decode `bytes` (decodeAnyTx with `maxTxBytes`) and, when it is a clear reading and a
-   * key is given, check its signature over chain `chainId` with that key. Answers resolve
+   * Decode `bytes` (decodeAnyTx with `maxTxBytes`) and, when it is a reading (clear or
+   * sealed) and a key is given, check its signature over chain `chainId` with that key. Answers resolve
    * in the order of the calls.
    */
   checkReading(bytes: Uint8Array, chainId: string, maxTxBytes: number, alg?: Alg, key?: Uint8Array): Promise<ReadingCheck> {
@@ -150,7 +150,7 @@ export class SignatureVerifier {
       res = this.pool ? ((await this.pool.run(batch, { transferList: [data] })) as TxBatchResult) : checkTxBatch(batch);
     } catch {
       // A worker died: every item is decoded on the calling thread, as without workers.
-      res = { status: new Uint8Array(items.length), bodies: [], algs: new Int8Array(0), lens: new Uint32Array(0), hashes: new Uint8Array(0), hashHex: [], verified: 0 };
+      res = { status: new Uint8Array(items.length), bodies: [], sealedAt: new Uint32Array(0), algs: new Int8Array(0), lens: new Uint32Array(0), hashes: new Uint8Array(0), hashHex: [], verified: 0 };
     }
     if (res.verified > 0) this.metrics.signaturesVerified(res.verified, (performance.now() - t0) / 1000);
     return res;
@@ -169,7 +169,7 @@ function spread<T>(items: T[], workers: number): T[][] {
   return out;
 }
 
-/** Rebuild each clear reading over its caller's bytes (no copy) and answer, in order. */
+/** Rebuild each reading over its caller's bytes (no copy; a sealed one's COSE_Encrypt0 too) and answer, in order. */
 function deliver(items: TxItem[], res: TxBatchResult): void {
   items.forEach((it, i) => {
     const st = res.status[i];
@@ -184,7 +184,8 @@ function deliver(items: TxItem[], res: TxBatchResult): void {
     const b = it.bytes;
     // Plain Uint8Array views (a Buffer's subarray would be a Buffer), as the decoder gives.
     const view = (at: number, len: number): Uint8Array => new Uint8Array(b.buffer, b.byteOffset + at, len);
-    const tx: SignedTx<Reading> = {
+    const sealedAt = res.sealedAt[i]!;
+    const tx: SignedTx<Reading | SealedReading> = {
       bytes: b,
       hash: res.hashes.subarray(32 * i, 32 * i + 32),
       hashHex: res.hashHex[i]!,
@@ -194,7 +195,7 @@ function deliver(items: TxItem[], res: TxBatchResult): void {
         payload: view(q, res.lens[3 * i + 1]!),
         signature: view(s, res.lens[3 * i + 2]!),
       },
-      body,
+      body: sealedAt === 0 ? (body as Reading) : { type: body.type, meterId: body.meterId, seq: body.seq, time: body.time, sealed: sealedSpans(b, sealedAt) },
     };
     it.done(st === TxCheck.SIG_UNCHECKED ? { tx } : { tx, signatureOk: st === TxCheck.SIG_OK });
   });

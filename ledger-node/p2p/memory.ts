@@ -1,21 +1,37 @@
 /**
  * An in-process network of carriers, for fast tests and the simulation: the peer layer
  * (./peers.ts) runs over it exactly as over NATS, signatures and all. Delivery is
- * asynchronous (setImmediate, a timer with `delayMs`, or the injected `schedule`),
- * data is copied, a node never receives its own publishes (NATS noEcho), and cut(nodeId)
- * isolates a node the way a lost NATS link does: what it sends and what is sent to it is
- * dropped, publishing throws E_P2P_DISCONNECTED, and connected() is false until heal(nodeId).
+ * asynchronous (setImmediate, a timer with `delayMs`, or the injected `schedule`, which
+ * sees every hop and may drop, delay or repeat it: a simulation's adversary), data is
+ * copied, a node never receives its own publishes (NATS noEcho), and cut(nodeId) isolates
+ * a node the way a lost NATS link does: what it sends and what is sent to it is dropped,
+ * publishing throws E_P2P_DISCONNECTED, and connected() is false until heal(nodeId).
  */
 import type { Carrier, Reply } from './carrier.js';
 import { P2pCode, P2pError } from './errors.js';
 
 type Handler = (data: Uint8Array, reply: Reply | undefined) => void;
 
+/** One delivery from one carrier to another, as an injected schedule sees it. */
+export interface MemoryHop {
+  readonly from: string;
+  readonly to: string;
+  /** The subject published or requested on (an answer travels on its request's). */
+  readonly subject: string;
+  readonly kind: 'publish' | 'request' | 'answer';
+  /** The bytes as sent: to read, not to keep or change. */
+  readonly data: Uint8Array;
+}
+
 export interface MemoryNetworkOptions {
   /** Delivery delay, ms; 0 (default) delivers on the next setImmediate. */
   readonly delayMs?: number;
-  /** Run `fn` later (a simulation's virtual time); replaces delayMs. */
-  readonly schedule?: (fn: () => void) => void;
+  /**
+   * Run `deliver` later (a simulation's virtual time); replaces delayMs. Called once per
+   * hop, at the send; it may call `deliver` once, never (a drop) or more often (a
+   * duplicate). `hop` is undefined for a request's notice that nobody listens.
+   */
+  readonly schedule?: (deliver: () => void, hop: MemoryHop | undefined) => void;
 }
 
 export class MemoryNetwork {
@@ -65,8 +81,8 @@ export class MemoryNetwork {
   }
 
   /** @internal */
-  later(fn: () => void): void {
-    if (this.opts.schedule) return this.opts.schedule(fn);
+  later(fn: () => void, hop?: MemoryHop): void {
+    if (this.opts.schedule) return this.opts.schedule(fn, hop);
     const d = this.opts.delayMs ?? 0;
     if (d > 0) setTimeout(fn, d);
     else setImmediate(fn);
@@ -122,7 +138,7 @@ export class MemoryCarrier implements Carrier {
       const d = copy(data);
       this.net.later(() => {
         if (this.net.linked(this.nodeId, peer.nodeId)) peer.deliver(subject, d, undefined); // else cut while in flight
-      });
+      }, { from: this.nodeId, to: peer.nodeId, subject, kind: 'publish', data });
     }
   }
 
@@ -148,11 +164,11 @@ export class MemoryCarrier implements Carrier {
         const a = copy(answer);
         this.net.later(() => {
           if (!ended && !this.closed && this.net.linked(this.nodeId, peer.nodeId)) onAnswer(a);
-        });
+        }, { from: peer.nodeId, to: this.nodeId, subject, kind: 'answer', data: answer });
       };
       this.net.later(() => {
         if (this.net.linked(this.nodeId, peer.nodeId)) peer.deliver(subject, d, reply);
-      });
+      }, { from: this.nodeId, to: peer.nodeId, subject, kind: 'request', data });
     }
     return () => {
       ended = true;

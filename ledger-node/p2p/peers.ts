@@ -13,7 +13,7 @@ import {
   CHAIN_ID_PATTERN, type Genesis, PEER_ID_PATTERN, type PeerKind, bindAnswer, decodeKey, peerSubjects, unbindAnswer,
 } from '../../protocols/index.js';
 import type { Carrier, Reply } from './carrier.js';
-import { type OpenedEnvelope, openEnvelope, peerKeyObjects, sealEnvelope } from './envelope.js';
+import { ED25519_ENVELOPES, type EnvelopeScheme, type OpenedEnvelope, openEnvelope, peerKeyObjects, sealEnvelope } from './envelope.js';
 import { P2pCode, P2pError } from './errors.js';
 import { ReplayGuard } from './replay.js';
 import type { BroadcastKind, PeerKey, PeerTransport } from './transport.js';
@@ -69,6 +69,8 @@ export interface PeerLayerOptions {
   /** Heartbeat period on the status subject, ms (default 2000). */
   readonly heartbeatMs?: number;
   readonly clock?: PeerClock;
+  /** How envelopes are signed and checked with those keys (default Ed25519; the simulation's tags). */
+  readonly envelopes?: EnvelopeScheme;
   readonly logger?: P2pLogger;
   readonly metrics?: P2pMetrics;
 }
@@ -89,6 +91,7 @@ export class PeerLayer implements PeerTransport {
   private keys: ReadonlyMap<string, KeyObject>;
   private readonly replay: ReplayGuard;
   private readonly clock: PeerClock;
+  private readonly scheme: EnvelopeScheme;
   private readonly log: P2pLogger;
   private readonly metrics: P2pMetrics;
   private readonly heartbeatMs: number;
@@ -113,6 +116,7 @@ export class PeerLayer implements PeerTransport {
     this.keys = peerKeyObjects(opts.peers.filter((p) => p.id !== opts.nodeId));
     this.replay = new ReplayGuard(opts.windowMs ?? DEFAULT_WINDOW_MS, opts.replayPerSender ?? DEFAULT_REPLAY_PER_SENDER);
     this.clock = opts.clock ?? systemClock;
+    this.scheme = opts.envelopes ?? ED25519_ENVELOPES;
     this.log = opts.logger ?? noopLogger;
     this.metrics = opts.metrics ?? noopMetrics;
     this.heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
@@ -163,7 +167,7 @@ export class PeerLayer implements PeerTransport {
   /** Sealed with a time that never repeats for this sender, so no two envelopes share an id. */
   private seal(kind: PeerKind, payload: Uint8Array, to = ''): { bytes: Uint8Array; id: Uint8Array } {
     this.lastTimeMs = Math.max(this.clock.now(), this.lastTimeMs + 1);
-    return sealEnvelope(this.chainId, this.nodeId, this.nodeKey, kind, payload, this.lastTimeMs, to);
+    return sealEnvelope(this.chainId, this.nodeId, this.nodeKey, kind, payload, this.lastTimeMs, to, this.scheme);
   }
 
   /** Open an inbound envelope; on any fault count it, log at debug, and return undefined. */
@@ -171,7 +175,7 @@ export class PeerLayer implements PeerTransport {
     const now = this.clock.now();
     let env: OpenedEnvelope;
     try {
-      env = openEnvelope(data, { chainId: this.chainId, nodeId: this.nodeId, peers: this.keys, now, replay: this.replay }, expect);
+      env = openEnvelope(data, { chainId: this.chainId, nodeId: this.nodeId, peers: this.keys, now, replay: this.replay, scheme: this.scheme }, expect);
     } catch (e) {
       this.drop(codeOf(e), { kind: expect, bytes: data.length, err: (e as Error).message }, 'dropped inbound envelope');
       return undefined;

@@ -27,8 +27,21 @@ export interface PeriodKeyRecord {
   readonly time: number;
 }
 
+/**
+ * Ids made, by the key id bytes they were made of: a sealed reading is looked up at its
+ * intake (twice) and again in its proposal, each time with the same body, so the hex and
+ * the string (its hash kept by V8) are made once per reading, not per lookup.
+ */
+const recordIds = new WeakMap<Uint8Array, { meterId: string; id: string }>();
+
 /** The id of the record of period key `keyId` of `meterId`. */
-export const periodKeyRecordId = (meterId: string, keyId: Uint8Array): string => `${meterId}\u0000${toHex(keyId)}`;
+export function periodKeyRecordId(meterId: string, keyId: Uint8Array): string {
+  const known = recordIds.get(keyId);
+  if (known !== undefined && known.meterId === meterId) return known.id;
+  const id = `${meterId}\u0000${toHex(keyId)}`;
+  recordIds.set(keyId, { meterId, id });
+  return id;
+}
 
 export const periodKeyOf = (state: StateReader, meterId: string, keyId: Uint8Array): PeriodKeyRecord | undefined =>
   state.get(StateKind.PeriodKey, periodKeyRecordId(meterId, keyId)) as PeriodKeyRecord | undefined;

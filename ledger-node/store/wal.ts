@@ -21,6 +21,7 @@ import { createHash } from 'node:crypto';
 import { type FileHandle, mkdir, open, readFile, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ProtocolError } from '../../protocols/index.js';
+import { probe } from '../latency-probe.js';
 
 export interface WalEntry {
   readonly no: number;
@@ -219,8 +220,12 @@ export class WriteAheadLog implements WriteAhead {
     const rec = encodeRecord(entries);
     try {
       let done = 0;
+      const t0 = performance.now();
       while (done < rec.length) done += (await a.fh.write(rec, done, rec.length - done, a.size + done)).bytesWritten;
+      const t1 = performance.now();
       await a.fh.datasync();
+      probe?.add('wal.write', t1 - t0);
+      probe?.add('wal.datasync', performance.now() - t1);
     } catch (e) {
       // Take the partial record back, so that the next one is not written behind damage.
       await a.fh.truncate(a.size).catch(() => {

@@ -5,25 +5,35 @@
  * virtual time (./virtual-clock.ts), the consensus record in memory
  * (ledger-node/consensus/memory-log.ts), a chain of test blocks and keyed-hash signatures
  * (./sim-chain.ts), or with `signatures: 'ed25519'` the node's own Ed25519Signer over keys
- * derived from the validators' names (./sim-keys.ts). Every consensus message travels as
- * bytes: encodePeerMessage (protocols/peer-messages.ts) on send, PeerInput.onBytes on
- * receipt, so the production decoder, its bounds and the signature check run on every
- * message of every seed; sync requests and answers are bytes too (BlockSync encodes
- * them). Around them a network run by an adversary: seeded random delays, drops,
- * duplicates and reordering; a validator cut off for a while; windows in which non-nil
+ * derived from the validators' names (./sim-keys.ts). Every validator talks through the
+ * node's own peer layer (ledger-node/p2p/peers.ts, PeerLayer, on virtual time) over the
+ * in-memory carrier (ledger-node/p2p/memory.ts): each message is encoded
+ * (encodePeerMessage), sealed in an envelope, carried, opened (frame, sender, time,
+ * signature, replay window) and handed to PeerInput.onBytes (decoder, bounds, the
+ * message's signature), as in the node; sync's requests and answers go the same way, and
+ * heartbeats give the layers their liveness. Envelopes are signed with the sim's
+ * keyed-hash tags (./sim-keys.ts SIM_ENVELOPE_TAGS), or Ed25519 with `signatures:
+ * 'ed25519'`. The carrier hands every hop to the adversary (MemoryNetwork's schedule):
+ * seeded random delays, drops, duplicates (which the peer layer refuses as replays) and
+ * reordering; a validator cut off for a while (the carrier's cut: its layer sees itself
+ * disconnected); windows in which non-nil
  * precommits reach only the round's proposer and status, re-sent messages and sync are
  * dropped; honest validators crashing, also half-way through a step (between the writes
  * and sends it makes), and restarting; optionally one Byzantine validator (equivocating
  * proposals, double votes, invalid blocks, and now and then bytes no honest node sends:
- * malformed payloads, votes in another's name, signatures with a bit flipped, which the
- * honest peer inputs must refuse and the result counts). The same seed replays the same
- * run exactly.
+ * bad envelopes (a flipped signature bit, a replay, a stranger's key) that the honest peer
+ * layers must refuse, and in good envelopes malformed payloads, votes in another's name,
+ * signatures with a bit flipped, that the honest peer inputs must refuse; the result
+ * counts both). The same seed replays the same run exactly.
  *
  * A crash keeps the validator's block store and its consensus record, exactly as saved,
- * and nothing else: a restart builds a new runner over them, as a restarted process does.
+ * and nothing else (its peer layer and carrier close: what is in flight to it is lost): a
+ * restart builds a new runner and peer layer over them, as a restarted process does.
  */
+import type { KeyObject } from 'node:crypto';
 import {
-  type Block, decodePeerMessage, encodeBlock, encodeCbor, encodePeerMessage, headerHash, makeHeader, sha256, toHex, utf8,
+  type Block, decodePeerMessage, decodeSyncRequest, encodeBlock, encodeCbor, encodePeerMessage, headerHash, joinPeerEnvelope, makeHeader,
+  parsePeerEnvelope, peerSubjects, sha256, toHex, utf8,
 } from '../../protocols/index.js';
 import { MemoryConsensusLog } from '../../ledger-node/consensus/memory-log.js';
 import type { PeerMessage, SignedProposal, SignedVote } from '../../protocols/index.js';
@@ -34,8 +44,14 @@ import { ConsensusRunner } from '../../ledger-node/consensus/runner.js';
 import { Ed25519Signer } from '../../ledger-node/consensus/signer.js';
 import { BlockSync } from '../../ledger-node/consensus/sync.js';
 import type { Timeouts, Validator, ValidatorSets } from '../../ledger-node/consensus/types.js';
+import type { Carrier } from '../../ledger-node/p2p/carrier.js';
+import { ED25519_ENVELOPES, sealEnvelope } from '../../ledger-node/p2p/envelope.js';
+import { P2pCode } from '../../ledger-node/p2p/errors.js';
+import { type MemoryHop, MemoryNetwork } from '../../ledger-node/p2p/memory.js';
+import { PeerLayer } from '../../ledger-node/p2p/peers.js';
+import type { PeerKey } from '../../ledger-node/p2p/transport.js';
 import { type SimSetChange, SimChain, SimSigner, applySimChange } from './sim-chain.js';
-import { simKey } from './sim-keys.js';
+import { SIM_ENVELOPE_TAGS, simKey } from './sim-keys.js';
 import { VirtualClock } from './virtual-clock.js';
 import type { SimLedger } from './sim-ledger.js';
 
@@ -70,8 +86,23 @@ export interface SimResult {
   readonly ledgers?: Record<string, { height: number; digest: string }>;
   /** Payloads the honest peer inputs refused, by the code they logged (E_P2P_MALFORMED, E_P2P_BAD_SIGNATURE). */
   readonly refused: Record<string, number>;
-  /** The Byzantine validator's garbage: sent, and malformed payloads that reached a running honest node (each must be refused). */
-  readonly garbage: { readonly sent: number; readonly malformedDelivered: number };
+  /**
+   * The Byzantine validator's garbage: sent; malformed payloads that reached a running
+   * honest node's peer input (each must be refused); envelopes that reached its peer
+   * layer, by the code the layer must refuse them with.
+   */
+  readonly garbage: { readonly sent: number; readonly malformedDelivered: number; readonly envelopesDelivered: Record<string, number> };
+  /** What the honest peer layers (ledger-node/p2p/peers.ts) refused of what reached them, by code. */
+  readonly envelopes: SimEnvelopeRefusals;
+}
+
+export interface SimEnvelopeRefusals {
+  /** Of the Byzantine validator's envelope garbage. */
+  readonly garbage: Record<string, number>;
+  /** Of the copies the network duplicated (E_P2P_REPLAY, unless the first copy reached an earlier life). */
+  readonly duplicates: Record<string, number>;
+  /** Of anything else: nothing an honest node or the Byzantine validator's own peer layer seals. */
+  readonly other: Record<string, number>;
 }
 
 /** What a scripted schedule did, and when. */
@@ -137,12 +168,12 @@ interface Life {
   readonly runner: ConsensusRunner;
   readonly input: PeerInput;
   readonly sync: BlockSync;
+  readonly layer: PeerLayer;
   /** Set by open(); messages reach the node only then, as the node subscribes after restoring. */
   up: boolean;
   dead: boolean;
   /** A torn crash on its way: writes and sends left before it takes the node down, and for how long. */
   torn: { left: number; downMs: number } | undefined;
-  serve: ((from: string, payload: Uint8Array) => Promise<Uint8Array>) | undefined;
 }
 
 interface Honest {
@@ -159,7 +190,7 @@ interface Honest {
 
 /** What the adversary controls about the network right now. */
 interface Net {
-  readonly cut: Set<string>;
+  readonly cut: { add(id: string): void; delete(id: string): void; has(id: string): boolean; clear(): void };
   /** Drop probability and delay bound of each message. */
   dropRate: number;
   maxDelayMs: number;
@@ -169,6 +200,32 @@ interface Net {
   gossip: boolean;
   /** A scripted adversary's own rule: true drops the message (`height` of a sync request: the one asked for). */
   drop: ((from: string, to: string, height: number) => boolean) | undefined;
+}
+
+/** The Byzantine validator's garbage in flight: to one node, its outcome known in advance. */
+interface Garbage {
+  /** What the honest node runs as when it is sent: the garbage reaches only that life. */
+  readonly life: Life;
+  /** The payload is malformed: the peer input must refuse it (the envelope is good). */
+  readonly malformed: boolean;
+  /** The code its peer layer must refuse the envelope with; undefined: it opens. */
+  readonly refuse: string | undefined;
+  /** Delivered twice, the second a replay (E_P2P_REPLAY). */
+  readonly replay: boolean;
+}
+
+interface Sending {
+  readonly gossip: boolean;
+  /** The consensus message being sent (the sim saves the adversary decoding every envelope again). */
+  readonly message?: PeerMessage;
+  readonly aim?: string;
+  readonly garbage?: Garbage;
+}
+
+interface Arrival {
+  readonly hop: MemoryHop;
+  readonly duplicate: boolean;
+  readonly garbage?: Garbage;
 }
 
 /** Never resolves: what a write or a send of a process that is gone does. */
@@ -196,7 +253,7 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
   const violations: string[] = [];
   const log: string[] = [];
   const refused: Record<string, number> = {};
-  const garbage = { sent: 0, malformedDelivered: 0 };
+  const garbage = { sent: 0, malformedDelivered: 0, envelopesDelivered: {} as Record<string, number> };
   /** What the honest peer inputs log: a refusal's code is counted. */
   const countingLogger = {
     debug(o: object | string) {
@@ -209,7 +266,22 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
     },
     error() {},
   };
-  const net: Net = { cut: new Set(), dropRate: 0.15, maxDelayMs: 200, precommitsToProposer: false, gossip: true, drop: undefined };
+  // The production peer layer over the in-memory carrier, every hop by the adversary's schedule (onHop below).
+  const wire = new MemoryNetwork({ schedule: (deliver, hop) => onHop(deliver, hop) });
+  const peerKeys: PeerKey[] = allIds.map((id) => ({ id, publicKey: Buffer.from(simKey(id).publicKey, 'hex') }));
+  /** Envelopes signed as consensus messages are: Ed25519 with `signatures: 'ed25519'`, else the sim's tags (same size, far cheaper). */
+  const scheme = ed25519 ? ED25519_ENVELOPES : SIM_ENVELOPE_TAGS;
+  /** What a sender is doing while its carrier hands the hops to onHop (publish is synchronous). */
+  let sending: Sending | undefined;
+  /** The height a sync request asked for, by `${requester}>${server}`: its answer is judged by it. */
+  const asked = new Map<string, number>();
+  const envelopes: SimEnvelopeRefusals = { garbage: {}, duplicates: {}, other: {} };
+  const subjects = peerSubjects(CHAIN_ID);
+  /** Partitions are the carrier's (MemoryNetwork.cut): a cut node's peer layer sees itself disconnected. */
+  const cut: Net['cut'] = {
+    add: (id) => wire.cut(id), delete: (id) => wire.heal(id), has: (id) => wire.isCut(id), clear: () => allIds.forEach((id) => wire.heal(id)),
+  };
+  const net: Net = { cut, dropRate: 0.15, maxDelayMs: 200, precommitsToProposer: false, gossip: true, drop: undefined };
   const control = (when: number, what: string, run: () => void): void => at(when, () => {
     log.push(`${clock.elapsed}: ${what}`);
     run();
@@ -232,59 +304,68 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
   const delay = (): number => 1 + Math.floor(r() * net.maxDelayMs);
 
   /**
-   * `m` goes out as `bytes`, its encoding (the adversary reads what it carries, as one on
-   * the wire can). `gossip`: status, what is sent again with it; dropped with status in
-   * the adversary's gossip-off windows.
+   * Every hop the carriers make, decided when it is sent (MemoryNetwork calls this inside
+   * publish and request). The adversary reads the envelope, as one on the wire can: a
+   * consensus message's type, height and block; the height a sync request asks for.
    */
-  const send = (from: string, to: string, m: PeerMessage, bytes: Uint8Array, gossip: boolean): void => {
-    if (from === to) return;
-    if (!gossip && net.precommitsToProposer && m.t === 'precommit' && m.blockHash !== null && to !== proposerOf(setAt(m.height), m.height, m.round)) return;
-    if (!passes(from, to, m.height, gossip)) return;
-    const d = delay();
-    deliverAt(clock.elapsed + d, from, to, bytes);
-    if (r() < net.dropRate / 3) deliverAt(clock.elapsed + d + Math.floor(r() * 100), from, to, bytes); // duplicate
-  };
-  const deliverAt = (when: number, from: string, to: string, bytes: Uint8Array): void => at(when, () => {
-    events++;
-    if (to === byzId) {
-      let m: PeerMessage;
-      try {
-        m = decodePeerMessage(bytes);
-      } catch (e) {
-        violations.push(`wire: ${from} sent a payload that does not decode: ${(e as Error).message}`);
-        return;
+  const onHop = (deliver: () => void, hop: MemoryHop | undefined): void => {
+    if (!hop) return void clock.after(1, deliver); // nobody listens: known at once
+    const ctx = sending;
+    if (ctx?.aim !== undefined && hop.to !== ctx.aim) return; // the Byzantine validator and the adversary: to one node only
+    if (ctx?.garbage) return garbageHop(deliver, hop, ctx.garbage);
+    let height = 0;
+    let gossip = true;
+    const m = ctx?.message; // what the envelope carries, as the adversary would decode it
+    if (m) {
+      height = m.height;
+      gossip = m.t === 'status' || ctx.gossip;
+      if (!gossip && net.precommitsToProposer && m.t === 'precommit' && m.blockHash !== null && hop.to !== proposerOf(setAt(m.height), m.height, m.round)) return;
+    } else {
+      const env = parsePeerEnvelope(hop.data); // a heartbeat, or sync
+      if (env.header.kind === 'sync-req') {
+        height = decodeSyncRequest(env.payload);
+        asked.set(`${hop.from}>${hop.to}`, height);
+      } else if (env.header.kind === 'sync-res') {
+        height = asked.get(`${hop.to}>${hop.from}`) ?? 0;
       }
-      return byzantine(m);
     }
-    const life = nodes.get(to)?.life;
-    if (life?.up) life.input.onBytes(from, bytes);
-  });
-  const broadcast = (from: string, m: PeerMessage, gossip: boolean): void => {
-    const bytes = encodePeerMessage(m);
-    for (const id of allIds) send(from, id, m, bytes, gossip);
+    if (!passes(hop.from, hop.to, height, gossip)) return;
+    const d = delay();
+    at(clock.elapsed + d, () => arrive(deliver, { hop, duplicate: false }));
+    if (r() < net.dropRate / 3) at(clock.elapsed + d + Math.floor(r() * 100), () => arrive(deliver, { hop, duplicate: true })); // duplicate
   };
-
-  /** A sync request from `from` to `to` over the adversary's network; rejects as a timeout does. */
-  const request = (from: string, to: string, payload: Uint8Array, height: number, timeoutMs: number): Promise<{ from: string; payload: Uint8Array }> =>
-    new Promise((resolve, reject) => {
-      let done = false;
-      clock.after(timeoutMs, () => {
-        if (!done) reject(new Error('timed out'));
-        done = true;
-      });
-      if (!passes(from, to, height, true)) return;
-      at(clock.elapsed + delay(), () => {
-        const serve = nodes.get(to)?.life;
-        if (!serve?.up || !serve.serve) return;
-        void serve.serve(from, payload).then((answer) => {
-          if (!passes(to, from, height, true)) return;
-          at(clock.elapsed + delay(), () => {
-            if (!done) resolve({ from: to, payload: answer });
-            done = true;
-          });
-        });
-      });
-    });
+  /** The hop being delivered: a peer layer's refusal is counted against it (delivery is synchronous down to the refusal). */
+  let current: Arrival | undefined;
+  const arrive = (deliver: () => void, a: Arrival): void => {
+    events++;
+    current = a;
+    try {
+      deliver();
+    } finally {
+      current = undefined;
+    }
+  };
+  /** A peer layer's drop: counted when it refused what just arrived for it (not its own sends that failed). */
+  const dropped = (id: string, reason: string): void => {
+    const a = current;
+    if (!a || a.hop.to !== id) return;
+    const bucket = a.garbage ? envelopes.garbage : a.duplicate ? envelopes.duplicates : envelopes.other;
+    bucket[reason] = (bucket[reason] ?? 0) + 1;
+  };
+  /** The production peer layer for `id` over `carrier`, on virtual time; `count`: its refusals are counted. */
+  const layerFor = (id: string, carrier: Carrier, count: boolean): PeerLayer => new PeerLayer(carrier, {
+    chainId: CHAIN_ID, nodeId: id, nodeKey: simKey(id).privateKey, peers: peerKeys, clock, logger: noLogger, envelopes: scheme,
+    metrics: { connected() {}, messageDropped: (reason) => (count ? dropped(id, reason) : undefined) },
+  });
+  /** Send `m` from `layer`, in the context the adversary reads (`gossip`: what the status tick sends). */
+  const broadcast = (layer: PeerLayer, m: PeerMessage, gossip: boolean, aim?: string): void => {
+    sending = { gossip, message: m, ...(aim !== undefined ? { aim } : {}) };
+    try {
+      layer.broadcast('consensus', encodePeerMessage(m));
+    } finally {
+      sending = undefined;
+    }
+  };
 
   /** Start a life of `n` from what it kept: a runner over its chain and record, its peer input and sync. */
   const boot = (n: Honest): void => {
@@ -326,7 +407,7 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
       wire: (m) => {
         if (!io()) return;
         if (m.t === 'precommit' && m.blockHash !== null) n.precommitted.add(`${m.height}/${toHex(m.blockHash)}`);
-        broadcast(id, m, false);
+        broadcast(life.layer, m, false);
       },
       evidence: async () => {},
       metrics: { consensusRound() {}, consensusTimeout() {}, consensusStateUnrestorable() {}, evidence: () => void n.evidence++ },
@@ -335,24 +416,26 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
       onHeight: () => life.runner.startHeight(), // a block is always due: there is always work
       onFatal: (e) => void n.fatal.push(e.message),
     });
+    // The process's peer layer: sealing, opening, replay window, liveness (a restart has a new one, as a process does).
+    const layer = layerFor(id, wire.carrier(id), true);
     const sync = new BlockSync({
-      transport: {
-        request: (to, payload, timeoutMs) => (to === undefined ? Promise.reject(new Error('no peer named')) : request(id, to, payload, n.chain.head().height + 1, timeoutMs)),
-        onRequest: (handler) => void (life.serve = handler),
-        peers: () => honestIds.filter((x) => x !== id),
-      },
+      transport: layer,
       wire: (m) => {
-        if (!life.dead) broadcast(id, m, true);
+        if (!life.dead) broadcast(layer, m, true);
       },
       runner, chain, scheduler, random: r, sets: n.chain.sets, me: id,
       statusEveryMs: STATUS_EVERY_MS, requestTimeoutMs: SYNC_TIMEOUT_MS, metrics: { peers() {}, blockSynced() {} }, logger: noLogger,
     });
     const input = new PeerInput({ sets: n.chain.sets, onAhead: () => life.sync.kick(), signer, runner, onStatus: (from, h) => sync.onStatus(from, h), metrics: { consensusMessage() {} }, logger: countingLogger });
-    life = { runner, input, sync, up: false, dead: false, torn: undefined, serve: undefined };
+    life = { runner, input, sync, layer, up: false, dead: false, torn: undefined };
     n.life = life;
     void runner.open().then(() => {
       if (life.dead) return;
       life.up = true;
+      // As NodeConsensus.start: the node listens once its record is restored.
+      layer.onMessage((from, kind, payload) => {
+        if (kind === 'consensus') input.onBytes(from, payload);
+      });
       sync.start();
       runner.startHeight();
     });
@@ -364,6 +447,7 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
     life.dead = true;
     life.up = false;
     n.life = undefined;
+    void life.layer.close(); // its carrier goes with it: what is in flight to it is lost
     at(clock.elapsed + downMs, () => {
       if (n.life) return;
       log.push(`${clock.elapsed}: ${n.id} restarts from its record at height ${heightOf(n) + 1}`);
@@ -488,6 +572,21 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
   // It follows the chain as any validator does: the set of a height is the honest chains'.
   const byzSets = (h: number): readonly Validator[] => setAt(h);
   const byzSigner = byzId ? signerFor(byzId, byzSets) : undefined;
+  // Its own peer layer seals what it sends and opens what it gets (its key is good: it
+  // is a validator); its carrier sends its garbage raw.
+  const byzCarrier = byzId ? wire.carrier(byzId) : undefined;
+  const byzLayer = byzId && byzCarrier ? layerFor(byzId, byzCarrier, false) : undefined;
+  byzLayer?.onMessage((from, kind, payload) => {
+    if (kind !== 'consensus') return;
+    let m: PeerMessage;
+    try {
+      m = decodePeerMessage(payload);
+    } catch (e) {
+      violations.push(`wire: ${from} sent a payload that does not decode: ${(e as Error).message}`);
+      return;
+    }
+    byzantine(m);
+  });
   let byzNonce = 0;
   /** How often it proposed in a round, and the proposals it voted on: it lies freely, but not a thousand times over. */
   const byzProposed = new Map<string, number>();
@@ -539,23 +638,32 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
     }
     if (g() < 0.1) sendGarbage(height, round);
   };
-  const byzSend = (to: string, m: SignedProposal | SignedVote): void => send(byzId!, to, m, encodePeerMessage(m), false);
+  const byzSend = (to: string, m: SignedProposal | SignedVote): void => broadcast(byzLayer!, m, false, to);
 
-  // Now and then bytes no honest node sends, to one honest node: malformed payloads (each
-  // must be refused by the decoder, E_P2P_MALFORMED), or well-formed votes whose signature
-  // cannot hold (in another validator's name, or its own with a bit flipped: refused with
-  // E_P2P_BAD_SIGNATURE when the receiver knows the height's set). Their own random
-  // source and a fixed network (cut links only), so the rest of the run draws what it did.
+  // Now and then bytes no honest node sends, to one honest node, each sealed in an
+  // envelope. Good envelopes around bad payloads: malformed (each must be refused by the
+  // decoder, E_P2P_MALFORMED), or well-formed votes whose signature cannot hold (in
+  // another validator's name, or its own with a bit flipped: refused with
+  // E_P2P_BAD_SIGNATURE when the receiver knows the height's set). And bad envelopes, which
+  // the peer layer must refuse before the node sees them: its own with a bit of the
+  // envelope's signature flipped (E_P2P_BAD_SIGNATURE), one taken twice (the second is
+  // E_P2P_REPLAY), one sealed by a stranger's key in a name genesis does not know
+  // (E_P2P_UNKNOWN_PEER) or in an honest peer's name (E_P2P_BAD_SIGNATURE). Their own
+  // random source and a fixed network (cut links only), so the rest of the run draws what
+  // it would draw without them.
   const g = rng(o.seed ^ 0x5bd1e995);
+  let garbageTime = 0;
   const sendGarbage = (height: number, round: number): void => {
-    if (!byzId || !byzSigner) return;
+    if (!byzId || !byzSigner || !byzCarrier) return;
     const to = honestIds[Math.floor(g() * honestIds.length)]!;
     const v = byzSigner.sign({ type: 'prevote', from: byzId, height, round, valueId: null }) as SignedVote;
     const fields = { t: v.t, from: v.from, height, round, blockHash: null, signature: v.signature };
     const enc = encodePeerMessage(v);
     const noise = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => Math.floor(g() * 256));
-    const kind = Math.floor(g() * 9);
-    const bytes = [
+    const flip = (b: Uint8Array): Uint8Array => b.map((x, i) => (i === 0 ? x ^ 1 : x));
+    const other = honestIds.find((x) => x !== to) ?? to;
+    const kind = Math.floor(g() * 13);
+    const payload = [
       () => enc.subarray(0, 1 + Math.floor(g() * (enc.length - 1))), // truncated
       () => Uint8Array.from([...enc, 0]), // a byte after the item
       () => encodeCbor({ ...fields, signature: v.signature.subarray(0, 63) }), // signature not 64 bytes
@@ -563,16 +671,46 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
       () => encodeCbor({ ...fields, t: 'vote' }), // no such message type
       () => noise(1 + Math.floor(g() * 80)),
       () => encodeCbor({ t: 'proposal', from: byzId, height, round, validRound: -1, block: noise(40), signature: v.signature }), // no block inside
-      () => encodePeerMessage({ ...v, from: honestIds.find((x) => x !== to) ?? to }), // in another's name
-      () => encodePeerMessage({ ...v, signature: v.signature.map((b, i) => (i === 0 ? b ^ 1 : b)) }), // a bit flipped
+      () => encodePeerMessage({ ...v, from: other }), // in another's name
+      () => encodePeerMessage({ ...v, signature: flip(v.signature) }), // a bit flipped
+      () => enc, // the envelope's signature flipped, below
+      () => noise(1 + Math.floor(g() * 80)), // taken twice
+      () => enc, // a stranger
+      () => encodePeerMessage({ ...v, from: other }), // a stranger in an honest peer's name
     ][kind]!();
-    const malformed = kind < 7;
+    garbageTime = Math.max(clock.now(), garbageTime + 1); // two alike in one ms would be one envelope, the second a replay
+    const seal = (from: string, key: KeyObject): Uint8Array => sealEnvelope(CHAIN_ID, from, key, 'consensus', payload, garbageTime, '', scheme).bytes;
+    let bytes = kind === 11 ? seal('x9', simKey('stranger').privateKey) : kind === 12 ? seal(other, simKey('stranger').privateKey) : seal(byzId, simKey(byzId).privateKey);
+    if (kind === 9) {
+      const e = parsePeerEnvelope(bytes);
+      bytes = joinPeerEnvelope(e.headerBytes, flip(e.signature), e.payload);
+    }
     garbage.sent++;
+    const life = nodes.get(to)?.life;
+    if (!life || net.cut.has(byzId)) return;
+    const refuse = kind === 9 || kind === 12 ? P2pCode.BAD_SIGNATURE : kind === 11 ? P2pCode.UNKNOWN_PEER : undefined;
+    sending = { gossip: false, aim: to, garbage: { life, malformed: kind < 7 || kind === 10, refuse, replay: kind === 10 } };
+    try {
+      byzCarrier.publish(subjects.consensus, bytes);
+    } finally {
+      sending = undefined;
+    }
+  };
+  /** Garbage reaches its node only as the life it was sent to, running, and not cut off: so what it must do there is known. */
+  const garbageHop = (deliver: () => void, hop: MemoryHop, gb: Garbage): void => {
+    const reaches = (): boolean => nodes.get(hop.to)?.life === gb.life && gb.life.up && !net.cut.has(hop.from) && !net.cut.has(hop.to);
+    const expect = (code: string): void => void (garbage.envelopesDelivered[code] = (garbage.envelopesDelivered[code] ?? 0) + 1);
     at(clock.elapsed + 1 + Math.floor(g() * 100), () => {
-      const life = nodes.get(to)?.life;
-      if (!life?.up || net.cut.has(byzId) || net.cut.has(to)) return;
-      if (malformed) garbage.malformedDelivered++;
-      life.input.onBytes(byzId, bytes);
+      if (!reaches()) return;
+      if (gb.malformed) garbage.malformedDelivered++;
+      if (gb.refuse) expect(gb.refuse);
+      arrive(deliver, { hop, duplicate: false, garbage: gb });
+      if (!gb.replay) return;
+      at(clock.elapsed + 1, () => {
+        if (!reaches()) return;
+        expect(P2pCode.REPLAY);
+        arrive(deliver, { hop, duplicate: true, garbage: gb });
+      });
     });
   };
 
@@ -654,6 +792,6 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
   const byzantineBlocks = byzId === undefined ? 0 : longest.chain.blocks.filter((c) => c.block.header.proposer === byzId).length;
   return {
     seed: o.seed, heights, decided, violations, evidence: [...nodes.values()].reduce((s, n) => s + n.evidence, 0), byzantineBlocks, events, log,
-    decidedAt, marks, ...(ledgers ? { ledgers } : {}), refused, garbage,
+    decidedAt, marks, ...(ledgers ? { ledgers } : {}), refused, garbage, envelopes,
   };
 }

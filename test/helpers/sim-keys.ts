@@ -5,6 +5,7 @@
  * public key, hex, as a validator set lists it.
  */
 import { type KeyObject, createHash, createPrivateKey, createPublicKey } from 'node:crypto';
+import type { EnvelopeScheme } from '../../ledger-node/p2p/envelope.js';
 
 export interface SimKey {
   readonly privateKey: KeyObject;
@@ -27,3 +28,23 @@ export function simKey(name: string): SimKey {
   }
   return k;
 }
+
+const raw = new WeakMap<KeyObject, Buffer>();
+/** The raw public key of a private or public Ed25519 KeyObject, worked out once per object. */
+function rawPublic(k: KeyObject): Buffer {
+  let b = raw.get(k);
+  if (!b) raw.set(k, (b = Buffer.from((k.type === 'public' ? k : createPublicKey(k)).export({ format: 'jwk' }).x!, 'base64url')));
+  return b;
+}
+const envelopeTag = (k: KeyObject, header: Uint8Array): Uint8Array => new Uint8Array(createHash('sha512').update('sim-envelope/').update(rawPublic(k)).update(header).digest());
+
+/**
+ * Envelope signatures for the simulation's tag seeds (the peer layer's EnvelopeScheme,
+ * ledger-node/p2p/envelope.ts): SHA-512 over the signer's public key and the header, 64
+ * bytes as Ed25519's, a tenth of the cost. In the simulation only the key's holder makes
+ * its tags: one made with a stranger's key fails under a peer's key, as does a flipped bit.
+ */
+export const SIM_ENVELOPE_TAGS: EnvelopeScheme = {
+  sign: envelopeTag,
+  verify: (k, header, signature) => Buffer.from(envelopeTag(k, header)).equals(signature),
+};

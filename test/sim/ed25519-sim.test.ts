@@ -1,7 +1,8 @@
 /**
  * The simulation of ./simulation.test.ts with the node's own signer: every proposal and
  * vote signed and checked by Ed25519Signer (OpenSSL, over the sign bytes of
- * protocols/peer-messages.ts), keys derived from the validators' ids
+ * protocols/peer-messages.ts), every peer envelope sealed and opened with Ed25519 as the
+ * node does (the peer layer's default scheme), keys derived from the validators' ids
  * (../helpers/sim-keys.ts), commit certificates of synced blocks checked by the same
  * verifier. Fewer seeds than with the keyed-hash tags: a run costs about four times as
  * much. SIM_ED_SEEDS=<n> runs more or fewer; SIM_SEED=<n> replays one.
@@ -26,6 +27,6 @@ test('the signature scheme steers nothing: a seed decides the same blocks, at th
     const ed = await simulate({ seed, signatures: 'ed25519' });
     const tags = await simulate({ seed });
     assert.deepEqual(ed.violations, []);
-    assert.deepEqual([ed.decided, ed.decidedAt, ed.events, ed.log, ed.refused], [tags.decided, tags.decidedAt, tags.events, tags.log, tags.refused]);
+    assert.deepEqual([ed.decided, ed.decidedAt, ed.events, ed.log, ed.refused, ed.envelopes], [tags.decided, tags.decidedAt, tags.events, tags.log, tags.refused, tags.envelopes]);
   }
 });

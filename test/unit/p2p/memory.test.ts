@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Carrier } from '../../../ledger-node/p2p/carrier.js';
 import { P2pCode, P2pError } from '../../../ledger-node/p2p/errors.js';
-import { MemoryNetwork } from '../../../ledger-node/p2p/memory.js';
+import { type MemoryHop, MemoryNetwork } from '../../../ledger-node/p2p/memory.js';
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 const bytes = (...b: number[]): Uint8Array => new Uint8Array(b);
@@ -85,6 +85,34 @@ describe('memory carrier', () => {
     // The id can be used again, like a restarted node.
     const a2 = net.carrier('a');
     assert.equal(a2.connected(), true);
+  });
+
+  test('an injected schedule sees every hop (sender, receiver, subject, kind, bytes) and may drop, delay or repeat it', async () => {
+    const hops: MemoryHop[] = [];
+    const queued: (() => void)[] = [];
+    const net = new MemoryNetwork({
+      schedule: (deliver, hop) => {
+        if (hop) hops.push({ ...hop, data: new Uint8Array(hop.data) });
+        if (hop?.to === 'c') return; // dropped
+        queued.push(deliver);
+        if (hop?.kind === 'publish') queued.push(deliver); // duplicated
+      },
+    });
+    const [a, b, c] = [net.carrier('a'), net.carrier('b'), net.carrier('c')];
+    const [gb, gc] = [inbox(b, 's'), inbox(c, 's')];
+    b.subscribe('q', (d, reply) => reply!(bytes(...d, 0xb)));
+    a.publish('s', bytes(1));
+    const answers: Uint8Array[] = [];
+    a.request('q', bytes(2), (d) => answers.push(d), () => assert.fail('b listens'));
+    assert.equal(gb.length, 0, 'nothing before the schedule delivers');
+    while (queued.length) queued.shift()!();
+    assert.deepEqual(gb, [bytes(1), bytes(1)]);
+    assert.equal(gc.length, 0);
+    assert.deepEqual(answers, [bytes(2, 0xb)]);
+    assert.deepEqual(hops.map((h) => [h.from, h.to, h.subject, h.kind, [...h.data]]), [
+      ['a', 'b', 's', 'publish', [1]], ['a', 'c', 's', 'publish', [1]], ['a', 'b', 'q', 'request', [2]], ['b', 'a', 'q', 'answer', [2, 0xb]],
+    ]);
+    await c.close();
   });
 
   test('a throwing handler does not stop delivery to others', async () => {

@@ -4,6 +4,7 @@
  * carrier ("mallory", no key in genesis) that captures and replays what it sees.
  */
 import assert from 'node:assert/strict';
+import { type KeyObject, createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { Alg, parsePeerEnvelope, peerSubjects } from '../../../protocols/index.js';
 import { type KeyPair, generateKeyPair } from '../../../ledger-node/keyfile.js';
@@ -81,6 +82,22 @@ describe('peer layer over the memory carrier', () => {
     assert.deepEqual(gb, [{ from: 'a', kind: 'consensus', payload: [1, 2] }]);
     assert.deepEqual(gc, [{ from: 'a', kind: 'consensus', payload: [1, 2] }]);
     assert.equal(ga.length, 0);
+  });
+
+  test('an injected envelope scheme signs and checks every envelope; a layer on the default Ed25519 refuses its signatures (E_P2P_BAD_SIGNATURE)', async () => {
+    // Not a signature at all (anyone can make it): enough to show whose scheme checks what.
+    const tag = (k: KeyObject, h: Uint8Array): Uint8Array => new Uint8Array(createHash('sha512').update(k.asymmetricKeyType ?? '').update(h).digest());
+    const tags = { sign: tag, verify: (k: KeyObject, h: Uint8Array, sig: Uint8Array) => Buffer.from(tag(k, h)).equals(sig) };
+    const { layer } = fleet();
+    const mc = recorder();
+    const [a, b, c] = [layer('a', { envelopes: tags }), layer('b', { envelopes: tags }), layer('c', { metrics: mc.metrics })];
+    const [gb, gc] = [inbox(b), inbox(c)];
+    await tick();
+    a.broadcast('consensus', bytes(9));
+    await tick();
+    assert.deepEqual(gb.map((m) => m.payload), [[9]]);
+    assert.equal(gc.length, 0);
+    assert.ok(mc.drops.length > 0 && mc.drops.every((d) => d === P2pCode.BAD_SIGNATURE), mc.drops.join());
   });
 
   test('a cut peer neither sends nor receives (its broadcasts dropped and counted) until healed; silence ages it out of peers()', async () => {

@@ -12,6 +12,7 @@ import {
 import { KeyObjectCache, nativeVerify } from '../../../ledger-node/crypto/native.js';
 import { CHAIN_ID, OPERATOR_ID, meterPublicKey, readVector, seed } from '../../vectors/generate.js';
 import type { InvalidFile } from '../../vectors/types.js';
+import { PAYLOAD_MAX_DEPTH } from '../../../protocols/payload.js';
 
 const inv = readVector<InvalidFile>('invalid.json');
 const sk = seed('meter-ed-0001');
@@ -175,4 +176,25 @@ test('RFC 8032 §5.1.7 small-order Ed25519 public keys are refused at registrati
   assert.equal(verifySignature(Alg.EdDSA, identity, fromHex('00'), forged), false, 'protocols/keys.ts refuses it as well');
   const m = new Map<unknown, unknown>([[0, 2], [1, 'meter-x'], [3, 1], [7, -8], [8, identity]]);
   rejects(() => decodeTx(signedPayload(m, encodeProtectedHeader(Alg.EdDSA, OPERATOR_ID))), ReasonCode.SCHEMA, 'publicKey');
+});
+
+test('a deep nest is E_READING_MALFORMED before decoding, in the envelope and in the payload, never a stack overflow', () => {
+  // 5,000 arrays, one inside the next: 5 KB, under a chain that allows 16 KB, deeper than any
+  // stack-bound decoder or encoder should be asked to go.
+  const nest = (n: number): Uint8Array => new Uint8Array([...new Array<number>(n).fill(0x81), 0x00]);
+  const inPayload = new Uint8Array([0xa1, 0x05, ...nest(5000)]); // {5: [[[...0...]]]}
+  const prot = encodeProtectedHeader(Alg.EdDSA);
+  const tx = encodeCoseSign1(prot, inPayload, signMessage(Alg.EdDSA, sk, sigStructure(prot, inPayload, CHAIN_ID)));
+  for (const [bytes, what] of [[tx, 'payload'], [new Uint8Array([0xd2, ...nest(5000)]), 'envelope']] as const) {
+    assert.throws(() => decodeTx(bytes, 16_384), (e: unknown) => {
+      assert.ok(e instanceof RejectionError, `${what}: ${String(e)}`);
+      assert.equal(e.code, ReasonCode.MALFORMED, `${what}: ${e.message}`);
+      assert.match(e.message, /nested deeper than/, what);
+      return true;
+    });
+  }
+  // The deepest payload the vectors hold nests 5 containers; 15 still decodes to its schema check.
+  const ok = new Uint8Array([0xa1, 0x05, ...nest(PAYLOAD_MAX_DEPTH - 2)]);
+  assert.throws(() => decodeTx(encodeCoseSign1(prot, ok, signMessage(Alg.EdDSA, sk, sigStructure(prot, ok, CHAIN_ID)))),
+    (e: unknown) => e instanceof RejectionError && e.code !== ReasonCode.MALFORMED);
 });

@@ -378,7 +378,7 @@ benches.sealed = async () => {
   const runs: { sealed: boolean; run: ThroughputRun }[] = [];
   for (let i = 0; i < pairs; i++) {
     for (const sealed of i % 2 === 0 ? [false, true] : [true, false]) {
-      const run = await throughputRun({ alg: 'Ed25519', ceiling: ceil, durationMs: LOAD_MS, budget: 150_000, ...(sealed ? { confidential: true } : {}) });
+      const run = await throughputRun({ alg: 'Ed25519', ceiling: ceil, durationMs: LOAD_MS, warmupMs: WARMUP_MS, budget: BUDGET ?? 150_000, ...(sealed ? { confidential: true } : {}) });
       runs.push({ sealed, run });
       console.log(`  ${sealed ? 'sealed' : 'clear '}: gateway ${run.gatewayCpuUsPerReading} µs per committed reading, ${run.load.committedPerS}/s, machine busy ${run.machineBusy}`);
     }

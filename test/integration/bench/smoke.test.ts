@@ -1,7 +1,8 @@
 /**
  * Smoke of the benchmark runner (bench/run.ts) so its benches cannot rot: the verify
  * ceiling, the single-gateway throughput run (Ed25519 and ES256), latency (two paced runs),
- * storage (the throughput run's store), sealed against clear in one alternating pair, the
+ * storage (the throughput run's store), sealed against clear in one alternating pair (end to
+ * end, and the intake alone in process: sealed-intake), the
  * bill engine, the confidential micro-benchmark and the CBOR canonical check (cbor-canon), in one `node dist/bench/run.js`
  * process (latency and storage reuse the throughput run, as in `npm run bench`), each at a
  * tiny size through its env knobs. Not judged: each bench's test checks that it ran to its
@@ -13,11 +14,12 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type BenchRun, assertFigures, benchResult, runBenches } from '../../helpers/bench-smoke.js';
 
-const NAMES = ['ceiling', 'throughput', 'p256', 'latency', 'storage', 'sealed', 'bill-engine', 'confidential', 'cbor-canon'];
+const NAMES = ['ceiling', 'throughput', 'p256', 'latency', 'storage', 'sealed', 'sealed-intake', 'bill-engine', 'confidential', 'cbor-canon'];
 const TINY = {
   BENCH_CEILING_MS: '300', BENCH_METERS: '20', BENCH_WINDOW: '500', BENCH_LOAD_MS: '5000', BENCH_WARMUP_MS: '1000', BENCH_BUDGET: '30000',
   BENCH_LATENCY_MS: '3000', BENCH_SEALED_PAIRS: '1', BENCH_BILLS: '50', BENCH_CONFIDENTIAL_MS: '2',
   BENCH_CBOR_ROUNDS: '2', BENCH_CBOR_PER_ROUND: '20',
+  BENCH_INTAKE_METERS: '10', BENCH_INTAKE_PER_METER: '20', BENCH_INTAKE_PAIRS: '1',
 };
 
 let run: BenchRun;
@@ -62,6 +64,13 @@ test('bench smoke, storage: bytes on disk per reading of the throughput run', ()
 test('bench smoke, sealed: one clear and one sealed run, their CPU ratio', () => {
   const r = benchResult(run, 'sealed');
   assertFigures(r, { positive: ['cpuRatio', 'pairRatios.*', 'runs.*.run.gatewayCpuUsPerReading', 'runs.*.run.load.committed'] });
+  assert.equal((r.runs as unknown[]).length, 2);
+});
+
+test('bench smoke, sealed-intake: main thread and process CPU per committed reading, sealed vs clear', () => {
+  const r = benchResult(run, 'sealed-intake');
+  // CPU from /proc in 10 ms ticks: at this size a thread's figure may be 0, so only finite.
+  assertFigures(r, { positive: ['runs.*.readings'], finite: ['mainRatio.x', 'processRatio.x', 'runs.*.mainUs', 'runs.*.processUs'] });
   assert.equal((r.runs as unknown[]).length, 2);
 });
 

@@ -14,18 +14,26 @@
  *   bits of subnormal halves), so a float item is compared with cborg's bytes for it;
  * - cborg's map sorter throws on a key that is a non-empty array or map or a tag, and it
  *   sorts an empty array or map key as if it were the integer 0 (0x00); with one entry it
- *   compares nothing. Keys that are equal bytes pass here: the decoder refuses duplicate
- *   keys it can see (all but byte strings, which it keeps, and so does a re-encode).
+ *   compares nothing.
+ * One rule is stricter than a re-encode: two keys with the same bytes are a duplicate key
+ * (RFC 8949 §5.6, docs/protocol.md §2) and refused. The strict decoder refuses the
+ * duplicates it can see, but it keeps repeated byte-string keys (each decodes to its own
+ * Uint8Array) and so does a re-encode; this walk refuses them too.
  */
 import { encode as cborgEncode, rfc8949EncodeOptions } from 'cborg';
 
-/** A map being read: entries still to read (keys and values), its size, the last key's bytes. */
+/**
+ * A map being read: entries still to read (keys and values), its size, the last key's
+ * bytes, and which of the one-byte keys that all sort as 0x00 (0x00, [], {}) the current
+ * run of keys sorting as 0x00 has held (bits 1, 2, 4).
+ */
 interface OpenMap {
   left: number;
   readonly entries: number;
   keyStart: number;
   prevStart: number;
   prevEnd: number;
+  zeros: number;
 }
 
 /** An array or a tag being read: only a count of the items still to read. */
@@ -49,6 +57,13 @@ function sortBytes(bytes: Uint8Array, start: number, end: number): Uint8Array {
 function complexKey(bytes: Uint8Array, start: number, end: number): boolean {
   const major = bytes[start]! >> 5;
   return major === 6 || ((major === 4 || major === 5) && end - start > 1);
+}
+
+/** The bit of a one-byte key that sorts as 0x00 (0x00, [] or {}), else 0. */
+function zeroKind(bytes: Uint8Array, start: number, end: number): number {
+  if (end - start !== 1) return 0;
+  const b = bytes[start]!;
+  return b === 0x00 ? 1 : b === 0x80 ? 2 : b === 0xa0 ? 4 : 0;
 }
 
 function compareRanges(a: Uint8Array, b: Uint8Array): number {
@@ -166,7 +181,7 @@ export function cborCanonicalProblem(bytes: Uint8Array): string | undefined {
     else if (major === 6) children = 1;
     if (children > 0) {
       if (children > n - at) return 'truncated';
-      open.push(major === 5 ? { left: children, entries: arg, keyStart: -1, prevStart: -1, prevEnd: -1 } : { left: children, entries: -1 });
+      open.push(major === 5 ? { left: children, entries: arg, keyStart: -1, prevStart: -1, prevEnd: -1, zeros: 0 } : { left: children, entries: -1 });
       continue;
     }
     // An item ended at `at`: close every container it completes, checking each key.
@@ -176,9 +191,12 @@ export function cborCanonicalProblem(bytes: Uint8Array): string | undefined {
       if (o.entries >= 0 && (o.left & 1) === 0) {
         const m = o as OpenMap;
         if (m.entries > 1 && complexKey(bytes, m.keyStart, at)) return 'map key cborg cannot sort';
-        if (m.prevStart >= 0 && compareRanges(sortBytes(bytes, m.prevStart, m.prevEnd), sortBytes(bytes, m.keyStart, at)) > 0) {
-          return 'map keys not in bytewise order';
-        }
+        const order = m.prevStart < 0 ? -1 : compareRanges(sortBytes(bytes, m.prevStart, m.prevEnd), sortBytes(bytes, m.keyStart, at));
+        if (order > 0) return 'map keys not in bytewise order';
+        const kind = zeroKind(bytes, m.keyStart, at);
+        // Equal sort bytes are equal bytes, except for the three keys that sort as 0x00.
+        if (order === 0 && (kind === 0 || (m.zeros & kind) !== 0)) return 'map has a duplicate key';
+        m.zeros = order === 0 ? m.zeros | kind : kind;
         m.prevStart = m.keyStart;
         m.prevEnd = at;
       }

@@ -187,7 +187,13 @@ function outcome(f: () => unknown): Outcome {
   }
 }
 
+/** The one meant disagreement: the re-encode took a repeated key that the walk refuses. */
+function duplicateKeyOnly(reference: Outcome, walk: Outcome, bytes: Uint8Array): boolean {
+  return reference.ok && !walk.ok && walk.message === NOT_DETERMINISTIC && cborCanonicalProblem(bytes) === 'map has a duplicate key';
+}
+
 function assertSameOutcome(reference: Outcome, walk: Outcome, bytes: Uint8Array): void {
+  if (duplicateKeyOnly(reference, walk, bytes)) return;
   const hex = Buffer.from(bytes).toString('hex');
   assert.equal(walk.ok, reference.ok, `accept/refuse differ on ${hex}: ${JSON.stringify(reference.ok ? 'accepted' : reference.message)}`);
   if (reference.ok && walk.ok) assert.deepStrictEqual(walk.value, reference.value, hex);
@@ -239,7 +245,7 @@ test('values cborg writes (encodeCbor) pass the walk, and decode to what was wri
   }), { numRuns: 2000, seed: 15 });
 });
 
-test('cborg specifics the walk keeps: the half-float conversion, a leading BOM, empty containers as keys, repeated byte-string keys', () => {
+test('cborg specifics the walk keeps: the half-float conversion, a leading BOM, empty containers as keys, repeated keys', () => {
   const hex = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h, 'hex'));
   const cases: [string, string, boolean][] = [
     ['1.5 as a half', 'f93e00', true],
@@ -255,7 +261,10 @@ test('cborg specifics the walk keeps: the half-float conversion, a leading BOM, 
     ['{[]: 2, 0: 1}: and so keeps this order too', 'a280020001', true],
     ['{[0]: 1}: one entry, nothing to compare', 'a1810001', true],
     ['{[0]: 1, 0: 2}: cborg cannot sort it', 'a28100010002', false],
-    ['{h"01": 1, h"01": 2}: repeated byte-string keys the decoder keeps', 'a2410101410102', true],
+    ['{h"01": 1, h"01": 2}: repeated byte-string keys the decoder keeps, a duplicate key here', 'a2410101410102', false],
+    ['{h"01": 1, h"02": 2}: distinct byte-string keys', 'a2410101410202', true],
+    ['{[]: 1, 0: 2, []: 3}: [] twice in a run of keys sorting as 0', 'a3800100028003', false],
+    ['{0: 1, []: 2, {}: 3}: three keys that sort as 0, none repeated', 'a300018002a003', true],
     ['{h"": 1, h"": 2}: but not empty ones (cborg hands out one empty Uint8Array)', 'a240014002', false],
     ['{"a": 1, "a": 2}: repeated text keys', 'a2616101616102', false],
   ];

@@ -98,8 +98,11 @@ export async function bareAedesRun(m: { dir: string; meterIds: string[] }, s: Lo
   const p = fork(fileURLToPath(new URL('./lib/bare-aedes.js', import.meta.url)), [String(port)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   try {
     await untilListening(port, p, 'bare aedes');
-    const cpu0 = cpuSeconds(p.pid!);
-    const load = await runLoadProcess(loadOf(m, port, s, 'puback'));
+    let cpu0 = cpuSeconds(p.pid!);
+    // Counted from the generator's first reading, connections and subscriptions done (as for the gateway).
+    const load = await runLoadProcess(loadOf(m, port, s, 'puback'), undefined, () => {
+      cpu0 = cpuSeconds(p.pid!);
+    });
     const cpu = cpuSeconds(p.pid!) - cpu0;
     return { load, stackCpuUsPerReading: Math.round((cpu / Math.max(1, load.committed)) * 1e6) };
   } finally {
@@ -144,8 +147,10 @@ export async function diyRun(m: { dir: string; meterIds: string[] }, s: LoadShap
       consumer.once('exit', (code) => reject(new Error(`consumer exited with ${code}`)));
       consumer.send({ start: { mqttUrl: `mqtt://127.0.0.1:${port}`, genesisFile: join(m.dir, 'genesis.json'), file } });
     });
-    const cpu0 = cpuSeconds(mosq.pid!) + cpuSeconds(consumer.pid!);
-    const load = await runLoadProcess(loadOf(m, port, s, { durableTopic: DURABLE_TOPIC }));
+    let cpu0 = cpuSeconds(mosq.pid!) + cpuSeconds(consumer.pid!);
+    const load = await runLoadProcess(loadOf(m, port, s, { durableTopic: DURABLE_TOPIC }), undefined, () => {
+      cpu0 = cpuSeconds(mosq.pid!) + cpuSeconds(consumer.pid!);
+    });
     const cpu = cpuSeconds(mosq.pid!) + cpuSeconds(consumer.pid!) - cpu0;
     const counts = await new Promise<ConsumerCounts>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error('consumer did not report its counts')), 10_000);

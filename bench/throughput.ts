@@ -13,6 +13,7 @@ import { type CeilingAlg, verifyCeiling } from './ceiling.js';
 import { cpuSeconds, cpuSecondsByThread, machineTicks, metric, startBenchGateway } from './lib/gateway.js';
 import { runLoadProcess } from './lib/load.js';
 import type { LoadResult } from './lib/load-client.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const THROUGHPUT_METERS = Number(process.env.BENCH_METERS ?? 1000);
 /** Readings awaiting their receipt at once: three blocks' worth at the default blockMaxTxs (2,000), so blocks fill. */
@@ -105,13 +106,27 @@ export async function throughputRun(o: {
     ...(o.cpuProfDir ? { cpuProfDir: o.cpuProfDir } : {}), ...(o.confidential ? { confidential: true } : {}),
   });
   try {
-    const cpu0 = cpuSeconds(g.gw.proc!.pid!);
-    const threads0 = cpuSecondsByThread(g.gw.proc!.pid!);
-    const m0 = machineTicks();
-    const load = await runLoadProcess({
+    // The CPU window opens when the generator is ready (every meter connected and subscribed,
+    // confidential meters' period keys committed), so that it holds the load alone.
+    let cpu0 = 0;
+    let threads0: Record<string, number> = {};
+    let m0 = machineTicks();
+    const openWindow = async (): Promise<void> => {
+      // Confidential meters' period keys are acknowledged: wait until they are committed too.
+      for (let t = 0; o.confidential; t++) {
+        if ((await g.gw.json<{ pending: number }>('/api/v1/status')).body.pending === 0) break;
+        if (t >= 600) throw new Error('period keys not committed within 60 s');
+        await sleep(100);
+      }
+      cpu0 = cpuSeconds(g.gw.proc!.pid!);
+      threads0 = cpuSecondsByThread(g.gw.proc!.pid!);
+      m0 = machineTicks();
+    };
+    const loadOptions = {
       meters: g.meterIds.map((id) => ({ id, dataDir: g.dir, mqttUrl: g.gw.mqttUrl })),
       mode: 'closed', inFlight: o.inFlight ?? THROUGHPUT_WINDOW, durationMs: o.durationMs, warmupMs: o.warmupMs ?? 4000, budget: o.budget, drainMs: 15_000,
-    });
+    } as const;
+    const load = await runLoadProcess(loadOptions, undefined, openWindow);
     const cpu = cpuSeconds(g.gw.proc!.pid!) - cpu0;
     const m1 = machineTicks();
     const threads1 = cpuSecondsByThread(g.gw.proc!.pid!);

@@ -121,6 +121,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const conf = SealingMeter.recipientsIn(genesisOf(o.meters[0]!.dataDir));
   const sealers = o.meters.map((m, k) => (conf.has(m.id) ? new SealingMeter(genesisOf(m.dataDir), m.id, keys[k]!, conf.get(m.id)!) : undefined));
   const periodKeys = sealers.map((s) => s?.periodKeyFor(now));
+  const setup = periodKeys.flatMap((k, meter) => (k ? [{ meter, bytes: Buffer.from(k) }] : []));
   for (let n = 0; n < o.budget; n++) {
     const k = n % o.meters.length;
     const seq = start + BigInt(Math.floor(n / o.meters.length));
@@ -220,9 +221,15 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     setTimeout(r, ms);
   });
 
-  // Before the load, and outside its figures: each confidential meter's period key, acknowledged.
-  await Promise.all(periodKeys.map((k, i) => (k ? clients[i]!.publishAsync(readingsTopic(o.meters[i]!.id), Buffer.from(k), { qos: 1 }) : undefined)));
-
+  // Before the load, and outside its figures: each confidential meter's period key,
+  // acknowledged. Then the parent is told the generator is ready and answers when it has
+  // opened its CPU window (after the gateway committed those keys: runLoadProcess's onReady).
+  await Promise.all(setup.map((it) => clients[it.meter]!.publishAsync(readingsTopic(o.meters[it.meter]!.id), it.bytes, { qos: 1 })));
+  if (process.send) {
+    const go = new Promise<void>((r) => process.once('message', () => r()));
+    process.send({ ready: true });
+    await go;
+  }
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const end = t0 + o.durationMs;

@@ -15,7 +15,7 @@
  * replay that reuses a kid and IV for other bytes with E_CONF_NONCE_REUSED.
  */
 import {
-  type MeterRegister, type PeriodKeyBody, ReasonCode, type Reading, type RecipientKey, RejectionError, type SealedReading, type SignedTx,
+  BoundedMap, type MeterRegister, type PeriodKeyBody, ReasonCode, type Reading, type RecipientKey, RejectionError, type SealedReading, type SignedTx,
   type StateChange, StateKind, type StateReader, checkPeriodKeyRecipients, checkReadingMode, equalBytes, toHex,
 } from '../../protocols/index.js';
 import { type MeterRecord, type Signer, meterOf, readingSigner } from './meter.js';
@@ -28,18 +28,21 @@ export interface PeriodKeyRecord {
 }
 
 /**
- * Ids made, by the key id bytes they were made of: a sealed reading is looked up at its
- * intake (twice) and again in its proposal, each time with the same body, so the hex and
- * the string (its hash kept by V8) are made once per reading, not per lookup.
+ * The last record id made per meter, with the key id bytes it was made of: a meter seals a
+ * period's readings under one key, and each sealed reading is looked up at its intake
+ * (twice) and in its proposal, so a 32-byte compare finds the id (its string, and the hash
+ * V8 keeps of it) instead of a new hex and string per lookup. One entry per meter, bounded:
+ * (a WeakMap keyed by each reading's own key id view made an entry, and GC work, per reading.)
  */
-const recordIds = new WeakMap<Uint8Array, { meterId: string; id: string }>();
+const lastRecordId = new BoundedMap<string, { keyId: Uint8Array; id: string }>(100_000);
 
 /** The id of the record of period key `keyId` of `meterId`. */
 export function periodKeyRecordId(meterId: string, keyId: Uint8Array): string {
-  const known = recordIds.get(keyId);
-  if (known !== undefined && known.meterId === meterId) return known.id;
+  const last = lastRecordId.get(meterId);
+  if (last !== undefined && equalBytes(last.keyId, keyId)) return last.id;
   const id = `${meterId}\u0000${toHex(keyId)}`;
-  recordIds.set(keyId, { meterId, id });
+  // A copy: the key id is a view of a reading's bytes, which the cache must not keep alive.
+  lastRecordId.set(meterId, { keyId: keyId.slice(), id });
   return id;
 }
 

@@ -16,7 +16,7 @@ import type { Genesis } from './genesis.js';
 import { decodeKey } from './genesis.js';
 import { sha256 } from './hash.js';
 import { verifySignature } from './keys.js';
-import { merkleRoot } from './merkle.js';
+import { merkleRoot, merkleRootOfLeafHashes } from './merkle.js';
 
 export interface BlockHeader {
   readonly chainId: string;
@@ -109,9 +109,10 @@ export function decodeBlock(bytes: Uint8Array, limits?: CborLimits): Block {
   return { header: decodeHeader(v[0]), txs };
 }
 
-/** Build a header over `txs` (computes txRoot and txCount). */
-export function makeHeader(fields: Omit<BlockHeader, 'txRoot' | 'txCount'>, txs: readonly Uint8Array[]): BlockHeader {
-  return { ...fields, txRoot: merkleRoot(txs), txCount: txs.length };
+/** Build a header over `txs` (computes txRoot and txCount); `leafHashes`, if given, are their leafHash in order. */
+export function makeHeader(fields: Omit<BlockHeader, 'txRoot' | 'txCount'>, txs: readonly Uint8Array[], leafHashes?: readonly Uint8Array[]): BlockHeader {
+  if (leafHashes !== undefined && leafHashes.length !== txs.length) throw new RangeError(`${leafHashes.length} leaf hashes for ${txs.length} transactions`);
+  return { ...fields, txRoot: leafHashes ? merkleRootOfLeafHashes(leafHashes) : merkleRoot(txs), txCount: txs.length };
 }
 
 /** The bytes a validator signs for a vote. `blockHash` null is a vote for nil. */

@@ -29,8 +29,17 @@ function mth(hashes: Uint8Array[], lo: number, hi: number): Uint8Array {
 
 /** RFC 6962 §2.1 Merkle Tree Hash; the empty tree hashes to SHA-256 of the empty string. */
 export function merkleRoot(leaves: readonly Uint8Array[]): Uint8Array {
-  if (leaves.length === 0) return sha256();
-  return mth(leaves.map(leafHash), 0, leaves.length);
+  return merkleRootOfLeafHashes(leaves.map(leafHash));
+}
+
+/**
+ * The same root from the leaves' hashes (leafHash of each, in order): a block's leaves are
+ * hashed once where it is made or checked and the hashes kept for its receipts' paths
+ * (allInclusionProofs), a leaf being a whole transaction.
+ */
+export function merkleRootOfLeafHashes(hashes: readonly Uint8Array[]): Uint8Array {
+  if (hashes.length === 0) return sha256();
+  return mth(hashes as Uint8Array[], 0, hashes.length);
 }
 
 /** RFC 6962 §2.1.1 PATH(m, D[n]): the audit path of leaf `index`, bottom-up. */
@@ -56,9 +65,12 @@ export function inclusionProof(leaves: readonly Uint8Array[], index: number): Ui
   return path;
 }
 
-/** All audit paths of one tree at once, in O(n log n); for receipts of a whole block. */
-export function allInclusionProofs(leaves: readonly Uint8Array[]): Uint8Array[][] {
-  const hashes = leaves.map(leafHash);
+/**
+ * All audit paths of one tree at once, in O(n log n); for receipts of a whole block.
+ * `hashes`, when given, are the leaves' leafHash in order (as merkleRootOfLeafHashes takes).
+ */
+export function allInclusionProofs(leaves: readonly Uint8Array[], hashes: readonly Uint8Array[] = leaves.map(leafHash)): Uint8Array[][] {
+  if (hashes.length !== leaves.length) throw new RangeError(`${hashes.length} leaf hashes for ${leaves.length} leaves`);
   const paths: Uint8Array[][] = leaves.map(() => []);
   const build = (lo: number, hi: number): Uint8Array => {
     const n = hi - lo;

@@ -113,7 +113,8 @@ export class ChainWriter {
     }
     end?.();
     end = probe?.phase('commit.proofs');
-    const proofs = allInclusionProofs(txs);
+    // The leaves were hashed where the block was made or checked (one tree per block).
+    const proofs = allInclusionProofs(txs, checked.leafHashes?.length === txs.length ? checked.leafHashes : undefined);
     end?.();
     end = probe?.phase('commit.receipts');
     for (let index = 0; index < decoded.length; index++) {

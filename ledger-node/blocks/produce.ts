@@ -4,7 +4,7 @@
  * state, by the same rules validateBlock (./validate.ts) checks.
  */
 import {
-  type Block, type BlockContext, type SignedTx, type TxBody, StateOverlay, type StateReader, TxType, encodeBlock, headerHash, makeHeader, toHex,
+  type Block, type BlockContext, type SignedTx, type TxBody, StateOverlay, type StateReader, TxType, encodeBlock, headerHash, leafHash, makeHeader, toHex,
 } from '../../protocols/index.js';
 import type { TxContext } from '../signatures.js';
 import { readingTimeProblem } from '../state/meter.js';
@@ -59,7 +59,8 @@ export function produceBlock(
   const time = Math.max(o.now, parent.time ?? 0);
   const checked = selectTxs(ctx, base, waiting, { height, time }, o.maxTxs);
   const txs = checked.decoded.map((t) => o.rewrite?.(t) ?? t.bytes);
-  const header = makeHeader({ chainId: o.chainId, height, time, prevHash: parent.hash, proposer: o.proposer }, txs);
+  const leafHashes = txs.map(leafHash);
+  const header = makeHeader({ chainId: o.chainId, height, time, prevHash: parent.hash, proposer: o.proposer }, txs, leafHashes);
   const block = { header, txs };
-  return { block, bytes: encodeBlock(block), id: toHex(headerHash(header)), checked };
+  return { block, bytes: encodeBlock(block), id: toHex(headerHash(header)), checked: { ...checked, leafHashes } };
 }

@@ -11,7 +11,7 @@
  */
 import {
   type Block, type BlockContext, type CommitCertificate, type Genesis, ReasonCode, RejectionError, type SignedTx, type StateChange,
-  StateOverlay, type StateReader, type TxBody, commitProblem, decodeAnyTx, equalBytes, merkleRoot, scheduleFromState, toHex,
+  StateOverlay, type StateReader, type TxBody, commitProblem, decodeAnyTx, equalBytes, leafHash, merkleRootOfLeafHashes, scheduleFromState, toHex,
 } from '../../protocols/index.js';
 import { type TxContext, verifyTxSignature } from '../signatures.js';
 import { checkReadingTime } from '../state/meter.js';
@@ -44,6 +44,8 @@ export interface Parent {
 export interface CheckedBlock {
   readonly decoded: SignedTx<TxBody>[];
   readonly changes: StateChange[];
+  /** RFC 6962 leaf hashes of the block's transactions, in order, as its txRoot was checked or made: the receipts' paths reuse them. */
+  readonly leafHashes?: readonly Uint8Array[];
 }
 
 export interface BlockRules extends TxContext {
@@ -79,12 +81,13 @@ export async function validateBlock(rules: BlockRules, parent: Parent, state: St
   if (!set.some((v) => v.id === hd.proposer)) fail(`header names proposer "${hd.proposer}", which is no validator at height ${h}`);
   if (hd.txCount !== block.txs.length) fail(`txCount ${hd.txCount} but ${block.txs.length} transactions`);
   if (block.txs.length > genesis.params.maxBlockTxs) fail('more transactions than genesis maxBlockTxs');
-  if (!equalBytes(merkleRoot(block.txs), hd.txRoot)) fail('txRoot is not the Merkle root of the transactions');
+  const leafHashes = block.txs.map(leafHash);
+  if (!equalBytes(merkleRootOfLeafHashes(leafHashes), hd.txRoot)) fail('txRoot is not the Merkle root of the transactions');
   if (opts.commit) {
     const problem = commitProblem({ chainId: genesis.chainId, validators: set }, hd, opts.commit);
     if (problem) fail(`commit certificate: ${problem}`);
   }
-  return checkTxs(rules, state, block.txs, { height: hd.height, time: hd.time });
+  return { ...(await checkTxs(rules, state, block.txs, { height: hd.height, time: hd.time })), leafHashes };
 }
 
 /**

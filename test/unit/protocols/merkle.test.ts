@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { allInclusionProofs, fromHex, inclusionProof, leafHash, merkleRoot, nodeHash, sha256, toHex, verifyInclusion } from '../../../protocols/index.js';
+import { allInclusionProofs, fromHex, inclusionProof, leafHash, merkleRoot, merkleRootOfLeafHashes, nodeHash, sha256, toHex, verifyInclusion } from '../../../protocols/index.js';
 import { readVector } from '../../vectors/generate.js';
 import type { MerkleFile } from '../../vectors/types.js';
 
@@ -111,4 +111,14 @@ test('RFC 9162 §2.1.3.2 step 1: index must be below size', () => {
   assert.equal(verifyInclusion(ls[0]!, -1, 4, inclusionProof(ls, 0), root), false);
   assert.equal(verifyInclusion(ls[0]!, 0.5, 4, inclusionProof(ls, 0), root), false);
   assert.equal(verifyInclusion(ls[0]!, 0, 1, [], merkleRoot([ls[0]!])), true);
+});
+
+test('one tree per block: the root and the audit paths from leaf hashes made once equal those from the leaves', () => {
+  fc.assert(fc.property(fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 40 }), (leaves) => {
+    const hashes = leaves.map(leafHash);
+    assert.deepStrictEqual(merkleRootOfLeafHashes(hashes), merkleRoot(leaves));
+    assert.deepStrictEqual(allInclusionProofs(leaves, hashes), allInclusionProofs(leaves));
+  }), { numRuns: 300, seed: 6962 });
+  const two = [Uint8Array.of(1), Uint8Array.of(2)];
+  assert.throws(() => allInclusionProofs(two, [leafHash(two[0]!)]), RangeError);
 });

@@ -256,6 +256,8 @@ function buildInvalidCases(): InvalidCase[] {
     { name: 'payload integer not shortest (importWh as 4 bytes)', stage: 'decode', code: M, field: 'payload', tx: signedOver(longInt) },
     { name: 'payload map keys not sorted (4 before 3)', stage: 'decode', code: M, field: 'payload', tx: signedOver(swapped) },
     { name: 'payload has trailing bytes', stage: 'decode', code: M, field: 'payload', tx: signedOver(concatBytes(okPayload, Uint8Array.of(0))) },
+    // Two byte-string keys of the same bytes: a duplicate key (docs/protocol.md §2), which the strict decoder alone keeps.
+    { name: 'payload map with a repeated key (h\'01\' twice)', stage: 'decode', code: M, field: 'payload', tx: signedOver(fromH(`${(okPayload[0]! + 2).toString(16)}${okPayloadHex.slice(2)}410101410102`)) },
     { name: 'payload time as float16 1.0 (not shortest)', stage: 'decode', code: M, field: 'payload', tx: signedOver(fromH(okPayloadHex.replace(/031b[0-9a-f]{16}/, '03f93c00'))) },
     { name: 'payload is an array', stage: 'decode', code: S, field: 'payload', tx: signedOver(encodeCbor([1, 'meter-ed-0001'])) },
     { name: 'seq missing', stage: 'decode', code: S, field: 'seq', tx: signedOver(payloadWith([[2, undefined]])) },

@@ -234,6 +234,22 @@ export function installHooks(aedes: Aedes, cfg: HookConfig): InstalledHooks {
     }
   };
 
+  // What a meter publishes (readings, payments, receipt requests, refusals) is the gateway's
+  // and is delivered to nobody (acl.ts mayReceive: under meters/ a client receives only its own
+  // receipts and bills, which the bridge publishes itself). After its PUBACK aedes would still
+  // route it through its bus: a packet copy, the offline sessions' lookup, the topic match, and
+  // an authorizeForward refusal for every broad subscription. It ends at the ack instead
+  // (issue 15). `MLBENCH_READINGS_BUS=aedes` in the environment keeps aedes' path: the bench's
+  // before/after switch, no setting.
+  if (process.env.MLBENCH_READINGS_BUS !== 'aedes') {
+    const publish = aedes.publish.bind(aedes) as unknown as (packet: PublishPacket, client: Client | null, done: (err?: Error) => void) => void;
+    (aedes as { publish: unknown }).publish = (packet: PublishPacket, client: Client | null | ((err?: Error) => void), done?: (err?: Error) => void): void => {
+      if (typeof client === 'function') return publish(packet, null, client);
+      if (client && sessions.get(client)?.principal.kind === 'meter') return done?.();
+      publish(packet, client, done ?? (() => {}));
+    };
+  }
+
   /** Publish a rejection; a failure to do so is logged, not fatal to the ack decision. */
   async function tellMeter(meterId: string, m: ReceiptsTopicMessage): Promise<void> {
     try {

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { Aedes } from 'aedes';
 import mqtt from 'mqtt';
 import { type MqttBroker, MqttBroker as Broker, hashPassword } from '../../../bridge/mqtt/index.js';
 import { readingsTopic, receiptsTopic } from '../../../protocols/index.js';
@@ -72,6 +73,16 @@ describe('local accounts and anonymous clients', { timeout: 60_000 }, () => {
       assert.deepEqual(await subackCodes(c, ['meters/#', 'meters/m1/receipts', '+/m1/receipts', '#', 'news/today'], 1), [0x80, 0x80, 1, 1, 1]);
       const seen: string[] = [];
       c.on('message', (t) => seen.push(t));
+      // What goes through aedes' own bus (issue 15): the bridge's receipt and the account's
+      // message do; the meter's reading ends at its PUBACK and is routed to nobody.
+      const bus: string[] = [];
+      const markerOnBus = new Promise<void>((resolve) => {
+        (open as unknown as { aedes: Aedes }).aedes.on('publish', (p) => {
+          if (p.topic.startsWith('$SYS')) return;
+          bus.push(p.topic);
+          if (p.topic === 'news/marker') resolve();
+        });
+      });
       await meter.subscribeAsync(receiptsTopic('m1'), { qos: 1 });
       const receipt = nextMessage(meter, receiptsTopic('m1')); // the intake commits it within its block interval
       await meter.publishAsync(readingsTopic('m1'), Buffer.from(intake.reading('m1', 1n)), { qos: 1 });
@@ -81,6 +92,8 @@ describe('local accounts and anonymous clients', { timeout: 60_000 }, () => {
       await c.publishAsync('news/marker', 'm', { qos: 1 });
       await marker;
       assert.deepEqual(seen, ['news/marker']);
+      await markerOnBus;
+      assert.deepEqual(bus, [receiptsTopic('m1'), 'news/marker']);
     } finally {
       await end(c, meter);
     }

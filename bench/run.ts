@@ -90,12 +90,17 @@ const lat = (l: LoadResult['latency']): string => `p50 ${l.p50} / p95 ${l.p95} /
 const ACK_GOAL = 50;
 const RECEIPT_GOAL_15 = 1150;
 
-/** One paced run against `g` at `share` of `sat`: 12 s, of which the first 3 s are warm-up. */
-function pacedRun(g: Awaited<ReturnType<typeof startBenchGateway>>, sat: number, share: number): Promise<LoadResult> {
+/**
+ * One paced run against `g` at `share` of `sat`: 12 s, of which the first 3 s are warm-up.
+ * With `probe`, the gateway's latency probe is reset (SIGUSR2) when the warm-up ends, so that
+ * its figures cover what the load generator's do.
+ */
+function pacedRun(g: Awaited<ReturnType<typeof startBenchGateway>>, sat: number, share: number, probe = false): Promise<LoadResult> {
+  const warmupMs = LATENCY_MS / 4;
   return runLoadProcess({
     meters: g.meterIds.map((id) => ({ id, dataDir: g.dir, mqttUrl: g.gw.mqttUrl })),
-    mode: 'paced', rate: Math.round(sat * share), durationMs: LATENCY_MS, warmupMs: LATENCY_MS / 4, budget: Math.ceil((sat * share * LATENCY_MS) / 1000) + 100, drainMs: 10_000,
-  });
+    mode: 'paced', rate: Math.round(sat * share), durationMs: LATENCY_MS, warmupMs, budget: Math.ceil((sat * share * LATENCY_MS) / 1000) + 100, drainMs: 10_000,
+  }, undefined, probe ? () => void setTimeout(() => g.gw.proc?.kill('SIGUSR2'), warmupMs).unref() : undefined);
 }
 
 /**
@@ -119,7 +124,7 @@ async function latencyPairs(sat: number, pairs: number): Promise<BenchResult> {
         delete process.env.MLBENCH_LATENCY_PROBE;
       }
       try {
-        const load = await pacedRun(g, sat, 0.5);
+        const load = await pacedRun(g, sat, 0.5, probeFile !== undefined);
         runs.push({ mode, load });
       } finally {
         await g.gw.stop();

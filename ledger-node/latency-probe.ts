@@ -2,7 +2,7 @@
  * Where a reading's time goes between the intake and its PUBACK, and what holds up the
  * event loop meanwhile: the latency benchmark's probe (docs/performance.md). Off unless
  * `MLBENCH_LATENCY_PROBE` names a file; then durations are collected in memory and, when
- * the process exits, written there as JSON percentiles. Not METERLEDGER_*: the
+ * the process exits, written there as JSON percentiles (since the last SIGUSR2, if any). Not METERLEDGER_*: the
  * configuration refuses variables it does not know, and this is no setting.
  */
 import { writeFileSync } from 'node:fs';
@@ -11,7 +11,8 @@ import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks';
 const FILE = process.env.MLBENCH_LATENCY_PROBE;
 /**
  * `MLBENCH_ACCEPT_PATH=before` restores the PUBACK path as it was before issue 15's latency
- * work (receipts handed out 256 at a time): the benchmark's before/after switch, no setting.
+ * work (a block's store batch made and handed to LevelDB at once, no turn of the event loop
+ * between the stored block and its receipts): the benchmark's before/after switch, no setting.
  */
 export const ACCEPT_PATH_BEFORE = process.env.MLBENCH_ACCEPT_PATH === 'before';
 /** Samples kept per name (a run of a benchmark is bounded; this bounds the probe as well). */
@@ -57,6 +58,13 @@ class Probe {
       for (const e of list.getEntries()) this.add('gc', e.duration);
     });
     gc.observe({ entryTypes: ['gc'] });
+    // SIGUSR2 starts the figures afresh: the benchmark sends it at the end of its warm-up, so
+    // that start-up and the first seconds' backlog are not in them (the signal is taken only
+    // while the probe is on).
+    process.on('SIGUSR2', () => {
+      this.samples.clear();
+      this.loop.reset();
+    });
     process.once('exit', () => {
       const out: Record<string, Summary | Record<string, number>> = {};
       for (const [k, v] of [...this.samples].sort(([a], [b]) => a.localeCompare(b))) out[k] = summarize(v);

@@ -53,22 +53,19 @@ export async function migrateLayout(db: Db): Promise<void> {
 }
 
 /** The transaction index entries of block `height`'s transactions (part of its commit batch). */
-export function txIndexOps(height: number, txs: readonly IndexedTx[]): Op[] {
-  const ops: Op[] = [];
-  txs.forEach((t, index) => {
-    ops.push({ type: 'put', key: Keys.tx(t.hash), value: encodeTxPosition({ height, index }) });
-    for (const s of t.subjects) ops.push({ type: 'put', key: Keys.about(s, height, index), value: t.hash });
-  });
-  return ops;
+export function* txIndexOps(height: number, txs: readonly IndexedTx[]): Generator<Op> {
+  for (let index = 0; index < txs.length; index++) {
+    const t = txs[index]!;
+    yield { type: 'put', key: Keys.tx(t.hash), value: encodeTxPosition({ height, index }) };
+    for (const s of t.subjects) yield { type: 'put', key: Keys.about(s, height, index), value: t.hash };
+  }
 }
 
 /** The reading history entries of block `height`'s readings (part of its commit batch): one per meter per UTC day. */
-export function historyOps(height: number, readings: readonly (IndexedReading & { readonly meterId: string })[]): Op[] {
-  const ops: Op[] = [];
+export function* historyOps(height: number, readings: readonly (IndexedReading & { readonly meterId: string })[]): Generator<Op> {
   for (const [meterId, days] of historyGroups(readings)) {
-    for (const [day, rows] of days) ops.push({ type: 'put', key: Keys.history(meterId, day, height), value: encodeHistoryValue(rows) });
+    for (const [day, rows] of days) yield { type: 'put', key: Keys.history(meterId, day, height), value: encodeHistoryValue(rows) };
   }
-  return ops;
 }
 
 /** Layout 4 -> 5: the reading history from the reading index, one meter at a time (idempotent puts of whole values). */

@@ -18,6 +18,7 @@ import {
   openPeriodKey, parseGenesis, toHex,
 } from '../../../protocols/index.js';
 import { DEV_BILLER_RECIPIENT, dataPaths } from '../../../ledger-node/devchain.js';
+import { DEV_BILLING_PLAN_FILE, type DevBillingPlan } from '../../../ledger-node/billing/dev-setup.js';
 import { loadRecipientKeyFile } from '../../../ledger-node/recipient-keyfile.js';
 import { GatewayProcess, cli } from '../../helpers/gateway-process.js';
 
@@ -40,6 +41,13 @@ describe('confidential dev chain: sealed simulated meters, bills with disclosure
   before(async () => {
     const init = await cli(['init', '--data-dir', dir, '--meters', String(METERS.length), '--billing', '--confidential', '--cycle-s', '4']);
     assert.equal(init.code, 0, init.stderr);
+    // The simulator's register gains 10 Wh a second: 40 Wh in a 4 s cycle, 0.48 cents at the
+    // dev tariff's night price (a bill of 0, nothing to pay). Ten times the prices make every
+    // cycle's bill a few cents whatever the hour the test runs at.
+    const planFile = join(dir, DEV_BILLING_PLAN_FILE);
+    const plan = JSON.parse(readFileSync(planFile, 'utf8')) as DevBillingPlan;
+    const bands = (plan.tariff.bands as { name: string; pricesPerKWh: number[] }[]).map((b) => ({ ...b, pricesPerKWh: b.pricesPerKWh.map((p) => p * 10) }));
+    writeFileSync(planFile, JSON.stringify({ ...plan, tariff: { ...plan.tariff, bands } }));
     const cfgFile = join(dir, 'config.json');
     const cfg = JSON.parse(readFileSync(cfgFile, 'utf8'));
     assert.equal(cfg.billing.autoIssue.recipientKeyFile, join('keys', 'recipients', `${DEV_BILLER_RECIPIENT}.key`), 'init names the biller\'s recipient key');

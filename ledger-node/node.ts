@@ -444,6 +444,8 @@ export class LedgerNode implements LedgerApi {
     await this.intake.close();
     await this.mempool.settled();
     await this.consensus.drain(this.transport ? 3000 : 5000);
+    // The receipts of the last blocks, still going out to the bridges (blocks/commit.ts).
+    await this.writer.receiptsSent();
     this.durable?.close();
     await this.transport?.close().catch(() => {});
     await this.verifier.close();

@@ -168,4 +168,32 @@ describe('ledger node: intake, blocks, receipts', () => {
       c.cleanup();
     }
   });
+
+  test('receipts go out in block order while the next heights are decided, every one by the time close() resolves', async () => {
+    const c = makeTestChain({ meters: 20 });
+    // Blocks of 150 readings back to back (more than a slice of 64 each): the next height is
+    // decided while the last block's receipts are still going out.
+    const n = await LedgerNode.open({ openStore: inMemory, dataDir: c.dataDir, genesis: c.genesis, blockIntervalMs: 1, blockMaxTxs: 150, verifyWorkers: 1, meterRatePerSecond: 0, maxBacklog: 2000 });
+    const got: CommittedReading[] = [];
+    n.intake.onCommitted((r) => got.push(r));
+    let closed = false;
+    try {
+      const perMeter = 30;
+      const results = await Promise.all(c.meterIds.flatMap((id) => Array.from({ length: perMeter }, (_, i) => n.intake.submit(c.reading(id, i + 1), mqtt(id)))));
+      for (const r of results) assert.equal(r.status, 'accepted', r.status === 'rejected' ? r.message : '');
+      const deadline = Date.now() + 20_000;
+      while (n.status().pending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(n.status().pending, 0, 'everything committed');
+      await n.close();
+      closed = true;
+      assert.equal(got.length, c.meterIds.length * perMeter, 'every receipt handed out before close() resolved');
+      for (let i = 1; i < got.length; i++) assert.ok(got[i]!.height >= got[i - 1]!.height, `receipts in block order (${got[i - 1]!.height} then ${got[i]!.height})`);
+      for (const id of c.meterIds) {
+        assert.deepEqual(got.filter((r) => r.meterId === id).map((r) => Number(r.seq)), Array.from({ length: perMeter }, (_, i) => i + 1), `${id}'s receipts in seq order`);
+      }
+    } finally {
+      if (!closed) await n.close();
+      c.cleanup();
+    }
+  });
 });

@@ -10,7 +10,7 @@ import {
 } from '../../protocols/index.js';
 import type { Logger } from '../api.js';
 import type { Intake } from '../intake.js';
-import type { Mempool } from '../mempool.js';
+import type { Mempool, PendingTx } from '../mempool.js';
 import type { NodeMetrics } from '../metrics.js';
 import { type TxContext, verifyTxSignature } from '../signatures.js';
 import type { ChainState } from '../state/layers.js';
@@ -137,7 +137,7 @@ export class ChainWriter {
    */
   private async sendReceipts(
     block: Block, commit: CommitCertificate, checked: CheckedBlock, decoded: readonly SignedTx<TxBody>[],
-    ours: readonly ({ acceptedAt?: number } | undefined)[], now: number,
+    ours: readonly (PendingTx | undefined)[], now: number,
   ): Promise<void> {
     const { header, txs } = block;
     // PUBACKs and readings waiting since the store's last slice go before the proofs and

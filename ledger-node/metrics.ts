@@ -27,6 +27,8 @@ export interface NodeMetrics {
   /** Accepted, not yet committed: how many and the oldest one's age. */
   backlog(count: number, oldestAgeSeconds: number): void;
   blockCommitted(height: number, txCount: number, bytes: number, intervalSeconds: number): void;
+  /** Committed blocks whose receipts are not all handed to the bridges yet, and how many receipts those are. */
+  receiptsWaiting(blocks: number, receipts: number): void;
   /** Bytes of the files of the store and the write-ahead (store/ and wal/). */
   storeSizeBytes(bytes: number): void;
   /** Bytes the gateway may still write on the file system holding the store. */
@@ -65,6 +67,7 @@ export const noopMetrics: NodeMetrics = {
   commitLatency() {},
   backlog() {},
   blockCommitted() {},
+  receiptsWaiting() {},
   storeSizeBytes() {},
   storeFilesystemAvailBytes() {},
   consensusRound() {},

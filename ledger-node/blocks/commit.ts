@@ -45,6 +45,9 @@ export class ChainWriter {
   private lastCommitAt: number | undefined;
   /** The receipts of committed blocks still being handed out, one block after another. */
   private receipts: Promise<void> = Promise.resolve();
+  /** Blocks queued or being sent by sendReceipts, and the receipts they still owe (the receiptsWaiting gauges). */
+  private waitingBlocks = 0;
+  private waitingReceipts = 0;
   /** Told of every block after it is stored and applied (and before its receipts go out). */
   readonly blockListeners = new Set<(b: CommittedBlock) => void>();
 
@@ -118,14 +121,29 @@ export class ChainWriter {
     end?.();
     // The block is stored and applied; its receipts go out behind it, in block order, and
     // the next height does not wait for them (see sendReceipts).
-    const sent = this.receipts.then(() => this.sendReceipts(block, commit, checked, decoded, ours, now));
-    this.receipts = sent.catch((e: unknown) => this.logger.error({ err: e, height: header.height }, 'receipts of a block not sent'));
+    const owed = { receipts: 0 };
+    for (const tx of decoded) if (tx.body.type === TxType.Reading) owed.receipts++;
+    this.waitingBlocks++;
+    this.receiptsHandedOut(-owed.receipts);
+    const sent = this.receipts.then(() => this.sendReceipts(block, commit, checked, decoded, ours, now, owed));
+    this.receipts = sent
+      .catch((e: unknown) => this.logger.error({ err: e, height: header.height }, 'receipts of a block not sent'))
+      .finally(() => {
+        this.waitingBlocks--;
+        this.receiptsHandedOut(owed.receipts);
+      });
     if (ACCEPT_PATH_BEFORE) await sent;
   }
 
   /** Resolves once the receipts of every block committed so far are handed to the bridges. */
   receiptsSent(): Promise<void> {
     return this.receipts;
+  }
+
+  /** `n` receipts went to the bridges (negative: a block brought them); the gauges follow. */
+  private receiptsHandedOut(n: number): void {
+    this.waitingReceipts -= n;
+    this.metrics.receiptsWaiting(this.waitingBlocks, this.waitingReceipts);
   }
 
   /**
@@ -137,7 +155,7 @@ export class ChainWriter {
    */
   private async sendReceipts(
     block: Block, commit: CommitCertificate, checked: CheckedBlock, decoded: readonly SignedTx<TxBody>[],
-    ours: readonly (PendingTx | undefined)[], now: number,
+    ours: readonly (PendingTx | undefined)[], now: number, owed: { receipts: number },
   ): Promise<void> {
     const { header, txs } = block;
     // PUBACKs and readings waiting since the store's last slice go before the proofs and
@@ -149,6 +167,7 @@ export class ChainWriter {
     end?.();
     end = probe?.phase('commit.receipts');
     const chunk = ACCEPT_PATH_BEFORE ? RECEIPT_CHUNK_BEFORE : RECEIPT_CHUNK;
+    let slice = 0;
     for (let index = 0; index < decoded.length; index++) {
       const tx = decoded[index]!;
       if (tx.body.type !== TxType.Reading) continue;
@@ -159,7 +178,13 @@ export class ChainWriter {
         meterId: r.body.meterId, seq: r.body.seq, txHash: r.hash, height: header.height,
         receipt: makeReceipt(this.genesis.chainId, block, index, commit, proofs[index]),
       });
-      if ((index + 1) % chunk === 0) await new Promise((r) => setImmediate(r));
+      slice++;
+      if ((index + 1) % chunk === 0) {
+        owed.receipts -= slice;
+        this.receiptsHandedOut(slice);
+        slice = 0;
+        await new Promise((r) => setImmediate(r));
+      }
     }
     end?.();
   }

@@ -94,6 +94,8 @@ test('each NodeMetrics method changes the scrape', { timeout: 10_000 }, async ()
     ['blockCommitted', () => undefined, 'meterledger_block_transactions_sum', 100],
     ['blockCommitted', () => undefined, 'meterledger_block_size_bytes_sum', 20_000],
     ['blockCommitted', () => undefined, 'meterledger_block_interval_seconds_sum', 1.01],
+    ['receiptsWaiting', () => nm.receiptsWaiting(2, 3_100), 'meterledger_receipts_waiting_blocks', 2],
+    ['receiptsWaiting', () => undefined, 'meterledger_receipts_waiting', 3_100],
     ['storeSizeBytes', () => nm.storeSizeBytes(123_456), 'meterledger_store_size_bytes', 123_456],
     ['storeFilesystemAvailBytes', () => nm.storeFilesystemAvailBytes(9_876_543_210), 'meterledger_store_filesystem_avail_bytes', 9_876_543_210],
     ['consensusRound', () => nm.consensusRound(7, 3), 'meterledger_consensus_round', 3],

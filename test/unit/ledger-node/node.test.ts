@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { Alg, type CommittedReading, ReasonCode, type SubmitResult, TxType, signTx, verifyReceipt, txMeterId } from '../../../protocols/index.js';
 import { generateKeyPair } from '../../../ledger-node/keyfile.js';
 import { LedgerNode } from '../../../ledger-node/node.js';
+import { type NodeMetrics, noopMetrics } from '../../../ledger-node/metrics.js';
 import { type TestChain, makeTestChain } from '../../helpers/devchain.js';
 import { auditInMemory, inMemory } from '../../helpers/memory-store.js';
 
@@ -173,7 +174,9 @@ describe('ledger node: intake, blocks, receipts', () => {
     const c = makeTestChain({ meters: 20 });
     // Blocks of 150 readings back to back (more than a slice of 64 each): the next height is
     // decided while the last block's receipts are still going out.
-    const n = await LedgerNode.open({ openStore: inMemory, dataDir: c.dataDir, genesis: c.genesis, blockIntervalMs: 1, blockMaxTxs: 150, verifyWorkers: 1, meterRatePerSecond: 0, maxBacklog: 2000 });
+    const waiting: [blocks: number, receipts: number][] = [];
+    const metrics: NodeMetrics = { ...noopMetrics, receiptsWaiting: (b, r) => void waiting.push([b, r]) };
+    const n = await LedgerNode.open({ openStore: inMemory, dataDir: c.dataDir, genesis: c.genesis, blockIntervalMs: 1, blockMaxTxs: 150, verifyWorkers: 1, meterRatePerSecond: 0, maxBacklog: 2000, metrics });
     const got: CommittedReading[] = [];
     n.intake.onCommitted((r) => got.push(r));
     let closed = false;
@@ -191,6 +194,12 @@ describe('ledger node: intake, blocks, receipts', () => {
       for (const id of c.meterIds) {
         assert.deepEqual(got.filter((r) => r.meterId === id).map((r) => Number(r.seq)), Array.from({ length: perMeter }, (_, i) => i + 1), `${id}'s receipts in seq order`);
       }
+      // The gauges of blocks whose receipts wait: never below zero nor above what the blocks
+      // hold, falling by slices within a block, and back at zero once close() resolved.
+      assert.ok(waiting.length > 0, 'receiptsWaiting reported');
+      for (const [b, r] of waiting) assert.ok(b >= 0 && r >= 0 && r <= b * 150, `${b} blocks, ${r} receipts waiting`);
+      assert.ok(waiting.some(([b, r]) => b >= 1 && r > 0 && r % 150 !== 0), 'a block\'s receipts counted down slice by slice');
+      assert.deepEqual(waiting.at(-1), [0, 0], 'nothing waits after close()');
     } finally {
       if (!closed) await n.close();
       c.cleanup();

@@ -24,6 +24,8 @@ import { ACCEPT_PATH_BEFORE, probe } from '../latency-probe.js';
 
 /** Receipts handed to the bridges per turn of the event loop. */
 const RECEIPT_CHUNK = 64;
+/** The same while a later block's receipts wait behind this one's (they fall behind no further). */
+const RECEIPT_CHUNK_BEHIND = 256;
 /** The same when the next height waited for them (MLBENCH_ACCEPT_PATH=before). */
 const RECEIPT_CHUNK_BEFORE = 256;
 
@@ -151,7 +153,8 @@ export class ChainWriter {
    * loop. Not awaited by commit(): with the next height waiting for them, a block's fan-out
    * (~110-140 ms at 2,500 readings) had to go in few large slices, each ~10 ms that every
    * PUBACK and reading in flight waited behind (docs/performance.md). Detached, the slices
-   * are of 64 and the next height goes on meanwhile.
+   * are of 64 and the next height goes on meanwhile; of 256 while a later block's receipts
+   * wait behind these, so that the fan-out does not fall further behind the blocks.
    */
   private async sendReceipts(
     block: Block, commit: CommitCertificate, checked: CheckedBlock, decoded: readonly SignedTx<TxBody>[],
@@ -166,7 +169,6 @@ export class ChainWriter {
     const proofs = allInclusionProofs(txs, checked.leafHashes?.length === txs.length ? checked.leafHashes : undefined);
     end?.();
     end = probe?.phase('commit.receipts');
-    const chunk = ACCEPT_PATH_BEFORE ? RECEIPT_CHUNK_BEFORE : RECEIPT_CHUNK;
     let slice = 0;
     for (let index = 0; index < decoded.length; index++) {
       const tx = decoded[index]!;
@@ -179,7 +181,8 @@ export class ChainWriter {
         receipt: makeReceipt(this.genesis.chainId, block, index, commit, proofs[index]),
       });
       slice++;
-      if ((index + 1) % chunk === 0) {
+      const chunk = ACCEPT_PATH_BEFORE ? RECEIPT_CHUNK_BEFORE : this.waitingBlocks > 1 ? RECEIPT_CHUNK_BEHIND : RECEIPT_CHUNK;
+      if (slice >= chunk) {
         owed.receipts -= slice;
         this.receiptsHandedOut(slice);
         slice = 0;

@@ -170,6 +170,41 @@ describe('ledger node: intake, blocks, receipts', () => {
     }
   });
 
+  test('a block\'s receipts go out 64 per turn, 256 while a later block\'s wait behind them', async () => {
+    const c = makeTestChain({ meters: 40 });
+    const waiting: [blocks: number, receipts: number][] = [];
+    const metrics: NodeMetrics = { ...noopMetrics, receiptsWaiting: (b, r) => void waiting.push([b, r]) };
+    const n = await LedgerNode.open({ openStore: inMemory, dataDir: c.dataDir, genesis: c.genesis, blockIntervalMs: 1, blockMaxTxs: 700, verifyWorkers: 1, meterRatePerSecond: 0, maxBacklog: 4000, metrics });
+    // A slow bridge (0.2 ms a receipt): a block's fan-out outlasts the next height's commit.
+    n.intake.onCommitted(() => {
+      const t = performance.now();
+      while (performance.now() - t < 0.2);
+    });
+    try {
+      const perMeter = 50;
+      const results = await Promise.all(c.meterIds.flatMap((id) => Array.from({ length: perMeter }, (_, i) => n.intake.submit(c.reading(id, i + 1), mqtt(id)))));
+      for (const r of results) assert.equal(r.status, 'accepted', r.status === 'rejected' ? r.message : '');
+      const deadline = Date.now() + 20_000;
+      while (n.status().pending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(n.status().pending, 0, 'everything committed');
+    } finally {
+      await n.close();
+      c.cleanup();
+    }
+    // Two reports in a row with the same blocks waiting and fewer receipts are one slice
+    // (a block's arrival adds one to the blocks, its end takes one away).
+    const slices: [blocks: number, size: number][] = [];
+    for (let i = 1; i < waiting.length; i++) {
+      const [b0, r0] = waiting[i - 1]!;
+      const [b, r] = waiting[i]!;
+      if (b === b0 && r < r0) slices.push([b, r0 - r]);
+    }
+    for (const [b, size] of slices) assert.equal(size, b > 1 ? 256 : 64, `a slice with ${b} block(s) waiting: ${JSON.stringify(waiting)}`);
+    assert.ok(slices.some(([b]) => b === 1), `slices of 64 seen: ${JSON.stringify(waiting)}`);
+    assert.ok(slices.some(([b]) => b > 1), `slices of 256 seen: ${JSON.stringify(waiting)}`);
+    assert.deepEqual(waiting.at(-1), [0, 0]);
+  });
+
   test('receipts go out in block order while the next heights are decided, every one by the time close() resolves', async () => {
     const c = makeTestChain({ meters: 20 });
     // Blocks of 150 readings back to back (more than a slice of 64 each): the next height is

@@ -9,7 +9,8 @@
  * BENCH_FLEET_METERS (default 50,000, capped), BENCH_FLEET_MS (load after all connected,
  * default 180 s), BENCH_FLEET_PERIOD_MS (default 60 s), BENCH_FLEET_CONNECT_PER_S (default
  * 200, over all slices), BENCH_FLEET_PROCS (default one per 5,000 meters), BENCH_FLEET_DRAIN_MS
- * (how long receipts are awaited after the last publish, default 30 s).
+ * (how long receipts are awaited after the last publish, default 30 s),
+ * BENCH_FLEET_MEMORY_SAMPLE_MS (the gateway's RSS and heap sampled over the load, default 15 s).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -40,6 +41,35 @@ function memoryOf(pid: number): { peak: number; now: number } {
   return { peak: kb('VmHWM'), now: kb('VmRSS') };
 }
 
+
+interface MemorySample { s: number; rssBytes: number; heapUsedBytes: number }
+
+/**
+ * Samples the gateway's resident set and V8 heap in use every `everyMs` until
+ * stopped: does memory grow with the readings committed, or level off?
+ */
+function sampleMemory(pid: number, httpUrl: string, everyMs: number): { stop: () => MemorySample[] } {
+  const samples: MemorySample[] = [];
+  const t0 = performance.now();
+  const take = (): void => {
+    const s = (performance.now() - t0) / 1000;
+    const rssBytes = memoryOf(pid).now;
+    void metric(httpUrl, 'meterledger_nodejs_heap_size_used_bytes').catch(() => NaN).then((heapUsedBytes) => samples.push({ s, rssBytes, heapUsedBytes }));
+  };
+  const timer = setInterval(take, everyMs);
+  return { stop: () => { clearInterval(timer); return samples.sort((a, b) => a.s - b.s); } };
+}
+
+/** MB per minute between the samples of the run's second half (first and last), or undefined with fewer than two. */
+function growthPerMinute(samples: readonly MemorySample[], key: 'rssBytes' | 'heapUsedBytes'): number | undefined {
+  const last = samples.at(-1);
+  if (!last) return undefined;
+  const half = samples.filter((x) => x.s >= last.s / 2);
+  const a = half[0]!;
+  if (a === last) return undefined;
+  return ((last[key] - a[key]) / 2 ** 20) / ((last.s - a.s) / 60);
+}
+
 /** One request to a slice and its one answer. */
 function ask<T>(p: ChildProcess, msg: unknown, key: string, timeoutMs: number): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -57,6 +87,7 @@ function ask<T>(p: ChildProcess, msg: unknown, key: string, timeoutMs: number): 
 }
 
 const mb = (b: number): string => `${Math.round(b / 2 ** 20)} MB`;
+const perMin = (x: number | undefined): string => (x === undefined ? '-' : `${x >= 0 ? '+' : ''}${x.toFixed(1)} MB/min`);
 const ms = (l: ReturnType<typeof summarize>): string => `p50 ${l.p50} / p95 ${l.p95} / p99 ${l.p99} ms`;
 
 export async function fleetBench(): Promise<BenchResult> {
@@ -65,6 +96,7 @@ export async function fleetBench(): Promise<BenchResult> {
   const periodMs = Number(process.env.BENCH_FLEET_PERIOD_MS ?? 60_000);
   const connectPerS = Number(process.env.BENCH_FLEET_CONNECT_PER_S ?? 200);
   const drainMs = Number(process.env.BENCH_FLEET_DRAIN_MS ?? 30_000);
+  const memorySampleMs = Number(process.env.BENCH_FLEET_MEMORY_SAMPLE_MS ?? 15_000);
   const limit = openFileLimit();
   const cap = limit.soft - FD_HEADROOM;
   const meters = Math.max(1, Math.min(asked, cap));
@@ -98,10 +130,14 @@ export async function fleetBench(): Promise<BenchResult> {
     const cpu0 = cpuSeconds(pid);
     const m0 = machineTicks();
     const wall0 = performance.now();
+    const sampler = sampleMemory(pid, g.gw.httpUrl, memorySampleMs);
     const results = await Promise.all(slices.map((p, s) => ask<FleetSliceResult>(p, {
       run: { startAt, durationMs, periodMs, drainMs, phasesMs: parts[s]!.map((_, i) => phaseOf(i * procs + s)) } satisfies FleetRun,
     }, 'result', durationMs + 3000 + drainMs + 120_000)));
     const cpuS = cpuSeconds(pid) - cpu0;
+    const memory = sampler.stop();
+    const rssGrowth = growthPerMinute(memory, 'rssBytes');
+    const heapGrowth = growthPerMinute(memory, 'heapUsedBytes');
     // What the gateway got of the machine over the load and drain: on a loaded box, less than it asks for.
     const coreShare = cpuS / ((performance.now() - wall0) / 1000);
     const m1 = machineTicks();
@@ -130,6 +166,8 @@ export async function fleetBench(): Promise<BenchResult> {
       ['publish -> committed receipt', ms(receipt), 'reported', '-'],
       [`readings refused (any code) / acknowledged without a receipt ${drainMs / 1000} s after the last publish (lost or late) / never acknowledged`, `${refused} / ${lost} / ${unacked} of ${sent.toLocaleString('en')} sent`, '0 / 0 / 0', verdict(sent > 0 && refused === 0 && lost === 0 && unacked === 0)],
       ['gateway peak resident memory (VmHWM)', `${mb(mem.peak)} (${mb(mem.now)} at the end) at ${connected.toLocaleString('en')} meters`, '<= 1.5 GB', verdict(mem.peak <= 1.5 * 2 ** 30)],
+      [`gateway memory over the load and drain, sampled every ${memorySampleMs / 1000} s: RSS / V8 heap used, first -> middle -> last sample; growth over the second half`,
+        memory.length < 2 ? 'too short to sample' : `${[memory[0]!, memory[Math.floor(memory.length / 2)]!, memory.at(-1)!].map((x) => `${mb(x.rssBytes)} / ${mb(x.heapUsedBytes)}`).join(' -> ')}; ${perMin(rssGrowth)} / ${perMin(heapGrowth)}`, 'reported', '-'],
       ['gateway CPU per committed reading (all threads, over the load and its drain)', `${cpuUsPerReading} µs; ${coreShare.toFixed(2)} of one core over the run`, 'reported', '-'],
       ['machine: load average (1 min) at start / end; busy share over the load', `${load0[0]!.toFixed(1)} / ${load1[0]!.toFixed(1)}; ${((m1.busy - m0.busy) / (m1.total - m0.total)).toFixed(2)}`, 'reported', '-'],
     ];
@@ -138,9 +176,10 @@ export async function fleetBench(): Promise<BenchResult> {
       rows,
       data: {
         metersAsked: asked, meters, capped, openFileLimit: limit, fdHeadroom: FD_HEADROOM, gatewayOpenFiles: fds, procs, connectPerS, durationMs, periodMs, drainMs,
-        initAndStartSeconds: initS, connectSeconds: connectS, connected, connectFailed, connectFailedBy, dropped, clientsGauge: gauge,
+        memorySampleMs, initAndStartSeconds: initS, connectSeconds: connectS, connected, connectFailed, connectFailedBy, dropped, clientsGauge: gauge,
         sent, acked: sum((r) => r.acked), committed, rejectedByCode, refused, lost, unacked,
         pubackMs: ack, receiptMs: receipt, publishLateMs: late, gatewayPeakRssBytes: mem.peak, gatewayRssEndBytes: mem.now,
+        memorySamples: memory, rssGrowthMBPerMin: rssGrowth, heapGrowthMBPerMin: heapGrowth,
         gatewayCpuS: cpuS, gatewayCoreShare: coreShare, gatewayCpuUsPerReading: cpuUsPerReading, clientCpuS: sum((r) => r.clientCpuS),
         loadAverageStart: load0, loadAverageEnd: load1, machineBusy: (m1.busy - m0.busy) / (m1.total - m0.total),
       },

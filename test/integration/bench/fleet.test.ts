@@ -26,6 +26,7 @@ interface Latency { count: number; p50: number | null; p95: number | null; p99: 
 test('bench smoke: fleet, 50 meters, one reading each, nothing refused or lost', { timeout: 180_000 }, async () => {
   const env = {
     ...process.env, BENCH_RESULTS_DIR: dir, BENCH_FLEET_METERS: String(METERS), BENCH_FLEET_MS: '10000', BENCH_FLEET_PERIOD_MS: '10000', BENCH_FLEET_CONNECT_PER_S: '100',
+    BENCH_FLEET_MEMORY_SAMPLE_MS: '2000',
   };
   // execFile rejects on a non-zero exit, its error carrying the run's stdout and stderr.
   const { stdout: out } = await run(process.execPath, [RUN, 'fleet'], { env, maxBuffer: 1 << 24 });
@@ -34,9 +35,10 @@ test('bench smoke: fleet, 50 meters, one reading each, nothing refused or lost',
     name: string; rows: unknown[]; meters: number; capped: boolean; connected: number; connectFailed: number; connectFailedBy: Record<string, number>; dropped: number;
     sent: number; acked: number; committed: number; refused: number; lost: number; unacked: number;
     pubackMs: Latency; receiptMs: Latency; gatewayPeakRssBytes: number; gatewayCpuUsPerReading: number; loadAverageStart: number[];
+    memorySamples: { s: number; rssBytes: number; heapUsedBytes: number }[];
   };
   assert.equal(r.name, 'fleet');
-  assert.equal(r.rows.length, 7);
+  assert.equal(r.rows.length, 8);
   assert.equal(r.meters, METERS);
   assert.equal(r.capped, false);
   assert.equal(r.connected, METERS);
@@ -57,5 +59,9 @@ test('bench smoke: fleet, 50 meters, one reading each, nothing refused or lost',
   assert.ok(r.receiptMs.p50! >= r.pubackMs.p50!, 'a receipt comes after its PUBACK');
   assert.ok(r.gatewayPeakRssBytes > 10 * 2 ** 20, `peak RSS ${r.gatewayPeakRssBytes}`);
   assert.ok(r.gatewayCpuUsPerReading > 0, 'gateway CPU per reading');
+  // Memory sampled every 2 s over the 10 s load: RSS from /proc, the heap from the gateway's /metrics.
+  assert.ok(r.memorySamples.length >= 3, `memory samples ${JSON.stringify(r.memorySamples)}`);
+  for (const m of r.memorySamples) assert.ok(m.rssBytes > 10 * 2 ** 20 && m.heapUsedBytes > 2 ** 20 && m.heapUsedBytes < m.rssBytes, `sample ${JSON.stringify(m)}`);
+  for (let i = 1; i < r.memorySamples.length; i++) assert.ok(r.memorySamples[i]!.s > r.memorySamples[i - 1]!.s, 'samples in time order');
   assert.equal(r.loadAverageStart.length, 3);
 });

@@ -170,25 +170,55 @@ describe('ledger node: intake, blocks, receipts', () => {
     }
   });
 
-  test('a block\'s receipts go out 64 per turn, 256 while a later block\'s wait behind them', async () => {
+  test('a block\'s receipts go out 64 per turn, 256 while a later block\'s wait behind them; close() waits for them all', async () => {
     const c = makeTestChain({ meters: 40 });
     const waiting: [blocks: number, receipts: number][] = [];
-    const metrics: NodeMetrics = { ...noopMetrics, receiptsWaiting: (b, r) => void waiting.push([b, r]) };
-    const n = await LedgerNode.open({ openStore: inMemory, dataDir: c.dataDir, genesis: c.genesis, blockIntervalMs: 1, blockMaxTxs: 700, verifyWorkers: 1, meterRatePerSecond: 0, maxBacklog: 4000, metrics });
+    // Once every reading is accepted and a slice of 256 went out, the node is closed in the
+    // turn after a later block's receipts next come to wait behind a fan-out under way.
+    let armed = false;
+    let bigSlice = false;
+    let closing: Promise<void> | undefined;
+    const metrics: NodeMetrics = {
+      ...noopMetrics,
+      receiptsWaiting: (b, r) => {
+        const [b0, r0] = waiting.at(-1) ?? [0, 0];
+        waiting.push([b, r]);
+        if (b === b0 && b >= 2 && r < r0) bigSlice = true;
+        else if (armed && bigSlice && b === b0 + 1 && b >= 2 && !closing) closing = new Promise((resolve, reject) => setImmediate(() => n.close().then(resolve, reject)));
+      },
+    };
+    const n = await LedgerNode.open({ openStore: inMemory, dataDir: c.dataDir, genesis: c.genesis, blockIntervalMs: 1, blockMaxTxs: 700, verifyWorkers: 1, meterRatePerSecond: 0, maxBacklog: 8000, metrics });
     // A slow bridge (0.2 ms a receipt): a block's fan-out outlasts the next height's commit.
+    let handed = 0;
     n.intake.onCommitted(() => {
+      handed++;
       const t = performance.now();
       while (performance.now() - t < 0.2);
     });
+    let closed = false;
     try {
-      const perMeter = 50;
+      const perMeter = 100;
       const results = await Promise.all(c.meterIds.flatMap((id) => Array.from({ length: perMeter }, (_, i) => n.intake.submit(c.reading(id, i + 1), mqtt(id)))));
       for (const r of results) assert.equal(r.status, 'accepted', r.status === 'rejected' ? r.message : '');
+      armed = true;
       const deadline = Date.now() + 20_000;
-      while (n.status().pending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-      assert.equal(n.status().pending, 0, 'everything committed');
+      while (!closing && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+      assert.ok(closing, `a slice of 256, then a later block waiting behind a fan-out: ${JSON.stringify(waiting)}`);
+      const handedAtClose = handed;
+      await closing;
+      closed = true;
+      assert.ok(handed > handedAtClose, 'receipts still going out when close() was called');
+      // What the committed blocks owed: each block's arrival adds one to the blocks and its readings to the receipts.
+      let owed = 0;
+      for (let i = 0; i < waiting.length; i++) {
+        const [b0, r0] = waiting[i - 1] ?? [0, 0];
+        const [b, r] = waiting[i]!;
+        if (b === b0 + 1) owed += r - r0;
+      }
+      assert.equal(handed, owed, 'every committed reading\'s receipt handed out by the time close() resolved');
+      assert.deepEqual(waiting.at(-1), [0, 0], 'nothing waits after close()');
     } finally {
-      await n.close();
+      if (!closed) await n.close();
       c.cleanup();
     }
     // Two reports in a row with the same blocks waiting and fewer receipts are one slice
@@ -202,7 +232,6 @@ describe('ledger node: intake, blocks, receipts', () => {
     for (const [b, size] of slices) assert.equal(size, b > 1 ? 256 : 64, `a slice with ${b} block(s) waiting: ${JSON.stringify(waiting)}`);
     assert.ok(slices.some(([b]) => b === 1), `slices of 64 seen: ${JSON.stringify(waiting)}`);
     assert.ok(slices.some(([b]) => b > 1), `slices of 256 seen: ${JSON.stringify(waiting)}`);
-    assert.deepEqual(waiting.at(-1), [0, 0]);
   });
 
   test('receipts go out in block order while the next heights are decided, every one by the time close() resolves', async () => {

@@ -132,11 +132,16 @@ describe('fault: a validator down for 2 minutes, then a NATS server killed, unde
     const tBack = Date.now();
     await gws[DOWN]!.start(30_000, { until: 'listening' });
     up[DOWN] = true;
+    // Every block it syncs queues the receipts of its readings (meterledger_receipts_waiting_blocks).
+    let receiptBlocksMax = 0;
     await until(`${downId} catches up with the others`, async () => {
+      receiptBlocksMax = Math.max(receiptBlocksMax, await metric(gws[DOWN]!.httpUrl, 'meterledger_receipts_waiting_blocks').catch(() => 0));
       const [me, ref] = await heads([DOWN, 0]);
       return me!.height >= ref!.height - 1 && me!.height > h0 + missed;
     }, 90_000, 500);
     const caughtUpS = (Date.now() - tBack) / 1000;
+    // ... and they are all out soon after: no more than the block being fanned out waits.
+    await until(`${downId}'s receipts catch up with its blocks`, async () => (await metric(gws[DOWN]!.httpUrl, 'meterledger_receipts_waiting_blocks')) <= 1, 30_000, 500);
     await until(`${downId} is ready`, async () => (await fetch(`${gws[DOWN]!.httpUrl}/readyz`)).status === 200, 30_000, 500);
     const synced = await metric(gws[DOWN]!.httpUrl, 'meterledger_sync_blocks_total');
     assert.ok(synced >= missed, `${downId} synced ${synced} blocks, missed ${missed}`);
@@ -154,7 +159,7 @@ describe('fault: a validator down for 2 minutes, then a NATS server killed, unde
     const viaBack = (): number => acked.filter((a) => a.via === DOWN).length;
     const back0 = viaBack();
     await until(`${downId} acknowledges readings again`, () => Promise.resolve(viaBack() >= back0 + 10), 30_000, 500);
-    console.log(`# long-downtime: ${downId} down ${Math.round((tBack - tDown) / 1000)} s, missed ${missed} blocks, ${pendingBefore} stream messages pending for it; caught up in ${caughtUpS.toFixed(1)} s (${synced} blocks synced)`);
+    console.log(`# long-downtime: ${downId} down ${Math.round((tBack - tDown) / 1000)} s, missed ${missed} blocks, ${pendingBefore} stream messages pending for it; caught up in ${caughtUpS.toFixed(1)} s (${synced} blocks synced; receipts of up to ${receiptBlocksMax} blocks waiting at a sample)`);
   });
 
   test('a NATS server killed under load: gateways move to the others, the R3 stream goes on, its replica catches up', async () => {

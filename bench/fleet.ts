@@ -41,7 +41,6 @@ function memoryOf(pid: number): { peak: number; now: number } {
   return { peak: kb('VmHWM'), now: kb('VmRSS') };
 }
 
-
 interface MemorySample { s: number; rssBytes: number; heapUsedBytes: number }
 
 /**
@@ -57,7 +56,8 @@ function sampleMemory(pid: number, httpUrl: string, everyMs: number): { stop: ()
     void metric(httpUrl, 'meterledger_nodejs_heap_size_used_bytes').catch(() => NaN).then((heapUsedBytes) => samples.push({ s, rssBytes, heapUsedBytes }));
   };
   const timer = setInterval(take, everyMs);
-  return { stop: () => { clearInterval(timer); return samples.sort((a, b) => a.s - b.s); } };
+  // A copy: a scrape still under way when stopped lands in `samples`, not in the result.
+  return { stop: () => { clearInterval(timer); return [...samples].sort((a, b) => a.s - b.s); } };
 }
 
 /** MB per minute between the samples of the run's second half (first and last), or undefined with fewer than two. */

@@ -37,9 +37,9 @@ export class GatewayMetrics implements NodeMetrics, BridgeMetrics {
   private readonly commitSeconds = new Histogram({ name: `${P}commit_latency_seconds`, help: 'From durable accept to commit, per reading.', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120], registers: [this.registry] });
   private readonly backlogTxs = new Gauge({ name: `${P}backlog_transactions`, help: 'Accepted transactions not yet committed.', registers: [this.registry] });
   private readonly backlogAge = new Gauge({ name: `${P}backlog_oldest_age_seconds`, help: 'Age of the oldest accepted, uncommitted transaction.', registers: [this.registry] });
-  /** Labelled with the chain: gateways of two chains may share a scrape job, and heights compare only within one. */
   private readonly receiptBlocks = new Gauge({ name: `${P}receipts_waiting_blocks`, help: 'Committed blocks whose receipts are not all handed to the MQTT and XMPP bridges yet.', registers: [this.registry] });
   private readonly receiptCount = new Gauge({ name: `${P}receipts_waiting`, help: 'Receipts of committed blocks not yet handed to the MQTT and XMPP bridges.', registers: [this.registry] });
+  /** Labelled with the chain: gateways of two chains may share a scrape job, and heights compare only within one. */
   private readonly height = new Gauge({ name: `${P}block_height`, help: 'Height of the last committed block, by chain.', labelNames: ['chain_id'], registers: [this.registry] });
   private readonly blockTxs = new Histogram({ name: `${P}block_transactions`, help: 'Transactions per committed block.', buckets: [0, 1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000], registers: [this.registry] });
   private readonly blockBytes = new Histogram({ name: `${P}block_size_bytes`, help: 'Encoded size of committed blocks.', buckets: [256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216], registers: [this.registry] });

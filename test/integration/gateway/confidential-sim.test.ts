@@ -21,11 +21,37 @@ import { DEV_BILLER_RECIPIENT, dataPaths } from '../../../ledger-node/devchain.j
 import { DEV_BILLING_PLAN_FILE, type DevBillingPlan } from '../../../ledger-node/billing/dev-setup.js';
 import { loadRecipientKeyFile } from '../../../ledger-node/recipient-keyfile.js';
 import { GatewayProcess, cli } from '../../helpers/gateway-process.js';
+import { until } from '../../helpers/until.js';
 
 const METERS = ['meter-0001', 'meter-0002'];
 
 const needles = (v: number): Buffer[] => [Buffer.from(encodeCbor(v)), Buffer.from(String(v))];
 const holds = (hay: Buffer, v: number): boolean => needles(v).some((n) => hay.includes(n));
+
+interface ChainRead {
+  blocks: Buffer[];
+  periodKeys: { bytes: Uint8Array; body: PeriodKeyBody }[];
+  disclosed: { meterId: string; seq: bigint; importWh: number }[];
+}
+
+/** The raw blocks `from`..`to` of a gateway, with the period keys and the bills' disclosures in them. */
+async function readChain(gw: GatewayProcess, from: number, to: number): Promise<ChainRead> {
+  const out: ChainRead = { blocks: [], periodKeys: [], disclosed: [] };
+  for (let h = from; h <= to; h++) {
+    const r = await gw.json<{ block: string }>(`/api/v1/blocks/${h}/raw`);
+    assert.equal(r.status, 200);
+    const bytes = Buffer.from(r.body.block, 'hex');
+    out.blocks.push(bytes);
+    for (const raw of decodeBlock(bytes).txs) {
+      const tx = decodeAnyTx(raw, Infinity);
+      if (tx.body.type === PERIOD_KEY_TX_TYPE) out.periodKeys.push({ bytes: raw, body: tx.body });
+      if ('disclosures' in tx.body && tx.body.disclosures) {
+        for (const d of tx.body.disclosures) out.disclosed.push({ meterId: tx.body.bill.meterId, seq: d.seq, importWh: d.importWh });
+      }
+    }
+  }
+  return out;
+}
 
 function filesUnder(dir: string): Buffer {
   return Buffer.concat(readdirSync(dir).map((name) => {
@@ -87,22 +113,7 @@ describe('confidential dev chain: sealed simulated meters, bills with disclosure
 
     // The committed blocks, raw.
     const height = (await gw.json<{ height: number }>('/api/v1/status')).body.height;
-    const blocks: Buffer[] = [];
-    const periodKeys: { bytes: Uint8Array; body: PeriodKeyBody }[] = [];
-    const disclosed: { meterId: string; seq: bigint; importWh: number }[] = [];
-    for (let h = 1; h <= height; h++) {
-      const r = await gw.json<{ block: string }>(`/api/v1/blocks/${h}/raw`);
-      assert.equal(r.status, 200);
-      const bytes = Buffer.from(r.body.block, 'hex');
-      blocks.push(bytes);
-      for (const raw of decodeBlock(bytes).txs) {
-        const tx = decodeAnyTx(raw, Infinity);
-        if (tx.body.type === PERIOD_KEY_TX_TYPE) periodKeys.push({ bytes: raw, body: tx.body });
-        if ('disclosures' in tx.body && tx.body.disclosures) {
-          for (const d of tx.body.disclosures) disclosed.push({ meterId: tx.body.bill.meterId, seq: d.seq, importWh: d.importWh });
-        }
-      }
-    }
+    const { blocks, periodKeys, disclosed } = await readChain(gw, 1, height);
     const blockBytes = Buffer.concat(blocks);
     assert.ok(disclosed.length >= 4, `bills disclose their boundary readings: ${disclosed.length}`);
 
@@ -184,24 +195,10 @@ describe('confidential dev chain: sealed simulated meters, bills with disclosure
     delete cfg.billing.autoIssue;
     writeFileSync(cfgFile, JSON.stringify(cfg));
     await gw.start(60_000);
-    const deadline = Date.now() + 30_000;
-    let status = (await gw.json<{ height: number; pending: number }>('/api/v1/status')).body;
-    while (status.pending > 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 200));
-      status = (await gw.json<{ height: number; pending: number }>('/api/v1/status')).body;
-    }
-    assert.equal(status.pending, 0, 'what waited at the stop commits after the restart');
-    const later: Buffer[] = [];
-    for (let h = height + 1; h <= status.height; h++) {
-      const r = await gw.json<{ block: string }>(`/api/v1/blocks/${h}/raw`);
-      assert.equal(r.status, 200);
-      const bytes = Buffer.from(r.body.block, 'hex');
-      later.push(bytes);
-      for (const raw of decodeBlock(bytes).txs) {
-        const tx = decodeAnyTx(raw, Infinity);
-        if ('disclosures' in tx.body && tx.body.disclosures) for (const d of tx.body.disclosures) disclosedValues.add(d.importWh);
-      }
-    }
+    const status = async (): Promise<{ height: number; pending: number }> => (await gw.json<{ height: number; pending: number }>('/api/v1/status')).body;
+    await until('what waited at the stop commits after the restart', async () => (await status()).pending === 0);
+    const { blocks: later, disclosed: disclosedLater } = await readChain(gw, height + 1, (await status()).height);
+    for (const d of disclosedLater) disclosedValues.add(d.importWh);
     await gw.stop();
     const allBlocks = Buffer.concat([blockBytes, ...later]);
     const sealedToTheEnd = secret.filter((v) => !disclosedValues.has(v));

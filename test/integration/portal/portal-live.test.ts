@@ -261,6 +261,9 @@ describe('portal live feed: session end, silence and notifications', { timeout: 
     const p0 = await ask.newPage();
     await p0.goto(`${base()}/portal/meter?id=meter-0001`);
     await p0.waitForSelector('#notify-button', { timeout: 60_000 });
+    // The page fills in above the button as its readings load and verify: clicked before
+    // that, the click can land where the button was (failed once in CI under load).
+    await p0.waitForSelector('main[data-loaded="true"]', { timeout: 60_000 });
     assert.equal(await p0.evaluate(() => window.__asked), 0, 'nothing asked on load');
     await p0.click('#notify-button');
     await until('permission asked', async () => (await p0.evaluate(() => window.__asked)) === 1, 5000);
